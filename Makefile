@@ -1,0 +1,111 @@
+# lmrt — one Makefile for everything (see README.md).
+#   make            library (build/lib/liblmrt.{a,so}) and tools (build/bin/)
+#   make test       install missing packages, build, run every cmocka test, then again under
+#                   AddressSanitizer + UndefinedBehaviorSanitizer
+#   make run        convert and score the bundled example (examples/)
+#   make install    PREFIX=/usr/local DESTDIR=  (headers, libraries, tools, lmrt.pc)
+#   make fixtures   regenerate the XGBoost parity fixtures (needs /usr/bin/python3 + xgboost)
+#   make deps       install missing Debian packages (apt-get; idempotent)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+# -ffp-contract=off: sums must round exactly as XGBoost's (no fused multiply-add contraction).
+CFLAGS  ?= -O2 -g
+SAN     ?=
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+           -ffp-contract=off -DLMRT_BUILDING -Iinclude -I. $(SANFLAGS)
+LDLIBS  := -ljson-c -larchive -lxxhash -lmimalloc -lm
+TEST_LDLIBS := -lcmocka
+
+DEBS := build-essential pkg-config libjson-c-dev libarchive-dev libxxhash-dev libmimalloc-dev \
+        libcmocka-dev python3-xgboost python3-numpy python3-pandas
+
+LIB_SRC  := $(wildcard formats/*.c formats/import/*.c kernels/*.c runtime/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TOOLS    := lmconvert lmscore lminfo
+TOOL_COMMON_SRC := $(filter-out $(TOOLS:%=tools/%.c),$(wildcard tools/*.c))
+TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all lib tools test check check-san run install deps fixtures clean
+all: lib tools
+
+lib: $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmrt.so
+tools: $(TOOLS:%=$(BUILD)/bin/%)
+
+$(BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -mavx2 -mfma -MMD -MP -c $< -o $@
+$(BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -MMD -MP -c $< -o $@
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/lib/liblmrt.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/lib/liblmrt.so: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -shared -Wl,-soname,liblmrt.so.0 -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a $(LDLIBS)
+
+# Tests link the static library (to reach internal lm__ functions) and the tools' helpers.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a $(LDLIBS) $(TEST_LDLIBS)
+
+# Run every test program; each prints cmocka's summary. Tests find tools and fixtures through
+# LM_BIN and LM_SRC.
+check: all $(TESTS)
+	@fail=0; for t in $(TESTS); do \
+	  echo "== $$t"; LM_BIN=$(CURDIR)/$(BUILD)/bin LM_SRC=$(CURDIR) $$t || fail=1; \
+	done; exit $$fail
+
+check-san:
+	$(MAKE) BUILD=build/san SAN=1 check
+
+test: deps
+	$(MAKE) check
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) check-san
+
+run: deps all
+	@sh examples/run.sh $(BUILD)
+
+fixtures:
+	/usr/bin/python3 tests/gen_fixtures.py
+
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: run as root: apt-get install$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/lmrt.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/lib/liblmrt.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/lib/liblmrt.so $(DESTDIR)$(PREFIX)/lib/liblmrt.so.0
+	ln -sf liblmrt.so.0 $(DESTDIR)$(PREFIX)/lib/liblmrt.so
+	install -m 755 $(TOOLS:%=$(BUILD)/bin/%) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
+	  lmrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lmrt.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

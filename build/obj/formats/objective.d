@@ -1,0 +1,2 @@
+build/obj/formats/objective.o: formats/objective.c formats/objective.h
+formats/objective.h:

@@ -1,0 +1,66 @@
+/*
+ * ir.h — the in-memory intermediate representation every importer produces and the .lm writer
+ * consumes. It is the trainer's model, normalised: one tree list (with output group and
+ * weight per tree), one optional linear block, categorical sets as sorted category lists,
+ * objective and base score as the trainer recorded them. Importers never touch the writer; the
+ * writer never sees a source format.
+ *
+ * Ownership: an lm_ir_model owns every array it points to (all from malloc/calloc);
+ * lm_ir_free() releases everything. Node ids in an lm_ir_tree are the trainer's own ids (so
+ * pred_leaf-style leaf indices can be reported exactly), node 0 is the root.
+ */
+#ifndef LM_FORMATS_IR_H
+#define LM_FORMATS_IR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum lm_ir_booster { LM_BOOSTER_GBTREE = 0, LM_BOOSTER_DART = 1, LM_BOOSTER_GBLINEAR = 2 };
+
+typedef struct lm_ir_node {
+  int32_t left, right;   /* trainer node ids of the children; -1 for both on a leaf */
+  uint32_t feature;      /* split feature (internal nodes) */
+  float value;           /* threshold (numeric split) or leaf value (leaf) */
+  uint8_t default_left;  /* missing value goes left */
+  uint8_t categorical;   /* categorical split: categories in the set go RIGHT (XGBoost) */
+  uint32_t cat_begin;    /* categorical: the set is model->cat_values[cat_begin .. +cat_count) */
+  uint32_t cat_count;
+} lm_ir_node;
+
+typedef struct lm_ir_tree {
+  uint32_t n_nodes;
+  lm_ir_node *nodes;     /* n_nodes entries, indexed by trainer node id */
+  uint32_t group;        /* output this tree adds to (XGBoost tree_info) */
+  float weight;          /* dart weight_drop; 1.0 for gbtree */
+} lm_ir_tree;
+
+typedef struct lm_ir_model {
+  char source_format[32];   /* "xgboost-json" */
+  char source_version[32];  /* "1.7.4" */
+  char objective[64];       /* trainer's name, e.g. "binary:logistic" */
+  int booster;              /* enum lm_ir_booster */
+  float base_score;         /* output space, as stored by the trainer */
+  uint32_t num_features;
+  uint32_t num_outputs;     /* max(1, num_class, num_target) */
+
+  uint32_t n_trees;
+  lm_ir_tree *trees;
+  uint32_t *cat_values;     /* all categorical sets, each sorted ascending, no duplicates */
+  size_t n_cat_values;
+
+  float *linear_weights;    /* gblinear: num_features × num_outputs (w(f,g) at f·G+g), then G
+                               biases; NULL otherwise */
+
+  char **feature_names;     /* NULL or num_features strings */
+  char *feature_types;      /* NULL or num_features chars: 'q' numeric, 'c' categorical */
+
+  int64_t best_iteration;   /* -1 if absent */
+  int64_t best_ntree_limit; /* -1 if absent */
+  uint64_t source_hash;     /* XXH64 of the source artifact (set by lm_convert) */
+} lm_ir_model;
+
+/* A zeroed model with best_* = -1. NULL on out of memory. */
+lm_ir_model *lm_ir_new(void);
+void lm_ir_free(lm_ir_model *m);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * objective.c — the objective table (see objective.h). Ids are fixed forever: they are stored in
+ * .lm files (formats/SPEC.md lists them). Retired ids stay as comments.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "formats/objective.h"
+
+static const lm_objective lm__objectives[] = {
+    /* name                       id  link              base_xform        multi */
+    {"reg:squarederror", 1, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"reg:linear", 2, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"reg:squaredlogerror", 3, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"reg:pseudohubererror", 4, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"reg:absoluteerror", 5, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"reg:quantileerror", 6, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"binary:logitraw", 7, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"rank:pairwise", 8, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"rank:ndcg", 9, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"rank:map", 10, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"reg:logistic", 11, LM_LINK_SIGMOID, LM_BASE_LOGIT, 0},
+    {"binary:logistic", 12, LM_LINK_SIGMOID, LM_BASE_LOGIT, 0},
+    {"binary:hinge", 13, LM_LINK_HINGE, LM_BASE_IDENTITY, 0},
+    {"count:poisson", 14, LM_LINK_EXP, LM_BASE_LOG, 0},
+    {"reg:gamma", 15, LM_LINK_EXP, LM_BASE_LOG, 0},
+    {"reg:tweedie", 16, LM_LINK_EXP, LM_BASE_LOG, 0},
+    {"survival:cox", 17, LM_LINK_EXP, LM_BASE_LOG, 0},
+    {"survival:aft", 18, LM_LINK_EXP, LM_BASE_LOG, 0},
+    {"multi:softprob", 19, LM_LINK_SOFTMAX, LM_BASE_IDENTITY, 1},
+    {"multi:softmax", 20, LM_LINK_ARGMAX, LM_BASE_IDENTITY, 1},
+};
+
+const lm_objective *lm__objective_by_name(const char *name) {
+  for (size_t i = 0; i < sizeof lm__objectives / sizeof lm__objectives[0]; i++)
+    if (strcmp(lm__objectives[i].name, name) == 0) return &lm__objectives[i];
+  return NULL;
+}
+
+const lm_objective *lm__objective_by_id(uint32_t id) {
+  for (size_t i = 0; i < sizeof lm__objectives / sizeof lm__objectives[0]; i++)
+    if (lm__objectives[i].id == id) return &lm__objectives[i];
+  return NULL;
+}
+
+const char *lm__link_name(unsigned link) {
+  static const char *const names[LM_LINK__COUNT] = {"identity", "sigmoid", "exp",
+                                                    "softmax",  "argmax",  "hinge"};
+  return link < LM_LINK__COUNT ? names[link] : "unknown";
+}
+
+float lm__base_margin(const lm_objective *obj, float base_score) {
+  switch (obj->base_xform) {
+  case LM_BASE_LOGIT: return -logf(1.0f / base_score - 1.0f);
+  case LM_BASE_LOG: return logf(base_score);
+  default: return base_score;
+  }
+}

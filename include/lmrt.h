@@ -1,0 +1,144 @@
+/*
+ * lmrt.h — the public C API of liblmrt, the lean model runtime.
+ *
+ * liblmrt opens a compact `.lm` model file (written by lmconvert or lm_convert()) with mmap,
+ * verifies it once, and scores rows of float32 or float64 features with no further parsing.
+ * Lifecycle: lm_model_open → lm_session_new (one per thread) → lm_predict … → lm_session_free →
+ * lm_model_close. A model is immutable after open and may be shared by any number of threads;
+ * a session is scratch space for one thread at a time and must never be shared.
+ *
+ * Errors are negative LM_E* codes (one list, LM_ERRNO_MAP, generates the codes, their names and
+ * messages). After a failed call, lm_last_error() returns a thread-local one-line detail naming
+ * the file and what exactly was wrong (field, byte offset).
+ *
+ * This header is the contract: it is extended, never broken. Structs marked "append-only" only
+ * ever gain fields at their end.
+ */
+#ifndef LMRT_H
+#define LMRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(LMRT_BUILDING) && defined(__GNUC__)
+#define LM_API __attribute__((visibility("default")))
+#else
+#define LM_API
+#endif
+
+#define LM_VERSION_MAJOR 0
+#define LM_VERSION_MINOR 1
+#define LM_VERSION_PATCH 0
+#define LM_VERSION_STRING "0.1.0"
+
+/* The error list: X(NAME, message). Codes are -1, -2, … in this order; never reorder, only
+ * append (retired codes stay, marked retired). */
+#define LM_ERRNO_MAP(X)                                                        \
+  X(INVAL, "invalid argument")                                                 \
+  X(NOMEM, "out of memory")                                                    \
+  X(IO, "input/output error")                                                  \
+  X(FORMAT, "malformed input")                                                 \
+  X(MAGIC, "not an lmrt model file (bad magic)")                               \
+  X(VERSION, "unsupported format version")                                     \
+  X(CHECKSUM, "checksum mismatch")                                             \
+  X(UNSUPPORTED, "unsupported model feature")                                  \
+  X(NOMODEL, "no model found in the input")                                    \
+  X(RANGE, "value out of range")
+
+enum lm__errno_seq {
+  LM__ERRNO_SEQ_ZERO = 0,
+#define LM__X(name, msg) LM__ERRNO_SEQ_##name,
+  LM_ERRNO_MAP(LM__X)
+#undef LM__X
+  LM__ERRNO_SEQ_END
+};
+
+enum lm_errno {
+  LM_OK = 0,
+#define LM__X(name, msg) LM_E##name = -LM__ERRNO_SEQ_##name,
+  LM_ERRNO_MAP(LM__X)
+#undef LM__X
+};
+
+/* Message for an error code ("unknown error" for codes not in the list). Static storage. */
+LM_API const char *lm_strerror(int err);
+/* The code's name without prefix ("FORMAT" for LM_EFORMAT). Static storage. */
+LM_API const char *lm_err_name(int err);
+/* Thread-local detail of the last failed call on this thread: one line naming the file and what
+ * was wrong. Valid until the next failing call on the same thread. Never NULL (may be ""). */
+LM_API const char *lm_last_error(void);
+
+typedef struct lm_model lm_model;     /* immutable after open; share across threads */
+typedef struct lm_session lm_session; /* per-thread scratch arena; never shared */
+
+/* Map and verify a .lm file. On success *out owns the mapping; release with lm_model_close. */
+LM_API int lm_model_open(const char *path, lm_model **out);
+/* Release a model. All sessions of the model must have been freed. NULL is a no-op. */
+LM_API void lm_model_close(lm_model *m);
+LM_API size_t lm_model_num_features(const lm_model *m);
+LM_API size_t lm_model_num_outputs(const lm_model *m);
+/* Number of trees (0 for linear models): the column count of lm_predict_leaf. */
+LM_API size_t lm_model_num_trees(const lm_model *m);
+
+/* What a model is, for lminfo and for logs. Append-only. Strings live as long as the model. */
+typedef struct lm_model_info {
+  const char *source_format;   /* "xgboost-json", … */
+  const char *source_version;  /* trainer version as recorded in the artifact, e.g. "1.7.4" */
+  const char *converter;       /* "lmconvert 0.1.0" */
+  const char *booster;         /* "gbtree", "dart", "gblinear" */
+  const char *objective;       /* trainer's objective name, e.g. "binary:logistic" */
+  const char *link;            /* output transform: "identity", "sigmoid", "exp", "softmax", … */
+  uint64_t source_hash;        /* XXH64 of the source artifact's bytes */
+  uint64_t file_size;          /* bytes of the .lm file */
+  uint32_t format_major, format_minor;
+  uint32_t num_features, num_outputs;
+  uint32_t num_trees, num_nodes, max_depth;
+  uint32_t num_categorical_splits;
+  float base_score;            /* as the trainer stores it (output space) */
+  float base_margin;           /* the starting margin every row's sum begins at */
+} lm_model_info;
+
+/* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */
+LM_API int lm_model_get_info(const lm_model *m, lm_model_info *info);
+/* Feature name i (NULL if the model has no names or i is out of range), and its type:
+ * 'q' numeric, 'c' categorical. */
+LM_API const char *lm_model_feature_name(const lm_model *m, size_t i);
+LM_API char lm_model_feature_type(const lm_model *m, size_t i);
+
+/* Sessions hold the scratch arena of one thread. */
+LM_API int lm_session_new(const lm_model *m, lm_session **out);
+LM_API void lm_session_free(lm_session *s);
+
+#define LM_PREDICT_MARGIN 1u /* raw margin (sum of trees + base), no output transform */
+
+/* x: n_rows × num_features floats, row-major, NaN = missing.
+ * out: n_rows × num_outputs floats. flags: 0 = transformed value (what XGBoost's predict
+ * returns), LM_PREDICT_MARGIN = raw margin. Returns 0 or a negative LM_E* code. */
+LM_API int lm_predict(lm_session *s, const float *x, size_t n_rows, unsigned flags, float *out);
+/* The same for float64 rows: each model's decisions exactly as its trainer makes them for such
+ * rows (XGBoost rounds inputs to float32; LightGBM compares doubles). */
+LM_API int lm_predict_f64(lm_session *s, const double *x, size_t n_rows, unsigned flags,
+                          float *out);
+/* Leaf reached in every tree, like XGBoost's pred_leaf: out is n_rows × num_trees, each the
+ * trainer's own node id of the leaf. LM_EUNSUPPORTED for linear models. */
+LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_t *out);
+
+/* Conversion (what lmconvert does). Append-only. */
+typedef struct lm_convert_options {
+  const char *member; /* archive member to read; NULL: "xgboost-model", else the only model */
+  int quiet;          /* non-zero: no progress on stderr */
+} lm_convert_options;
+
+/* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write
+ * a .lm file at out_path. The output is written to a temporary name and renamed at the end:
+ * on failure nothing is left at out_path. opts may be NULL. */
+LM_API int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LMRT_H */

@@ -1,0 +1,25 @@
+/*
+ * error.h — internal error reporting: every failing internal function returns a negative LM_E*
+ * code and records a one-line, thread-local detail with lm__fail(). The detail names the file
+ * (when known), the field or byte offset, and what was wrong; the public lm_last_error() returns
+ * it. Untrusted input never reaches assert/abort: it always comes back through here.
+ */
+#ifndef LM_RUNTIME_ERROR_H
+#define LM_RUNTIME_ERROR_H
+
+#include "lmrt.h"
+
+#if defined(__GNUC__)
+#define LM__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define LM__PRINTF(a, b)
+#endif
+
+/* Record "fmt…" as the thread's last error detail and return code (a negative LM_E*). */
+int lm__fail(int code, const char *fmt, ...) LM__PRINTF(2, 3);
+/* Prefix the current detail with "prefix: " (e.g. a file name added by an outer layer) and
+ * return code unchanged. */
+int lm__fail_prefix(int code, const char *prefix);
+void lm__clear_error(void);
+
+#endif
