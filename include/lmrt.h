@@ -81,6 +81,9 @@ LM_API int lm_model_open(const char *path, lm_model **out);
 LM_API void lm_model_close(lm_model *m);
 LM_API size_t lm_model_num_features(const lm_model *m);
 LM_API size_t lm_model_num_outputs(const lm_model *m);
+/* Columns lm_predict writes per row for these flags: num_outputs, except multi:softmax values
+ * (the class index: 1 column). Never more than num_outputs. */
+LM_API size_t lm_model_output_width(const lm_model *m, unsigned flags);
 /* Number of trees (0 for linear models): the column count of lm_predict_leaf. */
 LM_API size_t lm_model_num_trees(const lm_model *m);
 
@@ -116,7 +119,7 @@ LM_API void lm_session_free(lm_session *s);
 #define LM_PREDICT_MARGIN 1u /* raw margin (sum of trees + base), no output transform */
 
 /* x: n_rows × num_features floats, row-major, NaN = missing.
- * out: n_rows × num_outputs floats. flags: 0 = transformed value (what XGBoost's predict
+ * out: n_rows × num_outputs floats (row r's values start at out[r · lm_model_output_width]). flags: 0 = transformed value (what XGBoost's predict
  * returns), LM_PREDICT_MARGIN = raw margin. Returns 0 or a negative LM_E* code. */
 LM_API int lm_predict(lm_session *s, const float *x, size_t n_rows, unsigned flags, float *out);
 /* The same for float64 rows: each model's decisions exactly as its trainer makes them for such

@@ -1,0 +1,66 @@
+/*
+ * convert.c — lm_convert(): artifact → importer → IR → writer → .lm file, atomically.
+ *
+ * The image is verified with the same verifier lm_model_open uses before a byte is written, so
+ * lmconvert can never leave a file lmrt would refuse. It is written to a temporary file beside
+ * the destination, fsync'ed and renamed over it: on any failure the destination is untouched
+ * (an existing file stays as it was) and the temporary file is removed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "formats/import/import.h"
+#include "formats/lmf.h"
+#include "runtime/error.h"
+
+static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
+  size_t pl = strlen(path);
+  char *tmp = malloc(pl + 16);
+  if (!tmp) return lm__fail(LM_ENOMEM, "out of memory");
+  memcpy(tmp, path, pl);
+  memcpy(tmp + pl, ".tmp.XXXXXX", 12);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    int rc = lm__fail(LM_EIO, "%s: cannot create a temporary file beside it: %s", path,
+                      strerror(errno));
+    free(tmp);
+    return rc;
+  }
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = write(fd, buf + done, len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  int rc = LM_OK;
+  if (done != len || fsync(fd) != 0)
+    rc = lm__fail(LM_EIO, "%s: write failed: %s", tmp, strerror(errno));
+  if (close(fd) != 0 && rc == LM_OK) rc = lm__fail(LM_EIO, "%s: close failed: %s", tmp, strerror(errno));
+  if (rc == LM_OK && rename(tmp, path) != 0)
+    rc = lm__fail(LM_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+  if (rc != LM_OK) unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts) {
+  if (!in_path || !out_path) return lm__fail(LM_EINVAL, "lm_convert: NULL path");
+  lm__clear_error();
+  lm_ir_model *ir = NULL;
+  int rc = lm__import_any(in_path, opts, &ir);
+  if (rc) return rc;
+  uint8_t *img = NULL;
+  size_t len = 0;
+  rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
+  lm_ir_free(ir);
+  if (rc) return lm__fail_prefix(rc, in_path);
+  lmf_view v;
+  rc = lm__lmf_verify(img, len, out_path, &v);
+  if (rc == LM_OK) rc = lm__write_atomic(out_path, img, len);
+  free(img);
+  return rc;
+}

@@ -1,0 +1,139 @@
+/*
+ * lmf.h — the on-disk structs of the .lm format (formats/SPEC.md is the normative text; these
+ * structs must match it field for field), and the verified view of a mapped file that the
+ * runtime and the kernels read from. The writer (lmf_write.c) produces these bytes from the IR;
+ * the verifier (lmf_read.c) checks every offset, count and index once, after which kernels trust
+ * the view without bounds checks.
+ */
+#ifndef LM_FORMATS_LMF_H
+#define LM_FORMATS_LMF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/ir.h"
+
+#define LMF_MAGIC "\x89LMF\r\n\x1a\n"
+#define LMF_MAJOR 1
+#define LMF_MINOR 0
+#define LMF_ALIGN 64
+#define LM_PAD_BYTES 64
+#define LMF_MAX_SECTIONS 64
+#define LMF_MAX_DEPTH 1024
+#define LMF_NONE 0xFFFFFFFFu
+
+#define LMF_SPLIT_FEATURE_MASK 0x3FFFFFFFu
+#define LMF_SPLIT_DEFAULT_LEFT 0x40000000u
+#define LMF_SPLIT_CATEGORICAL 0x80000000u
+#define LMF_MAX_FEATURES (LMF_SPLIT_FEATURE_MASK + 1u)
+
+#define LMF_SECTION_REQUIRED 1u
+
+enum lmf_kind {
+  LMF_META = 1,
+  LMF_TREES = 2,
+  LMF_NODES = 3,
+  LMF_LEAF_IDS = 4,
+  LMF_CATSETS = 5,
+  LMF_LINEAR = 6,
+};
+
+enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1 };
+enum lmf_source { LMF_SRC_XGBOOST_JSON = 1 };
+enum lmf_cat_invalid { LMF_CAT_INVALID_DEFAULT = 0, LMF_CAT_INVALID_LEFT = 1 };
+
+typedef struct lmf_header {
+  uint8_t magic[8];
+  uint16_t major, minor;
+  uint32_t header_size;
+  uint64_t file_size;
+  uint32_t n_sections;
+  uint32_t flags;
+  uint64_t table_offset;
+  uint64_t table_checksum;
+  uint8_t reserved[16];
+} lmf_header;
+
+typedef struct lmf_section {
+  uint32_t kind;
+  uint32_t flags;
+  uint64_t offset;
+  uint64_t size;
+  uint64_t checksum;
+} lmf_section;
+
+typedef struct lmf_meta {
+  uint32_t model_kind, booster, objective, link;
+  uint32_t num_features, num_outputs;
+  float base_score, base_margin;
+  uint32_t source_format, decision, cat_invalid;
+  uint32_t n_trees, n_nodes, max_depth, n_cat_splits;
+  uint32_t reserved0;
+  int64_t best_iteration, best_ntree_limit;
+  uint64_t source_hash;
+  uint32_t str_source_version, str_objective, str_converter, str_feature_names, feature_types;
+  uint8_t reserved[20];
+} lmf_meta;
+
+typedef struct lmf_tree {
+  uint32_t first_node, n_nodes, group, depth;
+  float weight;
+  uint32_t reserved[3];
+} lmf_tree;
+
+typedef struct lmf_node {
+  uint32_t split;
+  float threshold;
+  uint32_t left;
+  union {
+    float leaf;
+    uint32_t cat_set;
+  } u;
+} lmf_node;
+
+typedef struct lmf_catset {
+  uint32_t word_offset, n_words;
+} lmf_catset;
+
+typedef struct lmf_linear {
+  uint32_t num_features, num_outputs;
+  uint32_t reserved[14];
+} lmf_linear;
+
+_Static_assert(sizeof(lmf_header) == 64, "header is 64 bytes");
+_Static_assert(sizeof(lmf_section) == 32, "section entry is 32 bytes");
+_Static_assert(sizeof(lmf_meta) == 128, "meta is 128 bytes");
+_Static_assert(sizeof(lmf_tree) == 32, "tree is 32 bytes");
+_Static_assert(sizeof(lmf_node) == 16, "node is 16 bytes");
+_Static_assert(sizeof(lmf_linear) == 64, "linear header is 64 bytes");
+
+/* A verified file: pointers into the mapping. Everything here has been checked (SPEC.md,
+ * "What the verifier checks"). */
+typedef struct lmf_view {
+  const uint8_t *base;
+  size_t size;
+  const lmf_header *header;
+  const lmf_meta *meta;
+  const char *source_version, *objective, *converter; /* NUL-terminated, inside META */
+  const char *feature_names;  /* NULL or num_features consecutive NUL-terminated strings */
+  const char *feature_types;  /* NULL or num_features bytes */
+  const lmf_tree *trees;
+  const lmf_node *nodes;
+  const uint32_t *leaf_ids;
+  const lmf_catset *catsets;
+  const uint32_t *cat_words;
+  uint32_t n_catsets;
+  const float *lin_weights;  /* F × G */
+  const float *lin_bias;     /* G */
+} lmf_view;
+
+/* Serialise an IR model into a malloc'd buffer (*out, *out_len). converter: e.g.
+ * "lmconvert 0.1.0". Validates what the format requires (errors name the tree and node). */
+int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len);
+/* Recompute the section and table checksums of a file image in place (used by the writer and
+ * by tests that build structurally broken files with valid checksums). */
+void lm__lmf_seal(uint8_t *buf, size_t len);
+/* Verify buf[0..len) (which must be 64-byte aligned) and fill *v. name prefixes errors. */
+int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v);
+
+#endif

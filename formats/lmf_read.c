@@ -1,0 +1,299 @@
+/*
+ * lmf_read.c — the verifier of .lm files (formats/SPEC.md, "What the verifier checks").
+ *
+ * It runs once per open, over an untrusted mapping, and is the only code that ever looks at a
+ * .lm file's bytes without trusting them: every count is checked against the bytes present
+ * (with overflow-safe arithmetic) before it is used, every index against its array, and every
+ * tree is walked once to prove it is a tree of the recorded depth. Errors say which section,
+ * tree or node, and at which byte offset, was wrong. After success the kernels read the
+ * lmf_view without any bounds checks.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "formats/lmf.h"
+#include "formats/objective.h"
+#include "runtime/error.h"
+
+#define FAIL(code, ...) lm__fail_prefix(lm__fail(code, __VA_ARGS__), name)
+
+static const char *lm__kind_name(uint32_t k) {
+  switch (k) {
+  case LMF_META: return "META";
+  case LMF_TREES: return "TREES";
+  case LMF_NODES: return "NODES";
+  case LMF_LEAF_IDS: return "LEAF_IDS";
+  case LMF_CATSETS: return "CATSETS";
+  case LMF_LINEAR: return "LINEAR";
+  default: return "unknown";
+  }
+}
+
+/* A string at pool offset off inside META (size sz) must end with NUL inside the section. */
+static const char *lm__meta_str(const uint8_t *ms, size_t sz, uint32_t off) {
+  if (off < sizeof(lmf_meta) || off >= sz) return NULL;
+  return memchr(ms + off, 0, sz - off) ? (const char *)ms + off : NULL;
+}
+
+static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_view *v) {
+  if (sz < sizeof(lmf_meta))
+    return FAIL(LM_EFORMAT, "META section is %zu bytes, needs at least %zu", sz, sizeof(lmf_meta));
+  const lmf_meta *m = (const lmf_meta *)ms;
+  if (m->model_kind > LMF_MODEL_LINEAR)
+    return FAIL(LM_EFORMAT, "META.model_kind %u unknown", m->model_kind);
+  if (m->booster > LM_BOOSTER_GBLINEAR)
+    return FAIL(LM_EFORMAT, "META.booster %u unknown", m->booster);
+  if ((m->booster == LM_BOOSTER_GBLINEAR) != (m->model_kind == LMF_MODEL_LINEAR))
+    return FAIL(LM_EFORMAT, "META.booster %u does not match model_kind %u", m->booster,
+                m->model_kind);
+  const lm_objective *obj = lm__objective_by_id(m->objective);
+  if (!obj) return FAIL(LM_EFORMAT, "META.objective %u unknown", m->objective);
+  if (m->link != obj->link)
+    return FAIL(LM_EFORMAT, "META.link %u does not match objective %s", m->link, obj->name);
+  if (m->num_features == 0 || m->num_features > LMF_MAX_FEATURES)
+    return FAIL(LM_EFORMAT, "META.num_features %u out of range", m->num_features);
+  if (m->num_outputs == 0 || (obj->multiclass && m->num_outputs < 2))
+    return FAIL(LM_EFORMAT, "META.num_outputs %u invalid for %s", m->num_outputs, obj->name);
+  if (m->decision != 0) return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
+  if (m->cat_invalid > LMF_CAT_INVALID_LEFT)
+    return FAIL(LM_EFORMAT, "META.cat_invalid %u unknown", m->cat_invalid);
+  if (m->max_depth > LMF_MAX_DEPTH)
+    return FAIL(LM_EFORMAT, "META.max_depth %u exceeds %d", m->max_depth, LMF_MAX_DEPTH);
+  v->source_version = lm__meta_str(ms, sz, m->str_source_version);
+  v->objective = lm__meta_str(ms, sz, m->str_objective);
+  v->converter = lm__meta_str(ms, sz, m->str_converter);
+  if (!v->source_version || !v->objective || !v->converter)
+    return FAIL(LM_EFORMAT, "META string offset out of the section or not NUL-terminated");
+  v->feature_names = NULL;
+  if (m->str_feature_names != LMF_NONE) {
+    uint32_t off = m->str_feature_names;
+    for (uint32_t f = 0; f < m->num_features; f++) {
+      const char *s = lm__meta_str(ms, sz, off);
+      if (!s) return FAIL(LM_EFORMAT, "META feature name %u out of the section", f);
+      off += (uint32_t)strlen(s) + 1;
+    }
+    v->feature_names = (const char *)ms + m->str_feature_names;
+  }
+  v->feature_types = NULL;
+  if (m->feature_types != LMF_NONE) {
+    if (m->feature_types < sizeof(lmf_meta) || m->feature_types > sz ||
+        sz - m->feature_types < m->num_features)
+      return FAIL(LM_EFORMAT, "META.feature_types out of the section");
+    for (uint32_t f = 0; f < m->num_features; f++)
+      if (ms[m->feature_types + f] != 'q' && ms[m->feature_types + f] != 'c')
+        return FAIL(LM_EFORMAT, "META feature type %u is 0x%02x, not 'q' or 'c'", f,
+                    ms[m->feature_types + f]);
+    v->feature_types = (const char *)ms + m->feature_types;
+  }
+  v->meta = m;
+  return LM_OK;
+}
+
+/* Walk one tree from its root: every node reachable exactly once, children strictly after
+ * their parent and inside the tree, depth as recorded. seen/lvl are scratch of the tree size. */
+static int lm__verify_tree(const lmf_view *v, uint32_t t, uint8_t *seen, uint32_t *stack,
+                           uint32_t *lvl, uint32_t *cat_nodes, const char *name) {
+  const lmf_tree *tr = &v->trees[t];
+  const lmf_meta *m = v->meta;
+  uint32_t lo = tr->first_node, hi = tr->first_node + tr->n_nodes, top = 0, depth = 0;
+  memset(seen, 0, tr->n_nodes);
+  stack[top] = lo;
+  lvl[top++] = 0;
+  seen[0] = 1;
+  while (top) {
+    top--;
+    uint32_t i = stack[top], d = lvl[top];
+    const lmf_node *n = &v->nodes[i];
+    if (d > depth) depth = d;
+    if (n->left == i) {
+      if (!isnan(n->threshold) || n->split != LMF_SPLIT_DEFAULT_LEFT)
+        return FAIL(LM_EFORMAT, "tree %u node %u: leaf is not a fixed point (split 0x%08x)", t,
+                    i - lo, n->split);
+      continue;
+    }
+    if (n->left <= i || n->left >= hi - 1)
+      return FAIL(LM_ERANGE, "tree %u node %u: child index %u out of range [%u, %u)", t, i - lo,
+                  n->left, i + 1, hi - 1);
+    if ((n->split & LMF_SPLIT_FEATURE_MASK) >= m->num_features)
+      return FAIL(LM_ERANGE, "tree %u node %u: feature %u out of range (%u features)", t, i - lo,
+                  n->split & LMF_SPLIT_FEATURE_MASK, m->num_features);
+    if (n->split & LMF_SPLIT_CATEGORICAL) {
+      if (n->u.cat_set >= v->n_catsets || !isnan(n->threshold))
+        return FAIL(LM_ERANGE, "tree %u node %u: category set %u out of range (%u sets)", t,
+                    i - lo, n->u.cat_set, v->n_catsets);
+      (*cat_nodes)++;
+    } else if (isnan(n->threshold) || n->u.cat_set != 0) {
+      return FAIL(LM_EFORMAT, "tree %u node %u: numeric split with NaN threshold", t, i - lo);
+    }
+    if (d + 1 > m->max_depth)
+      return FAIL(LM_EFORMAT, "tree %u: deeper than META.max_depth %u", t, m->max_depth);
+    for (uint32_t c = n->left; c <= n->left + 1; c++) {
+      if (seen[c - lo])
+        return FAIL(LM_EFORMAT, "tree %u node %u: cycle or shared child %u", t, i - lo, c - lo);
+      seen[c - lo] = 1;
+      stack[top] = c;
+      lvl[top++] = d + 1;
+    }
+  }
+  for (uint32_t k = 0; k < tr->n_nodes; k++)
+    if (!seen[k]) return FAIL(LM_EFORMAT, "tree %u node %u: unreachable", t, k);
+  if (depth != tr->depth)
+    return FAIL(LM_EFORMAT, "tree %u: depth is %u, TREES says %u", t, depth, tr->depth);
+  return LM_OK;
+}
+
+int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v) {
+  memset(v, 0, sizeof *v);
+  if (len < sizeof(lmf_header))
+    return FAIL(LM_EFORMAT, "file is %zu bytes, shorter than the 64-byte header", len);
+  const lmf_header *h = (const lmf_header *)buf;
+  if (memcmp(h->magic, LMF_MAGIC, 8) != 0)
+    return FAIL(LM_EMAGIC, "bad magic at offset 0 (not a .lm file)");
+  if (h->major != LMF_MAJOR)
+    return FAIL(LM_EVERSION, "format version %u.%u, this reader knows %d.x", h->major, h->minor,
+                LMF_MAJOR);
+  if (h->header_size != sizeof(lmf_header) || h->table_offset != sizeof(lmf_header))
+    return FAIL(LM_EFORMAT, "header_size %u / table_offset %llu at offset 12 must be 64",
+                h->header_size, (unsigned long long)h->table_offset);
+  if (h->flags) return FAIL(LM_EVERSION, "unknown header flags 0x%08x at offset 28", h->flags);
+  if (h->file_size != len)
+    return FAIL(LM_EFORMAT, "header says %llu bytes, file has %zu (truncated?)",
+                (unsigned long long)h->file_size, len);
+  if (h->n_sections == 0 || h->n_sections > LMF_MAX_SECTIONS)
+    return FAIL(LM_EFORMAT, "n_sections %u at offset 24 out of range 1..%d", h->n_sections,
+                LMF_MAX_SECTIONS);
+  size_t table_end = sizeof(lmf_header) + (size_t)h->n_sections * sizeof(lmf_section);
+  if (table_end > len) return FAIL(LM_EFORMAT, "section table runs past the end of the file");
+  const lmf_section *tab = (const lmf_section *)(buf + sizeof(lmf_header));
+  {
+    XXH3_state_t *st = XXH3_createState();
+    if (!st) return FAIL(LM_ENOMEM, "out of memory");
+    XXH3_64bits_reset(st);
+    XXH3_64bits_update(st, buf, offsetof(lmf_header, table_checksum));
+    XXH3_64bits_update(st, tab, (size_t)h->n_sections * sizeof(lmf_section));
+    uint64_t sum = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    if (sum != h->table_checksum)
+      return FAIL(LM_ECHECKSUM, "header/section table checksum mismatch");
+  }
+  const uint8_t *sec[LMF_LINEAR + 1] = {0};
+  size_t sec_size[LMF_LINEAR + 1] = {0};
+  uint64_t prev_end = table_end;
+  for (uint32_t i = 0; i < h->n_sections; i++) {
+    const lmf_section *s = &tab[i];
+    size_t at = sizeof(lmf_header) + i * sizeof(lmf_section);
+    if (s->offset % LMF_ALIGN)
+      return FAIL(LM_EFORMAT, "section %u (%s) offset %llu is not 64-byte aligned (entry at %zu)",
+                  i, lm__kind_name(s->kind), (unsigned long long)s->offset, at);
+    if (s->offset < prev_end)
+      return FAIL(LM_EFORMAT, "section %u (%s) offset %llu overlaps what precedes it", i,
+                  lm__kind_name(s->kind), (unsigned long long)s->offset);
+    if (s->offset > len || s->size > len - s->offset || len - s->offset - s->size < LM_PAD_BYTES)
+      return FAIL(LM_EFORMAT,
+                  "section %u (%s) [%llu, +%llu) plus %d bytes of padding is out of the file "
+                  "(%zu bytes)",
+                  i, lm__kind_name(s->kind), (unsigned long long)s->offset,
+                  (unsigned long long)s->size, LM_PAD_BYTES, len);
+    prev_end = s->offset + s->size + LM_PAD_BYTES;
+    if (s->flags & ~LMF_SECTION_REQUIRED)
+      return FAIL(LM_EVERSION, "section %u: unknown flags 0x%08x", i, s->flags);
+    if (XXH3_64bits(buf + s->offset, s->size) != s->checksum)
+      return FAIL(LM_ECHECKSUM, "section %u (%s) at offset %llu: checksum mismatch", i,
+                  lm__kind_name(s->kind), (unsigned long long)s->offset);
+    if (s->kind < LMF_META || s->kind > LMF_LINEAR) {
+      if (s->flags & LMF_SECTION_REQUIRED)
+        return FAIL(LM_EVERSION, "section %u: required kind %u unknown to this reader", i,
+                    s->kind);
+      continue;
+    }
+    if (sec[s->kind]) return FAIL(LM_EFORMAT, "section %s appears twice", lm__kind_name(s->kind));
+    sec[s->kind] = buf + s->offset;
+    sec_size[s->kind] = s->size;
+  }
+  if (!sec[LMF_META]) return FAIL(LM_EFORMAT, "no META section");
+  int rc = lm__verify_meta(sec[LMF_META], sec_size[LMF_META], name, v);
+  if (rc) return rc;
+  const lmf_meta *m = v->meta;
+  v->base = buf;
+  v->size = len;
+  v->header = h;
+
+  if (m->model_kind == LMF_MODEL_LINEAR) {
+    if (sec[LMF_TREES] || sec[LMF_NODES] || sec[LMF_LEAF_IDS] || sec[LMF_CATSETS])
+      return FAIL(LM_EFORMAT, "linear model with tree sections");
+    if (!sec[LMF_LINEAR]) return FAIL(LM_EFORMAT, "linear model without a LINEAR section");
+    const lmf_linear *lh = (const lmf_linear *)sec[LMF_LINEAR];
+    uint64_t want = sizeof(lmf_linear) +
+                    4 * ((uint64_t)m->num_features * m->num_outputs + m->num_outputs);
+    if (sec_size[LMF_LINEAR] < sizeof(lmf_linear) || lh->num_features != m->num_features ||
+        lh->num_outputs != m->num_outputs || sec_size[LMF_LINEAR] != want)
+      return FAIL(LM_EFORMAT, "LINEAR section: %zu bytes for %u×%u weights, expected %llu",
+                  sec_size[LMF_LINEAR], m->num_features, m->num_outputs,
+                  (unsigned long long)want);
+    v->lin_weights = (const float *)(lh + 1);
+    v->lin_bias = v->lin_weights + (size_t)m->num_features * m->num_outputs;
+    return LM_OK;
+  }
+
+  if (sec[LMF_LINEAR]) return FAIL(LM_EFORMAT, "tree model with a LINEAR section");
+  if (!sec[LMF_TREES] || !sec[LMF_NODES] || !sec[LMF_LEAF_IDS])
+    return FAIL(LM_EFORMAT, "tree model without TREES, NODES or LEAF_IDS");
+  if (m->n_trees == 0 || sec_size[LMF_TREES] != (uint64_t)m->n_trees * sizeof(lmf_tree) ||
+      sec_size[LMF_NODES] != (uint64_t)m->n_nodes * sizeof(lmf_node) ||
+      sec_size[LMF_LEAF_IDS] != (uint64_t)m->n_nodes * 4)
+    return FAIL(LM_EFORMAT, "section sizes do not match META.n_trees %u / n_nodes %u", m->n_trees,
+                m->n_nodes);
+  v->trees = (const lmf_tree *)sec[LMF_TREES];
+  v->nodes = (const lmf_node *)sec[LMF_NODES];
+  v->leaf_ids = (const uint32_t *)sec[LMF_LEAF_IDS];
+  if ((m->n_cat_splits > 0) != (sec[LMF_CATSETS] != NULL))
+    return FAIL(LM_EFORMAT, "CATSETS present iff META.n_cat_splits > 0 (it is %u)",
+                m->n_cat_splits);
+  if (sec[LMF_CATSETS]) {
+    const uint32_t *c = (const uint32_t *)sec[LMF_CATSETS];
+    size_t sz = sec_size[LMF_CATSETS];
+    if (sz < 16 || (sz - 16) / 8 < c[0] || sz != 16 + (uint64_t)c[0] * 8 + (uint64_t)c[1] * 4)
+      return FAIL(LM_EFORMAT, "CATSETS: %zu bytes do not hold %u sets and %u words", sz, c[0],
+                  c[1]);
+    v->n_catsets = c[0];
+    v->catsets = (const lmf_catset *)(c + 4);
+    v->cat_words = c + 4 + 2 * (size_t)c[0];
+    for (uint32_t i = 0; i < v->n_catsets; i++)
+      if (v->catsets[i].word_offset > c[1] || v->catsets[i].n_words > c[1] - v->catsets[i].word_offset)
+        return FAIL(LM_ERANGE, "CATSETS set %u: words [%u, +%u) out of the pool (%u words)", i,
+                    v->catsets[i].word_offset, v->catsets[i].n_words, c[1]);
+  }
+  uint32_t next = 0, max_nodes = 0, max_depth = 0;
+  for (uint32_t t = 0; t < m->n_trees; t++) {
+    const lmf_tree *tr = &v->trees[t];
+    if (tr->first_node != next || tr->n_nodes == 0 || tr->n_nodes > m->n_nodes - next)
+      return FAIL(LM_ERANGE, "tree %u: nodes [%u, +%u) not consecutive inside NODES (%u)", t,
+                  tr->first_node, tr->n_nodes, m->n_nodes);
+    if (tr->group >= m->num_outputs)
+      return FAIL(LM_ERANGE, "tree %u: group %u out of range (%u outputs)", t, tr->group,
+                  m->num_outputs);
+    if (!isfinite(tr->weight)) return FAIL(LM_EFORMAT, "tree %u: weight not finite", t);
+    if (tr->depth > max_depth) max_depth = tr->depth;
+    if (tr->n_nodes > max_nodes) max_nodes = tr->n_nodes;
+    next += tr->n_nodes;
+  }
+  if (next != m->n_nodes) return FAIL(LM_EFORMAT, "trees cover %u of %u nodes", next, m->n_nodes);
+  if (max_depth != m->max_depth)
+    return FAIL(LM_EFORMAT, "META.max_depth %u, trees say %u", m->max_depth, max_depth);
+  uint8_t *seen = malloc(max_nodes);
+  uint32_t *stack = malloc(sizeof *stack * (max_nodes + 1));
+  uint32_t *lvl = malloc(sizeof *lvl * (max_nodes + 1));
+  uint32_t cat_nodes = 0;
+  rc = (!seen || !stack || !lvl) ? FAIL(LM_ENOMEM, "out of memory verifying trees") : LM_OK;
+  for (uint32_t t = 0; t < m->n_trees && rc == LM_OK; t++)
+    rc = lm__verify_tree(v, t, seen, stack, lvl, &cat_nodes, name);
+  free(seen);
+  free(stack);
+  free(lvl);
+  if (rc) return rc;
+  if (cat_nodes != m->n_cat_splits)
+    return FAIL(LM_EFORMAT, "META.n_cat_splits %u, trees have %u", m->n_cat_splits, cat_nodes);
+  return LM_OK;
+}

@@ -1,0 +1,29 @@
+/*
+ * kernels.h — the kernel families and their signatures. A kernel reads a verified model view
+ * (formats/lmf.h: every index already checked) and rows of float32, and writes margins; the
+ * link functions then turn margins into values in place. The scalar reference kernels
+ * (*_scalar.c) define the semantics (formats/SPEC.md, "Decisions"); SIMD variants (*_avx2.c,
+ * *_avx512.c) must make identical tree decisions.
+ */
+#ifndef LM_KERNELS_H
+#define LM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/lmf.h"
+
+/* Margins of n rows: out[r·G + g] for G = num_outputs. */
+typedef void (*lm__margin_fn)(const lmf_view *v, const float *x, size_t n, float *out);
+/* Leaf ids of n rows: out[r·T + t] = trainer id of the leaf reached in tree t. */
+typedef void (*lm__leaf_fn)(const lmf_view *v, const float *x, size_t n, uint32_t *out);
+
+void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
+void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+
+/* Apply the output transform `link` (enum lm_link) to n rows of G margins in place. Returns the
+ * number of values written per row (1 for argmax, else G); row r's values start at out[r·width]. */
+size_t lm__link_apply__scalar(unsigned link, float *out, size_t n, size_t G);
+
+#endif

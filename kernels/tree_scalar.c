@@ -1,0 +1,62 @@
+/*
+ * tree_scalar.c — the scalar reference tree kernels: the test oracle for every SIMD variant and
+ * the definition, in code, of the decision rule of formats/SPEC.md. Rows outer, trees inner:
+ * each output is summed in tree order in float32, exactly as XGBoost's CPU predictor does, so
+ * margins are bit-identical to XGBoost's. Leaves are fixed points of the walk (SPEC.md), but the
+ * reference stops at the leaf instead of running `depth` steps: it is written to be obviously
+ * right, not fast.
+ */
+#include <math.h>
+
+#include "kernels/kernels.h"
+
+/* 1 if node n sends value x (not NaN) right as a categorical split. */
+static inline uint32_t lm__cat_goes_right(const lmf_view *v, const lmf_node *n, float x) {
+  const lmf_catset *s = &v->catsets[n->u.cat_set];
+  /* Invalid categories: negative, ≥ 2^24 (not exactly representable), or beyond the set. */
+  if (!(x >= 0.0f) || x >= 16777216.0f || (uint32_t)x >= s->n_words * 32u) {
+    if (v->meta->cat_invalid == LMF_CAT_INVALID_LEFT) return 0;
+    return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
+  }
+  uint32_t c = (uint32_t)x;
+  return (v->cat_words[s->word_offset + c / 32] >> (c % 32)) & 1u;
+}
+
+static inline uint32_t lm__walk(const lmf_view *v, uint32_t i, const float *row) {
+  for (;;) {
+    const lmf_node *n = &v->nodes[i];
+    if (n->left == i) return i;
+    float x = row[n->split & LMF_SPLIT_FEATURE_MASK];
+    uint32_t right;
+    if (isnan(x))
+      right = (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
+    else if (n->split & LMF_SPLIT_CATEGORICAL)
+      right = lm__cat_goes_right(v, n, x);
+    else
+      right = x >= n->threshold;
+    i = n->left + right;
+  }
+}
+
+void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out) {
+  const lmf_meta *m = v->meta;
+  size_t F = m->num_features, G = m->num_outputs;
+  for (size_t r = 0; r < n; r++) {
+    const float *row = x + r * F;
+    float *o = out + r * G;
+    for (size_t g = 0; g < G; g++) o[g] = m->base_margin;
+    for (uint32_t t = 0; t < m->n_trees; t++) {
+      const lmf_tree *tr = &v->trees[t];
+      uint32_t leaf = lm__walk(v, tr->first_node, row);
+      o[tr->group] += v->nodes[leaf].u.leaf * tr->weight;
+    }
+  }
+}
+
+void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out) {
+  const lmf_meta *m = v->meta;
+  size_t F = m->num_features, T = m->n_trees;
+  for (size_t r = 0; r < n; r++)
+    for (uint32_t t = 0; t < T; t++)
+      out[r * T + t] = v->leaf_ids[lm__walk(v, v->trees[t].first_node, x + r * F)];
+}

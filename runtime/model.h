@@ -1,0 +1,31 @@
+/*
+ * model.h — the internals of lm_model and lm_session shared by the runtime's files.
+ */
+#ifndef LM_RUNTIME_MODEL_H
+#define LM_RUNTIME_MODEL_H
+
+#include "formats/lmf.h"
+#include "kernels/kernels.h"
+#include "lmrt.h"
+
+struct lm_model {
+  void *map;              /* the file mapping (read-only) */
+  size_t map_len;
+  lmf_view v;             /* verified pointers into the mapping */
+  const char **names;     /* num_features pointers into META, or NULL */
+  lm__margin_fn margin;   /* the planned kernels */
+  lm__leaf_fn leaf;
+  char *path;
+};
+
+struct lm_session {
+  const lm_model *m;
+  void *scratch;          /* arena block (mimalloc, 64-byte aligned); reused across calls */
+  size_t cap;
+};
+
+/* Scratch of at least bytes for the current call; grows (once) when a call needs more. NULL on
+ * out of memory. */
+void *lm__session_scratch(lm_session *s, size_t bytes);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * session.c — sessions and the scoring entry points. A session owns one scratch block from
+ * mimalloc (64-byte aligned) that is reused by every call; it grows only when a call needs more
+ * than any call before, so after the first call of a given size lm_predict makes no heap
+ * allocation and takes no lock.
+ */
+#include <math.h>
+#include <mimalloc.h>
+#include <stdlib.h>
+
+#include "runtime/error.h"
+#include "runtime/model.h"
+
+/* Rows converted from float64 per block: bounds the scratch to 256 rows × num_features. */
+#define LM_F64_BLOCK 256
+
+int lm_session_new(const lm_model *m, lm_session **out) {
+  if (!m || !out) return lm__fail(LM_EINVAL, "lm_session_new: NULL argument");
+  lm_session *s = mi_zalloc(sizeof *s);
+  if (!s) return lm__fail(LM_ENOMEM, "out of memory");
+  s->m = m;
+  *out = s;
+  return LM_OK;
+}
+
+void lm_session_free(lm_session *s) {
+  if (!s) return;
+  mi_free(s->scratch);
+  mi_free(s);
+}
+
+void *lm__session_scratch(lm_session *s, size_t bytes) {
+  if (bytes <= s->cap) return s->scratch;
+  size_t cap = bytes + LM_PAD_BYTES;
+  void *p = mi_malloc_aligned(cap, 64);
+  if (!p) return NULL;
+  mi_free(s->scratch);
+  s->scratch = p;
+  s->cap = bytes;
+  return p;
+}
+
+static int lm__check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
+  if (!s) return lm__fail(LM_EINVAL, "NULL session");
+  if (n && (!x || !out)) return lm__fail(LM_EINVAL, "NULL rows or output with %zu rows", n);
+  if (flags & ~LM_PREDICT_MARGIN) return lm__fail(LM_EINVAL, "unknown flags 0x%x", flags);
+  const lmf_meta *m = s->m->v.meta;
+  if (n > SIZE_MAX / 8 / (m->num_features + m->num_outputs + m->n_trees))
+    return lm__fail(LM_ERANGE, "%zu rows overflow the output size", n);
+  return LM_OK;
+}
+
+static void lm__finish(const lm_model *m, unsigned flags, float *out, size_t n) {
+  if (!(flags & LM_PREDICT_MARGIN))
+    lm__link_apply__scalar(m->v.meta->link, out, n, m->v.meta->num_outputs);
+}
+
+int lm_predict(lm_session *s, const float *x, size_t n, unsigned flags, float *out) {
+  int rc = lm__check(s, x, n, flags, out);
+  if (rc) return rc;
+  s->m->margin(&s->m->v, x, n, out);
+  lm__finish(s->m, flags, out, n);
+  return LM_OK;
+}
+
+/* XGBoost models round float64 inputs to float32 before any decision: convert a block of rows
+ * into the session's scratch, then run the float32 kernel. Row r of the block writes its outputs
+ * at out + r·G, so blocks never overlap. */
+int lm_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags, float *out) {
+  int rc = lm__check(s, x, n, flags, out);
+  if (rc) return rc;
+  const lm_model *m = s->m;
+  size_t F = m->v.meta->num_features, G = m->v.meta->num_outputs;
+  size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK;
+  float *buf = lm__session_scratch(s, block * F * sizeof(float));
+  if (n && !buf) return lm__fail(LM_ENOMEM, "out of memory for %zu rows of scratch", block);
+  for (size_t r0 = 0; r0 < n; r0 += block) {
+    size_t k = n - r0 < block ? n - r0 : block;
+    for (size_t i = 0; i < k * F; i++) buf[i] = (float)x[r0 * F + i];
+    m->margin(&m->v, buf, k, out + r0 * G);
+  }
+  /* The link runs once over all rows: argmax compacts rows to the front, so it must see the
+   * whole output at once. */
+  lm__finish(m, flags, out, n);
+  return LM_OK;
+}
+
+int lm_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out) {
+  int rc = lm__check(s, x, n, 0, out);
+  if (rc) return rc;
+  if (!s->m->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
+  s->m->leaf(&s->m->v, x, n, out);
+  return LM_OK;
+}
