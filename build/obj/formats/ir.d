@@ -1,2 +1,0 @@
-build/obj/formats/ir.o: formats/ir.c formats/ir.h
-formats/ir.h:

@@ -1,2 +1,0 @@
-build/obj/formats/objective.o: formats/objective.c formats/objective.h
-formats/objective.h:
