@@ -109,3 +109,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Benchmarks (bench/bench.mk): make bench, bench-check, bench-ci, bench-report.
+-include bench/bench.mk
