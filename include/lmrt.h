@@ -103,6 +103,8 @@ typedef struct lm_model_info {
   uint32_t num_categorical_splits;
   float base_score;            /* as the trainer stores it (output space) */
   float base_margin;           /* the starting margin every row's sum begins at */
+  const char *kernel;          /* the planned scoring kernel, e.g. "tree_margin__avx512" */
+  const char *isa;             /* the instruction set allowed: CPU capped by LM_ISA */
 } lm_model_info;
 
 /* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */

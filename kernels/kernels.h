@@ -19,8 +19,20 @@ typedef void (*lm__margin_fn)(const lmf_view *v, const float *x, size_t n, float
 typedef void (*lm__leaf_fn)(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 
 void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
+void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+
+/* One family's variants, best first; the scalar reference is always last and always runs.
+ * Tests and benchmarks iterate these lists, the planner picks the first the CPU allows. */
+typedef struct lm__kernel {
+  int isa;              /* enum lm__isa (kernels/cpu.h) */
+  const char *name;     /* "tree_margin__avx512" */
+  lm__margin_fn fn;
+} lm__kernel;
+extern const lm__kernel lm__tree_margin_kernels[];
+extern const lm__kernel lm__linear_margin_kernels[];
 
 /* Apply the output transform `link` (enum lm_link) to n rows of G margins in place. Returns the
  * number of values written per row (1 for argmax, else G); row r's values start at out[r·width]. */

@@ -9,18 +9,7 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
-
-/* 1 if node n sends value x (not NaN) right as a categorical split. */
-static inline uint32_t lm__cat_goes_right(const lmf_view *v, const lmf_node *n, float x) {
-  const lmf_catset *s = &v->catsets[n->u.cat_set];
-  /* Invalid categories: negative, ≥ 2^24 (not exactly representable), or beyond the set. */
-  if (!(x >= 0.0f) || x >= 16777216.0f || (uint32_t)x >= s->n_words * 32u) {
-    if (v->meta->cat_invalid == LMF_CAT_INVALID_LEFT) return 0;
-    return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
-  }
-  uint32_t c = (uint32_t)x;
-  return (v->cat_words[s->word_offset + c / 32] >> (c % 32)) & 1u;
-}
+#include "kernels/tree_common.h"
 
 static inline uint32_t lm__walk(const lmf_view *v, uint32_t i, const float *row) {
   for (;;) {

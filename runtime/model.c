@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,8 +12,27 @@
 #include <unistd.h>
 
 #include "formats/objective.h"
+#include "kernels/cpu.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
+
+/* The plan: per model shape, the first kernel of the family the CPU and LM_ISA allow. With
+ * LM_DEBUG set, one line on stderr says what was chosen and why. */
+static int lm__plan(lm_model *m) {
+  int isa = lm__isa_allowed();
+  if (isa < 0) return lm__fail_prefix(isa, m->path);
+  const lm__kernel *k = m->v.meta->model_kind == LMF_MODEL_LINEAR ? lm__linear_margin_kernels
+                                                                  : lm__tree_margin_kernels;
+  while (k->isa > isa) k++;
+  m->margin = k->fn;
+  m->margin_name = k->name;
+  m->isa = isa;
+  m->leaf = m->v.meta->model_kind == LMF_MODEL_LINEAR ? NULL : lm__tree_leaf__scalar;
+  if (getenv("LM_DEBUG"))
+    fprintf(stderr, "lmrt: plan %s: %s (cpu %s, allowed %s)\n", m->path, k->name,
+            lm__isa_name(lm__cpu_isa()), lm__isa_name(isa));
+  return LM_OK;
+}
 
 int lm_model_open(const char *path, lm_model **out) {
   if (!path || !out) return lm__fail(LM_EINVAL, "lm_model_open: NULL argument");
@@ -56,13 +76,10 @@ int lm_model_open(const char *path, lm_model **out) {
     lm_model_close(m);
     return rc;
   }
-  /* The plan: only the scalar reference kernels exist yet. */
-  if (m->v.meta->model_kind == LMF_MODEL_LINEAR) {
-    m->margin = lm__linear_margin__scalar;
-    m->leaf = NULL;
-  } else {
-    m->margin = lm__tree_margin__scalar;
-    m->leaf = lm__tree_leaf__scalar;
+  rc = lm__plan(m);
+  if (rc != LM_OK) {
+    lm_model_close(m);
+    return rc;
   }
   *out = m;
   return LM_OK;
@@ -120,5 +137,7 @@ int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   info->num_categorical_splits = meta->n_cat_splits;
   info->base_score = meta->base_score;
   info->base_margin = meta->base_margin;
+  info->kernel = m->margin_name;
+  info->isa = lm__isa_name(m->isa);
   return LM_OK;
 }

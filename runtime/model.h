@@ -14,6 +14,8 @@ struct lm_model {
   lmf_view v;             /* verified pointers into the mapping */
   const char **names;     /* num_features pointers into META, or NULL */
   lm__margin_fn margin;   /* the planned kernels */
+  const char *margin_name;
+  int isa;                /* ISA the plan was allowed (enum lm__isa) */
   lm__leaf_fn leaf;
   char *path;
 };

@@ -1,0 +1,20 @@
+/*
+ * registry.c — one list per kernel family, best ISA first, scalar reference last (BLIS-style:
+ * the reference is always installed, optimised variants override it where the CPU allows). The
+ * planner (runtime/model.c), the kernel tests and the benchmarks all read these lists, so a new
+ * variant is tested and measured by adding one line here.
+ */
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+
+const lm__kernel lm__tree_margin_kernels[] = {
+#if defined(__x86_64__)
+    {LM_ISA_AVX512, "tree_margin__avx512", lm__tree_margin__avx512},
+    {LM_ISA_AVX2, "tree_margin__avx2", lm__tree_margin__avx2},
+#endif
+    {LM_ISA_SCALAR, "tree_margin__scalar", lm__tree_margin__scalar},
+};
+
+const lm__kernel lm__linear_margin_kernels[] = {
+    {LM_ISA_SCALAR, "linear_margin__scalar", lm__linear_margin__scalar},
+};

@@ -1,0 +1,176 @@
+/*
+ * test_kernels.c — every tree-kernel variant of the registry (kernels/registry.c) that this CPU
+ * can run, against the scalar reference, on random models: random shapes (depth 0–9, several
+ * outputs, dart weights), numeric and categorical splits, and rows full of the values that break
+ * kernels (NaN, ±0, ±inf, values exactly equal to thresholds, invalid categories). Decisions are
+ * identical and sums are in the same order, so margins must be bit-identical. Batch sizes cover
+ * every tile edge (1, lanes ± 1, block ± 1, …). Variants the CPU lacks are skipped, visibly.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "formats/ir.h"
+#include "formats/lmf.h"
+#include "lmrt.h"
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (uint32_t)(rng >> 16);
+}
+static const float thresholds[] = {-2.5f, -1.0f, 0.0f, 0.5f, 1.0f, 3.25f, 7.0f, 100.0f};
+#define NT (sizeof thresholds / sizeof thresholds[0])
+
+/* Grow a random subtree rooted at id; returns the next free id. */
+static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, int depth,
+                     int maxd, size_t *cat_used) {
+  lm_ir_node *n = &t->nodes[id];
+  memset(n, 0, sizeof *n);
+  if (depth >= maxd || (depth > 0 && rnd() % 5 == 0)) {
+    n->left = n->right = -1;
+    n->value = (float)((int)(rnd() % 2001) - 1000) / 512.0f;
+    return next;
+  }
+  n->feature = rnd() % m->num_features;
+  n->default_left = rnd() & 1;
+  if (rnd() % 4 == 0 && *cat_used + 8 <= m->n_cat_values) {
+    n->categorical = 1;
+    n->cat_begin = (uint32_t)*cat_used;
+    n->cat_count = 1 + rnd() % 8;
+    uint32_t c = rnd() % 4;
+    for (uint32_t k = 0; k < n->cat_count; k++) m->cat_values[*cat_used + k] = (c += 1 + rnd() % 9);
+    *cat_used += n->cat_count;
+  } else {
+    n->value = thresholds[rnd() % NT];
+  }
+  n->left = (int32_t)next;
+  n->right = (int32_t)next + 1;
+  uint32_t l = next, r = next + 1;
+  next += 2;
+  next = grow(m, t, l, next, depth + 1, maxd, cat_used);
+  return grow(m, t, r, next, depth + 1, maxd, cat_used);
+}
+
+static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, int dart) {
+  lm_ir_model *m = lm_ir_new();
+  strcpy(m->objective, G > 1 ? "multi:softprob" : "reg:squarederror");
+  m->booster = dart ? LM_BOOSTER_DART : LM_BOOSTER_GBTREE;
+  m->base_score = 0.25f;
+  m->num_features = F;
+  m->num_outputs = G;
+  m->n_trees = T;
+  m->trees = calloc(T, sizeof *m->trees);
+  m->n_cat_values = 8u * T * (1u << (maxd < 6 ? maxd : 6));
+  m->cat_values = calloc(m->n_cat_values, sizeof *m->cat_values);
+  size_t used = 0;
+  for (uint32_t t = 0; t < T; t++) {
+    lm_ir_tree *tr = &m->trees[t];
+    int d = maxd ? (int)(rnd() % (unsigned)(maxd + 1)) : 0;
+    tr->nodes = calloc((size_t)2 << d, sizeof *tr->nodes);
+    tr->n_nodes = grow(m, tr, 0, 1, 0, d, &used);
+    tr->group = t % G;
+    tr->weight = dart ? (float)(1 + rnd() % 7) / 8.0f : 1.0f;
+  }
+  return m;
+}
+
+static float special(void) {
+  switch (rnd() % 12) {
+  case 0: return NAN;
+  case 1: return 0.0f;
+  case 2: return -0.0f;
+  case 3: return INFINITY;
+  case 4: return -INFINITY;
+  case 5: return (float)(rnd() % 40);        /* categories, mostly valid */
+  case 6: return -1.0f - (float)(rnd() % 3); /* invalid categories */
+  case 7: return 16777216.0f;
+  case 8: return 1e30f;
+  default: return thresholds[rnd() % NT] + (rnd() % 3 == 0 ? 1e-6f : 0.0f);
+  }
+}
+
+static void check_model(lm_ir_model *ir, const char *what) {
+  uint8_t *img;
+  size_t len;
+  assert_int_equal(lm__lmf_write(ir, "test", &img, &len), 0);
+  lmf_view v;
+  if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
+  const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
+  const size_t maxn = 300, F = ir->num_features, G = ir->num_outputs;
+  float *x = malloc(sizeof *x * maxn * F);
+  float *want = malloc(sizeof *want * maxn * G), *got = malloc(sizeof *got * maxn * G);
+  for (size_t i = 0; i < maxn * F; i++) x[i] = special();
+  int isa = lm__cpu_isa();
+  for (const lm__kernel *k = lm__tree_margin_kernels;; k++) {
+    if (k->isa > isa) {
+      print_message("SKIP %s on %s: this CPU lacks it\n", k->name, what);
+    } else {
+      for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        lm__tree_margin__scalar(&v, x, n, want);
+        memset(got, 0xA5, sizeof *got * maxn * G);
+        k->fn(&v, x, n, got);
+        if (memcmp(want, got, sizeof *got * n * G) != 0) {
+          for (size_t i = 0; i < n * G; i++)
+            if (memcmp(&want[i], &got[i], sizeof(float)))
+              fail_msg("%s %s n=%zu: row %zu output %zu: %.9g vs reference %.9g", what, k->name,
+                       n, i / G, i % G, got[i], want[i]);
+        }
+        /* nothing past n rows is written */
+        for (size_t i = n * G; i < maxn * G; i++) {
+          uint32_t u;
+          memcpy(&u, &got[i], 4);
+          if (u != 0xA5A5A5A5u) fail_msg("%s %s n=%zu wrote past its output", what, k->name, n);
+        }
+      }
+    }
+    if (k->isa == LM_ISA_SCALAR) break;
+  }
+  free(x), free(want), free(got), free(img);
+}
+
+static void test_random_models(void **state) {
+  (void)state;
+  struct { uint32_t F, G, T; int maxd, dart; } shapes[] = {
+      {1, 1, 1, 0, 0},  {3, 1, 5, 3, 0},   {30, 1, 100, 6, 0}, {10, 3, 37, 5, 0},
+      {50, 1, 70, 9, 1}, {7, 4, 129, 4, 1}, {200, 1, 20, 8, 0}, {5, 1, 17, 1, 0},
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    char what[96];
+    snprintf(what, sizeof what, "model F=%u G=%u T=%u depth≤%d%s", shapes[i].F, shapes[i].G,
+             shapes[i].T, shapes[i].maxd, shapes[i].dart ? " dart" : "");
+    lm_ir_model *ir = random_model(shapes[i].F, shapes[i].G, shapes[i].T, shapes[i].maxd,
+                                   shapes[i].dart);
+    check_model(ir, what);
+    lm_ir_free(ir);
+  }
+}
+
+static void test_isa_cap(void **state) {
+  (void)state;
+  setenv("LM_ISA", "scalar", 1);
+  assert_int_equal(lm__isa_allowed(), LM_ISA_SCALAR);
+  setenv("LM_ISA", "avx512", 1);
+  assert_int_equal(lm__isa_allowed(), lm__cpu_isa());
+  setenv("LM_ISA", "avx2", 1);
+  assert_true(lm__isa_allowed() <= LM_ISA_AVX2);
+  setenv("LM_ISA", "sse9", 1);
+  assert_int_equal(lm__isa_allowed(), LM_EINVAL);
+  unsetenv("LM_ISA");
+  print_message("cpu: %s\n", lm__isa_name(lm__cpu_isa()));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_models),
+                                     cmocka_unit_test(test_isa_cap)};
+  return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}
