@@ -23,6 +23,8 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
 void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
+void lm__linear_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 
 /* One family's variants, best first; the scalar reference is always last and always runs.
  * Tests and benchmarks iterate these lists, the planner picks the first the CPU allows. */

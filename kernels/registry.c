@@ -16,5 +16,9 @@ const lm__kernel lm__tree_margin_kernels[] = {
 };
 
 const lm__kernel lm__linear_margin_kernels[] = {
+#if defined(__x86_64__)
+    {LM_ISA_AVX512, "linear_margin__avx512", lm__linear_margin__avx512},
+    {LM_ISA_AVX2, "linear_margin__avx2", lm__linear_margin__avx2},
+#endif
     {LM_ISA_SCALAR, "linear_margin__scalar", lm__linear_margin__scalar},
 };

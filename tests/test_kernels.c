@@ -155,6 +155,69 @@ static void test_random_models(void **state) {
   }
 }
 
+/* Linear kernels: outputs-in-lanes (G > 1) and rows-in-lanes (n ≥ the ISA's lanes) keep the
+ * reference's summation order and must be bit-identical; the single-row dot product (G = 1,
+ * n < lanes) sums in a different order and must stay within 1e-6 · max(1, Σ|x·w|) of it. */
+static void test_linear_kernels(void **state) {
+  (void)state;
+  const uint32_t shapes[][2] = {{1, 1}, {5, 1}, {16, 1}, {17, 1}, {200, 1}, {1000, 1},
+                                {7, 3}, {50, 16}, {33, 17}, {200, 5}};
+  const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 33, 100};
+  int isa = lm__cpu_isa();
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    uint32_t F = shapes[i][0], G = shapes[i][1];
+    lm_ir_model *ir = lm_ir_new();
+    strcpy(ir->objective, G > 1 ? "multi:softprob" : "reg:squarederror");
+    ir->booster = LM_BOOSTER_GBLINEAR;
+    ir->base_score = 0.5f;
+    ir->num_features = F;
+    ir->num_outputs = G;
+    ir->linear_weights = malloc(sizeof(float) * (F + 1) * G);
+    for (size_t k = 0; k < (size_t)(F + 1) * G; k++)
+      ir->linear_weights[k] = (float)((int)(rnd() % 2001) - 1000) / 97.0f;
+    uint8_t *img;
+    size_t len;
+    assert_int_equal(lm__lmf_write(ir, "t", &img, &len), 0);
+    lmf_view v;
+    assert_int_equal(lm__lmf_verify(img, len, "linear", &v), 0);
+    size_t maxn = 100;
+    float *x = malloc(sizeof *x * maxn * F), *want = malloc(sizeof *want * maxn * G),
+          *got = malloc(sizeof *got * maxn * G);
+    for (size_t k = 0; k < maxn * F; k++)
+      x[k] = rnd() % 10 == 0 ? NAN : (float)((int)(rnd() % 20001) - 10000) / 333.0f;
+    for (const lm__kernel *k = lm__linear_margin_kernels;; k++) {
+      if (k->isa > isa) {
+        print_message("SKIP %s: this CPU lacks it\n", k->name);
+      } else {
+        size_t lanes = k->isa == LM_ISA_AVX512 ? 16 : k->isa == LM_ISA_AVX2 ? 8 : 1;
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+          size_t n = sizes[s];
+          lm__linear_margin__scalar(&v, x, n, want);
+          k->fn(&v, x, n, got);
+          for (size_t r = 0; r < n; r++)
+            for (size_t g = 0; g < G; g++) {
+              float a = got[r * G + g], b = want[r * G + g];
+              if (G > 1 || n >= lanes) {
+                if (memcmp(&a, &b, 4))
+                  fail_msg("%s F=%u G=%u n=%zu row %zu: %.9g vs reference %.9g (must be "
+                           "bit-identical)", k->name, F, G, n, r, a, b);
+              } else {
+                double mag = 1.0;
+                for (size_t f = 0; f < F; f++)
+                  if (!isnan(x[r * F + f])) mag += fabs((double)x[r * F + f] * ir->linear_weights[f]);
+                if (fabs((double)a - b) > 1e-6 * mag)
+                  fail_msg("%s F=%u n=%zu row %zu: %.9g vs reference %.9g", k->name, F, n, r, a, b);
+              }
+            }
+        }
+      }
+      if (k->isa == LM_ISA_SCALAR) break;
+    }
+    free(x), free(want), free(got), free(img);
+    lm_ir_free(ir);
+  }
+}
+
 static void test_isa_cap(void **state) {
   (void)state;
   setenv("LM_ISA", "scalar", 1);
@@ -171,6 +234,7 @@ static void test_isa_cap(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_models),
+                                     cmocka_unit_test(test_linear_kernels),
                                      cmocka_unit_test(test_isa_cap)};
   return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
