@@ -33,7 +33,7 @@ TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tools test check check-san run install deps fixtures clean
+.PHONY: all lib tools test check check-san check-install run install deps fixtures clean
 all: lib tools
 
 lib: $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmrt.so
@@ -77,7 +77,16 @@ check-san:
 
 test: deps
 	$(MAKE) check
+	$(MAKE) check-install
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) check-san
+
+# Install into a scratch DESTDIR, then build examples/score.c against it with pkg-config alone.
+check-install: all
+	@d=$$(mktemp -d) && $(MAKE) -s install DESTDIR=$$d PREFIX=/usr/local >/dev/null && \
+	  PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig \
+	  $(CC) examples/score.c $$(PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig pkg-config --cflags --libs --static lmrt) -o $$d/score && \
+	  $(BUILD)/bin/lmconvert -q examples/model.tar.gz -o $$d/m.lm && $$d/score $$d/m.lm > $$d/out && \
+	  echo "check-install: installed to $$d, examples/score.c built with pkg-config, scored: $$(cat $$d/out)" && rm -rf $$d
 
 run: deps all
 	@sh examples/run.sh $(BUILD)

@@ -40,7 +40,6 @@ enum lmf_kind {
 
 enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1 };
 enum lmf_source { LMF_SRC_XGBOOST_JSON = 1 };
-enum lmf_cat_invalid { LMF_CAT_INVALID_DEFAULT = 0, LMF_CAT_INVALID_LEFT = 1 };
 
 typedef struct lmf_header {
   uint8_t magic[8];
@@ -66,7 +65,7 @@ typedef struct lmf_meta {
   uint32_t model_kind, booster, objective, link;
   uint32_t num_features, num_outputs;
   float base_score, base_margin;
-  uint32_t source_format, decision, cat_invalid;
+  uint32_t source_format, decision, reserved1;
   uint32_t n_trees, n_nodes, max_depth, n_cat_splits;
   uint32_t reserved0;
   int64_t best_iteration, best_ntree_limit;

@@ -57,8 +57,6 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
   if (m->num_outputs == 0 || (obj->multiclass && m->num_outputs < 2))
     return FAIL(LM_EFORMAT, "META.num_outputs %u invalid for %s", m->num_outputs, obj->name);
   if (m->decision != 0) return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
-  if (m->cat_invalid > LMF_CAT_INVALID_LEFT)
-    return FAIL(LM_EFORMAT, "META.cat_invalid %u unknown", m->cat_invalid);
   if (m->max_depth > LMF_MAX_DEPTH)
     return FAIL(LM_EFORMAT, "META.max_depth %u exceeds %d", m->max_depth, LMF_MAX_DEPTH);
   v->source_version = lm__meta_str(ms, sz, m->str_source_version);

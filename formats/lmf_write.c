@@ -213,7 +213,6 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   meta->base_margin = lm__base_margin(obj, m->base_score);
   meta->source_format = LMF_SRC_XGBOOST_JSON;
   meta->decision = 0;
-  meta->cat_invalid = LMF_CAT_INVALID_DEFAULT;
   meta->n_trees = linear ? 0 : m->n_trees;
   meta->n_nodes = total_nodes;
   meta->max_depth = max_depth;

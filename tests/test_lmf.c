@@ -105,11 +105,11 @@ static void test_tree_decisions(void **state) {
   };
   const float want[] = {
       0.875f, 0.875f, 1.625f, 0.125f, 1.625f, /* NaN category: default (right) */
-      1.625f, /* -1: invalid → default */ 1.625f, /* 64 ≥ 2 words: invalid → default */
-      1.625f, /* 40.7 → 40, in set */ 0.125f, 1.625f, 0.875f, 1.625f, 0.125f, /* -0 → 0 */
-      0.125f, /* 31 not in set */ 1.625f,
+      0.125f, /* -1: invalid → left */ 0.125f, /* 64 ≥ 2 words: invalid → left */
+      1.625f, /* 40.7 → 40, in set */ 0.125f, 1.625f, 0.875f, 0.125f, /* 1e9: invalid */
+      0.125f, /* -0 → 0 */ 0.125f, /* 31 not in set */ 0.125f, /* 2^24: invalid */
   };
-  const uint32_t want_leaf0[] = {1, 1, 4, 3, 4, 4, 4, 4, 3, 4, 1, 4, 3, 3, 4};
+  const uint32_t want_leaf0[] = {1, 1, 4, 3, 4, 3, 3, 4, 3, 4, 1, 3, 3, 3, 3};
   size_t n = sizeof want / sizeof want[0];
   lm_session *s;
   assert_int_equal(lm_session_new(m, &s), 0);

@@ -1,0 +1,810 @@
+/*
+ * xgboost_json.c — the XGBoost JSON importer (models written by save_model("model.json"),
+ * XGBoost 1.0 … 3.x): JSON text → IR (formats/ir.h).
+ *
+ * The text is parsed with json-c into a DOM, then walked field by field. Everything in the file
+ * is untrusted: every field is checked for presence, type and range before use, and every
+ * error names the input (`name`), the JSON path of the offending field
+ * ("learner.gradient_booster.model.trees[3].left_children[5]") and what was wrong, with an LM_E*
+ * code: LM_EFORMAT for malformed, missing or mistyped fields, LM_ERANGE for indices out of range,
+ * LM_EUNSUPPORTED for model features lmrt does not implement (unknown objectives and boosters,
+ * multi-target trees), LM_ENOMEM. On any error everything allocated so far is released.
+ *
+ * Numbers. XGBoost writes float32 values (thresholds, leaf values, weights) as the shortest text
+ * that round-trips to the same float ("5.796611E-1"). json-c parses numbers as doubles, and
+ * rounding text → double → float can differ from rounding text → float when the text lies near
+ * the midpoint of two floats (double rounding). json-c keeps each double's original text
+ * (json_object_get_string() returns it), so floats are converted from that text with strtof:
+ * thresholds and leaf values are bit-exact whatever wrote the file.
+ *
+ * json-c is used in its default (non-strict) mode because XGBoost writes non-finite floats as
+ * bare NaN / Infinity / -Infinity (e.g. split_conditions of categorical splits are NaN), which
+ * strict mode rejects.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "formats/import/import.h"
+#include "formats/objective.h"
+#include "runtime/error.h"
+
+/* Sanity cap on num_class / num_target: larger values are rejected (LM_ERANGE) so that a tiny
+ * file cannot make later stages allocate per-output arrays of billions of entries. */
+#define XJ_MAX_OUTPUTS (1u << 20)
+/* JSON paths in messages are built in buffers of this size (longer paths are truncated). */
+#define XJ_PATH 256
+
+typedef struct xj {
+  const char *name;     /* input name for messages */
+  lm_ir_model *ir;      /* the model being built (owned; freed on error by the caller) */
+  size_t cat_cap;       /* capacity of ir->cat_values */
+} xj;
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+/* "name: path: message". */
+LM__PRINTF(4, 5)
+static int xj_fail(const xj *c, int code, const char *path, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return lm__fail(code, "%s: %s: %s", c->name, path, msg);
+}
+
+/* Copy an untrusted string for a message: at most 60 bytes, control characters as '?', so the
+ * detail stays one line. */
+static const char *printable(char *dst, size_t n, const char *src) {
+  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
+  for (; src[i] && i < lim; i++) {
+    unsigned char ch = (unsigned char)src[i];
+    dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+  }
+  dst[i] = '\0';
+  if (src[i] && n > 4 && i >= 3) memcpy(dst + i - 3, "...", 4);
+  return dst;
+}
+
+static const char *type_name(json_object *o) {
+  switch (json_object_get_type(o)) {
+  case json_type_null: return "null";
+  case json_type_boolean: return "boolean";
+  case json_type_double:
+  case json_type_int: return "number";
+  case json_type_object: return "object";
+  case json_type_array: return "array";
+  case json_type_string: return "string";
+  }
+  return "?";
+}
+
+static const char *want_name(enum json_type t) {
+  switch (t) {
+  case json_type_object: return "object";
+  case json_type_array: return "array";
+  case json_type_string: return "string";
+  case json_type_int: return "integer";
+  case json_type_double: return "number";
+  case json_type_boolean: return "boolean";
+  case json_type_null: return "null";
+  }
+  return "?";
+}
+
+/* ---- paths ----------------------------------------------------------------------------- */
+
+/* Truncated paths end in "..." (snprintf's result is checked, which also tells GCC that the
+ * truncation is intended). */
+static const char *path_done(char *dst, int n) {
+  if (n < 0 || n >= XJ_PATH) memcpy(dst + XJ_PATH - 4, "...", 4);
+  return dst;
+}
+
+static const char *path_key(char *dst, const char *parent, const char *key) {
+  if (parent && parent[0]) return path_done(dst, snprintf(dst, XJ_PATH, "%s.%s", parent, key));
+  return path_done(dst, snprintf(dst, XJ_PATH, "%s", key));
+}
+
+static const char *path_idx(char *dst, const char *parent, size_t i) {
+  return path_done(dst, snprintf(dst, XJ_PATH, "%s[%zu]", parent, i));
+}
+
+/* Where a value sits, base[.key][[idx]]: formatted only when an error is reported, so that
+ * walking millions of array elements costs no string formatting. */
+typedef struct xat {
+  const char *base, *key;
+  size_t idx;
+  int indexed;
+} xat;
+#define AT(base, key, i) ((xat){(base), (key), (i), 1})
+#define AT1(path) ((xat){(path), NULL, 0, 0})
+
+static const char *at_str(char *dst, xat a) {
+  char tmp[XJ_PATH];
+  const char *p = a.key ? path_key(tmp, a.base, a.key) : a.base;
+  if (a.indexed) return path_idx(dst, p, a.idx);
+  return path_done(dst, snprintf(dst, XJ_PATH, "%s", p));
+}
+
+/* ---- typed access ---------------------------------------------------------------------- */
+
+/* obj.key with type want (json_type_double also accepts integers). Missing: LM_EFORMAT if
+ * required, else *out = NULL. */
+static int get_field(const xj *c, json_object *obj, const char *path, const char *key,
+                     enum json_type want, int required, json_object **out) {
+  char p[XJ_PATH];
+  json_object *v = NULL;
+  *out = NULL;
+  if (!json_object_object_get_ex(obj, key, &v)) {
+    if (!required) return LM_OK;
+    return xj_fail(c, LM_EFORMAT, path_key(p, path, key), "missing");
+  }
+  enum json_type t = json_object_get_type(v);
+  if (t != want && !(want == json_type_double && t == json_type_int))
+    return xj_fail(c, LM_EFORMAT, path_key(p, path, key), "expected %s, got %s",
+                   want_name(want), type_name(v));
+  *out = v;
+  return LM_OK;
+}
+
+/* A float32 from a JSON number, converted from the number's original text (see the file
+ * comment). */
+static int num_to_float(const xj *c, json_object *v, xat at, float *out) {
+  char p[XJ_PATH];
+  enum json_type t = json_object_get_type(v);
+  if (t != json_type_double && t != json_type_int)
+    return xj_fail(c, LM_EFORMAT, at_str(p, at), "expected number, got %s", type_name(v));
+  const char *text = json_object_get_string(v);
+  if (!text) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  char *end = NULL;
+  float f = strtof(text, &end);
+  /* json-c accepts a few malformed spellings ("1.5e" parses as 1.5): require strtof to
+   * consume the whole original text. Overflowing text becomes ±inf, as a float would. */
+  if (end == text || *end != '\0') {
+    char b[64];
+    return xj_fail(c, LM_EFORMAT, at_str(p, at), "malformed number '%s'",
+                   printable(b, sizeof b, text));
+  }
+  *out = f;
+  return LM_OK;
+}
+
+/* An integer in [lo, hi] from a JSON integer; out of range: range_code. json-c saturates
+ * integers beyond int64 (and uint64) range, which then fail the range check. */
+static int num_to_int(const xj *c, json_object *v, xat at, int64_t lo, int64_t hi,
+                      int range_code, int64_t *out) {
+  char p[XJ_PATH];
+  if (json_object_get_type(v) != json_type_int)
+    return xj_fail(c, LM_EFORMAT, at_str(p, at), "expected integer, got %s", type_name(v));
+  int64_t x = json_object_get_int64(v);
+  if (x < lo || x > hi)
+    return xj_fail(c, range_code, at_str(p, at), "value %lld out of range [%lld, %lld]",
+                   (long long)x, (long long)lo, (long long)hi);
+  *out = x;
+  return LM_OK;
+}
+
+/* An integer in [lo, hi] written as a JSON string (XGBoost's parameter objects hold strings). */
+static int str_to_int(const xj *c, json_object *v, const char *path, int64_t lo, int64_t hi,
+                      int64_t *out) {
+  char b[64];
+  if (json_object_get_type(v) != json_type_string)
+    return xj_fail(c, LM_EFORMAT, path, "expected string, got %s", type_name(v));
+  const char *s = json_object_get_string(v);
+  char *end = NULL;
+  errno = 0;
+  long long x = strtoll(s, &end, 10);
+  if (end == s || *end != '\0' || errno == ERANGE)
+    return xj_fail(c, LM_EFORMAT, path, "expected an integer string, got \"%s\"",
+                   printable(b, sizeof b, s));
+  if (x < lo || x > hi)
+    return xj_fail(c, LM_ERANGE, path, "value %lld out of range [%lld, %lld]", x, (long long)lo,
+                   (long long)hi);
+  *out = x;
+  return LM_OK;
+}
+
+/* obj.key as a string holding an integer in [lo, hi]; absent and not required: *out = dflt. */
+static int field_str_int(const xj *c, json_object *obj, const char *path, const char *key,
+                         int required, int64_t dflt, int64_t lo, int64_t hi, int64_t *out) {
+  char p[XJ_PATH];
+  json_object *v;
+  int rc = get_field(c, obj, path, key, json_type_string, required, &v);
+  if (rc) return rc;
+  if (!v) {
+    *out = dflt;
+    return LM_OK;
+  }
+  return str_to_int(c, v, path_key(p, path, key), lo, hi, out);
+}
+
+/* ---- learner parameters ---------------------------------------------------------------- */
+
+static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
+
+/* base_score: "5E-1" (≤ 3.0) or "[5E-1]" / "[5E-1,5E-1]" (3.1+: one value per target). Several
+ * values must all be equal: a per-target intercept is not supported yet. */
+static int parse_base_score(const xj *c, json_object *v, const char *path, float *out) {
+  char b[64];
+  const char *s = json_object_get_string(v), *q = s;
+  while (is_space(*q)) q++;
+  int bracketed = *q == '[';
+  if (bracketed) q++;
+  size_t n = 0;
+  float first = 0;
+  for (;;) {
+    while (is_space(*q)) q++;
+    char *end = NULL;
+    float f = strtof(q, &end);
+    if (end == q) goto bad;
+    q = end;
+    while (is_space(*q)) q++;
+    if (n == 0)
+      first = f;
+    else if (memcmp(&f, &first, sizeof f) != 0)
+      return xj_fail(c, LM_EUNSUPPORTED, path,
+                     "multi-target base score (values differ: \"%s\") is not supported",
+                     printable(b, sizeof b, s));
+    n++;
+    if (bracketed && *q == ',') {
+      q++;
+      continue;
+    }
+    break;
+  }
+  if (bracketed) {
+    if (*q != ']') goto bad;
+    q++;
+    while (is_space(*q)) q++;
+  }
+  if (*q != '\0') goto bad;
+  *out = first;
+  return LM_OK;
+bad:
+  return xj_fail(c, LM_EFORMAT, path, "expected a number or [numbers] string, got \"%s\"",
+                 printable(b, sizeof b, s));
+}
+
+/* ---- trees ----------------------------------------------------------------------------- */
+
+/* A per-node array of a tree: tree.key, an array of exactly n entries. */
+static int node_array(const xj *c, json_object *tree, const char *tpath, const char *key,
+                      int required, size_t n, json_object **out) {
+  char p[XJ_PATH];
+  int rc = get_field(c, tree, tpath, key, json_type_array, required, out);
+  if (rc || !*out) return rc;
+  size_t len = json_object_array_length(*out);
+  if (len != n)
+    return xj_fail(c, LM_EFORMAT, path_key(p, tpath, key),
+                   "length %zu does not match num_nodes %zu", len, n);
+  return LM_OK;
+}
+
+static int append_cats(xj *c, const uint32_t *vals, size_t n) {
+  lm_ir_model *ir = c->ir;
+  if (n > UINT32_MAX - ir->n_cat_values)
+    return lm__fail(LM_ERANGE, "%s: more than 2^32 categories in all", c->name);
+  if (ir->n_cat_values + n > c->cat_cap) {
+    size_t cap = c->cat_cap ? c->cat_cap : 64;
+    while (cap < ir->n_cat_values + n) cap *= 2;
+    uint32_t *nv = realloc(ir->cat_values, cap * sizeof *nv);
+    if (!nv) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    ir->cat_values = nv;
+    c->cat_cap = cap;
+  }
+  memcpy(ir->cat_values + ir->n_cat_values, vals, n * sizeof *vals);
+  ir->n_cat_values += n;
+  return LM_OK;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* The categorical sets of one tree. XGBoost lists, for each categorical split node in
+ * increasing node order, categories_nodes[j] = node id and its set
+ * categories[categories_segments[j] .. + categories_sizes[j]). Sets are stored sorted and
+ * de-duplicated in ir->cat_values. Entries for nodes that are leaves or numeric splits are
+ * validated and ignored (a pruned categorical split may leave one behind); a categorical split
+ * with no entry has an empty set (every category goes left), as XGBoost loads it. */
+static int tree_categories(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t) {
+  char p[XJ_PATH];
+  static const char *const keys[4] = {"categories_nodes", "categories_segments",
+                                      "categories_sizes", "categories"};
+  json_object *a[4];
+  int present = 0, rc;
+  for (int i = 0; i < 4; i++) {
+    rc = get_field(c, tree, tpath, keys[i], json_type_array, 0, &a[i]);
+    if (rc) return rc;
+    present += a[i] != NULL;
+  }
+  if (present == 0) return LM_OK; /* files before 1.3 have no categorical fields */
+  for (int i = 0; i < 4; i++)
+    if (!a[i]) return xj_fail(c, LM_EFORMAT, path_key(p, tpath, keys[i]), "missing");
+  size_t ncn = json_object_array_length(a[0]);
+  for (int i = 1; i < 3; i++)
+    if (json_object_array_length(a[i]) != ncn)
+      return xj_fail(c, LM_EFORMAT, path_key(p, tpath, keys[i]),
+                     "length %zu does not match categories_nodes length %zu",
+                     json_object_array_length(a[i]), ncn);
+  size_t ncat = json_object_array_length(a[3]);
+  /* The sizes may add up to at most the categories array's length: that bounds work and memory
+   * by the input's size (overlapping segments could otherwise multiply it). */
+  size_t total = 0, buf_cap = 0;
+  uint32_t *buf = NULL;
+  int64_t prev = -1;
+  rc = LM_OK;
+  for (size_t j = 0; j < ncn && rc == LM_OK; j++) {
+    int64_t node, seg, size;
+    if ((rc = num_to_int(c, json_object_array_get_idx(a[0], j), AT(tpath, keys[0], j), 0,
+                         (int64_t)t->n_nodes - 1, LM_ERANGE, &node)) ||
+        (rc = num_to_int(c, json_object_array_get_idx(a[1], j), AT(tpath, keys[1], j), 0,
+                         (int64_t)ncat, LM_ERANGE, &seg)) ||
+        (rc = num_to_int(c, json_object_array_get_idx(a[2], j), AT(tpath, keys[2], j), 0,
+                         (int64_t)ncat, LM_ERANGE, &size)))
+      break;
+    if (node <= prev) {
+      rc = xj_fail(c, LM_EFORMAT, at_str(p, AT(tpath, keys[0], j)),
+                   "node %lld listed out of order (after node %lld)", (long long)node,
+                   (long long)prev);
+      break;
+    }
+    prev = node;
+    if (seg + size > (int64_t)ncat) {
+      rc = xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, keys[2], j)),
+                   "category segment [%lld, %lld) out of range (categories length %zu)",
+                   (long long)seg, (long long)(seg + size), ncat);
+      break;
+    }
+    total += (size_t)size;
+    if (total > ncat) {
+      rc = xj_fail(c, LM_EFORMAT, path_key(p, tpath, keys[2]),
+                   "sizes add up to more than the categories length %zu (overlapping segments)",
+                   ncat);
+      break;
+    }
+    if ((size_t)size > buf_cap) {
+      uint32_t *nb = realloc(buf, (size_t)size * sizeof *nb);
+      if (!nb) {
+        rc = lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+        break;
+      }
+      buf = nb;
+      buf_cap = (size_t)size;
+    }
+    for (int64_t k = 0; k < size; k++) {
+      size_t at = (size_t)(seg + k);
+      json_object *e = json_object_array_get_idx(a[3], at);
+      int64_t v;
+      if (json_object_get_type(e) == json_type_int && json_object_get_int64(e) < 0) {
+        rc = xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, keys[3], at)),
+                     "negative category %lld (node %lld)", (long long)json_object_get_int64(e),
+                     (long long)node);
+        break;
+      }
+      if ((rc = num_to_int(c, e, AT(tpath, keys[3], at), 0, INT32_MAX, LM_ERANGE, &v))) break;
+      buf[k] = (uint32_t)v;
+    }
+    if (rc) break;
+    lm_ir_node *nd = &t->nodes[node];
+    if (!nd->categorical || size == 0) continue;
+    qsort(buf, (size_t)size, sizeof *buf, cmp_u32);
+    size_t u = 0;
+    for (size_t k = 0; k < (size_t)size; k++)
+      if (u == 0 || buf[k] != buf[u - 1]) buf[u++] = buf[k];
+    nd->cat_begin = (uint32_t)c->ir->n_cat_values;
+    nd->cat_count = (uint32_t)u;
+    rc = append_cats(c, buf, u);
+  }
+  free(buf);
+  return rc;
+}
+
+/* Check that the nodes reachable from the root form a tree: each reached at most once. */
+static int tree_walk(const xj *c, const char *tpath, const lm_ir_tree *t) {
+  uint8_t *seen = calloc(t->n_nodes, 1);
+  uint32_t *stack = malloc(t->n_nodes * sizeof *stack);
+  int rc = LM_OK;
+  if (!seen || !stack) {
+    rc = lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    goto out;
+  }
+  size_t sp = 0;
+  stack[sp++] = 0;
+  seen[0] = 1;
+  while (sp > 0) {
+    uint32_t k = stack[--sp];
+    const lm_ir_node *nd = &t->nodes[k];
+    if (nd->left < 0) continue;
+    int32_t kids[2] = {nd->left, nd->right};
+    for (int i = 0; i < 2; i++) {
+      uint32_t ch = (uint32_t)kids[i];
+      if (seen[ch]) {
+        rc = xj_fail(c, LM_EFORMAT, tpath,
+                     "cycle or shared child: node %u is reached again from node %u", ch, k);
+        goto out;
+      }
+      seen[ch] = 1;
+      stack[sp++] = ch; /* each node is pushed at most once: sp ≤ n_nodes */
+    }
+  }
+out:
+  free(seen);
+  free(stack);
+  return rc;
+}
+
+static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t) {
+  char p[XJ_PATH], p2[XJ_PATH];
+  lm_ir_model *ir = c->ir;
+  int rc;
+  if (json_object_get_type(tree) != json_type_object)
+    return xj_fail(c, LM_EFORMAT, tpath, "expected object, got %s", type_name(tree));
+  json_object *tp;
+  if ((rc = get_field(c, tree, tpath, "tree_param", json_type_object, 1, &tp))) return rc;
+  path_key(p2, tpath, "tree_param");
+  int64_t n, slv;
+  if ((rc = field_str_int(c, tp, p2, "num_nodes", 1, 0, 1, INT32_MAX, &n))) return rc;
+  if ((rc = field_str_int(c, tp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv))) return rc;
+  if (slv > 1)
+    return xj_fail(c, LM_EUNSUPPORTED, path_key(p, p2, "size_leaf_vector"),
+                   "multi-target tree (leaf vectors of size %lld) not supported", (long long)slv);
+
+  /* Every per-node array is checked against num_nodes before anything is allocated from it. */
+  json_object *lc, *rcn, *si, *sc, *dl, *st;
+  size_t nn = (size_t)n;
+  if ((rc = node_array(c, tree, tpath, "left_children", 1, nn, &lc)) ||
+      (rc = node_array(c, tree, tpath, "right_children", 1, nn, &rcn)) ||
+      (rc = node_array(c, tree, tpath, "split_indices", 1, nn, &si)) ||
+      (rc = node_array(c, tree, tpath, "split_conditions", 1, nn, &sc)) ||
+      (rc = node_array(c, tree, tpath, "default_left", 1, nn, &dl)) ||
+      (rc = node_array(c, tree, tpath, "split_type", 0, nn, &st)))
+    return rc;
+
+  t->nodes = calloc(nn, sizeof *t->nodes);
+  if (!t->nodes) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  t->n_nodes = (uint32_t)nn;
+  for (size_t k = 0; k < nn; k++) {
+    lm_ir_node *nd = &t->nodes[k];
+    int64_t l, r, f, d, s = 0;
+    if ((rc = num_to_int(c, json_object_array_get_idx(lc, k), AT(tpath, "left_children", k),
+                         INT32_MIN, INT32_MAX, LM_ERANGE, &l)) ||
+        (rc = num_to_int(c, json_object_array_get_idx(rcn, k), AT(tpath, "right_children", k),
+                         INT32_MIN, INT32_MAX, LM_ERANGE, &r)))
+      return rc;
+    /* Children: -1 (leaf) or a node other than the root. */
+    if (l != -1 && (l < 1 || l >= n))
+      return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "left_children", k)),
+                     "child index %lld out of range (num_nodes %lld)", (long long)l,
+                     (long long)n);
+    if (r != -1 && (r < 1 || r >= n))
+      return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "right_children", k)),
+                     "child index %lld out of range (num_nodes %lld)", (long long)r,
+                     (long long)n);
+    if ((l == -1) != (r == -1))
+      return xj_fail(c, LM_EFORMAT, at_str(p, AT(tpath, "left_children", k)),
+                     "node %zu has one child (left %lld, right %lld): a leaf has none, a split "
+                     "two", k, (long long)l, (long long)r);
+    nd->left = (int32_t)l;
+    nd->right = (int32_t)r;
+    if ((rc = num_to_float(c, json_object_array_get_idx(sc, k), AT(tpath, "split_conditions", k),
+                           &nd->value)))
+      return rc;
+    /* default_left: 0/1 integers (1.6+) or booleans (older files). */
+    json_object *e = json_object_array_get_idx(dl, k);
+    if (json_object_get_type(e) == json_type_boolean)
+      d = json_object_get_boolean(e);
+    else if ((rc = num_to_int(c, e, AT(tpath, "default_left", k), 0, 1, LM_EFORMAT, &d)))
+      return rc;
+    if (st && (rc = num_to_int(c, json_object_array_get_idx(st, k), AT(tpath, "split_type", k),
+                               0, 1, LM_EFORMAT, &s)))
+      return rc;
+    if ((rc = num_to_int(c, json_object_array_get_idx(si, k), AT(tpath, "split_indices", k),
+                         INT64_MIN, INT64_MAX, LM_ERANGE, &f)))
+      return rc;
+    if (l == -1) {
+      /* A leaf (deleted nodes are leaves too): its split fields are junk, e.g. 2^31-1. */
+      f = d = s = 0;
+    } else if (f < 0 || f >= (int64_t)ir->num_features) {
+      return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "split_indices", k)),
+                     "feature index out of range: %lld (num_feature %u)", (long long)f,
+                     ir->num_features);
+    }
+    nd->feature = (uint32_t)f;
+    nd->default_left = (uint8_t)d;
+    nd->categorical = (uint8_t)s;
+  }
+  if ((rc = tree_walk(c, tpath, t))) return rc;
+  return tree_categories(c, tree, tpath, t);
+}
+
+/* gbtree's model object (also dart's gbtree.model): trees, tree_info, gbtree_model_param. */
+static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t num_target) {
+  char p[XJ_PATH], p2[XJ_PATH];
+  lm_ir_model *ir = c->ir;
+  json_object *gp, *trees, *info;
+  int64_t num_trees, slv;
+  int rc;
+  if ((rc = get_field(c, model, mpath, "gbtree_model_param", json_type_object, 1, &gp))) return rc;
+  path_key(p2, mpath, "gbtree_model_param");
+  if ((rc = field_str_int(c, gp, p2, "num_trees", 1, 0, 0, INT32_MAX, &num_trees))) return rc;
+  if ((rc = field_str_int(c, gp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv))) return rc;
+  if ((rc = get_field(c, model, mpath, "trees", json_type_array, 1, &trees))) return rc;
+  if ((rc = get_field(c, model, mpath, "tree_info", json_type_array, 1, &info))) return rc;
+  size_t nt = json_object_array_length(trees);
+  if ((int64_t)nt != num_trees)
+    return xj_fail(c, LM_EFORMAT, path_key(p, p2, "num_trees"),
+                   "num_trees %lld does not match the trees array's length %zu",
+                   (long long)num_trees, nt);
+  if (json_object_array_length(info) != nt)
+    return xj_fail(c, LM_EFORMAT, path_key(p, mpath, "tree_info"),
+                   "length %zu does not match num_trees %zu", json_object_array_length(info), nt);
+  if (nt > 0 && (num_target > 1 || slv > 1))
+    return xj_fail(c, LM_EUNSUPPORTED, slv > 1 ? path_key(p, p2, "size_leaf_vector") : "learner.learner_model_param.num_target",
+                   "multi-target trees (%lld targets) not supported",
+                   (long long)(slv > 1 ? slv : num_target));
+  if (nt == 0) return LM_OK;
+  ir->trees = calloc(nt, sizeof *ir->trees);
+  if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  ir->n_trees = (uint32_t)nt;
+  for (size_t i = 0; i < nt; i++) {
+    int64_t g;
+    if ((rc = num_to_int(c, json_object_array_get_idx(info, i), AT(mpath, "tree_info", i), 0,
+                         (int64_t)ir->num_outputs - 1, LM_ERANGE, &g)))
+      return rc;
+    ir->trees[i].group = (uint32_t)g;
+    ir->trees[i].weight = 1.0f;
+    if ((rc = parse_tree(c, json_object_array_get_idx(trees, i), path_idx(p, path_key(p2, mpath, "trees"), i),
+                         &ir->trees[i])))
+      return rc;
+  }
+  return LM_OK;
+}
+
+static int parse_booster(xj *c, json_object *learner, int64_t num_target) {
+  static const char *const gb = "learner.gradient_booster";
+  char b[64];
+  lm_ir_model *ir = c->ir;
+  json_object *booster, *nm, *model;
+  int rc;
+  if ((rc = get_field(c, learner, "learner", "gradient_booster", json_type_object, 1, &booster)))
+    return rc;
+  if ((rc = get_field(c, booster, gb, "name", json_type_string, 1, &nm))) return rc;
+  const char *name = json_object_get_string(nm);
+  if (strcmp(name, "gbtree") == 0) {
+    ir->booster = LM_BOOSTER_GBTREE;
+    if ((rc = get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
+    return parse_gbtree(c, model, "learner.gradient_booster.model", num_target);
+  }
+  if (strcmp(name, "dart") == 0) {
+    json_object *inner, *wd;
+    ir->booster = LM_BOOSTER_DART;
+    if ((rc = get_field(c, booster, gb, "gbtree", json_type_object, 1, &inner))) return rc;
+    if ((rc = get_field(c, inner, "learner.gradient_booster.gbtree", "model", json_type_object, 1,
+                        &model)))
+      return rc;
+    if ((rc = parse_gbtree(c, model, "learner.gradient_booster.gbtree.model", num_target)))
+      return rc;
+    if ((rc = get_field(c, booster, gb, "weight_drop", json_type_array, 1, &wd))) return rc;
+    size_t n = json_object_array_length(wd);
+    if (n != ir->n_trees)
+      return xj_fail(c, LM_EFORMAT, "learner.gradient_booster.weight_drop",
+                     "length %zu does not match num_trees %u", n, ir->n_trees);
+    for (size_t i = 0; i < n; i++)
+      if ((rc = num_to_float(c, json_object_array_get_idx(wd, i),
+                             AT("learner.gradient_booster.weight_drop", NULL, i),
+                             &ir->trees[i].weight)))
+        return rc;
+    return LM_OK;
+  }
+  if (strcmp(name, "gblinear") == 0) {
+    json_object *w;
+    ir->booster = LM_BOOSTER_GBLINEAR;
+    if ((rc = get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
+    if ((rc = get_field(c, model, "learner.gradient_booster.model", "weights", json_type_array, 1,
+                        &w)))
+      return rc;
+    uint64_t want = ((uint64_t)ir->num_features + 1) * ir->num_outputs;
+    size_t n = json_object_array_length(w);
+    if ((uint64_t)n != want)
+      return xj_fail(c, LM_EFORMAT, "learner.gradient_booster.model.weights",
+                     "length %zu, expected (num_feature + 1) x outputs = (%u + 1) x %u = %llu", n,
+                     ir->num_features, ir->num_outputs, (unsigned long long)want);
+    ir->linear_weights = malloc((n ? n : 1) * sizeof *ir->linear_weights);
+    if (!ir->linear_weights) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    for (size_t i = 0; i < n; i++)
+      if ((rc = num_to_float(c, json_object_array_get_idx(w, i),
+                             AT("learner.gradient_booster.model.weights", NULL, i),
+                             &ir->linear_weights[i])))
+        return rc;
+    return LM_OK;
+  }
+  return xj_fail(c, LM_EUNSUPPORTED, "learner.gradient_booster.name",
+                 "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
+                 printable(b, sizeof b, name));
+}
+
+/* learner.feature_names / feature_types: optional; empty arrays mean none. */
+static int parse_features(xj *c, json_object *learner) {
+  char p[XJ_PATH];
+  lm_ir_model *ir = c->ir;
+  json_object *names, *types;
+  int rc;
+  if ((rc = get_field(c, learner, "learner", "feature_names", json_type_array, 0, &names)) ||
+      (rc = get_field(c, learner, "learner", "feature_types", json_type_array, 0, &types)))
+    return rc;
+  size_t nf = ir->num_features;
+  if (names && json_object_array_length(names) > 0) {
+    if (json_object_array_length(names) != nf)
+      return xj_fail(c, LM_EFORMAT, "learner.feature_names",
+                     "%zu names for num_feature %zu", json_object_array_length(names), nf);
+    ir->feature_names = calloc(nf, sizeof *ir->feature_names);
+    if (!ir->feature_names) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    for (size_t i = 0; i < nf; i++) {
+      json_object *e = json_object_array_get_idx(names, i);
+      if (json_object_get_type(e) != json_type_string)
+        return xj_fail(c, LM_EFORMAT, path_idx(p, "learner.feature_names", i),
+                       "expected string, got %s", type_name(e));
+      ir->feature_names[i] = strdup(json_object_get_string(e));
+      if (!ir->feature_names[i]) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    }
+  }
+  if (types && json_object_array_length(types) > 0) {
+    if (json_object_array_length(types) != nf)
+      return xj_fail(c, LM_EFORMAT, "learner.feature_types",
+                     "%zu types for num_feature %zu", json_object_array_length(types), nf);
+    ir->feature_types = malloc(nf);
+    if (!ir->feature_types) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    for (size_t i = 0; i < nf; i++) {
+      json_object *e = json_object_array_get_idx(types, i);
+      if (json_object_get_type(e) != json_type_string)
+        return xj_fail(c, LM_EFORMAT, path_idx(p, "learner.feature_types", i),
+                       "expected string, got %s", type_name(e));
+      /* "c" categorical; "q", "int", "float", "i" (and anything else) numeric. */
+      ir->feature_types[i] = strcmp(json_object_get_string(e), "c") == 0 ? 'c' : 'q';
+    }
+  }
+  return LM_OK;
+}
+
+/* learner.attributes: optional string → string; best_iteration and best_ntree_limit are kept. */
+static int parse_attributes(xj *c, json_object *learner) {
+  json_object *attrs;
+  int rc = get_field(c, learner, "learner", "attributes", json_type_object, 0, &attrs);
+  if (rc || !attrs) return rc;
+  if ((rc = field_str_int(c, attrs, "learner.attributes", "best_iteration", 0, -1, 0, INT64_MAX,
+                          &c->ir->best_iteration)))
+    return rc;
+  return field_str_int(c, attrs, "learner.attributes", "best_ntree_limit", 0, -1, 0, INT64_MAX,
+                       &c->ir->best_ntree_limit);
+}
+
+static int parse_model(xj *c, json_object *root) {
+  static const char *const mp = "learner.learner_model_param";
+  char b[64];
+  lm_ir_model *ir = c->ir;
+  json_object *ver, *learner, *lmp, *bs, *obj, *oname;
+  int rc;
+  if (json_object_get_type(root) != json_type_object)
+    return xj_fail(c, LM_EFORMAT, "top level", "expected object, got %s", type_name(root));
+
+  /* version: [major, minor, patch] */
+  if ((rc = get_field(c, root, "", "version", json_type_array, 1, &ver))) return rc;
+  if (json_object_array_length(ver) != 3)
+    return xj_fail(c, LM_EFORMAT, "version", "expected 3 numbers, got %zu",
+                   json_object_array_length(ver));
+  int64_t v[3];
+  for (size_t i = 0; i < 3; i++)
+    if ((rc = num_to_int(c, json_object_array_get_idx(ver, i), AT("version", NULL, i), 0,
+                         INT32_MAX, LM_EFORMAT, &v[i])))
+      return rc;
+  snprintf(ir->source_version, sizeof ir->source_version, "%lld.%lld.%lld", (long long)v[0],
+           (long long)v[1], (long long)v[2]);
+  snprintf(ir->source_format, sizeof ir->source_format, "xgboost-json");
+
+  if ((rc = get_field(c, root, "", "learner", json_type_object, 1, &learner))) return rc;
+
+  /* learner_model_param: every value is a string. */
+  int64_t nf, ncls, ntgt;
+  if ((rc = get_field(c, learner, "learner", "learner_model_param", json_type_object, 1, &lmp)) ||
+      (rc = field_str_int(c, lmp, mp, "num_feature", 1, 0, 0, UINT32_MAX, &nf)) ||
+      (rc = field_str_int(c, lmp, mp, "num_class", 0, 0, 0, XJ_MAX_OUTPUTS, &ncls)) ||
+      (rc = field_str_int(c, lmp, mp, "num_target", 0, 1, 0, XJ_MAX_OUTPUTS, &ntgt)) ||
+      (rc = get_field(c, lmp, mp, "base_score", json_type_string, 1, &bs)) ||
+      (rc = parse_base_score(c, bs, "learner.learner_model_param.base_score", &ir->base_score)))
+    return rc;
+  if (ntgt == 0) ntgt = 1; /* written as 0 by some versions: one target */
+  ir->num_features = (uint32_t)nf;
+  int64_t no = ncls > ntgt ? ncls : ntgt;
+  ir->num_outputs = (uint32_t)(no > 1 ? no : 1);
+
+  /* objective */
+  if ((rc = get_field(c, learner, "learner", "objective", json_type_object, 1, &obj)) ||
+      (rc = get_field(c, obj, "learner.objective", "name", json_type_string, 1, &oname)))
+    return rc;
+  const char *on = json_object_get_string(oname);
+  const lm_objective *o = lm__objective_by_name(on);
+  if (!o)
+    return xj_fail(c, LM_EUNSUPPORTED, "learner.objective.name", "unknown objective \"%s\"",
+                   printable(b, sizeof b, on));
+  if (o->multiclass && ncls < 2)
+    return xj_fail(c, LM_EFORMAT, "learner.learner_model_param.num_class",
+                   "objective %s needs num_class >= 2, got %lld", o->name, (long long)ncls);
+  snprintf(ir->objective, sizeof ir->objective, "%s", o->name);
+
+  if ((rc = parse_features(c, learner)) || (rc = parse_attributes(c, learner))) return rc;
+  return parse_booster(c, learner, ntgt);
+}
+
+/* ---- entry point ----------------------------------------------------------------------- */
+
+int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name,
+                            lm_ir_model **out) {
+  *out = NULL;
+  if (!name) name = "(input)";
+  if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
+  xj c = {.name = name};
+  struct json_tokener *tok = json_tokener_new();
+  if (!tok) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
+
+  /* json_tokener_parse_ex takes an int length: feed inputs over 1 GiB in chunks. */
+  const size_t chunk = (size_t)1 << 30;
+  size_t off = 0;
+  json_object *root = NULL;
+  enum json_tokener_error err = json_tokener_continue;
+  do {
+    size_t n = len - off < chunk ? len - off : chunk;
+    root = json_tokener_parse_ex(tok, (const char *)data + off, (int)n);
+    err = json_tokener_get_error(tok);
+    if (err != json_tokener_continue) {
+      off += json_tokener_get_parse_end(tok);
+      break;
+    }
+    off += n;
+  } while (off < len);
+
+  int rc = LM_OK;
+  if (err == json_tokener_continue) {
+    rc = lm__fail(LM_EFORMAT, "%s: truncated JSON: unexpected end of input at byte %zu", name,
+                  len);
+  } else if (err != json_tokener_success) {
+    rc = lm__fail(LM_EFORMAT, "%s: malformed JSON at byte %zu: %s", name, off,
+                  json_tokener_error_desc(err));
+  } else {
+    /* json-c stops after the first complete value: anything but whitespace after it is an
+     * error (a second document, or a NUL byte json-c took for the end). */
+    size_t k = off;
+    while (k < len && is_space((char)data[k])) k++;
+    if (k < len)
+      rc = lm__fail(LM_EFORMAT, "%s: malformed JSON at byte %zu: unexpected data after the "
+                    "top-level value", name, k);
+  }
+  json_tokener_free(tok);
+  if (rc) {
+    json_object_put(root);
+    return rc;
+  }
+
+  c.ir = lm_ir_new();
+  if (!c.ir) {
+    json_object_put(root);
+    return lm__fail(LM_ENOMEM, "%s: out of memory", name);
+  }
+  rc = parse_model(&c, root);
+  json_object_put(root);
+  if (rc) {
+    lm_ir_free(c.ir);
+    return rc;
+  }
+  *out = c.ir;
+  return LM_OK;
+}
