@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "formats/import/import.h"
@@ -37,7 +38,13 @@ static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
     done += (size_t)w;
   }
   int rc = LM_OK;
-  if (done != len || fsync(fd) != 0)
+  /* mkstemp creates mode 0600; a model file is read by other users (a server's uid): give it
+   * the mode a plain create would have (0666 less the umask). */
+  mode_t um = umask(0);
+  umask(um);
+  if (fchmod(fd, 0666 & ~um) != 0)
+    rc = lm__fail(LM_EIO, "%s: chmod failed: %s", tmp, strerror(errno));
+  if (rc == LM_OK && (done != len || fsync(fd) != 0))
     rc = lm__fail(LM_EIO, "%s: write failed: %s", tmp, strerror(errno));
   if (close(fd) != 0 && rc == LM_OK) rc = lm__fail(LM_EIO, "%s: close failed: %s", tmp, strerror(errno));
   if (rc == LM_OK && rename(tmp, path) != 0)

@@ -1,0 +1,142 @@
+/*
+ * lmconvert.c — convert a trained model artifact into a .lm file from the command line.
+ *
+ *   lmconvert INPUT -o OUT.lm [--member NAME] [-q|--quiet]
+ *
+ * INPUT is what SageMaker leaves (model.tar.gz, a .tar) or a raw model file; lm_convert sniffs
+ * the format, writes OUT.lm under a temporary name and renames it at the end, so a failed
+ * conversion leaves nothing behind and never replaces an existing OUT.lm. The written file is
+ * then opened (mapped and verified like any reader would) and, unless --quiet, summarised in
+ * one line on stderr. Nothing is ever printed on stdout except --help and --version.
+ * Exit status: 0 success, 1 conversion failed (one line on stderr naming the file), 2 usage.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lmrt.h"
+
+#define PROG "lmconvert"
+
+static const char usage_text[] =
+    "Usage: " PROG " INPUT -o OUT.lm [options]\n"
+    "Convert a trained model (model.tar.gz, .tar, or a raw model file; format detected) into\n"
+    "a .lm file for liblmrt.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output OUT.lm   the file to write (replaced only when the conversion succeeds)\n"
+    "  --member NAME         the archive member holding the model (default: xgboost-model, or\n"
+    "                        the archive's only file)\n"
+    "  -q, --quiet           print nothing on success\n"
+    "  -h, --help            show this help and exit\n"
+    "  --version             show the version and exit\n"
+    "\n"
+    "Exit status: 0 success, 1 conversion failed, 2 usage error.\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, PROG ": ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+  return 2;
+}
+
+/* s on stderr with line breaks flattened, so that an error stays one line. */
+static void put_flat(const char *s) {
+  for (; *s; s++) fputc(*s == '\n' || *s == '\r' ? ' ' : *s, stderr);
+}
+
+/* One line: the library's detail, prefixed with `file` unless it names `file` or `other`
+ * already (an error about the output names the output). */
+static void lib_error(const char *file, const char *other, int rc) {
+  const char *d = lm_last_error();
+  fputs(PROG ": ", stderr);
+  if (!d || !*d) d = lm_strerror(rc);
+  else if (strstr(d, file) || (other && strstr(d, other))) file = NULL;
+  if (file) fprintf(stderr, "%s: ", file);
+  put_flat(d);
+  fputc('\n', stderr);
+}
+
+/* Value of an option given as "-o X", "-oX", "--output X" or "--output=X"; NULL if not this
+ * option. *i advances past a separate value; *missing is set if the value is absent. */
+static const char *opt_value(int argc, char **argv, int *i, const char *shrt, const char *lng,
+                             int *missing) {
+  const char *a = argv[*i];
+  size_t ln = strlen(lng);
+  if ((shrt && !strcmp(a, shrt)) || !strcmp(a, lng)) {
+    if (*i + 1 >= argc) {
+      *missing = 1;
+      return a;
+    }
+    return argv[++*i];
+  }
+  if (!strncmp(a, lng, ln) && a[ln] == '=') return a + ln + 1;
+  if (shrt && !strncmp(a, shrt, 2) && a[2] != '\0' && a[1] != '-') return a + 2;
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  const char *in = NULL, *outp = NULL, *member = NULL;
+  int quiet = 0, no_more_opts = 0;
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    int missing = 0;
+    if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
+      if (!strcmp(a, "--")) {
+        no_more_opts = 1;
+      } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        fputs(usage_text, stdout);
+        return 0;
+      } else if (!strcmp(a, "--version")) {
+        printf(PROG " %s\n", LM_VERSION_STRING);
+        return 0;
+      } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        quiet = 1;
+      } else if ((v = opt_value(argc, argv, &i, "-o", "--output", &missing)) != NULL) {
+        if (missing || !*v) return usage_error("option '%s' needs a file name", a);
+        outp = v;
+      } else if ((v = opt_value(argc, argv, &i, NULL, "--member", &missing)) != NULL) {
+        if (missing || !*v) return usage_error("option '%s' needs a member name", a);
+        member = v;
+      } else {
+        return usage_error("unknown option '%s'", a);
+      }
+    } else if (!in) {
+      in = a;
+    } else {
+      return usage_error("unexpected argument '%s'", a);
+    }
+  }
+  if (!in) return usage_error("%s", "missing INPUT");
+  if (!outp) return usage_error("%s", "missing -o OUT.lm");
+
+  lm_convert_options opts = {.member = member, .quiet = quiet};
+  int rc = lm_convert(in, outp, &opts);
+  if (rc < 0) {
+    lib_error(in, outp, rc);
+    return 1;
+  }
+
+  /* Check the written file the way every reader will, and summarise it. */
+  lm_model *m = NULL;
+  rc = lm_model_open(outp, &m);
+  lm_model_info info;
+  if (rc == 0) rc = lm_model_get_info(m, &info);
+  if (rc < 0) {
+    lib_error(outp, NULL, rc);
+    fprintf(stderr, PROG ": %s: the written file does not verify; removed\n", outp);
+    lm_model_close(m);
+    unlink(outp);
+    return 1;
+  }
+  if (!quiet)
+    fprintf(stderr,
+            "wrote %s: %s %s, %u tree%s, %u feature%s, %u output%s, %llu bytes\n", outp,
+            info.booster ? info.booster : "?", info.objective ? info.objective : "?",
+            info.num_trees, info.num_trees == 1 ? "" : "s", info.num_features,
+            info.num_features == 1 ? "" : "s", info.num_outputs,
+            info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size);
+  lm_model_close(m);
+  return 0;
+}

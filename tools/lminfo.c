@@ -1,0 +1,279 @@
+/*
+ * lminfo.c — say what a .lm model is, for people (aligned "label: value" lines) or machines
+ * (--json: one JSON object).
+ *
+ *   lminfo MODEL.lm [--json]
+ *
+ * Everything comes from the public API (lm_model_get_info, lm_model_feature_name/type). Each
+ * field is emitted once through a small emitter that writes either form, so adding a field is
+ * one line in print_model(). Strings are escaped for JSON (quotes,
+ * backslashes, control characters, invalid UTF-8 as U+FFFD); non-finite numbers are null.
+ * Exit status: 0 success, 1 the model cannot be opened (one line on stderr), 2 usage error.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lmrt.h"
+
+#define PROG "lminfo"
+#define TEXT_FEATURES_SHOWN 8
+#define LABEL_WIDTH 20
+
+static const char usage_text[] =
+    "Usage: " PROG " MODEL.lm [--json]\n"
+    "Print what a .lm model is: source format and version, converter, booster, objective,\n"
+    "link, trees, nodes, depth, features, outputs, base score, size, source hash and the\n"
+    "scoring kernel planned for this CPU (LM_ISA=scalar|avx2|avx512 caps it).\n"
+    "\n"
+    "Options:\n"
+    "  --json       print one JSON object instead of text\n"
+    "  -h, --help   show this help and exit\n"
+    "  --version    show the version and exit\n"
+    "\n"
+    "Exit status: 0 success, 1 the model cannot be read, 2 usage error.\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, PROG ": ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+  return 2;
+}
+
+/* ---- emitter: text or JSON ------------------------------------------------------------ */
+
+typedef struct emitter {
+  FILE *f;
+  int json;
+  int n; /* fields written so far */
+} emitter;
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s) {
+  unsigned c = s[0];
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned min;
+  if ((c & 0xE0) == 0xC0) n = 2, min = 0x80;
+  else if ((c & 0xF0) == 0xE0) n = 3, min = 0x800;
+  else if ((c & 0xF8) == 0xF0) n = 4, min = 0x10000;
+  else return 0;
+  unsigned cp = c & (0x7F >> n);
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return n;
+}
+
+static void json_string(FILE *f, const char *s) {
+  if (!s) {
+    fputs("null", f);
+    return;
+  }
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    unsigned c = *p;
+    if (c == '"' || c == '\\') {
+      fputc('\\', f);
+      fputc((int)c, f);
+      p++;
+    } else if (c == '\n') {
+      fputs("\\n", f), p++;
+    } else if (c == '\t') {
+      fputs("\\t", f), p++;
+    } else if (c == '\r') {
+      fputs("\\r", f), p++;
+    } else if (c < 0x20 || c == 0x7F) {
+      fprintf(f, "\\u%04x", c), p++;
+    } else {
+      size_t n = utf8_len(p);
+      if (n == 0) {
+        fputs("\\ufffd", f);
+        p++;
+      } else {
+        fwrite(p, 1, n, f);
+        p += n;
+      }
+    }
+  }
+  fputc('"', f);
+}
+
+/* Text form of a string: control characters shown as '?', NULL as "-". */
+static void text_string(FILE *f, const char *s) {
+  if (!s || !*s) {
+    fputc('-', f);
+    return;
+  }
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    fputc(*p < 0x20 || *p == 0x7F ? '?' : *p, f);
+}
+
+static void begin(emitter *e, const char *label, const char *key) {
+  if (e->json) {
+    fputs(e->n ? ",\n  " : "{\n  ", e->f);
+    json_string(e->f, key);
+    fputs(": ", e->f);
+  } else {
+    fprintf(e->f, "%s:%*s", label, (int)(LABEL_WIDTH - strlen(label)), "");
+  }
+  e->n++;
+}
+
+static void end_line(emitter *e) {
+  if (!e->json) fputc('\n', e->f);
+}
+
+static void put_str(emitter *e, const char *label, const char *key, const char *v) {
+  begin(e, label, key);
+  if (e->json) json_string(e->f, v);
+  else text_string(e->f, v);
+  end_line(e);
+}
+
+static void put_uint(emitter *e, const char *label, const char *key, uint64_t v) {
+  begin(e, label, key);
+  fprintf(e->f, "%llu", (unsigned long long)v);
+  end_line(e);
+}
+
+static void put_hex64(emitter *e, const char *label, const char *key, uint64_t v) {
+  begin(e, label, key);
+  fprintf(e->f, e->json ? "\"%016llx\"" : "%016llx", (unsigned long long)v);
+  end_line(e);
+}
+
+static void put_float(emitter *e, const char *label, const char *key, double v) {
+  begin(e, label, key);
+  if (e->json && !isfinite(v)) fputs("null", e->f);
+  else fprintf(e->f, "%.9g", v == 0 ? 0.0 : v); /* no "-0" */
+  end_line(e);
+}
+
+static void finish(emitter *e) {
+  if (e->json) fputs(e->n ? "\n}\n" : "{}\n", e->f);
+}
+
+/* Features: text shows the count with the numeric/categorical split and the first few names;
+ * JSON gives the full name and type lists (names null when the model has none). */
+static void put_features(emitter *e, const lm_model *m, size_t nf) {
+  size_t ncat = 0;
+  int have_names = 0;
+  for (size_t i = 0; i < nf; i++) {
+    if (lm_model_feature_type(m, i) == 'c') ncat++;
+    if (lm_model_feature_name(m, i)) have_names = 1;
+  }
+  if (e->json) {
+    put_uint(e, "features", "num_features", nf);
+    begin(e, "feature names", "feature_names");
+    if (!have_names) {
+      fputs("null", e->f);
+    } else {
+      fputc('[', e->f);
+      for (size_t i = 0; i < nf; i++) {
+        if (i) fputs(", ", e->f);
+        json_string(e->f, lm_model_feature_name(m, i));
+      }
+      fputc(']', e->f);
+    }
+    begin(e, "feature types", "feature_types");
+    fputc('[', e->f);
+    for (size_t i = 0; i < nf; i++) {
+      char t = lm_model_feature_type(m, i);
+      fprintf(e->f, "%s\"%c\"", i ? ", " : "", t == 'c' ? 'c' : 'q');
+    }
+    fputc(']', e->f);
+    return;
+  }
+  begin(e, "features", "num_features");
+  fprintf(e->f, "%zu (%zu numeric, %zu categorical)\n", nf, nf - ncat, ncat);
+  if (!have_names) return;
+  begin(e, "feature names", "feature_names");
+  size_t shown = nf < TEXT_FEATURES_SHOWN ? nf : TEXT_FEATURES_SHOWN;
+  for (size_t i = 0; i < shown; i++) {
+    if (i) fputs(", ", e->f);
+    text_string(e->f, lm_model_feature_name(m, i));
+    fprintf(e->f, " (%c)", lm_model_feature_type(m, i) == 'c' ? 'c' : 'q');
+  }
+  if (nf > shown) fprintf(e->f, ", ... (%zu more)", nf - shown);
+  fputc('\n', e->f);
+}
+
+/* Every field, in order: one put_* call per field (text label, JSON key, value). */
+static void print_model(emitter *e, const char *path, const lm_model *m,
+                        const lm_model_info *in) {
+  char ver[32];
+  snprintf(ver, sizeof ver, "%u.%u", in->format_major, in->format_minor);
+  put_str(e, "file", "file", path);
+  put_uint(e, "file size", "file_size", in->file_size);
+  put_str(e, "format version", "format_version", ver);
+  put_str(e, "source format", "source_format", in->source_format);
+  put_str(e, "source version", "source_version", in->source_version);
+  put_hex64(e, "source hash", "source_hash", in->source_hash);
+  put_str(e, "converter", "converter", in->converter);
+  put_str(e, "booster", "booster", in->booster);
+  put_str(e, "objective", "objective", in->objective);
+  put_str(e, "link", "link", in->link);
+  put_uint(e, "trees", "num_trees", in->num_trees);
+  put_uint(e, "nodes", "num_nodes", in->num_nodes);
+  put_uint(e, "max depth", "max_depth", in->max_depth);
+  put_uint(e, "categorical splits", "num_categorical_splits", in->num_categorical_splits);
+  put_features(e, m, in->num_features);
+  put_uint(e, "outputs", "num_outputs", in->num_outputs);
+  put_float(e, "base score", "base_score", in->base_score);
+  put_float(e, "base margin", "base_margin", in->base_margin);
+  put_str(e, "kernel plan", "kernel", in->kernel);
+  put_str(e, "isa", "isa", in->isa);
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL;
+  int json = 0, no_more_opts = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
+      if (!strcmp(a, "--")) no_more_opts = 1;
+      else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        fputs(usage_text, stdout);
+        return 0;
+      } else if (!strcmp(a, "--version")) {
+        printf(PROG " %s\n", LM_VERSION_STRING);
+        return 0;
+      } else if (!strcmp(a, "--json")) json = 1;
+      else return usage_error("unknown option '%s'", a);
+    } else if (!path) {
+      path = a;
+    } else {
+      return usage_error("unexpected argument '%s'", a);
+    }
+  }
+  if (!path) return usage_error("%s", "missing MODEL.lm");
+
+  lm_model *m = NULL;
+  lm_model_info info;
+  int rc = lm_model_open(path, &m);
+  if (rc == 0) rc = lm_model_get_info(m, &info);
+  if (rc < 0) {
+    const char *d = lm_last_error(), *prefix = path;
+    if (!d || !*d) d = lm_strerror(rc);
+    else if (strstr(d, path)) prefix = NULL;
+    fputs(PROG ": ", stderr);
+    if (prefix) fprintf(stderr, "%s: ", prefix);
+    for (; *d; d++) fputc(*d == '\n' || *d == '\r' ? ' ' : *d, stderr);
+    fputc('\n', stderr);
+    lm_model_close(m);
+    return 1;
+  }
+  emitter e = {.f = stdout, .json = json};
+  print_model(&e, path, m, &info);
+  finish(&e);
+  lm_model_close(m);
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    perror(PROG ": writing the output");
+    return 1;
+  }
+  return 0;
+}
