@@ -84,8 +84,8 @@ test: deps
 check-install: all
 	@d=$$(mktemp -d) && $(MAKE) -s install DESTDIR=$$d PREFIX=/usr/local >/dev/null && \
 	  PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig \
-	  $(CC) examples/score.c $$(PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig pkg-config --cflags --libs --static lmrt) -o $$d/score && \
-	  $(BUILD)/bin/lmconvert -q examples/model.tar.gz -o $$d/m.lm && $$d/score $$d/m.lm > $$d/out && \
+	  $(CC) examples/score.c $$(PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig pkg-config --cflags --libs lmrt) -o $$d/score && \
+	  $(BUILD)/bin/lmconvert -q examples/model.tar.gz -o $$d/m.lm && LD_LIBRARY_PATH=$$d/usr/local/lib $$d/score $$d/m.lm > $$d/out && \
 	  echo "check-install: installed to $$d, examples/score.c built with pkg-config, scored: $$(cat $$d/out)" && rm -rf $$d
 
 run: deps all

@@ -3,7 +3,7 @@
  * row in which every feature is missing, print the value(s). Built by `make check-install`
  * against an installed lmrt with `pkg-config --cflags --libs lmrt`.
  *
- *   cc score.c $(pkg-config --cflags --libs --static lmrt) -o score && ./score model.lm
+ *   cc score.c $(pkg-config --cflags --libs lmrt) -o score && ./score model.lm
  */
 #include <lmrt.h>
 #include <math.h>
