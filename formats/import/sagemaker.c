@@ -29,9 +29,9 @@
 #include "formats/import/import.h"
 #include "runtime/error.h"
 
-#define SM_MAX_BYTES ((uint64_t)4 << 30)   /* largest model accepted: 4 GiB */
-#define SM_FIRST_CHUNK ((size_t)64 << 20)  /* first allocation when the size is announced */
-#define SM_LIST_MAX 10                     /* member names shown in a message */
+#define SM_MAX_BYTES ((uint64_t)4 << 30)  /* largest model accepted: 4 GiB */
+#define SM_FIRST_CHUNK ((size_t)64 << 20) /* first allocation when the size is announced */
+#define SM_LIST_MAX 10                    /* member names shown in a message */
 
 /* Copy an untrusted name for a message: at most 60 bytes, control characters as '?'. */
 static void sm_printable(char *dst, size_t n, const char *src) {
@@ -152,8 +152,8 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
   if (archive_entry_size_is_set(e)) {
     int64_t size = archive_entry_size(e);
     if (size < 0 || (uint64_t)size > SM_MAX_BYTES)
-      return lm__fail(LM_ERANGE, "%s:%s: member of %lld bytes: larger than 4 GiB is not "
-                      "supported", path, nm, (long long)size);
+      return lm__fail(LM_ERANGE, "%s:%s: member of %lld bytes: larger than 4 GiB is not supported",
+                      path, nm, (long long)size);
     hint = (uint64_t)size >= SM_FIRST_CHUNK ? SM_FIRST_CHUNK : (size_t)size + 1;
   }
   sm_buf b = {0};
@@ -200,7 +200,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
   archive_read_support_filter_zstd(a);
   archive_read_support_format_tar(a);
 
-  uint8_t *cand = NULL;  /* the first candidate's bytes, while it is the only one */
+  uint8_t *cand = NULL; /* the first candidate's bytes, while it is the only one */
   size_t cand_len = 0;
   char *cand_name = NULL;
   size_t ncand = 0;
@@ -217,7 +217,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
     struct archive_entry *e;
     int r = archive_read_next_header(a, &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) {
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       const char *why = archive_error_string(a);
       rc = lm__fail(LM_EFORMAT, "%s: corrupt archive: %s", path, why ? why : "unknown error");
       goto out;
@@ -290,11 +290,14 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    int rc = lm__fail(LM_EIO, "%s: cannot read: %s", path,
-                      S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+  if (fstat(fd, &st) != 0) {
+    int rc = lm__fail(LM_EIO, "%s: cannot stat: %s", path, strerror(errno));
     close(fd);
     return rc;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return lm__fail(LM_EIO, "%s: is a directory", path);
   }
   /* Enough of the head to see a compression magic or "ustar" at offset 257. */
   uint8_t head[512];
@@ -312,6 +315,11 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
   }
   int rc;
   if (!is_archive_magic(head, nhead)) {
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SM_MAX_BYTES) {
+      close(fd);
+      return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than 4 GiB is not supported", path,
+                      (long long)st.st_size);
+    }
     uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
     rc = read_raw(fd, path, head, nhead, size, data, len);
     close(fd);

@@ -42,9 +42,9 @@
 #define XJ_PATH 256
 
 typedef struct xj {
-  const char *name;     /* input name for messages */
-  lm_ir_model *ir;      /* the model being built (owned; freed on error by the caller) */
-  size_t cat_cap;       /* capacity of ir->cat_values */
+  const char *name; /* input name for messages */
+  lm_ir_model *ir;  /* the model being built (owned; freed on error by the caller) */
+  size_t cat_cap;   /* capacity of ir->cat_values */
 } xj;
 
 /* ---- errors ---------------------------------------------------------------------------- */
@@ -125,7 +125,6 @@ typedef struct xat {
   int indexed;
 } xat;
 #define AT(base, key, i) ((xat){(base), (key), (i), 1})
-#define AT1(path) ((xat){(path), NULL, 0, 0})
 
 static const char *at_str(char *dst, xat a) {
   char tmp[XJ_PATH];
@@ -149,8 +148,8 @@ static int get_field(const xj *c, json_object *obj, const char *path, const char
   }
   enum json_type t = json_object_get_type(v);
   if (t != want && !(want == json_type_double && t == json_type_int))
-    return xj_fail(c, LM_EFORMAT, path_key(p, path, key), "expected %s, got %s",
-                   want_name(want), type_name(v));
+    return xj_fail(c, LM_EFORMAT, path_key(p, path, key), "expected %s, got %s", want_name(want),
+                   type_name(v));
   *out = v;
   return LM_OK;
 }
@@ -166,8 +165,9 @@ static int num_to_float(const xj *c, json_object *v, xat at, float *out) {
   if (!text) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
   char *end = NULL;
   float f = strtof(text, &end);
-  /* json-c accepts a few malformed spellings ("1.5e" parses as 1.5): require strtof to
-   * consume the whole original text. Overflowing text becomes ±inf, as a float would. */
+  /* Require strtof to consume the whole text (defensive: json-c's tokenizer already checked
+   * the syntax, though it leniently drops a dangling exponent, "2.5E" → "2.5"). Text beyond
+   * float range becomes ±inf, as a float would. */
   if (end == text || *end != '\0') {
     char b[64];
     return xj_fail(c, LM_EFORMAT, at_str(p, at), "malformed number '%s'",
@@ -179,8 +179,8 @@ static int num_to_float(const xj *c, json_object *v, xat at, float *out) {
 
 /* An integer in [lo, hi] from a JSON integer; out of range: range_code. json-c saturates
  * integers beyond int64 (and uint64) range, which then fail the range check. */
-static int num_to_int(const xj *c, json_object *v, xat at, int64_t lo, int64_t hi,
-                      int range_code, int64_t *out) {
+static int num_to_int(const xj *c, json_object *v, xat at, int64_t lo, int64_t hi, int range_code,
+                      int64_t *out) {
   char p[XJ_PATH];
   if (json_object_get_type(v) != json_type_int)
     return xj_fail(c, LM_EFORMAT, at_str(p, at), "expected integer, got %s", type_name(v));
@@ -318,8 +318,8 @@ static int cmp_u32(const void *a, const void *b) {
  * with no entry has an empty set (every category goes left), as XGBoost loads it. */
 static int tree_categories(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t) {
   char p[XJ_PATH];
-  static const char *const keys[4] = {"categories_nodes", "categories_segments",
-                                      "categories_sizes", "categories"};
+  static const char *const keys[4] = {"categories_nodes", "categories_segments", "categories_sizes",
+                                      "categories"};
   json_object *a[4];
   int present = 0, rc;
   for (int i = 0; i < 4; i++) {
@@ -484,16 +484,14 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
     /* Children: -1 (leaf) or a node other than the root. */
     if (l != -1 && (l < 1 || l >= n))
       return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "left_children", k)),
-                     "child index %lld out of range (num_nodes %lld)", (long long)l,
-                     (long long)n);
+                     "child index %lld out of range (num_nodes %lld)", (long long)l, (long long)n);
     if (r != -1 && (r < 1 || r >= n))
       return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "right_children", k)),
-                     "child index %lld out of range (num_nodes %lld)", (long long)r,
-                     (long long)n);
+                     "child index %lld out of range (num_nodes %lld)", (long long)r, (long long)n);
     if ((l == -1) != (r == -1))
       return xj_fail(c, LM_EFORMAT, at_str(p, AT(tpath, "left_children", k)),
-                     "node %zu has one child (left %lld, right %lld): a leaf has none, a split "
-                     "two", k, (long long)l, (long long)r);
+                     "node %zu has one child (left %lld, right %lld): a leaf has none, "
+                     "a split two", k, (long long)l, (long long)r);
     nd->left = (int32_t)l;
     nd->right = (int32_t)r;
     if ((rc = num_to_float(c, json_object_array_get_idx(sc, k), AT(tpath, "split_conditions", k),
@@ -505,8 +503,8 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
       d = json_object_get_boolean(e);
     else if ((rc = num_to_int(c, e, AT(tpath, "default_left", k), 0, 1, LM_EFORMAT, &d)))
       return rc;
-    if (st && (rc = num_to_int(c, json_object_array_get_idx(st, k), AT(tpath, "split_type", k),
-                               0, 1, LM_EFORMAT, &s)))
+    if (st && (rc = num_to_int(c, json_object_array_get_idx(st, k), AT(tpath, "split_type", k), 0,
+                               1, LM_EFORMAT, &s)))
       return rc;
     if ((rc = num_to_int(c, json_object_array_get_idx(si, k), AT(tpath, "split_indices", k),
                          INT64_MIN, INT64_MAX, LM_ERANGE, &f)))
@@ -549,9 +547,10 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
     return xj_fail(c, LM_EFORMAT, path_key(p, mpath, "tree_info"),
                    "length %zu does not match num_trees %zu", json_object_array_length(info), nt);
   if (nt > 0 && (num_target > 1 || slv > 1))
-    return xj_fail(c, LM_EUNSUPPORTED, slv > 1 ? path_key(p, p2, "size_leaf_vector") : "learner.learner_model_param.num_target",
-                   "multi-target trees (%lld targets) not supported",
-                   (long long)(slv > 1 ? slv : num_target));
+    return xj_fail(
+        c, LM_EUNSUPPORTED,
+        slv > 1 ? path_key(p, p2, "size_leaf_vector") : "learner.learner_model_param.num_target",
+        "multi-target trees (%lld targets) not supported", (long long)(slv > 1 ? slv : num_target));
   if (nt == 0) return LM_OK;
   ir->trees = calloc(nt, sizeof *ir->trees);
   if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
@@ -563,8 +562,8 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
       return rc;
     ir->trees[i].group = (uint32_t)g;
     ir->trees[i].weight = 1.0f;
-    if ((rc = parse_tree(c, json_object_array_get_idx(trees, i), path_idx(p, path_key(p2, mpath, "trees"), i),
-                         &ir->trees[i])))
+    if ((rc = parse_tree(c, json_object_array_get_idx(trees, i),
+                         path_idx(p, path_key(p2, mpath, "trees"), i), &ir->trees[i])))
       return rc;
   }
   return LM_OK;
@@ -645,8 +644,8 @@ static int parse_features(xj *c, json_object *learner) {
   size_t nf = ir->num_features;
   if (names && json_object_array_length(names) > 0) {
     if (json_object_array_length(names) != nf)
-      return xj_fail(c, LM_EFORMAT, "learner.feature_names",
-                     "%zu names for num_feature %zu", json_object_array_length(names), nf);
+      return xj_fail(c, LM_EFORMAT, "learner.feature_names", "%zu names for num_feature %zu",
+                     json_object_array_length(names), nf);
     ir->feature_names = calloc(nf, sizeof *ir->feature_names);
     if (!ir->feature_names) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
     for (size_t i = 0; i < nf; i++) {
@@ -660,8 +659,8 @@ static int parse_features(xj *c, json_object *learner) {
   }
   if (types && json_object_array_length(types) > 0) {
     if (json_object_array_length(types) != nf)
-      return xj_fail(c, LM_EFORMAT, "learner.feature_types",
-                     "%zu types for num_feature %zu", json_object_array_length(types), nf);
+      return xj_fail(c, LM_EFORMAT, "learner.feature_types", "%zu types for num_feature %zu",
+                     json_object_array_length(types), nf);
     ir->feature_types = malloc(nf);
     if (!ir->feature_types) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
     for (size_t i = 0; i < nf; i++) {
@@ -704,8 +703,8 @@ static int parse_model(xj *c, json_object *root) {
                    json_object_array_length(ver));
   int64_t v[3];
   for (size_t i = 0; i < 3; i++)
-    if ((rc = num_to_int(c, json_object_array_get_idx(ver, i), AT("version", NULL, i), 0,
-                         INT32_MAX, LM_EFORMAT, &v[i])))
+    if ((rc = num_to_int(c, json_object_array_get_idx(ver, i), AT("version", NULL, i), 0, INT32_MAX,
+                         LM_EFORMAT, &v[i])))
       return rc;
   snprintf(ir->source_version, sizeof ir->source_version, "%lld.%lld.%lld", (long long)v[0],
            (long long)v[1], (long long)v[2]);
@@ -747,8 +746,7 @@ static int parse_model(xj *c, json_object *root) {
 
 /* ---- entry point ----------------------------------------------------------------------- */
 
-int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name,
-                            lm_ir_model **out) {
+int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name, lm_ir_model **out) {
   *out = NULL;
   if (!name) name = "(input)";
   if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
@@ -771,11 +769,21 @@ int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name,
     }
     off += n;
   } while (off < len);
+  if (err == json_tokener_continue) {
+    /* End of input: a terminating NUL completes a value that could go on (a bare number or
+     * literal, so that "5" is reported as "expected object"); anything else stays truncated. */
+    root = json_tokener_parse_ex(tok, "", 1);
+    if (json_tokener_get_error(tok) != json_tokener_success) {
+      json_object_put(root);
+      root = NULL;
+    } else {
+      err = json_tokener_success;
+    }
+  }
 
   int rc = LM_OK;
   if (err == json_tokener_continue) {
-    rc = lm__fail(LM_EFORMAT, "%s: truncated JSON: unexpected end of input at byte %zu", name,
-                  len);
+    rc = lm__fail(LM_EFORMAT, "%s: truncated JSON: unexpected end of input at byte %zu", name, len);
   } else if (err != json_tokener_success) {
     rc = lm__fail(LM_EFORMAT, "%s: malformed JSON at byte %zu: %s", name, off,
                   json_tokener_error_desc(err));
@@ -785,8 +793,9 @@ int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name,
     size_t k = off;
     while (k < len && is_space((char)data[k])) k++;
     if (k < len)
-      rc = lm__fail(LM_EFORMAT, "%s: malformed JSON at byte %zu: unexpected data after the "
-                    "top-level value", name, k);
+      rc = lm__fail(LM_EFORMAT,
+                    "%s: malformed JSON at byte %zu: unexpected data after the top-level value",
+                    name, k);
   }
   json_tokener_free(tok);
   if (rc) {
