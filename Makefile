@@ -117,6 +117,9 @@ install: all
 clean:
 	rm -rf build
 
+# Objects are kept (not deleted as intermediates), so rebuilds are incremental.
+.SECONDARY:
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Benchmarks (bench/bench.mk): make bench, bench-check, bench-ci, bench-report.
