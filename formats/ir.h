@@ -15,7 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum lm_ir_booster { LM_BOOSTER_GBTREE = 0, LM_BOOSTER_DART = 1, LM_BOOSTER_GBLINEAR = 2 };
+/* Fixed numbers: stored in .lm files (META.booster). */
+enum lm_ir_booster {
+  LM_BOOSTER_GBTREE = 0,
+  LM_BOOSTER_DART = 1,
+  LM_BOOSTER_GBLINEAR = 2,
+  LM_BOOSTER_LINEAR = 3, /* a plain linear model (SageMaker Linear Learner) */
+};
 
 typedef struct lm_ir_node {
   int32_t left, right;   /* trainer node ids of the children; -1 for both on a leaf */
@@ -35,7 +41,8 @@ typedef struct lm_ir_tree {
 } lm_ir_tree;
 
 typedef struct lm_ir_model {
-  char source_format[32];   /* "xgboost-json" */
+  char source_format[32];   /* "xgboost-json", "xgboost-ubj", "xgboost-binary", "xgboost-pickle",
+                               "linear-learner" (formats/SPEC.md, META.source_format) */
   char source_version[32];  /* "1.7.4" */
   char objective[64];       /* trainer's name, e.g. "binary:logistic" */
   int booster;              /* enum lm_ir_booster */
@@ -55,7 +62,9 @@ typedef struct lm_ir_model {
   char *feature_types;      /* NULL or num_features chars: 'q' numeric, 'c' categorical */
 
   int64_t best_iteration;   /* -1 if absent */
-  int64_t best_ntree_limit; /* -1 if absent */
+  int64_t best_ntree_limit; /* -1 if absent (XGBoost counts trees: rounds × num_parallel_tree) */
+  uint32_t num_parallel_tree; /* trees per output per boosting round (0 or 1: one) */
+  uint32_t n_trees_trained; /* trees before best_ntree_limit/best_iteration truncation (0: n_trees) */
   uint64_t source_hash;     /* XXH64 of the source artifact (set by lm_convert) */
 } lm_ir_model;
 

@@ -39,7 +39,17 @@ enum lmf_kind {
 };
 
 enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1 };
-enum lmf_source { LMF_SRC_XGBOOST_JSON = 1 };
+enum lmf_source {
+  LMF_SRC_XGBOOST_JSON = 1,
+  LMF_SRC_XGBOOST_UBJ = 2,
+  LMF_SRC_XGBOOST_BINARY = 3,
+  LMF_SRC_XGBOOST_PICKLE = 4,
+  LMF_SRC_LIGHTGBM_TEXT = 5,
+  LMF_SRC_LINEAR_LEARNER = 6,
+};
+/* Name ↔ number of META.source_format ("xgboost-json" ↔ 1 …); 0 / "unknown" if not listed. */
+uint32_t lm__source_format_id(const char *name);
+const char *lm__source_format_name(uint32_t id);
 
 typedef struct lmf_header {
   uint8_t magic[8];
@@ -71,7 +81,8 @@ typedef struct lmf_meta {
   int64_t best_iteration, best_ntree_limit;
   uint64_t source_hash;
   uint32_t str_source_version, str_objective, str_converter, str_feature_names, feature_types;
-  uint8_t reserved[20];
+  uint32_t n_trees_trained;
+  uint8_t reserved[16];
 } lmf_meta;
 
 typedef struct lmf_tree {

@@ -43,9 +43,9 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
   const lmf_meta *m = (const lmf_meta *)ms;
   if (m->model_kind > LMF_MODEL_LINEAR)
     return FAIL(LM_EFORMAT, "META.model_kind %u unknown", m->model_kind);
-  if (m->booster > LM_BOOSTER_GBLINEAR)
+  if (m->booster > LM_BOOSTER_LINEAR)
     return FAIL(LM_EFORMAT, "META.booster %u unknown", m->booster);
-  if ((m->booster == LM_BOOSTER_GBLINEAR) != (m->model_kind == LMF_MODEL_LINEAR))
+  if ((m->booster >= LM_BOOSTER_GBLINEAR) != (m->model_kind == LMF_MODEL_LINEAR))
     return FAIL(LM_EFORMAT, "META.booster %u does not match model_kind %u", m->booster,
                 m->model_kind);
   const lm_objective *obj = lm__objective_by_id(m->objective);

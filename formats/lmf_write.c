@@ -93,7 +93,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   if (m->num_outputs == 0) return lm__fail(LM_ERANGE, "num_outputs is 0");
   if (obj->multiclass && m->num_outputs < 2)
     return lm__fail(LM_EFORMAT, "objective %s needs at least 2 classes", m->objective);
-  int linear = m->booster == LM_BOOSTER_GBLINEAR;
+  int linear = m->booster == LM_BOOSTER_GBLINEAR || m->booster == LM_BOOSTER_LINEAR;
   if (linear && !m->linear_weights) return lm__fail(LM_EFORMAT, "gblinear model without weights");
   if (!linear && m->n_trees == 0) return lm__fail(LM_EFORMAT, "tree model without trees");
 
@@ -211,7 +211,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   meta->num_outputs = m->num_outputs;
   meta->base_score = m->base_score;
   meta->base_margin = lm__base_margin(obj, m->base_score);
-  meta->source_format = LMF_SRC_XGBOOST_JSON;
+  meta->source_format = lm__source_format_id(m->source_format);
   meta->decision = 0;
   meta->n_trees = linear ? 0 : m->n_trees;
   meta->n_nodes = total_nodes;
@@ -219,6 +219,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   meta->n_cat_splits = n_cat;
   meta->best_iteration = m->best_iteration;
   meta->best_ntree_limit = m->best_ntree_limit;
+  meta->n_trees_trained = m->n_trees_trained > m->n_trees ? m->n_trees_trained : 0;
   meta->source_hash = m->source_hash;
   meta->str_source_version = (uint32_t)off_sv;
   meta->str_objective = (uint32_t)off_obj;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "formats/lmf.h"
 #include "formats/objective.h"
 
 static const lm_objective lm__objectives[] = {
@@ -29,6 +30,10 @@ static const lm_objective lm__objectives[] = {
     {"survival:aft", 18, LM_LINK_EXP, LM_BASE_LOG, 0},
     {"multi:softprob", 19, LM_LINK_SOFTMAX, LM_BASE_IDENTITY, 1},
     {"multi:softmax", 20, LM_LINK_ARGMAX, LM_BASE_IDENTITY, 1},
+    /* SageMaker Linear Learner: predictor_type */
+    {"linear-learner:regressor", 21, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"linear-learner:binary_classifier", 22, LM_LINK_LOGISTIC, LM_BASE_IDENTITY, 0},
+    {"linear-learner:multiclass_classifier", 23, LM_LINK_SOFTMAX, LM_BASE_IDENTITY, 1},
 };
 
 const lm_objective *lm__objective_by_name(const char *name) {
@@ -44,8 +49,8 @@ const lm_objective *lm__objective_by_id(uint32_t id) {
 }
 
 const char *lm__link_name(unsigned link) {
-  static const char *const names[LM_LINK__COUNT] = {"identity", "sigmoid", "exp",
-                                                    "softmax",  "argmax",  "hinge"};
+  static const char *const names[LM_LINK__COUNT] = {"identity", "sigmoid", "exp",     "softmax",
+                                                    "argmax",   "hinge",   "logistic"};
   return link < LM_LINK__COUNT ? names[link] : "unknown";
 }
 
@@ -55,4 +60,19 @@ float lm__base_margin(const lm_objective *obj, float base_score) {
   case LM_BASE_LOG: return logf(base_score);
   default: return base_score;
   }
+}
+
+static const char *const lm__sources[] = {
+    "unknown", "xgboost-json", "xgboost-ubj", "xgboost-binary", "xgboost-pickle", "lightgbm-text",
+    "linear-learner",
+};
+
+uint32_t lm__source_format_id(const char *name) {
+  for (uint32_t i = 1; i < sizeof lm__sources / sizeof lm__sources[0]; i++)
+    if (strcmp(lm__sources[i], name) == 0) return i;
+  return 0;
+}
+
+const char *lm__source_format_name(uint32_t id) {
+  return id < sizeof lm__sources / sizeof lm__sources[0] ? lm__sources[id] : "unknown";
 }

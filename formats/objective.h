@@ -17,6 +17,7 @@ enum lm_link {
   LM_LINK_SOFTMAX = 3,   /* per row over outputs: XGBoost's softmax (sum in double) */
   LM_LINK_ARGMAX = 4,    /* multi:softmax: index of the first maximum, as float */
   LM_LINK_HINGE = 5,     /* x > 0 ? 1 : 0 */
+  LM_LINK_LOGISTIC = 6,  /* 1 / (1 + expf(-x)), float (MXNet's LogisticRegressionOutput) */
   LM_LINK__COUNT
 };
 

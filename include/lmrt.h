@@ -105,6 +105,10 @@ typedef struct lm_model_info {
   float base_margin;           /* the starting margin every row's sum begins at */
   const char *kernel;          /* the planned scoring kernel, e.g. "tree_margin__avx512" */
   const char *isa;             /* the instruction set allowed: CPU capped by LM_ISA */
+  uint32_t num_trees_trained;  /* trees in the artifact (> num_trees when truncated at
+                                  best_ntree_limit / best_iteration) */
+  int64_t best_iteration;      /* trainer attributes, -1 if absent */
+  int64_t best_ntree_limit;
 } lm_model_info;
 
 /* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */
@@ -136,6 +140,8 @@ LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_
 typedef struct lm_convert_options {
   const char *member; /* archive member to read; NULL: "xgboost-model", else the only model */
   int quiet;          /* non-zero: no progress on stderr */
+  int all_trees;      /* non-zero: keep every tree; default: honour best_ntree_limit /
+                         best_iteration the way SageMaker's XGBoost endpoint does */
 } lm_convert_options;
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write

@@ -22,6 +22,9 @@ size_t lm__link_apply__scalar(unsigned link, float *out, size_t n, size_t G) {
   case LM_LINK_EXP:
     for (size_t i = 0; i < total; i++) out[i] = expf(out[i]);
     return G;
+  case LM_LINK_LOGISTIC:
+    for (size_t i = 0; i < total; i++) out[i] = 1.0f / (1.0f + expf(-out[i]));
+    return G;
   case LM_LINK_HINGE:
     for (size_t i = 0; i < total; i++) out[i] = out[i] > 0.0f ? 1.0f : 0.0f;
     return G;

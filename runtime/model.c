@@ -115,11 +115,10 @@ char lm_model_feature_type(const lm_model *m, size_t i) {
 
 int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   if (!m || !info) return lm__fail(LM_EINVAL, "lm_model_get_info: NULL argument");
-  static const char *const boosters[] = {"gbtree", "dart", "gblinear"};
-  static const char *const sources[] = {"unknown", "xgboost-json"};
+  static const char *const boosters[] = {"gbtree", "dart", "gblinear", "linear"};
   const lmf_meta *meta = m->v.meta;
   memset(info, 0, sizeof *info);
-  info->source_format = meta->source_format < 2 ? sources[meta->source_format] : "unknown";
+  info->source_format = lm__source_format_name(meta->source_format);
   info->source_version = m->v.source_version;
   info->converter = m->v.converter;
   info->booster = boosters[meta->booster];
@@ -139,5 +138,8 @@ int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   info->base_margin = meta->base_margin;
   info->kernel = m->margin_name;
   info->isa = lm__isa_name(m->isa);
+  info->num_trees_trained = meta->n_trees_trained ? meta->n_trees_trained : meta->n_trees;
+  info->best_iteration = meta->best_iteration;
+  info->best_ntree_limit = meta->best_ntree_limit;
   return LM_OK;
 }
