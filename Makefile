@@ -124,3 +124,7 @@ clean:
 
 # Benchmarks (bench/bench.mk): make bench, bench-check, bench-ci, bench-report.
 -include bench/bench.mk
+
+# Fuzzing (tests/fuzz/fuzz.mk): make fuzz runs each libFuzzer target for a bounded time; the
+# corpora are replayed by `make test` through tests/test_fuzz_replay.c.
+-include tests/fuzz/fuzz.mk
