@@ -15,6 +15,8 @@
 
 #include "formats/import/import.h"
 #include "formats/lmf.h"
+#include "formats/objective.h"
+#include "runtime/selftest.h"
 #include "runtime/error.h"
 
 static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
@@ -54,15 +56,48 @@ static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
   return rc;
 }
 
+/* Attach the self-test of opts to the IR. Expected values not given are computed with the scalar
+ * reference from a first image, which the caller then rewrites with the section included. */
+static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, const char *in_path) {
+  if (o->selftest_features != ir->num_features)
+    return lm__fail(LM_EINVAL, "%s: self-test rows have %zu columns, the model has %u features",
+                    in_path, o->selftest_features, ir->num_features);
+  if (o->selftest_n > 1000000)
+    return lm__fail(LM_ERANGE, "self-test of %zu rows: at most 1000000", o->selftest_n);
+  const lm_objective *obj = lm__objective_by_name(ir->objective);
+  uint32_t width = obj && obj->link == LM_LINK_ARGMAX ? 1 : ir->num_outputs;
+  size_t nr = o->selftest_n * ir->num_features, ne = o->selftest_n * width;
+  ir->selftest_rows = malloc(sizeof(double) * (nr + 1));
+  ir->selftest_expected = malloc(sizeof(float) * (ne + 1));
+  if (!ir->selftest_rows || !ir->selftest_expected) return lm__fail(LM_ENOMEM, "out of memory");
+  memcpy(ir->selftest_rows, o->selftest_rows, sizeof(double) * nr);
+  if (o->selftest_expected) {
+    memcpy(ir->selftest_expected, o->selftest_expected, sizeof(float) * ne);
+  } else {
+    uint8_t *img = NULL;
+    size_t len = 0;
+    lmf_view v;
+    int rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
+    if (rc == LM_OK) rc = lm__lmf_verify(img, len, in_path, &v);
+    if (rc == LM_OK) rc = lm__score_reference(&v, ir->selftest_rows, o->selftest_n, ir->selftest_expected);
+    free(img);
+    if (rc) return rc;
+  }
+  ir->selftest_n = (uint32_t)o->selftest_n;
+  ir->selftest_width = width;
+  return LM_OK;
+}
+
 int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts) {
   if (!in_path || !out_path) return lm__fail(LM_EINVAL, "lm_convert: NULL path");
   lm__clear_error();
   lm_ir_model *ir = NULL;
   int rc = lm__import_any(in_path, opts, &ir);
   if (rc) return rc;
+  if (opts && opts->selftest_n && opts->selftest_rows) rc = lm__add_selftest(ir, opts, in_path);
   uint8_t *img = NULL;
   size_t len = 0;
-  rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
+  if (rc == LM_OK) rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
   lm_ir_free(ir);
   if (rc) return lm__fail_prefix(rc, in_path);
   lmf_view v;

@@ -24,5 +24,7 @@ void lm_ir_free(lm_ir_model *m) {
     for (uint32_t f = 0; f < m->num_features; f++) free(m->feature_names[f]);
   free(m->feature_names);
   free(m->feature_types);
+  free(m->selftest_rows);
+  free(m->selftest_expected);
   free(m);
 }

@@ -66,6 +66,12 @@ typedef struct lm_ir_model {
   uint32_t num_parallel_tree; /* trees per output per boosting round (0 or 1: one) */
   uint32_t n_trees_trained; /* trees before best_ntree_limit/best_iteration truncation (0: n_trees) */
   uint64_t source_hash;     /* XXH64 of the source artifact (set by lm_convert) */
+
+  /* Embedded self-test (optional): selftest_n rows of num_features doubles and the values they
+   * must produce (selftest_n × selftest_width floats). */
+  uint32_t selftest_n, selftest_width;
+  double *selftest_rows;
+  float *selftest_expected;
 } lm_ir_model;
 
 /* A zeroed model with best_* = -1. NULL on out of memory. */

@@ -36,6 +36,7 @@ enum lmf_kind {
   LMF_LEAF_IDS = 4,
   LMF_CATSETS = 5,
   LMF_LINEAR = 6,
+  LMF_SELFTEST = 7,
 };
 
 enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1 };
@@ -110,6 +111,12 @@ typedef struct lmf_linear {
   uint32_t reserved[14];
 } lmf_linear;
 
+typedef struct lmf_selftest {
+  uint32_t n_rows, num_features, width, flags;
+  uint32_t reserved[12];
+} lmf_selftest;
+
+_Static_assert(sizeof(lmf_selftest) == 64, "selftest header is 64 bytes");
 _Static_assert(sizeof(lmf_header) == 64, "header is 64 bytes");
 _Static_assert(sizeof(lmf_section) == 32, "section entry is 32 bytes");
 _Static_assert(sizeof(lmf_meta) == 128, "meta is 128 bytes");
@@ -135,6 +142,9 @@ typedef struct lmf_view {
   uint32_t n_catsets;
   const float *lin_weights;  /* F × G */
   const float *lin_bias;     /* G */
+  const lmf_selftest *selftest; /* NULL if absent */
+  const double *selftest_rows;  /* n_rows × num_features */
+  const float *selftest_expected; /* n_rows × width */
 } lmf_view;
 
 /* Serialise an IR model into a malloc'd buffer (*out, *out_len). converter: e.g.

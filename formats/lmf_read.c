@@ -27,6 +27,7 @@ static const char *lm__kind_name(uint32_t k) {
   case LMF_LEAF_IDS: return "LEAF_IDS";
   case LMF_CATSETS: return "CATSETS";
   case LMF_LINEAR: return "LINEAR";
+  case LMF_SELFTEST: return "SELFTEST";
   default: return "unknown";
   }
 }
@@ -176,8 +177,8 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (sum != h->table_checksum)
       return FAIL(LM_ECHECKSUM, "header/section table checksum mismatch");
   }
-  const uint8_t *sec[LMF_LINEAR + 1] = {0};
-  size_t sec_size[LMF_LINEAR + 1] = {0};
+  const uint8_t *sec[LMF_SELFTEST + 1] = {0};
+  size_t sec_size[LMF_SELFTEST + 1] = {0};
   uint64_t prev_end = table_end;
   for (uint32_t i = 0; i < h->n_sections; i++) {
     const lmf_section *s = &tab[i];
@@ -200,7 +201,7 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (XXH3_64bits(buf + s->offset, s->size) != s->checksum)
       return FAIL(LM_ECHECKSUM, "section %u (%s) at offset %llu: checksum mismatch", i,
                   lm__kind_name(s->kind), (unsigned long long)s->offset);
-    if (s->kind < LMF_META || s->kind > LMF_LINEAR) {
+    if (s->kind < LMF_META || s->kind > LMF_SELFTEST) {
       if (s->flags & LMF_SECTION_REQUIRED)
         return FAIL(LM_EVERSION, "section %u: required kind %u unknown to this reader", i,
                     s->kind);
@@ -217,6 +218,19 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
   v->base = buf;
   v->size = len;
   v->header = h;
+  if (sec[LMF_SELFTEST]) {
+    const lmf_selftest *st = (const lmf_selftest *)sec[LMF_SELFTEST];
+    size_t sz = sec_size[LMF_SELFTEST];
+    uint32_t width = (m->link == LM_LINK_ARGMAX) ? 1 : m->num_outputs;
+    if (sz < sizeof *st || st->num_features != m->num_features || st->width != width ||
+        sz != sizeof *st + (uint64_t)st->n_rows * st->num_features * 8 +
+                  (uint64_t)st->n_rows * st->width * 4)
+      return FAIL(LM_EFORMAT, "SELFTEST section: %zu bytes do not hold %u rows of %u features "
+                  "and %u outputs", sz, st->n_rows, st->num_features, st->width);
+    v->selftest = st;
+    v->selftest_rows = (const double *)(st + 1);
+    v->selftest_expected = (const float *)(v->selftest_rows + (size_t)st->n_rows * st->num_features);
+  }
 
   if (m->model_kind == LMF_MODEL_LINEAR) {
     if (sec[LMF_TREES] || sec[LMF_NODES] || sec[LMF_LEAF_IDS] || sec[LMF_CATSETS])

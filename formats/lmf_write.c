@@ -167,7 +167,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   if (m->feature_types) { off_types = 128 + pool; pool += m->num_features; }
   if (128 + pool > 0xFFFFFFF0u) { rc = lm__fail(LM_ERANGE, "metadata too large"); goto done; }
 
-  lm__sec secs[6];
+  lm__sec secs[7];
   uint32_t ns = 0;
   secs[ns++] = (lm__sec){LMF_META, 128 + pool, 0};
   if (!linear) {
@@ -178,6 +178,14 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   } else {
     size_t nw = (size_t)m->num_features * m->num_outputs + m->num_outputs;
     secs[ns++] = (lm__sec){LMF_LINEAR, sizeof(lmf_linear) + nw * 4, 0};
+  }
+  uint32_t st_index = 0;
+  if (m->selftest_n) {
+    st_index = ns;
+    secs[ns++] = (lm__sec){LMF_SELFTEST,
+                           sizeof(lmf_selftest) + (size_t)m->selftest_n * m->num_features * 8 +
+                               (size_t)m->selftest_n * m->selftest_width * 4,
+                           0};
   }
   size_t pos = lm__align(sizeof(lmf_header) + ns * sizeof(lmf_section));
   for (uint32_t i = 0; i < ns; i++) {
@@ -198,7 +206,18 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   h->table_offset = sizeof(lmf_header);
   lmf_section *tab = (lmf_section *)(buf + h->table_offset);
   for (uint32_t i = 0; i < ns; i++)
-    tab[i] = (lmf_section){secs[i].kind, LMF_SECTION_REQUIRED, secs[i].offset, secs[i].size, 0};
+    tab[i] = (lmf_section){secs[i].kind, secs[i].kind == LMF_SELFTEST ? 0 : LMF_SECTION_REQUIRED,
+                           secs[i].offset, secs[i].size, 0};
+  if (m->selftest_n) {
+    uint8_t *p = buf + secs[st_index].offset;
+    lmf_selftest *st = (lmf_selftest *)p;
+    st->n_rows = m->selftest_n;
+    st->num_features = m->num_features;
+    st->width = m->selftest_width;
+    size_t rb = (size_t)m->selftest_n * m->num_features * 8;
+    memcpy(p + sizeof *st, m->selftest_rows, rb);
+    memcpy(p + sizeof *st + rb, m->selftest_expected, (size_t)m->selftest_n * m->selftest_width * 4);
+  }
 
   /* META */
   uint8_t *ms = buf + secs[0].offset;

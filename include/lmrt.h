@@ -47,7 +47,8 @@ extern "C" {
   X(CHECKSUM, "checksum mismatch")                                             \
   X(UNSUPPORTED, "unsupported model feature")                                  \
   X(NOMODEL, "no model found in the input")                                    \
-  X(RANGE, "value out of range")
+  X(RANGE, "value out of range")                                               \
+  X(SELFTEST, "model self-test failed")
 
 enum lm__errno_seq {
   LM__ERRNO_SEQ_ZERO = 0,
@@ -136,12 +137,25 @@ LM_API int lm_predict_f64(lm_session *s, const double *x, size_t n_rows, unsigne
  * trainer's own node id of the leaf. LM_EUNSUPPORTED for linear models. */
 LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_t *out);
 
+/* Run the self-test embedded at conversion (lmconvert --selftest) on this machine with the
+ * planned kernels: score its rows and compare with the recorded outputs within
+ * 1e-6·max(1, |expected|). Returns the number of rows checked (0: the model has no self-test)
+ * or LM_ESELFTEST with lm_last_error() naming the first row and output that differ. */
+LM_API int lm_model_selftest(const lm_model *m);
+
 /* Conversion (what lmconvert does). Append-only. */
 typedef struct lm_convert_options {
   const char *member; /* archive member to read; NULL: "xgboost-model", else the only model */
   int quiet;          /* non-zero: no progress on stderr */
   int all_trees;      /* non-zero: keep every tree; default: honour best_ntree_limit /
                          best_iteration the way SageMaker's XGBoost endpoint does */
+  /* Embedded self-test (optional): selftest_rows holds selftest_n rows of the model's features
+   * (float64, NaN = missing); selftest_expected the values they must produce (selftest_n ×
+   * output width), or NULL to have the converter compute them with the scalar reference. */
+  const double *selftest_rows;
+  const float *selftest_expected;
+  size_t selftest_n;
+  size_t selftest_features;  /* columns of selftest_rows: must equal the model's features */
 } lm_convert_options;
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write

@@ -2,13 +2,14 @@
  * lminfo.c — say what a .lm model is, for people (aligned "label: value" lines) or machines
  * (--json: one JSON object).
  *
- *   lminfo MODEL.lm [--json]
+ *   lminfo MODEL.lm [--json] [--selftest]
  *
  * Everything comes from the public API (lm_model_get_info, lm_model_feature_name/type). Each
  * field is emitted once through a small emitter that writes either form, so adding a field is
  * one line in print_model(). Strings are escaped for JSON (quotes,
  * backslashes, control characters, invalid UTF-8 as U+FFFD); non-finite numbers are null.
- * Exit status: 0 success, 1 the model cannot be opened (one line on stderr), 2 usage error.
+ * Exit status: 0 success, 1 the model cannot be opened (one line on stderr), 2 usage error,
+ * 4 the embedded self-test failed (--selftest).
  */
 #include <math.h>
 #include <stdint.h>
@@ -22,17 +23,20 @@
 #define LABEL_WIDTH 20
 
 static const char usage_text[] =
-    "Usage: " PROG " MODEL.lm [--json]\n"
+    "Usage: " PROG " MODEL.lm [--json] [--selftest]\n"
     "Print what a .lm model is: source format and version, converter, booster, objective,\n"
     "link, trees, nodes, depth, features, outputs, base score, size, source hash and the\n"
     "scoring kernel planned for this CPU (LM_ISA=scalar|avx2|avx512 caps it).\n"
     "\n"
     "Options:\n"
     "  --json       print one JSON object instead of text\n"
+    "  --selftest   run the self-test embedded by lmconvert --selftest on this machine\n"
+    "               and its planned kernel; exit 4 if it fails\n"
     "  -h, --help   show this help and exit\n"
     "  --version    show the version and exit\n"
     "\n"
-    "Exit status: 0 success, 1 the model cannot be read, 2 usage error.\n";
+    "Exit status: 0 success, 1 the model cannot be read, 2 usage error,\n"
+    "4 the embedded self-test failed.\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, PROG ": ");
@@ -218,6 +222,11 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
   put_str(e, "objective", "objective", in->objective);
   put_str(e, "link", "link", in->link);
   put_uint(e, "trees", "num_trees", in->num_trees);
+  if (in->num_trees_trained != in->num_trees)
+    put_uint(e, "trees trained", "num_trees_trained", in->num_trees_trained);
+  if (in->best_iteration >= 0) put_uint(e, "best iteration", "best_iteration", (uint64_t)in->best_iteration);
+  if (in->best_ntree_limit >= 0)
+    put_uint(e, "best ntree limit", "best_ntree_limit", (uint64_t)in->best_ntree_limit);
   put_uint(e, "nodes", "num_nodes", in->num_nodes);
   put_uint(e, "max depth", "max_depth", in->max_depth);
   put_uint(e, "categorical splits", "num_categorical_splits", in->num_categorical_splits);
@@ -231,7 +240,7 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
 
 int main(int argc, char **argv) {
   const char *path = NULL;
-  int json = 0, no_more_opts = 0;
+  int json = 0, no_more_opts = 0, selftest = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
@@ -243,6 +252,7 @@ int main(int argc, char **argv) {
         printf(PROG " %s\n", LM_VERSION_STRING);
         return 0;
       } else if (!strcmp(a, "--json")) json = 1;
+      else if (!strcmp(a, "--selftest")) selftest = 1;
       else return usage_error("unknown option '%s'", a);
     } else if (!path) {
       path = a;
@@ -269,11 +279,22 @@ int main(int argc, char **argv) {
   }
   emitter e = {.f = stdout, .json = json};
   print_model(&e, path, m, &info);
+  int st = 0;
+  if (selftest) {
+    /* Run the embedded self-test with the kernels planned on this machine. */
+    char res[160];
+    st = lm_model_selftest(m);
+    if (st > 0) snprintf(res, sizeof res, "passed (%d rows, kernel %s)", st, info.kernel);
+    else if (st == 0) snprintf(res, sizeof res, "none embedded (lmconvert --selftest)");
+    else snprintf(res, sizeof res, "FAILED");
+    put_str(&e, "self-test", "selftest", res);
+  }
   finish(&e);
+  if (st < 0) fprintf(stderr, PROG ": %s\n", lm_last_error());
   lm_model_close(m);
   if (fflush(stdout) != 0 || ferror(stdout)) {
     perror(PROG ": writing the output");
     return 1;
   }
-  return 0;
+  return st < 0 ? 4 : 0;
 }

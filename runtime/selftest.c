@@ -1,0 +1,54 @@
+/*
+ * selftest.c — model self-tests: rows and the outputs they must produce, embedded in the .lm
+ * file at conversion (SPEC.md, SELFTEST section), checked on the serving machine with the
+ * kernels actually planned there, so a deployment can refuse a model that does not reproduce
+ * its outputs (a miscompiled kernel, an unexpected CPU, a corrupted-but-consistent file).
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "formats/objective.h"
+#include "runtime/error.h"
+#include "runtime/model.h"
+#include "runtime/selftest.h"
+
+int lm__score_reference(const lmf_view *v, const double *rows, size_t n, float *out) {
+  size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  float *x = malloc(sizeof *x * (n * F + 1));
+  float *m = malloc(sizeof *m * (n * G + 1));
+  if (!x || !m) {
+    free(x), free(m);
+    return lm__fail(LM_ENOMEM, "out of memory for %zu self-test rows", n);
+  }
+  for (size_t i = 0; i < n * F; i++) x[i] = (float)rows[i];
+  if (v->meta->model_kind == LMF_MODEL_LINEAR)
+    lm__linear_margin__scalar(v, x, n, m);
+  else
+    lm__tree_margin__scalar(v, x, n, m);
+  size_t width = lm__link_apply__scalar(v->meta->link, m, n, G);
+  for (size_t i = 0; i < n * width; i++) out[i] = m[i];
+  free(x), free(m);
+  return LM_OK;
+}
+
+int lm_model_selftest(const lm_model *m) {
+  if (!m) return lm__fail(LM_EINVAL, "lm_model_selftest: NULL model");
+  const lmf_selftest *st = m->v.selftest;
+  if (!st || st->n_rows == 0) return 0;
+  size_t n = st->n_rows, W = st->width;
+  float *out = malloc(sizeof *out * n * m->v.meta->num_outputs);
+  lm_session *s = NULL;
+  int rc = out ? lm_session_new(m, &s) : lm__fail(LM_ENOMEM, "out of memory");
+  if (rc == LM_OK) rc = lm_predict_f64(s, m->v.selftest_rows, n, 0, out);
+  for (size_t i = 0; rc == LM_OK && i < n * W; i++) {
+    float e = m->v.selftest_expected[i], g = out[i];
+    if (g == e || (isnan(g) && isnan(e))) continue;
+    if (!(fabs((double)g - e) <= 1e-6 * fmax(1.0, fabs((double)e))))
+      rc = lm__fail(LM_ESELFTEST,
+                    "%s: self-test row %zu output %zu: got %.9g, expected %.9g (kernel %s)",
+                    m->path, i / W, i % W, g, e, m->margin_name);
+  }
+  lm_session_free(s);
+  free(out);
+  return rc == LM_OK ? (int)n : rc;
+}
