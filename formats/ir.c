@@ -25,6 +25,8 @@ void lm_ir_free(lm_ir_model *m) {
   free(m->feature_names);
   free(m->feature_types);
   free(m->selftest_rows);
+  free(m->lin_feat);
+  free(m->lin_coeff);
   free(m->selftest_expected);
   free(m);
 }

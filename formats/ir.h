@@ -23,14 +23,34 @@ enum lm_ir_booster {
   LM_BOOSTER_LINEAR = 3, /* a plain linear model (SageMaker Linear Learner) */
 };
 
+/* Decision semantics of a whole model (formats/SPEC.md, META.decision). */
+enum lm_ir_decision {
+  LM_DECISION_XGBOOST = 0,  /* float32 inputs; left iff x < threshold; categories in the set go
+                               RIGHT; sums in float32 */
+  LM_DECISION_LIGHTGBM = 1, /* double inputs; left iff x <= threshold_d (double); missing types;
+                               categories in the set go LEFT; sums in double */
+};
+
+/* LightGBM missing types (decision_type bits 2–3). */
+enum lm_ir_missing { LM_MISSING_NONE = 0, LM_MISSING_ZERO = 1, LM_MISSING_NAN = 2 };
+
 typedef struct lm_ir_node {
   int32_t left, right;   /* trainer node ids of the children; -1 for both on a leaf */
   uint32_t feature;      /* split feature (internal nodes) */
-  float value;           /* threshold (numeric split) or leaf value (leaf) */
+  float value;           /* threshold (numeric split) or leaf value (leaf); for LightGBM the
+                            nearest float of value_d (informational: the writer uses value_d) */
   uint8_t default_left;  /* missing value goes left */
-  uint8_t categorical;   /* categorical split: categories in the set go RIGHT (XGBoost) */
+  uint8_t categorical;   /* categorical split: categories in the set go RIGHT (XGBoost) or LEFT
+                            (LightGBM): see the model's decision */
   uint32_t cat_begin;    /* categorical: the set is model->cat_values[cat_begin .. +cat_count) */
   uint32_t cat_count;
+  /* LightGBM only (decision LM_DECISION_LIGHTGBM): */
+  double value_d;        /* exact threshold (numeric split) or leaf value, as written (%.17g) */
+  uint8_t missing_type;  /* enum lm_ir_missing, numeric splits */
+  uint32_t lin_begin;    /* linear-tree leaf: value = lin_const + Σ lin_coeff[k]·x[lin_feat[k]]
+                            over k in [lin_begin, +lin_count); any of those x NaN → value_d */
+  uint32_t lin_count;
+  double lin_const;
 } lm_ir_node;
 
 typedef struct lm_ir_tree {
@@ -38,6 +58,7 @@ typedef struct lm_ir_tree {
   lm_ir_node *nodes;     /* n_nodes entries, indexed by trainer node id */
   uint32_t group;        /* output this tree adds to (XGBoost tree_info) */
   float weight;          /* dart weight_drop; 1.0 for gbtree */
+  uint8_t linear;        /* LightGBM linear tree: every leaf has lin_* terms */
 } lm_ir_tree;
 
 typedef struct lm_ir_model {
@@ -57,6 +78,14 @@ typedef struct lm_ir_model {
 
   float *linear_weights;    /* gblinear: num_features × num_outputs (w(f,g) at f·G+g), then G
                                biases; NULL otherwise */
+
+  int decision;             /* enum lm_ir_decision */
+  double link_param;        /* LightGBM sigmoid scale (binary, multiclassova); 0 = 1.0 */
+  uint32_t average_over;    /* LightGBM average_output: margins are divided by this many
+                               iterations; 0 = no averaging */
+  uint32_t *lin_feat;       /* LightGBM linear-tree terms (see lm_ir_node.lin_*) */
+  double *lin_coeff;
+  size_t n_lin_terms;
 
   char **feature_names;     /* NULL or num_features strings */
   char *feature_types;      /* NULL or num_features chars: 'q' numeric, 'c' categorical */

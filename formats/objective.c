@@ -34,6 +34,25 @@ static const lm_objective lm__objectives[] = {
     {"linear-learner:regressor", 21, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
     {"linear-learner:binary_classifier", 22, LM_LINK_LOGISTIC, LM_BASE_IDENTITY, 0},
     {"linear-learner:multiclass_classifier", 23, LM_LINK_SOFTMAX, LM_BASE_IDENTITY, 1},
+    /* LightGBM: "lightgbm:" + the objective's first word in model.txt (regression sqrt is the
+     * regression objective with the sqrt option). Initial scores are inside the leaves. */
+    {"lightgbm:regression", 30, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:regression_l1", 31, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:huber", 32, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:fair", 33, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:quantile", 34, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:mape", 35, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:regression_sqrt", 36, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
+    {"lightgbm:binary", 37, LM_LINK_SIGMOID_F64, LM_BASE_IDENTITY, 0},
+    {"lightgbm:multiclass", 38, LM_LINK_SOFTMAX_F64, LM_BASE_IDENTITY, 1},
+    {"lightgbm:multiclassova", 39, LM_LINK_SIGMOID_F64, LM_BASE_IDENTITY, 1},
+    {"lightgbm:cross_entropy", 40, LM_LINK_SIGMOID_F64, LM_BASE_IDENTITY, 0},
+    {"lightgbm:cross_entropy_lambda", 41, LM_LINK_LOG1P_EXP, LM_BASE_IDENTITY, 0},
+    {"lightgbm:poisson", 42, LM_LINK_EXP_F64, LM_BASE_IDENTITY, 0},
+    {"lightgbm:gamma", 43, LM_LINK_EXP_F64, LM_BASE_IDENTITY, 0},
+    {"lightgbm:tweedie", 44, LM_LINK_EXP_F64, LM_BASE_IDENTITY, 0},
+    {"lightgbm:lambdarank", 45, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"lightgbm:rank_xendcg", 46, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
 };
 
 const lm_objective *lm__objective_by_name(const char *name) {
@@ -49,8 +68,9 @@ const lm_objective *lm__objective_by_id(uint32_t id) {
 }
 
 const char *lm__link_name(unsigned link) {
-  static const char *const names[LM_LINK__COUNT] = {"identity", "sigmoid", "exp",     "softmax",
-                                                    "argmax",   "hinge",   "logistic"};
+  static const char *const names[LM_LINK__COUNT] = {
+      "identity", "sigmoid",     "exp",         "softmax",        "argmax",        "hinge",
+      "logistic", "sigmoid-f64", "softmax-f64", "exp-f64",        "signed-square", "log1p-exp"};
   return link < LM_LINK__COUNT ? names[link] : "unknown";
 }
 

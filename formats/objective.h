@@ -18,6 +18,11 @@ enum lm_link {
   LM_LINK_ARGMAX = 4,    /* multi:softmax: index of the first maximum, as float */
   LM_LINK_HINGE = 5,     /* x > 0 ? 1 : 0 */
   LM_LINK_LOGISTIC = 6,  /* 1 / (1 + expf(-x)), float (MXNet's LogisticRegressionOutput) */
+  LM_LINK_SIGMOID_F64 = 7,   /* LightGBM: 1 / (1 + exp(-s·x)) in double, s = META.link_param */
+  LM_LINK_SOFTMAX_F64 = 8,   /* LightGBM: softmax in double */
+  LM_LINK_EXP_F64 = 9,       /* LightGBM: exp in double */
+  LM_LINK_SIGNED_SQUARE = 10,/* LightGBM regression sqrt: sign(x)·x² */
+  LM_LINK_LOG1P_EXP = 11,    /* LightGBM cross_entropy_lambda: log1p(exp(x)) */
   LM_LINK__COUNT
 };
 

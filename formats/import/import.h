@@ -18,6 +18,14 @@
 int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name,
                             lm_ir_model **out);
 
+/* SageMaker Linear Learner: data = the bytes of `model_algo-1` (a ZIP of an MXNet checkpoint). */
+int lm__import_linear_learner(const uint8_t *data, size_t len, const char *name,
+                              lm_ir_model **out);
+
+/* LightGBM text model (model.txt, v2–v4). Produces an IR with decision LM_DECISION_LIGHTGBM. */
+int lm__import_lightgbm_text(const uint8_t *data, size_t len, const char *name,
+                             lm_ir_model **out);
+
 /* Read the model bytes of an artifact at path: a .tar.gz/.tar (member `member`, or
  * "xgboost-model", or the only regular non-dot file) or a raw file. On success *data (malloc'd,
  * caller frees) holds *len bytes and *display (malloc'd) names them for errors, e.g.
