@@ -22,7 +22,8 @@
 #define LMF_MAX_DEPTH 1024
 #define LMF_NONE 0xFFFFFFFFu
 
-#define LMF_SPLIT_FEATURE_MASK 0x3FFFFFFFu
+#define LMF_SPLIT_FEATURE_MASK 0x1FFFFFFFu
+#define LMF_SPLIT_ZERO_MISSING 0x20000000u
 #define LMF_SPLIT_DEFAULT_LEFT 0x40000000u
 #define LMF_SPLIT_CATEGORICAL 0x80000000u
 #define LMF_MAX_FEATURES (LMF_SPLIT_FEATURE_MASK + 1u)
@@ -37,7 +38,14 @@ enum lmf_kind {
   LMF_CATSETS = 5,
   LMF_LINEAR = 6,
   LMF_SELFTEST = 7,
+  LMF_NODE_F64 = 8,
+  LMF_LINEAR_LEAVES = 9,
 };
+
+enum lmf_decision { LMF_DECISION_XGBOOST = 0, LMF_DECISION_LIGHTGBM = 1 };
+#define LMF_TREE_LINEAR 1u
+/* LightGBM's kZeroThreshold: a float constant (1e-35f) compared as double. */
+#define LMF_ZERO_THRESHOLD 1e-35f
 
 enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1 };
 enum lmf_source {
@@ -83,14 +91,27 @@ typedef struct lmf_meta {
   uint64_t source_hash;
   uint32_t str_source_version, str_objective, str_converter, str_feature_names, feature_types;
   uint32_t n_trees_trained;
-  uint8_t reserved[16];
+  double link_param;
+  uint32_t average_over;
+  uint8_t reserved[4];
 } lmf_meta;
 
 typedef struct lmf_tree {
   uint32_t first_node, n_nodes, group, depth;
   float weight;
-  uint32_t reserved[3];
+  uint32_t flags; /* LMF_TREE_LINEAR */
+  uint32_t reserved[2];
 } lmf_tree;
+
+typedef struct lmf_linear_leaf {
+  double constant;
+  uint32_t first, count;
+} lmf_linear_leaf;
+
+typedef struct lmf_linear_term {
+  uint32_t feature, pad;
+  double coeff;
+} lmf_linear_term;
 
 typedef struct lmf_node {
   uint32_t split;
@@ -142,6 +163,10 @@ typedef struct lmf_view {
   uint32_t n_catsets;
   const float *lin_weights;  /* F × G */
   const float *lin_bias;     /* G */
+  const double *node_f64;        /* decision 1: per node, exact threshold / leaf value */
+  const lmf_linear_leaf *lin_leaves; /* NULL, or per node (leaves of linear trees) */
+  const lmf_linear_term *lin_terms;
+  uint32_t n_lin_terms;
   const lmf_selftest *selftest; /* NULL if absent */
   const double *selftest_rows;  /* n_rows × num_features */
   const float *selftest_expected; /* n_rows × width */

@@ -28,6 +28,8 @@ static const char *lm__kind_name(uint32_t k) {
   case LMF_CATSETS: return "CATSETS";
   case LMF_LINEAR: return "LINEAR";
   case LMF_SELFTEST: return "SELFTEST";
+  case LMF_NODE_F64: return "NODE_F64";
+  case LMF_LINEAR_LEAVES: return "LINEAR_LEAVES";
   default: return "unknown";
   }
 }
@@ -57,7 +59,10 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
     return FAIL(LM_EFORMAT, "META.num_features %u out of range", m->num_features);
   if (m->num_outputs == 0 || (obj->multiclass && m->num_outputs < 2))
     return FAIL(LM_EFORMAT, "META.num_outputs %u invalid for %s", m->num_outputs, obj->name);
-  if (m->decision != 0) return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
+  if (m->decision > LMF_DECISION_LIGHTGBM)
+    return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
+  if (!(m->link_param > 0.0) || !isfinite(m->link_param))
+    return FAIL(LM_EFORMAT, "META.link_param %g is not a positive number", m->link_param);
   if (m->max_depth > LMF_MAX_DEPTH)
     return FAIL(LM_EFORMAT, "META.max_depth %u exceeds %d", m->max_depth, LMF_MAX_DEPTH);
   v->source_version = lm__meta_str(ms, sz, m->str_source_version);
@@ -115,6 +120,8 @@ static int lm__verify_tree(const lmf_view *v, uint32_t t, uint8_t *seen, uint32_
     if (n->left <= i || n->left >= hi - 1)
       return FAIL(LM_ERANGE, "tree %u node %u: child index %u out of range [%u, %u)", t, i - lo,
                   n->left, i + 1, hi - 1);
+    if ((n->split & LMF_SPLIT_ZERO_MISSING) && m->decision != LMF_DECISION_LIGHTGBM)
+      return FAIL(LM_EFORMAT, "tree %u node %u: ZERO_MISSING needs decision 1", t, i - lo);
     if ((n->split & LMF_SPLIT_FEATURE_MASK) >= m->num_features)
       return FAIL(LM_ERANGE, "tree %u node %u: feature %u out of range (%u features)", t, i - lo,
                   n->split & LMF_SPLIT_FEATURE_MASK, m->num_features);
@@ -123,8 +130,8 @@ static int lm__verify_tree(const lmf_view *v, uint32_t t, uint8_t *seen, uint32_
         return FAIL(LM_ERANGE, "tree %u node %u: category set %u out of range (%u sets)", t,
                     i - lo, n->u.cat_set, v->n_catsets);
       (*cat_nodes)++;
-    } else if (isnan(n->threshold) || n->u.cat_set != 0) {
-      return FAIL(LM_EFORMAT, "tree %u node %u: numeric split with NaN threshold", t, i - lo);
+    } else if (n->u.cat_set != 0) {
+      return FAIL(LM_EFORMAT, "tree %u node %u: numeric split with a category set", t, i - lo);
     }
     if (d + 1 > m->max_depth)
       return FAIL(LM_EFORMAT, "tree %u: deeper than META.max_depth %u", t, m->max_depth);
@@ -177,8 +184,8 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (sum != h->table_checksum)
       return FAIL(LM_ECHECKSUM, "header/section table checksum mismatch");
   }
-  const uint8_t *sec[LMF_SELFTEST + 1] = {0};
-  size_t sec_size[LMF_SELFTEST + 1] = {0};
+  const uint8_t *sec[LMF_LINEAR_LEAVES + 1] = {0};
+  size_t sec_size[LMF_LINEAR_LEAVES + 1] = {0};
   uint64_t prev_end = table_end;
   for (uint32_t i = 0; i < h->n_sections; i++) {
     const lmf_section *s = &tab[i];
@@ -201,7 +208,7 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (XXH3_64bits(buf + s->offset, s->size) != s->checksum)
       return FAIL(LM_ECHECKSUM, "section %u (%s) at offset %llu: checksum mismatch", i,
                   lm__kind_name(s->kind), (unsigned long long)s->offset);
-    if (s->kind < LMF_META || s->kind > LMF_SELFTEST) {
+    if (s->kind < LMF_META || s->kind > LMF_LINEAR_LEAVES) {
       if (s->flags & LMF_SECTION_REQUIRED)
         return FAIL(LM_EVERSION, "section %u: required kind %u unknown to this reader", i,
                     s->kind);
@@ -287,11 +294,39 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
       return FAIL(LM_ERANGE, "tree %u: group %u out of range (%u outputs)", t, tr->group,
                   m->num_outputs);
     if (!isfinite(tr->weight)) return FAIL(LM_EFORMAT, "tree %u: weight not finite", t);
+    if (tr->flags & ~LMF_TREE_LINEAR ||
+        (tr->flags && (m->decision != LMF_DECISION_LIGHTGBM || !sec[LMF_LINEAR_LEAVES])))
+      return FAIL(LM_EFORMAT, "tree %u: flags 0x%x invalid here", t, tr->flags);
     if (tr->depth > max_depth) max_depth = tr->depth;
     if (tr->n_nodes > max_nodes) max_nodes = tr->n_nodes;
     next += tr->n_nodes;
   }
   if (next != m->n_nodes) return FAIL(LM_EFORMAT, "trees cover %u of %u nodes", next, m->n_nodes);
+  if ((m->decision == LMF_DECISION_LIGHTGBM) != (sec[LMF_NODE_F64] != NULL) ||
+      (sec[LMF_NODE_F64] && sec_size[LMF_NODE_F64] != (uint64_t)m->n_nodes * 8))
+    return FAIL(LM_EFORMAT, "NODE_F64 must hold %u doubles exactly when decision is 1 (it is %u)",
+                m->n_nodes, m->decision);
+  v->node_f64 = (const double *)sec[LMF_NODE_F64];
+  if (sec[LMF_LINEAR_LEAVES]) {
+    const uint8_t *ll = sec[LMF_LINEAR_LEAVES];
+    uint32_t nt = *(const uint32_t *)ll;
+    if (m->decision != LMF_DECISION_LIGHTGBM ||
+        sec_size[LMF_LINEAR_LEAVES] != 16 + (uint64_t)m->n_nodes * sizeof(lmf_linear_leaf) +
+                                           (uint64_t)nt * sizeof(lmf_linear_term))
+      return FAIL(LM_EFORMAT, "LINEAR_LEAVES: %zu bytes do not hold %u leaves and %u terms",
+                  sec_size[LMF_LINEAR_LEAVES], m->n_nodes, nt);
+    v->lin_leaves = (const lmf_linear_leaf *)(ll + 16);
+    v->lin_terms = (const lmf_linear_term *)(v->lin_leaves + m->n_nodes);
+    v->n_lin_terms = nt;
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+      if (v->lin_leaves[i].first > nt || v->lin_leaves[i].count > nt - v->lin_leaves[i].first)
+        return FAIL(LM_ERANGE, "LINEAR_LEAVES node %u: terms [%u, +%u) out of the pool (%u)", i,
+                    v->lin_leaves[i].first, v->lin_leaves[i].count, nt);
+    for (uint32_t j = 0; j < nt; j++)
+      if (v->lin_terms[j].feature >= m->num_features)
+        return FAIL(LM_ERANGE, "LINEAR_LEAVES term %u: feature %u out of range", j,
+                    v->lin_terms[j].feature);
+  }
   if (max_depth != m->max_depth)
     return FAIL(LM_EFORMAT, "META.max_depth %u, trees say %u", m->max_depth, max_depth);
   uint8_t *seen = malloc(max_nodes);

@@ -33,10 +33,28 @@ void lm__lmf_seal(uint8_t *buf, size_t len) {
   XXH3_freeState(st);
 }
 
+/* The children of n in .lm orientation: LightGBM categorical splits send the set LEFT, the
+ * format sends it right (SPEC.md, Decisions), so their children are swapped. */
+static void lm__kids(const lm_ir_model *m, const lm_ir_node *n, int32_t kids[2]) {
+  int swap = m->decision == LM_DECISION_LIGHTGBM && n->categorical;
+  kids[0] = swap ? n->right : n->left;
+  kids[1] = swap ? n->left : n->right;
+}
+
+/* LightGBM "left iff x <= t" as the format's "right iff x >= threshold" for float32 x:
+ * threshold = the smallest float32 strictly greater than t; +inf: NaN (never right). */
+static float lm__lgb_threshold(double t) {
+  if (t == INFINITY) return NAN;
+  float f = (float)t;
+  if ((double)f <= t) f = nextafterf(f, INFINITY);
+  return f;
+}
+
 /* Breadth-first re-layout of one tree: order[k] = trainer id of the k-th node written;
  * returns the number of reachable nodes, or a negative error. depth receives the tree depth. */
-static int lm__layout_tree(const lm_ir_tree *t, uint32_t ti, uint32_t num_features,
+static int lm__layout_tree(const lm_ir_model *m, const lm_ir_tree *t, uint32_t ti,
                            uint32_t *order, uint32_t *level, uint8_t *seen, uint32_t *depth) {
+  uint32_t num_features = m->num_features;
   if (t->n_nodes == 0) return lm__fail(LM_EFORMAT, "tree %u: no nodes", ti);
   memset(seen, 0, t->n_nodes);
   uint32_t head = 0, tail = 0, d = 0;
@@ -54,11 +72,13 @@ static int lm__layout_tree(const lm_ir_tree *t, uint32_t ti, uint32_t num_featur
     if (n->feature >= num_features)
       return lm__fail(LM_ERANGE, "tree %u node %u: feature index %u out of range (%u features)",
                       ti, id, n->feature, num_features);
-    if (!n->categorical && isnan(n->value))
+    if (!n->categorical &&
+        (m->decision == LM_DECISION_LIGHTGBM ? isnan(n->value_d) : isnan(n->value)))
       return lm__fail(LM_EFORMAT, "tree %u node %u: NaN split threshold", ti, id);
     if (lv + 1 > LMF_MAX_DEPTH)
       return lm__fail(LM_ERANGE, "tree %u: deeper than %d levels", ti, LMF_MAX_DEPTH);
-    int32_t kids[2] = {n->left, n->right};
+    int32_t kids[2];
+    lm__kids(m, n, kids);
     for (int k = 0; k < 2; k++) {
       if (seen[kids[k]])
         return lm__fail(LM_EFORMAT, "tree %u node %u: cycle or shared child %d", ti, id, kids[k]);
@@ -83,6 +103,12 @@ typedef struct lm__sec {
   uint32_t kind;
   size_t size, offset;
 } lm__sec;
+
+static uint8_t *lm__sec_at(uint8_t *buf, const lm__sec *secs, uint32_t ns, uint32_t kind) {
+  for (uint32_t i = 0; i < ns; i++)
+    if (secs[i].kind == kind) return buf + secs[i].offset;
+  return NULL;
+}
 
 int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
   const lm_objective *obj = lm__objective_by_name(m->objective);
@@ -123,7 +149,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
     /* Pass 1: count reachable nodes, depths, categorical sets. */
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lm_ir_tree *tr = &m->trees[t];
-      int n = lm__layout_tree(tr, t, m->num_features, order, level, seen, &depth[t]);
+      int n = lm__layout_tree(m, tr, t, order, level, seen, &depth[t]);
       if (n < 0) { rc = n; goto done; }
       if ((uint64_t)total_nodes + (uint32_t)n > 0x7FFFFFFFu) {
         rc = lm__fail(LM_ERANGE, "more than 2^31 nodes");
@@ -167,7 +193,32 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   if (m->feature_types) { off_types = 128 + pool; pool += m->num_features; }
   if (128 + pool > 0xFFFFFFF0u) { rc = lm__fail(LM_ERANGE, "metadata too large"); goto done; }
 
-  lm__sec secs[7];
+  const int lgb = m->decision == LM_DECISION_LIGHTGBM;
+  int any_linear = 0;
+  if (m->decision != LM_DECISION_XGBOOST && !lgb)
+    { rc = lm__fail(LM_EFORMAT, "unknown decision semantics %d", m->decision); goto done; }
+  for (uint32_t t = 0; !linear && t < m->n_trees; t++) {
+    if (!m->trees[t].linear) continue;
+    if (!lgb) { rc = lm__fail(LM_EFORMAT, "tree %u: linear leaves need LightGBM semantics", t); goto done; }
+    any_linear = 1;
+    for (uint32_t k = 0; k < m->trees[t].n_nodes; k++) {
+      const lm_ir_node *nd = &m->trees[t].nodes[k];
+      if (nd->left >= 0) continue;
+      if ((uint64_t)nd->lin_begin + nd->lin_count > m->n_lin_terms) {
+        rc = lm__fail(LM_ERANGE, "tree %u node %u: linear terms out of range", t, k);
+        goto done;
+      }
+      for (uint32_t j = 0; j < nd->lin_count; j++)
+        if (m->lin_feat[nd->lin_begin + j] >= m->num_features) {
+          rc = lm__fail(LM_ERANGE, "tree %u node %u: linear term feature %u out of range", t, k,
+                        m->lin_feat[nd->lin_begin + j]);
+          goto done;
+        }
+    }
+  }
+  if (m->n_lin_terms > 0xFFFFFFFFu) { rc = lm__fail(LM_ERANGE, "too many linear terms"); goto done; }
+
+  lm__sec secs[9];
   uint32_t ns = 0;
   secs[ns++] = (lm__sec){LMF_META, 128 + pool, 0};
   if (!linear) {
@@ -175,6 +226,12 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
     secs[ns++] = (lm__sec){LMF_NODES, (size_t)total_nodes * sizeof(lmf_node), 0};
     secs[ns++] = (lm__sec){LMF_LEAF_IDS, (size_t)total_nodes * 4, 0};
     if (n_cat) secs[ns++] = (lm__sec){LMF_CATSETS, 16 + (size_t)n_cat * 8 + (size_t)cat_words * 4, 0};
+    if (lgb) secs[ns++] = (lm__sec){LMF_NODE_F64, (size_t)total_nodes * 8, 0};
+    if (any_linear)
+      secs[ns++] = (lm__sec){LMF_LINEAR_LEAVES,
+                             16 + (size_t)total_nodes * sizeof(lmf_linear_leaf) +
+                                 m->n_lin_terms * sizeof(lmf_linear_term),
+                             0};
   } else {
     size_t nw = (size_t)m->num_features * m->num_outputs + m->num_outputs;
     secs[ns++] = (lm__sec){LMF_LINEAR, sizeof(lmf_linear) + nw * 4, 0};
@@ -231,7 +288,9 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   meta->base_score = m->base_score;
   meta->base_margin = lm__base_margin(obj, m->base_score);
   meta->source_format = lm__source_format_id(m->source_format);
-  meta->decision = 0;
+  meta->decision = lgb ? LMF_DECISION_LIGHTGBM : LMF_DECISION_XGBOOST;
+  meta->link_param = m->link_param != 0.0 ? m->link_param : 1.0;
+  meta->average_over = m->average_over;
   meta->n_trees = linear ? 0 : m->n_trees;
   meta->n_nodes = total_nodes;
   meta->max_depth = max_depth;
@@ -270,7 +329,16 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
     lmf_tree *trees = (lmf_tree *)(buf + secs[1].offset);
     lmf_node *nodes = (lmf_node *)(buf + secs[2].offset);
     uint32_t *ids = (uint32_t *)(buf + secs[3].offset);
-    uint8_t *cs = n_cat ? buf + secs[4].offset : NULL;
+    uint8_t *cs = lm__sec_at(buf, secs, ns, LMF_CATSETS);
+    double *f64 = (double *)lm__sec_at(buf, secs, ns, LMF_NODE_F64);
+    uint8_t *ll = lm__sec_at(buf, secs, ns, LMF_LINEAR_LEAVES);
+    lmf_linear_leaf *lleaves = ll ? (lmf_linear_leaf *)(ll + 16) : NULL;
+    if (ll) {
+      ((uint32_t *)ll)[0] = (uint32_t)m->n_lin_terms;
+      lmf_linear_term *terms = (lmf_linear_term *)(ll + 16 + (size_t)total_nodes * sizeof *lleaves);
+      for (size_t j = 0; j < m->n_lin_terms; j++)
+        terms[j] = (lmf_linear_term){m->lin_feat[j], 0, m->lin_coeff[j]};
+    }
     lmf_catset *sets = cs ? (lmf_catset *)(cs + 16) : NULL;
     uint32_t *words = cs ? (uint32_t *)(cs + 16 + (size_t)n_cat * 8) : NULL;
     if (cs) {
@@ -280,24 +348,38 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
     uint32_t set_i = 0, word_i = 0;
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lm_ir_tree *tr = &m->trees[t];
-      int n = lm__layout_tree(tr, t, m->num_features, order, level, seen, &depth[t]);
-      trees[t] = (lmf_tree){first[t], count[t], tr->group, depth[t], tr->weight, {0, 0, 0}};
+      int n = lm__layout_tree(m, tr, t, order, level, seen, &depth[t]);
+      trees[t] = (lmf_tree){first[t], count[t], tr->group, depth[t], tr->weight,
+                            tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
       /* Position of each trainer id in the new order: reuse `level` as the inverse map. */
       for (int k = 0; k < n; k++) level[order[k]] = (uint32_t)k;
       for (int k = 0; k < n; k++) {
         const lm_ir_node *nd = &tr->nodes[order[k]];
-        lmf_node *o = &nodes[first[t] + (uint32_t)k];
-        ids[first[t] + (uint32_t)k] = order[k];
+        uint32_t at = first[t] + (uint32_t)k;
+        lmf_node *o = &nodes[at];
+        ids[at] = order[k];
+        if (f64) f64[at] = nd->categorical ? 0.0 : nd->value_d;
         if (nd->left < 0) {
           o->split = LMF_SPLIT_DEFAULT_LEFT;
           o->threshold = NAN;
-          o->left = first[t] + (uint32_t)k;
-          o->u.leaf = nd->value;
+          o->left = at;
+          o->u.leaf = lgb ? (float)nd->value_d : nd->value;
+          if (lleaves && tr->linear) {
+            lleaves[at] = (lmf_linear_leaf){nd->lin_const, nd->lin_begin, nd->lin_count};
+          }
           continue;
         }
         /* BFS assigns the children of a node consecutive slots: left, then right. */
-        o->left = first[t] + level[nd->left];
-        o->split = nd->feature | (nd->default_left ? LMF_SPLIT_DEFAULT_LEFT : 0);
+        int32_t kids[2];
+        lm__kids(m, nd, kids);
+        o->left = first[t] + level[kids[0]];
+        int dl = nd->default_left;
+        if (lgb && nd->categorical) dl = 1; /* NaN → LightGBM's right child, now on the left */
+        if (lgb && !nd->categorical && nd->missing_type == LM_MISSING_NONE)
+          dl = 0.0 <= nd->value_d; /* NaN is read as 0 */
+        o->split = nd->feature | (dl ? LMF_SPLIT_DEFAULT_LEFT : 0);
+        if (lgb && !nd->categorical && nd->missing_type == LM_MISSING_ZERO)
+          o->split |= LMF_SPLIT_ZERO_MISSING;
         if (nd->categorical) {
           uint32_t nw = lm__set_words(m, nd);
           o->split |= LMF_SPLIT_CATEGORICAL;
@@ -311,7 +393,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
           word_i += nw;
           set_i++;
         } else {
-          o->threshold = nd->value;
+          o->threshold = lgb ? lm__lgb_threshold(nd->value_d) : nd->value;
           o->u.cat_set = 0;
         }
       }

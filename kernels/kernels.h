@@ -26,6 +26,12 @@ void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, floa
 void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 
+/* Decision 1 (LightGBM) models: sums in double (acc: num_outputs doubles of scratch). */
+void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
+                                  double *acc);
+void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
+                                      double *acc);
+
 /* One family's variants, best first; the scalar reference is always last and always runs.
  * Tests and benchmarks iterate these lists, the planner picks the first the CPU allows. */
 typedef struct lm__kernel {
@@ -38,6 +44,6 @@ extern const lm__kernel lm__linear_margin_kernels[];
 
 /* Apply the output transform `link` (enum lm_link) to n rows of G margins in place. Returns the
  * number of values written per row (1 for argmax, else G); row r's values start at out[r·width]. */
-size_t lm__link_apply__scalar(unsigned link, float *out, size_t n, size_t G);
+size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n, size_t G);
 
 #endif

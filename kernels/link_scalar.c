@@ -13,9 +13,30 @@ static inline float lm__sigmoid(float x) {
   return 1.0f / (e + 1.0f + 1e-16f);
 }
 
-size_t lm__link_apply__scalar(unsigned link, float *out, size_t n, size_t G) {
+size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n, size_t G) {
   size_t total = n * G;
   switch (link) {
+  case LM_LINK_SIGMOID_F64:
+    for (size_t i = 0; i < total; i++) out[i] = (float)(1.0 / (1.0 + exp(-param * out[i])));
+    return G;
+  case LM_LINK_EXP_F64:
+    for (size_t i = 0; i < total; i++) out[i] = (float)exp((double)out[i]);
+    return G;
+  case LM_LINK_SIGNED_SQUARE:
+    for (size_t i = 0; i < total; i++) out[i] = (float)((double)out[i] * fabs((double)out[i]));
+    return G;
+  case LM_LINK_LOG1P_EXP:
+    for (size_t i = 0; i < total; i++) out[i] = (float)log1p(exp((double)out[i]));
+    return G;
+  case LM_LINK_SOFTMAX_F64:
+    for (size_t r = 0; r < n; r++) {
+      float *o = out + r * G;
+      double mx = o[0], sum = 0.0;
+      for (size_t g = 1; g < G; g++) if (o[g] > mx) mx = o[g];
+      for (size_t g = 0; g < G; g++) sum += exp((double)o[g] - mx);
+      for (size_t g = 0; g < G; g++) o[g] = (float)(exp((double)o[g] - mx) / sum);
+    }
+    return G;
   case LM_LINK_SIGMOID:
     for (size_t i = 0; i < total; i++) out[i] = lm__sigmoid(out[i]);
     return G;

@@ -6,16 +6,36 @@
 #ifndef LM_KERNELS_TREE_COMMON_H
 #define LM_KERNELS_TREE_COMMON_H
 
+#include <math.h>
+
 #include "formats/lmf.h"
 
-/* 1 if categorical node n sends the (non-NaN) value x right. */
+/* 1 if categorical node n sends the (non-NaN) value x right. Works for float and double x
+ * (a double row keeps LightGBM's integer cast of the double itself). */
+#define LM__CAT_GOES_RIGHT(v, n, x)                                                              \
+  do {                                                                                           \
+    const lmf_catset *s_ = &(v)->catsets[(n)->u.cat_set];                                        \
+    /* Invalid categories — negative (XGBoost: x < 0; LightGBM: its int cast < 0, so −0.5 is    \
+     * category 0), ≥ 2^24, or beyond the set — go left (SPEC.md, Decisions). */                  \
+    int neg_ = (v)->meta->decision == LMF_DECISION_LIGHTGBM ? !((x) > -1.0) : !((x) >= 0.0);      \
+    if (neg_ || (x) >= 16777216.0 || (uint32_t)(x) >= s_->n_words * 32u) return 0;               \
+    uint32_t c_ = (uint32_t)(x);                                                                 \
+    return ((v)->cat_words[s_->word_offset + c_ / 32] >> (c_ % 32)) & 1u;                         \
+  } while (0)
+
 static inline uint32_t lm__cat_goes_right(const lmf_view *v, const lmf_node *n, float x) {
-  const lmf_catset *s = &v->catsets[n->u.cat_set];
-  /* Invalid categories — negative, ≥ 2^24 (not exactly representable), or beyond the set —
-   * go left, as XGBoost routes them (pinned by the cat_* parity fixtures). */
-  if (!(x >= 0.0f) || x >= 16777216.0f || (uint32_t)x >= s->n_words * 32u) return 0;
-  uint32_t c = (uint32_t)x;
-  return (v->cat_words[s->word_offset + c / 32] >> (c % 32)) & 1u;
+  LM__CAT_GOES_RIGHT(v, n, x);
+}
+static inline uint32_t lm__cat_goes_right_f64(const lmf_view *v, const lmf_node *n, double x) {
+  LM__CAT_GOES_RIGHT(v, n, x);
+}
+
+/* 1 if node n (not a leaf) sends float32 x right: the reference rule of SPEC.md. */
+static inline uint32_t lm__goes_right(const lmf_view *v, const lmf_node *n, float x) {
+  if (isnan(x) || ((n->split & LMF_SPLIT_ZERO_MISSING) && fabsf(x) <= LMF_ZERO_THRESHOLD))
+    return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
+  if (n->split & LMF_SPLIT_CATEGORICAL) return lm__cat_goes_right(v, n, x);
+  return x >= n->threshold;
 }
 
 #endif

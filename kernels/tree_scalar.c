@@ -15,15 +15,7 @@ static inline uint32_t lm__walk(const lmf_view *v, uint32_t i, const float *row)
   for (;;) {
     const lmf_node *n = &v->nodes[i];
     if (n->left == i) return i;
-    float x = row[n->split & LMF_SPLIT_FEATURE_MASK];
-    uint32_t right;
-    if (isnan(x))
-      right = (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
-    else if (n->split & LMF_SPLIT_CATEGORICAL)
-      right = lm__cat_goes_right(v, n, x);
-    else
-      right = x >= n->threshold;
-    i = n->left + right;
+    i = n->left + lm__goes_right(v, n, row[n->split & LMF_SPLIT_FEATURE_MASK]);
   }
 }
 

@@ -27,6 +27,12 @@ static int lm__plan(lm_model *m) {
   m->margin = k->fn;
   m->margin_name = k->name;
   m->isa = isa;
+  if (m->v.meta->decision == LMF_DECISION_LIGHTGBM) {
+    /* LightGBM semantics (double sums, linear leaves): the scalar reference only, so far. */
+    m->lgb = 1;
+    m->margin = NULL;
+    m->margin_name = "tree_margin_lgbm__scalar";
+  }
   m->leaf = m->v.meta->model_kind == LMF_MODEL_LINEAR ? NULL : lm__tree_leaf__scalar;
   if (getenv("LM_DEBUG"))
     fprintf(stderr, "lmrt: plan %s: %s (cpu %s, allowed %s)\n", m->path, k->name,

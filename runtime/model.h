@@ -16,6 +16,7 @@ struct lm_model {
   lm__margin_fn margin;   /* the planned kernels */
   const char *margin_name;
   int isa;                /* ISA the plan was allowed (enum lm__isa) */
+  int lgb;                /* decision 1 (LightGBM): the double-sum kernels, scratch for sums */
   lm__leaf_fn leaf;
   char *path;
 };

@@ -16,18 +16,21 @@ int lm__score_reference(const lmf_view *v, const double *rows, size_t n, float *
   size_t F = v->meta->num_features, G = v->meta->num_outputs;
   float *x = malloc(sizeof *x * (n * F + 1));
   float *m = malloc(sizeof *m * (n * G + 1));
-  if (!x || !m) {
-    free(x), free(m);
+  double *acc = malloc(sizeof *acc * G);
+  if (!x || !m || !acc) {
+    free(x), free(m), free(acc);
     return lm__fail(LM_ENOMEM, "out of memory for %zu self-test rows", n);
   }
   for (size_t i = 0; i < n * F; i++) x[i] = (float)rows[i];
-  if (v->meta->model_kind == LMF_MODEL_LINEAR)
+  if (v->meta->decision == LMF_DECISION_LIGHTGBM)
+    lm__tree_margin_lgbm_f64__scalar(v, rows, n, m, acc);
+  else if (v->meta->model_kind == LMF_MODEL_LINEAR)
     lm__linear_margin__scalar(v, x, n, m);
   else
     lm__tree_margin__scalar(v, x, n, m);
-  size_t width = lm__link_apply__scalar(v->meta->link, m, n, G);
+  size_t width = lm__link_apply__scalar(v->meta->link, v->meta->link_param, m, n, G);
   for (size_t i = 0; i < n * width; i++) out[i] = m[i];
-  free(x), free(m);
+  free(x), free(m), free(acc);
   return LM_OK;
 }
 

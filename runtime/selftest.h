@@ -7,7 +7,8 @@
 
 #include "formats/lmf.h"
 
-/* Values (not margins) of n float64 rows, rounded to float32 first as XGBoost does:
+/* Values (not margins) of n float64 rows with the scalar reference, as lm_predict_f64 scores
+ * them (XGBoost models round rows to float32 first; LightGBM models compare doubles):
  * out receives n × output-width floats. */
 int lm__score_reference(const lmf_view *v, const double *rows, size_t n, float *out);
 

@@ -52,14 +52,22 @@ static int lm__check(lm_session *s, const void *x, size_t n, unsigned flags, con
 
 static void lm__finish(const lm_model *m, unsigned flags, float *out, size_t n) {
   if (!(flags & LM_PREDICT_MARGIN))
-    lm__link_apply__scalar(m->v.meta->link, out, n, m->v.meta->num_outputs);
+    lm__link_apply__scalar(m->v.meta->link, m->v.meta->link_param, out, n,
+                           m->v.meta->num_outputs);
 }
 
 int lm_predict(lm_session *s, const float *x, size_t n, unsigned flags, float *out) {
   int rc = lm__check(s, x, n, flags, out);
   if (rc) return rc;
-  s->m->margin(&s->m->v, x, n, out);
-  lm__finish(s->m, flags, out, n);
+  const lm_model *m = s->m;
+  if (m->lgb) {
+    double *acc = lm__session_scratch(s, sizeof(double) * m->v.meta->num_outputs);
+    if (!acc) return lm__fail(LM_ENOMEM, "out of memory for scratch");
+    lm__tree_margin_lgbm__scalar(&m->v, x, n, out, acc);
+  } else {
+    m->margin(&m->v, x, n, out);
+  }
+  lm__finish(m, flags, out, n);
   return LM_OK;
 }
 
@@ -71,6 +79,14 @@ int lm_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags, flo
   if (rc) return rc;
   const lm_model *m = s->m;
   size_t F = m->v.meta->num_features, G = m->v.meta->num_outputs;
+  if (m->lgb) {
+    /* LightGBM compares doubles: the rows are used as they are. */
+    double *acc = lm__session_scratch(s, sizeof(double) * G);
+    if (!acc) return lm__fail(LM_ENOMEM, "out of memory for scratch");
+    lm__tree_margin_lgbm_f64__scalar(&m->v, x, n, out, acc);
+    lm__finish(m, flags, out, n);
+    return LM_OK;
+  }
   size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK;
   float *buf = lm__session_scratch(s, block * F * sizeof(float));
   if (n && !buf) return lm__fail(LM_ENOMEM, "out of memory for %zu rows of scratch", block);

@@ -97,9 +97,9 @@ static lm_ir_model *tree_ir(void) {
     tr->group = t % 3;
     tr->weight = 1.0f;
     tr->nodes = calloc(3, sizeof *tr->nodes);
-    tr->nodes[0] = (lm_ir_node){1, 2, t % 4, (float)t / 10.0f, 1, 0, 0, 0};
-    tr->nodes[1] = (lm_ir_node){-1, -1, 0, -0.5f, 0, 0, 0, 0};
-    tr->nodes[2] = (lm_ir_node){-1, -1, 0, 0.75f, 0, 0, 0, 0};
+    tr->nodes[0] = (lm_ir_node){.left = 1, .right = 2, .feature = t % 4, .value = (float)t / 10.0f, .default_left = 1, .categorical = 0, .cat_begin = 0, .cat_count = 0};
+    tr->nodes[1] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = -0.5f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
+    tr->nodes[2] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = 0.75f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
   }
   return ir;
 }

@@ -17,7 +17,7 @@
 static void test_sigmoid(void **state) {
   (void)state;
   float v[] = {0.0f, 1000.0f, -1000.0f, 2.0f, -88.7f, -90.0f};
-  assert_int_equal(lm__link_apply__scalar(LM_LINK_SIGMOID, v, 6, 1), 1);
+  assert_int_equal(lm__link_apply__scalar(LM_LINK_SIGMOID, 1.0, v, 6, 1), 1);
   assert_true(v[0] == 0.5f);
   assert_true(v[1] == 1.0f);
   assert_true(v[2] == 1.0f / (expf(88.7f) + 1.0f)); /* clamped: never exactly 0 */
@@ -29,20 +29,20 @@ static void test_sigmoid(void **state) {
 static void test_exp_hinge_identity(void **state) {
   (void)state;
   float e[] = {0.0f, 1.0f, -2.5f};
-  lm__link_apply__scalar(LM_LINK_EXP, e, 3, 1);
+  lm__link_apply__scalar(LM_LINK_EXP, 1.0, e, 3, 1);
   assert_true(e[0] == 1.0f && e[1] == expf(1.0f) && e[2] == expf(-2.5f));
   float h[] = {0.0f, -0.0f, 1e-30f, -3.0f};
-  lm__link_apply__scalar(LM_LINK_HINGE, h, 4, 1);
+  lm__link_apply__scalar(LM_LINK_HINGE, 1.0, h, 4, 1);
   assert_true(h[0] == 0.0f && h[1] == 0.0f && h[2] == 1.0f && h[3] == 0.0f);
   float i[] = {-7.25f, 3.5f};
-  lm__link_apply__scalar(LM_LINK_IDENTITY, i, 1, 2);
+  lm__link_apply__scalar(LM_LINK_IDENTITY, 1.0, i, 1, 2);
   assert_true(i[0] == -7.25f && i[1] == 3.5f);
 }
 
 static void test_softmax(void **state) {
   (void)state;
   float v[] = {1.0f, 2.0f, 3.0f, 1000.0f, 1000.0f, -1000.0f};
-  assert_int_equal(lm__link_apply__scalar(LM_LINK_SOFTMAX, v, 2, 3), 3);
+  assert_int_equal(lm__link_apply__scalar(LM_LINK_SOFTMAX, 1.0, v, 2, 3), 3);
   double s = exp(-2.0) + exp(-1.0) + 1.0;
   assert_float_equal(v[0], exp(-2.0) / s, 1e-7);
   assert_float_equal(v[2], 1.0 / s, 1e-7);
@@ -52,7 +52,7 @@ static void test_softmax(void **state) {
 static void test_argmax(void **state) {
   (void)state;
   float v[] = {0.1f, 0.7f, 0.7f, /* */ 5.0f, -1.0f, 2.0f, /* */ -3.0f, -2.0f, -1.0f};
-  assert_int_equal(lm__link_apply__scalar(LM_LINK_ARGMAX, v, 3, 3), 1);
+  assert_int_equal(lm__link_apply__scalar(LM_LINK_ARGMAX, 1.0, v, 3, 3), 1);
   assert_true(v[0] == 1.0f); /* first of equal maxima */
   assert_true(v[1] == 0.0f);
   assert_true(v[2] == 2.0f);

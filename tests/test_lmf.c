@@ -43,16 +43,16 @@ static lm_ir_model *make_tree_ir(void) {
   t->n_nodes = 5;
   t->weight = 1.0f;
   t->nodes = calloc(5, sizeof *t->nodes);
-  t->nodes[0] = (lm_ir_node){1, 2, 0, 1.5f, 1, 0, 0, 0};
-  t->nodes[1] = (lm_ir_node){-1, -1, 0, 0.25f, 0, 0, 0, 0};
-  t->nodes[2] = (lm_ir_node){3, 4, 1, 0.0f, 0, 1, 0, 3};
-  t->nodes[3] = (lm_ir_node){-1, -1, 0, -0.5f, 0, 0, 0, 0};
-  t->nodes[4] = (lm_ir_node){-1, -1, 0, 1.0f, 0, 0, 0, 0};
+  t->nodes[0] = (lm_ir_node){.left = 1, .right = 2, .feature = 0, .value = 1.5f, .default_left = 1, .categorical = 0, .cat_begin = 0, .cat_count = 0};
+  t->nodes[1] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = 0.25f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
+  t->nodes[2] = (lm_ir_node){.left = 3, .right = 4, .feature = 1, .value = 0.0f, .default_left = 0, .categorical = 1, .cat_begin = 0, .cat_count = 3};
+  t->nodes[3] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = -0.5f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
+  t->nodes[4] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = 1.0f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
   t = &m->trees[1];
   t->n_nodes = 1;
   t->weight = 1.0f;
   t->nodes = calloc(1, sizeof *t->nodes);
-  t->nodes[0] = (lm_ir_node){-1, -1, 0, 0.125f, 0, 0, 0, 0};
+  t->nodes[0] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = 0.125f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
   m->feature_names = calloc(2, sizeof(char *));
   m->feature_names[0] = strdup("distance_km");
   m->feature_names[1] = strdup("zone");
@@ -167,6 +167,95 @@ static void test_linear(void **state) {
   assert_int_equal(lm_predict_leaf(s, x, 1, leaf), LM_EUNSUPPORTED);
   lm_session_free(s);
   lm_model_close(m);
+}
+
+/* LightGBM semantics (decision 1), worked by hand: thresholds compared as doubles (`x <= t`
+ * goes left) — exactly for float64 rows, and through the normalised float32 threshold for
+ * float32 rows; missing types NaN / Zero / None; categorical sets sending their members LEFT
+ * with LightGBM's integer cast (−0.5 is category 0); a `+inf` threshold; a linear leaf with a
+ * NaN fallback; double sums.
+ *   tree 0: n0: x0 <= 0.1 (missing NaN, default right) ? n1 : n2
+ *           n1: x1 in {0, 5} ? leaf3 = 1 : leaf4 = 2
+ *           n2: x2 <= 2.5 (missing Zero, default right) ? leaf5 = 4 : leaf6 = 8
+ *   tree 1: n0: x0 <= +inf (missing None) ? leaf1 = 0.25 + 2·x3 (NaN: 0.75) : leaf2 = 100 */
+static void test_lightgbm_decisions(void **state) {
+  (void)state;
+  lm_ir_model *m = lm_ir_new();
+  strcpy(m->source_format, "lightgbm-text");
+  strcpy(m->source_version, "v4");
+  strcpy(m->objective, "lightgbm:regression");
+  m->decision = LM_DECISION_LIGHTGBM;
+  m->num_features = 4;
+  m->num_outputs = 1;
+  m->n_trees = 2;
+  m->trees = calloc(2, sizeof *m->trees);
+  m->cat_values = malloc(2 * sizeof *m->cat_values);
+  m->cat_values[0] = 0, m->cat_values[1] = 5;
+  m->n_cat_values = 2;
+  lm_ir_tree *t = &m->trees[0];
+  t->n_nodes = 7;
+  t->weight = 1.0f;
+  t->nodes = calloc(7, sizeof *t->nodes);
+  t->nodes[0] = (lm_ir_node){.left = 1, .right = 2, .feature = 0, .value_d = 0.1,
+                             .missing_type = LM_MISSING_NAN, .default_left = 0};
+  t->nodes[1] = (lm_ir_node){.left = 3, .right = 4, .feature = 1, .categorical = 1,
+                             .cat_begin = 0, .cat_count = 2};
+  t->nodes[2] = (lm_ir_node){.left = 5, .right = 6, .feature = 2, .value_d = 2.5,
+                             .missing_type = LM_MISSING_ZERO, .default_left = 0};
+  const double leaf[] = {1, 2, 4, 8};
+  for (int k = 0; k < 4; k++) t->nodes[3 + k] = (lm_ir_node){.left = -1, .right = -1, .value_d = leaf[k]};
+  t = &m->trees[1];
+  t->n_nodes = 3;
+  t->weight = 1.0f;
+  t->linear = 1;
+  t->nodes = calloc(3, sizeof *t->nodes);
+  t->nodes[0] = (lm_ir_node){.left = 1, .right = 2, .feature = 0, .value_d = INFINITY,
+                             .missing_type = LM_MISSING_NONE};
+  t->nodes[1] = (lm_ir_node){.left = -1, .right = -1, .value_d = 0.75, .lin_const = 0.25,
+                             .lin_begin = 0, .lin_count = 1};
+  t->nodes[2] = (lm_ir_node){.left = -1, .right = -1, .value_d = 100, .lin_const = 100};
+  m->lin_feat = malloc(sizeof *m->lin_feat);
+  m->lin_coeff = malloc(sizeof *m->lin_coeff);
+  m->lin_feat[0] = 3, m->lin_coeff[0] = 2.0;
+  m->n_lin_terms = 1;
+  size_t len;
+  uint8_t *img = write_image(m, &len);
+  lm_ir_free(m);
+  lm_model *lm;
+  assert_int_equal(lm_model_open(save("lgbm.lm", img, len), &lm), 0);
+  free(img);
+  lm_session *s;
+  assert_int_equal(lm_session_new(lm, &s), 0);
+  const double rows[][4] = {
+      {0.1, 5, 0, 2},                   /* f64: 0.1 <= 0.1 left → {5}: 1; f32: 0.1f > 0.1 right */
+      {0.05, -0.5, 3, NAN},             /* −0.5 → category 0: 1; linear NaN → 0.75 */
+      {0.2, NAN, 2.5, 1},               /* 2.5 <= 2.5: 4; 0.25 + 2 */
+      {NAN, 1.7, 1e-36, 0},             /* NaN → right; 1e-36 is zero → right: 8; None: 0.25 */
+      {-INFINITY, 2, 2e-35, -1},        /* left, 2 not in set: 2; 0.25 − 2 */
+      {INFINITY, 0, 3, 1},              /* inf > 0.1: 3 > 2.5: 8; inf <= +inf: 2.25 */
+      {0x1.999999999999bp-4, 0, 0, 0},  /* one double ulp above 0.1: right, 0 is zero: 8 */
+  };
+  const float want64[] = {5.25f, 1.75f, 6.25f, 8.25f, 0.25f, 10.25f, 8.25f};
+  const float want32[] = {12.25f, 1.75f, 6.25f, 8.25f, 0.25f, 10.25f, 8.25f};
+  float out[7], x32[7][4];
+  for (int r = 0; r < 7; r++)
+    for (int f = 0; f < 4; f++) x32[r][f] = (float)rows[r][f];
+  assert_int_equal(lm_predict_f64(s, &rows[0][0], 7, 0, out), 0);
+  for (int r = 0; r < 7; r++)
+    if (out[r] != want64[r]) fail_msg("f64 row %d: %.9g, want %.9g", r, out[r], want64[r]);
+  assert_int_equal(lm_predict(s, &x32[0][0], 7, 0, out), 0);
+  for (int r = 0; r < 7; r++)
+    if (out[r] != want32[r]) fail_msg("f32 row %d: %.9g, want %.9g", r, out[r], want32[r]);
+  /* float32 rows one float ulp either side of 0.1 and exactly at the largest float <= 0.1 */
+  float below = nextafterf(0.1f, 0.0f), x1[2][4] = {{below, 5, 0, 0}, {0.1f, 5, 0, 0}};
+  assert_int_equal(lm_predict(s, &x1[0][0], 2, 0, out), 0);
+  assert_true(out[0] == 1.25f); /* below <= 0.1: left, {5}: 1, + 0.25 */
+  assert_true(out[1] == 8.25f); /* 0.1f > 0.1: right, 0 is zero → right: 8 */
+  lm_model_info info;
+  assert_int_equal(lm_model_get_info(lm, &info), 0);
+  assert_string_equal(info.kernel, "tree_margin_lgbm__scalar");
+  lm_session_free(s);
+  lm_model_close(lm);
 }
 
 /* ---- broken files: one table ---- */
@@ -315,6 +404,7 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tree_decisions), cmocka_unit_test(test_linear),
+      cmocka_unit_test(test_lightgbm_decisions),
       cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_writer_rejects),
       cmocka_unit_test(test_errors),
   };

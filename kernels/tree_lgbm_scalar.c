@@ -1,0 +1,89 @@
+/*
+ * tree_lgbm_scalar.c — the scalar reference kernels for decision 1 (LightGBM) models
+ * (formats/SPEC.md, "Decisions"): leaves add their exact double value (NODE_F64) or their
+ * linear-leaf value, summed per output in double in tree order, averaged when the model says
+ * so, then rounded to float32 — as LightGBM computes and then our float32 API returns.
+ *
+ * Two entry points: float32 rows use the normalised float32 thresholds of NODES (exact for
+ * float32 inputs by construction); float64 rows are decided against the exact double thresholds
+ * of NODE_F64 (`x > t` goes right), so a double row one double ulp from a threshold goes where
+ * LightGBM sends it.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels/kernels.h"
+#include "kernels/tree_common.h"
+
+/* Value of leaf i of tree tr reached by row (float or double): NODE_F64, or in a linear tree
+ * constant + Σ coeff·x over the leaf's terms in double, unless one of those x is NaN. */
+#define LM__DEFINE_LEAF_VALUE(name, T)                                                           \
+  static inline double name(const lmf_view *v, const lmf_tree *tr, uint32_t i, const T *row) {   \
+    if (!(tr->flags & LMF_TREE_LINEAR)) return v->node_f64[i];                                   \
+    const lmf_linear_leaf *ll = &v->lin_leaves[i];                                               \
+    double s = ll->constant;                                                                     \
+    for (uint32_t k = 0; k < ll->count; k++) {                                                   \
+      const lmf_linear_term *t = &v->lin_terms[ll->first + k];                                   \
+      double x = (double)row[t->feature];                                                        \
+      if (isnan(x)) return v->node_f64[i];                                                       \
+      s += t->coeff * x;                                                                         \
+    }                                                                                            \
+    return s;                                                                                    \
+  }
+LM__DEFINE_LEAF_VALUE(lm__leaf_value_f32, float)
+LM__DEFINE_LEAF_VALUE(lm__leaf_value_f64, double)
+
+static inline uint32_t lm__goes_right_f64(const lmf_view *v, uint32_t i, double x) {
+  const lmf_node *n = &v->nodes[i];
+  if (isnan(x) ||
+      ((n->split & LMF_SPLIT_ZERO_MISSING) && fabs(x) <= (double)LMF_ZERO_THRESHOLD))
+    return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
+  if (n->split & LMF_SPLIT_CATEGORICAL) return lm__cat_goes_right_f64(v, n, x);
+  return x > v->node_f64[i];
+}
+
+static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
+  for (uint32_t g = 0; g < m->num_outputs; g++)
+    o[g] = (float)(m->average_over ? acc[g] / m->average_over : acc[g]);
+}
+
+/* acc is caller scratch of num_outputs doubles (the session arena provides it). */
+void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
+                                  double *acc) {
+  const lmf_meta *m = v->meta;
+  size_t F = m->num_features, G = m->num_outputs;
+  for (size_t r = 0; r < n; r++) {
+    const float *row = x + r * F;
+    for (size_t g = 0; g < G; g++) acc[g] = m->base_margin;
+    for (uint32_t t = 0; t < m->n_trees; t++) {
+      const lmf_tree *tr = &v->trees[t];
+      uint32_t i = tr->first_node;
+      while (v->nodes[i].left != i) {
+        const lmf_node *nd = &v->nodes[i];
+        i = nd->left + lm__goes_right(v, nd, row[nd->split & LMF_SPLIT_FEATURE_MASK]);
+      }
+      acc[tr->group] += lm__leaf_value_f32(v, tr, i, row) * tr->weight;
+    }
+    lm__finish_row(m, acc, out + r * G);
+  }
+}
+
+void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
+                                      double *acc) {
+  const lmf_meta *m = v->meta;
+  size_t F = m->num_features, G = m->num_outputs;
+  for (size_t r = 0; r < n; r++) {
+    const double *row = x + r * F;
+    for (size_t g = 0; g < G; g++) acc[g] = m->base_margin;
+    for (uint32_t t = 0; t < m->n_trees; t++) {
+      const lmf_tree *tr = &v->trees[t];
+      uint32_t i = tr->first_node;
+      while (v->nodes[i].left != i) {
+        const lmf_node *nd = &v->nodes[i];
+        i = nd->left + lm__goes_right_f64(v, i, row[nd->split & LMF_SPLIT_FEATURE_MASK]);
+      }
+      acc[tr->group] += lm__leaf_value_f64(v, tr, i, row) * tr->weight;
+    }
+    lm__finish_row(m, acc, out + r * G);
+  }
+}
