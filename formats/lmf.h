@@ -168,6 +168,9 @@ typedef struct lmf_view {
   const lmf_linear_term *lin_terms;
   uint32_t n_lin_terms;
   const lmf_selftest *selftest; /* NULL if absent */
+  /* Derived in memory by the planner, not read from the file: the perfect-tree layout
+   * (kernels/tree_perfect.h) when the model is eligible, else NULL. */
+  const struct lm__perfect *perfect;
   const double *selftest_rows;  /* n_rows × num_features */
   const float *selftest_expected; /* n_rows × width */
 } lmf_view;

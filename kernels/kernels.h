@@ -21,6 +21,8 @@ typedef void (*lm__leaf_fn)(const lmf_view *v, const float *x, size_t n, uint32_
 void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
+/* Over the perfect-tree layout (v->perfect); falls back to the NODES kernel without it. */
+void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
@@ -38,6 +40,7 @@ typedef struct lm__kernel {
   int isa;              /* enum lm__isa (kernels/cpu.h) */
   const char *name;     /* "tree_margin__avx512" */
   lm__margin_fn fn;
+  int needs_perfect;    /* runs only when v->perfect was built (tree depth ≤ 8) */
 } lm__kernel;
 extern const lm__kernel lm__tree_margin_kernels[];
 extern const lm__kernel lm__linear_margin_kernels[];

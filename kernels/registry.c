@@ -9,16 +9,17 @@
 
 const lm__kernel lm__tree_margin_kernels[] = {
 #if defined(__x86_64__)
-    {LM_ISA_AVX512, "tree_margin__avx512", lm__tree_margin__avx512},
-    {LM_ISA_AVX2, "tree_margin__avx2", lm__tree_margin__avx2},
+    {LM_ISA_AVX512, "tree_margin_perfect__avx512", lm__tree_margin_perfect__avx512, 1},
+    {LM_ISA_AVX512, "tree_margin__avx512", lm__tree_margin__avx512, 0},
+    {LM_ISA_AVX2, "tree_margin__avx2", lm__tree_margin__avx2, 0},
 #endif
-    {LM_ISA_SCALAR, "tree_margin__scalar", lm__tree_margin__scalar},
+    {LM_ISA_SCALAR, "tree_margin__scalar", lm__tree_margin__scalar, 0},
 };
 
 const lm__kernel lm__linear_margin_kernels[] = {
 #if defined(__x86_64__)
-    {LM_ISA_AVX512, "linear_margin__avx512", lm__linear_margin__avx512},
-    {LM_ISA_AVX2, "linear_margin__avx2", lm__linear_margin__avx2},
+    {LM_ISA_AVX512, "linear_margin__avx512", lm__linear_margin__avx512, 0},
+    {LM_ISA_AVX2, "linear_margin__avx2", lm__linear_margin__avx2, 0},
 #endif
-    {LM_ISA_SCALAR, "linear_margin__scalar", lm__linear_margin__scalar},
+    {LM_ISA_SCALAR, "linear_margin__scalar", lm__linear_margin__scalar, 0},
 };

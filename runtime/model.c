@@ -13,6 +13,7 @@
 
 #include "formats/objective.h"
 #include "kernels/cpu.h"
+#include "kernels/tree_perfect.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
 
@@ -23,7 +24,9 @@ static int lm__plan(lm_model *m) {
   if (isa < 0) return lm__fail_prefix(isa, m->path);
   const lm__kernel *k = m->v.meta->model_kind == LMF_MODEL_LINEAR ? lm__linear_margin_kernels
                                                                   : lm__tree_margin_kernels;
-  while (k->isa > isa) k++;
+  if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX512)
+    m->v.perfect = m->perfect = lm__perfect_build(&m->v);
+  while (k->isa > isa || (k->needs_perfect && !m->perfect)) k++;
   m->margin = k->fn;
   m->margin_name = k->name;
   m->isa = isa;
@@ -95,6 +98,7 @@ void lm_model_close(lm_model *m) {
   if (!m) return;
   if (m->map) munmap(m->map, m->map_len);
   free(m->names);
+  lm__perfect_free(m->perfect);
   free(m->path);
   free(m);
 }

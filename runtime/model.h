@@ -13,6 +13,7 @@ struct lm_model {
   size_t map_len;
   lmf_view v;             /* verified pointers into the mapping */
   const char **names;     /* num_features pointers into META, or NULL */
+  struct lm__perfect *perfect; /* derived layout (kernels/tree_perfect.h), owned; or NULL */
   lm__margin_fn margin;   /* the planned kernels */
   const char *margin_name;
   int isa;                /* ISA the plan was allowed (enum lm__isa) */

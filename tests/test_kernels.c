@@ -21,6 +21,7 @@
 #include "lmrt.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
+#include "kernels/tree_perfect.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) {
@@ -104,6 +105,8 @@ static void check_model(lm_ir_model *ir, const char *what) {
   assert_int_equal(lm__lmf_write(ir, "test", &img, &len), 0);
   lmf_view v;
   if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
+  lm__perfect *perfect = lm__perfect_build(&v);
+  v.perfect = perfect;
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
   const size_t maxn = 300, F = ir->num_features, G = ir->num_outputs;
   float *x = malloc(sizeof *x * maxn * F);
@@ -113,6 +116,8 @@ static void check_model(lm_ir_model *ir, const char *what) {
   for (const lm__kernel *k = lm__tree_margin_kernels;; k++) {
     if (k->isa > isa) {
       print_message("SKIP %s on %s: this CPU lacks it\n", k->name, what);
+    } else if (k->needs_perfect && !perfect) {
+      print_message("SKIP %s on %s: deeper than %d levels\n", k->name, what, LM_PERFECT_MAX_DEPTH);
     } else {
       for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
@@ -135,6 +140,7 @@ static void check_model(lm_ir_model *ir, const char *what) {
     }
     if (k->isa == LM_ISA_SCALAR) break;
   }
+  lm__perfect_free(perfect);
   free(x), free(want), free(got), free(img);
 }
 
@@ -143,6 +149,7 @@ static void test_random_models(void **state) {
   struct { uint32_t F, G, T; int maxd, dart; } shapes[] = {
       {1, 1, 1, 0, 0},  {3, 1, 5, 3, 0},   {30, 1, 100, 6, 0}, {10, 3, 37, 5, 0},
       {50, 1, 70, 9, 1}, {7, 4, 129, 4, 1}, {200, 1, 20, 8, 0}, {5, 1, 17, 1, 0},
+      {64, 1, 40, 7, 0}, {33, 2, 50, 6, 1}, {100, 1, 30, 8, 0},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     char what[96];

@@ -1,0 +1,41 @@
+/*
+ * tree_perfect.h — the perfect-tree layout: a derived, in-memory copy of a shallow ensemble
+ * (every tree of depth ≤ LM_PERFECT_MAX_DEPTH) in which each tree is padded to a complete binary
+ * tree of the ensemble's depth D. Node i's children are 2i+1 and 2i+2, so the walk needs no
+ * child index at all (one gather fewer per level than NODES), and the first 63 nodes of a tree
+ * fit in four vector registers, where they are selected with permutes instead of gathered.
+ *
+ * Padding keeps decisions exact: a leaf above the bottom level becomes a chain of pass-through
+ * nodes (feature 0, threshold NaN, DEFAULT_LEFT: always left) ending on the bottom leaf that
+ * holds its value. It is built from the verified NODES when a model is opened (runtime/model.c)
+ * and is only used by kernels that declare they need it.
+ */
+#ifndef LM_KERNELS_TREE_PERFECT_H
+#define LM_KERNELS_TREE_PERFECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/lmf.h"
+
+#define LM_PERFECT_MAX_DEPTH 8
+
+typedef struct lm__perfect {
+  uint32_t depth;        /* D: every tree is complete to this depth (1..LM_PERFECT_MAX_DEPTH) */
+  uint32_t n_int;        /* internal slots per tree: 2^D - 1 */
+  uint32_t n_leaf;       /* leaf slots per tree: 2^D */
+  uint32_t stride;       /* internal-slot stride between trees (n_int rounded up to 64) */
+  uint32_t *split;       /* n_trees × stride: NODES split word (pass-through: DEFAULT_LEFT) */
+  float *thr;            /* n_trees × stride: threshold (pass-through: NaN) */
+  uint32_t *orig;        /* n_trees × stride: NODES index, to resolve categorical splits */
+  float *leaf;           /* n_trees × n_leaf: leaf values (before the tree weight) */
+  uint32_t *leaf_orig;   /* n_trees × n_leaf: NODES index of each bottom leaf */
+  void *block;           /* the single allocation holding the arrays */
+} lm__perfect;
+
+/* Build the layout for a verified view; NULL if the model is not eligible (linear, decision 1,
+ * deeper than LM_PERFECT_MAX_DEPTH) or on out of memory. Free with lm__perfect_free. */
+lm__perfect *lm__perfect_build(const lmf_view *v);
+void lm__perfect_free(lm__perfect *p);
+
+#endif

@@ -1,0 +1,219 @@
+/*
+ * tree_perfect_avx512.c — AVX-512 kernels over the perfect-tree layout (tree_perfect.h).
+ *
+ * Batch (rows in lanes, 4 vectors = 64 rows in flight per tree): a tree's first 63 nodes
+ * (levels 0–5) are loaded once per row block into eight registers (thresholds and split words)
+ * and selected per lane with permutes; deeper levels (6–7) are gathered. A level then costs one
+ * gather (the feature value) instead of four. Single row (trees in lanes, 4 × 16 trees in
+ * flight): two gathers per level (threshold, split), the feature value selected from the row
+ * held in registers when the model has ≤ 64 features. Leaves are added per row in tree order,
+ * so sums are bit-identical to the scalar reference.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "kernels/tree_common.h"
+#include "kernels/tree_perfect.h"
+
+#define LM__V 4
+#define LM__L 16
+
+static inline __mmask16 lm__cat(const lmf_view *v, __mmask16 cat, const uint32_t *orig,
+                                __m512i pos, __m512 xv, __mmask16 right) {
+  uint32_t ps[LM__L];
+  float xs[LM__L];
+  _mm512_storeu_si512(ps, pos);
+  _mm512_storeu_ps(xs, xv);
+  while (cat) {
+    int j = __builtin_ctz(cat);
+    cat &= (__mmask16)(cat - 1);
+    uint32_t r = lm__cat_goes_right(v, &v->nodes[orig[ps[j]]], xs[j]);
+    right = (__mmask16)((right & ~(1u << j)) | (r << j));
+  }
+  return right;
+}
+
+/* right lanes for split words spl, thresholds thr and feature values xv */
+static inline __mmask16 lm__right(__m512i spl, __m512 thr, __m512 xv) {
+  __mmask16 ge = _mm512_cmp_ps_mask(xv, thr, _CMP_GE_OQ);
+  __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+  __mmask16 dl = _mm512_test_epi32_mask(spl, _mm512_set1_epi32((int)LMF_SPLIT_DEFAULT_LEFT));
+  return (__mmask16)((ge & ~nan) | (nan & ~dl));
+}
+
+static inline __mmask16 lm__cat_lanes(__m512i spl, __m512 xv) {
+  return (__mmask16)(_mm512_test_epi32_mask(spl, _mm512_set1_epi32((int)LMF_SPLIT_CATEGORICAL)) &
+                     _mm512_cmp_ps_mask(xv, xv, _CMP_ORD_Q));
+}
+
+static inline __m512i lm__descend(__m512i idx, __mmask16 right) {
+  __m512i c = _mm512_add_epi32(_mm512_slli_epi32(idx, 1), _mm512_set1_epi32(1));
+  return _mm512_mask_add_epi32(c, right, c, _mm512_set1_epi32(1));
+}
+
+static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, size_t n,
+                     float *out) {
+  const lmf_meta *m = v->meta;
+  const int has_cat = m->n_cat_splits > 0;
+  const size_t F = m->num_features, G = m->num_outputs, B = LM__V * LM__L;
+  const __m512i fmask = _mm512_set1_epi32((int)LMF_SPLIT_FEATURE_MASK);
+  const uint32_t D = p->depth, Dp = D < 6 ? D : 6;
+  for (size_t r0 = 0; r0 < n; r0 += B) {
+    size_t rows = n - r0 < B ? n - r0 : B;
+    const float *xb = x + r0 * F;
+    __m512i off[LM__V];
+    __m512 acc[LM__V];
+    for (int k = 0; k < LM__V; k++) {
+      int o[LM__L];
+      for (int j = 0; j < LM__L; j++) {
+        size_t r = (size_t)(k * LM__L + j);
+        o[j] = (int)((r < rows ? r : rows - 1) * F);
+      }
+      off[k] = _mm512_loadu_si512(o);
+      acc[k] = _mm512_set1_ps(m->base_margin);
+    }
+    if (G > 1)
+      for (size_t r = 0; r < rows; r++)
+        for (size_t g = 0; g < G; g++) out[(r0 + r) * G + g] = m->base_margin;
+    for (uint32_t t = 0; t < m->n_trees; t++) {
+      const float *thr = p->thr + (size_t)t * p->stride;
+      const int *spl = (const int *)p->split + (size_t)t * p->stride;
+      const uint32_t *orig = p->orig + (size_t)t * p->stride;
+      __m512 T0 = _mm512_load_ps(thr), T1 = _mm512_load_ps(thr + 16);
+      __m512 T2 = _mm512_load_ps(thr + 32), T3 = _mm512_load_ps(thr + 48);
+      __m512i S0 = _mm512_load_si512(spl), S1 = _mm512_load_si512(spl + 16);
+      __m512i S2 = _mm512_load_si512(spl + 32), S3 = _mm512_load_si512(spl + 48);
+      __m512i idx[LM__V];
+      for (int k = 0; k < LM__V; k++) idx[k] = _mm512_setzero_si512();
+      for (uint32_t l = 0; l < D; l++) {
+        for (int k = 0; k < LM__V; k++) {
+          __m512 tv;
+          __m512i sv;
+          if (l < 5) {
+            tv = _mm512_permutex2var_ps(T0, idx[k], T1);
+            sv = _mm512_permutex2var_epi32(S0, idx[k], S1);
+          } else if (l < Dp) {
+            __mmask16 hi = _mm512_test_epi32_mask(idx[k], _mm512_set1_epi32(32));
+            tv = _mm512_mask_blend_ps(hi, _mm512_permutex2var_ps(T0, idx[k], T1),
+                                      _mm512_permutex2var_ps(T2, idx[k], T3));
+            sv = _mm512_mask_blend_epi32(hi, _mm512_permutex2var_epi32(S0, idx[k], S1),
+                                         _mm512_permutex2var_epi32(S2, idx[k], S3));
+          } else {
+            tv = _mm512_i32gather_ps(idx[k], thr, 4);
+            sv = _mm512_i32gather_epi32(idx[k], spl, 4);
+          }
+          __m512 xv = _mm512_i32gather_ps(_mm512_add_epi32(off[k], _mm512_and_si512(sv, fmask)), xb, 4);
+          __mmask16 right = lm__right(sv, tv, xv);
+          if (has_cat) {
+            __mmask16 cat = lm__cat_lanes(sv, xv);
+            if (cat) right = lm__cat(v, cat, orig, idx[k], xv, right);
+          }
+          idx[k] = lm__descend(idx[k], right);
+        }
+      }
+      const float *lf = p->leaf + (size_t)t * p->n_leaf;
+      __m512 wt = _mm512_set1_ps(v->trees[t].weight);
+      __m512i nint = _mm512_set1_epi32((int)p->n_int);
+      uint32_t group = v->trees[t].group;
+      for (int k = 0; k < LM__V; k++) {
+        __m512 leaf = _mm512_mul_ps(_mm512_i32gather_ps(_mm512_sub_epi32(idx[k], nint), lf, 4), wt);
+        if (G == 1) {
+          acc[k] = _mm512_add_ps(acc[k], leaf);
+        } else {
+          float l[LM__L];
+          _mm512_storeu_ps(l, leaf);
+          for (int j = 0; j < LM__L && (size_t)(k * LM__L + j) < rows; j++)
+            out[(r0 + (size_t)(k * LM__L + j)) * G + group] += l[j];
+        }
+      }
+    }
+    if (G == 1) {
+      float a[B];
+      for (int k = 0; k < LM__V; k++) _mm512_storeu_ps(a + k * LM__L, acc[k]);
+      memcpy(out + r0, a, rows * sizeof(float));
+    }
+  }
+}
+
+/* Feature values of a single row for split words sv: from registers when F ≤ 64. */
+static inline __m512 lm__row_x(const float *row, size_t F, const __m512 *R, __m512i sv) {
+  __m512i f = _mm512_and_si512(sv, _mm512_set1_epi32((int)LMF_SPLIT_FEATURE_MASK));
+  if (F <= 32) return _mm512_permutex2var_ps(R[0], f, R[1]);
+  if (F <= 64) {
+    __mmask16 hi = _mm512_test_epi32_mask(f, _mm512_set1_epi32(32));
+    return _mm512_mask_blend_ps(hi, _mm512_permutex2var_ps(R[0], f, R[1]),
+                                _mm512_permutex2var_ps(R[2], f, R[3]));
+  }
+  return _mm512_i32gather_ps(f, row, 4);
+}
+
+static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *row, float *o) {
+  const lmf_meta *m = v->meta;
+  const int has_cat = m->n_cat_splits > 0;
+  const uint32_t T = m->n_trees, G = m->num_outputs, D = p->depth;
+  const size_t F = m->num_features;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512 R[4];
+  for (int q = 0; q < 4; q++) {
+    size_t lo = (size_t)q * 16;
+    __mmask16 mk = F <= lo ? 0 : F - lo >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (F - lo)) - 1);
+    R[q] = F <= 64 ? _mm512_maskz_loadu_ps(mk, row + lo) : _mm512_setzero_ps();
+  }
+  for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
+  for (uint32_t t0 = 0; t0 < T; t0 += LM__V * LM__L) {
+    __m512i idx[LM__V], tb[LM__V];
+    for (int k = 0; k < LM__V; k++) {
+      __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)(t0 + (uint32_t)k * LM__L)), lane);
+      t = _mm512_min_epu32(t, _mm512_set1_epi32((int)(T - 1)));
+      tb[k] = _mm512_mullo_epi32(t, _mm512_set1_epi32((int)p->stride));
+      idx[k] = _mm512_setzero_si512();
+    }
+    for (uint32_t l = 0; l < D; l++) {
+      for (int k = 0; k < LM__V; k++) {
+        __m512i at = _mm512_add_epi32(tb[k], idx[k]);
+        __m512 tv = _mm512_i32gather_ps(at, p->thr, 4);
+        __m512i sv = _mm512_i32gather_epi32(at, (const int *)p->split, 4);
+        __m512 xv = lm__row_x(row, F, R, sv);
+        __mmask16 right = lm__right(sv, tv, xv);
+        if (has_cat) {
+          __mmask16 cat = lm__cat_lanes(sv, xv);
+          if (cat) right = lm__cat(v, cat, p->orig, at, xv, right);
+        }
+        idx[k] = lm__descend(idx[k], right);
+      }
+    }
+    for (int k = 0; k < LM__V; k++) {
+      uint32_t tbk = t0 + (uint32_t)k * LM__L;
+      if (tbk >= T) break;
+      float l[LM__L];
+      uint32_t li[LM__L];
+      __m512i leafpos = _mm512_sub_epi32(idx[k], _mm512_set1_epi32((int)p->n_int));
+      _mm512_storeu_si512(li, leafpos);
+      uint32_t cnt = T - tbk < LM__L ? T - tbk : LM__L;
+      for (uint32_t j = 0; j < cnt; j++) {
+        const lmf_tree *tr = &v->trees[tbk + j];
+        l[j] = p->leaf[(size_t)(tbk + j) * p->n_leaf + li[j]] * tr->weight;
+      }
+      if (G == 1)
+        for (uint32_t j = 0; j < cnt; j++) o[0] += l[j];
+      else
+        for (uint32_t j = 0; j < cnt; j++) o[v->trees[tbk + j].group] += l[j];
+    }
+  }
+}
+
+void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
+  const lm__perfect *p = v->perfect;
+  const size_t F = v->meta->num_features;
+  if (!p || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
+      (uint64_t)v->meta->n_trees * p->stride >= (1u << 31)) {
+    lm__tree_margin__avx512(v, x, n, out);
+    return;
+  }
+  if (n < LM__L) {
+    for (size_t r = 0; r < n; r++) lm__one_row(v, p, x + r * F, out + r * v->meta->num_outputs);
+    return;
+  }
+  lm__rows(v, p, x, n, out);
+}
