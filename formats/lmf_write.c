@@ -50,6 +50,17 @@ static float lm__lgb_threshold(double t) {
   return f;
 }
 
+/* LightGBM's dense-row predictor reads every non-NaN |x| ≤ kZeroThreshold (1e-35f) as 0 before
+ * the trees see it. For a threshold t outside [-kZ, kZ) that changes no decision; inside, it is
+ * the same as comparing x itself with -kZ's predecessor (t < 0: tiny values go right) or with kZ
+ * (t ≥ 0: tiny values go left). Type Zero splits already send tiny values to the default. */
+static double lm__lgb_tiny(const lm_ir_node *n) {
+  const double kz = (double)LMF_ZERO_THRESHOLD;
+  double t = n->value_d;
+  if (n->missing_type == LM_MISSING_ZERO || !(t >= -kz && t < kz)) return t;
+  return t < 0 ? nextafter(-kz, -INFINITY) : kz;
+}
+
 /* Breadth-first re-layout of one tree: order[k] = trainer id of the k-th node written;
  * returns the number of reachable nodes, or a negative error. depth receives the tree depth. */
 static int lm__layout_tree(const lm_ir_model *m, const lm_ir_tree *t, uint32_t ti,
@@ -393,7 +404,9 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
           word_i += nw;
           set_i++;
         } else {
-          o->threshold = lgb ? lm__lgb_threshold(nd->value_d) : nd->value;
+          double t = lgb ? lm__lgb_tiny(nd) : 0.0;
+          if (f64) f64[at] = t;
+          o->threshold = lgb ? lm__lgb_threshold(t) : nd->value;
           o->u.cat_set = 0;
         }
       }

@@ -53,6 +53,13 @@ static const lm_objective lm__objectives[] = {
     {"lightgbm:tweedie", 44, LM_LINK_EXP_F64, LM_BASE_IDENTITY, 0},
     {"lightgbm:lambdarank", 45, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
     {"lightgbm:rank_xendcg", 46, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    /* the `sqrt` option also squares these objectives' outputs (huber, poisson, gamma and
+     * tweedie ignore it) */
+    {"lightgbm:regression_l1_sqrt", 47, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
+    {"lightgbm:quantile_sqrt", 48, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
+    {"lightgbm:fair_sqrt", 49, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
+    {"lightgbm:mape_sqrt", 50, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
+    {"lightgbm:custom", 51, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0}, /* no objective= line */
 };
 
 const lm_objective *lm__objective_by_name(const char *name) {

@@ -22,7 +22,7 @@ enum lm_link {
   LM_LINK_SOFTMAX_F64 = 8,   /* LightGBM: softmax in double */
   LM_LINK_EXP_F64 = 9,       /* LightGBM: exp in double */
   LM_LINK_SIGNED_SQUARE = 10,/* LightGBM regression sqrt: sign(x)·x² */
-  LM_LINK_LOG1P_EXP = 11,    /* LightGBM cross_entropy_lambda: log1p(exp(x)) */
+  LM_LINK_LOG1P_EXP = 11,    /* LightGBM cross_entropy_lambda: log(1 + exp(x)) */
   LM_LINK__COUNT
 };
 

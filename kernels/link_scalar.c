@@ -26,7 +26,8 @@ size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n,
     for (size_t i = 0; i < total; i++) out[i] = (float)((double)out[i] * fabs((double)out[i]));
     return G;
   case LM_LINK_LOG1P_EXP:
-    for (size_t i = 0; i < total; i++) out[i] = (float)log1p(exp((double)out[i]));
+    /* LightGBM computes log(1 + exp(x)), not log1p: they differ below x ≈ −37 */
+    for (size_t i = 0; i < total; i++) out[i] = (float)log(1.0 + exp((double)out[i]));
     return G;
   case LM_LINK_SOFTMAX_F64:
     for (size_t r = 0; r < n; r++) {

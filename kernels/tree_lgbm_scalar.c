@@ -26,6 +26,7 @@
       const lmf_linear_term *t = &v->lin_terms[ll->first + k];                                   \
       double x = (double)row[t->feature];                                                        \
       if (isnan(x)) return v->node_f64[i];                                                       \
+      if (fabs(x) <= (double)LMF_ZERO_THRESHOLD) x = 0.0; /* LightGBM reads tiny values as 0 */  \
       s += t->coeff * x;                                                                         \
     }                                                                                            \
     return s;                                                                                    \
