@@ -48,43 +48,30 @@ static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
     o[g] = (float)(m->average_over ? acc[g] / m->average_over : acc[g]);
 }
 
-/* acc is caller scratch of num_outputs doubles (the session arena provides it). */
-void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
-                                  double *acc) {
-  const lmf_meta *m = v->meta;
-  size_t F = m->num_features, G = m->num_outputs;
-  for (size_t r = 0; r < n; r++) {
-    const float *row = x + r * F;
-    for (size_t g = 0; g < G; g++) acc[g] = m->base_margin;
-    for (uint32_t t = 0; t < m->n_trees; t++) {
-      const lmf_tree *tr = &v->trees[t];
-      uint32_t i = tr->first_node;
-      while (v->nodes[i].left != i) {
-        const lmf_node *nd = &v->nodes[i];
-        i = nd->left + lm__goes_right(v, nd, row[nd->split & LMF_SPLIT_FEATURE_MASK]);
-      }
-      acc[tr->group] += lm__leaf_value_f32(v, tr, i, row) * tr->weight;
-    }
-    lm__finish_row(m, acc, out + r * G);
+/* One kernel per row type: T the row element, DECIDE(i, x) the go-right rule of node i.
+ * acc is caller scratch of num_outputs doubles (the session arena provides it). */
+#define LM__DEFINE_LGBM_KERNEL(name, T, DECIDE, LEAF_VALUE)                                      \
+  void name(const lmf_view *v, const T *x, size_t n, float *out, double *acc) {                  \
+    const lmf_meta *m = v->meta;                                                                 \
+    size_t F = m->num_features, G = m->num_outputs;                                              \
+    for (size_t r = 0; r < n; r++) {                                                             \
+      const T *row = x + r * F;                                                                  \
+      for (size_t g = 0; g < G; g++) acc[g] = m->base_margin;                                    \
+      for (uint32_t t = 0; t < m->n_trees; t++) {                                                \
+        const lmf_tree *tr = &v->trees[t];                                                       \
+        uint32_t i = tr->first_node;                                                             \
+        while (v->nodes[i].left != i) {                                                          \
+          const lmf_node *nd = &v->nodes[i];                                                     \
+          i = nd->left + DECIDE(i, row[nd->split & LMF_SPLIT_FEATURE_MASK]);                     \
+        }                                                                                        \
+        acc[tr->group] += LEAF_VALUE(v, tr, i, row) * tr->weight;                                \
+      }                                                                                          \
+      lm__finish_row(m, acc, out + r * G);                                                       \
+    }                                                                                            \
   }
-}
 
-void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
-                                      double *acc) {
-  const lmf_meta *m = v->meta;
-  size_t F = m->num_features, G = m->num_outputs;
-  for (size_t r = 0; r < n; r++) {
-    const double *row = x + r * F;
-    for (size_t g = 0; g < G; g++) acc[g] = m->base_margin;
-    for (uint32_t t = 0; t < m->n_trees; t++) {
-      const lmf_tree *tr = &v->trees[t];
-      uint32_t i = tr->first_node;
-      while (v->nodes[i].left != i) {
-        const lmf_node *nd = &v->nodes[i];
-        i = nd->left + lm__goes_right_f64(v, i, row[nd->split & LMF_SPLIT_FEATURE_MASK]);
-      }
-      acc[tr->group] += lm__leaf_value_f64(v, tr, i, row) * tr->weight;
-    }
-    lm__finish_row(m, acc, out + r * G);
-  }
-}
+#define LM__DECIDE_F32(i, x) lm__goes_right(v, &v->nodes[i], x)
+#define LM__DECIDE_F64(i, x) lm__goes_right_f64(v, i, x)
+LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm__scalar, float, LM__DECIDE_F32, lm__leaf_value_f32)
+LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm_f64__scalar, double, LM__DECIDE_F64,
+                       lm__leaf_value_f64)
