@@ -20,6 +20,7 @@
 #define LM_PAD_BYTES 64
 #define LMF_MAX_SECTIONS 64
 #define LMF_MAX_DEPTH 1024
+#define LMF_MAX_NUM_OUTPUTS (1u << 20) /* as the importers cap num_class / num_target */
 #define LMF_NONE 0xFFFFFFFFu
 
 #define LMF_SPLIT_FEATURE_MASK 0x1FFFFFFFu

@@ -57,10 +57,16 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
     return FAIL(LM_EFORMAT, "META.link %u does not match objective %s", m->link, obj->name);
   if (m->num_features == 0 || m->num_features > LMF_MAX_FEATURES)
     return FAIL(LM_EFORMAT, "META.num_features %u out of range", m->num_features);
-  if (m->num_outputs == 0 || (obj->multiclass && m->num_outputs < 2))
+  if (m->num_outputs == 0 || m->num_outputs > LMF_MAX_NUM_OUTPUTS ||
+      (obj->multiclass && m->num_outputs < 2))
     return FAIL(LM_EFORMAT, "META.num_outputs %u invalid for %s", m->num_outputs, obj->name);
   if (m->decision > LMF_DECISION_LIGHTGBM)
     return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
+  if (m->model_kind == LMF_MODEL_LINEAR &&
+      (m->decision != LMF_DECISION_XGBOOST || m->n_trees || m->n_nodes || m->max_depth ||
+       m->n_cat_splits || m->average_over))
+    return FAIL(LM_EFORMAT, "META: a linear model with tree fields set (decision %u, %u trees, "
+                "%u nodes)", m->decision, m->n_trees, m->n_nodes);
   if (!(m->link_param > 0.0) || !isfinite(m->link_param))
     return FAIL(LM_EFORMAT, "META.link_param %g is not a positive number", m->link_param);
   if (m->max_depth > LMF_MAX_DEPTH)
@@ -229,9 +235,10 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     const lmf_selftest *st = (const lmf_selftest *)sec[LMF_SELFTEST];
     size_t sz = sec_size[LMF_SELFTEST];
     uint32_t width = (m->link == LM_LINK_ARGMAX) ? 1 : m->num_outputs;
+    /* n_rows · (8·num_features + 4·width) bytes, checked by division so nothing can wrap */
+    uint64_t per_row = 8 * (uint64_t)m->num_features + 4 * (uint64_t)width;
     if (sz < sizeof *st || st->num_features != m->num_features || st->width != width ||
-        sz != sizeof *st + (uint64_t)st->n_rows * st->num_features * 8 +
-                  (uint64_t)st->n_rows * st->width * 4)
+        (sz - sizeof *st) / per_row != st->n_rows || (sz - sizeof *st) % per_row != 0)
       return FAIL(LM_EFORMAT, "SELFTEST section: %zu bytes do not hold %u rows of %u features "
                   "and %u outputs", sz, st->n_rows, st->num_features, st->width);
     v->selftest = st;

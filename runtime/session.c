@@ -45,7 +45,8 @@ static int lm__check(lm_session *s, const void *x, size_t n, unsigned flags, con
   if (n && (!x || !out)) return lm__fail(LM_EINVAL, "NULL rows or output with %zu rows", n);
   if (flags & ~LM_PREDICT_MARGIN) return lm__fail(LM_EINVAL, "unknown flags 0x%x", flags);
   const lmf_meta *m = s->m->v.meta;
-  if (n > SIZE_MAX / 8 / (m->num_features + m->num_outputs + m->n_trees))
+  size_t per_row = (size_t)m->num_features + m->num_outputs + m->n_trees; /* ≥ 2: no wrap */
+  if (n > SIZE_MAX / 8 / per_row)
     return lm__fail(LM_ERANGE, "%zu rows overflow the output size", n);
   return LM_OK;
 }

@@ -1,16 +1,20 @@
 /*
  * lmconvert.c — convert a trained model artifact into a .lm file from the command line.
  *
- *   lmconvert INPUT -o OUT.lm [--member NAME] [-q|--quiet]
+ *   lmconvert INPUT -o OUT.lm [--member NAME] [--all-trees] [-q|--quiet]
  *
- * INPUT is what SageMaker leaves (model.tar.gz, a .tar) or a raw model file; lm_convert sniffs
- * the format, writes OUT.lm under a temporary name and renames it at the end, so a failed
- * conversion leaves nothing behind and never replaces an existing OUT.lm. The written file is
- * then opened (mapped and verified like any reader would) and, unless --quiet, summarised in
- * one line on stderr. Nothing is ever printed on stdout except --help and --version.
+ * INPUT is what SageMaker leaves (model.tar.gz, a .tar, the model directory) or a raw model
+ * file; lm_convert sniffs the format, writes OUT.lm under a temporary name and renames it at the
+ * end, so a failed conversion leaves nothing behind and never replaces an existing OUT.lm. The
+ * written file is then opened (mapped and verified like any reader would) and, unless --quiet,
+ * summarised in one line on stderr — plus one more line when trees were dropped because the
+ * model's best_ntree_limit / best_iteration says SageMaker's endpoint would not use them
+ * (formats/import/sniff.c); --all-trees keeps every tree. Nothing is ever printed on stdout
+ * except --help and --version.
  * Exit status: 0 success, 1 conversion failed (one line on stderr naming the file), 2 usage.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,13 +24,17 @@
 
 static const char usage_text[] =
     "Usage: " PROG " INPUT -o OUT.lm [options]\n"
-    "Convert a trained model (model.tar.gz, .tar, or a raw model file; format detected) into\n"
-    "a .lm file for liblmrt.\n"
+    "Convert a trained model (model.tar.gz, .tar, a model directory or a raw model\n"
+    "file; XGBoost JSON, UBJSON, legacy binary or pickle, detected) into a .lm file.\n"
     "\n"
     "Options:\n"
     "  -o, --output OUT.lm   the file to write (replaced only when the conversion succeeds)\n"
-    "  --member NAME         the archive member holding the model (default: xgboost-model, or\n"
-    "                        the archive's only file)\n"
+    "  --member NAME         the archive member or directory entry holding the\n"
+    "                        model (default: xgboost-model, or the archive's only\n"
+    "                        file; in a directory the first file in sorted order)\n"
+    "  --all-trees           keep every tree (default: only the boosting rounds\n"
+    "                        SageMaker's endpoint scores with: best_ntree_limit for\n"
+    "                        XGBoost 1.x models, best_iteration + 1 for 2.x, 3.x)\n"
     "  -q, --quiet           print nothing on success\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
@@ -77,7 +85,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *shrt, co
 
 int main(int argc, char **argv) {
   const char *in = NULL, *outp = NULL, *member = NULL;
-  int quiet = 0, no_more_opts = 0;
+  int quiet = 0, all_trees = 0, no_more_opts = 0;
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v;
@@ -93,6 +101,8 @@ int main(int argc, char **argv) {
         return 0;
       } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
         quiet = 1;
+      } else if (!strcmp(a, "--all-trees")) {
+        all_trees = 1;
       } else if ((v = opt_value(argc, argv, &i, "-o", "--output", &missing)) != NULL) {
         if (missing || !*v) return usage_error("option '%s' needs a file name", a);
         outp = v;
@@ -111,7 +121,7 @@ int main(int argc, char **argv) {
   if (!in) return usage_error("%s", "missing INPUT");
   if (!outp) return usage_error("%s", "missing -o OUT.lm");
 
-  lm_convert_options opts = {.member = member, .quiet = quiet};
+  lm_convert_options opts = {.member = member, .quiet = quiet, .all_trees = all_trees};
   int rc = lm_convert(in, outp, &opts);
   if (rc < 0) {
     lib_error(in, outp, rc);
@@ -137,6 +147,16 @@ int main(int argc, char **argv) {
             info.num_trees, info.num_trees == 1 ? "" : "s", info.num_features,
             info.num_features == 1 ? "" : "s", info.num_outputs,
             info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size);
+  if (!quiet && info.num_trees_trained > info.num_trees) {
+    /* Which attribute decided it follows the source version, as in sniff.c lm__ir_keep_best. */
+    long major = strtol(info.source_version ? info.source_version : "", NULL, 10);
+    if (major >= 2)
+      fprintf(stderr, "kept %u of %u trees (best_iteration=%lld; --all-trees keeps all)\n",
+              info.num_trees, info.num_trees_trained, (long long)info.best_iteration);
+    else
+      fprintf(stderr, "kept %u of %u trees (best_ntree_limit=%lld; --all-trees keeps all)\n",
+              info.num_trees, info.num_trees_trained, (long long)info.best_ntree_limit);
+  }
   lm_model_close(m);
   return 0;
 }

@@ -18,6 +18,29 @@
 int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name,
                             lm_ir_model **out);
 
+/* XGBoost UBJSON (2.1+, SageMaker 3.0), legacy binary (with or without 'binf'), and pickled
+ * Boosters (SageMaker 1.0/1.2 containers) — same IR and validation as the JSON importer. */
+int lm__import_xgboost_ubj(const uint8_t *data, size_t len, const char *name, lm_ir_model **out);
+int lm__import_xgboost_binary(const uint8_t *data, size_t len, const char *name,
+                              lm_ir_model **out);
+int lm__import_xgboost_pickle(const uint8_t *data, size_t len, const char *name,
+                              lm_ir_model **out);
+
+/* Shared by the XGBoost importers: JSON text or UBJSON bytes → a json-c document (UBJSON:
+ * skip_top_key names a wrapping key to descend into, or NULL), and a document → IR (format is
+ * the IR's source_format). The caller owns *root (json_object_put). */
+struct json_object;
+int lm__xgboost_json_parse(const uint8_t *data, size_t len, const char *name,
+                           struct json_object **root);
+int lm__xgboost_ubj_parse(const uint8_t *data, size_t len, const char *name,
+                          const char *skip_top_key, struct json_object **root);
+int lm__xgboost_dom_import(struct json_object *root, const char *name, const char *format,
+                           lm_ir_model **out);
+
+/* Keep the boosting rounds SageMaker's endpoint predicts with (best_ntree_limit /
+ * best_iteration); returns the number of trees dropped. */
+int lm__ir_keep_best(lm_ir_model *ir);
+
 /* SageMaker Linear Learner: data = the bytes of `model_algo-1` (a ZIP of an MXNet checkpoint). */
 int lm__import_linear_learner(const uint8_t *data, size_t len, const char *name,
                               lm_ir_model **out);

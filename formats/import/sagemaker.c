@@ -1,7 +1,8 @@
 /*
  * sagemaker.c — finds the model bytes in what SageMaker leaves behind: a model.tar.gz (or a
  * .tar, or one compressed with bzip2/xz/zstd) holding the model as one member, usually
- * `xgboost-model`, or the raw model file itself.
+ * `xgboost-model`; a directory (what the serving container sees once it has extracted the
+ * archive into /opt/ml/model); or the raw model file itself.
  *
  * A file is read as an archive when it starts with a gzip, bzip2, xz or zstd magic or carries
  * "ustar" at offset 257; anything else is a raw model file. Inside an archive the member is, in
@@ -9,7 +10,16 @@
  * base name does not start with '.' (the serving container ignores dotfiles too, which also
  * drops macOS "._*" companions). Names are compared after stripping a leading "./" (tar -C dir .
  * writes "./xgboost-model"). Several candidates or none is an error listing the members, so
- * the user can pick one (k-fold training leaves xgboost-model-0, -1, …).
+ * the user can pick one.
+ *
+ * A directory is read as the serving container reads /opt/ml/model (input-formats.md §1,
+ * serve_utils.py): its regular files (symbolic links followed) whose names do not start with
+ * '.', in sorted order, the first one — or the one the caller names.
+ *
+ * k-fold training (input-formats.md §1) leaves xgboost-model-0, xgboost-model-1, …: SageMaker's
+ * endpoint loads every fold and averages their predictions, which one .lm model cannot hold.
+ * Such archives and directories are an error listing the members, with the advice to pick one
+ * fold with --member.
  *
  * Members and raw files over 4 GiB are rejected; buffers grow as bytes actually arrive, so a
  * header claiming a huge size cannot make us allocate it up front.
@@ -22,6 +32,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -95,7 +107,7 @@ static int read_raw(int fd, const char *path, const uint8_t *head, size_t nhead,
   size_t hint = size > SM_FIRST_CHUNK ? SM_FIRST_CHUNK : (size_t)size + 1;
   int rc = buf_grow(&b, hint > nhead ? hint : nhead + 1);
   if (rc == LM_OK) {
-    memcpy(b.p, head, nhead);
+    if (nhead) memcpy(b.p, head, nhead);
     b.n = nhead;
   }
   while (rc == LM_OK) {
@@ -143,6 +155,23 @@ static const char *list_str(const sm_list *l, char *dst, size_t n) {
   if (l->count > shown && k < n) snprintf(dst + k, n - k, " and %zu more", l->count - shown);
   return dst;
 }
+
+/* "xgboost-model-<digits>": one fold of a k-fold training job. */
+static int is_fold(const char *name) {
+  static const char pre[] = "xgboost-model-";
+  const char *base = strrchr(name, '/');
+  base = base ? base + 1 : name;
+  if (strncmp(base, pre, sizeof pre - 1) != 0) return 0;
+  const char *d = base + sizeof pre - 1;
+  if (!*d) return 0;
+  for (; *d; d++)
+    if (*d < '0' || *d > '9') return 0;
+  return 1;
+}
+
+#define KFOLD_NOTE                                                                                 \
+  " (k-fold model: SageMaker's endpoint averages the folds' predictions, which one .lm model "     \
+  "cannot hold; convert one fold)"
 
 static int read_member(struct archive *a, struct archive_entry *e, const char *path,
                        const char *name, uint8_t **data, size_t *len) {
@@ -203,7 +232,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
   uint8_t *cand = NULL; /* the first candidate's bytes, while it is the only one */
   size_t cand_len = 0;
   char *cand_name = NULL;
-  size_t ncand = 0;
+  size_t ncand = 0, nfolds = 0;
   int found = 0, rc = LM_OK;
   const char *want = member ? strip_dot_slash(member) : NULL;
 
@@ -227,6 +256,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
     const char *name = strip_dot_slash(raw ? raw : "");
     if (!name[0]) continue;
     list_add(names, name);
+    nfolds += is_fold(name);
     if (want) {
       if (strcmp(name, want) != 0) continue;
     } else if (strcmp(name, "xgboost-model") != 0) {
@@ -266,8 +296,8 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
   } else if (names->count == 0) {
     rc = lm__fail(LM_ENOMODEL, "%s: no model in archive (it holds no files)", path);
   } else {
-    rc = lm__fail(LM_ENOMODEL, "%s: no model in archive (members: %s); choose one with --member",
-                  path, list_str(names, list, sizeof list));
+    rc = lm__fail(LM_ENOMODEL, "%s: no model in archive (members: %s); choose one with --member%s",
+                  path, list_str(names, list, sizeof list), nfolds >= 2 ? KFOLD_NOTE : "");
   }
 out:
   if (rc) {
@@ -278,6 +308,148 @@ out:
   free(cand_name);
   free(names);
   archive_read_free(a);
+  return rc;
+}
+
+/* ---- directories ------------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* path/name, malloc'd ("dir/" + name does not double the slash). */
+static char *join(const char *dir, const char *name) {
+  size_t dl = strlen(dir), nl = strlen(name);
+  int slash = dl > 0 && dir[dl - 1] == '/';
+  char *p = malloc(dl + nl + 2);
+  if (p) snprintf(p, dl + nl + 2, "%s%s%s", dir, slash ? "" : "/", name);
+  return p;
+}
+
+/* Read the regular file at fpath (display name fpath). */
+static int read_plain(const char *fpath, uint8_t **data, size_t *len) {
+  int fd = open(fpath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", fpath, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int rc = lm__fail(LM_EIO, "%s: cannot stat: %s", fpath, strerror(errno));
+    close(fd);
+    return rc;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return lm__fail(LM_EIO, "%s: is a directory", fpath);
+  }
+  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SM_MAX_BYTES) {
+    close(fd);
+    return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than 4 GiB is not supported", fpath,
+                    (long long)st.st_size);
+  }
+  uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+  int rc = read_raw(fd, fpath, NULL, 0, size, data, len);
+  close(fd);
+  return rc;
+}
+
+static int read_directory(const char *path, const char *member, uint8_t **data, size_t *len,
+                          char **display) {
+  char list[800];
+  if (member) {
+    const char *m = strip_dot_slash(member);
+    if (!*m) return lm__fail(LM_EINVAL, "%s: empty member name", path);
+    char *fp = join(path, m);
+    if (!fp) return lm__fail(LM_ENOMEM, "%s: out of memory", path);
+    struct stat st;
+    if (stat(fp, &st) != 0) {
+      char w[64];
+      sm_printable(w, sizeof w, m);
+      int rc = lm__fail(LM_ENOMODEL, "%s: member \"%s\" not found in directory: %s", path, w,
+                        strerror(errno));
+      free(fp);
+      return rc;
+    }
+    int rc = read_plain(fp, data, len);
+    if (rc) {
+      free(fp);
+      return rc;
+    }
+    *display = fp;
+    return LM_OK;
+  }
+  DIR *d = opendir(path);
+  if (!d) return lm__fail(LM_EIO, "%s: cannot open directory: %s", path, strerror(errno));
+  char **files = NULL, **dots = NULL;
+  size_t nfiles = 0, ndots = 0, capf = 0, capd = 0, nfolds = 0;
+  int rc = LM_OK;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    char *fp = join(path, e->d_name);
+    struct stat st;
+    if (!fp) {
+      rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
+      break;
+    }
+    int regular = stat(fp, &st) == 0 && S_ISREG(st.st_mode);
+    free(fp);
+    if (!regular) continue;
+    int dot = e->d_name[0] == '.';
+    char ***arr = dot ? &dots : &files;
+    size_t *n = dot ? &ndots : &nfiles, *cap = dot ? &capd : &capf;
+    if (*n == *cap) {
+      size_t nc = *cap ? *cap * 2 : 16;
+      char **na = realloc(*arr, nc * sizeof *na);
+      if (!na) {
+        rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
+        break;
+      }
+      *arr = na, *cap = nc;
+    }
+    if (!((*arr)[*n] = strdup(e->d_name))) {
+      rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
+      break;
+    }
+    (*n)++;
+    nfolds += !dot && is_fold(e->d_name);
+  }
+  closedir(d);
+  if (rc == LM_OK) {
+    if (files) qsort(files, nfiles, sizeof *files, cmp_str);
+    if (dots) qsort(dots, ndots, sizeof *dots, cmp_str);
+    sm_list *names = calloc(1, sizeof *names);
+    if (!names) {
+      rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
+    } else {
+      for (size_t i = 0; i < nfiles; i++) list_add(names, files[i]);
+      if (nfiles == 0)
+        for (size_t i = 0; i < ndots; i++) list_add(names, dots[i]);
+      if (nfiles == 0 && ndots == 0) {
+        rc = lm__fail(LM_ENOMODEL, "%s: no model in directory (it holds no files)", path);
+      } else if (nfiles == 0) {
+        rc = lm__fail(LM_ENOMODEL,
+                      "%s: no model in directory (members: %s); choose one with --member", path,
+                      list_str(names, list, sizeof list));
+      } else if (nfolds >= 2) {
+        rc =
+            lm__fail(LM_ENOMODEL,
+                     "%s: no model in directory (members: %s); choose one with --member" KFOLD_NOTE,
+                     path, list_str(names, list, sizeof list));
+      } else {
+        char *fp = join(path, files[0]); /* the first in sorted order, as the container */
+        if (!fp)
+          rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
+        else if ((rc = read_plain(fp, data, len)))
+          free(fp);
+        else
+          *display = fp;
+      }
+      free(names);
+    }
+  }
+  for (size_t i = 0; i < nfiles; i++) free(files[i]);
+  for (size_t i = 0; i < ndots; i++) free(dots[i]);
+  free(files);
+  free(dots);
   return rc;
 }
 
@@ -297,7 +469,7 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
   }
   if (S_ISDIR(st.st_mode)) {
     close(fd);
-    return lm__fail(LM_EIO, "%s: is a directory", path);
+    return read_directory(path, member, data, len, display);
   }
   /* Enough of the head to see a compression magic or "ustar" at offset 257. */
   uint8_t head[512];

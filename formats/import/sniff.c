@@ -1,22 +1,27 @@
 /*
  * sniff.c — lm__import_any: read an artifact (sagemaker.c), decide which format its bytes are
- * in, the way XGBoost's own loader decides (src/learner.cc), and hand them to that importer.
- * Also records the XXH64 of the artifact file, so a .lm file says exactly what it came from.
+ * in, the way XGBoost's own loader decides (src/learner.cc), hand them to that importer, and
+ * keep the trees SageMaker's endpoint would use (best_ntree_limit / best_iteration). Also
+ * records the XXH64 of the artifact file, so a .lm file says exactly what it came from.
  *
- * XGBoost's rule: "bs64" → rejected; "binf" → legacy binary; '{' then (after whitespace) '"' →
- * JSON, a letter → UBJSON (its first key's length marker 'L'); anything else → legacy binary
- * (very old files have no "binf"). Two additions for better messages, pinned by tests: a '{'
- * followed by anything else, or whitespace before the '{', goes to the JSON importer (whose
- * error then says what is wrong, where XGBoost would report a bad binary file); and pickles
- * (0x80, SageMaker's 1.0/1.2 containers), ZIP files (Linear Learner's model_algo-1) and LightGBM
- * text models are named. Only JSON is implemented so far; every other format fails with
- * LM_EUNSUPPORTED and says how to convert the model.
+ * XGBoost's rule (input-formats.md §1): "bs64" → rejected; "binf" → legacy binary; '{' then
+ * (after whitespace) '"' → JSON, a letter → UBJSON (its first key's length marker 'L');
+ * anything else → legacy binary (very old files have no "binf"). Two additions for better
+ * messages, pinned by tests: a '{' followed by anything else, or whitespace before the '{', goes
+ * to the JSON importer (whose error then says what is wrong, where XGBoost would report a bad
+ * binary file); and a pickle (0x80, SageMaker's 1.0/1.2 containers — the serving container tries
+ * pickle first too) goes to the pickle importer. ZIP files (Linear Learner's model_algo-1) and
+ * LightGBM text models are named, not yet imported here.
+ *
+ * Importers: xgboost_json.c ("xgboost-json"), xgboost_ubj.c ("xgboost-ubj"), xgboost_bin.c
+ * ("xgboost-binary"), xgboost_pickle.c ("xgboost-pickle"); each records its source_format.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -24,7 +29,6 @@
 #include "formats/import/import.h"
 #include "runtime/error.h"
 
-#define CONVERT_HINT "convert with xgboost: bst.save_model('model.json')"
 
 enum sniffed {
   SNIFF_EMPTY,
@@ -36,6 +40,7 @@ enum sniffed {
   SNIFF_PICKLE,
   SNIFF_ZIP,
   SNIFF_LIGHTGBM,
+  SNIFF_NDARRAY,    /* a bare MXNet NDArray file: SageMaker PCA/KMeans `model_algo-1` */
 };
 
 /* std::isspace in the C locale, as XGBoost uses. */
@@ -63,6 +68,7 @@ static enum sniffed sniff(const uint8_t *d, size_t n) {
   if (d[0] == 0x80) return SNIFF_PICKLE;
   if (n >= 4 && memcmp(d, "PK\3\4", 4) == 0) return SNIFF_ZIP;
   if (n >= 5 && memcmp(d, "tree", 4) == 0 && (d[4] == '\n' || d[4] == '\r')) return SNIFF_LIGHTGBM;
+  if (n >= 8 && memcmp(d, "\x12\x01\0\0\0\0\0\0", 8) == 0) return SNIFF_NDARRAY; /* magic 0x112 */
   return SNIFF_BINARY_OLD;
 }
 
@@ -96,6 +102,59 @@ out:
   return rc;
 }
 
+/* ---- best_ntree_limit / best_iteration ---------------------------------------------------
+ *
+ * What SageMaker's XGBoost endpoint scores with (input-formats.md §1, serve_utils.py):
+ *  - containers 1.0 to 1.7 (XGBoost 1.x): booster.predict(ntree_limit=getattr(booster,
+ *    "best_ntree_limit", 0)). In 1.7 (xgboost/core.py _convert_ntree_limit) that is
+ *    iteration_range = (0, best_ntree_limit // max(num_parallel_tree, 1)) — 0 meaning every
+ *    round; 1.0–1.5 passed the limit on as a tree count per output, which comes to the same trees
+ *    for every limit XGBoost writes (best_ntree_limit = (best_iteration + 1) × num_parallel_tree).
+ *    A Booster loaded from a file has that attribute only when the model's attributes hold it
+ *    (1.7's load_model copies it); a pickle's Python attributes carry it (xgboost_pickle.c). No
+ *    attribute: every tree. best_iteration alone does not count in 1.x.
+ *  - container 3.0 (XGBoost 2.x/3.x): iteration_range = (0, best_iteration + 1).
+ * So: source version 2 or later → best_iteration; earlier (0.x, 1.x) → best_ntree_limit. A round
+ * is num_outputs × num_parallel_tree trees (XGBoost's LayerToTree); dart weights stay with their
+ * trees; gblinear has no rounds to cut (XGBoost ignores the range's end for it). A limit at or
+ * beyond the trees there are keeps them all (1.0–1.5 clamp so; 1.7 would refuse to predict).
+ * ir->n_trees_trained records how many trees the artifact had when some are dropped.
+ * Returns the number of trees dropped.
+ */
+int lm__ir_keep_best(lm_ir_model *ir) {
+  if (ir->decision != LM_DECISION_XGBOOST) return 0; /* XGBoost's attributes only */
+  if (ir->booster == LM_BOOSTER_GBLINEAR || ir->booster == LM_BOOSTER_LINEAR || ir->n_trees == 0)
+    return 0;
+  long major = strtol(ir->source_version, NULL, 10);
+  uint64_t npt = ir->num_parallel_tree > 1 ? ir->num_parallel_tree : 1, rounds;
+  if (major >= 2) {
+    if (ir->best_iteration < 0) return 0;
+    rounds = (uint64_t)ir->best_iteration + 1;
+  } else {
+    if (ir->best_ntree_limit <= 0) return 0;
+    rounds = (uint64_t)ir->best_ntree_limit / npt;
+    if (rounds == 0) return 0; /* iteration_range (0, 0): every round */
+  }
+  uint64_t per_round = (uint64_t)(ir->num_outputs ? ir->num_outputs : 1) * npt;
+  if (rounds >= (ir->n_trees + per_round - 1) / per_round) return 0;
+  uint32_t keep = (uint32_t)(rounds * per_round);
+  if (keep >= ir->n_trees) return 0;
+  uint32_t dropped = ir->n_trees - keep;
+  for (uint32_t t = keep; t < ir->n_trees; t++) free(ir->trees[t].nodes);
+  ir->n_trees_trained = ir->n_trees;
+  ir->n_trees = keep;
+  /* categorical sets only the dropped trees used go too (each tree's sets follow the last's) */
+  size_t cat_end = 0;
+  for (uint32_t t = 0; t < keep; t++)
+    for (uint32_t k = 0; k < ir->trees[t].n_nodes; k++) {
+      const lm_ir_node *nd = &ir->trees[t].nodes[k];
+      if (nd->categorical && nd->left >= 0 && (size_t)nd->cat_begin + nd->cat_count > cat_end)
+        cat_end = (size_t)nd->cat_begin + nd->cat_count;
+    }
+  if (cat_end < ir->n_cat_values) ir->n_cat_values = cat_end;
+  return (int)(dropped > INT32_MAX ? INT32_MAX : dropped);
+}
+
 int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model **out) {
   *out = NULL;
   uint8_t *data = NULL;
@@ -109,52 +168,52 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
     rc = lm__fail(LM_ENOMODEL, "%s: empty file (%zu bytes, no model in it)", name, len);
     break;
   case SNIFF_JSON: rc = lm__import_xgboost_json(data, len, name, out); break;
-  case SNIFF_UBJSON:
-    rc = lm__fail(LM_EUNSUPPORTED,
-                  "%s: XGBoost UBJSON model: not supported yet (" CONVERT_HINT ")", name);
-    break;
-  case SNIFF_BINARY:
-    rc = lm__fail(LM_EUNSUPPORTED,
-                  "%s: XGBoost legacy binary model ('binf' header): not supported yet "
-                  "(" CONVERT_HINT ")",
-                  name);
-    break;
+  case SNIFF_UBJSON: rc = lm__import_xgboost_ubj(data, len, name, out); break;
+  case SNIFF_BINARY: rc = lm__import_xgboost_binary(data, len, name, out); break;
   case SNIFF_BINARY_OLD:
-    rc = lm__fail(LM_EUNSUPPORTED,
-                  "%s: unrecognised bytes (%02x %02x %02x %02x …), taken as an old XGBoost "
-                  "legacy binary model without header: not supported yet (" CONVERT_HINT ")",
-                  name, data[0], len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
-                  len > 3 ? data[3] : 0);
+    rc = lm__import_xgboost_binary(data, len, name, out);
+    if (rc) {
+      /* Say that the bytes were only a guess, then what the binary reader found. */
+      char detail[600];
+      const char *d = lm_last_error();
+      size_t nl = strlen(name);
+      if (strncmp(d, name, nl) == 0 && d[nl] == ':' && d[nl + 1] == ' ') d += nl + 2;
+      snprintf(detail, sizeof detail, "%s", d);
+      rc = lm__fail(rc,
+                    "%s: unrecognised bytes (%02x %02x %02x %02x …), taken as an old XGBoost "
+                    "legacy binary model without header (as XGBoost does): %s",
+                    name, data[0], len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
+                    len > 3 ? data[3] : 0, detail);
+    }
     break;
+  case SNIFF_PICKLE: rc = lm__import_xgboost_pickle(data, len, name, out); break;
   case SNIFF_BASE64:
     rc = lm__fail(LM_EUNSUPPORTED,
                   "%s: base64-encoded XGBoost model ('bs64' header): not supported "
-                  "(decode it, or " CONVERT_HINT ")",
-                  name);
-    break;
-  case SNIFF_PICKLE:
-    rc = lm__fail(LM_EUNSUPPORTED,
-                  "%s: Python pickle (SageMaker XGBoost 1.0/1.2 container): not supported yet "
-                  "(unpickle the Booster in Python, then bst.save_model('model.json'))",
+                  "(XGBoost refuses it too: decode it first)",
                   name);
     break;
   case SNIFF_ZIP:
-    rc = lm__fail(LM_EUNSUPPORTED,
-                  "%s: ZIP file (SageMaker Linear Learner model?): not supported yet", name);
+  case SNIFF_NDARRAY: /* the Linear Learner importer names PCA/KMeans NDArray files as such */
+    rc = lm__import_linear_learner(data, len, name, out);
     break;
-  case SNIFF_LIGHTGBM:
-    rc = lm__fail(LM_EUNSUPPORTED, "%s: LightGBM text model: not supported yet", name);
-    break;
+  case SNIFF_LIGHTGBM: rc = lm__import_lightgbm_text(data, len, name, out); break;
   }
-  free(data);
-  free(name);
+  if (rc == LM_OK && !(opts && opts->all_trees)) lm__ir_keep_best(*out);
   if (rc == LM_OK) {
-    /* The hash covers the artifact file as given (the whole .tar.gz), not just the member. */
-    rc = hash_file(path, &(*out)->source_hash);
+    /* The hash covers the artifact file as given (the whole .tar.gz), not just the member; for
+     * a directory, the model file taken from it. */
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+      (*out)->source_hash = XXH64(data, len, 0);
+    else
+      rc = hash_file(path, &(*out)->source_hash);
     if (rc) {
       lm_ir_free(*out);
       *out = NULL;
     }
   }
+  free(data);
+  free(name);
   return rc;
 }

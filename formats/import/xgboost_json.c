@@ -20,6 +20,13 @@
  * json-c is used in its default (non-strict) mode because XGBoost writes non-finite floats as
  * bare NaN / Infinity / -Infinity (e.g. split_conditions of categorical splits are NaN), which
  * strict mode rejects.
+ *
+ * The walk from a json-c document to the IR is shared: xgboost_ubj.c builds the same kind of
+ * document from UBJSON (floats as the doubles of their float32 values, integers as integers) and
+ * xgboost_pickle.c hands over the "Model" half of a pickled Booster's snapshot, both through
+ * lm__xgboost_dom_import(), so every XGBoost document format gets exactly the same checks, the
+ * same messages and the same IR. The configuration in a 1.0–1.2 pickle needs the text parser
+ * alone (lm__xgboost_json_parse).
  */
 #include <errno.h>
 #include <limits.h>
@@ -161,6 +168,18 @@ static int num_to_float(const xj *c, json_object *v, xat at, float *out) {
   enum json_type t = json_object_get_type(v);
   if (t != json_type_double && t != json_type_int)
     return xj_fail(c, LM_EFORMAT, at_str(p, at), "expected number, got %s", type_name(v));
+  /* Fast path: a double that is exactly a float32 came from text within half a double ulp
+   * of that float, so strtof of the same text gives that float too (a float's neighbours are
+   * 2^29 double ulps away). This is also how UBJSON's binary float32 values arrive
+   * (xgboost_ubj.c stores each as the double of the float, exactly). NaN and anything not a
+   * float32 take the text path below. */
+  if (t == json_type_double) {
+    double d = json_object_get_double(v);
+    if (d == (double)(float)d) {
+      *out = (float)d;
+      return LM_OK;
+    }
+  }
   const char *text = json_object_get_string(v);
   if (!text) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
   char *end = NULL;
@@ -536,6 +555,11 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
   path_key(p2, mpath, "gbtree_model_param");
   if ((rc = field_str_int(c, gp, p2, "num_trees", 1, 0, 0, INT32_MAX, &num_trees))) return rc;
   if ((rc = field_str_int(c, gp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv))) return rc;
+  /* num_parallel_tree: trees per output per boosting round (1.6+; older files: 1). XGBoost's
+   * parameter has lower bound 1. */
+  int64_t npt;
+  if ((rc = field_str_int(c, gp, p2, "num_parallel_tree", 0, 1, 1, INT32_MAX, &npt))) return rc;
+  ir->num_parallel_tree = (uint32_t)npt;
   if ((rc = get_field(c, model, mpath, "trees", json_type_array, 1, &trees))) return rc;
   if ((rc = get_field(c, model, mpath, "tree_info", json_type_array, 1, &info))) return rc;
   size_t nt = json_object_array_length(trees);
@@ -708,7 +732,6 @@ static int parse_model(xj *c, json_object *root) {
       return rc;
   snprintf(ir->source_version, sizeof ir->source_version, "%lld.%lld.%lld", (long long)v[0],
            (long long)v[1], (long long)v[2]);
-  snprintf(ir->source_format, sizeof ir->source_format, "xgboost-json");
 
   if ((rc = get_field(c, root, "", "learner", json_type_object, 1, &learner))) return rc;
 
@@ -744,13 +767,14 @@ static int parse_model(xj *c, json_object *root) {
   return parse_booster(c, learner, ntgt);
 }
 
-/* ---- entry point ----------------------------------------------------------------------- */
+/* ---- entry points ---------------------------------------------------------------------- */
 
-int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name, lm_ir_model **out) {
-  *out = NULL;
+/* JSON text → a json-c document (caller puts it). Errors name `name` and the byte offset. */
+int lm__xgboost_json_parse(const uint8_t *data, size_t len, const char *name,
+                           json_object **root_out) {
+  *root_out = NULL;
   if (!name) name = "(input)";
   if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
-  xj c = {.name = name};
   struct json_tokener *tok = json_tokener_new();
   if (!tok) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
 
@@ -802,18 +826,37 @@ int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name, l
     json_object_put(root);
     return rc;
   }
+  *root_out = root;
+  return LM_OK;
+}
 
+/* A parsed XGBoost model document (JSON text or UBJSON, the object save_model writes) → IR.
+ * format is recorded as the IR's source_format ("xgboost-json", "xgboost-ubj", …). The document
+ * stays the caller's. */
+int lm__xgboost_dom_import(json_object *root, const char *name, const char *format,
+                           lm_ir_model **out) {
+  *out = NULL;
+  if (!name) name = "(input)";
+  xj c = {.name = name};
   c.ir = lm_ir_new();
-  if (!c.ir) {
-    json_object_put(root);
-    return lm__fail(LM_ENOMEM, "%s: out of memory", name);
-  }
-  rc = parse_model(&c, root);
-  json_object_put(root);
+  if (!c.ir) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
+  int rc = parse_model(&c, root);
   if (rc) {
     lm_ir_free(c.ir);
     return rc;
   }
+  snprintf(c.ir->source_format, sizeof c.ir->source_format, "%s", format);
   *out = c.ir;
   return LM_OK;
+}
+
+int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name, lm_ir_model **out) {
+  *out = NULL;
+  if (!name) name = "(input)";
+  json_object *root = NULL;
+  int rc = lm__xgboost_json_parse(data, len, name, &root);
+  if (rc) return rc;
+  rc = lm__xgboost_dom_import(root, name, "xgboost-json", out);
+  json_object_put(root);
+  return rc;
 }

@@ -1,0 +1,26 @@
+/*
+ * fuzz_linear_learner.c — fuzz target: SageMaker Linear Learner `model_algo-1` bytes (a ZIP of an
+ * MXNet checkpoint: symbol JSON, NDArray params, manifest, additional params) through
+ * lm__import_linear_learner. What it accepts goes on through the writer, the verifier and the
+ * linear kernels (lm_fuzz_ir).
+ */
+#include "formats/import/import.h"
+#include "runtime/error.h"
+#include "tests/fuzz/fuzz.h"
+
+int lm_fuzz_linear_learner(const uint8_t *data, size_t size) {
+  lm_ir_model *ir = NULL;
+  lm__clear_error();
+  int rc = lm_fuzz_rc("lm__import_linear_learner",
+                      lm__import_linear_learner(data, size, "fuzz/model_algo-1", &ir));
+  if (rc == 0) {
+    if (!ir) LM_FUZZ_VIOLATION("lm__import_linear_learner succeeded without a model");
+    lm_fuzz_ir(ir);
+  } else if (ir) {
+    LM_FUZZ_VIOLATION("lm__import_linear_learner failed but returned a model");
+  }
+  lm_ir_free(ir);
+  return rc;
+}
+
+LM_FUZZ_ENTRY(lm_fuzz_linear_learner)
