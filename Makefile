@@ -4,7 +4,8 @@
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        convert and score the bundled example (examples/)
 #   make install    PREFIX=/usr/local DESTDIR=  (headers, libraries, tools, lmrt.pc)
-#   make fixtures   regenerate the XGBoost parity fixtures (needs /usr/bin/python3 + xgboost)
+#   make fixtures   regenerate the parity fixtures (XGBoost via /usr/bin/python3 + xgboost;
+#                   LightGBM via the pure-Python oracle tests/lgbm_reference.py)
 #   make deps       install missing Debian packages (apt-get; idempotent)
 
 PREFIX  ?= /usr/local
@@ -93,6 +94,8 @@ run: deps all
 
 fixtures:
 	/usr/bin/python3 tests/gen_fixtures.py
+	/usr/bin/python3 tests/gen_format_fixtures.py
+	/usr/bin/python3 tests/gen_lightgbm_fixtures.py
 
 deps:
 	@missing=""; for p in $(DEBS); do \

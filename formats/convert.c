@@ -60,12 +60,15 @@ static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
  * reference from a first image, which the caller then rewrites with the section included. */
 static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, const char *in_path) {
   if (o->selftest_features != ir->num_features)
-    return lm__fail(LM_EINVAL, "%s: self-test rows have %zu columns, the model has %u features",
-                    in_path, o->selftest_features, ir->num_features);
+    return lm__fail(LM_EINVAL, "self-test rows have %zu columns, the model has %u features",
+                    o->selftest_features, ir->num_features);
   if (o->selftest_n > 1000000)
     return lm__fail(LM_ERANGE, "self-test of %zu rows: at most 1000000", o->selftest_n);
   const lm_objective *obj = lm__objective_by_name(ir->objective);
   uint32_t width = obj && obj->link == LM_LINK_ARGMAX ? 1 : ir->num_outputs;
+  if (o->selftest_expected && o->selftest_width != width)
+    return lm__fail(LM_EINVAL, "self-test expectations have %zu columns, the model gives %u",
+                    o->selftest_width, width);
   size_t nr = o->selftest_n * ir->num_features, ne = o->selftest_n * width;
   ir->selftest_rows = malloc(sizeof(double) * (nr + 1));
   ir->selftest_expected = malloc(sizeof(float) * (ne + 1));

@@ -156,6 +156,8 @@ typedef struct lm_convert_options {
   const float *selftest_expected;
   size_t selftest_n;
   size_t selftest_features;  /* columns of selftest_rows: must equal the model's features */
+  size_t selftest_width;     /* columns of selftest_expected: must equal the output width
+                                (lm_model_output_width with flags 0) */
 } lm_convert_options;
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write

@@ -29,13 +29,19 @@ static double *load(const char *cs, const char *file, size_t *rows, size_t *cols
   return v;
 }
 
-static int convert(const char *cs, const char *out, const double *rows, size_t n, size_t F,
-                   const float *expected) {
+static int convert_w(const char *cs, const char *out, const double *rows, size_t n, size_t F,
+                     const float *expected, size_t width) {
   char in[1100];
   snprintf(in, sizeof in, "%s/tests/fixtures/xgb/%s/model.json", src, cs);
   lm_convert_options o = {.quiet = 1, .selftest_rows = rows, .selftest_n = n,
-                          .selftest_features = F, .selftest_expected = expected};
+                          .selftest_features = F, .selftest_expected = expected,
+                          .selftest_width = width};
   return lm_convert(in, out, &o);
+}
+
+static int convert(const char *cs, const char *out, const double *rows, size_t n, size_t F,
+                   const float *expected) {
+  return convert_w(cs, out, rows, n, F, expected, 1);
 }
 
 static void run_case(const char *cs) {
@@ -50,7 +56,7 @@ static void run_case(const char *cs) {
   const char *isas[] = {"scalar", "avx2", "avx512"};
   /* computed at conversion, then given by the trainer (XGBoost's own predictions) */
   for (int given = 0; given < 2; given++) {
-    assert_int_equal(convert(cs, out, rows, n, F, given ? expected : NULL), 0);
+    assert_int_equal(convert_w(cs, out, rows, n, F, given ? expected : NULL, ew), 0);
     for (int k = 0; k < 3; k++) {
       setenv("LM_ISA", isas[k], 1);
       lm_model *m;
@@ -63,12 +69,15 @@ static void run_case(const char *cs) {
   }
   /* a wrong expectation is caught, naming the row and output */
   expected[7 * ew] += 0.25f;
-  assert_int_equal(convert(cs, out, rows, n, F, expected), 0);
+  assert_int_equal(convert_w(cs, out, rows, n, F, expected, ew), 0);
   lm_model *m;
   assert_int_equal(lm_model_open(out, &m), 0);
   assert_int_equal(lm_model_selftest(m), LM_ESELFTEST);
   assert_non_null(strstr(lm_last_error(), "self-test row 7 output 0"));
   lm_model_close(m);
+  /* expectations of the wrong width are refused at conversion */
+  assert_int_equal(convert_w(cs, out, rows, n, F, expected, ew + 1), LM_EINVAL);
+  assert_non_null(strstr(lm_last_error(), "self-test expectations have"));
   /* rows of the wrong width are refused at conversion */
   assert_int_equal(convert(cs, out, rows, n, F - 1, NULL), LM_EINVAL);
   assert_non_null(strstr(lm_last_error(), "self-test rows have"));

@@ -1,7 +1,7 @@
 /*
  * lmconvert.c — convert a trained model artifact into a .lm file from the command line.
  *
- *   lmconvert INPUT -o OUT.lm [--member NAME] [--all-trees] [-q|--quiet]
+ *   lmconvert INPUT -o OUT.lm [--member NAME] [--all-trees] [--selftest ROWS[,EXPECTED]] [-q]
  *
  * INPUT is what SageMaker leaves (model.tar.gz, a .tar, the model directory) or a raw model
  * file; lm_convert sniffs the format, writes OUT.lm under a temporary name and renames it at the
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lmrt.h"
+#include "tools/csv.h"
 
 #define PROG "lmconvert"
 
@@ -35,6 +36,11 @@ static const char usage_text[] =
     "  --all-trees           keep every tree (default: only the boosting rounds\n"
     "                        SageMaker's endpoint scores with: best_ntree_limit for\n"
     "                        XGBoost 1.x models, best_iteration + 1 for 2.x, 3.x)\n"
+    "  --selftest ROWS.csv[,EXPECTED.csv]\n"
+    "                        embed a self-test: these rows and the values they must\n"
+    "                        produce (EXPECTED.csv, e.g. the trainer's predictions; by\n"
+    "                        default computed now with the reference kernels); checked\n"
+    "                        on the serving machine by lminfo --selftest\n"
     "  -q, --quiet           print nothing on success\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
@@ -84,7 +90,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *shrt, co
 }
 
 int main(int argc, char **argv) {
-  const char *in = NULL, *outp = NULL, *member = NULL;
+  const char *in = NULL, *outp = NULL, *member = NULL, *selftest = NULL;
   int quiet = 0, all_trees = 0, no_more_opts = 0;
 
   for (int i = 1; i < argc; i++) {
@@ -106,6 +112,9 @@ int main(int argc, char **argv) {
       } else if ((v = opt_value(argc, argv, &i, "-o", "--output", &missing)) != NULL) {
         if (missing || !*v) return usage_error("option '%s' needs a file name", a);
         outp = v;
+      } else if ((v = opt_value(argc, argv, &i, NULL, "--selftest", &missing)) != NULL) {
+        if (missing || !*v) return usage_error("option '%s' needs ROWS.csv[,EXPECTED.csv]", a);
+        selftest = v;
       } else if ((v = opt_value(argc, argv, &i, NULL, "--member", &missing)) != NULL) {
         if (missing || !*v) return usage_error("option '%s' needs a member name", a);
         member = v;
@@ -122,7 +131,35 @@ int main(int argc, char **argv) {
   if (!outp) return usage_error("%s", "missing -o OUT.lm");
 
   lm_convert_options opts = {.member = member, .quiet = quiet, .all_trees = all_trees};
+  double *rows = NULL, *exp = NULL;
+  float *expf32 = NULL;
+  if (selftest) {
+    /* ROWS.csv[,EXPECTED.csv]: both read whole (a self-test is small) */
+    char *spec = strdup(selftest), *comma = spec ? strchr(spec, ',') : NULL, err[600];
+    size_t n, f, en = 0, ew = 0;
+    if (comma) *comma++ = '\0';
+    int bad = !spec || lm_csv_read_path(spec, &rows, &n, &f, err, sizeof err) != 0;
+    if (!bad && comma) bad = lm_csv_read_path(comma, &exp, &en, &ew, err, sizeof err) != 0;
+    if (!bad && comma && en != n) {
+      snprintf(err, sizeof err, "%s: %zu rows, but %s has %zu", comma, en, spec, n);
+      bad = 1;
+    }
+    if (!bad && exp && (expf32 = malloc(sizeof *expf32 * (en * ew + 1))) != NULL)
+      for (size_t k = 0; k < en * ew; k++) expf32[k] = (float)exp[k];
+    free(spec);
+    if (bad) {
+      fprintf(stderr, PROG ": --selftest: %s\n", spec ? err : "out of memory");
+      free(rows), free(exp), free(expf32);
+      return 1;
+    }
+    opts.selftest_rows = rows;
+    opts.selftest_n = n;
+    opts.selftest_features = f;
+    opts.selftest_expected = expf32;
+    opts.selftest_width = ew;
+  }
   int rc = lm_convert(in, outp, &opts);
+  free(rows), free(exp), free(expf32);
   if (rc < 0) {
     lib_error(in, outp, rc);
     return 1;
