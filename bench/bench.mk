@@ -1,0 +1,134 @@
+# bench/bench.mk — performance regression benchmarks (included by the top Makefile; none of
+# these targets is part of `make` or `make test`). docs/performance.md explains the method.
+#
+#   make bench              the whole matrix (Google Benchmark: lmrt, lmrt forced to scalar
+#                           kernels and XGBoost's C API in one process); prints per case lmrt,
+#                           XGBoost and the ratio. Results: $(BUILD)/bench/results.json
+#   make bench-check        a reduced matrix (7 interleaved repetitions) judged by bench/check
+#                           against the committed baseline bench/baselines/<machine-class>.json:
+#                           fails when a ratio lmrt/xgboost got worse by > max(10%, noise) and
+#                           the slowdown reproduces when the case is measured again
+#   make bench-check-update refresh that baseline (two runs pooled; refuses on a busy machine;
+#                           review and commit the file)
+#   make bench-ci           deterministic: instructions per call under valgrind's callgrind
+#                           (bench/lmcount.c) vs bench/baselines/callgrind.json, tolerance 2%
+#   make bench-ci-update    refresh bench/baselines/callgrind.json
+#   make bench-report       PNG charts (gnuplot) and $(BUILD)/bench/report.md from the last
+#                           `make bench` (runs it first if there is none)
+#   make bench-docs         copy the report's figures into bench/figures/ and its tables into
+#                           docs/performance.md
+#   make bench-deps         install missing Debian packages (apt-get; idempotent)
+#
+# Knobs: BENCH_MIN_TIME (s per repetition), BENCH_REPS, BENCH_ARGS (extra lmbench flags, e.g.
+# --model_list=small,large --batches=1,64), BENCH_PIN (CPU pinning command), BENCH_NICE,
+# BENCH_CHECK_WAIT (seconds bench-check waits for a quiet machine),
+# BENCH_CLASS (machine class; derived from the CPU), BENCH_TOLERANCE (callgrind, default 0.02).
+
+BENCH_DIR    := $(BUILD)/bench
+BENCH_MODELS := $(BENCH_DIR)/models
+BENCH_PY     ?= /usr/bin/python3
+BENCH_CXX    ?= g++
+BENCH_CXXFLAGS ?= -O2 -g
+BENCH_NAMES  := small large deep multi5 dart linear-50 linear-200 linear-1000 linear-multi5
+BENCH_LM     := $(BENCH_NAMES:%=$(BENCH_MODELS)/%.lm)
+BENCH_DEBS   := g++ libbenchmark-dev libxgboost-dev gnuplot-nox valgrind python3-xgboost \
+                python3-numpy util-linux
+
+BENCH_MIN_TIME ?= 0.2
+BENCH_REPS     ?= 3
+BENCH_ARGS     ?=
+# No CPU pinning by default: on a small shared machine the scheduler's choice of the idle CPU
+# beats a fixed one that another process may hold. On a dedicated machine, e.g.
+# BENCH_PIN="taskset -c 1".
+BENCH_PIN      ?=
+# As root, run the benchmarks at nice -20: other processes on the machine then take (almost)
+# no CPU time from them (they still share caches and memory bandwidth; bench/check reports how
+# busy the machine was). Empty it to run at normal priority.
+BENCH_NICE     ?= $(shell [ "$$(id -u)" = 0 ] && echo nice -n -20)
+# Machine class (CPU model, family/model, CPU count): names the committed baseline.
+BENCH_CLASS     = $(shell $(BENCH_PY) bench/compare --machine-class)
+BENCH_BASELINE  = bench/baselines/$(BENCH_CLASS).json
+BENCH_TOLERANCE ?= 0.02
+
+# The reduced matrix of bench-check (its baseline must be recorded with the same one).
+BENCH_CHECK_ARGS := --model_list=small,large,deep,multi5,linear-200,linear-multi5 \
+                    --batches=1,64,1000 --kinds=predict,open
+
+BENCH_RUN = $(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench --models=$(BENCH_MODELS) \
+            --benchmark_out_format=json --benchmark_display_aggregates_only=true \
+            --benchmark_enable_random_interleaving=true
+
+.PHONY: bench bench-check bench-check-update bench-ci bench-ci-update bench-report bench-docs \
+        bench-deps bench-models bench-build
+
+bench-deps: deps
+	@missing=""; for p in $(BENCH_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench-deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "bench-deps: run as root: apt-get install$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# Models and rows: regenerated only when bench/gen_models.py changes (the script also keeps a
+# content stamp, so a fresh checkout's newer mtime costs one quick check, not a retraining).
+$(BENCH_MODELS)/.stamp: bench/gen_models.py | bench-deps
+	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS)
+$(BENCH_MODELS)/%.lm: $(BENCH_MODELS)/.stamp $(BUILD)/bin/lmconvert
+	$(BUILD)/bin/lmconvert $(BENCH_MODELS)/$*.json -o $@ >/dev/null
+bench-models: $(BENCH_LM)
+
+$(BENCH_DIR)/lmbench: bench/lmbench.cc include/lmrt.h $(BUILD)/lib/liblmrt.a | bench-deps
+	@mkdir -p $(@D)
+	$(BENCH_CXX) $(BENCH_CXXFLAGS) -std=c++17 -Wall -Wextra -Iinclude -o $@ $< \
+	  $(BUILD)/lib/liblmrt.a -lbenchmark -lxgboost $(LDLIBS) -lpthread
+$(BENCH_DIR)/lmcount: bench/lmcount.c include/lmrt.h $(BUILD)/lib/liblmrt.a | bench-deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -o $@ $< $(BUILD)/lib/liblmrt.a $(LDLIBS)
+bench-build: $(BENCH_DIR)/lmbench $(BENCH_DIR)/lmcount
+
+# The whole matrix in one process: engines lmrt (planned kernels), lmrt-scalar (LM_ISA=scalar,
+# set by the harness around that engine's lm_model_open) and xgboost, side by side.
+bench: $(BENCH_DIR)/lmbench $(BENCH_LM)
+	@echo "bench: $(BENCH_REPS) repetitions of >= $(BENCH_MIN_TIME) s per case; progress on stderr, log: $(BENCH_DIR)/bench.log"
+	@start=$$(date +%s); \
+	$(BENCH_RUN) --benchmark_min_time=$(BENCH_MIN_TIME) --benchmark_repetitions=$(BENCH_REPS) \
+	  --benchmark_out=$(BENCH_DIR)/results.raw.json $(BENCH_ARGS) > $(BENCH_DIR)/bench.log && \
+	$(BENCH_PY) bench/compare --merge $(BENCH_DIR)/results.json $(BENCH_DIR)/results.raw.json && \
+	$(BENCH_PY) bench/compare --show $(BENCH_DIR)/results.json && \
+	echo "bench: done in $$(( $$(date +%s) - start )) s; results: $(BENCH_DIR)/results.json"
+
+# Reduced matrix, compared with the committed baseline of this machine class (bench/check:
+# flagged cases are measured again and count only if the slowdown reproduces).
+BENCH_CHECK_WAIT ?= 120
+BENCH_CHECK = $(BENCH_PY) bench/check --lmbench "$(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench" \
+              --models $(BENCH_MODELS) --baseline $(BENCH_BASELINE) --out $(BENCH_DIR)/check.json \
+              --wait $(BENCH_CHECK_WAIT)
+bench-check: $(BENCH_DIR)/lmbench $(BENCH_LM)
+	@start=$$(date +%s); $(BENCH_CHECK) -- $(BENCH_CHECK_ARGS); rc=$$?; \
+	echo "bench-check: $$(( $$(date +%s) - start )) s"; exit $$rc
+bench-check-update: $(BENCH_DIR)/lmbench $(BENCH_LM)
+	$(BENCH_CHECK) --update -- $(BENCH_CHECK_ARGS)
+
+# Deterministic CI mode: instruction counts under callgrind.
+# Cases: every model but linear-1000 (its rows file is the largest), 1 and 64 rows per call,
+# LM_ISA unset ("auto": AVX2 at most under valgrind) and LM_ISA=scalar.
+BENCH_CI_CASES := small:1,small:64,large:1,large:64,deep:1,deep:64,multi5:1,multi5:64,dart:1,dart:64,$\
+                  linear-50:1,linear-50:64,linear-200:1,linear-200:64,linear-multi5:1,linear-multi5:64
+BENCH_ICOUNT = CC="$(CC)" BENCH_CFLAGS="$(CFLAGS)" $(BENCH_PY) bench/icount --lmcount $(BENCH_DIR)/lmcount \
+               --models $(BENCH_MODELS) --out $(BENCH_DIR)/callgrind.json --tolerance $(BENCH_TOLERANCE) \
+               --cases $(BENCH_CI_CASES)
+bench-ci: $(BENCH_DIR)/lmcount $(BENCH_LM)
+	@start=$$(date +%s); $(BENCH_ICOUNT) --baseline bench/baselines/callgrind.json; rc=$$?; \
+	echo "bench-ci: $$(( $$(date +%s) - start )) s"; exit $$rc
+bench-ci-update: $(BENCH_DIR)/lmcount $(BENCH_LM)
+	$(BENCH_ICOUNT) --update bench/baselines/callgrind.json
+
+# Pictures and a Markdown summary of the last `make bench`.
+$(BENCH_DIR)/results.json:
+	$(MAKE) bench
+bench-report: $(BENCH_DIR)/results.json | bench-deps
+	$(BENCH_PY) bench/report $(BENCH_DIR)/results.json --out $(BENCH_DIR)
+bench-docs: bench-report
+	$(BENCH_PY) bench/report $(BENCH_DIR)/results.json --out $(BENCH_DIR) --publish
