@@ -102,9 +102,11 @@ bench: $(BENCH_DIR)/lmbench $(BENCH_LM)
 # Reduced matrix, compared with the committed baseline of this machine class (bench/check:
 # flagged cases are measured again and count only if the slowdown reproduces).
 BENCH_CHECK_WAIT ?= 120
+# e.g. --force (bench-check-update on a machine that never gets quiet), --threshold 0.15
+BENCH_CHECK_FLAGS ?=
 BENCH_CHECK = $(BENCH_PY) bench/check --lmbench "$(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench" \
               --models $(BENCH_MODELS) --baseline $(BENCH_BASELINE) --out $(BENCH_DIR)/check.json \
-              --wait $(BENCH_CHECK_WAIT)
+              --wait $(BENCH_CHECK_WAIT) $(BENCH_CHECK_FLAGS)
 bench-check: $(BENCH_DIR)/lmbench $(BENCH_LM)
 	@start=$$(date +%s); $(BENCH_CHECK) -- $(BENCH_CHECK_ARGS); rc=$$?; \
 	echo "bench-check: $$(( $$(date +%s) - start )) s"; exit $$rc

@@ -7,12 +7,6 @@
 #include "runtime/error.h"
 #include "tests/fuzz/fuzz.h"
 
-/* Not yet declared in formats/import/import.h (the importer declares it locally, as sniff.c
- * does): the same prototype here. Once import.h declares it, this is a compatible redeclaration
- * and can go. */
-int lm__import_xgboost_ubj(const uint8_t *data, size_t len, const char *name,
-                           lm_ir_model **out);
-
 int lm_fuzz_xgboost_ubj(const uint8_t *data, size_t size) {
   lm_ir_model *ir = NULL;
   lm__clear_error();

@@ -17,8 +17,8 @@ Every seed is small (a few KiB) and comes from the project's own fixtures:
 - import_any: all of the above plus the same model as UBJSON, legacy binary and pickles
   (protocol 2 and 4), SageMaker Linear Learner model_algo-1 files and a LightGBM text model from
   ../shared/fixtures (origins in their READMEs), and the magics the sniffer names.
-Seeds for a target are written only when tests/fuzz/fuzz_<target>.c exists. After fuzzing,
-`make fuzz-merge` keeps the inputs that add coverage.
+Seeds for a target are written only when tests/fuzz/fuzz_<target>.c exists; the fuzzers' finds
+(files named by their SHA-1, kept by `make fuzz-merge`) are left alone.
 """
 import gzip
 import io
@@ -156,8 +156,12 @@ def add_selftest(lm, rows, width):
 
 
 def main():
+    # Replace the named seeds; keep the fuzzers' finds (named by their SHA-1, from make fuzz-merge).
     for t in TARGETS:
-        shutil.rmtree(os.path.join(OUT, t), ignore_errors=True)
+        d = os.path.join(OUT, t)
+        for f in os.listdir(d) if os.path.isdir(d) else []:
+            if not re.fullmatch(r"[0-9a-f]{40}", f):
+                os.remove(os.path.join(d, f))
     tmp = tempfile.mkdtemp()
 
     # ---- XGBoost JSON ----------------------------------------------------------------------
