@@ -30,3 +30,35 @@ void lm_ir_free(lm_ir_model *m) {
   free(m->selftest_expected);
   free(m);
 }
+
+int lm_ir_tree_find_repeat(const lm_ir_tree *t, uint32_t *node, uint32_t *from) {
+  uint8_t *seen = calloc(t->n_nodes, 1);
+  uint32_t *stack = malloc(t->n_nodes * sizeof *stack);
+  int rc = 0;
+  if (!seen || !stack) {
+    rc = -1;
+    goto out;
+  }
+  size_t sp = 0;
+  stack[sp++] = 0;
+  seen[0] = 1;
+  while (sp > 0 && rc == 0) {
+    uint32_t k = stack[--sp];
+    const lm_ir_node *nd = &t->nodes[k];
+    if (nd->left < 0) continue;
+    int32_t kids[2] = {nd->left, nd->right};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+      uint32_t ch = (uint32_t)kids[i];
+      if (seen[ch]) {
+        *node = ch, *from = k, rc = 1;
+      } else {
+        seen[ch] = 1;
+        stack[sp++] = ch; /* each node is pushed at most once: sp ≤ n_nodes */
+      }
+    }
+  }
+out:
+  free(seen);
+  free(stack);
+  return rc;
+}

@@ -107,4 +107,9 @@ typedef struct lm_ir_model {
 lm_ir_model *lm_ir_new(void);
 void lm_ir_free(lm_ir_model *m);
 
+/* Walk a tree from its root (children already range-checked): returns 0 when every reachable
+ * node is reached once, 1 with *node reached a second time from *from (a cycle or a shared
+ * child), or -1 on out of memory. Importers turn a 1 into an error naming their own field. */
+int lm_ir_tree_find_repeat(const lm_ir_tree *t, uint32_t *node, uint32_t *from);
+
 #endif

@@ -134,38 +134,15 @@ static int streq(const uint8_t *s, size_t n, const char *lit) {
 
 /* ---- trees -------------------------------------------------------------------------------- */
 
-/* Every node reachable from the root is reached once (the JSON importer's tree_walk). */
+/* Every node reachable from the root is reached once (lm_ir_tree_find_repeat, formats/ir.c). */
 static int tree_walk(const xb *c, size_t at, const char *tf, const lm_ir_tree *t) {
-  uint8_t *seen = calloc(t->n_nodes, 1);
-  uint32_t *stack = malloc(t->n_nodes * sizeof *stack);
-  int rc = LM_OK;
-  if (!seen || !stack) {
-    rc = lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
-    goto out;
-  }
-  size_t sp = 0;
-  stack[sp++] = 0;
-  seen[0] = 1;
-  while (sp > 0) {
-    uint32_t k = stack[--sp];
-    const lm_ir_node *nd = &t->nodes[k];
-    if (nd->left < 0) continue;
-    int32_t kids[2] = {nd->left, nd->right};
-    for (int i = 0; i < 2; i++) {
-      uint32_t ch = (uint32_t)kids[i];
-      if (seen[ch]) {
-        rc = xb_fail(c, LM_EFORMAT, at, tf,
-                     "cycle or shared child: node %u is reached again from node %u", ch, k);
-        goto out;
-      }
-      seen[ch] = 1;
-      stack[sp++] = ch;
-    }
-  }
-out:
-  free(seen);
-  free(stack);
-  return rc;
+  uint32_t node, from;
+  int r = lm_ir_tree_find_repeat(t, &node, &from);
+  if (r < 0) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (r > 0)
+    return xb_fail(c, LM_EFORMAT, at, tf,
+                   "cycle or shared child: node %u is reached again from node %u", node, from);
+  return LM_OK;
 }
 
 static int read_tree(xb *c, uint32_t ti, lm_ir_tree *t) {

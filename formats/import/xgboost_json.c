@@ -430,36 +430,13 @@ static int tree_categories(xj *c, json_object *tree, const char *tpath, lm_ir_tr
 
 /* Check that the nodes reachable from the root form a tree: each reached at most once. */
 static int tree_walk(const xj *c, const char *tpath, const lm_ir_tree *t) {
-  uint8_t *seen = calloc(t->n_nodes, 1);
-  uint32_t *stack = malloc(t->n_nodes * sizeof *stack);
-  int rc = LM_OK;
-  if (!seen || !stack) {
-    rc = lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
-    goto out;
-  }
-  size_t sp = 0;
-  stack[sp++] = 0;
-  seen[0] = 1;
-  while (sp > 0) {
-    uint32_t k = stack[--sp];
-    const lm_ir_node *nd = &t->nodes[k];
-    if (nd->left < 0) continue;
-    int32_t kids[2] = {nd->left, nd->right};
-    for (int i = 0; i < 2; i++) {
-      uint32_t ch = (uint32_t)kids[i];
-      if (seen[ch]) {
-        rc = xj_fail(c, LM_EFORMAT, tpath,
-                     "cycle or shared child: node %u is reached again from node %u", ch, k);
-        goto out;
-      }
-      seen[ch] = 1;
-      stack[sp++] = ch; /* each node is pushed at most once: sp ≤ n_nodes */
-    }
-  }
-out:
-  free(seen);
-  free(stack);
-  return rc;
+  uint32_t node, from;
+  int r = lm_ir_tree_find_repeat(t, &node, &from);
+  if (r < 0) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (r > 0)
+    return xj_fail(c, LM_EFORMAT, tpath,
+                   "cycle or shared child: node %u is reached again from node %u", node, from);
+  return LM_OK;
 }
 
 static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t) {
