@@ -20,11 +20,11 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 endif
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
            -ffp-contract=off -DLMRT_BUILDING -Iinclude -I. $(SANFLAGS)
-LDLIBS  := -ljson-c -larchive -lxxhash -lmimalloc -lm
+LDLIBS  := -ljson-c -larchive -lxxhash -lmimalloc -lnuma -lm
 TEST_LDLIBS := -lcmocka
 
 DEBS := build-essential pkg-config libjson-c-dev libarchive-dev libxxhash-dev libmimalloc-dev \
-        libcmocka-dev python3-xgboost python3-numpy python3-pandas
+        libcmocka-dev libnuma-dev python3-xgboost python3-numpy python3-pandas
 
 LIB_SRC  := $(wildcard formats/*.c formats/import/*.c kernels/*.c runtime/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -131,3 +131,9 @@ clean:
 # Fuzzing (tests/fuzz/fuzz.mk): make fuzz runs each libFuzzer target for a bounded time; the
 # corpora are replayed by `make test` through tests/test_fuzz_replay.c.
 -include tests/fuzz/fuzz.mk
+
+# lmserve (server/server.mk: build/bin/lmserve, its tests hooked into `check`, make serve,
+# make loadtest) and the deployment checks (deploy/deploy.mk: manifests and Dockerfile,
+# hooked into `check`).
+-include server/server.mk
+-include deploy/deploy.mk

@@ -143,6 +143,11 @@ LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_
  * or LM_ESELFTEST with lm_last_error() naming the first row and output that differ. */
 LM_API int lm_model_selftest(const lm_model *m);
 
+/* CPUs this process may use: the affinity mask (cgroup cpuset, Kubernetes static CPU manager),
+ * limited to ceil(quota/period) by a cgroup CPU quota. Writes up to cap CPU ids (ascending; the
+ * first ones when a quota limits the count) to cpus (may be NULL) and returns the count (≥ 1). */
+LM_API size_t lm_cpus_allowed(int *cpus, size_t cap);
+
 /* Conversion (what lmconvert does). Append-only. */
 typedef struct lm_convert_options {
   const char *member; /* archive member to read; NULL: "xgboost-model", else the only model */
