@@ -1,0 +1,26 @@
+# Deployment checks (included by the top Makefile): `make check-deploy`, also run by `make check`
+# and so by `make test`. Offline: no Docker, no cluster, no network.
+#   - yamllint, a kustomize render (without kubectl), strict JSON Schema validation against the
+#     vendored Kubernetes 1.30 schemas, cross-file agreement, Dockerfile lint, shellcheck of the
+#     ConfigMap scripts, and lmserve --help flags when $(LMSERVE_BIN) is built;
+#   - then every deliberately broken case of deploy/tests/broken_cases.yaml must be rejected for
+#     its stated reason.
+# Regenerate the schemas (needs npm): make k8s-schemas K8S_TYPES_VERSION=1.30.0
+
+DEBS += yamllint python3-yaml python3-jsonschema shellcheck
+
+DEPLOY_PY ?= /usr/bin/python3
+K8S_TYPES_VERSION ?= 1.30.0
+
+.PHONY: check-deploy k8s-schemas
+check: check-deploy
+
+check-deploy: $(if $(LMSERVE_BIN),$(LMSERVE_BIN))
+	@LMSERVE_BIN="$(if $(LMSERVE_BIN),$(abspath $(LMSERVE_BIN)))" $(DEPLOY_PY) deploy/tests/check_manifests.py
+	@$(DEPLOY_PY) deploy/tests/test_broken.py
+
+k8s-schemas:
+	@d=$$(mktemp -d) && cd $$d && npm pack -q kubernetes-types@$(K8S_TYPES_VERSION) >/dev/null && \
+	  mkdir kt && tar xzf kubernetes-types-$(K8S_TYPES_VERSION).tgz -C kt && cd $(CURDIR) && \
+	  $(DEPLOY_PY) deploy/tools/gen_k8s_schemas.py $$d/kt/package > deploy/schemas/k8s-$(K8S_TYPES_VERSION:%.0=%).json && \
+	  rm -rf $$d && echo "k8s-schemas: deploy/schemas/k8s-$(K8S_TYPES_VERSION:%.0=%).json"
