@@ -4,7 +4,9 @@
 #     vendored Kubernetes 1.30 schemas, cross-file agreement, Dockerfile lint, shellcheck of the
 #     ConfigMap scripts, and lmserve --help flags when $(LMSERVE_BIN) is built;
 #   - then every deliberately broken case of deploy/tests/broken_cases.yaml must be rejected for
-#     its stated reason.
+#     its stated reason;
+#   - and the ConfigMap's model-delivery scripts run against a stand-in S3 with the lmconvert and
+#     lminfo built here (deploy/tests/test_model_delivery.py).
 # Regenerate the schemas (needs npm): make k8s-schemas K8S_TYPES_VERSION=1.30.0
 
 DEBS += yamllint python3-yaml python3-jsonschema shellcheck
@@ -15,9 +17,10 @@ K8S_TYPES_VERSION ?= 1.30.0
 .PHONY: check-deploy k8s-schemas
 check: check-deploy
 
-check-deploy: $(if $(LMSERVE_BIN),$(LMSERVE_BIN))
+check-deploy: $(BUILD)/bin/lmconvert $(BUILD)/bin/lminfo $(if $(LMSERVE_BIN),$(LMSERVE_BIN))
 	@LMSERVE_BIN="$(if $(LMSERVE_BIN),$(abspath $(LMSERVE_BIN)))" $(DEPLOY_PY) deploy/tests/check_manifests.py
 	@$(DEPLOY_PY) deploy/tests/test_broken.py
+	@$(DEPLOY_PY) deploy/tests/test_model_delivery.py $(BUILD)/bin
 
 k8s-schemas:
 	@d=$$(mktemp -d) && cd $$d && npm pack -q kubernetes-types@$(K8S_TYPES_VERSION) >/dev/null && \

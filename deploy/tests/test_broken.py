@@ -56,6 +56,24 @@ def main():
                       + ("\n    ".join(rep.errors) or "(no problem at all)"))
                 failed += 1
             shutil.rmtree(root)
+        # The lmserve --help flag check, against stand-ins for lmserve (the real binary is
+        # checked by check_manifests when LMSERVE_BIN is built).
+        contract = ("--models --listen --threads --drain-seconds --shutdown-timeout --max-body-bytes "
+                    "--max-header-bytes --max-connections --request-timeout --idle-timeout "
+                    "--reload-poll-ms --log-level").split()
+        for name, flags, expect in [
+                ("lmserve-help-all-flags", contract, None),
+                ("lmserve-help-lacks-drain-seconds", [f for f in contract if f != "--drain-seconds"],
+                 ["--drain-seconds", "absent from --help"])]:
+            stub = os.path.join(td, name)
+            with open(stub, "w", encoding="utf-8") as fh:
+                fh.write("#!/bin/sh\ncat <<'EOF'\nusage: lmserve --models DIR [options]\n"
+                         + "".join(f"  {f} X\n" for f in flags) + "EOF\n")
+            os.chmod(stub, 0o755)
+            errs = check_manifests.run(base, lmserve=stub, lint_yaml=False, shellcheck=False).errors
+            ok = (not errs) if expect is None else any(all(x in e for x in expect) for e in errs)
+            print(f"broken-cases: {'ok  ' if ok else 'FAIL'} {name}: " + ("; ".join(errs) or "accepted"))
+            passed, failed = passed + ok, failed + (not ok)
     print(f"broken-cases: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed else 0
 
