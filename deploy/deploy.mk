@@ -6,7 +6,10 @@
 #   - then every deliberately broken case of deploy/tests/broken_cases.yaml must be rejected for
 #     its stated reason;
 #   - and the ConfigMap's model-delivery scripts run against a stand-in S3 with the lmconvert and
-#     lminfo built here (deploy/tests/test_model_delivery.py).
+#     lminfo built here (deploy/tests/test_model_delivery.py);
+#   - and, when lmserve is built, lmserve run on loopback with the Deployment's arguments: probe
+#     paths, /metrics, readiness false at SIGTERM, drain, exit before the deadline
+#     (deploy/tests/test_pod_lifecycle.py; skipped, saying so, without lmserve).
 # Regenerate the schemas (needs npm): make k8s-schemas K8S_TYPES_VERSION=1.30.0
 
 DEBS += yamllint python3-yaml python3-jsonschema shellcheck
@@ -21,6 +24,7 @@ check-deploy: $(BUILD)/bin/lmconvert $(BUILD)/bin/lminfo $(if $(LMSERVE_BIN),$(L
 	@LMSERVE_BIN="$(if $(LMSERVE_BIN),$(abspath $(LMSERVE_BIN)))" $(DEPLOY_PY) deploy/tests/check_manifests.py
 	@$(DEPLOY_PY) deploy/tests/test_broken.py
 	@$(DEPLOY_PY) deploy/tests/test_model_delivery.py $(BUILD)/bin
+	@$(DEPLOY_PY) deploy/tests/test_pod_lifecycle.py "$(LMSERVE_BIN)" $(BUILD)/bin
 
 k8s-schemas:
 	@d=$$(mktemp -d) && cd $$d && npm pack -q kubernetes-types@$(K8S_TYPES_VERSION) >/dev/null && \
