@@ -21,8 +21,8 @@ K8S_TYPES_VERSION ?= 1.30.0
 check: check-deploy
 
 check-deploy: $(BUILD)/bin/lmconvert $(BUILD)/bin/lminfo $(if $(LMSERVE_BIN),$(LMSERVE_BIN))
-	@LMSERVE_BIN="$(if $(LMSERVE_BIN),$(abspath $(LMSERVE_BIN)))" $(DEPLOY_PY) deploy/tests/check_manifests.py
-	@$(DEPLOY_PY) deploy/tests/test_broken.py
+	@LMSERVE_BIN="$(if $(LMSERVE_BIN),$(abspath $(LMSERVE_BIN)))" $(DEPLOY_PY) deploy/tests/check_manifests.py --bin $(BUILD)/bin
+	@$(DEPLOY_PY) deploy/tests/test_broken.py $(BUILD)/bin
 	@$(DEPLOY_PY) deploy/tests/test_model_delivery.py $(BUILD)/bin
 	@$(DEPLOY_PY) deploy/tests/test_pod_lifecycle.py "$(LMSERVE_BIN)" $(BUILD)/bin
 

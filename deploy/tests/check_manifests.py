@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Offline checks of lmserve's container image and Kubernetes manifests (make check-deploy).
 
-    check_manifests.py [--root DIR] [--lmserve PATH]
+    check_manifests.py [--root DIR] [--lmserve PATH] [--bin DIR]
 
 Runs, on the tree under DIR (default: the repository holding this file):
   1. yamllint (deploy/yamllint.yaml) on every YAML file under deploy/;
@@ -15,7 +15,9 @@ Runs, on the tree under DIR (default: the repository holding this file):
   5. a Dockerfile lint (deploy/tests/dockerfile_lint.py) and shellcheck of the scripts that the
      ConfigMap carries (when shellcheck is installed);
   6. with --lmserve (or $LMSERVE_BIN) naming an executable lmserve: every flag the manifests
-     and the Dockerfile pass appears in `lmserve --help`.
+     and the Dockerfile pass appears in `lmserve --help`;
+  7. with --bin DIR (the built lmconvert and lminfo) and/or lmserve: every shared library they
+     need (DT_NEEDED) comes from a package that the Dockerfile's final stage installs.
 Every problem is printed as "FILE: FIELD: message"; the exit status is 1 if there was one.
 """
 import glob
@@ -614,6 +616,57 @@ def shellcheck_scripts(rep, objs):
             rep.error("shellcheck", "", r.stderr.strip())
 
 
+SANITIZER_LIBS = ("libasan", "libubsan", "liblsan", "libtsan")
+BASE_IMAGE_PACKAGES = {"libc6"}  # in debian:12-slim itself
+
+
+def owning_package(path):
+    for p in (path, "/usr" + path if not path.startswith("/usr/") else path, os.path.realpath(path)):
+        r = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True)
+        if r.returncode == 0 and r.stdout:
+            return r.stdout.split(":", 1)[0].strip()
+    return None
+
+
+def check_runtime_libs(rep, bin_dir, lmserve, docker):
+    """Every shared library the built binaries need (DT_NEEDED) must come from a package that
+    the Dockerfile's final stage installs (or from the base image)."""
+    bins = [os.path.join(bin_dir, t) for t in ("lmconvert", "lminfo")] if bin_dir else []
+    if lmserve:
+        bins.append(lmserve)
+    bins = [b for b in bins if os.access(b, os.X_OK)]
+    if not bins or not shutil.which("readelf") or not shutil.which("dpkg"):
+        rep.note("runtime libraries: SKIPPED (no built binaries, readelf or dpkg)")
+        return
+    listed = set(docker.get("runtime_packages") or [])
+    used = set()
+    for b in bins:
+        r = subprocess.run(["readelf", "-d", b], capture_output=True, text=True)
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+        paths = {}
+        for line in subprocess.run(["ldd", b], capture_output=True, text=True).stdout.splitlines():
+            m = re.match(r"\s*(\S+) => (/\S+)", line)
+            if m:
+                paths[m.group(1)] = m.group(2)
+        for so in needed:
+            if so.startswith(SANITIZER_LIBS) or so.startswith("ld-linux"):
+                continue
+            pkg = owning_package(paths[so]) if so in paths else None
+            if pkg is None:
+                rep.error("deploy/Dockerfile", "runtime packages",
+                          f"{os.path.basename(b)} needs {so}, which no Debian package here provides")
+                continue
+            used.add(pkg)
+            if pkg not in listed and pkg not in BASE_IMAGE_PACKAGES:
+                rep.error("deploy/Dockerfile", "runtime packages",
+                          f"{os.path.basename(b)} needs {so} from {pkg}, which the final stage "
+                          "does not install")
+    extra = sorted(listed - used)
+    rep.note(f"runtime libraries: {', '.join(os.path.basename(b) for b in bins)} need "
+             f"{', '.join(sorted(used))}; all installed by the final stage or the base image"
+             + (f" (also installed, not needed by these builds: {', '.join(extra)})" if extra else ""))
+
+
 def check_flags(rep, lmserve, flags):
     if not lmserve:
         rep.note("lmserve flags: SKIPPED (LMSERVE_BIN not set: server/server.mk not present)")
@@ -635,12 +688,12 @@ def check_flags(rep, lmserve, flags):
 
 # ---------------------------------------------------------------- main
 
-def run(root, lmserve=None, lint_yaml=True, shellcheck=True):
+def run(root, lmserve=None, lint_yaml=True, shellcheck=True, bin_dir=None):
     rep = Report(root)
     deploy = os.path.join(root, "deploy")
     yfiles = sorted(glob.glob(os.path.join(deploy, "**", "*.yaml"), recursive=True)
                     + glob.glob(os.path.join(deploy, "**", "*.yml"), recursive=True))
-    yfiles = [f for f in yfiles if "/tests/" not in f.replace(os.sep, "/")]
+    yfiles = [f for f in yfiles if not os.path.relpath(f, deploy).startswith("tests" + os.sep)]
     if lint_yaml:
         run_yamllint(rep, yfiles)
     docker = dockerfile_lint.lint(os.path.join(deploy, "Dockerfile"), rep)
@@ -661,23 +714,27 @@ def run(root, lmserve=None, lint_yaml=True, shellcheck=True):
         if shellcheck and kd == os.path.join(deploy, "k8s"):
             shellcheck_scripts(rep, objs)
     check_flags(rep, lmserve, flags)
+    if bin_dir or lmserve:
+        check_runtime_libs(rep, bin_dir, lmserve, docker)
     rep.note(f"{len(yfiles)} YAML files, {len(kdirs)} kustomizations, {rendered} rendered objects, "
              f"schemas: Kubernetes {schemas['kubernetesVersion'] if schemas else '?'}")
     return rep
 
 
 def main(argv):
-    root, lmserve = DEFAULT_ROOT, os.environ.get("LMSERVE_BIN") or None
+    root, lmserve, bin_dir = DEFAULT_ROOT, os.environ.get("LMSERVE_BIN") or None, None
     i = 0
     while i < len(argv):
         if argv[i] == "--root":
             root, i = argv[i + 1], i + 2
+        elif argv[i] == "--bin":
+            bin_dir, i = argv[i + 1], i + 2
         elif argv[i] == "--lmserve":
             lmserve, i = argv[i + 1] or None, i + 2
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    rep = run(os.path.abspath(root), lmserve)
+    rep = run(os.path.abspath(root), lmserve, bin_dir=bin_dir)
     for n in rep.notes:
         print(f"check-deploy: {n}")
     for e in rep.errors:

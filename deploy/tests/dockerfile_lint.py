@@ -59,7 +59,8 @@ def lint(path, rep):
     """Lint the Dockerfile, report through rep.error(where, field, msg); return facts that the
     manifests must agree with: user_uid, expose (ports), cmd_models, cmd_port, cmd_flags."""
     where = os.path.relpath(path, rep.root)
-    facts = {"user_uid": None, "expose": [], "cmd_models": None, "cmd_port": None, "cmd_flags": []}
+    facts = {"user_uid": None, "expose": [], "cmd_models": None, "cmd_port": None, "cmd_flags": [],
+             "runtime_packages": []}
     try:
         with open(path, encoding="utf-8") as fh:
             ins = instructions(fh.read())
@@ -114,6 +115,11 @@ def lint(path, rep):
                     err(n, "DF004", "apt-get install without apt-get update in the same RUN")
                 if not re.search(r"rm -rf /var/lib/apt/lists/?\*", arg):
                     err(n, "DF004", "apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN")
+            if in_final:
+                for seg in re.split(r"&&|;|\|\|", arg):
+                    m = re.search(r"\bapt-get\b.*?\binstall\b(.*)", seg)
+                    if m:
+                        facts["runtime_packages"] += [t for t in m.group(1).split() if not t.startswith("-")]
             if re.search(r"(^|[\s;&|])sudo\s", arg):
                 err(n, "DF009", "sudo in RUN")
             if re.search(r"(^|[\s;&|])apt\s+(install|update|upgrade)", arg):
