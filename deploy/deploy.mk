@@ -14,7 +14,7 @@
 
 DEBS += yamllint python3-yaml python3-jsonschema shellcheck
 
-DEPLOY_PY ?= /usr/bin/python3
+DEPLOY_PY ?= PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3
 K8S_TYPES_VERSION ?= 1.30.0
 
 .PHONY: check-deploy k8s-schemas
