@@ -26,7 +26,9 @@ static int lm__plan(lm_model *m) {
                                                                   : lm__tree_margin_kernels;
   if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX512)
     m->v.perfect = m->perfect = lm__perfect_build(&m->v);
-  while (k->isa > isa || (k->needs_perfect && !m->perfect)) k++;
+  while (k->isa > isa || (k->needs_perfect && !m->perfect) ||
+         (k->needs_perfect == 2 && (!m->perfect->bits || !lm__cpu_has_vbmi())))
+    k++;
   m->margin = k->fn;
   m->margin_name = k->name;
   m->isa = isa;
