@@ -54,10 +54,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     }
   qsort(all, n, sizeof *all, lm__ft_cmp);
   size_t sz_thr = (size_t)F * 256 * 4, sz_spl = (size_t)F * 16 * 4;
-  size_t sz_nodes = (size_t)T * C * LM_BITS_CHUNK_BYTES, sz_leaf = (size_t)T * n_leaf * 4;
+  /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
+  size_t sz_nodes = (size_t)T * C * LM_BITS_CHUNK_BYTES, sz_leaf = (size_t)T * n_leaf * 4 + 256;
   size_t sz_group = (size_t)T * 4;
+  size_t sz_bottom = D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
   size_t pad = LM_PAD_BYTES;
-  size_t sz = sz_thr + sz_spl + sz_nodes + sz_leaf + sz_group + 5 * pad + 64;
+  size_t sz = sz_thr + sz_spl + sz_nodes + sz_leaf + sz_group + sz_bottom + 6 * pad + 64;
   lm__bits *b = mi_zalloc(sizeof *b);
   uint8_t *blk = mi_zalloc_aligned(sz, 64);
   if (!b || !blk) {
@@ -71,6 +73,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->nodes = blk + sz_thr + sz_spl + 2 * pad;
   b->leafw = (float *)(blk + sz_thr + sz_spl + sz_nodes + 3 * pad);
   b->group = (uint32_t *)(blk + sz_thr + sz_spl + sz_nodes + sz_leaf + 4 * pad);
+  if (D > 6) b->bottom = blk + ((sz_thr + sz_spl + sz_nodes + sz_leaf + sz_group + 5 * pad + 63) & ~(size_t)63);
   uint32_t *K = calloc(F, sizeof *K);
   if (!K) goto fail;
   for (size_t i = 0; i < (size_t)F * 256; i++) b->thr[i] = NAN;
@@ -99,6 +102,18 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     float w = v->trees[t].weight;
     for (uint32_t l = 0; l < n_leaf; l++)
       b->leafw[(size_t)t * n_leaf + l] = p->leaf[(size_t)t * p->n_leaf + l] * w;
+    for (uint32_t s = 0; D > 6 && s < 64; s++) {
+      uint8_t *blkb = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
+      uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
+      for (uint32_t k = 0; k < nn; k++) {
+        const uint8_t *c = nd + (js[k] / 64) * LM_BITS_CHUNK_BYTES;
+        blkb[k] = c[js[k] % 64];
+        blkb[3 + k] = c[64 + js[k] % 64];
+        blkb[6 + k] = c[128 + js[k] % 64];
+      }
+      uint32_t nl = 1u << (D - 6);
+      memcpy(blkb + 16, b->leafw + (size_t)t * n_leaf + (size_t)s * nl, nl * sizeof(float));
+    }
     b->group[t] = v->trees[t].group;
   }
   free(K);

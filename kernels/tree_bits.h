@@ -51,9 +51,18 @@ typedef struct lm__bits {
   float *split16;        /* F × 16: thr[f][16·i + 15], the bucket splitters */
   uint8_t *nodes;        /* n_trees × C × 192 */
   float *leafw;          /* n_trees × n_leaf: leaf × tree weight */
+  uint8_t *bottom;       /* D > 6: n_trees × 64 blocks of 32 bytes, one per level-6 slot
+                            (heap slot 64 + s): the nodes below it and their leaves, so that a
+                            row's walk below level 6 reads one half cache line per tree (see
+                            lm__bits_block); NULL when D ≤ 6 */
   uint32_t *group;       /* n_trees: output of each tree */
   void *block;
 } lm__bits;
+
+/* Bottom block of a level-6 slot (trees of depth 7 or 8): bytes 0–2 features, 3–5 ranks, 6–8
+ * limits of the slot's node (index 0) and, for depth 8, of its left (1) and right (2) children;
+ * then from byte 16 its 2^(D−6) leaves (× weight) as floats, left to right. */
+#define LM_BITS_BLOCK_BYTES 32
 
 /* Build from a verified view and its perfect layout; NULL if not eligible or out of memory. */
 lm__bits *lm__bits_build(const lmf_view *v, const struct lm__perfect *p);

@@ -28,7 +28,7 @@
 
 #pragma GCC target("avx512vbmi,popcnt")
 
-#define LM__BLOCK 16 /* rows per batch block */
+#define LM__BLOCK 128 /* rows per batch block: the model streams once per block */
 #define LM__TB 64    /* trees per single-row pass */
 
 /* The bins of one row: tbl[f] for f < F (tbl has 128 bytes; the rest is never selected). */
@@ -53,77 +53,85 @@ static inline __mmask64 lm__word(const uint8_t *chunk, __m512i lo, __m512i hi) {
   return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(chunk + 128));
 }
 
-/* Leaf positions (0 … 2^D − 1) of 8 (row, tree) pairs from their chunk words w[c][0..8). */
-static inline __m512i lm__leaf8(const uint64_t *w0, const uint64_t *w1, const uint64_t *w2,
-                                const uint64_t *w3, uint32_t D) {
-  const __m512i one = _mm512_set1_epi64(1), m63 = _mm512_set1_epi64(63);
-  __m512i W0 = _mm512_loadu_si512(w0);
+/* Heap slots j ∈ [2^L, 2^(L+1)) of 8 (row, tree) pairs after the first L ≤ 6 levels, from
+ * their chunk-0 words (slot j's decision is bit j). */
+static inline __m512i lm__top(__m512i W0, uint32_t L) {
+  const __m512i one = _mm512_set1_epi64(1);
   __m512i j = one;
-  uint32_t l = 0;
-  for (; l < D && l < 6; l++)
+  for (uint32_t l = 0; l < L; l++)
     j = _mm512_add_epi64(_mm512_add_epi64(j, j), _mm512_and_si512(_mm512_srlv_epi64(W0, j), one));
-  if (D > 6) {
-    __m512i W1 = _mm512_loadu_si512(w1);
-    __m512i s = _mm512_and_si512(j, m63);
-    j = _mm512_add_epi64(_mm512_add_epi64(j, j), _mm512_and_si512(_mm512_srlv_epi64(W1, s), one));
+  return j;
+}
+/* The same, unrolled for each L (the compiler specialises every case). */
+static inline __m512i lm__top_n(__m512i W0, uint32_t L) {
+  switch (L) {
+  case 1: return lm__top(W0, 1);
+  case 2: return lm__top(W0, 2);
+  case 3: return lm__top(W0, 3);
+  case 4: return lm__top(W0, 4);
+  case 5: return lm__top(W0, 5);
+  default: return lm__top(W0, 6);
   }
-  if (D > 7) {
-    __mmask8 hi = _mm512_test_epi64_mask(j, _mm512_set1_epi64(64));
-    __m512i W = _mm512_mask_blend_epi64(hi, _mm512_loadu_si512(w2), _mm512_loadu_si512(w3));
-    __m512i s = _mm512_and_si512(j, m63);
-    j = _mm512_add_epi64(_mm512_add_epi64(j, j), _mm512_and_si512(_mm512_srlv_epi64(W, s), one));
-  }
-  return _mm512_sub_epi64(j, _mm512_set1_epi64((long long)1 << D));
+}
+
+/* The levels below the sixth (trees of depth 7 and 8), one (row, tree) at a time, from the
+ * tree's bottom blocks: j is the level-6 slot; returns the leaf value. */
+static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32_t j, uint32_t D) {
+  const uint8_t *k = blocks + (size_t)(j - 64) * LM_BITS_BLOCK_BYTES;
+  const float *leaf = (const float *)(k + 16);
+  uint32_t d0 = (uint8_t)(tbl[k[0]] - k[3]) < k[6];
+  if (D == 7) return leaf[d0];
+  uint32_t n = 1 + d0;
+  uint32_t d1 = (uint8_t)(tbl[k[n]] - k[3 + n]) < k[6 + n];
+  return leaf[2 * d0 + d1];
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
   const uint32_t T = b->n_trees, C = b->chunks, D = b->depth, G = m->num_outputs;
+  const uint32_t Dt = D < 6 ? D : 6;
   _Alignas(64) uint8_t tbl[128];
-  _Alignas(64) uint64_t W[4][LM__TB];
-  _Alignas(64) float lv[LM__TB];
+  _Alignas(64) uint64_t W[LM__TB], J[LM__TB];
   memset(tbl, 0, sizeof tbl);
   lm__bin_row(b, row, tbl);
   __m512i lo = _mm512_load_si512(tbl), hi = _mm512_load_si512(tbl + 64);
-  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m512i last = _mm512_set1_epi64(T - 1);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += LM__TB) {
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      const uint8_t *nd = b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES;
-      for (uint32_t c = 0; c < C; c++) W[c][i] = lm__word(nd + c * LM_BITS_CHUNK_BYTES, lo, hi);
+      W[i] = lm__word(b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES, lo, hi);
     }
-    for (uint32_t q = 0; q < n8; q += 8) {
-      __m512i leaf = lm__leaf8(&W[0][q], &W[1][q], &W[2][q], &W[3][q], D);
-      __m512i t = _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(t0 + q), lane), last);
-      __m512i at = _mm512_add_epi64(_mm512_slli_epi64(t, D), leaf);
-      _mm256_store_ps(lv + q, _mm512_i64gather_ps(at, b->leafw, 4));
+    for (uint32_t q = 0; q < n8; q += 8)
+      _mm512_store_si512(J + q, lm__top_n(_mm512_load_si512(W + q), Dt));
+    const float *lw = b->leafw + ((size_t)t0 << D) - ((size_t)1 << D);
+    if (G == 1) {
+      float acc = o[0]; /* a register: o may alias the tables for all the compiler knows */
+      if (D <= 6)
+        for (uint32_t i = 0; i < nt; i++) acc += lw[((size_t)i << D) + J[i]];
+      else
+        for (uint32_t i = 0; i < nt; i++)
+          acc += lm__bottom(b->bottom + (size_t)(t0 + i) * 64 * LM_BITS_BLOCK_BYTES, tbl,
+                            (uint32_t)J[i], D);
+      o[0] = acc;
+    } else {
+      for (uint32_t i = 0; i < nt; i++)
+        o[b->group[t0 + i]] +=
+            D <= 6 ? lw[((size_t)i << D) + J[i]]
+                   : lm__bottom(b->bottom + (size_t)(t0 + i) * 64 * LM_BITS_BLOCK_BYTES, tbl,
+                                (uint32_t)J[i], D);
     }
-    if (G == 1)
-      for (uint32_t i = 0; i < nt; i++) o[0] += lv[i];
-    else
-      for (uint32_t i = 0; i < nt; i++) o[b->group[t0 + i]] += lv[i];
-  }
-}
-
-/* Words of tree t for the 16 rows of a block into w[c][r]. */
-static inline void lm__block_words(const lm__bits *b, uint32_t t, const uint8_t *tbl,
-                                   uint64_t (*w)[LM__BLOCK]) {
-  const uint32_t C = b->chunks;
-  const uint8_t *nd = b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES;
-  for (int r = 0; r < LM__BLOCK; r++) {
-    __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
-    for (uint32_t c = 0; c < C; c++) w[c][r] = lm__word(nd + c * LM_BITS_CHUNK_BYTES, lo, hi);
   }
 }
 
 static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
                       float *out) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs, F = b->num_features;
+  const uint32_t C = b->chunks, Dt = D < 6 ? D : 6;
+  const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
-  _Alignas(64) uint64_t W[2][4][LM__BLOCK];
-  for (size_t r = 0; r < LM__BLOCK; r++) {
+  _Alignas(64) uint64_t W[LM__BLOCK], J[LM__BLOCK];
+  _Alignas(64) float acc[LM__BLOCK];
+  for (size_t r = 0; r < R; r++) {
     if (r < rows) {
       lm__bin_row(b, x + r * F, tbl + 128 * r);
       memset(tbl + 128 * r + F, 0, 128 - F);
@@ -131,35 +139,58 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       memcpy(tbl + 128 * r, tbl + 128 * (rows - 1), 128); /* tail lanes repeat the last row */
     }
   }
-  __m256 acc[2] = {_mm256_set1_ps(m->base_margin), _mm256_set1_ps(m->base_margin)};
+  for (size_t r = 0; r < R; r++) acc[r] = m->base_margin;
   if (G > 1)
     for (size_t r = 0; r < rows; r++)
       for (size_t g = 0; g < G; g++) out[r * G + g] = m->base_margin;
-  lm__block_words(b, 0, tbl, W[0]);
+  const __m512i bit5 = _mm512_set1_epi32(32), off = _mm512_set1_epi64((long long)1 << D);
   for (uint32_t t = 0; t < T; t++) {
-    if (t + 1 < T) lm__block_words(b, t + 1, tbl, W[(t + 1) & 1]);
-    uint64_t(*w)[LM__BLOCK] = W[t & 1];
-    for (int h = 0; h < 2; h++) {
-      __m512i leaf = lm__leaf8(&w[0][8 * h], &w[1][8 * h], &w[2][8 * h], &w[3][8 * h], D);
-      __m512i at = _mm512_add_epi64(_mm512_set1_epi64((long long)t << D), leaf);
-      __m256 l = _mm512_i64gather_ps(at, b->leafw, 4);
+    /* every row's chunk-0 word first, so that their stores retire before the vector reloads */
+    const uint8_t *nd = b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES;
+    __m512i feat = _mm512_load_si512(nd), rank = _mm512_load_si512(nd + 64);
+    __m512i lim = _mm512_load_si512(nd + 128);
+    for (size_t r = 0; r < R; r++) {
+      __m512i bins = _mm512_permutex2var_epi8(_mm512_load_si512(tbl + 128 * r), feat,
+                                              _mm512_load_si512(tbl + 128 * r + 64));
+      W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(bins, rank), lim);
+    }
+    const float *lw = b->leafw + ((size_t)t << D);
+    if (D <= 6) {
+      /* leaf values by permutes from the tree's (up to) 64 leaves */
+      __m512 L0 = _mm512_loadu_ps(lw), L1 = _mm512_loadu_ps(lw + 16);
+      __m512 L2 = _mm512_loadu_ps(lw + 32), L3 = _mm512_loadu_ps(lw + 48);
+      for (size_t r0 = 0; r0 < R; r0 += 16) {
+        __m512i j0 = lm__top_n(_mm512_load_si512(W + r0), Dt);
+        __m512i j1 = lm__top_n(_mm512_load_si512(W + r0 + 8), Dt);
+        __m512i i16 = _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_sub_epi64(j0, off))),
+            _mm512_cvtepi64_epi32(_mm512_sub_epi64(j1, off)), 1);
+        __m512 l = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i16, bit5),
+                                        _mm512_permutex2var_ps(L0, i16, L1),
+                                        _mm512_permutex2var_ps(L2, i16, L3));
+        if (G == 1) {
+          _mm512_store_ps(acc + r0, _mm512_add_ps(_mm512_load_ps(acc + r0), l));
+        } else {
+          _Alignas(64) float lv[16];
+          _mm512_store_ps(lv, l);
+          uint32_t g = b->group[t];
+          for (size_t r = r0; r < rows && r < r0 + 16; r++) out[r * G + g] += lv[r - r0];
+        }
+      }
+    } else {
+      for (size_t r0 = 0; r0 < R; r0 += 8)
+        _mm512_store_si512(J + r0, lm__top_n(_mm512_load_si512(W + r0), Dt));
+      const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
       if (G == 1) {
-        acc[h] = _mm256_add_ps(acc[h], l);
+        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)J[r], D);
       } else {
-        _Alignas(32) float lv[8];
-        _mm256_store_ps(lv, l);
         uint32_t g = b->group[t];
-        for (size_t r = 8 * (size_t)h; r < rows && r < 8 * (size_t)h + 8; r++)
-          out[r * G + g] += lv[r - 8 * (size_t)h];
+        for (size_t r = 0; r < rows; r++)
+          out[r * G + g] += lm__bottom(bl, tbl + 128 * r, (uint32_t)J[r], D);
       }
     }
   }
-  if (G == 1) {
-    _Alignas(64) float a[LM__BLOCK];
-    _mm256_store_ps(a, acc[0]);
-    _mm256_store_ps(a + 8, acc[1]);
-    memcpy(out, a, rows * sizeof(float));
-  }
+  if (G == 1) memcpy(out, acc, rows * sizeof(float));
 }
 
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
