@@ -37,7 +37,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
       m->num_features > LM_BITS_MAX_FEATURES || m->num_features == 0 || m->n_trees == 0)
     return NULL;
   const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
-  const uint32_t n_leaf = 1u << D, C = (n_leaf + 63) / 64;
+  const uint32_t n_leaf = 1u << D;
   /* Every (feature, threshold) of the ensemble, sorted: distinct thresholds per feature. */
   size_t n_int = (size_t)T * p->n_int, n = 0;
   lm__ft *all = malloc(sizeof *all * (n_int ? n_int : 1));
@@ -54,28 +54,34 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     }
   qsort(all, n, sizeof *all, lm__ft_cmp);
   size_t sz_thr = (size_t)F * 256 * 4, sz_spl = (size_t)F * 16 * 4;
+  size_t sz_nodes = (size_t)T * LM_BITS_WORD_BYTES;
   /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
-  size_t sz_nodes = (size_t)T * C * LM_BITS_CHUNK_BYTES, sz_leaf = (size_t)T * n_leaf * 4 + 256;
-  size_t sz_group = (size_t)T * 4;
+  size_t sz_leaf = D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
   size_t sz_bottom = D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
-  size_t pad = LM_PAD_BYTES;
-  size_t sz = sz_thr + sz_spl + sz_nodes + sz_leaf + sz_group + sz_bottom + 6 * pad + 64;
+  size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128;
+  size_t sizes[7] = {sz_thr, sz_spl, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut}, sz = 0;
+  for (int i = 0; i < 7; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   lm__bits *b = mi_zalloc(sizeof *b);
   uint8_t *blk = mi_zalloc_aligned(sz, 64);
-  if (!b || !blk) {
-    mi_free(b), mi_free(blk), free(all);
+  uint32_t *K = calloc(F, sizeof *K);
+  if (!b || !blk || !K) {
+    mi_free(b), mi_free(blk), free(all), free(K);
     return NULL;
   }
   b->block = blk;
-  b->num_features = F, b->n_trees = T, b->depth = D, b->chunks = C, b->n_leaf = n_leaf;
-  b->thr = (float *)blk;
-  b->split16 = (float *)(blk + sz_thr + pad);
-  b->nodes = blk + sz_thr + sz_spl + 2 * pad;
-  b->leafw = (float *)(blk + sz_thr + sz_spl + sz_nodes + 3 * pad);
-  b->group = (uint32_t *)(blk + sz_thr + sz_spl + sz_nodes + sz_leaf + 4 * pad);
-  if (D > 6) b->bottom = blk + ((sz_thr + sz_spl + sz_nodes + sz_leaf + sz_group + 5 * pad + 63) & ~(size_t)63);
-  uint32_t *K = calloc(F, sizeof *K);
-  if (!K) goto fail;
+  b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
+  uint8_t *parts[7], *q = blk;
+  for (int i = 0; i < 7; i++) {
+    parts[i] = q;
+    q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  }
+  b->thr = (float *)parts[0];
+  b->split16 = (float *)parts[1];
+  b->nodes = parts[2];
+  b->leafw = D <= 6 ? (float *)parts[3] : NULL;
+  b->bottom = D > 6 ? parts[4] : NULL;
+  b->group = (uint32_t *)parts[5];
+  b->lut = parts[6];
   for (size_t i = 0; i < (size_t)F * 256; i++) b->thr[i] = NAN;
   for (size_t i = 0; i < n; i++) {
     float *th = b->thr + (size_t)all[i].f * 256;
@@ -86,33 +92,49 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   }
   for (uint32_t f = 0; f < F; f++)
     for (uint32_t i = 0; i < 16; i++) b->split16[f * 16 + i] = b->thr[(size_t)f * 256 + 16 * i + 15];
+  for (uint32_t w = 0; w < 128; w++) {
+    uint32_t i = 1;
+    for (int l = 0; l < 3; l++) i = 2 * i + ((w >> (i - 1)) & 1);
+    b->lut[w] = (uint8_t)(i - 8);
+    b->lut[128 + w] = (uint8_t)(8 * (i - 8));
+    b->lut[256 + w] = (uint8_t)(7 + 7 * (i - 8));
+  }
   for (uint32_t t = 0; t < T; t++) {
-    uint8_t *nd = b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES;
-    for (uint32_t j = 1; j < n_leaf; j++) { /* heap slot j = perfect node j − 1 */
-      uint32_t s = p->split[(size_t)t * p->stride + j - 1];
-      float th = p->thr[(size_t)t * p->stride + j - 1];
-      uint32_t f = s & LMF_SPLIT_FEATURE_MASK;
-      uint32_t rank = isnan(th) ? 255 : lm__rank(b->thr + (size_t)f * 256, K[f], th);
-      uint32_t lim = (s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank;
-      uint8_t *c = nd + (j / 64) * LM_BITS_CHUNK_BYTES;
-      c[j % 64] = (uint8_t)f;
-      c[64 + j % 64] = (uint8_t)rank;
-      c[128 + j % 64] = (uint8_t)lim;
-    }
-    float w = v->trees[t].weight;
-    for (uint32_t l = 0; l < n_leaf; l++)
-      b->leafw[(size_t)t * n_leaf + l] = p->leaf[(size_t)t * p->n_leaf + l] * w;
-    for (uint32_t s = 0; D > 6 && s < 64; s++) {
-      uint8_t *blkb = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
-      uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
-      for (uint32_t k = 0; k < nn; k++) {
-        const uint8_t *c = nd + (js[k] / 64) * LM_BITS_CHUNK_BYTES;
-        blkb[k] = c[js[k] % 64];
-        blkb[3 + k] = c[64 + js[k] % 64];
-        blkb[6 + k] = c[128 + js[k] % 64];
+    uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+    const uint32_t *ps = p->split + (size_t)t * p->stride;
+    const float *pt = p->thr + (size_t)t * p->stride;
+    /* heap slot j (perfect node j − 1) of the first six levels → word position */
+    for (uint32_t L = 0; L < 6 && L < D; L++)
+      for (uint32_t j = 1u << L; j < 2u << L; j++) {
+        uint32_t pos = L < 3 ? j - 1
+                             : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) +
+                                   (j & ((1u << (L - 3)) - 1)) - 1;
+        uint32_t s = ps[j - 1], f = s & LMF_SPLIT_FEATURE_MASK;
+        uint32_t rank = isnan(pt[j - 1]) ? 255 : lm__rank(b->thr + (size_t)f * 256, K[f], pt[j - 1]);
+        nd[pos] = (uint8_t)f;
+        nd[64 + pos] = (uint8_t)rank;
+        nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
       }
-      uint32_t nl = 1u << (D - 6);
-      memcpy(blkb + 16, b->leafw + (size_t)t * n_leaf + (size_t)s * nl, nl * sizeof(float));
+    float w = v->trees[t].weight;
+    if (D <= 6) {
+      for (uint32_t l = 0; l < n_leaf; l++)
+        b->leafw[(size_t)t * n_leaf + l] = p->leaf[(size_t)t * p->n_leaf + l] * w;
+    } else {
+      for (uint32_t s = 0; s < 64; s++) {
+        uint8_t *k = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
+        uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
+        for (uint32_t i = 0; i < nn; i++) {
+          uint32_t sp = ps[js[i] - 1], f = sp & LMF_SPLIT_FEATURE_MASK;
+          float th = pt[js[i] - 1];
+          uint32_t rank = isnan(th) ? 255 : lm__rank(b->thr + (size_t)f * 256, K[f], th);
+          k[i] = (uint8_t)f;
+          k[3 + i] = (uint8_t)rank;
+          k[6 + i] = (uint8_t)((sp & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+        }
+        uint32_t nl = 1u << (D - 6);
+        for (uint32_t l = 0; l < nl; l++)
+          memcpy(k + 16 + 4 * l, &(float){p->leaf[(size_t)t * p->n_leaf + s * nl + l] * w}, 4);
+      }
     }
     b->group[t] = v->trees[t].group;
   }

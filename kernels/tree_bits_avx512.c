@@ -46,38 +46,35 @@ static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl
   }
 }
 
-/* The 64 decisions of one chunk for a row whose bins are lo (features 0–63) and hi (64–127). */
-static inline __mmask64 lm__word(const uint8_t *chunk, __m512i lo, __m512i hi) {
-  __m512i bins = _mm512_permutex2var_epi8(lo, _mm512_load_si512(chunk), hi);
-  __m512i d = _mm512_sub_epi8(bins, _mm512_load_si512(chunk + 64));
-  return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(chunk + 128));
+/* The word of one tree (its 192 node bytes at nd) for a row whose bins are lo (features 0–63)
+ * and hi (64–127). */
+static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi) {
+  __m512i bins = _mm512_permutex2var_epi8(lo, _mm512_load_si512(nd), hi);
+  __m512i d = _mm512_sub_epi8(bins, _mm512_load_si512(nd + 64));
+  return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(nd + 128));
 }
 
-/* Heap slots j ∈ [2^L, 2^(L+1)) of 8 (row, tree) pairs after the first L ≤ 6 levels, from
- * their chunk-0 words (slot j's decision is bit j). */
-static inline __m512i lm__top(__m512i W0, uint32_t L) {
-  const __m512i one = _mm512_set1_epi64(1);
-  __m512i j = one;
-  for (uint32_t l = 0; l < L; l++)
-    j = _mm512_add_epi64(_mm512_add_epi64(j, j), _mm512_and_si512(_mm512_srlv_epi64(W0, j), one));
-  return j;
+/* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.
+ * A byte permute indexes with the low 7 bits of every byte; only byte 0 of each lane counts. */
+typedef struct { __m512i e0, e1, h0, h1, s0, s1; } lm__luts;
+static inline lm__luts lm__load_luts(const lm__bits *b) {
+  lm__luts t = {_mm512_load_si512(b->lut), _mm512_load_si512(b->lut + 64),
+                _mm512_load_si512(b->lut + 128), _mm512_load_si512(b->lut + 192),
+                _mm512_load_si512(b->lut + 256), _mm512_load_si512(b->lut + 320)};
+  return t;
 }
-/* The same, unrolled for each L (the compiler specialises every case). */
-static inline __m512i lm__top_n(__m512i W0, uint32_t L) {
-  switch (L) {
-  case 1: return lm__top(W0, 1);
-  case 2: return lm__top(W0, 2);
-  case 3: return lm__top(W0, 3);
-  case 4: return lm__top(W0, 4);
-  case 5: return lm__top(W0, 5);
-  default: return lm__top(W0, 6);
-  }
+static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
+  const __m512i ff = _mm512_set1_epi64(0xFF);
+  __m512i sh = _mm512_and_si512(_mm512_permutex2var_epi8(t->s0, W, t->s1), ff);
+  __m512i hi = _mm512_permutex2var_epi8(t->h0, W, t->h1);
+  __m512i lo = _mm512_permutex2var_epi8(t->e0, _mm512_srlv_epi64(W, sh), t->e1);
+  return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
 }
 
-/* The levels below the sixth (trees of depth 7 and 8), one (row, tree) at a time, from the
- * tree's bottom blocks: j is the level-6 slot; returns the leaf value. */
-static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32_t j, uint32_t D) {
-  const uint8_t *k = blocks + (size_t)(j - 64) * LM_BITS_BLOCK_BYTES;
+/* Levels 6–7 (trees of depth 7 and 8), one (row, tree) at a time, from the tree's bottom
+ * blocks: pos is the level-6 position; returns the leaf value. */
+static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32_t pos, uint32_t D) {
+  const uint8_t *k = blocks + (size_t)pos * LM_BITS_BLOCK_BYTES;
   const float *leaf = (const float *)(k + 16);
   uint32_t d0 = (uint8_t)(tbl[k[0]] - k[3]) < k[6];
   if (D == 7) return leaf[d0];
@@ -87,38 +84,44 @@ static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
-  const uint32_t T = b->n_trees, C = b->chunks, D = b->depth, G = m->num_outputs;
-  const uint32_t Dt = D < 6 ? D : 6;
+  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
+  const uint32_t sh = D < 6 ? 6 - D : 0;
   _Alignas(64) uint8_t tbl[128];
-  _Alignas(64) uint64_t W[LM__TB], J[LM__TB];
+  _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
   memset(tbl, 0, sizeof tbl);
   lm__bin_row(b, row, tbl);
   __m512i lo = _mm512_load_si512(tbl), hi = _mm512_load_si512(tbl + 64);
+  lm__luts lut = lm__load_luts(b);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += LM__TB) {
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      W[i] = lm__word(b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES, lo, hi);
+      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi);
     }
     for (uint32_t q = 0; q < n8; q += 8)
-      _mm512_store_si512(J + q, lm__top_n(_mm512_load_si512(W + q), Dt));
-    const float *lw = b->leafw + ((size_t)t0 << D) - ((size_t)1 << D);
-    if (G == 1) {
-      float acc = o[0]; /* a register: o may alias the tables for all the compiler knows */
-      if (D <= 6)
-        for (uint32_t i = 0; i < nt; i++) acc += lw[((size_t)i << D) + J[i]];
-      else
-        for (uint32_t i = 0; i < nt; i++)
-          acc += lm__bottom(b->bottom + (size_t)(t0 + i) * 64 * LM_BITS_BLOCK_BYTES, tbl,
-                            (uint32_t)J[i], D);
-      o[0] = acc;
+      _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
+    if (D <= 6) {
+      const float *lw = b->leafw + ((size_t)t0 << D);
+      if (G == 1) {
+        float acc = o[0]; /* a register: o may alias the tables for all the compiler knows */
+        for (uint32_t i = 0; i < nt; i++) acc += lw[((size_t)i << D) + (P[i] >> sh)];
+        o[0] = acc;
+      } else {
+        for (uint32_t i = 0; i < nt; i++) o[b->group[t0 + i]] += lw[((size_t)i << D) + (P[i] >> sh)];
+      }
     } else {
-      for (uint32_t i = 0; i < nt; i++)
-        o[b->group[t0 + i]] +=
-            D <= 6 ? lw[((size_t)i << D) + J[i]]
-                   : lm__bottom(b->bottom + (size_t)(t0 + i) * 64 * LM_BITS_BLOCK_BYTES, tbl,
-                                (uint32_t)J[i], D);
+      const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
+      if (G == 1) {
+        float acc = o[0];
+        for (uint32_t i = 0; i < nt; i++)
+          acc += lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+        o[0] = acc;
+      } else {
+        for (uint32_t i = 0; i < nt; i++)
+          o[b->group[t0 + i]] +=
+              lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+      }
     }
   }
 }
@@ -126,10 +129,9 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
 static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
                       float *out) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs, F = b->num_features;
-  const uint32_t C = b->chunks, Dt = D < 6 ? D : 6;
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
-  _Alignas(64) uint64_t W[LM__BLOCK], J[LM__BLOCK];
+  _Alignas(64) uint64_t W[LM__BLOCK], P[LM__BLOCK];
   _Alignas(64) float acc[LM__BLOCK];
   for (size_t r = 0; r < R; r++) {
     if (r < rows) {
@@ -143,10 +145,12 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   if (G > 1)
     for (size_t r = 0; r < rows; r++)
       for (size_t g = 0; g < G; g++) out[r * G + g] = m->base_margin;
-  const __m512i bit5 = _mm512_set1_epi32(32), off = _mm512_set1_epi64((long long)1 << D);
+  lm__luts lut = lm__load_luts(b);
+  const __m512i bit5 = _mm512_set1_epi32(32);
+  const __m128i sh = _mm_cvtsi32_si128(D < 6 ? 6 - (int)D : 0);
   for (uint32_t t = 0; t < T; t++) {
-    /* every row's chunk-0 word first, so that their stores retire before the vector reloads */
-    const uint8_t *nd = b->nodes + (size_t)t * C * LM_BITS_CHUNK_BYTES;
+    /* every row's word first, so that their stores retire before the vector reloads */
+    const uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
     __m512i feat = _mm512_load_si512(nd), rank = _mm512_load_si512(nd + 64);
     __m512i lim = _mm512_load_si512(nd + 128);
     for (size_t r = 0; r < R; r++) {
@@ -154,17 +158,16 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
                                               _mm512_load_si512(tbl + 128 * r + 64));
       W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(bins, rank), lim);
     }
-    const float *lw = b->leafw + ((size_t)t << D);
     if (D <= 6) {
       /* leaf values by permutes from the tree's (up to) 64 leaves */
+      const float *lw = b->leafw + ((size_t)t << D);
       __m512 L0 = _mm512_loadu_ps(lw), L1 = _mm512_loadu_ps(lw + 16);
       __m512 L2 = _mm512_loadu_ps(lw + 32), L3 = _mm512_loadu_ps(lw + 48);
       for (size_t r0 = 0; r0 < R; r0 += 16) {
-        __m512i j0 = lm__top_n(_mm512_load_si512(W + r0), Dt);
-        __m512i j1 = lm__top_n(_mm512_load_si512(W + r0 + 8), Dt);
-        __m512i i16 = _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm512_cvtepi64_epi32(_mm512_sub_epi64(j0, off))),
-            _mm512_cvtepi64_epi32(_mm512_sub_epi64(j1, off)), 1);
+        __m512i p0 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0)), sh);
+        __m512i p1 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0 + 8)), sh);
+        __m512i i16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(p0)),
+                                         _mm512_cvtepi64_epi32(p1), 1);
         __m512 l = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i16, bit5),
                                         _mm512_permutex2var_ps(L0, i16, L1),
                                         _mm512_permutex2var_ps(L2, i16, L3));
@@ -179,14 +182,14 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       }
     } else {
       for (size_t r0 = 0; r0 < R; r0 += 8)
-        _mm512_store_si512(J + r0, lm__top_n(_mm512_load_si512(W + r0), Dt));
+        _mm512_store_si512(P + r0, lm__pos8(&lut, _mm512_load_si512(W + r0)));
       const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
       if (G == 1) {
-        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)J[r], D);
+        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
       } else {
         uint32_t g = b->group[t];
         for (size_t r = 0; r < rows; r++)
-          out[r * G + g] += lm__bottom(bl, tbl + 128 * r, (uint32_t)J[r], D);
+          out[r * G + g] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
       }
     }
   }
