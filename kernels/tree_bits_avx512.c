@@ -112,6 +112,8 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
       }
     } else {
       const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
+      for (uint32_t i = 0; i < nt; i++) /* each tree's one block below level 6 */
+        _mm_prefetch((const char *)bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, _MM_HINT_T0);
       if (G == 1) {
         float acc = o[0];
         for (uint32_t i = 0; i < nt; i++)
@@ -151,6 +153,12 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   for (uint32_t t = 0; t < T; t++) {
     /* every row's word first, so that their stores retire before the vector reloads */
     const uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+    if (t + 1 < T) /* the next tree's words and leaves, while this one is scored */
+      for (int i = 0; i < LM_BITS_WORD_BYTES; i += 64)
+        _mm_prefetch((const char *)nd + LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+    if (D <= 6 && t + 1 < T)
+      for (size_t i = 0; i < ((size_t)4 << D); i += 64)
+        _mm_prefetch((const char *)(b->leafw + ((size_t)(t + 1) << D)) + i, _MM_HINT_T0);
     __m512i feat = _mm512_load_si512(nd), rank = _mm512_load_si512(nd + 64);
     __m512i lim = _mm512_load_si512(nd + 128);
     for (size_t r = 0; r < R; r++) {
@@ -184,6 +192,8 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       for (size_t r0 = 0; r0 < R; r0 += 8)
         _mm512_store_si512(P + r0, lm__pos8(&lut, _mm512_load_si512(W + r0)));
       const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
+      if (t + 1 < T) /* the next tree's 2 KB of blocks, from L2/L3 while this one is walked */
+        for (int i = 0; i < 64 * LM_BITS_BLOCK_BYTES; i += 64) _mm_prefetch((const char *)bl + 64 * LM_BITS_BLOCK_BYTES + i, _MM_HINT_T0);
       if (G == 1) {
         for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
       } else {
