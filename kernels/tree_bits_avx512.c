@@ -28,7 +28,8 @@
 
 #pragma GCC target("avx512vbmi,popcnt")
 
-#define LM__BLOCK 128 /* rows per batch block: the model streams once per block */
+#define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
+#define LM__GMAX 8   /* outputs summed on the stack in a block */
 #define LM__TB 64    /* trees per single-row pass */
 
 /* The bins of one row: tbl[f] for f < F (tbl has 128 bytes; the rest is never selected). */
@@ -134,7 +135,9 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
   _Alignas(64) uint64_t W[LM__BLOCK], P[LM__BLOCK];
-  _Alignas(64) float acc[LM__BLOCK];
+  /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
+  _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
+  const int in_acc = G <= LM__GMAX;
   for (size_t r = 0; r < R; r++) {
     if (r < rows) {
       lm__bin_row(b, x + r * F, tbl + 128 * r);
@@ -143,14 +146,15 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       memcpy(tbl + 128 * r, tbl + 128 * (rows - 1), 128); /* tail lanes repeat the last row */
     }
   }
-  for (size_t r = 0; r < R; r++) acc[r] = m->base_margin;
-  if (G > 1)
+  for (size_t i = 0; in_acc && i < G * LM__BLOCK; i++) accs[i] = m->base_margin;
+  if (!in_acc)
     for (size_t r = 0; r < rows; r++)
       for (size_t g = 0; g < G; g++) out[r * G + g] = m->base_margin;
   lm__luts lut = lm__load_luts(b);
   const __m512i bit5 = _mm512_set1_epi32(32);
   const __m128i sh = _mm_cvtsi32_si128(D < 6 ? 6 - (int)D : 0);
   for (uint32_t t = 0; t < T; t++) {
+    float *acc = accs + (in_acc ? (size_t)b->group[t] * LM__BLOCK : 0);
     /* every row's word first, so that their stores retire before the vector reloads */
     const uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
     if (t + 1 < T) /* the next tree's words and leaves, while this one is scored */
@@ -179,7 +183,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
         __m512 l = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i16, bit5),
                                         _mm512_permutex2var_ps(L0, i16, L1),
                                         _mm512_permutex2var_ps(L2, i16, L3));
-        if (G == 1) {
+        if (in_acc) {
           _mm512_store_ps(acc + r0, _mm512_add_ps(_mm512_load_ps(acc + r0), l));
         } else {
           _Alignas(64) float lv[16];
@@ -194,7 +198,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
       if (t + 1 < T) /* the next tree's 2 KB of blocks, from L2/L3 while this one is walked */
         for (int i = 0; i < 64 * LM_BITS_BLOCK_BYTES; i += 64) _mm_prefetch((const char *)bl + 64 * LM_BITS_BLOCK_BYTES + i, _MM_HINT_T0);
-      if (G == 1) {
+      if (in_acc) {
         for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
       } else {
         uint32_t g = b->group[t];
@@ -203,7 +207,11 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       }
     }
   }
-  if (G == 1) memcpy(out, acc, rows * sizeof(float));
+  if (G == 1)
+    memcpy(out, accs, rows * sizeof(float));
+  else if (in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__BLOCK + r];
 }
 
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
