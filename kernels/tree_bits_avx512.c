@@ -34,14 +34,16 @@
 
 /* The bins of one row: tbl[f] for f < F (tbl has 128 bytes; the rest is never selected). */
 static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
+  /* locals: the byte stores below could alias b's fields for all the compiler knows */
   const uint32_t F = b->num_features;
+  const float *split16 = b->split16, *thr = b->thr;
   for (uint32_t f = 0; f < F; f++) {
     float x = row[f];
     __m512 xb = _mm512_set1_ps(x);
     unsigned c1 = (unsigned)_mm_popcnt_u32(
-        _mm512_cmp_ps_mask(_mm512_load_ps(b->split16 + 16 * f), xb, _CMP_LE_OQ));
+        _mm512_cmp_ps_mask(_mm512_load_ps(split16 + 16 * f), xb, _CMP_LE_OQ));
     unsigned c2 = (unsigned)_mm_popcnt_u32(
-        _mm512_cmp_ps_mask(_mm512_load_ps(b->thr + 256 * (size_t)f + 16 * c1), xb, _CMP_LE_OQ));
+        _mm512_cmp_ps_mask(_mm512_load_ps(thr + 256 * (size_t)f + 16 * c1), xb, _CMP_LE_OQ));
     unsigned bin = 16 * c1 + c2;
     tbl[f] = (uint8_t)(x != x ? 255u : bin);
   }
