@@ -200,7 +200,9 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
       if (t + 1 < T) /* the next tree's 2 KB of blocks, from L2/L3 while this one is walked */
         for (int i = 0; i < 64 * LM_BITS_BLOCK_BYTES; i += 64) _mm_prefetch((const char *)bl + 64 * LM_BITS_BLOCK_BYTES + i, _MM_HINT_T0);
-      if (in_acc) {
+      if (in_acc && D == 8) { /* the common case, specialised */
+        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], 8);
+      } else if (in_acc) {
         for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
       } else {
         uint32_t g = b->group[t];
