@@ -9,26 +9,45 @@
 #include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
+/* A threshold of the ensemble as a sortable key: feature in bits 32–38, then the float's bits
+ * mapped to an unsigned order (−0 folded into +0: they are the same threshold); and the
+ * perfect-layout slot (tree · stride + node) it came from. */
 typedef struct {
-  uint32_t f;
-  float t;
+  uint64_t key;
+  uint32_t slot;
 } lm__ft;
 
-static int lm__ft_cmp(const void *a, const void *b) {
-  const lm__ft *x = a, *y = b;
-  if (x->f != y->f) return x->f < y->f ? -1 : 1;
-  return x->t < y->t ? -1 : x->t > y->t ? 1 : 0;
+static uint64_t lm__key(uint32_t f, float t) {
+  uint32_t u;
+  if (t == 0.0f) t = 0.0f;
+  memcpy(&u, &t, 4);
+  u ^= (u >> 31) ? 0xFFFFFFFFu : 0x80000000u;
+  return ((uint64_t)f << 32) | u;
 }
 
-/* 1-based position of t among the K sorted distinct thresholds th[0..K). */
-static uint32_t lm__rank(const float *th, uint32_t K, float t) {
-  uint32_t lo = 0, hi = K;
-  while (lo < hi) {
-    uint32_t mid = (lo + hi) / 2;
-    if (th[mid] < t) lo = mid + 1;
-    else hi = mid;
+/* LSD radix sort of n keys of 39 bits (3 passes of 13 bits); tmp: n more entries. Linear time:
+ * opening a 500-tree depth-8 model sorts 127,500 thresholds. */
+static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n) {
+  enum { BITS = 13, NB = 1 << BITS };
+  size_t *count = calloc(NB, sizeof *count);
+  if (!count) return NULL;
+  for (int pass = 0; pass < 3; pass++) {
+    int sh = pass * BITS;
+    memset(count, 0, NB * sizeof *count);
+    for (size_t i = 0; i < n; i++) count[(a[i].key >> sh) & (NB - 1)]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < NB; d++) {
+      size_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for (size_t i = 0; i < n; i++) tmp[count[(a[i].key >> sh) & (NB - 1)]++] = a[i];
+    lm__ft *x = a;
+    a = tmp;
+    tmp = x;
   }
-  return lo + 1; /* th[lo] == t: t was collected */
+  free(count);
+  return a;
 }
 
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
@@ -39,20 +58,30 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
   const uint32_t n_leaf = 1u << D;
   /* Every (feature, threshold) of the ensemble, sorted: distinct thresholds per feature. */
-  size_t n_int = (size_t)T * p->n_int, n = 0;
-  lm__ft *all = malloc(sizeof *all * (n_int ? n_int : 1));
-  if (!all) return NULL;
+  size_t n_int = (size_t)T * p->n_int, n = 0, n_slots = (size_t)T * p->stride;
+  lm__ft *all = malloc(sizeof *all * 2 * (n_int ? n_int : 1));
+  uint8_t *rank_of = malloc(n_slots); /* rank of every slot's threshold; 255: NaN threshold */
+  if (!all || !rank_of) {
+    free(all), free(rank_of);
+    return NULL;
+  }
+  memset(rank_of, 255, n_slots);
   for (uint32_t t = 0; t < T; t++)
     for (uint32_t i = 0; i < p->n_int; i++) {
       uint32_t s = p->split[(size_t)t * p->stride + i];
       float th = p->thr[(size_t)t * p->stride + i];
       if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) {
-        free(all);
+        free(all), free(rank_of);
         return NULL;
       }
-      if (!isnan(th)) all[n++] = (lm__ft){s & LMF_SPLIT_FEATURE_MASK, th};
+      if (!isnan(th))
+        all[n++] = (lm__ft){lm__key(s & LMF_SPLIT_FEATURE_MASK, th), (uint32_t)((size_t)t * p->stride + i)};
     }
-  qsort(all, n, sizeof *all, lm__ft_cmp);
+  lm__ft *sorted = lm__sort(all, all + n_int, n);
+  if (!sorted) {
+    free(all), free(rank_of);
+    return NULL;
+  }
   size_t sz_thr = (size_t)F * 256 * 4, sz_spl = (size_t)F * 16 * 4;
   size_t sz_nodes = (size_t)T * LM_BITS_WORD_BYTES;
   /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
@@ -65,7 +94,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   uint8_t *blk = mi_zalloc_aligned(sz, 64);
   uint32_t *K = calloc(F, sizeof *K);
   if (!b || !blk || !K) {
-    mi_free(b), mi_free(blk), free(all), free(K);
+    mi_free(b), mi_free(blk), free(all), free(K), free(rank_of);
     return NULL;
   }
   b->block = blk;
@@ -84,11 +113,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->lut = parts[6];
   for (size_t i = 0; i < (size_t)F * 256; i++) b->thr[i] = NAN;
   for (size_t i = 0; i < n; i++) {
-    float *th = b->thr + (size_t)all[i].f * 256;
-    uint32_t *k = &K[all[i].f];
-    if (*k && th[*k - 1] == all[i].t) continue; /* also folds −0 into +0 */
-    if (*k == LM_BITS_MAX_THRESHOLDS) goto fail;
-    th[(*k)++] = all[i].t;
+    uint32_t f = (uint32_t)(sorted[i].key >> 32), *k = &K[f];
+    if (!i || sorted[i].key != sorted[i - 1].key) { /* a new distinct threshold of f */
+      if (*k == LM_BITS_MAX_THRESHOLDS) goto fail;
+      b->thr[(size_t)f * 256 + (*k)++] = p->thr[sorted[i].slot] == 0.0f ? 0.0f : p->thr[sorted[i].slot];
+    }
+    rank_of[sorted[i].slot] = (uint8_t)*k; /* 1-based */
   }
   for (uint32_t f = 0; f < F; f++)
     for (uint32_t i = 0; i < 16; i++) b->split16[f * 16 + i] = b->thr[(size_t)f * 256 + 16 * i + 15];
@@ -102,7 +132,6 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   for (uint32_t t = 0; t < T; t++) {
     uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
-    const float *pt = p->thr + (size_t)t * p->stride;
     /* heap slot j (perfect node j − 1) of the first six levels → word position */
     for (uint32_t L = 0; L < 6 && L < D; L++)
       for (uint32_t j = 1u << L; j < 2u << L; j++) {
@@ -110,7 +139,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
                              : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) +
                                    (j & ((1u << (L - 3)) - 1)) - 1;
         uint32_t s = ps[j - 1], f = s & LMF_SPLIT_FEATURE_MASK;
-        uint32_t rank = isnan(pt[j - 1]) ? 255 : lm__rank(b->thr + (size_t)f * 256, K[f], pt[j - 1]);
+        uint32_t rank = rank_of[(size_t)t * p->stride + j - 1];
         nd[pos] = (uint8_t)f;
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
@@ -125,8 +154,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
         uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
         for (uint32_t i = 0; i < nn; i++) {
           uint32_t sp = ps[js[i] - 1], f = sp & LMF_SPLIT_FEATURE_MASK;
-          float th = pt[js[i] - 1];
-          uint32_t rank = isnan(th) ? 255 : lm__rank(b->thr + (size_t)f * 256, K[f], th);
+          uint32_t rank = rank_of[(size_t)t * p->stride + js[i] - 1];
           k[i] = (uint8_t)f;
           k[3 + i] = (uint8_t)rank;
           k[6 + i] = (uint8_t)((sp & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
@@ -140,10 +168,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   }
   free(K);
   free(all);
+  free(rank_of);
   return b;
 fail:
   free(K);
   free(all);
+  free(rank_of);
   lm__bits_free(b);
   return NULL;
 }

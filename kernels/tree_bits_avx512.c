@@ -225,7 +225,7 @@ void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, f
     return;
   }
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
-  if (n < 4) {
+  if (n < 12) { /* a 16-lane block costs about 16 single rows: below 12 rows, rows one by one */
     for (size_t r = 0; r < n; r++) lm__one_row(b, v->meta, x + r * F, out + r * G);
     return;
   }
