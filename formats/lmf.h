@@ -172,6 +172,10 @@ typedef struct lmf_view {
   /* Derived in memory by the planner, not read from the file: the perfect-tree layout
    * (kernels/tree_perfect.h) when the model is eligible, else NULL. */
   const struct lm__perfect *perfect;
+  /* Derived by the planner for decision 1 (LightGBM) models: the SIMD kernels the scalar entry
+   * points lm__tree_margin_lgbm{,_f64}__scalar hand over to (kernels/kernels.h), or NULL. */
+  void (*lgbm_f32)(const struct lmf_view *v, const float *x, size_t n, float *out, double *acc);
+  void (*lgbm_f64)(const struct lmf_view *v, const double *x, size_t n, float *out, double *acc);
   const double *selftest_rows;  /* n_rows × num_features */
   const float *selftest_expected; /* n_rows × width */
 } lmf_view;

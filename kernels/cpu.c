@@ -32,9 +32,25 @@ static int lm__detect(void) {
   if (avx2 && fma) return LM_ISA_AVX2;
   return LM_ISA_SCALAR;
 }
+static int lm__detect_vbmi(void) {
+  unsigned a, b, c, d;
+  if (lm__detect() < LM_ISA_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return (c >> 1) & 1;
+}
 #else
 static int lm__detect(void) { return LM_ISA_SCALAR; }
+static int lm__detect_vbmi(void) { return 0; }
 #endif
+
+int lm__cpu_has_vbmi(void) {
+  static int vbmi = -1;
+  int v = __atomic_load_n(&vbmi, __ATOMIC_RELAXED);
+  if (v < 0) {
+    v = lm__detect_vbmi();
+    __atomic_store_n(&vbmi, v, __ATOMIC_RELAXED);
+  }
+  return v;
+}
 
 int lm__cpu_isa(void) {
   static int isa = -1; /* idempotent: a race only computes the same value twice */

@@ -23,16 +23,54 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
 void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 /* Over the perfect-tree layout (v->perfect); falls back to the NODES kernel without it. */
 void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out);
+/* Over the bin-and-bitmask layout (v->perfect->bits, tree_bits.h; needs VBMI); falls back to the
+ * perfect-layout kernel without it. */
+void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 
-/* Decision 1 (LightGBM) models: sums in double (acc: num_outputs doubles of scratch). */
+/* Decision 1 (LightGBM) models: sums in double (acc: num_outputs doubles of scratch). The
+ * __scalar entry points run the reference, or the SIMD variant the planner installed in
+ * v->lgbm_f32 / v->lgbm_f64 (formats/lmf.h). */
+typedef void (*lm__lgbm_fn)(const lmf_view *v, const float *x, size_t n, float *out, double *acc);
+typedef void (*lm__lgbm_f64_fn)(const lmf_view *v, const double *x, size_t n, float *out,
+                                double *acc);
 void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
                                   double *acc);
 void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
                                       double *acc);
+/* The reference itself, whatever the view holds. */
+void lm__tree_margin_lgbm__reference(const lmf_view *v, const float *x, size_t n, float *out,
+                                     double *acc);
+void lm__tree_margin_lgbm_f64__reference(const lmf_view *v, const double *x, size_t n,
+                                         float *out, double *acc);
+/* Batches (≥ 8 rows) of models without categorical splits; other calls run the reference (on
+ * this CPU class the trees-in-lanes walk loses to the scalar one: see docs/performance.md). */
+void lm__tree_margin_lgbm__avx512(const lmf_view *v, const float *x, size_t n, float *out,
+                                  double *acc);
+void lm__tree_margin_lgbm_f64__avx512(const lmf_view *v, const double *x, size_t n, float *out,
+                                      double *acc);
+/* Test variants: trees in lanes for every row; rows in lanes for every batch size. */
+void lm__tree_margin_lgbm_one__avx512(const lmf_view *v, const float *x, size_t n, float *out,
+                                      double *acc);
+void lm__tree_margin_lgbm_one_f64__avx512(const lmf_view *v, const double *x, size_t n,
+                                          float *out, double *acc);
+void lm__tree_margin_lgbm_rows__avx512(const lmf_view *v, const float *x, size_t n, float *out,
+                                       double *acc);
+void lm__tree_margin_lgbm_rows_f64__avx512(const lmf_view *v, const double *x, size_t n,
+                                           float *out, double *acc);
+/* 1 if the SIMD LightGBM kernels handle this model (no linear trees; 32-bit lane offsets). */
+int lm__lgbm_simd_ok(const lmf_view *v);
+typedef struct lm__lgbm_kernel {
+  int isa;
+  const char *name;
+  lm__lgbm_fn f32;      /* NULL: the reference (the scalar entry) */
+  lm__lgbm_f64_fn f64;
+  int planned;          /* 0: a test-only variant the planner skips */
+} lm__lgbm_kernel;
+extern const lm__lgbm_kernel lm__tree_margin_lgbm_kernels[];
 
 /* One family's variants, best first; the scalar reference is always last and always runs.
  * Tests and benchmarks iterate these lists, the planner picks the first the CPU allows. */
@@ -40,7 +78,8 @@ typedef struct lm__kernel {
   int isa;              /* enum lm__isa (kernels/cpu.h) */
   const char *name;     /* "tree_margin__avx512" */
   lm__margin_fn fn;
-  int needs_perfect;    /* runs only when v->perfect was built (tree depth ≤ 8) */
+  int needs_perfect;    /* 1: runs only when v->perfect was built (tree depth ≤ 8); 2: and its
+                           bin-and-bitmask layout (v->perfect->bits) and a VBMI CPU */
 } lm__kernel;
 extern const lm__kernel lm__tree_margin_kernels[];
 extern const lm__kernel lm__linear_margin_kernels[];

@@ -38,4 +38,12 @@ static inline uint32_t lm__goes_right(const lmf_view *v, const lmf_node *n, floa
   return x >= n->threshold;
 }
 
+/* The same for decision 0 (XGBoost) nodes, which never carry ZERO_MISSING (the verifier rejects
+ * it there): the rule without that test, for the reference's hot loop. */
+static inline uint32_t lm__goes_right_xgb(const lmf_view *v, const lmf_node *n, float x) {
+  if (isnan(x)) return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
+  if (n->split & LMF_SPLIT_CATEGORICAL) return lm__cat_goes_right(v, n, x);
+  return x >= n->threshold;
+}
+
 #endif

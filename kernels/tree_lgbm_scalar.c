@@ -4,7 +4,7 @@
  * linear-leaf value, summed per output in double in tree order, averaged when the model says
  * so, then rounded to float32 — as LightGBM computes and then our float32 API returns.
  *
- * Two entry points: float32 rows use the normalised float32 thresholds of NODES (exact for
+ * Two kernels: float32 rows use the normalised float32 thresholds of NODES (exact for
  * float32 inputs by construction); float64 rows are decided against the exact double thresholds
  * of NODE_F64 (`x > t` goes right), so a double row one double ulp from a threshold goes where
  * LightGBM sends it.
@@ -72,6 +72,20 @@ static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
 
 #define LM__DECIDE_F32(i, x) lm__goes_right(v, &v->nodes[i], x)
 #define LM__DECIDE_F64(i, x) lm__goes_right_f64(v, i, x)
-LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm__scalar, float, LM__DECIDE_F32, lm__leaf_value_f32)
-LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm_f64__scalar, double, LM__DECIDE_F64,
+LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm__reference, float, LM__DECIDE_F32, lm__leaf_value_f32)
+LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm_f64__reference, double, LM__DECIDE_F64,
                        lm__leaf_value_f64)
+
+/* The entry points the runtime calls (runtime/session.c): the reference, unless the planner
+ * installed a SIMD variant in the view (v->lgbm_f32 / v->lgbm_f64; views built elsewhere, e.g.
+ * by the tests, have none and get the reference). */
+void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
+                                  double *acc) {
+  if (v->lgbm_f32) v->lgbm_f32(v, x, n, out, acc);
+  else lm__tree_margin_lgbm__reference(v, x, n, out, acc);
+}
+void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
+                                      double *acc) {
+  if (v->lgbm_f64) v->lgbm_f64(v, x, n, out, acc);
+  else lm__tree_margin_lgbm_f64__reference(v, x, n, out, acc);
+}

@@ -5,6 +5,7 @@
 #include <mimalloc.h>
 #include <string.h>
 
+#include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
 static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_t node,
@@ -58,11 +59,13 @@ lm__perfect *lm__perfect_build(const lmf_view *v) {
   p->leaf = (float *)(b + 3 * (ni * 4 + pad));
   p->leaf_orig = (uint32_t *)(b + 3 * (ni * 4 + pad) + (nl * 4 + pad));
   for (size_t t = 0; t < T; t++) lm__place(v, p, t, v->trees[t].first_node, 0, 0);
+  p->bits = lm__bits_build(v, p);
   return p;
 }
 
 void lm__perfect_free(lm__perfect *p) {
   if (!p) return;
+  lm__bits_free(p->bits);
   mi_free(p->block);
   mi_free(p);
 }

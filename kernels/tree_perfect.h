@@ -31,6 +31,8 @@ typedef struct lm__perfect {
   float *leaf;           /* n_trees × n_leaf: leaf values (before the tree weight) */
   uint32_t *leaf_orig;   /* n_trees × n_leaf: NODES index of each bottom leaf */
   void *block;           /* the single allocation holding the arrays */
+  struct lm__bits *bits; /* the bin-and-bitmask layout (tree_bits.h) derived from this one, or
+                            NULL when the model is not eligible; owned */
 } lm__perfect;
 
 /* Build the layout for a verified view; NULL if the model is not eligible (linear, decision 1,

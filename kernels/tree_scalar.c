@@ -18,17 +18,26 @@ static inline uint32_t lm__walk(const lmf_view *v, uint32_t i, const float *row)
     i = n->left + lm__goes_right(v, n, row[n->split & LMF_SPLIT_FEATURE_MASK]);
   }
 }
+/* Decision 0 only (no ZERO_MISSING node): the same walk without that test. */
+static inline uint32_t lm__walk_xgb(const lmf_view *v, uint32_t i, const float *row) {
+  for (;;) {
+    const lmf_node *n = &v->nodes[i];
+    if (n->left == i) return i;
+    i = n->left + lm__goes_right_xgb(v, n, row[n->split & LMF_SPLIT_FEATURE_MASK]);
+  }
+}
 
 void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out) {
   const lmf_meta *m = v->meta;
   size_t F = m->num_features, G = m->num_outputs;
+  const int xgb = m->decision == LMF_DECISION_XGBOOST;
   for (size_t r = 0; r < n; r++) {
     const float *row = x + r * F;
     float *o = out + r * G;
     for (size_t g = 0; g < G; g++) o[g] = m->base_margin;
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lmf_tree *tr = &v->trees[t];
-      uint32_t leaf = lm__walk(v, tr->first_node, row);
+      uint32_t leaf = xgb ? lm__walk_xgb(v, tr->first_node, row) : lm__walk(v, tr->first_node, row);
       o[tr->group] += v->nodes[leaf].u.leaf * tr->weight;
     }
   }

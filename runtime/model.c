@@ -26,19 +26,26 @@ static int lm__plan(lm_model *m) {
                                                                   : lm__tree_margin_kernels;
   if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX512)
     m->v.perfect = m->perfect = lm__perfect_build(&m->v);
-  while (k->isa > isa || (k->needs_perfect && !m->perfect)) k++;
+  while (k->isa > isa || (k->needs_perfect && !m->perfect) ||
+         (k->needs_perfect == 2 && (!m->perfect->bits || !lm__cpu_has_vbmi())))
+    k++;
   m->margin = k->fn;
   m->margin_name = k->name;
   m->isa = isa;
   if (m->v.meta->decision == LMF_DECISION_LIGHTGBM) {
-    /* LightGBM semantics (double sums, linear leaves): the scalar reference only, so far. */
+    /* LightGBM semantics (double sums): the session calls the lgbm entry points, which run the
+     * SIMD variant installed here (none for linear trees) or the reference. */
+    const lm__lgbm_kernel *lk = lm__tree_margin_lgbm_kernels;
+    while (lk->isa > isa || !lk->planned || (lk->f32 && !lm__lgbm_simd_ok(&m->v))) lk++;
     m->lgb = 1;
     m->margin = NULL;
-    m->margin_name = "tree_margin_lgbm__scalar";
+    m->margin_name = lk->name;
+    m->v.lgbm_f32 = lk->f32;
+    m->v.lgbm_f64 = lk->f64;
   }
   m->leaf = m->v.meta->model_kind == LMF_MODEL_LINEAR ? NULL : lm__tree_leaf__scalar;
   if (getenv("LM_DEBUG"))
-    fprintf(stderr, "lmrt: plan %s: %s (cpu %s, allowed %s)\n", m->path, k->name,
+    fprintf(stderr, "lmrt: plan %s: %s (cpu %s, allowed %s)\n", m->path, m->margin_name,
             lm__isa_name(lm__cpu_isa()), lm__isa_name(isa));
   return LM_OK;
 }

@@ -21,6 +21,7 @@
 #include "lmrt.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
+#include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -30,6 +31,13 @@ static uint32_t rnd(void) {
 }
 static const float thresholds[] = {-2.5f, -1.0f, 0.0f, 0.5f, 1.0f, 3.25f, 7.0f, 100.0f};
 #define NT (sizeof thresholds / sizeof thresholds[0])
+/* Wide mode: thresholds (and row values) from 600 distinct values, so that features carry
+ * hundreds of distinct thresholds (the bin-and-bitmask layout's 254 limit, its buckets). */
+static int wide;
+static float threshold(void) {
+  if (wide) return (float)((int)(rnd() % 600) - 300) * 0.37f;
+  return thresholds[rnd() % NT];
+}
 
 /* Grow a random subtree rooted at id; returns the next free id. */
 static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, int depth,
@@ -51,7 +59,7 @@ static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, 
     for (uint32_t k = 0; k < n->cat_count; k++) m->cat_values[*cat_used + k] = (c += 1 + rnd() % 9);
     *cat_used += n->cat_count;
   } else {
-    n->value = thresholds[rnd() % NT];
+    n->value = threshold();
   }
   n->left = (int32_t)next;
   n->right = (int32_t)next + 1;
@@ -61,7 +69,8 @@ static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, 
   return grow(m, t, r, next, depth + 1, maxd, cat_used);
 }
 
-static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, int dart) {
+static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, int dart,
+                                 int nocat) {
   lm_ir_model *m = lm_ir_new();
   strcpy(m->objective, G > 1 ? "multi:softprob" : "reg:squarederror");
   m->booster = dart ? LM_BOOSTER_DART : LM_BOOSTER_GBTREE;
@@ -70,8 +79,8 @@ static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, i
   m->num_outputs = G;
   m->n_trees = T;
   m->trees = calloc(T, sizeof *m->trees);
-  m->n_cat_values = 8u * T * (1u << (maxd < 6 ? maxd : 6));
-  m->cat_values = calloc(m->n_cat_values, sizeof *m->cat_values);
+  m->n_cat_values = nocat ? 0 : 8u * T * (1u << (maxd < 6 ? maxd : 6));
+  m->cat_values = calloc(m->n_cat_values + 1, sizeof *m->cat_values);
   size_t used = 0;
   for (uint32_t t = 0; t < T; t++) {
     lm_ir_tree *tr = &m->trees[t];
@@ -95,11 +104,13 @@ static float special(void) {
   case 6: return -1.0f - (float)(rnd() % 3); /* invalid categories */
   case 7: return 16777216.0f;
   case 8: return 1e30f;
-  default: return thresholds[rnd() % NT] + (rnd() % 3 == 0 ? 1e-6f : 0.0f);
+  default: return threshold() + (rnd() % 3 == 0 ? 1e-6f : 0.0f);
   }
 }
 
-static void check_model(lm_ir_model *ir, const char *what) {
+/* expect_bits: 1 if the bin-and-bitmask layout must be built for this model, 0 if it must not,
+ * -1 if either is fine. */
+static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   uint8_t *img;
   size_t len;
   assert_int_equal(lm__lmf_write(ir, "test", &img, &len), 0);
@@ -107,6 +118,12 @@ static void check_model(lm_ir_model *ir, const char *what) {
   if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
   lm__perfect *perfect = lm__perfect_build(&v);
   v.perfect = perfect;
+  int has_bits = perfect && perfect->bits;
+  if (expect_bits >= 0 && has_bits != expect_bits)
+    fail_msg("%s: bin-and-bitmask layout %s", what, has_bits ? "built (not eligible)" : "missing");
+  if (has_bits && !lm__cpu_has_vbmi())
+    print_message("SKIP tree_margin_bits__avx512 on %s: this CPU lacks VBMI (ran the fallback)\n",
+                  what);
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
   const size_t maxn = 300, F = ir->num_features, G = ir->num_outputs;
   float *x = malloc(sizeof *x * maxn * F);
@@ -119,6 +136,7 @@ static void check_model(lm_ir_model *ir, const char *what) {
     } else if (k->needs_perfect && !perfect) {
       print_message("SKIP %s on %s: deeper than %d levels\n", k->name, what, LM_PERFECT_MAX_DEPTH);
     } else {
+      /* needs_perfect 2 without the bits layout runs (and tests) its fallback */
       for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
         lm__tree_margin__scalar(&v, x, n, want);
@@ -146,25 +164,39 @@ static void check_model(lm_ir_model *ir, const char *what) {
 
 static void test_random_models(void **state) {
   (void)state;
-  struct { uint32_t F, G, T; int maxd, dart; } shapes[] = {
-      {1, 1, 1, 0, 0},  {3, 1, 5, 3, 0},   {30, 1, 100, 6, 0}, {10, 3, 37, 5, 0},
-      {50, 1, 70, 9, 1}, {7, 4, 129, 4, 1}, {200, 1, 20, 8, 0}, {5, 1, 17, 1, 0},
-      {64, 1, 40, 7, 0}, {33, 2, 50, 6, 1}, {100, 1, 30, 8, 0},
+  /* bits: whether the bin-and-bitmask layout (no categorical split, depth ≤ 8, F ≤ 128, ≤ 254
+   * distinct thresholds per feature) must be built: 1 yes, 0 no, -1 either */
+  struct { uint32_t F, G, T; int maxd, dart, nocat, wide, bits; } shapes[] = {
+      {1, 1, 1, 0, 0, 0, 0, -1},  {3, 1, 5, 3, 0, 0, 0, -1},   {30, 1, 100, 6, 0, 0, 0, -1},
+      {10, 3, 37, 5, 0, 0, 0, -1}, {50, 1, 70, 9, 1, 0, 0, 0},  {7, 4, 129, 4, 1, 0, 0, -1},
+      {200, 1, 20, 8, 0, 0, 0, 0}, {5, 1, 17, 1, 0, 0, 0, -1},   {64, 1, 40, 7, 0, 0, 0, -1},
+      {33, 2, 50, 6, 1, 0, 0, -1}, {100, 1, 30, 8, 0, 0, 0, -1},
+      /* numeric only: the bin-and-bitmask kernels run */
+      {1, 1, 1, 0, 0, 1, 0, 1},   {3, 1, 5, 3, 0, 1, 0, 1},    {30, 1, 100, 6, 0, 1, 0, 1},
+      {30, 1, 100, 6, 0, 1, 1, 1}, {10, 3, 37, 5, 1, 1, 1, 1},  {7, 4, 129, 4, 1, 1, 0, 1},
+      {64, 1, 40, 7, 0, 1, 1, 1},  {65, 1, 40, 7, 0, 1, 1, 1},  {100, 1, 70, 8, 0, 1, 1, 1},
+      {128, 2, 33, 8, 1, 1, 1, 1}, {5, 1, 17, 1, 0, 1, 1, 1},   {40, 1, 300, 2, 0, 1, 1, 1},
+      /* not eligible: too many features, too deep, too many distinct thresholds */
+      {129, 1, 20, 6, 0, 1, 1, 0}, {20, 1, 30, 9, 0, 1, 1, 0}, {2, 1, 200, 6, 0, 1, 1, 0},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-    char what[96];
-    snprintf(what, sizeof what, "model F=%u G=%u T=%u depth≤%d%s", shapes[i].F, shapes[i].G,
-             shapes[i].T, shapes[i].maxd, shapes[i].dart ? " dart" : "");
+    char what[128];
+    snprintf(what, sizeof what, "model F=%u G=%u T=%u depth≤%d%s%s%s", shapes[i].F, shapes[i].G,
+             shapes[i].T, shapes[i].maxd, shapes[i].dart ? " dart" : "",
+             shapes[i].nocat ? " numeric" : "", shapes[i].wide ? " wide" : "");
+    wide = shapes[i].wide;
     lm_ir_model *ir = random_model(shapes[i].F, shapes[i].G, shapes[i].T, shapes[i].maxd,
-                                   shapes[i].dart);
-    check_model(ir, what);
+                                   shapes[i].dart, shapes[i].nocat);
+    check_model(ir, what, shapes[i].bits);
     lm_ir_free(ir);
+    wide = 0;
   }
 }
 
-/* Linear kernels: outputs-in-lanes (G > 1) and rows-in-lanes (n ≥ the ISA's lanes) keep the
- * reference's summation order and must be bit-identical; the single-row dot product (G = 1,
- * n < lanes) sums in a different order and must stay within 1e-6 · max(1, Σ|x·w|) of it. */
+/* Linear kernels: outputs-in-lanes (G > 1) keeps the reference's summation order and must be
+ * bit-identical; so must AVX2's rows-in-lanes (G = 1, n ≥ 8 lanes); AVX-512's dot product
+ * (G = 1, any n) and AVX2's single rows sum in a different order and must stay within
+ * 1e-6 · max(1, Σ|x·w|) of it. */
 static void test_linear_kernels(void **state) {
   (void)state;
   const uint32_t shapes[][2] = {{1, 1}, {5, 1}, {16, 1}, {17, 1}, {200, 1}, {1000, 1},
@@ -204,7 +236,7 @@ static void test_linear_kernels(void **state) {
           for (size_t r = 0; r < n; r++)
             for (size_t g = 0; g < G; g++) {
               float a = got[r * G + g], b = want[r * G + g];
-              if (G > 1 || n >= lanes) {
+              if (G > 1 || (n >= lanes && k->isa != LM_ISA_AVX512)) {
                 if (memcmp(&a, &b, 4))
                   fail_msg("%s F=%u G=%u n=%zu row %zu: %.9g vs reference %.9g (must be "
                            "bit-identical)", k->name, F, G, n, r, a, b);

@@ -1,0 +1,236 @@
+/*
+ * tree_bits_avx512.c — AVX-512 (+ VBMI byte permutes) kernels over the bin-and-bitmask layout
+ * (tree_bits.h): no gather on the walk at all.
+ *
+ * A row is first turned into one bin byte per feature (two compares of 16 thresholds per
+ * feature: bucket, then place in the bucket). Then, per tree and 64-slot chunk, one byte permute
+ * picks each node's bin from the row's 128-byte table, a subtraction and an unsigned compare
+ * decide all 64 nodes: a 64-bit word per (row, tree, chunk). The leaf is found from the words
+ * 8 at a time in 64-bit lanes (j = 2j + bit j of the words, D times) and its value (× weight,
+ * precomputed) gathered.
+ *
+ * - Single row: trees in lanes (8 per vector); the row's leaves are then added in tree order.
+ * - Batch: 16 rows per block, rows in lanes for the leaf search and the sums (two 8-row halves);
+ *   each row adds its trees' leaves in tree order. The words of tree t are written while the
+ *   leaves of tree t − 1 are found (a one-tree pipeline: the words are stored from mask
+ *   registers and reloaded as vectors once their stores have retired).
+ * Sums are bit-identical to the scalar reference; decisions are identical by construction.
+ * Falls back to the perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
+ */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+#include "kernels/tree_bits.h"
+#include "kernels/tree_perfect.h"
+
+#pragma GCC target("avx512vbmi,popcnt")
+
+#define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
+#define LM__GMAX 8   /* outputs summed on the stack in a block */
+#define LM__TB 64    /* trees per single-row pass */
+
+/* The bins of one row: tbl[f] for f < F (tbl has 128 bytes; the rest is never selected). */
+static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
+  /* locals: the byte stores below could alias b's fields for all the compiler knows */
+  const uint32_t F = b->num_features;
+  const float *split16 = b->split16, *thr = b->thr;
+  for (uint32_t f = 0; f < F; f++) {
+    float x = row[f];
+    __m512 xb = _mm512_set1_ps(x);
+    unsigned c1 = (unsigned)_mm_popcnt_u32(
+        _mm512_cmp_ps_mask(_mm512_load_ps(split16 + 16 * f), xb, _CMP_LE_OQ));
+    unsigned c2 = (unsigned)_mm_popcnt_u32(
+        _mm512_cmp_ps_mask(_mm512_load_ps(thr + 256 * (size_t)f + 16 * c1), xb, _CMP_LE_OQ));
+    unsigned bin = 16 * c1 + c2;
+    tbl[f] = (uint8_t)(x != x ? 255u : bin);
+  }
+}
+
+/* The word of one tree (its 192 node bytes at nd) for a row whose bins are lo (features 0–63)
+ * and hi (64–127). */
+static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi) {
+  __m512i bins = _mm512_permutex2var_epi8(lo, _mm512_load_si512(nd), hi);
+  __m512i d = _mm512_sub_epi8(bins, _mm512_load_si512(nd + 64));
+  return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(nd + 128));
+}
+
+/* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.
+ * A byte permute indexes with the low 7 bits of every byte; only byte 0 of each lane counts. */
+typedef struct { __m512i e0, e1, h0, h1, s0, s1; } lm__luts;
+static inline lm__luts lm__load_luts(const lm__bits *b) {
+  lm__luts t = {_mm512_load_si512(b->lut), _mm512_load_si512(b->lut + 64),
+                _mm512_load_si512(b->lut + 128), _mm512_load_si512(b->lut + 192),
+                _mm512_load_si512(b->lut + 256), _mm512_load_si512(b->lut + 320)};
+  return t;
+}
+static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
+  const __m512i ff = _mm512_set1_epi64(0xFF);
+  __m512i sh = _mm512_and_si512(_mm512_permutex2var_epi8(t->s0, W, t->s1), ff);
+  __m512i hi = _mm512_permutex2var_epi8(t->h0, W, t->h1);
+  __m512i lo = _mm512_permutex2var_epi8(t->e0, _mm512_srlv_epi64(W, sh), t->e1);
+  return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
+}
+
+/* Levels 6–7 (trees of depth 7 and 8), one (row, tree) at a time, from the tree's bottom
+ * blocks: pos is the level-6 position; returns the leaf value. */
+static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32_t pos, uint32_t D) {
+  const uint8_t *k = blocks + (size_t)pos * LM_BITS_BLOCK_BYTES;
+  const float *leaf = (const float *)(k + 16);
+  uint32_t d0 = (uint8_t)(tbl[k[0]] - k[3]) < k[6];
+  if (D == 7) return leaf[d0];
+  uint32_t n = 1 + d0;
+  uint32_t d1 = (uint8_t)(tbl[k[n]] - k[3 + n]) < k[6 + n];
+  return leaf[2 * d0 + d1];
+}
+
+static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
+  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
+  const uint32_t sh = D < 6 ? 6 - D : 0;
+  _Alignas(64) uint8_t tbl[128];
+  _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
+  memset(tbl, 0, sizeof tbl);
+  lm__bin_row(b, row, tbl);
+  __m512i lo = _mm512_load_si512(tbl), hi = _mm512_load_si512(tbl + 64);
+  lm__luts lut = lm__load_luts(b);
+  for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
+  for (uint32_t t0 = 0; t0 < T; t0 += LM__TB) {
+    uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
+    for (uint32_t i = 0; i < n8; i++) {
+      uint32_t t = t0 + i < T ? t0 + i : T - 1;
+      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi);
+    }
+    for (uint32_t q = 0; q < n8; q += 8)
+      _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
+    if (D <= 6) {
+      const float *lw = b->leafw + ((size_t)t0 << D);
+      if (G == 1) {
+        float acc = o[0]; /* a register: o may alias the tables for all the compiler knows */
+        for (uint32_t i = 0; i < nt; i++) acc += lw[((size_t)i << D) + (P[i] >> sh)];
+        o[0] = acc;
+      } else {
+        for (uint32_t i = 0; i < nt; i++) o[b->group[t0 + i]] += lw[((size_t)i << D) + (P[i] >> sh)];
+      }
+    } else {
+      const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
+      for (uint32_t i = 0; i < nt; i++) /* each tree's one block below level 6 */
+        _mm_prefetch((const char *)bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, _MM_HINT_T0);
+      if (G == 1) {
+        float acc = o[0];
+        for (uint32_t i = 0; i < nt; i++)
+          acc += lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+        o[0] = acc;
+      } else {
+        for (uint32_t i = 0; i < nt; i++)
+          o[b->group[t0 + i]] +=
+              lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+      }
+    }
+  }
+}
+
+static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
+                      float *out) {
+  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs, F = b->num_features;
+  const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
+  _Alignas(64) uint64_t W[LM__BLOCK], P[LM__BLOCK];
+  /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
+  _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
+  const int in_acc = G <= LM__GMAX;
+  for (size_t r = 0; r < R; r++) {
+    if (r < rows) {
+      lm__bin_row(b, x + r * F, tbl + 128 * r);
+      memset(tbl + 128 * r + F, 0, 128 - F);
+    } else {
+      memcpy(tbl + 128 * r, tbl + 128 * (rows - 1), 128); /* tail lanes repeat the last row */
+    }
+  }
+  for (size_t i = 0; in_acc && i < G * LM__BLOCK; i++) accs[i] = m->base_margin;
+  if (!in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = m->base_margin;
+  lm__luts lut = lm__load_luts(b);
+  const __m512i bit5 = _mm512_set1_epi32(32);
+  const __m128i sh = _mm_cvtsi32_si128(D < 6 ? 6 - (int)D : 0);
+  for (uint32_t t = 0; t < T; t++) {
+    float *acc = accs + (in_acc ? (size_t)b->group[t] * LM__BLOCK : 0);
+    /* every row's word first, so that their stores retire before the vector reloads */
+    const uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+    if (t + 1 < T) /* the next tree's words and leaves, while this one is scored */
+      for (int i = 0; i < LM_BITS_WORD_BYTES; i += 64)
+        _mm_prefetch((const char *)nd + LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+    if (D <= 6 && t + 1 < T)
+      for (size_t i = 0; i < ((size_t)4 << D); i += 64)
+        _mm_prefetch((const char *)(b->leafw + ((size_t)(t + 1) << D)) + i, _MM_HINT_T0);
+    __m512i feat = _mm512_load_si512(nd), rank = _mm512_load_si512(nd + 64);
+    __m512i lim = _mm512_load_si512(nd + 128);
+    for (size_t r = 0; r < R; r++) {
+      __m512i bins = _mm512_permutex2var_epi8(_mm512_load_si512(tbl + 128 * r), feat,
+                                              _mm512_load_si512(tbl + 128 * r + 64));
+      W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(bins, rank), lim);
+    }
+    if (D <= 6) {
+      /* leaf values by permutes from the tree's (up to) 64 leaves */
+      const float *lw = b->leafw + ((size_t)t << D);
+      __m512 L0 = _mm512_loadu_ps(lw), L1 = _mm512_loadu_ps(lw + 16);
+      __m512 L2 = _mm512_loadu_ps(lw + 32), L3 = _mm512_loadu_ps(lw + 48);
+      for (size_t r0 = 0; r0 < R; r0 += 16) {
+        __m512i p0 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0)), sh);
+        __m512i p1 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0 + 8)), sh);
+        __m512i i16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(p0)),
+                                         _mm512_cvtepi64_epi32(p1), 1);
+        __m512 l = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i16, bit5),
+                                        _mm512_permutex2var_ps(L0, i16, L1),
+                                        _mm512_permutex2var_ps(L2, i16, L3));
+        if (in_acc) {
+          _mm512_store_ps(acc + r0, _mm512_add_ps(_mm512_load_ps(acc + r0), l));
+        } else {
+          _Alignas(64) float lv[16];
+          _mm512_store_ps(lv, l);
+          uint32_t g = b->group[t];
+          for (size_t r = r0; r < rows && r < r0 + 16; r++) out[r * G + g] += lv[r - r0];
+        }
+      }
+    } else {
+      for (size_t r0 = 0; r0 < R; r0 += 8)
+        _mm512_store_si512(P + r0, lm__pos8(&lut, _mm512_load_si512(W + r0)));
+      const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
+      if (t + 1 < T) /* the next tree's 2 KB of blocks, from L2/L3 while this one is walked */
+        for (int i = 0; i < 64 * LM_BITS_BLOCK_BYTES; i += 64) _mm_prefetch((const char *)bl + 64 * LM_BITS_BLOCK_BYTES + i, _MM_HINT_T0);
+      if (in_acc && D == 8) { /* the common case, specialised */
+        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], 8);
+      } else if (in_acc) {
+        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
+      } else {
+        uint32_t g = b->group[t];
+        for (size_t r = 0; r < rows; r++)
+          out[r * G + g] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
+      }
+    }
+  }
+  if (G == 1)
+    memcpy(out, accs, rows * sizeof(float));
+  else if (in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__BLOCK + r];
+}
+
+void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
+  const lm__bits *b = v->perfect ? v->perfect->bits : NULL;
+  if (!b || !lm__cpu_has_vbmi()) {
+    lm__tree_margin_perfect__avx512(v, x, n, out);
+    return;
+  }
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  if (n < 12) { /* a 16-lane block costs about 16 single rows: below 12 rows, rows one by one */
+    for (size_t r = 0; r < n; r++) lm__one_row(b, v->meta, x + r * F, out + r * G);
+    return;
+  }
+  for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
+    size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
+    lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
+  }
+}

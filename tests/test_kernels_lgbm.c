@@ -1,0 +1,184 @@
+/*
+ * test_kernels_lgbm.c — every decision-1 (LightGBM) kernel variant of the registry
+ * (lm__tree_margin_lgbm_kernels, kernels/registry.c) that this CPU runs, against the reference
+ * (kernels/tree_lgbm_scalar.c), on random LightGBM-shaped models (IR with double thresholds and
+ * leaves, the three missing types, default directions, categorical splits, one-leaf trees,
+ * several outputs, averaging) and rows built to break kernels: NaN, ±0, ±inf, values equal to a
+ * threshold and one double ulp either side, values around LightGBM's 1e-35 zero threshold,
+ * valid and invalid categories. Float32 rows go through the float32 kernels, float64 rows
+ * through the float64 ones. Decisions are identical and the double sums in the same order, so
+ * margins must be bit-identical; nothing may be written past the last row. Variants the CPU
+ * lacks are skipped, visibly.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "formats/ir.h"
+#include "formats/lmf.h"
+#include "kernels/cpu.h"
+#include "kernels/kernels.h"
+#include "lmrt.h"
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(void) {
+  rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+  return (uint32_t)(rng >> 16);
+}
+
+static const double pool[] = {-INFINITY, -3.1, -1e-36, -0.0, 0.0, 1e-36, (double)1e-35f,
+                              1.0 / 3.0, 0.5, 2.0 / 3.0, 7.25, 100.0, INFINITY, -1e-30};
+#define NP (sizeof pool / sizeof pool[0])
+
+static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, int depth,
+                     int maxd, size_t *cat_used) {
+  lm_ir_node *n = &t->nodes[id];
+  memset(n, 0, sizeof *n);
+  if (depth >= maxd || (depth > 0 && rnd() % 4 == 0)) {
+    n->left = n->right = -1;
+    n->value_d = (double)((int)(rnd() % 2001) - 1000) / 3.0;
+    n->value = (float)n->value_d;
+    return next;
+  }
+  n->feature = rnd() % m->num_features;
+  n->default_left = rnd() & 1;
+  if (rnd() % 5 == 0 && *cat_used + 8 <= m->n_cat_values) {
+    n->categorical = 1;
+    n->cat_begin = (uint32_t)*cat_used;
+    n->cat_count = 1 + rnd() % 8;
+    uint32_t c = rnd() % 4;
+    for (uint32_t k = 0; k < n->cat_count; k++) m->cat_values[*cat_used + k] = (c += 1 + rnd() % 9);
+    *cat_used += n->cat_count;
+  } else {
+    n->value_d = pool[rnd() % NP];
+    n->value = (float)n->value_d;
+    n->missing_type = (uint8_t)(rnd() % 3);
+  }
+  n->left = (int32_t)next;
+  n->right = (int32_t)next + 1;
+  uint32_t l = next, r = next + 1;
+  next += 2;
+  next = grow(m, t, l, next, depth + 1, maxd, cat_used);
+  return grow(m, t, r, next, depth + 1, maxd, cat_used);
+}
+
+static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, int cat, int avg) {
+  lm_ir_model *m = lm_ir_new();
+  strcpy(m->source_format, "lightgbm-text");
+  strcpy(m->objective, G > 1 ? "lightgbm:multiclass" : "lightgbm:regression");
+  m->decision = LM_DECISION_LIGHTGBM;
+  m->booster = LM_BOOSTER_GBTREE;
+  m->num_features = F;
+  m->num_outputs = G;
+  m->n_trees = T;
+  m->average_over = avg ? T / G : 0;
+  m->trees = calloc(T, sizeof *m->trees);
+  m->n_cat_values = cat ? 8u * T * (1u << (maxd < 6 ? maxd : 6)) : 0;
+  m->cat_values = calloc(m->n_cat_values + 1, sizeof *m->cat_values);
+  size_t used = 0;
+  for (uint32_t t = 0; t < T; t++) {
+    lm_ir_tree *tr = &m->trees[t];
+    int d = maxd ? (int)(rnd() % (unsigned)(maxd + 1)) : 0;
+    tr->nodes = calloc((size_t)2 << d, sizeof *tr->nodes);
+    tr->n_nodes = grow(m, tr, 0, 1, 0, d, &used);
+    tr->group = t % G;
+    tr->weight = 1.0f;
+  }
+  return m;
+}
+
+static double special(void) {
+  double t = pool[rnd() % NP];
+  switch (rnd() % 14) {
+  case 0: return NAN;
+  case 1: return 0.0;
+  case 2: return -0.0;
+  case 3: return INFINITY;
+  case 4: return -INFINITY;
+  case 5: return (double)(rnd() % 40);      /* categories, mostly valid */
+  case 6: return -1.0 - (double)(rnd() % 3); /* invalid categories */
+  case 7: return -0.5;                       /* category 0 for LightGBM */
+  case 8: return 16777216.0;
+  case 9: return nextafter(t, INFINITY);
+  case 10: return nextafter(t, -INFINITY);
+  case 11: return (rnd() & 1 ? -1.0 : 1.0) * (double)1e-35f * (rnd() % 3 == 0 ? 1.0000001 : 1.0);
+  default: return t;
+  }
+}
+
+static void check_model(lm_ir_model *ir, const char *what) {
+  uint8_t *img;
+  size_t len;
+  if (lm__lmf_write(ir, "test", &img, &len) != 0) fail_msg("%s: write: %s", what, lm_last_error());
+  lmf_view v;
+  if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
+  v.lgbm_f32 = NULL, v.lgbm_f64 = NULL; /* the scalar entries run the reference */
+  const size_t sizes[] = {1, 2, 7, 8, 9, 31, 32, 33, 64, 100};
+  const size_t maxn = 100, F = ir->num_features, G = ir->num_outputs;
+  double *x = malloc(sizeof *x * maxn * F), *acc = malloc(sizeof *acc * G);
+  float *xf = malloc(sizeof *xf * maxn * F);
+  float *want = malloc(sizeof *want * maxn * G), *got = malloc(sizeof *got * maxn * G);
+  for (size_t i = 0; i < maxn * F; i++) xf[i] = (float)(x[i] = special());
+  int isa = lm__cpu_isa(), ran = 0;
+  for (const lm__lgbm_kernel *k = lm__tree_margin_lgbm_kernels;; k++) {
+    if (k->isa > isa) {
+      print_message("SKIP %s on %s: this CPU lacks it\n", k->name, what);
+    } else if (k->f32) {
+      ran++;
+      for (int f64 = 0; f64 < 2; f64++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+          size_t n = sizes[s];
+          memset(got, 0xA5, sizeof *got * maxn * G);
+          if (f64) {
+            lm__tree_margin_lgbm_f64__reference(&v, x, n, want, acc);
+            k->f64(&v, x, n, got, acc);
+          } else {
+            lm__tree_margin_lgbm__reference(&v, xf, n, want, acc);
+            k->f32(&v, xf, n, got, acc);
+          }
+          for (size_t i = 0; i < n * G; i++)
+            if (memcmp(&want[i], &got[i], sizeof(float)))
+              fail_msg("%s %s %s n=%zu: row %zu output %zu: %.9g vs reference %.9g", what,
+                       k->name, f64 ? "f64" : "f32", n, i / G, i % G, got[i], want[i]);
+          for (size_t i = n * G; i < maxn * G; i++) {
+            uint32_t u;
+            memcpy(&u, &got[i], 4);
+            if (u != 0xA5A5A5A5u) fail_msg("%s %s n=%zu wrote past its output", what, k->name, n);
+          }
+        }
+    }
+    if (k->isa == LM_ISA_SCALAR) break;
+  }
+  if (isa >= LM_ISA_AVX512 && !ran) fail_msg("%s: no SIMD LightGBM variant ran", what);
+  free(x), free(xf), free(acc), free(want), free(got), free(img);
+}
+
+static void test_random_lightgbm_models(void **state) {
+  (void)state;
+  struct { uint32_t F, G, T; int maxd, cat, avg; } shapes[] = {
+      {1, 1, 1, 0, 0, 0},   {3, 1, 5, 3, 0, 0},   {10, 1, 50, 6, 0, 0},  {30, 1, 100, 12, 1, 0},
+      {7, 3, 30, 5, 0, 1},  {7, 3, 31, 9, 1, 0},  {20, 17, 34, 4, 0, 0}, {5, 1, 40, 1, 1, 1},
+      {64, 1, 70, 8, 0, 0}, {50, 2, 64, 15, 1, 0},
+  };
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    char what[96];
+    snprintf(what, sizeof what, "lightgbm F=%u G=%u T=%u depth≤%d%s%s", shapes[i].F, shapes[i].G,
+             shapes[i].T, shapes[i].maxd, shapes[i].cat ? " categorical" : "",
+             shapes[i].avg ? " averaged" : "");
+    lm_ir_model *ir = random_model(shapes[i].F, shapes[i].G, shapes[i].T, shapes[i].maxd,
+                                   shapes[i].cat, shapes[i].avg);
+    check_model(ir, what);
+    lm_ir_free(ir);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_random_lightgbm_models)};
+  return cmocka_run_group_tests_name("kernels_lgbm", tests, NULL, NULL);
+}
