@@ -256,12 +256,14 @@ static void on_accept(ls_worker *w, uint64_t now) {
     return;
   }
   ls_conn *c = w->free_list;
+  ls_conn *next = c->next_free;
   if (!c->in.fixed && ls_conn_init(c, s->cfg.max_header + 16384, 16384)) {
+    c->next_free = next;
     atomic_fetch_sub(&s->conns, 1);
     close(fd);
     return;
   }
-  w->free_list = c->next_free;
+  w->free_list = next;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->fd = fd;

@@ -266,7 +266,7 @@ static int data_array(jp *j, int depth) {
       double v;
       if (number(j, &v) || push_val(j, v)) return -1;
     } else {
-      JERR("data: expected a number or null");
+      JERR("malformed JSON: data: expected a number or null");
     }
     ws(j);
     if (j->p < j->e && *j->p == ',') { j->p++; continue; }
