@@ -27,10 +27,17 @@ $(LMSERVE_BIN): $(BUILD)/obj/server/lmserve.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt
 # End-to-end tests: start lmserve on loopback, assert on every endpoint and error. Under
 # SAN=1 the same tests run against the ASan+UBSan build (LSan checks the server at exit).
 check: check-server
-check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%)
+check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuzz_replay
+	@echo "== $(BUILD)/tests/server_fuzz_replay server/fuzz/corpus"
+	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_fuzz_replay $(wildcard server/fuzz/corpus/* server/fuzz/regressions/*)
 	@echo "== server/tests/test_server.py ($(BUILD))"
 	@LM_BIN=$(CURDIR)/$(BUILD)/bin LM_SRC=$(CURDIR) LM_BUILD=$(CURDIR)/$(BUILD) \
 	  ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
+
+# The fuzz target's corpus replay (gcc, plain or sanitized with the rest of the build).
+$(BUILD)/tests/server_fuzz_replay: $(BUILD)/obj/server/fuzz/fuzz_request.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
 
 SERVE_LISTEN ?= 127.0.0.1:8080
 serve: all
