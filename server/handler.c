@@ -639,7 +639,9 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
     const char *base = c->in.p + c->in_off;
     size_t avail = c->in.len - c->in_off;
     if (avail == 0) break;
+    int fresh = 0;
     if (!c->have_head) {
+      fresh = 1;
       if (!c->t_start_ns) c->t_start_ns = now_ns;
       int rc = ls_http_parse(base, avail, s->cfg.max_header, s->cfg.max_body, &c->req);
       if (rc == 0) break;
@@ -673,6 +675,12 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
         ls_buf_append(&c->out, continue_100, sizeof continue_100 - 1);
         c->sent_continue = 1;
       }
+      break;
+    }
+    /* A head parsed in an earlier call points into bytes since moved (compaction, growth):
+     * parse it again where it now is. */
+    if (!fresh && ls_http_parse(base, avail, s->cfg.max_header, s->cfg.max_body, &c->req) <= 0) {
+      c->closing = 1;
       break;
     }
     int model;

@@ -397,6 +397,25 @@ def main():
         s.close()
         check(out.count(b"HTTP/1.1 200 OK") == 3 and out.index(b'{"live":true}') <
               out.index(b"output-0") < out.index(b'"lmserve"'), "pipelined requests answered in order")
+        # a large body arriving in pieces (the input buffer grows, the head is re-read)
+        big = json.dumps(infer_body(ex_rows * 3, 20, rid="big")).encode()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(req + b"Content-Length: %d\r\n\r\n" % len(big))
+        for k in range(0, len(big), 7000):
+            time.sleep(0.03)
+            s.sendall(big[k:k + 7000])
+        s.sendall(live)
+        out = b""
+        while out.count(b"HTTP/1.1 200") < 2:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        s.close()
+        j = json.loads(body_of(out))
+        check(len(big) > 20000 and j["id"] == "big" and [f32(x) for x in j["outputs"][0]["data"]] ==
+              [f32(float(x)) for x in ex_expect * 3] and out.endswith(b'{"live":true}'),
+              "large body in pieces, then a pipelined request")
         # Expect: 100-continue
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         s.sendall(req + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(gb))
