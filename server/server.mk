@@ -27,7 +27,10 @@ $(LMSERVE_BIN): $(BUILD)/obj/server/lmserve.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt
 # End-to-end tests: start lmserve on loopback, assert on every endpoint and error. Under
 # SAN=1 the same tests run against the ASan+UBSan build (LSan checks the server at exit).
 check: check-server
-check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuzz_replay
+check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuzz_replay \
+              $(BUILD)/tests/server_test_alloc
+	@echo "== $(BUILD)/tests/server_test_alloc"
+	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_test_alloc
 	@echo "== $(BUILD)/tests/server_fuzz_replay server/fuzz/corpus"
 	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_fuzz_replay $(wildcard server/fuzz/corpus/* server/fuzz/regressions/*)
 	@echo "== server/tests/test_server.py ($(BUILD))"
@@ -38,6 +41,12 @@ check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuz
 $(BUILD)/tests/server_fuzz_replay: $(BUILD)/obj/server/fuzz/fuzz_request.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+
+# No allocation on the request path after warm-up: malloc & co. wrapped at link time.
+$(BUILD)/tests/server_test_alloc: $(BUILD)/obj/server/tests/test_alloc.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free \
+	  -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
 
 SERVE_LISTEN ?= 127.0.0.1:8080
 serve: all
