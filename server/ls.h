@@ -24,6 +24,7 @@
 #define LS_MAX_MODELS 64
 #define LS_NAME_MAX 128
 #define LS_MAX_WORKERS 256
+#define LS_DEFAULT_SPIN_US 50
 
 /* ---- configuration (lmserve.c parses the command line into it) ---- */
 typedef struct ls_config {
@@ -160,6 +161,7 @@ typedef struct ls_server {
   int nworkers;
   int listen_fd;
   _Atomic int workers_done;
+  uint64_t spin_ns;           /* busy-poll window after traffic (LMSERVE_SPIN_US) */
 } ls_server;
 
 /* ---- one connection's request path state ---- */
