@@ -13,7 +13,9 @@ SERVER_SRC  := server/handler.c server/http.c server/v2json.c server/registry.c 
                server/metrics.c server/log.c
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LDLIBS := -lpthread
-DEBS += libmicrohttpd-dev wrk python3-flask gunicorn python3-xgboost curl
+# lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.
+# (server/probe/mhd_probe.c, the libmicrohttpd measurement, needs libmicrohttpd-dev: not built.)
+DEBS += wrk python3-flask gunicorn python3-xgboost python3-numpy
 
 .PHONY: check-server serve loadtest soak fuzz-server fuzz-server-build
 
@@ -54,11 +56,11 @@ serve: all
 	@$(BUILD)/bin/lmconvert -q examples/model.tar.gz -o $(BUILD)/serve-models/example.lm
 	$(LMSERVE_BIN) --models $(BUILD)/serve-models --listen $(SERVE_LISTEN)
 
-loadtest: all
+loadtest: deps all
 	/usr/bin/python3 server/loadtest/loadtest.py --build $(BUILD)
 
 SOAK_SECONDS ?= 600
-soak: all
+soak: deps all
 	/usr/bin/python3 server/loadtest/soak.py --build $(BUILD) --seconds $(SOAK_SECONDS)
 
 # libFuzzer over the request path: the library and the server sources compiled with clang
