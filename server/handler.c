@@ -193,7 +193,8 @@ void ls_respond(ls_worker *w, ls_conn *c, int status, const char *ctype, const c
                    "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: lmserve\r\nContent-Type: %s\r\n"
                    "Content-Length: %zu\r\n%s%s\r\n",
                    status, reason(status), w->date, ctype, len, extra ? extra : "",
-                   close ? "Connection: close\r\n" : "");
+                   close ? "Connection: close\r\n"
+                         : c->req.http10 ? "Connection: keep-alive\r\n" : "");
   c->out.len += (size_t)n;
   memcpy(c->out.p + c->out.len, body, len);
   c->out.len += len;

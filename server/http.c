@@ -115,6 +115,7 @@ int ls_http_parse(const char *p, size_t n, size_t max_header, uint64_t max_body,
   if (q[i + 5] != '1' || (q[i + 7] != '0' && q[i + 7] != '1')) FAIL(505, "HTTP version not supported");
   int minor = q[i + 7] - '0';
   r->keep_alive = minor == 1;
+  r->http10 = minor == 0;
 
   /* Header fields. */
   int nfields = 0, te = 0, host = 0, conn_close = 0, conn_keep = 0;

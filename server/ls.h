@@ -58,6 +58,7 @@ typedef struct ls_req {
   uint64_t content_length;   /* 0 when absent */
   int has_content_length;
   int keep_alive;
+  int http10;            /* HTTP/1.0: keep-alive only when asked, and said in the response */
   int expect_continue;
   int64_t infer_header_len;  /* Inference-Header-Content-Length, -1 when absent */
   const char *err;           /* on error: what was wrong (static string) */

@@ -416,6 +416,22 @@ def main():
         check(len(big) > 20000 and j["id"] == "big" and [f32(x) for x in j["outputs"][0]["data"]] ==
               [f32(float(x)) for x in ex_expect * 3] and out.endswith(b'{"live":true}'),
               "large body in pieces, then a pipelined request")
+        # HTTP/1.0: closed by default, kept alive when asked (and said so)
+        out = srv.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
+        check(status_of(out) == 200 and b"Connection: close" in out, "HTTP/1.0 closes by default")
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(b"GET /v2/health/live HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = s.recv(4096)
+        s.sendall(b"GET /v2 HTTP/1.0\r\n\r\n")
+        second = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            second += d
+        s.close()
+        check(b"Connection: keep-alive" in first and status_of(second) == 200 and
+              b"Connection: close" in second, "HTTP/1.0 keep-alive")
         # Expect: 100-continue
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         s.sendall(req + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(gb))
