@@ -1,0 +1,240 @@
+/*
+ * ls.h — lmserve's internal declarations, shared by its modules: the configuration, the strict
+ * HTTP/1.1 request-head parser (http.c), the KServe V2 JSON request parser and response writer
+ * (v2json.c), the model registry with its lock-free read side and hot reload (registry.c), the
+ * per-worker metrics (metrics.c), structured logs (log.c), and the request path that turns the
+ * bytes a connection received into response bytes (handler.c) — the one function both the epoll
+ * loop (lmserve.c) and the libFuzzer target (server/fuzz/fuzz_request.c) call.
+ *
+ * Threading: each worker (one per allowed CPU) owns its connections, buffers, sessions and
+ * metrics; the control thread (main) owns the registry's write side. Workers read models through
+ * atomically published pointers; retired models are freed after every worker has passed a
+ * quiescent point (ls_registry_synchronize), so the request path takes no lock.
+ */
+#ifndef LS_H
+#define LS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "include/lmrt.h"
+
+#define LS_MAX_MODELS 64
+#define LS_NAME_MAX 128
+#define LS_MAX_WORKERS 256
+#define LS_DEFAULT_SPIN_US 50
+
+/* ---- configuration (lmserve.c parses the command line into it) ---- */
+typedef struct ls_config {
+  const char *models_dir;
+  char host[256];
+  int port;
+  int threads;
+  double drain_s, shutdown_s;
+  size_t max_body, max_header;
+  int max_conns;
+  double request_timeout_s, idle_timeout_s;
+  int reload_poll_ms;
+} ls_config;
+
+/* ---- logs: JSON lines on stderr ---- */
+enum { LS_LOG_DEBUG, LS_LOG_INFO, LS_LOG_WARN, LS_LOG_ERROR };
+extern int ls_log_level;
+/* fields: a JSON object's inner text built by the caller ("\"k\":1,\"s\":\"x\"") or NULL. */
+void ls_log(int level, const char *msg, const char *fmt_fields, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Escape s (length n) as JSON string content into dst (cap bytes, NUL-terminated, truncated). */
+size_t ls_json_escape(char *dst, size_t cap, const char *s, size_t n);
+
+/* ---- HTTP/1.1 request head ---- */
+enum { LS_GET = 1, LS_POST, LS_HEAD, LS_OTHER };
+typedef struct ls_req {
+  int method;
+  const char *path;          /* target without the query string */
+  size_t path_len;
+  size_t head_len;           /* bytes of the request line and headers, blank line included */
+  uint64_t content_length;   /* 0 when absent */
+  int has_content_length;
+  int keep_alive;
+  int http10;            /* HTTP/1.0: keep-alive only when asked, and said in the response */
+  int expect_continue;
+  int64_t infer_header_len;  /* Inference-Header-Content-Length, -1 when absent */
+  const char *err;           /* on error: what was wrong (static string) */
+} ls_req;
+/* Parse a request head at p[0..n). Returns the head length (> 0) when complete, 0 when more
+ * bytes are needed, or -STATUS (400, 411, 413, 431, 501, 505) with r->err set. */
+int ls_http_parse(const char *p, size_t n, size_t max_header, uint64_t max_body, ls_req *r);
+
+/* ---- growable buffer: fixed storage first, heap only when a message outgrows it ---- */
+typedef struct ls_buf {
+  char *p;
+  size_t len, cap;
+  char *fixed;
+  size_t fixed_cap;
+} ls_buf;
+int ls_buf_reserve(ls_buf *b, size_t extra); /* 0 or -1 (out of memory) */
+int ls_buf_append(ls_buf *b, const void *s, size_t n);
+void ls_buf_shrink(ls_buf *b); /* back to the fixed storage when empty */
+void ls_buf_free(ls_buf *b);
+
+/* ---- model registry ---- */
+typedef struct ls_version {
+  lm_model *model;
+  lm_session **sess;    /* one per worker */
+  int nsess;
+  unsigned version;
+  char vstr[16];
+  uint64_t hash;        /* XXH64 of the .lm file */
+  size_t nfeat, width;
+  lm_model_info info;
+  char *meta;           /* GET /v2/models/{name} body */
+  size_t meta_len;
+  int selftest_rows;
+} ls_version;
+
+typedef struct ls_slot {
+  char name[LS_NAME_MAX];
+  size_t name_len;
+  _Atomic(ls_version *) cur;   /* NULL: not served (removed or never loaded) */
+  /* control thread only */
+  struct stat seen;             /* identity of the file last tried */
+  int have_seen;
+  unsigned gen;
+  /* metrics (written by the control thread) */
+  _Atomic uint64_t reloads, reload_failures;
+} ls_slot;
+
+typedef struct ls_registry {
+  const char *dir;
+  int nworkers;
+  ls_slot slots[LS_MAX_MODELS];
+  _Atomic int nslots;
+  _Atomic uint64_t *qs[LS_MAX_WORKERS]; /* workers' quiescent-state counters (NULL: none) */
+  _Atomic uint64_t scan_errors;
+} ls_registry;
+
+void ls_registry_init(ls_registry *r, const char *dir, int nworkers);
+/* Scan the directory: load new and changed files (all files when force), retire removed ones.
+ * Returns the number of models served afterwards, or -1 if the directory cannot be read. */
+int ls_registry_scan(ls_registry *r, int force);
+/* Load one file into its slot now (tests, fuzz target): 0 or a negative LM_E* code. */
+int ls_registry_load_file(ls_registry *r, const char *path, const char *name);
+ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n);
+int ls_registry_count_ready(ls_registry *r);
+void ls_registry_free(ls_registry *r);
+/* Wait until every worker has passed a quiescent point (then retired versions are unused). */
+void ls_registry_synchronize(ls_registry *r);
+
+/* ---- metrics (per worker; summed by /metrics) ---- */
+enum { LS_C200, LS_C400, LS_C404, LS_C405, LS_C408, LS_C411, LS_C413, LS_C431, LS_C500,
+       LS_C501, LS_C503, LS_C505, LS_NCODES };
+#define LS_NBUCKETS 20
+extern const double ls_bucket_s[LS_NBUCKETS]; /* upper bounds, seconds; +Inf implicit */
+typedef struct ls_hist {
+  _Atomic uint64_t b[LS_NBUCKETS + 1];
+  _Atomic uint64_t count, sum_ns;
+} ls_hist;
+typedef struct ls_metrics {
+  _Atomic uint64_t req[LS_MAX_MODELS + 1][LS_NCODES]; /* [LS_MAX_MODELS]: no model */
+  ls_hist req_dur;
+  ls_hist inf_dur[LS_MAX_MODELS];
+  _Atomic int64_t inflight;
+  _Atomic int64_t conns_open;
+  _Atomic uint64_t conns_total, conns_rejected, timeouts;
+} ls_metrics;
+int ls_code_index(int status);
+void ls_hist_observe(ls_hist *h, uint64_t ns);
+static inline void ls_inc(_Atomic uint64_t *c) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+}
+
+/* ---- server state shared by workers and the control thread ---- */
+enum { LS_RUNNING, LS_DRAINING, LS_CLOSING };
+typedef struct ls_server {
+  ls_config cfg;
+  ls_registry reg;
+  _Atomic int state;          /* LS_RUNNING → LS_DRAINING (SIGTERM) → LS_CLOSING (drain over) */
+  _Atomic int conns;          /* open connections, all workers */
+  struct ls_worker *workers;
+  int nworkers;
+  int listen_fd;
+  _Atomic int workers_done;
+  uint64_t spin_ns;           /* busy-poll window after traffic (LMSERVE_SPIN_US) */
+} ls_server;
+
+/* ---- one connection's request path state ---- */
+typedef struct ls_conn {
+  int fd;
+  ls_buf in, out;
+  size_t in_off;        /* start of the unparsed input */
+  size_t out_off;       /* bytes of out already sent */
+  ls_req req;
+  int have_head;        /* req holds the parsed head of the pending request */
+  int sent_continue;
+  int closing;          /* close once out is flushed */
+  uint64_t t_start_ns;  /* first byte of the pending request (0: none) */
+  uint64_t t_last_ns;   /* last activity */
+  int in_use, want_out;
+  int lingering;        /* response sent, write side shut: discarding input until EOF */
+  struct ls_conn *next_free;
+} ls_conn;
+
+typedef struct ls_worker {
+  int idx, cpu, epfd;
+  ls_server *srv;
+  ls_conn *conns;
+  ls_conn *free_list;
+  int nconns;
+  /* scratch, grown to the largest request seen (high-water), reused after */
+  double *vals;
+  size_t vals_cap;
+  float *fvals, *outs;
+  size_t fvals_cap, outs_cap;
+  ls_buf body;          /* response body scratch */
+  char body_fixed[16384];
+  char date[64];
+  int64_t date_sec;
+  ls_metrics m;
+  _Atomic uint64_t qs;  /* odd: idle in epoll_wait; even: handling events */
+} ls_worker;
+
+/* Initialise a worker's request-path state (not its thread, epoll or connection pool). */
+int ls_worker_init(ls_worker *w, ls_server *s, int idx);
+void ls_worker_free(ls_worker *w);
+int ls_conn_init(ls_conn *c, size_t in_fixed, size_t out_fixed);
+void ls_conn_reset(ls_conn *c);
+void ls_conn_free(ls_conn *c);
+/* Process the bytes in c->in: parse every complete request, append responses to c->out.
+ * Sets c->closing when the connection must be closed after flushing. */
+void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns);
+/* Append a complete response (status line, headers, body) to c->out. */
+void ls_respond(ls_worker *w, ls_conn *c, int status, const char *ctype, const char *extra,
+                const char *body, size_t len);
+uint64_t ls_now_ns(void);
+
+/* ---- V2 JSON ---- */
+typedef struct ls_infer_req {
+  const char *id;           /* raw JSON string content (escapes kept) or NULL */
+  size_t id_len;
+  int ninputs;
+  const char *in_name;
+  size_t in_name_len;
+  char datatype[16];
+  int64_t shape[8];
+  int ndim;
+  int has_data;
+  size_t nvals;             /* numbers parsed into the worker's vals */
+  int64_t binary_size;      /* parameters.binary_data_size, -1 when absent */
+  int binary_output;        /* outputs requested as binary */
+  int bad_output_name;
+  const char *err;          /* on error: what was wrong */
+  char errbuf[160];
+} ls_infer_req;
+/* Parse a V2 inference request body (JSON). Numbers of the input's "data" go to w->vals (NaN
+ * for null). Returns 0, or -1 with q->err set (the response is a 400). */
+int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * registry.c — lmserve's model repository: the models of one directory (DIR/NAME.lm serves as
+ * model NAME), loaded, verified and swapped in without ever blocking the request path.
+ *
+ * Write side (the control thread only): a scan stats every *.lm file and loads the new or
+ * changed ones (all of them on SIGHUP): lm_model_open (the format verifier), the embedded
+ * self-test, one lm_session per worker warmed up with a scoring call, the metadata response
+ * prepared, the file's XXH64 computed. Only a version that passed all of that is published,
+ * with one atomic exchange of the slot's pointer; a file that fails is logged, counted
+ * (lmserve_model_reload_failures_total) and the previous version keeps serving. A removed file
+ * unpublishes its model (404 afterwards).
+ *
+ * Read side (workers): one acquire load of the slot's pointer per request; no lock, no
+ * reference count. A retired version is freed only after every worker has passed a quiescent
+ * point (quiescent-state-based reclamation): workers bump a counter around each epoll_wait
+ * (odd while blocked, even while handling events), and ls_registry_synchronize waits until each
+ * counter is odd or has moved. A request in flight on the old version therefore finishes on it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "server/ls.h"
+
+void ls_registry_init(ls_registry *r, const char *dir, int nworkers) {
+  memset(r, 0, sizeof *r);
+  r->dir = dir;
+  r->nworkers = nworkers;
+}
+
+ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n) {
+  int ns = atomic_load_explicit(&r->nslots, memory_order_acquire);
+  for (int i = 0; i < ns; i++)
+    if (r->slots[i].name_len == n && memcmp(r->slots[i].name, name, n) == 0) return &r->slots[i];
+  return NULL;
+}
+
+int ls_registry_count_ready(ls_registry *r) {
+  int ns = atomic_load_explicit(&r->nslots, memory_order_acquire), k = 0;
+  for (int i = 0; i < ns; i++)
+    if (atomic_load_explicit(&r->slots[i].cur, memory_order_relaxed)) k++;
+  return k;
+}
+
+void ls_registry_synchronize(ls_registry *r) {
+  uint64_t snap[LS_MAX_WORKERS];
+  for (int i = 0; i < r->nworkers; i++) snap[i] = r->qs[i] ? atomic_load(r->qs[i]) : 1;
+  for (int i = 0; i < r->nworkers; i++) {
+    if (snap[i] & 1) continue; /* idle in epoll_wait: holds no model pointer */
+    while (atomic_load(r->qs[i]) == snap[i]) {
+      struct timespec ts = {0, 200000};
+      nanosleep(&ts, NULL);
+    }
+  }
+}
+
+static void free_version(ls_version *v) {
+  if (!v) return;
+  for (int i = 0; i < v->nsess; i++) lm_session_free(v->sess[i]);
+  free(v->sess);
+  lm_model_close(v->model);
+  free(v->meta);
+  free(v);
+}
+
+static int file_hash(const char *path, uint64_t *out) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  XXH64_state_t *st = XXH64_createState();
+  if (!st) {
+    fclose(f);
+    return -1;
+  }
+  XXH64_reset(st, 0);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) XXH64_update(st, buf, n);
+  int err = ferror(f);
+  fclose(f);
+  *out = XXH64_digest(st);
+  XXH64_freeState(st);
+  return err ? -1 : 0;
+}
+
+static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, unsigned ver) {
+  ls_version *v = calloc(1, sizeof *v);
+  char why[600] = "";
+  if (!v) {
+    snprintf(why, sizeof why, "out of memory");
+    goto fail;
+  }
+  int rc = lm_model_open(path, &v->model);
+  if (rc < 0) {
+    snprintf(why, sizeof why, "%s: %s", lm_strerror(rc), lm_last_error());
+    goto fail;
+  }
+  rc = lm_model_selftest(v->model);
+  if (rc < 0) {
+    snprintf(why, sizeof why, "%s: %s", lm_strerror(rc), lm_last_error());
+    goto fail;
+  }
+  v->selftest_rows = rc;
+  lm_model_get_info(v->model, &v->info);
+  v->nfeat = lm_model_num_features(v->model);
+  v->width = lm_model_output_width(v->model, 0);
+  if (file_hash(path, &v->hash)) {
+    snprintf(why, sizeof why, "cannot read the file to hash it: %s", strerror(errno));
+    goto fail;
+  }
+  v->nsess = r->nworkers;
+  v->sess = calloc((size_t)r->nworkers, sizeof *v->sess);
+  float *x = malloc((v->nfeat ? v->nfeat : 1) * sizeof(float));
+  float *y = malloc((v->width ? v->width : 1) * sizeof(float));
+  double *xd = malloc((v->nfeat ? v->nfeat : 1) * sizeof(double));
+  if (!v->sess || !x || !y || !xd) {
+    free(x), free(y), free(xd);
+    snprintf(why, sizeof why, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < v->nfeat; i++) x[i] = NAN, xd[i] = NAN;
+  for (int i = 0; i < r->nworkers; i++) {
+    rc = lm_session_new(v->model, &v->sess[i]);
+    if (rc == 0) rc = lm_predict(v->sess[i], x, 1, 0, y); /* warm-up: arena sized */
+    if (rc == 0) rc = lm_predict_f64(v->sess[i], xd, 1, 0, y);
+    if (rc < 0) {
+      free(x), free(y), free(xd);
+      snprintf(why, sizeof why, "session: %s: %s", lm_strerror(rc), lm_last_error());
+      goto fail;
+    }
+  }
+  free(x), free(y), free(xd);
+  v->version = ver;
+  snprintf(v->vstr, sizeof v->vstr, "%u", ver);
+  char meta[2048];
+  int n = snprintf(meta, sizeof meta,
+                   "{\"name\":\"%s\",\"versions\":[\"%s\"],\"platform\":\"lmrt\","
+                   "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
+                   "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
+                   "\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\",\"trees\":%u,"
+                   "\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
+                   s->name, v->vstr, v->nfeat, v->width,
+                   v->info.source_format ? v->info.source_format : "",
+                   v->info.objective ? v->info.objective : "", v->info.num_trees, v->hash,
+                   v->selftest_rows);
+  if (n < 0 || (size_t)n >= sizeof meta || !(v->meta = malloc((size_t)n + 1))) {
+    snprintf(why, sizeof why, "metadata too long");
+    goto fail;
+  }
+  memcpy(v->meta, meta, (size_t)n + 1);
+  v->meta_len = (size_t)n;
+  return v;
+fail:;
+  char e[700];
+  ls_json_escape(e, sizeof e, why, strlen(why));
+  char pe[600];
+  ls_json_escape(pe, sizeof pe, path, strlen(path));
+  ls_log(LS_LOG_ERROR, "model rejected", "\"model\":\"%s\",\"file\":\"%s\",\"error\":\"%s\"",
+         s->name, pe, e);
+  ls_inc(&s->reload_failures);
+  free_version(v);
+  return NULL;
+}
+
+static void publish(ls_registry *r, ls_slot *s, ls_version *v) {
+  ls_version *old = atomic_exchange(&s->cur, v);
+  if (old) {
+    ls_registry_synchronize(r);
+    free_version(old);
+  }
+}
+
+static ls_slot *slot_for(ls_registry *r, const char *name, size_t n) {
+  ls_slot *s = ls_registry_find(r, name, n);
+  if (s) return s;
+  int ns = atomic_load(&r->nslots);
+  if (ns >= LS_MAX_MODELS) {
+    ls_log(LS_LOG_ERROR, "too many models", "\"max\":%d", LS_MAX_MODELS);
+    return NULL;
+  }
+  s = &r->slots[ns];
+  memcpy(s->name, name, n);
+  s->name[n] = 0;
+  s->name_len = n;
+  atomic_store_explicit(&r->nslots, ns + 1, memory_order_release);
+  return s;
+}
+
+static void load_into(ls_registry *r, ls_slot *s, const char *path) {
+  ls_version *v = load_version(r, s, path, s->gen + 1);
+  if (!v) return;
+  s->gen++;
+  int had = atomic_load(&s->cur) != NULL;
+  publish(r, s, v);
+  if (s->gen > 1) ls_inc(&s->reloads);
+  char pe[600];
+  ls_json_escape(pe, sizeof pe, path, strlen(path));
+  ls_log(LS_LOG_INFO, had ? "model reloaded" : "model loaded",
+         "\"model\":\"%s\",\"version\":%u,\"file\":\"%s\",\"hash\":\"%016" PRIx64 "\","
+         "\"source\":\"%s\",\"objective\":\"%s\",\"trees\":%u,\"features\":%zu,\"outputs\":%zu,"
+         "\"kernel\":\"%s\",\"selftest_rows\":%d",
+         s->name, v->version, pe, v->hash, v->info.source_format ? v->info.source_format : "",
+         v->info.objective ? v->info.objective : "", v->info.num_trees, v->nfeat, v->width,
+         v->info.kernel ? v->info.kernel : "", v->selftest_rows);
+}
+
+int ls_registry_load_file(ls_registry *r, const char *path, const char *name) {
+  ls_slot *s = slot_for(r, name, strlen(name));
+  if (!s) return LM_ERANGE;
+  load_into(r, s, path);
+  return atomic_load(&s->cur) ? 0 : LM_EFORMAT;
+}
+
+static int valid_stem(const char *n, size_t l) {
+  if (l == 0 || l >= LS_NAME_MAX || n[0] == '.') return 0;
+  for (size_t i = 0; i < l; i++) {
+    char c = n[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '-' || c == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+static int same_file(const struct stat *a, const struct stat *b) {
+  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+         a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+int ls_registry_scan(ls_registry *r, int force) {
+  DIR *d = opendir(r->dir);
+  if (!d) {
+    ls_inc(&r->scan_errors);
+    return -1;
+  }
+  char seen[LS_MAX_MODELS] = {0};
+  struct dirent *e;
+  char path[4096];
+  while ((e = readdir(d)) != NULL) {
+    size_t l = strlen(e->d_name);
+    if (l < 4 || strcmp(e->d_name + l - 3, ".lm") != 0) continue;
+    if (!valid_stem(e->d_name, l - 3)) {
+      ls_log(LS_LOG_WARN, "file skipped: model names use [A-Za-z0-9._-]", NULL);
+      continue;
+    }
+    snprintf(path, sizeof path, "%s/%s", r->dir, e->d_name);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    ls_slot *s = slot_for(r, e->d_name, l - 3);
+    if (!s) continue;
+    seen[s - r->slots] = 1;
+    if (!force && s->have_seen && same_file(&s->seen, &st)) continue;
+    s->seen = st;
+    s->have_seen = 1;
+    load_into(r, s, path);
+  }
+  closedir(d);
+  int ns = atomic_load(&r->nslots);
+  for (int i = 0; i < ns; i++) {
+    ls_slot *s = &r->slots[i];
+    if (seen[i]) continue;
+    s->have_seen = 0;
+    if (atomic_load(&s->cur)) {
+      publish(r, s, NULL);
+      ls_log(LS_LOG_INFO, "model removed", "\"model\":\"%s\"", s->name);
+    }
+  }
+  return ls_registry_count_ready(r);
+}
+
+void ls_registry_free(ls_registry *r) {
+  int ns = atomic_load(&r->nslots);
+  for (int i = 0; i < ns; i++) free_version(atomic_exchange(&r->slots[i].cur, NULL));
+}

@@ -1,0 +1,78 @@
+# server/server.mk — lmserve (included by the top Makefile).
+#
+#   make                      also builds $(BUILD)/bin/lmserve
+#   make check                also runs the server's end-to-end tests (check-server)
+#   make serve                lmserve on the bundled example in the foreground (SERVE_LISTEN)
+#   make loadtest             lmserve vs the Flask + gunicorn + xgboost anchor under wrk;
+#                             table in $(BUILD)/loadtest/results.md
+#   make soak                 SOAK_SECONDS (600) at 80% of max throughput, reload every 10 s
+#   make fuzz-server          libFuzzer over the whole request path (FUZZ_SECONDS)
+
+LMSERVE_BIN := $(BUILD)/bin/lmserve
+SERVER_SRC  := server/handler.c server/http.c server/v2json.c server/registry.c \
+               server/metrics.c server/log.c
+SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_LDLIBS := -lpthread
+# lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.
+# (server/probe/mhd_probe.c, the libmicrohttpd measurement, needs libmicrohttpd-dev: not built.)
+DEBS += wrk python3-flask gunicorn python3-xgboost python3-numpy
+
+.PHONY: check-server serve loadtest soak fuzz-server fuzz-server-build
+
+all: $(LMSERVE_BIN)
+run: $(LMSERVE_BIN)
+
+$(LMSERVE_BIN): $(BUILD)/obj/server/lmserve.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a $(LDLIBS) $(SERVER_LDLIBS)
+
+# End-to-end tests: start lmserve on loopback, assert on every endpoint and error. Under
+# SAN=1 the same tests run against the ASan+UBSan build (LSan checks the server at exit).
+check: check-server
+check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuzz_replay \
+              $(BUILD)/tests/server_test_alloc
+	@echo "== $(BUILD)/tests/server_test_alloc"
+	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_test_alloc
+	@echo "== $(BUILD)/tests/server_fuzz_replay server/fuzz/corpus"
+	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_fuzz_replay $(wildcard server/fuzz/corpus/* server/fuzz/regressions/*)
+	@echo "== server/tests/test_server.py ($(BUILD))"
+	@LM_BIN=$(CURDIR)/$(BUILD)/bin LM_SRC=$(CURDIR) LM_BUILD=$(CURDIR)/$(BUILD) \
+	  ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
+
+# The fuzz target's corpus replay (gcc, plain or sanitized with the rest of the build).
+$(BUILD)/tests/server_fuzz_replay: $(BUILD)/obj/server/fuzz/fuzz_request.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+
+# No allocation on the request path after warm-up: malloc & co. wrapped at link time.
+$(BUILD)/tests/server_test_alloc: $(BUILD)/obj/server/tests/test_alloc.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free \
+	  -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+
+SERVE_LISTEN ?= 127.0.0.1:8080
+serve: all
+	@mkdir -p $(BUILD)/serve-models
+	@$(BUILD)/bin/lmconvert -q examples/model.tar.gz -o $(BUILD)/serve-models/example.lm
+	$(LMSERVE_BIN) --models $(BUILD)/serve-models --listen $(SERVE_LISTEN)
+
+loadtest: deps all
+	/usr/bin/python3 server/loadtest/loadtest.py --build $(BUILD)
+
+SOAK_SECONDS ?= 600
+soak: deps all
+	/usr/bin/python3 server/loadtest/soak.py --build $(BUILD) --seconds $(SOAK_SECONDS)
+
+# libFuzzer over the request path: the library and the server sources compiled with clang
+# (tests/fuzz/fuzz.mk's flags and objects).
+FUZZ_SERVER_OBJ := $(SERVER_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+$(FUZZ_DIR)/bin/fuzz_server_request: $(FUZZ_DIR)/obj/server/fuzz/fuzz_request.o $(FUZZ_SERVER_OBJ) $(FUZZ_LIB_OBJ)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+fuzz-server-build: fuzz-deps $(FUZZ_DIR)/bin/fuzz_server_request
+fuzz-server: fuzz-server-build
+	@mkdir -p $(FUZZ_DIR)/corpus-new/server_request $(FUZZ_DIR)/crashes/server_request
+	$(FUZZ_UBSAN) $(FUZZ_DIR)/bin/fuzz_server_request -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=4096 -timeout=$(FUZZ_TIMEOUT) -rss_limit_mb=$(FUZZ_RSS_MB) -print_final_stats=1 \
+	  -dict=server/fuzz/http.dict -artifact_prefix=$(FUZZ_DIR)/crashes/server_request/ \
+	  $(FUZZ_DIR)/corpus-new/server_request server/fuzz/corpus

@@ -1,0 +1,147 @@
+/*
+ * test_alloc.c — proves lmserve's "no heap allocation on the request path after warm-up":
+ * links the server's request path and liblmrt with malloc, calloc, realloc and free wrapped
+ * (-Wl,--wrap), loads a real model (examples/model.tar.gz, converted here), warms one worker and
+ * one connection up with one request of each kind, then drives 2,000 more — single-row JSON
+ * inference (values checked against the warm-up answer), binary-tensor inference, health,
+ * metadata, pipelined pairs, error responses — through ls_conn_process and asserts that none
+ * of them called the allocator. Run by `make check` (check-server), also under ASan.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/ls.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t k);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+static long allocs;
+void *__wrap_malloc(size_t n) { allocs++; return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t k) { allocs++; return __real_calloc(n, k); }
+void *__wrap_realloc(void *p, size_t n) { allocs++; return __real_realloc(p, n); }
+void __wrap_free(void *p) {
+  if (p) allocs++;
+  __real_free(p);
+}
+
+static ls_server srv;
+static ls_worker wk;
+static int fails;
+
+#define CHECK(c, ...)                                                     \
+  do {                                                                    \
+    if (!(c)) {                                                           \
+      fprintf(stderr, "test_alloc: FAIL %s:%d: ", __FILE__, __LINE__);    \
+      fprintf(stderr, __VA_ARGS__);                                       \
+      fputc('\n', stderr);                                                \
+      fails++;                                                            \
+    }                                                                     \
+  } while (0)
+
+static char reqbuf[8192];
+
+static size_t make_post(const char *path, const char *extra, const char *body, size_t blen) {
+  int n = snprintf(reqbuf, sizeof reqbuf, "POST %s HTTP/1.1\r\nHost: t\r\n%sContent-Length: %zu\r\n\r\n",
+                   path, extra, blen);
+  memcpy(reqbuf + n, body, blen);
+  return (size_t)n + blen;
+}
+
+/* Feed bytes, return the output (NUL-terminated copy in a static buffer) and reset it. */
+static const char *feed(ls_conn *c, const char *p, size_t n) {
+  static char out[16384];
+  memcpy(c->in.p + c->in.len, p, n);
+  c->in.len += n;
+  ls_conn_process(&wk, c, 1);
+  size_t k = c->out.len < sizeof out - 1 ? c->out.len : sizeof out - 1;
+  memcpy(out, c->out.p, k);
+  out[k] = 0;
+  c->out.len = 0;
+  return out;
+}
+
+int main(void) {
+  const char *src = getenv("LM_SRC");
+  char in[4096], model[] = "/tmp/lmserve-alloc-XXXXXX";
+  snprintf(in, sizeof in, "%s/examples/model.tar.gz", src ? src : ".");
+  int fd = mkstemp(model);
+  close(fd);
+  lm_convert_options o = {0};
+  o.quiet = 1;
+  if (lm_convert(in, model, &o) < 0) {
+    fprintf(stderr, "test_alloc: convert %s: %s\n", in, lm_last_error());
+    return 1;
+  }
+  ls_log_level = LS_LOG_ERROR + 1;
+  srv.cfg.max_header = 4096;
+  srv.cfg.max_body = 1 << 20;
+  srv.nworkers = 1;
+  ls_registry_init(&srv.reg, "/nonexistent", 1);
+  CHECK(ls_registry_load_file(&srv.reg, model, "example") == 0, "load");
+  unlink(model);
+  CHECK(ls_worker_init(&wk, &srv, 0) == 0, "worker");
+  srv.workers = &wk;
+  ls_conn c;
+  CHECK(ls_conn_init(&c, srv.cfg.max_header + 16384, 16384) == 0, "conn");
+  c.fd = 0;
+
+  const char *json =
+      "{\"id\":\"r\",\"inputs\":[{\"name\":\"input-0\",\"shape\":[1,20],\"datatype\":\"FP32\","
+      "\"data\":[4.01164722,5.40814734,1.10000002,14,6,4.80000019,0.988289475,15.4348793,25,16,0,"
+      "12.0686932,0.0523917563,8.00209427,0,1,0,5,0.0158108566,8]}]}";
+  char bin[512];
+  const char *hdr = "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[1,20],\"datatype\":\"FP32\","
+                    "\"parameters\":{\"binary_data_size\":80}}],\"parameters\":{\"binary_data_output\":true}}";
+  size_t hl = strlen(hdr);
+  memcpy(bin, hdr, hl);
+  for (int i = 0; i < 20; i++) {
+    float v = (float)i * 0.5f;
+    memcpy(bin + hl + 4 * (size_t)i, &v, 4);
+  }
+  char ihcl[64];
+  snprintf(ihcl, sizeof ihcl, "Inference-Header-Content-Length: %zu\r\n", hl);
+  static const char gets[] =
+      "GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n\r\nGET /v2/models/example HTTP/1.1\r\nHost: t\r\n\r\n";
+
+  /* Warm-up: one of each. */
+  size_t n = make_post("/v2/models/example/infer", "", json, strlen(json));
+  const char *out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "\"data\":[0.955204189]") != NULL, "warm-up JSON answer: %s", out);
+  n = make_post("/v2/models/example/infer", ihcl, bin, hl + 80);
+  out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "HTTP/1.1 200") == out, "warm-up binary answer: %.80s", out);
+  feed(&c, gets, sizeof gets - 1);
+  n = make_post("/v2/models/example/infer", "", "{\"inputs\":[", 11);
+  out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "HTTP/1.1 400") == out, "warm-up 400: %.80s", out);
+
+  long warm = allocs;
+  CHECK(warm > 0, "the wrapper sees the set-up's allocations");
+  allocs = 0;
+  int ok = 0;
+  for (int i = 0; i < 500; i++) {
+    n = make_post("/v2/models/example/infer", "", json, strlen(json));
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "\"data\":[0.955204189]") != NULL && strstr(out, "HTTP/1.1 200") == out;
+    n = make_post("/v2/models/example/versions/1/infer", ihcl, bin, hl + 80);
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "HTTP/1.1 200") == out;
+    out = feed(&c, gets, sizeof gets - 1);
+    ok += strstr(out, "{\"ready\":true}") != NULL && strstr(out, "\"versions\":[\"1\"]") != NULL;
+    n = make_post("/v2/models/example/infer", "", "{\"inputs\":[", 11);
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "HTTP/1.1 400") == out;
+  }
+  long during = allocs;
+  CHECK(ok == 2000, "%d of 2000 answers as expected", ok);
+  CHECK(during == 0, "%ld allocator calls on the request path after warm-up", during);
+  ls_conn_free(&c);
+  ls_registry_free(&srv.reg);
+  ls_worker_free(&wk);
+  printf("test_alloc: set-up and warm-up %ld allocator calls; then 2000 requests, %ld: %s\n",
+         warm, during, fails ? "FAILED" : "ok");
+  return fails ? 1 : 0;
+}

@@ -1,0 +1,685 @@
+#!/usr/bin/python3
+"""test_server.py — end-to-end tests of lmserve, run by `make check` (check-server) and, against
+the ASan+UBSan build, by `make check-san`.
+
+It converts models with lmconvert (examples/model.tar.gz and parity fixtures under
+tests/fixtures/xgb/), starts lmserve on a loopback ephemeral port and asserts on exact status
+codes and values: every endpoint; inference results equal to lmscore's output for the same rows
+(JSON, FP64, nested data, binary tensors in and out, a multi-output model); every error of the
+issue (malformed JSON, datatype, shape, feature count, unknown model and version, oversized
+body and head, ambiguous framing, missing length, bare LF, bad method and version, timeouts,
+connection limit); pipelining and Expect: 100-continue; metrics; hot reload (good, corrupt,
+failing self-test, removed and added files, SIGHUP) while client threads score continuously
+with no failed request; graceful shutdown (readiness false at once, requests served during the
+drain, exit status 0, no leak under LeakSanitizer). Standard library only.
+
+Environment: LM_BIN (tools and lmserve), LM_SRC (source tree), LM_BUILD (scratch space).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import http.client
+
+BIN = os.environ.get("LM_BIN", "build/bin")
+SRC = os.environ.get("LM_SRC", ".")
+BUILD = os.environ.get("LM_BUILD", "build")
+FAILS = []
+CHECKS = [0]
+
+
+def check(cond, what):
+    CHECKS[0] += 1
+    if not cond:
+        FAILS.append(what)
+        print("FAIL:", what, flush=True)
+
+
+def run(*args, **kw):
+    return subprocess.run(list(args), check=True, capture_output=True, text=True, **kw)
+
+
+def lmscore(model, csv_path):
+    out = run(f"{BIN}/lmscore", model, csv_path).stdout
+    return [line.split(",") for line in out.strip().split("\n")]
+
+
+def csv_rows(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            vals = []
+            for v in line.rstrip("\n").split(","):
+                v = v.strip()
+                vals.append(None if v in ("", "nan", "NaN", "NA") else float(v))
+            rows.append(vals)
+    return rows
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", float(x)))[0]
+
+
+class Server:
+    def __init__(self, models, *extra):
+        self.log = open(os.path.join(models, "..", f"lmserve-{os.path.basename(models)}.log"), "w+")
+        self.p = subprocess.Popen(
+            [f"{BIN}/lmserve", "--models", models, "--listen", "127.0.0.1:0"] + list(extra),
+            stderr=self.log, stdout=subprocess.DEVNULL)
+        self.port = None
+        deadline = time.time() + 30
+        while time.time() < deadline and self.port is None:
+            time.sleep(0.05)
+            self.log.seek(0)
+            for line in self.log.read().splitlines():
+                if '"listening"' in line:
+                    self.port = json.loads(line)["port"]
+            if self.p.poll() is not None:
+                break
+        if self.port is None:
+            self.log.seek(0)
+            raise RuntimeError("lmserve did not start: " + self.log.read())
+
+    def conn(self):
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+
+    def req(self, method, path, body=None, headers=None, conn=None):
+        c = conn or self.conn()
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        hdrs = dict((k.lower(), v) for k, v in r.getheaders())
+        if conn is None:
+            c.close()
+        return r.status, hdrs, data
+
+    def json(self, method, path, obj=None, conn=None):
+        body = json.dumps(obj).encode() if obj is not None else None
+        st, h, data = self.req(method, path, body, {"Content-Type": "application/json"}, conn)
+        return st, json.loads(data) if data else None
+
+    def raw(self, data, read_all=True, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                out += b
+                if not read_all and b"\r\n\r\n" in out:
+                    break
+        except socket.timeout:
+            pass
+        s.close()
+        return out
+
+    def metrics(self):
+        st, _, data = self.req("GET", "/metrics")
+        assert st == 200
+        return data.decode()
+
+    def logs(self):
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        self.p.send_signal(sig)
+        return self.p.wait(timeout)
+
+
+def status_of(raw):
+    m = re.match(rb"HTTP/1\.1 (\d{3}) ", raw)
+    return int(m.group(1)) if m else None
+
+
+def body_of(raw):
+    head, _, body = raw.partition(b"\r\n\r\n")
+    m = re.search(rb"Content-Length: (\d+)", head)
+    return body[: int(m.group(1))] if m else body
+
+
+def metric(text, name, labels=""):
+    pat = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else "") + r" (\S+)"
+    m = re.search("^" + pat + "$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def infer_body(rows, nfeat, datatype="FP32", rid=None, nested=False):
+    flat = [v for r in rows for v in r]
+    b = {"inputs": [{"name": "input-0", "shape": [len(rows), nfeat], "datatype": datatype,
+                     "data": [list(r) for r in rows] if nested else flat}]}
+    if rid is not None:
+        b["id"] = rid
+    return b
+
+
+def binary_request(rows, nfeat, binary_out):
+    hdr = {"inputs": [{"name": "input-0", "shape": [len(rows), nfeat], "datatype": "FP32",
+                       "parameters": {"binary_data_size": 4 * nfeat * len(rows)}}]}
+    if binary_out:
+        hdr["outputs"] = [{"name": "output-0", "parameters": {"binary_data": True}}]
+    h = json.dumps(hdr).encode()
+    data = b"".join(struct.pack("<f", float("nan") if v is None else v) for r in rows for v in r)
+    return h + data, {"Inference-Header-Content-Length": str(len(h)),
+                      "Content-Type": "application/octet-stream"}
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="lmserve-test-", dir=BUILD if os.path.isdir(BUILD) else None)
+    models = os.path.join(tmp, "models")
+    os.mkdir(models)
+    fx = os.path.join(SRC, "tests/fixtures/xgb")
+    conv = f"{BIN}/lmconvert"
+    ex = os.path.join(models, "example.lm")
+    run(conv, "-q", os.path.join(SRC, "examples/model.tar.gz"), "-o", ex)
+    # "other": with an embedded self-test (must pass before it is served)
+    st_rows = os.path.join(tmp, "st_rows.csv")
+    with open(os.path.join(fx, "binary_logistic/input.csv")) as f, open(st_rows, "w") as g:
+        g.writelines(f.readlines()[:8])
+    other = os.path.join(models, "other.lm")
+    run(conv, "-q", os.path.join(fx, "binary_logistic/model.json"), "-o", other,
+        "--selftest", st_rows)
+    multi = os.path.join(models, "multi.lm")
+    run(conv, "-q", os.path.join(fx, "multi_softprob4/model.json"), "-o", multi)
+    spare = os.path.join(tmp, "spare")
+    os.mkdir(spare)
+    reg = os.path.join(spare, "reg.lm")
+    run(conv, "-q", os.path.join(fx, "reg_squarederror/model.json"), "-o", reg)
+    bad_st = os.path.join(spare, "bad_selftest.lm")
+    wrong = os.path.join(tmp, "wrong.csv")
+    with open(wrong, "w") as g:
+        g.write("0.5\n" * 8)
+    run(conv, "-q", os.path.join(fx, "binary_logistic/model.json"), "-o", bad_st,
+        "--selftest", f"{st_rows},{wrong}")
+
+    ex_rows = csv_rows(os.path.join(SRC, "examples/rows.csv"))
+    ex_expect = [r[0] for r in lmscore(ex, os.path.join(SRC, "examples/rows.csv"))]
+    multi_csv = os.path.join(fx, "multi_softprob4/input.csv")
+    multi_rows = csv_rows(multi_csv)[:30]
+    multi_expect = lmscore(multi, multi_csv)[:30]
+
+    # ---------------- CLI ----------------
+    r = subprocess.run([f"{BIN}/lmserve", "--help"], capture_output=True, text=True)
+    check(r.returncode == 0 and "--models DIR" in r.stdout, "--help exits 0 with the usage")
+    r = subprocess.run([f"{BIN}/lmserve", "--version"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.startswith("lmserve "), "--version")
+    for args in (["--models", models, "--threads", "x"], ["--models", models, "--bogus", "1"],
+                 ["--listen", "127.0.0.1:0"], ["--models", os.path.join(tmp, "nope")],
+                 ["--models", models, "--log-level", "loud"]):
+        r = subprocess.run([f"{BIN}/lmserve"] + args, capture_output=True, text=True, timeout=30)
+        check(r.returncode != 0 and r.stderr.startswith("lmserve: ") and
+              len(r.stderr.strip().split("\n")) == 1, f"bad command line {args}: one-line error, "
+              f"non-zero exit (got {r.returncode}, {r.stderr!r})")
+
+    srv = Server(models, "--threads", "2", "--drain-seconds", "1.5", "--reload-poll-ms", "100",
+                 "--request-timeout", "1", "--idle-timeout", "2", "--max-body-bytes", "200000",
+                 "--max-header-bytes", "2048")
+    try:
+        # ---------------- health and metadata ----------------
+        check(srv.json("GET", "/v2/health/live") == (200, {"live": True}), "live")
+        check(srv.json("GET", "/v2/health/ready") == (200, {"ready": True}), "ready")
+        st, meta = srv.json("GET", "/v2")
+        check(st == 200 and meta["name"] == "lmserve" and "binary_tensor_data" in meta["extensions"],
+              "server metadata")
+        st, m = srv.json("GET", "/v2/models/example")
+        check(st == 200 and m["name"] == "example" and m["versions"] == ["1"] and
+              m["inputs"][0]["shape"] == [-1, 20] and m["outputs"][0]["shape"] == [-1, 1] and
+              m["inputs"][0]["datatype"] == "FP32", f"model metadata {m}")
+        check(srv.json("GET", "/v2/models/example/versions/1")[0] == 200, "versioned metadata")
+        check(srv.json("GET", "/v2/models/example/ready") == (200, {"name": "example", "ready": True}),
+              "model ready")
+        check(srv.json("GET", "/v2/models/example/versions/1/ready")[0] == 200, "versioned ready")
+        st, m = srv.json("GET", "/v2/models/other")
+        check(st == 200 and m["parameters"]["selftest_rows"] == 8, "self-test ran before serving")
+        st, m = srv.json("GET", "/v2/models/multi")
+        check(st == 200 and m["outputs"][0]["shape"] == [-1, 4], "multi-output metadata")
+        for path in ("/v2/models/nope", "/v2/models/nope/ready", "/v2/models/example/versions/7",
+                     "/v2/models/example/versions/7/ready", "/nothing", "/v2/models/example/what",
+                     "/v2/models/"):
+            st, b = srv.json("GET", path)
+            check(st == 404 and "error" in b, f"404 for {path}: {st} {b}")
+        st, b = srv.json("POST", "/v2/models/nope/infer", infer_body([ex_rows[1]], 20))
+        check(st == 404 and b["error"] == "model 'nope' not found", f"infer unknown model: {b}")
+
+        # ---------------- inference: values equal lmscore's ----------------
+        st, b = srv.json("POST", "/v2/models/example/infer", infer_body(ex_rows, 20, rid="batch-1"))
+        check(st == 200, f"batch infer status {st} {b}")
+        if st == 200:
+            o = b["outputs"][0]
+            check(b["id"] == "batch-1" and b["model_name"] == "example" and
+                  b["model_version"] == "1", "id echoed, model name and version")
+            check(o["name"] == "output-0" and o["datatype"] == "FP32" and o["shape"] == [40, 1],
+                  f"output tensor {o['shape']}")
+            check([repr(f32(x)) for x in o["data"]] == [repr(f32(float(x))) for x in ex_expect],
+                  "40 rows (missing values as null) equal lmscore's")
+            raw_txt = srv.req("POST", "/v2/models/example/infer",
+                              json.dumps(infer_body(ex_rows, 20)).encode())[2].decode()
+            check(all(x in raw_txt for x in ex_expect), "values printed as lmscore prints them (%.9g)")
+        c = srv.conn()  # keep-alive: one row per request on one connection
+        ok = True
+        for i, row in enumerate(ex_rows):
+            st, b = srv.json("POST", "/v2/models/example/versions/1/infer",
+                             infer_body([row], 20, rid=f"r{i}"), conn=c)
+            ok = ok and st == 200 and b["id"] == f"r{i}" and f32(b["outputs"][0]["data"][0]) == f32(
+                float(ex_expect[i]))
+        c.close()
+        check(ok, "40 single-row requests on one keep-alive connection")
+        st, b = srv.json("POST", "/v2/models/example/infer",
+                         infer_body(ex_rows[:5], 20, datatype="FP64", nested=True))
+        check(st == 200 and [f32(x) for x in b["outputs"][0]["data"]] ==
+              [f32(float(x)) for x in ex_expect[:5]], "FP64, nested data")
+        one = {"inputs": [{"name": "x", "shape": [20], "datatype": "FP32", "data": ex_rows[3]}]}
+        st, b = srv.json("POST", "/v2/models/example/infer", one)
+        check(st == 200 and b["outputs"][0]["shape"] == [1, 1] and
+              f32(b["outputs"][0]["data"][0]) == f32(float(ex_expect[3])), "shape [features]")
+        st, b = srv.json("POST", "/v2/models/multi/infer", infer_body(multi_rows, 10))
+        check(st == 200 and b["outputs"][0]["shape"] == [30, 4] and
+              [f32(x) for x in b["outputs"][0]["data"]] ==
+              [f32(float(x)) for r in multi_expect for x in r], "multi-output model equals lmscore")
+        # binary tensor data extension
+        body, hdrs = binary_request(ex_rows, 20, True)
+        st, h, data = srv.req("POST", "/v2/models/example/infer", body, hdrs)
+        check(st == 200 and "inference-header-content-length" in h, f"binary infer {st} {h}")
+        if st == 200:
+            hl = int(h["inference-header-content-length"])
+            j = json.loads(data[:hl])
+            vals = struct.unpack("<40f", data[hl:])
+            check(j["outputs"][0]["parameters"]["binary_data_size"] == 160 and
+                  [f32(v) for v in vals] == [f32(float(x)) for x in ex_expect],
+                  "binary FP32 in and out equal lmscore")
+        body, hdrs = binary_request(ex_rows[:3], 20, False)
+        st, h, data = srv.req("POST", "/v2/models/example/infer", body, hdrs)
+        check(st == 200 and [f32(x) for x in json.loads(data)["outputs"][0]["data"]] ==
+              [f32(float(x)) for x in ex_expect[:3]], "binary in, JSON out")
+
+        # ---------------- errors ----------------
+        def err(path, body, status, contains, headers=None):
+            st, _, data = srv.req("POST", path, body, headers or {"Content-Type": "application/json"})
+            try:
+                msg = json.loads(data)["error"]
+            except Exception:
+                msg = None
+            check(st == status and msg is not None and contains in msg,
+                  f"{status} '{contains}' for {body[:60]!r}: got {st} {msg!r}")
+
+        inf = "/v2/models/example/infer"
+        good = infer_body([ex_rows[1]], 20)
+        err(inf, b'{"inputs": [', 400, "malformed JSON")
+        err(inf, b'{"inputs": []} x', 400, "trailing")
+        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[1,2,]}]}', 400, "malformed JSON")
+        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[NaN]}]}', 400, "data")
+        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[01]}]}', 400, "malformed JSON")
+        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[true]}]}', 400, "data")
+        for dt in ("BYTES", "BOOL", "FP16", "fp32", ""):
+            b2 = dict(good)
+            b2["inputs"] = [dict(good["inputs"][0], datatype=dt)]
+            err(inf, json.dumps(b2).encode(), 400, "unsupported datatype")
+        b2 = infer_body([r[:10] for r in ex_rows[:2]], 10)
+        err(inf, json.dumps(b2).encode(), 400, "expects 20 features")
+        b2 = infer_body([ex_rows[1]], 20)
+        b2["inputs"][0]["shape"] = [2, 20]
+        err(inf, json.dumps(b2).encode(), 400, "data has 20 values; shape [2, 20] needs 40")
+        b2["inputs"][0]["shape"] = [1, 1, 20]
+        err(inf, json.dumps(b2).encode(), 400, "shape must be")
+        b2 = infer_body([ex_rows[1]], 20)
+        b2["inputs"] = b2["inputs"] * 2
+        err(inf, json.dumps(b2).encode(), 400, "exactly one input")
+        b2 = dict(infer_body([ex_rows[1]], 20), outputs=[{"name": "proba"}])
+        err(inf, json.dumps(b2).encode(), 400, "unknown output")
+        b2 = infer_body([ex_rows[1]], 20)
+        del b2["inputs"][0]["data"]
+        err(inf, json.dumps(b2).encode(), 400, "no data")
+        body, hdrs = binary_request(ex_rows[:2], 20, False)
+        err(inf, body[:-4], 400, "binary_data_size", hdrs)
+        hdrs2 = dict(hdrs, **{"Inference-Header-Content-Length": str(len(body) + 5)})
+        err(inf, body, 400, "exceeds the body", hdrs2)
+        err(inf, b"x" * 200001, 413, "too large")
+        st, b = srv.json("GET", inf)
+        check(st == 405 and "POST" in b["error"], "GET on infer is 405")
+        st, b = srv.json("POST", "/v2/health/live", {})
+        check(st == 405, "POST on live is 405")
+
+        # raw framing errors (connection closed after each)
+        req = (b"POST /v2/models/example/infer HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Type: application/json\r\n")
+        gb = json.dumps(good).encode()
+        cases = [
+            (req + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n" % len(gb) + gb, 400,
+             "both Transfer-Encoding and Content-Length"),
+            (req + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(gb), len(gb)) + gb, 400,
+             "duplicate Content-Length"),
+            (req + b"Content-Length: 1,1\r\n\r\nx", 400, "malformed Content-Length"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, "Transfer-Encoding"),
+            (req + b"\r\n", 411, "Content-Length"),
+            (b"GET /v2/health/live HTTP/1.1\nHost: x\n\n", 400, "bare LF"),
+            (b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, "folding"),
+            (b"GET /v2/health/live HTTP/1.1\r\nHost : x\r\n\r\n", 400, "malformed header"),
+            (b"GET /v2/health/live HTTP/2.0\r\nHost: x\r\n\r\n", 505, "version"),
+            (b"GET /v2/health/live HTTP/1.1\r\n\r\n", 400, "missing Host"),
+            (b"GET /v2/health/live HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "duplicate Host"),
+            (b"GET v2/health/live HTTP/1.1\r\nHost: a\r\n\r\n", 400, "absolute path"),
+            (b"GET /v2/health/live HTTP/1.1\r\nHost: a\r\nX: " + b"y" * 3000 + b"\r\n\r\n", 431,
+             "too large"),
+            (req + b"Content-Length: 99999999999\r\n\r\n", 413, "too large"),
+            (b"DELETE /v2/health/live HTTP/1.1\r\nHost: a\r\n\r\n", 405, "GET"),
+        ]
+        for data, status, contains in cases:
+            out = srv.raw(data)
+            st = status_of(out)
+            try:
+                msg = json.loads(body_of(out))["error"]
+            except Exception:
+                msg = ""
+            check(st == status and contains in msg and (b"Connection: close" in out or status == 405),
+                  f"raw {data[:50]!r}…: want {status} '{contains}', got {st} {msg!r}")
+
+        # pipelining: three requests in one write, three responses in order
+        live = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+        inf_req = req + b"Content-Length: %d\r\n\r\n" % len(gb) + gb
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(live + inf_req + b"GET /v2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        s.close()
+        check(out.count(b"HTTP/1.1 200 OK") == 3 and out.index(b'{"live":true}') <
+              out.index(b"output-0") < out.index(b'"lmserve"'), "pipelined requests answered in order")
+        # a large body arriving in pieces (the input buffer grows, the head is re-read)
+        big = json.dumps(infer_body(ex_rows * 3, 20, rid="big")).encode()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(req + b"Content-Length: %d\r\n\r\n" % len(big))
+        for k in range(0, len(big), 7000):
+            time.sleep(0.03)
+            s.sendall(big[k:k + 7000])
+        s.sendall(live)
+        out = b""
+        while out.count(b"HTTP/1.1 200") < 2:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        s.close()
+        j = json.loads(body_of(out))
+        check(len(big) > 20000 and j["id"] == "big" and [f32(x) for x in j["outputs"][0]["data"]] ==
+              [f32(float(x)) for x in ex_expect * 3] and out.endswith(b'{"live":true}'),
+              "large body in pieces, then a pipelined request")
+        # HTTP/1.0: closed by default, kept alive when asked (and said so)
+        out = srv.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
+        check(status_of(out) == 200 and b"Connection: close" in out, "HTTP/1.0 closes by default")
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(b"GET /v2/health/live HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        first = s.recv(4096)
+        s.sendall(b"GET /v2 HTTP/1.0\r\n\r\n")
+        second = b""
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            second += d
+        s.close()
+        check(b"Connection: keep-alive" in first and status_of(second) == 200 and
+              b"Connection: close" in second, "HTTP/1.0 keep-alive")
+        # Expect: 100-continue
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(req + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(gb))
+        first = s.recv(4096)
+        s.sendall(gb)
+        rest = s.recv(65536)
+        s.close()
+        check(first == b"HTTP/1.1 100 Continue\r\n\r\n" and status_of(rest) == 200,
+              f"Expect: 100-continue ({first!r})")
+        # request timeout (408) and idle timeout, concurrently
+        res = {}
+
+        def slow():
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"POST /v2/models/example/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            t0 = time.time()
+            out = b""
+            while True:
+                try:
+                    d = s.recv(4096)
+                except OSError as e:
+                    out += repr(e).encode()
+                    break
+                if not d:
+                    break
+                out += d
+            res["slow"] = (status_of(out), time.time() - t0)
+            s.close()
+
+        def idle():
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(live)
+            first = s.recv(4096)
+            t0 = time.time()
+            try:
+                rest = s.recv(4096)
+            except OSError as e:
+                rest = repr(e)
+            res["idle"] = (status_of(first), rest, time.time() - t0)
+            s.close()
+
+        ts = [threading.Thread(target=slow), threading.Thread(target=idle)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        check(res["slow"][0] == 408 and res["slow"][1] >= 0.9, f"slow request gets 408: {res['slow']}")
+        check(res["idle"][0] == 200 and res["idle"][1] == b"" and res["idle"][2] >= 1.5,
+              f"idle connection closed after --idle-timeout: {res['idle']}")
+
+        # ---------------- metrics ----------------
+        mt = srv.metrics()
+        check((metric(mt, "lmserve_requests_total", 'model="example",code="200"') or 0) >= 45,
+              "requests_total by model and code")
+        check((metric(mt, "lmserve_requests_total", 'model="example",code="400"') or 0) >= 15,
+              "400s counted for the model")
+        check((metric(mt, "lmserve_requests_total", 'model="",code="431"') or 0) >= 1, "431 counted")
+        check(metric(mt, "lmserve_request_duration_seconds_bucket", 'le="1e-05"') is not None and
+              metric(mt, "lmserve_request_duration_seconds_bucket", 'le="+Inf"') ==
+              metric(mt, "lmserve_request_duration_seconds_count"), "request duration histogram")
+        check((metric(mt, "lmserve_inference_duration_seconds_count", 'model="example"') or 0) >= 44,
+              "inference histogram")
+        check(metric(mt, "lmserve_requests_in_flight") == 1, "in-flight gauge: only the scrape itself")
+        check(metric(mt, "lmserve_timeouts_total") >= 1, "timeouts counted")
+        hash_ = srv.json("GET", "/v2/models/example")[1]["parameters"]["hash"]
+        check(f'lmserve_model_info{{model="example",version="1",hash="{hash_}"' in mt, "model_info")
+        check(metric(mt, "lmserve_ready") == 1, "ready gauge")
+        for line in mt.splitlines():
+            if line and not line.startswith("#"):
+                check(re.match(r"^lmserve_[a-z_]+(\{[^}]*\})? [0-9.e+-]+$", line) is not None,
+                      f"metric line format: {line}")
+
+        # ---------------- hot reload under load ----------------
+        stop = threading.Event()
+        stats = {"ok": 0, "fail": []}
+        lock = threading.Lock()
+
+        def hammer(k):
+            c = srv.conn()
+            rows = ex_rows[k::2]
+            exp = [f32(float(x)) for x in ex_expect[k::2]]
+            i = 0
+            while not stop.is_set():
+                j = i % len(rows)
+                try:
+                    st, b = srv.json("POST", "/v2/models/example/infer", infer_body([rows[j]], 20), conn=c)
+                    good_ = st == 200 and f32(b["outputs"][0]["data"][0]) == exp[j]
+                except Exception as e:  # noqa
+                    st, b, good_ = None, str(e), False
+                    c = srv.conn()
+                with lock:
+                    if good_:
+                        stats["ok"] += 1
+                    else:
+                        stats["fail"].append((st, b))
+                        if len(stats["fail"]) > 20:
+                            return
+                i += 1
+            c.close()
+
+        def wait_for(pred, what, timeout=15):
+            t0 = time.time()
+            while time.time() - t0 < timeout:
+                if pred():
+                    return True
+                time.sleep(0.05)
+            check(False, "timed out waiting for " + what)
+            return False
+
+        def version(name):
+            st, m = srv.json("GET", f"/v2/models/{name}")
+            return m["versions"][0] if st == 200 else None
+
+        def failures(name):
+            return metric(srv.metrics(), "lmserve_model_reload_failures_total", f'model="{name}"') or 0
+
+        def replace(src, dst, corrupt_at=None):
+            t = dst + ".tmp"
+            shutil.copyfile(src, t)
+            if corrupt_at is not None:
+                with open(t, "r+b") as f:
+                    f.seek(corrupt_at)
+                    b = f.read(1)
+                    f.seek(corrupt_at)
+                    f.write(bytes([b[0] ^ 0x5A]))
+            os.rename(t, dst)  # atomic, as lmconvert writes
+
+        threads = [threading.Thread(target=hammer, args=(k,), daemon=True) for k in (0, 1)]
+        [t.start() for t in threads]
+        time.sleep(0.3)
+        keep = os.path.join(tmp, "example.keep")
+        shutil.copyfile(ex, keep)
+        replace(keep, ex)
+        wait_for(lambda: version("example") == "2", "good reload (version 2)")
+        f0 = failures("example")
+        size = os.path.getsize(keep)
+        replace(keep, ex, corrupt_at=size // 2)
+        wait_for(lambda: failures("example") == f0 + 1, "corrupt file rejected and counted")
+        check(version("example") == "2", "corrupt file: the old version keeps serving")
+        check("model rejected" in srv.logs(), "rejection logged")
+        replace(keep, ex, corrupt_at=3)  # bad magic
+        wait_for(lambda: failures("example") == f0 + 2, "bad magic rejected")
+        replace(bad_st, other)
+        wait_for(lambda: failures("other") == 1, "failing self-test rejected")
+        check(version("other") == "1", "failing self-test: old 'other' keeps serving")
+        replace(keep, ex)
+        wait_for(lambda: version("example") == "3", "good file after corrupt ones (version 3)")
+        os.kill(srv.p.pid, signal.SIGHUP)
+        wait_for(lambda: version("example") == "4" and version("multi") == "2", "SIGHUP reloads all")
+        # a different model under an existing name: values change to the new model's
+        st, b = srv.json("POST", "/v2/models/multi/infer", infer_body(multi_rows[:2], 10))
+        replace(reg, multi)
+        wait_for(lambda: srv.json("GET", "/v2/models/multi")[1]["outputs"][0]["shape"] == [-1, 1],
+                 "model swapped for a different one")
+        reg_expect = lmscore(reg, multi_csv)[:2]
+        st, b = srv.json("POST", "/v2/models/multi/infer", infer_body(multi_rows[:2], 10))
+        check(st == 200 and [f32(x) for x in b["outputs"][0]["data"]] ==
+              [f32(float(r[0])) for r in reg_expect], "new content served after the swap")
+        os.remove(other)
+        wait_for(lambda: srv.json("GET", "/v2/models/other")[0] == 404, "removed file unpublished")
+        shutil.copyfile(reg, os.path.join(models, "added.lm.tmp"))
+        os.rename(os.path.join(models, "added.lm.tmp"), os.path.join(models, "added.lm"))
+        wait_for(lambda: srv.json("GET", "/v2/models/added/ready")[0] == 200, "new file served")
+        time.sleep(0.3)
+        stop.set()
+        [t.join() for t in threads]
+        check(stats["ok"] > 50 and not stats["fail"],
+              f"no failed request during reloads: {stats['ok']} ok, failures {stats['fail'][:3]}")
+        mt = srv.metrics()
+        check(metric(mt, "lmserve_model_reloads_total", 'model="example"') == 3, "reloads counted")
+        check(metric(mt, "lmserve_model_reload_failures_total", 'model="example"') == 2,
+              "reload failures counted")
+        check(srv.json("GET", "/v2/health/ready")[0] == 200, "still ready after reloads")
+
+        # ---------------- graceful shutdown ----------------
+        c = srv.conn()
+        check(srv.json("GET", "/v2/health/live", conn=c)[0] == 200, "keep-alive before SIGTERM")
+        t_term = time.time()
+        srv.p.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        check(srv.json("GET", "/v2/health/ready") == (503, {"ready": False}), "not ready at once")
+        st, b = srv.json("POST", "/v2/models/example/infer", infer_body([ex_rows[2]], 20), conn=c)
+        check(st == 200 and f32(b["outputs"][0]["data"][0]) == f32(float(ex_expect[2])),
+              "in-flight connection served during the drain")
+        st, b = srv.json("POST", "/v2/models/example/infer", infer_body([ex_rows[2]], 20))
+        check(st == 200, "new connection served during the drain")
+        rc = srv.p.wait(30)
+        elapsed = time.time() - t_term
+        check(rc == 0, f"exit status 0 after the drain (got {rc})")
+        check(elapsed >= 1.4, f"drain period honoured ({elapsed:.2f} s)")
+        logs = srv.logs()
+        bad = [line for line in logs.splitlines() if line and not line.startswith("{")]
+        check(not bad, f"every stderr line is a JSON object: {bad[:3]}")
+        for line in logs.splitlines():
+            if line.startswith("{"):
+                j = json.loads(line)
+                check({"ts", "level", "msg"} <= set(j), "log fields")
+        check('"stopped"' in logs, "stopped logged")
+    finally:
+        if srv.p.poll() is None:
+            srv.p.kill()
+            srv.p.wait()
+
+    # ---------------- connection limit and an empty directory ----------------
+    empty = os.path.join(tmp, "empty")
+    os.mkdir(empty)
+    s2 = Server(empty, "--threads", "1", "--max-connections", "3", "--drain-seconds", "0")
+    try:
+        check(s2.json("GET", "/v2/health/ready")[0] == 503, "no model: not ready")
+        socks = []
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", s2.port), timeout=10)
+            s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.recv(4096)
+            socks.append(s)
+        s = socket.create_connection(("127.0.0.1", s2.port), timeout=10)
+        out = b""
+        while True:  # refused at accept: the 503 comes before any request is sent
+            d = s.recv(4096)
+            if not d:
+                break
+            out += d
+        s.close()
+        check(status_of(out) == 503 and b"too many open connections" in out, f"connection limit: {out[:60]!r}")
+        for s in socks:
+            s.close()
+        shutil.copyfile(reg, os.path.join(empty, "late.lm"))
+        time.sleep(0.2)
+
+        def ready():
+            try:
+                return s2.json("GET", "/v2/health/ready")[0] == 200
+            except Exception:
+                return False
+        t0 = time.time()
+        while time.time() - t0 < 10 and not ready():
+            time.sleep(0.1)
+        check(ready(), "ready once a model appears")
+        check(s2.stop() == 0, "exit 0")
+    finally:
+        if s2.p.poll() is None:
+            s2.p.kill()
+            s2.p.wait()
+
+    if not FAILS:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"test_server: {CHECKS[0] - len(FAILS)}/{CHECKS[0]} checks passed"
+          + (f", {len(FAILS)} FAILED (logs in {tmp})" if FAILS else ""))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
