@@ -8,8 +8,12 @@
  *
  * A batch: the caller publishes the job and bumps the generation, wakes the workers, and then
  * takes blocks itself. Blocks are contiguous runs of rows whose starts are multiples of
- * LM_F64_BLOCK (256) rows, claimed with an atomic counter, so a busy CPU slows nobody down and
- * every kernel call sees exactly what a single-threaded call would (bit-identical results). The
+ * LM_F64_BLOCK (256) rows, claimed with an atomic counter (so a busy CPU slows nobody down); the
+ * last block takes the rest, so no block is shorter than 256 rows unless the whole batch is.
+ * That makes every kernel call compute what a single-threaded call computes, bit for bit:
+ * lm_predict_f64 converts rows in 256-row blocks from row 0, so the same blocks arise; and a
+ * kernel's arithmetic may depend on the batch size only below 256 rows (the linear kernels'
+ * single-row path takes n < 16), which tests/test_pool.c checks for every model kind. The
  * output transform runs per block, except argmax (multi:softmax), which compacts rows and so runs
  * once on the caller at the end. The caller returns only when every worker has acknowledged the
  * batch (a counter with a futex), so job fields are never read after the call returns.
@@ -101,7 +105,7 @@ static void lm__run_blocks(lm_pool *p, lm_session *s, int node) {
   for (;;) {
     size_t b = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
     if (b >= p->nblocks) break;
-    size_t r0 = b * p->blk, k = p->n - r0 < p->blk ? p->n - r0 : p->blk;
+    size_t r0 = b * p->blk, k = b + 1 == p->nblocks ? p->n - r0 : p->blk;
     int rc = lm__session_margins(s, v, (const char *)p->x + r0 * F * esz, p->f64, k,
                                  p->out + r0 * G);
     if (rc) {
@@ -333,6 +337,7 @@ int lm_pool_add_model(lm_pool *p, const lm_model *m) {
 }
 
 static size_t lm__min_rows(const lm_pool *p, const lm_model *m) {
+  if (p->threads < 2) return SIZE_MAX;
   if (p->opt.min_parallel_rows) return p->opt.min_parallel_rows;
   lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
   uint64_t ps = e ? atomic_load_explicit(&e->ps_per_row, memory_order_relaxed) : 0;
@@ -369,7 +374,7 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   p->f64 = f64;
   p->n = n;
   p->blk = blk;
-  p->nblocks = (n + blk - 1) / blk;
+  p->nblocks = n / blk ? n / blk : 1; /* the last block takes the rest: no block < blk */
   p->flags = flags;
   p->out = out;
   p->link_per_block = !(flags & LM_PREDICT_MARGIN) && m->v.meta->link != LM_LINK_ARGMAX;
