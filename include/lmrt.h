@@ -250,6 +250,9 @@ typedef struct lm_pool_info {
 
 /* Fill *info (m may be NULL). Returns 0, or LM_EINVAL for NULL p or info. */
 LM_API int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *info);
+/* Bytes one NUMA replica of m takes (its file image, padding and the layouts derived at open):
+ * the memory a pool with replicas adds per node that has pool threads. */
+LM_API size_t lm_model_replica_bytes(const lm_model *m);
 /* The CPU pool thread `slot` runs on (slot 0: the placement's CPU for the caller, advisory), or
  * -1 when slot ≥ threads. */
 LM_API int lm_pool_thread_cpu(const lm_pool *p, size_t slot);

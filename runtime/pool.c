@@ -423,3 +423,5 @@ int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *info) {
   }
   return LM_OK;
 }
+
+size_t lm_model_replica_bytes(const lm_model *m) { return m ? lm__replica_cost(m) : 0; }
