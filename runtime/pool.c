@@ -374,7 +374,9 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   p->f64 = f64;
   p->n = n;
   p->blk = blk;
-  p->nblocks = n / blk ? n / blk : 1; /* the last block takes the rest: no block < blk */
+  /* A last block shorter than 256 rows joins the one before: no block < 256 rows. */
+  p->nblocks = (n + blk - 1) / blk;
+  if (p->nblocks > 1 && n - (p->nblocks - 1) * blk < LM_F64_BLOCK) p->nblocks--;
   p->flags = flags;
   p->out = out;
   p->link_per_block = !(flags & LM_PREDICT_MARGIN) && m->v.meta->link != LM_LINK_ARGMAX;
