@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -244,6 +245,78 @@ static void test_concurrent_callers(void **state) {
   free(ref);
 }
 
+/* lmscore --threads N prints exactly what --threads 1 prints (values and margins, a multiclass
+ * model, every block split); bad counts are usage errors. */
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  static char buf[1 << 22];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return strdup(buf);
+}
+
+static void test_lmscore_threads(void **state) {
+  (void)state;
+  const char *bin = getenv("LM_BIN");
+  if (!bin) bin = "build/bin";
+  char in[1024], lm[1024], csv[1024], cmd[4096];
+  snprintf(in, sizeof in, "%s/tests/fixtures/xgb/multi_softprob4/model.json", src);
+  snprintf(lm, sizeof lm, "%s/s.lm", tmpdir);
+  snprintf(csv, sizeof csv, "%s/rows.csv", tmpdir);
+  lm_convert_options opt = {.quiet = 1};
+  assert_int_equal(lm_convert(in, lm, &opt), 0);
+  lm_model *m;
+  assert_int_equal(lm_model_open(lm, &m), 0);
+  size_t F = lm_model_num_features(m), n = 3000;
+  lm_model_close(m);
+  float *x = malloc(n * F * sizeof *x);
+  double *xd = malloc(n * F * sizeof *xd);
+  fill_rows(x, xd, n, F);
+  FILE *f = fopen(csv, "w");
+  for (size_t r = 0; r < n; r++)
+    for (size_t j = 0; j < F; j++) {
+      double v = xd[r * F + j];
+      if (v != v) fputs(j + 1 < F ? "," : "\n", f);
+      else fprintf(f, "%.17g%s", v, j + 1 < F ? "," : "\n");
+    }
+  fclose(f);
+  free(x);
+  free(xd);
+  const char *variants[] = {"", "--margin"};
+  for (int v = 0; v < 2; v++) {
+    char *ref = NULL;
+    const char *threads[] = {"1", "2", "3", "8"};
+    for (int t = 0; t < 4; t++) {
+      char out[1100];
+      snprintf(out, sizeof out, "%s/out%d", tmpdir, t);
+      /* LM_POOL_MIN_ROWS=1: every block is split, whatever the measured threshold */
+      snprintf(cmd, sizeof cmd,
+               "LM_POOL_MIN_ROWS=1 '%s/lmscore' '%s' '%s' %s --threads %s --block-rows 2000 > '%s'",
+               bin, lm, csv, variants[v], threads[t], out);
+      assert_int_equal(system(cmd), 0);
+      char *got = slurp(out);
+      assert_non_null(got);
+      assert_true(strlen(got) > n);
+      if (!ref) ref = got;
+      else {
+        if (strcmp(ref, got) != 0) fail_msg("lmscore --threads %s %s differs", threads[t], variants[v]);
+        free(got);
+      }
+    }
+    free(ref);
+  }
+  const char *bad[] = {"0", "-1", "x", "1025", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(cmd, sizeof cmd, "'%s/lmscore' '%s' '%s' --threads '%s' > /dev/null 2>&1", bin, lm,
+             csv, bad[i]);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 2);
+  }
+}
+
 static int setup(void **state) {
   (void)state;
   const char *s = getenv("LM_SRC");
@@ -261,6 +334,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_every_model), cmocka_unit_test(test_exact_with_replicas),
       cmocka_unit_test(test_defaults_and_threshold), cmocka_unit_test(test_bad_arguments),
-      cmocka_unit_test(test_concurrent_callers)};
+      cmocka_unit_test(test_concurrent_callers), cmocka_unit_test(test_lmscore_threads)};
   return cmocka_run_group_tests_name("pool", tests, setup, teardown);
 }
