@@ -3,20 +3,26 @@
  *
  * lm_pool_new discovers the allowed CPUs (runtime/cpus.c) and the NUMA topology, places the
  * threads (runtime/numa.c: slot 0 is the caller, slots 1.. the workers), starts the workers
- * pinned to their CPUs, and times the round trip of waking them for an empty batch. Between
- * batches a worker spins briefly and then sleeps on a futex (the batch generation number).
+ * pinned to their CPUs, and times the round trip of waking a sleeping worker for one block.
+ * Between batches a worker spins briefly and then sleeps on a futex (the batch generation).
  *
- * A batch: the caller publishes the job and bumps the generation, wakes the workers, and then
- * takes blocks itself. Blocks are contiguous runs of rows whose starts are multiples of
- * LM_F64_BLOCK (256) rows, claimed with an atomic counter (so a busy CPU slows nobody down); the
- * last block takes the rest, so no block is shorter than 256 rows unless the whole batch is.
- * That makes every kernel call compute what a single-threaded call computes, bit for bit:
- * lm_predict_f64 converts rows in 256-row blocks from row 0, so the same blocks arise; and a
- * kernel's arithmetic may depend on the batch size only below 256 rows (the linear kernels'
- * single-row path takes n < 16), which tests/test_pool.c checks for every model kind. The
- * output transform runs per block, except argmax (multi:softmax), which compacts rows and so runs
- * once on the caller at the end. The caller returns only when every worker has acknowledged the
- * batch (a counter with a futex), so job fields are never read after the call returns.
+ * A batch: the caller writes the job, publishes it in one 64-bit claim word (generation 32 bits,
+ * block count 16, next block 16), bumps the generation futex, wakes the workers and then claims
+ * blocks itself. A block is claimed by a compare-and-swap on the claim word that also checks the
+ * generation, so a worker that wakes late (even after the batch is over and the next one is
+ * being written) can never take a block of a batch it did not see published, and job fields are
+ * only ever used by a thread holding a claimed block. The caller waits until the number of
+ * finished blocks equals the block count — not for every worker to wake up: a batch the caller
+ * finishes alone costs one FUTEX_WAKE, not a wake-up round trip.
+ *
+ * Blocks are contiguous runs of rows whose starts are multiples of LM_F64_BLOCK (256) rows; a
+ * last block shorter than 256 rows joins the one before, so no block is shorter than 256 rows
+ * unless the whole batch is. That makes every kernel call compute what a single-threaded call
+ * computes, bit for bit: lm_predict_f64 converts rows in 256-row blocks from row 0, so the same
+ * blocks arise; and a kernel's arithmetic may depend on the batch size only below 256 rows (the
+ * linear kernels' single-row path takes n < 16), which tests/test_pool.c checks for every model
+ * kind. The output transform runs per block, except argmax (multi:softmax), which compacts rows
+ * and so runs once on the caller at the end.
  *
  * No allocation on the scoring path: worker sessions (scratch arenas) live as long as the pool
  * and grow only the first time a larger block needs it; the first use of a model calibrates it
@@ -54,6 +60,18 @@ typedef struct lm__worker {
   int started;
 } lm__worker;
 
+/* The job of the current batch. Atomic (relaxed) because a late worker may read it while the
+ * caller writes the next one; it then fails its claim and discards what it read. */
+typedef struct lm__job {
+  _Atomic(const lm_model *) m; /* NULL: calibration, blocks do nothing */
+  _Atomic(const void *) x;
+  _Atomic(float *) out;
+  _Atomic size_t n, blk;
+  _Atomic unsigned flags;
+  _Atomic int f64, link_per_block;
+  _Atomic size_t grow; /* non-zero: each worker takes one block and grows its scratch to this */
+} lm__job;
+
 struct lm_pool {
   size_t threads;
   lm__worker *w; /* threads - 1 workers */
@@ -65,19 +83,14 @@ struct lm_pool {
   pthread_mutex_t lock; /* one batch at a time */
   _Atomic size_t replica_bytes;
 
-  /* the current job */
-  _Atomic uint32_t gen;     /* futex: bumped to publish a job */
-  _Atomic uint32_t pending; /* futex: workers that have not acknowledged the job */
+  _Atomic uint32_t gen;   /* futex: the generation of the latest batch (workers sleep on it) */
+  _Atomic uint64_t claim; /* gen << 32 | blocks << 16 | next block */
+  _Atomic uint32_t done;  /* futex: finished blocks of the current batch (the caller waits) */
   _Atomic int stop;
-  _Atomic size_t next;      /* next block to claim */
   _Atomic int err;
-  const lm_model *m;
-  const void *x;
-  int f64;
-  size_t n, blk, nblocks;
-  unsigned flags;
-  int link_per_block;
-  float *out;
+  uint32_t last_gen;      /* the caller's counter (under lock) */
+  size_t worker_scratch;  /* scratch bytes every worker's session is known to hold (under lock) */
+  lm__job job;
 };
 
 static long lm__futex(_Atomic uint32_t *addr, int op, uint32_t val) {
@@ -96,23 +109,52 @@ static inline void lm__relax(void) {
 #endif
 }
 
-/* Claim and score blocks until none is left. */
-static void lm__run_blocks(lm_pool *p, lm_session *s, int node) {
-  const lm_model *m = p->m;
-  const lmf_view *v = lm__model_view(m, node);
-  size_t F = m->v.meta->num_features, G = m->v.meta->num_outputs;
-  size_t esz = p->f64 ? sizeof(double) : sizeof(float);
+#define LM__CLAIM(g, nb, b) ((uint64_t)(g) << 32 | (uint64_t)(nb) << 16 | (uint64_t)(b))
+#define LM__CLAIM_GEN(c) ((uint32_t)((c) >> 32))
+#define LM__CLAIM_NB(c) ((uint32_t)((c) >> 16) & 0xFFFFu)
+#define LM__CLAIM_NEXT(c) ((uint32_t)(c) & 0xFFFFu)
+
+/* Claim and score blocks of batch g until none is left (or g is over). */
+static void lm__work(lm_pool *p, lm_session *s, int node, uint32_t g) {
+  uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+  if (LM__CLAIM_GEN(c) != g) return;
+  const lm_model *m = atomic_load_explicit(&p->job.m, memory_order_relaxed);
+  const char *x = atomic_load_explicit(&p->job.x, memory_order_relaxed);
+  float *out = atomic_load_explicit(&p->job.out, memory_order_relaxed);
+  size_t n = atomic_load_explicit(&p->job.n, memory_order_relaxed);
+  size_t blk = atomic_load_explicit(&p->job.blk, memory_order_relaxed);
+  unsigned flags = atomic_load_explicit(&p->job.flags, memory_order_relaxed);
+  int f64 = atomic_load_explicit(&p->job.f64, memory_order_relaxed);
+  int link = atomic_load_explicit(&p->job.link_per_block, memory_order_relaxed);
+  size_t grow = atomic_load_explicit(&p->job.grow, memory_order_relaxed);
   for (;;) {
-    size_t b = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
-    if (b >= p->nblocks) break;
-    size_t r0 = b * p->blk, k = b + 1 == p->nblocks ? p->n - r0 : p->blk;
-    int rc = lm__session_margins(s, v, (const char *)p->x + r0 * F * esz, p->f64, k,
-                                 p->out + r0 * G);
-    if (rc) {
-      atomic_store(&p->err, rc);
+    uint32_t nb = LM__CLAIM_NB(c), b = LM__CLAIM_NEXT(c);
+    if (LM__CLAIM_GEN(c) != g || b >= nb) return;
+    if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
+                                               memory_order_acquire))
       continue;
+    /* Block b of batch g is ours: g is not over, so what we read above is g's job. */
+    if (grow) {
+      /* Sizing the scratch ahead of batches, on the worker's own thread (and node): one block
+       * per worker, so every worker takes one. */
+      if (!lm__session_scratch(s, grow)) atomic_store(&p->err, LM_ENOMEM);
+      if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == nb)
+        lm__futex(&p->done, FUTEX_WAKE, 1);
+      return;
     }
-    if (p->link_per_block) lm__session_link(m, p->flags, p->out + r0 * G, k);
+    if (m) {
+      s->m = m;
+      const lmf_view *v = lm__model_view(m, node);
+      size_t F = v->meta->num_features, G = v->meta->num_outputs;
+      size_t r0 = (size_t)b * blk, k = b + 1 == nb ? n - r0 : blk;
+      int rc = lm__session_margins(s, v, x + r0 * F * (f64 ? sizeof(double) : sizeof(float)),
+                                   f64, k, out + r0 * G);
+      if (rc) atomic_store(&p->err, rc);
+      else if (link) lm__session_link(m, flags, out + r0 * G, k);
+    }
+    if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == nb)
+      lm__futex(&p->done, FUTEX_WAKE, 1);
+    c = atomic_load_explicit(&p->claim, memory_order_acquire);
   }
 }
 
@@ -135,29 +177,43 @@ static void *lm__worker_main(void *arg) {
     }
     seen = g;
     if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-    if (p->m) {
-      w->s.m = p->m;
-      lm__run_blocks(p, &w->s, p->place.node[w->slot]);
-    }
-    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1)
-      lm__futex(&p->pending, FUTEX_WAKE, 1);
+    lm__work(p, &w->s, p->place.node[w->slot], g);
   }
   return NULL;
 }
 
-/* Publish the job set in p, take part, wait for every worker's acknowledgement. */
-static void lm__dispatch(lm_pool *p, lm_session *caller, int caller_node) {
-  size_t nw = p->threads - 1;
-  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-  atomic_store_explicit(&p->pending, (uint32_t)nw, memory_order_relaxed);
-  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-  lm__futex(&p->gen, FUTEX_WAKE, (uint32_t)nw);
-  if (caller && p->m) lm__run_blocks(p, caller, caller_node);
-  uint32_t v;
-  for (int i = 0; (v = atomic_load_explicit(&p->pending, memory_order_acquire)) != 0; i++) {
+/* Publish the job written in p->job as nb blocks, take part (unless caller is NULL), and wait
+ * until every block is finished. */
+static void lm__dispatch(lm_pool *p, uint32_t nb, lm_session *caller, int caller_node) {
+  uint32_t g = ++p->last_gen;
+  if (g == 0) g = ++p->last_gen; /* 0 is the workers' initial "seen" */
+  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->claim, LM__CLAIM(g, nb, 0), memory_order_release);
+  atomic_store_explicit(&p->gen, g, memory_order_release);
+  lm__futex(&p->gen, FUTEX_WAKE, (uint32_t)(p->threads - 1));
+  if (caller) lm__work(p, caller, caller_node, g);
+  uint32_t d;
+  for (int i = 0; (d = atomic_load_explicit(&p->done, memory_order_acquire)) != nb; i++) {
     if (i < 2000) lm__relax();
-    else lm__futex(&p->pending, FUTEX_WAIT, v);
+    else lm__futex(&p->done, FUTEX_WAIT, d);
   }
+}
+
+/* Make every worker's scratch hold `need` bytes (allocating on the worker's thread), so that no
+ * block of a later batch grows it, whichever worker takes it. */
+static int lm__grow_workers(lm_pool *p, size_t need) {
+  if (need <= p->worker_scratch) return LM_OK;
+  if (p->threads > 1) {
+    atomic_store_explicit(&p->job.m, NULL, memory_order_relaxed);
+    atomic_store_explicit(&p->job.grow, need, memory_order_relaxed);
+    atomic_store(&p->err, 0);
+    lm__dispatch(p, (uint32_t)(p->threads - 1), NULL, 0);
+    atomic_store_explicit(&p->job.grow, 0, memory_order_relaxed);
+    int rc = atomic_load(&p->err);
+    if (rc) return lm__fail(rc, "lm_pool: out of memory for %zu bytes of worker scratch", need);
+  }
+  p->worker_scratch = need;
+  return LM_OK;
 }
 
 static int lm__cmp_double(const void *a, const void *b) {
@@ -165,16 +221,15 @@ static int lm__cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* The wake-up round trip: an empty batch while the workers sleep (median of trials). */
+/* The wake-up round trip: one empty block for a sleeping worker to take (median of trials). */
 static double lm__time_wake(lm_pool *p) {
   double t[LM__CAL_TRIALS];
-  p->m = NULL;
-  p->nblocks = 0;
+  atomic_store(&p->job.m, NULL);
   for (int i = 0; i < LM__CAL_TRIALS; i++) {
     struct timespec nap = {0, 2 * LM__SPIN_NS}; /* let the workers fall asleep */
     nanosleep(&nap, NULL);
     uint64_t t0 = lm__now_ns();
-    lm__dispatch(p, NULL, 0);
+    lm__dispatch(p, 1, NULL, 0);
     t[i] = (double)(lm__now_ns() - t0);
   }
   qsort(t, LM__CAL_TRIALS, sizeof t[0], lm__cmp_double);
@@ -367,27 +422,37 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
     return f64 ? lm_predict_f64(s, x, n, flags, out) : lm_predict(s, x, n, flags, out);
 
   pthread_mutex_lock(&p->lock);
+  /* Scratch a block may need (float64 rows are converted 256 at a time; LightGBM sums in
+   * doubles), made ready on every thread before the batch: after the first batch of a model,
+   * no block allocates, whichever thread takes it. */
+  size_t F = m->v.meta->num_features, G = m->v.meta->num_outputs;
+  size_t need = m->lgb ? G * sizeof(double) : f64 ? LM_F64_BLOCK * F * sizeof(float) : 0;
+  if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
+  if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
+  if (rc) {
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+  }
   size_t blk = (n + 4 * p->threads - 1) / (4 * p->threads);
   blk = (blk + LM_F64_BLOCK - 1) / LM_F64_BLOCK * LM_F64_BLOCK;
-  p->m = m;
-  p->x = x;
-  p->f64 = f64;
-  p->n = n;
-  p->blk = blk;
   /* A last block shorter than 256 rows joins the one before: no block < 256 rows. */
-  p->nblocks = (n + blk - 1) / blk;
-  if (p->nblocks > 1 && n - (p->nblocks - 1) * blk < LM_F64_BLOCK) p->nblocks--;
-  p->flags = flags;
-  p->out = out;
-  p->link_per_block = !(flags & LM_PREDICT_MARGIN) && m->v.meta->link != LM_LINK_ARGMAX;
+  size_t nb = (n + blk - 1) / blk;
+  if (nb > 1 && n - (nb - 1) * blk < LM_F64_BLOCK) nb--;
+  int link_per_block = !(flags & LM_PREDICT_MARGIN) && m->v.meta->link != LM_LINK_ARGMAX;
+  atomic_store_explicit(&p->job.m, m, memory_order_relaxed);
+  atomic_store_explicit(&p->job.x, x, memory_order_relaxed);
+  atomic_store_explicit(&p->job.out, out, memory_order_relaxed);
+  atomic_store_explicit(&p->job.n, n, memory_order_relaxed);
+  atomic_store_explicit(&p->job.blk, blk, memory_order_relaxed);
+  atomic_store_explicit(&p->job.flags, flags, memory_order_relaxed);
+  atomic_store_explicit(&p->job.f64, f64, memory_order_relaxed);
+  atomic_store_explicit(&p->job.link_per_block, link_per_block, memory_order_relaxed);
   atomic_store(&p->err, 0);
-  lm__dispatch(p, s, s->node);
+  lm__dispatch(p, (uint32_t)nb, s, s->node);
   rc = atomic_load(&p->err);
-  int link_at_end = !p->link_per_block;
-  p->m = NULL;
   pthread_mutex_unlock(&p->lock);
   if (rc) return lm__fail(rc, "lm_predict_pool: a thread failed: %s", lm_strerror(rc));
-  if (link_at_end) lm__session_link(m, flags, out, n);
+  if (!link_per_block) lm__session_link(m, flags, out, n);
   return LM_OK;
 }
 
