@@ -68,7 +68,7 @@ void lm__topo_uniform(lm__topo *t, int n_nodes, const int *cpus_per_node) {
 
 /* ---- placement ----------------------------------------------------------------------- */
 
-void lm__place(const lm__topo *t, const int *allowed, size_t n_allowed, size_t threads,
+void lm__place_threads(const lm__topo *t, const int *allowed, size_t n_allowed, size_t threads,
                lm__placement *p) {
   memset(p, 0, sizeof *p);
   if (threads < 1) threads = 1;

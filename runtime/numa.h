@@ -54,7 +54,7 @@ typedef struct lm__placement {
  * allowed CPUs first (fewest nodes spanned; ties: lower node id), CPUs in ascending order within
  * a node; more slots than allowed CPUs wrap round (an explicit thread count may oversubscribe).
  * CPUs the topology does not know count as node 0. threads is capped at LM__MAX_CPUS. */
-void lm__place(const lm__topo *t, const int *allowed, size_t n_allowed, size_t threads,
+void lm__place_threads(const lm__topo *t, const int *allowed, size_t n_allowed, size_t threads,
                lm__placement *p);
 
 /* One node's copy of a model's hot memory. */

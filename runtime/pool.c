@@ -263,7 +263,7 @@ int lm_pool_new(const lm_pool_options *opts, lm_pool **out) {
   p->cpus_allowed = na;
   p->threads = o.threads ? o.threads : na;
   lm__topo_discover(&p->topo);
-  lm__place(&p->topo, allowed, listed, p->threads, &p->place);
+  lm__place_threads(&p->topo, allowed, listed, p->threads, &p->place);
   pthread_mutex_unlock(&allowed_lock);
 
   size_t nw = p->threads - 1;

@@ -50,29 +50,29 @@ static void test_place_two_nodes(void **state) {
   int all[] = {0, 1, 2, 3, 4, 5, 6, 7};
   lm__placement p;
   /* 3 threads fit on one node: node 0 (tie broken by the lower id), one replica */
-  lm__place(&t, all, 8, 3, &p);
+  lm__place_threads(&t, all, 8, 3, &p);
   expect_slots(&p, (int[]){0, 1, 2}, (int[]){0, 0, 0}, 3);
   assert_int_equal(p.n_replica_nodes, 1);
   assert_int_equal(p.replica_node[0], 0);
   /* 8 threads: both nodes, 4 each, two replicas */
-  lm__place(&t, all, 8, 8, &p);
+  lm__place_threads(&t, all, 8, 8, &p);
   expect_slots(&p, all, (int[]){0, 0, 0, 0, 1, 1, 1, 1}, 8);
   assert_int_equal(p.n_replica_nodes, 2);
   assert_int_equal(p.workers_on_node[0], 4);
   assert_int_equal(p.workers_on_node[1], 4);
   /* uneven cpuset: node 0 keeps CPU 0, node 1 keeps 5-7: node 1 is filled first */
   int uneven[] = {0, 5, 6, 7};
-  lm__place(&t, uneven, 4, 2, &p);
+  lm__place_threads(&t, uneven, 4, 2, &p);
   expect_slots(&p, (int[]){5, 6}, (int[]){1, 1}, 2);
   assert_int_equal(p.n_replica_nodes, 1);
   assert_int_equal(p.replica_node[0], 1);
-  lm__place(&t, uneven, 4, 4, &p);
+  lm__place_threads(&t, uneven, 4, 4, &p);
   expect_slots(&p, (int[]){5, 6, 7, 0}, (int[]){1, 1, 1, 0}, 4);
   assert_int_equal(p.n_replica_nodes, 2);
   assert_int_equal(p.replica_node[0], 0);
   assert_int_equal(p.replica_node[1], 1);
   /* an explicit count above the allowed CPUs wraps round them */
-  lm__place(&t, uneven, 4, 6, &p);
+  lm__place_threads(&t, uneven, 4, 6, &p);
   expect_slots(&p, (int[]){5, 6, 7, 0, 5, 6}, (int[]){1, 1, 1, 0, 1, 1}, 6);
   assert_int_equal(p.workers_on_node[1], 5);
 }
@@ -85,7 +85,7 @@ static void test_place_four_nodes_cpuset(void **state) {
   int allowed[] = {2, 3, 4, 5, 6, 7, 12, 14, 15};
   lm__placement p;
   /* node 1 (4 allowed) first, then node 3 (3), then node 0 (2); node 2 never */
-  lm__place(&t, allowed, 9, 9, &p);
+  lm__place_threads(&t, allowed, 9, 9, &p);
   expect_slots(&p, (int[]){4, 5, 6, 7, 12, 14, 15, 2, 3}, (int[]){1, 1, 1, 1, 3, 3, 3, 0, 0}, 9);
   assert_int_equal(p.n_replica_nodes, 3);
   assert_int_equal(p.replica_node[0], 0);
@@ -93,19 +93,19 @@ static void test_place_four_nodes_cpuset(void **state) {
   assert_int_equal(p.replica_node[2], 3);
   assert_int_equal(p.workers_on_node[2], 0);
   /* 5 threads: node 1 whole, one on node 3 */
-  lm__place(&t, allowed, 9, 5, &p);
+  lm__place_threads(&t, allowed, 9, 5, &p);
   expect_slots(&p, (int[]){4, 5, 6, 7, 12}, (int[]){1, 1, 1, 1, 3}, 5);
   assert_int_equal(p.n_replica_nodes, 2);
   /* uneven nodes: sizes 2, 6, 1, 3 and every CPU allowed: biggest node first */
   lm__topo_uniform(&t, 4, (int[]){2, 6, 1, 3}); /* 0-1 | 2-7 | 8 | 9-11 */
   int all[12];
   for (int i = 0; i < 12; i++) all[i] = i;
-  lm__place(&t, all, 12, 12, &p);
+  lm__place_threads(&t, all, 12, 12, &p);
   expect_slots(&p, (int[]){2, 3, 4, 5, 6, 7, 9, 10, 11, 0, 1, 8},
                (int[]){1, 1, 1, 1, 1, 1, 3, 3, 3, 0, 0, 2}, 12);
   assert_int_equal(p.n_replica_nodes, 4);
   /* one thread: slot 0 only (the caller), one node */
-  lm__place(&t, all, 12, 1, &p);
+  lm__place_threads(&t, all, 12, 1, &p);
   expect_slots(&p, (int[]){2}, (int[]){1}, 1);
   assert_int_equal(p.n_replica_nodes, 1);
 }
@@ -117,10 +117,10 @@ static void test_place_edges(void **state) {
   lm__placement p;
   /* a CPU unknown to the topology (hot-added, or beyond the list) counts as node 0 */
   int odd[] = {3, 40};
-  lm__place(&t, odd, 2, 2, &p);
+  lm__place_threads(&t, odd, 2, 2, &p);
   assert_int_equal(p.n_replica_nodes, 2);
   /* no allowed CPUs given: CPU 0; 0 threads means 1 */
-  lm__place(&t, NULL, 0, 0, &p);
+  lm__place_threads(&t, NULL, 0, 0, &p);
   expect_slots(&p, (int[]){0}, (int[]){0}, 1);
   /* the real machine's topology covers every allowed CPU */
   lm__topo_discover(&t);
