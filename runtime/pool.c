@@ -433,7 +433,9 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
     pthread_mutex_unlock(&p->lock);
     return rc;
   }
-  size_t blk = (n + 4 * p->threads - 1) / (4 * p->threads);
+  /* about 16 blocks per thread: the last block to finish leaves the others idle for at most
+   * ~1/16 of a thread's share (a CPU taken by another process slows one block, not a share) */
+  size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
   blk = (blk + LM_F64_BLOCK - 1) / LM_F64_BLOCK * LM_F64_BLOCK;
   /* A last block shorter than 256 rows joins the one before: no block < 256 rows. */
   size_t nb = (n + blk - 1) / blk;
