@@ -661,7 +661,7 @@ int main(int argc, char **argv) {
 // Thread pool and scaling (issue 6; owned by the pool work — the rest of the file is the
 // kernels' harness). Two kinds of case:
 //   predict/engine:lmrt/model:M/batch:B/threads:T  for T > 1 (--threads=1,2): lm_predict_pool
-//       with an lm_pool of T threads (pinned, NUMA auto), beside XGBoost with nthread = T.
+//       with an lm_pool of T threads (pinned to their node, NUMA auto), beside XGBoost with nthread = T.
 //   scaling/engine:lmrt/model:large/batch:100000/threads:T  for T = 1, 2 (and the allowed CPUs
 //       when more): the throughput of one 100k-row call with a pool of T threads (T = 1: the
 //       caller alone, no worker), the figure issue 6 asks for (≥ 1.8× with 2 threads on a
@@ -683,7 +683,7 @@ struct PoolEngine : Engine {
     if (rc == 0) rc = lm_session_new(model, &session);
     lm_pool_options o = {};
     o.threads = size_t(threads);
-    o.pin = 1;
+    o.pin = LM_POOL_PIN_NODE;
     o.numa = LM_POOL_NUMA_AUTO;
     if (rc == 0) rc = lm_pool_new(&o, &pool);
     if (rc == 0) rc = lm_pool_add_model(pool, model);

@@ -172,7 +172,8 @@ LM_API int lm_convert(const char *in_path, const char *out_path, const lm_conver
 
 /* ---- Parallel scoring: a persistent thread pool (runtime/pool.c) ----------------------------
  *
- * A pool owns threads created once (by lm_pool_new), each pinned to one allowed CPU and waiting
+ * A pool owns threads created once (by lm_pool_new), each pinned (to the allowed CPUs of its NUMA
+ * node by default, or to one CPU) and waiting
  * on a futex between batches; no call creates a thread or allocates after the first call with a
  * given model and batch size. lm_predict_pool scores a batch with the calling thread and the
  * workers together: rows are split in contiguous blocks whose boundaries are multiples of 256
@@ -195,19 +196,26 @@ LM_API int lm_convert(const char *in_path, const char *out_path, const lm_conver
  * A pool scores one batch at a time: calls from several threads are serialised on a mutex. */
 typedef struct lm_pool lm_pool;
 
+#define LM_POOL_PIN_NONE 0 /* workers may run on any allowed CPU */
+#define LM_POOL_PIN_CPU 1  /* worker k runs only on the k-th CPU of the placement */
+#define LM_POOL_PIN_NODE 2 /* worker k runs on the allowed CPUs of its placement's NUMA node: it
+                              stays by its node's replica, and the scheduler can still move it
+                              off a CPU the calling thread (not pinned by lmrt) is using */
+
 #define LM_POOL_NUMA_OFF 0   /* no replicas: every thread reads the model's mapping */
 #define LM_POOL_NUMA_AUTO 1  /* replicas on each node with pool threads, if the machine has > 1 */
 #define LM_POOL_NUMA_FORCE 2 /* a replica on each node with pool threads even on a one-node
                                 machine (tests, measurements) */
 
-/* Append-only; zero-initialise, then set fields. lm_pool_new(NULL, …) means threads 0, pin 1,
+/* Append-only; zero-initialise, then set fields. lm_pool_new(NULL, …) means threads 0, pin
+ * LM_POOL_PIN_NODE,
  * numa LM_POOL_NUMA_AUTO, no bounds. */
 typedef struct lm_pool_options {
   size_t threads;           /* threads scoring a batch, the caller's included (so 1 = the caller
                                alone, no worker); 0: lm_cpus_allowed(). An explicit count may
                                exceed the allowed CPUs (the CPUs are then shared). */
-  int pin;                  /* non-zero: pin worker k to the k-th CPU of the placement (the
-                               calling thread is not pinned by lmrt) */
+  int pin;                  /* LM_POOL_PIN_NONE / _CPU / _NODE (the calling thread is never
+                               pinned by lmrt) */
   int numa;                 /* LM_POOL_NUMA_OFF / _AUTO / _FORCE */
   size_t max_replica_bytes; /* bound on the replica memory this pool creates; 0: no bound */
   size_t min_parallel_rows; /* batches below this stay on the caller; 0: measured (see above) */

@@ -3,7 +3,7 @@
  *
  * lm_pool_new discovers the allowed CPUs (runtime/cpus.c) and the NUMA topology, places the
  * threads (runtime/numa.c: slot 0 is the caller, slots 1.. the workers), starts the workers
- * pinned to their CPUs, and times the round trip of waking a sleeping worker for one block.
+ * pinned (to their node's allowed CPUs, or to one CPU each), and times the round trip of waking a sleeping worker for one block.
  * Between batches a worker spins briefly and then sleeps on a futex (the batch generation).
  *
  * A batch: the caller writes the job, publishes it in one 64-bit claim word (generation 32 bits,
@@ -79,6 +79,7 @@ struct lm_pool {
   lm__topo topo;
   lm_pool_options opt;
   size_t cpus_allowed;
+  int allowed[LM__MAX_CPUS]; /* the allowed CPUs (the first LM__MAX_CPUS) */
   double wake_ns;
   pthread_mutex_t lock; /* one batch at a time */
   _Atomic size_t replica_bytes;
@@ -239,8 +240,10 @@ static double lm__time_wake(lm_pool *p) {
 int lm_pool_new(const lm_pool_options *opts, lm_pool **out) {
   if (!out) return lm__fail(LM_EINVAL, "lm_pool_new: NULL argument");
   *out = NULL;
-  lm_pool_options o = {.threads = 0, .pin = 1, .numa = LM_POOL_NUMA_AUTO};
+  lm_pool_options o = {.threads = 0, .pin = LM_POOL_PIN_NODE, .numa = LM_POOL_NUMA_AUTO};
   if (opts) o = *opts;
+  if (o.pin < LM_POOL_PIN_NONE || o.pin > LM_POOL_PIN_NODE)
+    return lm__fail(LM_EINVAL, "lm_pool_new: pin must be 0, 1 or 2, not %d", o.pin);
   if (o.numa < LM_POOL_NUMA_OFF || o.numa > LM_POOL_NUMA_FORCE)
     return lm__fail(LM_EINVAL, "lm_pool_new: numa must be 0, 1 or 2, not %d", o.numa);
   if (o.threads > LM__MAX_CPUS)
@@ -255,16 +258,12 @@ int lm_pool_new(const lm_pool_options *opts, lm_pool **out) {
   }
   p->opt = o;
   pthread_mutex_init(&p->lock, NULL);
-  static int allowed[LM__MAX_CPUS]; /* only read here; guarded below */
-  static pthread_mutex_t allowed_lock = PTHREAD_MUTEX_INITIALIZER;
-  pthread_mutex_lock(&allowed_lock);
-  size_t na = lm_cpus_allowed(allowed, LM__MAX_CPUS);
+  size_t na = lm_cpus_allowed(p->allowed, LM__MAX_CPUS);
   size_t listed = na < LM__MAX_CPUS ? na : LM__MAX_CPUS;
   p->cpus_allowed = na;
   p->threads = o.threads ? o.threads : na;
   lm__topo_discover(&p->topo);
-  lm__place_threads(&p->topo, allowed, listed, p->threads, &p->place);
-  pthread_mutex_unlock(&allowed_lock);
+  lm__place_threads(&p->topo, p->allowed, listed, p->threads, &p->place);
 
   size_t nw = p->threads - 1;
   int rc = LM_OK;
@@ -282,7 +281,16 @@ int lm_pool_new(const lm_pool_options *opts, lm_pool **out) {
     if (o.pin) {
       cpu_set_t set;
       CPU_ZERO(&set);
-      CPU_SET(p->place.cpu[w->slot], &set);
+      if (o.pin == LM_POOL_PIN_CPU) {
+        CPU_SET(p->place.cpu[w->slot], &set);
+      } else { /* the allowed CPUs of the worker's node */
+        for (size_t k = 0; k < listed; k++) {
+          int c = p->allowed[k];
+          int nd = c < LM__MAX_CPUS && p->topo.cpu_node[c] >= 0 ? p->topo.cpu_node[c] : 0;
+          if (nd == p->place.node[w->slot]) CPU_SET(c, &set);
+        }
+        if (!CPU_COUNT(&set)) CPU_SET(p->place.cpu[w->slot], &set);
+      }
       pthread_attr_setaffinity_np(&at, sizeof set, &set);
     }
     int e = pthread_create(&w->th, &at, lm__worker_main, w);

@@ -75,7 +75,9 @@ static void check_model(const char *name, int numa) {
   const size_t threads[] = {1, 2, 3, 4, 7};
   const size_t sizes[] = {0, 1, 255, 256, 257, 511, 512, 513, 1000, 2049, MAXN};
   for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
-    lm_pool_options o = {.threads = threads[ti], .pin = 1, .numa = numa, .min_parallel_rows = 1};
+    /* every pinning mode in turn: none, one CPU, the node's CPUs */
+    lm_pool_options o = {.threads = threads[ti], .pin = (int)(ti % 3), .numa = numa,
+                         .min_parallel_rows = 1};
     lm_pool *p;
     assert_int_equal(lm_pool_new(&o, &p), 0);
     assert_int_equal(lm_pool_num_threads(p), threads[ti]);
@@ -168,6 +170,8 @@ static void test_bad_arguments(void **state) {
   lm_pool_options o = {.threads = 2, .numa = 3};
   assert_int_equal(lm_pool_new(&o, &p), LM_EINVAL);
   assert_null(p);
+  o = (lm_pool_options){.threads = 2, .pin = 3};
+  assert_int_equal(lm_pool_new(&o, &p), LM_EINVAL);
   o = (lm_pool_options){.threads = 100000};
   assert_int_equal(lm_pool_new(&o, &p), LM_ERANGE);
   o = (lm_pool_options){.threads = 2};

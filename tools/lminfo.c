@@ -253,7 +253,7 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
 
 /* The pool's view of the model (lminfo --threads). */
 static int print_pool(emitter *e, const lm_model *m, size_t threads, int numa, size_t max_bytes) {
-  lm_pool_options o = {.threads = threads, .pin = 1, .numa = numa, .max_replica_bytes = max_bytes};
+  lm_pool_options o = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = numa, .max_replica_bytes = max_bytes};
   lm_pool *p;
   lm_pool_info pi;
   int rc = lm_pool_new(&o, &p);

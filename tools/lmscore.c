@@ -244,7 +244,7 @@ int main(int argc, char **argv) {
     goto done;
   }
   if (!leaf) {
-    lm_pool_options po = {.threads = threads, .pin = 1, .numa = LM_POOL_NUMA_AUTO};
+    lm_pool_options po = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = LM_POOL_NUMA_AUTO};
     rc = lm_pool_new(&po, &pool);
     if (rc < 0) {
       lib_error(model_path, rc);
