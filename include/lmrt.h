@@ -173,9 +173,8 @@ LM_API int lm_convert(const char *in_path, const char *out_path, const lm_conver
 /* ---- Parallel scoring: a persistent thread pool (runtime/pool.c) ----------------------------
  *
  * A pool owns threads created once (by lm_pool_new), each pinned (to the allowed CPUs of its NUMA
- * node by default, or to one CPU) and waiting
- * on a futex between batches; no call creates a thread or allocates after the first call with a
- * given model and batch size. lm_predict_pool scores a batch with the calling thread and the
+ * node by default, or to one CPU) and waiting on a futex between batches; no call creates a
+ * thread or allocates after the first call with a given model and batch size. lm_predict_pool scores a batch with the calling thread and the
  * workers together: rows are split in contiguous blocks whose boundaries are multiples of 256
  * rows, handed out dynamically, so every kernel call sees what a single-threaded call sees and
  * the outputs are bit-identical to lm_predict / lm_predict_f64 for any thread count. Batches
@@ -208,8 +207,7 @@ typedef struct lm_pool lm_pool;
                                 machine (tests, measurements) */
 
 /* Append-only; zero-initialise, then set fields. lm_pool_new(NULL, …) means threads 0, pin
- * LM_POOL_PIN_NODE,
- * numa LM_POOL_NUMA_AUTO, no bounds. */
+ * LM_POOL_PIN_NODE, numa LM_POOL_NUMA_AUTO, no bounds. */
 typedef struct lm_pool_options {
   size_t threads;           /* threads scoring a batch, the caller's included (so 1 = the caller
                                alone, no worker); 0: lm_cpus_allowed(). An explicit count may
@@ -261,8 +259,9 @@ LM_API int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *i
 /* Bytes one NUMA replica of m takes (its file image, padding and the layouts derived at open):
  * the memory a pool with replicas adds per node that has pool threads. */
 LM_API size_t lm_model_replica_bytes(const lm_model *m);
-/* The CPU pool thread `slot` runs on (slot 0: the placement's CPU for the caller, advisory), or
- * -1 when slot ≥ threads. */
+/* The placement's CPU of pool thread `slot` (slot 0: the one meant for the caller, advisory;
+ * with LM_POOL_PIN_NODE a worker may run on any allowed CPU of that CPU's node), or -1 when
+ * slot ≥ threads. */
 LM_API int lm_pool_thread_cpu(const lm_pool *p, size_t slot);
 
 #ifdef __cplusplus
