@@ -170,6 +170,100 @@ typedef struct lm_convert_options {
  * on failure nothing is left at out_path. opts may be NULL. */
 LM_API int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts);
 
+/* ---- Parallel scoring: a persistent thread pool (runtime/pool.c) ----------------------------
+ *
+ * A pool owns threads created once (by lm_pool_new), each pinned (to the allowed CPUs of its NUMA
+ * node by default, or to one CPU) and waiting on a futex between batches; no call creates a
+ * thread or allocates after the first call with a given model and batch size. lm_predict_pool scores a batch with the calling thread and the
+ * workers together: rows are split in contiguous blocks whose boundaries are multiples of 256
+ * rows, handed out dynamically, so every kernel call sees what a single-threaded call sees and
+ * the outputs are bit-identical to lm_predict / lm_predict_f64 for any thread count. Batches
+ * smaller than the model's parallel threshold stay on the calling thread: the threshold is
+ * derived from two measurements, the pool's wake-up round trip (timed at lm_pool_new) and the
+ * model's time per row (timed on the first use of the model with a pool, or by
+ * lm_pool_add_model), as the smallest batch for which splitting saves at least twice the
+ * round trip (never below 512 rows). lm_pool_options.min_parallel_rows or the environment
+ * variable LM_POOL_MIN_ROWS override it.
+ *
+ * NUMA: with replicas enabled the pool copies each model's hot memory (the verified file image
+ * and the layouts derived at open) onto every NUMA node that has pool threads; workers, and
+ * sessions created on a thread of that node, then read their node's copy. Replicas belong to the
+ * model (freed by lm_model_close) and count against max_replica_bytes of the pool that made
+ * them; a replica that does not fit is skipped (that node reads the mapping) and counted in
+ * lm_pool_info.replicas_skipped. Without kernel NUMA support there is one node and no replica.
+ *
+ * A pool scores one batch at a time: calls from several threads are serialised on a mutex. */
+typedef struct lm_pool lm_pool;
+
+#define LM_POOL_PIN_NONE 0 /* workers may run on any allowed CPU */
+#define LM_POOL_PIN_CPU 1  /* worker k runs only on the k-th CPU of the placement */
+#define LM_POOL_PIN_NODE 2 /* worker k runs on the allowed CPUs of its placement's NUMA node: it
+                              stays by its node's replica, and the scheduler can still move it
+                              off a CPU the calling thread (not pinned by lmrt) is using */
+
+#define LM_POOL_NUMA_OFF 0   /* no replicas: every thread reads the model's mapping */
+#define LM_POOL_NUMA_AUTO 1  /* replicas on each node with pool threads, if the machine has > 1 */
+#define LM_POOL_NUMA_FORCE 2 /* a replica on each node with pool threads even on a one-node
+                                machine (tests, measurements) */
+
+/* Append-only; zero-initialise, then set fields. lm_pool_new(NULL, …) means threads 0, pin
+ * LM_POOL_PIN_NODE, numa LM_POOL_NUMA_AUTO, no bounds. */
+typedef struct lm_pool_options {
+  size_t threads;           /* threads scoring a batch, the caller's included (so 1 = the caller
+                               alone, no worker); 0: lm_cpus_allowed(). An explicit count may
+                               exceed the allowed CPUs (the CPUs are then shared). */
+  int pin;                  /* LM_POOL_PIN_NONE / _CPU / _NODE (the calling thread is never
+                               pinned by lmrt) */
+  int numa;                 /* LM_POOL_NUMA_OFF / _AUTO / _FORCE */
+  size_t max_replica_bytes; /* bound on the replica memory this pool creates; 0: no bound */
+  size_t min_parallel_rows; /* batches below this stay on the caller; 0: measured (see above) */
+} lm_pool_options;
+
+/* Create a pool: discover the allowed CPUs and the NUMA topology, place and start the workers,
+ * and time the wake-up round trip. Returns 0 or a negative LM_E* code. */
+LM_API int lm_pool_new(const lm_pool_options *opts, lm_pool **out);
+/* Stop and join the workers. Models used with the pool stay valid. NULL is a no-op. */
+LM_API void lm_pool_free(lm_pool *p);
+/* Threads that score a batch (the caller's included). */
+LM_API size_t lm_pool_num_threads(const lm_pool *p);
+/* Prepare a model for the pool ahead of the first batch (optional; the first lm_predict_pool
+ * with the model does it otherwise): time its scoring per row, and make the replicas the pool's
+ * NUMA setting asks for (within max_replica_bytes). Returns 0 or a negative LM_E* code. */
+LM_API int lm_pool_add_model(lm_pool *p, const lm_model *m);
+/* lm_predict / lm_predict_f64 with the pool's threads. s: the calling thread's session of the
+ * model (its scratch serves the caller's share). Same arguments, results and errors. */
+LM_API int lm_predict_pool(lm_pool *p, lm_session *s, const float *x, size_t n_rows,
+                           unsigned flags, float *out);
+LM_API int lm_predict_pool_f64(lm_pool *p, lm_session *s, const double *x, size_t n_rows,
+                               unsigned flags, float *out);
+
+/* What a pool is and, for a model, how the pool treats it. Append-only. */
+typedef struct lm_pool_info {
+  size_t threads;            /* as lm_pool_num_threads */
+  size_t cpus_allowed;       /* lm_cpus_allowed() when the pool was made */
+  int numa_available;        /* 1: the kernel reports NUMA support (libnuma) */
+  int nodes;                 /* NUMA nodes of the machine (1 without support) */
+  int nodes_used;            /* nodes holding pool threads */
+  double wake_ns;            /* measured wake-up round trip of the workers, ns (0: no worker) */
+  /* For the model passed (zeros when NULL or not yet used with a pool): */
+  size_t min_parallel_rows;  /* batches from this size are split */
+  double ns_per_row;         /* measured single-thread scoring time per row */
+  size_t replica_bytes;      /* bytes of one replica of the model */
+  int replicas;              /* nodes of this pool holding a replica of the model */
+  int replicas_skipped;      /* nodes of this pool that wanted one but max_replica_bytes denied */
+  size_t pool_replica_bytes; /* replica memory this pool created so far (all models) */
+} lm_pool_info;
+
+/* Fill *info (m may be NULL). Returns 0, or LM_EINVAL for NULL p or info. */
+LM_API int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *info);
+/* Bytes one NUMA replica of m takes (its file image, padding and the layouts derived at open):
+ * the memory a pool with replicas adds per node that has pool threads. */
+LM_API size_t lm_model_replica_bytes(const lm_model *m);
+/* The placement's CPU of pool thread `slot` (slot 0: the one meant for the caller, advisory;
+ * with LM_POOL_PIN_NODE a worker may run on any allowed CPU of that CPU's node), or -1 when
+ * slot ≥ threads. */
+LM_API int lm_pool_thread_cpu(const lm_pool *p, size_t slot);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #include "kernels/tree_perfect.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
+#include "runtime/numa.h"
 
 /* The plan: per model shape, the first kernel of the family the CPU and LM_ISA allow. With
  * LM_DEBUG set, one line on stderr says what was chosen and why. */
@@ -103,6 +104,7 @@ int lm_model_open(const char *path, lm_model **out) {
 
 void lm_model_close(lm_model *m) {
   if (!m) return;
+  lm__model_ext_free(m); /* NUMA replicas (runtime/numa.c) */
   if (m->map) munmap(m->map, m->map_len);
   free(m->names);
   lm__perfect_free(m->perfect);

@@ -4,6 +4,8 @@
 #ifndef LM_RUNTIME_MODEL_H
 #define LM_RUNTIME_MODEL_H
 
+#include <stdatomic.h>
+
 #include "formats/lmf.h"
 #include "kernels/kernels.h"
 #include "lmrt.h"
@@ -20,12 +22,16 @@ struct lm_model {
   int lgb;                /* decision 1 (LightGBM): the double-sum kernels, scratch for sums */
   lm__leaf_fn leaf;
   char *path;
+  /* NUMA replicas and the pool's calibration (runtime/numa.h), added after open by
+   * runtime/numa.c, published once, freed by lm_model_close; NULL until first needed. */
+  _Atomic(struct lm__model_ext *) ext;
 };
 
 struct lm_session {
   const lm_model *m;
   void *scratch;          /* arena block (mimalloc, 64-byte aligned); reused across calls */
   size_t cap;
+  int node;               /* NUMA node of the thread that created it: its replica is read */
 };
 
 /* Scratch of at least bytes for the current call; grows (once) when a call needs more. NULL on

@@ -2,7 +2,8 @@
  * session.c — sessions and the scoring entry points. A session owns one scratch block from
  * mimalloc (64-byte aligned) that is reused by every call; it grows only when a call needs more
  * than any call before, so after the first call of a given size lm_predict makes no heap
- * allocation and takes no lock.
+ * allocation and takes no lock. A session reads the replica of the model on the NUMA node of the
+ * thread that created it when one exists (runtime/numa.c), else the mapping.
  */
 #include <math.h>
 #include <mimalloc.h>
@@ -10,15 +11,15 @@
 
 #include "runtime/error.h"
 #include "runtime/model.h"
-
-/* Rows converted from float64 per block: bounds the scratch to 256 rows × num_features. */
-#define LM_F64_BLOCK 256
+#include "runtime/numa.h"
+#include "runtime/pool.h"
 
 int lm_session_new(const lm_model *m, lm_session **out) {
   if (!m || !out) return lm__fail(LM_EINVAL, "lm_session_new: NULL argument");
   lm_session *s = mi_zalloc(sizeof *s);
   if (!s) return lm__fail(LM_ENOMEM, "out of memory");
   s->m = m;
+  s->node = lm__current_node(); /* this thread's node: its replica, when one exists */
   *out = s;
   return LM_OK;
 }
@@ -40,7 +41,7 @@ void *lm__session_scratch(lm_session *s, size_t bytes) {
   return p;
 }
 
-static int lm__check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
+int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
   if (!s) return lm__fail(LM_EINVAL, "NULL session");
   if (n && (!x || !out)) return lm__fail(LM_EINVAL, "NULL rows or output with %zu rows", n);
   if (flags & ~LM_PREDICT_MARGIN) return lm__fail(LM_EINVAL, "unknown flags 0x%x", flags);
@@ -51,61 +52,66 @@ static int lm__check(lm_session *s, const void *x, size_t n, unsigned flags, con
   return LM_OK;
 }
 
-static void lm__finish(const lm_model *m, unsigned flags, float *out, size_t n) {
+void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n) {
   if (!(flags & LM_PREDICT_MARGIN))
     lm__link_apply__scalar(m->v.meta->link, m->v.meta->link_param, out, n,
                            m->v.meta->num_outputs);
 }
 
-int lm_predict(lm_session *s, const float *x, size_t n, unsigned flags, float *out) {
-  int rc = lm__check(s, x, n, flags, out);
-  if (rc) return rc;
-  const lm_model *m = s->m;
-  if (m->lgb) {
-    double *acc = lm__session_scratch(s, sizeof(double) * m->v.meta->num_outputs);
-    if (!acc) return lm__fail(LM_ENOMEM, "out of memory for scratch");
-    lm__tree_margin_lgbm__scalar(&m->v, x, n, out, acc);
-  } else {
-    m->margin(&m->v, x, n, out);
-  }
-  lm__finish(m, flags, out, n);
-  return LM_OK;
-}
-
 /* XGBoost models round float64 inputs to float32 before any decision: convert a block of rows
  * into the session's scratch, then run the float32 kernel. Row r of the block writes its outputs
- * at out + r·G, so blocks never overlap. */
-int lm_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags, float *out) {
-  int rc = lm__check(s, x, n, flags, out);
-  if (rc) return rc;
+ * at out + r·G, so blocks never overlap. LightGBM compares doubles: rows are used as they are. */
+int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+                        float *out) {
   const lm_model *m = s->m;
-  size_t F = m->v.meta->num_features, G = m->v.meta->num_outputs;
+  size_t F = v->meta->num_features, G = v->meta->num_outputs;
   if (m->lgb) {
-    /* LightGBM compares doubles: the rows are used as they are. */
     double *acc = lm__session_scratch(s, sizeof(double) * G);
     if (!acc) return lm__fail(LM_ENOMEM, "out of memory for scratch");
-    lm__tree_margin_lgbm_f64__scalar(&m->v, x, n, out, acc);
-    lm__finish(m, flags, out, n);
+    if (f64) lm__tree_margin_lgbm_f64__scalar(v, x, n, out, acc);
+    else lm__tree_margin_lgbm__scalar(v, x, n, out, acc);
     return LM_OK;
   }
+  if (!f64) {
+    m->margin(v, x, n, out);
+    return LM_OK;
+  }
+  const double *xd = x;
   size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK;
   float *buf = lm__session_scratch(s, block * F * sizeof(float));
   if (n && !buf) return lm__fail(LM_ENOMEM, "out of memory for %zu rows of scratch", block);
   for (size_t r0 = 0; r0 < n; r0 += block) {
     size_t k = n - r0 < block ? n - r0 : block;
-    for (size_t i = 0; i < k * F; i++) buf[i] = (float)x[r0 * F + i];
-    m->margin(&m->v, buf, k, out + r0 * G);
+    for (size_t i = 0; i < k * F; i++) buf[i] = (float)xd[r0 * F + i];
+    m->margin(v, buf, k, out + r0 * G);
   }
-  /* The link runs once over all rows: argmax compacts rows to the front, so it must see the
-   * whole output at once. */
-  lm__finish(m, flags, out, n);
   return LM_OK;
 }
 
+static int lm__predict(lm_session *s, const void *x, int f64, size_t n, unsigned flags,
+                       float *out) {
+  int rc = lm__predict_check(s, x, n, flags, out);
+  if (rc) return rc;
+  rc = lm__session_margins(s, lm__model_view(s->m, s->node), x, f64, n, out);
+  if (rc) return rc;
+  /* The link runs once over all rows: argmax compacts rows to the front, so it must see the
+   * whole output at once. */
+  lm__session_link(s->m, flags, out, n);
+  return LM_OK;
+}
+
+int lm_predict(lm_session *s, const float *x, size_t n, unsigned flags, float *out) {
+  return lm__predict(s, x, 0, n, flags, out);
+}
+
+int lm_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags, float *out) {
+  return lm__predict(s, x, 1, n, flags, out);
+}
+
 int lm_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out) {
-  int rc = lm__check(s, x, n, 0, out);
+  int rc = lm__predict_check(s, x, n, 0, out);
   if (rc) return rc;
   if (!s->m->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
-  s->m->leaf(&s->m->v, x, n, out);
+  s->m->leaf(lm__model_view(s->m, s->node), x, n, out);
   return LM_OK;
 }

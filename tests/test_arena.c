@@ -3,7 +3,10 @@
  * interposes the allocation functions the library can reach — mimalloc's (the session arena's
  * source) and, outside sanitizer builds, the C library's malloc family — counts calls while a
  * switch is on, then runs thousands of lm_predict / lm_predict_f64 / lm_predict_leaf calls of
- * mixed sizes (all ≤ the sizes seen in warm-up) and requires the count to stay at zero.
+ * mixed sizes (all ≤ the sizes seen in warm-up) and requires the count to stay at zero. The
+ * same holds for lm_predict_pool / lm_predict_pool_f64 with several threads, every batch split,
+ * NUMA replicas forced: no allocation on any thread and, outside sanitizer builds (where the
+ * interposed pthread_create also counts), no thread created after warm-up.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -39,6 +42,14 @@ FORWARD(void *, mi_malloc_aligned, (size_t n, size_t al), (n, al))
 FORWARD(void *, mi_zalloc_aligned, (size_t n, size_t al), (n, al))
 
 #if !defined(__SANITIZE_ADDRESS__)
+#include <pthread.h>
+static volatile long threads_created;
+int pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+  static int (*real)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+  if (!real) *(void **)&real = dlsym(RTLD_NEXT, "pthread_create");
+  if (counting) threads_created++;
+  return real(t, a, fn, arg);
+}
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -159,6 +170,80 @@ static void test_linear_no_alloc(void **state) {
   lm_model_close(m);
 }
 
+/* The pool: 3 threads (more than this machine may have CPUs: wrapping is allowed), every batch
+ * split (min_parallel_rows 1), replicas forced onto the threads' nodes. */
+static void run_pool(lm_model *m) {
+  lm_session *s;
+  assert_int_equal(lm_session_new(m, &s), 0);
+  lm_pool *p;
+  lm_pool_options o = {.threads = 3, .pin = 1, .numa = LM_POOL_NUMA_FORCE, .min_parallel_rows = 1};
+  assert_int_equal(lm_pool_new(&o, &p), 0);
+  enum { MAXN = 1000 };
+  static float x[MAXN * 4], out[MAXN * 3];
+  static double xd[MAXN * 4];
+  for (int i = 0; i < MAXN * 4; i++) xd[i] = x[i] = (i % 7 == 0) ? NAN : (float)(i % 13) / 4;
+  const size_t sizes[] = {1, 3, 64, 999, 1000, 17, 256, 257, 600};
+  for (size_t i = 0; i < 9; i++) {
+    assert_int_equal(lm_predict_pool(p, s, x, sizes[i], 0, out), 0);
+    assert_int_equal(lm_predict_pool_f64(p, s, xd, sizes[i], LM_PREDICT_MARGIN, out), 0);
+  }
+  allocs = 0;
+#if !defined(__SANITIZE_ADDRESS__)
+  threads_created = 0;
+#endif
+  counting = 1;
+  int bad = 0;
+  for (int it = 0; it < 2000; it++) {
+    size_t n = sizes[it % 9] - (size_t)(it % 3 == 0 && sizes[it % 9] > 1);
+    bad |= lm_predict_pool(p, s, x, n, it & 1 ? LM_PREDICT_MARGIN : 0, out);
+    bad |= lm_predict_pool_f64(p, s, xd, n, 0, out);
+  }
+  counting = 0;
+  assert_int_equal(bad, 0);
+  assert_int_equal(allocs, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  assert_int_equal(threads_created, 0);
+#endif
+  lm_pool_info in;
+  assert_int_equal(lm_pool_get_info(p, m, &in), 0);
+  assert_int_equal(in.replicas, in.nodes_used);
+  lm_pool_free(p);
+  lm_session_free(s);
+}
+
+static void test_pool_trees_no_alloc(void **state) {
+  (void)state;
+  lm_model *m = open_model("pt.lm", tree_ir());
+  run_pool(m);
+  lm_model_close(m);
+}
+
+static void test_pool_linear_no_alloc(void **state) {
+  (void)state;
+  lm_model *m = open_model("pl.lm", linear_ir());
+  run_pool(m);
+  lm_model_close(m);
+}
+
+/* The counters work: a pool's creation allocates and creates threads. */
+static void test_counter_sees_pool_creation(void **state) {
+  (void)state;
+  lm_pool *p;
+  lm_pool_options o = {.threads = 2};
+  allocs = 0;
+#if !defined(__SANITIZE_ADDRESS__)
+  threads_created = 0;
+#endif
+  counting = 1;
+  assert_int_equal(lm_pool_new(&o, &p), 0);
+  counting = 0;
+  assert_true(allocs > 0);
+#if !defined(__SANITIZE_ADDRESS__)
+  assert_int_equal(threads_created, 1);
+#endif
+  lm_pool_free(p);
+}
+
 /* The counter itself works: an allocation while counting is seen. */
 static void test_counter_sees_allocations(void **state) {
   (void)state;
@@ -187,6 +272,9 @@ static int teardown(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_trees_no_alloc),
                                      cmocka_unit_test(test_linear_no_alloc),
-                                     cmocka_unit_test(test_counter_sees_allocations)};
+                                     cmocka_unit_test(test_counter_sees_allocations),
+                                     cmocka_unit_test(test_pool_trees_no_alloc),
+                                     cmocka_unit_test(test_pool_linear_no_alloc),
+                                     cmocka_unit_test(test_counter_sees_pool_creation)};
   return cmocka_run_group_tests_name("arena", tests, setup, teardown);
 }

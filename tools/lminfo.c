@@ -2,18 +2,24 @@
  * lminfo.c — say what a .lm model is, for people (aligned "label: value" lines) or machines
  * (--json: one JSON object).
  *
- *   lminfo MODEL.lm [--json] [--selftest]
+ *   lminfo MODEL.lm [--json] [--selftest] [--threads N [--numa off|auto|force]
+ *          [--max-replica-bytes N]]
  *
  * Everything comes from the public API (lm_model_get_info, lm_model_feature_name/type). Each
  * field is emitted once through a small emitter that writes either form, so adding a field is
  * one line in print_model(). Strings are escaped for JSON (quotes,
  * backslashes, control characters, invalid UTF-8 as U+FFFD); non-finite numbers are null.
+ * With --threads, a thread pool is made as lmscore and lmserve would make it and the model added
+ * to it: the threads, allowed CPUs, NUMA nodes, replica memory (per node and in total, and any
+ * replica max_replica_bytes denied), the measured time per row and wake-up, and the batch size
+ * from which scoring is split are shown.
  * Exit status: 0 success, 1 the model cannot be opened (one line on stderr), 2 usage error,
  * 4 the embedded self-test failed (--selftest).
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lmrt.h"
@@ -23,7 +29,8 @@
 #define LABEL_WIDTH 20
 
 static const char usage_text[] =
-    "Usage: " PROG " MODEL.lm [--json] [--selftest]\n"
+    "Usage: " PROG " MODEL.lm [--json] [--selftest] [--threads N [--numa MODE]\n"
+    "              [--max-replica-bytes N]]\n"
     "Print what a .lm model is: source format and version, converter, booster, objective,\n"
     "link, trees, nodes, depth, features, outputs, base score, size, source hash and the\n"
     "scoring kernel planned for this CPU (LM_ISA=scalar|avx2|avx512 caps it).\n"
@@ -32,6 +39,12 @@ static const char usage_text[] =
     "  --json       print one JSON object instead of text\n"
     "  --selftest   run the self-test embedded by lmconvert --selftest on this machine\n"
     "               and its planned kernel; exit 4 if it fails\n"
+    "  --threads N  make a thread pool of N threads (0: the CPUs this process may use)\n"
+    "               with the model, and show its placement, NUMA replica memory and the\n"
+    "               measured batch size from which scoring is split\n"
+    "  --numa MODE  with --threads: replicas off, auto (default: one per NUMA node with\n"
+    "               threads, on multi-node machines) or force (even on one node)\n"
+    "  --max-replica-bytes N  with --threads: bound on replica memory (0: none)\n"
     "  -h, --help   show this help and exit\n"
     "  --version    show the version and exit\n"
     "\n"
@@ -238,9 +251,43 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
   put_str(e, "isa", "isa", in->isa);
 }
 
+/* The pool's view of the model (lminfo --threads). */
+static int print_pool(emitter *e, const lm_model *m, size_t threads, int numa, size_t max_bytes) {
+  lm_pool_options o = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = numa, .max_replica_bytes = max_bytes};
+  lm_pool *p;
+  lm_pool_info pi;
+  int rc = lm_pool_new(&o, &p);
+  if (rc == 0) rc = lm_pool_add_model(p, m);
+  if (rc == 0) rc = lm_pool_get_info(p, m, &pi);
+  if (rc < 0) {
+    lm_pool_free(p);
+    return rc;
+  }
+  char buf[160];
+  put_uint(e, "threads", "threads", pi.threads);
+  put_uint(e, "cpus allowed", "cpus_allowed", pi.cpus_allowed);
+  size_t off = 0;
+  for (size_t k = 0; k < pi.threads && off < sizeof buf - 16; k++)
+    off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d", k ? "," : "", lm_pool_thread_cpu(p, k));
+  put_str(e, "thread cpus", "thread_cpus", buf);
+  put_uint(e, "numa nodes", "numa_nodes", (uint64_t)pi.nodes);
+  put_uint(e, "nodes used", "numa_nodes_used", (uint64_t)pi.nodes_used);
+  put_uint(e, "replica bytes/node", "replica_bytes_per_node", pi.replica_bytes);
+  put_uint(e, "replicas", "replicas", (uint64_t)pi.replicas);
+  put_uint(e, "replicas skipped", "replicas_skipped", (uint64_t)pi.replicas_skipped);
+  put_uint(e, "replica bytes", "replica_bytes_total", pi.pool_replica_bytes);
+  put_float(e, "ns per row", "ns_per_row", pi.ns_per_row);
+  put_float(e, "wake-up ns", "wake_ns", pi.wake_ns);
+  put_uint(e, "parallel from rows", "min_parallel_rows", pi.min_parallel_rows);
+  lm_pool_free(p);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *path = NULL;
   int json = 0, no_more_opts = 0, selftest = 0;
+  long long threads = -1, max_replica = 0;
+  int numa = LM_POOL_NUMA_AUTO;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
@@ -253,7 +300,27 @@ int main(int argc, char **argv) {
         return 0;
       } else if (!strcmp(a, "--json")) json = 1;
       else if (!strcmp(a, "--selftest")) selftest = 1;
-      else return usage_error("unknown option '%s'", a);
+      else if (!strcmp(a, "--threads") || !strcmp(a, "--max-replica-bytes") ||
+               !strncmp(a, "--threads=", 10) || !strncmp(a, "--max-replica-bytes=", 20)) {
+        int is_threads = !strncmp(a, "--threads", 9);
+        const char *eq = strchr(a, '=');
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return usage_error("option '%s' needs a number", a);
+        char *end;
+        long long n = strtoll(v, &end, 10);
+        if (end == v || *end || n < 0 || (is_threads && n > 1024))
+          return usage_error(is_threads ? "--threads: not a thread count from 0 to 1024: '%s'"
+                                        : "--max-replica-bytes: not a byte count: '%s'", v);
+        if (is_threads) threads = n;
+        else max_replica = n;
+      } else if (!strcmp(a, "--numa") || !strncmp(a, "--numa=", 7)) {
+        const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return usage_error("option '%s' needs off, auto or force", a);
+        if (!strcmp(v, "off")) numa = LM_POOL_NUMA_OFF;
+        else if (!strcmp(v, "auto")) numa = LM_POOL_NUMA_AUTO;
+        else if (!strcmp(v, "force")) numa = LM_POOL_NUMA_FORCE;
+        else return usage_error("--numa: not off, auto or force: '%s'", v);
+      } else return usage_error("unknown option '%s'", a);
     } else if (!path) {
       path = a;
     } else {
@@ -279,6 +346,15 @@ int main(int argc, char **argv) {
   }
   emitter e = {.f = stdout, .json = json};
   print_model(&e, path, m, &info);
+  if (threads >= 0) {
+    rc = print_pool(&e, m, (size_t)threads, numa, (size_t)max_replica);
+    if (rc < 0) {
+      finish(&e);
+      fprintf(stderr, PROG ": %s: thread pool: %s\n", path, lm_last_error());
+      lm_model_close(m);
+      return 1;
+    }
+  }
   int st = 0;
   if (selftest) {
     /* Run the embedded self-test with the kernels planned on this machine. */

@@ -2,11 +2,14 @@
  * lmscore.c — score CSV rows with a .lm model from the command line.
  *
  *   lmscore MODEL.lm [FILE.csv] [--margin | --leaf] [--check EXPECTED.csv] [--block-rows N]
+ *           [--threads N]
  *
  * Reads rows of numbers (no header; FILE or stdin; the rules of tools/csv.h) in blocks of up to
  * 4096 rows, so that inputs of any size stream through bounded memory, scores each block with
  * lm_predict_f64 (transformed values, or raw margins with --margin) or lm_predict_leaf (--leaf:
- * rows rounded to float32, leaf ids printed as integers), and prints one line per row, outputs
+ * rows rounded to float32, leaf ids printed as integers; values and margins are scored through a
+ * thread pool, lm_predict_pool_f64, with --threads N threads, default the CPUs the process may
+ * use), and prints one line per row, outputs
  * comma-separated with %.9g (which round-trips a float32): lm_model_output_width columns (the
  * class index alone for multi:softmax values; num_trees with --leaf). --check compares every output with
  * an expected CSV of the same shape and prints a one-line parity summary on stderr; `make run`
@@ -44,6 +47,9 @@ static const char usage_text[] =
     "                        parity line on stderr; exit 3 if any output differs by more than\n"
     "                        1e-6*max(1,|expected|) (--leaf: any id differs)\n"
     "  --block-rows N        rows scored per library call (default 4096)\n"
+    "  --threads N           threads scoring each block, this one included (default: the\n"
+    "                        CPUs this process may use: affinity, cpuset, CPU quota);\n"
+    "                        small blocks stay on one thread; never changes the output\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
     "\n"
@@ -147,6 +153,7 @@ int main(int argc, char **argv) {
   const char *model_path = NULL, *input_path = NULL, *check_path = NULL;
   int margin = 0, leaf = 0, no_more_opts = 0;
   size_t block_rows = DEFAULT_BLOCK_ROWS;
+  size_t threads = 0; /* 0: lm_cpus_allowed() */
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -177,6 +184,15 @@ int main(int argc, char **argv) {
         if (errno || end == v || *end || n == 0 || n > (1ul << 24) || v[0] == '-')
           return usage_error("--block-rows: not a row count from 1 to 16777216: '%s'", v);
         block_rows = n;
+      } else if (!strcmp(a, "--threads") || !strncmp(a, "--threads=", 10)) {
+        const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) return usage_error("option '%s' needs a number", a);
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(v, &end, 10);
+        if (errno || end == v || *end || n == 0 || n > 1024 || v[0] == '-')
+          return usage_error("--threads: not a thread count from 1 to 1024: '%s'", v);
+        threads = n;
       } else {
         return usage_error("unknown option '%s'", a);
       }
@@ -194,6 +210,7 @@ int main(int argc, char **argv) {
   int status = EXIT_BAD;
   lm_model *m = NULL;
   lm_session *s = NULL;
+  lm_pool *pool = NULL;
   FILE *in = NULL, *ef = NULL;
   lm_csv *rd = NULL;
   parity par = {0};
@@ -225,6 +242,14 @@ int main(int argc, char **argv) {
   if (rc < 0) {
     lib_error(model_path, rc);
     goto done;
+  }
+  if (!leaf) {
+    lm_pool_options po = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = LM_POOL_NUMA_AUTO};
+    rc = lm_pool_new(&po, &pool);
+    if (rc < 0) {
+      lib_error(model_path, rc);
+      goto done;
+    }
   }
 
   if (input_path && strcmp(input_path, "-")) {
@@ -298,7 +323,7 @@ int main(int argc, char **argv) {
       for (size_t k = 0; k < n * nf; k++) xf[k] = (float)x[k];
       rc = lm_predict_leaf(s, xf, n, leaves);
     } else {
-      rc = lm_predict_f64(s, x, n, flags, out);
+      rc = lm_predict_pool_f64(pool, s, x, n, flags, out);
     }
     if (rc < 0) {
       fflush(stdout);
@@ -370,6 +395,7 @@ done:
   lm_csv_close(rd);
   if (ef) fclose(ef);
   if (in && in != stdin) fclose(in);
+  lm_pool_free(pool);
   lm_session_free(s);
   lm_model_close(m);
   return status;

@@ -1,0 +1,27 @@
+/*
+ * pool.h — internals shared by the scoring entry points (runtime/session.c) and the thread pool
+ * (runtime/pool.c): scoring a contiguous block of rows into margins on a given model view (the
+ * mapping or a node's replica), and the output transform applied afterwards.
+ */
+#ifndef LM_RUNTIME_POOL_H
+#define LM_RUNTIME_POOL_H
+
+#include <stddef.h>
+
+#include "runtime/model.h"
+
+/* Rows converted from float64 per kernel call (lm_predict_f64). The pool splits batches at
+ * multiples of it, so that every kernel call sees the same rows as a single-threaded call and
+ * results are bit-identical for any worker count. */
+#define LM_F64_BLOCK 256
+
+/* Margins of n rows (float32 rows, or float64 when f64) read with view v, using s's scratch.
+ * Arguments already checked. Returns 0 or LM_ENOMEM. */
+int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+                        float *out);
+/* The output transform for flags over n rows of margins (nothing with LM_PREDICT_MARGIN). */
+void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n);
+/* Argument checks shared by every entry point (records the error). */
+int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out);
+
+#endif
