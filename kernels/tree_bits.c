@@ -98,6 +98,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     return NULL;
   }
   b->block = blk;
+  b->block_bytes = sz;
   b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
   uint8_t *parts[7], *q = blk;
   for (int i = 0; i < 7; i++) {

@@ -66,7 +66,8 @@ typedef struct lm__bits {
   uint32_t *group;       /* n_trees: output of each tree */
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */
-  void *block;
+  void *block;           /* the single allocation holding the arrays above */
+  size_t block_bytes;    /* its size (NUMA replicas copy it: runtime/numa.c) */
 } lm__bits;
 
 /* Build from a verified view and its perfect layout; NULL if not eligible or out of memory. */

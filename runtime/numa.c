@@ -168,7 +168,13 @@ static size_t lm__perfect_bytes(const lm_model *m, size_t *ni, size_t *nl) {
   if (!p) return 0;
   *ni = (size_t)m->v.meta->n_trees * p->stride;
   *nl = (size_t)m->v.meta->n_trees * p->n_leaf;
-  return 3 * LM__ALIGN64(*ni * 4 + LM__PERFECT_PAD) + 2 * LM__ALIGN64(*nl * 4 + LM__PERFECT_PAD);
+  return 3 * LM__ALIGN64(*ni * 4 + LM__PERFECT_PAD) + 2 * LM__ALIGN64(*nl * 4 + LM__PERFECT_PAD) +
+         (p->bits ? LM__ALIGN64(p->bits->block_bytes) : 0);
+}
+
+/* Point a copied array at the same offset inside the copied block (NULL stays NULL). */
+static void *lm__rebase(const void *p, const void *old_base, void *new_base) {
+  return p ? (uint8_t *)new_base + ((const uint8_t *)p - (const uint8_t *)old_base) : NULL;
 }
 
 size_t lm__replica_cost(const lm_model *m) {
@@ -214,6 +220,8 @@ int lm__replicate(const lm_model *m, int node, int force_plain) {
   memset(b + m->map_len, 0, LM__ALIGN64(m->map_len + LM_PAD_BYTES) - m->map_len);
   rc = lm__lmf_verify(b, m->map_len, m->path, &r->v);
   if (rc != LM_OK) goto out;
+  r->v.lgbm_f32 = m->v.lgbm_f32; /* the planned LightGBM kernels (code, not data) */
+  r->v.lgbm_f64 = m->v.lgbm_f64;
   r->v.perfect = NULL;
   if (m->v.perfect) {
     size_t ni, nl;
@@ -230,6 +238,20 @@ int lm__replicate(const lm_model *m, int node, int force_plain) {
     r->perfect.orig = memcpy(q + 2 * si, src->orig, ni * 4);
     r->perfect.leaf = memcpy(q + 3 * si, src->leaf, nl * 4);
     r->perfect.leaf_orig = memcpy(q + 3 * si + sl, src->leaf_orig, nl * 4);
+    if (src->bits) { /* the bin-and-bitmask layout: one block, its arrays at fixed offsets */
+      const lm__bits *sb = src->bits;
+      uint8_t *nb = memcpy(q + 3 * si + 2 * sl, sb->block, sb->block_bytes);
+      r->bits = *sb;
+      r->bits.block = nb;
+      r->bits.thr = lm__rebase(sb->thr, sb->block, nb);
+      r->bits.split16 = lm__rebase(sb->split16, sb->block, nb);
+      r->bits.nodes = lm__rebase(sb->nodes, sb->block, nb);
+      r->bits.leafw = lm__rebase(sb->leafw, sb->block, nb);
+      r->bits.bottom = lm__rebase(sb->bottom, sb->block, nb);
+      r->bits.group = lm__rebase(sb->group, sb->block, nb);
+      r->bits.lut = lm__rebase(sb->lut, sb->block, nb);
+      r->perfect.bits = &r->bits;
+    }
     r->v.perfect = &r->perfect;
   }
   atomic_store_explicit(&e->rep[node], r, memory_order_release);

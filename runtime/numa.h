@@ -20,6 +20,7 @@
 
 #include "formats/lmf.h"
 #include "kernels/tree_perfect.h"
+#include "kernels/tree_bits.h"
 
 #define LM__MAX_NODES 64
 #define LM__MAX_CPUS 1024
@@ -63,6 +64,7 @@ typedef struct lm__replica {
   size_t bytes;       /* memory it holds */
   lmf_view v;         /* pointers into mem */
   lm__perfect perfect; /* the perfect-tree arrays, copied (when the model has them) */
+  lm__bits bits;       /* the bin-and-bitmask arrays, copied (when the model has them) */
   void *mem;
   int numa_alloc;     /* 1: numa_alloc_onnode (free with numa_free), 0: mmap */
 } lm__replica;
@@ -80,7 +82,7 @@ struct lm_model;
 lm__model_ext *lm__model_ext_get(const struct lm_model *m);
 /* Free the ext (replicas included); called by lm_model_close. */
 void lm__model_ext_free(struct lm_model *m);
-/* Bytes one replica of m takes (file image + padding + perfect-tree arrays). */
+/* Bytes one replica of m takes (file image + padding + perfect-tree and bin-and-bitmask arrays). */
 size_t lm__replica_cost(const struct lm_model *m);
 /* Make the replica of m on node (no-op if present). force_plain: allocate with mmap without
  * binding (the no-NUMA fallback). Returns 0 or a negative LM_E* code. */

@@ -46,8 +46,10 @@ int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, co
   if (n && (!x || !out)) return lm__fail(LM_EINVAL, "NULL rows or output with %zu rows", n);
   if (flags & ~LM_PREDICT_MARGIN) return lm__fail(LM_EINVAL, "unknown flags 0x%x", flags);
   const lmf_meta *m = s->m->v.meta;
-  size_t per_row = (size_t)m->num_features + m->num_outputs + m->n_trees; /* ≥ 2: no wrap */
-  if (n > SIZE_MAX / 8 / per_row)
+  /* per_row·8 cannot wrap (the verifier bounds the counts); one multiply, no division: this
+   * check sits on every call's path */
+  size_t per_row = (size_t)m->num_features + m->num_outputs + m->n_trees, total;
+  if (__builtin_mul_overflow(n, per_row * 8, &total))
     return lm__fail(LM_ERANGE, "%zu rows overflow the output size", n);
   return LM_OK;
 }

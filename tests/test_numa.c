@@ -233,6 +233,17 @@ static void test_replica_on_node(void **state) {
     assert_true((const uint8_t *)v->perfect->leaf >= lo);
     assert_int_equal(memcmp(v->perfect->split, m->v.perfect->split,
                             (size_t)64 * m->v.perfect->stride * 4), 0);
+    /* the bin-and-bitmask layout (built on VBMI machines) is copied too, not shared */
+    const lm__bits *ob = m->v.perfect->bits, *nb = v->perfect->bits;
+    assert_true(!ob == !nb);
+    if (ob) {
+      assert_ptr_not_equal(nb, ob);
+      const uint8_t *arr[] = {(const uint8_t *)nb->thr, (const uint8_t *)nb->split16, nb->nodes,
+                              (const uint8_t *)nb->leafw, (const uint8_t *)nb->group, nb->lut};
+      for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) assert_true(arr[i] >= lo && arr[i] < hi);
+      assert_int_equal(nb->block_bytes, ob->block_bytes);
+      assert_int_equal(memcmp(nb->block, ob->block, ob->block_bytes), 0);
+    }
   }
   if (numa) {
     assert_int_equal(r->numa_alloc, 1);
