@@ -113,6 +113,13 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     if (ol >= sizeof opt) die("unknown option '%s'%s (see --help)", a, "");
     memcpy(opt, a, ol);
     opt[ol] = 0;
+    static const char *const known[] = {
+        "--models", "--listen", "--threads", "--drain-seconds", "--shutdown-timeout",
+        "--max-body-bytes", "--max-header-bytes", "--max-connections", "--request-timeout",
+        "--idle-timeout", "--reload-poll-ms", "--log-level"};
+    size_t k = 0;
+    while (k < sizeof known / sizeof *known && strcmp(opt, known[k]) != 0) k++;
+    if (k == sizeof known / sizeof *known) die("unknown option '%s'%s (see --help)", opt, "");
     if (eqs) val = eqs + 1;
     else if (i + 1 < argc) val = argv[++i];
     else die("%s: missing value%s", opt, "");

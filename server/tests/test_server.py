@@ -220,6 +220,10 @@ def main():
         check(r.returncode != 0 and r.stderr.startswith("lmserve: ") and
               len(r.stderr.strip().split("\n")) == 1, f"bad command line {args}: one-line error, "
               f"non-zero exit (got {r.returncode}, {r.stderr!r})")
+    r = subprocess.run([f"{BIN}/lmserve", "--models", models, "--bogus"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 2 and "unknown option '--bogus'" in r.stderr,
+          f"an unknown option is named as unknown, even without a value (got {r.stderr!r})")
 
     srv = Server(models, "--threads", "2", "--drain-seconds", "1.5", "--reload-poll-ms", "100",
                  "--request-timeout", "1", "--idle-timeout", "2", "--max-body-bytes", "200000",
