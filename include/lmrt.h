@@ -133,8 +133,9 @@ LM_API int lm_predict(lm_session *s, const float *x, size_t n_rows, unsigned fla
  * rows (XGBoost rounds inputs to float32; LightGBM compares doubles). */
 LM_API int lm_predict_f64(lm_session *s, const double *x, size_t n_rows, unsigned flags,
                           float *out);
-/* Leaf reached in every tree, like XGBoost's pred_leaf: out is n_rows × num_trees, each the
- * trainer's own node id of the leaf. LM_EUNSUPPORTED for linear models. */
+/* Leaf reached in every tree, like the trainer's pred_leaf: out is n_rows × num_trees, each the
+ * trainer's own id of the leaf (XGBoost: its node id; LightGBM: its leaf index).
+ * LM_EUNSUPPORTED for linear models. */
 LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_t *out);
 
 /* Run the self-test embedded at conversion (lmconvert --selftest) on this machine with the

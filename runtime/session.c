@@ -114,6 +114,14 @@ int lm_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out) {
   int rc = lm__predict_check(s, x, n, 0, out);
   if (rc) return rc;
   if (!s->m->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
-  s->m->leaf(lm__model_view(s->m, s->node), x, n, out);
+  const lmf_view *v = lm__model_view(s->m, s->node);
+  s->m->leaf(v, x, n, out);
+  if (s->m->lgb) {
+    /* A LightGBM tree of L leaves keeps internal nodes 0…L−2 and leaf j as id (L−1)+j
+     * (formats/import/lightgbm_txt.c); pred_leaf reports j. The tree holds 2L−1 nodes. */
+    size_t T = v->meta->n_trees;
+    for (size_t r = 0; r < n; r++)
+      for (size_t t = 0; t < T; t++) out[r * T + t] -= (v->trees[t].n_nodes - 1) / 2;
+  }
   return LM_OK;
 }

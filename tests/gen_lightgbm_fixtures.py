@@ -22,7 +22,7 @@ handmade/  Small model files written by this script in the exact layout LightGBM
            and the oracle's outputs (tests/lgbm_reference.py): NAME.margin.csv /
            NAME.value.csv for the rows as doubles, NAME.f32.margin.csv / NAME.f32.value.csv
            for the rows rounded to float32 (what lm_predict receives), and NAME.f32.leaf.csv,
-           per tree the leaf each float32 row reaches as an IR node id (num_leaves-1 + leaf).
+           per tree LightGBM's index of the leaf each float32 row reaches (as pred_leaf).
 real/      Copies of the real LightGBM models under ../shared/fixtures/lightgbm/ (--real SRC,
            default /work/shared/fixtures/lightgbm): model.txt, input.csv, expected_margin.csv,
            expected_value.csv (computed from LightGBM's own predictions, see their README and

@@ -25,7 +25,7 @@ Usage:
       Score the CSV rows (no header; empty, nan, NaN, NA = missing). --float32 first rounds
       every input to float32 (what a float32 row holds), as lm_predict receives it. Without
       --margin/--value/--leaf, prints "margins ; values" per row. Numbers are written with
-      %.17g; --leaf writes per tree the leaf reached as an IR node id (num_leaves-1 + leaf).
+      %.17g; --leaf writes per tree LightGBM's index of the leaf reached (as pred_leaf).
   lgbm_reference.py --check FIXTURE_DIR...
       Compare against a fixture's expected_margin.csv / expected_value.csv (outputs of
       LightGBM itself, see tests/fixtures/lightgbm/README.md); prints the largest differences
@@ -215,10 +215,10 @@ class Model:
         return [v if (math.isnan(v) or abs(v) > K_ZERO_THRESHOLD) else 0.0 for v in row]
 
     def leaf_ids(self, row):
-        """Per tree, the leaf reached as an lmrt IR node id: (num_leaves - 1) + LightGBM's leaf
-        index (pred_leaf gives the latter)."""
+        """Per tree, LightGBM's leaf index of the leaf reached (what pred_leaf gives, and what
+        lm_predict_leaf returns for LightGBM models)."""
         x = self._row(row)
-        return [t.num_leaves - 1 + t.leaf(x) for t in self.trees[:self.n_iter * self.K]]
+        return [t.leaf(x) for t in self.trees[:self.n_iter * self.K]]
 
     def margins(self, row):
         x = self._row(row)

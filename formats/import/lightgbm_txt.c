@@ -11,8 +11,8 @@
  * IR mapping (see formats/ir.h):
  *  - Node ids. LightGBM numbers the L−1 internal nodes 0..L−2 (root 0) and the L leaves
  *    separately (a child c < 0 is leaf ~c). In the IR internal node i keeps id i and leaf j
- *    gets id (L−1)+j, so the trainer's leaf index is (IR id − (L−1)) and lm_predict_leaf ids
- *    are reproducible. A one-leaf tree is a single leaf node (id 0).
+ *    gets id (L−1)+j, so the trainer's leaf index is (IR id − (L−1)): lm_predict_leaf
+ *    reports that index, as LightGBM's pred_leaf does (runtime/session.c). A one-leaf tree is a single leaf node (id 0).
  *  - decision_type: bit 0 categorical, bit 1 default left, bits 2–3 missing type (0 None,
  *    1 Zero, 2 NaN; 3 is refused). Numeric splits keep value_d = the threshold as parsed (a
  *    double; ±inf allowed, NaN refused) and value = (float)value_d (informational), plus
