@@ -9,6 +9,7 @@
 #define LM_FORMATS_LMF_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "formats/ir.h"
@@ -188,5 +189,16 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
 void lm__lmf_seal(uint8_t *buf, size_t len);
 /* Verify buf[0..len) (which must be 64-byte aligned) and fill *v. name prefixes errors. */
 int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v);
+
+
+/* Decision 1: the float32 threshold the converter derives from a LightGBM split's double t
+ * (SPEC.md): the smallest float32 strictly greater than t (so v >= it <=> v > t for every float32
+ * v); t = +inf gives NaN (never right). Shared by the writer and the verifier. */
+static inline float lmf_lgb_threshold(double t) {
+  if (t == (double)INFINITY) return NAN;
+  float f = (float)t;
+  if ((double)f <= t) f = nextafterf(f, INFINITY);
+  return f;
+}
 
 #endif

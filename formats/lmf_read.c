@@ -314,6 +314,20 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     return FAIL(LM_EFORMAT, "NODE_F64 must hold %u doubles exactly when decision is 1 (it is %u)",
                 m->n_nodes, m->decision);
   v->node_f64 = (const double *)sec[LMF_NODE_F64];
+  /* Decision 1: the float32 form of every numeric split and leaf must be the one derived from
+   * NODE_F64, or float32 and float64 rows would take different paths through the same tree. */
+  for (uint32_t i = 0; v->node_f64 && i < m->n_nodes; i++) {
+    const lmf_node *n = &v->nodes[i];
+    double t = v->node_f64[i];
+    float want = n->left == i ? (float)t : lmf_lgb_threshold(t);
+    float have = n->left == i ? n->u.leaf : n->threshold;
+    if (n->left != i && (n->split & LMF_SPLIT_CATEGORICAL)) continue;
+    if (n->left != i && isnan(t))
+      return FAIL(LM_EFORMAT, "node %u: NODE_F64 threshold is NaN", i);
+    if (memcmp(&want, &have, 4) != 0 && !(isnan(want) && isnan(have)))
+      return FAIL(LM_EFORMAT, "node %u: %s %.9g disagrees with NODE_F64 %.17g (want %.9g)", i,
+                  n->left == i ? "leaf" : "threshold", (double)have, t, (double)want);
+  }
   if (sec[LMF_LINEAR_LEAVES]) {
     const uint8_t *ll = sec[LMF_LINEAR_LEAVES];
     uint32_t nt = *(const uint32_t *)ll;

@@ -41,15 +41,6 @@ static void lm__kids(const lm_ir_model *m, const lm_ir_node *n, int32_t kids[2])
   kids[1] = swap ? n->left : n->right;
 }
 
-/* LightGBM "left iff x <= t" as the format's "right iff x >= threshold" for float32 x:
- * threshold = the smallest float32 strictly greater than t; +inf: NaN (never right). */
-static float lm__lgb_threshold(double t) {
-  if (t == INFINITY) return NAN;
-  float f = (float)t;
-  if ((double)f <= t) f = nextafterf(f, INFINITY);
-  return f;
-}
-
 /* LightGBM's dense-row predictor reads every non-NaN |x| ≤ kZeroThreshold (1e-35f) as 0 before
  * the trees see it. For a threshold t outside [-kZ, kZ) that changes no decision; inside, it is
  * the same as comparing x itself with -kZ's predecessor (t < 0: tiny values go right) or with kZ
@@ -406,7 +397,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
         } else {
           double t = lgb ? lm__lgb_tiny(nd) : 0.0;
           if (f64) f64[at] = t;
-          o->threshold = lgb ? lm__lgb_threshold(t) : nd->value;
+          o->threshold = lgb ? lmf_lgb_threshold(t) : nd->value; /* LightGBM x <= t: lmf.h */
           o->u.cat_set = 0;
         }
       }

@@ -178,6 +178,16 @@ static void test_linear(void **state) {
  *           n1: x1 in {0, 5} ? leaf3 = 1 : leaf4 = 2
  *           n2: x2 <= 2.5 (missing Zero, default right) ? leaf5 = 4 : leaf6 = 8
  *   tree 1: n0: x0 <= +inf (missing None) ? leaf1 = 0.25 + 2·x3 (NaN: 0.75) : leaf2 = 100 */
+static lmf_section *sec_of(uint8_t *img, uint32_t kind) {
+  lmf_header *h = (lmf_header *)img;
+  lmf_section *t = (lmf_section *)(img + 64);
+  for (uint32_t i = 0; i < h->n_sections; i++)
+    if (t[i].kind == kind) return &t[i];
+  fail_msg("no section %u", kind);
+  return NULL;
+}
+static lmf_node *nodes_of(uint8_t *img) { return (lmf_node *)(img + sec_of(img, LMF_NODES)->offset); }
+
 static void test_lightgbm_decisions(void **state) {
   (void)state;
   lm_ir_model *m = lm_ir_new();
@@ -223,6 +233,24 @@ static void test_lightgbm_decisions(void **state) {
   lm_ir_free(m);
   lm_model *lm;
   assert_int_equal(lm_model_open(save("lgbm.lm", img, len), &lm), 0);
+  /* The verifier holds each float32 threshold and leaf to the one derived from NODE_F64: one
+   * float ulp off (checksums resealed) is refused, naming the node. */
+  for (int leaf_case = 0; leaf_case < 2; leaf_case++) {
+    uint8_t *bad = malloc(len);
+    memcpy(bad, img, len);
+    lmf_node *nd = &nodes_of(bad)[leaf_case ? 3 : 0];
+    if (leaf_case) nd->u.leaf = nextafterf(nd->u.leaf, INFINITY);
+    else nd->threshold = nextafterf(nd->threshold, -INFINITY);
+    lm__lmf_seal(bad, len);
+    lm_model *bm = NULL;
+    assert_int_equal(lm_model_open(save("lgbm_bad.lm", bad, len), &bm), LM_EFORMAT);
+    assert_null(bm);
+    char want[64];
+    snprintf(want, sizeof want, "node %d: %s", leaf_case ? 3 : 0, leaf_case ? "leaf" : "threshold");
+    if (!strstr(lm_last_error(), want) || !strstr(lm_last_error(), "disagrees with NODE_F64"))
+      fail_msg("got \"%s\", want \"%s … disagrees with NODE_F64\"", lm_last_error(), want);
+    free(bad);
+  }
   free(img);
   lm_session *s;
   assert_int_equal(lm_session_new(lm, &s), 0);
@@ -268,15 +296,6 @@ typedef struct bad_case {
   const char *msg;
 } bad_case;
 
-static lmf_section *sec_of(uint8_t *img, uint32_t kind) {
-  lmf_header *h = (lmf_header *)img;
-  lmf_section *t = (lmf_section *)(img + 64);
-  for (uint32_t i = 0; i < h->n_sections; i++)
-    if (t[i].kind == kind) return &t[i];
-  fail_msg("no section %u", kind);
-  return NULL;
-}
-static lmf_node *nodes_of(uint8_t *img) { return (lmf_node *)(img + sec_of(img, LMF_NODES)->offset); }
 
 static void m_magic(uint8_t *b, size_t *l) { (void)l; b[1] = 'X'; }
 static void m_major(uint8_t *b, size_t *l) { (void)l; ((lmf_header *)b)->major = 2; }
