@@ -41,7 +41,13 @@ void *lm__session_scratch(lm_session *s, size_t bytes) {
   return p;
 }
 
-int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
+/* The per-call path is written as always-inlined helpers so that lm_predict is one function
+ * (a single-row call of a narrow model costs about as much in calls and register saves as in
+ * the kernel: see bench-ci); runtime/pool.c reaches the same code through the lm__ wrappers
+ * below. */
+#define LM__INLINE static inline __attribute__((always_inline))
+
+LM__INLINE int check_(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
   if (!s) return lm__fail(LM_EINVAL, "NULL session");
   if (n && (!x || !out)) return lm__fail(LM_EINVAL, "NULL rows or output with %zu rows", n);
   if (flags & ~LM_PREDICT_MARGIN) return lm__fail(LM_EINVAL, "unknown flags 0x%x", flags);
@@ -54,7 +60,7 @@ int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, co
   return LM_OK;
 }
 
-void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n) {
+LM__INLINE void link_(const lm_model *m, unsigned flags, float *out, size_t n) {
   if (!(flags & LM_PREDICT_MARGIN))
     lm__link_apply__scalar(m->v.meta->link, m->v.meta->link_param, out, n,
                            m->v.meta->num_outputs);
@@ -63,7 +69,7 @@ void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n) {
 /* XGBoost models round float64 inputs to float32 before any decision: convert a block of rows
  * into the session's scratch, then run the float32 kernel. Row r of the block writes its outputs
  * at out + r·G, so blocks never overlap. LightGBM compares doubles: rows are used as they are. */
-int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+LM__INLINE int margins_(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
                         float *out) {
   const lm_model *m = s->m;
   size_t F = v->meta->num_features, G = v->meta->num_outputs;
@@ -90,15 +96,26 @@ int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64
   return LM_OK;
 }
 
-static int lm__predict(lm_session *s, const void *x, int f64, size_t n, unsigned flags,
-                       float *out) {
-  int rc = lm__predict_check(s, x, n, flags, out);
+int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
+  return check_(s, x, n, flags, out);
+}
+void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n) {
+  link_(m, flags, out, n);
+}
+int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+                        float *out) {
+  return margins_(s, v, x, f64, n, out);
+}
+
+LM__INLINE int lm__predict(lm_session *s, const void *x, int f64, size_t n, unsigned flags,
+                           float *out) {
+  int rc = check_(s, x, n, flags, out);
   if (rc) return rc;
-  rc = lm__session_margins(s, lm__model_view(s->m, s->node), x, f64, n, out);
+  rc = margins_(s, lm__model_view(s->m, s->node), x, f64, n, out);
   if (rc) return rc;
   /* The link runs once over all rows: argmax compacts rows to the front, so it must see the
    * whole output at once. */
-  lm__session_link(s->m, flags, out, n);
+  link_(s->m, flags, out, n);
   return LM_OK;
 }
 
@@ -111,7 +128,7 @@ int lm_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags, flo
 }
 
 int lm_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out) {
-  int rc = lm__predict_check(s, x, n, 0, out);
+  int rc = check_(s, x, n, 0, out);
   if (rc) return rc;
   if (!s->m->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
   const lmf_view *v = lm__model_view(s->m, s->node);
