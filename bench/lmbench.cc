@@ -454,6 +454,30 @@ void announce(const std::string &name) {
     fprintf(stderr, "lmbench: [%zu] %s\n", g_announced.size(), name.c_str());
 }
 
+/* The timed loop shared by every predict case: one call per iteration on a sliding window of
+ * rows, each call timed alone; reports the samples and returns them. */
+template <class E>
+Samples time_predict(benchmark::State &st, E &e, Rows &rows, size_t batch, size_t outputs,
+                     const std::string &what) {
+  std::vector<float> out(batch * outputs + 16);
+  size_t i = 0;
+  Samples s(st.max_iterations);
+  for (auto _ : st) {
+    const float *x = rows.window(batch, i++);
+    uint64_t t0 = ticks_start();
+    int rc = e.predict(x, batch, out.data());
+    uint64_t t1 = ticks_end();
+    if (rc != 0) {
+      st.SkipWithError((what + " failed").c_str());
+      break;
+    }
+    s.add(t1 - t0);
+  }
+  benchmark::DoNotOptimize(out.data());
+  s.report(st, batch);
+  return s;
+}
+
 void bm_predict(benchmark::State &st, const ModelSpec *m, const std::string &engine,
                 const std::string &name, size_t batch, int threads) {
   announce(name);
@@ -466,22 +490,7 @@ void bm_predict(benchmark::State &st, const ModelSpec *m, const std::string &eng
   }
   parity_check(engine, *m);
   Rows &rows = rows_for(*m);
-  std::vector<float> out(batch * m->outputs + 16);
-  size_t i = 0;
-  Samples s(st.max_iterations);
-  for (auto _ : st) {
-    const float *x = rows.window(batch, i++);
-    uint64_t t0 = ticks_start();
-    int rc = e.predict(x, batch, out.data());
-    uint64_t t1 = ticks_end();
-    if (rc != 0) {
-      st.SkipWithError((engine + ": predict failed").c_str());
-      break;
-    }
-    s.add(t1 - t0);
-  }
-  benchmark::DoNotOptimize(out.data());
-  s.report(st, batch);
+  time_predict(st, e, rows, batch, m->outputs, engine + ": predict");
   st.SetItemsProcessed(int64_t(st.iterations()) * int64_t(batch));
   st.SetLabel(e.label());
 }
@@ -739,22 +748,7 @@ void bm_pool(benchmark::State &st, const ModelSpec *m, const std::string &engine
     }
     return;
   }
-  std::vector<float> out(batch * m->outputs + 16);
-  size_t i = 0;
-  Samples s(st.max_iterations);
-  for (auto _ : st) {
-    const float *x = rows.window(batch, i++);
-    uint64_t t0 = ticks_start();
-    int rc = e.predict(x, batch, out.data());
-    uint64_t t1 = ticks_end();
-    if (rc != 0) {
-      st.SkipWithError((engine + ": lm_predict_pool failed").c_str());
-      break;
-    }
-    s.add(t1 - t0);
-  }
-  benchmark::DoNotOptimize(out.data());
-  s.report(st, batch);
+  Samples s = time_predict(st, e, rows, batch, m->outputs, engine + ": lm_predict_pool");
   if (s.count) st.counters["rows_per_s"] = double(batch) * 1e9 / Samples::ns(s.sum / double(s.count));
   st.SetItemsProcessed(int64_t(st.iterations()) * int64_t(batch));
   st.SetLabel(e.label());
