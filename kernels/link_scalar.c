@@ -7,11 +7,7 @@
 
 #include "formats/objective.h"
 #include "kernels/kernels.h"
-
-static inline float lm__sigmoid(float x) {
-  float e = expf(fminf(-x, 88.7f));
-  return 1.0f / (e + 1.0f + 1e-16f);
-}
+#include "kernels/link.h"
 
 size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n, size_t G) {
   size_t total = n * G;

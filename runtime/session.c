@@ -9,6 +9,8 @@
 #include <mimalloc.h>
 #include <stdlib.h>
 
+#include "formats/objective.h"
+#include "kernels/link.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
@@ -61,9 +63,13 @@ LM__INLINE int check_(lm_session *s, const void *x, size_t n, unsigned flags, co
 }
 
 LM__INLINE void link_(const lm_model *m, unsigned flags, float *out, size_t n) {
-  if (!(flags & LM_PREDICT_MARGIN))
-    lm__link_apply__scalar(m->v.meta->link, m->v.meta->link_param, out, n,
-                           m->v.meta->num_outputs);
+  if (flags & LM_PREDICT_MARGIN) return;
+  const lmf_meta *mt = m->v.meta;
+  if (n == 1 && mt->num_outputs == 1 && mt->link == LM_LINK_SIGMOID) {
+    out[0] = lm__sigmoid(out[0]); /* the one-row binary:logistic call, without the dispatch */
+    return;
+  }
+  lm__link_apply__scalar(mt->link, mt->link_param, out, n, mt->num_outputs);
 }
 
 /* XGBoost models round float64 inputs to float32 before any decision: convert a block of rows

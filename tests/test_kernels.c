@@ -199,7 +199,8 @@ static void test_random_models(void **state) {
  * 1e-6 · max(1, Σ|x·w|) of it. */
 static void test_linear_kernels(void **state) {
   (void)state;
-  const uint32_t shapes[][2] = {{1, 1}, {5, 1}, {16, 1}, {17, 1}, {200, 1}, {1000, 1},
+  const uint32_t shapes[][2] = {{1, 1}, {5, 1}, {16, 1}, {17, 1}, {48, 1}, {64, 1}, {80, 1}, {127, 1},
+                                {200, 1}, {1000, 1},
                                 {7, 3}, {50, 16}, {33, 17}, {200, 5}};
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 33, 100};
   int isa = lm__cpu_isa();

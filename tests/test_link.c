@@ -24,6 +24,13 @@ static void test_sigmoid(void **state) {
   assert_true(v[2] > 0.0f);
   assert_true(v[3] == 1.0f / (expf(-2.0f) + 1.0f));
   assert_true(v[4] == v[5]); /* both clamp at exp(88.7) */
+  /* XGBoost 1.7.4 (a DMatrix with base_margin NaN, +inf, -inf) predicts NaN, 1 and
+   * 3.006636e-39: std::min(-x, 88.7f) keeps NaN, where fminf would clamp it too */
+  float e[] = {NAN, INFINITY, -INFINITY};
+  lm__link_apply__scalar(LM_LINK_SIGMOID, 1.0, e, 3, 1);
+  assert_true(isnan(e[0]));
+  assert_true(e[1] == 1.0f);
+  assert_true(e[2] == 3.006636e-39f && e[2] == v[2]);
 }
 
 static void test_exp_hinge_identity(void **state) {
