@@ -110,6 +110,7 @@ typedef struct lm_model_info {
                                   best_ntree_limit / best_iteration) */
   int64_t best_iteration;      /* trainer attributes, -1 if absent */
   int64_t best_ntree_limit;
+  const char *link_kernel;     /* the planned output transform, e.g. "link__avx2" */
 } lm_model_info;
 
 /* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */

@@ -45,9 +45,14 @@ static int lm__plan(lm_model *m) {
     m->v.lgbm_f64 = lk->f64;
   }
   m->leaf = m->v.meta->model_kind == LMF_MODEL_LINEAR ? NULL : lm__tree_leaf__scalar;
+  /* Linear margins are not bit-identical to the trainer's: their transform may be too (within
+   * 1e-6). Trees keep libm's expf, so that their outputs equal XGBoost's bit for bit. */
+  int simd_link = m->v.meta->model_kind == LMF_MODEL_LINEAR && isa >= LM_ISA_AVX2;
+  m->link = simd_link ? lm__link_apply__avx2 : lm__link_apply__scalar;
+  m->link_name = simd_link ? "link__avx2" : "link__scalar";
   if (getenv("LM_DEBUG"))
-    fprintf(stderr, "lmrt: plan %s: %s (cpu %s, allowed %s)\n", m->path, m->margin_name,
-            lm__isa_name(lm__cpu_isa()), lm__isa_name(isa));
+    fprintf(stderr, "lmrt: plan %s: %s, %s (cpu %s, allowed %s)\n", m->path, m->margin_name,
+            m->link_name, lm__isa_name(lm__cpu_isa()), lm__isa_name(isa));
   return LM_OK;
 }
 
@@ -156,6 +161,7 @@ int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   info->base_score = meta->base_score;
   info->base_margin = meta->base_margin;
   info->kernel = m->margin_name;
+  info->link_kernel = m->link_name;
   info->isa = lm__isa_name(m->isa);
   info->num_trees_trained = meta->n_trees_trained ? meta->n_trees_trained : meta->n_trees;
   info->best_iteration = meta->best_iteration;

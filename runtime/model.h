@@ -18,6 +18,8 @@ struct lm_model {
   struct lm__perfect *perfect; /* derived layout (kernels/tree_perfect.h), owned; or NULL */
   lm__margin_fn margin;   /* the planned kernels */
   const char *margin_name;
+  lm__link_fn link;       /* the planned output transform */
+  const char *link_name;
   int isa;                /* ISA the plan was allowed (enum lm__isa) */
   int lgb;                /* decision 1 (LightGBM): the double-sum kernels, scratch for sums */
   lm__leaf_fn leaf;

@@ -69,7 +69,7 @@ LM__INLINE void link_(const lm_model *m, unsigned flags, float *out, size_t n) {
     out[0] = lm__sigmoid(out[0]); /* the one-row binary:logistic call, without the dispatch */
     return;
   }
-  lm__link_apply__scalar(mt->link, mt->link_param, out, n, mt->num_outputs);
+  m->link(mt->link, mt->link_param, out, n, mt->num_outputs);
 }
 
 /* XGBoost models round float64 inputs to float32 before any decision: convert a block of rows

@@ -3,7 +3,9 @@
  * (formats/objective.c) on values worked out by hand, including the edges XGBoost's float32
  * code defines: the sigmoid's clamp at 88.7, softmax's max subtraction, argmax's first maximum.
  */
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 #include <cmocka.h>
 
 #include "formats/objective.h"
+#include "kernels/cpu.h"
 #include "kernels/kernels.h"
 
 static void test_sigmoid(void **state) {
@@ -84,11 +87,64 @@ static void test_base_margin(void **state) {
   assert_string_equal(lm__link_name(LM_LINK_SOFTMAX), "softmax");
 }
 
+/* a ≈ b within 1e-6 relative (NaN matches NaN, infinities and zeros match exactly) */
+static int close_rel(float a, float b) {
+  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+  if (isinf(a) || isinf(b) || b == 0.0f) return a == b;
+  return fabs((double)a - b) <= 1e-6 * fabs((double)b);
+}
+
+/* The 8-lane transforms (kernels/link_avx2.c) against the scalar reference: a sweep over the
+ * whole useful range, the edges (±0, ±inf, NaN, the fast range's bounds ±87/88, the sigmoid's
+ * clamp, FLT_MAX, subnormals), every row width 1…17 for softmax and every length 0…17 (tails);
+ * links without a vector form must come out bit-identical. */
+static void test_link_avx2(void **state) {
+  (void)state;
+  if (lm__cpu_isa() < LM_ISA_AVX2) {
+    print_message("SKIP link__avx2: this CPU lacks AVX2\n");
+    return;
+  }
+  enum { N = 4096 };
+  static float in[N], want[N], got[N];
+  const float edges[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 87.0f, -87.0f, 88.0f, -88.0f,
+                         88.7f, -88.7f, 87.0001f, -87.0001f, 88.0001f, -88.0001f, 89.0f, -89.0f,
+                         103.9f, -103.9f, FLT_MAX, -FLT_MAX, FLT_MIN, 1e-40f, -1e-40f, 1e-7f};
+  size_t ne = sizeof edges / sizeof edges[0], n = 0;
+  for (; n < ne; n++) in[n] = edges[n];
+  uint32_t seed = 1;
+  for (; n < N; n++) {
+    seed = seed * 1664525u + 1013904223u;
+    in[n] = ((float)(seed >> 8) / (float)(1u << 24) - 0.5f) * (n % 2 ? 240.0f : 12.0f);
+  }
+  const unsigned links[] = {LM_LINK_SIGMOID, LM_LINK_LOGISTIC, LM_LINK_EXP, LM_LINK_SOFTMAX,
+                            LM_LINK_IDENTITY, LM_LINK_HINGE, LM_LINK_ARGMAX, LM_LINK_SIGMOID_F64};
+  for (size_t l = 0; l < sizeof links / sizeof links[0]; l++) {
+    unsigned link = links[l];
+    int vector = link == LM_LINK_SIGMOID || link == LM_LINK_LOGISTIC || link == LM_LINK_EXP ||
+                 link == LM_LINK_SOFTMAX;
+    for (size_t G = 1; G <= 17; G++) {
+      size_t rows = N / G;
+      for (size_t len = 0; len <= rows; len = len < 17 ? len + 1 : rows) {
+        memcpy(want, in, sizeof(float) * len * G);
+        memcpy(got, in, sizeof(float) * len * G);
+        size_t w1 = lm__link_apply__scalar(link, 0.5, want, len, G);
+        size_t w2 = lm__link_apply__avx2(link, 0.5, got, len, G);
+        assert_int_equal(w1, w2);
+        for (size_t i = 0; i < len * w1; i++)
+          if (vector ? !close_rel(got[i], want[i]) : memcmp(&got[i], &want[i], 4))
+            fail_msg("link %u G=%zu n=%zu value %zu (in %.9g): %.9g vs reference %.9g", link, G,
+                     len, i, in[i], got[i], want[i]);
+        if (len == rows) break;
+      }
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sigmoid), cmocka_unit_test(test_exp_hinge_identity),
       cmocka_unit_test(test_softmax), cmocka_unit_test(test_argmax),
-      cmocka_unit_test(test_base_margin),
+      cmocka_unit_test(test_base_margin), cmocka_unit_test(test_link_avx2),
   };
   return cmocka_run_group_tests_name("link", tests, NULL, NULL);
 }

@@ -248,6 +248,7 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
   put_float(e, "base score", "base_score", in->base_score);
   put_float(e, "base margin", "base_margin", in->base_margin);
   put_str(e, "kernel plan", "kernel", in->kernel);
+  put_str(e, "link kernel", "link_kernel", in->link_kernel);
   put_str(e, "isa", "isa", in->isa);
 }
 
