@@ -108,12 +108,16 @@ size_t lm__link_apply__avx2(unsigned link, double param, float *out, size_t n, s
     lm__elementwise(link, out, n * G);
     return G;
   case LM_LINK_SOFTMAX:
-    /* as the reference: subtract the row's maximum, exponentiate, sum in double, divide */
+    /* as the reference: subtract each row's maximum, exponentiate (all rows at once: full
+     * vectors whatever G), sum each row in double, divide */
     for (size_t r = 0; r < n; r++) {
       float *o = out + r * G, mx = o[0];
       for (size_t g = 1; g < G; g++) if (o[g] > mx) mx = o[g];
       for (size_t g = 0; g < G; g++) o[g] -= mx;
-      lm__elementwise(LM_LINK_EXP, o, G);
+    }
+    lm__elementwise(LM_LINK_EXP, out, n * G);
+    for (size_t r = 0; r < n; r++) {
+      float *o = out + r * G;
       double sum = 0.0;
       for (size_t g = 0; g < G; g++) sum += o[g];
       for (size_t g = 0; g < G; g++) o[g] /= (float)sum;
