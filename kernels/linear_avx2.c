@@ -1,8 +1,8 @@
 /*
- * linear_avx2.c — AVX2 linear kernels: the same three shapes as linear_avx512.c (outputs in
- * lanes and rows in lanes are bit-identical to the reference; the single-row dot product sums
- * with fused multiply-adds in float32 lanes, then in double), with 8 lanes and masks as
- * integer vectors.
+ * linear_avx2.c — AVX2 linear kernels: the same three shapes as linear_avx512.c (several
+ * outputs: rows in lanes over transposed tiles for 8 rows or more, outputs in lanes below, both
+ * bit-identical to the reference; one output: the dot product per row, fused multiply-adds in
+ * float32 lanes then summed in double), with 8 lanes and masks as integer vectors.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -34,25 +34,66 @@ static void lm__outputs_in_lanes(const lmf_view *v, const float *x, size_t n, fl
   }
 }
 
+/* t[j] ← feature j of the 8 rows r[0..7] (an 8 × 8 transpose). */
+static inline void lm__transpose8(const __m256 r[8], __m256 t[8]) {
+  __m256 a[8], b[8];
+  for (int i = 0; i < 8; i += 2) {
+    a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);     /* rows i, i+1: features 0 1 | 4 5 */
+    a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]); /* features 2 3 | 6 7 */
+  }
+  for (int i = 0; i < 8; i += 4) { /* b[i + j]: rows i..i+3 of features j | j + 4 */
+    b[i] = _mm256_shuffle_ps(a[i], a[i + 2], 0x44);
+    b[i + 1] = _mm256_shuffle_ps(a[i], a[i + 2], 0xEE);
+    b[i + 2] = _mm256_shuffle_ps(a[i + 1], a[i + 3], 0x44);
+    b[i + 3] = _mm256_shuffle_ps(a[i + 1], a[i + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; j++) {
+    t[j] = _mm256_permute2f128_ps(b[j], b[4 + j], 0x20);
+    t[4 + j] = _mm256_permute2f128_ps(b[j], b[4 + j], 0x31);
+  }
+}
+
+/* 8 rows at a time, rows in lanes, up to 8 outputs' sums in registers, as linear_avx512.c's
+ * lm__rows_in_lanes_multi (bit-identical: the reference's order, no fused multiply-add; a
+ * missing value keeps the sum itself, since -0 + +0 = +0) over 8 × 8 transposed tiles. */
+#define LM__GB 8
 static void lm__rows_in_lanes(const lmf_view *v, const float *x, size_t n, float *out) {
-  const size_t F = v->meta->num_features;
-  const float start = v->lin_bias[0] + v->meta->base_margin;
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  const float base = v->meta->base_margin;
   for (size_t r0 = 0; r0 < n; r0 += LM__L) {
     size_t rows = n - r0 < LM__L ? n - r0 : LM__L;
-    __m256i off = _mm256_mullo_epi32(_mm256_min_epu32(lane, _mm256_set1_epi32((int)rows - 1)),
-                                     _mm256_set1_epi32((int)F));
-    const float *xb = x + r0 * F;
-    __m256 acc = _mm256_set1_ps(start);
-    for (size_t f = 0; f < F; f++) {
-      __m256 xv = _mm256_i32gather_ps(xb, _mm256_add_epi32(off, _mm256_set1_epi32((int)f)), 4);
-      __m256 ok = _mm256_cmp_ps(xv, xv, _CMP_ORD_Q);
-      __m256 p = _mm256_and_ps(ok, _mm256_mul_ps(xv, _mm256_set1_ps(v->lin_weights[f])));
-      /* adding +0 for a missing value leaves acc unchanged, as skipping it does, except that
-       * -0 + +0 = +0: keep acc itself where the value is missing */
-      acc = _mm256_blendv_ps(acc, _mm256_add_ps(acc, p), ok);
+    for (size_t g0 = 0; g0 < G; g0 += LM__GB) {
+      size_t kk = G - g0 < LM__GB ? G - g0 : LM__GB;
+      __m256 acc[LM__GB];
+#pragma GCC unroll 8
+      for (size_t k = 0; k < LM__GB; k++)
+        acc[k] = _mm256_set1_ps(k < kk ? v->lin_bias[g0 + k] + base : 0.0f);
+      for (size_t f0 = 0; f0 < F; f0 += LM__L) {
+        size_t nf = F - f0 < LM__L ? F - f0 : LM__L;
+        __m256i fm = lm__tail_mask(nf);
+        __m256 r[LM__L], t[LM__L];
+        for (size_t i = 0; i < LM__L; i++) /* rows past the end read the last row (not stored) */
+          r[i] = _mm256_maskload_ps(x + (r0 + (i < rows ? i : rows - 1)) * F + f0, fm);
+        if (g0 == 0 && r0 + 2 * LM__L <= n) /* the next rows' columns (see linear_avx512.c) */
+          for (size_t i = 0; i < LM__L; i++)
+            _mm_prefetch((const char *)(x + (r0 + LM__L + i) * F + f0), _MM_HINT_T0);
+        lm__transpose8(r, t);
+        for (size_t j = 0; j < nf; j++) {
+          const float *w = v->lin_weights + (f0 + j) * G + g0;
+          __m256 ok = _mm256_cmp_ps(t[j], t[j], _CMP_ORD_Q);
+#pragma GCC unroll 8
+          for (size_t k = 0; k < LM__GB; k++)
+            if (k < kk)
+              acc[k] = _mm256_blendv_ps(
+                  acc[k], _mm256_add_ps(acc[k], _mm256_mul_ps(t[j], _mm256_set1_ps(w[k]))), ok);
+        }
+      }
+      float tmp[LM__GB][LM__L];
+#pragma GCC unroll 8
+      for (size_t k = 0; k < LM__GB; k++) _mm256_storeu_ps(tmp[k], acc[k]);
+      for (size_t i = 0; i < rows; i++)
+        for (size_t k = 0; k < kk; k++) out[(r0 + i) * G + g0 + k] = tmp[k][i];
     }
-    _mm256_maskstore_ps(out + r0, lm__tail_mask(rows), acc);
   }
 }
 
@@ -92,10 +133,12 @@ static float lm__dot_row(const lmf_view *v, const float *row) {
 
 void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
   const size_t F = v->meta->num_features;
-  if (v->meta->num_outputs > 1) {
-    lm__outputs_in_lanes(v, x, n, out);
-  } else if (n >= LM__L && (uint64_t)F * LM__L < (1u << 31)) {
+  /* One output: the dot product per row (3× the rows per second of rows in lanes, which is
+   * bound by loading 8 rows' columns), as linear_avx512.c. */
+  if (v->meta->num_outputs > 1 && n >= LM__L) {
     lm__rows_in_lanes(v, x, n, out);
+  } else if (v->meta->num_outputs > 1) {
+    lm__outputs_in_lanes(v, x, n, out);
   } else {
     for (size_t r = 0; r < n; r++) out[r] = lm__dot_row(v, x + r * F);
   }
