@@ -682,15 +682,7 @@ static uint8_t *make_zip(const zmember *m, size_t n, int store, size_t *len) {
 
 /* s with the one occurrence of find replaced by repl (malloc'd). */
 static char *subst(const char *s, const char *find, const char *repl) {
-  const char *at = strstr(s, find);
-  if (!at || strstr(at + 1, find)) fail_msg("subst: '%s' must occur exactly once", find);
-  size_t ns = strlen(s), nf = strlen(find), nr = strlen(repl);
-  char *out = malloc(ns - nf + nr + 1);
-  assert_non_null(out);
-  memcpy(out, s, (size_t)(at - s));
-  memcpy(out + (at - s), repl, nr);
-  memcpy(out + (at - s) + nr, at + nf, ns - (size_t)(at - s) - nf + 1);
-  return out;
+  return tu_subst(s, find, repl);
 }
 
 /* The Romeo members (weight-first, 20 features), used as the base of synthetic inputs. */

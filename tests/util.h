@@ -15,7 +15,8 @@
  *   tu_expect_ok(rc, out)       an lm__import_* style call succeeded: rc is 0 (otherwise rc and
  *                               lm_last_error() are printed) and it produced a non-NULL out.
  *   tu_subst(base, find, repl)  base with the one occurrence of find replaced by repl
- *                               (malloc'd), or NULL when find does not occur exactly once.
+ *                               (malloc'd); the test fails when find does not occur exactly
+ *                               once (a typo in a mutation must not pass silently).
  *
  * Group fixtures for a per-file scratch directory. A test file keeps its directory in a buffer
  * holding a mkdtemp() template and names it before including this header:
@@ -92,7 +93,10 @@ static inline void tu_expect_ok(int rc, const void *out) {
 
 static inline char *tu_subst(const char *base, const char *find, const char *repl) {
   const char *at = strstr(base, find);
-  if (!at || strstr(at + 1, find)) return NULL;
+  if (!at || strstr(at + 1, find)) {
+    print_error("subst: '%s' must occur exactly once\n", find);
+    fail();
+  }
   size_t nb = strlen(base), nf = strlen(find), nr = strlen(repl);
   char *out = malloc(nb - nf + nr + 1);
   assert_non_null(out);
