@@ -78,6 +78,8 @@ int posix_memalign(void **p, size_t al, size_t n) {
 #endif
 
 static char path[] = "/tmp/lm_test_arena_XXXXXX";
+#define TU_TMPDIR path
+#include "tests/util.h"
 
 static lm_model *open_model(const char *name, lm_ir_model *ir) {
   uint8_t *img;
@@ -258,17 +260,6 @@ static void test_counter_sees_allocations(void **state) {
   lm_model_close(m);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(path) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", path);
-  return system(cmd);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_trees_no_alloc),
                                      cmocka_unit_test(test_linear_no_alloc),
@@ -276,5 +267,5 @@ int main(void) {
                                      cmocka_unit_test(test_pool_trees_no_alloc),
                                      cmocka_unit_test(test_pool_linear_no_alloc),
                                      cmocka_unit_test(test_counter_sees_pool_creation)};
-  return cmocka_run_group_tests_name("arena", tests, setup, teardown);
+  return cmocka_run_group_tests_name("arena", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

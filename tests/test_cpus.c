@@ -22,6 +22,8 @@
 #include "runtime/cpus.h"
 
 static char root[] = "/tmp/lm_test_cpus_XXXXXX";
+#define TU_TMPDIR root
+#include "tests/util.h"
 
 static int has(const uint64_t *m, int c) { return (int)(m[c / 64] >> (c % 64) & 1); }
 
@@ -216,22 +218,11 @@ static void test_this_machine(void **state) {
   assert_int_equal(sched_setaffinity(0, sizeof set, &set), 0);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(root) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-  return system(cmd);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cpulist),   cmocka_unit_test(test_cpumax),
       cmocka_unit_test(test_cfs),       cmocka_unit_test(test_cgroup_v2),
       cmocka_unit_test(test_cgroup_v1), cmocka_unit_test(test_decide),
       cmocka_unit_test(test_this_machine)};
-  return cmocka_run_group_tests_name("cpus", tests, setup, teardown);
+  return cmocka_run_group_tests_name("cpus", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

@@ -251,22 +251,12 @@ static void test_many_rows_and_lines(void **state) {
 }
 
 static char tmpdir[64];
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
-static int setup_dir(void **state) {
-  (void)state;
+static int setup_dir(void **state) { /* per test: the template is restored each time */
   strcpy(tmpdir, "/tmp/test_csv.XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state) {
-  (void)state;
-  char p[128];
-  const char *names[] = {"a.csv", "bad.csv", "empty.csv"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-    snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
-    unlink(p);
-  }
-  return rmdir(tmpdir);
+  return tu_tmpdir_setup(state);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -325,7 +315,7 @@ int main(void) {
       cmocka_unit_test(test_very_long_line),
       cmocka_unit_test(test_very_long_field),
       cmocka_unit_test(test_many_rows_and_lines),
-      cmocka_unit_test_setup_teardown(test_read_path, setup_dir, teardown_dir),
+      cmocka_unit_test_setup_teardown(test_read_path, setup_dir, tu_tmpdir_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

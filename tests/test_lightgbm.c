@@ -38,6 +38,8 @@
 #include "tools/csv.h"
 
 static char tmpdir[] = "/tmp/lm_test_lightgbm_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
 /* ---- the hand-written models ------------------------------------------------------------ */
 
@@ -103,38 +105,14 @@ static const char MULTI_RF[] =
 
 /* base with the one occurrence of find replaced by repl (malloc'd). */
 static char *subst(const char *base, const char *find, const char *repl) {
-  const char *at = strstr(base, find);
-  if (!at || strstr(at + 1, find)) {
-    print_error("subst: '%s' must occur exactly once\n", find);
-    fail();
-  }
-  size_t nb = strlen(base), nf = strlen(find), nr = strlen(repl);
-  char *out = malloc(nb - nf + nr + 1);
-  assert_non_null(out);
-  memcpy(out, base, (size_t)(at - base));
-  memcpy(out + (at - base), repl, nr);
-  memcpy(out + (at - base) + nr, at + nf, nb - (size_t)(at - base) - nf + 1);
-  return out;
+  return tu_subst(base, find, repl);
 }
 
 static lm_ir_model *import_ok(const char *text) {
   lm_ir_model *m = NULL;
   int rc = lm__import_lightgbm_text((const uint8_t *)text, strlen(text), "model.txt", &m);
-  if (rc) print_error("unexpected error %d: %s\n", rc, lm_last_error());
-  assert_int_equal(rc, 0);
-  assert_non_null(m);
+  tu_expect_ok(rc, m);
   return m;
-}
-
-static uint64_t dbits(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof u);
-  return u;
-}
-static uint32_t fbits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
 }
 
 static void assert_split(const lm_ir_node *n, int32_t l, int32_t r, uint32_t feat, double t,
@@ -1103,16 +1081,6 @@ static void test_big_set_scoring(void **state) {
   lm_model_close(m);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  return rmdir(tmpdir);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good),
@@ -1129,5 +1097,5 @@ int main(void) {
       cmocka_unit_test(test_real_parity),
       cmocka_unit_test(test_big_set_scoring),
   };
-  return cmocka_run_group_tests_name("lightgbm", tests, setup, teardown);
+  return cmocka_run_group_tests_name("lightgbm", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

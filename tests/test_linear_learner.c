@@ -44,6 +44,8 @@
 #include "lmrt.h"
 
 static char tmpdir[] = "/tmp/lm_test_ll_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 static char src[1024];
 
 #define FIX "tests/fixtures/linear-learner/"
@@ -82,25 +84,11 @@ static char *slurp_str(const char *rel) {
 static lm_ir_model *import_ok(const uint8_t *d, size_t n, const char *name) {
   lm_ir_model *m = NULL;
   int rc = lm__import_linear_learner(d, n, name, &m);
-  if (rc) print_error("unexpected error %d: %s\n", rc, lm_last_error());
-  assert_int_equal(rc, 0);
-  assert_non_null(m);
+  tu_expect_ok(rc, m);
   return m;
 }
 
-static uint32_t bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-static const char *tmp_path(const char *name) {
-  static char path[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-  return path[k];
-}
+static const char *tmp_path(const char *name) { return tu_path(tmpdir, name); }
 
 /* Write the IR to a .lm file and return its path. */
 static const char *write_lm(const lm_ir_model *m, const char *name) {
@@ -490,7 +478,7 @@ static void check_ir(const artifact *a, const lm_ir_model *m, double *w, double 
   assert_string_equal(m->source_version, a->version);
   assert_string_equal(m->objective, a->objective);
   assert_int_equal(m->booster, LM_BOOSTER_LINEAR);
-  assert_int_equal(bits(m->base_score), bits(0.0f));
+  assert_int_equal(fbits(m->base_score), fbits(0.0f));
   assert_int_equal(m->num_features, a->F);
   assert_int_equal(m->num_outputs, 1);
   assert_int_equal(m->n_trees, 0);
@@ -503,8 +491,8 @@ static void check_ir(const artifact *a, const lm_ir_model *m, double *w, double 
   float *pw = malloc(sizeof *pw * F), pb;
   assert_non_null(pw);
   fixed_params(pd, plen, a->bias_first, F, pw, &pb);
-  for (uint32_t f = 0; f < F; f++) assert_int_equal(bits(m->linear_weights[f]), bits(pw[f]));
-  assert_int_equal(bits(m->linear_weights[F]), bits(pb));
+  for (uint32_t f = 0; f < F; f++) assert_int_equal(fbits(m->linear_weights[f]), fbits(pw[f]));
+  assert_int_equal(fbits(m->linear_weights[F]), fbits(pb));
   if (a->w_text) {
     /* The README's printed weights: 9 significant digits name each float exactly. The
      * reference uses those floats (in double), as the README's own computation did. */
@@ -512,9 +500,9 @@ static void check_ir(const artifact *a, const lm_ir_model *m, double *w, double 
     *b = (float)strtod(a->b_text, NULL);
     for (uint32_t f = 0; f < F; f++) {
       w[f] = (float)w[f];
-      assert_int_equal(bits(m->linear_weights[f]), bits((float)w[f]));
+      assert_int_equal(fbits(m->linear_weights[f]), fbits((float)w[f]));
     }
-    assert_int_equal(bits(m->linear_weights[F]), bits((float)*b));
+    assert_int_equal(fbits(m->linear_weights[F]), fbits((float)*b));
   } else {
     for (uint32_t f = 0; f < F; f++) w[f] = pw[f];
     *b = pb;
@@ -694,15 +682,7 @@ static uint8_t *make_zip(const zmember *m, size_t n, int store, size_t *len) {
 
 /* s with the one occurrence of find replaced by repl (malloc'd). */
 static char *subst(const char *s, const char *find, const char *repl) {
-  const char *at = strstr(s, find);
-  if (!at || strstr(at + 1, find)) fail_msg("subst: '%s' must occur exactly once", find);
-  size_t ns = strlen(s), nf = strlen(find), nr = strlen(repl);
-  char *out = malloc(ns - nf + nr + 1);
-  assert_non_null(out);
-  memcpy(out, s, (size_t)(at - s));
-  memcpy(out + (at - s), repl, nr);
-  memcpy(out + (at - s) + nr, at + nf, ns - (size_t)(at - s) - nf + 1);
-  return out;
+  return tu_subst(s, find, repl);
 }
 
 /* The Romeo members (weight-first, 20 features), used as the base of synthetic inputs. */
@@ -749,8 +729,8 @@ static void assert_base_ir(const base *B, const lm_ir_model *m) {
   assert_string_equal(m->objective, "linear-learner:binary_classifier");
   assert_int_equal(m->num_features, 20);
   assert_int_equal(m->num_outputs, 1);
-  for (int f = 0; f < 20; f++) assert_int_equal(bits(m->linear_weights[f]), bits(B->w[f]));
-  assert_int_equal(bits(m->linear_weights[20]), bits(B->b));
+  for (int f = 0; f < 20; f++) assert_int_equal(fbits(m->linear_weights[f]), fbits(B->w[f]));
+  assert_int_equal(fbits(m->linear_weights[20]), fbits(B->b));
 }
 
 /* ---- (b) synthetic inputs that must work ------------------------------------------------- */
@@ -846,8 +826,9 @@ static void test_multiclass(void **state) {
     assert_string_equal(m->objective, "linear-learner:multiclass_classifier");
     assert_int_equal(m->num_features, F);
     assert_int_equal(m->num_outputs, K);
-    for (int i = 0; i < F * K; i++) assert_int_equal(bits(m->linear_weights[i]), bits(W[i]));
-    for (int g = 0; g < K; g++) assert_int_equal(bits(m->linear_weights[F * K + g]), bits(Bias[g]));
+    for (int i = 0; i < F * K; i++) assert_int_equal(fbits(m->linear_weights[i]), fbits(W[i]));
+    for (int g = 0; g < K; g++)
+      assert_int_equal(fbits(m->linear_weights[F * K + g]), fbits(Bias[g]));
     /* Score: softmax over x·W + b, in double here. */
     const char *path = write_lm(m, "multi.lm");
     lm_model *mm = NULL;
@@ -1354,7 +1335,7 @@ static void test_truncations_and_mutations(void **state) {
         assert_int_equal(m->num_features, 20);
         for (int f = 0; f < 20; f++)
           if (k < 64 || k >= 144 || (size_t)f != (k - 64) / 4)
-            assert_int_equal(bits(m->linear_weights[f]), bits(B.w[f]));
+            assert_int_equal(fbits(m->linear_weights[f]), fbits(B.w[f]));
         lm_ir_free(m);
         mut_ok++;
       } else {
@@ -1373,17 +1354,8 @@ static void test_truncations_and_mutations(void **state) {
 }
 
 static int setup(void **state) {
-  (void)state;
-  const char *s = getenv("LM_SRC");
-  snprintf(src, sizeof src, "%s", s ? s : ".");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd);
+  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
+  return tu_tmpdir_setup(state);
 }
 
 int main(void) {
@@ -1394,5 +1366,5 @@ int main(void) {
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_truncations_and_mutations),
   };
-  return cmocka_run_group_tests_name("linear_learner", tests, setup, teardown);
+  return cmocka_run_group_tests_name("linear_learner", tests, setup, tu_tmpdir_teardown);
 }

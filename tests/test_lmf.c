@@ -19,6 +19,8 @@
 #include "lmrt.h"
 
 static char tmpdir[] = "/tmp/lm_test_lmf_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
 /* tree 0: node 0: f0 < 1.5 (missing → left) ? node 1 : node 2
  *         node 1: leaf 0.25
@@ -68,8 +70,7 @@ static uint8_t *write_image(const lm_ir_model *m, size_t *len) {
 }
 
 static const char *save(const char *name, const uint8_t *img, size_t len) {
-  static char path[256];
-  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  const char *path = tu_path(tmpdir, name);
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
   assert_int_equal(fwrite(img, 1, len, f), len);
@@ -409,17 +410,6 @@ static void test_errors(void **state) {
   assert_non_null(strstr(lm_last_error(), "/nonexistent/x.lm"));
 }
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tree_decisions), cmocka_unit_test(test_linear),
@@ -427,5 +417,5 @@ int main(void) {
       cmocka_unit_test(test_bad_files),      cmocka_unit_test(test_writer_rejects),
       cmocka_unit_test(test_errors),
   };
-  return cmocka_run_group_tests_name("lmf", tests, setup, teardown);
+  return cmocka_run_group_tests_name("lmf", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

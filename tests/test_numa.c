@@ -29,6 +29,8 @@
 #include "runtime/numa.h"
 
 static char tmpdir[] = "/tmp/lm_test_numa_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
 /* ---- placement on injected topologies ----------------------------------------------------- */
 
@@ -346,21 +348,10 @@ static void test_plain_copy_fallback(void **state) {
   lm_model_close(m);
 }
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_place_two_nodes), cmocka_unit_test(test_place_four_nodes_cpuset),
       cmocka_unit_test(test_place_edges), cmocka_unit_test(test_replica_on_node),
       cmocka_unit_test(test_pool_replicas_and_bound), cmocka_unit_test(test_plain_copy_fallback)};
-  return cmocka_run_group_tests_name("numa", tests, setup, teardown);
+  return cmocka_run_group_tests_name("numa", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

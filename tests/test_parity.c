@@ -22,6 +22,8 @@
 #include "tools/csv.h"
 
 static char tmpdir[] = "/tmp/lm_test_parity_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 static char src[1024];
 
 typedef struct table {
@@ -141,19 +143,11 @@ static void test_parity_all_cases(void **state) {
 }
 
 static int setup(void **state) {
-  (void)state;
-  const char *s = getenv("LM_SRC");
-  snprintf(src, sizeof src, "%s", s ? s : ".");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd);
+  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
+  return tu_tmpdir_setup(state);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_parity_all_cases)};
-  return cmocka_run_group_tests_name("parity", tests, setup, teardown);
+  return cmocka_run_group_tests_name("parity", tests, setup, tu_tmpdir_teardown);
 }

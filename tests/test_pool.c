@@ -21,6 +21,8 @@
 #include "lmrt.h"
 
 static char tmpdir[] = "/tmp/lm_test_pool_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 static const char *src = ".";
 
 static const char *const models[] = {
@@ -322,16 +324,8 @@ static void test_lmscore_threads(void **state) {
 }
 
 static int setup(void **state) {
-  (void)state;
-  const char *s = getenv("LM_SRC");
-  if (s) src = s;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-  return system(cmd);
+  src = tu_env_or("LM_SRC", src);
+  return tu_tmpdir_setup(state);
 }
 
 int main(void) {
@@ -339,5 +333,5 @@ int main(void) {
       cmocka_unit_test(test_exact_every_model), cmocka_unit_test(test_exact_with_replicas),
       cmocka_unit_test(test_defaults_and_threshold), cmocka_unit_test(test_bad_arguments),
       cmocka_unit_test(test_concurrent_callers), cmocka_unit_test(test_lmscore_threads)};
-  return cmocka_run_group_tests_name("pool", tests, setup, teardown);
+  return cmocka_run_group_tests_name("pool", tests, setup, tu_tmpdir_teardown);
 }

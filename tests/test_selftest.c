@@ -19,6 +19,8 @@
 #include "tools/csv.h"
 
 static char dir[] = "/tmp/lm_test_selftest_XXXXXX";
+#define TU_TMPDIR dir
+#include "tests/util.h"
 static char src[900];
 
 static double *load(const char *cs, const char *file, size_t *rows, size_t *cols) {
@@ -140,16 +142,8 @@ static void test_corrupt_section(void **state) {
 }
 
 static int setup(void **state) {
-  (void)state;
-  const char *s = getenv("LM_SRC");
-  snprintf(src, sizeof src, "%s", s ? s : ".");
-  return mkdtemp(dir) ? 0 : -1;
-}
-static int teardown(void **state) {
-  (void)state;
-  char cmd[200];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  return system(cmd);
+  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
+  return tu_tmpdir_setup(state);
 }
 
 int main(void) {
@@ -158,5 +152,5 @@ int main(void) {
       cmocka_unit_test(test_selftest_linear), cmocka_unit_test(test_no_selftest),
       cmocka_unit_test(test_corrupt_section),
   };
-  return cmocka_run_group_tests_name("selftest", tests, setup, teardown);
+  return cmocka_run_group_tests_name("selftest", tests, setup, tu_tmpdir_teardown);
 }

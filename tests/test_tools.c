@@ -35,6 +35,7 @@
 #include <xxhash.h>
 
 #include "lmrt.h"
+#include "tests/util.h"
 #include "tools/csv.h"
 
 extern char **environ;
@@ -104,11 +105,6 @@ static void write_bytes(const char *path, const void *data, size_t len) {
 }
 
 static void write_text(const char *path, const char *text) { write_bytes(path, text, strlen(text)); }
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-  (void)st, (void)flag, (void)ftw;
-  return remove(p);
-}
 
 /* Names in the temp dir other than the listed ones (to find leftovers such as temp files). */
 static int count_other_files(const char *const *allowed, size_t n_allowed) {
@@ -993,7 +989,7 @@ static int group_teardown(void **state) {
   (void)state;
   for (size_t i = 0; i < n_cases; i++) free(cases[i].dir), free(cases[i].name);
   n_cases = 0;
-  return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  return tu_rmtree(tmp);
 }
 
 int main(void) {

@@ -60,17 +60,13 @@ extern char **environ;
 #define LIT(s) s, sizeof(s) - 1
 
 static char tmpdir[] = "/tmp/lm_test_formats_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 static char src[1024], bindir[1024];
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static const char *tmp_path(const char *name) {
-  static char path[8][1200];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-  return path[k];
-}
+static const char *tmp_path(const char *name) { return tu_path(tmpdir, name); }
 
 static const char *fx_path(const char *cs, const char *file) {
   static char path[8][1200];
@@ -102,12 +98,6 @@ static void write_file(const char *path, const void *data, size_t len) {
   assert_non_null(f);
   assert_int_equal(fwrite(data, 1, len, f), len);
   fclose(f);
-}
-
-static uint32_t fbits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
 }
 
 typedef struct table {
@@ -623,20 +613,6 @@ static void expect_import_error(const char *path, const char *member, int code, 
   assert_null(strchr(lm_last_error(), '\n'));
 }
 
-static void rm_rf(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[1500];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      unlink(p);
-    }
-  closedir(d);
-  rmdir(dir);
-}
-
 static void test_directories_and_kfold(void **state) {
   (void)state;
   size_t ul, bl, pl;
@@ -673,7 +649,7 @@ static void test_directories_and_kfold(void **state) {
   snprintf(want, sizeof want, "member \"nope\" not found in directory");
   expect_import_error(dir, "nope", LM_ENOMODEL, want);
   snprintf(p, sizeof p, "%s/sub", dir), rmdir(p);
-  rm_rf(dir);
+  tu_rmtree(dir);
 
   /* only dotfiles; nothing at all */
   assert_int_equal(mkdir(dir, 0755), 0);
@@ -693,7 +669,7 @@ static void test_directories_and_kfold(void **state) {
   assert_int_equal(lm__import_any(dir, &o, &ir), 0);
   assert_string_equal(ir->source_format, "xgboost-ubj");
   lm_ir_free(ir);
-  rm_rf(dir);
+  tu_rmtree(dir);
 
   /* the k-fold archive of the fixtures */
   const char *kf = fx_path(NULL, "kfold.tar.gz");
@@ -1236,10 +1212,7 @@ static void test_bad_binary(void **state) {
   /* before 1.0 (major_version 0): base_score stored transformed, transformed again on load */
   b = slurp(fx_path("gbtree_binary", "model_nobinf.bin"), &n);
   put32(b, 20, 0), put32(b, 24, 90);
-  float stored = -1.5f;
-  uint32_t u;
-  memcpy(&u, &stored, 4);
-  put32(b, 0, u);
+  put32(b, 0, fbits(-1.5f)); /* the stored base_score */
   lm_ir_model *ir = NULL;
   assert_int_equal(lm__import_xgboost_binary(b, n, "m.bin", &ir), 0);
   assert_string_equal(ir->source_version, "0.90");
@@ -1543,18 +1516,9 @@ static void test_sniffing(void **state) {
 /* ---- harness ------------------------------------------------------------------------------ */
 
 static int setup(void **state) {
-  (void)state;
-  const char *s = getenv("LM_SRC"), *b = getenv("LM_BIN");
-  snprintf(src, sizeof src, "%s", s ? s : ".");
-  snprintf(bindir, sizeof bindir, "%s", b ? b : "build/bin");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  rm_rf(tmp_path("modeldir"));
-  rm_rf(tmpdir);
-  return 0;
+  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
+  snprintf(bindir, sizeof bindir, "%s", tu_env_or("LM_BIN", "build/bin"));
+  return tu_tmpdir_setup(state);
 }
 
 int main(void) {
@@ -1570,5 +1534,5 @@ int main(void) {
       cmocka_unit_test(test_truncations_and_mutations),
       cmocka_unit_test(test_sniffing),
   };
-  return cmocka_run_group_tests_name("xgboost_formats", tests, setup, teardown);
+  return cmocka_run_group_tests_name("xgboost_formats", tests, setup, tu_tmpdir_teardown);
 }

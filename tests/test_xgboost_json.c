@@ -33,6 +33,8 @@
 #include "lmrt.h"
 
 static char tmpdir[] = "/tmp/lm_test_xgbjson_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
 /* ---- the hand-written models ------------------------------------------------------------ */
 
@@ -101,17 +103,7 @@ static char *J(const char *s) {
 /* J(base) with the one occurrence of J(find) replaced by J(repl). */
 static char *subst(const char *base, const char *find, const char *repl) {
   char *b = J(base), *f = J(find), *r = J(repl);
-  char *at = strstr(b, f);
-  if (!at || strstr(at + 1, f)) {
-    print_error("subst: '%s' must occur exactly once\n", find);
-    fail();
-  }
-  size_t nb = strlen(b), nf = strlen(f), nr = strlen(r);
-  char *out = malloc(nb - nf + nr + 1);
-  assert_non_null(out);
-  memcpy(out, b, (size_t)(at - b));
-  memcpy(out + (at - b), r, nr);
-  memcpy(out + (at - b) + nr, at + nf, nb - (size_t)(at - b) - nf + 1);
+  char *out = tu_subst(b, f, r);
   free(b), free(f), free(r);
   return out;
 }
@@ -119,16 +111,8 @@ static char *subst(const char *base, const char *find, const char *repl) {
 static lm_ir_model *import_ok(const char *json) {
   lm_ir_model *m = NULL;
   int rc = lm__import_xgboost_json((const uint8_t *)json, strlen(json), "model.json", &m);
-  if (rc) print_error("unexpected error %d: %s\n", rc, lm_last_error());
-  assert_int_equal(rc, 0);
-  assert_non_null(m);
+  tu_expect_ok(rc, m);
   return m;
-}
-
-static uint32_t bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  return u;
 }
 
 static void assert_node(const lm_ir_node *n, int32_t l, int32_t r, uint32_t feat, float value,
@@ -139,7 +123,7 @@ static void assert_node(const lm_ir_node *n, int32_t l, int32_t r, uint32_t feat
   if (isnan(value))
     assert_true(isnan(n->value));
   else
-    assert_int_equal(bits(n->value), bits(value));
+    assert_int_equal(fbits(n->value), fbits(value));
   assert_int_equal(n->default_left, dl);
   assert_int_equal(n->categorical, cat);
 }
@@ -153,9 +137,9 @@ static void assert_good_trees(const lm_ir_model *m) {
    * strtof rounds it up to 0x3f800001, but via double it becomes exactly the midpoint, which
    * rounds (to even) down to 1.0f. The importer must give strtof's answer. */
   const char *t0 = "1.0000000596046447753906251";
-  assert_int_equal(bits(strtof(t0, NULL)), 0x3f800001u);
-  assert_int_equal(bits((float)strtod(t0, NULL)), 0x3f800000u);
-  assert_int_equal(bits(t->nodes[0].value), 0x3f800001u);
+  assert_int_equal(fbits(strtof(t0, NULL)), 0x3f800001u);
+  assert_int_equal(fbits((float)strtod(t0, NULL)), 0x3f800000u);
+  assert_int_equal(fbits(t->nodes[0].value), 0x3f800001u);
   assert_node(&t->nodes[0], 1, 2, 0, strtof(t0, NULL), 1, 0);
   assert_node(&t->nodes[1], -1, -1, 0, 0.25f, 0, 0);
   assert_node(&t->nodes[2], 3, 4, 1, NAN, 0, 1);
@@ -187,13 +171,13 @@ static void test_gbtree(void **state) {
   assert_string_equal(m->source_version, "1.7.4");
   assert_string_equal(m->objective, "binary:logistic");
   assert_int_equal(m->booster, LM_BOOSTER_GBTREE);
-  assert_int_equal(bits(m->base_score), bits(0.5f));
+  assert_int_equal(fbits(m->base_score), fbits(0.5f));
   assert_int_equal(m->num_features, 3);
   assert_int_equal(m->num_outputs, 1);
   assert_good_trees(m);
   for (int i = 0; i < 2; i++) {
     assert_int_equal(m->trees[i].group, 0);
-    assert_int_equal(bits(m->trees[i].weight), bits(1.0f));
+    assert_int_equal(fbits(m->trees[i].weight), fbits(1.0f));
   }
   assert_null(m->linear_weights);
   assert_non_null(m->feature_names);
@@ -226,7 +210,7 @@ static void test_base_score_spellings(void **state) {
     snprintf(repl, sizeof repl, "'base_score':'%s'", cases[i].text);
     char *json = subst(GOOD, "'base_score':'5E-1'", repl);
     lm_ir_model *m = import_ok(json);
-    assert_int_equal(bits(m->base_score), bits(cases[i].want));
+    assert_int_equal(fbits(m->base_score), fbits(cases[i].want));
     lm_ir_free(m);
     free(json);
   }
@@ -254,8 +238,8 @@ static void test_dart(void **state) {
   assert_int_equal(m->booster, LM_BOOSTER_DART);
   assert_string_equal(m->objective, "reg:squarederror");
   assert_good_trees(m);
-  assert_int_equal(bits(m->trees[0].weight), bits(0.5f));
-  assert_int_equal(bits(m->trees[1].weight), bits(2.0f)); /* an integer where a float goes */
+  assert_int_equal(fbits(m->trees[0].weight), fbits(0.5f));
+  assert_int_equal(fbits(m->trees[1].weight), fbits(2.0f)); /* an integer where a float goes */
   lm_ir_free(m);
   free(json);
 }
@@ -270,7 +254,7 @@ static void test_gblinear(void **state) {
   assert_null(m->trees);
   assert_non_null(m->linear_weights);
   static const float want[8] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, -0.7f, 0.8f};
-  for (int i = 0; i < 8; i++) assert_int_equal(bits(m->linear_weights[i]), bits(want[i]));
+  for (int i = 0; i < 8; i++) assert_int_equal(fbits(m->linear_weights[i]), fbits(want[i]));
   lm_ir_free(m);
   free(json);
 }
@@ -521,13 +505,7 @@ typedef struct member {
   const char *data; /* NULL: a directory */
 } member;
 
-static const char *tmp_path(const char *name) {
-  static char path[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(path[k], sizeof path[k], "%s/%s", tmpdir, name);
-  return path[k];
-}
+static const char *tmp_path(const char *name) { return tu_path(tmpdir, name); }
 
 /* Write an archive of the members (gzip-compressed ustar, or plain ustar) at tmp/name. */
 static const char *make_archive(const char *name, int gzip, const member *m, size_t n) {
@@ -790,24 +768,6 @@ static void test_sniff(void **state) {
 
 /* ---- harness ---------------------------------------------------------------------------- */
 
-static int setup(void **state) {
-  (void)state;
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  DIR *d = opendir(tmpdir);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(tmp_path(e->d_name));
-    closedir(d);
-  }
-  rmdir(tmpdir);
-  return 0;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gbtree),
@@ -823,5 +783,5 @@ int main(void) {
       cmocka_unit_test(test_import_any),
       cmocka_unit_test(test_sniff),
   };
-  return cmocka_run_group_tests_name("xgboost_json", tests, setup, teardown);
+  return cmocka_run_group_tests_name("xgboost_json", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }
