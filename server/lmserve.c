@@ -344,6 +344,10 @@ static void *worker_main(void *arg) {
   int listening = 1;
   uint64_t last_tick = ls_now_ns(), last_event = 0;
   uint64_t spin_ns = w->srv->spin_ns;
+  /* main() set qs to 1 (odd: idle) before this thread ran; the increments below keep its parity,
+   * so make it even (handling events) first: otherwise it is odd exactly while requests hold a
+   * model version, and ls_registry_synchronize skips this worker and frees the version under it. */
+  atomic_store(&w->qs, 2);
   for (;;) {
     int n = 0;
     uint64_t now;

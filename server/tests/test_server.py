@@ -608,6 +608,57 @@ def main():
               "reload failures counted")
         check(srv.json("GET", "/v2/health/ready")[0] == 200, "still ready after reloads")
 
+        # ---------------- reloads while the workers are busy scoring ----------------
+        # A retired version is freed only once every worker has passed a quiescent point: a
+        # worker in the middle of a request must be waited for. (Regression: the workers'
+        # counters had the wrong parity, "idle" while handling events, so a reload freed the
+        # version, its sessions and its mapping under a request in flight; the ASan build
+        # crashed within a few dozen reloads.)
+        multi4 = os.path.join(spare, "multi4.lm")
+        run(conv, "-q", os.path.join(fx, "multi_softprob4/model.json"), "-o", multi4)
+        busy_stop = threading.Event()
+        busy = {"ok": 0, "fail": []}
+        big = infer_body(multi_rows * 20, 10)  # 600 rows: the worker holds the version a while
+
+        def busy_client():
+            c = srv.conn()
+            while not busy_stop.is_set():
+                try:
+                    st, b = srv.json("POST", "/v2/models/multi/infer", big, conn=c)
+                    good_ = st == 200 and len(b["outputs"][0]["data"]) in (600, 2400)
+                except Exception as e:  # noqa
+                    st, b, good_ = None, str(e), False
+                    c = srv.conn()
+                with lock:
+                    if good_:
+                        busy["ok"] += 1
+                    else:
+                        busy["fail"].append((st, str(b)[:200]))
+                        if len(busy["fail"]) > 5 or srv.p.poll() is not None:
+                            return
+            c.close()
+
+        threads = [threading.Thread(target=busy_client, daemon=True) for _ in range(3)]
+        [t.start() for t in threads]
+        t_end = time.time() + 4
+        i = 0
+        while time.time() < t_end and srv.p.poll() is None and not busy["fail"]:
+            i += 1
+            replace(multi4 if i % 2 else reg, multi)
+            if i % 3 == 0:
+                os.kill(srv.p.pid, signal.SIGHUP)
+            time.sleep(0.02)
+        busy_stop.set()
+        [t.join() for t in threads]
+        check(srv.p.poll() is None, f"server alive after {i} reloads under load")
+        width = 4 if i % 2 else 1  # the last file written; let its reload (and any SIGHUP) finish
+        if srv.p.poll() is None:
+            wait_for(lambda: srv.json("GET", "/v2/models/multi")[1]["outputs"][0]["shape"] ==
+                     [-1, width], "last file served after the reloads")
+            time.sleep(0.3)
+        check(busy["ok"] > 10 and not busy["fail"],
+              f"reloads while busy: {busy['ok']} ok, failures {busy['fail'][:3]}")
+
         # ---------------- graceful shutdown ----------------
         c = srv.conn()
         check(srv.json("GET", "/v2/health/live", conn=c)[0] == 200, "keep-alive before SIGTERM")
