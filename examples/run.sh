@@ -55,6 +55,9 @@ models=$build/run-models
 log=$build/lmserve-run.log
 rm -rf "$models" && mkdir -p "$models"
 cp "$model" "$models/example.lm"
+# Create the log before starting lmserve: its redirection happens in the background child, and
+# under load the loop below could otherwise read the file before it exists (sed exits 2).
+: >"$log"
 echo
 echo "\$ lmserve --models $models --listen 127.0.0.1:0 --drain-seconds 0 &"
 "$bin/lmserve" --models "$models" --listen 127.0.0.1:0 --drain-seconds 0 2>"$log" &
