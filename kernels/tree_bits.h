@@ -58,7 +58,10 @@ typedef struct lm__bits {
   uint32_t n_trees;
   uint32_t depth;        /* D, as the perfect layout's */
   uint32_t n_leaf;       /* 2^D */
-  float *thr;            /* F × 256: sorted distinct thresholds, then NaN */
+  uint32_t levels;       /* L: the smallest L ≥ 1 with 2^L − 1 ≥ the largest K_f (≤ 8) */
+  uint32_t eyt_stride;   /* floats per feature in the search tables: max(32, 2^L) */
+  float *thr;            /* F × 256: sorted distinct thresholds, then NaN; followed in the same
+                            region by the search tables (lm__bits_eyt): F × eyt_stride */
   float *split16;        /* F × 16: thr[f][16·i + 15], the bucket splitters */
   uint8_t *nodes;        /* n_trees × 192: the word layout above */
   float *leafw;          /* D ≤ 6: n_trees × n_leaf, leaf × tree weight; else NULL */
@@ -69,6 +72,17 @@ typedef struct lm__bits {
   void *block;           /* the single allocation holding the arrays above */
   size_t block_bytes;    /* its size (NUMA replicas copy it: runtime/numa.c) */
 } lm__bits;
+
+/* Search tables for binning many rows at once (rows in lanes): per feature, entry j (1 ≤ j <
+ * 2^L) is node j of the implicit binary search tree (Eytzinger order) over the feature's sorted
+ * thresholds padded with NaN to 2^L − 1: the node of level k (2^(k−1) ≤ j < 2^k) holds sorted
+ * threshold ((j − 2^(k−1))·2 + 1)·2^(L−k) − 1. Starting from j = 1, L steps j = 2j + [t_j ≤ x]
+ * end on j = 2^L + #{thresholds ≤ x} for a non-NaN x: the bin, exactly (the predicate is
+ * monotone over the sorted thresholds and false on the NaN padding). They live right after thr
+ * in its region, so that a copy that rebases thr (runtime/numa.c) carries them along. */
+static inline const float *lm__bits_eyt(const lm__bits *b) {
+  return b->thr + (size_t)b->num_features * 256;
+}
 
 /* Build from a verified view and its perfect layout; NULL if not eligible or out of memory. */
 lm__bits *lm__bits_build(const lmf_view *v, const struct lm__perfect *p);
