@@ -175,12 +175,11 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
       for (uint32_t s = 0; s < 64; s++) {
         uint8_t *k = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
         uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
-        for (uint32_t i = 0; i < nn; i++) {
+        for (uint32_t i = 0; i < nn; i++) { /* (feature | default-left << 7, rank) */
           uint32_t sp = ps[js[i] - 1], f = sp & LMF_SPLIT_FEATURE_MASK;
           uint32_t rank = rank_of[(size_t)t * p->stride + js[i] - 1];
-          k[i] = (uint8_t)f;
-          k[3 + i] = (uint8_t)rank;
-          k[6 + i] = (uint8_t)((sp & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+          k[2 * i] = (uint8_t)(f | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
+          k[2 * i + 1] = (uint8_t)rank;
         }
         uint32_t nl = 1u << (D - 6);
         for (uint32_t l = 0; l < nl; l++)

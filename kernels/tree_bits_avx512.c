@@ -29,6 +29,8 @@
 #pragma GCC target("avx512vbmi,popcnt")
 
 #define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
+#define LM__DBLOCK 64 /* the same for trees of depth 7–8, whose bottom blocks (2 KB per tree)
+                          make the model larger than L2 */
 #define LM__GMAX 8   /* outputs summed on the stack in a block */
 #define LM__TB 64    /* trees per single-row pass */
 
@@ -74,14 +76,16 @@ static inline void lm__tr16(__m512 r[16]) {
 }
 
 /* The bins of a block of rows (R = rows rounded up to 16 ≤ LM__BLOCK; lanes past `rows`
- * repeat the last row) into tbl[128·r + f], rows in lanes: the block is transposed (16 × 16
+ * repeat the last row) into tbl[stride·r + f] (stride 128, or 256 with the second half of
+ * tree_bits.h's bottom blocks), rows in lanes: the block is transposed (16 × 16
  * tiles), then per feature, its search tables in registers (lm__bits_eyt), L steps
  * j = 2j + [t_j ≤ x] per 16 rows: one permute, one compare and two additions per step instead
  * of the per-row kernel's two compares and their mask-to-integer moves per (row, feature) —
  * binning was 40% of a `small` batch. The bins come out feature-major (16 rows per feature)
  * and are transposed back as bytes with permutes. Identical bins: the same predicate t ≤ x on
  * the same thresholds (tree_bits.h). */
-static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
+static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl,
+                          size_t stride) {
   const uint32_t F = b->num_features, L = b->levels, S = b->eyt_stride;
   const uint32_t F16 = (F + 15) & ~15u;
   const float *eyt = lm__bits_eyt(b);
@@ -150,10 +154,11 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
   }
   if (F16 < 128) { /* bytes ≥ F16 are never selected; zeroed all the same (defined tables) */
     const __mmask64 mlo = F16 >= 64 ? 0 : ~0ull << F16, mhi = F16 <= 64 ? ~0ull : ~0ull << (F16 - 64);
-    for (size_t r = 0; r < R; r++) {
-      _mm512_mask_storeu_epi8(tbl + 128 * r, mlo, _mm512_setzero_si512());
-      _mm512_mask_storeu_epi8(tbl + 128 * r + 64, mhi, _mm512_setzero_si512());
-    }
+    for (size_t r = 0; r < R; r++)
+      for (size_t h = 0; h < stride; h += 128) {
+        _mm512_mask_storeu_epi8(tbl + stride * r + h, mlo, _mm512_setzero_si512());
+        _mm512_mask_storeu_epi8(tbl + stride * r + h + 64, mhi, _mm512_setzero_si512());
+      }
   }
   /* 16 features × 16 rows per step: Z_q holds features f0+4q … f0+4q+3 (16 rows each);
    * O_p (rows 4p … 4p+3, 16 features each) byte 16·ri + fi = Z_{fi/4} byte 16·(fi%4) + 4p + ri:
@@ -165,6 +170,7 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
   }
   const __m512i idx0 = _mm512_load_si512(ix), four = _mm512_set1_epi8(4);
   const __mmask64 hi8 = 0xFF00FF00FF00FF00ull;
+  const __m512i ff = _mm512_set1_epi8(-1);
   for (size_t g = 0; g < R / 16; g++)
     for (uint32_t f0 = 0; f0 < F16; f0 += 16) {
       const uint8_t *z = binT + (g * LM_BITS_MAX_FEATURES + f0) * 16;
@@ -174,11 +180,18 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
       for (int p = 0; p < 4; p++) {
         __m512i O = _mm512_mask_blend_epi8(hi8, _mm512_permutex2var_epi8(Z0, idx, Z1),
                                            _mm512_permutex2var_epi8(Z2, idx, Z3));
-        uint8_t *o = tbl + (16 * g + 4 * p) * 128 + f0;
+        uint8_t *o = tbl + (16 * g + 4 * p) * stride + f0;
         _mm_store_si128((__m128i *)o, _mm512_castsi512_si128(O));
-        _mm_store_si128((__m128i *)(o + 128), _mm512_extracti32x4_epi32(O, 1));
-        _mm_store_si128((__m128i *)(o + 256), _mm512_extracti32x4_epi32(O, 2));
-        _mm_store_si128((__m128i *)(o + 384), _mm512_extracti32x4_epi32(O, 3));
+        _mm_store_si128((__m128i *)(o + stride), _mm512_extracti32x4_epi32(O, 1));
+        _mm_store_si128((__m128i *)(o + 2 * stride), _mm512_extracti32x4_epi32(O, 2));
+        _mm_store_si128((__m128i *)(o + 3 * stride), _mm512_extracti32x4_epi32(O, 3));
+        if (stride == 256) { /* the second half: NaN's bin 255 → 0 (tree_bits.h, bottom blocks) */
+          O = _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(O, ff), O);
+          _mm_store_si128((__m128i *)(o + 128), _mm512_castsi512_si128(O));
+          _mm_store_si128((__m128i *)(o + stride + 128), _mm512_extracti32x4_epi32(O, 1));
+          _mm_store_si128((__m128i *)(o + 2 * stride + 128), _mm512_extracti32x4_epi32(O, 2));
+          _mm_store_si128((__m128i *)(o + 3 * stride + 128), _mm512_extracti32x4_epi32(O, 3));
+        }
         idx = _mm512_add_epi8(idx, four);
       }
     }
@@ -209,25 +222,35 @@ static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
   return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
 }
 
-/* Levels 6–7 (trees of depth 7 and 8), one (row, tree) at a time, from the tree's bottom
- * blocks: pos is the level-6 position; returns the leaf value. */
-static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32_t pos, uint32_t D) {
-  const uint8_t *k = blocks + (size_t)pos * LM_BITS_BLOCK_BYTES;
+/* Levels 6–7 (trees of depth 7 and 8), one (row, tree) at a time: k is the bottom block of the
+ * row's level-6 position, t the row's 256-byte dual bin table (tree_bits.h); returns the leaf
+ * value. Two bytes and one table byte per node, no subtraction: 7 loads per (row, tree). */
+static inline float lm__bottom(const uint8_t *k, const uint8_t *t, uint32_t D) {
   const float *leaf = (const float *)(k + 16);
-  uint32_t d0 = (uint8_t)(tbl[k[0]] - k[3]) < k[6];
+  uint32_t d0 = t[k[0]] >= k[1];
   if (D == 7) return leaf[d0];
-  uint32_t n = 1 + d0;
-  uint32_t d1 = (uint8_t)(tbl[k[n]] - k[3 + n]) < k[6 + n];
+  const uint8_t *c = k + 2 + 2 * d0;
+  uint32_t d1 = t[c[0]] >= c[1];
   return leaf[2 * d0 + d1];
+}
+
+/* The second half of a dual bin table (tree_bits.h): the first 128 bytes with 255 turned to 0. */
+static inline void lm__dual(uint8_t *t) {
+  const __m512i ff = _mm512_set1_epi8(-1);
+  for (int h = 0; h < 128; h += 64) {
+    __m512i v = _mm512_load_si512(t + h);
+    _mm512_store_si512(t + 128 + h, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, ff), v));
+  }
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t sh = D < 6 ? 6 - D : 0;
-  _Alignas(64) uint8_t tbl[128];
+  _Alignas(64) uint8_t tbl[256];
   _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
-  memset(tbl, 0, sizeof tbl);
+  memset(tbl, 0, 128);
   lm__bin_row(b, row, tbl);
+  if (D > 6) lm__dual(tbl);
   __m512i lo = _mm512_load_si512(tbl), hi = _mm512_load_si512(tbl + 64);
   lm__luts lut = lm__load_luts(b);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
@@ -255,12 +278,12 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
       if (G == 1) {
         float acc = o[0];
         for (uint32_t i = 0; i < nt; i++)
-          acc += lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+          acc += lm__bottom(bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, tbl, D);
         o[0] = acc;
       } else {
         for (uint32_t i = 0; i < nt; i++)
           o[b->group[t0 + i]] +=
-              lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+              lm__bottom(bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, tbl, D);
       }
     }
   }
@@ -271,11 +294,11 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
-  _Alignas(64) uint64_t W[LM__BLOCK], P[LM__BLOCK];
+  _Alignas(64) uint64_t W[4 * LM__BLOCK];
   /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
   _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
   const int in_acc = G <= LM__GMAX;
-  lm__bin_block(b, x, rows, R, tbl);
+  lm__bin_block(b, x, rows, R, tbl, 128);
   for (size_t i = 0; in_acc && i < G * LM__BLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
     for (size_t r = 0; r < rows; r++)
@@ -283,31 +306,42 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   lm__luts lut = lm__load_luts(b);
   const __m512i bit5 = _mm512_set1_epi32(32);
   const __m128i sh = _mm_cvtsi32_si128(D < 6 ? 6 - (int)D : 0);
-  for (uint32_t t = 0; t < T; t++) {
-    float *acc = accs + (in_acc ? (size_t)b->group[t] * LM__BLOCK : 0);
-    /* every row's word first, so that their stores retire before the vector reloads */
-    const uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
-    if (t + 1 < T) /* the next tree's words and leaves, while this one is scored */
-      for (int i = 0; i < LM_BITS_WORD_BYTES; i += 64)
-        _mm_prefetch((const char *)nd + LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
-    if (D <= 6 && t + 1 < T)
-      for (size_t i = 0; i < ((size_t)4 << D); i += 64)
-        _mm_prefetch((const char *)(b->leafw + ((size_t)(t + 1) << D)) + i, _MM_HINT_T0);
-    __m512i feat = _mm512_load_si512(nd), rank = _mm512_load_si512(nd + 64);
-    __m512i lim = _mm512_load_si512(nd + 128);
+  for (uint32_t t0 = 0; t0 < T; t0 += 4) {
+    /* the words of 4 trees per pass over the rows (a row's bins loaded once for 4 trees), every
+     * row's words before any is reloaded as a vector; then each tree's leaves, in tree order */
+    const uint32_t nt = T - t0 < 4 ? T - t0 : 4;
+    const uint8_t *nd[4];
+    for (uint32_t i = 0; i < 4; i++) /* past the last tree: repeat it (its words are unused) */
+      nd[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_WORD_BYTES;
+    if (t0 + 4 < T) /* the next trees' words and leaves, while these are scored */
+      for (uint32_t i = 0; i < 4 * LM_BITS_WORD_BYTES && (t0 + 4) * LM_BITS_WORD_BYTES + i < T * LM_BITS_WORD_BYTES; i += 64)
+        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 4) * LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+    if (t0 + 4 < T)
+      for (size_t i = 0; i < ((size_t)16 << D); i += 64)
+        _mm_prefetch((const char *)(b->leafw + ((size_t)(t0 + 4) << D)) + i, _MM_HINT_T0);
+    __m512i f0 = _mm512_load_si512(nd[0]), r0_ = _mm512_load_si512(nd[0] + 64), l0 = _mm512_load_si512(nd[0] + 128);
+    __m512i f1 = _mm512_load_si512(nd[1]), r1 = _mm512_load_si512(nd[1] + 64), l1 = _mm512_load_si512(nd[1] + 128);
+    __m512i f2 = _mm512_load_si512(nd[2]), r2 = _mm512_load_si512(nd[2] + 64), l2 = _mm512_load_si512(nd[2] + 128);
+    __m512i f3 = _mm512_load_si512(nd[3]), r3 = _mm512_load_si512(nd[3] + 64), l3 = _mm512_load_si512(nd[3] + 128);
     for (size_t r = 0; r < R; r++) {
-      __m512i bins = _mm512_permutex2var_epi8(_mm512_load_si512(tbl + 128 * r), feat,
-                                              _mm512_load_si512(tbl + 128 * r + 64));
-      W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(bins, rank), lim);
+      __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
+      W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f0, hi), r0_), l0);
+      W[LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f1, hi), r1), l1);
+      W[2 * LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f2, hi), r2), l2);
+      W[3 * LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f3, hi), r3), l3);
     }
+    for (uint32_t ti = 0; ti < nt; ti++) {
+    const uint32_t t = t0 + ti;
+    const uint64_t *Wt = W + (size_t)ti * LM__BLOCK;
+    float *acc = accs + (in_acc ? (size_t)b->group[t] * LM__BLOCK : 0);
     if (D <= 6) {
       /* leaf values by permutes from the tree's (up to) 64 leaves */
       const float *lw = b->leafw + ((size_t)t << D);
       __m512 L0 = _mm512_loadu_ps(lw), L1 = _mm512_loadu_ps(lw + 16);
       __m512 L2 = _mm512_loadu_ps(lw + 32), L3 = _mm512_loadu_ps(lw + 48);
       for (size_t r0 = 0; r0 < R; r0 += 16) {
-        __m512i p0 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0)), sh);
-        __m512i p1 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0 + 8)), sh);
+        __m512i p0 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(Wt + r0)), sh);
+        __m512i p1 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(Wt + r0 + 8)), sh);
         __m512i i16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(p0)),
                                          _mm512_cvtepi64_epi32(p1), 1);
         __m512 l = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i16, bit5),
@@ -322,21 +356,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
           for (size_t r = r0; r < rows && r < r0 + 16; r++) out[r * G + g] += lv[r - r0];
         }
       }
-    } else {
-      for (size_t r0 = 0; r0 < R; r0 += 8)
-        _mm512_store_si512(P + r0, lm__pos8(&lut, _mm512_load_si512(W + r0)));
-      const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
-      if (t + 1 < T) /* the next tree's 2 KB of blocks, from L2/L3 while this one is walked */
-        for (int i = 0; i < 64 * LM_BITS_BLOCK_BYTES; i += 64) _mm_prefetch((const char *)bl + 64 * LM_BITS_BLOCK_BYTES + i, _MM_HINT_T0);
-      if (in_acc && D == 8) { /* the common case, specialised */
-        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], 8);
-      } else if (in_acc) {
-        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
-      } else {
-        uint32_t g = b->group[t];
-        for (size_t r = 0; r < rows; r++)
-          out[r * G + g] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
-      }
+    }
     }
   }
   if (G == 1)
@@ -344,6 +364,112 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   else if (in_acc)
     for (size_t r = 0; r < rows; r++)
       for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__BLOCK + r];
+}
+
+/* Batch block of trees of depth 7–8: rows outer, trees in groups of 8. Per row and group, the 8
+ * words come from the row's bins held in two registers, the 8 level-6 positions from one
+ * exit-table step (trees in lanes), turned into bottom-block offsets; then the 8 bottoms are
+ * walked with the row's sum in a register, in tree order. Against trees outer (the depth ≤ 6
+ * block below): no per-(row, tree) load and store of the sum, and the bins are loaded once per
+ * row and group instead of once per (row, tree). The next group's bottom blocks (16 KB) are
+ * prefetched a few lines per row while this group is walked. */
+static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
+                           float *out) {
+  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
+  _Alignas(64) uint8_t tbl[LM__DBLOCK * 256];
+  _Alignas(64) uint64_t W[8 * LM__DBLOCK]; /* the words, then in place the block offsets */
+  _Alignas(64) float accs[LM__GMAX * LM__DBLOCK];
+  const int in_acc = G <= LM__GMAX;
+  for (size_t c = 0; c < rows; c += LM__BLOCK) { /* binned 64 rows at a time */
+    size_t rc = rows - c < LM__BLOCK ? rows - c : LM__BLOCK;
+    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + 256 * c, 256);
+  }
+  for (size_t i = 0; in_acc && i < G * LM__DBLOCK; i++) accs[i] = m->base_margin;
+  if (!in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = m->base_margin;
+  lm__luts lut = lm__load_luts(b);
+  /* bottom-block byte offset of tree i of a group: i · 64 blocks */
+  const __m512i toff = _mm512_setr_epi64(0, 1 * 64 * LM_BITS_BLOCK_BYTES, 2 * 64 * LM_BITS_BLOCK_BYTES,
+                                         3 * 64 * LM_BITS_BLOCK_BYTES, 4 * 64 * LM_BITS_BLOCK_BYTES,
+                                         5 * 64 * LM_BITS_BLOCK_BYTES, 6 * 64 * LM_BITS_BLOCK_BYTES,
+                                         7 * 64 * LM_BITS_BLOCK_BYTES);
+  const size_t grp_bytes = 8 * 64 * LM_BITS_BLOCK_BYTES;
+  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
+    const uint32_t nt = T - t0 < 8 ? T - t0 : 8;
+    const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
+    const uint8_t *nds[8];
+    for (uint32_t i = 0; i < 8; i++) /* past the last tree: repeat it (its words are unused) */
+      nds[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_WORD_BYTES;
+    /* Prefetches: the next group's bottom blocks into L2 (T1) while this group's are walked,
+     * spread over the rows; this group's into L1 while its words are computed (the words pass
+     * touches little else), so that the walk's dependent loads hit L1; the next group's node
+     * bytes. */
+    const size_t next_bytes = t0 + 8 < T ? (size_t)(T - t0 - 8 < 8 ? T - t0 - 8 : 8) * 64 * LM_BITS_BLOCK_BYTES : 0;
+    const size_t pf_step = next_bytes ? ((next_bytes / 64 + rows - 1) / rows) * 64 : 0;
+    const size_t cur_bytes = (size_t)nt * 64 * LM_BITS_BLOCK_BYTES;
+    const size_t cur_step = ((cur_bytes / 64 + 2 * rows - 1) / (2 * rows)) * 64;
+    size_t pf = 0, pc = 0;
+    if (t0 + 8 < T)
+      for (size_t i = 0; i < 8 * LM_BITS_WORD_BYTES; i += 64)
+        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 8) * LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+    /* three passes over the rows, so that every store has retired before it is reloaded and
+     * each pass has rows × 8 independent pieces of work: words (trees outer: a tree's node
+     * bytes stay in registers); positions → block offsets; bottoms (rows outer: the row's sum
+     * in a register, its trees in order) */
+    for (uint32_t i = 0; i < 8; i += 4) { /* 4 trees per pass: a row's bins loaded once */
+      __m512i f0 = _mm512_load_si512(nds[i]), r0 = _mm512_load_si512(nds[i] + 64);
+      __m512i l0 = _mm512_load_si512(nds[i] + 128);
+      __m512i f1 = _mm512_load_si512(nds[i + 1]), r1 = _mm512_load_si512(nds[i + 1] + 64);
+      __m512i l1 = _mm512_load_si512(nds[i + 1] + 128);
+      __m512i f2 = _mm512_load_si512(nds[i + 2]), r2 = _mm512_load_si512(nds[i + 2] + 64);
+      __m512i l2 = _mm512_load_si512(nds[i + 2] + 128);
+      __m512i f3 = _mm512_load_si512(nds[i + 3]), r3 = _mm512_load_si512(nds[i + 3] + 64);
+      __m512i l3 = _mm512_load_si512(nds[i + 3] + 128);
+      for (size_t r = 0; r < rows; r++) {
+        __m512i lo = _mm512_load_si512(tbl + 256 * r), hi = _mm512_load_si512(tbl + 256 * r + 64);
+        W[8 * r + i] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f0, hi), r0), l0);
+        W[8 * r + i + 1] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f1, hi), r1), l1);
+        W[8 * r + i + 2] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f2, hi), r2), l2);
+        W[8 * r + i + 3] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f3, hi), r3), l3);
+        for (size_t e = pc + cur_step; pc < e && pc < cur_bytes; pc += 64)
+          _mm_prefetch((const char *)bl + pc, _MM_HINT_T0);
+      }
+    }
+    for (size_t r = 0; r < rows; r++)
+      _mm512_store_si512(W + 8 * r, _mm512_add_epi64(
+          _mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff));
+    for (size_t r = 0; r < rows; r++) {
+      const uint8_t *t = tbl + 256 * r;
+      const uint64_t *q = W + 8 * r;
+      for (size_t e = pf + pf_step; pf < e && pf < next_bytes; pf += 64)
+        _mm_prefetch((const char *)bl + grp_bytes + pf, _MM_HINT_T1);
+      if (G == 1) {
+        float acc = accs[r];
+        if (nt == 8 && D == 8)
+          for (uint32_t i = 0; i < 8; i++) acc += lm__bottom(bl + q[i], t, 8);
+        else if (D == 8)
+          for (uint32_t i = 0; i < nt; i++) acc += lm__bottom(bl + q[i], t, 8);
+        else
+          for (uint32_t i = 0; i < nt; i++) acc += lm__bottom(bl + q[i], t, 7);
+        accs[r] = acc;
+      } else {
+        for (uint32_t i = 0; i < nt; i++) {
+          float v = lm__bottom(bl + q[i], t, D);
+          uint32_t g = b->group[t0 + i];
+          if (in_acc)
+            accs[(size_t)g * LM__DBLOCK + r] += v;
+          else
+            out[r * G + g] += v;
+        }
+      }
+    }
+  }
+  if (G == 1)
+    memcpy(out, accs, rows * sizeof(float));
+  else if (in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__DBLOCK + r];
 }
 
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
@@ -357,8 +483,12 @@ void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, f
     for (size_t r = 0; r < n; r++) lm__one_row(b, v->meta, x + r * F, out + r * G);
     return;
   }
-  for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
-    size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
-    lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
+  const size_t blk = b->depth > 6 ? LM__DBLOCK : LM__BLOCK;
+  for (size_t r0 = 0; r0 < n; r0 += blk) {
+    size_t rows = n - r0 < blk ? n - r0 : blk;
+    if (b->depth > 6)
+      lm__block_deep(b, v->meta, x + r0 * F, rows, out + r0 * G);
+    else
+      lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
   }
 }

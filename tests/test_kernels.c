@@ -181,7 +181,7 @@ static void test_random_models(void **state) {
       /* 64–127 and 128–254 distinct thresholds on a feature: the deepest searches (7 and 8
        * steps) of the batch binning */
       {6, 1, 80, 6, 0, 1, 1, 1},   {4, 1, 60, 6, 0, 1, 1, 1},  {3, 1, 30, 8, 0, 1, 1, 1},
-      {5, 2, 40, 8, 0, 1, 1, 1},
+      {5, 2, 40, 8, 0, 1, 1, 1},   {20, 10, 50, 8, 0, 1, 0, 1}, {9, 11, 44, 7, 1, 1, 1, 1},
       /* not eligible: too many features, too deep, too many distinct thresholds */
       {129, 1, 20, 6, 0, 1, 1, 0}, {20, 1, 30, 9, 0, 1, 1, 0}, {2, 1, 200, 6, 0, 1, 1, 0},
   };
