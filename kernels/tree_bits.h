@@ -48,13 +48,13 @@
 #define LM_BITS_WORD_BYTES 192 /* per tree: feature[64], rank[64], limit[64] */
 /* Bottom block of a level-6 position (trees of depth 7 or 8): two bytes per node, for the
  * position's node (bytes 0–1) and, for depth 8, its left (2–3) and right (4–5) children: the
- * feature with the default direction in bit 7 (f | 128 when NaN goes left), then the rank; from
- * byte 16 its 2^(D−6) leaves (× weight) as floats, left to right. The walk reads the row's bins
- * from a 256-byte table whose second half repeats the first with NaN's bin 255 turned into 0,
- * so that a node sends the row right iff table[f | dl·128] ≥ rank: a NaN bin (255) reaches
- * every rank ≤ 255 (NaN goes right: also through a NaN threshold, rank 255), a 0 none (ranks
- * are ≥ 1); a real bin (≤ 254) reaches exactly the ranks ≤ bin; pass-through nodes (NaN
- * threshold, default left) never go right. */
+ * feature with the default direction in bit 7 (f | 128 when NaN goes left), then the rank
+ * (bytes 2–5 are 0 for depth 7); from byte 16 its 2^(D−6) leaves (× weight) as floats, left to
+ * right. A node sends a row right iff bin[f] ≥ rank, except a NaN (bin 255) at a default-left
+ * node, which goes left: a NaN reaches every rank ≤ 255 (also a NaN threshold's 255), a real
+ * bin (≤ 254) exactly the ranks ≤ bin; pass-through nodes (NaN threshold, default left) never
+ * go right. The kernels read the header of 8 trees' blocks with one gather, the 8 trees of a
+ * row in lanes (kernels/tree_bits_avx512.c, lm__bottom8). */
 #define LM_BITS_BLOCK_BYTES 32
 
 struct lm__perfect;

@@ -1,21 +1,29 @@
 /*
  * tree_bits_avx512.c — AVX-512 (+ VBMI byte permutes) kernels over the bin-and-bitmask layout
- * (tree_bits.h): no gather on the walk at all.
+ * (tree_bits.h). Hand-written because the layout only pays with these instructions: byte
+ * permutes as 128-entry table lookups, compares into masks, and control over which work sits
+ * in lanes (rows, trees or features) at each step.
  *
- * A row is first turned into one bin byte per feature (two compares of 16 thresholds per
- * feature: bucket, then place in the bucket). Then, per tree and 64-slot chunk, one byte permute
- * picks each node's bin from the row's 128-byte table, a subtraction and an unsigned compare
- * decide all 64 nodes: a 64-bit word per (row, tree, chunk). The leaf is found from the words
- * 8 at a time in 64-bit lanes (j = 2j + bit j of the words, D times) and its value (× weight,
- * precomputed) gathered.
+ * Bins. One row (single-row calls): two compares of 16 thresholds per feature (bucket, then
+ * place in the bucket). A batch block: rows in lanes, a branch-free binary search per feature
+ * over its Eytzinger-ordered thresholds held in registers, with 16 × 16 transposes in and out.
+ *
+ * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
+ * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. The
+ * level-6 position comes from the words 8 at a time (two exit-table permutes).
+ *
+ * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
+ * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
  *
  * - Single row: trees in lanes (8 per vector); the row's leaves are then added in tree order.
- * - Batch: 16 rows per block, rows in lanes for the leaf search and the sums (two 8-row halves);
- *   each row adds its trees' leaves in tree order. The words of tree t are written while the
- *   leaves of tree t − 1 are found (a one-tree pipeline: the words are stored from mask
- *   registers and reloaded as vectors once their stores have retired).
- * Sums are bit-identical to the scalar reference; decisions are identical by construction.
- * Falls back to the perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
+ * - Batch, depth ≤ 6: blocks of 64 rows; 4 trees' words per pass over the rows, then each
+ *   tree's leaves with rows in lanes, added to per-row sums (vectors of 16 rows) tree by tree.
+ * - Batch, depth 7–8: blocks of 64 rows, groups of 8 trees: words (4 trees per pass), then per
+ *   row the 8 trees' positions and leaves in lanes, then per row the leaves added in tree order
+ *   with the sum in a register.
+ * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
+ * the scalar reference; decisions are identical by construction. Falls back to the
+ * perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -76,16 +84,14 @@ static inline void lm__tr16(__m512 r[16]) {
 }
 
 /* The bins of a block of rows (R = rows rounded up to 16 ≤ LM__BLOCK; lanes past `rows`
- * repeat the last row) into tbl[stride·r + f] (stride 128, or 256 with the second half of
- * tree_bits.h's bottom blocks), rows in lanes: the block is transposed (16 × 16
+ * repeat the last row) into tbl[128·r + f], rows in lanes: the block is transposed (16 × 16
  * tiles), then per feature, its search tables in registers (lm__bits_eyt), L steps
  * j = 2j + [t_j ≤ x] per 16 rows: one permute, one compare and two additions per step instead
  * of the per-row kernel's two compares and their mask-to-integer moves per (row, feature) —
  * binning was 40% of a `small` batch. The bins come out feature-major (16 rows per feature)
  * and are transposed back as bytes with permutes. Identical bins: the same predicate t ≤ x on
  * the same thresholds (tree_bits.h). */
-static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl,
-                          size_t stride) {
+static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
   const uint32_t F = b->num_features, L = b->levels, S = b->eyt_stride;
   const uint32_t F16 = (F + 15) & ~15u;
   const float *eyt = lm__bits_eyt(b);
@@ -154,11 +160,10 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
   }
   if (F16 < 128) { /* bytes ≥ F16 are never selected; zeroed all the same (defined tables) */
     const __mmask64 mlo = F16 >= 64 ? 0 : ~0ull << F16, mhi = F16 <= 64 ? ~0ull : ~0ull << (F16 - 64);
-    for (size_t r = 0; r < R; r++)
-      for (size_t h = 0; h < stride; h += 128) {
-        _mm512_mask_storeu_epi8(tbl + stride * r + h, mlo, _mm512_setzero_si512());
-        _mm512_mask_storeu_epi8(tbl + stride * r + h + 64, mhi, _mm512_setzero_si512());
-      }
+    for (size_t r = 0; r < R; r++) {
+      _mm512_mask_storeu_epi8(tbl + 128 * r, mlo, _mm512_setzero_si512());
+      _mm512_mask_storeu_epi8(tbl + 128 * r + 64, mhi, _mm512_setzero_si512());
+    }
   }
   /* 16 features × 16 rows per step: Z_q holds features f0+4q … f0+4q+3 (16 rows each);
    * O_p (rows 4p … 4p+3, 16 features each) byte 16·ri + fi = Z_{fi/4} byte 16·(fi%4) + 4p + ri:
@@ -170,7 +175,6 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
   }
   const __m512i idx0 = _mm512_load_si512(ix), four = _mm512_set1_epi8(4);
   const __mmask64 hi8 = 0xFF00FF00FF00FF00ull;
-  const __m512i ff = _mm512_set1_epi8(-1);
   for (size_t g = 0; g < R / 16; g++)
     for (uint32_t f0 = 0; f0 < F16; f0 += 16) {
       const uint8_t *z = binT + (g * LM_BITS_MAX_FEATURES + f0) * 16;
@@ -180,18 +184,11 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
       for (int p = 0; p < 4; p++) {
         __m512i O = _mm512_mask_blend_epi8(hi8, _mm512_permutex2var_epi8(Z0, idx, Z1),
                                            _mm512_permutex2var_epi8(Z2, idx, Z3));
-        uint8_t *o = tbl + (16 * g + 4 * p) * stride + f0;
+        uint8_t *o = tbl + (16 * g + 4 * p) * 128 + f0;
         _mm_store_si128((__m128i *)o, _mm512_castsi512_si128(O));
-        _mm_store_si128((__m128i *)(o + stride), _mm512_extracti32x4_epi32(O, 1));
-        _mm_store_si128((__m128i *)(o + 2 * stride), _mm512_extracti32x4_epi32(O, 2));
-        _mm_store_si128((__m128i *)(o + 3 * stride), _mm512_extracti32x4_epi32(O, 3));
-        if (stride == 256) { /* the second half: NaN's bin 255 → 0 (tree_bits.h, bottom blocks) */
-          O = _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(O, ff), O);
-          _mm_store_si128((__m128i *)(o + 128), _mm512_castsi512_si128(O));
-          _mm_store_si128((__m128i *)(o + stride + 128), _mm512_extracti32x4_epi32(O, 1));
-          _mm_store_si128((__m128i *)(o + 2 * stride + 128), _mm512_extracti32x4_epi32(O, 2));
-          _mm_store_si128((__m128i *)(o + 3 * stride + 128), _mm512_extracti32x4_epi32(O, 3));
-        }
+        _mm_store_si128((__m128i *)(o + 128), _mm512_extracti32x4_epi32(O, 1));
+        _mm_store_si128((__m128i *)(o + 256), _mm512_extracti32x4_epi32(O, 2));
+        _mm_store_si128((__m128i *)(o + 384), _mm512_extracti32x4_epi32(O, 3));
         idx = _mm512_add_epi8(idx, four);
       }
     }
@@ -222,35 +219,38 @@ static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
   return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
 }
 
-/* Levels 6–7 (trees of depth 7 and 8), one (row, tree) at a time: k is the bottom block of the
- * row's level-6 position, t the row's 256-byte dual bin table (tree_bits.h); returns the leaf
- * value. Two bytes and one table byte per node, no subtraction: 7 loads per (row, tree). */
-static inline float lm__bottom(const uint8_t *k, const uint8_t *t, uint32_t D) {
-  const float *leaf = (const float *)(k + 16);
-  uint32_t d0 = t[k[0]] >= k[1];
-  if (D == 7) return leaf[d0];
-  const uint8_t *c = k + 2 + 2 * d0;
-  uint32_t d1 = t[c[0]] >= c[1];
-  return leaf[2 * d0 + d1];
-}
-
-/* The second half of a dual bin table (tree_bits.h): the first 128 bytes with 255 turned to 0. */
-static inline void lm__dual(uint8_t *t) {
-  const __m512i ff = _mm512_set1_epi8(-1);
-  for (int h = 0; h < 128; h += 64) {
-    __m512i v = _mm512_load_si512(t + h);
-    _mm512_store_si512(t + 128 + h, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, ff), v));
-  }
+/* Levels 6–7 (trees of depth 7 and 8) of 8 trees of one row, in lanes: q holds the byte
+ * offsets (from bl) of their bottom blocks (lanes outside `lanes` are not read), lo and hi the
+ * row's bins. One gather of the 8 block headers (bytes 0–5: three (feature | dl·128, rank)
+ * pairs), the bins of their features by one byte permute of the row's bins (the index's bit 7
+ * is ignored: the table where NaN's bin is 255), one compare against the ranks, NaN sent left
+ * where the node's default is left (tree_bits.h), and the leaf from the three decision bits
+ * (d0 + 2·d1 + 4·d2 by a byte sum, then an 8-entry table): about 4 vector instructions per
+ * (row, tree) where the scalar walk of the two levels took 18. Returns the byte offsets of the
+ * 8 leaves; the caller adds them in tree order. */
+static inline __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, __m512i lo,
+                                  __m512i hi, uint32_t D) {
+  /* the leaf from d0 + 2·d1 + 4·d2 (d1, d2: the left and right child's decisions; depth 7:
+   * d0 alone, the other bytes of its header being 0) */
+  const __m512i lutD = D == 8 ? _mm512_setr_epi64(0, 2, 1, 2, 0, 3, 1, 3)
+                              : _mm512_setr_epi64(0, 1, 0, 1, 0, 1, 0, 1);
+  const __m512i bitv = _mm512_set1_epi64(0x0000000400020001ll), ffv = _mm512_set1_epi8(-1);
+  __m512i hdr = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), lanes, q, bl, 1);
+  __m512i bins = _mm512_permutex2var_epi8(lo, hdr, hi);
+  __mmask64 dlnan = _mm512_movepi8_mask(hdr) & _mm512_cmpeq_epi8_mask(bins, ffv);
+  __mmask64 right = _mm512_cmpge_epu8_mask(bins, _mm512_srli_epi64(hdr, 8)) & ~dlnan;
+  __m512i sum3 = _mm512_sad_epu8(_mm512_maskz_mov_epi8(right, bitv), _mm512_setzero_si512());
+  __m512i leaf = _mm512_permutexvar_epi64(sum3, lutD);
+  return _mm512_add_epi64(_mm512_add_epi64(q, _mm512_set1_epi64(16)), _mm512_slli_epi64(leaf, 2));
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t sh = D < 6 ? 6 - D : 0;
-  _Alignas(64) uint8_t tbl[256];
+  _Alignas(64) uint8_t tbl[128];
   _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
-  memset(tbl, 0, 128);
+  memset(tbl, 0, sizeof tbl);
   lm__bin_row(b, row, tbl);
-  if (D > 6) lm__dual(tbl);
   __m512i lo = _mm512_load_si512(tbl), hi = _mm512_load_si512(tbl + 64);
   lm__luts lut = lm__load_luts(b);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
@@ -273,17 +273,20 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
       }
     } else {
       const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
-      for (uint32_t i = 0; i < nt; i++) /* each tree's one block below level 6 */
-        _mm_prefetch((const char *)bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, _MM_HINT_T0);
+      const __m512i step = _mm512_set1_epi64(8 * 64 * LM_BITS_BLOCK_BYTES);
+      __m512i toff = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+      toff = _mm512_slli_epi64(toff, 11); /* tree i's blocks: i · 64 · 32 bytes */
+      for (uint32_t q = 0; q < n8; q += 8, toff = _mm512_add_epi64(toff, step)) {
+        __mmask8 lanes = nt - q >= 8 ? 0xFF : (__mmask8)((1u << (nt - q)) - 1);
+        __m512i off = _mm512_add_epi64(_mm512_slli_epi64(_mm512_load_si512(P + q), 5), toff);
+        _mm512_store_si512(P + q, lm__bottom8(bl, off, lanes, lo, hi, D));
+      }
       if (G == 1) {
         float acc = o[0];
-        for (uint32_t i = 0; i < nt; i++)
-          acc += lm__bottom(bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, tbl, D);
+        for (uint32_t i = 0; i < nt; i++) acc += *(const float *)(bl + P[i]);
         o[0] = acc;
       } else {
-        for (uint32_t i = 0; i < nt; i++)
-          o[b->group[t0 + i]] +=
-              lm__bottom(bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, tbl, D);
+        for (uint32_t i = 0; i < nt; i++) o[b->group[t0 + i]] += *(const float *)(bl + P[i]);
       }
     }
   }
@@ -298,7 +301,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
   _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
   const int in_acc = G <= LM__GMAX;
-  lm__bin_block(b, x, rows, R, tbl, 128);
+  lm__bin_block(b, x, rows, R, tbl);
   for (size_t i = 0; in_acc && i < G * LM__BLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
     for (size_t r = 0; r < rows; r++)
@@ -376,13 +379,13 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
 static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
                            float *out) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
-  _Alignas(64) uint8_t tbl[LM__DBLOCK * 256];
+  _Alignas(64) uint8_t tbl[LM__DBLOCK * 128];
   _Alignas(64) uint64_t W[8 * LM__DBLOCK]; /* the words, then in place the block offsets */
   _Alignas(64) float accs[LM__GMAX * LM__DBLOCK];
   const int in_acc = G <= LM__GMAX;
   for (size_t c = 0; c < rows; c += LM__BLOCK) { /* binned 64 rows at a time */
     size_t rc = rows - c < LM__BLOCK ? rows - c : LM__BLOCK;
-    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + 256 * c, 256);
+    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + 128 * c);
   }
   for (size_t i = 0; in_acc && i < G * LM__DBLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
@@ -395,11 +398,6 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
                                          5 * 64 * LM_BITS_BLOCK_BYTES, 6 * 64 * LM_BITS_BLOCK_BYTES,
                                          7 * 64 * LM_BITS_BLOCK_BYTES);
   const size_t grp_bytes = 8 * 64 * LM_BITS_BLOCK_BYTES;
-  /* the leaf of a bottom block from d0 + 2·d1 + 4·d2 (d1, d2: the left and right child's
-   * decisions; depth 7: d0 alone) */
-  const __m512i lutD = D == 8 ? _mm512_setr_epi64(0, 2, 1, 2, 0, 3, 1, 3) : _mm512_setr_epi64(0, 1, 0, 1, 0, 1, 0, 1);
-  const __m512i bitv = _mm512_set1_epi64(0x0000000400020001ll), ffv = _mm512_set1_epi8(-1);
-  const __m512i leaf16 = _mm512_set1_epi64(16);
   for (uint32_t t0 = 0; t0 < T; t0 += 8) {
     const uint32_t nt = T - t0 < 8 ? T - t0 : 8;
     const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
@@ -432,7 +430,7 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       __m512i f3 = _mm512_load_si512(nds[i + 3]), r3 = _mm512_load_si512(nds[i + 3] + 64);
       __m512i l3 = _mm512_load_si512(nds[i + 3] + 128);
       for (size_t r = 0; r < rows; r++) {
-        __m512i lo = _mm512_load_si512(tbl + 256 * r), hi = _mm512_load_si512(tbl + 256 * r + 64);
+        __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
         W[8 * r + i] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f0, hi), r0), l0);
         W[8 * r + i + 1] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f1, hi), r1), l1);
         W[8 * r + i + 2] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f2, hi), r2), l2);
@@ -448,17 +446,12 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
      * leaf from the three decision bits (d0 + 2·d1 + 4·d2 by a byte sum, then a table): about
      * 4 vector instructions per (row, tree) instead of 18 scalar ones. What is stored is the
      * byte offset of each tree's leaf; the sums are added afterwards per row, in tree order. */
+    /* levels 6–7 (lm__bottom8): each tree's leaf offset, stored in place of its word */
     const __mmask8 lanes = (__mmask8)((1u << nt) - 1);
     for (size_t r = 0; r < rows; r++) {
-      const uint8_t *t = tbl + 256 * r;
+      const uint8_t *t = tbl + 128 * r;
       __m512i q = _mm512_add_epi64(_mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff);
-      __m512i hdr = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), lanes, q, bl, 1);
-      __m512i bins = _mm512_permutex2var_epi8(_mm512_load_si512(t), hdr, _mm512_load_si512(t + 64));
-      __mmask64 dlnan = _mm512_movepi8_mask(hdr) & _mm512_cmpeq_epi8_mask(bins, ffv);
-      __mmask64 right = _mm512_cmpge_epu8_mask(bins, _mm512_srli_epi64(hdr, 8)) & ~dlnan;
-      __m512i sum3 = _mm512_sad_epu8(_mm512_maskz_mov_epi8(right, bitv), _mm512_setzero_si512());
-      __m512i leaf = _mm512_permutexvar_epi64(sum3, lutD);
-      _mm512_store_si512(W + 8 * r, _mm512_add_epi64(_mm512_add_epi64(q, leaf16), _mm512_slli_epi64(leaf, 2)));
+      _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, _mm512_load_si512(t), _mm512_load_si512(t + 64), D));
       for (size_t e = pf + pf_step; pf < e && pf < next_bytes; pf += 64)
         _mm_prefetch((const char *)bl + grp_bytes + pf, _MM_HINT_T1);
     }
