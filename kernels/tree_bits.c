@@ -109,7 +109,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->block = blk;
   b->block_bytes = sz;
   b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
-  b->levels = L, b->eyt_stride = S;
+  b->levels = L, b->eyt_stride = S, b->dual = F <= 64;
   uint8_t *parts[7], *q = blk;
   for (int i = 0; i < 7; i++) {
     parts[i] = q;
@@ -154,6 +154,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   }
   for (uint32_t t = 0; t < T; t++) {
     uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+    if (b->dual) /* positions without a node: never right under either rule */
+      for (uint32_t pos = 0; pos < 64; pos++) nd[pos] = 64, nd[64 + pos] = 255, nd[128 + pos] = 0;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
     /* heap slot j (perfect node j − 1) of the first six levels → word position */
     for (uint32_t L = 0; L < 6 && L < D; L++)
@@ -163,7 +165,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
                                    (j & ((1u << (L - 3)) - 1)) - 1;
         uint32_t s = ps[j - 1], f = s & LMF_SPLIT_FEATURE_MASK;
         uint32_t rank = rank_of[(size_t)t * p->stride + j - 1];
-        nd[pos] = (uint8_t)f;
+        nd[pos] = (uint8_t)(f + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
       }

@@ -65,6 +65,11 @@ typedef struct lm__bits {
   uint32_t depth;        /* D, as the perfect layout's */
   uint32_t n_leaf;       /* 2^D */
   uint32_t levels;       /* L: the smallest L ≥ 1 with 2^L − 1 ≥ the largest K_f (≤ 8) */
+  uint32_t dual;         /* F ≤ 64: a row's 128-byte bin table holds the bins twice, bytes
+                            64 + f with NaN's 255 turned into 0; a default-left node's feature
+                            byte is f + 64 and unused positions are (64, rank 255, limit 0), so
+                            that a node goes right iff table[feature byte] ≥ rank (no limit
+                            needed; the limit rule stays valid too) */
   uint32_t eyt_stride;   /* floats per feature in the search tables: max(32, 2^L) */
   float *thr;            /* F × 256: sorted distinct thresholds, then NaN; followed in the same
                             region by the search tables (lm__bits_eyt): F × eyt_stride */

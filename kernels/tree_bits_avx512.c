@@ -57,6 +57,10 @@ static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl
     unsigned bin = 16 * c1 + c2;
     tbl[f] = (uint8_t)(x != x ? 255u : bin);
   }
+  if (b->dual) { /* bytes 64 + f: the same bins, NaN → 0 (tree_bits.h) */
+    __m512i v = _mm512_load_si512(tbl);
+    _mm512_store_si512(tbl + 64, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, _mm512_set1_epi8(-1)), v));
+  }
 }
 
 /* 16 × 16 floats transposed in registers: r[i] holds row i on entry, column i on exit. */
@@ -175,6 +179,7 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
   }
   const __m512i idx0 = _mm512_load_si512(ix), four = _mm512_set1_epi8(4);
   const __mmask64 hi8 = 0xFF00FF00FF00FF00ull;
+  const __m512i ff = _mm512_set1_epi8(-1);
   for (size_t g = 0; g < R / 16; g++)
     for (uint32_t f0 = 0; f0 < F16; f0 += 16) {
       const uint8_t *z = binT + (g * LM_BITS_MAX_FEATURES + f0) * 16;
@@ -189,6 +194,13 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
         _mm_store_si128((__m128i *)(o + 128), _mm512_extracti32x4_epi32(O, 1));
         _mm_store_si128((__m128i *)(o + 256), _mm512_extracti32x4_epi32(O, 2));
         _mm_store_si128((__m128i *)(o + 384), _mm512_extracti32x4_epi32(O, 3));
+        if (b->dual) { /* bytes 64 + f: NaN → 0 (tree_bits.h) */
+          O = _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(O, ff), O);
+          _mm_store_si128((__m128i *)(o + 64), _mm512_castsi512_si128(O));
+          _mm_store_si128((__m128i *)(o + 192), _mm512_extracti32x4_epi32(O, 1));
+          _mm_store_si128((__m128i *)(o + 320), _mm512_extracti32x4_epi32(O, 2));
+          _mm_store_si128((__m128i *)(o + 448), _mm512_extracti32x4_epi32(O, 3));
+        }
         idx = _mm512_add_epi8(idx, four);
       }
     }
@@ -326,6 +338,15 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
     __m512i f1 = _mm512_load_si512(nd[1]), r1 = _mm512_load_si512(nd[1] + 64), l1 = _mm512_load_si512(nd[1] + 128);
     __m512i f2 = _mm512_load_si512(nd[2]), r2 = _mm512_load_si512(nd[2] + 64), l2 = _mm512_load_si512(nd[2] + 128);
     __m512i f3 = _mm512_load_si512(nd[3]), r3 = _mm512_load_si512(nd[3] + 64), l3 = _mm512_load_si512(nd[3] + 128);
+    if (b->dual) /* F ≤ 64: right iff bin ≥ rank, one instruction fewer (tree_bits.h) */
+      for (size_t r = 0; r < R; r++) {
+        __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
+        W[r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f0, hi), r0_);
+        W[LM__BLOCK + r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f1, hi), r1);
+        W[2 * LM__BLOCK + r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f2, hi), r2);
+        W[3 * LM__BLOCK + r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f3, hi), r3);
+      }
+    else
     for (size_t r = 0; r < R; r++) {
       __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
       W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f0, hi), r0_), l0);
