@@ -208,8 +208,10 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
 
 /* The word of one tree (its 192 node bytes at nd) for a row whose bins are lo (features 0–63)
  * and hi (64–127). */
-static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi) {
+static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi, uint32_t dual) {
   __m512i bins = _mm512_permutex2var_epi8(lo, _mm512_load_si512(nd), hi);
+  if (dual) /* F ≤ 64: right iff bin ≥ rank (tree_bits.h) */
+    return _mm512_cmpge_epu8_mask(bins, _mm512_load_si512(nd + 64));
   __m512i d = _mm512_sub_epi8(bins, _mm512_load_si512(nd + 64));
   return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(nd + 128));
 }
@@ -258,7 +260,7 @@ static inline __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, 
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
-  const uint32_t sh = D < 6 ? 6 - D : 0;
+  const uint32_t sh = D < 6 ? 6 - D : 0, dual = b->dual;
   _Alignas(64) uint8_t tbl[128];
   _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
   memset(tbl, 0, sizeof tbl);
@@ -270,7 +272,7 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi);
+      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi, dual);
     }
     for (uint32_t q = 0; q < n8; q += 8)
       _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
