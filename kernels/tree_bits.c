@@ -82,7 +82,16 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     free(all), free(rank_of);
     return NULL;
   }
-  size_t sz_thr = (size_t)F * 256 * 4, sz_spl = (size_t)F * 16 * 4;
+  uint32_t Kmax = 0; /* distinct thresholds of the busiest feature: how deep the search goes */
+  for (size_t i = 0, k = 0; i < n; i++) {
+    if (i && (sorted[i].key >> 32) != (sorted[i - 1].key >> 32)) k = 0;
+    if (!i || sorted[i].key != sorted[i - 1].key) k++;
+    if (k > Kmax) Kmax = (uint32_t)k;
+  }
+  uint32_t L = 1;
+  while (L < 8 && (1u << L) - 1 < Kmax) L++;
+  const uint32_t S = (1u << L) < 32 ? 32 : 1u << L;
+  size_t sz_thr = (size_t)F * 256 * 4 + (size_t)F * S * 4, sz_spl = (size_t)F * 16 * 4;
   size_t sz_nodes = (size_t)T * LM_BITS_WORD_BYTES;
   /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
   size_t sz_leaf = D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
@@ -100,6 +109,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->block = blk;
   b->block_bytes = sz;
   b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
+  b->levels = L, b->eyt_stride = S, b->dual = F <= 64;
   uint8_t *parts[7], *q = blk;
   for (int i = 0; i < 7; i++) {
     parts[i] = q;
@@ -123,6 +133,18 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   }
   for (uint32_t f = 0; f < F; f++)
     for (uint32_t i = 0; i < 16; i++) b->split16[f * 16 + i] = b->thr[(size_t)f * 256 + 16 * i + 15];
+  float *eyt = b->thr + (size_t)F * 256; /* lm__bits_eyt: search tables (tree_bits.h) */
+  for (uint32_t f = 0; f < F; f++)
+    for (uint32_t j = 0; j < S; j++) {
+      float t = NAN; /* entry 0 and entries ≥ 2^L are never selected */
+      if (j >= 1 && j < (1u << L)) {
+        uint32_t k = 1;
+        while ((2u << (k - 1)) <= j) k++; /* level of node j: 2^(k−1) ≤ j < 2^k */
+        uint32_t idx = ((j - (1u << (k - 1))) * 2 + 1) * (1u << (L - k)) - 1;
+        t = idx < K[f] ? b->thr[(size_t)f * 256 + idx] : NAN;
+      }
+      eyt[(size_t)f * S + j] = t;
+    }
   for (uint32_t w = 0; w < 128; w++) {
     uint32_t i = 1;
     for (int l = 0; l < 3; l++) i = 2 * i + ((w >> (i - 1)) & 1);
@@ -132,6 +154,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   }
   for (uint32_t t = 0; t < T; t++) {
     uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+    if (b->dual) /* positions without a node: never right under either rule */
+      for (uint32_t pos = 0; pos < 64; pos++) nd[pos] = 64, nd[64 + pos] = 255, nd[128 + pos] = 0;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
     /* heap slot j (perfect node j − 1) of the first six levels → word position */
     for (uint32_t L = 0; L < 6 && L < D; L++)
@@ -141,7 +165,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
                                    (j & ((1u << (L - 3)) - 1)) - 1;
         uint32_t s = ps[j - 1], f = s & LMF_SPLIT_FEATURE_MASK;
         uint32_t rank = rank_of[(size_t)t * p->stride + j - 1];
-        nd[pos] = (uint8_t)f;
+        nd[pos] = (uint8_t)(f + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
       }
@@ -153,12 +177,11 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
       for (uint32_t s = 0; s < 64; s++) {
         uint8_t *k = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
         uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
-        for (uint32_t i = 0; i < nn; i++) {
+        for (uint32_t i = 0; i < nn; i++) { /* (feature | default-left << 7, rank) */
           uint32_t sp = ps[js[i] - 1], f = sp & LMF_SPLIT_FEATURE_MASK;
           uint32_t rank = rank_of[(size_t)t * p->stride + js[i] - 1];
-          k[i] = (uint8_t)f;
-          k[3 + i] = (uint8_t)rank;
-          k[6 + i] = (uint8_t)((sp & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+          k[2 * i] = (uint8_t)(f | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
+          k[2 * i + 1] = (uint8_t)rank;
         }
         uint32_t nl = 1u << (D - 6);
         for (uint32_t l = 0; l < nl; l++)

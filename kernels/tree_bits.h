@@ -46,9 +46,15 @@
 #define LM_BITS_MAX_FEATURES 128
 #define LM_BITS_MAX_THRESHOLDS 254
 #define LM_BITS_WORD_BYTES 192 /* per tree: feature[64], rank[64], limit[64] */
-/* Bottom block of a level-6 position (trees of depth 7 or 8): bytes 0–2 features, 3–5 ranks,
- * 6–8 limits of the position's node (index 0) and, for depth 8, of its left (1) and right (2)
- * children; from byte 16 its 2^(D−6) leaves (× weight) as floats, left to right. */
+/* Bottom block of a level-6 position (trees of depth 7 or 8): two bytes per node, for the
+ * position's node (bytes 0–1) and, for depth 8, its left (2–3) and right (4–5) children: the
+ * feature with the default direction in bit 7 (f | 128 when NaN goes left), then the rank
+ * (bytes 2–5 are 0 for depth 7); from byte 16 its 2^(D−6) leaves (× weight) as floats, left to
+ * right. A node sends a row right iff bin[f] ≥ rank, except a NaN (bin 255) at a default-left
+ * node, which goes left: a NaN reaches every rank ≤ 255 (also a NaN threshold's 255), a real
+ * bin (≤ 254) exactly the ranks ≤ bin; pass-through nodes (NaN threshold, default left) never
+ * go right. The kernels read the header of 8 trees' blocks with one gather, the 8 trees of a
+ * row in lanes (kernels/tree_bits_avx512.c, lm__bottom8). */
 #define LM_BITS_BLOCK_BYTES 32
 
 struct lm__perfect;
@@ -58,7 +64,15 @@ typedef struct lm__bits {
   uint32_t n_trees;
   uint32_t depth;        /* D, as the perfect layout's */
   uint32_t n_leaf;       /* 2^D */
-  float *thr;            /* F × 256: sorted distinct thresholds, then NaN */
+  uint32_t levels;       /* L: the smallest L ≥ 1 with 2^L − 1 ≥ the largest K_f (≤ 8) */
+  uint32_t dual;         /* F ≤ 64: a row's 128-byte bin table holds the bins twice, bytes
+                            64 + f with NaN's 255 turned into 0; a default-left node's feature
+                            byte is f + 64 and unused positions are (64, rank 255, limit 0), so
+                            that a node goes right iff table[feature byte] ≥ rank (no limit
+                            needed; the limit rule stays valid too) */
+  uint32_t eyt_stride;   /* floats per feature in the search tables: max(32, 2^L) */
+  float *thr;            /* F × 256: sorted distinct thresholds, then NaN; followed in the same
+                            region by the search tables (lm__bits_eyt): F × eyt_stride */
   float *split16;        /* F × 16: thr[f][16·i + 15], the bucket splitters */
   uint8_t *nodes;        /* n_trees × 192: the word layout above */
   float *leafw;          /* D ≤ 6: n_trees × n_leaf, leaf × tree weight; else NULL */
@@ -69,6 +83,17 @@ typedef struct lm__bits {
   void *block;           /* the single allocation holding the arrays above */
   size_t block_bytes;    /* its size (NUMA replicas copy it: runtime/numa.c) */
 } lm__bits;
+
+/* Search tables for binning many rows at once (rows in lanes): per feature, entry j (1 ≤ j <
+ * 2^L) is node j of the implicit binary search tree (Eytzinger order) over the feature's sorted
+ * thresholds padded with NaN to 2^L − 1: the node of level k (2^(k−1) ≤ j < 2^k) holds sorted
+ * threshold ((j − 2^(k−1))·2 + 1)·2^(L−k) − 1. Starting from j = 1, L steps j = 2j + [t_j ≤ x]
+ * end on j = 2^L + #{thresholds ≤ x} for a non-NaN x: the bin, exactly (the predicate is
+ * monotone over the sorted thresholds and false on the NaN padding). They live right after thr
+ * in its region, so that a copy that rebases thr (runtime/numa.c) carries them along. */
+static inline const float *lm__bits_eyt(const lm__bits *b) {
+  return b->thr + (size_t)b->num_features * 256;
+}
 
 /* Build from a verified view and its perfect layout; NULL if not eligible or out of memory. */
 lm__bits *lm__bits_build(const lmf_view *v, const struct lm__perfect *p);

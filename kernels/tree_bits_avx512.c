@@ -1,21 +1,29 @@
 /*
  * tree_bits_avx512.c — AVX-512 (+ VBMI byte permutes) kernels over the bin-and-bitmask layout
- * (tree_bits.h): no gather on the walk at all.
+ * (tree_bits.h). Hand-written because the layout only pays with these instructions: byte
+ * permutes as 128-entry table lookups, compares into masks, and control over which work sits
+ * in lanes (rows, trees or features) at each step.
  *
- * A row is first turned into one bin byte per feature (two compares of 16 thresholds per
- * feature: bucket, then place in the bucket). Then, per tree and 64-slot chunk, one byte permute
- * picks each node's bin from the row's 128-byte table, a subtraction and an unsigned compare
- * decide all 64 nodes: a 64-bit word per (row, tree, chunk). The leaf is found from the words
- * 8 at a time in 64-bit lanes (j = 2j + bit j of the words, D times) and its value (× weight,
- * precomputed) gathered.
+ * Bins. One row (single-row calls): two compares of 16 thresholds per feature (bucket, then
+ * place in the bucket). A batch block: rows in lanes, a branch-free binary search per feature
+ * over its Eytzinger-ordered thresholds held in registers, with 16 × 16 transposes in and out.
+ *
+ * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
+ * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. The
+ * level-6 position comes from the words 8 at a time (two exit-table permutes).
+ *
+ * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
+ * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
  *
  * - Single row: trees in lanes (8 per vector); the row's leaves are then added in tree order.
- * - Batch: 16 rows per block, rows in lanes for the leaf search and the sums (two 8-row halves);
- *   each row adds its trees' leaves in tree order. The words of tree t are written while the
- *   leaves of tree t − 1 are found (a one-tree pipeline: the words are stored from mask
- *   registers and reloaded as vectors once their stores have retired).
- * Sums are bit-identical to the scalar reference; decisions are identical by construction.
- * Falls back to the perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
+ * - Batch, depth ≤ 6: blocks of 64 rows; 4 trees' words per pass over the rows, then each
+ *   tree's leaves with rows in lanes, added to per-row sums (vectors of 16 rows) tree by tree.
+ * - Batch, depth 7–8: blocks of 64 rows, groups of 8 trees: words (4 trees per pass), then per
+ *   row the 8 trees' positions and leaves in lanes, then per row the leaves added in tree order
+ *   with the sum in a register.
+ * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
+ * the scalar reference; decisions are identical by construction. Falls back to the
+ * perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -29,6 +37,8 @@
 #pragma GCC target("avx512vbmi,popcnt")
 
 #define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
+#define LM__DBLOCK 64 /* the same for trees of depth 7–8, whose bottom blocks (2 KB per tree)
+                          make the model larger than L2 */
 #define LM__GMAX 8   /* outputs summed on the stack in a block */
 #define LM__TB 64    /* trees per single-row pass */
 
@@ -47,12 +57,161 @@ static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl
     unsigned bin = 16 * c1 + c2;
     tbl[f] = (uint8_t)(x != x ? 255u : bin);
   }
+  if (b->dual) { /* bytes 64 + f: the same bins, NaN → 0 (tree_bits.h) */
+    __m512i v = _mm512_load_si512(tbl);
+    _mm512_store_si512(tbl + 64, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, _mm512_set1_epi8(-1)), v));
+  }
+}
+
+/* 16 × 16 floats transposed in registers: r[i] holds row i on entry, column i on exit. */
+static inline void lm__tr16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 16; i += 2) { /* per 128-bit lane: rows i, i+1 interleaved */
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) { /* u[i + c]: lane-relative column c of rows i … i+3 */
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; c++) { /* column 4·lane + c: lane `lane` of u[c], u[4+c], u[8+c], u[12+c] */
+    __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v2 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+    __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+    __m512 v4 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+    r[c] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[8 + c] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    r[4 + c] = _mm512_shuffle_f32x4(v2, v4, 0x88);
+    r[12 + c] = _mm512_shuffle_f32x4(v2, v4, 0xDD);
+  }
+}
+
+/* The bins of a block of rows (R = rows rounded up to 16 ≤ LM__BLOCK; lanes past `rows`
+ * repeat the last row) into tbl[128·r + f], rows in lanes: the block is transposed (16 × 16
+ * tiles), then per feature, its search tables in registers (lm__bits_eyt), L steps
+ * j = 2j + [t_j ≤ x] per 16 rows: one permute, one compare and two additions per step instead
+ * of the per-row kernel's two compares and their mask-to-integer moves per (row, feature) —
+ * binning was 40% of a `small` batch. The bins come out feature-major (16 rows per feature)
+ * and are transposed back as bytes with permutes. Identical bins: the same predicate t ≤ x on
+ * the same thresholds (tree_bits.h). */
+static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
+  const uint32_t F = b->num_features, L = b->levels, S = b->eyt_stride;
+  const uint32_t F16 = (F + 15) & ~15u;
+  const float *eyt = lm__bits_eyt(b);
+  _Alignas(64) float xT[LM_BITS_MAX_FEATURES * LM__BLOCK]; /* xT[f·64 + r] */
+  _Alignas(64) uint8_t binT[(LM__BLOCK / 16) * LM_BITS_MAX_FEATURES * 16]; /* [g][f][16 rows] */
+  for (size_t r0 = 0; r0 < R; r0 += 16)
+    for (uint32_t f0 = 0; f0 < F; f0 += 16) {
+      __mmask16 m = F - f0 >= 16 ? 0xFFFF : (__mmask16)((1u << (F - f0)) - 1);
+      __m512 t[16];
+      for (int i = 0; i < 16; i++) {
+        size_t r = r0 + i < rows ? r0 + i : rows - 1;
+        t[i] = _mm512_maskz_loadu_ps(m, x + r * F + f0);
+      }
+      lm__tr16(t);
+      for (uint32_t i = 0; i < 16 && f0 + i < F; i++) _mm512_store_ps(xT + (f0 + i) * LM__BLOCK + r0, t[i]);
+    }
+  const __m512i one = _mm512_set1_epi32(1), b5 = _mm512_set1_epi32(32), b6 = _mm512_set1_epi32(64);
+  const __m512i base = _mm512_set1_epi32(1 << L), nanbin = _mm512_set1_epi32(255);
+  for (uint32_t f = 0; f < F; f++) {
+    const float *e = eyt + (size_t)f * S;
+    __m512 E0 = _mm512_load_ps(e), E1 = _mm512_load_ps(e + 16), E2, E3, E4, E5, E6, E7;
+    E2 = E3 = E4 = E5 = E6 = E7 = E0;
+    if (L >= 6) E2 = _mm512_load_ps(e + 32), E3 = _mm512_load_ps(e + 48);
+    if (L >= 7)
+      E4 = _mm512_load_ps(e + 64), E5 = _mm512_load_ps(e + 80), E6 = _mm512_load_ps(e + 96),
+      E7 = _mm512_load_ps(e + 112);
+    for (size_t r0 = 0; r0 < R; r0 += 16) {
+      __m512 xv = _mm512_load_ps(xT + f * LM__BLOCK + r0);
+      __m512i j = one;
+      for (uint32_t k = 1; k <= L && k <= 5; k++) { /* nodes 1–31: one two-register table */
+        __mmask16 ge = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(E0, j, E1), xv, _CMP_LE_OQ);
+        j = _mm512_add_epi32(j, j);
+        j = _mm512_mask_add_epi32(j, ge, j, one);
+      }
+      if (L >= 6) { /* nodes 32–63 */
+        __mmask16 ge = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(E2, j, E3), xv, _CMP_LE_OQ);
+        j = _mm512_add_epi32(j, j);
+        j = _mm512_mask_add_epi32(j, ge, j, one);
+      }
+      if (L >= 7) { /* nodes 64–127: bit 5 of j picks the register pair */
+        __m512 tv = _mm512_mask_blend_ps(_mm512_test_epi32_mask(j, b5), _mm512_permutex2var_ps(E4, j, E5),
+                                         _mm512_permutex2var_ps(E6, j, E7));
+        __mmask16 ge = _mm512_cmp_ps_mask(tv, xv, _CMP_LE_OQ);
+        j = _mm512_add_epi32(j, j);
+        j = _mm512_mask_add_epi32(j, ge, j, one);
+      }
+      if (L >= 8) { /* nodes 128–255, from memory (models with more than 127 thresholds) */
+        const float *e8 = e + 128;
+        __mmask16 s5 = _mm512_test_epi32_mask(j, b5), s6 = _mm512_test_epi32_mask(j, b6);
+        __m512 lo = _mm512_mask_blend_ps(s5, _mm512_permutex2var_ps(_mm512_load_ps(e8), j, _mm512_load_ps(e8 + 16)),
+                                         _mm512_permutex2var_ps(_mm512_load_ps(e8 + 32), j, _mm512_load_ps(e8 + 48)));
+        __m512 hi = _mm512_mask_blend_ps(s5, _mm512_permutex2var_ps(_mm512_load_ps(e8 + 64), j, _mm512_load_ps(e8 + 80)),
+                                         _mm512_permutex2var_ps(_mm512_load_ps(e8 + 96), j, _mm512_load_ps(e8 + 112)));
+        __mmask16 ge = _mm512_cmp_ps_mask(_mm512_mask_blend_ps(s6, lo, hi), xv, _CMP_LE_OQ);
+        j = _mm512_add_epi32(j, j);
+        j = _mm512_mask_add_epi32(j, ge, j, one);
+      }
+      __m512i bin = _mm512_sub_epi32(j, base);
+      bin = _mm512_mask_mov_epi32(bin, _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), nanbin);
+      _mm_store_si128((__m128i *)(binT + ((r0 / 16) * LM_BITS_MAX_FEATURES + f) * 16),
+                      _mm512_cvtepi32_epi8(bin));
+    }
+  }
+  for (size_t g = 0; g < R / 16; g++) { /* features past F (to a multiple of 16): bin 0 */
+    memset(binT + (g * LM_BITS_MAX_FEATURES + F) * 16, 0, (size_t)(F16 - F) * 16);
+  }
+  if (F16 < 128) { /* bytes ≥ F16 are never selected; zeroed all the same (defined tables) */
+    const __mmask64 mlo = F16 >= 64 ? 0 : ~0ull << F16, mhi = F16 <= 64 ? ~0ull : ~0ull << (F16 - 64);
+    for (size_t r = 0; r < R; r++) {
+      _mm512_mask_storeu_epi8(tbl + 128 * r, mlo, _mm512_setzero_si512());
+      _mm512_mask_storeu_epi8(tbl + 128 * r + 64, mhi, _mm512_setzero_si512());
+    }
+  }
+  /* 16 features × 16 rows per step: Z_q holds features f0+4q … f0+4q+3 (16 rows each);
+   * O_p (rows 4p … 4p+3, 16 features each) byte 16·ri + fi = Z_{fi/4} byte 16·(fi%4) + 4p + ri:
+   * two two-register permutes (Z0|Z1 and Z2|Z3, same index) and a blend on fi ≥ 8. */
+  _Alignas(64) uint8_t ix[64];
+  for (int pos = 0; pos < 64; pos++) {
+    int ri = pos / 16, fi = pos % 16;
+    ix[pos] = (uint8_t)(64 * ((fi >> 2) & 1) + 16 * (fi & 3) + ri);
+  }
+  const __m512i idx0 = _mm512_load_si512(ix), four = _mm512_set1_epi8(4);
+  const __mmask64 hi8 = 0xFF00FF00FF00FF00ull;
+  const __m512i ff = _mm512_set1_epi8(-1);
+  for (size_t g = 0; g < R / 16; g++)
+    for (uint32_t f0 = 0; f0 < F16; f0 += 16) {
+      const uint8_t *z = binT + (g * LM_BITS_MAX_FEATURES + f0) * 16;
+      __m512i Z0 = _mm512_load_si512(z), Z1 = _mm512_load_si512(z + 64);
+      __m512i Z2 = _mm512_load_si512(z + 128), Z3 = _mm512_load_si512(z + 192);
+      __m512i idx = idx0;
+      for (int p = 0; p < 4; p++) {
+        __m512i O = _mm512_mask_blend_epi8(hi8, _mm512_permutex2var_epi8(Z0, idx, Z1),
+                                           _mm512_permutex2var_epi8(Z2, idx, Z3));
+        uint8_t *o = tbl + (16 * g + 4 * p) * 128 + f0;
+        _mm_store_si128((__m128i *)o, _mm512_castsi512_si128(O));
+        _mm_store_si128((__m128i *)(o + 128), _mm512_extracti32x4_epi32(O, 1));
+        _mm_store_si128((__m128i *)(o + 256), _mm512_extracti32x4_epi32(O, 2));
+        _mm_store_si128((__m128i *)(o + 384), _mm512_extracti32x4_epi32(O, 3));
+        if (b->dual) { /* bytes 64 + f: NaN → 0 (tree_bits.h) */
+          O = _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(O, ff), O);
+          _mm_store_si128((__m128i *)(o + 64), _mm512_castsi512_si128(O));
+          _mm_store_si128((__m128i *)(o + 192), _mm512_extracti32x4_epi32(O, 1));
+          _mm_store_si128((__m128i *)(o + 320), _mm512_extracti32x4_epi32(O, 2));
+          _mm_store_si128((__m128i *)(o + 448), _mm512_extracti32x4_epi32(O, 3));
+        }
+        idx = _mm512_add_epi8(idx, four);
+      }
+    }
 }
 
 /* The word of one tree (its 192 node bytes at nd) for a row whose bins are lo (features 0–63)
  * and hi (64–127). */
-static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi) {
+static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi, uint32_t dual) {
   __m512i bins = _mm512_permutex2var_epi8(lo, _mm512_load_si512(nd), hi);
+  if (dual) /* F ≤ 64: right iff bin ≥ rank (tree_bits.h) */
+    return _mm512_cmpge_epu8_mask(bins, _mm512_load_si512(nd + 64));
   __m512i d = _mm512_sub_epi8(bins, _mm512_load_si512(nd + 64));
   return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(nd + 128));
 }
@@ -74,21 +233,34 @@ static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
   return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
 }
 
-/* Levels 6–7 (trees of depth 7 and 8), one (row, tree) at a time, from the tree's bottom
- * blocks: pos is the level-6 position; returns the leaf value. */
-static inline float lm__bottom(const uint8_t *blocks, const uint8_t *tbl, uint32_t pos, uint32_t D) {
-  const uint8_t *k = blocks + (size_t)pos * LM_BITS_BLOCK_BYTES;
-  const float *leaf = (const float *)(k + 16);
-  uint32_t d0 = (uint8_t)(tbl[k[0]] - k[3]) < k[6];
-  if (D == 7) return leaf[d0];
-  uint32_t n = 1 + d0;
-  uint32_t d1 = (uint8_t)(tbl[k[n]] - k[3 + n]) < k[6 + n];
-  return leaf[2 * d0 + d1];
+/* Levels 6–7 (trees of depth 7 and 8) of 8 trees of one row, in lanes: q holds the byte
+ * offsets (from bl) of their bottom blocks (lanes outside `lanes` are not read), lo and hi the
+ * row's bins. One gather of the 8 block headers (bytes 0–5: three (feature | dl·128, rank)
+ * pairs), the bins of their features by one byte permute of the row's bins (the index's bit 7
+ * is ignored: the table where NaN's bin is 255), one compare against the ranks, NaN sent left
+ * where the node's default is left (tree_bits.h), and the leaf from the three decision bits
+ * (d0 + 2·d1 + 4·d2 by a byte sum, then an 8-entry table): about 4 vector instructions per
+ * (row, tree) where the scalar walk of the two levels took 18. Returns the byte offsets of the
+ * 8 leaves; the caller adds them in tree order. */
+static inline __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, __m512i lo,
+                                  __m512i hi, uint32_t D) {
+  /* the leaf from d0 + 2·d1 + 4·d2 (d1, d2: the left and right child's decisions; depth 7:
+   * d0 alone, the other bytes of its header being 0) */
+  const __m512i lutD = D == 8 ? _mm512_setr_epi64(0, 2, 1, 2, 0, 3, 1, 3)
+                              : _mm512_setr_epi64(0, 1, 0, 1, 0, 1, 0, 1);
+  const __m512i bitv = _mm512_set1_epi64(0x0000000400020001ll), ffv = _mm512_set1_epi8(-1);
+  __m512i hdr = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), lanes, q, bl, 1);
+  __m512i bins = _mm512_permutex2var_epi8(lo, hdr, hi);
+  __mmask64 dlnan = _mm512_movepi8_mask(hdr) & _mm512_cmpeq_epi8_mask(bins, ffv);
+  __mmask64 right = _mm512_cmpge_epu8_mask(bins, _mm512_srli_epi64(hdr, 8)) & ~dlnan;
+  __m512i sum3 = _mm512_sad_epu8(_mm512_maskz_mov_epi8(right, bitv), _mm512_setzero_si512());
+  __m512i leaf = _mm512_permutexvar_epi64(sum3, lutD);
+  return _mm512_add_epi64(_mm512_add_epi64(q, _mm512_set1_epi64(16)), _mm512_slli_epi64(leaf, 2));
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
-  const uint32_t sh = D < 6 ? 6 - D : 0;
+  const uint32_t sh = D < 6 ? 6 - D : 0, dual = b->dual;
   _Alignas(64) uint8_t tbl[128];
   _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
   memset(tbl, 0, sizeof tbl);
@@ -100,7 +272,7 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi);
+      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi, dual);
     }
     for (uint32_t q = 0; q < n8; q += 8)
       _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
@@ -115,17 +287,20 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
       }
     } else {
       const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
-      for (uint32_t i = 0; i < nt; i++) /* each tree's one block below level 6 */
-        _mm_prefetch((const char *)bl + ((size_t)i * 64 + P[i]) * LM_BITS_BLOCK_BYTES, _MM_HINT_T0);
+      const __m512i step = _mm512_set1_epi64(8 * 64 * LM_BITS_BLOCK_BYTES);
+      __m512i toff = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+      toff = _mm512_slli_epi64(toff, 11); /* tree i's blocks: i · 64 · 32 bytes */
+      for (uint32_t q = 0; q < n8; q += 8, toff = _mm512_add_epi64(toff, step)) {
+        __mmask8 lanes = nt - q >= 8 ? 0xFF : (__mmask8)((1u << (nt - q)) - 1);
+        __m512i off = _mm512_add_epi64(_mm512_slli_epi64(_mm512_load_si512(P + q), 5), toff);
+        _mm512_store_si512(P + q, lm__bottom8(bl, off, lanes, lo, hi, D));
+      }
       if (G == 1) {
         float acc = o[0];
-        for (uint32_t i = 0; i < nt; i++)
-          acc += lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+        for (uint32_t i = 0; i < nt; i++) acc += *(const float *)(bl + P[i]);
         o[0] = acc;
       } else {
-        for (uint32_t i = 0; i < nt; i++)
-          o[b->group[t0 + i]] +=
-              lm__bottom(bl + (size_t)i * 64 * LM_BITS_BLOCK_BYTES, tbl, (uint32_t)P[i], D);
+        for (uint32_t i = 0; i < nt; i++) o[b->group[t0 + i]] += *(const float *)(bl + P[i]);
       }
     }
   }
@@ -133,21 +308,14 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
 
 static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
                       float *out) {
-  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs, F = b->num_features;
+  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
-  _Alignas(64) uint64_t W[LM__BLOCK], P[LM__BLOCK];
+  _Alignas(64) uint64_t W[4 * LM__BLOCK];
   /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
   _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
   const int in_acc = G <= LM__GMAX;
-  for (size_t r = 0; r < R; r++) {
-    if (r < rows) {
-      lm__bin_row(b, x + r * F, tbl + 128 * r);
-      memset(tbl + 128 * r + F, 0, 128 - F);
-    } else {
-      memcpy(tbl + 128 * r, tbl + 128 * (rows - 1), 128); /* tail lanes repeat the last row */
-    }
-  }
+  lm__bin_block(b, x, rows, R, tbl);
   for (size_t i = 0; in_acc && i < G * LM__BLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
     for (size_t r = 0; r < rows; r++)
@@ -155,31 +323,51 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   lm__luts lut = lm__load_luts(b);
   const __m512i bit5 = _mm512_set1_epi32(32);
   const __m128i sh = _mm_cvtsi32_si128(D < 6 ? 6 - (int)D : 0);
-  for (uint32_t t = 0; t < T; t++) {
-    float *acc = accs + (in_acc ? (size_t)b->group[t] * LM__BLOCK : 0);
-    /* every row's word first, so that their stores retire before the vector reloads */
-    const uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
-    if (t + 1 < T) /* the next tree's words and leaves, while this one is scored */
-      for (int i = 0; i < LM_BITS_WORD_BYTES; i += 64)
-        _mm_prefetch((const char *)nd + LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
-    if (D <= 6 && t + 1 < T)
-      for (size_t i = 0; i < ((size_t)4 << D); i += 64)
-        _mm_prefetch((const char *)(b->leafw + ((size_t)(t + 1) << D)) + i, _MM_HINT_T0);
-    __m512i feat = _mm512_load_si512(nd), rank = _mm512_load_si512(nd + 64);
-    __m512i lim = _mm512_load_si512(nd + 128);
+  for (uint32_t t0 = 0; t0 < T; t0 += 4) {
+    /* the words of 4 trees per pass over the rows (a row's bins loaded once for 4 trees), every
+     * row's words before any is reloaded as a vector; then each tree's leaves, in tree order */
+    const uint32_t nt = T - t0 < 4 ? T - t0 : 4;
+    const uint8_t *nd[4];
+    for (uint32_t i = 0; i < 4; i++) /* past the last tree: repeat it (its words are unused) */
+      nd[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_WORD_BYTES;
+    if (t0 + 4 < T) /* the next trees' words and leaves, while these are scored */
+      for (uint32_t i = 0; i < 4 * LM_BITS_WORD_BYTES && (t0 + 4) * LM_BITS_WORD_BYTES + i < T * LM_BITS_WORD_BYTES; i += 64)
+        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 4) * LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+    if (t0 + 4 < T)
+      for (size_t i = 0; i < ((size_t)16 << D); i += 64)
+        _mm_prefetch((const char *)(b->leafw + ((size_t)(t0 + 4) << D)) + i, _MM_HINT_T0);
+    __m512i f0 = _mm512_load_si512(nd[0]), r0_ = _mm512_load_si512(nd[0] + 64), l0 = _mm512_load_si512(nd[0] + 128);
+    __m512i f1 = _mm512_load_si512(nd[1]), r1 = _mm512_load_si512(nd[1] + 64), l1 = _mm512_load_si512(nd[1] + 128);
+    __m512i f2 = _mm512_load_si512(nd[2]), r2 = _mm512_load_si512(nd[2] + 64), l2 = _mm512_load_si512(nd[2] + 128);
+    __m512i f3 = _mm512_load_si512(nd[3]), r3 = _mm512_load_si512(nd[3] + 64), l3 = _mm512_load_si512(nd[3] + 128);
+    if (b->dual) /* F ≤ 64: right iff bin ≥ rank, one instruction fewer (tree_bits.h) */
+      for (size_t r = 0; r < R; r++) {
+        __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
+        W[r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f0, hi), r0_);
+        W[LM__BLOCK + r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f1, hi), r1);
+        W[2 * LM__BLOCK + r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f2, hi), r2);
+        W[3 * LM__BLOCK + r] = _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(lo, f3, hi), r3);
+      }
+    else
     for (size_t r = 0; r < R; r++) {
-      __m512i bins = _mm512_permutex2var_epi8(_mm512_load_si512(tbl + 128 * r), feat,
-                                              _mm512_load_si512(tbl + 128 * r + 64));
-      W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(bins, rank), lim);
+      __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
+      W[r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f0, hi), r0_), l0);
+      W[LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f1, hi), r1), l1);
+      W[2 * LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f2, hi), r2), l2);
+      W[3 * LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f3, hi), r3), l3);
     }
+    for (uint32_t ti = 0; ti < nt; ti++) {
+    const uint32_t t = t0 + ti;
+    const uint64_t *Wt = W + (size_t)ti * LM__BLOCK;
+    float *acc = accs + (in_acc ? (size_t)b->group[t] * LM__BLOCK : 0);
     if (D <= 6) {
       /* leaf values by permutes from the tree's (up to) 64 leaves */
       const float *lw = b->leafw + ((size_t)t << D);
       __m512 L0 = _mm512_loadu_ps(lw), L1 = _mm512_loadu_ps(lw + 16);
       __m512 L2 = _mm512_loadu_ps(lw + 32), L3 = _mm512_loadu_ps(lw + 48);
       for (size_t r0 = 0; r0 < R; r0 += 16) {
-        __m512i p0 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0)), sh);
-        __m512i p1 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(W + r0 + 8)), sh);
+        __m512i p0 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(Wt + r0)), sh);
+        __m512i p1 = _mm512_srl_epi64(lm__pos8(&lut, _mm512_load_si512(Wt + r0 + 8)), sh);
         __m512i i16 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(p0)),
                                          _mm512_cvtepi64_epi32(p1), 1);
         __m512 l = _mm512_mask_blend_ps(_mm512_test_epi32_mask(i16, bit5),
@@ -194,21 +382,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
           for (size_t r = r0; r < rows && r < r0 + 16; r++) out[r * G + g] += lv[r - r0];
         }
       }
-    } else {
-      for (size_t r0 = 0; r0 < R; r0 += 8)
-        _mm512_store_si512(P + r0, lm__pos8(&lut, _mm512_load_si512(W + r0)));
-      const uint8_t *bl = b->bottom + (size_t)t * 64 * LM_BITS_BLOCK_BYTES;
-      if (t + 1 < T) /* the next tree's 2 KB of blocks, from L2/L3 while this one is walked */
-        for (int i = 0; i < 64 * LM_BITS_BLOCK_BYTES; i += 64) _mm_prefetch((const char *)bl + 64 * LM_BITS_BLOCK_BYTES + i, _MM_HINT_T0);
-      if (in_acc && D == 8) { /* the common case, specialised */
-        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], 8);
-      } else if (in_acc) {
-        for (size_t r = 0; r < rows; r++) acc[r] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
-      } else {
-        uint32_t g = b->group[t];
-        for (size_t r = 0; r < rows; r++)
-          out[r * G + g] += lm__bottom(bl, tbl + 128 * r, (uint32_t)P[r], D);
-      }
+    }
     }
   }
   if (G == 1)
@@ -216,6 +390,120 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   else if (in_acc)
     for (size_t r = 0; r < rows; r++)
       for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__BLOCK + r];
+}
+
+/* Batch block of trees of depth 7–8: rows outer, trees in groups of 8. Per row and group, the 8
+ * words come from the row's bins held in two registers, the 8 level-6 positions from one
+ * exit-table step (trees in lanes), turned into bottom-block offsets; then the 8 bottoms are
+ * walked with the row's sum in a register, in tree order. Against trees outer (the depth ≤ 6
+ * block below): no per-(row, tree) load and store of the sum, and the bins are loaded once per
+ * row and group instead of once per (row, tree). The next group's bottom blocks (16 KB) are
+ * prefetched a few lines per row while this group is walked. */
+static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
+                           float *out) {
+  const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
+  _Alignas(64) uint8_t tbl[LM__DBLOCK * 128];
+  _Alignas(64) uint64_t W[8 * LM__DBLOCK]; /* the words, then in place the block offsets */
+  _Alignas(64) float accs[LM__GMAX * LM__DBLOCK];
+  const int in_acc = G <= LM__GMAX;
+  for (size_t c = 0; c < rows; c += LM__BLOCK) { /* binned 64 rows at a time */
+    size_t rc = rows - c < LM__BLOCK ? rows - c : LM__BLOCK;
+    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + 128 * c);
+  }
+  for (size_t i = 0; in_acc && i < G * LM__DBLOCK; i++) accs[i] = m->base_margin;
+  if (!in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = m->base_margin;
+  lm__luts lut = lm__load_luts(b);
+  /* bottom-block byte offset of tree i of a group: i · 64 blocks */
+  const __m512i toff = _mm512_setr_epi64(0, 1 * 64 * LM_BITS_BLOCK_BYTES, 2 * 64 * LM_BITS_BLOCK_BYTES,
+                                         3 * 64 * LM_BITS_BLOCK_BYTES, 4 * 64 * LM_BITS_BLOCK_BYTES,
+                                         5 * 64 * LM_BITS_BLOCK_BYTES, 6 * 64 * LM_BITS_BLOCK_BYTES,
+                                         7 * 64 * LM_BITS_BLOCK_BYTES);
+  const size_t grp_bytes = 8 * 64 * LM_BITS_BLOCK_BYTES;
+  for (uint32_t t0 = 0; t0 < T; t0 += 8) {
+    const uint32_t nt = T - t0 < 8 ? T - t0 : 8;
+    const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
+    const uint8_t *nds[8];
+    for (uint32_t i = 0; i < 8; i++) /* past the last tree: repeat it (its words are unused) */
+      nds[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_WORD_BYTES;
+    /* Prefetches: the next group's bottom blocks into L2 (T1) while this group's are walked,
+     * spread over the rows; this group's into L1 while its words are computed (the words pass
+     * touches little else), so that the walk's dependent loads hit L1; the next group's node
+     * bytes. */
+    const size_t next_bytes = t0 + 8 < T ? (size_t)(T - t0 - 8 < 8 ? T - t0 - 8 : 8) * 64 * LM_BITS_BLOCK_BYTES : 0;
+    const size_t pf_step = next_bytes ? ((next_bytes / 64 + rows - 1) / rows) * 64 : 0;
+    const size_t cur_bytes = (size_t)nt * 64 * LM_BITS_BLOCK_BYTES;
+    const size_t cur_step = ((cur_bytes / 64 + 2 * rows - 1) / (2 * rows)) * 64;
+    size_t pf = 0, pc = 0;
+    if (t0 + 8 < T)
+      for (size_t i = 0; i < 8 * LM_BITS_WORD_BYTES; i += 64)
+        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 8) * LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+    /* three passes over the rows, so that every store has retired before it is reloaded and
+     * each pass has rows × 8 independent pieces of work: words (trees outer: a tree's node
+     * bytes stay in registers); positions → block offsets; bottoms (rows outer: the row's sum
+     * in a register, its trees in order) */
+    for (uint32_t i = 0; i < 8; i += 4) { /* 4 trees per pass: a row's bins loaded once */
+      __m512i f0 = _mm512_load_si512(nds[i]), r0 = _mm512_load_si512(nds[i] + 64);
+      __m512i l0 = _mm512_load_si512(nds[i] + 128);
+      __m512i f1 = _mm512_load_si512(nds[i + 1]), r1 = _mm512_load_si512(nds[i + 1] + 64);
+      __m512i l1 = _mm512_load_si512(nds[i + 1] + 128);
+      __m512i f2 = _mm512_load_si512(nds[i + 2]), r2 = _mm512_load_si512(nds[i + 2] + 64);
+      __m512i l2 = _mm512_load_si512(nds[i + 2] + 128);
+      __m512i f3 = _mm512_load_si512(nds[i + 3]), r3 = _mm512_load_si512(nds[i + 3] + 64);
+      __m512i l3 = _mm512_load_si512(nds[i + 3] + 128);
+      for (size_t r = 0; r < rows; r++) {
+        __m512i lo = _mm512_load_si512(tbl + 128 * r), hi = _mm512_load_si512(tbl + 128 * r + 64);
+        W[8 * r + i] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f0, hi), r0), l0);
+        W[8 * r + i + 1] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f1, hi), r1), l1);
+        W[8 * r + i + 2] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f2, hi), r2), l2);
+        W[8 * r + i + 3] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f3, hi), r3), l3);
+        for (size_t e = pc + cur_step; pc < e && pc < cur_bytes; pc += 64)
+          _mm_prefetch((const char *)bl + pc, _MM_HINT_T0);
+      }
+    }
+    /* Levels 6–7 with the 8 trees of a row in lanes: one gather of the 8 bottom-block headers
+     * (bytes 0–5: three (feature | dl·128, rank) pairs), the bins of their features by one
+     * byte permute of the row's bins (the index's bit 7 is ignored: the NaN-right table; a
+     * default-left node turns NaN's 255 into "left"), one compare against the ranks, and the
+     * leaf from the three decision bits (d0 + 2·d1 + 4·d2 by a byte sum, then a table): about
+     * 4 vector instructions per (row, tree) instead of 18 scalar ones. What is stored is the
+     * byte offset of each tree's leaf; the sums are added afterwards per row, in tree order. */
+    /* levels 6–7 (lm__bottom8): each tree's leaf offset, stored in place of its word */
+    const __mmask8 lanes = (__mmask8)((1u << nt) - 1);
+    for (size_t r = 0; r < rows; r++) {
+      const uint8_t *t = tbl + 128 * r;
+      __m512i q = _mm512_add_epi64(_mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff);
+      _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, _mm512_load_si512(t), _mm512_load_si512(t + 64), D));
+      for (size_t e = pf + pf_step; pf < e && pf < next_bytes; pf += 64)
+        _mm_prefetch((const char *)bl + grp_bytes + pf, _MM_HINT_T1);
+    }
+    for (size_t r = 0; r < rows; r++) {
+      const uint64_t *q = W + 8 * r;
+      if (G == 1) {
+        float acc = accs[r];
+        if (nt == 8)
+          for (uint32_t i = 0; i < 8; i++) acc += *(const float *)(bl + q[i]);
+        else
+          for (uint32_t i = 0; i < nt; i++) acc += *(const float *)(bl + q[i]);
+        accs[r] = acc;
+      } else {
+        for (uint32_t i = 0; i < nt; i++) {
+          float v = *(const float *)(bl + q[i]);
+          uint32_t g = b->group[t0 + i];
+          if (in_acc)
+            accs[(size_t)g * LM__DBLOCK + r] += v;
+          else
+            out[r * G + g] += v;
+        }
+      }
+    }
+  }
+  if (G == 1)
+    memcpy(out, accs, rows * sizeof(float));
+  else if (in_acc)
+    for (size_t r = 0; r < rows; r++)
+      for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__DBLOCK + r];
 }
 
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
@@ -229,8 +517,12 @@ void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, f
     for (size_t r = 0; r < n; r++) lm__one_row(b, v->meta, x + r * F, out + r * G);
     return;
   }
-  for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
-    size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
-    lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
+  const size_t blk = b->depth > 6 ? LM__DBLOCK : LM__BLOCK;
+  for (size_t r0 = 0; r0 < n; r0 += blk) {
+    size_t rows = n - r0 < blk ? n - r0 : blk;
+    if (b->depth > 6)
+      lm__block_deep(b, v->meta, x + r0 * F, rows, out + r0 * G);
+    else
+      lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
   }
 }

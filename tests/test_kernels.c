@@ -126,9 +126,10 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
                   what);
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
   const size_t maxn = 300, F = ir->num_features, G = ir->num_outputs;
-  float *x = malloc(sizeof *x * maxn * F);
+  /* rows start at row 0 or, every other size, at row 3 of x (odd offsets into the rows) */
+  float *x0 = malloc(sizeof *x0 * (maxn + 3) * F);
   float *want = malloc(sizeof *want * maxn * G), *got = malloc(sizeof *got * maxn * G);
-  for (size_t i = 0; i < maxn * F; i++) x[i] = special();
+  for (size_t i = 0; i < (maxn + 3) * F; i++) x0[i] = special();
   int isa = lm__cpu_isa();
   for (const lm__kernel *k = lm__tree_margin_kernels;; k++) {
     if (k->isa > isa) {
@@ -139,6 +140,7 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
       /* needs_perfect 2 without the bits layout runs (and tests) its fallback */
       for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
+        const float *x = x0 + (s % 2 ? 3 * F : 0);
         lm__tree_margin__scalar(&v, x, n, want);
         memset(got, 0xA5, sizeof *got * maxn * G);
         k->fn(&v, x, n, got);
@@ -159,7 +161,7 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
     if (k->isa == LM_ISA_SCALAR) break;
   }
   lm__perfect_free(perfect);
-  free(x), free(want), free(got), free(img);
+  free(x0), free(want), free(got), free(img);
 }
 
 static void test_random_models(void **state) {
@@ -176,6 +178,10 @@ static void test_random_models(void **state) {
       {30, 1, 100, 6, 0, 1, 1, 1}, {10, 3, 37, 5, 1, 1, 1, 1},  {7, 4, 129, 4, 1, 1, 0, 1},
       {64, 1, 40, 7, 0, 1, 1, 1},  {65, 1, 40, 7, 0, 1, 1, 1},  {100, 1, 70, 8, 0, 1, 1, 1},
       {128, 2, 33, 8, 1, 1, 1, 1}, {5, 1, 17, 1, 0, 1, 1, 1},   {40, 1, 300, 2, 0, 1, 1, 1},
+      /* 64–127 and 128–254 distinct thresholds on a feature: the deepest searches (7 and 8
+       * steps) of the batch binning */
+      {6, 1, 80, 6, 0, 1, 1, 1},   {4, 1, 60, 6, 0, 1, 1, 1},  {3, 1, 30, 8, 0, 1, 1, 1},
+      {5, 2, 40, 8, 0, 1, 1, 1},   {20, 10, 50, 8, 0, 1, 0, 1}, {9, 11, 44, 7, 1, 1, 1, 1},
       /* not eligible: too many features, too deep, too many distinct thresholds */
       {129, 1, 20, 6, 0, 1, 1, 0}, {20, 1, 30, 9, 0, 1, 1, 0}, {2, 1, 200, 6, 0, 1, 1, 0},
   };
