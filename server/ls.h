@@ -163,6 +163,8 @@ typedef struct ls_server {
   int listen_fd;
   _Atomic int workers_done;
   uint64_t spin_ns;           /* busy-poll window after traffic (LMSERVE_SPIN_US) */
+  int spin_yield, spin_idle, spin_backoff; /* busy-poll parts (LMSERVE_SPIN_*=0: off) */
+  _Atomic uint64_t last_traffic_ns; /* last time any loop handled events (spin decisions) */
 } ls_server;
 
 /* ---- one connection's request path state ---- */
