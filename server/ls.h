@@ -24,7 +24,7 @@
 #define LS_MAX_MODELS 64
 #define LS_NAME_MAX 128
 #define LS_MAX_WORKERS 256
-#define LS_DEFAULT_SPIN_US 50
+#define LS_DEFAULT_SPIN_US 200
 
 /* ---- configuration (lmserve.c parses the command line into it) ---- */
 typedef struct ls_config {

@@ -9,7 +9,7 @@ both return the same prediction for the request, then run wrk (-t1, --latency, s
 infer.lua) at 1 and 4 connections, REPS times each, interleaving the servers, and report the
 medians. Then "p99 at half of maximum throughput": wrk paced to half of lmserve's best median
 (infer.lua's delay() hook; the average pause per response is calibrated by short runs, see
-calibrate()), REPS runs, achieved rate reported. Prints a markdown table and writes it to BUILD/loadtest/results.md.
+Pacer), REPS runs, achieved rate reported. Prints a markdown table and writes it to BUILD/loadtest/results.md.
 
     /usr/bin/python3 server/loadtest/loadtest.py [--build build] [--duration 10] [--reps 3]
 
@@ -79,37 +79,42 @@ def wrk(url, conns, duration, body_file, delay_ms=None, pause_ms=None):
     return res
 
 
-def calibrate(url, target, conns, body_file, secs=2, log=print):
-    """The average pause per response (ms, infer.lua's LOADTEST_PAUSE_MS) at which `conns`
-    connections send `target` requests/s: a closed-loop run gives the round trip, then short
-    paced runs correct the pause for what one whole-millisecond wrk timer really lasts."""
-    closed = wrk(url, conns, secs, body_file)
-    rtt = conns / closed["rps"] * 1e3  # ms per request and connection, no pause
-    want = conns / target * 1e3        # ms per request and connection at the target rate
-    if want <= rtt:
-        log(f"pace: {conns} connections reach only {closed['rps']:.0f} req/s closed loop "
-            f"(target {target:.0f}): no pause")
-        return 0.0
-    x, eff = (want - rtt) / 1.05, 1.05   # eff: ms of real pause per ms asked
-    for _ in range(3):
-        r = wrk(url, conns, secs, body_file, pause_ms=x)
-        got = conns / r["rps"] * 1e3
-        log(f"pace: pause {x:.4f} ms/response → {r['rps']:.0f} req/s (target {target:.0f})")
-        if abs(r["rps"] - target) <= 0.03 * target:
-            break
-        if got > rtt:
-            eff = (got - rtt) / x
-        x = max(1e-4, (want - rtt) / eff)
-    return x
+class Pacer:
+    """Holds `conns` wrk connections at about `target` requests/s with infer.lua's
+    LOADTEST_PAUSE_MS (the average pause per response, ms). A closed-loop run gives the round
+    trip and a first pause; short paced runs then correct the pause by the difference between
+    the time per request they took and the target's, and every later run corrects it again
+    from its achieved rate (the shared machine's speed drifts)."""
 
+    def __init__(self, url, target, conns, body_file, log=print, secs=2):
+        self.url, self.target, self.conns, self.body_file, self.log = url, target, conns, body_file, log
+        closed = wrk(url, conns, secs, body_file)
+        self.rtt = conns / closed["rps"] * 1e3  # ms per request and connection, no pause
+        self.want = conns / target * 1e3        # the same at the target rate
+        self.eff = 1.05                         # ms of real pause per ms asked
+        self.x = 0.0
+        if self.want <= self.rtt:
+            log(f"pace: {conns} connections reach only {closed['rps']:.0f} req/s closed loop "
+                f"(target {target:.0f}): no pause")
+            return
+        self.x = (self.want - self.rtt) / self.eff
+        for _ in range(4):
+            r = self.run(secs)
+            log(f"pace: pause {r['pause_ms']:.4f} ms/response → {r['rps']:.0f} req/s "
+                f"(target {target:.0f})")
+            if abs(r["rps"] - target) <= 0.03 * target:
+                break
 
-def paced(url, target, conns, duration, body_file, log=print):
-    """One wrk run held at about `target` req/s with `conns` connections: returns wrk's result
-    (with "pause_ms") — the achieved rate is r["rps"]."""
-    x = calibrate(url, target, conns, body_file, log=log)
-    r = wrk(url, conns, duration, body_file, pause_ms=x or None)
-    r["pause_ms"] = x
-    return r
+    def run(self, duration):
+        x = self.x
+        r = wrk(self.url, self.conns, duration, self.body_file, pause_ms=x or None)
+        r["pause_ms"] = x
+        if x:
+            # Each connection needs conns/target ms per request; it took conns/achieved: add
+            # (or take away) the difference to the pause, in asked milliseconds.
+            err = self.want - self.conns / r["rps"] * 1e3
+            self.x = max(1e-4, x + err / self.eff)
+        return r
 
 
 def server_hist(port):
@@ -251,14 +256,14 @@ def main():
         c2med = {m: statistics.median(x[m] for x in c2_runs) for m in ("rps", "p50", "p99")}
         hc = args.half_conns
         log = lambda m: print("loadtest: " + m, flush=True)
-        pause = calibrate(lurl, half, hc, body_file, log=log)
+        pacer = Pacer(lurl, half, hc, body_file, log=log)
         h0 = server_hist(lport)
-        half_runs = [wrk(lurl, hc, args.duration, body_file, pause_ms=pause or None)
-                     for _ in range(args.reps)]
+        half_runs = [pacer.run(args.duration) for _ in range(args.reps)]
+        pause = statistics.median(r["pause_ms"] for r in half_runs)
         h1 = server_hist(lport)
         srv_p50, srv_p99 = hist_quantile(h0, h1, 0.5), hist_quantile(h0, h1, 0.99)
         for r in half_runs:
-            print(f"loadtest: lmserve paced c={hc} (pause {pause:.3f} ms/response): "
+            print(f"loadtest: lmserve paced c={hc} (pause {r['pause_ms']:.3f} ms/response): "
                   f"{r['rps']:.0f} req/s ({r['rps'] / best * 100:.0f}% of max)  "
                   f"p50 {fmt_us(r['p50'])}  p99 {fmt_us(r['p99'])}", flush=True)
             bad += r["non2xx"] + r["errors"]

@@ -52,15 +52,32 @@ def main():
         mx = max((lt.wrk(url, 4, 5, body_file) for _ in range(3)), key=lambda r: r["rps"])
         conns = 4
         target = args.fraction * mx["rps"]
-        pause = lt.calibrate(url, target, conns, body_file,
-                             log=lambda m: print("soak: " + m, flush=True))
+        pacer = lt.Pacer(url, target, conns, body_file,
+                         log=lambda m: print("soak: " + m, flush=True))
+        pause = pacer.x
         print(f"soak: max {mx['rps']:.0f} req/s (4 connections); soak paced to {target:.0f} req/s "
               f"({args.fraction:.0%}; pause {pause:.3f} ms/response) with {conns} connections for "
               f"{args.seconds} s, reload every {args.reload_every:g} s", flush=True)
         result = {}
 
         def load():
-            result.update(lt.wrk(url, conns, args.seconds, body_file, pause_ms=pause or None))
+            # Consecutive 60 s wrk runs (the pace is corrected between them from the achieved
+            # rate: the shared machine's speed drifts over ten minutes); totals summed.
+            segs, left, t_load = [], args.seconds, time.time()
+            while left > 0:
+                seg = min(60, left)
+                r = pacer.run(seg)
+                segs.append(r)
+                left -= seg
+                print(f"soak: segment {len(segs)}: {r['rps']:.0f} req/s "
+                      f"({r['rps'] / mx['rps']:.0%} of max), p99 {lt.fmt_us(r['p99'])}, "
+                      f"failed {r['non2xx'] + r['errors']}", flush=True)
+            reqs = sum(r["requests"] for r in segs)
+            result.update(requests=reqs, rps=reqs / (time.time() - t_load),
+                          non2xx=sum(r["non2xx"] for r in segs),
+                          errors=sum(r["errors"] for r in segs),
+                          p50=sorted(r["p50"] for r in segs)[len(segs) // 2],
+                          p99=max(r["p99"] for r in segs), segments=len(segs))
 
         th = threading.Thread(target=load)
         th.start()
@@ -99,7 +116,7 @@ def main():
             f"achieved {result['rps']:,.0f} req/s = {result['rps'] / mx['rps']:.0%} of max. Model "
             f"file replaced (copy + rename) every {args.reload_every:g} s; RSS sampled at each "
             f"reload.\n\n"
-            f"| requests | req/s | p50 | p99 | failed | reloads (lmserve) | reload failures | "
+            f"| requests | req/s | p50 (median segment) | p99 (worst segment) | failed | reloads (lmserve) | reload failures | "
             f"RSS after 1 min | RSS at end | growth |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
             f"| {result['requests']:,} | {result['rps']:,.0f} | {lt.fmt_us(result['p50'])} | "
             f"{lt.fmt_us(result['p99'])} | {bad} | {served_reloads} | {fails} | {base} kB | {end} kB | "
