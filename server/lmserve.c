@@ -363,7 +363,8 @@ static void *worker_main(void *arg) {
    * Contention back-off: polling only pays when the CPU would otherwise idle. Over windows of
    * 10 ms a loop compares the time it wanted the CPU (wall time minus time blocked in
    * epoll_wait) with the CPU time it got; when other tasks took more than two thirds of it (a
-   * co-located client alone takes about half), the loop stops polling for 100 ms (it blocks at once, as with LMSERVE_SPIN_US=0): on a busy CPU a
+   * co-located client alone takes about half), the loop stops polling for 1 s (it blocks at
+   * once, as with LMSERVE_SPIN_US=0): on a busy CPU a
    * poller spends the loop's fair share and delays the tasks it waits for. */
   uint64_t win_start = last_tick, win_blocked = 0, win_cpu = thread_cpu_ns(), spin_off_until = 0;
   for (;;) {
@@ -373,7 +374,7 @@ static void *worker_main(void *arg) {
       uint64_t cpu = thread_cpu_ns(), wall = now - win_start;
       uint64_t wanted = wall > win_blocked ? wall - win_blocked : 0, got = cpu - win_cpu;
       if (s->spin_backoff && wanted > 2000000ull && got * 3 < wanted)
-        spin_off_until = now + 100000000ull;
+        spin_off_until = now + 1000000000ull;
       win_start = now;
       win_blocked = 0;
       win_cpu = cpu;
