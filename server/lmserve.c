@@ -338,40 +338,82 @@ static int tick(ls_worker *w, uint64_t now, int *listening) {
   return state == LS_CLOSING && open == 0;
 }
 
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void *worker_main(void *arg) {
   ls_worker *w = arg;
+  ls_server *s = w->srv;
   struct epoll_event evs[64];
   int listening = 1;
-  uint64_t last_tick = ls_now_ns(), last_event = 0;
-  uint64_t spin_ns = w->srv->spin_ns;
+  uint64_t last_tick = ls_now_ns(), last_event = 0, last_pub = 0;
+  uint64_t spin_ns = s->spin_ns;
+  /* Busy-poll (LMSERVE_SPIN_US, default LS_DEFAULT_SPIN_US). Right after its own traffic a loop
+   * polls without blocking for up to spin_ns, so the next request of a busy connection is
+   * picked up without a wake-up. While another loop of the server had traffic within spin_ns,
+   * an idle loop polls too. Every turn yields the CPU (sched_yield: nearly free when nothing
+   * else is runnable), so a task woken on that CPU — the client of a co-located benchmark,
+   * another process — runs at once, and the CPU does not halt: waking a halted CPU costs tens
+   * of µs on a virtual machine (a VM exit and a host wake-up), more than the request itself.
+   * Each turn is a quiescent point for the registry. Quiet servers block at once.
+   *
+   * Contention back-off: polling only pays when the CPU would otherwise idle. Over windows of
+   * 10 ms a loop compares the time it wanted the CPU (wall time minus time blocked in
+   * epoll_wait) with the CPU time it got; when other tasks took more than two thirds of it (a
+   * co-located client alone takes about half), the loop stops polling for 1 s (it blocks at
+   * once, as with LMSERVE_SPIN_US=0): on a busy CPU a
+   * poller spends the loop's fair share and delays the tasks it waits for. */
+  uint64_t win_start = last_tick, win_blocked = 0, win_cpu = thread_cpu_ns(), spin_off_until = 0;
   /* main() set qs to 1 (odd: idle) before this thread ran; the increments below keep its parity,
    * so make it even (handling events) first: otherwise it is odd exactly while requests hold a
    * model version, and ls_registry_synchronize skips this worker and frees the version under it. */
   atomic_store(&w->qs, 2);
   for (;;) {
     int n = 0;
-    uint64_t now;
-    /* Adaptive busy-poll: right after traffic, poll without blocking for up to spin_ns, so the
-     * next request of a busy connection is picked up without a wake-up (tens of µs on an idle
-     * core). Quiet loops block at once. */
-    if (spin_ns) {
+    uint64_t now = ls_now_ns();
+    if (spin_ns && now - win_start >= 10000000ull) {
+      uint64_t cpu = thread_cpu_ns(), wall = now - win_start;
+      uint64_t wanted = wall > win_blocked ? wall - win_blocked : 0, got = cpu - win_cpu;
+      if (s->spin_backoff && wanted > 2000000ull && got * 3 < wanted)
+        spin_off_until = now + 1000000000ull;
+      win_start = now;
+      win_blocked = 0;
+      win_cpu = cpu;
+    }
+    if (spin_ns && now >= spin_off_until) {
       for (;;) {
         n = epoll_wait(w->epfd, evs, 64, 0);
         now = ls_now_ns();
-        if (n != 0 || now - last_event > spin_ns) break;
-        if (now - last_tick >= 100000000ull) break;
+        if (n != 0 || now - last_tick >= 100000000ull) break;
+        if (now - last_event > spin_ns &&
+            (!s->spin_idle ||
+             now - atomic_load_explicit(&s->last_traffic_ns, memory_order_relaxed) > spin_ns))
+          break;
+        atomic_store(&w->qs, atomic_load_explicit(&w->qs, memory_order_relaxed) + 2);
+        if (s->spin_yield) sched_yield();
       }
     }
     if (n == 0) {
       atomic_store(&w->qs, atomic_load_explicit(&w->qs, memory_order_relaxed) + 1); /* odd: idle */
+      uint64_t t0 = ls_now_ns();
       n = epoll_wait(w->epfd, evs, 64, 100);
+      now = ls_now_ns();
+      win_blocked += now - t0;
       atomic_store(&w->qs, atomic_load_explicit(&w->qs, memory_order_relaxed) + 1); /* even */
     } else {
       /* Events taken while spinning: pass a quiescent point all the same. */
       atomic_store(&w->qs, atomic_load_explicit(&w->qs, memory_order_relaxed) + 2);
     }
-    now = ls_now_ns();
-    if (n > 0) last_event = now;
+    if (n > 0) {
+      last_event = now;
+      if (now - last_pub > 10000) { /* publish at most every 10 µs: one shared cache line */
+        atomic_store_explicit(&s->last_traffic_ns, now, memory_order_relaxed);
+        last_pub = now;
+      }
+    }
     for (int i = 0; i < n; i++) {
       ls_conn *c = evs[i].data.ptr;
       if (!c) {
@@ -467,6 +509,11 @@ int main(int argc, char **argv) {
   s->nworkers = nw;
   const char *spin_env = getenv("LMSERVE_SPIN_US"); /* busy-poll window after traffic */
   s->spin_ns = (uint64_t)(spin_env ? atof(spin_env) * 1000 : LS_DEFAULT_SPIN_US * 1000);
+  /* Experiment switches (documented in docs/lmserve.md): 0 turns each part off. */
+  const char *e;
+  s->spin_yield = !(e = getenv("LMSERVE_SPIN_YIELD")) || strcmp(e, "0") != 0;
+  s->spin_backoff = !(e = getenv("LMSERVE_SPIN_BACKOFF")) || strcmp(e, "0") != 0;
+  s->spin_idle = !(e = getenv("LMSERVE_SPIN_IDLE")) || strcmp(e, "0") != 0;
   s->workers = calloc((size_t)nw, sizeof *s->workers);
   if (!s->workers) return 1;
   ls_registry_init(&s->reg, cfg->models_dir, nw);

@@ -24,7 +24,7 @@
 #define LS_MAX_MODELS 64
 #define LS_NAME_MAX 128
 #define LS_MAX_WORKERS 256
-#define LS_DEFAULT_SPIN_US 50
+#define LS_DEFAULT_SPIN_US 200
 
 /* ---- configuration (lmserve.c parses the command line into it) ---- */
 typedef struct ls_config {
@@ -163,6 +163,8 @@ typedef struct ls_server {
   int listen_fd;
   _Atomic int workers_done;
   uint64_t spin_ns;           /* busy-poll window after traffic (LMSERVE_SPIN_US) */
+  int spin_yield, spin_idle, spin_backoff; /* busy-poll parts (LMSERVE_SPIN_*=0: off) */
+  _Atomic uint64_t last_traffic_ns; /* last time any loop handled events (spin decisions) */
 } ls_server;
 
 /* ---- one connection's request path state ---- */
