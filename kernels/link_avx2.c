@@ -50,8 +50,6 @@ static inline int lm__in_range(__m256 a) {
   return _mm256_movemask_ps(ok);
 }
 
-static inline float lm__logistic(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 static inline __m256 lm__apply8(unsigned link, __m256 x, int *ok) {
   const __m256 one = _mm256_set1_ps(1.0f);
   switch (link) {

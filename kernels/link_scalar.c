@@ -41,7 +41,7 @@ size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n,
     for (size_t i = 0; i < total; i++) out[i] = expf(out[i]);
     return G;
   case LM_LINK_LOGISTIC:
-    for (size_t i = 0; i < total; i++) out[i] = 1.0f / (1.0f + expf(-out[i]));
+    for (size_t i = 0; i < total; i++) out[i] = lm__logistic(out[i]);
     return G;
   case LM_LINK_HINGE:
     for (size_t i = 0; i < total; i++) out[i] = out[i] > 0.0f ? 1.0f : 0.0f;

@@ -511,16 +511,15 @@ def main():
         stats = {"ok": 0, "fail": []}
         lock = threading.Lock()
 
-        def hammer(k):
+        def post_loop(stats, stop, path, body_at, good, max_fail, abort=lambda: False):
+            """POST body_at(i) to path on one keep-alive connection until stop is set, counting
+            responses that pass good(i, body) in stats["ok"], the others in stats["fail"]."""
             c = srv.conn()
-            rows = ex_rows[k::2]
-            exp = [f32(float(x)) for x in ex_expect[k::2]]
             i = 0
             while not stop.is_set():
-                j = i % len(rows)
                 try:
-                    st, b = srv.json("POST", "/v2/models/example/infer", infer_body([rows[j]], 20), conn=c)
-                    good_ = st == 200 and f32(b["outputs"][0]["data"][0]) == exp[j]
+                    st, b = srv.json("POST", path, body_at(i), conn=c)
+                    good_ = st == 200 and good(i, b)
                 except Exception as e:  # noqa
                     st, b, good_ = None, str(e), False
                     c = srv.conn()
@@ -528,11 +527,18 @@ def main():
                     if good_:
                         stats["ok"] += 1
                     else:
-                        stats["fail"].append((st, b))
-                        if len(stats["fail"]) > 20:
+                        stats["fail"].append((st, str(b)[:200]))
+                        if len(stats["fail"]) > max_fail or abort():
                             return
                 i += 1
             c.close()
+
+        def hammer(k):
+            rows = ex_rows[k::2]
+            exp = [f32(float(x)) for x in ex_expect[k::2]]
+            post_loop(stats, stop, "/v2/models/example/infer",
+                      lambda i: infer_body([rows[i % len(rows)]], 20),
+                      lambda i, b: f32(b["outputs"][0]["data"][0]) == exp[i % len(rows)], 20)
 
         def wait_for(pred, what, timeout=15):
             t0 = time.time()
@@ -621,22 +627,9 @@ def main():
         big = infer_body(multi_rows * 20, 10)  # 600 rows: the worker holds the version a while
 
         def busy_client():
-            c = srv.conn()
-            while not busy_stop.is_set():
-                try:
-                    st, b = srv.json("POST", "/v2/models/multi/infer", big, conn=c)
-                    good_ = st == 200 and len(b["outputs"][0]["data"]) in (600, 2400)
-                except Exception as e:  # noqa
-                    st, b, good_ = None, str(e), False
-                    c = srv.conn()
-                with lock:
-                    if good_:
-                        busy["ok"] += 1
-                    else:
-                        busy["fail"].append((st, str(b)[:200]))
-                        if len(busy["fail"]) > 5 or srv.p.poll() is not None:
-                            return
-            c.close()
+            post_loop(busy, busy_stop, "/v2/models/multi/infer", lambda i: big,
+                      lambda i, b: len(b["outputs"][0]["data"]) in (600, 2400), 5,
+                      lambda: srv.p.poll() is not None)
 
         threads = [threading.Thread(target=busy_client, daemon=True) for _ in range(3)]
         [t.start() for t in threads]
