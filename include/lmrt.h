@@ -261,6 +261,13 @@ LM_API int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *i
 /* Bytes one NUMA replica of m takes (its file image, padding and the layouts derived at open):
  * the memory a pool with replicas adds per node that has pool threads. */
 LM_API size_t lm_model_replica_bytes(const lm_model *m);
+/* For programs that place their own threads (lmserve): make a replica of m on the NUMA node of
+ * the calling thread, so that sessions then created on that node read local memory. force: make
+ * one even on a one-node machine (plain memory; tests). Not bounded by any pool's
+ * max_replica_bytes; freed by lm_model_close. Returns 1 when the node has a replica afterwards,
+ * 0 when none is needed (one node, or no NUMA support, and not force), or a negative LM_E*
+ * code. */
+LM_API int lm_model_replicate_local(const lm_model *m, int force);
 /* The placement's CPU of pool thread `slot` (slot 0: the one meant for the caller, advisory;
  * with LM_POOL_PIN_NODE a worker may run on any allowed CPU of that CPU's node), or -1 when
  * slot ≥ threads. */

@@ -34,7 +34,13 @@
 #include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
+/* VBMI byte permutes for this file only (callers check lm__cpu_has_vbmi); clang ignores the
+ * GCC pragma, so it gets its own (the libFuzzer build uses clang). */
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx512vbmi,popcnt"))), apply_to = function)
+#else
 #pragma GCC target("avx512vbmi,popcnt")
+#endif
 
 #define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
 #define LM__DBLOCK 64 /* the same for trees of depth 7–8, whose bottom blocks (2 KB per tree)
@@ -526,3 +532,7 @@ void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, f
       lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
   }
 }
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

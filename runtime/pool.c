@@ -502,3 +502,11 @@ int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *info) {
 }
 
 size_t lm_model_replica_bytes(const lm_model *m) { return m ? lm__replica_cost(m) : 0; }
+
+int lm_model_replicate_local(const lm_model *m, int force) {
+  if (!m) return lm__fail(LM_EINVAL, "lm_model_replicate_local: NULL model");
+  int numa = numa_available() >= 0 && numa_num_configured_nodes() > 1;
+  if (!numa && !force) return 0;
+  int rc = lm__replicate(m, lm__current_node(), !numa);
+  return rc < 0 ? rc : 1;
+}

@@ -1,7 +1,7 @@
 /*
  * handler.c — lmserve's request path: from the bytes a connection has received to the bytes of
  * its responses, with no socket in sight. ls_conn_process frames requests (strict head parser,
- * Content-Length bodies, pipelining, Expect: 100-continue), routes them — KServe V2 health,
+ * Content-Length and chunked bodies, pipelining, Expect: 100-continue), routes them — KServe V2 health,
  * server and model metadata, model readiness, inference (JSON and the binary tensor data
  * extension), Prometheus /metrics — and appends each response to the connection's output buffer.
  * The epoll loop (lmserve.c) and the libFuzzer target (server/fuzz/fuzz_request.c) both drive
@@ -632,7 +632,123 @@ static void account(ls_worker *w, int model, int status, uint64_t t0) {
   ls_hist_observe(&w->m.req_dur, t0 && t1 > t0 ? t1 - t0 : 0);
 }
 
+/* ---- chunked request bodies (RFC 9112 §7.1) ----
+ * Decoded in place as bytes arrive: b[0..ck_len) holds the data decoded so far and the encoded
+ * rest follows it; each call decodes what it can and closes the gap, so a chunked body takes no
+ * more buffer than the same body sent with Content-Length (plus one size line or trailer line).
+ * Strict like the head parser: CRLF line ends only, 1-15 hex digits, extensions (";name=value")
+ * skipped but limited to the line, trailer fields checked as field lines and ignored, the
+ * decoded size limited to max_body (413). Hand-written because it is framing on the request
+ * path, fuzzed with the rest of it (server/fuzz/fuzz_request.c). */
+enum { CK_SIZE, CK_DATA, CK_DATA_END, CK_TRAILER, CK_DONE };
+#define CK_LINE_MAX 1024
+
+/* Returns 1 when the body is complete (its length in c->ck_len), 0 when more bytes are needed,
+ * or -STATUS with *err set. n: bytes from b to the end of the input (c->in.len shrinks as the
+ * gap closes). */
+static int dechunk(ls_server *s, ls_conn *c, char *b, size_t n, const char **err) {
+  size_t src = c->ck_len;
+  int rc = 0;
+  while (rc == 0) {
+    if (c->ck_state == CK_DATA) {
+      size_t k = n - src < c->ck_left ? n - src : (size_t)c->ck_left;
+      if (k == 0) break;
+      memmove(b + c->ck_len, b + src, k);
+      c->ck_len += k, src += k, c->ck_left -= k;
+      if (c->ck_left == 0) c->ck_state = CK_DATA_END;
+      continue;
+    }
+    if (c->ck_state == CK_DATA_END) {
+      if (n - src < 2) break;
+      if (b[src] != '\r' || b[src + 1] != '\n') {
+        *err = "chunk data not followed by CRLF", rc = -400;
+        break;
+      }
+      src += 2;
+      c->ck_state = CK_SIZE;
+      continue;
+    }
+    if (c->ck_state == CK_DONE) {
+      rc = 1;
+      break;
+    }
+    /* A line: a chunk-size line, or a trailer field line, or the empty line that ends it all. */
+    size_t lim = c->ck_state == CK_SIZE ? CK_LINE_MAX : s->cfg.max_header - c->ck_trailer;
+    const char *l = b + src, *cr = memchr(l, '\r', n - src);
+    if (!cr) {
+      if (n - src >= lim) goto too_long;
+      break;
+    }
+    size_t ll = (size_t)(cr - l);
+    if (ll + 2 > lim) goto too_long;
+    if (ll + 1 >= n - src) break; /* the LF has not arrived */
+    if (cr[1] != '\n') {
+      *err = "bare CR in a chunked body", rc = -400;
+      break;
+    }
+    for (size_t i = 0; i < ll; i++) {
+      unsigned char u = (unsigned char)l[i];
+      if ((u < 0x20 && u != '\t') || u == 0x7f) {
+        *err = "control character in a chunk-size or trailer line", rc = -400;
+        break;
+      }
+    }
+    if (rc) break;
+    src += ll + 2;
+    if (c->ck_state == CK_TRAILER) {
+      c->ck_trailer += ll + 2;
+      if (ll == 0) c->ck_state = CK_DONE;
+      else if (!memchr(l, ':', ll) || l[0] == ' ' || l[0] == '\t') {
+        *err = "malformed trailer field", rc = -400;
+      }
+      continue;
+    }
+    uint64_t size = 0;
+    size_t i = 0;
+    for (; i < ll && i < 16; i++) {
+      unsigned char u = (unsigned char)l[i];
+      int d = u >= '0' && u <= '9' ? u - '0' : (u | 32) >= 'a' && (u | 32) <= 'f' ? (u | 32) - 'a' + 10 : -1;
+      if (d < 0) break;
+      size = size << 4 | (uint64_t)d;
+    }
+    if (i == 0 || i == 16 || (i < ll && l[i] != ';' && l[i] != ' ' && l[i] != '\t')) {
+      *err = "malformed chunk size", rc = -400;
+      break;
+    }
+    if (size > s->cfg.max_body - c->ck_len) {
+      *err = "request body too large", rc = -413;
+      break;
+    }
+    c->ck_left = size;
+    c->ck_state = size ? CK_DATA : CK_TRAILER;
+  }
+  /* Close the gap between the decoded data and the rest of the input. */
+  if (src > c->ck_len) {
+    memmove(b + c->ck_len, b + src, n - src);
+    c->in.len -= src - c->ck_len;
+  }
+  return rc;
+too_long:
+  *err = c->ck_state == CK_SIZE ? "chunk-size line too long" : "trailer section too large";
+  return c->ck_state == CK_SIZE ? -400 : -431;
+}
+
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* A request whose framing cannot be trusted: answer, then close (nothing after it is read). */
+static void framing_error(ls_worker *w, ls_conn *c, int status, const char *err) {
+  c->closing = 1;
+  c->req.keep_alive = 0;
+  if (c->have_head) {
+    c->have_head = 0;
+    atomic_store_explicit(&w->m.inflight,
+                          atomic_load_explicit(&w->m.inflight, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+  }
+  respond_error(w, c, status, NULL, err);
+  account(w, LS_MAX_MODELS, status, c->t_start_ns);
+  c->t_start_ns = 0;
+}
 
 void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
   ls_server *s = w->srv;
@@ -647,18 +763,35 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
       int rc = ls_http_parse(base, avail, s->cfg.max_header, s->cfg.max_body, &c->req);
       if (rc == 0) break;
       if (rc < 0) {
-        c->closing = 1;
-        c->req.keep_alive = 0;
-        respond_error(w, c, -rc, NULL, c->req.err);
-        account(w, LS_MAX_MODELS, -rc, c->t_start_ns);
-        c->t_start_ns = 0;
+        framing_error(w, c, -rc, c->req.err);
         break;
       }
       c->have_head = 1;
       c->sent_continue = 0;
+      c->ck_len = c->ck_trailer = 0;
+      c->ck_left = 0;
+      c->ck_state = CK_SIZE;
       atomic_store_explicit(&w->m.inflight,
                             atomic_load_explicit(&w->m.inflight, memory_order_relaxed) + 1,
                             memory_order_relaxed);
+    }
+    if (c->req.chunked) {
+      const char *err = NULL;
+      int rc = dechunk(s, c, c->in.p + c->in_off + c->req.head_len,
+                       avail - c->req.head_len, &err);
+      avail = c->in.len - c->in_off;
+      if (rc < 0) {
+        framing_error(w, c, -rc, err);
+        break;
+      }
+      if (rc == 0) {
+        if (c->req.expect_continue && !c->sent_continue) {
+          ls_buf_append(&c->out, continue_100, sizeof continue_100 - 1);
+          c->sent_continue = 1;
+        }
+        break;
+      }
+      c->req.content_length = c->ck_len;
     }
     size_t need = c->req.head_len + (size_t)c->req.content_length;
     if (avail < need) {
@@ -680,9 +813,12 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
     }
     /* A head parsed in an earlier call points into bytes since moved (compaction, growth):
      * parse it again where it now is. */
-    if (!fresh && ls_http_parse(base, avail, s->cfg.max_header, s->cfg.max_body, &c->req) <= 0) {
-      c->closing = 1;
-      break;
+    if (!fresh) {
+      if (ls_http_parse(base, avail, s->cfg.max_header, s->cfg.max_body, &c->req) <= 0) {
+        c->closing = 1;
+        break;
+      }
+      if (c->req.chunked) c->req.content_length = c->ck_len;
     }
     int model;
     int st = route(w, c, base + c->req.head_len, (size_t)c->req.content_length, &model);

@@ -5,8 +5,9 @@
  * parsers disagree about where a request ends (request smuggling): CRLF line ends only (a bare
  * CR or LF is a 400), no obsolete line folding, no whitespace between a field name and its
  * colon, one Content-Length of digits only (duplicates and lists are a 400), Transfer-Encoding
- * with Content-Length is a 400 and without it a 501 (lmserve reads Content-Length bodies only),
- * a POST without a length is a 411, a missing or repeated Host in HTTP/1.1 a 400. Heads larger
+ * with Content-Length, in HTTP/1.0, repeated, or not ending in chunked is a 400; exactly
+ * "chunked" marks a chunked body (decoded by handler.c), other codings before it are a 501;
+ * a POST without either is a 411, a missing or repeated Host in HTTP/1.1 a 400. Heads larger
  * than the limit are a 431, declared bodies over the limit a 413, HTTP versions other than 1.0
  * and 1.1 a 505. It is fuzzed as part of the whole request path (server/fuzz/fuzz_request.c).
  */
@@ -43,6 +44,16 @@ static int has_token(const char *v, size_t n, const char *lit) {
     if (e > s && name_is(v + s, e - s, lit)) return 1;
   }
   return 0;
+}
+
+/* Is the last token of the comma-separated list v (length n) lit (case-insensitive)? */
+static int last_token_is(const char *v, size_t n, const char *lit) {
+  size_t e = n;
+  while (e > 0 && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+  size_t s = e;
+  while (s > 0 && v[s - 1] != ',') s--;
+  while (s < e && (v[s] == ' ' || v[s] == '\t')) s++;
+  return e > s && name_is(v + s, e - s, lit);
 }
 
 /* 1*DIGIT, at most 18 digits (no overflow). -1 if not. */
@@ -147,7 +158,8 @@ int ls_http_parse(const char *p, size_t n, size_t max_header, uint64_t max_body,
       r->has_content_length = 1;
       r->content_length = (uint64_t)x;
     } else if (name_is(h, k, "transfer-encoding")) {
-      te = 1;
+      if (te) FAIL(400, "repeated Transfer-Encoding");
+      te = name_is(v, vl, "chunked") ? 1 : last_token_is(v, vl, "chunked") ? 2 : 3;
     } else if (name_is(h, k, "host")) {
       if (host) FAIL(400, "duplicate Host");
       host = 1;
@@ -165,13 +177,17 @@ int ls_http_parse(const char *p, size_t n, size_t max_header, uint64_t max_body,
     h = e + 2;
   }
   if (te && r->has_content_length) FAIL(400, "both Transfer-Encoding and Content-Length");
-  if (te) FAIL(501, "Transfer-Encoding is not supported: send Content-Length");
+  if (te && minor == 0) FAIL(400, "Transfer-Encoding in an HTTP/1.0 request");
+  if (te == 3) FAIL(400, "chunked must be the final transfer coding");
+  if (te == 2) FAIL(501, "transfer coding not supported: only chunked");
+  r->chunked = te == 1;
   if (minor == 1 && !host) FAIL(400, "missing Host");
-  if (r->method == LS_POST && !r->has_content_length) FAIL(411, "POST without Content-Length");
+  if (r->method == LS_POST && !r->has_content_length && !r->chunked)
+    FAIL(411, "POST without Content-Length or chunked Transfer-Encoding");
   if (r->content_length > max_body) FAIL(413, "request body too large");
   if (conn_close) r->keep_alive = 0;
   else if (minor == 0 && conn_keep) r->keep_alive = 1;
-  if (!r->has_content_length) r->expect_continue = 0;
+  if (!r->has_content_length && !r->chunked) r->expect_continue = 0;
   r->head_len = end;
   return (int)end;
 }

@@ -58,6 +58,8 @@ static const char usage[] =
     "  --request-timeout S    time to receive a whole request (default 10)\n"
     "  --idle-timeout S       keep-alive idle time (default 60)\n"
     "  --reload-poll-ms N     model directory poll period (default 1000; SIGHUP: at once)\n"
+    "  --numa-replicas M      auto|off|force: copy each model onto the NUMA node of every\n"
+    "                         pinned event loop (auto: on machines with >1 node; default auto)\n"
     "  --log-level L          debug|info|warn|error (default info; JSON lines on stderr)\n"
     "  --help, --version\n"
     "Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/versions/V]"
@@ -96,6 +98,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
   c->request_timeout_s = 10;
   c->idle_timeout_s = 60;
   c->reload_poll_ms = 1000;
+  c->replicas = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = NULL;
     char opt[64];
@@ -116,7 +119,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     static const char *const known[] = {
         "--models", "--listen", "--threads", "--drain-seconds", "--shutdown-timeout",
         "--max-body-bytes", "--max-header-bytes", "--max-connections", "--request-timeout",
-        "--idle-timeout", "--reload-poll-ms", "--log-level"};
+        "--idle-timeout", "--reload-poll-ms", "--log-level", "--numa-replicas"};
     size_t k = 0;
     while (k < sizeof known / sizeof *known && strcmp(opt, known[k]) != 0) k++;
     if (k == sizeof known / sizeof *known) die("unknown option '%s'%s (see --help)", opt, "");
@@ -142,7 +145,12 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     else if (!strcmp(opt, "--request-timeout")) c->request_timeout_s = num_arg(opt, val, 0.001, 86400, 0);
     else if (!strcmp(opt, "--idle-timeout")) c->idle_timeout_s = num_arg(opt, val, 0.001, 86400, 0);
     else if (!strcmp(opt, "--reload-poll-ms")) c->reload_poll_ms = (int)num_arg(opt, val, 1, 86400000, 1);
-    else if (!strcmp(opt, "--log-level")) {
+    else if (!strcmp(opt, "--numa-replicas")) {
+      if (!strcmp(val, "off")) c->replicas = 0;
+      else if (!strcmp(val, "auto")) c->replicas = 1;
+      else if (!strcmp(val, "force")) c->replicas = 2;
+      else die("--numa-replicas: expected auto|off|force, got '%s'%s", val, "");
+    } else if (!strcmp(opt, "--log-level")) {
       if (!strcmp(val, "debug")) ls_log_level = LS_LOG_DEBUG;
       else if (!strcmp(val, "info")) ls_log_level = LS_LOG_INFO;
       else if (!strcmp(val, "warn")) ls_log_level = LS_LOG_WARN;
@@ -517,6 +525,8 @@ int main(int argc, char **argv) {
   s->workers = calloc((size_t)nw, sizeof *s->workers);
   if (!s->workers) return 1;
   ls_registry_init(&s->reg, cfg->models_dir, nw);
+  for (int i = 0; i < nw; i++) s->reg.cpu[i] = pin ? cpus[(size_t)i % ncpu] : -1;
+  s->reg.replicas = pin ? cfg->replicas : 0;
   for (int i = 0; i < nw; i++) {
     ls_worker *w = &s->workers[i];
     if (ls_worker_init(w, s, i)) {

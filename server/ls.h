@@ -37,6 +37,7 @@ typedef struct ls_config {
   int max_conns;
   double request_timeout_s, idle_timeout_s;
   int reload_poll_ms;
+  int replicas;      /* --numa-replicas: 0 off, 1 auto, 2 force */
 } ls_config;
 
 /* ---- logs: JSON lines on stderr ---- */
@@ -57,6 +58,7 @@ typedef struct ls_req {
   size_t head_len;           /* bytes of the request line and headers, blank line included */
   uint64_t content_length;   /* 0 when absent */
   int has_content_length;
+  int chunked;               /* Transfer-Encoding: chunked (content_length: 0 until decoded) */
   int keep_alive;
   int http10;            /* HTTP/1.0: keep-alive only when asked, and said in the response */
   int expect_continue;
@@ -89,6 +91,7 @@ typedef struct ls_version {
   uint64_t hash;        /* XXH64 of the .lm file */
   size_t nfeat, width;
   lm_model_info info;
+  int replicas;         /* NUMA replicas made for the workers' nodes */
   char *meta;           /* GET /v2/models/{name} body */
   size_t meta_len;
   int selftest_rows;
@@ -112,6 +115,9 @@ typedef struct ls_registry {
   ls_slot slots[LS_MAX_MODELS];
   _Atomic int nslots;
   _Atomic uint64_t *qs[LS_MAX_WORKERS]; /* workers' quiescent-state counters (NULL: none) */
+  int cpu[LS_MAX_WORKERS];              /* worker i's CPU when pinned, else -1 (sessions are
+                                           made there: arena and model replica node-local) */
+  int replicas;                         /* 0: none, 1: per node when > 1 node, 2: always */
   _Atomic uint64_t scan_errors;
 } ls_registry;
 
@@ -181,6 +187,12 @@ typedef struct ls_conn {
   uint64_t t_last_ns;   /* last activity */
   int in_use, want_out;
   int lingering;        /* response sent, write side shut: discarding input until EOF */
+  /* A chunked body is decoded in place right behind its head, as its bytes arrive: the
+   * decoded bytes, then the still-encoded rest (offsets from the body's start). */
+  size_t ck_len;        /* decoded bytes so far */
+  uint64_t ck_left;     /* data bytes still to come in the current chunk */
+  size_t ck_trailer;    /* trailer-section bytes so far (limited like a head) */
+  int ck_state;         /* what comes next: size line, data, data's CRLF, trailer, done */
   struct ls_conn *next_free;
 } ls_conn;
 

@@ -4,7 +4,8 @@
  *
  * Write side (the control thread only): a scan stats every *.lm file and loads the new or
  * changed ones (all of them on SIGHUP): lm_model_open (the format verifier), the embedded
- * self-test, one lm_session per worker warmed up with a scoring call, the metadata response
+ * self-test, one lm_session per worker created and warmed up with a scoring call on that
+ * worker's CPU when workers are pinned (NUMA-local arena and replica), the metadata response
  * prepared, the file's XXH64 computed. Only a version that passed all of that is published,
  * with one atomic exchange of the slot's pointer; a file that fails is logged, counted
  * (lmserve_model_reload_failures_total) and the previous version keeps serving. A removed file
@@ -17,9 +18,11 @@
  * counter is odd or has moved. A request in flight on the old version therefore finishes on it.
  */
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <numa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +35,25 @@ void ls_registry_init(ls_registry *r, const char *dir, int nworkers) {
   memset(r, 0, sizeof *r);
   r->dir = dir;
   r->nworkers = nworkers;
+  for (int i = 0; i < LS_MAX_WORKERS; i++) r->cpu[i] = -1;
+}
+
+/* Run the calling (control) thread on CPU cpu, or back on *saved (cpu < 0); 0 or -1. Sessions
+ * are created and warmed up there: lm_session_new picks the model replica of the creating
+ * thread's NUMA node, and the arena's pages are first touched on it, so each worker's session
+ * is local to the worker without a round trip through the worker's event loop. */
+static int run_on(int cpu, cpu_set_t *saved, int *have_saved) {
+  if (cpu < 0) {
+    return *have_saved ? sched_setaffinity(0, sizeof *saved, saved) : 0;
+  }
+  if (!*have_saved) {
+    if (sched_getaffinity(0, sizeof *saved, saved)) return -1;
+    *have_saved = 1;
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return sched_setaffinity(0, sizeof one, &one);
 }
 
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n) {
@@ -124,16 +146,28 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
     goto fail;
   }
   for (size_t i = 0; i < v->nfeat; i++) x[i] = NAN, xd[i] = NAN;
+  cpu_set_t saved;
+  int have_saved = 0;
+  uint64_t nodes = 0; /* NUMA nodes given a replica */
   for (int i = 0; i < r->nworkers; i++) {
-    rc = lm_session_new(v->model, &v->sess[i]);
+    rc = 0;
+    if (r->cpu[i] >= 0 && run_on(r->cpu[i], &saved, &have_saved) == 0 && r->replicas) {
+      rc = lm_model_replicate_local(v->model, r->replicas == 2);
+      int nd = numa_available() >= 0 ? numa_node_of_cpu(r->cpu[i]) : 0;
+      nd = nd < 0 ? 0 : nd & 63;
+      if (rc == 1 && !(nodes >> nd & 1)) nodes |= 1ull << nd, v->replicas++;
+    }
+    if (rc >= 0) rc = lm_session_new(v->model, &v->sess[i]);
     if (rc == 0) rc = lm_predict(v->sess[i], x, 1, 0, y); /* warm-up: arena sized */
     if (rc == 0) rc = lm_predict_f64(v->sess[i], xd, 1, 0, y);
     if (rc < 0) {
+      run_on(-1, &saved, &have_saved);
       free(x), free(y), free(xd);
       snprintf(why, sizeof why, "session: %s: %s", lm_strerror(rc), lm_last_error());
       goto fail;
     }
   }
+  run_on(-1, &saved, &have_saved);
   free(x), free(y), free(xd);
   v->version = ver;
   snprintf(v->vstr, sizeof v->vstr, "%u", ver);
@@ -203,10 +237,10 @@ static void load_into(ls_registry *r, ls_slot *s, const char *path) {
   ls_log(LS_LOG_INFO, had ? "model reloaded" : "model loaded",
          "\"model\":\"%s\",\"version\":%u,\"file\":\"%s\",\"hash\":\"%016" PRIx64 "\","
          "\"source\":\"%s\",\"objective\":\"%s\",\"trees\":%u,\"features\":%zu,\"outputs\":%zu,"
-         "\"kernel\":\"%s\",\"selftest_rows\":%d",
+         "\"kernel\":\"%s\",\"selftest_rows\":%d,\"numa_replicas\":%d",
          s->name, v->version, pe, v->hash, v->info.source_format ? v->info.source_format : "",
          v->info.objective ? v->info.objective : "", v->info.num_trees, v->nfeat, v->width,
-         v->info.kernel ? v->info.kernel : "", v->selftest_rows);
+         v->info.kernel ? v->info.kernel : "", v->selftest_rows, v->replicas);
 }
 
 int ls_registry_load_file(ls_registry *r, const char *path, const char *name) {

@@ -348,10 +348,38 @@ static void test_plain_copy_fallback(void **state) {
   lm_model_close(m);
 }
 
+/* lm_model_replicate_local: a replica on the caller's node; sessions made afterwards read it, with
+ * the same results; on a one-node machine nothing unless forced. */
+static void test_replicate_local(void **state) {
+  (void)state;
+  lm_model *m = open_model();
+  enum { N = 300 };
+  static float x[N * 8], ref[N], got[N];
+  rows(x, N);
+  lm_session *s0, *s1;
+  assert_int_equal(lm_session_new(m, &s0), 0);
+  assert_int_equal(lm_predict(s0, x, N, 0, ref), 0);
+  int multi = numa_available() >= 0 && numa_num_configured_nodes() > 1;
+  assert_int_equal(lm_model_replicate_local(m, 0), multi ? 1 : 0);
+  assert_int_equal(lm_model_replicate_local(m, 1), 1);
+  assert_int_equal(lm_model_replicate_local(m, 1), 1); /* idempotent */
+  assert_int_equal(lm_session_new(m, &s1), 0);
+  lm__model_ext *e = atomic_load(&m->ext);
+  assert_non_null(e);
+  assert_true(lm__model_view(m, s1->node) == &atomic_load(&e->rep[s1->node])->v);
+  assert_int_equal(lm_predict(s1, x, N, 0, got), 0);
+  assert_int_equal(memcmp(ref, got, sizeof ref), 0);
+  assert_int_equal(lm_model_replicate_local(NULL, 1), LM_EINVAL);
+  lm_session_free(s0);
+  lm_session_free(s1);
+  lm_model_close(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_place_two_nodes), cmocka_unit_test(test_place_four_nodes_cpuset),
       cmocka_unit_test(test_place_edges), cmocka_unit_test(test_replica_on_node),
-      cmocka_unit_test(test_pool_replicas_and_bound), cmocka_unit_test(test_plain_copy_fallback)};
+      cmocka_unit_test(test_pool_replicas_and_bound), cmocka_unit_test(test_plain_copy_fallback),
+      cmocka_unit_test(test_replicate_local)};
   return cmocka_run_group_tests_name("numa", tests, tu_tmpdir_setup, tu_tmpdir_teardown);
 }

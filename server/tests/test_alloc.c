@@ -50,6 +50,16 @@ static size_t make_post(const char *path, const char *extra, const char *body, s
   return (size_t)n + blen;
 }
 
+/* The same body with Transfer-Encoding: chunked, in two chunks and a trailer. */
+static size_t make_chunked(const char *path, const char *body, size_t blen) {
+  size_t h = blen / 3;
+  int n = snprintf(reqbuf, sizeof reqbuf,
+                   "POST %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n%zx;a=b\r\n%.*s"
+                   "\r\n%zx\r\n%.*s\r\n0\r\nX-T: 1\r\n\r\n",
+                   path, h, (int)h, body, blen - h, (int)(blen - h), body + h);
+  return (size_t)n;
+}
+
 /* Feed bytes, return the output (NUL-terminated copy in a static buffer) and reset it. */
 static const char *feed(ls_conn *c, const char *p, size_t n) {
   static char out[16384];
@@ -114,6 +124,9 @@ int main(void) {
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "HTTP/1.1 200") == out, "warm-up binary answer: %.80s", out);
   feed(&c, gets, sizeof gets - 1);
+  n = make_chunked("/v2/models/example/infer", json, strlen(json));
+  out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "\"data\":[0.955204189]") != NULL, "warm-up chunked answer: %s", out);
   n = make_post("/v2/models/example/infer", "", "{\"inputs\":[", 11);
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "HTTP/1.1 400") == out, "warm-up 400: %.80s", out);
@@ -129,6 +142,9 @@ int main(void) {
     n = make_post("/v2/models/example/versions/1/infer", ihcl, bin, hl + 80);
     out = feed(&c, reqbuf, n);
     ok += strstr(out, "HTTP/1.1 200") == out;
+    n = make_chunked("/v2/models/example/infer", json, strlen(json));
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "\"data\":[0.955204189]") != NULL && strstr(out, "HTTP/1.1 200") == out;
     out = feed(&c, gets, sizeof gets - 1);
     ok += strstr(out, "{\"ready\":true}") != NULL && strstr(out, "\"versions\":[\"1\"]") != NULL;
     n = make_post("/v2/models/example/infer", "", "{\"inputs\":[", 11);
@@ -136,12 +152,12 @@ int main(void) {
     ok += strstr(out, "HTTP/1.1 400") == out;
   }
   long during = allocs;
-  CHECK(ok == 2000, "%d of 2000 answers as expected", ok);
+  CHECK(ok == 2500, "%d of 2500 answers as expected", ok);
   CHECK(during == 0, "%ld allocator calls on the request path after warm-up", during);
   ls_conn_free(&c);
   ls_registry_free(&srv.reg);
   ls_worker_free(&wk);
-  printf("test_alloc: set-up and warm-up %ld allocator calls; then 2000 requests, %ld: %s\n",
+  printf("test_alloc: set-up and warm-up %ld allocator calls; then 2500 requests, %ld: %s\n",
          warm, during, fails ? "FAILED" : "ok");
   return fails ? 1 : 0;
 }

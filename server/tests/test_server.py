@@ -215,7 +215,7 @@ def main():
     check(r.returncode == 0 and r.stdout.startswith("lmserve "), "--version")
     for args in (["--models", models, "--threads", "x"], ["--models", models, "--bogus", "1"],
                  ["--listen", "127.0.0.1:0"], ["--models", os.path.join(tmp, "nope")],
-                 ["--models", models, "--log-level", "loud"]):
+                 ["--models", models, "--log-level", "loud"], ["--models", models, "--numa-replicas", "x"]):
         r = subprocess.run([f"{BIN}/lmserve"] + args, capture_output=True, text=True, timeout=30)
         check(r.returncode != 0 and r.stderr.startswith("lmserve: ") and
               len(r.stderr.strip().split("\n")) == 1, f"bad command line {args}: one-line error, "
@@ -227,8 +227,15 @@ def main():
 
     srv = Server(models, "--threads", "2", "--drain-seconds", "1.5", "--reload-poll-ms", "100",
                  "--request-timeout", "1", "--idle-timeout", "2", "--max-body-bytes", "200000",
-                 "--max-header-bytes", "2048")
+                 "--max-header-bytes", "2048", "--numa-replicas", "force")
     try:
+        # ---------------- placement: sessions (and, forced, a model replica) on the workers' CPUs
+        lines = [json.loads(l) for l in srv.logs().splitlines() if l.startswith("{")]
+        start = [l for l in lines if l.get("msg") == "starting"]
+        loaded = [l for l in lines if l.get("msg") == "model loaded"]
+        want = 1 if start and start[0].get("pinned") else 0
+        check(start and len(loaded) >= 3 and all(l.get("numa_replicas") == want for l in loaded),
+              f"forced NUMA replicas: {want} per model ({[l.get('numa_replicas') for l in loaded]})")
         # ---------------- health and metadata ----------------
         check(srv.json("GET", "/v2/health/live") == (200, {"live": True}), "live")
         check(srv.json("GET", "/v2/health/ready") == (200, {"ready": True}), "ready")
@@ -363,7 +370,23 @@ def main():
             (req + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(gb), len(gb)) + gb, 400,
              "duplicate Content-Length"),
             (req + b"Content-Length: 1,1\r\n\r\nx", 400, "malformed Content-Length"),
-            (req + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501, "Transfer-Encoding"),
+            (req + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501, "only chunked"),
+            (req + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400, "final"),
+            (req + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+             "repeated Transfer-Encoding"),
+            (req.replace(b"HTTP/1.1", b"HTTP/1.0") + b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+             "HTTP/1.0"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "malformed chunk size"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n" + b"f" * 16 + b"\r\n", 400, "malformed chunk size"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n", 400, "followed by CRLF"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n3\nabc\r\n", 400, "control character"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n1;" + b"x" * 2000 + b"\r\n", 400, "too long"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n30d41\r\n", 413, "too large"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n20000\r\n" + b" " * 131072 + b"\r\n20000\r\n", 413,
+             "too large"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n0\r\nX: " + b"y" * 3000 + b"\r\n\r\n", 431,
+             "trailer"),
+            (req + b"Transfer-Encoding: chunked\r\n\r\n0\r\nno colon\r\n\r\n", 400, "trailer"),
             (req + b"\r\n", 411, "Content-Length"),
             (b"GET /v2/health/live HTTP/1.1\nHost: x\n\n", 400, "bare LF"),
             (b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400, "folding"),
@@ -420,6 +443,48 @@ def main():
         check(len(big) > 20000 and j["id"] == "big" and [f32(x) for x in j["outputs"][0]["data"]] ==
               [f32(float(x)) for x in ex_expect * 3] and out.endswith(b'{"live":true}'),
               "large body in pieces, then a pipelined request")
+        # chunked bodies: in odd pieces, with extensions and a trailer, then a pipelined request;
+        # the same request as one chunk, and with Expect: 100-continue
+        def chunked(body, sizes):
+            out, k = b"", 0
+            for i, n in enumerate(sizes):
+                piece = body[k:k + n]
+                if not piece:
+                    break
+                k += len(piece)
+                out += b"%x%s\r\n" % (len(piece), b";ext=1" if i % 2 else b"") + piece + b"\r\n"
+            assert k == len(body)
+            return out + b"0\r\nX-Checksum: none\r\n\r\n"
+        enc = chunked(big, [1, 4095, 17, 9000] + [4096] * (len(big) // 4096) + [len(big)])
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(req + b"Transfer-Encoding: chunked\r\n\r\n")
+        for k in range(0, len(enc), 3001):
+            s.sendall(enc[k:k + 3001])
+            time.sleep(0.005)
+        s.sendall(live + inf_req)
+        out = b""
+        while out.count(b"HTTP/1.1 200") < 3 or not out.endswith(b"}"):
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+        s.close()
+        j = json.loads(out[out.index(b"\r\n\r\n") + 4:out.index(b"HTTP/1.1 200", 10)])
+        check(j["id"] == "big" and [f32(x) for x in j["outputs"][0]["data"]] ==
+              [f32(float(x)) for x in ex_expect * 3] and b'{"live":true}' in out and
+              out.count(b"HTTP/1.1 200") == 3, "chunked body in pieces, then pipelined requests")
+        out = srv.raw(req + b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked(gb, [len(gb)]))
+        check(status_of(out) == 200 and json.loads(body_of(out))["outputs"][0]["data"] ==
+              json.loads(body_of(srv.raw(inf_req.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1))))
+              ["outputs"][0]["data"], "chunked body answers as Content-Length does")
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        s.sendall(req + b"Expect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+        first = s.recv(4096)
+        s.sendall(chunked(gb, [10, len(gb)]))
+        rest = s.recv(65536)
+        s.close()
+        check(first == b"HTTP/1.1 100 Continue\r\n\r\n" and status_of(rest) == 200,
+              f"Expect: 100-continue with a chunked body ({first!r})")
         # HTTP/1.0: closed by default, kept alive when asked (and said so)
         out = srv.raw(b"GET /v2/health/live HTTP/1.0\r\n\r\n")
         check(status_of(out) == 200 and b"Connection: close" in out, "HTTP/1.0 closes by default")
