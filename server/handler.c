@@ -1,9 +1,10 @@
 /*
  * handler.c — lmserve's request path: from the bytes a connection has received to the bytes of
  * its responses, with no socket in sight. ls_conn_process frames requests (strict head parser,
- * Content-Length and chunked bodies, pipelining, Expect: 100-continue), routes them — KServe V2 health,
- * server and model metadata, model readiness, inference (JSON and the binary tensor data
- * extension), Prometheus /metrics — and appends each response to the connection's output buffer.
+ * Content-Length and chunked bodies, pipelining, Expect: 100-continue), routes them — KServe
+ * V2 health, server and model metadata, model readiness, inference (JSON and the binary tensor
+ * data extension), Prometheus /metrics — and appends each response to the connection's output
+ * buffer.
  * The epoll loop (lmserve.c) and the libFuzzer target (server/fuzz/fuzz_request.c) both drive
  * this same function, so what is fuzzed is what serves.
  *
@@ -707,7 +708,8 @@ static int dechunk(ls_server *s, ls_conn *c, char *b, size_t n, const char **err
     size_t i = 0;
     for (; i < ll && i < 16; i++) {
       unsigned char u = (unsigned char)l[i];
-      int d = u >= '0' && u <= '9' ? u - '0' : (u | 32) >= 'a' && (u | 32) <= 'f' ? (u | 32) - 'a' + 10 : -1;
+      int lc = u | 32;
+      int d = u >= '0' && u <= '9' ? u - '0' : lc >= 'a' && lc <= 'f' ? lc - 'a' + 10 : -1;
       if (d < 0) break;
       size = size << 4 | (uint64_t)d;
     }

@@ -18,11 +18,11 @@
  * counter is odd or has moved. A request in flight on the old version therefore finishes on it.
  */
 #include <dirent.h>
-#include <sched.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <numa.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
