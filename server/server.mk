@@ -57,7 +57,7 @@ serve: all
 	$(LMSERVE_BIN) --models $(BUILD)/serve-models --listen $(SERVE_LISTEN)
 
 loadtest: deps all
-	/usr/bin/python3 server/loadtest/loadtest.py --build $(BUILD)
+	/usr/bin/python3 server/loadtest/loadtest.py --build $(BUILD) $(LOADTEST_ARGS)
 
 SOAK_SECONDS ?= 600
 soak: deps all

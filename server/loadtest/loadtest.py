@@ -211,7 +211,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--conns", default="1,4")
     ap.add_argument("--half-conns", type=int, default=2,
                     help="connections of the paced run at half of the maximum throughput")
