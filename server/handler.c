@@ -197,6 +197,7 @@ void ls_respond(ls_worker *w, ls_conn *c, int status, const char *ctype, const c
                    close ? "Connection: close\r\n"
                          : c->req.http10 ? "Connection: keep-alive\r\n" : "");
   c->out.len += (size_t)n;
+  if (c->req.method == LS_HEAD) return; /* the length a GET would get, no body (RFC 9110 §9.3.2) */
   memcpy(c->out.p + c->out.len, body, len);
   c->out.len += len;
 }
@@ -525,9 +526,10 @@ static int eq(const char *p, size_t n, const char *lit) {
   return strlen(lit) == n && memcmp(p, lit, n) == 0;
 }
 
+/* GET resources answer HEAD too (headers only). */
 static int method_ok(ls_worker *w, ls_conn *c, int want) {
-  if (c->req.method == want) return 1;
-  respond_error(w, c, 405, want == LS_GET ? "Allow: GET\r\n" : "Allow: POST\r\n",
+  if (c->req.method == want || (want == LS_GET && c->req.method == LS_HEAD)) return 1;
+  respond_error(w, c, 405, want == LS_GET ? "Allow: GET, HEAD\r\n" : "Allow: POST\r\n",
                 want == LS_GET ? "method not allowed: use GET" : "method not allowed: use POST");
   return 0;
 }
