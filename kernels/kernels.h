@@ -23,6 +23,9 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
 void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 /* Over the perfect-tree layout (v->perfect); falls back to the NODES kernel without it. */
 void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out);
+/* Batches of trees deeper than LM_PERFECT_MAX_DEPTH over the top layout (levels 0–5 from
+ * registers, then the NODES walk); the NODES kernel for single rows and without that layout. */
+void lm__tree_margin_top__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 /* Over the bin-and-bitmask layout (v->perfect->bits, tree_bits.h; needs VBMI); falls back to the
  * perfect-layout kernel without it. */
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out);
@@ -78,8 +81,9 @@ typedef struct lm__kernel {
   int isa;              /* enum lm__isa (kernels/cpu.h) */
   const char *name;     /* "tree_margin__avx512" */
   lm__margin_fn fn;
-  int needs_perfect;    /* 1: runs only when v->perfect was built (tree depth ≤ 8); 2: and its
-                           bin-and-bitmask layout (v->perfect->bits) and a VBMI CPU */
+  int needs_perfect;    /* 1: runs only when the perfect-tree layout of whole trees was built
+                           (tree depth ≤ 8); 2: and its bin-and-bitmask layout (v->perfect->bits)
+                           and a VBMI CPU; 3: only with a top layout (deeper trees) */
 } lm__kernel;
 extern const lm__kernel lm__tree_margin_kernels[];
 extern const lm__kernel lm__linear_margin_kernels[];

@@ -13,8 +13,9 @@ static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_
   const lmf_node *n = &v->nodes[node];
   size_t base = t * p->stride;
   if (level == p->depth) {
-    /* Bottom level: n is a leaf (the tree's depth ≤ D); pass-through chains end here. */
-    p->leaf[t * p->n_leaf + (pos - p->n_int)] = n->u.leaf;
+    /* Bottom level: n is a leaf (the tree's depth ≤ D; pass-through chains end here), or, in a
+     * top layout, the node the NODES walk continues from. */
+    p->leaf[t * p->n_leaf + (pos - p->n_int)] = n->left == node ? n->u.leaf : 0.0f;
     p->leaf_orig[t * p->n_leaf + (pos - p->n_int)] = node;
     return;
   }
@@ -34,12 +35,11 @@ static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_
 
 lm__perfect *lm__perfect_build(const lmf_view *v) {
   const lmf_meta *m = v->meta;
-  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST ||
-      m->max_depth > LM_PERFECT_MAX_DEPTH)
-    return NULL;
+  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST) return NULL;
   lm__perfect *p = mi_zalloc(sizeof *p);
   if (!p) return NULL;
-  p->depth = m->max_depth ? m->max_depth : 1;
+  p->top = m->max_depth > LM_PERFECT_MAX_DEPTH;
+  p->depth = p->top ? LM_PERFECT_TOP_DEPTH : m->max_depth ? m->max_depth : 1;
   p->n_int = (1u << p->depth) - 1;
   p->n_leaf = 1u << p->depth;
   p->stride = (p->n_int + 63) & ~63u;
@@ -59,7 +59,7 @@ lm__perfect *lm__perfect_build(const lmf_view *v) {
   p->leaf = (float *)(b + 3 * (ni * 4 + pad));
   p->leaf_orig = (uint32_t *)(b + 3 * (ni * 4 + pad) + (nl * 4 + pad));
   for (size_t t = 0; t < T; t++) lm__place(v, p, t, v->trees[t].first_node, 0, 0);
-  p->bits = lm__bits_build(v, p);
+  p->bits = p->top ? NULL : lm__bits_build(v, p);
   return p;
 }
 

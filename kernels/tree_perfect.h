@@ -19,9 +19,14 @@
 #include "formats/lmf.h"
 
 #define LM_PERFECT_MAX_DEPTH 8
+/* Deeper ensembles get a top layout: the first LM_PERFECT_TOP_DEPTH levels of every tree in
+ * this form (what the batch kernels keep in registers), and for each position below them the
+ * NODES index the walk continues from (leaf_orig; leaf[] is zero). */
+#define LM_PERFECT_TOP_DEPTH 6
 
 typedef struct lm__perfect {
   uint32_t depth;        /* D: every tree is complete to this depth (1..LM_PERFECT_MAX_DEPTH) */
+  uint32_t top;          /* 1: a top layout (D = LM_PERFECT_TOP_DEPTH of deeper trees) */
   uint32_t n_int;        /* internal slots per tree: 2^D - 1 */
   uint32_t n_leaf;       /* leaf slots per tree: 2^D */
   uint32_t stride;       /* internal-slot stride between trees (n_int rounded up to 64) */
@@ -35,8 +40,9 @@ typedef struct lm__perfect {
                             NULL when the model is not eligible; owned */
 } lm__perfect;
 
-/* Build the layout for a verified view; NULL if the model is not eligible (linear, decision 1,
- * deeper than LM_PERFECT_MAX_DEPTH) or on out of memory. Free with lm__perfect_free. */
+/* Build the layout for a verified view — the whole trees up to LM_PERFECT_MAX_DEPTH, else their
+ * top; NULL if the model is not eligible (linear, decision 1) or on out of memory. Free with
+ * lm__perfect_free. */
 lm__perfect *lm__perfect_build(const lmf_view *v);
 void lm__perfect_free(lm__perfect *p);
 

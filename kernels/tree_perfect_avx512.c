@@ -14,6 +14,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/tree_common.h"
+#include "kernels/tree_nodes_avx512.h"
 #include "kernels/tree_perfect.h"
 
 #define LM__V 4
@@ -206,7 +207,7 @@ static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *ro
 void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
   const lm__perfect *p = v->perfect;
   const size_t F = v->meta->num_features;
-  if (!p || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
+  if (!p || p->top || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
       (uint64_t)v->meta->n_trees * p->stride >= (1u << 31)) {
     lm__tree_margin__avx512(v, x, n, out);
     return;
@@ -216,4 +217,114 @@ void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n
     return;
   }
   lm__rows(v, p, x, n, out);
+}
+
+/* Batches of deeper trees over the top layout: levels 0–5 as in lm__rows (registers and
+ * permutes: one gather per level, the feature value), then the bottom position selects, again by
+ * permute, the NODES index each lane continues from, and the NODES walk finishes the tree's
+ * remaining levels (four gathers per level) before the leaf is gathered from NODES. Decisions
+ * and the order of sums are the reference's, so margins are bit-identical. */
+static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x, size_t n,
+                         float *out) {
+  const lmf_meta *m = v->meta;
+  const int has_cat = m->n_cat_splits > 0;
+  const int *nw = (const int *)v->nodes;
+  const size_t F = m->num_features, G = m->num_outputs, B = LM__V * LM__L;
+  const __m512i fmask = _mm512_set1_epi32((int)LMF_SPLIT_FEATURE_MASK);
+  const __m512i b32 = _mm512_set1_epi32(32);
+  for (size_t r0 = 0; r0 < n; r0 += B) {
+    size_t rows = n - r0 < B ? n - r0 : B;
+    const float *xb = x + r0 * F;
+    __m512i off[LM__V];
+    __m512 acc[LM__V];
+    for (int k = 0; k < LM__V; k++) {
+      int o[LM__L];
+      for (int j = 0; j < LM__L; j++) {
+        size_t r = (size_t)(k * LM__L + j);
+        o[j] = (int)((r < rows ? r : rows - 1) * F);
+      }
+      off[k] = _mm512_loadu_si512(o);
+      acc[k] = _mm512_set1_ps(m->base_margin);
+    }
+    if (G > 1)
+      for (size_t r = 0; r < rows; r++)
+        for (size_t g = 0; g < G; g++) out[(r0 + r) * G + g] = m->base_margin;
+    for (uint32_t t = 0; t < m->n_trees; t++) {
+      const lmf_tree *tr = &v->trees[t];
+      const float *thr = p->thr + (size_t)t * p->stride;
+      const int *spl = (const int *)p->split + (size_t)t * p->stride;
+      const uint32_t *orig = p->orig + (size_t)t * p->stride;
+      const int *cont = (const int *)p->leaf_orig + (size_t)t * p->n_leaf;
+      __m512 T0 = _mm512_load_ps(thr), T1 = _mm512_load_ps(thr + 16);
+      __m512 T2 = _mm512_load_ps(thr + 32), T3 = _mm512_load_ps(thr + 48);
+      __m512i S0 = _mm512_load_si512(spl), S1 = _mm512_load_si512(spl + 16);
+      __m512i S2 = _mm512_load_si512(spl + 32), S3 = _mm512_load_si512(spl + 48);
+      __m512i idx[LM__V];
+      for (int k = 0; k < LM__V; k++) idx[k] = _mm512_setzero_si512();
+      for (uint32_t l = 0; l < LM_PERFECT_TOP_DEPTH; l++) {
+        for (int k = 0; k < LM__V; k++) {
+          __m512 tv;
+          __m512i sv;
+          if (l < 5) {
+            tv = _mm512_permutex2var_ps(T0, idx[k], T1);
+            sv = _mm512_permutex2var_epi32(S0, idx[k], S1);
+          } else {
+            __mmask16 hi = _mm512_test_epi32_mask(idx[k], b32);
+            tv = _mm512_mask_blend_ps(hi, _mm512_permutex2var_ps(T0, idx[k], T1),
+                                      _mm512_permutex2var_ps(T2, idx[k], T3));
+            sv = _mm512_mask_blend_epi32(hi, _mm512_permutex2var_epi32(S0, idx[k], S1),
+                                         _mm512_permutex2var_epi32(S2, idx[k], S3));
+          }
+          __m512 xv = _mm512_i32gather_ps(_mm512_add_epi32(off[k], _mm512_and_si512(sv, fmask)), xb, 4);
+          __mmask16 right = lm__right(sv, tv, xv);
+          if (has_cat) {
+            __mmask16 cat = lm__cat_lanes(sv, xv);
+            if (cat) right = lm__cat(v, cat, orig, idx[k], xv, right);
+          }
+          idx[k] = lm__descend(idx[k], right);
+        }
+      }
+      /* bottom positions 63..126 → slots 0..63 → the NODES index to continue from */
+      __m512i C0 = _mm512_loadu_si512(cont), C1 = _mm512_loadu_si512(cont + 16);
+      __m512i C2 = _mm512_loadu_si512(cont + 32), C3 = _mm512_loadu_si512(cont + 48);
+      for (int k = 0; k < LM__V; k++) {
+        __m512i slot = _mm512_sub_epi32(idx[k], _mm512_set1_epi32((int)p->n_int));
+        __mmask16 hi = _mm512_test_epi32_mask(slot, b32);
+        idx[k] = _mm512_mask_blend_epi32(hi, _mm512_permutex2var_epi32(C0, slot, C1),
+                                         _mm512_permutex2var_epi32(C2, slot, C3));
+      }
+      for (uint32_t d = LM_PERFECT_TOP_DEPTH; d < tr->depth; d++)
+        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat);
+      __m512 wt = _mm512_set1_ps(tr->weight);
+      for (int k = 0; k < LM__V; k++) {
+        __m512i lw = _mm512_add_epi32(_mm512_slli_epi32(idx[k], 2), _mm512_set1_epi32(3));
+        __m512 leaf = _mm512_mul_ps(_mm512_i32gather_ps(lw, nw, 4), wt);
+        if (G == 1) {
+          acc[k] = _mm512_add_ps(acc[k], leaf);
+        } else {
+          float l[LM__L];
+          _mm512_storeu_ps(l, leaf);
+          for (int j = 0; j < LM__L && (size_t)(k * LM__L + j) < rows; j++)
+            out[(r0 + (size_t)(k * LM__L + j)) * G + tr->group] += l[j];
+        }
+      }
+    }
+    if (G == 1) {
+      float a[B];
+      for (int k = 0; k < LM__V; k++) _mm512_storeu_ps(a + k * LM__L, acc[k]);
+      memcpy(out + r0, a, rows * sizeof(float));
+    }
+  }
+}
+
+void lm__tree_margin_top__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
+  const lm__perfect *p = v->perfect;
+  const size_t F = v->meta->num_features;
+  /* Single rows keep the NODES kernel's trees-in-lanes walk (no per-tree registers to reuse). */
+  if (!p || !p->top || n < LM__L || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
+      (uint64_t)v->meta->n_nodes * 4 >= (1u << 31)) {
+    lm__tree_margin__avx512(v, x, n, out);
+    return;
+  }
+  lm__rows_top(v, p, x, n, out);
 }

@@ -28,6 +28,7 @@ static int lm__plan(lm_model *m) {
   if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX512)
     m->v.perfect = m->perfect = lm__perfect_build(&m->v);
   while (k->isa > isa || (k->needs_perfect && !m->perfect) ||
+         (k->needs_perfect && (k->needs_perfect == 3) != (int)m->perfect->top) ||
          (k->needs_perfect == 2 && (!m->perfect->bits || !lm__cpu_has_vbmi())))
     k++;
   m->margin = k->fn;

@@ -34,6 +34,7 @@ static const float thresholds[] = {-2.5f, -1.0f, 0.0f, 0.5f, 1.0f, 3.25f, 7.0f, 
 /* Wide mode: thresholds (and row values) from 600 distinct values, so that features carry
  * hundreds of distinct thresholds (the bin-and-bitmask layout's 254 limit, its buckets). */
 static int wide;
+static int min_depth; /* check_model fails when the random trees stay shallower */
 static float threshold(void) {
   if (wide) return (float)((int)(rnd() % 600) - 300) * 0.37f;
   return thresholds[rnd() % NT];
@@ -119,6 +120,12 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   lm__perfect *perfect = lm__perfect_build(&v);
   v.perfect = perfect;
   int has_bits = perfect && perfect->bits;
+  if (!perfect || (int)perfect->top != (v.meta->max_depth > LM_PERFECT_MAX_DEPTH))
+    fail_msg("%s (depth %u): %s", what, v.meta->max_depth,
+             perfect ? "top layout built or not built wrongly" : "no perfect-tree layout");
+  if (min_depth && v.meta->max_depth < (uint32_t)min_depth)
+    fail_msg("%s: random trees reached depth %u only (the test wants %d)", what, v.meta->max_depth,
+             min_depth);
   if (expect_bits >= 0 && has_bits != expect_bits)
     fail_msg("%s: bin-and-bitmask layout %s", what, has_bits ? "built (not eligible)" : "missing");
   if (has_bits && !lm__cpu_has_vbmi())
@@ -135,7 +142,7 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
     if (k->isa > isa) {
       print_message("SKIP %s on %s: this CPU lacks it\n", k->name, what);
     } else if (k->needs_perfect && !perfect) {
-      print_message("SKIP %s on %s: deeper than %d levels\n", k->name, what, LM_PERFECT_MAX_DEPTH);
+      print_message("SKIP %s on %s: no perfect-tree layout\n", k->name, what);
     } else {
       /* needs_perfect 2 without the bits layout runs (and tests) its fallback */
       for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -184,6 +191,9 @@ static void test_random_models(void **state) {
       {5, 2, 40, 8, 0, 1, 1, 1},   {20, 10, 50, 8, 0, 1, 0, 1}, {9, 11, 44, 7, 1, 1, 1, 1},
       /* not eligible: too many features, too deep, too many distinct thresholds */
       {129, 1, 20, 6, 0, 1, 1, 0}, {20, 1, 30, 9, 0, 1, 1, 0}, {2, 1, 200, 6, 0, 1, 1, 0},
+      /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) */
+      {30, 1, 40, 12, 0, 1, 1, 0}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
+      {8, 2, 20, 14, 1, 1, 0, 0},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     char what[128];
@@ -191,6 +201,7 @@ static void test_random_models(void **state) {
              shapes[i].T, shapes[i].maxd, shapes[i].dart ? " dart" : "",
              shapes[i].nocat ? " numeric" : "", shapes[i].wide ? " wide" : "");
     wide = shapes[i].wide;
+    min_depth = shapes[i].maxd > LM_PERFECT_MAX_DEPTH ? shapes[i].maxd - 1 : 0;
     lm_ir_model *ir = random_model(shapes[i].F, shapes[i].G, shapes[i].T, shapes[i].maxd,
                                    shapes[i].dart, shapes[i].nocat);
     check_model(ir, what, shapes[i].bits);
