@@ -52,7 +52,7 @@ static void lm__rows(const lmf_view *v, const float *x, size_t n, float *out) {
       __m512i idx[LM__V];
       for (int k = 0; k < LM__V; k++) idx[k] = _mm512_set1_epi32((int)tr->first_node);
       for (uint32_t d = 0; d < tr->depth; d++)
-        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat);
+        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat, NULL, F);
       __m512 wt = _mm512_set1_ps(tr->weight);
       for (int k = 0; k < LM__V; k++) {
         __m512i lw = _mm512_add_epi32(_mm512_slli_epi32(idx[k], 2), _mm512_set1_epi32(3));
@@ -82,6 +82,9 @@ static void lm__one_row(const lmf_view *v, const float *row, float *o) {
   const uint32_t T = m->n_trees, G = m->num_outputs;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512i zero = _mm512_setzero_si512();
+  const size_t F = m->num_features;
+  __m512 R[4];
+  lm__row_regs(row, F, R);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += LM__V * LM__L) {
     __m512i idx[LM__V], tsel[LM__V];
@@ -96,7 +99,7 @@ static void lm__one_row(const lmf_view *v, const float *row, float *o) {
       if (dm > depth) depth = dm;
     }
     for (uint32_t d = 0; d < depth; d++)
-      for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, row, idx[k], zero, has_cat);
+      for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, row, idx[k], zero, has_cat, R, F);
     for (int k = 0; k < LM__V; k++) {
       uint32_t tb = t0 + (uint32_t)k * LM__L;
       if (tb >= T) break;

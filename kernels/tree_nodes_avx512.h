@@ -25,9 +25,30 @@ static inline __mmask16 lm__resolve_cat(const lmf_view *v, __mmask16 cat, __m512
   return right;
 }
 
-/* One step of 16 lanes: idx → child, for rows at xbase + off (float offsets). */
+/* A single row's first 64 features in four registers (zeros past F), for lm__row_x. */
+static inline void lm__row_regs(const float *row, size_t F, __m512 R[4]) {
+  for (int q = 0; q < 4; q++) {
+    size_t lo = (size_t)q * 16;
+    __mmask16 mk = F <= lo ? 0 : F - lo >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (F - lo)) - 1);
+    R[q] = F <= 64 ? _mm512_maskz_loadu_ps(mk, row + lo) : _mm512_setzero_ps();
+  }
+}
+
+/* Feature values f (feature indices) of a single row: from registers when F ≤ 64. */
+static inline __m512 lm__row_x(const float *row, size_t F, const __m512 *R, __m512i f) {
+  if (F <= 32) return _mm512_permutex2var_ps(R[0], f, R[1]);
+  if (F <= 64) {
+    __mmask16 hi = _mm512_test_epi32_mask(f, _mm512_set1_epi32(32));
+    return _mm512_mask_blend_ps(hi, _mm512_permutex2var_ps(R[0], f, R[1]),
+                                _mm512_permutex2var_ps(R[2], f, R[3]));
+  }
+  return _mm512_i32gather_ps(f, row, 4);
+}
+
+/* One step of 16 lanes: idx → child, for rows at xbase + off (float offsets), or, with R, for
+ * the single row xbase whose features R holds (lm__row_regs; off unused). */
 static inline __m512i lm__step(const lmf_view *v, const int *nw, const float *xbase, __m512i idx,
-                               __m512i off, int has_cat) {
+                               __m512i off, int has_cat, const __m512 *R, size_t F) {
   const __m512i fmask = _mm512_set1_epi32((int)LMF_SPLIT_FEATURE_MASK);
   const __m512i dlbit = _mm512_set1_epi32((int)LMF_SPLIT_DEFAULT_LEFT);
   const __m512i catbit = _mm512_set1_epi32((int)LMF_SPLIT_CATEGORICAL);
@@ -35,8 +56,8 @@ static inline __m512i lm__step(const lmf_view *v, const int *nw, const float *xb
   __m512i split = _mm512_i32gather_epi32(w, nw, 4);
   __m512 thr = _mm512_i32gather_ps(_mm512_add_epi32(w, _mm512_set1_epi32(1)), nw, 4);
   __m512i left = _mm512_i32gather_epi32(_mm512_add_epi32(w, _mm512_set1_epi32(2)), nw, 4);
-  __m512i fidx = _mm512_add_epi32(off, _mm512_and_si512(split, fmask));
-  __m512 xv = _mm512_i32gather_ps(fidx, xbase, 4);
+  __m512i feat = _mm512_and_si512(split, fmask);
+  __m512 xv = R ? lm__row_x(xbase, F, R, feat) : _mm512_i32gather_ps(_mm512_add_epi32(off, feat), xbase, 4);
   __mmask16 ge = _mm512_cmp_ps_mask(xv, thr, _CMP_GE_OQ);
   __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
   __mmask16 dl = _mm512_test_epi32_mask(split, dlbit);

@@ -137,18 +137,6 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
   }
 }
 
-/* Feature values of a single row for split words sv: from registers when F ≤ 64. */
-static inline __m512 lm__row_x(const float *row, size_t F, const __m512 *R, __m512i sv) {
-  __m512i f = _mm512_and_si512(sv, _mm512_set1_epi32((int)LMF_SPLIT_FEATURE_MASK));
-  if (F <= 32) return _mm512_permutex2var_ps(R[0], f, R[1]);
-  if (F <= 64) {
-    __mmask16 hi = _mm512_test_epi32_mask(f, _mm512_set1_epi32(32));
-    return _mm512_mask_blend_ps(hi, _mm512_permutex2var_ps(R[0], f, R[1]),
-                                _mm512_permutex2var_ps(R[2], f, R[3]));
-  }
-  return _mm512_i32gather_ps(f, row, 4);
-}
-
 static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *row, float *o) {
   const lmf_meta *m = v->meta;
   const int has_cat = m->n_cat_splits > 0;
@@ -156,11 +144,7 @@ static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *ro
   const size_t F = m->num_features;
   const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   __m512 R[4];
-  for (int q = 0; q < 4; q++) {
-    size_t lo = (size_t)q * 16;
-    __mmask16 mk = F <= lo ? 0 : F - lo >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (F - lo)) - 1);
-    R[q] = F <= 64 ? _mm512_maskz_loadu_ps(mk, row + lo) : _mm512_setzero_ps();
-  }
+  lm__row_regs(row, F, R);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += LM__V * LM__L) {
     __m512i idx[LM__V], tb[LM__V];
@@ -175,7 +159,7 @@ static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *ro
         __m512i at = _mm512_add_epi32(tb[k], idx[k]);
         __m512 tv = _mm512_i32gather_ps(at, p->thr, 4);
         __m512i sv = _mm512_i32gather_epi32(at, (const int *)p->split, 4);
-        __m512 xv = lm__row_x(row, F, R, sv);
+        __m512 xv = lm__row_x(row, F, R, _mm512_and_si512(sv, _mm512_set1_epi32((int)LMF_SPLIT_FEATURE_MASK)));
         __mmask16 right = lm__right(sv, tv, xv);
         if (has_cat) {
           __mmask16 cat = lm__cat_lanes(sv, xv);
@@ -294,7 +278,7 @@ static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x
                                          _mm512_permutex2var_epi32(C2, slot, C3));
       }
       for (uint32_t d = LM_PERFECT_TOP_DEPTH; d < tr->depth; d++)
-        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat);
+        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat, NULL, F);
       __m512 wt = _mm512_set1_ps(tr->weight);
       for (int k = 0; k < LM__V; k++) {
         __m512i lw = _mm512_add_epi32(_mm512_slli_epi32(idx[k], 2), _mm512_set1_epi32(3));
