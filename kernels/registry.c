@@ -13,6 +13,7 @@ const lm__kernel lm__tree_margin_kernels[] = {
     {LM_ISA_AVX512, "tree_margin_perfect__avx512", lm__tree_margin_perfect__avx512, 1},
     {LM_ISA_AVX512, "tree_margin_top__avx512", lm__tree_margin_top__avx512, 3},
     {LM_ISA_AVX512, "tree_margin__avx512", lm__tree_margin__avx512, 0},
+    {LM_ISA_AVX2, "tree_margin_perfect__avx2", lm__tree_margin_perfect__avx2, 1},
     {LM_ISA_AVX2, "tree_margin__avx2", lm__tree_margin__avx2, 0},
 #endif
     {LM_ISA_SCALAR, "tree_margin__scalar", lm__tree_margin__scalar, 0},

@@ -10,12 +10,14 @@
 
 #include "kernels/kernels.h"
 #include "kernels/tree_common.h"
+#include "kernels/tree_perfect.h"
 
 #define LM__V 4
 #define LM__L 8
 
+/* map: NULL when idx holds NODES indices, else the perfect layout's slot → NODES index */
 static inline __m256i lm__resolve_cat(const lmf_view *v, int cat, __m256i idx, __m256 xv,
-                                      __m256i right) {
+                                      __m256i right, const uint32_t *map) {
   uint32_t id[LM__L];
   float xs[LM__L];
   int32_t rt[LM__L];
@@ -25,20 +27,18 @@ static inline __m256i lm__resolve_cat(const lmf_view *v, int cat, __m256i idx, _
   while (cat) {
     int j = __builtin_ctz((unsigned)cat);
     cat &= cat - 1;
-    rt[j] = -(int32_t)lm__cat_goes_right(v, &v->nodes[id[j]], xs[j]);
+    rt[j] = -(int32_t)lm__cat_goes_right(v, &v->nodes[map ? map[id[j]] : id[j]], xs[j]);
   }
   return _mm256_loadu_si256((const __m256i *)rt);
 }
 
-/* One step of 8 lanes; right is an all-ones lane mask, so child = left - mask. */
-static inline __m256i lm__step(const lmf_view *v, const int *nw, const float *xbase, __m256i idx,
-                               __m256i off, int has_cat) {
+/* The decision of 8 lanes at nodes with split words `split` and thresholds thr, feature values
+ * xv gathered from rows at xbase + off: an all-ones lane goes right. idx/map: see
+ * lm__resolve_cat (categorical splits only). */
+static inline __m256i lm__right(const lmf_view *v, __m256i split, __m256 thr, const float *xbase,
+                                __m256i off, __m256i idx, const uint32_t *map, int has_cat) {
   const __m256i fmask = _mm256_set1_epi32((int)LMF_SPLIT_FEATURE_MASK);
   const __m256i dlbit = _mm256_set1_epi32((int)LMF_SPLIT_DEFAULT_LEFT);
-  __m256i w = _mm256_slli_epi32(idx, 2);
-  __m256i split = _mm256_i32gather_epi32(nw, w, 4);
-  __m256 thr = _mm256_i32gather_ps((const float *)nw, _mm256_add_epi32(w, _mm256_set1_epi32(1)), 4);
-  __m256i left = _mm256_i32gather_epi32(nw, _mm256_add_epi32(w, _mm256_set1_epi32(2)), 4);
   __m256i fidx = _mm256_add_epi32(off, _mm256_and_si256(split, fmask));
   __m256 xv = _mm256_i32gather_ps(xbase, fidx, 4);
   __m256i ge = _mm256_castps_si256(_mm256_cmp_ps(xv, thr, _CMP_GE_OQ));
@@ -49,12 +49,28 @@ static inline __m256i lm__step(const lmf_view *v, const int *nw, const float *xb
   if (has_cat) {
     /* the categorical bit is the sign bit of split */
     int cat = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_andnot_si256(nan, split)));
-    if (cat) right = lm__resolve_cat(v, cat, idx, xv, right);
+    if (cat) right = lm__resolve_cat(v, cat, idx, xv, right, map);
   }
-  return _mm256_sub_epi32(left, right);
+  return right;
 }
 
-static void lm__rows(const lmf_view *v, const float *x, size_t n, float *out) {
+/* One step of 8 lanes over NODES; right is an all-ones lane mask, so child = left - mask. */
+static inline __m256i lm__step(const lmf_view *v, const int *nw, const float *xbase, __m256i idx,
+                               __m256i off, int has_cat) {
+  __m256i w = _mm256_slli_epi32(idx, 2);
+  __m256i split = _mm256_i32gather_epi32(nw, w, 4);
+  __m256 thr = _mm256_i32gather_ps((const float *)nw, _mm256_add_epi32(w, _mm256_set1_epi32(1)), 4);
+  __m256i left = _mm256_i32gather_epi32(nw, _mm256_add_epi32(w, _mm256_set1_epi32(2)), 4);
+  return _mm256_sub_epi32(left, lm__right(v, split, thr, xbase, off, idx, NULL, has_cat));
+}
+
+/* Batches, rows in lanes. With p (the perfect-tree layout of whole trees, tree_perfect.h) node
+ * i's children are 2i+1 and 2i+2: a level needs no child index, levels 0–2 (7 nodes) come from
+ * one register of thresholds and one of split words by permute, and deeper levels gather two
+ * words (threshold, split) instead of the NODES walk's three; the feature value is gathered
+ * either way. */
+static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, size_t n,
+                     float *out) {
   const lmf_meta *m = v->meta;
   const int *nw = (const int *)v->nodes;
   const int has_cat = m->n_cat_splits > 0;
@@ -79,13 +95,34 @@ static void lm__rows(const lmf_view *v, const float *x, size_t n, float *out) {
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lmf_tree *tr = &v->trees[t];
       __m256i idx[LM__V];
-      for (int k = 0; k < LM__V; k++) idx[k] = _mm256_set1_epi32((int)tr->first_node);
-      for (uint32_t d = 0; d < tr->depth; d++)
-        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat);
+      const float *lbase = (const float *)nw;
+      __m256i lw[LM__V];
+      if (p) {
+        const float *thr = p->thr + (size_t)t * p->stride;
+        const int *spl = (const int *)p->split + (size_t)t * p->stride;
+        const uint32_t *orig = p->orig + (size_t)t * p->stride;
+        const __m256 T0 = _mm256_loadu_ps(thr);
+        const __m256i S0 = _mm256_loadu_si256((const __m256i *)spl), one = _mm256_set1_epi32(1);
+        for (int k = 0; k < LM__V; k++) idx[k] = _mm256_setzero_si256();
+        for (uint32_t l = 0; l < p->depth; l++)
+          for (int k = 0; k < LM__V; k++) {
+            __m256 tv = l < 3 ? _mm256_permutevar8x32_ps(T0, idx[k]) : _mm256_i32gather_ps(thr, idx[k], 4);
+            __m256i sv = l < 3 ? _mm256_permutevar8x32_epi32(S0, idx[k]) : _mm256_i32gather_epi32(spl, idx[k], 4);
+            __m256i right = lm__right(v, sv, tv, xb, off[k], idx[k], orig, has_cat);
+            idx[k] = _mm256_sub_epi32(_mm256_add_epi32(_mm256_slli_epi32(idx[k], 1), one), right);
+          }
+        lbase = p->leaf + (size_t)t * p->n_leaf;
+        for (int k = 0; k < LM__V; k++) lw[k] = _mm256_sub_epi32(idx[k], _mm256_set1_epi32((int)p->n_int));
+      } else {
+        for (int k = 0; k < LM__V; k++) idx[k] = _mm256_set1_epi32((int)tr->first_node);
+        for (uint32_t d = 0; d < tr->depth; d++)
+          for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat);
+        for (int k = 0; k < LM__V; k++)
+          lw[k] = _mm256_add_epi32(_mm256_slli_epi32(idx[k], 2), _mm256_set1_epi32(3));
+      }
       __m256 wt = _mm256_set1_ps(tr->weight);
       for (int k = 0; k < LM__V; k++) {
-        __m256i lw = _mm256_add_epi32(_mm256_slli_epi32(idx[k], 2), _mm256_set1_epi32(3));
-        __m256 leaf = _mm256_mul_ps(_mm256_i32gather_ps((const float *)nw, lw, 4), wt);
+        __m256 leaf = _mm256_mul_ps(_mm256_i32gather_ps(lbase, lw[k], 4), wt);
         if (G == 1) {
           acc[k] = _mm256_add_ps(acc[k], leaf);
         } else {
@@ -153,5 +190,17 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
     for (size_t r = 0; r < n; r++) lm__one_row(v, x + r * F, out + r * v->meta->num_outputs);
     return;
   }
-  lm__rows(v, x, n, out);
+  lm__rows(v, NULL, x, n, out);
+}
+
+void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
+  const lm__perfect *p = v->perfect;
+  const size_t F = v->meta->num_features;
+  /* Single rows keep the NODES kernel's trees-in-lanes walk. */
+  if (!p || p->top || n < LM__L || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
+      (uint64_t)v->meta->n_trees * p->stride >= (1u << 31)) {
+    lm__tree_margin__avx2(v, x, n, out);
+    return;
+  }
+  lm__rows(v, p, x, n, out);
 }

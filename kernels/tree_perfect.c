@@ -33,7 +33,7 @@ static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_
   lm__place(v, p, t, n->left + 1, 2 * pos + 2, level + 1);
 }
 
-lm__perfect *lm__perfect_build(const lmf_view *v) {
+lm__perfect *lm__perfect_build(const lmf_view *v, int with_bits) {
   const lmf_meta *m = v->meta;
   if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST) return NULL;
   lm__perfect *p = mi_zalloc(sizeof *p);
@@ -59,7 +59,7 @@ lm__perfect *lm__perfect_build(const lmf_view *v) {
   p->leaf = (float *)(b + 3 * (ni * 4 + pad));
   p->leaf_orig = (uint32_t *)(b + 3 * (ni * 4 + pad) + (nl * 4 + pad));
   for (size_t t = 0; t < T; t++) lm__place(v, p, t, v->trees[t].first_node, 0, 0);
-  p->bits = p->top ? NULL : lm__bits_build(v, p);
+  p->bits = p->top || !with_bits ? NULL : lm__bits_build(v, p);
   return p;
 }
 

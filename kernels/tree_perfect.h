@@ -41,9 +41,10 @@ typedef struct lm__perfect {
 } lm__perfect;
 
 /* Build the layout for a verified view — the whole trees up to LM_PERFECT_MAX_DEPTH, else their
- * top; NULL if the model is not eligible (linear, decision 1) or on out of memory. Free with
- * lm__perfect_free. */
-lm__perfect *lm__perfect_build(const lmf_view *v);
+ * top; NULL if the model is not eligible (linear, decision 1) or on out of memory. with_bits:
+ * also derive the bin-and-bitmask layout when eligible (its kernel needs AVX-512 + VBMI). Free
+ * with lm__perfect_free. */
+lm__perfect *lm__perfect_build(const lmf_view *v, int with_bits);
 void lm__perfect_free(lm__perfect *p);
 
 #endif

@@ -25,8 +25,8 @@ static int lm__plan(lm_model *m) {
   if (isa < 0) return lm__fail_prefix(isa, m->path);
   const lm__kernel *k = m->v.meta->model_kind == LMF_MODEL_LINEAR ? lm__linear_margin_kernels
                                                                   : lm__tree_margin_kernels;
-  if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX512)
-    m->v.perfect = m->perfect = lm__perfect_build(&m->v);
+  if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX2)
+    m->v.perfect = m->perfect = lm__perfect_build(&m->v, isa >= LM_ISA_AVX512 && lm__cpu_has_vbmi());
   while (k->isa > isa || (k->needs_perfect && !m->perfect) ||
          (k->needs_perfect && (k->needs_perfect == 3) != (int)m->perfect->top) ||
          (k->needs_perfect == 2 && (!m->perfect->bits || !lm__cpu_has_vbmi())))

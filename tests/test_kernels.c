@@ -117,7 +117,7 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   assert_int_equal(lm__lmf_write(ir, "test", &img, &len), 0);
   lmf_view v;
   if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
-  lm__perfect *perfect = lm__perfect_build(&v);
+  lm__perfect *perfect = lm__perfect_build(&v, 1);
   v.perfect = perfect;
   int has_bits = perfect && perfect->bits;
   if (!perfect || (int)perfect->top != (v.meta->max_depth > LM_PERFECT_MAX_DEPTH))
