@@ -69,8 +69,9 @@ static inline __m256i lm__step(const lmf_view *v, const int *nw, const float *xb
  * one register of thresholds and one of split words by permute, and deeper levels gather two
  * words (threshold, split) instead of the NODES walk's three; the feature value is gathered
  * either way. */
-static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, size_t n,
-                     float *out) {
+static inline __attribute__((always_inline)) void lm__rows(const lmf_view *v,
+                                                           const lm__perfect *p, const float *x,
+                                                           size_t n, float *out) {
   const lmf_meta *m = v->meta;
   const int *nw = (const int *)v->nodes;
   const int has_cat = m->n_cat_splits > 0;
@@ -95,8 +96,6 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lmf_tree *tr = &v->trees[t];
       __m256i idx[LM__V];
-      const float *lbase = (const float *)nw;
-      __m256i lw[LM__V];
       if (p) {
         const float *thr = p->thr + (size_t)t * p->stride;
         const int *spl = (const int *)p->split + (size_t)t * p->stride;
@@ -111,18 +110,18 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
             __m256i right = lm__right(v, sv, tv, xb, off[k], idx[k], orig, has_cat);
             idx[k] = _mm256_sub_epi32(_mm256_add_epi32(_mm256_slli_epi32(idx[k], 1), one), right);
           }
-        lbase = p->leaf + (size_t)t * p->n_leaf;
-        for (int k = 0; k < LM__V; k++) lw[k] = _mm256_sub_epi32(idx[k], _mm256_set1_epi32((int)p->n_int));
       } else {
         for (int k = 0; k < LM__V; k++) idx[k] = _mm256_set1_epi32((int)tr->first_node);
         for (uint32_t d = 0; d < tr->depth; d++)
           for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat);
-        for (int k = 0; k < LM__V; k++)
-          lw[k] = _mm256_add_epi32(_mm256_slli_epi32(idx[k], 2), _mm256_set1_epi32(3));
       }
       __m256 wt = _mm256_set1_ps(tr->weight);
       for (int k = 0; k < LM__V; k++) {
-        __m256 leaf = _mm256_mul_ps(_mm256_i32gather_ps(lbase, lw[k], 4), wt);
+        __m256 lv = p ? _mm256_i32gather_ps(p->leaf + (size_t)t * p->n_leaf,
+                                            _mm256_sub_epi32(idx[k], _mm256_set1_epi32((int)p->n_int)), 4)
+                      : _mm256_i32gather_ps((const float *)nw,
+                                            _mm256_add_epi32(_mm256_slli_epi32(idx[k], 2), _mm256_set1_epi32(3)), 4);
+        __m256 leaf = _mm256_mul_ps(lv, wt);
         if (G == 1) {
           acc[k] = _mm256_add_ps(acc[k], leaf);
         } else {
@@ -139,6 +138,15 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
       memcpy(out + r0, a, rows * sizeof(float));
     }
   }
+}
+
+/* The two instances: NODES (p folded away) and perfect. */
+static void lm__rows_nodes(const lmf_view *v, const float *x, size_t n, float *out) {
+  lm__rows(v, NULL, x, n, out);
+}
+static void lm__rows_perfect(const lmf_view *v, const lm__perfect *p, const float *x, size_t n,
+                             float *out) {
+  lm__rows(v, p, x, n, out);
 }
 
 static void lm__one_row(const lmf_view *v, const float *row, float *o) {
@@ -190,7 +198,7 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
     for (size_t r = 0; r < n; r++) lm__one_row(v, x + r * F, out + r * v->meta->num_outputs);
     return;
   }
-  lm__rows(v, NULL, x, n, out);
+  lm__rows_nodes(v, x, n, out);
 }
 
 void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
@@ -202,5 +210,5 @@ void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, 
     lm__tree_margin__avx2(v, x, n, out);
     return;
   }
-  lm__rows(v, p, x, n, out);
+  lm__rows_perfect(v, p, x, n, out);
 }
