@@ -23,7 +23,7 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
 void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 /* Over the perfect-tree layout (v->perfect); falls back to the NODES kernel without it. */
 void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out);
-/* Batches over the perfect-tree layout with AVX2; the NODES kernel for single rows and without
+/* Over the perfect-tree layout with AVX2 (batches and single rows); the NODES kernel without
  * the layout (or with a top layout). */
 void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, float *out);
 /* Batches of trees deeper than LM_PERFECT_MAX_DEPTH over the top layout (levels 0–5 from

@@ -140,7 +140,7 @@ static inline __attribute__((always_inline)) void lm__rows(const lmf_view *v,
   }
 }
 
-/* The two instances: NODES (p folded away) and perfect. */
+/* The two instances of each: NODES (p folded away) and perfect. */
 static void lm__rows_nodes(const lmf_view *v, const float *x, size_t n, float *out) {
   lm__rows(v, NULL, x, n, out);
 }
@@ -149,7 +149,11 @@ static void lm__rows_perfect(const lmf_view *v, const lm__perfect *p, const floa
   lm__rows(v, p, x, n, out);
 }
 
-static void lm__one_row(const lmf_view *v, const float *row, float *o) {
+/* A single row, trees in lanes. With p (perfect-tree layout): two gathers per level (threshold,
+ * split word at tree·stride + slot) and the feature value, against NODES' three and one. */
+static inline __attribute__((always_inline)) void lm__one_row(const lmf_view *v,
+                                                              const lm__perfect *p,
+                                                              const float *row, float *o) {
   const lmf_meta *m = v->meta;
   const int *nw = (const int *)v->nodes, *tw = (const int *)v->trees;
   const int has_cat = m->n_cat_splits > 0;
@@ -164,21 +168,49 @@ static void lm__one_row(const lmf_view *v, const float *row, float *o) {
       __m256i t = _mm256_add_epi32(_mm256_set1_epi32((int)(t0 + (uint32_t)k * LM__L)), lane);
       t = _mm256_min_epu32(t, _mm256_set1_epi32((int)(T - 1)));
       tsel[k] = _mm256_slli_epi32(t, 3);
+      if (p) {
+        idx[k] = _mm256_setzero_si256();
+        depth = p->depth;
+        continue;
+      }
       idx[k] = _mm256_i32gather_epi32(tw, tsel[k], 4);
       uint32_t dk[LM__L];
       _mm256_storeu_si256((__m256i *)dk,
                           _mm256_i32gather_epi32(tw, _mm256_add_epi32(tsel[k], _mm256_set1_epi32(3)), 4));
       for (int j = 0; j < LM__L; j++) if (dk[j] > depth) depth = dk[j];
     }
-    for (uint32_t d = 0; d < depth; d++)
-      for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, row, idx[k], zero, has_cat);
+    if (p) {
+      const __m256i one = _mm256_set1_epi32(1), stride = _mm256_set1_epi32((int)p->stride);
+      __m256i base[LM__V]; /* tree · stride: slot 0 of each lane's tree */
+      for (int k = 0; k < LM__V; k++) base[k] = _mm256_mullo_epi32(_mm256_srli_epi32(tsel[k], 3), stride);
+      for (uint32_t d = 0; d < depth; d++)
+        for (int k = 0; k < LM__V; k++) {
+          __m256i at = _mm256_add_epi32(base[k], idx[k]);
+          __m256 tv = _mm256_i32gather_ps(p->thr, at, 4);
+          __m256i sv = _mm256_i32gather_epi32((const int *)p->split, at, 4);
+          __m256i right = lm__right(v, sv, tv, row, zero, at, p->orig, has_cat);
+          idx[k] = _mm256_sub_epi32(_mm256_add_epi32(_mm256_slli_epi32(idx[k], 1), one), right);
+        }
+    } else {
+      for (uint32_t d = 0; d < depth; d++)
+        for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, row, idx[k], zero, has_cat);
+    }
     for (int k = 0; k < LM__V; k++) {
       uint32_t tb = t0 + (uint32_t)k * LM__L;
       if (tb >= T) break;
-      __m256i lw = _mm256_add_epi32(_mm256_slli_epi32(idx[k], 2), _mm256_set1_epi32(3));
       __m256 wt = _mm256_i32gather_ps((const float *)tw, _mm256_add_epi32(tsel[k], _mm256_set1_epi32(4)), 4);
+      __m256 lv;
+      if (p) {
+        __m256i t = _mm256_srli_epi32(tsel[k], 3);
+        __m256i li = _mm256_add_epi32(_mm256_mullo_epi32(t, _mm256_set1_epi32((int)p->n_leaf)),
+                                      _mm256_sub_epi32(idx[k], _mm256_set1_epi32((int)p->n_int)));
+        lv = _mm256_i32gather_ps(p->leaf, li, 4);
+      } else {
+        __m256i lw = _mm256_add_epi32(_mm256_slli_epi32(idx[k], 2), _mm256_set1_epi32(3));
+        lv = _mm256_i32gather_ps((const float *)nw, lw, 4);
+      }
       float l[LM__L];
-      _mm256_storeu_ps(l, _mm256_mul_ps(_mm256_i32gather_ps((const float *)nw, lw, 4), wt));
+      _mm256_storeu_ps(l, _mm256_mul_ps(lv, wt));
       uint32_t cnt = T - tb < LM__L ? T - tb : LM__L;
       if (G == 1)
         for (uint32_t j = 0; j < cnt; j++) o[0] += l[j];
@@ -188,6 +220,14 @@ static void lm__one_row(const lmf_view *v, const float *row, float *o) {
   }
 }
 
+static void lm__one_row_nodes(const lmf_view *v, const float *row, float *o) {
+  lm__one_row(v, NULL, row, o);
+}
+static void lm__one_row_perfect(const lmf_view *v, const lm__perfect *p, const float *row,
+                                float *o) {
+  lm__one_row(v, p, row, o);
+}
+
 void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
   const size_t F = v->meta->num_features;
   if ((uint64_t)F * LM__V * LM__L >= (1u << 31)) {
@@ -195,7 +235,7 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
     return;
   }
   if (n < LM__L) {
-    for (size_t r = 0; r < n; r++) lm__one_row(v, x + r * F, out + r * v->meta->num_outputs);
+    for (size_t r = 0; r < n; r++) lm__one_row_nodes(v, x + r * F, out + r * v->meta->num_outputs);
     return;
   }
   lm__rows_nodes(v, x, n, out);
@@ -204,11 +244,15 @@ void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *o
 void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
   const lm__perfect *p = v->perfect;
   const size_t F = v->meta->num_features;
-  /* Single rows keep the NODES kernel's trees-in-lanes walk. */
-  if (!p || p->top || n < LM__L || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
+  if (!p || p->top || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
       (uint64_t)v->meta->n_trees * p->stride >= (1u << 31)) {
     lm__tree_margin__avx2(v, x, n, out);
     return;
   }
-  lm__rows_perfect(v, p, x, n, out);
+  /* A 32-row block costs about as much as 16 single rows: fewer rows (alone, or the tail of a
+   * batch) go one by one (measured: 8 rows 16.9 µs as a block, 9.5 µs one by one, small model). */
+  const size_t B = LM__V * LM__L, G = v->meta->num_outputs;
+  size_t tail = n % B < B / 2 ? n % B : 0, head = n - tail;
+  if (head) lm__rows_perfect(v, p, x, head, out);
+  for (size_t r = head; r < n; r++) lm__one_row_perfect(v, p, x + r * F, out + r * G);
 }
