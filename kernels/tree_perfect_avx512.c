@@ -207,7 +207,9 @@ void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n
  * permutes: one gather per level, the feature value), then the bottom position selects, again by
  * permute, the NODES index each lane continues from, and the NODES walk finishes the tree's
  * remaining levels (four gathers per level) before the leaf is gathered from NODES. Decisions
- * and the order of sums are the reference's, so margins are bit-identical. */
+ * and the order of sums are the reference's, so margins are bit-identical. Kept apart from
+ * lm__rows on purpose: one always-inlined body with a `top` flag measured 2.0-2.3 ms against
+ * 1.76 ms for 1,000 rows of the deep model (the compiler no longer kept the tree's registers). */
 static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x, size_t n,
                          float *out) {
   const lmf_meta *m = v->meta;
