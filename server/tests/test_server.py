@@ -361,17 +361,9 @@ def main():
         check(st == 405, "POST on live is 405")
         # HEAD: a GET's status and headers (Content-Length included), no body; the next request
         # on the connection is framed right after the head
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-        s.sendall(b"HEAD /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"HEAD /v2/models/example/infer HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        out = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            out += d
-        s.close()
+        out = srv.raw(b"HEAD /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"HEAD /v2/models/example/infer HTTP/1.1\r\nHost: x\r\n\r\n"
+                      b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         heads = out.split(b"\r\n\r\n")
         check(len(heads) == 4 and heads[0].startswith(b"HTTP/1.1 200") and b"Content-Length: 13" in heads[0]
               and heads[1].startswith(b"HTTP/1.1 405") and b"Allow: POST" in heads[1] and
