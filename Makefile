@@ -20,24 +20,34 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 endif
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
            -ffp-contract=off -DLMRT_BUILDING -Iinclude -I. $(SANFLAGS)
-LDLIBS  := -ljson-c -larchive -lxxhash -lmimalloc -lnuma -lm
+# The runtime (liblmrt) links only these; the converter library (liblmconvert: importers, writer,
+# lm_convert) adds json-c and libarchive, so serving processes never load them.
+LDLIBS  := -lxxhash -lmimalloc -lnuma -lm
+CONV_LDLIBS := -ljson-c -larchive
 TEST_LDLIBS := -lcmocka
 
 DEBS := build-essential pkg-config libjson-c-dev libarchive-dev libxxhash-dev libmimalloc-dev \
         libcmocka-dev libnuma-dev python3-xgboost python3-numpy python3-pandas
 
-LIB_SRC  := $(wildcard formats/*.c formats/import/*.c kernels/*.c runtime/*.c)
+# Layers (docs/architecture.md; make check-layers): base → formats (reader) → kernels → runtime
+# is liblmrt; formats (IR, writer, importers) → convert is liblmconvert, on top of liblmrt.
+LIB_SRC  := $(wildcard base/*.c kernels/*.c runtime/*.c) formats/lmf_read.c formats/objective.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CONV_SRC := $(wildcard formats/import/*.c convert/*.c) formats/ir.c formats/lmf_write.c
+CONV_OBJ := $(CONV_SRC:%.c=$(BUILD)/obj/%.o)
+# Static archives of both, in link order (the converter first: it calls into the runtime).
+LIBS_A   := $(BUILD)/lib/liblmconvert.a $(BUILD)/lib/liblmrt.a
 TOOLS    := lmconvert lmscore lminfo
 TOOL_COMMON_SRC := $(filter-out $(TOOLS:%=tools/%.c),$(wildcard tools/*.c))
 TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tools test check check-san check-install run install deps fixtures clean
+.PHONY: all lib tools test check check-san check-install check-layers run install deps fixtures clean
 all: lib tools
 
-lib: $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmrt.so
+lib: $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmrt.so $(BUILD)/lib/liblmconvert.a \
+     $(BUILD)/lib/liblmconvert.so
 tools: $(TOOLS:%=$(BUILD)/bin/%)
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
@@ -55,23 +65,43 @@ $(BUILD)/lib/liblmrt.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(BUILD)/lib/liblmrt.so: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -shared -Wl,-soname,liblmrt.so.0 -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -shared -Wl,-soname,liblmrt.so.0 -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+$(BUILD)/lib/liblmconvert.a: $(CONV_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+# The converter's shared library needs the runtime's (errors, verifier, reference kernels: the
+# lm__ symbols liblmrt exports with LM_INTERNAL, base/visibility.h).
+$(BUILD)/lib/liblmconvert.so: $(CONV_OBJ) $(BUILD)/lib/liblmrt.so
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -shared -Wl,-soname,liblmconvert.so.0 -Wl,--no-undefined -o $@ \
+	  $(CONV_OBJ) -L$(BUILD)/lib -llmrt $(CONV_LDLIBS) $(LDLIBS)
 
+# lmconvert needs the converter; lmscore and lminfo only the runtime.
+$(BUILD)/bin/lmconvert: $(BUILD)/obj/tools/lmconvert.o $(TOOL_COMMON_OBJ) $(LIBS_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBS_A) $(CONV_LDLIBS) $(LDLIBS)
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a $(LDLIBS)
 
 # Tests link the static library (to reach internal lm__ functions) and the tools' helpers.
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TOOL_COMMON_OBJ) $(LIBS_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(BUILD)/lib/liblmrt.a $(LDLIBS) $(TEST_LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $< $(TOOL_COMMON_OBJ) $(LIBS_A) $(CONV_LDLIBS) $(LDLIBS) $(TEST_LDLIBS)
 
 # Run every test program; each prints cmocka's summary. Tests find tools and fixtures through
 # LM_BIN and LM_SRC.
-check: all $(TESTS)
+check: all $(TESTS) check-layers
 	@fail=0; for t in $(TESTS); do \
 	  echo "== $$t"; LM_BIN=$(CURDIR)/$(BUILD)/bin LM_SRC=$(CURDIR) $$t || fail=1; \
 	done; exit $$fail
+
+# Dependencies point down only (docs/architecture.md): the include graph against the layer list,
+# and no call from liblmrt.a into the converter library; the self-test first proves that an
+# injected bad include and an injected upward call are caught.
+check-layers: lib
+	@/usr/bin/python3 tests/check_layers.py --lib-dir $(BUILD)/lib --self-test
+	@/usr/bin/python3 tests/check_layers.py --lib-dir $(BUILD)/lib
 
 check-san:
 	$(MAKE) BUILD=build/san SAN=1 check
@@ -81,13 +111,23 @@ test: deps
 	$(MAKE) check-install
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(MAKE) check-san
 
-# Install into a scratch DESTDIR, then build examples/score.c against it with pkg-config alone.
+# Install into a scratch DESTDIR, then build examples/score.c against it with pkg-config alone:
+# once against the shared runtime, once against the static one with `pkg-config --static` (the
+# shared libraries removed, so the link must take liblmrt.a and every library it needs);
+# neither program may load libarchive or json-c (the converter's dependencies).
 check-install: all
 	@d=$$(mktemp -d) && $(MAKE) -s install DESTDIR=$$d PREFIX=/usr/local >/dev/null && \
-	  PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig \
-	  $(CC) examples/score.c $$(PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig pkg-config --cflags --libs lmrt) -o $$d/score && \
+	  pc="env PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig pkg-config" && \
+	  $(CC) examples/score.c $$($$pc --cflags --libs lmrt) -o $$d/score && \
 	  $(BUILD)/bin/lmconvert -q examples/model.tar.gz -o $$d/m.lm && LD_LIBRARY_PATH=$$d/usr/local/lib $$d/score $$d/m.lm > $$d/out && \
-	  echo "check-install: installed to $$d, examples/score.c built with pkg-config, scored: $$(cat $$d/out)" && rm -rf $$d
+	  mkdir $$d/static && cp -a $$d/usr $$d/static/ && rm -f $$d/static/usr/local/lib/liblm*.so* && \
+	  $(CC) examples/score.c $$(PKG_CONFIG_SYSROOT_DIR=$$d/static PKG_CONFIG_PATH=$$d/static/usr/local/lib/pkgconfig \
+	    pkg-config --static --cflags --libs lmrt) -o $$d/score-static && \
+	  $$d/score-static $$d/m.lm > $$d/out-static && cmp -s $$d/out $$d/out-static && \
+	  if ldd $$d/score-static | grep -q liblmrt; then echo "check-install: the static build loads liblmrt.so" >&2; exit 1; fi && \
+	  if LD_LIBRARY_PATH=$$d/usr/local/lib ldd $$d/score $$d/score-static $(BUILD)/bin/lmserve | grep -E 'libarchive|libjson-c|libxml2|libicu|libstdc'; then \
+	    echo "check-install: a runtime program loads a converter dependency (above)" >&2; exit 1; fi && \
+	  echo "check-install: installed to $$d, examples/score.c built with pkg-config (shared and --static), scored: $$(cat $$d/out)" && rm -rf $$d
 
 run: deps all
 	@sh examples/run.sh $(BUILD)
@@ -110,18 +150,23 @@ deps:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/lmrt.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/lib/liblmrt.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmconvert.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/lib/liblmrt.so $(DESTDIR)$(PREFIX)/lib/liblmrt.so.0
+	install -m 755 $(BUILD)/lib/liblmconvert.so $(DESTDIR)$(PREFIX)/lib/liblmconvert.so.0
 	ln -sf liblmrt.so.0 $(DESTDIR)$(PREFIX)/lib/liblmrt.so
-	install -m 755 $(TOOLS:%=$(BUILD)/bin/%) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
-	  lmrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lmrt.pc
+	ln -sf liblmconvert.so.0 $(DESTDIR)$(PREFIX)/lib/liblmconvert.so
+	install -m 755 $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/bin/lmserve $(DESTDIR)$(PREFIX)/bin/
+	for pc in lmrt lmrt-convert; do \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
+	    $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; done
 
 clean:
 	rm -rf build
 
 # Objects are kept (not deleted as intermediates), so rebuilds are incremental.
 .SECONDARY:
+# A failed link or archive leaves no file behind (a half-written .so looked up to date).
+.DELETE_ON_ERROR:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -79,10 +79,10 @@ $(BENCH_MODELS)/%.lm: $(BENCH_MODELS)/.stamp $(BUILD)/bin/lmconvert
 	$(BUILD)/bin/lmconvert $(BENCH_MODELS)/$*.json -o $@ >/dev/null
 bench-models: $(BENCH_LM)
 
-$(BENCH_DIR)/lmbench: bench/lmbench.cc include/lmrt.h $(BUILD)/lib/liblmrt.a | bench-deps
+$(BENCH_DIR)/lmbench: bench/lmbench.cc include/lmrt.h $(LIBS_A) | bench-deps
 	@mkdir -p $(@D)
 	$(BENCH_CXX) $(BENCH_CXXFLAGS) -std=c++17 -Wall -Wextra -Iinclude -o $@ $< \
-	  $(BUILD)/lib/liblmrt.a -lbenchmark -lxgboost $(LDLIBS) -lpthread
+	  $(LIBS_A) -lbenchmark -lxgboost $(CONV_LDLIBS) $(LDLIBS) -lpthread
 $(BENCH_DIR)/lmcount: bench/lmcount.c include/lmrt.h $(BUILD)/lib/liblmrt.a | bench-deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(XCFLAGS) -o $@ $< $(BUILD)/lib/liblmrt.a $(LDLIBS)

@@ -15,13 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fixed numbers: stored in .lm files (META.booster). */
-enum lm_ir_booster {
-  LM_BOOSTER_GBTREE = 0,
-  LM_BOOSTER_DART = 1,
-  LM_BOOSTER_GBLINEAR = 2,
-  LM_BOOSTER_LINEAR = 3, /* a plain linear model (SageMaker Linear Learner) */
-};
+#include "formats/lmf.h" /* enum lm_ir_booster: numbers the file stores */
 
 /* Decision semantics of a whole model (formats/SPEC.md, META.decision). */
 enum lm_ir_decision {

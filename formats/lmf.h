@@ -12,7 +12,8 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "formats/ir.h"
+#include "base/export.h"
+
 
 #define LMF_MAGIC "\x89LMF\r\n\x1a\n"
 #define LMF_MAJOR 1
@@ -44,6 +45,14 @@ enum lmf_kind {
   LMF_LINEAR_LEAVES = 9,
 };
 
+/* Fixed numbers: stored in .lm files (META.booster). */
+enum lm_ir_booster {
+  LM_BOOSTER_GBTREE = 0,
+  LM_BOOSTER_DART = 1,
+  LM_BOOSTER_GBLINEAR = 2,
+  LM_BOOSTER_LINEAR = 3, /* a plain linear model (SageMaker Linear Learner) */
+};
+
 enum lmf_decision { LMF_DECISION_XGBOOST = 0, LMF_DECISION_LIGHTGBM = 1 };
 #define LMF_TREE_LINEAR 1u
 /* LightGBM's kZeroThreshold: a float constant (1e-35f) compared as double. */
@@ -59,7 +68,7 @@ enum lmf_source {
   LMF_SRC_LINEAR_LEARNER = 6,
 };
 /* Name ↔ number of META.source_format ("xgboost-json" ↔ 1 …); 0 / "unknown" if not listed. */
-uint32_t lm__source_format_id(const char *name);
+LM_INTERNAL uint32_t lm__source_format_id(const char *name);
 const char *lm__source_format_name(uint32_t id);
 
 typedef struct lmf_header {
@@ -181,14 +190,8 @@ typedef struct lmf_view {
   const float *selftest_expected; /* n_rows × width */
 } lmf_view;
 
-/* Serialise an IR model into a malloc'd buffer (*out, *out_len). converter: e.g.
- * "lmconvert 0.1.0". Validates what the format requires (errors name the tree and node). */
-int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len);
-/* Recompute the section and table checksums of a file image in place (used by the writer and
- * by tests that build structurally broken files with valid checksums). */
-void lm__lmf_seal(uint8_t *buf, size_t len);
 /* Verify buf[0..len) (which must be 64-byte aligned) and fill *v. name prefixes errors. */
-int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v);
+LM_INTERNAL int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v);
 
 
 /* Decision 1: the float32 threshold the converter derives from a LightGBM split's double t

@@ -15,7 +15,7 @@
 
 #include "formats/lmf.h"
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define FAIL(code, ...) lm__fail_prefix(lm__fail(code, __VA_ARGS__), name)
 

@@ -13,8 +13,9 @@
 #include <xxhash.h>
 
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 static size_t lm__align(size_t n) { return (n + LMF_ALIGN - 1) & ~(size_t)(LMF_ALIGN - 1); }
 

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "base/export.h"
+
 /* Output transforms. Fixed numbers: stored in .lm files. */
 enum lm_link {
   LM_LINK_IDENTITY = 0,
@@ -42,10 +44,10 @@ typedef struct lm_objective {
 } lm_objective;
 
 /* NULL if unknown. */
-const lm_objective *lm__objective_by_name(const char *name);
+LM_INTERNAL const lm_objective *lm__objective_by_name(const char *name);
 const lm_objective *lm__objective_by_id(uint32_t id);
 const char *lm__link_name(unsigned link);
 /* The starting margin for base_score under this objective. */
-float lm__base_margin(const lm_objective *obj, float base_score);
+LM_INTERNAL float lm__base_margin(const lm_objective *obj, float base_score);
 
 #endif

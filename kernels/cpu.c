@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "kernels/cpu.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/export.h"
 #include "formats/lmf.h"
 
 /* Margins of n rows: out[r·G + g] for G = num_outputs. */
@@ -18,7 +19,7 @@ typedef void (*lm__margin_fn)(const lmf_view *v, const float *x, size_t n, float
 /* Leaf ids of n rows: out[r·T + t] = trainer id of the leaf reached in tree t. */
 typedef void (*lm__leaf_fn)(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 
-void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+LM_INTERNAL void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 /* Over the perfect-tree layout (v->perfect); falls back to the NODES kernel without it. */
@@ -33,7 +34,7 @@ void lm__tree_margin_top__avx512(const lmf_view *v, const float *x, size_t n, fl
  * perfect-layout kernel without it. */
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
-void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
+LM_INTERNAL void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 
@@ -45,7 +46,7 @@ typedef void (*lm__lgbm_f64_fn)(const lmf_view *v, const double *x, size_t n, fl
                                 double *acc);
 void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
                                   double *acc);
-void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
+LM_INTERNAL void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
                                       double *acc);
 /* The reference itself, whatever the view holds. */
 void lm__tree_margin_lgbm__reference(const lmf_view *v, const float *x, size_t n, float *out,
@@ -93,7 +94,7 @@ extern const lm__kernel lm__linear_margin_kernels[];
 
 /* Apply the output transform `link` (enum lm_link) to n rows of G margins in place. Returns the
  * number of values written per row (1 for argmax, else G); row r's values start at out[r·width]. */
-size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n, size_t G);
+LM_INTERNAL size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n, size_t G);
 /* The same with sigmoid, logistic, exp and softmax eight values at a time, within 1e-6 relative
  * of the scalar reference (the others are the reference's); planned for linear models. */
 size_t lm__link_apply__avx2(unsigned link, double param, float *out, size_t n, size_t G);

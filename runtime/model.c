@@ -14,7 +14,7 @@
 #include "formats/objective.h"
 #include "kernels/cpu.h"
 #include "kernels/tree_perfect.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
 

@@ -43,7 +43,7 @@
 #include <unistd.h>
 
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
 #include "runtime/pool.h"

@@ -8,31 +8,8 @@
 #include <stdlib.h>
 
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/model.h"
-#include "runtime/selftest.h"
-
-int lm__score_reference(const lmf_view *v, const double *rows, size_t n, float *out) {
-  size_t F = v->meta->num_features, G = v->meta->num_outputs;
-  float *x = malloc(sizeof *x * (n * F + 1));
-  float *m = malloc(sizeof *m * (n * G + 1));
-  double *acc = malloc(sizeof *acc * G);
-  if (!x || !m || !acc) {
-    free(x), free(m), free(acc);
-    return lm__fail(LM_ENOMEM, "out of memory for %zu self-test rows", n);
-  }
-  for (size_t i = 0; i < n * F; i++) x[i] = (float)rows[i];
-  if (v->meta->decision == LMF_DECISION_LIGHTGBM)
-    lm__tree_margin_lgbm_f64__scalar(v, rows, n, m, acc);
-  else if (v->meta->model_kind == LMF_MODEL_LINEAR)
-    lm__linear_margin__scalar(v, x, n, m);
-  else
-    lm__tree_margin__scalar(v, x, n, m);
-  size_t width = lm__link_apply__scalar(v->meta->link, v->meta->link_param, m, n, G);
-  for (size_t i = 0; i < n * width; i++) out[i] = m[i];
-  free(x), free(m), free(acc);
-  return LM_OK;
-}
 
 int lm_model_selftest(const lm_model *m) {
   if (!m) return lm__fail(LM_EINVAL, "lm_model_selftest: NULL model");

@@ -11,7 +11,7 @@
 
 #include "formats/objective.h"
 #include "kernels/link.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
 #include "runtime/pool.h"

@@ -40,15 +40,16 @@ check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuz
 	  ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
 
 # The fuzz target's corpus replay (gcc, plain or sanitized with the rest of the build).
-$(BUILD)/tests/server_fuzz_replay: $(BUILD)/obj/server/fuzz/fuzz_request.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+# (The harness converts the example model at start-up: it links the converter too.)
+$(BUILD)/tests/server_fuzz_replay: $(BUILD)/obj/server/fuzz/fuzz_request.o $(SERVER_OBJ) $(LIBS_A)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(CONV_LDLIBS) $(LDLIBS) $(SERVER_LDLIBS)
 
 # No allocation on the request path after warm-up: malloc & co. wrapped at link time.
-$(BUILD)/tests/server_test_alloc: $(BUILD)/obj/server/tests/test_alloc.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt.a
+$(BUILD)/tests/server_test_alloc: $(BUILD)/obj/server/tests/test_alloc.o $(SERVER_OBJ) $(LIBS_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free \
-	  -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+	  -o $@ $^ $(CONV_LDLIBS) $(LDLIBS) $(SERVER_LDLIBS)
 
 SERVE_LISTEN ?= 127.0.0.1:8080
 serve: all
@@ -68,7 +69,7 @@ soak: deps all
 FUZZ_SERVER_OBJ := $(SERVER_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 $(FUZZ_DIR)/bin/fuzz_server_request: $(FUZZ_DIR)/obj/server/fuzz/fuzz_request.o $(FUZZ_SERVER_OBJ) $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) $(SERVER_LDLIBS)
+	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(CONV_LDLIBS) $(LDLIBS) $(SERVER_LDLIBS)
 fuzz-server-build: fuzz-deps $(FUZZ_DIR)/bin/fuzz_server_request
 fuzz-server: fuzz-server-build
 	@mkdir -p $(FUZZ_DIR)/corpus-new/server_request $(FUZZ_DIR)/crashes/server_request

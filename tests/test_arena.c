@@ -21,6 +21,7 @@
 
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 
 static volatile int counting;

@@ -18,6 +18,7 @@
 
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"

@@ -22,6 +22,7 @@
 
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 #include "lmrt.h"

@@ -33,6 +33,7 @@
 #include "formats/import/import.h"
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "formats/objective.h"
 #include "lmrt.h"
 #include "tools/csv.h"

@@ -41,6 +41,7 @@
 #include "formats/import/import.h"
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 
 static char tmpdir[] = "/tmp/lm_test_ll_XXXXXX";

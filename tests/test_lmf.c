@@ -16,6 +16,7 @@
 
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 
 static char tmpdir[] = "/tmp/lm_test_lmf_XXXXXX";

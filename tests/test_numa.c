@@ -24,6 +24,7 @@
 
 #include "formats/ir.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 #include "tools/csv.h"
 

@@ -59,7 +59,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define LG_MAX_LEAVES (1u << 24)      /* num_leaves cap (LightGBM's own limit is 131072) */
 #define LG_MAX_CLASSES (1u << 20)     /* num_class / num_tree_per_iteration cap */

@@ -59,7 +59,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 /* Limits on untrusted input. */
 #define LL_MAX_MEMBERS 64                     /* ZIP entries (Linear Learner writes 4) */

@@ -39,7 +39,7 @@
 #include <archive_entry.h>
 
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define SM_MAX_BYTES ((uint64_t)4 << 30)  /* largest model accepted: 4 GiB */
 #define SM_FIRST_CHUNK ((size_t)64 << 20) /* first allocation when the size is announced */

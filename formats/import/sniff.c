@@ -27,7 +27,7 @@
 #include <xxhash.h>
 
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 
 enum sniffed {

@@ -44,7 +44,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 
 #define XB_MAX_OUTPUTS (1u << 20) /* as the JSON importer's XJ_MAX_OUTPUTS */

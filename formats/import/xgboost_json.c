@@ -40,7 +40,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 /* Sanity cap on num_class / num_target: larger values are rejected (LM_ERANGE) so that a tiny
  * file cannot make later stages allocate per-output arrays of billions of entries. */

@@ -42,7 +42,7 @@
 #include <json-c/json.h>
 
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 
 /* ---- values ------------------------------------------------------------------------------- */

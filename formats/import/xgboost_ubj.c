@@ -44,7 +44,7 @@
 #include <json-c/json.h>
 
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 
 #define UBJ_MAX_DEPTH 32

@@ -47,7 +47,7 @@ FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_UBSAN   = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1$(if $(LM_FUZZ_AVOID_KNOWN),:suppressions=$(CURDIR)/tests/fuzz/known.supp)
 FUZZ_CFLAGS  := -O1 -g $(XCFLAGS) -Wno-error $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(CONV_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/fuzz_%)
 
 .PHONY: fuzz fuzz-build fuzz-replay fuzz-merge fuzz-deps
@@ -65,7 +65,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 $(FUZZ_DIR)/bin/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_common.o \
                         $(FUZZ_LIB_OBJ)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+	$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(CONV_LDLIBS) $(LDLIBS)
 
 fuzz-build: fuzz-deps $(FUZZ_BINS)
 

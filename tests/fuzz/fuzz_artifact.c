@@ -10,7 +10,7 @@
 #include <xxhash.h>
 
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz.h"
 
 static void lm_fuzz_artifact_result(const uint8_t *data, size_t len, const char *display) {

@@ -17,10 +17,11 @@
 #include <unistd.h>
 
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 #include "lmrt.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz.h"
 
 /* Scoring budget per image: rows × features floats, and the largest output row scored. */

@@ -5,7 +5,7 @@
  * is accepted goes on through the writer, the verifier and the kernels (lm_fuzz_ir).
  */
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_import_any(const uint8_t *data, size_t size) {

@@ -4,7 +4,7 @@
  * LightGBM (decision 1) kernels for float32 and float64 rows (lm_fuzz_ir).
  */
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_lightgbm_text(const uint8_t *data, size_t size) {

@@ -5,7 +5,7 @@
  * linear kernels (lm_fuzz_ir).
  */
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_linear_learner(const uint8_t *data, size_t size) {

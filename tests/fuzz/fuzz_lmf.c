@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_lmf(const uint8_t *data, size_t size) {

@@ -4,7 +4,7 @@
  * (lm_fuzz_ir): an accepted model must make a file the runtime opens and scores safely.
  */
 #include "formats/import/import.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_xgboost_json(const uint8_t *data, size_t size) {

@@ -4,9 +4,10 @@
  * (when known), the field or byte offset, and what was wrong; the public lm_last_error() returns
  * it. Untrusted input never reaches assert/abort: it always comes back through here.
  */
-#ifndef LM_RUNTIME_ERROR_H
-#define LM_RUNTIME_ERROR_H
+#ifndef LM_BASE_ERROR_H
+#define LM_BASE_ERROR_H
 
+#include "base/export.h"
 #include "lmrt.h"
 
 #if defined(__GNUC__)
@@ -16,10 +17,10 @@
 #endif
 
 /* Record "fmt…" as the thread's last error detail and return code (a negative LM_E*). */
-int lm__fail(int code, const char *fmt, ...) LM__PRINTF(2, 3);
+LM_INTERNAL int lm__fail(int code, const char *fmt, ...) LM__PRINTF(2, 3);
 /* Prefix the current detail with "prefix: " (e.g. a file name added by an outer layer) and
  * return code unchanged. */
-int lm__fail_prefix(int code, const char *prefix);
-void lm__clear_error(void);
+LM_INTERNAL int lm__fail_prefix(int code, const char *prefix);
+LM_INTERNAL void lm__clear_error(void);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 static _Thread_local char lm__detail[1024];
 

@@ -1,9 +1,9 @@
 /*
- * selftest.h — scoring with the scalar reference kernels straight from a verified view, used
+ * reference.h — scoring with the scalar reference kernels straight from a verified view, used
  * by the converter to compute a self-test's expected outputs.
  */
-#ifndef LM_RUNTIME_SELFTEST_H
-#define LM_RUNTIME_SELFTEST_H
+#ifndef LM_CONVERT_REFERENCE_H
+#define LM_CONVERT_REFERENCE_H
 
 #include "formats/lmf.h"
 

@@ -15,9 +15,10 @@
 
 #include "formats/import/import.h"
 #include "formats/lmf.h"
+#include "formats/lmf_write.h"
 #include "formats/objective.h"
-#include "runtime/selftest.h"
-#include "runtime/error.h"
+#include "convert/reference.h"
+#include "base/error.h"
 
 static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
   size_t pl = strlen(path);

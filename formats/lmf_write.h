@@ -1,0 +1,22 @@
+/*
+ * lmf_write.h — the .lm writer (formats/lmf_write.c): IR in, file image out. Part of the
+ * converter library (the runtime reads files, it never writes them), so it is the only formats
+ * header that knows the importers' IR.
+ */
+#ifndef LM_FORMATS_LMF_WRITE_H
+#define LM_FORMATS_LMF_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/ir.h"
+#include "formats/lmf.h"
+
+/* Serialise an IR model into a malloc'd buffer (*out, *out_len). converter: e.g.
+ * "lmconvert 0.1.0". Validates what the format requires (errors name the tree and node). */
+int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len);
+/* Recompute the section and table checksums of a file image in place (used by the writer and
+ * by tests that build structurally broken files with valid checksums). */
+void lm__lmf_seal(uint8_t *buf, size_t len);
+
+#endif

@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""check_layers.py — dependencies point down only (docs/architecture.md, "Layers").
+
+    tests/check_layers.py [--root DIR] [--lib-dir build/lib] [--self-test]
+
+Reads every `#include "…"` of the project's C sources and headers, puts each file in its layer
+and fails (exit 1, one line per violation naming the file, the line and both layers) when a file
+includes a header of a layer it may not use. With --lib-dir it also checks the libraries
+themselves: no undefined symbol of liblmrt.a may be defined by the converter library
+(liblmconvert.a), i.e. the runtime never calls up into the converter. --self-test runs the
+check on an injected bad include (kernels/cpu.c including runtime/model.h) and on an injected
+upward call, and fails unless both are caught: the check cannot pass vacuously.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+# Layer of a path: the first matching prefix wins (longest prefixes first where they overlap).
+LAYERS = [
+    ("include/", "api"),
+    ("base/", "base"),
+    ("formats/import/", "import"),
+    ("formats/ir.", "ir"),
+    ("formats/lmf_write.", "ir"),
+    ("formats/", "format"),
+    ("kernels/", "kernels"),
+    ("runtime/", "runtime"),
+    ("convert/", "convert"),
+    ("tools/", "tools"),
+    ("server/", "server"),
+    ("bench/", "bench"),
+    ("tests/", "tests"),
+]
+
+# What each layer may include (besides itself). The runtime library is api + base + format +
+# kernels + runtime; the converter library is ir + import + convert on top of it. Programs
+# (tools, server) use the public API only, with their own helpers.
+ALLOWED = {
+    "api": set(),
+    "base": {"api"},
+    "format": {"api", "base"},
+    "kernels": {"api", "base", "format"},
+    "runtime": {"api", "base", "format", "kernels"},
+    "ir": {"api", "base", "format"},
+    "import": {"api", "base", "format", "ir"},
+    "convert": {"api", "base", "format", "ir", "import", "kernels"},
+    "tools": {"api"},
+    "server": {"api"},
+    "bench": {"api"},
+    "tests": None,  # tests reach internals on purpose
+}
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+SOURCE_EXT = (".c", ".h", ".cc")
+
+
+def layer_of(path):
+    for prefix, layer in LAYERS:
+        if path.startswith(prefix):
+            return layer
+    return None
+
+
+def resolve(inc, src):
+    """The repository path an include names (-Iinclude -I. plus the including file's dir)."""
+    if inc == "lmrt.h":
+        return "include/lmrt.h"
+    for cand in (inc, os.path.normpath(os.path.join(os.path.dirname(src), inc))):
+        if layer_of(cand):
+            return cand
+    return inc
+
+
+def scan(root, extra=()):
+    """Yield (file, line number, included path) for every quoted include, plus extra ones."""
+    for top in [p for p, _ in LAYERS if p.endswith("/")]:
+        d = os.path.join(root, top)
+        for dirpath, _, files in os.walk(d):
+            for name in sorted(files):
+                if not name.endswith(SOURCE_EXT):
+                    continue
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, root)
+                with open(full, encoding="utf-8", errors="replace") as f:
+                    for i, line in enumerate(f, 1):
+                        m = INCLUDE.match(line)
+                        if m:
+                            yield rel, i, resolve(m.group(1), rel)
+    yield from extra
+
+
+def include_violations(root, extra=()):
+    bad = []
+    for src, line, inc in scan(root, extra):
+        a, b = layer_of(src), layer_of(inc)
+        allowed = ALLOWED.get(a)
+        if a is None or b is None or allowed is None or a == b or b in allowed:
+            continue
+        bad.append(f"{src}:{line}: includes {inc}: layer '{a}' may not use layer '{b}'")
+    return bad
+
+
+def symbols(archive, defined):
+    flag = "--defined-only" if defined else "--undefined-only"
+    out = subprocess.run(["nm", "-A", flag, archive], capture_output=True, text=True, check=True)
+    names = set()
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        if defined and len(parts) >= 3 and parts[-2] in "TDRB":
+            names.add(parts[-1])
+        elif not defined:
+            names.add(parts[-1])
+    return names
+
+
+def call_violations(lib_dir, extra_undefined=()):
+    rt, conv = os.path.join(lib_dir, "liblmrt.a"), os.path.join(lib_dir, "liblmconvert.a")
+    up = (symbols(rt, False) | set(extra_undefined)) & symbols(conv, True)
+    return [f"liblmrt.a calls {s}, which the converter library defines" for s in sorted(up)]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    ap.add_argument("--lib-dir")
+    ap.add_argument("--self-test", action="store_true")
+    a = ap.parse_args()
+    root = os.path.abspath(a.root)
+    if a.self_test:
+        ok = True
+        caught = include_violations(root, [("kernels/cpu.c", 1, "runtime/model.h")])
+        if not any(v.startswith("kernels/cpu.c:1:") for v in caught):
+            print("check-layers self-test: an injected bad include was NOT caught", file=sys.stderr)
+            ok = False
+        if a.lib_dir and not call_violations(a.lib_dir, ["lm_convert"]):
+            print("check-layers self-test: an injected upward call was NOT caught", file=sys.stderr)
+            ok = False
+        print("check-layers self-test: injected violations caught" if ok else "", end="\n" if ok else "")
+        return 0 if ok else 1
+    bad = include_violations(root)
+    if a.lib_dir:
+        bad += call_violations(a.lib_dir)
+    for v in bad:
+        print(v, file=sys.stderr)
+    n = sum(1 for _ in scan(root))
+    print(f"check-layers: {n} includes checked, {len(bad)} violation(s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
