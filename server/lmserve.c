@@ -4,7 +4,7 @@
  * V2, metrics) is handler.c; models are registry.c.
  *
  * Why a hand-written HTTP/1.1 server and not libmicrohttpd: measured first on this 2-core Zen 5
- * machine (shared, noisy; wrk -t1 on loopback, server/probe/mhd_probe.c): libmicrohttpd 0.9.75
+ * machine (shared, noisy; wrk -t1 on loopback, bench/server/probe/mhd_probe.c): libmicrohttpd 0.9.75
  * with epoll and a 2-thread internal pool answered a fixed 60-byte JSON body to a 200-byte V2
  * POST at ~100-105k req/s with 4 connections (p99 0.1-0.9 ms) and only 17-26k req/s with one
  * connection — before any parsing or scoring, at the edge of the ~104k req/s target (20x the

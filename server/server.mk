@@ -14,7 +14,7 @@ SERVER_SRC  := server/handler.c server/http.c server/v2json.c server/registry.c 
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LDLIBS := -lpthread
 # lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.
-# (server/probe/mhd_probe.c, the libmicrohttpd measurement, needs libmicrohttpd-dev: not built.)
+# (bench/server/probe/mhd_probe.c, the libmicrohttpd measurement, needs libmicrohttpd-dev: not built.)
 DEBS += wrk python3-flask gunicorn python3-xgboost python3-numpy
 
 .PHONY: check-server serve loadtest soak fuzz-server fuzz-server-build
@@ -58,11 +58,11 @@ serve: all
 	$(LMSERVE_BIN) --models $(BUILD)/serve-models --listen $(SERVE_LISTEN)
 
 loadtest: deps all
-	/usr/bin/python3 server/loadtest/loadtest.py --build $(BUILD) $(LOADTEST_ARGS)
+	/usr/bin/python3 bench/server/loadtest/loadtest.py --build $(BUILD) $(LOADTEST_ARGS)
 
 SOAK_SECONDS ?= 600
 soak: deps all
-	/usr/bin/python3 server/loadtest/soak.py --build $(BUILD) --seconds $(SOAK_SECONDS)
+	/usr/bin/python3 bench/server/loadtest/soak.py --build $(BUILD) --seconds $(SOAK_SECONDS)
 
 # libFuzzer over the request path: the library and the server sources compiled with clang
 # (tests/fuzz/fuzz.mk's flags and objects).

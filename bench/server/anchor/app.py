@@ -2,10 +2,10 @@
 a Flask application around the trainer's own library, served by gunicorn (two sync workers).
 It answers the same KServe V2 requests as lmserve (health, /v2/models/NAME/infer with one FP32
 input tensor, JSON null = missing) by calling xgboost's Booster.inplace_predict on the model's
-XGBoost JSON, one thread per worker. Used by `make loadtest` (server/loadtest/loadtest.py),
+XGBoost JSON, one thread per worker. Used by `make loadtest` (bench/server/loadtest/loadtest.py),
 never in production paths.
 
-    ANCHOR_MODELS=DIR gunicorn -w 2 -b 127.0.0.1:PORT --chdir server/anchor app:app
+    ANCHOR_MODELS=DIR gunicorn -w 2 -b 127.0.0.1:PORT --chdir bench/server/anchor app:app
 DIR holds NAME.json XGBoost models (model name = file stem). Debian packages: python3-flask,
 gunicorn, python3-xgboost, python3-numpy.
 """

@@ -3,7 +3,7 @@
  * libmicrohttpd server (epoll, one internal polling thread per CPU, keep-alive) answering every
  * request with a fixed 60-byte JSON body, to be loaded with `wrk -t1 -c4`. Not part of the
  * build (needs libmicrohttpd-dev); the numbers are in docs/lmserve.md. To repeat:
- *   cc -O2 server/probe/mhd_probe.c -lmicrohttpd -o /tmp/mhd_probe && /tmp/mhd_probe 8099 2
+ *   cc -O2 bench/server/probe/mhd_probe.c -lmicrohttpd -o /tmp/mhd_probe && /tmp/mhd_probe 8099 2
  *   wrk -t1 -c4 -d5s --latency -s POST_SCRIPT.lua http://127.0.0.1:8099/
  */
 #include <microhttpd.h>

@@ -11,7 +11,7 @@ lmserve's VmRSS from /proc. At the end: wrk's non-2xx and socket errors, the num
 lmserve reports (/metrics), and the RSS growth from the end of the first minute to the end.
 Writes BUILD/loadtest/soak.md; exit status 1 if any request failed or RSS grew by 1% or more.
 
-    /usr/bin/python3 server/loadtest/soak.py [--build build] [--seconds 600]
+    /usr/bin/python3 bench/server/loadtest/soak.py [--build build] [--seconds 600]
 """
 import argparse
 import os

@@ -4,14 +4,14 @@ model, same single-row KServe V2 JSON request, same wrk settings, in one run.
 
 Steps: generate the small benchmark model (bench/gen_models.py: 100 trees, depth 6, 30
 features, binary:logistic), convert it with lmconvert, start lmserve (default threads) and the
-anchor (server/anchor/app.py under gunicorn, two sync workers) on loopback ports, check that
-both return the same prediction for the request, then run wrk (-t1, --latency, server/loadtest/
+anchor (bench/server/anchor/app.py under gunicorn, two sync workers) on loopback ports, check that
+both return the same prediction for the request, then run wrk (-t1, --latency, bench/server/loadtest/
 infer.lua) at 1 and 4 connections, REPS times each, interleaving the servers, and report the
 medians. Then "p99 at half of maximum throughput": wrk paced to half of lmserve's best median
 (infer.lua's delay() hook; the average pause per response is calibrated by short runs, see
 Pacer), REPS runs, achieved rate reported. Prints a markdown table and writes it to BUILD/loadtest/results.md.
 
-    /usr/bin/python3 server/loadtest/loadtest.py [--build build] [--duration 10] [--reps 3]
+    /usr/bin/python3 bench/server/loadtest/loadtest.py [--build build] [--duration 10] [--reps 3]
 
 The machine is shared and small (wrk shares the cores with the servers): figures are medians
 of noisy runs and the table says what the load average was.
@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 
 
 def sh(*a, **kw):
@@ -194,7 +194,7 @@ def start_anchor(anchor_dir):
     port = free_port()
     env = dict(os.environ, ANCHOR_MODELS=os.path.abspath(anchor_dir), OMP_NUM_THREADS="1")
     p = subprocess.Popen(["/usr/bin/python3", "-m", "gunicorn", "-w", "2", "-b",
-                          f"127.0.0.1:{port}", "--chdir", os.path.join(ROOT, "server", "anchor"),
+                          f"127.0.0.1:{port}", "--chdir", os.path.join(ROOT, "bench", "server", "anchor"),
                           "--log-level", "warning", "app:app"], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_http(f"http://127.0.0.1:{port}/v2/health/ready"):
