@@ -19,12 +19,13 @@ int lm__score_reference(const lmf_view *v, const double *rows, size_t n, float *
     return lm__fail(LM_ENOMEM, "out of memory for %zu self-test rows", n);
   }
   for (size_t i = 0; i < n * F; i++) x[i] = (float)rows[i];
+  const lm__layouts none = {NULL, NULL}; /* the references read no derived layout */
   if (v->meta->decision == LMF_DECISION_LIGHTGBM)
-    lm__tree_margin_lgbm_f64__scalar(v, rows, n, m, acc);
+    lm__tree_margin_lgbm_f64__scalar(v, &none, rows, n, m, acc);
   else if (v->meta->model_kind == LMF_MODEL_LINEAR)
-    lm__linear_margin__scalar(v, x, n, m);
+    lm__linear_margin__scalar(v, &none, x, n, m, NULL);
   else
-    lm__tree_margin__scalar(v, x, n, m);
+    lm__tree_margin__scalar(v, &none, x, n, m, NULL);
   size_t width = lm__link_apply__scalar(v->meta->link, v->meta->link_param, m, n, G);
   for (size_t i = 0; i < n * width; i++) out[i] = m[i];
   free(x), free(m), free(acc);

@@ -115,6 +115,19 @@ typedef struct lm_model_info {
 
 /* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */
 LM_API int lm_model_get_info(const lm_model *m, lm_model_info *info);
+
+/* The plan: which kernel scores a call of how many rows on this machine. One band per kernel,
+ * largest batches first: calls of min_rows to max_rows rows (SIZE_MAX: no bound) run kernel.
+ * Fills at most cap bands and returns how many there are (at most 4). *notes (if not NULL)
+ * receives why faster kernels of the model's family were not planned, e.g.
+ * "tree_margin_bits__avx512: no bin-and-bitmask layout: feature 3 has 300 distinct thresholds
+ * (at most 254)", or "" when none was left out; owned by the model. */
+typedef struct lm_plan_band {
+  size_t min_rows, max_rows;
+  const char *kernel;
+} lm_plan_band;
+LM_API size_t lm_model_plan(const lm_model *m, lm_plan_band *bands, size_t cap,
+                            const char **notes);
 /* Feature name i (NULL if the model has no names or i is out of range), and its type:
  * 'q' numeric, 'c' categorical. */
 LM_API const char *lm_model_feature_name(const lm_model *m, size_t i);

@@ -1,7 +1,9 @@
 /*
- * kernels.h — the kernel families and their signatures. A kernel reads a verified model view
- * (formats/lmf.h: every index already checked) and rows of float32, and writes margins; the
- * link functions then turn margins into values in place. The scalar reference kernels
+ * kernels.h — the kernel families, their one signature and their descriptors. A kernel reads a
+ * verified model view (formats/lmf.h: every index already checked), the derived layouts the
+ * planner built for it, and rows, and writes margins; the link functions then turn margins into
+ * values in place. A kernel does no fallback: the planner (runtime/plan.c) runs it only on models,
+ * CPUs and batch sizes its descriptor admits. The scalar reference kernels
  * (*_scalar.c) define the semantics (formats/SPEC.md, "Decisions"); SIMD variants (*_avx2.c,
  * *_avx512.c) must make identical tree decisions.
  */
@@ -14,83 +16,121 @@
 #include "base/export.h"
 #include "formats/lmf.h"
 
-/* Margins of n rows: out[r·G + g] for G = num_outputs. */
-typedef void (*lm__margin_fn)(const lmf_view *v, const float *x, size_t n, float *out);
+/* Derived layouts a kernel may read besides the verified view: built by the planner when a model
+ * is opened (runtime/plan.c) from kernels/tree_perfect.c and kernels/tree_bits.c, owned by the
+ * plan, NULL when not built. A kernel's descriptor says which it needs (LM_NEED_*); kernels do
+ * not test for them. */
+typedef struct lm__layouts {
+  const struct lm__perfect *perfect; /* perfect-tree layout: whole trees (≤ depth 8) or a top */
+  const struct lm__bits *bits;       /* bin-and-bitmask layout (tree_bits.h) */
+} lm__layouts;
+
+/* The one kernel signature: margins of n rows of x (float32 or float64 per entry point) into
+ * out[r·G + g], G = num_outputs. scratch: at least lm__kernel_scratch(k, v) bytes, 64-byte
+ * aligned (NULL when that is 0). */
+typedef void (*lm__f32_fn)(const lmf_view *v, const lm__layouts *L, const float *x, size_t n,
+                           float *out, void *scratch);
+typedef void (*lm__f64_fn)(const lmf_view *v, const lm__layouts *L, const double *x, size_t n,
+                           float *out, void *scratch);
 /* Leaf ids of n rows: out[r·T + t] = trainer id of the leaf reached in tree t. */
 typedef void (*lm__leaf_fn)(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 
-LM_INTERNAL void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
-void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
-void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
-/* Over the perfect-tree layout (v->perfect); falls back to the NODES kernel without it. */
-void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out);
-/* Over the perfect-tree layout with AVX2 (batches and single rows); the NODES kernel without
- * the layout (or with a top layout). */
-void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, float *out);
-/* Batches of trees deeper than LM_PERFECT_MAX_DEPTH over the top layout (levels 0–5 from
- * registers, then the NODES walk); the NODES kernel for single rows and without that layout. */
-void lm__tree_margin_top__avx512(const lmf_view *v, const float *x, size_t n, float *out);
-/* Over the bin-and-bitmask layout (v->perfect->bits, tree_bits.h; needs VBMI); falls back to the
- * perfect-layout kernel without it. */
-void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out);
-void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
-LM_INTERNAL void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
-void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
-void lm__linear_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out);
+/* Kernel families: which models a kernel scores (the model's kind and decision rule). */
+enum lm__family {
+  LM_FAM_TREE = 0,   /* decision 0 (XGBoost) trees: float32 decisions, float32 sums */
+  LM_FAM_LGBM = 1,   /* decision 1 (LightGBM) trees: double decisions and sums */
+  LM_FAM_LINEAR = 2, /* linear models */
+};
 
-/* Decision 1 (LightGBM) models: sums in double (acc: num_outputs doubles of scratch). The
- * __scalar entry points run the reference, or the SIMD variant the planner installed in
- * v->lgbm_f32 / v->lgbm_f64 (formats/lmf.h). */
-typedef void (*lm__lgbm_fn)(const lmf_view *v, const float *x, size_t n, float *out, double *acc);
-typedef void (*lm__lgbm_f64_fn)(const lmf_view *v, const double *x, size_t n, float *out,
-                                double *acc);
-void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
-                                  double *acc);
-LM_INTERNAL void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
-                                      double *acc);
-/* The reference itself, whatever the view holds. */
-void lm__tree_margin_lgbm__reference(const lmf_view *v, const float *x, size_t n, float *out,
-                                     double *acc);
-void lm__tree_margin_lgbm_f64__reference(const lmf_view *v, const double *x, size_t n,
-                                         float *out, double *acc);
-/* Batches (≥ 8 rows) of models without categorical splits; other calls run the reference (on
- * this CPU class the trees-in-lanes walk loses to the scalar one: see docs/performance.md). */
-void lm__tree_margin_lgbm__avx512(const lmf_view *v, const float *x, size_t n, float *out,
-                                  double *acc);
-void lm__tree_margin_lgbm_f64__avx512(const lmf_view *v, const double *x, size_t n, float *out,
-                                      double *acc);
-/* Test variants: trees in lanes for every row; rows in lanes for every batch size. */
-void lm__tree_margin_lgbm_one__avx512(const lmf_view *v, const float *x, size_t n, float *out,
-                                      double *acc);
-void lm__tree_margin_lgbm_one_f64__avx512(const lmf_view *v, const double *x, size_t n,
-                                          float *out, double *acc);
-void lm__tree_margin_lgbm_rows__avx512(const lmf_view *v, const float *x, size_t n, float *out,
-                                       double *acc);
-void lm__tree_margin_lgbm_rows_f64__avx512(const lmf_view *v, const double *x, size_t n,
-                                           float *out, double *acc);
-/* 1 if the SIMD LightGBM kernels handle this model (no linear trees; 32-bit lane offsets). */
-int lm__lgbm_simd_ok(const lmf_view *v);
-typedef struct lm__lgbm_kernel {
-  int isa;
-  const char *name;
-  lm__lgbm_fn f32;      /* NULL: the reference (the scalar entry) */
-  lm__lgbm_f64_fn f64;
-  int planned;          /* 0: a test-only variant the planner skips */
-} lm__lgbm_kernel;
-extern const lm__lgbm_kernel lm__tree_margin_lgbm_kernels[];
+/* What a kernel requires of the model, its layouts and the CPU (beyond its ISA). */
+enum lm__need {
+  LM_NEED_PERFECT = 1u << 0,   /* L->perfect of whole trees (depth ≤ LM_PERFECT_MAX_DEPTH) */
+  LM_NEED_TOP = 1u << 1,       /* L->perfect as a top layout (deeper trees) */
+  LM_NEED_BITS = 1u << 2,      /* L->bits */
+  LM_NEED_VBMI = 1u << 3,      /* AVX-512 VBMI byte permutes */
+  LM_NEED_I32 = 1u << 4,       /* 32-bit lane offsets: 64 rows of features, NODES words and
+                                  perfect slots index below 2^31 */
+  LM_NEED_ONE_OUTPUT = 1u << 5,
+  LM_NEED_MULTI_OUTPUT = 1u << 6,
+  LM_NEED_NO_CAT = 1u << 7,    /* no categorical split */
+  LM_NEED_NO_LINEAR_TREES = 1u << 8, /* no LightGBM linear tree */
+  LM_NEED_G16 = 1u << 9,       /* at most 16 outputs (a block's sums on the stack) */
+};
 
-/* One family's variants, best first; the scalar reference is always last and always runs.
- * Tests and benchmarks iterate these lists, the planner picks the first the CPU allows. */
+/* One kernel variant, described once: the planner (runtime/plan.c), the kernel tests and the
+ * benchmarks all walk lm__kernels[]. */
 typedef struct lm__kernel {
+  const char *name;     /* "tree_margin_bits__avx512" */
+  int family;           /* enum lm__family */
   int isa;              /* enum lm__isa (kernels/cpu.h) */
-  const char *name;     /* "tree_margin__avx512" */
-  lm__margin_fn fn;
-  int needs_perfect;    /* 1: runs only when the perfect-tree layout of whole trees was built
-                           (tree depth ≤ 8); 2: and its bin-and-bitmask layout (v->perfect->bits)
-                           and a VBMI CPU; 3: only with a top layout (deeper trees) */
+  unsigned needs;       /* enum lm__need */
+  uint32_t min_rows;    /* serves calls of at least this many rows: the planner gives it the
+                           batch sizes from here up to the next better kernel's min_rows */
+  int planned;          /* 0: a variant for tests and measurements only */
+  uint32_t scratch_per_output; /* scratch bytes per model output (LightGBM: a double each) */
+  lm__f32_fn f32;
+  lm__f64_fn f64;       /* NULL: float64 rows are rounded to float32 first (XGBoost semantics) */
 } lm__kernel;
-extern const lm__kernel lm__tree_margin_kernels[];
-extern const lm__kernel lm__linear_margin_kernels[];
+
+/* Every variant, grouped by family, best first within a family; a family's scalar reference
+ * (min_rows 1, no needs) is its last entry. Terminated by an entry with name NULL. */
+extern const lm__kernel lm__kernels[];
+
+/* 1 if k can score v with layouts L on a CPU allowed isa (vbmi: the CPU has VBMI); else 0 and
+ * *why (if not NULL) says why, e.g. "needs the bin-and-bitmask layout (feature 3: 300 distinct
+ * thresholds, at most 254)" with why_layout the layout builders' reason. The planner and the
+ * tests decide with this one function. */
+int lm__kernel_usable(const lm__kernel *k, const lmf_view *v, const lm__layouts *L, int isa,
+                      int vbmi, const char **why);
+/* The family of a verified model. */
+int lm__model_family(const lmf_view *v);
+/* Scratch bytes a call of k on v needs (0: none). */
+static inline size_t lm__kernel_scratch(const lm__kernel *k, const lmf_view *v) {
+  return (size_t)k->scratch_per_output * v->meta->num_outputs;
+}
+
+/* The scalar references (the test oracle; the converter's self-test scorer uses them too). */
+LM_INTERNAL void lm__tree_margin__scalar(const lmf_view *v, const lm__layouts *L, const float *x,
+                                         size_t n, float *out, void *scratch);
+LM_INTERNAL void lm__linear_margin__scalar(const lmf_view *v, const lm__layouts *L,
+                                           const float *x, size_t n, float *out, void *scratch);
+void lm__tree_margin_lgbm__scalar(const lmf_view *v, const lm__layouts *L, const float *x,
+                                  size_t n, float *out, void *scratch);
+LM_INTERNAL void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const lm__layouts *L,
+                                                  const double *x, size_t n, float *out,
+                                                  void *scratch);
+void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
+
+/* The SIMD variants (kernels/registry.c lists them with their needs). */
+#define LM__KERNEL_F32(name)                                                                      \
+  void name(const lmf_view *v, const lm__layouts *L, const float *x, size_t n, float *out,      \
+            void *scratch)
+#define LM__KERNEL_F64(name)                                                                      \
+  void name(const lmf_view *v, const lm__layouts *L, const double *x, size_t n, float *out,     \
+            void *scratch)
+LM__KERNEL_F32(lm__tree_margin__avx2);
+LM__KERNEL_F32(lm__tree_margin_one__avx2);
+LM__KERNEL_F32(lm__tree_margin_perfect__avx2);
+LM__KERNEL_F32(lm__tree_margin_perfect_one__avx2);
+LM__KERNEL_F32(lm__tree_margin__avx512);
+LM__KERNEL_F32(lm__tree_margin_one__avx512);
+LM__KERNEL_F32(lm__tree_margin_perfect__avx512);
+LM__KERNEL_F32(lm__tree_margin_perfect_one__avx512);
+LM__KERNEL_F32(lm__tree_margin_top__avx512);
+LM__KERNEL_F32(lm__tree_margin_bits__avx512);
+LM__KERNEL_F32(lm__tree_margin_bits_one__avx512);
+LM__KERNEL_F32(lm__linear_margin_dot__avx2);
+LM__KERNEL_F32(lm__linear_margin_outputs__avx2);
+LM__KERNEL_F32(lm__linear_margin_rows__avx2);
+LM__KERNEL_F32(lm__linear_margin_dot__avx512);
+LM__KERNEL_F32(lm__linear_margin_outputs__avx512);
+LM__KERNEL_F32(lm__linear_margin_rows__avx512);
+/* Decision 1: rows in lanes (batches), trees in lanes (single rows; slower than the reference on
+ * this CPU class, so a test variant: docs/performance.md). */
+LM__KERNEL_F32(lm__tree_margin_lgbm_rows__avx512);
+LM__KERNEL_F64(lm__tree_margin_lgbm_rows_f64__avx512);
+LM__KERNEL_F32(lm__tree_margin_lgbm_one__avx512);
+LM__KERNEL_F64(lm__tree_margin_lgbm_one_f64__avx512);
 
 /* Apply the output transform `link` (enum lm_link) to n rows of G margins in place. Returns the
  * number of values written per row (1 for argmax, else G); row r's values start at out[r·width]. */

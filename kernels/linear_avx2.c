@@ -131,15 +131,19 @@ static float lm__dot_row(const lmf_view *v, const float *row) {
   return (float)((double)(v->lin_bias[0] + v->meta->base_margin) + total);
 }
 
-void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
+/* Entry points (kernels/registry.c): one output, the dot product per row (3× the rows per
+ * second of rows in lanes, which is bound by loading 8 rows' columns), as linear_avx512.c;
+ * several outputs, rows in lanes from 8 rows, outputs in lanes below. */
+LM__KERNEL_F32(lm__linear_margin_dot__avx2) {
+  (void)L, (void)scratch;
   const size_t F = v->meta->num_features;
-  /* One output: the dot product per row (3× the rows per second of rows in lanes, which is
-   * bound by loading 8 rows' columns), as linear_avx512.c. */
-  if (v->meta->num_outputs > 1 && n >= LM__L) {
-    lm__rows_in_lanes(v, x, n, out);
-  } else if (v->meta->num_outputs > 1) {
-    lm__outputs_in_lanes(v, x, n, out);
-  } else {
-    for (size_t r = 0; r < n; r++) out[r] = lm__dot_row(v, x + r * F);
-  }
+  for (size_t r = 0; r < n; r++) out[r] = lm__dot_row(v, x + r * F);
+}
+LM__KERNEL_F32(lm__linear_margin_rows__avx2) {
+  (void)L, (void)scratch;
+  lm__rows_in_lanes(v, x, n, out);
+}
+LM__KERNEL_F32(lm__linear_margin_outputs__avx2) {
+  (void)L, (void)scratch;
+  lm__outputs_in_lanes(v, x, n, out);
 }

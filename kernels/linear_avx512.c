@@ -165,13 +165,18 @@ static inline float lm__dot_row(const lmf_view *v, const float *row) {
   return (float)((double)(v->lin_bias[0] + v->meta->base_margin) + _mm512_reduce_add_pd(d));
 }
 
-void lm__linear_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
+/* Entry points (kernels/registry.c: dot products for one output; several outputs in lanes, or
+ * rows in lanes from 16 rows). */
+LM__KERNEL_F32(lm__linear_margin_dot__avx512) {
+  (void)L, (void)scratch;
   const size_t F = v->meta->num_features;
-  if (v->meta->num_outputs > 1 && n >= LM__L && (uint64_t)F * LM__L < (1u << 31)) {
-    lm__rows_in_lanes_multi(v, x, n, out);
-  } else if (v->meta->num_outputs > 1) {
-    lm__outputs_in_lanes(v, x, n, out);
-  } else {
-    for (size_t r = 0; r < n; r++) out[r] = lm__dot_row(v, x + r * F);
-  }
+  for (size_t r = 0; r < n; r++) out[r] = lm__dot_row(v, x + r * F);
+}
+LM__KERNEL_F32(lm__linear_margin_rows__avx512) {
+  (void)L, (void)scratch;
+  lm__rows_in_lanes_multi(v, x, n, out);
+}
+LM__KERNEL_F32(lm__linear_margin_outputs__avx512) {
+  (void)L, (void)scratch;
+  lm__outputs_in_lanes(v, x, n, out);
 }

@@ -8,7 +8,8 @@
 
 #include "kernels/kernels.h"
 
-void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out) {
+LM__KERNEL_F32(lm__linear_margin__scalar) {
+  (void)L, (void)scratch;
   const lmf_meta *m = v->meta;
   size_t F = m->num_features, G = m->num_outputs;
   for (size_t r = 0; r < n; r++) {

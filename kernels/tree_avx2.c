@@ -228,31 +228,28 @@ static void lm__one_row_perfect(const lmf_view *v, const lm__perfect *p, const f
   lm__one_row(v, p, row, o);
 }
 
-void lm__tree_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
-  const size_t F = v->meta->num_features;
-  if ((uint64_t)F * LM__V * LM__L >= (1u << 31)) {
-    lm__tree_margin__scalar(v, x, n, out);
-    return;
-  }
-  if (n < LM__L) {
-    for (size_t r = 0; r < n; r++) lm__one_row_nodes(v, x + r * F, out + r * v->meta->num_outputs);
-    return;
-  }
+/* Entry points (kernels/registry.c: their needs and batch sizes; the planner checks them). */
+LM__KERNEL_F32(lm__tree_margin__avx2) {
+  (void)L, (void)scratch;
   lm__rows_nodes(v, x, n, out);
 }
-
-void lm__tree_margin_perfect__avx2(const lmf_view *v, const float *x, size_t n, float *out) {
-  const lm__perfect *p = v->perfect;
-  const size_t F = v->meta->num_features;
-  if (!p || p->top || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
-      (uint64_t)v->meta->n_trees * p->stride >= (1u << 31)) {
-    lm__tree_margin__avx2(v, x, n, out);
-    return;
-  }
-  /* A 32-row block costs about as much as 16 single rows: fewer rows (alone, or the tail of a
-   * batch) go one by one (measured: 8 rows 16.9 µs as a block, 9.5 µs one by one, small model). */
-  const size_t B = LM__V * LM__L, G = v->meta->num_outputs;
+LM__KERNEL_F32(lm__tree_margin_one__avx2) {
+  (void)L, (void)scratch;
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  for (size_t r = 0; r < n; r++) lm__one_row_nodes(v, x + r * F, out + r * G);
+}
+/* Batches of at least 16 rows: whole 32-row blocks, and a tail of fewer than 16 rows one by one
+ * (a 32-row block costs about as much as 16 single rows). */
+LM__KERNEL_F32(lm__tree_margin_perfect__avx2) {
+  (void)scratch;
+  const lm__perfect *p = L->perfect;
+  const size_t F = v->meta->num_features, B = LM__V * LM__L, G = v->meta->num_outputs;
   size_t tail = n % B < B / 2 ? n % B : 0, head = n - tail;
   if (head) lm__rows_perfect(v, p, x, head, out);
   for (size_t r = head; r < n; r++) lm__one_row_perfect(v, p, x + r * F, out + r * G);
+}
+LM__KERNEL_F32(lm__tree_margin_perfect_one__avx2) {
+  (void)scratch;
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  for (size_t r = 0; r < n; r++) lm__one_row_perfect(v, L->perfect, x + r * F, out + r * G);
 }

@@ -116,16 +116,13 @@ static void lm__one_row(const lmf_view *v, const float *row, float *o) {
   }
 }
 
-void lm__tree_margin__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
-  const size_t F = v->meta->num_features;
-  /* Lane offsets are 32-bit float indices: rows of a 64-row block must fit. */
-  if ((uint64_t)F * LM__V * LM__L >= (1u << 31)) {
-    lm__tree_margin__scalar(v, x, n, out);
-    return;
-  }
-  if (n < LM__L) {
-    for (size_t r = 0; r < n; r++) lm__one_row(v, x + r * F, out + r * v->meta->num_outputs);
-    return;
-  }
+/* Entry points (kernels/registry.c: lane offsets are 32-bit float indices, LM_NEED_I32). */
+LM__KERNEL_F32(lm__tree_margin__avx512) {
+  (void)L, (void)scratch;
   lm__rows(v, x, n, out);
+}
+LM__KERNEL_F32(lm__tree_margin_one__avx512) {
+  (void)L, (void)scratch;
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  for (size_t r = 0; r < n; r++) lm__one_row(v, x + r * F, out + r * G);
 }

@@ -2,7 +2,7 @@
  * tree_bits.c — builds the bin-and-bitmask layout (tree_bits.h) from a perfect-tree layout.
  */
 #include <math.h>
-#include <mimalloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,11 +50,22 @@ static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n) {
   return a;
 }
 
-lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
+lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__alloc *a,
+                         char *why) {
   const lmf_meta *m = v->meta;
-  if (!p || m->decision != LMF_DECISION_XGBOOST || m->n_cat_splits ||
-      m->num_features > LM_BITS_MAX_FEATURES || m->num_features == 0 || m->n_trees == 0)
+  if (!p || p->top || m->decision != LMF_DECISION_XGBOOST) {
+    snprintf(why, LM__WHY_LEN, p && p->top ? "trees deeper than %d" : "no perfect-tree layout",
+             LM_PERFECT_MAX_DEPTH);
     return NULL;
+  }
+  if (m->n_cat_splits) {
+    snprintf(why, LM__WHY_LEN, "%u categorical splits", m->n_cat_splits);
+    return NULL;
+  }
+  if (m->num_features > LM_BITS_MAX_FEATURES || m->num_features == 0 || m->n_trees == 0) {
+    snprintf(why, LM__WHY_LEN, "%u features (1 to %d)", m->num_features, LM_BITS_MAX_FEATURES);
+    return NULL;
+  }
   const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
   const uint32_t n_leaf = 1u << D;
   /* Every (feature, threshold) of the ensemble, sorted: distinct thresholds per feature. */
@@ -63,6 +74,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   uint8_t *rank_of = malloc(n_slots); /* rank of every slot's threshold; 255: NaN threshold */
   if (!all || !rank_of) {
     free(all), free(rank_of);
+    snprintf(why, LM__WHY_LEN, "out of memory");
     return NULL;
   }
   memset(rank_of, 255, n_slots);
@@ -72,6 +84,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
       float th = p->thr[(size_t)t * p->stride + i];
       if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) {
         free(all), free(rank_of);
+        snprintf(why, LM__WHY_LEN, "tree %u has a categorical or zero-as-missing split", t);
         return NULL;
       }
       if (!isnan(th))
@@ -80,13 +93,20 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   lm__ft *sorted = lm__sort(all, all + n_int, n);
   if (!sorted) {
     free(all), free(rank_of);
+    snprintf(why, LM__WHY_LEN, "out of memory");
     return NULL;
   }
-  uint32_t Kmax = 0; /* distinct thresholds of the busiest feature: how deep the search goes */
+  uint32_t Kmax = 0, fmax = 0; /* distinct thresholds of the busiest feature: how deep the search goes */
   for (size_t i = 0, k = 0; i < n; i++) {
     if (i && (sorted[i].key >> 32) != (sorted[i - 1].key >> 32)) k = 0;
     if (!i || sorted[i].key != sorted[i - 1].key) k++;
-    if (k > Kmax) Kmax = (uint32_t)k;
+    if (k > Kmax) Kmax = (uint32_t)k, fmax = (uint32_t)(sorted[i].key >> 32);
+  }
+  if (Kmax > LM_BITS_MAX_THRESHOLDS) {
+    free(all), free(rank_of);
+    snprintf(why, LM__WHY_LEN, "feature %u has %u distinct thresholds (at most %d)", fmax, Kmax,
+             LM_BITS_MAX_THRESHOLDS);
+    return NULL;
   }
   uint32_t L = 1;
   while (L < 8 && (1u << L) - 1 < Kmax) L++;
@@ -99,13 +119,17 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128;
   size_t sizes[7] = {sz_thr, sz_spl, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut}, sz = 0;
   for (int i = 0; i < 7; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
-  lm__bits *b = mi_zalloc(sizeof *b);
-  uint8_t *blk = mi_zalloc_aligned(sz, 64);
+  lm__bits *b = a->zalloc(a, sizeof *b);
+  uint8_t *blk = b ? a->zalloc(a, sz) : NULL;
   uint32_t *K = calloc(F, sizeof *K);
   if (!b || !blk || !K) {
-    mi_free(b), mi_free(blk), free(all), free(K), free(rank_of);
+    if (b) a->free(a, b, sizeof *b);
+    if (blk) a->free(a, blk, sz);
+    free(all), free(K), free(rank_of);
+    snprintf(why, LM__WHY_LEN, "out of memory for the bin-and-bitmask layout");
     return NULL;
   }
+  b->alloc = a;
   b->block = blk;
   b->block_bytes = sz;
   b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
@@ -199,11 +223,13 @@ fail:
   free(all);
   free(rank_of);
   lm__bits_free(b);
+  snprintf(why, LM__WHY_LEN, "more than %d distinct thresholds in a feature", LM_BITS_MAX_THRESHOLDS);
   return NULL;
 }
 
 void lm__bits_free(lm__bits *b) {
   if (!b) return;
-  mi_free(b->block);
-  mi_free(b);
+  const lm__alloc *a = b->alloc;
+  a->free(a, b->block, b->block_bytes);
+  a->free(a, b, sizeof *b);
 }

@@ -42,6 +42,7 @@
 #include <stdint.h>
 
 #include "formats/lmf.h"
+#include "kernels/layout_alloc.h"
 
 #define LM_BITS_MAX_FEATURES 128
 #define LM_BITS_MAX_THRESHOLDS 254
@@ -81,7 +82,8 @@ typedef struct lm__bits {
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */
   void *block;           /* the single allocation holding the arrays above */
-  size_t block_bytes;    /* its size (NUMA replicas copy it: runtime/numa.c) */
+  size_t block_bytes;
+  const lm__alloc *alloc; /* what block and this struct came from */
 } lm__bits;
 
 /* Search tables for binning many rows at once (rows in lanes): per feature, entry j (1 ≤ j <
@@ -90,13 +92,15 @@ typedef struct lm__bits {
  * threshold ((j − 2^(k−1))·2 + 1)·2^(L−k) − 1. Starting from j = 1, L steps j = 2j + [t_j ≤ x]
  * end on j = 2^L + #{thresholds ≤ x} for a non-NaN x: the bin, exactly (the predicate is
  * monotone over the sorted thresholds and false on the NaN padding). They live right after thr
- * in its region, so that a copy that rebases thr (runtime/numa.c) carries them along. */
+ * in its region. */
 static inline const float *lm__bits_eyt(const lm__bits *b) {
   return b->thr + (size_t)b->num_features * 256;
 }
 
-/* Build from a verified view and its perfect layout; NULL if not eligible or out of memory. */
-lm__bits *lm__bits_build(const lmf_view *v, const struct lm__perfect *p);
+/* Build from a verified view and its perfect layout with memory from a; NULL if not eligible or
+ * out of memory, with the reason in why (LM__WHY_LEN bytes). */
+lm__bits *lm__bits_build(const lmf_view *v, const struct lm__perfect *p, const lm__alloc *a,
+                         char *why);
 void lm__bits_free(lm__bits *b);
 
 #endif

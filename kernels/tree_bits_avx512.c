@@ -512,17 +512,18 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__DBLOCK + r];
 }
 
-void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
-  const lm__bits *b = v->perfect ? v->perfect->bits : NULL;
-  if (!b || !lm__cpu_has_vbmi()) {
-    lm__tree_margin_perfect__avx512(v, x, n, out);
-    return;
-  }
+/* Single rows; the planner gives them calls below 12 rows (a 16-lane block costs about 16
+ * single rows). */
+LM__KERNEL_F32(lm__tree_margin_bits_one__avx512) {
+  (void)scratch;
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
-  if (n < 12) { /* a 16-lane block costs about 16 single rows: below 12 rows, rows one by one */
-    for (size_t r = 0; r < n; r++) lm__one_row(b, v->meta, x + r * F, out + r * G);
-    return;
-  }
+  for (size_t r = 0; r < n; r++) lm__one_row(L->bits, v->meta, x + r * F, out + r * G);
+}
+
+LM__KERNEL_F32(lm__tree_margin_bits__avx512) {
+  (void)scratch;
+  const lm__bits *b = L->bits;
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
   const size_t blk = b->depth > 6 ? LM__DBLOCK : LM__BLOCK;
   for (size_t r0 = 0; r0 < n; r0 += blk) {
     size_t rows = n - r0 < blk ? n - r0 : blk;

@@ -15,7 +15,7 @@
  * - Single row (trees in lanes): 8 trees per vector, 4 vectors in flight; the leaves are then
  *   added in tree order.
  * Linear trees (LMF_TREE_LINEAR) are not handled: the planner installs these kernels only for
- * models without them (lm__lgbm_simd_ok).
+ * models without them (LM_NEED_NO_LINEAR_TREES).
  */
 #include <immintrin.h>
 #include <math.h>
@@ -125,7 +125,7 @@ static void lm__finish(const lmf_meta *m, const double *acc, float *o) {
     o[g] = (float)(m->average_over ? acc[g] / m->average_over : acc[g]);
 }
 
-#define LM__DEFINE_KERNELS(T, ROW, NAME, REF)                                                    \
+#define LM__DEFINE_KERNELS(T, ROW)                                                    \
   static void lm__one_row_##T(const lmf_view *v, const ROW *row, float *o, double *acc) {        \
     const lmf_meta *m = v->meta;                                                                 \
     const int *tw = (const int *)v->trees;                                                       \
@@ -219,54 +219,29 @@ static void lm__finish(const lmf_meta *m, const double *acc, float *o) {
       }                                                                                          \
     }                                                                                            \
   }                                                                                              \
-                                                                                                 \
-  void NAME(const lmf_view *v, const ROW *x, size_t n, float *out, double *acc) {                \
-    const size_t F = v->meta->num_features, G = v->meta->num_outputs;                            \
-    (void)F;                                                                                     \
-    if (n < LM__L || G > LM__GMAX || v->meta->n_cat_splits) {                                    \
-      REF(v, x, n, out, acc);                                                                    \
-      return;                                                                                    \
-    }                                                                                            \
-    lm__rows_##T(v, x, n, out);                                                                  \
-  }
 
-LM__DEFINE_KERNELS(f32, float, lm__tree_margin_lgbm__avx512, lm__tree_margin_lgbm__reference)
-LM__DEFINE_KERNELS(f64, double, lm__tree_margin_lgbm_f64__avx512,
-                   lm__tree_margin_lgbm_f64__reference)
+LM__DEFINE_KERNELS(f32, float)
+LM__DEFINE_KERNELS(f64, double)
 
-/* The trees-in-lanes single-row variants, kept for the tests (every variant is checked against
- * the reference) and for CPUs with cheaper gathers; not planned. */
-void lm__tree_margin_lgbm_one__avx512(const lmf_view *v, const float *x, size_t n, float *out,
-                                      double *acc) {
+/* Entry points (kernels/registry.c). Rows in lanes: the planned batch kernel (≥ 8 rows, no
+ * categorical split: below that the reference wins on this CPU class) and a test variant for
+ * every batch size and model (categorical lanes resolved per lane). Trees in lanes (single rows):
+ * kept for the tests and for CPUs with cheaper gathers; not planned (docs/performance.md). */
+LM__KERNEL_F32(lm__tree_margin_lgbm_rows__avx512) {
+  (void)L, (void)scratch;
+  lm__rows_f32(v, x, n, out);
+}
+LM__KERNEL_F64(lm__tree_margin_lgbm_rows_f64__avx512) {
+  (void)L, (void)scratch;
+  lm__rows_f64(v, x, n, out);
+}
+LM__KERNEL_F32(lm__tree_margin_lgbm_one__avx512) {
+  (void)L;
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
-  for (size_t r = 0; r < n; r++) lm__one_row_f32(v, x + r * F, out + r * G, acc);
+  for (size_t r = 0; r < n; r++) lm__one_row_f32(v, x + r * F, out + r * G, scratch);
 }
-void lm__tree_margin_lgbm_one_f64__avx512(const lmf_view *v, const double *x, size_t n,
-                                          float *out, double *acc) {
+LM__KERNEL_F64(lm__tree_margin_lgbm_one_f64__avx512) {
+  (void)L;
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
-  for (size_t r = 0; r < n; r++) lm__one_row_f64(v, x + r * F, out + r * G, acc);
-}
-/* The rows-in-lanes variants on any model (categorical lanes resolved per lane), n ≥ 1. */
-void lm__tree_margin_lgbm_rows__avx512(const lmf_view *v, const float *x, size_t n, float *out,
-                                       double *acc) {
-  if (v->meta->num_outputs > LM__GMAX) lm__tree_margin_lgbm__reference(v, x, n, out, acc);
-  else lm__rows_f32(v, x, n, out);
-}
-void lm__tree_margin_lgbm_rows_f64__avx512(const lmf_view *v, const double *x, size_t n,
-                                           float *out, double *acc) {
-  if (v->meta->num_outputs > LM__GMAX) lm__tree_margin_lgbm_f64__reference(v, x, n, out, acc);
-  else lm__rows_f64(v, x, n, out);
-}
-
-int lm__lgbm_simd_ok(const lmf_view *v) {
-  const lmf_meta *m = v->meta;
-  if (m->decision != LMF_DECISION_LIGHTGBM || m->model_kind != LMF_MODEL_TREES || !v->node_f64)
-    return 0;
-  /* 32-bit lane offsets: the rows of a 32-row block, and word indices of NODES */
-  if ((uint64_t)m->num_features * LM__V * LM__L >= (1u << 31) ||
-      (uint64_t)m->n_nodes * 4 >= (1u << 31) || m->n_trees == 0)
-    return 0;
-  for (uint32_t t = 0; t < m->n_trees; t++)
-    if (v->trees[t].flags & LMF_TREE_LINEAR) return 0;
-  return 1;
+  for (size_t r = 0; r < n; r++) lm__one_row_f64(v, x + r * F, out + r * G, scratch);
 }

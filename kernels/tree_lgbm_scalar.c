@@ -49,9 +49,12 @@ static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
 }
 
 /* One kernel per row type: T the row element, DECIDE(i, x) the go-right rule of node i.
- * acc is caller scratch of num_outputs doubles (the session arena provides it). */
+ * scratch holds num_outputs doubles (the registry's scratch_per_output; the session's arena). */
 #define LM__DEFINE_LGBM_KERNEL(name, T, DECIDE, LEAF_VALUE)                                      \
-  void name(const lmf_view *v, const T *x, size_t n, float *out, double *acc) {                  \
+  void name(const lmf_view *v, const lm__layouts *L, const T *x, size_t n, float *out,           \
+            void *scratch) {                                                                     \
+    (void)L;                                                                                     \
+    double *acc = scratch;                                                                       \
     const lmf_meta *m = v->meta;                                                                 \
     size_t F = m->num_features, G = m->num_outputs;                                              \
     for (size_t r = 0; r < n; r++) {                                                             \
@@ -72,20 +75,6 @@ static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
 
 #define LM__DECIDE_F32(i, x) lm__goes_right(v, &v->nodes[i], x)
 #define LM__DECIDE_F64(i, x) lm__goes_right_f64(v, i, x)
-LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm__reference, float, LM__DECIDE_F32, lm__leaf_value_f32)
-LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm_f64__reference, double, LM__DECIDE_F64,
+LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm__scalar, float, LM__DECIDE_F32, lm__leaf_value_f32)
+LM__DEFINE_LGBM_KERNEL(lm__tree_margin_lgbm_f64__scalar, double, LM__DECIDE_F64,
                        lm__leaf_value_f64)
-
-/* The entry points the runtime calls (runtime/session.c): the reference, unless the planner
- * installed a SIMD variant in the view (v->lgbm_f32 / v->lgbm_f64; views built elsewhere, e.g.
- * by the tests, have none and get the reference). */
-void lm__tree_margin_lgbm__scalar(const lmf_view *v, const float *x, size_t n, float *out,
-                                  double *acc) {
-  if (v->lgbm_f32) v->lgbm_f32(v, x, n, out, acc);
-  else lm__tree_margin_lgbm__reference(v, x, n, out, acc);
-}
-void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const double *x, size_t n, float *out,
-                                      double *acc) {
-  if (v->lgbm_f64) v->lgbm_f64(v, x, n, out, acc);
-  else lm__tree_margin_lgbm_f64__reference(v, x, n, out, acc);
-}

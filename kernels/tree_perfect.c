@@ -2,10 +2,10 @@
  * tree_perfect.c — builds the perfect-tree layout (tree_perfect.h) from verified NODES.
  */
 #include <math.h>
+#include <stdio.h>
 #include <mimalloc.h>
 #include <string.h>
 
-#include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
 static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_t node,
@@ -33,11 +33,28 @@ static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_
   lm__place(v, p, t, n->left + 1, 2 * pos + 2, level + 1);
 }
 
-lm__perfect *lm__perfect_build(const lmf_view *v, int with_bits) {
+static void *lm__mi_zalloc(const lm__alloc *a, size_t bytes) {
+  (void)a;
+  return mi_zalloc_aligned(bytes, 64);
+}
+static void lm__mi_free(const lm__alloc *a, void *p, size_t bytes) {
+  (void)a, (void)bytes;
+  mi_free(p);
+}
+const lm__alloc lm__alloc_default = {lm__mi_zalloc, lm__mi_free, -1};
+
+lm__perfect *lm__perfect_build(const lmf_view *v, const lm__alloc *a, char *why) {
   const lmf_meta *m = v->meta;
-  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST) return NULL;
-  lm__perfect *p = mi_zalloc(sizeof *p);
-  if (!p) return NULL;
+  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST) {
+    snprintf(why, LM__WHY_LEN, "not a decision-0 (XGBoost) tree model");
+    return NULL;
+  }
+  lm__perfect *p = a->zalloc(a, sizeof *p);
+  if (!p) {
+    snprintf(why, LM__WHY_LEN, "out of memory");
+    return NULL;
+  }
+  p->alloc = a;
   p->top = m->max_depth > LM_PERFECT_MAX_DEPTH;
   p->depth = p->top ? LM_PERFECT_TOP_DEPTH : m->max_depth ? m->max_depth : 1;
   p->n_int = (1u << p->depth) - 1;
@@ -47,25 +64,26 @@ lm__perfect *lm__perfect_build(const lmf_view *v, int with_bits) {
   /* One block; kernels may read up to 64 slots (256 bytes) past a tree: pad every array. */
   size_t pad = 64 * 4 + LM_PAD_BYTES;
   size_t sz = 3 * (ni * 4 + pad) + 2 * (nl * 4 + pad);
-  uint8_t *b = mi_zalloc_aligned(sz, 64);
+  uint8_t *b = a->zalloc(a, sz);
   if (!b) {
-    mi_free(p);
+    a->free(a, p, sizeof *p);
+    snprintf(why, LM__WHY_LEN, "out of memory for the perfect-tree layout (%zu bytes)", sz);
     return NULL;
   }
   p->block = b;
+  p->block_bytes = sz;
   p->split = (uint32_t *)b;
   p->thr = (float *)(b + (ni * 4 + pad));
   p->orig = (uint32_t *)(b + 2 * (ni * 4 + pad));
   p->leaf = (float *)(b + 3 * (ni * 4 + pad));
   p->leaf_orig = (uint32_t *)(b + 3 * (ni * 4 + pad) + (nl * 4 + pad));
   for (size_t t = 0; t < T; t++) lm__place(v, p, t, v->trees[t].first_node, 0, 0);
-  p->bits = p->top || !with_bits ? NULL : lm__bits_build(v, p);
   return p;
 }
 
 void lm__perfect_free(lm__perfect *p) {
   if (!p) return;
-  lm__bits_free(p->bits);
-  mi_free(p->block);
-  mi_free(p);
+  const lm__alloc *a = p->alloc;
+  a->free(a, p->block, p->block_bytes);
+  a->free(a, p, sizeof *p);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "formats/lmf.h"
+#include "kernels/layout_alloc.h"
 
 #define LM_PERFECT_MAX_DEPTH 8
 /* Deeper ensembles get a top layout: the first LM_PERFECT_TOP_DEPTH levels of every tree in
@@ -36,15 +37,14 @@ typedef struct lm__perfect {
   float *leaf;           /* n_trees × n_leaf: leaf values (before the tree weight) */
   uint32_t *leaf_orig;   /* n_trees × n_leaf: NODES index of each bottom leaf */
   void *block;           /* the single allocation holding the arrays */
-  struct lm__bits *bits; /* the bin-and-bitmask layout (tree_bits.h) derived from this one, or
-                            NULL when the model is not eligible; owned */
+  size_t block_bytes;
+  const lm__alloc *alloc; /* what block and this struct came from */
 } lm__perfect;
 
 /* Build the layout for a verified view — the whole trees up to LM_PERFECT_MAX_DEPTH, else their
- * top; NULL if the model is not eligible (linear, decision 1) or on out of memory. with_bits:
- * also derive the bin-and-bitmask layout when eligible (its kernel needs AVX-512 + VBMI). Free
- * with lm__perfect_free. */
-lm__perfect *lm__perfect_build(const lmf_view *v, int with_bits);
+ * top — with memory from a; NULL if the model is not eligible (linear, decision 1) or on out of
+ * memory, with the reason in why (LM__WHY_LEN bytes). Free with lm__perfect_free. */
+lm__perfect *lm__perfect_build(const lmf_view *v, const lm__alloc *a, char *why);
 void lm__perfect_free(lm__perfect *p);
 
 #endif

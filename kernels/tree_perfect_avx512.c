@@ -188,19 +188,14 @@ static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *ro
   }
 }
 
-void lm__tree_margin_perfect__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
-  const lm__perfect *p = v->perfect;
-  const size_t F = v->meta->num_features;
-  if (!p || p->top || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
-      (uint64_t)v->meta->n_trees * p->stride >= (1u << 31)) {
-    lm__tree_margin__avx512(v, x, n, out);
-    return;
-  }
-  if (n < LM__L) {
-    for (size_t r = 0; r < n; r++) lm__one_row(v, p, x + r * F, out + r * v->meta->num_outputs);
-    return;
-  }
-  lm__rows(v, p, x, n, out);
+LM__KERNEL_F32(lm__tree_margin_perfect__avx512) {
+  (void)scratch;
+  lm__rows(v, L->perfect, x, n, out);
+}
+LM__KERNEL_F32(lm__tree_margin_perfect_one__avx512) {
+  (void)scratch;
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  for (size_t r = 0; r < n; r++) lm__one_row(v, L->perfect, x + r * F, out + r * G);
 }
 
 /* Batches of deeper trees over the top layout: levels 0–5 as in lm__rows (registers and
@@ -303,14 +298,9 @@ static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x
   }
 }
 
-void lm__tree_margin_top__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
-  const lm__perfect *p = v->perfect;
-  const size_t F = v->meta->num_features;
-  /* Single rows keep the NODES kernel's trees-in-lanes walk (no per-tree registers to reuse). */
-  if (!p || !p->top || n < LM__L || (uint64_t)F * LM__V * LM__L >= (1u << 31) ||
-      (uint64_t)v->meta->n_nodes * 4 >= (1u << 31)) {
-    lm__tree_margin__avx512(v, x, n, out);
-    return;
-  }
-  lm__rows_top(v, p, x, n, out);
+/* Batches of at least 16 rows (single rows keep the NODES kernel's trees-in-lanes walk: no
+ * per-tree registers to reuse). */
+LM__KERNEL_F32(lm__tree_margin_top__avx512) {
+  (void)scratch;
+  lm__rows_top(v, L->perfect, x, n, out);
 }

@@ -27,7 +27,8 @@ static inline uint32_t lm__walk_xgb(const lmf_view *v, uint32_t i, const float *
   }
 }
 
-void lm__tree_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out) {
+LM__KERNEL_F32(lm__tree_margin__scalar) {
+  (void)L, (void)scratch;
   const lmf_meta *m = v->meta;
   size_t F = m->num_features, G = m->num_outputs;
   const int xgb = m->decision == LMF_DECISION_XGBOOST;

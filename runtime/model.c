@@ -13,49 +13,9 @@
 
 #include "formats/objective.h"
 #include "kernels/cpu.h"
-#include "kernels/tree_perfect.h"
 #include "base/error.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
-
-/* The plan: per model shape, the first kernel of the family the CPU and LM_ISA allow. With
- * LM_DEBUG set, one line on stderr says what was chosen and why. */
-static int lm__plan(lm_model *m) {
-  int isa = lm__isa_allowed();
-  if (isa < 0) return lm__fail_prefix(isa, m->path);
-  const lm__kernel *k = m->v.meta->model_kind == LMF_MODEL_LINEAR ? lm__linear_margin_kernels
-                                                                  : lm__tree_margin_kernels;
-  if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX2)
-    m->v.perfect = m->perfect = lm__perfect_build(&m->v, isa >= LM_ISA_AVX512 && lm__cpu_has_vbmi());
-  while (k->isa > isa || (k->needs_perfect && !m->perfect) ||
-         (k->needs_perfect && (k->needs_perfect == 3) != (int)m->perfect->top) ||
-         (k->needs_perfect == 2 && (!m->perfect->bits || !lm__cpu_has_vbmi())))
-    k++;
-  m->margin = k->fn;
-  m->margin_name = k->name;
-  m->isa = isa;
-  if (m->v.meta->decision == LMF_DECISION_LIGHTGBM) {
-    /* LightGBM semantics (double sums): the session calls the lgbm entry points, which run the
-     * SIMD variant installed here (none for linear trees) or the reference. */
-    const lm__lgbm_kernel *lk = lm__tree_margin_lgbm_kernels;
-    while (lk->isa > isa || !lk->planned || (lk->f32 && !lm__lgbm_simd_ok(&m->v))) lk++;
-    m->lgb = 1;
-    m->margin = NULL;
-    m->margin_name = lk->name;
-    m->v.lgbm_f32 = lk->f32;
-    m->v.lgbm_f64 = lk->f64;
-  }
-  m->leaf = m->v.meta->model_kind == LMF_MODEL_LINEAR ? NULL : lm__tree_leaf__scalar;
-  /* Linear margins are not bit-identical to the trainer's: their transform may be too (within
-   * 1e-6). Trees keep libm's expf, so that their outputs equal XGBoost's bit for bit. */
-  int simd_link = m->v.meta->model_kind == LMF_MODEL_LINEAR && isa >= LM_ISA_AVX2;
-  m->link = simd_link ? lm__link_apply__avx2 : lm__link_apply__scalar;
-  m->link_name = simd_link ? "link__avx2" : "link__scalar";
-  if (getenv("LM_DEBUG"))
-    fprintf(stderr, "lmrt: plan %s: %s, %s (cpu %s, allowed %s)\n", m->path, m->margin_name,
-            m->link_name, lm__isa_name(lm__cpu_isa()), lm__isa_name(isa));
-  return LM_OK;
-}
 
 int lm_model_open(const char *path, lm_model **out) {
   if (!path || !out) return lm__fail(LM_EINVAL, "lm_model_open: NULL argument");
@@ -99,7 +59,8 @@ int lm_model_open(const char *path, lm_model **out) {
     lm_model_close(m);
     return rc;
   }
-  rc = lm__plan(m);
+  int isa = lm__isa_allowed();
+  rc = isa < 0 ? lm__fail_prefix(isa, m->path) : lm__plan_build(&m->plan, &m->v, isa, &lm__alloc_default, m->path);
   if (rc != LM_OK) {
     lm_model_close(m);
     return rc;
@@ -113,7 +74,7 @@ void lm_model_close(lm_model *m) {
   lm__model_ext_free(m); /* NUMA replicas (runtime/numa.c) */
   if (m->map) munmap(m->map, m->map_len);
   free(m->names);
-  lm__perfect_free(m->perfect);
+  lm__plan_free(&m->plan);
   free(m->path);
   free(m);
 }
@@ -161,11 +122,25 @@ int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   info->num_categorical_splits = meta->n_cat_splits;
   info->base_score = meta->base_score;
   info->base_margin = meta->base_margin;
-  info->kernel = m->margin_name;
-  info->link_kernel = m->link_name;
-  info->isa = lm__isa_name(m->isa);
+  info->kernel = m->plan.band[0].k->name; /* the largest batches' (lm_model_plan: all of them) */
+  info->link_kernel = m->plan.link_name;
+  info->isa = lm__isa_name(m->plan.isa);
   info->num_trees_trained = meta->n_trees_trained ? meta->n_trees_trained : meta->n_trees;
   info->best_iteration = meta->best_iteration;
   info->best_ntree_limit = meta->best_ntree_limit;
   return LM_OK;
+}
+
+size_t lm_model_plan(const lm_model *m, lm_plan_band *bands, size_t cap, const char **notes) {
+  if (!m) return 0;
+  const lm__plan *p = &m->plan;
+  size_t max = SIZE_MAX;
+  for (int i = 0; i < p->n_bands && (size_t)i < cap; i++) {
+    bands[i].min_rows = p->band[i].min_rows ? p->band[i].min_rows : 1;
+    bands[i].max_rows = max;
+    bands[i].kernel = p->band[i].k->name;
+    max = bands[i].min_rows - 1;
+  }
+  if (notes) *notes = p->notes;
+  return (size_t)p->n_bands;
 }

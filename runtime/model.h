@@ -9,20 +9,14 @@
 #include "formats/lmf.h"
 #include "kernels/kernels.h"
 #include "lmrt.h"
+#include "runtime/plan.h"
 
 struct lm_model {
   void *map;              /* the file mapping (read-only) */
   size_t map_len;
   lmf_view v;             /* verified pointers into the mapping */
   const char **names;     /* num_features pointers into META, or NULL */
-  struct lm__perfect *perfect; /* derived layout (kernels/tree_perfect.h), owned; or NULL */
-  lm__margin_fn margin;   /* the planned kernels */
-  const char *margin_name;
-  lm__link_fn link;       /* the planned output transform */
-  const char *link_name;
-  int isa;                /* ISA the plan was allowed (enum lm__isa) */
-  int lgb;                /* decision 1 (LightGBM): the double-sum kernels, scratch for sums */
-  lm__leaf_fn leaf;
+  lm__plan plan;          /* kernels per batch size and their layouts (runtime/plan.c) */
   char *path;
   /* NUMA replicas and the pool's calibration (runtime/numa.h), added after open by
    * runtime/numa.c, published once, freed by lm_model_close; NULL until first needed. */

@@ -1,8 +1,8 @@
 /*
  * numa.c — NUMA topology discovery (libnuma, with a single-node fallback), the placement of a
  * pool's threads on allowed CPUs, and per-node model replicas: a copy of the model's verified
- * file image and derived perfect-tree layout in memory bound to one node, re-verified in place so
- * that its view points into the copy. See numa.h for the contract.
+ * file image in memory bound to one node, re-verified in place so that its view points into the
+ * copy, and planned again so that its derived layouts are built there too. See numa.h.
  */
 #include <errno.h>
 #include <numa.h>
@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "kernels/tree_bits.h"
+#include "kernels/tree_perfect.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
 
@@ -145,6 +147,7 @@ lm__model_ext *lm__model_ext_get(const lm_model *cm) {
 
 static void lm__replica_free(lm__replica *r) {
   if (!r) return;
+  lm__plan_free(&r->plan); /* its layouts, through r->alloc */
   if (r->numa_alloc) numa_free(r->mem, r->bytes);
   else munmap(r->mem, r->bytes);
   free(r);
@@ -159,29 +162,32 @@ void lm__model_ext_free(lm_model *m) {
 }
 
 #define LM__ALIGN64(x) (((x) + 63) & ~(size_t)63)
-/* Kernels read up to 64 slots past a perfect tree and LM_PAD_BYTES past any array. */
-#define LM__PERFECT_PAD ((size_t)64 * 4 + LM_PAD_BYTES)
 
-static size_t lm__perfect_bytes(const lm_model *m, size_t *ni, size_t *nl) {
-  const lm__perfect *p = m->v.perfect;
-  *ni = *nl = 0;
-  if (!p) return 0;
-  *ni = (size_t)m->v.meta->n_trees * p->stride;
-  *nl = (size_t)m->v.meta->n_trees * p->n_leaf;
-  return 3 * LM__ALIGN64(*ni * 4 + LM__PERFECT_PAD) + 2 * LM__ALIGN64(*nl * 4 + LM__PERFECT_PAD) +
-         (p->bits ? LM__ALIGN64(p->bits->block_bytes) : 0);
+/* The replicas' allocator (kernels/layout_alloc.h): layouts re-planned for a replica take their
+ * memory on its node (numa_alloc_onnode, touched here so that the pages land there), or plain
+ * anonymous pages without NUMA (node −1). */
+static void *lm__node_zalloc(const lm__alloc *a, size_t bytes) {
+  void *p = a->node >= 0 ? numa_alloc_onnode(bytes, a->node) : NULL;
+  if (!p && a->node < 0) {
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) p = NULL;
+  }
+  if (p) memset(p, 0, bytes);
+  return p;
 }
-
-/* Point a copied array at the same offset inside the copied block (NULL stays NULL). */
-static void *lm__rebase(const void *p, const void *old_base, void *new_base) {
-  return p ? (uint8_t *)new_base + ((const uint8_t *)p - (const uint8_t *)old_base) : NULL;
+static void lm__node_free(const lm__alloc *a, void *p, size_t bytes) {
+  if (!p) return;
+  if (a->node >= 0) numa_free(p, bytes);
+  else munmap(p, bytes);
 }
 
 size_t lm__replica_cost(const lm_model *m) {
-  size_t ni, nl;
-  size_t b = LM__ALIGN64(m->map_len + LM_PAD_BYTES) + lm__perfect_bytes(m, &ni, &nl);
-  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-  return (b + pg - 1) / pg * pg;
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE), b = LM__ALIGN64(m->map_len + LM_PAD_BYTES);
+  b = (b + pg - 1) / pg * pg;
+  const lm__plan *p = &m->plan; /* the replica's plan builds the same layouts */
+  if (p->perfect) b += (p->perfect->block_bytes + pg - 1) / pg * pg + pg;
+  if (p->bits) b += (p->bits->block_bytes + pg - 1) / pg * pg + pg;
+  return b;
 }
 
 int lm__replicate(const lm_model *m, int node, int force_plain) {
@@ -199,8 +205,10 @@ int lm__replicate(const lm_model *m, int node, int force_plain) {
     goto out;
   }
   r->node = node;
-  r->bytes = lm__replica_cost(m);
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  r->bytes = (LM__ALIGN64(m->map_len + LM_PAD_BYTES) + pg - 1) / pg * pg;
   int use_numa = !force_plain && numa_available() >= 0 && node <= numa_max_node();
+  r->alloc = (lm__alloc){lm__node_zalloc, lm__node_free, use_numa ? node : -1};
   if (use_numa) {
     r->mem = numa_alloc_onnode(r->bytes, node);
     r->numa_alloc = r->mem != NULL;
@@ -208,52 +216,22 @@ int lm__replicate(const lm_model *m, int node, int force_plain) {
   if (!r->mem) {
     void *p = mmap(NULL, r->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     r->mem = p == MAP_FAILED ? NULL : p;
+    r->alloc.node = -1;
   }
   if (!r->mem) {
     rc = lm__fail(LM_ENOMEM, "%s: no memory for a replica on node %d (%zu bytes)", m->path, node,
                   r->bytes);
     goto out;
   }
-  /* First touch happens here, under the node's binding: the pages land on the node. */
+  /* First touch happens here, under the node's binding: the pages land on the node. The copy
+   * is verified in place and planned again: its view points into the copy, its layouts are
+   * built from it in node memory (a copy plus a re-plan: nothing is rebased). */
   uint8_t *b = r->mem;
   memcpy(b, m->map, m->map_len);
-  memset(b + m->map_len, 0, LM__ALIGN64(m->map_len + LM_PAD_BYTES) - m->map_len);
+  memset(b + m->map_len, 0, r->bytes - m->map_len);
   rc = lm__lmf_verify(b, m->map_len, m->path, &r->v);
+  if (rc == LM_OK) rc = lm__plan_build(&r->plan, &r->v, m->plan.isa, &r->alloc, m->path);
   if (rc != LM_OK) goto out;
-  r->v.lgbm_f32 = m->v.lgbm_f32; /* the planned LightGBM kernels (code, not data) */
-  r->v.lgbm_f64 = m->v.lgbm_f64;
-  r->v.perfect = NULL;
-  if (m->v.perfect) {
-    size_t ni, nl;
-    lm__perfect_bytes(m, &ni, &nl);
-    const lm__perfect *src = m->v.perfect;
-    r->perfect = *src;
-    r->perfect.block = NULL;
-    uint8_t *q = b + LM__ALIGN64(m->map_len + LM_PAD_BYTES);
-    size_t si = LM__ALIGN64(ni * 4 + LM__PERFECT_PAD), sl = LM__ALIGN64(nl * 4 + LM__PERFECT_PAD);
-    /* copy each array with the kernels' read-ahead padding (zero beyond the data) */
-    memset(q, 0, 3 * si + 2 * sl);
-    r->perfect.split = memcpy(q, src->split, ni * 4);
-    r->perfect.thr = memcpy(q + si, src->thr, ni * 4);
-    r->perfect.orig = memcpy(q + 2 * si, src->orig, ni * 4);
-    r->perfect.leaf = memcpy(q + 3 * si, src->leaf, nl * 4);
-    r->perfect.leaf_orig = memcpy(q + 3 * si + sl, src->leaf_orig, nl * 4);
-    if (src->bits) { /* the bin-and-bitmask layout: one block, its arrays at fixed offsets */
-      const lm__bits *sb = src->bits;
-      uint8_t *nb = memcpy(q + 3 * si + 2 * sl, sb->block, sb->block_bytes);
-      r->bits = *sb;
-      r->bits.block = nb;
-      r->bits.thr = lm__rebase(sb->thr, sb->block, nb);
-      r->bits.split16 = lm__rebase(sb->split16, sb->block, nb);
-      r->bits.nodes = lm__rebase(sb->nodes, sb->block, nb);
-      r->bits.leafw = lm__rebase(sb->leafw, sb->block, nb);
-      r->bits.bottom = lm__rebase(sb->bottom, sb->block, nb);
-      r->bits.group = lm__rebase(sb->group, sb->block, nb);
-      r->bits.lut = lm__rebase(sb->lut, sb->block, nb);
-      r->perfect.bits = &r->bits;
-    }
-    r->v.perfect = &r->perfect;
-  }
   atomic_store_explicit(&e->rep[node], r, memory_order_release);
   r = NULL;
 out:
@@ -268,13 +246,13 @@ out:
   return rc;
 }
 
-const lmf_view *lm__model_view(const lm_model *m, int node) {
+const lm__plan *lm__model_plan(const lm_model *m, int node) {
   lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
   if (e && node >= 0 && node < LM__MAX_NODES) {
     lm__replica *r = atomic_load_explicit(&e->rep[node], memory_order_acquire);
-    if (r) return &r->v;
+    if (r) return &r->plan;
   }
-  return &m->v;
+  return &m->plan;
 }
 
 int lm__current_node(void) {

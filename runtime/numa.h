@@ -5,9 +5,10 @@
  * single-node fallback when the kernel reports no NUMA support, or is injected by tests. The
  * placement is a pure function of a topology, the allowed CPUs (runtime/cpus.c) and a thread
  * count: which CPU each pool slot runs on and which nodes therefore need a replica. A replica is
- * a copy of a model's hot memory (the whole verified file image and the perfect-tree layout
- * derived at open) in memory allocated on one node, with a view (lmf_view) whose pointers point
- * into the copy; sessions and pool workers read the replica of their node, else the mapping.
+ * a copy of the verified file image in memory allocated on one node, with a view (lmf_view)
+ * whose pointers point into the copy and a plan of its own (runtime/plan.h) whose derived
+ * layouts are built on that node; sessions and pool workers read the replica of their node,
+ * else the model's own plan.
  * Replicas belong to the model (freed by lm_model_close) and are published once, so readers need
  * no lock.
  */
@@ -19,8 +20,8 @@
 #include <stdint.h>
 
 #include "formats/lmf.h"
-#include "kernels/tree_perfect.h"
-#include "kernels/tree_bits.h"
+#include "kernels/layout_alloc.h"
+#include "runtime/plan.h"
 
 #define LM__MAX_NODES 64
 #define LM__MAX_CPUS 1024
@@ -58,13 +59,13 @@ typedef struct lm__placement {
 void lm__place_threads(const lm__topo *t, const int *allowed, size_t n_allowed, size_t threads,
                lm__placement *p);
 
-/* One node's copy of a model's hot memory. */
+/* One node's copy of a model's hot memory: the file image and a plan of its own. */
 typedef struct lm__replica {
   int node;
-  size_t bytes;       /* memory it holds */
+  size_t bytes;       /* bytes of mem (the file image, padded) */
   lmf_view v;         /* pointers into mem */
-  lm__perfect perfect; /* the perfect-tree arrays, copied (when the model has them) */
-  lm__bits bits;       /* the bin-and-bitmask arrays, copied (when the model has them) */
+  lm__plan plan;      /* planned from v: its layouts live on the node (alloc) */
+  lm__alloc alloc;    /* node memory for the plan's layouts */
   void *mem;
   int numa_alloc;     /* 1: numa_alloc_onnode (free with numa_free), 0: mmap */
 } lm__replica;
@@ -82,13 +83,14 @@ struct lm_model;
 lm__model_ext *lm__model_ext_get(const struct lm_model *m);
 /* Free the ext (replicas included); called by lm_model_close. */
 void lm__model_ext_free(struct lm_model *m);
-/* Bytes one replica of m takes (file image + padding + perfect-tree and bin-and-bitmask arrays). */
+/* Bytes one replica of m takes (file image + padding + its plan's layouts, in whole pages). */
 size_t lm__replica_cost(const struct lm_model *m);
 /* Make the replica of m on node (no-op if present). force_plain: allocate with mmap without
  * binding (the no-NUMA fallback). Returns 0 or a negative LM_E* code. */
 int lm__replicate(const struct lm_model *m, int node, int force_plain);
-/* The view a reader on node should use: its replica, else the mapping's. */
-const lmf_view *lm__model_view(const struct lm_model *m, int node);
+/* The plan (and through it the view) a reader on node should use: its replica's, else the
+ * model's. */
+const lm__plan *lm__model_plan(const struct lm_model *m, int node);
 /* Node of the calling thread's CPU (0 without NUMA support). */
 int lm__current_node(void);
 /* Node of the pages at [p, p+len) as the kernel reports them (move_pages): the node if all

@@ -145,10 +145,10 @@ static void lm__work(lm_pool *p, lm_session *s, int node, uint32_t g) {
     }
     if (m) {
       s->m = m;
-      const lmf_view *v = lm__model_view(m, node);
-      size_t F = v->meta->num_features, G = v->meta->num_outputs;
+      const lm__plan *pl = lm__model_plan(m, node);
+      size_t F = pl->v->meta->num_features, G = pl->v->meta->num_outputs;
       size_t r0 = (size_t)b * blk, k = b + 1 == nb ? n - r0 : blk;
-      int rc = lm__session_margins(s, v, x + r0 * F * (f64 ? sizeof(double) : sizeof(float)),
+      int rc = lm__session_margins(s, pl, x + r0 * F * (f64 ? sizeof(double) : sizeof(float)),
                                    f64, k, out + r0 * G);
       if (rc) atomic_store(&p->err, rc);
       else if (link) lm__session_link(m, flags, out + r0 * G, k);
@@ -349,7 +349,7 @@ static uint64_t lm__time_model(const lm_model *m) {
     }
     for (int t = 0; t < 4; t++) {
       uint64_t t0 = lm__now_ns();
-      if (lm__session_margins(s, lm__model_view(m, s->node), x, 0, rows, out)) break;
+      if (lm__session_margins(s, lm__model_plan(m, s->node), x, 0, rows, out)) break;
       uint64_t d = lm__now_ns() - t0;
       if (t && d < best) best = d; /* the first run warms caches */
     }
@@ -433,8 +433,7 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   /* Scratch a block may need (float64 rows are converted 256 at a time; LightGBM sums in
    * doubles), made ready on every thread before the batch: after the first batch of a model,
    * no block allocates, whichever thread takes it. */
-  size_t F = m->v.meta->num_features, G = m->v.meta->num_outputs;
-  size_t need = m->lgb ? G * sizeof(double) : f64 ? LM_F64_BLOCK * F * sizeof(float) : 0;
+  size_t need = lm__session_scratch_need(&m->plan, f64);
   if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
   if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
   if (rc) {

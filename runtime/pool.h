@@ -17,8 +17,11 @@
 
 /* Margins of n rows (float32 rows, or float64 when f64) read with view v, using s's scratch.
  * Arguments already checked. Returns 0 or LM_ENOMEM. */
-int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+int lm__session_margins(lm_session *s, const struct lm__plan *p, const void *x, int f64, size_t n,
                         float *out);
+/* Scratch bytes any call of at most LM_F64_BLOCK rows per kernel call needs under plan p (the
+ * kernel's, and for float64 rows of float32 kernels a block of converted rows after it). */
+size_t lm__session_scratch_need(const struct lm__plan *p, int f64);
 /* The output transform for flags over n rows of margins (nothing with LM_PREDICT_MARGIN). */
 void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n);
 /* Argument checks shared by every entry point (records the error). */

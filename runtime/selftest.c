@@ -31,7 +31,7 @@ int lm_model_selftest(const lm_model *m) {
       if (!(fabs((double)g - e) <= 1e-6 * fmax(1.0, fabs((double)e))))
         rc = lm__fail(LM_ESELFTEST,
                       "%s: self-test row %zu output %zu: got %.9g, expected %.9g (kernel %s)",
-                      m->path, r0 + i / W, i % W, g, e, m->margin_name);
+                      m->path, r0 + i / W, i % W, g, e, lm__plan_kernel(&m->plan, k)->name);
     }
   }
   lm_session_free(s);

@@ -53,7 +53,7 @@ LM__INLINE int check_(lm_session *s, const void *x, size_t n, unsigned flags, co
   if (!s) return lm__fail(LM_EINVAL, "NULL session");
   if (n && (!x || !out)) return lm__fail(LM_EINVAL, "NULL rows or output with %zu rows", n);
   if (flags & ~LM_PREDICT_MARGIN) return lm__fail(LM_EINVAL, "unknown flags 0x%x", flags);
-  const lmf_meta *m = s->m->v.meta;
+  const lmf_meta *m = s->m->plan.v->meta;
   /* per_row·8 cannot wrap (the verifier bounds the counts); one multiply, no division: this
    * check sits on every call's path */
   size_t per_row = (size_t)m->num_features + m->num_outputs + m->n_trees, total;
@@ -69,37 +69,49 @@ LM__INLINE void link_(const lm_model *m, unsigned flags, float *out, size_t n) {
     out[0] = lm__sigmoid(out[0]); /* the one-row binary:logistic call, without the dispatch */
     return;
   }
-  m->link(mt->link, mt->link_param, out, n, mt->num_outputs);
+  m->plan.link(mt->link, mt->link_param, out, n, mt->num_outputs);
 }
 
-/* XGBoost models round float64 inputs to float32 before any decision: convert a block of rows
- * into the session's scratch, then run the float32 kernel. Row r of the block writes its outputs
- * at out + r·G, so blocks never overlap. LightGBM compares doubles: rows are used as they are. */
-LM__INLINE int margins_(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+/* The planned kernel for n rows (plan p: the model's, or its replica's on this session's node).
+ * Its scratch (p->scratch bytes) comes first in the session's block. Kernels without a float64
+ * entry (XGBoost semantics: inputs are rounded to float32 before any decision) get a block of
+ * rows converted after it; row r of a block writes its outputs at out + r·G, so blocks never
+ * overlap. LightGBM kernels compare doubles: rows are used as they are. */
+LM__INLINE int margins_(lm_session *s, const lm__plan *p, const void *x, int f64, size_t n,
                         float *out) {
-  const lm_model *m = s->m;
-  size_t F = v->meta->num_features, G = v->meta->num_outputs;
-  if (m->lgb) {
-    double *acc = lm__session_scratch(s, sizeof(double) * G);
-    if (!acc) return lm__fail(LM_ENOMEM, "out of memory for scratch");
-    if (f64) lm__tree_margin_lgbm_f64__scalar(v, x, n, out, acc);
-    else lm__tree_margin_lgbm__scalar(v, x, n, out, acc);
-    return LM_OK;
-  }
+  const lmf_view *v = p->v;
+  const lm__kernel *k = lm__plan_kernel(p, n);
+  void *scratch = NULL;
+  if (p->scratch && !(scratch = lm__session_scratch(s, p->scratch)))
+    return lm__fail(LM_ENOMEM, "out of memory for scratch");
   if (!f64) {
-    m->margin(v, x, n, out);
+    k->f32(v, &p->L, x, n, out, scratch);
     return LM_OK;
   }
+  if (k->f64) {
+    k->f64(v, &p->L, x, n, out, scratch);
+    return LM_OK;
+  }
+  size_t F = v->meta->num_features, G = v->meta->num_outputs;
   const double *xd = x;
-  size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK;
-  float *buf = lm__session_scratch(s, block * F * sizeof(float));
-  if (n && !buf) return lm__fail(LM_ENOMEM, "out of memory for %zu rows of scratch", block);
+  size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK, skip = (p->scratch + 63) & ~(size_t)63;
+  uint8_t *sb = lm__session_scratch(s, skip + block * F * sizeof(float));
+  if (n && !sb) return lm__fail(LM_ENOMEM, "out of memory for %zu rows of scratch", block);
+  float *buf = (float *)(sb + skip);
   for (size_t r0 = 0; r0 < n; r0 += block) {
-    size_t k = n - r0 < block ? n - r0 : block;
-    for (size_t i = 0; i < k * F; i++) buf[i] = (float)xd[r0 * F + i];
-    m->margin(v, buf, k, out + r0 * G);
+    size_t c = n - r0 < block ? n - r0 : block;
+    for (size_t i = 0; i < c * F; i++) buf[i] = (float)xd[r0 * F + i];
+    /* the kernel for this block's size (a batch's tail block may be small) */
+    const lm__kernel *kb = lm__plan_kernel(p, c);
+    kb->f32(v, &p->L, buf, c, out + r0 * G, p->scratch ? sb : NULL);
   }
   return LM_OK;
+}
+
+size_t lm__session_scratch_need(const lm__plan *p, int f64) {
+  const lm__kernel *k = p->band[0].k;
+  if (!f64 || k->f64) return p->scratch;
+  return ((p->scratch + 63) & ~(size_t)63) + LM_F64_BLOCK * p->v->meta->num_features * sizeof(float);
 }
 
 int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
@@ -108,16 +120,16 @@ int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, co
 void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n) {
   link_(m, flags, out, n);
 }
-int lm__session_margins(lm_session *s, const lmf_view *v, const void *x, int f64, size_t n,
+int lm__session_margins(lm_session *s, const lm__plan *p, const void *x, int f64, size_t n,
                         float *out) {
-  return margins_(s, v, x, f64, n, out);
+  return margins_(s, p, x, f64, n, out);
 }
 
 LM__INLINE int lm__predict(lm_session *s, const void *x, int f64, size_t n, unsigned flags,
                            float *out) {
   int rc = check_(s, x, n, flags, out);
   if (rc) return rc;
-  rc = margins_(s, lm__model_view(s->m, s->node), x, f64, n, out);
+  rc = margins_(s, lm__model_plan(s->m, s->node), x, f64, n, out);
   if (rc) return rc;
   /* The link runs once over all rows: argmax compacts rows to the front, so it must see the
    * whole output at once. */
@@ -136,10 +148,11 @@ int lm_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags, flo
 int lm_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out) {
   int rc = check_(s, x, n, 0, out);
   if (rc) return rc;
-  if (!s->m->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
-  const lmf_view *v = lm__model_view(s->m, s->node);
-  s->m->leaf(v, x, n, out);
-  if (s->m->lgb) {
+  const lm__plan *p = lm__model_plan(s->m, s->node);
+  if (!p->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
+  const lmf_view *v = p->v;
+  p->leaf(v, x, n, out);
+  if (v->meta->decision == LMF_DECISION_LIGHTGBM) {
     /* A LightGBM tree of L leaves keeps internal nodes 0…L−2 and leaf j as id (L−1)+j
      * (formats/import/lightgbm_txt.c); pred_leaf reports j. The tree holds 2L−1 nodes. */
     size_t T = v->meta->n_trees;

@@ -24,6 +24,7 @@
 #include "kernels/kernels.h"
 #include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
+#include "runtime/plan.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) {
@@ -118,9 +119,11 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   assert_int_equal(lm__lmf_write(ir, "test", &img, &len), 0);
   lmf_view v;
   if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
-  lm__perfect *perfect = lm__perfect_build(&v, 1);
-  v.perfect = perfect;
-  int has_bits = perfect && perfect->bits;
+  /* the layouts as the planner builds them for this CPU */
+  lm__plan plan;
+  assert_int_equal(lm__plan_build(&plan, &v, lm__cpu_isa(), &lm__alloc_default, what), 0);
+  const lm__perfect *perfect = plan.perfect;
+  int has_bits = plan.bits != NULL;
   if (!perfect || (int)perfect->top != (v.meta->max_depth > LM_PERFECT_MAX_DEPTH))
     fail_msg("%s (depth %u): %s", what, v.meta->max_depth,
              perfect ? "top layout built or not built wrongly" : "no perfect-tree layout");
@@ -129,29 +132,33 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
              min_depth);
   if (expect_bits >= 0 && has_bits != expect_bits)
     fail_msg("%s: bin-and-bitmask layout %s", what, has_bits ? "built (not eligible)" : "missing");
-  if (has_bits && !lm__cpu_has_vbmi())
-    print_message("SKIP tree_margin_bits__avx512 on %s: this CPU lacks VBMI (ran the fallback)\n",
-                  what);
+  if (expect_bits == 1 && !lm__cpu_has_vbmi())
+    print_message("SKIP tree_margin_bits__avx512 on %s: this CPU lacks VBMI\n", what);
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
   const size_t maxn = 300, F = ir->num_features, G = ir->num_outputs;
   /* rows start at row 0 or, every other size, at row 3 of x (odd offsets into the rows) */
   float *x0 = malloc(sizeof *x0 * (maxn + 3) * F);
   float *want = malloc(sizeof *want * maxn * G), *got = malloc(sizeof *got * maxn * G);
   for (size_t i = 0; i < (maxn + 3) * F; i++) x0[i] = special();
-  int isa = lm__cpu_isa();
-  for (const lm__kernel *k = lm__tree_margin_kernels;; k++) {
-    if (k->isa > isa) {
-      print_message("SKIP %s on %s: this CPU lacks it\n", k->name, what);
-    } else if (k->needs_perfect && !perfect) {
-      print_message("SKIP %s on %s: no perfect-tree layout\n", k->name, what);
-    } else {
-      /* needs_perfect 2 without the bits layout runs (and tests) its fallback */
+  int isa = lm__cpu_isa(), vbmi = lm__cpu_has_vbmi(), ran = 0;
+  /* every variant of the family the registry has, planned or not, at every batch size (the
+   * planner gives a kernel only the sizes from its min_rows up; below that it must still be
+   * right: a kernel's batch sizes are a speed choice) */
+  for (const lm__kernel *k = lm__kernels; k->name; k++) {
+    const char *why;
+    if (k->family != LM_FAM_TREE) continue;
+    if (!lm__kernel_usable(k, &v, &plan.L, isa, vbmi, &why)) {
+      if (k->isa <= isa) print_message("SKIP %s on %s: %s\n", k->name, what, why);
+      continue;
+    }
+    ran++;
+    {
       for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
         const float *x = x0 + (s % 2 ? 3 * F : 0);
-        lm__tree_margin__scalar(&v, x, n, want);
+        lm__tree_margin__scalar(&v, &plan.L, x, n, want, NULL);
         memset(got, 0xA5, sizeof *got * maxn * G);
-        k->fn(&v, x, n, got);
+        k->f32(&v, &plan.L, x, n, got, NULL);
         if (memcmp(want, got, sizeof *got * n * G) != 0) {
           for (size_t i = 0; i < n * G; i++)
             if (memcmp(&want[i], &got[i], sizeof(float)))
@@ -166,9 +173,9 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
         }
       }
     }
-    if (k->isa == LM_ISA_SCALAR) break;
   }
-  lm__perfect_free(perfect);
+  assert_true(ran >= 1);
+  lm__plan_free(&plan);
   free(x0), free(want), free(got), free(img);
 }
 
@@ -242,14 +249,17 @@ static void test_linear_kernels(void **state) {
           *got = malloc(sizeof *got * maxn * G);
     for (size_t k = 0; k < maxn * F; k++)
       x[k] = rnd() % 10 == 0 ? NAN : (float)((int)(rnd() % 20001) - 10000) / 333.0f;
-    for (const lm__kernel *k = lm__linear_margin_kernels;; k++) {
-      if (k->isa > isa) {
-        print_message("SKIP %s: this CPU lacks it\n", k->name);
+    const lm__layouts none = {NULL, NULL};
+    for (const lm__kernel *k = lm__kernels; k->name; k++) {
+      const char *why;
+      if (k->family != LM_FAM_LINEAR) continue;
+      if (!lm__kernel_usable(k, &v, &none, isa, 0, &why)) {
+        if (k->isa <= isa) print_message("SKIP %s F=%u G=%u: %s\n", k->name, F, G, why);
       } else {
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
           size_t n = sizes[s];
-          lm__linear_margin__scalar(&v, x, n, want);
-          k->fn(&v, x, n, got);
+          lm__linear_margin__scalar(&v, &none, x, n, want, NULL);
+          k->f32(&v, &none, x, n, got, NULL);
           for (size_t r = 0; r < n; r++)
             for (size_t g = 0; g < G; g++) {
               float a = got[r * G + g], b = want[r * G + g];
@@ -267,7 +277,6 @@ static void test_linear_kernels(void **state) {
             }
         }
       }
-      if (k->isa == LM_ISA_SCALAR) break;
     }
     free(x), free(want), free(got), free(img);
     lm_ir_free(ir);

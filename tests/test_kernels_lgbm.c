@@ -119,7 +119,7 @@ static void check_model(lm_ir_model *ir, const char *what) {
   if (lm__lmf_write(ir, "test", &img, &len) != 0) fail_msg("%s: write: %s", what, lm_last_error());
   lmf_view v;
   if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
-  v.lgbm_f32 = NULL, v.lgbm_f64 = NULL; /* the scalar entries run the reference */
+  const lm__layouts none = {NULL, NULL}; /* decision-1 kernels read no derived layout */
   const size_t sizes[] = {1, 2, 7, 8, 9, 31, 32, 33, 64, 100};
   const size_t maxn = 100, F = ir->num_features, G = ir->num_outputs;
   double *x = malloc(sizeof *x * maxn * F), *acc = malloc(sizeof *acc * G);
@@ -127,21 +127,23 @@ static void check_model(lm_ir_model *ir, const char *what) {
   float *want = malloc(sizeof *want * maxn * G), *got = malloc(sizeof *got * maxn * G);
   for (size_t i = 0; i < maxn * F; i++) xf[i] = (float)(x[i] = special());
   int isa = lm__cpu_isa(), ran = 0;
-  for (const lm__lgbm_kernel *k = lm__tree_margin_lgbm_kernels;; k++) {
-    if (k->isa > isa) {
-      print_message("SKIP %s on %s: this CPU lacks it\n", k->name, what);
-    } else if (k->f32) {
+  for (const lm__kernel *k = lm__kernels; k->name; k++) {
+    const char *why;
+    if (k->family != LM_FAM_LGBM || k->isa == LM_ISA_SCALAR) continue;
+    if (!lm__kernel_usable(k, &v, &none, isa, 0, &why)) {
+      print_message("SKIP %s on %s: %s\n", k->name, what, why);
+    } else {
       ran++;
       for (int f64 = 0; f64 < 2; f64++)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
           size_t n = sizes[s];
           memset(got, 0xA5, sizeof *got * maxn * G);
           if (f64) {
-            lm__tree_margin_lgbm_f64__reference(&v, x, n, want, acc);
-            k->f64(&v, x, n, got, acc);
+            lm__tree_margin_lgbm_f64__scalar(&v, &none, x, n, want, acc);
+            k->f64(&v, &none, x, n, got, acc);
           } else {
-            lm__tree_margin_lgbm__reference(&v, xf, n, want, acc);
-            k->f32(&v, xf, n, got, acc);
+            lm__tree_margin_lgbm__scalar(&v, &none, xf, n, want, acc);
+            k->f32(&v, &none, xf, n, got, acc);
           }
           for (size_t i = 0; i < n * G; i++)
             if (memcmp(&want[i], &got[i], sizeof(float)))
@@ -154,7 +156,6 @@ static void check_model(lm_ir_model *ir, const char *what) {
           }
         }
     }
-    if (k->isa == LM_ISA_SCALAR) break;
   }
   if (isa >= LM_ISA_AVX512 && !ran) fail_msg("%s: no SIMD LightGBM variant ran", what);
   free(x), free(xf), free(acc), free(want), free(got), free(img);

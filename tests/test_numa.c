@@ -27,6 +27,8 @@
 #include "formats/lmf_write.h"
 #include "lmrt.h"
 #include "runtime/model.h"
+#include "kernels/tree_bits.h"
+#include "kernels/tree_perfect.h"
 #include "runtime/numa.h"
 
 static char tmpdir[] = "/tmp/lm_test_numa_XXXXXX";
@@ -212,40 +214,43 @@ static void test_replica_on_node(void **state) {
   lm_session *s;
   assert_int_equal(lm_session_new(m, &s), 0);
   assert_int_equal(lm_predict(s, x, N, 0, ref), 0);
-  assert_ptr_equal(lm__model_view(m, 0), &m->v); /* no replica yet */
+  assert_ptr_equal(lm__model_plan(m, 0), &m->plan); /* no replica yet */
 
   int node = lm__current_node();
   int numa = numa_available() >= 0;
   assert_int_equal(lm__replicate(m, node, !numa), 0);
   assert_int_equal(lm__replicate(m, node, !numa), 0); /* idempotent */
-  const lmf_view *v = lm__model_view(m, node);
-  assert_ptr_not_equal(v, &m->v);
+  const lm__plan *rp = lm__model_plan(m, node);
+  assert_ptr_not_equal(rp, &m->plan);
+  const lmf_view *v = rp->v;
   lm__model_ext *e = atomic_load(&m->ext);
   lm__replica *r = atomic_load(&e->rep[node]);
   assert_non_null(r);
-  assert_int_equal(r->bytes, lm__replica_cost(m));
-  assert_true(r->bytes >= m->map_len);
+  assert_true(r->bytes >= m->map_len && r->bytes <= lm__replica_cost(m));
   /* the view points into the copy, not the mapping */
   const uint8_t *lo = r->mem, *hi = lo + r->bytes;
   assert_true((const uint8_t *)v->nodes >= lo && (const uint8_t *)v->nodes < hi);
   assert_true((const uint8_t *)v->meta >= lo && (const uint8_t *)v->meta < hi);
   assert_int_equal(memcmp(r->mem, m->map, m->map_len), 0);
-  if (m->v.perfect) {
-    assert_non_null(v->perfect);
-    assert_true((const uint8_t *)v->perfect->thr >= lo && (const uint8_t *)v->perfect->thr < hi);
-    assert_true((const uint8_t *)v->perfect->leaf >= lo);
-    assert_int_equal(memcmp(v->perfect->split, m->v.perfect->split,
-                            (size_t)64 * m->v.perfect->stride * 4), 0);
-    /* the bin-and-bitmask layout (built on VBMI machines) is copied too, not shared */
-    const lm__bits *ob = m->v.perfect->bits, *nb = v->perfect->bits;
+  /* the replica was planned again: the same kernels, its own layouts (built from the copy, in
+   * node memory), equal byte for byte to the model's */
+  assert_int_equal(rp->n_bands, m->plan.n_bands);
+  for (int i = 0; i < rp->n_bands; i++) assert_ptr_equal(rp->band[i].k, m->plan.band[i].k);
+  const lm__perfect *op = m->plan.perfect, *np = rp->perfect;
+  assert_true(!op == !np);
+  if (op) {
+    assert_ptr_not_equal(np, op);
+    assert_int_equal(np->block_bytes, op->block_bytes);
+    assert_int_equal(memcmp(np->block, op->block, op->block_bytes), 0);
+    if (numa) expect_pages_on(np->block, np->block_bytes, node);
+    /* the bin-and-bitmask layout (built on VBMI machines) is its own too, not shared */
+    const lm__bits *ob = m->plan.bits, *nb = rp->bits;
     assert_true(!ob == !nb);
     if (ob) {
       assert_ptr_not_equal(nb, ob);
-      const uint8_t *arr[] = {(const uint8_t *)nb->thr, (const uint8_t *)nb->split16, nb->nodes,
-                              (const uint8_t *)nb->leafw, (const uint8_t *)nb->group, nb->lut};
-      for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) assert_true(arr[i] >= lo && arr[i] < hi);
       assert_int_equal(nb->block_bytes, ob->block_bytes);
       assert_int_equal(memcmp(nb->block, ob->block, ob->block_bytes), 0);
+      if (numa) expect_pages_on(nb->block, nb->block_bytes, node);
     }
   }
   if (numa) {
@@ -367,7 +372,7 @@ static void test_replicate_local(void **state) {
   assert_int_equal(lm_session_new(m, &s1), 0);
   lm__model_ext *e = atomic_load(&m->ext);
   assert_non_null(e);
-  assert_true(lm__model_view(m, s1->node) == &atomic_load(&e->rep[s1->node])->v);
+  assert_true(lm__model_plan(m, s1->node) == &atomic_load(&e->rep[s1->node])->plan);
   assert_int_equal(lm_predict(s1, x, N, 0, got), 0);
   assert_int_equal(memcmp(ref, got, sizeof ref), 0);
   assert_int_equal(lm_model_replicate_local(NULL, 1), LM_EINVAL);

@@ -865,7 +865,17 @@ static void check_info_against_source(const fixture *c) {
   if (!strstr(tx.out, line)) fail_msg("no '%s' in:\n%s", line + 1, tx.out);
   snprintf(line, sizeof line, "\nfeatures:%*s%lld (", 20 - 8, "", jint(jget(info, "num_features")));
   if (!strstr(tx.out, line)) fail_msg("no '%s' in:\n%s", line + 1, tx.out);
-  snprintf(line, sizeof line, "\nkernel plan:%*s%s\n", 20 - 11, "", jstr(info, "kernel"));
+  snprintf(line, sizeof line, "\nkernel:%*s%s\n", 20 - 6, "", jstr(info, "kernel"));
+  if (!strstr(tx.out, line)) fail_msg("no '%s' in:\n%s", line + 1, tx.out);
+  /* the plan: largest batches first (the kernel above), down to single rows */
+  json_object *plan = jget(info, "plan");
+  size_t nb = json_object_array_length(plan);
+  assert_true(nb >= 1 && nb <= 4);
+  json_object *b0 = json_object_array_get_idx(plan, 0), *bl = json_object_array_get_idx(plan, nb - 1);
+  assert_string_equal(jstr(b0, "kernel"), jstr(info, "kernel"));
+  assert_int_equal(jint(jget(bl, "min_rows")), 1);
+  snprintf(line, sizeof line, "\nkernel plan:%*s%lld+ rows: %s", 20 - 11, "",
+           jint(jget(b0, "min_rows")), jstr(info, "kernel"));
   if (!strstr(tx.out, line)) fail_msg("no '%s' in:\n%s", line + 1, tx.out);
   result_free(&tx);
 

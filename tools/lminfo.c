@@ -219,6 +219,42 @@ static void put_features(emitter *e, const lm_model *m, size_t nf) {
   fputc('\n', e->f);
 }
 
+/* The kernel of every batch size (lm_model_plan), and why faster kernels were not planned. */
+static void put_plan(emitter *e, const lm_model *m) {
+  lm_plan_band b[8];
+  const char *notes = "";
+  size_t n = lm_model_plan(m, b, 8, &notes);
+  begin(e, "kernel plan", "plan");
+  if (e->json) fputc('[', e->f);
+  for (size_t i = 0; i < n; i++) {
+    if (e->json) {
+      fprintf(e->f, "%s{\"min_rows\": %zu, \"max_rows\": ", i ? ", " : "", b[i].min_rows);
+      if (b[i].max_rows == SIZE_MAX) fputs("null", e->f);
+      else fprintf(e->f, "%zu", b[i].max_rows);
+      fputs(", \"kernel\": ", e->f);
+      json_string(e->f, b[i].kernel);
+      fputc('}', e->f);
+    } else {
+      fprintf(e->f, "%s%zu", i ? "; " : "", b[i].min_rows);
+      if (b[i].max_rows == SIZE_MAX) fputs("+ rows", e->f);
+      else if (b[i].max_rows == b[i].min_rows) fputs(" row", e->f);
+      else fprintf(e->f, "-%zu rows", b[i].max_rows);
+      fprintf(e->f, ": %s", b[i].kernel);
+    }
+  }
+  if (e->json) {
+    fputc(']', e->f);
+    begin(e, "not planned", "plan_notes");
+    json_string(e->f, notes);
+  } else {
+    fputc('\n', e->f);
+    if (*notes) {
+      begin(e, "not planned", "plan_notes");
+      fprintf(e->f, "%s\n", notes);
+    }
+  }
+}
+
 /* Every field, in order: one put_* call per field (text label, JSON key, value). */
 static void print_model(emitter *e, const char *path, const lm_model *m,
                         const lm_model_info *in) {
@@ -247,7 +283,8 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
   put_uint(e, "outputs", "num_outputs", in->num_outputs);
   put_float(e, "base score", "base_score", in->base_score);
   put_float(e, "base margin", "base_margin", in->base_margin);
-  put_str(e, "kernel plan", "kernel", in->kernel);
+  put_str(e, "kernel", "kernel", in->kernel);
+  put_plan(e, m);
   put_str(e, "link kernel", "link_kernel", in->link_kernel);
   put_str(e, "isa", "isa", in->isa);
 }

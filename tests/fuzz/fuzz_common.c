@@ -20,6 +20,7 @@
 #include "formats/lmf_write.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
+#include "runtime/plan.h"
 #include "lmrt.h"
 #include "base/error.h"
 #include "tests/fuzz/fuzz.h"
@@ -180,30 +181,37 @@ static void lm_fuzz_compare(const char *what, const float *a, const float *b, si
 
 /* ---- scoring ------------------------------------------------------------------------------- */
 
-/* Every kernel variant this CPU runs, directly on the view (an exact-size heap copy of the
- * image: AddressSanitizer sees any read past it). Tree margins must be bit-identical to the
- * scalar reference. ref receives the reference margins (n × G). */
+/* Every kernel variant of the model's family this CPU runs, directly on the view (an exact-size
+ * heap copy of the image: AddressSanitizer sees any read past it), with the layouts the planner
+ * builds. Tree margins must be bit-identical to the family's scalar reference. ref receives the
+ * reference margins (n × G). */
 static void lm_fuzz_kernels(const lmf_view *v, const float *x, size_t n, float *ref, float *tmp,
                             uint32_t *leaf) {
   const lmf_meta *m = v->meta;
   size_t G = m->num_outputs;
-  int trees = m->model_kind != LMF_MODEL_LINEAR;
-  const lm__kernel *k = trees ? lm__tree_margin_kernels : lm__linear_margin_kernels;
-  for (; k->isa != LM_ISA_SCALAR; k++) {}
-  k->fn(v, x, n, ref);
-  if (trees) lm__tree_leaf__scalar(v, x, n, leaf);
-  int cpu = lm__cpu_isa();
-  for (k = trees ? lm__tree_margin_kernels : lm__linear_margin_kernels; k->isa != LM_ISA_SCALAR;
-       k++) {
-    if (k->isa > cpu) continue;
-    k->fn(v, x, n, tmp);
-    if (trees) lm_fuzz_compare(k->name, ref, tmp, n * G);
-    /* Fewer rows take other paths (AVX-512: one row with trees in lanes below 16 rows). */
-    if (trees && n > 3) {
-      k->fn(v, x, 3, tmp);
-      lm_fuzz_compare(k->name, ref, tmp, 3 * G);
+  int fam = lm__model_family(v), cpu = lm__cpu_isa(), vbmi = lm__cpu_has_vbmi();
+  lm__plan plan;
+  if (lm__plan_build(&plan, v, cpu, &lm__alloc_default, "fuzz") != 0) return;
+  double *acc = malloc(sizeof *acc * (G + 1));
+  const lm__kernel *rk = NULL;
+  for (const lm__kernel *k = lm__kernels; k->name; k++)
+    if (k->family == fam && k->isa == LM_ISA_SCALAR) rk = k;
+  if (acc && rk) {
+    rk->f32(v, &plan.L, x, n, ref, acc);
+    if (fam != LM_FAM_LINEAR) lm__tree_leaf__scalar(v, x, n, leaf);
+    for (const lm__kernel *k = lm__kernels; k->name; k++) {
+      if (k == rk || !lm__kernel_usable(k, v, &plan.L, cpu, vbmi, NULL)) continue;
+      k->f32(v, &plan.L, x, n, tmp, acc);
+      if (fam != LM_FAM_LINEAR) lm_fuzz_compare(k->name, ref, tmp, n * G);
+      /* Fewer rows take other paths inside some kernels (tails of a block). */
+      if (fam != LM_FAM_LINEAR && n > 3) {
+        k->f32(v, &plan.L, x, 3, tmp, acc);
+        lm_fuzz_compare(k->name, ref, tmp, 3 * G);
+      }
     }
   }
+  free(acc);
+  lm__plan_free(&plan);
 }
 
 /* The public API on the image as a file, under one LM_ISA cap. from_writer: the image is the

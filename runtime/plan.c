@@ -1,0 +1,94 @@
+/*
+ * plan.c — the one planner (plan.h). The kernel for each (model, batch size) is chosen here and
+ * nowhere else: the descriptors of kernels/registry.c are walked best first; a usable kernel
+ * takes the batch sizes from its min_rows up to where a better kernel already took over, until
+ * single rows are covered (the family's scalar reference always can). Derived layouts are built
+ * first, only for families and CPUs whose kernels read them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "kernels/cpu.h"
+#include "kernels/tree_bits.h"
+#include "kernels/tree_perfect.h"
+#include "runtime/plan.h"
+
+/* Append "name: why" to the notes (truncated when full). */
+static void lm__note(lm__plan *p, const char *name, const char *why, const char *detail) {
+  size_t len = strlen(p->notes);
+  snprintf(p->notes + len, sizeof p->notes - len, "%s%s: %s%s%s", len ? "; " : "", name, why,
+           detail && *detail ? ": " : "", detail ? detail : "");
+}
+
+int lm__plan_build(lm__plan *p, const lmf_view *v, int isa, const lm__alloc *a, const char *name) {
+  memset(p, 0, sizeof *p);
+  p->v = v;
+  p->isa = isa;
+  const int fam = lm__model_family(v), vbmi = isa >= LM_ISA_AVX512 && lm__cpu_has_vbmi();
+  char why_perfect[LM__WHY_LEN] = "", why_bits[LM__WHY_LEN] = "";
+  if (fam == LM_FAM_TREE && isa >= LM_ISA_AVX2) {
+    p->perfect = lm__perfect_build(v, a, why_perfect);
+    if (p->perfect && vbmi) p->bits = lm__bits_build(v, p->perfect, a, why_bits);
+    else if (p->perfect) snprintf(why_bits, sizeof why_bits, "built only for AVX-512 VBMI");
+  }
+  p->L.perfect = p->perfect;
+  p->L.bits = p->bits;
+  size_t cover = SIZE_MAX; /* batch sizes from here up are planned */
+  unsigned noted = ~0u;
+  int capped = -1;    /* the needs of the last kernel noted: variants of one kernel (its
+                              batch and single-row entries) share a note */
+  for (const lm__kernel *k = lm__kernels; k->name && cover > 1; k++) {
+    const char *why = NULL;
+    if (k->family != fam || !k->planned) continue;
+    if (k->isa > isa) { /* one note for all kernels of an ISA the CPU or LM_ISA rules out */
+      if (k->isa != capped) lm__note(p, k->isa == LM_ISA_AVX512 ? "AVX-512 kernels" : "AVX2 kernels",
+                                     lm__cpu_isa() < k->isa ? "not on this CPU" : "capped by LM_ISA", NULL);
+      capped = k->isa;
+      continue;
+    }
+    if (!lm__kernel_usable(k, v, &p->L, isa, vbmi, &why)) {
+      const char *detail = (k->needs & LM_NEED_BITS) && !p->bits ? why_bits
+                           : (k->needs & (LM_NEED_PERFECT | LM_NEED_TOP)) && !p->perfect ? why_perfect
+                                                                                        : NULL;
+      if ((cover == SIZE_MAX || k->min_rows < cover) && k->needs != noted)
+        lm__note(p, k->name, why, detail);
+      noted = k->needs;
+      continue;
+    }
+    if (k->min_rows >= cover) continue;
+    p->band[p->n_bands].min_rows = k->min_rows;
+    p->band[p->n_bands++].k = k;
+    cover = k->min_rows;
+    size_t s = lm__kernel_scratch(k, v);
+    if (s > p->scratch) p->scratch = s;
+  }
+  if (p->n_bands == 0 || cover > 1) { /* the registry always ends a family with its reference */
+    lm__plan_free(p);
+    return lm__fail(LM_EINVAL, "%s: no kernel for this model (registry bug)", name);
+  }
+  p->band[p->n_bands - 1].min_rows = 0;
+  if (fam != LM_FAM_LINEAR) p->leaf = lm__tree_leaf__scalar;
+  /* Linear margins are not bit-identical to the trainer's: their transform may be too (within
+   * 1e-6). Trees keep libm's expf, so that their outputs equal XGBoost's bit for bit. */
+  int simd_link = fam == LM_FAM_LINEAR && isa >= LM_ISA_AVX2;
+  p->link = simd_link ? lm__link_apply__avx2 : lm__link_apply__scalar;
+  p->link_name = simd_link ? "link__avx2" : "link__scalar";
+  if (getenv("LM_DEBUG")) {
+    fprintf(stderr, "lmrt: plan %s (cpu %s, allowed %s):", name, lm__isa_name(lm__cpu_isa()),
+            lm__isa_name(isa));
+    for (int i = 0; i < p->n_bands; i++)
+      fprintf(stderr, " %s%zu+ rows: %s", i ? ", " : "", p->band[i].min_rows ? p->band[i].min_rows : 1,
+              p->band[i].k->name);
+    fprintf(stderr, "; %s%s%s\n", p->link_name, *p->notes ? "; not planned: " : "", p->notes);
+  }
+  return LM_OK;
+}
+
+void lm__plan_free(lm__plan *p) {
+  lm__bits_free(p->bits);
+  lm__perfect_free(p->perfect);
+  p->bits = NULL, p->perfect = NULL;
+  p->L.bits = NULL, p->L.perfect = NULL;
+}
