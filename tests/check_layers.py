@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""check_layers.py — dependencies point down only (docs/architecture.md, "Layers").
+"""check_layers.py — dependencies point down only (the layer table of docs/architecture.md).
 
     tests/check_layers.py [--root DIR] [--lib-dir build/lib] [--self-test]
 
@@ -17,40 +17,34 @@ import re
 import subprocess
 import sys
 
-# Layer of a path: the first matching prefix wins (longest prefixes first where they overlap).
-LAYERS = [
-    ("include/", "api"),
-    ("base/", "base"),
-    ("formats/import/", "import"),
-    ("formats/ir.", "ir"),
-    ("formats/lmf_write.", "ir"),
-    ("formats/", "format"),
-    ("kernels/", "kernels"),
-    ("runtime/", "runtime"),
-    ("convert/", "convert"),
-    ("tools/", "tools"),
-    ("server/", "server"),
-    ("bench/", "bench"),
-    ("tests/", "tests"),
-]
+# The layer table lives in docs/architecture.md ("Layers"): | layer | paths | may use |. Paths
+# are backquoted prefixes; the first matching prefix wins, longest prefixes first.
+DOC = "docs/architecture.md"
 
-# What each layer may include (besides itself). The runtime library is api + base + format +
-# kernels + runtime; the converter library is ir + import + convert on top of it. Programs
-# (tools, server) use the public API only, with their own helpers.
-ALLOWED = {
-    "api": set(),
-    "base": {"api"},
-    "format": {"api", "base"},
-    "kernels": {"api", "base", "format"},
-    "runtime": {"api", "base", "format", "kernels"},
-    "ir": {"api", "base", "format"},
-    "import": {"api", "base", "format", "ir"},
-    "convert": {"api", "base", "format", "ir", "import", "kernels"},
-    "tools": {"api"},
-    "server": {"api"},
-    "bench": {"api"},
-    "tests": None,  # tests reach internals on purpose
-}
+
+def read_layers(root):
+    """(prefix → layer list, layer → allowed set or None for "(any)") from the doc's table."""
+    layers, allowed, in_table = [], {}, False
+    with open(os.path.join(root, DOC), encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("## "):
+                in_table = line.strip() == "## Layers"
+                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not in_table or len(cells) != 3 or cells[0] in ("layer", "") or cells[0].startswith("-"):
+                continue
+            name, paths, uses = cells
+            for pre in re.findall(r"`([^`]+)`", paths):
+                layers.append((pre.rstrip("*"), name))
+            allowed[name] = None if uses == "(any)" else (
+                set() if uses in ("—", "-") else {u.strip() for u in uses.split(",")})
+    if not layers:
+        sys.exit(f"check-layers: no layer table in {DOC}")
+    layers.sort(key=lambda x: -len(x[0]))
+    return layers, allowed
+
+
+LAYERS, ALLOWED = [], {}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 SOURCE_EXT = (".c", ".h", ".cc")
@@ -75,7 +69,7 @@ def resolve(inc, src):
 
 def scan(root, extra=()):
     """Yield (file, line number, included path) for every quoted include, plus extra ones."""
-    for top in [p for p, _ in LAYERS if p.endswith("/")]:
+    for top in sorted({p.split("/")[0] + "/" for p, _ in LAYERS}):
         d = os.path.join(root, top)
         for dirpath, _, files in os.walk(d):
             for name in sorted(files):
@@ -130,6 +124,8 @@ def main():
     ap.add_argument("--self-test", action="store_true")
     a = ap.parse_args()
     root = os.path.abspath(a.root)
+    LAYERS[:], loaded = read_layers(root)
+    ALLOWED.update(loaded)
     if a.self_test:
         ok = True
         caught = include_violations(root, [("kernels/cpu.c", 1, "runtime/model.h")])
