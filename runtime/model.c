@@ -1,6 +1,14 @@
 /*
- * model.c — opening and closing models: mmap the .lm file read-only, run the verifier once, and
- * plan the kernels. Nothing is copied or parsed: the kernels read the mapping.
+ * model.c — opening and closing models: read the .lm file into memory the model owns, run the
+ * verifier once on those bytes, and plan the kernels. Nothing is parsed: the kernels read the
+ * image as it is.
+ *
+ * Why a copy and not a mapping of the file: a mapping (even MAP_PRIVATE) shows later writes to
+ * the file's pages and raises SIGBUS when the file is truncated, so a model file overwritten in
+ * place (`cp new.lm served.lm` truncates first) would crash a server or make it score bytes the
+ * verifier never saw. The verifier reads every byte for its checksums anyway, so reading the
+ * file costs about what faulting in the mapping did; the bytes verified are the bytes scored,
+ * for the model's whole life.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +28,8 @@
 int lm_model_open(const char *path, lm_model **out) {
   if (!path || !out) return lm__fail(LM_EINVAL, "lm_model_open: NULL argument");
   *out = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below). */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -33,16 +42,36 @@ int lm_model_open(const char *path, lm_model **out) {
                     (long long)st.st_size);
   }
   size_t len = (size_t)st.st_size;
-  void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE), cap = (len + LM_PAD_BYTES + pg - 1) / pg * pg;
+  void *map = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) {
+    close(fd);
+    return lm__fail(LM_ENOMEM, "%s: no memory for its %zu bytes", path, len);
+  }
+  size_t got = 0; /* the size fstat saw: a file that shrinks or grows meanwhile is refused */
+  while (got < len) {
+    ssize_t r = pread(fd, (uint8_t *)map + got, len - got, (off_t)got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  char extra;
+  int err = errno, changed = got < len || pread(fd, &extra, 1, (off_t)len) > 0;
   close(fd);
-  if (map == MAP_FAILED) return lm__fail(LM_EIO, "%s: mmap failed: %s", path, strerror(errno));
+  if (changed) {
+    munmap(map, cap);
+    return got < len && err ? lm__fail(LM_EIO, "%s: read failed at byte %zu: %s", path, got, strerror(err))
+                            : lm__fail(LM_EIO, "%s: the file changed size while it was read (%zu bytes expected)", path, len);
+  }
+  mprotect(map, cap, PROT_READ); /* the image is immutable from here */
   lm_model *m = calloc(1, sizeof *m);
   if (!m) {
-    munmap(map, len);
+    munmap(map, cap);
     return lm__fail(LM_ENOMEM, "%s: out of memory", path);
   }
   m->map = map;
   m->map_len = len;
+  m->map_cap = cap;
   int rc = lm__lmf_verify(map, len, path, &m->v);
   if (rc == LM_OK && !(m->path = strdup(path))) rc = lm__fail(LM_ENOMEM, "out of memory");
   if (rc == LM_OK && m->v.feature_names) {
@@ -72,7 +101,7 @@ int lm_model_open(const char *path, lm_model **out) {
 void lm_model_close(lm_model *m) {
   if (!m) return;
   lm__model_ext_free(m); /* NUMA replicas (runtime/numa.c) */
-  if (m->map) munmap(m->map, m->map_len);
+  if (m->map) munmap(m->map, m->map_cap);
   free(m->names);
   lm__plan_free(&m->plan);
   free(m->path);

@@ -12,8 +12,9 @@
 #include "runtime/plan.h"
 
 struct lm_model {
-  void *map;              /* the file mapping (read-only) */
-  size_t map_len;
+  void *map;              /* the file's bytes, read into memory the model owns (read-only) */
+  size_t map_len;         /* the file's size */
+  size_t map_cap;         /* bytes of the anonymous mapping holding them (padded, whole pages) */
   lmf_view v;             /* verified pointers into the mapping */
   const char **names;     /* num_features pointers into META, or NULL */
   lm__plan plan;          /* kernels per batch size and their layouts (runtime/plan.c) */
