@@ -1021,7 +1021,7 @@ static void test_bad_inputs(void **state) {
               "needs 80 bytes, 78 left",
               B.params, 64 + 78);
   PARAMS_CASE("truncated header", LM_EFORMAT,
-              "mx-mod-0000.params: byte 16: truncated: array count needs 8 bytes, 4 left",
+              "mx-mod-0000.params: byte 16: array count: truncated: needs 8 bytes, 4 left (of 20)",
               B.params, 20);
   PARAMS_CASE("truncated names", LM_EFORMAT, "truncated: name 1 is 12 bytes, 11 left", B.params,
               B.params_len - 1);
