@@ -100,3 +100,14 @@ const char *lm__printable(char *dst, size_t n, const void *src, size_t len) {
   if (i < len && i >= 3) memcpy(dst + i - 3, "...", 4);
   return dst;
 }
+
+const char *lm__printable_utf8(char *dst, size_t n, const char *src) {
+  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
+  for (; src[i] && i < lim; i++) {
+    unsigned char ch = (unsigned char)src[i];
+    dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+  }
+  dst[i] = '\0';
+  if (src[i] && n > 4 && i >= 3) memcpy(dst + i - 3, "...", 4);
+  return dst;
+}

@@ -58,6 +58,13 @@ static inline uint64_t lm__le_n(const uint8_t *q, int nb) {
   return v;
 }
 
+/* The same, big-endian (UBJSON). */
+static inline uint64_t lm__be_n(const uint8_t *q, int nb) {
+  uint64_t v = 0;
+  for (int i = 0; i < nb; i++) v = v << 8 | q[i];
+  return v;
+}
+
 static inline void lm__cur_init(lm_cursor *c, const void *p, size_t n, const char *name) {
   c->p = (const uint8_t *)p;
   c->n = p ? n : 0;
@@ -98,5 +105,8 @@ LM_INTERNAL int lm__cur_count(lm_cursor *c, const char *field, int nb, size_t un
 /* Untrusted bytes for a message: at most 60 of them (fewer if n is smaller), control and
  * non-ASCII bytes as '?', "..." at the end when cut. Returns dst. */
 LM_INTERNAL const char *lm__printable(char *dst, size_t n, const void *src, size_t len);
+/* The same for a NUL-terminated string whose bytes >= 0x80 are kept (UTF-8 names stay readable):
+ * only control bytes become '?'. */
+LM_INTERNAL const char *lm__printable_utf8(char *dst, size_t n, const char *src);
 
 #endif

@@ -59,6 +59,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 #define LG_MAX_LEAVES (1u << 24)      /* num_leaves cap (LightGBM's own limit is 131072) */
@@ -87,27 +88,21 @@ typedef struct lg {
 /* "name: line N: message" (line 0: "name: message"). */
 LM__PRINTF(4, 5)
 static int lg_fail(const lg *c, int code, size_t line, const char *fmt, ...) {
-  char msg[512];
+  char ctx[512];
+  if (line) snprintf(ctx, sizeof ctx, "%s: line %zu", c->name, line);
+  else snprintf(ctx, sizeof ctx, "%s", c->name);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = lm__vfail(code, ctx, fmt, ap);
   va_end(ap);
-  if (line) return lm__fail(code, "%s: line %zu: %s", c->name, line, msg);
-  return lm__fail(code, "%s: %s", c->name, msg);
+  return rc;
 }
 
 static int lg_nomem(const lg *c) { return lm__fail(LM_ENOMEM, "%s: out of memory", c->name); }
 
-/* Untrusted text for a message: at most 40 bytes, control bytes as '?', "..." if cut. */
+/* Untrusted text for a message: at most 40 bytes (base/cursor.h's lm__printable). */
 static const char *printable(char *dst, size_t cap, const char *src, size_t n) {
-  size_t lim = cap - 1 < 40 ? cap - 1 : 40, i = 0;
-  for (; i < n && i < lim; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
-  }
-  dst[i] = '\0';
-  if (i < n && i >= 3) memcpy(dst + i - 3, "...", 4);
-  return dst;
+  return lm__printable(dst, cap < 41 ? cap : 41, src, n);
 }
 
 /* ---- lines and tokens ------------------------------------------------------------------ */

@@ -62,15 +62,6 @@ typedef struct xb {
   lm_ir_model *ir;
 } xb;
 
-/* Copy an untrusted string for a message (≤ 60 bytes, control characters as '?'). */
-static const char *printable(char *dst, size_t n, const uint8_t *src, size_t len) {
-  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
-  for (; i < len && i < lim; i++) dst[i] = (src[i] < 0x20 || src[i] >= 0x7f) ? '?' : (char)src[i];
-  dst[i] = '\0';
-  if (i < len && i >= 3) memcpy(dst + i - 3, "...", 4);
-  return dst;
-}
-
 /* A dmlc string: u64 length + bytes. */
 static int read_str(xb *c, const char *field, const uint8_t **s, size_t *len) {
   uint64_t n;
@@ -298,7 +289,7 @@ bad:;
   char f[XB_FIELD];
   snprintf(f, sizeof f, "attributes.%s", key);
   return lm__cur_fail_at(&c->k, LM_EFORMAT, at, f, "expected an integer string, got \"%s\"",
-                         printable(b, sizeof b, s, n));
+                         lm__printable(b, sizeof b, s, n));
 }
 
 static int read_attributes(xb *c) {
@@ -381,7 +372,7 @@ static int read_model(xb *c) {
   }
   if (!o)
     return lm__cur_fail_at(&c->k, LM_EUNSUPPORTED, oat, "objective", "unknown objective \"%s\"",
-                           printable(b, sizeof b, s, sl));
+                           lm__printable(b, sizeof b, s, sl));
   if (o->multiclass && ncls < 2)
     return lm__cur_fail_at(&c->k, LM_EFORMAT, h + 8, "learner_model_param.num_class",
                            "objective %s needs num_class >= 2, got %d", o->name, ncls);
@@ -400,7 +391,7 @@ static int read_model(xb *c) {
   } else {
     return lm__cur_fail_at(&c->k, LM_EUNSUPPORTED, bat, "booster",
                            "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
-                           printable(b, sizeof b, s, sl));
+                           lm__printable(b, sizeof b, s, sl));
   }
   if (extra != 0 && (rc = read_attributes(c))) return rc;
   if (c->k.pos != c->k.n)

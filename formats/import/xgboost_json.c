@@ -40,6 +40,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 /* Sanity cap on num_class / num_target: larger values are rejected (LM_ERANGE) so that a tiny
@@ -59,25 +60,13 @@ typedef struct xj {
 /* "name: path: message". */
 LM__PRINTF(4, 5)
 static int xj_fail(const xj *c, int code, const char *path, const char *fmt, ...) {
-  char msg[512];
+  char ctx[512];
+  snprintf(ctx, sizeof ctx, "%s: %s", c->name, path);
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = lm__vfail(code, ctx, fmt, ap);
   va_end(ap);
-  return lm__fail(code, "%s: %s: %s", c->name, path, msg);
-}
-
-/* Copy an untrusted string for a message: at most 60 bytes, control characters as '?', so the
- * detail stays one line. */
-static const char *printable(char *dst, size_t n, const char *src) {
-  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
-  for (; src[i] && i < lim; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-  }
-  dst[i] = '\0';
-  if (src[i] && n > 4 && i >= 3) memcpy(dst + i - 3, "...", 4);
-  return dst;
+  return rc;
 }
 
 static const char *type_name(json_object *o) {
@@ -190,7 +179,7 @@ static int num_to_float(const xj *c, json_object *v, xat at, float *out) {
   if (end == text || *end != '\0') {
     char b[64];
     return xj_fail(c, LM_EFORMAT, at_str(p, at), "malformed number '%s'",
-                   printable(b, sizeof b, text));
+                   lm__printable_utf8(b, sizeof b, text));
   }
   *out = f;
   return LM_OK;
@@ -223,7 +212,7 @@ static int str_to_int(const xj *c, json_object *v, const char *path, int64_t lo,
   long long x = strtoll(s, &end, 10);
   if (end == s || *end != '\0' || errno == ERANGE)
     return xj_fail(c, LM_EFORMAT, path, "expected an integer string, got \"%s\"",
-                   printable(b, sizeof b, s));
+                   lm__printable_utf8(b, sizeof b, s));
   if (x < lo || x > hi)
     return xj_fail(c, LM_ERANGE, path, "value %lld out of range [%lld, %lld]", x, (long long)lo,
                    (long long)hi);
@@ -271,7 +260,7 @@ static int parse_base_score(const xj *c, json_object *v, const char *path, float
     else if (memcmp(&f, &first, sizeof f) != 0)
       return xj_fail(c, LM_EUNSUPPORTED, path,
                      "multi-target base score (values differ: \"%s\") is not supported",
-                     printable(b, sizeof b, s));
+                     lm__printable_utf8(b, sizeof b, s));
     n++;
     if (bracketed && *q == ',') {
       q++;
@@ -289,7 +278,7 @@ static int parse_base_score(const xj *c, json_object *v, const char *path, float
   return LM_OK;
 bad:
   return xj_fail(c, LM_EFORMAT, path, "expected a number or [numbers] string, got \"%s\"",
-                 printable(b, sizeof b, s));
+                 lm__printable_utf8(b, sizeof b, s));
 }
 
 /* ---- trees ----------------------------------------------------------------------------- */
@@ -630,7 +619,7 @@ static int parse_booster(xj *c, json_object *learner, int64_t num_target) {
   }
   return xj_fail(c, LM_EUNSUPPORTED, "learner.gradient_booster.name",
                  "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
-                 printable(b, sizeof b, name));
+                 lm__printable_utf8(b, sizeof b, name));
 }
 
 /* learner.feature_names / feature_types: optional; empty arrays mean none. */
@@ -734,7 +723,7 @@ static int parse_model(xj *c, json_object *root) {
   const lm_objective *o = lm__objective_by_name(on);
   if (!o)
     return xj_fail(c, LM_EUNSUPPORTED, "learner.objective.name", "unknown objective \"%s\"",
-                   printable(b, sizeof b, on));
+                   lm__printable_utf8(b, sizeof b, on));
   if (o->multiclass && ncls < 2)
     return xj_fail(c, LM_EFORMAT, "learner.learner_model_param.num_class",
                    "objective %s needs num_class >= 2, got %lld", o->name, (long long)ncls);
