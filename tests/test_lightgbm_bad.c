@@ -4,29 +4,6 @@
  * then every truncation of a good model and one-byte mutations anywhere (no crash, no leak).
  * The hand-written models are in tests/util_lightgbm.h (see test_lightgbm.c).
  */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "formats/import/import.h"
-#include "formats/ir.h"
-#include "formats/lmf.h"
-#include "formats/lmf_write.h"
-#include "formats/objective.h"
-#include "lmrt.h"
-#include "tools/csv.h"
-
-static char tmpdir[] = "/tmp/lm_test_lightgbm_XXXXXX";
-#define TU_TMPDIR tmpdir
-#include "tests/util.h"
 #include "tests/util_lightgbm.h"
 
 /* ---- (b) bad inputs ----------------------------------------------------------------------- */

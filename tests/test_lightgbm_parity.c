@@ -8,29 +8,6 @@
  * oracle's leaf in every tree; transformed values within 1e-6·max(1, |ref|).
  * tests/gen_lightgbm_fixtures.py regenerates the fixtures; shared helpers in tests/util_lightgbm.h.
  */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "formats/import/import.h"
-#include "formats/ir.h"
-#include "formats/lmf.h"
-#include "formats/lmf_write.h"
-#include "formats/objective.h"
-#include "lmrt.h"
-#include "tools/csv.h"
-
-static char tmpdir[] = "/tmp/lm_test_lightgbm_XXXXXX";
-#define TU_TMPDIR tmpdir
-#include "tests/util.h"
 #include "tests/util_lightgbm.h"
 
 /* ---- (c) end to end ------------------------------------------------------------------------ */

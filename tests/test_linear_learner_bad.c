@@ -7,38 +7,6 @@
  * one-byte mutations of the params (no crash, no leak, one-line messages). Fixtures and helpers
  * as in test_linear_learner.c (tests/util_linear_learner.h).
  */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include <archive.h>
-#include <archive_entry.h>
-
-#include "formats/import/import.h"
-#include "formats/ir.h"
-#include "formats/lmf.h"
-#include "formats/lmf_write.h"
-#include "lmrt.h"
-
-static char tmpdir[] = "/tmp/lm_test_ll_XXXXXX";
-#define TU_TMPDIR tmpdir
-#include "tests/util.h"
-static char src[1024];
-
-#define FIX "tests/fixtures/linear-learner/"
-#define ROMEO "Romeoorg_AWS-Attrition-Deployment/"
-#define JOSE "joseanpz_mcv/"
-#define FAKE "maximelavech_fake_news_detection/"
-#define COVID "nschmeller_covid-19-devpost/"
-#define NEG "_non_linear_learner_negative_examples/"
 #include "tests/util_linear_learner.h"
 
 /* ---- (c) bad inputs ---------------------------------------------------------------------- */
@@ -531,11 +499,6 @@ static void test_truncations_and_mutations(void **state) {
   free(pp);
   free(real);
   base_free(&B);
-}
-
-static int setup(void **state) {
-  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
-  return tu_tmpdir_setup(state);
 }
 
 int main(void) {

@@ -5,39 +5,6 @@
  * file and exiting 3 on a perturbed one; bad CSV input named by file and line. Helpers in
  * tests/util_tools.h (see test_tools.c).
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <math.h>
-#include <setjmp.h>
-#include <spawn.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-#include <json-c/json.h>
-#include <xxhash.h>
-
-#include "lmrt.h"
-#include "tests/util.h"
-#include "tools/csv.h"
-
-extern char **environ;
-
-#define TOL 1e-6
-#define MAX_CASES 64
-
-static char tmp[256];
-static const char *bin_dir;
-static const char *src_dir;
 #include "tests/util_tools.h"
 
 /* ---- tests: lmscore parity on every fixture ---------------------------------------- */
@@ -300,28 +267,6 @@ static void test_score_bad_input(void **state) {
   table_free(&in);
   unlink(bad), unlink(trunc), unlink(model);
   free(nofile), free(bad), free(trunc), free(rows), free(model);
-}
-
-/* ---- main ---------------------------------------------------------------------------- */
-
-static int group_setup(void **state) {
-  (void)state;
-  bin_dir = getenv("LM_BIN");
-  if (!bin_dir || !*bin_dir) bin_dir = "build/bin";
-  setenv("LM_BIN", bin_dir, 1); /* for examples/run.sh */
-  src_dir = getenv("LM_SRC");
-  if (!src_dir || !*src_dir) src_dir = ".";
-  snprintf(tmp, sizeof tmp, "%s/lmrt_tools.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  if (!mkdtemp(tmp)) return -1;
-  find_cases();
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  for (size_t i = 0; i < n_cases; i++) free(cases[i].dir), free(cases[i].name);
-  n_cases = 0;
-  return tu_rmtree(tmp);
 }
 
 int main(void) {

@@ -16,39 +16,6 @@
  * This file: flags and usage, lmconvert, examples/run.sh; lmscore is test_lmscore.c, lminfo
  * test_lminfo.c; what they share (spawning a tool, CSV output, fixtures) tests/util_tools.h.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <math.h>
-#include <setjmp.h>
-#include <spawn.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-#include <json-c/json.h>
-#include <xxhash.h>
-
-#include "lmrt.h"
-#include "tests/util.h"
-#include "tools/csv.h"
-
-extern char **environ;
-
-#define TOL 1e-6
-#define MAX_CASES 64
-
-static char tmp[256];
-static const char *bin_dir;
-static const char *src_dir;
 #include "tests/util_tools.h"
 
 /* ---- tests: flags and usage ------------------------------------------------------------ */
@@ -241,28 +208,6 @@ static void test_example_run_sh(void **state) {
   assert_non_null(strstr(r.err, "usage"));
   result_free(&r);
   free(script);
-}
-
-/* ---- main ---------------------------------------------------------------------------- */
-
-static int group_setup(void **state) {
-  (void)state;
-  bin_dir = getenv("LM_BIN");
-  if (!bin_dir || !*bin_dir) bin_dir = "build/bin";
-  setenv("LM_BIN", bin_dir, 1); /* for examples/run.sh */
-  src_dir = getenv("LM_SRC");
-  if (!src_dir || !*src_dir) src_dir = ".";
-  snprintf(tmp, sizeof tmp, "%s/lmrt_tools.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  if (!mkdtemp(tmp)) return -1;
-  find_cases();
-  return 0;
-}
-
-static int group_teardown(void **state) {
-  (void)state;
-  for (size_t i = 0; i < n_cases; i++) free(cases[i].dir), free(cases[i].name);
-  n_cases = 0;
-  return tu_rmtree(tmp);
 }
 
 int main(void) {

@@ -4,48 +4,6 @@
  * each with its error code and a piece of its message (file name, field, byte offset). Fixtures
  * and helpers as in test_xgboost_formats.c (tests/util_xgboost_formats.h).
  */
-#include <dirent.h>
-#include <fcntl.h>
-#include <math.h>
-#include <setjmp.h>
-#include <spawn.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include <archive.h>
-#include <archive_entry.h>
-#include <json-c/json.h>
-#include <xxhash.h>
-
-#include "formats/import/import.h"
-#include "formats/ir.h"
-#include "lmrt.h"
-#include "tools/csv.h"
-
-/* Not yet declared in import.h (requested from the lead). */
-int lm__import_xgboost_ubj(const uint8_t *data, size_t len, const char *name, lm_ir_model **out);
-int lm__import_xgboost_binary(const uint8_t *data, size_t len, const char *name, lm_ir_model **out);
-int lm__import_xgboost_pickle(const uint8_t *data, size_t len, const char *name, lm_ir_model **out);
-int lm__ir_keep_best(lm_ir_model *ir);
-
-extern char **environ;
-
-/* A string literal and its length (it may contain NUL bytes). */
-#define LIT(s) s, sizeof(s) - 1
-
-static char tmpdir[] = "/tmp/lm_test_formats_XXXXXX";
-#define TU_TMPDIR tmpdir
-#include "tests/util.h"
-static char src[1024], bindir[1024];
 #include "tests/util_xgboost_formats.h"
 
 /* ---- (f) bad inputs: UBJSON --------------------------------------------------------------- */
@@ -478,14 +436,6 @@ static void test_bad_binary(void **state) {
   float want = 1.0f / (expf(1.5f) + 1.0f + 1e-16f);
   assert_int_equal(fbits(ir->base_score), fbits(want));
   lm_ir_free(ir), free(b);
-}
-
-/* ---- harness ------------------------------------------------------------------------------ */
-
-static int setup(void **state) {
-  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
-  snprintf(bindir, sizeof bindir, "%s", tu_env_or("LM_BIN", "build/bin"));
-  return tu_tmpdir_setup(state);
 }
 
 int main(void) {

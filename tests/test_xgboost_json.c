@@ -10,31 +10,6 @@
  * JSON is written here with single quotes for readability; J() turns them into double quotes
  * (tests/util_xgboost_json.h, with the hand-written models).
  */
-#include <dirent.h>
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include <archive.h>
-#include <archive_entry.h>
-#include <xxhash.h>
-
-#include "formats/import/import.h"
-#include "formats/ir.h"
-#include "lmrt.h"
-
-static char tmpdir[] = "/tmp/lm_test_xgbjson_XXXXXX";
-#define TU_TMPDIR tmpdir
-#include "tests/util.h"
 #include "tests/util_xgboost_json.h"
 
 /* ---- (a) good models -------------------------------------------------------------------- */
@@ -373,8 +348,6 @@ static void test_prefixes_and_mutations(void **state) {
   assert_true(failed > ok); /* most mutations break something */
   free(json);
 }
-
-/* ---- harness ---------------------------------------------------------------------------- */
 
 int main(void) {
   const struct CMUnitTest tests[] = {

@@ -7,31 +7,6 @@
  *     and rejected.
  * The hand-written models are in tests/util_xgboost_json.h (see test_xgboost_json.c).
  */
-#include <dirent.h>
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include <archive.h>
-#include <archive_entry.h>
-#include <xxhash.h>
-
-#include "formats/import/import.h"
-#include "formats/ir.h"
-#include "lmrt.h"
-
-static char tmpdir[] = "/tmp/lm_test_xgbjson_XXXXXX";
-#define TU_TMPDIR tmpdir
-#include "tests/util.h"
 #include "tests/util_xgboost_json.h"
 
 /* ---- (c) archives ----------------------------------------------------------------------- */
@@ -301,8 +276,6 @@ static void test_sniff(void **state) {
   snprintf(want, sizeof want, "%s:xgboost-model: truncated UBJSON: object key needs 8 bytes", path);
   assert_int_equal(strncmp(lm_last_error(), want, strlen(want)), 0);
 }
-
-/* ---- harness ---------------------------------------------------------------------------- */
 
 int main(void) {
   const struct CMUnitTest tests[] = {

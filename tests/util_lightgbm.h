@@ -2,13 +2,40 @@
  * util_lightgbm.h — what the LightGBM tests share (test_lightgbm.c, test_lightgbm_bad.c,
  * test_lightgbm_parity.c): the hand-written models, text substitutions, IR assertions, tree_sizes
  * insertion, a model with a large categorical set, and reading the real models' fixtures.
- * Include it after tests/util.h.
+ *
+ * Each of those programs includes this header alone: it carries their includes, declarations,
+ * scratch directory and globals, the shared helpers and the group set-up.
  */
 #ifndef TESTS_UTIL_LIGHTGBM_H
 #define TESTS_UTIL_LIGHTGBM_H
 
-/* Plain static functions (as when they lived in one test file), unused ones silently dropped. */
+/* Helpers are plain static functions (as when they lived in one test file); a program
+ * that uses only some of them drops the rest silently. */
 #define TU_HELPER __attribute__((unused))
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "formats/import/import.h"
+#include "formats/ir.h"
+#include "formats/lmf.h"
+#include "formats/lmf_write.h"
+#include "formats/objective.h"
+#include "lmrt.h"
+#include "tools/csv.h"
+
+static TU_HELPER char tmpdir[] = "/tmp/lm_test_lightgbm_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
 /* ---- the hand-written models ------------------------------------------------------------ */
 

@@ -2,14 +2,49 @@
  * util_linear_learner.h — what the Linear Learner tests share (test_linear_learner.c,
  * test_linear_learner_bad.c): fixture files, an independent fixed-offset decode of the committed
  * params files, rows and reference scores, and a small ZIP and MXNet NDArray writer that builds
- * synthetic model_algo-1 files from the real members. Include it after tests/util.h, with `src`
- * (LM_SRC) and the FIX/ROMEO/… fixture paths defined.
+ * synthetic model_algo-1 files from the real members.
+ * Each of those programs includes this header alone: it carries their includes, declarations,
+ * scratch directory and globals, the shared helpers and the group set-up.
  */
 #ifndef TESTS_UTIL_LINEAR_LEARNER_H
 #define TESTS_UTIL_LINEAR_LEARNER_H
 
-/* Plain static functions (as when they lived in one test file), unused ones silently dropped. */
+/* Helpers are plain static functions (as when they lived in one test file); a program
+ * that uses only some of them drops the rest silently. */
 #define TU_HELPER __attribute__((unused))
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "formats/import/import.h"
+#include "formats/ir.h"
+#include "formats/lmf.h"
+#include "formats/lmf_write.h"
+#include "lmrt.h"
+
+static TU_HELPER char tmpdir[] = "/tmp/lm_test_ll_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
+static TU_HELPER char src[1024];
+
+#define FIX "tests/fixtures/linear-learner/"
+#define ROMEO "Romeoorg_AWS-Attrition-Deployment/"
+#define JOSE "joseanpz_mcv/"
+#define FAKE "maximelavech_fake_news_detection/"
+#define COVID "nschmeller_covid-19-devpost/"
+#define NEG "_non_linear_learner_negative_examples/"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -367,6 +402,11 @@ static TU_HELPER void assert_base_ir(const base *B, const lm_ir_model *m) {
   assert_int_equal(m->num_outputs, 1);
   for (int f = 0; f < 20; f++) assert_int_equal(fbits(m->linear_weights[f]), fbits(B->w[f]));
   assert_int_equal(fbits(m->linear_weights[20]), fbits(B->b));
+}
+
+static TU_HELPER int setup(void **state) {
+  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
+  return tu_tmpdir_setup(state);
 }
 
 #endif

@@ -2,14 +2,50 @@
  * util_tools.h — what the command-line tool tests share (test_tools.c, test_lmscore.c,
  * test_lminfo.c): paths in the temp, source and bin directories, files, spawning a tool with
  * posix_spawn (stdout, stderr, exit status; sanitizer reports fail the test), CSV output read
- * back as values, and the XGBoost parity fixtures. Include it after the globals tmp, bin_dir and
- * src_dir.
+ * back as values, and the XGBoost parity fixtures.
+ * Each of those programs includes this header alone: it carries their includes, declarations,
+ * scratch directory and globals, the shared helpers and the group set-up.
  */
 #ifndef TESTS_UTIL_TOOLS_H
 #define TESTS_UTIL_TOOLS_H
 
-/* Plain static functions (as when they lived in one test file), unused ones silently dropped. */
+/* Helpers are plain static functions (as when they lived in one test file); a program
+ * that uses only some of them drops the rest silently. */
 #define TU_HELPER __attribute__((unused))
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <xxhash.h>
+
+#include "lmrt.h"
+#include "tests/util.h"
+#include "tools/csv.h"
+
+extern char **environ;
+
+#define TOL 1e-6
+#define MAX_CASES 64
+
+static TU_HELPER char tmp[256];
+static const char *bin_dir;
+static const char *src_dir;
 
 /* ---- helpers: paths, files ------------------------------------------------------------ */
 
@@ -226,8 +262,8 @@ typedef struct fixture {
   char *name;
 } fixture;
 
-static __attribute__((unused)) fixture cases[MAX_CASES];
-static __attribute__((unused)) size_t n_cases;
+static TU_HELPER fixture cases[MAX_CASES];
+static TU_HELPER size_t n_cases;
 
 static TU_HELPER int cmp_fixture(const void *a, const void *b) {
   return strcmp(((const fixture *)a)->name, ((const fixture *)b)->name);
@@ -288,6 +324,28 @@ static TU_HELPER char *convert_case(const fixture *c, const char *out_name) {
   result_free(&r);
   free(in);
   return out;
+}
+
+/* ---- main ---------------------------------------------------------------------------- */
+
+static TU_HELPER int group_setup(void **state) {
+  (void)state;
+  bin_dir = getenv("LM_BIN");
+  if (!bin_dir || !*bin_dir) bin_dir = "build/bin";
+  setenv("LM_BIN", bin_dir, 1); /* for examples/run.sh */
+  src_dir = getenv("LM_SRC");
+  if (!src_dir || !*src_dir) src_dir = ".";
+  snprintf(tmp, sizeof tmp, "%s/lmrt_tools.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(tmp)) return -1;
+  find_cases();
+  return 0;
+}
+
+static TU_HELPER int group_teardown(void **state) {
+  (void)state;
+  for (size_t i = 0; i < n_cases; i++) free(cases[i].dir), free(cases[i].name);
+  n_cases = 0;
+  return tu_rmtree(tmp);
 }
 
 #endif

@@ -1,14 +1,42 @@
 /*
  * util_xgboost_json.h — what the XGBoost JSON tests share (test_xgboost_json.c,
  * test_xgboost_json_archives.c): J() (single quotes to double), the hand-written models in the
- * layout XGBoost 1.7.4 writes, substitutions in them, import_ok and IR node assertions. Include
- * it after tests/util.h.
+ * layout XGBoost 1.7.4 writes, substitutions in them, import_ok and IR node assertions.
+ * Each of those programs includes this header alone: it carries their includes, declarations,
+ * scratch directory and globals, the shared helpers and the group set-up.
  */
 #ifndef TESTS_UTIL_XGBOOST_JSON_H
 #define TESTS_UTIL_XGBOOST_JSON_H
 
-/* Plain static functions (as when they lived in one test file), unused ones silently dropped. */
+/* Helpers are plain static functions (as when they lived in one test file); a program
+ * that uses only some of them drops the rest silently. */
 #define TU_HELPER __attribute__((unused))
+
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <xxhash.h>
+
+#include "formats/import/import.h"
+#include "formats/ir.h"
+#include "lmrt.h"
+
+static TU_HELPER char tmpdir[] = "/tmp/lm_test_xgbjson_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
 
 /* ---- the hand-written models ------------------------------------------------------------ */
 
@@ -132,5 +160,7 @@ static TU_HELPER void assert_good_trees(const lm_ir_model *m) {
   assert_node(&t->nodes[1], -1, -1, 0, 0.0f, 0, 0);
   assert_node(&t->nodes[2], -1, -1, 0, 0.0f, 0, 0);
 }
+
+/* ---- harness ---------------------------------------------------------------------------- */
 
 #endif
