@@ -37,7 +37,28 @@ void lm__clear_error(void) { lm__detail[0] = '\0'; }
 int lm__fail(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(lm__detail, sizeof lm__detail, fmt, ap);
+  lm__vfail(code, NULL, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int lm__vfail(int code, const char *ctx, const char *fmt, va_list ap) {
+  /* Formatted into a copy first: an argument may be the current detail itself. */
+  char tmp[sizeof lm__detail];
+  size_t n = 0;
+  if (ctx) {
+    n = (size_t)snprintf(tmp, sizeof tmp, "%s: ", ctx);
+    if (n >= sizeof tmp) n = sizeof tmp - 1;
+  }
+  vsnprintf(tmp + n, sizeof tmp - n, fmt, ap);
+  memcpy(lm__detail, tmp, sizeof tmp);
+  return code;
+}
+
+int lm__fail_in(int code, const char *ctx, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lm__vfail(code, ctx, fmt, ap);
   va_end(ap);
   return code;
 }

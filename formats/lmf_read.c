@@ -17,7 +17,8 @@
 #include "formats/objective.h"
 #include "base/error.h"
 
-#define FAIL(code, ...) lm__fail_prefix(lm__fail(code, __VA_ARGS__), name)
+/* "name: …": every message names the file. */
+#define FAIL(code, ...) lm__fail_in(code, name, __VA_ARGS__)
 
 static const char *lm__kind_name(uint32_t k) {
   switch (k) {

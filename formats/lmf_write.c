@@ -94,6 +94,7 @@ static int lm__layout_tree(const lm_ir_model *m, const lm_ir_tree *t, uint32_t t
   return (int)tail;
 }
 
+/* 32-bit words of the bitset of n's categories. */
 static uint32_t lm__set_words(const lm_ir_model *m, const lm_ir_node *n) {
   uint32_t max = 0;
   if (n->cat_count == 0) return 0;
@@ -107,308 +108,398 @@ typedef struct lm__sec {
   size_t size, offset;
 } lm__sec;
 
-static uint8_t *lm__sec_at(uint8_t *buf, const lm__sec *secs, uint32_t ns, uint32_t kind) {
-  for (uint32_t i = 0; i < ns; i++)
-    if (secs[i].kind == kind) return buf + secs[i].offset;
+/* Everything the sections' writers need, worked out before the image is allocated. */
+typedef struct lm__plan {
+  const lm_objective *obj;
+  int linear, lgb, any_linear;
+  /* trees: the breadth-first layout (scratch for one tree), each tree's first node, node count
+   * and depth, and the totals */
+  uint32_t *order, *level, *first, *count, *depth;
+  uint8_t *seen;
+  uint32_t total_nodes, max_nodes, n_cat, cat_words, max_depth;
+  /* META's string pool: its size and where each string goes */
+  size_t pool, off_sv, off_obj, off_conv, off_names, off_types;
+  const char *conv;
+  lm__sec secs[9];
+  uint32_t ns;
+  size_t size; /* of the whole image */
+} lm__plan;
+
+static void lm__plan_free(lm__plan *p) {
+  free(p->order);
+  free(p->level);
+  free(p->seen);
+  free(p->first);
+  free(p->count);
+  free(p->depth);
+}
+
+static uint8_t *lm__sec_at(uint8_t *buf, const lm__plan *p, uint32_t kind) {
+  for (uint32_t i = 0; i < p->ns; i++)
+    if (p->secs[i].kind == kind) return buf + p->secs[i].offset;
   return NULL;
 }
 
-int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
-  const lm_objective *obj = lm__objective_by_name(m->objective);
-  if (!obj) return lm__fail(LM_EUNSUPPORTED, "unknown objective '%s'", m->objective);
+/* ---- planning -------------------------------------------------------------------------- */
+
+/* What the whole model must be: a known objective, its sizes, weights or trees. */
+static int lm__check_model(const lm_ir_model *m, lm__plan *p) {
+  p->obj = lm__objective_by_name(m->objective);
+  if (!p->obj) return lm__fail(LM_EUNSUPPORTED, "unknown objective '%s'", m->objective);
   if (m->num_features == 0 || m->num_features > LMF_MAX_FEATURES)
     return lm__fail(LM_ERANGE, "num_features %u out of range (1..%u)", m->num_features,
                     LMF_MAX_FEATURES);
   if (m->num_outputs == 0) return lm__fail(LM_ERANGE, "num_outputs is 0");
-  if (obj->multiclass && m->num_outputs < 2)
+  if (p->obj->multiclass && m->num_outputs < 2)
     return lm__fail(LM_EFORMAT, "objective %s needs at least 2 classes", m->objective);
-  int linear = m->booster == LM_BOOSTER_GBLINEAR || m->booster == LM_BOOSTER_LINEAR;
-  if (linear && !m->linear_weights) return lm__fail(LM_EFORMAT, "gblinear model without weights");
-  if (!linear && m->n_trees == 0) return lm__fail(LM_EFORMAT, "tree model without trees");
+  p->linear = m->booster == LM_BOOSTER_GBLINEAR || m->booster == LM_BOOSTER_LINEAR;
+  if (p->linear && !m->linear_weights)
+    return lm__fail(LM_EFORMAT, "gblinear model without weights");
+  if (!p->linear && m->n_trees == 0) return lm__fail(LM_EFORMAT, "tree model without trees");
+  return LM_OK;
+}
 
-  int rc = LM_OK;
-  uint32_t total_nodes = 0, max_nodes = 0, n_cat = 0, cat_words = 0, max_depth = 0;
-  uint32_t *order = NULL, *level = NULL, *first = NULL, *count = NULL, *depth = NULL;
-  uint8_t *seen = NULL, *buf = NULL;
-  if (!linear) {
-    for (uint32_t t = 0; t < m->n_trees; t++) {
-      if (m->trees[t].n_nodes > max_nodes) max_nodes = m->trees[t].n_nodes;
-      if (m->trees[t].group >= m->num_outputs)
-        return lm__fail(LM_ERANGE, "tree %u: output group %u out of range (%u outputs)", t,
-                        m->trees[t].group, m->num_outputs);
-      if (!isfinite(m->trees[t].weight))
-        return lm__fail(LM_EFORMAT, "tree %u: weight is not finite", t);
-    }
-    order = malloc(sizeof *order * max_nodes);
-    level = malloc(sizeof *level * max_nodes);
-    seen = malloc(max_nodes);
-    first = malloc(sizeof *first * m->n_trees);
-    count = malloc(sizeof *count * m->n_trees);
-    depth = malloc(sizeof *depth * m->n_trees);
-    if (!order || !level || !seen || !first || !count || !depth) {
-      rc = lm__fail(LM_ENOMEM, "out of memory laying out %u trees", m->n_trees);
-      goto done;
-    }
-    /* Pass 1: count reachable nodes, depths, categorical sets. */
-    for (uint32_t t = 0; t < m->n_trees; t++) {
-      const lm_ir_tree *tr = &m->trees[t];
-      int n = lm__layout_tree(m, tr, t, order, level, seen, &depth[t]);
-      if (n < 0) { rc = n; goto done; }
-      if ((uint64_t)total_nodes + (uint32_t)n > 0x7FFFFFFFu) {
-        rc = lm__fail(LM_ERANGE, "more than 2^31 nodes");
-        goto done;
-      }
-      first[t] = total_nodes;
-      count[t] = (uint32_t)n;
-      total_nodes += (uint32_t)n;
-      if (depth[t] > max_depth) max_depth = depth[t];
-      for (int k = 0; k < n; k++) {
-        const lm_ir_node *nd = &tr->nodes[order[k]];
-        if (nd->left < 0 || !nd->categorical) continue;
-        if ((uint64_t)nd->cat_begin + nd->cat_count > m->n_cat_values) {
-          rc = lm__fail(LM_ERANGE, "tree %u node %u: category set out of range", t, order[k]);
-          goto done;
-        }
-        for (uint32_t c = 0; c < nd->cat_count; c++)
-          if (m->cat_values[nd->cat_begin + c] >= (1u << 24)) {
-            rc = lm__fail(LM_ERANGE, "tree %u node %u: category %u ≥ 2^24", t, order[k],
-                          m->cat_values[nd->cat_begin + c]);
-            goto done;
-          }
-        n_cat++;
-        cat_words += lm__set_words(m, nd);
-      }
-    }
+/* The categorical sets of one laid-out tree: in range, categories below 2^24; counted. */
+static int lm__plan_catsets(const lm_ir_model *m, uint32_t t, int n, lm__plan *p) {
+  const lm_ir_tree *tr = &m->trees[t];
+  for (int k = 0; k < n; k++) {
+    const lm_ir_node *nd = &tr->nodes[p->order[k]];
+    if (nd->left < 0 || !nd->categorical) continue;
+    if ((uint64_t)nd->cat_begin + nd->cat_count > m->n_cat_values)
+      return lm__fail(LM_ERANGE, "tree %u node %u: category set out of range", t, p->order[k]);
+    for (uint32_t c = 0; c < nd->cat_count; c++)
+      if (m->cat_values[nd->cat_begin + c] >= (1u << 24))
+        return lm__fail(LM_ERANGE, "tree %u node %u: category %u ≥ 2^24", t, p->order[k],
+                        m->cat_values[nd->cat_begin + c]);
+    p->n_cat++;
+    p->cat_words += lm__set_words(m, nd);
   }
+  return LM_OK;
+}
 
-  /* String pool of META. */
+/* Pass 1 over the trees: reachable nodes, depths, categorical sets. */
+static int lm__plan_trees(const lm_ir_model *m, lm__plan *p) {
+  for (uint32_t t = 0; t < m->n_trees; t++) {
+    if (m->trees[t].n_nodes > p->max_nodes) p->max_nodes = m->trees[t].n_nodes;
+    if (m->trees[t].group >= m->num_outputs)
+      return lm__fail(LM_ERANGE, "tree %u: output group %u out of range (%u outputs)", t,
+                      m->trees[t].group, m->num_outputs);
+    if (!isfinite(m->trees[t].weight))
+      return lm__fail(LM_EFORMAT, "tree %u: weight is not finite", t);
+  }
+  p->order = malloc(sizeof *p->order * p->max_nodes);
+  p->level = malloc(sizeof *p->level * p->max_nodes);
+  p->seen = malloc(p->max_nodes);
+  p->first = malloc(sizeof *p->first * m->n_trees);
+  p->count = malloc(sizeof *p->count * m->n_trees);
+  p->depth = malloc(sizeof *p->depth * m->n_trees);
+  if (!p->order || !p->level || !p->seen || !p->first || !p->count || !p->depth)
+    return lm__fail(LM_ENOMEM, "out of memory laying out %u trees", m->n_trees);
+  for (uint32_t t = 0; t < m->n_trees; t++) {
+    int n = lm__layout_tree(m, &m->trees[t], t, p->order, p->level, p->seen, &p->depth[t]);
+    if (n < 0) return n;
+    if ((uint64_t)p->total_nodes + (uint32_t)n > 0x7FFFFFFFu)
+      return lm__fail(LM_ERANGE, "more than 2^31 nodes");
+    p->first[t] = p->total_nodes;
+    p->count[t] = (uint32_t)n;
+    p->total_nodes += (uint32_t)n;
+    if (p->depth[t] > p->max_depth) p->max_depth = p->depth[t];
+    int rc = lm__plan_catsets(m, t, n, p);
+    if (rc) return rc;
+  }
+  return LM_OK;
+}
+
+/* META's string pool: source version, objective, converter, feature names and types. */
+static int lm__plan_strings(const lm_ir_model *m, const char *converter, lm__plan *p) {
   size_t pool = 0;
-  const char *sv = m->source_version, *conv = converter ? converter : "";
-  size_t off_sv = 128 + pool; pool += strlen(sv) + 1;
-  size_t off_obj = 128 + pool; pool += strlen(m->objective) + 1;
-  size_t off_conv = 128 + pool; pool += strlen(conv) + 1;
-  size_t off_names = LMF_NONE, off_types = LMF_NONE;
+  p->conv = converter ? converter : "";
+  p->off_sv = 128 + pool;
+  pool += strlen(m->source_version) + 1;
+  p->off_obj = 128 + pool;
+  pool += strlen(m->objective) + 1;
+  p->off_conv = 128 + pool;
+  pool += strlen(p->conv) + 1;
+  p->off_names = LMF_NONE;
+  p->off_types = LMF_NONE;
   if (m->feature_names) {
-    off_names = 128 + pool;
+    p->off_names = 128 + pool;
     for (uint32_t f = 0; f < m->num_features; f++)
       pool += strlen(m->feature_names[f] ? m->feature_names[f] : "") + 1;
   }
-  if (m->feature_types) { off_types = 128 + pool; pool += m->num_features; }
-  if (128 + pool > 0xFFFFFFF0u) { rc = lm__fail(LM_ERANGE, "metadata too large"); goto done; }
+  if (m->feature_types) {
+    p->off_types = 128 + pool;
+    pool += m->num_features;
+  }
+  if (128 + pool > 0xFFFFFFF0u) return lm__fail(LM_ERANGE, "metadata too large");
+  p->pool = pool;
+  return LM_OK;
+}
 
-  const int lgb = m->decision == LM_DECISION_LIGHTGBM;
-  int any_linear = 0;
-  if (m->decision != LM_DECISION_XGBOOST && !lgb)
-    { rc = lm__fail(LM_EFORMAT, "unknown decision semantics %d", m->decision); goto done; }
-  for (uint32_t t = 0; !linear && t < m->n_trees; t++) {
+/* Decision semantics, and LightGBM linear leaves: their terms in range. */
+static int lm__plan_linear_leaves(const lm_ir_model *m, lm__plan *p) {
+  p->lgb = m->decision == LM_DECISION_LIGHTGBM;
+  if (m->decision != LM_DECISION_XGBOOST && !p->lgb)
+    return lm__fail(LM_EFORMAT, "unknown decision semantics %d", m->decision);
+  for (uint32_t t = 0; !p->linear && t < m->n_trees; t++) {
     if (!m->trees[t].linear) continue;
-    if (!lgb) { rc = lm__fail(LM_EFORMAT, "tree %u: linear leaves need LightGBM semantics", t); goto done; }
-    any_linear = 1;
+    if (!p->lgb) return lm__fail(LM_EFORMAT, "tree %u: linear leaves need LightGBM semantics", t);
+    p->any_linear = 1;
     for (uint32_t k = 0; k < m->trees[t].n_nodes; k++) {
       const lm_ir_node *nd = &m->trees[t].nodes[k];
       if (nd->left >= 0) continue;
-      if ((uint64_t)nd->lin_begin + nd->lin_count > m->n_lin_terms) {
-        rc = lm__fail(LM_ERANGE, "tree %u node %u: linear terms out of range", t, k);
-        goto done;
-      }
+      if ((uint64_t)nd->lin_begin + nd->lin_count > m->n_lin_terms)
+        return lm__fail(LM_ERANGE, "tree %u node %u: linear terms out of range", t, k);
       for (uint32_t j = 0; j < nd->lin_count; j++)
-        if (m->lin_feat[nd->lin_begin + j] >= m->num_features) {
-          rc = lm__fail(LM_ERANGE, "tree %u node %u: linear term feature %u out of range", t, k,
-                        m->lin_feat[nd->lin_begin + j]);
-          goto done;
-        }
+        if (m->lin_feat[nd->lin_begin + j] >= m->num_features)
+          return lm__fail(LM_ERANGE, "tree %u node %u: linear term feature %u out of range", t, k,
+                          m->lin_feat[nd->lin_begin + j]);
     }
   }
-  if (m->n_lin_terms > 0xFFFFFFFFu) { rc = lm__fail(LM_ERANGE, "too many linear terms"); goto done; }
+  if (m->n_lin_terms > 0xFFFFFFFFu) return lm__fail(LM_ERANGE, "too many linear terms");
+  return LM_OK;
+}
 
-  lm__sec secs[9];
+/* The sections in file order, their sizes and 64-byte aligned offsets, and the image size. */
+static void lm__plan_sections(const lm_ir_model *m, lm__plan *p) {
+  lm__sec *secs = p->secs;
   uint32_t ns = 0;
-  secs[ns++] = (lm__sec){LMF_META, 128 + pool, 0};
-  if (!linear) {
+  size_t total = p->total_nodes;
+  secs[ns++] = (lm__sec){LMF_META, 128 + p->pool, 0};
+  if (!p->linear) {
     secs[ns++] = (lm__sec){LMF_TREES, (size_t)m->n_trees * sizeof(lmf_tree), 0};
-    secs[ns++] = (lm__sec){LMF_NODES, (size_t)total_nodes * sizeof(lmf_node), 0};
-    secs[ns++] = (lm__sec){LMF_LEAF_IDS, (size_t)total_nodes * 4, 0};
-    if (n_cat) secs[ns++] = (lm__sec){LMF_CATSETS, 16 + (size_t)n_cat * 8 + (size_t)cat_words * 4, 0};
-    if (lgb) secs[ns++] = (lm__sec){LMF_NODE_F64, (size_t)total_nodes * 8, 0};
-    if (any_linear)
+    secs[ns++] = (lm__sec){LMF_NODES, total * sizeof(lmf_node), 0};
+    secs[ns++] = (lm__sec){LMF_LEAF_IDS, total * 4, 0};
+    if (p->n_cat)
+      secs[ns++] =
+          (lm__sec){LMF_CATSETS, 16 + (size_t)p->n_cat * 8 + (size_t)p->cat_words * 4, 0};
+    if (p->lgb) secs[ns++] = (lm__sec){LMF_NODE_F64, total * 8, 0};
+    if (p->any_linear)
       secs[ns++] = (lm__sec){LMF_LINEAR_LEAVES,
-                             16 + (size_t)total_nodes * sizeof(lmf_linear_leaf) +
+                             16 + total * sizeof(lmf_linear_leaf) +
                                  m->n_lin_terms * sizeof(lmf_linear_term),
                              0};
   } else {
     size_t nw = (size_t)m->num_features * m->num_outputs + m->num_outputs;
     secs[ns++] = (lm__sec){LMF_LINEAR, sizeof(lmf_linear) + nw * 4, 0};
   }
-  uint32_t st_index = 0;
-  if (m->selftest_n) {
-    st_index = ns;
+  if (m->selftest_n)
     secs[ns++] = (lm__sec){LMF_SELFTEST,
                            sizeof(lmf_selftest) + (size_t)m->selftest_n * m->num_features * 8 +
                                (size_t)m->selftest_n * m->selftest_width * 4,
                            0};
-  }
   size_t pos = lm__align(sizeof(lmf_header) + ns * sizeof(lmf_section));
   for (uint32_t i = 0; i < ns; i++) {
     secs[i].offset = pos;
     pos = lm__align(pos + secs[i].size + LM_PAD_BYTES);
   }
-  buf = aligned_alloc(LMF_ALIGN, pos); /* pos is a multiple of 64 */
-  if (buf) memset(buf, 0, pos);
-  if (!buf) { rc = lm__fail(LM_ENOMEM, "out of memory (%zu bytes)", pos); goto done; }
+  p->ns = ns;
+  p->size = pos;
+}
 
+/* ---- writing the sections -------------------------------------------------------------- */
+
+static void lm__write_header(uint8_t *buf, const lm__plan *p) {
   lmf_header *h = (lmf_header *)buf;
   memcpy(h->magic, LMF_MAGIC, 8);
   h->major = LMF_MAJOR;
   h->minor = LMF_MINOR;
   h->header_size = sizeof(lmf_header);
-  h->file_size = pos;
-  h->n_sections = ns;
+  h->file_size = p->size;
+  h->n_sections = p->ns;
   h->table_offset = sizeof(lmf_header);
   lmf_section *tab = (lmf_section *)(buf + h->table_offset);
-  for (uint32_t i = 0; i < ns; i++)
-    tab[i] = (lmf_section){secs[i].kind, secs[i].kind == LMF_SELFTEST ? 0 : LMF_SECTION_REQUIRED,
-                           secs[i].offset, secs[i].size, 0};
-  if (m->selftest_n) {
-    uint8_t *p = buf + secs[st_index].offset;
-    lmf_selftest *st = (lmf_selftest *)p;
-    st->n_rows = m->selftest_n;
-    st->num_features = m->num_features;
-    st->width = m->selftest_width;
-    size_t rb = (size_t)m->selftest_n * m->num_features * 8;
-    memcpy(p + sizeof *st, m->selftest_rows, rb);
-    memcpy(p + sizeof *st + rb, m->selftest_expected, (size_t)m->selftest_n * m->selftest_width * 4);
-  }
+  for (uint32_t i = 0; i < p->ns; i++)
+    tab[i] = (lmf_section){p->secs[i].kind,
+                           p->secs[i].kind == LMF_SELFTEST ? 0 : LMF_SECTION_REQUIRED,
+                           p->secs[i].offset, p->secs[i].size, 0};
+}
 
-  /* META */
-  uint8_t *ms = buf + secs[0].offset;
+static void lm__write_selftest(uint8_t *buf, const lm_ir_model *m, const lm__plan *p) {
+  uint8_t *at = lm__sec_at(buf, p, LMF_SELFTEST);
+  if (!at) return;
+  lmf_selftest *st = (lmf_selftest *)at;
+  st->n_rows = m->selftest_n;
+  st->num_features = m->num_features;
+  st->width = m->selftest_width;
+  size_t rb = (size_t)m->selftest_n * m->num_features * 8;
+  memcpy(at + sizeof *st, m->selftest_rows, rb);
+  memcpy(at + sizeof *st + rb, m->selftest_expected, (size_t)m->selftest_n * m->selftest_width * 4);
+}
+
+static void lm__write_meta(uint8_t *buf, const lm_ir_model *m, const lm__plan *p) {
+  uint8_t *ms = lm__sec_at(buf, p, LMF_META);
   lmf_meta *meta = (lmf_meta *)ms;
-  meta->model_kind = linear ? LMF_MODEL_LINEAR : LMF_MODEL_TREES;
+  meta->model_kind = p->linear ? LMF_MODEL_LINEAR : LMF_MODEL_TREES;
   meta->booster = (uint32_t)m->booster;
-  meta->objective = obj->id;
-  meta->link = obj->link;
+  meta->objective = p->obj->id;
+  meta->link = p->obj->link;
   meta->num_features = m->num_features;
   meta->num_outputs = m->num_outputs;
   meta->base_score = m->base_score;
-  meta->base_margin = lm__base_margin(obj, m->base_score);
+  meta->base_margin = lm__base_margin(p->obj, m->base_score);
   meta->source_format = lm__source_format_id(m->source_format);
-  meta->decision = lgb ? LMF_DECISION_LIGHTGBM : LMF_DECISION_XGBOOST;
+  meta->decision = p->lgb ? LMF_DECISION_LIGHTGBM : LMF_DECISION_XGBOOST;
   meta->link_param = m->link_param != 0.0 ? m->link_param : 1.0;
   meta->average_over = m->average_over;
-  meta->n_trees = linear ? 0 : m->n_trees;
-  meta->n_nodes = total_nodes;
-  meta->max_depth = max_depth;
-  meta->n_cat_splits = n_cat;
+  meta->n_trees = p->linear ? 0 : m->n_trees;
+  meta->n_nodes = p->total_nodes;
+  meta->max_depth = p->max_depth;
+  meta->n_cat_splits = p->n_cat;
   meta->best_iteration = m->best_iteration;
   meta->best_ntree_limit = m->best_ntree_limit;
   meta->n_trees_trained = m->n_trees_trained > m->n_trees ? m->n_trees_trained : 0;
   meta->source_hash = m->source_hash;
-  meta->str_source_version = (uint32_t)off_sv;
-  meta->str_objective = (uint32_t)off_obj;
-  meta->str_converter = (uint32_t)off_conv;
-  meta->str_feature_names = (uint32_t)off_names;
-  meta->feature_types = (uint32_t)off_types;
-  strcpy((char *)ms + off_sv, sv);
-  strcpy((char *)ms + off_obj, m->objective);
-  strcpy((char *)ms + off_conv, conv);
+  meta->str_source_version = (uint32_t)p->off_sv;
+  meta->str_objective = (uint32_t)p->off_obj;
+  meta->str_converter = (uint32_t)p->off_conv;
+  meta->str_feature_names = (uint32_t)p->off_names;
+  meta->feature_types = (uint32_t)p->off_types;
+  strcpy((char *)ms + p->off_sv, m->source_version);
+  strcpy((char *)ms + p->off_obj, m->objective);
+  strcpy((char *)ms + p->off_conv, p->conv);
   if (m->feature_names) {
-    char *p = (char *)ms + off_names;
+    char *s = (char *)ms + p->off_names;
     for (uint32_t f = 0; f < m->num_features; f++) {
       const char *nm = m->feature_names[f] ? m->feature_names[f] : "";
       size_t l = strlen(nm) + 1;
-      memcpy(p, nm, l);
-      p += l;
+      memcpy(s, nm, l);
+      s += l;
     }
   }
   if (m->feature_types)
     for (uint32_t f = 0; f < m->num_features; f++)
-      ms[off_types + f] = m->feature_types[f] == 'c' ? 'c' : 'q';
+      ms[p->off_types + f] = m->feature_types[f] == 'c' ? 'c' : 'q';
+}
 
-  if (linear) {
-    lmf_linear *lh = (lmf_linear *)(buf + secs[1].offset);
-    lh->num_features = m->num_features;
-    lh->num_outputs = m->num_outputs;
-    memcpy(lh + 1, m->linear_weights, secs[1].size - sizeof *lh);
+static void lm__write_linear(uint8_t *buf, const lm_ir_model *m, const lm__plan *p) {
+  lmf_linear *lh = (lmf_linear *)lm__sec_at(buf, p, LMF_LINEAR);
+  lh->num_features = m->num_features;
+  lh->num_outputs = m->num_outputs;
+  memcpy(lh + 1, m->linear_weights, p->secs[1].size - sizeof *lh);
+}
+
+/* Where the tree sections' arrays start in the image. */
+typedef struct lm__tree_out {
+  lmf_tree *trees;
+  lmf_node *nodes;
+  uint32_t *ids;
+  double *f64;             /* NODE_F64, LightGBM only */
+  lmf_linear_leaf *leaves; /* LINEAR_LEAVES, when a tree has linear leaves */
+  lmf_catset *sets;        /* CATSETS, when there are categorical splits */
+  uint32_t *words;
+  uint32_t set_i, word_i; /* the next set and bitset word */
+} lm__tree_out;
+
+/* One split node at slot `at` of the image (children, default direction, threshold or set). */
+static void lm__write_split(const lm_ir_model *m, const lm__plan *p, uint32_t t,
+                            const lm_ir_node *nd, uint32_t at, lm__tree_out *o) {
+  lmf_node *on = &o->nodes[at];
+  /* BFS assigns the children of a node consecutive slots: left, then right. */
+  int32_t kids[2];
+  lm__kids(m, nd, kids);
+  on->left = p->first[t] + p->level[kids[0]];
+  int dl = nd->default_left, lgb = p->lgb;
+  if (lgb && nd->categorical) dl = 1; /* NaN → LightGBM's right child, now on the left */
+  if (lgb && !nd->categorical && nd->missing_type == LM_MISSING_NONE)
+    dl = 0.0 <= nd->value_d; /* NaN is read as 0 */
+  on->split = nd->feature | (dl ? LMF_SPLIT_DEFAULT_LEFT : 0);
+  if (lgb && !nd->categorical && nd->missing_type == LM_MISSING_ZERO)
+    on->split |= LMF_SPLIT_ZERO_MISSING;
+  if (nd->categorical) {
+    uint32_t nw = lm__set_words(m, nd);
+    on->split |= LMF_SPLIT_CATEGORICAL;
+    on->threshold = NAN;
+    on->u.cat_set = o->set_i;
+    o->sets[o->set_i] = (lmf_catset){o->word_i, nw};
+    for (uint32_t c = 0; c < nd->cat_count; c++) {
+      uint32_t v = m->cat_values[nd->cat_begin + c];
+      o->words[o->word_i + v / 32] |= 1u << (v % 32);
+    }
+    o->word_i += nw;
+    o->set_i++;
   } else {
-    lmf_tree *trees = (lmf_tree *)(buf + secs[1].offset);
-    lmf_node *nodes = (lmf_node *)(buf + secs[2].offset);
-    uint32_t *ids = (uint32_t *)(buf + secs[3].offset);
-    uint8_t *cs = lm__sec_at(buf, secs, ns, LMF_CATSETS);
-    double *f64 = (double *)lm__sec_at(buf, secs, ns, LMF_NODE_F64);
-    uint8_t *ll = lm__sec_at(buf, secs, ns, LMF_LINEAR_LEAVES);
-    lmf_linear_leaf *lleaves = ll ? (lmf_linear_leaf *)(ll + 16) : NULL;
-    if (ll) {
-      ((uint32_t *)ll)[0] = (uint32_t)m->n_lin_terms;
-      lmf_linear_term *terms = (lmf_linear_term *)(ll + 16 + (size_t)total_nodes * sizeof *lleaves);
-      for (size_t j = 0; j < m->n_lin_terms; j++)
-        terms[j] = (lmf_linear_term){m->lin_feat[j], 0, m->lin_coeff[j]};
-    }
-    lmf_catset *sets = cs ? (lmf_catset *)(cs + 16) : NULL;
-    uint32_t *words = cs ? (uint32_t *)(cs + 16 + (size_t)n_cat * 8) : NULL;
-    if (cs) {
-      ((uint32_t *)cs)[0] = n_cat;
-      ((uint32_t *)cs)[1] = cat_words;
-    }
-    uint32_t set_i = 0, word_i = 0;
-    for (uint32_t t = 0; t < m->n_trees; t++) {
-      const lm_ir_tree *tr = &m->trees[t];
-      int n = lm__layout_tree(m, tr, t, order, level, seen, &depth[t]);
-      trees[t] = (lmf_tree){first[t], count[t], tr->group, depth[t], tr->weight,
-                            tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
-      /* Position of each trainer id in the new order: reuse `level` as the inverse map. */
-      for (int k = 0; k < n; k++) level[order[k]] = (uint32_t)k;
-      for (int k = 0; k < n; k++) {
-        const lm_ir_node *nd = &tr->nodes[order[k]];
-        uint32_t at = first[t] + (uint32_t)k;
-        lmf_node *o = &nodes[at];
-        ids[at] = order[k];
-        if (f64) f64[at] = nd->categorical ? 0.0 : nd->value_d;
-        if (nd->left < 0) {
-          o->split = LMF_SPLIT_DEFAULT_LEFT;
-          o->threshold = NAN;
-          o->left = at;
-          o->u.leaf = lgb ? (float)nd->value_d : nd->value;
-          if (lleaves && tr->linear) {
-            lleaves[at] = (lmf_linear_leaf){nd->lin_const, nd->lin_begin, nd->lin_count};
-          }
-          continue;
-        }
-        /* BFS assigns the children of a node consecutive slots: left, then right. */
-        int32_t kids[2];
-        lm__kids(m, nd, kids);
-        o->left = first[t] + level[kids[0]];
-        int dl = nd->default_left;
-        if (lgb && nd->categorical) dl = 1; /* NaN → LightGBM's right child, now on the left */
-        if (lgb && !nd->categorical && nd->missing_type == LM_MISSING_NONE)
-          dl = 0.0 <= nd->value_d; /* NaN is read as 0 */
-        o->split = nd->feature | (dl ? LMF_SPLIT_DEFAULT_LEFT : 0);
-        if (lgb && !nd->categorical && nd->missing_type == LM_MISSING_ZERO)
-          o->split |= LMF_SPLIT_ZERO_MISSING;
-        if (nd->categorical) {
-          uint32_t nw = lm__set_words(m, nd);
-          o->split |= LMF_SPLIT_CATEGORICAL;
-          o->threshold = NAN;
-          o->u.cat_set = set_i;
-          sets[set_i] = (lmf_catset){word_i, nw};
-          for (uint32_t c = 0; c < nd->cat_count; c++) {
-            uint32_t v = m->cat_values[nd->cat_begin + c];
-            words[word_i + v / 32] |= 1u << (v % 32);
-          }
-          word_i += nw;
-          set_i++;
-        } else {
-          double t = lgb ? lm__lgb_tiny(nd) : 0.0;
-          if (f64) f64[at] = t;
-          o->threshold = lgb ? lmf_lgb_threshold(t) : nd->value; /* LightGBM x <= t: lmf.h */
-          o->u.cat_set = 0;
-        }
-      }
-    }
+    double th = lgb ? lm__lgb_tiny(nd) : 0.0;
+    if (o->f64) o->f64[at] = th;
+    on->threshold = lgb ? lmf_lgb_threshold(th) : nd->value; /* LightGBM x <= t: lmf.h */
+    on->u.cat_set = 0;
   }
-  lm__lmf_seal(buf, pos);
+}
+
+/* Tree t, laid out again breadth-first, into TREES, NODES, LEAF_IDS and the optional arrays. */
+static void lm__write_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, lm__tree_out *o) {
+  const lm_ir_tree *tr = &m->trees[t];
+  int n = lm__layout_tree(m, tr, t, p->order, p->level, p->seen, &p->depth[t]);
+  o->trees[t] = (lmf_tree){p->first[t], p->count[t], tr->group, p->depth[t], tr->weight,
+                           tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
+  /* Position of each trainer id in the new order: reuse `level` as the inverse map. */
+  for (int k = 0; k < n; k++) p->level[p->order[k]] = (uint32_t)k;
+  for (int k = 0; k < n; k++) {
+    const lm_ir_node *nd = &tr->nodes[p->order[k]];
+    uint32_t at = p->first[t] + (uint32_t)k;
+    o->ids[at] = p->order[k];
+    if (o->f64) o->f64[at] = nd->categorical ? 0.0 : nd->value_d;
+    if (nd->left >= 0) {
+      lm__write_split(m, p, t, nd, at, o);
+      continue;
+    }
+    lmf_node *on = &o->nodes[at];
+    on->split = LMF_SPLIT_DEFAULT_LEFT;
+    on->threshold = NAN;
+    on->left = at;
+    on->u.leaf = p->lgb ? (float)nd->value_d : nd->value;
+    if (o->leaves && tr->linear)
+      o->leaves[at] = (lmf_linear_leaf){nd->lin_const, nd->lin_begin, nd->lin_count};
+  }
+}
+
+static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p) {
+  lm__tree_out o = {.trees = (lmf_tree *)lm__sec_at(buf, p, LMF_TREES),
+                    .nodes = (lmf_node *)lm__sec_at(buf, p, LMF_NODES),
+                    .ids = (uint32_t *)lm__sec_at(buf, p, LMF_LEAF_IDS),
+                    .f64 = (double *)lm__sec_at(buf, p, LMF_NODE_F64)};
+  uint8_t *ll = lm__sec_at(buf, p, LMF_LINEAR_LEAVES), *cs = lm__sec_at(buf, p, LMF_CATSETS);
+  if (ll) {
+    o.leaves = (lmf_linear_leaf *)(ll + 16);
+    ((uint32_t *)ll)[0] = (uint32_t)m->n_lin_terms;
+    lmf_linear_term *terms =
+        (lmf_linear_term *)(ll + 16 + (size_t)p->total_nodes * sizeof *o.leaves);
+    for (size_t j = 0; j < m->n_lin_terms; j++)
+      terms[j] = (lmf_linear_term){m->lin_feat[j], 0, m->lin_coeff[j]};
+  }
+  if (cs) {
+    o.sets = (lmf_catset *)(cs + 16);
+    o.words = (uint32_t *)(cs + 16 + (size_t)p->n_cat * 8);
+    ((uint32_t *)cs)[0] = p->n_cat;
+    ((uint32_t *)cs)[1] = p->cat_words;
+  }
+  for (uint32_t t = 0; t < m->n_trees; t++) lm__write_tree(m, p, t, &o);
+}
+
+int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
+  lm__plan p = {0};
+  int rc = lm__check_model(m, &p);
+  if (rc) return rc;
+  if ((!p.linear && (rc = lm__plan_trees(m, &p))) || (rc = lm__plan_strings(m, converter, &p)) ||
+      (rc = lm__plan_linear_leaves(m, &p))) {
+    lm__plan_free(&p);
+    return rc;
+  }
+  lm__plan_sections(m, &p);
+  uint8_t *buf = aligned_alloc(LMF_ALIGN, p.size); /* p.size is a multiple of 64 */
+  if (!buf) {
+    lm__plan_free(&p);
+    return lm__fail(LM_ENOMEM, "out of memory (%zu bytes)", p.size);
+  }
+  memset(buf, 0, p.size);
+  lm__write_header(buf, &p);
+  lm__write_selftest(buf, m, &p);
+  lm__write_meta(buf, m, &p);
+  if (p.linear) lm__write_linear(buf, m, &p);
+  else lm__write_trees(buf, m, &p);
+  lm__lmf_seal(buf, p.size);
+  lm__plan_free(&p);
   *out = buf;
-  *out_len = pos;
-  buf = NULL;
-done:
-  free(order); free(level); free(seen); free(first); free(count); free(depth); free(buf);
-  return rc;
+  *out_len = p.size;
+  return LM_OK;
 }

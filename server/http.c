@@ -6,7 +6,7 @@
  * CR or LF is a 400), no obsolete line folding, no whitespace between a field name and its
  * colon, one Content-Length of digits only (duplicates and lists are a 400), Transfer-Encoding
  * with Content-Length, in HTTP/1.0, repeated, or not ending in chunked is a 400; exactly
- * "chunked" marks a chunked body (decoded by handler.c), other codings before it are a 501;
+ * "chunked" marks a chunked body (decoded by chunked.c), other codings before it are a 501;
  * a POST without either is a 411, a missing or repeated Host in HTTP/1.1 a 400. Heads larger
  * than the limit are a 431, declared bodies over the limit a 413, HTTP versions other than 1.0
  * and 1.1 a 505. It is fuzzed as part of the whole request path (server/fuzz/fuzz_request.c).

@@ -1,7 +1,8 @@
 /*
  * lmserve.c — the lmserve program: command line, listener, one epoll event loop per allowed CPU,
- * signals, hot reload and graceful shutdown. The request path itself (framing, routing, KServe
- * V2, metrics) is handler.c; models are registry.c.
+ * signals, hot reload and graceful shutdown. The request path itself (framing and routing) is
+ * handler.c, with inference in infer.c, /metrics in metrics.c and chunked bodies in chunked.c;
+ * models are registry.c.
  *
  * Why a hand-written HTTP/1.1 server and not libmicrohttpd: measured first on this 2-core Zen 5
  * machine (shared, noisy; wrk -t1 on loopback, bench/server/probe/mhd_probe.c): libmicrohttpd 0.9.75

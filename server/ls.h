@@ -2,9 +2,11 @@
  * ls.h — lmserve's internal declarations, shared by its modules: the configuration, the strict
  * HTTP/1.1 request-head parser (http.c), the KServe V2 JSON request parser and response writer
  * (v2json.c), the model registry with its lock-free read side and hot reload (registry.c), the
- * per-worker metrics (metrics.c), structured logs (log.c), and the request path that turns the
- * bytes a connection received into response bytes (handler.c) — the one function both the epoll
- * loop (lmserve.c) and the libFuzzer target (server/fuzz/fuzz_request.c) call.
+ * per-worker metrics and their Prometheus text (metrics.c), structured logs (log.c), buffers
+ * (buf.c), worker and connection state (conn.c), and the request path that turns the bytes a
+ * connection received into response bytes (handler.c: framing, routing, responses; chunked.c:
+ * chunked bodies; infer.c: inference) — the one function both the epoll loop (lmserve.c) and the
+ * libFuzzer target (server/fuzz/fuzz_request.c) call.
  *
  * Threading: each worker (one per allowed CPU) owns its connections, buffers, sessions and
  * metrics; the control thread (main) owns the registry's write side. Workers read models through
@@ -80,6 +82,9 @@ int ls_buf_reserve(ls_buf *b, size_t extra); /* 0 or -1 (out of memory) */
 int ls_buf_append(ls_buf *b, const void *s, size_t n);
 void ls_buf_shrink(ls_buf *b); /* back to the fixed storage when empty */
 void ls_buf_free(ls_buf *b);
+/* printf / puts at the end of b (growing it; on out of memory the text is cut). */
+void ls_buf_printf(ls_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ls_buf_puts(ls_buf *b, const char *s);
 
 /* ---- model registry ---- */
 typedef struct ls_version {
@@ -227,7 +232,18 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns);
 /* Append a complete response (status line, headers, body) to c->out. */
 void ls_respond(ls_worker *w, ls_conn *c, int status, const char *ctype, const char *extra,
                 const char *body, size_t len);
+/* The same with the worker's body buffer as a JSON body; an error is {"error": msg}. */
+void ls_respond_json(ls_worker *w, ls_conn *c, int status, const char *extra);
+void ls_respond_error(ls_worker *w, ls_conn *c, int status, const char *extra, const char *msg);
 uint64_t ls_now_ns(void);
+/* A chunked body (chunked.c), decoded in place behind its head as bytes arrive: start before
+ * the first call; then 1 when the body is complete (its length in c->ck_len), 0 when more bytes
+ * are needed, or -STATUS with *err set. n: bytes from b to the end of the input (c->in.len
+ * shrinks as the gap closes). */
+void ls_dechunk_start(ls_conn *c);
+int ls_dechunk(ls_server *s, ls_conn *c, char *b, size_t n, const char **err);
+/* GET /metrics: every worker's counters as Prometheus text (metrics.c). */
+void ls_metrics_respond(ls_worker *w, ls_conn *c);
 
 /* ---- V2 JSON ---- */
 typedef struct ls_infer_req {
@@ -250,5 +266,9 @@ typedef struct ls_infer_req {
 /* Parse a V2 inference request body (JSON). Numbers of the input's "data" go to w->vals (NaN
  * for null). Returns 0, or -1 with q->err set (the response is a 400). */
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
+/* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns
+ * the response's status code. */
+int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char *body,
+             size_t blen);
 
 #endif

@@ -4,7 +4,12 @@
  * lines (no atomic read-modify-write, no sharing), and the /metrics handler sums every worker's
  * values with relaxed loads. Histogram buckets follow Prometheus conventions (seconds,
  * cumulative at output, +Inf last) and start at 10 µs, the scale of a single-row request.
+ * ls_metrics_respond writes them as Prometheus text (version 0.0.4) into the worker's body
+ * buffer and answers GET /metrics with it.
  */
+#include <stddef.h>
+#include <stdio.h>
+
 #include "server/ls.h"
 
 const double ls_bucket_s[LS_NBUCKETS] = {
@@ -43,4 +48,121 @@ void ls_hist_observe(ls_hist *h, uint64_t ns) {
   ls_inc(&h->count);
   atomic_store_explicit(&h->sum_ns, atomic_load_explicit(&h->sum_ns, memory_order_relaxed) + ns,
                         memory_order_relaxed);
+}
+
+/* ---- Prometheus text ---- */
+
+static void hist_out(ls_buf *b, const char *name, const char *labels, ls_worker *ws, int nw,
+                     size_t off) {
+  uint64_t cum = 0, count = 0, sum = 0;
+  for (int i = 0; i <= LS_NBUCKETS; i++) {
+    for (int k = 0; k < nw; k++) {
+      ls_hist *h = (ls_hist *)((char *)&ws[k].m + off);
+      cum += atomic_load_explicit(&h->b[i], memory_order_relaxed);
+    }
+    if (i < LS_NBUCKETS)
+      ls_buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, *labels ? "," : "",
+              ls_bucket_s[i], (unsigned long long)cum);
+    else
+      ls_buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, *labels ? "," : "",
+              (unsigned long long)cum);
+  }
+  for (int k = 0; k < nw; k++) {
+    ls_hist *h = (ls_hist *)((char *)&ws[k].m + off);
+    count += atomic_load_explicit(&h->count, memory_order_relaxed);
+    sum += atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
+  }
+  const char *l = *labels ? "{" : "", *r = *labels ? "}" : "";
+  ls_buf_printf(b, "%s_sum%s%s%s %.9f\n%s_count%s%s%s %llu\n", name, l, labels, r, (double)sum * 1e-9,
+          name, l, labels, r, (unsigned long long)count);
+}
+
+static const int code_of[LS_NCODES] = {200, 400, 404, 405, 408, 411, 413, 431, 500, 501, 503, 505};
+
+void ls_metrics_respond(ls_worker *w, ls_conn *c) {
+  ls_server *s = w->srv;
+  ls_buf *b = &w->body;
+  b->len = 0;
+  ls_worker *ws = s->workers ? s->workers : w;
+  int nw = s->workers ? s->nworkers : 1;
+  int ns = atomic_load_explicit(&s->reg.nslots, memory_order_acquire);
+  char lab[LS_NAME_MAX + 64];
+
+  ls_buf_puts(b, "# HELP lmserve_requests_total HTTP requests answered, by model (empty: none) and "
+           "status code.\n# TYPE lmserve_requests_total counter\n");
+  for (int m = 0; m <= LS_MAX_MODELS; m++) {
+    if (m < LS_MAX_MODELS && m >= ns) continue;
+    for (int k = 0; k < LS_NCODES; k++) {
+      uint64_t v = 0;
+      for (int i = 0; i < nw; i++) v += atomic_load_explicit(&ws[i].m.req[m][k], memory_order_relaxed);
+      if (!v) continue;
+      ls_buf_printf(b, "lmserve_requests_total{model=\"%s\",code=\"%d\"} %llu\n",
+              m < LS_MAX_MODELS ? s->reg.slots[m].name : "", code_of[k], (unsigned long long)v);
+    }
+  }
+  ls_buf_puts(b, "# HELP lmserve_request_duration_seconds Time from a request's first byte to its "
+           "response being queued.\n# TYPE lmserve_request_duration_seconds histogram\n");
+  hist_out(b, "lmserve_request_duration_seconds", "", ws, nw, offsetof(ls_metrics, req_dur));
+  ls_buf_puts(b, "# HELP lmserve_inference_duration_seconds Time spent scoring in lm_predict, by "
+           "model.\n# TYPE lmserve_inference_duration_seconds histogram\n");
+  for (int m = 0; m < ns; m++) {
+    snprintf(lab, sizeof lab, "model=\"%s\"", s->reg.slots[m].name);
+    hist_out(b, "lmserve_inference_duration_seconds", lab, ws, nw,
+             offsetof(ls_metrics, inf_dur) + (size_t)m * sizeof(ls_hist));
+  }
+  int64_t inflight = 0, open = 0;
+  uint64_t total = 0, rejected = 0, timeouts = 0;
+  for (int i = 0; i < nw; i++) {
+    inflight += atomic_load_explicit(&ws[i].m.inflight, memory_order_relaxed);
+    open += atomic_load_explicit(&ws[i].m.conns_open, memory_order_relaxed);
+    total += atomic_load_explicit(&ws[i].m.conns_total, memory_order_relaxed);
+    rejected += atomic_load_explicit(&ws[i].m.conns_rejected, memory_order_relaxed);
+    timeouts += atomic_load_explicit(&ws[i].m.timeouts, memory_order_relaxed);
+  }
+  ls_buf_printf(b,
+          "# HELP lmserve_requests_in_flight Requests received and not yet answered.\n"
+          "# TYPE lmserve_requests_in_flight gauge\nlmserve_requests_in_flight %lld\n"
+          "# HELP lmserve_connections Open client connections.\n"
+          "# TYPE lmserve_connections gauge\nlmserve_connections %lld\n"
+          "# HELP lmserve_connections_accepted_total Client connections accepted.\n"
+          "# TYPE lmserve_connections_accepted_total counter\n"
+          "lmserve_connections_accepted_total %llu\n"
+          "# HELP lmserve_connections_rejected_total Connections refused at --max-connections.\n"
+          "# TYPE lmserve_connections_rejected_total counter\n"
+          "lmserve_connections_rejected_total %llu\n"
+          "# HELP lmserve_timeouts_total Connections closed by --request-timeout (408).\n"
+          "# TYPE lmserve_timeouts_total counter\nlmserve_timeouts_total %llu\n",
+          (long long)inflight, (long long)open, (unsigned long long)total,
+          (unsigned long long)rejected, (unsigned long long)timeouts);
+  ls_buf_puts(b, "# HELP lmserve_model_info The model version served, with its content hash "
+           "(XXH64 of the .lm file).\n# TYPE lmserve_model_info gauge\n");
+  for (int m = 0; m < ns; m++) {
+    ls_version *v = atomic_load(&s->reg.slots[m].cur);
+    if (!v) continue;
+    ls_buf_printf(b,
+            "lmserve_model_info{model=\"%s\",version=\"%s\",hash=\"%016llx\",source=\"%s\","
+            "objective=\"%s\",kernel=\"%s\"} 1\n",
+            s->reg.slots[m].name, v->vstr, (unsigned long long)v->hash,
+            v->info.source_format ? v->info.source_format : "",
+            v->info.objective ? v->info.objective : "", v->info.kernel ? v->info.kernel : "");
+  }
+  ls_buf_puts(b, "# HELP lmserve_model_reloads_total New versions of a model swapped in after "
+           "startup.\n# TYPE lmserve_model_reloads_total counter\n");
+  for (int m = 0; m < ns; m++)
+    ls_buf_printf(b, "lmserve_model_reloads_total{model=\"%s\"} %llu\n", s->reg.slots[m].name,
+            (unsigned long long)atomic_load(&s->reg.slots[m].reloads));
+  ls_buf_puts(b, "# HELP lmserve_model_reload_failures_total Model files rejected (unreadable, "
+           "corrupt, failing self-test); the previous version keeps serving.\n"
+           "# TYPE lmserve_model_reload_failures_total counter\n");
+  for (int m = 0; m < ns; m++)
+    ls_buf_printf(b, "lmserve_model_reload_failures_total{model=\"%s\"} %llu\n", s->reg.slots[m].name,
+            (unsigned long long)atomic_load(&s->reg.slots[m].reload_failures));
+  int ready = atomic_load(&s->state) == LS_RUNNING && ls_registry_count_ready(&s->reg) > 0;
+  ls_buf_printf(b,
+          "# HELP lmserve_ready 1 when /v2/health/ready answers 200.\n"
+          "# TYPE lmserve_ready gauge\nlmserve_ready %d\n"
+          "# HELP lmserve_build_info lmserve and liblmrt version.\n"
+          "# TYPE lmserve_build_info gauge\nlmserve_build_info{version=\"%s\"} 1\n",
+          ready, LM_VERSION_STRING);
+  ls_respond(w, c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b->p, b->len);
 }

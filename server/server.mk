@@ -9,8 +9,8 @@
 #   make fuzz-server          libFuzzer over the whole request path (FUZZ_SECONDS)
 
 LMSERVE_BIN := $(BUILD)/bin/lmserve
-SERVER_SRC  := server/handler.c server/http.c server/v2json.c server/registry.c \
-               server/metrics.c server/log.c
+SERVER_SRC  := server/handler.c server/buf.c server/conn.c server/chunked.c server/infer.c \
+               server/http.c server/v2json.c server/registry.c server/metrics.c server/log.c
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LDLIBS := -lpthread
 # lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.

@@ -31,7 +31,7 @@ real/      Copies of the real LightGBM models under ../shared/fixtures/lightgbm/
            copying, the oracle must reproduce every expected value of every real fixture bit
            for bit, else nothing is written.
 
-MANIFEST (one line per model: "handmade NAME" or "real NAME") lists what tests/test_lightgbm.c
+MANIFEST (one line per model: "handmade NAME" or "real NAME") lists what tests/test_lightgbm*.c
 runs. Re-running gives byte-identical files (fixed seeds).
 """
 import ctypes

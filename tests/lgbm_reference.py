@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """lgbm_reference.py — an independent reference evaluator for LightGBM text models (model.txt,
 v2–v4), in pure Python (standard library only, IEEE double precision). It is the oracle of the
-LightGBM tests (tests/test_lightgbm.c): it shares no code with the C importer
+LightGBM tests (tests/test_lightgbm_parity.c): it shares no code with the C importer
 (formats/import/lightgbm_txt.c) and follows LightGBM's own prediction code path step by step:
 
   * the dense-row predictor (c_api.cpp RowPairFunctionFromDenseMatric): a value v with

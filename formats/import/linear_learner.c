@@ -53,19 +53,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <json-c/json.h>
 
 #include "formats/import/import.h"
+#include "formats/import/mxnet_ndarray.h"
+#include "formats/import/zip.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 /* Limits on untrusted input. */
 #define LL_MAX_MEMBERS 64                     /* ZIP entries (Linear Learner writes 4) */
 #define LL_MAX_JSON ((size_t)16 << 20)       /* a JSON member (real ones: < 1 KiB) */
 #define LL_MAX_PARAMS ((uint64_t)8 << 30)    /* the params member */
-#define LL_MAX_NDIM 32                        /* dimensions of one NDArray */
 #define LL_MAX_NODES 1024                     /* symbol graph nodes (real ones: 7) */
 #define LL_MAX_OUTPUTS (1u << 16)             /* classes of a multiclass model */
 
@@ -74,111 +74,27 @@
 #define MANIFEST_MEMBER "manifest.json"
 #define ADDPARAMS_MEMBER "additional-params.json"
 
-/* MXNet: src/ndarray/ndarray.cc, include/mxnet/c_api.h (kMXAPINDArrayListMagic). */
-#define ND_LIST_MAGIC 0x112u
-#define ND_V1_MAGIC 0xF993FAC8u
-#define ND_V2_MAGIC 0xF993FAC9u
-#define ND_V3_MAGIC 0xF993FACAu
-
-typedef struct ll_member {
-  char *name;
-  uint8_t *data; /* NULL for members not read */
-  size_t len;
-} ll_member;
-
-/* One array of an NDArray list, as found in the file. */
-typedef struct nd_array {
-  size_t offset;         /* byte offset of the array's first field */
-  uint32_t magic;        /* ND_V*_MAGIC, or 0 for the legacy layout */
-  int empty;             /* "none" array: no context, dtype or data */
-  uint32_t ndim;
-  int64_t dims[LL_MAX_NDIM];
-  int32_t stype, dev_type, dev_id, dtype;
-  uint64_t n_elems;
-  size_t data_off;       /* byte offset of the raw data */
-  size_t name_off, name_len; /* name bytes (not NUL-terminated); name_len 0 + no names: unnamed */
-} nd_array;
-
-typedef struct nd_list {
-  uint64_t n;
-  nd_array *a;
-  int named;
-} nd_list;
-
 typedef struct ll {
-  const char *name;         /* input name for messages */
-  size_t input_len;         /* bytes of the ZIP */
-  ll_member mem[LL_MAX_MEMBERS];
-  size_t n_mem;
-  const ll_member *params;  /* the chosen params member */
+  const char *name;            /* input name for messages */
+  lm_zip zip;                  /* the members */
+  const lm_zip_member *params; /* the chosen params member */
 } ll;
 
-/* ---- errors ---------------------------------------------------------------------------- */
+/* ---- errors and members -------------------------------------------------------------- */
 
 LM__PRINTF(3, 4)
 static int ll_fail(const ll *c, int code, const char *fmt, ...) {
-  char msg[768];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int rc = lm__vfail(code, c->name, fmt, ap);
   va_end(ap);
-  return lm__fail(code, "%s: %s", c->name, msg);
+  return rc;
 }
 
-/* Copy untrusted bytes for a message: at most 60, control and non-ASCII bytes as '?'. */
-static const char *printable_n(char *dst, size_t n, const char *src, size_t len) {
-  size_t lim = n - 1 < 60 ? n - 1 : 60, i = 0;
-  for (; i < len && i < lim; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
-  }
-  dst[i] = '\0';
-  if (i < len && i >= 3) memcpy(dst + i - 3, "...", 4);
-  return dst;
-}
-
+/* A NUL-terminated untrusted string for a message (base/cursor.h). */
 static const char *printable(char *dst, size_t n, const char *src) {
-  return printable_n(dst, n, src, strlen(src));
+  return lm__printable(dst, n, src, strlen(src));
 }
-
-/* "(20, 1)" into dst. */
-static const char *shape_str(char *dst, size_t n, const nd_array *a) {
-  size_t k = 0;
-  int w = snprintf(dst, n, "(");
-  k = w > 0 ? (size_t)w : 0;
-  for (uint32_t i = 0; i < a->ndim && k < n; i++) {
-    w = snprintf(dst + k, n - k, "%s%" PRId64, i ? ", " : "", a->dims[i]);
-    if (w < 0) break;
-    k += (size_t)w;
-  }
-  if (k < n) snprintf(dst + k, n - k, a->ndim == 1 ? ",)" : ")");
-  return dst;
-}
-
-static const char *dtype_name(int32_t t) {
-  static const char *const names[] = {"float32", "float64", "float16", "uint8", "int32",
-                                      "int8",    "int64",   "bool",    "int16", "uint16",
-                                      "uint32",  "uint64",  "bfloat16"};
-  return t >= 0 && t < (int32_t)(sizeof names / sizeof *names) ? names[t] : "unknown";
-}
-
-/* mshadow type flag → element size; 0 if unknown. */
-static size_t dtype_size(int32_t t) {
-  static const uint8_t sizes[] = {4, 8, 2, 1, 4, 1, 8, 1, 2, 2, 4, 8, 2};
-  return t >= 0 && t < (int32_t)sizeof sizes ? sizes[t] : 0;
-}
-
-static const char *stype_name(int32_t s) {
-  switch (s) {
-  case 0: return "dense";
-  case 1: return "row_sparse";
-  case 2: return "csr";
-  case -1: return "undefined";
-  }
-  return "unknown";
-}
-
-/* ---- ZIP ------------------------------------------------------------------------------- */
 
 /* `*-<digits>.params`: an MXNet checkpoint's parameter file at some epoch. */
 static int is_params_name(const char *s) {
@@ -189,418 +105,48 @@ static int is_params_name(const char *s) {
   return b < e && b >= 2 && s[b - 1] == '-';
 }
 
-static int wanted(const char *s) {
-  return !strcmp(s, SYMBOL_MEMBER) || !strcmp(s, MANIFEST_MEMBER) ||
-         !strcmp(s, ADDPARAMS_MEMBER) || is_params_name(s);
+/* The members read, with their size limits; the rest are only listed. */
+static uint64_t wanted(const char *s) {
+  if (is_params_name(s)) return LL_MAX_PARAMS;
+  return !strcmp(s, SYMBOL_MEMBER) || !strcmp(s, MANIFEST_MEMBER) || !strcmp(s, ADDPARAMS_MEMBER)
+             ? LL_MAX_JSON
+             : 0;
 }
 
-/* "a, b, c" (at most ~400 bytes) into dst. */
-static const char *member_list(const ll *c, char *dst, size_t n) {
-  size_t k = 0;
-  dst[0] = '\0';
-  if (c->n_mem == 0) {
-    snprintf(dst, n, "none");
-    return dst;
-  }
-  for (size_t i = 0; i < c->n_mem && k + 1 < n; i++) {
-    char p[64];
-    int w = snprintf(dst + k, n - k, "%s%s", i ? ", " : "", printable(p, sizeof p, c->mem[i].name));
-    if (w < 0 || (size_t)w >= n - k) {
-      if (n > 4) memcpy(dst + n - 4, "...", 4);
-      break;
-    }
-    k += (size_t)w;
-  }
-  return dst;
-}
-
-static int read_entry_data(ll *c, struct archive *a, struct archive_entry *e, ll_member *m) {
-  char p[64];
-  printable(p, sizeof p, m->name);
-  uint64_t cap = is_params_name(m->name) ? LL_MAX_PARAMS : LL_MAX_JSON;
-  if (archive_entry_size_is_set(e) && (uint64_t)archive_entry_size(e) > cap)
-    return ll_fail(c, LM_ERANGE, "ZIP member '%s' is %lld bytes (limit %" PRIu64 ")", p,
-                   (long long)archive_entry_size(e), cap);
-  /* The declared size is untrusted: allocate for at most what the input itself could hold
-   * (stored members) and grow as data actually arrives. */
-  size_t have = 0, alloc = 4096;
-  if (archive_entry_size_is_set(e) && archive_entry_size(e) >= 0 &&
-      (uint64_t)archive_entry_size(e) < c->input_len)
-    alloc = (size_t)archive_entry_size(e) + 1;
-  uint8_t *buf = malloc(alloc);
-  if (!buf) return ll_fail(c, LM_ENOMEM, "out of memory reading ZIP member '%s'", p);
-  for (;;) {
-    if (have == alloc) {
-      size_t na = alloc * 2;
-      if (na > cap + 1) na = (size_t)cap + 1;
-      if (na <= alloc) {
-        free(buf);
-        return ll_fail(c, LM_ERANGE, "ZIP member '%s' exceeds %" PRIu64 " bytes", p, cap);
-      }
-      uint8_t *nb = realloc(buf, na);
-      if (!nb) {
-        free(buf);
-        return ll_fail(c, LM_ENOMEM, "out of memory reading ZIP member '%s'", p);
-      }
-      buf = nb, alloc = na;
-    }
-    la_ssize_t r = archive_read_data(a, buf + have, alloc - have);
-    if (r < 0) {
-      free(buf);
-      return ll_fail(c, LM_EFORMAT, "ZIP member '%s': cannot read its data at byte %zu: %s", p,
-                     have, archive_error_string(a) ? archive_error_string(a) : "unknown error");
-    }
-    if (r == 0) break;
-    have += (size_t)r;
-    if (have > cap) {
-      free(buf);
-      return ll_fail(c, LM_ERANGE, "ZIP member '%s' exceeds %" PRIu64 " bytes", p, cap);
-    }
-  }
-  m->data = buf;
-  m->len = have;
-  return LM_OK;
-}
-
-/* Read the ZIP's entry list, and the data of the members we use. */
-static int zip_read(ll *c, const uint8_t *data, size_t len) {
-  struct archive *a = archive_read_new();
-  if (!a) return ll_fail(c, LM_ENOMEM, "out of memory");
-  /* ZIP only, no filters: nothing but the ZIP reader runs on the untrusted bytes. With a
-   * memory source libarchive reads the central directory (seekable mode); without one it falls
-   * back to the local headers (streaming mode). */
-  archive_read_support_format_zip(a);
-  int rc = LM_OK;
-  if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-    rc = ll_fail(c, LM_EFORMAT, "not a readable ZIP archive: %s",
-                 archive_error_string(a) ? archive_error_string(a) : "unknown error");
-    goto out;
-  }
-  for (size_t idx = 0;; idx++) {
-    struct archive_entry *e = NULL;
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) {
-      rc = ll_fail(c, LM_EFORMAT, "ZIP archive: cannot read entry %zu: %s", idx,
-                   archive_error_string(a) ? archive_error_string(a) : "unknown error");
-      goto out;
-    }
-    if (archive_entry_filetype(e) != AE_IFREG) continue; /* directories */
-    const char *nm = archive_entry_pathname(e);
-    if (!nm) nm = "";
-    if (c->n_mem == LL_MAX_MEMBERS) {
-      rc = ll_fail(c, LM_EFORMAT, "ZIP archive has more than %d members (Linear Learner writes 4)",
-                   LL_MAX_MEMBERS);
-      goto out;
-    }
-    for (size_t i = 0; i < c->n_mem; i++)
-      if (!strcmp(c->mem[i].name, nm)) {
-        char p[64];
-        rc = ll_fail(c, LM_EFORMAT, "ZIP member '%s' appears twice", printable(p, sizeof p, nm));
-        goto out;
-      }
-    ll_member *m = &c->mem[c->n_mem];
-    m->name = strdup(nm);
-    if (!m->name) {
-      rc = ll_fail(c, LM_ENOMEM, "out of memory");
-      goto out;
-    }
-    c->n_mem++;
-    if (wanted(nm)) {
-      rc = read_entry_data(c, a, e, m);
-      if (rc) goto out;
-    }
-  }
-out:
-  archive_read_free(a);
-  return rc;
-}
-
-/* A complete end-of-central-directory record ("PK\5\6", 22 bytes + its comment) in the last
- * 64 KiB + 22 bytes. Without one the archive is truncated: libarchive would then fall back to
- * reading local headers (streaming mode), read the members it finds, and never notice. */
-static int has_eocd(const uint8_t *d, size_t len) {
-  if (len < 22) return 0;
-  size_t lo = len > 22 + 65535 ? len - 22 - 65535 : 0;
-  for (size_t p = len - 22 + 1; p-- > lo;)
-    if (d[p] == 'P' && d[p + 1] == 'K' && d[p + 2] == 5 && d[p + 3] == 6 &&
-        p + 22 + ((size_t)d[p + 20] | (size_t)d[p + 21] << 8) <= len)
-      return 1;
-  return 0;
-}
-
-static const ll_member *find_member(const ll *c, const char *nm) {
-  for (size_t i = 0; i < c->n_mem; i++)
-    if (!strcmp(c->mem[i].name, nm)) return &c->mem[i];
-  return NULL;
-}
-
-static int need_member(const ll *c, const char *nm, const ll_member **out) {
-  *out = find_member(c, nm);
+static int need_member(const ll *c, const char *nm, const lm_zip_member **out) {
+  *out = lm__zip_find(&c->zip, nm);
   if (*out) return LM_OK;
   char list[512];
   return ll_fail(c, LM_EFORMAT, "ZIP has no member '%s' (members: %s)", nm,
-                 member_list(c, list, sizeof list));
+                 lm__zip_list(&c->zip, list, sizeof list));
 }
 
 /* PARAMS_MEMBER, else the only `*-<digits>.params`. */
 static int choose_params(ll *c) {
-  c->params = find_member(c, PARAMS_MEMBER);
+  c->params = lm__zip_find(&c->zip, PARAMS_MEMBER);
   if (c->params) return LM_OK;
   size_t n = 0;
-  for (size_t i = 0; i < c->n_mem; i++)
-    if (is_params_name(c->mem[i].name)) {
-      c->params = &c->mem[i];
+  for (size_t i = 0; i < c->zip.n; i++)
+    if (is_params_name(c->zip.mem[i].name)) {
+      c->params = &c->zip.mem[i];
       n++;
     }
   char list[512];
   if (n == 0)
     return ll_fail(c, LM_EFORMAT, "ZIP has no member '%s' (nor any '*-NNNN.params'; members: %s)",
-                   PARAMS_MEMBER, member_list(c, list, sizeof list));
+                   PARAMS_MEMBER, lm__zip_list(&c->zip, list, sizeof list));
   if (n > 1)
     return ll_fail(c, LM_EFORMAT,
                    "ZIP has no member '%s' and %zu other '*-NNNN.params' members: which one is "
                    "the model is ambiguous (members: %s)",
-                   PARAMS_MEMBER, n, member_list(c, list, sizeof list));
+                   PARAMS_MEMBER, n, lm__zip_list(&c->zip, list, sizeof list));
   return LM_OK;
-}
-
-/* ---- MXNet NDArray list ---------------------------------------------------------------- */
-
-typedef struct cur {
-  const ll *c;
-  const char *member; /* for messages */
-  const uint8_t *d;
-  size_t len, off;
-} cur;
-
-LM__PRINTF(4, 5)
-static int cur_fail(const cur *k, int code, size_t at, const char *fmt, ...) {
-  char msg[640];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return ll_fail(k->c, code, "%s: byte %zu: %s", k->member, at, msg);
-}
-
-static int need(const cur *k, size_t n, const char *field) {
-  if (k->len - k->off >= n) return LM_OK;
-  return cur_fail(k, LM_EFORMAT, k->off, "truncated: %s needs %zu bytes, %zu left", field, n,
-                  k->len - k->off);
-}
-
-static uint32_t le32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
-
-static int rd_u32(cur *k, const char *field, uint32_t *v) {
-  int rc = need(k, 4, field);
-  if (rc) return rc;
-  *v = le32(k->d + k->off);
-  k->off += 4;
-  return LM_OK;
-}
-
-static int rd_i32(cur *k, const char *field, int32_t *v) {
-  uint32_t u;
-  int rc = rd_u32(k, field, &u);
-  if (!rc) memcpy(v, &u, sizeof u);
-  return rc;
-}
-
-static int rd_u64(cur *k, const char *field, uint64_t *v) {
-  int rc = need(k, 8, field);
-  if (rc) return rc;
-  *v = le64(k->d + k->off);
-  k->off += 8;
-  return LM_OK;
-}
-
-/* Field names "array 3 dtype" into buf. */
-static const char *fld(char *buf, size_t n, uint64_t i, const char *what) {
-  snprintf(buf, n, "array %" PRIu64 " %s", i, what);
-  return buf;
-}
-
-/* One array (src/ndarray/ndarray.cc: NDArray::Load, LegacyLoad). */
-static int nd_read_array(cur *k, uint64_t i, nd_array *a) {
-  char f[64];
-  int rc;
-  a->offset = k->off;
-  uint32_t magic;
-  if ((rc = rd_u32(k, fld(f, sizeof f, i, "magic"), &magic))) return rc;
-  int v3 = magic == ND_V3_MAGIC, i64dims = 1;
-  if (magic == ND_V2_MAGIC || magic == ND_V3_MAGIC) {
-    a->magic = magic;
-    if ((rc = rd_i32(k, fld(f, sizeof f, i, "storage type"), &a->stype))) return rc;
-    if (a->stype != 0)
-      return cur_fail(k, LM_EUNSUPPORTED, k->off - 4,
-                      "array %" PRIu64 " has storage type %d (%s): only dense arrays are supported",
-                      i, a->stype, stype_name(a->stype));
-  } else if (magic == ND_V1_MAGIC) {
-    a->magic = magic;
-  } else {
-    /* Legacy layout: the word just read is ndim, then ndim uint32 dimensions. */
-    a->magic = 0;
-    i64dims = 0;
-    if (magic > LL_MAX_NDIM)
-      return cur_fail(k, LM_EFORMAT, k->off - 4,
-                      "array %" PRIu64 ": bad array magic 0x%08" PRIx32
-                      " (not 0xF993FAC8/9/A, nor a legacy ndim ≤ %d)",
-                      i, magic, LL_MAX_NDIM);
-    a->ndim = magic;
-  }
-  if (a->magic) {
-    if ((rc = rd_u32(k, fld(f, sizeof f, i, "ndim"), &a->ndim))) return rc;
-    if (v3 && a->ndim == UINT32_MAX) { /* -1: unknown shape, saved as a "none" array */
-      a->empty = 1;
-      a->ndim = 0;
-      return LM_OK;
-    }
-    if (a->ndim > LL_MAX_NDIM)
-      return cur_fail(k, LM_EFORMAT, k->off - 4, "array %" PRIu64 ": ndim %" PRIu32 " > %d", i,
-                      a->ndim, LL_MAX_NDIM);
-  }
-  for (uint32_t d = 0; d < a->ndim; d++) {
-    snprintf(f, sizeof f, "array %" PRIu64 " dims[%" PRIu32 "]", i, d);
-    size_t at = k->off;
-    if (i64dims) {
-      uint64_t u;
-      if ((rc = rd_u64(k, f, &u))) return rc;
-      memcpy(&a->dims[d], &u, sizeof u);
-    } else {
-      uint32_t u;
-      if ((rc = rd_u32(k, f, &u))) return rc;
-      a->dims[d] = u;
-    }
-    /* v3 (numpy shapes) allows 0-size dimensions; before v3 a 0 meant "unknown" and MXNet
-     * versions disagree on what follows, so it is refused. */
-    if (a->dims[d] < 0 || (a->dims[d] == 0 && !v3))
-      return cur_fail(k, LM_EFORMAT, at, "%s = %" PRId64 " is not a valid dimension", f,
-                      a->dims[d]);
-  }
-  /* Before v3 a shape of ndim 0 is a "none" array: nothing else follows. */
-  if (a->ndim == 0 && !v3) {
-    a->empty = 1;
-    return LM_OK;
-  }
-  if ((rc = rd_i32(k, fld(f, sizeof f, i, "context dev_type"), &a->dev_type))) return rc;
-  if (a->dev_type != 1 && a->dev_type != 2 && a->dev_type != 3 && a->dev_type != 5)
-    return cur_fail(k, LM_EFORMAT, k->off - 4,
-                    "array %" PRIu64 ": context dev_type %d is not cpu(1), gpu(2), "
-                    "cpu_pinned(3) or cpu_shared(5)",
-                    i, a->dev_type);
-  if ((rc = rd_i32(k, fld(f, sizeof f, i, "context dev_id"), &a->dev_id))) return rc;
-  if ((rc = rd_i32(k, fld(f, sizeof f, i, "dtype"), &a->dtype))) return rc;
-  size_t esz = dtype_size(a->dtype);
-  if (!esz)
-    return cur_fail(k, LM_EFORMAT, k->off - 4, "array %" PRIu64 ": unknown dtype %d", i,
-                    a->dtype);
-  /* Element count and byte size, overflow-safe; they must fit in the bytes that remain. */
-  uint64_t n = 1;
-  int overflow = 0;
-  for (uint32_t d = 0; d < a->ndim; d++) {
-    uint64_t dim = (uint64_t)a->dims[d];
-    if (dim == 0) {
-      n = 0;
-      overflow = 0;
-      break;
-    }
-    if (n > UINT64_MAX / esz / dim) overflow = 1; /* keep looking: a later 0 makes it empty */
-    else n *= dim;
-  }
-  a->data_off = k->off;
-  if (overflow || n * esz > k->len - k->off) {
-    char s[160];
-    if (overflow)
-      return cur_fail(k, LM_EFORMAT, k->off,
-                      "truncated: array %" PRIu64 " data of shape %s %s needs more than 2^64 "
-                      "bytes, %zu left",
-                      i, shape_str(s, sizeof s, a), dtype_name(a->dtype), k->len - k->off);
-    return cur_fail(k, LM_EFORMAT, k->off,
-                    "truncated: array %" PRIu64 " data of shape %s %s needs %" PRIu64
-                    " bytes, %zu left",
-                    i, shape_str(s, sizeof s, a), dtype_name(a->dtype), n * esz,
-                    k->len - k->off);
-  }
-  a->n_elems = n;
-  k->off += (size_t)(n * esz);
-  return LM_OK;
-}
-
-/* NDArray::Load(Stream*, vector<NDArray>*, vector<string>*): u64 magic 0x112, u64 reserved,
- * u64 count, the arrays, u64 name count (0 or count), names (u64 length + bytes). */
-static int nd_read_list(cur *k, nd_list *l) {
-  uint64_t magic, reserved, n, nn;
-  int rc;
-  if ((rc = rd_u64(k, "file magic", &magic))) return rc;
-  if (magic != ND_LIST_MAGIC)
-    return cur_fail(k, LM_EFORMAT, 0,
-                    "bad magic 0x%016" PRIx64 " (an MXNet NDArray file starts with 0x112)", magic);
-  if ((rc = rd_u64(k, "reserved", &reserved))) return rc;
-  if ((rc = rd_u64(k, "array count", &n))) return rc;
-  /* Every array takes at least 4 bytes. */
-  if (n > (k->len - k->off) / 4)
-    return cur_fail(k, LM_EFORMAT, k->off - 8,
-                    "array count %" PRIu64 " cannot fit in the %zu bytes left", n,
-                    k->len - k->off);
-  l->n = n;
-  l->a = calloc(n ? (size_t)n : 1, sizeof *l->a);
-  if (!l->a) return ll_fail(k->c, LM_ENOMEM, "out of memory for %" PRIu64 " arrays", n);
-  for (uint64_t i = 0; i < n; i++)
-    if ((rc = nd_read_array(k, i, &l->a[i]))) return rc;
-  if ((rc = rd_u64(k, "name count", &nn))) return rc;
-  if (nn != 0 && nn != n)
-    return cur_fail(k, LM_EFORMAT, k->off - 8,
-                    "name count %" PRIu64 " is neither 0 nor the array count %" PRIu64, nn, n);
-  l->named = nn != 0;
-  for (uint64_t i = 0; i < nn; i++) {
-    char f[64];
-    uint64_t sl;
-    snprintf(f, sizeof f, "name %" PRIu64 " length", i);
-    if ((rc = rd_u64(k, f, &sl))) return rc;
-    if (sl > k->len - k->off)
-      return cur_fail(k, LM_EFORMAT, k->off - 8,
-                      "truncated: name %" PRIu64 " is %" PRIu64 " bytes, %zu left", i, sl,
-                      k->len - k->off);
-    l->a[i].name_off = k->off;
-    l->a[i].name_len = (size_t)sl;
-    k->off += (size_t)sl;
-  }
-  if (k->off != k->len)
-    return cur_fail(k, LM_EFORMAT, k->off, "%zu unexpected bytes after the last name",
-                    k->len - k->off);
-  return LM_OK;
-}
-
-/* "arg:fc0_bias (1, 1) float32, …" for messages. */
-static const char *nd_summary(const nd_list *l, const uint8_t *d, char *dst, size_t n) {
-  size_t k = 0;
-  dst[0] = '\0';
-  for (uint64_t i = 0; i < l->n && k + 1 < n; i++) {
-    char nm[64], s[160];
-    const nd_array *a = &l->a[i];
-    if (l->named) printable_n(nm, sizeof nm, (const char *)d + a->name_off, a->name_len);
-    else snprintf(nm, sizeof nm, "unnamed");
-    int w = a->empty ? snprintf(dst + k, n - k, "%s%s (empty)", i ? ", " : "", nm)
-                     : snprintf(dst + k, n - k, "%s%s %s %s", i ? ", " : "", nm,
-                                shape_str(s, sizeof s, a), dtype_name(a->dtype));
-    if (w < 0 || (size_t)w >= n - k) {
-      if (n > 4) memcpy(dst + n - 4, "...", 4);
-      break;
-    }
-    k += (size_t)w;
-  }
-  return dst;
 }
 
 /* ---- JSON members ---------------------------------------------------------------------- */
 
 static int json_member(const ll *c, const char *nm, json_object **out) {
-  const ll_member *m;
+  const lm_zip_member *m;
   int rc = need_member(c, nm, &m);
   if (rc) return rc;
   *out = NULL;
@@ -696,7 +242,7 @@ static int read_additional_params(const ll *c, int *pred) {
       rc = ll_fail(c, LM_EUNSUPPORTED,
                    "%s: predictor_type '%s' (expected binary_classifier, regressor or "
                    "multiclass_classifier)",
-                   ADDPARAMS_MEMBER, printable(p, sizeof p, s));
+                   ADDPARAMS_MEMBER, lm__printable(p, sizeof p, s, strlen(s)));
   }
   /* threshold: SageMaker's predicted_label cut-off for binary_classifier. The .lm format has no
    * field for it (lmrt returns the score); checked, then dropped. */
@@ -919,12 +465,12 @@ static int graph_check(const ll *c, const sym *g, ll_graph *r) {
 
 /* A variable's "__shape__" attribute, e.g. "(20, 1)", if present, must agree with the params
  * array (0 in __shape__ means unknown). */
-static int shape_attr_check(const ll *c, const sym *g, uint32_t i, const nd_array *a) {
+static int shape_attr_check(const ll *c, const sym *g, uint32_t i, const lm_nd_array *a) {
   json_object *v = g->nodes[i].attrs ? get(g->nodes[i].attrs, "__shape__") : NULL;
   if (!v) return LM_OK;
   char p[64], s[160];
   const char *t = json_object_get_string(v);
-  int64_t dims[LL_MAX_NDIM];
+  int64_t dims[LM_ND_MAX_NDIM];
   uint32_t nd = 0;
   const char *q = t;
   int ok = json_object_is_type(v, json_type_string);
@@ -935,7 +481,10 @@ static int shape_attr_check(const ll *c, const sym *g, uint32_t i, const nd_arra
   while (ok) {
     while (*q == ' ') q++;
     if (*q == ')') { q++; break; }
-    if (*q < '0' || *q > '9' || nd == LL_MAX_NDIM) { ok = 0; break; }
+    if (*q < '0' || *q > '9' || nd == LM_ND_MAX_NDIM) {
+      ok = 0;
+      break;
+    }
     int64_t x = 0;
     while (*q >= '0' && *q <= '9' && x < INT64_MAX / 16) x = x * 10 + (*q++ - '0');
     dims[nd++] = x;
@@ -955,65 +504,69 @@ static int shape_attr_check(const ll *c, const sym *g, uint32_t i, const nd_arra
   if (!same)
     return ll_fail(c, LM_EFORMAT, "%s node %u '%s': __shape__ %s but the params array is %s",
                    SYMBOL_MEMBER, i, printable(p, sizeof p, g->nodes[i].name), t,
-                   shape_str(s, sizeof s, a));
+                   lm__nd_shape_str(s, sizeof s, a));
   return LM_OK;
 }
 
 /* ---- the model ------------------------------------------------------------------------- */
 
 /* The array named "arg:<var>". */
-static int find_arg(const ll *c, const nd_list *l, const char *var, const nd_array **out) {
+static int find_arg(const ll *c, const lm_nd_list *l, const char *var, const lm_nd_array **out) {
   const uint8_t *d = c->params->data;
   char want[160], p[64], list[512];
   int w = snprintf(want, sizeof want, "arg:%s", var);
   *out = NULL;
   if (w < 0 || (size_t)w >= sizeof want)
     return ll_fail(c, LM_EFORMAT, "%s: variable name '%s' too long", SYMBOL_MEMBER,
-                   printable(p, sizeof p, var));
+                   lm__printable(p, sizeof p, var, strlen(var)));
   for (uint64_t i = 0; i < l->n; i++)
     if (l->a[i].name_len == (size_t)w && !memcmp(d + l->a[i].name_off, want, (size_t)w)) {
       if (*out)
         return ll_fail(c, LM_EFORMAT, "%s: two arrays named '%s'", c->params->name,
-                       printable(p, sizeof p, want));
+                       lm__printable(p, sizeof p, want, strlen(want)));
       *out = &l->a[i];
     }
   if (!*out)
     return ll_fail(c, LM_EFORMAT, "%s: no array named '%s' (arrays: %s)", c->params->name,
-                   printable(p, sizeof p, want), nd_summary(l, d, list, sizeof list));
+                   lm__printable(p, sizeof p, want, strlen(want)),
+                   lm__nd_summary(l, d, list, sizeof list));
   return LM_OK;
 }
 
-static int float_array_check(const ll *c, const nd_array *a, const char *what) {
+static int float_array_check(const ll *c, const lm_nd_array *a, const char *what) {
   char p[64];
   if (a->empty)
     return ll_fail(c, LM_EFORMAT, "%s: '%s' is an empty (none) array", c->params->name,
-                   printable(p, sizeof p, what));
+                   lm__printable(p, sizeof p, what, strlen(what)));
   if (a->dtype != 0)
     return ll_fail(c, LM_EUNSUPPORTED, "%s: '%s' has dtype %s (%d): only float32 is supported",
-                   c->params->name, printable(p, sizeof p, what), dtype_name(a->dtype), a->dtype);
+                   c->params->name, lm__printable(p, sizeof p, what, strlen(what)),
+                   lm__nd_dtype_name(a->dtype), a->dtype);
   return LM_OK;
 }
 
-static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const nd_list *l,
+static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const lm_nd_list *l,
                     lm_ir_model **out) {
   const uint8_t *d = c->params->data;
   const char *wv = g->nodes[r->weight].name, *bv = g->nodes[r->bias].name;
-  const nd_array *W, *B;
+  const lm_nd_array *W, *B;
   char s1[160], s2[160], p[64];
   int rc;
   if (!l->named)
     return ll_fail(c, LM_EFORMAT, "%s: the arrays have no names (expected arg:%s and arg:%s)",
-                   c->params->name, printable(s1, sizeof s1, wv), printable(s2, sizeof s2, bv));
+                   c->params->name, lm__printable(s1, sizeof s1, wv, strlen(wv)),
+                   lm__printable(s2, sizeof s2, bv, strlen(bv)));
   if ((rc = find_arg(c, l, wv, &W))) return rc;
   if ((rc = find_arg(c, l, bv, &B))) return rc;
   /* Nothing but the weights and the bias: an extra array would be something this graph does
    * not use, i.e. not the model we think it is. */
   for (uint64_t i = 0; i < l->n; i++)
     if (&l->a[i] != W && &l->a[i] != B)
-      return ll_fail(c, LM_EUNSUPPORTED, "%s: unexpected array '%s' (the graph uses only "
-                     "arg:%s and arg:%s)", c->params->name,
-                     printable_n(p, sizeof p, (const char *)d + l->a[i].name_off,
-                                 l->a[i].name_len), wv, bv);
+      return ll_fail(c, LM_EUNSUPPORTED,
+                     "%s: unexpected array '%s' (the graph uses only "
+                     "arg:%s and arg:%s)",
+                     c->params->name,
+                     lm__printable(p, sizeof p, d + l->a[i].name_off, l->a[i].name_len), wv, bv);
   char wn[80], bn[80];
   snprintf(wn, sizeof wn, "arg:%s", wv);
   snprintf(bn, sizeof bn, "arg:%s", bv);
@@ -1024,7 +577,7 @@ static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const nd_l
   /* Weights (F, G); bias (1, G) or (G,). */
   if (W->ndim != 2 || W->dims[0] < 1 || W->dims[1] < 1)
     return ll_fail(c, LM_EFORMAT, "%s: '%s' has shape %s, expected (features, outputs)",
-                   c->params->name, wn, shape_str(s1, sizeof s1, W));
+                   c->params->name, wn, lm__nd_shape_str(s1, sizeof s1, W));
   uint64_t F = (uint64_t)W->dims[0], G = (uint64_t)W->dims[1];
   int bias_ok = (B->ndim == 2 && B->dims[0] == 1 && (uint64_t)B->dims[1] == G) ||
                 (B->ndim == 1 && (uint64_t)B->dims[0] == G);
@@ -1032,11 +585,11 @@ static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const nd_l
     return ll_fail(c, LM_EFORMAT,
                    "%s: shape mismatch: '%s' is %s but '%s' is %s (expected (1, %" PRIu64
                    ") or (%" PRIu64 ",))",
-                   c->params->name, wn, shape_str(s1, sizeof s1, W), bn,
-                   shape_str(s2, sizeof s2, B), G, G);
+                   c->params->name, wn, lm__nd_shape_str(s1, sizeof s1, W), bn,
+                   lm__nd_shape_str(s2, sizeof s2, B), G, G);
   if (pred == PRED_MULTICLASS ? G < 2 : G != 1)
     return ll_fail(c, LM_EFORMAT, "%s: '%s' is %s: %s needs %s", c->params->name, wn,
-                   shape_str(s1, sizeof s1, W), pred_ops[pred],
+                   lm__nd_shape_str(s1, sizeof s1, W), pred_ops[pred],
                    pred == PRED_MULTICLASS ? "at least 2 outputs" : "exactly 1 output");
   if (F > UINT32_MAX)
     return ll_fail(c, LM_ERANGE, "%s: %" PRIu64 " features (limit %u)", c->params->name, F,
@@ -1057,8 +610,7 @@ static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const nd_l
   for (size_t i = 0; i < (size_t)(F * G) + (size_t)G; i++) {
     int is_w = i < (size_t)(F * G);
     size_t at = is_w ? W->data_off + 4 * i : B->data_off + 4 * (i - (size_t)(F * G));
-    uint32_t u = le32(d + at);
-    memcpy(&lw[i], &u, sizeof u);
+    lw[i] = lm__le_f32(d + at);
     if (!isfinite(lw[i])) {
       double v = lw[i];
       char idx[64];
@@ -1083,13 +635,14 @@ static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const nd_l
 /* Not a ZIP: name what it is. SageMaker PCA and KMeans write bare NDArray files named
  * model_algo-1 too. */
 static int not_a_zip(ll *c, const uint8_t *data, size_t len) {
-  if (len >= 8 && le64(data) == ND_LIST_MAGIC) {
-    cur k = {.c = c, .member = "NDArray file", .d = data, .len = len};
-    nd_list l = {0};
+  if (len >= 8 && lm__le64(data) == LM_ND_LIST_MAGIC) {
+    lm_cursor k;
+    lm__cur_init(&k, data, len, c->name);
+    lm_nd_list l = {0};
     char list[512] = "";
     /* Describe the arrays when the file parses (errors of this parse are not reported). */
-    int ok = nd_read_list(&k, &l) == LM_OK;
-    if (ok) nd_summary(&l, data, list, sizeof list);
+    int ok = lm__nd_read_list(&k, &l) == LM_OK;
+    if (ok) lm__nd_summary(&l, data, list, sizeof list);
     free(l.a);
     return ll_fail(c, LM_EUNSUPPORTED,
                    "the input is an MXNet NDArray file, not a Linear Learner model (SageMaker "
@@ -1104,15 +657,12 @@ static int not_a_zip(ll *c, const uint8_t *data, size_t len) {
 }
 
 static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
-  if (len < 4 || (memcmp(data, "PK\3\4", 4) != 0 && memcmp(data, "PK\5\6", 4) != 0))
-    return not_a_zip(c, data, len);
-  if (!has_eocd(data, len))
-    return ll_fail(c, LM_EFORMAT,
-                   "truncated ZIP archive: no end-of-central-directory record (%zu bytes)", len);
-  int rc = zip_read(c, data, len);
+  if (!lm__zip_magic(data, len)) return not_a_zip(c, data, len);
+  int rc =
+      lm__zip_read(data, len, c->name, LL_MAX_MEMBERS, "Linear Learner writes 4", wanted, &c->zip);
   if (rc) return rc;
   /* Every member must be there before any is interpreted, so a missing one is named first. */
-  const ll_member *m;
+  const lm_zip_member *m;
   if ((rc = need_member(c, SYMBOL_MEMBER, &m))) return rc;
   if ((rc = need_member(c, MANIFEST_MEMBER, &m))) return rc;
   if ((rc = need_member(c, ADDPARAMS_MEMBER, &m))) return rc;
@@ -1123,9 +673,13 @@ static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
 
   json_object *root = NULL;
   sym g = {0};
-  nd_list l = {0};
+  lm_nd_list l = {0};
   ll_graph r = {0};
-  cur k = {.c = c, .member = c->params->name, .d = c->params->data, .len = c->params->len};
+  /* Messages about the params name the input and the member: "model_algo-1: mx-mod-0000.params". */
+  char kname[512];
+  snprintf(kname, sizeof kname, "%s: %s", c->name, c->params->name);
+  lm_cursor k;
+  lm__cur_init(&k, c->params->data, c->params->len, kname);
   if ((rc = json_member(c, SYMBOL_MEMBER, &root))) goto out;
   if ((rc = sym_parse(c, root, &g))) goto out;
   if ((rc = graph_check(c, &g, &r))) goto out;
@@ -1137,7 +691,7 @@ static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
                  pred_names[pred], pred_ops[pred]);
     goto out;
   }
-  if ((rc = nd_read_list(&k, &l))) goto out;
+  if ((rc = lm__nd_read_list(&k, &l))) goto out;
   rc = build_ir(c, &g, &r, pred, &l, out);
 out:
   free(l.a);
@@ -1153,11 +707,8 @@ int lm__import_linear_learner(const uint8_t *data, size_t len, const char *name,
   if (!name) name = "(input)";
   if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
   if (!data) data = (const uint8_t *)"";
-  ll c = {.name = name, .input_len = len};
+  ll c = {.name = name};
   int rc = import(&c, data, len, out);
-  for (size_t i = 0; i < c.n_mem; i++) {
-    free(c.mem[i].name);
-    free(c.mem[i].data);
-  }
+  lm__zip_free(&c.zip);
   return rc;
 }

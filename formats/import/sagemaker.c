@@ -39,22 +39,12 @@
 #include <archive_entry.h>
 
 #include "formats/import/import.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 #define SM_MAX_BYTES ((uint64_t)4 << 30)  /* largest model accepted: 4 GiB */
 #define SM_FIRST_CHUNK ((size_t)64 << 20) /* first allocation when the size is announced */
 #define SM_LIST_MAX 10                    /* member names shown in a message */
-
-/* Copy an untrusted name for a message: at most 60 bytes, control characters as '?'. */
-static void sm_printable(char *dst, size_t n, const char *src) {
-  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
-  for (; src[i] && i < lim; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-  }
-  dst[i] = '\0';
-  if (src[i] && i >= 3) memcpy(dst + i - 3, "...", 4);
-}
 
 static const char *strip_dot_slash(const char *s) {
   while (s[0] == '.' && s[1] == '/') s++, s++;
@@ -138,7 +128,7 @@ typedef struct sm_list {
 } sm_list;
 
 static void list_add(sm_list *l, const char *name) {
-  if (l->count < SM_LIST_MAX) sm_printable(l->names[l->count], sizeof l->names[0], name);
+  if (l->count < SM_LIST_MAX) lm__printable_utf8(l->names[l->count], sizeof l->names[0], name);
   l->count++;
 }
 
@@ -176,7 +166,7 @@ static int is_fold(const char *name) {
 static int read_member(struct archive *a, struct archive_entry *e, const char *path,
                        const char *name, uint8_t **data, size_t *len) {
   char nm[64];
-  sm_printable(nm, sizeof nm, name);
+  lm__printable_utf8(nm, sizeof nm, name);
   size_t hint = 0;
   if (archive_entry_size_is_set(e)) {
     int64_t size = archive_entry_size(e);
@@ -287,7 +277,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
   if (found) goto out;
   if (want) {
     char w[64];
-    sm_printable(w, sizeof w, want);
+    lm__printable_utf8(w, sizeof w, want);
     rc = lm__fail(LM_ENOMODEL, "%s: member \"%s\" not found in archive (members: %s)", path, w,
                   list_str(names, list, sizeof list));
   } else if (ncand == 1) {
@@ -362,7 +352,7 @@ static int read_directory(const char *path, const char *member, uint8_t **data, 
     struct stat st;
     if (stat(fp, &st) != 0) {
       char w[64];
-      sm_printable(w, sizeof w, m);
+      lm__printable_utf8(w, sizeof w, m);
       int rc = lm__fail(LM_ENOMODEL, "%s: member \"%s\" not found in directory: %s", path, w,
                         strerror(errno));
       free(fp);

@@ -44,6 +44,7 @@
 
 #include "formats/import/import.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 
@@ -57,74 +58,18 @@
 #define XB_FIELD 96
 
 typedef struct xb {
-  const uint8_t *p;
-  size_t n;
-  size_t pos;
-  const char *name;
+  lm_cursor k; /* the input: name, offset, field for every message */
   lm_ir_model *ir;
 } xb;
-
-LM__PRINTF(5, 6)
-static int xb_fail(const xb *c, int code, size_t at, const char *field, const char *fmt, ...) {
-  char msg[400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return lm__fail(code, "%s: byte %zu: %s: %s", c->name, at, field, msg);
-}
-
-/* k bytes at the cursor, or a truncation error naming the field. */
-static int need(const xb *c, size_t k, const char *field) {
-  if (c->n - c->pos >= k) return LM_OK;
-  return lm__fail(LM_EFORMAT, "%s: byte %zu: %s: truncated: needs %zu bytes, %zu left", c->name,
-                  c->pos, field, k, c->n - c->pos);
-}
-
-static uint32_t le32(const uint8_t *q) {
-  return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
-}
-static int32_t le_i32(const uint8_t *q) { return (int32_t)le32(q); }
-static uint64_t le64(const uint8_t *q) { return (uint64_t)le32(q) | (uint64_t)le32(q + 4) << 32; }
-static float le_f32(const uint8_t *q) {
-  uint32_t b = le32(q);
-  float f;
-  memcpy(&f, &b, sizeof f);
-  return f;
-}
-
-/* Copy an untrusted string for a message (≤ 60 bytes, control characters as '?'). */
-static const char *printable(char *dst, size_t n, const uint8_t *src, size_t len) {
-  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
-  for (; i < len && i < lim; i++) dst[i] = (src[i] < 0x20 || src[i] >= 0x7f) ? '?' : (char)src[i];
-  dst[i] = '\0';
-  if (i < len && i >= 3) memcpy(dst + i - 3, "...", 4);
-  return dst;
-}
-
-/* A u64 count at the cursor whose `unit`-byte elements must fit in the bytes after it. */
-static int read_count(xb *c, size_t unit, const char *field, uint64_t *out) {
-  int rc = need(c, 8, field);
-  if (rc) return rc;
-  uint64_t v = le64(c->p + c->pos);
-  size_t left = c->n - c->pos - 8;
-  if (v > left / unit)
-    return xb_fail(c, LM_EFORMAT, c->pos, field,
-                   "count %llu needs more than the %zu bytes left (truncated or corrupt)",
-                   (unsigned long long)v, left);
-  c->pos += 8;
-  *out = v;
-  return LM_OK;
-}
 
 /* A dmlc string: u64 length + bytes. */
 static int read_str(xb *c, const char *field, const uint8_t **s, size_t *len) {
   uint64_t n;
-  int rc = read_count(c, 1, field, &n);
+  int rc = lm__cur_count(&c->k, field, 8, 1, &n);
   if (rc) return rc;
-  *s = c->p + c->pos;
+  *s = c->k.p + c->k.pos;
   *len = (size_t)n;
-  c->pos += (size_t)n;
+  c->k.pos += (size_t)n;
   return LM_OK;
 }
 
@@ -138,10 +83,11 @@ static int streq(const uint8_t *s, size_t n, const char *lit) {
 static int tree_walk(const xb *c, size_t at, const char *tf, const lm_ir_tree *t) {
   uint32_t node, from;
   int r = lm_ir_tree_find_repeat(t, &node, &from);
-  if (r < 0) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (r < 0) return lm__fail(LM_ENOMEM, "%s: out of memory", c->k.name);
   if (r > 0)
-    return xb_fail(c, LM_EFORMAT, at, tf,
-                   "cycle or shared child: node %u is reached again from node %u", node, from);
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, at, tf,
+                           "cycle or shared child: node %u is reached again from node %u", node,
+                           from);
   return LM_OK;
 }
 
@@ -151,77 +97,84 @@ static int read_tree(xb *c, uint32_t ti, lm_ir_tree *t) {
   int rc;
   snprintf(tf, sizeof tf, "trees[%u]", ti);
   snprintf(f, sizeof f, "%s.tree_param", tf);
-  if ((rc = need(c, XB_TREE_PARAM, f))) return rc;
-  const uint8_t *q = c->p + c->pos;
-  size_t at = c->pos;
-  int32_t nn = le_i32(q + 4), ndel = le_i32(q + 8), slv = le_i32(q + 20);
+  if ((lm__cur_field(&c->k, f), rc = lm__cur_need(&c->k, XB_TREE_PARAM))) return rc;
+  const uint8_t *q = c->k.p + c->k.pos;
+  size_t at = c->k.pos;
+  int32_t nn = lm__le_i32(q + 4), ndel = lm__le_i32(q + 8), slv = lm__le_i32(q + 20);
   if (nn < 1) {
     snprintf(f, sizeof f, "%s.tree_param.num_nodes", tf);
-    return xb_fail(c, LM_ERANGE, at + 4, f, "value %d out of range [1, %d]", nn, INT32_MAX);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, at + 4, f, "value %d out of range [1, %d]", nn,
+                           INT32_MAX);
   }
   if (ndel < 0 || ndel >= nn) {
     snprintf(f, sizeof f, "%s.tree_param.num_deleted", tf);
-    return xb_fail(c, LM_ERANGE, at + 8, f, "value %d out of range [0, %d]", ndel, nn - 1);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, at + 8, f, "value %d out of range [0, %d]", ndel,
+                           nn - 1);
   }
   if (slv < 0 || slv > 1) {
     snprintf(f, sizeof f, "%s.tree_param.size_leaf_vector", tf);
-    if (slv < 0) return xb_fail(c, LM_ERANGE, at + 20, f, "negative value %d", slv);
-    return xb_fail(c, LM_EUNSUPPORTED, at + 20, f,
-                   "multi-target tree (leaf vectors of size %d) not supported", slv);
+    if (slv < 0) return lm__cur_fail_at(&c->k, LM_ERANGE, at + 20, f, "negative value %d", slv);
+    return lm__cur_fail_at(&c->k, LM_EUNSUPPORTED, at + 20, f,
+                           "multi-target tree (leaf vectors of size %d) not supported", slv);
   }
-  c->pos += XB_TREE_PARAM;
+  c->k.pos += XB_TREE_PARAM;
   /* nodes and their statistics: 36 bytes a node, all present before anything is allocated */
   size_t node_bytes = XB_NODE + XB_NODE_STAT;
-  if ((size_t)nn > (c->n - c->pos) / node_bytes) {
+  if ((size_t)nn > (c->k.n - c->k.pos) / node_bytes) {
     snprintf(f, sizeof f, "%s.nodes", tf);
-    return xb_fail(c, LM_EFORMAT, c->pos, f, "truncated: %d nodes need %llu bytes, %zu left", nn,
-                   (unsigned long long)nn * node_bytes, c->n - c->pos);
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, c->k.pos, f,
+                           "truncated: %d nodes need %llu bytes, %zu left", nn,
+                           (unsigned long long)nn * node_bytes, c->k.n - c->k.pos);
   }
   t->nodes = calloc((size_t)nn, sizeof *t->nodes);
-  if (!t->nodes) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (!t->nodes) return lm__fail(LM_ENOMEM, "%s: out of memory", c->k.name);
   t->n_nodes = (uint32_t)nn;
   int32_t deleted = 0;
   for (int32_t k = 0; k < nn; k++) {
-    size_t nat = c->pos + (size_t)k * XB_NODE;
-    const uint8_t *nq = c->p + nat;
-    int32_t l = le_i32(nq + 4), r = le_i32(nq + 8);
-    uint32_t sindex = le32(nq + 12);
+    size_t nat = c->k.pos + (size_t)k * XB_NODE;
+    const uint8_t *nq = c->k.p + nat;
+    int32_t l = lm__le_i32(nq + 4), r = lm__le_i32(nq + 8);
+    uint32_t sindex = lm__le32(nq + 12);
     lm_ir_node *nd = &t->nodes[k];
     if (l != -1 && (l < 1 || l >= nn)) {
       snprintf(f, sizeof f, "%s.nodes[%d].cleft", tf, k);
-      return xb_fail(c, LM_ERANGE, nat + 4, f, "child index %d out of range (num_nodes %d)", l, nn);
+      return lm__cur_fail_at(&c->k, LM_ERANGE, nat + 4, f,
+                             "child index %d out of range (num_nodes %d)", l, nn);
     }
     if (r != -1 && (r < 1 || r >= nn)) {
       snprintf(f, sizeof f, "%s.nodes[%d].cright", tf, k);
-      return xb_fail(c, LM_ERANGE, nat + 8, f, "child index %d out of range (num_nodes %d)", r, nn);
+      return lm__cur_fail_at(&c->k, LM_ERANGE, nat + 8, f,
+                             "child index %d out of range (num_nodes %d)", r, nn);
     }
     if ((l == -1) != (r == -1)) {
       snprintf(f, sizeof f, "%s.nodes[%d].cleft", tf, k);
-      return xb_fail(c, LM_EFORMAT, nat + 4, f,
-                     "node %d has one child (left %d, right %d): a leaf has none, a split two", k,
-                     l, r);
+      return lm__cur_fail_at(
+          &c->k, LM_EFORMAT, nat + 4, f,
+          "node %d has one child (left %d, right %d): a leaf has none, a split two", k, l, r);
     }
     /* sindex: bit 31 default-left, bits 0-30 the feature; all ones marks a deleted node */
     if (k > 0 && sindex == UINT32_MAX) deleted++;
     nd->left = l;
     nd->right = r;
-    nd->value = le_f32(nq + 16); /* threshold, or the leaf value */
+    nd->value = lm__le_f32(nq + 16); /* threshold, or the leaf value */
     if (l == -1) continue;       /* leaves (deleted nodes too): split fields are junk */
     uint32_t feat = sindex & 0x7fffffffu;
     if (feat >= ir->num_features) {
       snprintf(f, sizeof f, "%s.nodes[%d].sindex", tf, k);
-      return xb_fail(c, LM_ERANGE, nat + 12, f, "feature index out of range: %u (num_feature %u)",
-                     feat, ir->num_features);
+      return lm__cur_fail_at(&c->k, LM_ERANGE, nat + 12, f,
+                             "feature index out of range: %u (num_feature %u)", feat,
+                             ir->num_features);
     }
     nd->feature = feat;
     nd->default_left = (uint8_t)(sindex >> 31);
   }
   if (deleted != ndel) {
     snprintf(f, sizeof f, "%s.tree_param.num_deleted", tf);
-    return xb_fail(c, LM_EFORMAT, at + 8, f, "%d, but %d nodes are marked deleted", ndel, deleted);
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, at + 8, f, "%d, but %d nodes are marked deleted",
+                           ndel, deleted);
   }
   rc = tree_walk(c, at, tf, t);
-  c->pos += (size_t)nn * node_bytes; /* nodes, then statistics (not needed) */
+  c->k.pos += (size_t)nn * node_bytes; /* nodes, then statistics (not needed) */
   return rc;
 }
 
@@ -229,59 +182,63 @@ static int read_gbtree(xb *c, int dart, uint32_t num_target, size_t target_at) {
   char f[XB_FIELD];
   lm_ir_model *ir = c->ir;
   int rc;
-  if ((rc = need(c, XB_GBTREE_PARAM, "gbtree_model_param"))) return rc;
-  const uint8_t *q = c->p + c->pos;
-  size_t at = c->pos;
-  int32_t nt = le_i32(q), npt = le_i32(q + 4), slv = le_i32(q + 28);
+  if ((lm__cur_field(&c->k, "gbtree_model_param"), rc = lm__cur_need(&c->k, XB_GBTREE_PARAM)))
+    return rc;
+  const uint8_t *q = c->k.p + c->k.pos;
+  size_t at = c->k.pos;
+  int32_t nt = lm__le_i32(q), npt = lm__le_i32(q + 4), slv = lm__le_i32(q + 28);
   if (nt < 0)
-    return xb_fail(c, LM_ERANGE, at, "gbtree_model_param.num_trees", "negative value %d", nt);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, at, "gbtree_model_param.num_trees",
+                           "negative value %d", nt);
   if (npt < 0)
-    return xb_fail(c, LM_ERANGE, at + 4, "gbtree_model_param.num_parallel_tree",
-                   "negative value %d", npt);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, at + 4, "gbtree_model_param.num_parallel_tree",
+                           "negative value %d", npt);
   if (slv < 0)
-    return xb_fail(c, LM_ERANGE, at + 28, "gbtree_model_param.size_leaf_vector",
-                   "negative value %d", slv);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, at + 28, "gbtree_model_param.size_leaf_vector",
+                           "negative value %d", slv);
   ir->num_parallel_tree = npt > 1 ? (uint32_t)npt : 1;
-  c->pos += XB_GBTREE_PARAM;
+  c->k.pos += XB_GBTREE_PARAM;
   if (nt > 0 && (num_target > 1 || slv > 1))
-    return xb_fail(
-        c, LM_EUNSUPPORTED, slv > 1 ? at + 28 : target_at,
+    return lm__cur_fail_at(
+        &c->k, LM_EUNSUPPORTED, slv > 1 ? at + 28 : target_at,
         slv > 1 ? "gbtree_model_param.size_leaf_vector" : "learner_model_param.num_target",
         "multi-target trees (%d targets) not supported", slv > 1 ? slv : (int32_t)num_target);
   if (nt == 0) return LM_OK;
   /* a tree takes at least its parameter block and one node; tree_info 4 more bytes */
   size_t min_tree = XB_TREE_PARAM + XB_NODE + XB_NODE_STAT + 4;
-  if ((size_t)nt > (c->n - c->pos) / min_tree)
-    return xb_fail(c, LM_EFORMAT, at, "gbtree_model_param.num_trees",
-                   "%d trees cannot fit in the %zu bytes left (each needs at least %zu)", nt,
-                   c->n - c->pos, min_tree);
+  if ((size_t)nt > (c->k.n - c->k.pos) / min_tree)
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, at, "gbtree_model_param.num_trees",
+                           "%d trees cannot fit in the %zu bytes left (each needs at least %zu)",
+                           nt, c->k.n - c->k.pos, min_tree);
   ir->trees = calloc((size_t)nt, sizeof *ir->trees);
-  if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->k.name);
   ir->n_trees = (uint32_t)nt;
   for (int32_t i = 0; i < nt; i++) {
     ir->trees[i].weight = 1.0f;
     if ((rc = read_tree(c, (uint32_t)i, &ir->trees[i]))) return rc;
   }
-  if ((rc = need(c, (size_t)nt * 4, "tree_info"))) return rc;
+  if ((lm__cur_field(&c->k, "tree_info"), rc = lm__cur_need(&c->k, (size_t)nt * 4))) return rc;
   for (int32_t i = 0; i < nt; i++) {
-    size_t gat = c->pos + (size_t)i * 4;
-    int32_t g = le_i32(c->p + gat);
+    size_t gat = c->k.pos + (size_t)i * 4;
+    int32_t g = lm__le_i32(c->k.p + gat);
     if (g < 0 || (uint32_t)g >= ir->num_outputs) {
       snprintf(f, sizeof f, "tree_info[%d]", i);
-      return xb_fail(c, LM_ERANGE, gat, f, "value %d out of range [0, %u]", g, ir->num_outputs - 1);
+      return lm__cur_fail_at(&c->k, LM_ERANGE, gat, f, "value %d out of range [0, %u]", g,
+                             ir->num_outputs - 1);
     }
     ir->trees[i].group = (uint32_t)g;
   }
-  c->pos += (size_t)nt * 4;
+  c->k.pos += (size_t)nt * 4;
   if (!dart) return LM_OK;
   uint64_t nw;
-  size_t wat = c->pos;
-  if ((rc = read_count(c, 4, "weight_drop", &nw))) return rc;
+  size_t wat = c->k.pos;
+  if ((rc = lm__cur_count(&c->k, "weight_drop", 8, 4, &nw))) return rc;
   if (nw != (uint64_t)nt)
-    return xb_fail(c, LM_EFORMAT, wat, "weight_drop", "length %llu does not match num_trees %d",
-                   (unsigned long long)nw, nt);
-  for (int32_t i = 0; i < nt; i++) ir->trees[i].weight = le_f32(c->p + c->pos + (size_t)i * 4);
-  c->pos += (size_t)nt * 4;
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, wat, "weight_drop",
+                           "length %llu does not match num_trees %d", (unsigned long long)nw, nt);
+  for (int32_t i = 0; i < nt; i++)
+    ir->trees[i].weight = lm__le_f32(c->k.p + c->k.pos + (size_t)i * 4);
+  c->k.pos += (size_t)nt * 4;
   return LM_OK;
 }
 
@@ -290,20 +247,22 @@ static int read_gblinear(xb *c) {
   int rc;
   /* The gblinear parameter block is deprecated (1.7 writes zeros): the learner's num_feature
    * and outputs size the weights, as in the JSON importer. */
-  if ((rc = need(c, XB_LINEAR_PARAM, "gblinear_model_param"))) return rc;
-  c->pos += XB_LINEAR_PARAM;
+  if ((lm__cur_field(&c->k, "gblinear_model_param"), rc = lm__cur_need(&c->k, XB_LINEAR_PARAM)))
+    return rc;
+  c->k.pos += XB_LINEAR_PARAM;
   uint64_t want = ((uint64_t)ir->num_features + 1) * ir->num_outputs, n;
-  size_t at = c->pos;
-  if ((rc = read_count(c, 4, "weights", &n))) return rc;
+  size_t at = c->k.pos;
+  if ((rc = lm__cur_count(&c->k, "weights", 8, 4, &n))) return rc;
   if (n != want)
-    return xb_fail(c, LM_EFORMAT, at, "weights",
-                   "length %llu, expected (num_feature + 1) x outputs = (%u + 1) x %u = %llu",
-                   (unsigned long long)n, ir->num_features, ir->num_outputs,
-                   (unsigned long long)want);
+    return lm__cur_fail_at(
+        &c->k, LM_EFORMAT, at, "weights",
+        "length %llu, expected (num_feature + 1) x outputs = (%u + 1) x %u = %llu",
+        (unsigned long long)n, ir->num_features, ir->num_outputs, (unsigned long long)want);
   ir->linear_weights = malloc((n ? (size_t)n : 1) * sizeof *ir->linear_weights);
-  if (!ir->linear_weights) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
-  for (size_t i = 0; i < (size_t)n; i++) ir->linear_weights[i] = le_f32(c->p + c->pos + i * 4);
-  c->pos += (size_t)n * 4;
+  if (!ir->linear_weights) return lm__fail(LM_ENOMEM, "%s: out of memory", c->k.name);
+  for (size_t i = 0; i < (size_t)n; i++)
+    ir->linear_weights[i] = lm__le_f32(c->k.p + c->k.pos + i * 4);
+  c->k.pos += (size_t)n * 4;
   return LM_OK;
 }
 
@@ -321,21 +280,21 @@ static int attr_int(const xb *c, size_t at, const char *key, const uint8_t *s, s
   if (v < 0) {
     char f[XB_FIELD];
     snprintf(f, sizeof f, "attributes.%s", key);
-    return xb_fail(c, LM_ERANGE, at, f, "value %lld out of range [0, %lld]", v,
-                   (long long)INT64_MAX);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, at, f, "value %lld out of range [0, %lld]", v,
+                           (long long)INT64_MAX);
   }
   *out = v;
   return LM_OK;
 bad:;
   char f[XB_FIELD];
   snprintf(f, sizeof f, "attributes.%s", key);
-  return xb_fail(c, LM_EFORMAT, at, f, "expected an integer string, got \"%s\"",
-                 printable(b, sizeof b, s, n));
+  return lm__cur_fail_at(&c->k, LM_EFORMAT, at, f, "expected an integer string, got \"%s\"",
+                         lm__printable(b, sizeof b, s, n));
 }
 
 static int read_attributes(xb *c) {
   uint64_t n;
-  int rc = read_count(c, 16, "attributes", &n);
+  int rc = lm__cur_count(&c->k, "attributes", 8, 16, &n);
   if (rc) return rc;
   for (uint64_t i = 0; i < n; i++) {
     char f[XB_FIELD];
@@ -344,7 +303,7 @@ static int read_attributes(xb *c) {
     snprintf(f, sizeof f, "attributes[%llu].key", (unsigned long long)i);
     if ((rc = read_str(c, f, &k, &kl))) return rc;
     snprintf(f, sizeof f, "attributes[%llu].value", (unsigned long long)i);
-    vat = c->pos;
+    vat = c->k.pos;
     if ((rc = read_str(c, f, &v, &vl))) return rc;
     if (streq(k, kl, "best_iteration")) {
       if ((rc = attr_int(c, vat, "best_iteration", v, vl, &c->ir->best_iteration))) return rc;
@@ -373,34 +332,36 @@ static int read_model(xb *c) {
   char b[64];
   lm_ir_model *ir = c->ir;
   int rc;
-  if (c->n >= 4 && memcmp(c->p, "binf", 4) == 0) c->pos = 4;
-  if ((rc = need(c, XB_LEARNER_PARAM, "learner_model_param"))) return rc;
-  const uint8_t *q = c->p + c->pos;
-  size_t h = c->pos;
-  float base = le_f32(q);
-  uint32_t nf = le32(q + 4), major = le32(q + 20), minor = le32(q + 24), ntgt = le32(q + 28);
-  int32_t ncls = le_i32(q + 8), extra = le_i32(q + 12);
+  if (c->k.n >= 4 && memcmp(c->k.p, "binf", 4) == 0) c->k.pos = 4;
+  if ((lm__cur_field(&c->k, "learner_model_param"), rc = lm__cur_need(&c->k, XB_LEARNER_PARAM)))
+    return rc;
+  const uint8_t *q = c->k.p + c->k.pos;
+  size_t h = c->k.pos;
+  float base = lm__le_f32(q);
+  uint32_t nf = lm__le32(q + 4), major = lm__le32(q + 20), minor = lm__le32(q + 24),
+           ntgt = lm__le32(q + 28);
+  int32_t ncls = lm__le_i32(q + 8), extra = lm__le_i32(q + 12);
   /* XGBoost wrote binary models from 0.x to 2.x (3.1 cannot): anything else is not a model. */
   if (major > 3)
-    return xb_fail(c, LM_EFORMAT, h + 20, "learner_model_param.major_version",
-                   "%u is no XGBoost version (not an XGBoost binary model?)", major);
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, h + 20, "learner_model_param.major_version",
+                           "%u is no XGBoost version (not an XGBoost binary model?)", major);
   if (ncls < 0 || (uint32_t)ncls > XB_MAX_OUTPUTS)
-    return xb_fail(c, LM_ERANGE, h + 8, "learner_model_param.num_class",
-                   "value %d out of range [0, %u]", ncls, XB_MAX_OUTPUTS);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, h + 8, "learner_model_param.num_class",
+                           "value %d out of range [0, %u]", ncls, XB_MAX_OUTPUTS);
   if (ntgt > XB_MAX_OUTPUTS)
-    return xb_fail(c, LM_ERANGE, h + 28, "learner_model_param.num_target",
-                   "value %u out of range [0, %u]", ntgt, XB_MAX_OUTPUTS);
+    return lm__cur_fail_at(&c->k, LM_ERANGE, h + 28, "learner_model_param.num_target",
+                           "value %u out of range [0, %u]", ntgt, XB_MAX_OUTPUTS);
   if (ntgt == 0) ntgt = 1; /* before 1.6: no num_target, one target */
   snprintf(ir->source_version, sizeof ir->source_version, "%u.%u", major, minor);
   snprintf(ir->source_format, sizeof ir->source_format, "xgboost-binary");
   ir->num_features = nf;
   uint32_t no = (uint32_t)ncls > ntgt ? (uint32_t)ncls : ntgt;
   ir->num_outputs = no > 1 ? no : 1;
-  c->pos += XB_LEARNER_PARAM;
+  c->k.pos += XB_LEARNER_PARAM;
 
   /* objective and booster names */
   const uint8_t *s;
-  size_t sl, oat = c->pos;
+  size_t sl, oat = c->k.pos;
   if ((rc = read_str(c, "objective", &s, &sl))) return rc;
   char on[64];
   const lm_objective *o = NULL;
@@ -410,15 +371,15 @@ static int read_model(xb *c) {
     o = lm__objective_by_name(on);
   }
   if (!o)
-    return xb_fail(c, LM_EUNSUPPORTED, oat, "objective", "unknown objective \"%s\"",
-                   printable(b, sizeof b, s, sl));
+    return lm__cur_fail_at(&c->k, LM_EUNSUPPORTED, oat, "objective", "unknown objective \"%s\"",
+                           lm__printable(b, sizeof b, s, sl));
   if (o->multiclass && ncls < 2)
-    return xb_fail(c, LM_EFORMAT, h + 8, "learner_model_param.num_class",
-                   "objective %s needs num_class >= 2, got %d", o->name, ncls);
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, h + 8, "learner_model_param.num_class",
+                           "objective %s needs num_class >= 2, got %d", o->name, ncls);
   snprintf(ir->objective, sizeof ir->objective, "%s", o->name);
   ir->base_score = major == 0 && !o->multiclass ? pre10_base_score(o, base) : base;
 
-  size_t bat = c->pos;
+  size_t bat = c->k.pos;
   if ((rc = read_str(c, "booster", &s, &sl))) return rc;
   if (streq(s, sl, "gbtree") || streq(s, sl, "dart")) {
     int dart = streq(s, sl, "dart");
@@ -428,14 +389,14 @@ static int read_model(xb *c) {
     ir->booster = LM_BOOSTER_GBLINEAR;
     if ((rc = read_gblinear(c))) return rc;
   } else {
-    return xb_fail(c, LM_EUNSUPPORTED, bat, "booster",
-                   "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
-                   printable(b, sizeof b, s, sl));
+    return lm__cur_fail_at(&c->k, LM_EUNSUPPORTED, bat, "booster",
+                           "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
+                           lm__printable(b, sizeof b, s, sl));
   }
   if (extra != 0 && (rc = read_attributes(c))) return rc;
-  if (c->pos != c->n)
-    return xb_fail(c, LM_EFORMAT, c->pos, "end of model", "%zu unexpected bytes after the model",
-                   c->n - c->pos);
+  if (c->k.pos != c->k.n)
+    return lm__cur_fail_at(&c->k, LM_EFORMAT, c->k.pos, "end of model",
+                           "%zu unexpected bytes after the model", c->k.n - c->k.pos);
   return LM_OK;
 }
 
@@ -444,7 +405,8 @@ int lm__import_xgboost_binary(const uint8_t *data, size_t len, const char *name,
   *out = NULL;
   if (!name) name = "(input)";
   if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
-  xb c = {.p = data, .n = len, .name = name};
+  xb c = {.ir = NULL};
+  lm__cur_init(&c.k, data, len, name);
   if (!(c.ir = lm_ir_new())) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   int rc = read_model(&c);
   if (rc) {

@@ -38,212 +38,10 @@
 
 #include <json-c/json.h>
 
-#include "formats/import/import.h"
+#include "formats/import/xgboost_json.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
-
-/* Sanity cap on num_class / num_target: larger values are rejected (LM_ERANGE) so that a tiny
- * file cannot make later stages allocate per-output arrays of billions of entries. */
-#define XJ_MAX_OUTPUTS (1u << 20)
-/* JSON paths in messages are built in buffers of this size (longer paths are truncated). */
-#define XJ_PATH 256
-
-typedef struct xj {
-  const char *name; /* input name for messages */
-  lm_ir_model *ir;  /* the model being built (owned; freed on error by the caller) */
-  size_t cat_cap;   /* capacity of ir->cat_values */
-} xj;
-
-/* ---- errors ---------------------------------------------------------------------------- */
-
-/* "name: path: message". */
-LM__PRINTF(4, 5)
-static int xj_fail(const xj *c, int code, const char *path, const char *fmt, ...) {
-  char msg[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return lm__fail(code, "%s: %s: %s", c->name, path, msg);
-}
-
-/* Copy an untrusted string for a message: at most 60 bytes, control characters as '?', so the
- * detail stays one line. */
-static const char *printable(char *dst, size_t n, const char *src) {
-  size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;
-  for (; src[i] && i < lim; i++) {
-    unsigned char ch = (unsigned char)src[i];
-    dst[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-  }
-  dst[i] = '\0';
-  if (src[i] && n > 4 && i >= 3) memcpy(dst + i - 3, "...", 4);
-  return dst;
-}
-
-static const char *type_name(json_object *o) {
-  switch (json_object_get_type(o)) {
-  case json_type_null: return "null";
-  case json_type_boolean: return "boolean";
-  case json_type_double:
-  case json_type_int: return "number";
-  case json_type_object: return "object";
-  case json_type_array: return "array";
-  case json_type_string: return "string";
-  }
-  return "?";
-}
-
-static const char *want_name(enum json_type t) {
-  switch (t) {
-  case json_type_object: return "object";
-  case json_type_array: return "array";
-  case json_type_string: return "string";
-  case json_type_int: return "integer";
-  case json_type_double: return "number";
-  case json_type_boolean: return "boolean";
-  case json_type_null: return "null";
-  }
-  return "?";
-}
-
-/* ---- paths ----------------------------------------------------------------------------- */
-
-/* Truncated paths end in "..." (snprintf's result is checked, which also tells GCC that the
- * truncation is intended). */
-static const char *path_done(char *dst, int n) {
-  if (n < 0 || n >= XJ_PATH) memcpy(dst + XJ_PATH - 4, "...", 4);
-  return dst;
-}
-
-static const char *path_key(char *dst, const char *parent, const char *key) {
-  if (parent && parent[0]) return path_done(dst, snprintf(dst, XJ_PATH, "%s.%s", parent, key));
-  return path_done(dst, snprintf(dst, XJ_PATH, "%s", key));
-}
-
-static const char *path_idx(char *dst, const char *parent, size_t i) {
-  return path_done(dst, snprintf(dst, XJ_PATH, "%s[%zu]", parent, i));
-}
-
-/* Where a value sits, base[.key][[idx]]: formatted only when an error is reported, so that
- * walking millions of array elements costs no string formatting. */
-typedef struct xat {
-  const char *base, *key;
-  size_t idx;
-  int indexed;
-} xat;
-#define AT(base, key, i) ((xat){(base), (key), (i), 1})
-
-static const char *at_str(char *dst, xat a) {
-  char tmp[XJ_PATH];
-  const char *p = a.key ? path_key(tmp, a.base, a.key) : a.base;
-  if (a.indexed) return path_idx(dst, p, a.idx);
-  return path_done(dst, snprintf(dst, XJ_PATH, "%s", p));
-}
-
-/* ---- typed access ---------------------------------------------------------------------- */
-
-/* obj.key with type want (json_type_double also accepts integers). Missing: LM_EFORMAT if
- * required, else *out = NULL. */
-static int get_field(const xj *c, json_object *obj, const char *path, const char *key,
-                     enum json_type want, int required, json_object **out) {
-  char p[XJ_PATH];
-  json_object *v = NULL;
-  *out = NULL;
-  if (!json_object_object_get_ex(obj, key, &v)) {
-    if (!required) return LM_OK;
-    return xj_fail(c, LM_EFORMAT, path_key(p, path, key), "missing");
-  }
-  enum json_type t = json_object_get_type(v);
-  if (t != want && !(want == json_type_double && t == json_type_int))
-    return xj_fail(c, LM_EFORMAT, path_key(p, path, key), "expected %s, got %s", want_name(want),
-                   type_name(v));
-  *out = v;
-  return LM_OK;
-}
-
-/* A float32 from a JSON number, converted from the number's original text (see the file
- * comment). */
-static int num_to_float(const xj *c, json_object *v, xat at, float *out) {
-  char p[XJ_PATH];
-  enum json_type t = json_object_get_type(v);
-  if (t != json_type_double && t != json_type_int)
-    return xj_fail(c, LM_EFORMAT, at_str(p, at), "expected number, got %s", type_name(v));
-  /* Fast path: a double that is exactly a float32 came from text within half a double ulp
-   * of that float, so strtof of the same text gives that float too (a float's neighbours are
-   * 2^29 double ulps away). This is also how UBJSON's binary float32 values arrive
-   * (xgboost_ubj.c stores each as the double of the float, exactly). NaN and anything not a
-   * float32 take the text path below. */
-  if (t == json_type_double) {
-    double d = json_object_get_double(v);
-    if (d == (double)(float)d) {
-      *out = (float)d;
-      return LM_OK;
-    }
-  }
-  const char *text = json_object_get_string(v);
-  if (!text) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
-  char *end = NULL;
-  float f = strtof(text, &end);
-  /* Require strtof to consume the whole text (defensive: json-c's tokenizer already checked
-   * the syntax, though it leniently drops a dangling exponent, "2.5E" → "2.5"). Text beyond
-   * float range becomes ±inf, as a float would. */
-  if (end == text || *end != '\0') {
-    char b[64];
-    return xj_fail(c, LM_EFORMAT, at_str(p, at), "malformed number '%s'",
-                   printable(b, sizeof b, text));
-  }
-  *out = f;
-  return LM_OK;
-}
-
-/* An integer in [lo, hi] from a JSON integer; out of range: range_code. json-c saturates
- * integers beyond int64 (and uint64) range, which then fail the range check. */
-static int num_to_int(const xj *c, json_object *v, xat at, int64_t lo, int64_t hi, int range_code,
-                      int64_t *out) {
-  char p[XJ_PATH];
-  if (json_object_get_type(v) != json_type_int)
-    return xj_fail(c, LM_EFORMAT, at_str(p, at), "expected integer, got %s", type_name(v));
-  int64_t x = json_object_get_int64(v);
-  if (x < lo || x > hi)
-    return xj_fail(c, range_code, at_str(p, at), "value %lld out of range [%lld, %lld]",
-                   (long long)x, (long long)lo, (long long)hi);
-  *out = x;
-  return LM_OK;
-}
-
-/* An integer in [lo, hi] written as a JSON string (XGBoost's parameter objects hold strings). */
-static int str_to_int(const xj *c, json_object *v, const char *path, int64_t lo, int64_t hi,
-                      int64_t *out) {
-  char b[64];
-  if (json_object_get_type(v) != json_type_string)
-    return xj_fail(c, LM_EFORMAT, path, "expected string, got %s", type_name(v));
-  const char *s = json_object_get_string(v);
-  char *end = NULL;
-  errno = 0;
-  long long x = strtoll(s, &end, 10);
-  if (end == s || *end != '\0' || errno == ERANGE)
-    return xj_fail(c, LM_EFORMAT, path, "expected an integer string, got \"%s\"",
-                   printable(b, sizeof b, s));
-  if (x < lo || x > hi)
-    return xj_fail(c, LM_ERANGE, path, "value %lld out of range [%lld, %lld]", x, (long long)lo,
-                   (long long)hi);
-  *out = x;
-  return LM_OK;
-}
-
-/* obj.key as a string holding an integer in [lo, hi]; absent and not required: *out = dflt. */
-static int field_str_int(const xj *c, json_object *obj, const char *path, const char *key,
-                         int required, int64_t dflt, int64_t lo, int64_t hi, int64_t *out) {
-  char p[XJ_PATH];
-  json_object *v;
-  int rc = get_field(c, obj, path, key, json_type_string, required, &v);
-  if (rc) return rc;
-  if (!v) {
-    *out = dflt;
-    return LM_OK;
-  }
-  return str_to_int(c, v, path_key(p, path, key), lo, hi, out);
-}
 
 /* ---- learner parameters ---------------------------------------------------------------- */
 
@@ -269,9 +67,9 @@ static int parse_base_score(const xj *c, json_object *v, const char *path, float
     if (n == 0)
       first = f;
     else if (memcmp(&f, &first, sizeof f) != 0)
-      return xj_fail(c, LM_EUNSUPPORTED, path,
-                     "multi-target base score (values differ: \"%s\") is not supported",
-                     printable(b, sizeof b, s));
+      return lm__xj_fail(c, LM_EUNSUPPORTED, path,
+                         "multi-target base score (values differ: \"%s\") is not supported",
+                         lm__printable_utf8(b, sizeof b, s));
     n++;
     if (bracketed && *q == ',') {
       q++;
@@ -288,8 +86,8 @@ static int parse_base_score(const xj *c, json_object *v, const char *path, float
   *out = first;
   return LM_OK;
 bad:
-  return xj_fail(c, LM_EFORMAT, path, "expected a number or [numbers] string, got \"%s\"",
-                 printable(b, sizeof b, s));
+  return lm__xj_fail(c, LM_EFORMAT, path, "expected a number or [numbers] string, got \"%s\"",
+                     lm__printable_utf8(b, sizeof b, s));
 }
 
 /* ---- trees ----------------------------------------------------------------------------- */
@@ -298,12 +96,12 @@ bad:
 static int node_array(const xj *c, json_object *tree, const char *tpath, const char *key,
                       int required, size_t n, json_object **out) {
   char p[XJ_PATH];
-  int rc = get_field(c, tree, tpath, key, json_type_array, required, out);
+  int rc = lm__xj_get_field(c, tree, tpath, key, json_type_array, required, out);
   if (rc || !*out) return rc;
   size_t len = json_object_array_length(*out);
   if (len != n)
-    return xj_fail(c, LM_EFORMAT, path_key(p, tpath, key),
-                   "length %zu does not match num_nodes %zu", len, n);
+    return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, tpath, key),
+                       "length %zu does not match num_nodes %zu", len, n);
   return LM_OK;
 }
 
@@ -342,19 +140,19 @@ static int tree_categories(xj *c, json_object *tree, const char *tpath, lm_ir_tr
   json_object *a[4];
   int present = 0, rc;
   for (int i = 0; i < 4; i++) {
-    rc = get_field(c, tree, tpath, keys[i], json_type_array, 0, &a[i]);
+    rc = lm__xj_get_field(c, tree, tpath, keys[i], json_type_array, 0, &a[i]);
     if (rc) return rc;
     present += a[i] != NULL;
   }
   if (present == 0) return LM_OK; /* files before 1.3 have no categorical fields */
   for (int i = 0; i < 4; i++)
-    if (!a[i]) return xj_fail(c, LM_EFORMAT, path_key(p, tpath, keys[i]), "missing");
+    if (!a[i]) return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, tpath, keys[i]), "missing");
   size_t ncn = json_object_array_length(a[0]);
   for (int i = 1; i < 3; i++)
     if (json_object_array_length(a[i]) != ncn)
-      return xj_fail(c, LM_EFORMAT, path_key(p, tpath, keys[i]),
-                     "length %zu does not match categories_nodes length %zu",
-                     json_object_array_length(a[i]), ncn);
+      return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, tpath, keys[i]),
+                         "length %zu does not match categories_nodes length %zu",
+                         json_object_array_length(a[i]), ncn);
   size_t ncat = json_object_array_length(a[3]);
   /* The sizes may add up to at most the categories array's length: that bounds work and memory
    * by the input's size (overlapping segments could otherwise multiply it). */
@@ -364,31 +162,31 @@ static int tree_categories(xj *c, json_object *tree, const char *tpath, lm_ir_tr
   rc = LM_OK;
   for (size_t j = 0; j < ncn && rc == LM_OK; j++) {
     int64_t node, seg, size;
-    if ((rc = num_to_int(c, json_object_array_get_idx(a[0], j), AT(tpath, keys[0], j), 0,
-                         (int64_t)t->n_nodes - 1, LM_ERANGE, &node)) ||
-        (rc = num_to_int(c, json_object_array_get_idx(a[1], j), AT(tpath, keys[1], j), 0,
-                         (int64_t)ncat, LM_ERANGE, &seg)) ||
-        (rc = num_to_int(c, json_object_array_get_idx(a[2], j), AT(tpath, keys[2], j), 0,
-                         (int64_t)ncat, LM_ERANGE, &size)))
+    if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(a[0], j), AT(tpath, keys[0], j), 0,
+                                (int64_t)t->n_nodes - 1, LM_ERANGE, &node)) ||
+        (rc = lm__xj_num_to_int(c, json_object_array_get_idx(a[1], j), AT(tpath, keys[1], j), 0,
+                                (int64_t)ncat, LM_ERANGE, &seg)) ||
+        (rc = lm__xj_num_to_int(c, json_object_array_get_idx(a[2], j), AT(tpath, keys[2], j), 0,
+                                (int64_t)ncat, LM_ERANGE, &size)))
       break;
     if (node <= prev) {
-      rc = xj_fail(c, LM_EFORMAT, at_str(p, AT(tpath, keys[0], j)),
-                   "node %lld listed out of order (after node %lld)", (long long)node,
-                   (long long)prev);
+      rc = lm__xj_fail(c, LM_EFORMAT, lm__xj_at_str(p, AT(tpath, keys[0], j)),
+                       "node %lld listed out of order (after node %lld)", (long long)node,
+                       (long long)prev);
       break;
     }
     prev = node;
     if (seg + size > (int64_t)ncat) {
-      rc = xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, keys[2], j)),
-                   "category segment [%lld, %lld) out of range (categories length %zu)",
-                   (long long)seg, (long long)(seg + size), ncat);
+      rc = lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, keys[2], j)),
+                       "category segment [%lld, %lld) out of range (categories length %zu)",
+                       (long long)seg, (long long)(seg + size), ncat);
       break;
     }
     total += (size_t)size;
     if (total > ncat) {
-      rc = xj_fail(c, LM_EFORMAT, path_key(p, tpath, keys[2]),
-                   "sizes add up to more than the categories length %zu (overlapping segments)",
-                   ncat);
+      rc = lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, tpath, keys[2]),
+                       "sizes add up to more than the categories length %zu (overlapping segments)",
+                       ncat);
       break;
     }
     if ((size_t)size > buf_cap) {
@@ -405,12 +203,13 @@ static int tree_categories(xj *c, json_object *tree, const char *tpath, lm_ir_tr
       json_object *e = json_object_array_get_idx(a[3], at);
       int64_t v;
       if (json_object_get_type(e) == json_type_int && json_object_get_int64(e) < 0) {
-        rc = xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, keys[3], at)),
-                     "negative category %lld (node %lld)", (long long)json_object_get_int64(e),
-                     (long long)node);
+        rc = lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, keys[3], at)),
+                         "negative category %lld (node %lld)", (long long)json_object_get_int64(e),
+                         (long long)node);
         break;
       }
-      if ((rc = num_to_int(c, e, AT(tpath, keys[3], at), 0, INT32_MAX, LM_ERANGE, &v))) break;
+      if ((rc = lm__xj_num_to_int(c, e, AT(tpath, keys[3], at), 0, INT32_MAX, LM_ERANGE, &v)))
+        break;
       buf[k] = (uint32_t)v;
     }
     if (rc) break;
@@ -434,8 +233,8 @@ static int tree_walk(const xj *c, const char *tpath, const lm_ir_tree *t) {
   int r = lm_ir_tree_find_repeat(t, &node, &from);
   if (r < 0) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
   if (r > 0)
-    return xj_fail(c, LM_EFORMAT, tpath,
-                   "cycle or shared child: node %u is reached again from node %u", node, from);
+    return lm__xj_fail(c, LM_EFORMAT, tpath,
+                       "cycle or shared child: node %u is reached again from node %u", node, from);
   return LM_OK;
 }
 
@@ -444,16 +243,18 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
   lm_ir_model *ir = c->ir;
   int rc;
   if (json_object_get_type(tree) != json_type_object)
-    return xj_fail(c, LM_EFORMAT, tpath, "expected object, got %s", type_name(tree));
+    return lm__xj_fail(c, LM_EFORMAT, tpath, "expected object, got %s", lm__xj_type_name(tree));
   json_object *tp;
-  if ((rc = get_field(c, tree, tpath, "tree_param", json_type_object, 1, &tp))) return rc;
-  path_key(p2, tpath, "tree_param");
+  if ((rc = lm__xj_get_field(c, tree, tpath, "tree_param", json_type_object, 1, &tp))) return rc;
+  lm__xj_path_key(p2, tpath, "tree_param");
   int64_t n, slv;
-  if ((rc = field_str_int(c, tp, p2, "num_nodes", 1, 0, 1, INT32_MAX, &n))) return rc;
-  if ((rc = field_str_int(c, tp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv))) return rc;
+  if ((rc = lm__xj_field_str_int(c, tp, p2, "num_nodes", 1, 0, 1, INT32_MAX, &n))) return rc;
+  if ((rc = lm__xj_field_str_int(c, tp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv)))
+    return rc;
   if (slv > 1)
-    return xj_fail(c, LM_EUNSUPPORTED, path_key(p, p2, "size_leaf_vector"),
-                   "multi-target tree (leaf vectors of size %lld) not supported", (long long)slv);
+    return lm__xj_fail(c, LM_EUNSUPPORTED, lm__xj_path_key(p, p2, "size_leaf_vector"),
+                       "multi-target tree (leaf vectors of size %lld) not supported",
+                       (long long)slv);
 
   /* Every per-node array is checked against num_nodes before anything is allocated from it. */
   json_object *lc, *rcn, *si, *sc, *dl, *st;
@@ -472,46 +273,50 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
   for (size_t k = 0; k < nn; k++) {
     lm_ir_node *nd = &t->nodes[k];
     int64_t l, r, f, d, s = 0;
-    if ((rc = num_to_int(c, json_object_array_get_idx(lc, k), AT(tpath, "left_children", k),
-                         INT32_MIN, INT32_MAX, LM_ERANGE, &l)) ||
-        (rc = num_to_int(c, json_object_array_get_idx(rcn, k), AT(tpath, "right_children", k),
-                         INT32_MIN, INT32_MAX, LM_ERANGE, &r)))
+    if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(lc, k), AT(tpath, "left_children", k),
+                                INT32_MIN, INT32_MAX, LM_ERANGE, &l)) ||
+        (rc =
+             lm__xj_num_to_int(c, json_object_array_get_idx(rcn, k), AT(tpath, "right_children", k),
+                               INT32_MIN, INT32_MAX, LM_ERANGE, &r)))
       return rc;
     /* Children: -1 (leaf) or a node other than the root. */
     if (l != -1 && (l < 1 || l >= n))
-      return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "left_children", k)),
-                     "child index %lld out of range (num_nodes %lld)", (long long)l, (long long)n);
+      return lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "left_children", k)),
+                         "child index %lld out of range (num_nodes %lld)", (long long)l,
+                         (long long)n);
     if (r != -1 && (r < 1 || r >= n))
-      return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "right_children", k)),
-                     "child index %lld out of range (num_nodes %lld)", (long long)r, (long long)n);
+      return lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "right_children", k)),
+                         "child index %lld out of range (num_nodes %lld)", (long long)r,
+                         (long long)n);
     if ((l == -1) != (r == -1))
-      return xj_fail(c, LM_EFORMAT, at_str(p, AT(tpath, "left_children", k)),
-                     "node %zu has one child (left %lld, right %lld): a leaf has none, "
-                     "a split two", k, (long long)l, (long long)r);
+      return lm__xj_fail(c, LM_EFORMAT, lm__xj_at_str(p, AT(tpath, "left_children", k)),
+                         "node %zu has one child (left %lld, right %lld): a leaf has none, "
+                         "a split two",
+                         k, (long long)l, (long long)r);
     nd->left = (int32_t)l;
     nd->right = (int32_t)r;
-    if ((rc = num_to_float(c, json_object_array_get_idx(sc, k), AT(tpath, "split_conditions", k),
-                           &nd->value)))
+    if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(sc, k),
+                                  AT(tpath, "split_conditions", k), &nd->value)))
       return rc;
     /* default_left: 0/1 integers (1.6+) or booleans (older files). */
     json_object *e = json_object_array_get_idx(dl, k);
     if (json_object_get_type(e) == json_type_boolean)
       d = json_object_get_boolean(e);
-    else if ((rc = num_to_int(c, e, AT(tpath, "default_left", k), 0, 1, LM_EFORMAT, &d)))
+    else if ((rc = lm__xj_num_to_int(c, e, AT(tpath, "default_left", k), 0, 1, LM_EFORMAT, &d)))
       return rc;
-    if (st && (rc = num_to_int(c, json_object_array_get_idx(st, k), AT(tpath, "split_type", k), 0,
-                               1, LM_EFORMAT, &s)))
+    if (st && (rc = lm__xj_num_to_int(c, json_object_array_get_idx(st, k),
+                                      AT(tpath, "split_type", k), 0, 1, LM_EFORMAT, &s)))
       return rc;
-    if ((rc = num_to_int(c, json_object_array_get_idx(si, k), AT(tpath, "split_indices", k),
-                         INT64_MIN, INT64_MAX, LM_ERANGE, &f)))
+    if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(si, k), AT(tpath, "split_indices", k),
+                                INT64_MIN, INT64_MAX, LM_ERANGE, &f)))
       return rc;
     if (l == -1) {
       /* A leaf (deleted nodes are leaves too): its split fields are junk, e.g. 2^31-1. */
       f = d = s = 0;
     } else if (f < 0 || f >= (int64_t)ir->num_features) {
-      return xj_fail(c, LM_ERANGE, at_str(p, AT(tpath, "split_indices", k)),
-                     "feature index out of range: %lld (num_feature %u)", (long long)f,
-                     ir->num_features);
+      return lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "split_indices", k)),
+                         "feature index out of range: %lld (num_feature %u)", (long long)f,
+                         ir->num_features);
     }
     nd->feature = (uint32_t)f;
     nd->default_left = (uint8_t)d;
@@ -528,43 +333,50 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
   json_object *gp, *trees, *info;
   int64_t num_trees, slv;
   int rc;
-  if ((rc = get_field(c, model, mpath, "gbtree_model_param", json_type_object, 1, &gp))) return rc;
-  path_key(p2, mpath, "gbtree_model_param");
-  if ((rc = field_str_int(c, gp, p2, "num_trees", 1, 0, 0, INT32_MAX, &num_trees))) return rc;
-  if ((rc = field_str_int(c, gp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv))) return rc;
+  if ((rc = lm__xj_get_field(c, model, mpath, "gbtree_model_param", json_type_object, 1, &gp)))
+    return rc;
+  lm__xj_path_key(p2, mpath, "gbtree_model_param");
+  if ((rc = lm__xj_field_str_int(c, gp, p2, "num_trees", 1, 0, 0, INT32_MAX, &num_trees)))
+    return rc;
+  if ((rc = lm__xj_field_str_int(c, gp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv)))
+    return rc;
   /* num_parallel_tree: trees per output per boosting round (1.6+; older files: 1). XGBoost's
    * parameter has lower bound 1. */
   int64_t npt;
-  if ((rc = field_str_int(c, gp, p2, "num_parallel_tree", 0, 1, 1, INT32_MAX, &npt))) return rc;
+  if ((rc = lm__xj_field_str_int(c, gp, p2, "num_parallel_tree", 0, 1, 1, INT32_MAX, &npt)))
+    return rc;
   ir->num_parallel_tree = (uint32_t)npt;
-  if ((rc = get_field(c, model, mpath, "trees", json_type_array, 1, &trees))) return rc;
-  if ((rc = get_field(c, model, mpath, "tree_info", json_type_array, 1, &info))) return rc;
+  if ((rc = lm__xj_get_field(c, model, mpath, "trees", json_type_array, 1, &trees))) return rc;
+  if ((rc = lm__xj_get_field(c, model, mpath, "tree_info", json_type_array, 1, &info))) return rc;
   size_t nt = json_object_array_length(trees);
   if ((int64_t)nt != num_trees)
-    return xj_fail(c, LM_EFORMAT, path_key(p, p2, "num_trees"),
-                   "num_trees %lld does not match the trees array's length %zu",
-                   (long long)num_trees, nt);
+    return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, p2, "num_trees"),
+                       "num_trees %lld does not match the trees array's length %zu",
+                       (long long)num_trees, nt);
   if (json_object_array_length(info) != nt)
-    return xj_fail(c, LM_EFORMAT, path_key(p, mpath, "tree_info"),
-                   "length %zu does not match num_trees %zu", json_object_array_length(info), nt);
+    return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, mpath, "tree_info"),
+                       "length %zu does not match num_trees %zu", json_object_array_length(info),
+                       nt);
   if (nt > 0 && (num_target > 1 || slv > 1))
-    return xj_fail(
-        c, LM_EUNSUPPORTED,
-        slv > 1 ? path_key(p, p2, "size_leaf_vector") : "learner.learner_model_param.num_target",
-        "multi-target trees (%lld targets) not supported", (long long)(slv > 1 ? slv : num_target));
+    return lm__xj_fail(c, LM_EUNSUPPORTED,
+                       slv > 1 ? lm__xj_path_key(p, p2, "size_leaf_vector")
+                               : "learner.learner_model_param.num_target",
+                       "multi-target trees (%lld targets) not supported",
+                       (long long)(slv > 1 ? slv : num_target));
   if (nt == 0) return LM_OK;
   ir->trees = calloc(nt, sizeof *ir->trees);
   if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
   ir->n_trees = (uint32_t)nt;
   for (size_t i = 0; i < nt; i++) {
     int64_t g;
-    if ((rc = num_to_int(c, json_object_array_get_idx(info, i), AT(mpath, "tree_info", i), 0,
-                         (int64_t)ir->num_outputs - 1, LM_ERANGE, &g)))
+    if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(info, i), AT(mpath, "tree_info", i), 0,
+                                (int64_t)ir->num_outputs - 1, LM_ERANGE, &g)))
       return rc;
     ir->trees[i].group = (uint32_t)g;
     ir->trees[i].weight = 1.0f;
-    if ((rc = parse_tree(c, json_object_array_get_idx(trees, i),
-                         path_idx(p, path_key(p2, mpath, "trees"), i), &ir->trees[i])))
+    if ((rc =
+             parse_tree(c, json_object_array_get_idx(trees, i),
+                        lm__xj_path_idx(p, lm__xj_path_key(p2, mpath, "trees"), i), &ir->trees[i])))
       return rc;
   }
   return LM_OK;
@@ -576,61 +388,62 @@ static int parse_booster(xj *c, json_object *learner, int64_t num_target) {
   lm_ir_model *ir = c->ir;
   json_object *booster, *nm, *model;
   int rc;
-  if ((rc = get_field(c, learner, "learner", "gradient_booster", json_type_object, 1, &booster)))
+  if ((rc = lm__xj_get_field(c, learner, "learner", "gradient_booster", json_type_object, 1,
+                             &booster)))
     return rc;
-  if ((rc = get_field(c, booster, gb, "name", json_type_string, 1, &nm))) return rc;
+  if ((rc = lm__xj_get_field(c, booster, gb, "name", json_type_string, 1, &nm))) return rc;
   const char *name = json_object_get_string(nm);
   if (strcmp(name, "gbtree") == 0) {
     ir->booster = LM_BOOSTER_GBTREE;
-    if ((rc = get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
+    if ((rc = lm__xj_get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
     return parse_gbtree(c, model, "learner.gradient_booster.model", num_target);
   }
   if (strcmp(name, "dart") == 0) {
     json_object *inner, *wd;
     ir->booster = LM_BOOSTER_DART;
-    if ((rc = get_field(c, booster, gb, "gbtree", json_type_object, 1, &inner))) return rc;
-    if ((rc = get_field(c, inner, "learner.gradient_booster.gbtree", "model", json_type_object, 1,
-                        &model)))
+    if ((rc = lm__xj_get_field(c, booster, gb, "gbtree", json_type_object, 1, &inner))) return rc;
+    if ((rc = lm__xj_get_field(c, inner, "learner.gradient_booster.gbtree", "model",
+                               json_type_object, 1, &model)))
       return rc;
     if ((rc = parse_gbtree(c, model, "learner.gradient_booster.gbtree.model", num_target)))
       return rc;
-    if ((rc = get_field(c, booster, gb, "weight_drop", json_type_array, 1, &wd))) return rc;
+    if ((rc = lm__xj_get_field(c, booster, gb, "weight_drop", json_type_array, 1, &wd))) return rc;
     size_t n = json_object_array_length(wd);
     if (n != ir->n_trees)
-      return xj_fail(c, LM_EFORMAT, "learner.gradient_booster.weight_drop",
-                     "length %zu does not match num_trees %u", n, ir->n_trees);
+      return lm__xj_fail(c, LM_EFORMAT, "learner.gradient_booster.weight_drop",
+                         "length %zu does not match num_trees %u", n, ir->n_trees);
     for (size_t i = 0; i < n; i++)
-      if ((rc = num_to_float(c, json_object_array_get_idx(wd, i),
-                             AT("learner.gradient_booster.weight_drop", NULL, i),
-                             &ir->trees[i].weight)))
+      if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(wd, i),
+                                    AT("learner.gradient_booster.weight_drop", NULL, i),
+                                    &ir->trees[i].weight)))
         return rc;
     return LM_OK;
   }
   if (strcmp(name, "gblinear") == 0) {
     json_object *w;
     ir->booster = LM_BOOSTER_GBLINEAR;
-    if ((rc = get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
-    if ((rc = get_field(c, model, "learner.gradient_booster.model", "weights", json_type_array, 1,
-                        &w)))
+    if ((rc = lm__xj_get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
+    if ((rc = lm__xj_get_field(c, model, "learner.gradient_booster.model", "weights",
+                               json_type_array, 1, &w)))
       return rc;
     uint64_t want = ((uint64_t)ir->num_features + 1) * ir->num_outputs;
     size_t n = json_object_array_length(w);
     if ((uint64_t)n != want)
-      return xj_fail(c, LM_EFORMAT, "learner.gradient_booster.model.weights",
-                     "length %zu, expected (num_feature + 1) x outputs = (%u + 1) x %u = %llu", n,
-                     ir->num_features, ir->num_outputs, (unsigned long long)want);
+      return lm__xj_fail(c, LM_EFORMAT, "learner.gradient_booster.model.weights",
+                         "length %zu, expected (num_feature + 1) x outputs = (%u + 1) x %u = %llu",
+                         n, ir->num_features, ir->num_outputs, (unsigned long long)want);
     ir->linear_weights = malloc((n ? n : 1) * sizeof *ir->linear_weights);
     if (!ir->linear_weights) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
     for (size_t i = 0; i < n; i++)
-      if ((rc = num_to_float(c, json_object_array_get_idx(w, i),
-                             AT("learner.gradient_booster.model.weights", NULL, i),
-                             &ir->linear_weights[i])))
+      if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(w, i),
+                                    AT("learner.gradient_booster.model.weights", NULL, i),
+                                    &ir->linear_weights[i])))
         return rc;
     return LM_OK;
   }
-  return xj_fail(c, LM_EUNSUPPORTED, "learner.gradient_booster.name",
-                 "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
-                 printable(b, sizeof b, name));
+  return lm__xj_fail(c, LM_EUNSUPPORTED, "learner.gradient_booster.name",
+                     "unknown booster \"%s\" (lmrt supports gbtree, dart, gblinear)",
+                     lm__printable_utf8(b, sizeof b, name));
 }
 
 /* learner.feature_names / feature_types: optional; empty arrays mean none. */
@@ -639,36 +452,36 @@ static int parse_features(xj *c, json_object *learner) {
   lm_ir_model *ir = c->ir;
   json_object *names, *types;
   int rc;
-  if ((rc = get_field(c, learner, "learner", "feature_names", json_type_array, 0, &names)) ||
-      (rc = get_field(c, learner, "learner", "feature_types", json_type_array, 0, &types)))
+  if ((rc = lm__xj_get_field(c, learner, "learner", "feature_names", json_type_array, 0, &names)) ||
+      (rc = lm__xj_get_field(c, learner, "learner", "feature_types", json_type_array, 0, &types)))
     return rc;
   size_t nf = ir->num_features;
   if (names && json_object_array_length(names) > 0) {
     if (json_object_array_length(names) != nf)
-      return xj_fail(c, LM_EFORMAT, "learner.feature_names", "%zu names for num_feature %zu",
-                     json_object_array_length(names), nf);
+      return lm__xj_fail(c, LM_EFORMAT, "learner.feature_names", "%zu names for num_feature %zu",
+                         json_object_array_length(names), nf);
     ir->feature_names = calloc(nf, sizeof *ir->feature_names);
     if (!ir->feature_names) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
     for (size_t i = 0; i < nf; i++) {
       json_object *e = json_object_array_get_idx(names, i);
       if (json_object_get_type(e) != json_type_string)
-        return xj_fail(c, LM_EFORMAT, path_idx(p, "learner.feature_names", i),
-                       "expected string, got %s", type_name(e));
+        return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_idx(p, "learner.feature_names", i),
+                           "expected string, got %s", lm__xj_type_name(e));
       ir->feature_names[i] = strdup(json_object_get_string(e));
       if (!ir->feature_names[i]) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
     }
   }
   if (types && json_object_array_length(types) > 0) {
     if (json_object_array_length(types) != nf)
-      return xj_fail(c, LM_EFORMAT, "learner.feature_types", "%zu types for num_feature %zu",
-                     json_object_array_length(types), nf);
+      return lm__xj_fail(c, LM_EFORMAT, "learner.feature_types", "%zu types for num_feature %zu",
+                         json_object_array_length(types), nf);
     ir->feature_types = malloc(nf);
     if (!ir->feature_types) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
     for (size_t i = 0; i < nf; i++) {
       json_object *e = json_object_array_get_idx(types, i);
       if (json_object_get_type(e) != json_type_string)
-        return xj_fail(c, LM_EFORMAT, path_idx(p, "learner.feature_types", i),
-                       "expected string, got %s", type_name(e));
+        return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_idx(p, "learner.feature_types", i),
+                           "expected string, got %s", lm__xj_type_name(e));
       /* "c" categorical; "q", "int", "float", "i" (and anything else) numeric. */
       ir->feature_types[i] = strcmp(json_object_get_string(e), "c") == 0 ? 'c' : 'q';
     }
@@ -679,13 +492,13 @@ static int parse_features(xj *c, json_object *learner) {
 /* learner.attributes: optional string → string; best_iteration and best_ntree_limit are kept. */
 static int parse_attributes(xj *c, json_object *learner) {
   json_object *attrs;
-  int rc = get_field(c, learner, "learner", "attributes", json_type_object, 0, &attrs);
+  int rc = lm__xj_get_field(c, learner, "learner", "attributes", json_type_object, 0, &attrs);
   if (rc || !attrs) return rc;
-  if ((rc = field_str_int(c, attrs, "learner.attributes", "best_iteration", 0, -1, 0, INT64_MAX,
-                          &c->ir->best_iteration)))
+  if ((rc = lm__xj_field_str_int(c, attrs, "learner.attributes", "best_iteration", 0, -1, 0,
+                                 INT64_MAX, &c->ir->best_iteration)))
     return rc;
-  return field_str_int(c, attrs, "learner.attributes", "best_ntree_limit", 0, -1, 0, INT64_MAX,
-                       &c->ir->best_ntree_limit);
+  return lm__xj_field_str_int(c, attrs, "learner.attributes", "best_ntree_limit", 0, -1, 0,
+                              INT64_MAX, &c->ir->best_ntree_limit);
 }
 
 static int parse_model(xj *c, json_object *root) {
@@ -695,30 +508,32 @@ static int parse_model(xj *c, json_object *root) {
   json_object *ver, *learner, *lmp, *bs, *obj, *oname;
   int rc;
   if (json_object_get_type(root) != json_type_object)
-    return xj_fail(c, LM_EFORMAT, "top level", "expected object, got %s", type_name(root));
+    return lm__xj_fail(c, LM_EFORMAT, "top level", "expected object, got %s",
+                       lm__xj_type_name(root));
 
   /* version: [major, minor, patch] */
-  if ((rc = get_field(c, root, "", "version", json_type_array, 1, &ver))) return rc;
+  if ((rc = lm__xj_get_field(c, root, "", "version", json_type_array, 1, &ver))) return rc;
   if (json_object_array_length(ver) != 3)
-    return xj_fail(c, LM_EFORMAT, "version", "expected 3 numbers, got %zu",
-                   json_object_array_length(ver));
+    return lm__xj_fail(c, LM_EFORMAT, "version", "expected 3 numbers, got %zu",
+                       json_object_array_length(ver));
   int64_t v[3];
   for (size_t i = 0; i < 3; i++)
-    if ((rc = num_to_int(c, json_object_array_get_idx(ver, i), AT("version", NULL, i), 0, INT32_MAX,
-                         LM_EFORMAT, &v[i])))
+    if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(ver, i), AT("version", NULL, i), 0,
+                                INT32_MAX, LM_EFORMAT, &v[i])))
       return rc;
   snprintf(ir->source_version, sizeof ir->source_version, "%lld.%lld.%lld", (long long)v[0],
            (long long)v[1], (long long)v[2]);
 
-  if ((rc = get_field(c, root, "", "learner", json_type_object, 1, &learner))) return rc;
+  if ((rc = lm__xj_get_field(c, root, "", "learner", json_type_object, 1, &learner))) return rc;
 
   /* learner_model_param: every value is a string. */
   int64_t nf, ncls, ntgt;
-  if ((rc = get_field(c, learner, "learner", "learner_model_param", json_type_object, 1, &lmp)) ||
-      (rc = field_str_int(c, lmp, mp, "num_feature", 1, 0, 0, UINT32_MAX, &nf)) ||
-      (rc = field_str_int(c, lmp, mp, "num_class", 0, 0, 0, XJ_MAX_OUTPUTS, &ncls)) ||
-      (rc = field_str_int(c, lmp, mp, "num_target", 0, 1, 0, XJ_MAX_OUTPUTS, &ntgt)) ||
-      (rc = get_field(c, lmp, mp, "base_score", json_type_string, 1, &bs)) ||
+  if ((rc = lm__xj_get_field(c, learner, "learner", "learner_model_param", json_type_object, 1,
+                             &lmp)) ||
+      (rc = lm__xj_field_str_int(c, lmp, mp, "num_feature", 1, 0, 0, UINT32_MAX, &nf)) ||
+      (rc = lm__xj_field_str_int(c, lmp, mp, "num_class", 0, 0, 0, XJ_MAX_OUTPUTS, &ncls)) ||
+      (rc = lm__xj_field_str_int(c, lmp, mp, "num_target", 0, 1, 0, XJ_MAX_OUTPUTS, &ntgt)) ||
+      (rc = lm__xj_get_field(c, lmp, mp, "base_score", json_type_string, 1, &bs)) ||
       (rc = parse_base_score(c, bs, "learner.learner_model_param.base_score", &ir->base_score)))
     return rc;
   if (ntgt == 0) ntgt = 1; /* written as 0 by some versions: one target */
@@ -727,17 +542,17 @@ static int parse_model(xj *c, json_object *root) {
   ir->num_outputs = (uint32_t)(no > 1 ? no : 1);
 
   /* objective */
-  if ((rc = get_field(c, learner, "learner", "objective", json_type_object, 1, &obj)) ||
-      (rc = get_field(c, obj, "learner.objective", "name", json_type_string, 1, &oname)))
+  if ((rc = lm__xj_get_field(c, learner, "learner", "objective", json_type_object, 1, &obj)) ||
+      (rc = lm__xj_get_field(c, obj, "learner.objective", "name", json_type_string, 1, &oname)))
     return rc;
   const char *on = json_object_get_string(oname);
   const lm_objective *o = lm__objective_by_name(on);
   if (!o)
-    return xj_fail(c, LM_EUNSUPPORTED, "learner.objective.name", "unknown objective \"%s\"",
-                   printable(b, sizeof b, on));
+    return lm__xj_fail(c, LM_EUNSUPPORTED, "learner.objective.name", "unknown objective \"%s\"",
+                       lm__printable_utf8(b, sizeof b, on));
   if (o->multiclass && ncls < 2)
-    return xj_fail(c, LM_EFORMAT, "learner.learner_model_param.num_class",
-                   "objective %s needs num_class >= 2, got %lld", o->name, (long long)ncls);
+    return lm__xj_fail(c, LM_EFORMAT, "learner.learner_model_param.num_class",
+                       "objective %s needs num_class >= 2, got %lld", o->name, (long long)ncls);
   snprintf(ir->objective, sizeof ir->objective, "%s", o->name);
 
   if ((rc = parse_features(c, learner)) || (rc = parse_attributes(c, learner))) return rc;

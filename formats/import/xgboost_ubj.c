@@ -44,29 +44,17 @@
 #include <json-c/json.h>
 
 #include "formats/import/import.h"
+#include "base/cursor.h"
 #include "base/error.h"
-
 
 #define UBJ_MAX_DEPTH 32
 
 typedef struct ubj {
-  const uint8_t *p;
-  size_t n;
-  const char *name;
+  lm_cursor c; /* the input (offsets travel as explicit positions through the parser) */
   const char *skip_top_key; /* a key of the top-level object whose value is not built */
   char *key;                /* scratch for NUL-terminated keys */
   size_t key_cap;
 } ubj;
-
-LM__PRINTF(4, 5)
-static int u_fail(const ubj *u, int code, size_t at, const char *fmt, ...) {
-  char msg[400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return lm__fail(code, "%s: byte %zu: %s", u->name, at, msg);
-}
 
 /* A marker byte for messages: 'x' or 0xNN. */
 static const char *mk(char *buf, size_t n, uint8_t m) {
@@ -77,27 +65,22 @@ static const char *mk(char *buf, size_t n, uint8_t m) {
   return buf;
 }
 
+/* UBJSON's own truncation message (it names the value being read, then the offset). */
 static int need(const ubj *u, size_t pos, size_t k, const char *what) {
-  if (u->n - pos >= k) return LM_OK;
+  if (u->c.n - pos >= k) return LM_OK;
   return lm__fail(LM_EFORMAT, "%s: truncated UBJSON: %s needs %zu byte%s at byte %zu, %zu left",
-                  u->name, what, k, k == 1 ? "" : "s", pos, u->n - pos);
-}
-
-static uint64_t be(const uint8_t *q, int k) {
-  uint64_t v = 0;
-  for (int i = 0; i < k; i++) v = v << 8 | q[i];
-  return v;
+                  u->c.name, what, k, k == 1 ? "" : "s", pos, u->c.n - pos);
 }
 
 static float be_f32(const uint8_t *q) {
-  uint32_t b = (uint32_t)be(q, 4);
+  uint32_t b = (uint32_t)lm__be_n(q, 4);
   float f;
   memcpy(&f, &b, sizeof f);
   return f;
 }
 
 static double be_f64(const uint8_t *q) {
-  uint64_t b = be(q, 8);
+  uint64_t b = lm__be_n(q, 8);
   double d;
   memcpy(&d, &b, sizeof d);
   return d;
@@ -127,15 +110,15 @@ static int make_num(const ubj *u, uint8_t m, const uint8_t *q, json_object **out
   case 'i': o = json_object_new_int64((int8_t)q[0]); break;
   case 'C': o = json_object_new_int64((int8_t)q[0]); break; /* XGBoost: a (signed, x86) char */
   case 'U': o = json_object_new_int64(q[0]); break;
-  case 'I': o = json_object_new_int64((int16_t)(uint16_t)be(q, 2)); break;
-  case 'l': o = json_object_new_int64((int32_t)(uint32_t)be(q, 4)); break;
-  case 'L': o = json_object_new_int64((int64_t)be(q, 8)); break;
+  case 'I': o = json_object_new_int64((int16_t)(uint16_t)lm__be_n(q, 2)); break;
+  case 'l': o = json_object_new_int64((int32_t)(uint32_t)lm__be_n(q, 4)); break;
+  case 'L': o = json_object_new_int64((int64_t)lm__be_n(q, 8)); break;
   case 'd': o = json_object_new_double((double)be_f32(q)); break;
   default: /* 'D': rounded to float32 (see the file comment) */
     o = json_object_new_double((double)(float)be_f64(q));
     break;
   }
-  if (!o) return lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+  if (!o) return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
   *out = o;
   return LM_OK;
 }
@@ -147,16 +130,18 @@ static int read_count(const ubj *u, size_t *pos, size_t unit, const char *what, 
   size_t at = *pos;
   int rc = need(u, at, 1, what);
   if (rc) return rc;
-  if (u->p[at] != 'L')
-    return u_fail(u, LM_EFORMAT, at, "%s: expected the int64 marker 'L', got %s", what,
-                  mk(b, sizeof b, u->p[at]));
+  if (u->c.p[at] != 'L')
+    return lm__cur_fail_at(&u->c, LM_EFORMAT, at, NULL, "%s: expected the int64 marker 'L', got %s",
+                           what, mk(b, sizeof b, u->c.p[at]));
   if ((rc = need(u, at + 1, 8, what))) return rc;
-  int64_t v = (int64_t)be(u->p + at + 1, 8);
-  size_t left = u->n - (at + 9);
-  if (v < 0) return u_fail(u, LM_EFORMAT, at, "%s: negative count %lld", what, (long long)v);
+  int64_t v = (int64_t)lm__be_n(u->c.p + at + 1, 8);
+  size_t left = u->c.n - (at + 9);
+  if (v < 0)
+    return lm__cur_fail_at(&u->c, LM_EFORMAT, at, NULL, "%s: negative count %lld", what,
+                           (long long)v);
   if ((uint64_t)v > left / unit)
-    return u_fail(
-        u, LM_EFORMAT, at,
+    return lm__cur_fail_at(
+        &u->c, LM_EFORMAT, at, NULL,
         "%s: count %lld needs %s%llu bytes, only %zu left (truncated or corrupt)", what,
         (long long)v, (uint64_t)v > UINT64_MAX / unit ? "over " : "",
         (unsigned long long)((uint64_t)v > UINT64_MAX / unit ? UINT64_MAX : (uint64_t)v * unit),
@@ -171,8 +156,9 @@ static int read_str(const ubj *u, size_t *pos, const char *what, const uint8_t *
   size_t at = *pos, n;
   int rc = read_count(u, pos, 1, what, &n);
   if (rc) return rc;
-  const uint8_t *q = u->p + *pos;
-  if (memchr(q, 0, n)) return u_fail(u, LM_EFORMAT, at, "%s contains a NUL byte", what);
+  const uint8_t *q = u->c.p + *pos;
+  if (memchr(q, 0, n))
+    return lm__cur_fail_at(&u->c, LM_EFORMAT, at, NULL, "%s contains a NUL byte", what);
   *s = q;
   *len = n;
   *pos += n;
@@ -186,31 +172,32 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
   char b[8];
   int rc;
   json_object *arr = NULL;
-  if (*pos < u->n && u->p[*pos] == '$') {
+  if (*pos < u->c.n && u->c.p[*pos] == '$') {
     /* typed array: '$' type '#' 'L' count, packed elements */
     if ((rc = need(u, *pos + 1, 2, "typed array header"))) return rc;
-    uint8_t t = u->p[*pos + 1];
+    uint8_t t = u->c.p[*pos + 1];
     int sz = num_size(t);
     if (!sz || t == 'C')
-      return u_fail(u, LM_EFORMAT, *pos + 1,
-                    "typed array of %s elements: not supported (d, D, i, U, I, l, L are)",
-                    mk(b, sizeof b, t));
-    if (u->p[*pos + 2] != '#')
-      return u_fail(u, LM_EFORMAT, *pos + 2, "typed array: expected '#' after the type, got %s",
-                    mk(b, sizeof b, u->p[*pos + 2]));
+      return lm__cur_fail_at(&u->c, LM_EFORMAT, *pos + 1, NULL,
+                             "typed array of %s elements: not supported (d, D, i, U, I, l, L are)",
+                             mk(b, sizeof b, t));
+    if (u->c.p[*pos + 2] != '#')
+      return lm__cur_fail_at(&u->c, LM_EFORMAT, *pos + 2, NULL,
+                             "typed array: expected '#' after the type, got %s",
+                             mk(b, sizeof b, u->c.p[*pos + 2]));
     *pos += 3;
     size_t n;
     if ((rc = read_count(u, pos, (size_t)sz, "typed array count", &n))) return rc;
     if (out) {
       if (!(arr = json_object_new_array_ext((int)(n < 65536 ? n : 65536))))
-        return lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
-      const uint8_t *q = u->p + *pos;
+        return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
+      const uint8_t *q = u->c.p + *pos;
       for (size_t i = 0; i < n; i++, q += sz) {
         json_object *e;
         if ((rc = make_num(u, t, q, &e))) break;
         if (json_object_array_add(arr, e)) {
           json_object_put(e);
-          rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+          rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
           break;
         }
       }
@@ -223,18 +210,18 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
     *pos += n * (size_t)sz;
     return LM_OK;
   }
-  int counted = *pos < u->n && u->p[*pos] == '#';
+  int counted = *pos < u->c.n && u->c.p[*pos] == '#';
   size_t n = 0;
   if (counted) {
     *pos += 1;
     if ((rc = read_count(u, pos, 1, "array count", &n))) return rc;
   }
   if (out && !(arr = json_object_new_array_ext((int)(!counted ? 16 : n < 65536 ? n : 65536))))
-    return lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+    return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
   for (size_t i = 0; counted ? i < n : 1; i++) {
     if (!counted) {
       if ((rc = need(u, *pos, 1, "array (no closing ']')"))) break;
-      if (u->p[*pos] == ']') {
+      if (u->c.p[*pos] == ']') {
         *pos += 1;
         break;
       }
@@ -243,7 +230,7 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
     if ((rc = parse_value(u, pos, depth + 1, out ? &e : NULL))) break;
     if (out && json_object_array_add(arr, e)) {
       json_object_put(e);
-      rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+      rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
       break;
     }
   }
@@ -266,10 +253,10 @@ static int parse_object(ubj *u, size_t *pos, int depth, json_object **out) {
   int rc = LM_OK;
   json_object *obj = NULL;
   if (out && !(obj = json_object_new_object()))
-    return lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+    return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
   for (;;) {
     if ((rc = need(u, *pos, 1, "object (no closing '}')"))) break;
-    if (u->p[*pos] == '}') {
+    if (u->c.p[*pos] == '}') {
       *pos += 1;
       break;
     }
@@ -281,7 +268,7 @@ static int parse_object(ubj *u, size_t *pos, int depth, json_object **out) {
       size_t cap = kl + 1 < 64 ? 64 : kl + 1;
       char *nk = realloc(u->key, cap);
       if (!nk) {
-        rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+        rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
         break;
       }
       u->key = nk;
@@ -296,7 +283,7 @@ static int parse_object(ubj *u, size_t *pos, int depth, json_object **out) {
       snprintf(kb, sizeof kb, "%.40s%s", u->key, kl > 40 ? "..." : "");
       for (char *c = kb; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
-      rc = u_fail(u, LM_EFORMAT, kat, "duplicate key \"%s\"", kb);
+      rc = lm__cur_fail_at(&u->c, LM_EFORMAT, kat, NULL, "duplicate key \"%s\"", kb);
       break;
     }
     json_object *v = NULL;
@@ -307,7 +294,7 @@ static int parse_object(ubj *u, size_t *pos, int depth, json_object **out) {
     u->key[kl] = '\0';
     if (json_object_object_add(obj, u->key, v)) {
       json_object_put(v);
-      rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+      rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
       break;
     }
   }
@@ -326,11 +313,12 @@ static int parse_value(ubj *u, size_t *pos, int depth, json_object **out) {
   int rc = need(u, *pos, 1, "a value");
   if (rc) return rc;
   size_t at = *pos;
-  uint8_t m = u->p[at];
+  uint8_t m = u->c.p[at];
   *pos += 1;
   if (out) *out = NULL;
   if ((m == '{' || m == '[') && depth >= UBJ_MAX_DEPTH)
-    return u_fail(u, LM_EFORMAT, at, "nested deeper than %d levels", UBJ_MAX_DEPTH);
+    return lm__cur_fail_at(&u->c, LM_EFORMAT, at, NULL, "nested deeper than %d levels",
+                           UBJ_MAX_DEPTH);
   switch (m) {
   case '{': return parse_object(u, pos, depth, out);
   case '[': return parse_array(u, pos, depth, out);
@@ -338,26 +326,30 @@ static int parse_value(ubj *u, size_t *pos, int depth, json_object **out) {
   case 'T':
   case 'F':
     if (out && !(*out = json_object_new_boolean(m == 'T')))
-      return lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+      return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
     return LM_OK;
   case 'S': {
     const uint8_t *s;
     size_t n;
     if ((rc = read_str(u, pos, "string", &s, &n))) return rc;
     if (out && !(*out = json_object_new_string_len((const char *)s, (int)n)))
-      return lm__fail(LM_ENOMEM, "%s: out of memory", u->name);
+      return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
     return LM_OK;
   }
-  case 'H': return u_fail(u, LM_EUNSUPPORTED, at, "high-precision number ('H'): not supported");
+  case 'H':
+    return lm__cur_fail_at(&u->c, LM_EUNSUPPORTED, at, NULL,
+                           "high-precision number ('H'): not supported");
   default: break;
   }
   int sz = num_size(m);
-  if (!sz) return u_fail(u, LM_EFORMAT, at, "unknown UBJSON marker %s", mk(b, sizeof b, m));
+  if (!sz)
+    return lm__cur_fail_at(&u->c, LM_EFORMAT, at, NULL, "unknown UBJSON marker %s",
+                           mk(b, sizeof b, m));
   static const char *const what[] = {
       NULL, "a 1-byte number", "a 2-byte number", NULL, "a 4-byte number", NULL, NULL,
       NULL, "an 8-byte number"};
   if ((rc = need(u, *pos, (size_t)sz, what[sz]))) return rc;
-  rc = make_num(u, m, u->p + *pos, out);
+  rc = make_num(u, m, u->c.p + *pos, out);
   *pos += (size_t)sz;
   return rc;
 }
@@ -369,13 +361,14 @@ int lm__xgboost_ubj_parse(const uint8_t *data, size_t len, const char *name,
   *root = NULL;
   if (!name) name = "(input)";
   if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
-  ubj u = {.p = data, .n = len, .name = name, .skip_top_key = skip_top_key};
+  ubj u = {.skip_top_key = skip_top_key};
+  lm__cur_init(&u.c, data, len, name);
   size_t pos = 0;
   json_object *doc = NULL;
   int rc = parse_value(&u, &pos, 0, &doc);
   if (rc == LM_OK && pos != len) {
-    rc = u_fail(&u, LM_EFORMAT, pos, "unexpected data after the top-level value (%zu bytes)",
-                len - pos);
+    rc = lm__cur_fail_at(&u.c, LM_EFORMAT, pos, NULL,
+                         "unexpected data after the top-level value (%zu bytes)", len - pos);
   }
   free(u.key);
   if (rc) {

@@ -1,0 +1,68 @@
+/*
+ * xgboost_json.h — the XGBoost JSON model reader's internals (xgboost_json.c reads the model;
+ * xgboost_json_dom.c gives it typed access to the json-c document with the JSON path of every
+ * value in its errors). Private to those two files; the JSON and UBJSON entry points are in
+ * import.h.
+ */
+#ifndef LM_FORMATS_IMPORT_XGBOOST_JSON_H
+#define LM_FORMATS_IMPORT_XGBOOST_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "formats/import/import.h"
+#include "base/error.h"
+
+/* Sanity cap on num_class / num_target: larger values are rejected (LM_ERANGE) so that a tiny
+ * file cannot make later stages allocate per-output arrays of billions of entries. */
+#define XJ_MAX_OUTPUTS (1u << 20)
+/* JSON paths in messages are built in buffers of this size (longer paths are truncated). */
+#define XJ_PATH 256
+
+typedef struct xj {
+  const char *name; /* input name for messages */
+  lm_ir_model *ir;  /* the model being built (owned; freed on error by the caller) */
+  size_t cat_cap;   /* capacity of ir->cat_values */
+} xj;
+
+/* Where a value sits, base[.key][[idx]]: formatted only when an error is reported, so that
+ * walking millions of array elements costs no string formatting. */
+typedef struct xat {
+  const char *base, *key;
+  size_t idx;
+  int indexed;
+} xat;
+#define AT(base, key, i) ((xat){(base), (key), (i), 1})
+
+/* "name: path: message". */
+int lm__xj_fail(const xj *c, int code, const char *path, const char *fmt, ...) LM__PRINTF(4, 5);
+
+/* "number", "object", … for messages. */
+const char *lm__xj_type_name(json_object *o);
+
+/* "parent.key", "parent[i]" and an xat's path into dst (XJ_PATH bytes; "..." when cut). */
+const char *lm__xj_path_key(char *dst, const char *parent, const char *key);
+const char *lm__xj_path_idx(char *dst, const char *parent, size_t i);
+const char *lm__xj_at_str(char *dst, xat a);
+
+/* obj.key with type want (json_type_double also accepts integers). Missing: LM_EFORMAT if
+ * required, else *out = NULL. */
+int lm__xj_get_field(const xj *c, json_object *obj, const char *path, const char *key,
+                     enum json_type want, int required, json_object **out);
+
+/* A float32 from a JSON number, converted from the number's original text (see the file
+ * comment). */
+int lm__xj_num_to_float(const xj *c, json_object *v, xat at, float *out);
+
+/* An integer in [lo, hi] from a JSON integer; out of range: range_code. json-c saturates
+ * integers beyond int64 (and uint64) range, which then fail the range check. */
+int lm__xj_num_to_int(const xj *c, json_object *v, xat at, int64_t lo, int64_t hi, int range_code,
+                      int64_t *out);
+
+/* obj.key as a string holding an integer in [lo, hi]; absent and not required: *out = dflt. */
+int lm__xj_field_str_int(const xj *c, json_object *obj, const char *path, const char *key,
+                         int required, int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
+
+#endif
