@@ -9,7 +9,7 @@
 #include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
-/* A threshold of the ensemble as a sortable key: feature in bits 32–38, then the float's bits
+/* A threshold of the ensemble as a sortable key: feature in bits 32–63, then the float's bits
  * mapped to an unsigned order (−0 folded into +0: they are the same threshold); and the
  * perfect-layout slot (tree · stride + node) it came from. */
 typedef struct {
@@ -25,13 +25,17 @@ static uint64_t lm__key(uint32_t f, float t) {
   return ((uint64_t)f << 32) | u;
 }
 
-/* LSD radix sort of n keys of 39 bits (3 passes of 13 bits); tmp: n more entries. Linear time:
- * opening a 500-tree depth-8 model sorts 127,500 thresholds. */
-static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n) {
+/* LSD radix sort of n keys whose feature is < F (passes of 13 bits: 3 for F ≤ 128, 4 up to
+ * 2^20 features); tmp: n more entries. Linear time: opening a 500-tree depth-8 model sorts
+ * 127,500 thresholds. */
+static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n, uint32_t F) {
   enum { BITS = 13, NB = 1 << BITS };
   size_t *count = calloc(NB, sizeof *count);
   if (!count) return NULL;
-  for (int pass = 0; pass < 3; pass++) {
+  int fbits = 0;
+  while (fbits < 32 && (F - 1) >> fbits) fbits++;
+  const int passes = (32 + fbits + BITS - 1) / BITS;
+  for (int pass = 0; pass < passes; pass++) {
     int sh = pass * BITS;
     memset(count, 0, NB * sizeof *count);
     for (size_t i = 0; i < n; i++) count[(a[i].key >> sh) & (NB - 1)]++;
@@ -50,101 +54,182 @@ static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n) {
   return a;
 }
 
-lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
+/* What the build needs from every threshold of the ensemble: the (feature, threshold) keys
+ * sorted, the distinct thresholds per feature, which features get columns. */
+typedef struct {
+  lm__ft *all;        /* 2 × the internal slots: keys, then radix scratch */
+  lm__ft *sorted;     /* n keys, sorted (points into all) */
+  size_t n;
+  uint32_t *K;        /* F: distinct non-NaN thresholds per feature */
+  uint8_t *used;      /* F: 1 if the feature gets columns */
+  uint32_t n_used, n_cols;
+} lm__scan;
+
+static void lm__scan_free(lm__scan *sc) {
+  free(sc->all), free(sc->K), free(sc->used);
+  memset(sc, 0, sizeof *sc);
+}
+
+/* 1 and sc filled if eligible; 0 otherwise (sc freed). */
+static int lm__bits_scan(const lmf_view *v, const lm__perfect *p, lm__scan *sc) {
   const lmf_meta *m = v->meta;
-  if (!p || m->decision != LMF_DECISION_XGBOOST || m->n_cat_splits ||
-      m->num_features > LM_BITS_MAX_FEATURES || m->num_features == 0 || m->n_trees == 0)
-    return NULL;
-  const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
-  const uint32_t n_leaf = 1u << D;
-  /* Every (feature, threshold) of the ensemble, sorted: distinct thresholds per feature. */
-  size_t n_int = (size_t)T * p->n_int, n = 0, n_slots = (size_t)T * p->stride;
-  lm__ft *all = malloc(sizeof *all * 2 * (n_int ? n_int : 1));
-  uint8_t *rank_of = malloc(n_slots); /* rank of every slot's threshold; 255: NaN threshold */
-  if (!all || !rank_of) {
-    free(all), free(rank_of);
-    return NULL;
-  }
-  memset(rank_of, 255, n_slots);
+  memset(sc, 0, sizeof *sc);
+  if (!p || p->top || m->decision != LMF_DECISION_XGBOOST || m->n_cat_splits ||
+      m->num_features == 0 || m->n_trees == 0)
+    return 0;
+  const uint32_t F = m->num_features, T = m->n_trees;
+  size_t n_int = (size_t)T * p->n_int, n = 0;
+  sc->all = malloc(sizeof *sc->all * 2 * (n_int ? n_int : 1));
+  sc->K = calloc(F, sizeof *sc->K);
+  sc->used = calloc(F, 1);
+  if (!sc->all || !sc->K || !sc->used) goto no;
   for (uint32_t t = 0; t < T; t++)
     for (uint32_t i = 0; i < p->n_int; i++) {
-      uint32_t s = p->split[(size_t)t * p->stride + i];
+      uint32_t s = p->split[(size_t)t * p->stride + i], f = s & LMF_SPLIT_FEATURE_MASK;
       float th = p->thr[(size_t)t * p->stride + i];
-      if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) {
-        free(all), free(rank_of);
-        return NULL;
-      }
+      if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) goto no;
       if (!isnan(th))
-        all[n++] = (lm__ft){lm__key(s & LMF_SPLIT_FEATURE_MASK, th), (uint32_t)((size_t)t * p->stride + i)};
+        sc->all[n++] = (lm__ft){lm__key(f, th), (uint32_t)((size_t)t * p->stride + i)};
+      else if (!(s & LMF_SPLIT_DEFAULT_LEFT))
+        sc->used[f] = 1; /* only NaN goes right: the feature's NaN-ness is needed */
     }
-  lm__ft *sorted = lm__sort(all, all + n_int, n);
-  if (!sorted) {
-    free(all), free(rank_of);
-    return NULL;
+  sc->sorted = lm__sort(sc->all, sc->all + n_int, n, F);
+  if (!sc->sorted) goto no;
+  sc->n = n;
+  for (size_t i = 0; i < n; i++)
+    if (!i || sc->sorted[i].key != sc->sorted[i - 1].key) {
+      uint32_t f = (uint32_t)(sc->sorted[i].key >> 32);
+      if (++sc->K[f] > LM_BITS_MAX_THRESHOLDS) goto no;
+      sc->used[f] = 1;
+    }
+  for (uint32_t f = 0; f < F; f++)
+    if (sc->used[f]) {
+      sc->n_used++;
+      sc->n_cols += sc->K[f] ? (sc->K[f] + LM_BITS_SEG - 1) / LM_BITS_SEG : 1;
+    }
+  if (!sc->n_used) sc->used[0] = 1, sc->n_used = 1, sc->n_cols = 1; /* stumps only: one column */
+  if (sc->n_cols > LM_BITS_MAX_COLUMNS) goto no;
+  return 1;
+no:
+  lm__scan_free(sc);
+  return 0;
+}
+
+int lm__bits_eligible(const lmf_view *v, const lm__perfect *p) {
+  lm__scan sc;
+  int ok = lm__bits_scan(v, p, &sc);
+  lm__scan_free(&sc);
+  return ok;
+}
+
+/* 16-ary levels of a feature with K thresholds: sizes (floats, multiples of 16), top first. */
+static uint32_t lm__levels(uint32_t K, uint32_t size[4]) {
+  uint32_t tmp[4], h = 0, s = (K + 1 + 15) & ~15u;
+  for (;;) {
+    tmp[h++] = s;
+    if (s <= 16) break;
+    s = ((s / 16) + 15) & ~15u;
   }
-  uint32_t Kmax = 0; /* distinct thresholds of the busiest feature: how deep the search goes */
-  for (size_t i = 0, k = 0; i < n; i++) {
-    if (i && (sorted[i].key >> 32) != (sorted[i - 1].key >> 32)) k = 0;
-    if (!i || sorted[i].key != sorted[i - 1].key) k++;
-    if (k > Kmax) Kmax = (uint32_t)k;
-  }
-  uint32_t L = 1;
-  while (L < 8 && (1u << L) - 1 < Kmax) L++;
-  const uint32_t S = (1u << L) < 32 ? 32 : 1u << L;
-  size_t sz_thr = (size_t)F * 256 * 4 + (size_t)F * S * 4, sz_spl = (size_t)F * 16 * 4;
-  size_t sz_nodes = (size_t)T * LM_BITS_WORD_BYTES;
+  for (uint32_t i = 0; i < h; i++) size[i] = tmp[h - 1 - i];
+  return h;
+}
+
+lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
+  lm__scan sc;
+  if (!lm__bits_scan(v, p, &sc)) return NULL;
+  const lmf_meta *m = v->meta;
+  const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
+  const uint32_t n_leaf = 1u << D, V = sc.n_cols, U = sc.n_used;
+  const uint32_t np = V <= 128 ? 1 : V <= 256 ? 2 : 4;
+  const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
+  /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
+  size_t n_thr = 0;
+  for (uint32_t f = 0; f < F; f++)
+    if (sc.used[f]) {
+      uint32_t sz[4], h = lm__levels(sc.K[f], sz), L = 1;
+      while ((1u << L) - 1 < sc.K[f]) L++;
+      for (uint32_t i = 0; i < h; i++) n_thr += sz[i];
+      n_thr += (1u << L) < 32 ? 32 : 1u << L;
+    }
+  size_t n_slots = (size_t)T * p->stride;
+  uint16_t *rank_of = malloc(n_slots * sizeof *rank_of); /* global rank per slot; 0: NaN */
+  uint32_t *col_of = calloc(F, sizeof *col_of);
+  size_t sz_thr = n_thr * 4, sz_feat = (size_t)U * sizeof(lm__bits_feat);
+  size_t sz_nodes = (size_t)T * wb;
   /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
   size_t sz_leaf = D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
   size_t sz_bottom = D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
   size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128;
-  size_t sizes[7] = {sz_thr, sz_spl, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut}, sz = 0;
+  size_t sizes[7] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut}, sz = 0;
   for (int i = 0; i < 7; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   lm__bits *b = mi_zalloc(sizeof *b);
   uint8_t *blk = mi_zalloc_aligned(sz, 64);
-  uint32_t *K = calloc(F, sizeof *K);
-  if (!b || !blk || !K) {
-    mi_free(b), mi_free(blk), free(all), free(K), free(rank_of);
+  if (!b || !blk || !rank_of || !col_of) {
+    mi_free(b), mi_free(blk), free(rank_of), free(col_of), lm__scan_free(&sc);
     return NULL;
   }
   b->block = blk;
   b->block_bytes = sz;
-  b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
-  b->levels = L, b->eyt_stride = S, b->dual = F <= 64;
+  b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
+  b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64;
   uint8_t *parts[7], *q = blk;
   for (int i = 0; i < 7; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
   b->thr = (float *)parts[0];
-  b->split16 = (float *)parts[1];
+  b->feat = (lm__bits_feat *)parts[1];
   b->nodes = parts[2];
   b->leafw = D <= 6 ? (float *)parts[3] : NULL;
   b->bottom = D > 6 ? parts[4] : NULL;
   b->group = (uint32_t *)parts[5];
   b->lut = parts[6];
-  for (size_t i = 0; i < (size_t)F * 256; i++) b->thr[i] = NAN;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t f = (uint32_t)(sorted[i].key >> 32), *k = &K[f];
-    if (!i || sorted[i].key != sorted[i - 1].key) { /* a new distinct threshold of f */
-      if (*k == LM_BITS_MAX_THRESHOLDS) goto fail;
-      b->thr[(size_t)f * 256 + (*k)++] = p->thr[sorted[i].slot] == 0.0f ? 0.0f : p->thr[sorted[i].slot];
-    }
-    rank_of[sorted[i].slot] = (uint8_t)*k; /* 1-based */
-  }
-  for (uint32_t f = 0; f < F; f++)
-    for (uint32_t i = 0; i < 16; i++) b->split16[f * 16 + i] = b->thr[(size_t)f * 256 + 16 * i + 15];
-  float *eyt = b->thr + (size_t)F * 256; /* lm__bits_eyt: search tables (tree_bits.h) */
-  for (uint32_t f = 0; f < F; f++)
-    for (uint32_t j = 0; j < S; j++) {
-      float t = NAN; /* entry 0 and entries ≥ 2^L are never selected */
-      if (j >= 1 && j < (1u << L)) {
-        uint32_t k = 1;
-        while ((2u << (k - 1)) <= j) k++; /* level of node j: 2^(k−1) ≤ j < 2^k */
-        uint32_t idx = ((j - (1u << (k - 1))) * 2 + 1) * (1u << (L - k)) - 1;
-        t = idx < K[f] ? b->thr[(size_t)f * 256 + idx] : NAN;
+  for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
+  /* features: columns and table offsets */
+  uint32_t col = 0, off = 0, ui = 0;
+  size_t *first = malloc(sizeof *first * (F + 1)); /* first sorted key of each feature */
+  if (!first) goto fail;
+  for (uint32_t f = 0; f <= F; f++) first[f] = sc.n;
+  for (size_t i = sc.n; i-- > 0;) first[sc.sorted[i].key >> 32] = i;
+  for (uint32_t f = 0; f < F; f++) {
+    if (!sc.used[f]) continue;
+    lm__bits_feat *u = &b->feat[ui++];
+    uint32_t sz4[4];
+    u->f = f, u->col = col, u->K = sc.K[f];
+    u->nseg = u->K ? (u->K + LM_BITS_SEG - 1) / LM_BITS_SEG : 1;
+    u->h = lm__levels(u->K, sz4);
+    u->L = 1;
+    while ((1u << u->L) - 1 < u->K) u->L++;
+    if (u->L > b->max_L) b->max_L = u->L;
+    col_of[f] = col;
+    col += u->nseg;
+    for (uint32_t i = 0; i < u->h; i++) u->lv[i] = off, off += sz4[i];
+    u->eyt = off;
+    off += (1u << u->L) < 32 ? 32 : 1u << u->L;
+    /* the sorted distinct thresholds: the last 16-ary level */
+    float *A = b->thr + u->lv[u->h - 1];
+    uint32_t k = 0;
+    for (size_t i = first[f]; i < sc.n && (sc.sorted[i].key >> 32) == f; i++) {
+      if (i == first[f] || sc.sorted[i].key != sc.sorted[i - 1].key) {
+        float t = p->thr[sc.sorted[i].slot];
+        A[k++] = t == 0.0f ? 0.0f : t;
       }
-      eyt[(size_t)f * S + j] = t;
+      rank_of[sc.sorted[i].slot] = (uint16_t)k; /* 1-based */
     }
+    for (uint32_t lvl = u->h - 1; lvl > 0; lvl--) { /* level lvl − 1 from level lvl */
+      const float *lo = b->thr + u->lv[lvl];
+      float *up = b->thr + u->lv[lvl - 1];
+      for (uint32_t i = 0; i < sz4[lvl] / 16; i++) up[i] = lo[16 * i + 15];
+    }
+    float *eyt = b->thr + u->eyt;
+    for (uint32_t j = 1; j < (1u << u->L); j++) {
+      uint32_t lk = 1;
+      while ((2u << (lk - 1)) <= j) lk++; /* level of node j: 2^(k−1) ≤ j < 2^k */
+      uint32_t idx = ((j - (1u << (lk - 1))) * 2 + 1) * (1u << (u->L - lk)) - 1;
+      eyt[j] = idx < u->K ? A[idx] : NAN;
+    }
+  }
+  free(first);
   for (uint32_t w = 0; w < 128; w++) {
     uint32_t i = 1;
     for (int l = 0; l < 3; l++) i = 2 * i + ((w >> (i - 1)) & 1);
@@ -152,8 +237,23 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     b->lut[128 + w] = (uint8_t)(8 * (i - 8));
     b->lut[256 + w] = (uint8_t)(7 + 7 * (i - 8));
   }
+  /* Column and local rank of a slot: NaN threshold → (column 0 or the feature's, rank 255) */
+#define LM__NODE(slot, sp, colp, rankp)                                                        \
+  do {                                                                                         \
+    uint32_t R_ = isnan(p->thr[slot]) ? 0 : rank_of[slot];                                     \
+    uint32_t f_ = (sp) & LMF_SPLIT_FEATURE_MASK;                                               \
+    if (!R_) {                                                                                 \
+      *(colp) = ((sp) & LMF_SPLIT_DEFAULT_LEFT) ? 0 : col_of[f_];                              \
+      *(rankp) = 255;                                                                          \
+    } else {                                                                                   \
+      uint32_t s_ = (R_ - 1) / LM_BITS_SEG;                                                    \
+      *(colp) = col_of[f_] + s_;                                                               \
+      *(rankp) = R_ - LM_BITS_SEG * s_;                                                        \
+    }                                                                                          \
+  } while (0)
   for (uint32_t t = 0; t < T; t++) {
-    uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+    uint8_t *nd = b->nodes + (size_t)t * wb;
+    uint64_t m7 = 0, m8 = 0;
     if (b->dual) /* positions without a node: never right under either rule */
       for (uint32_t pos = 0; pos < 64; pos++) nd[pos] = 64, nd[64 + pos] = 255, nd[128 + pos] = 0;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
@@ -163,12 +263,19 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
         uint32_t pos = L < 3 ? j - 1
                              : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) +
                                    (j & ((1u << (L - 3)) - 1)) - 1;
-        uint32_t s = ps[j - 1], f = s & LMF_SPLIT_FEATURE_MASK;
-        uint32_t rank = rank_of[(size_t)t * p->stride + j - 1];
-        nd[pos] = (uint8_t)(f + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
+        size_t slot = (size_t)t * p->stride + j - 1;
+        uint32_t s = ps[j - 1], c, rank;
+        LM__NODE(slot, s, &c, &rank);
+        nd[pos] = (uint8_t)((c & 127) + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+        m7 |= (uint64_t)((c >> 7) & 1) << pos;
+        m8 |= (uint64_t)((c >> 8) & 1) << pos;
       }
+    if (np > 1) {
+      memcpy(nd + 192, &m7, 8);
+      memcpy(nd + 200, &m8, 8);
+    }
     float w = v->trees[t].weight;
     if (D <= 6) {
       for (uint32_t l = 0; l < n_leaf; l++)
@@ -177,11 +284,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
       for (uint32_t s = 0; s < 64; s++) {
         uint8_t *k = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
         uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
-        for (uint32_t i = 0; i < nn; i++) { /* (feature | default-left << 7, rank) */
-          uint32_t sp = ps[js[i] - 1], f = sp & LMF_SPLIT_FEATURE_MASK;
-          uint32_t rank = rank_of[(size_t)t * p->stride + js[i] - 1];
-          k[2 * i] = (uint8_t)(f | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
+        for (uint32_t i = 0; i < nn; i++) { /* (column | default-left << 7, rank) */
+          uint32_t sp = ps[js[i] - 1], c, rank;
+          LM__NODE((size_t)t * p->stride + js[i] - 1, sp, &c, &rank);
+          k[2 * i] = (uint8_t)((c & 127) | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
           k[2 * i + 1] = (uint8_t)rank;
+          k[6] |= (uint8_t)((((c >> 7) & 1) << i) | (((c >> 8) & 1) << (3 + i)));
         }
         uint32_t nl = 1u << (D - 6);
         for (uint32_t l = 0; l < nl; l++)
@@ -190,14 +298,13 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     }
     b->group[t] = v->trees[t].group;
   }
-  free(K);
-  free(all);
-  free(rank_of);
+#undef LM__NODE
+  free(rank_of), free(col_of);
+  lm__scan_free(&sc);
   return b;
 fail:
-  free(K);
-  free(all);
-  free(rank_of);
+  free(rank_of), free(col_of);
+  lm__scan_free(&sc);
   lm__bits_free(b);
   return NULL;
 }

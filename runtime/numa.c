@@ -244,7 +244,7 @@ int lm__replicate(const lm_model *m, int node, int force_plain) {
       r->bits = *sb;
       r->bits.block = nb;
       r->bits.thr = lm__rebase(sb->thr, sb->block, nb);
-      r->bits.split16 = lm__rebase(sb->split16, sb->block, nb);
+      r->bits.feat = lm__rebase(sb->feat, sb->block, nb);
       r->bits.nodes = lm__rebase(sb->nodes, sb->block, nb);
       r->bits.leafw = lm__rebase(sb->leafw, sb->block, nb);
       r->bits.bottom = lm__rebase(sb->bottom, sb->block, nb);

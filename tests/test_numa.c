@@ -240,7 +240,7 @@ static void test_replica_on_node(void **state) {
     assert_true(!ob == !nb);
     if (ob) {
       assert_ptr_not_equal(nb, ob);
-      const uint8_t *arr[] = {(const uint8_t *)nb->thr, (const uint8_t *)nb->split16, nb->nodes,
+      const uint8_t *arr[] = {(const uint8_t *)nb->thr, (const uint8_t *)nb->feat, nb->nodes,
                               (const uint8_t *)nb->leafw, (const uint8_t *)nb->group, nb->lut};
       for (size_t i = 0; i < sizeof arr / sizeof *arr; i++) assert_true(arr[i] >= lo && arr[i] < hi);
       assert_int_equal(nb->block_bytes, ob->block_bytes);
