@@ -4,13 +4,20 @@
  * permutes as 128-entry table lookups, compares into masks, and control over which work sits
  * in lanes (rows, trees or features) at each step.
  *
- * Bins. One row (single-row calls): two compares of 16 thresholds per feature (bucket, then
- * place in the bucket). A batch block: rows in lanes, a branch-free binary search per feature
- * over its Eytzinger-ordered thresholds held in registers, with 16 × 16 transposes in and out.
+ * Bins. Rows become bytes, one per column (tree_bits.h: 254-threshold segments of the used
+ * features). One row (single-row calls): a 16-ary search per used feature, one compare of 16
+ * thresholds per level (2 levels up to 255 thresholds, 3 up to 4,095, 4 beyond), then its
+ * columns. A batch block: rows in lanes, a branch-free binary search per used feature over its
+ * Eytzinger-ordered thresholds (levels 1–7 held in registers, 8 by permutes from memory,
+ * deeper ones by gathers, the block's 16-row groups side by side), with 16 × 16 transposes in
+ * and out; only 16-feature tiles holding a used feature are read.
  *
  * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
- * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. The
- * level-6 position comes from the words 8 at a time (two exit-table permutes).
+ * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. More
+ * than 128 columns (2 or 4 register pairs): one permute per pair and blends on the column's
+ * bits 7 and 8 (per-tree masks), the same in the bottom blocks (bits from header byte 6). The
+ * level-6 position comes from the words 8 at a time (two exit-table permutes). Every function
+ * taking `np` is instantiated for 1, 2 and 4 pairs (always inlined, dispatched once per call).
  *
  * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
  * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
