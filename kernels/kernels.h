@@ -32,6 +32,9 @@ void lm__tree_margin_top__avx512(const lmf_view *v, const float *x, size_t n, fl
 /* Over the bin-and-bitmask layout (v->perfect->bits, tree_bits.h; needs VBMI); falls back to the
  * perfect-layout kernel without it. */
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out);
+/* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout (levels
+ * by 64-bit words, six at a time; needs VBMI); falls back to the top-layout kernel without them. */
+void lm__tree_margin_bits_deep__avx512(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
 void lm__linear_margin__scalar(const lmf_view *v, const float *x, size_t n, float *out);
 void lm__linear_margin__avx2(const lmf_view *v, const float *x, size_t n, float *out);
@@ -86,7 +89,8 @@ typedef struct lm__kernel {
   lm__margin_fn fn;
   int needs_perfect;    /* 1: runs only when the perfect-tree layout of whole trees was built
                            (tree depth ≤ 8); 2: and its bin-and-bitmask layout (v->perfect->bits)
-                           and a VBMI CPU; 3: only with a top layout (deeper trees) */
+                           and a VBMI CPU; 3: only with a top layout (deeper trees); 4: a top
+                           layout, its bin-and-bitmask records and a VBMI CPU */
 } lm__kernel;
 extern const lm__kernel lm__tree_margin_kernels[];
 extern const lm__kernel lm__linear_margin_kernels[];

@@ -11,6 +11,7 @@ const lm__kernel lm__tree_margin_kernels[] = {
 #if defined(__x86_64__)
     {LM_ISA_AVX512, "tree_margin_bits__avx512", lm__tree_margin_bits__avx512, 2},
     {LM_ISA_AVX512, "tree_margin_perfect__avx512", lm__tree_margin_perfect__avx512, 1},
+    {LM_ISA_AVX512, "tree_margin_bits_deep__avx512", lm__tree_margin_bits_deep__avx512, 4},
     {LM_ISA_AVX512, "tree_margin_top__avx512", lm__tree_margin_top__avx512, 3},
     {LM_ISA_AVX512, "tree_margin__avx512", lm__tree_margin__avx512, 0},
     {LM_ISA_AVX2, "tree_margin_perfect__avx2", lm__tree_margin_perfect__avx2, 1},

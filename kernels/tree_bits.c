@@ -55,7 +55,8 @@ static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n, uint32_t F) {
 }
 
 /* What the build needs from every threshold of the ensemble: the (feature, threshold) keys
- * sorted, the distinct thresholds per feature, which features get columns. */
+ * sorted (with the NODES index they came from), the distinct thresholds per feature, which
+ * features get columns. */
 typedef struct {
   lm__ft *all;        /* 2 × the internal slots: keys, then radix scratch */
   lm__ft *sorted;     /* n keys, sorted (points into all) */
@@ -74,25 +75,25 @@ static void lm__scan_free(lm__scan *sc) {
 static int lm__bits_scan(const lmf_view *v, const lm__perfect *p, lm__scan *sc) {
   const lmf_meta *m = v->meta;
   memset(sc, 0, sizeof *sc);
-  if (!p || p->top || m->decision != LMF_DECISION_XGBOOST || m->n_cat_splits ||
-      m->num_features == 0 || m->n_trees == 0)
+  if (!p || m->decision != LMF_DECISION_XGBOOST || m->n_cat_splits || m->num_features == 0 ||
+      m->n_trees == 0 || m->max_depth > LM_BITS_MAX_DEPTH)
     return 0;
-  const uint32_t F = m->num_features, T = m->n_trees;
-  size_t n_int = (size_t)T * p->n_int, n = 0;
+  const uint32_t F = m->num_features, N = m->n_nodes;
+  size_t n_int = N, n = 0;
   sc->all = malloc(sizeof *sc->all * 2 * (n_int ? n_int : 1));
   sc->K = calloc(F, sizeof *sc->K);
   sc->used = calloc(F, 1);
   if (!sc->all || !sc->K || !sc->used) goto no;
-  for (uint32_t t = 0; t < T; t++)
-    for (uint32_t i = 0; i < p->n_int; i++) {
-      uint32_t s = p->split[(size_t)t * p->stride + i], f = s & LMF_SPLIT_FEATURE_MASK;
-      float th = p->thr[(size_t)t * p->stride + i];
-      if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) goto no;
-      if (!isnan(th))
-        sc->all[n++] = (lm__ft){lm__key(f, th), (uint32_t)((size_t)t * p->stride + i)};
-      else if (!(s & LMF_SPLIT_DEFAULT_LEFT))
-        sc->used[f] = 1; /* only NaN goes right: the feature's NaN-ness is needed */
-    }
+  for (uint32_t i = 0; i < N; i++) { /* every internal node of the ensemble */
+    const lmf_node *nd = &v->nodes[i];
+    uint32_t s = nd->split, f = s & LMF_SPLIT_FEATURE_MASK;
+    if (nd->left == i) continue;
+    if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) goto no;
+    if (!isnan(nd->threshold))
+      sc->all[n++] = (lm__ft){lm__key(f, nd->threshold), i};
+    else if (!(s & LMF_SPLIT_DEFAULT_LEFT))
+      sc->used[f] = 1; /* only NaN goes right: the feature's NaN-ness is needed */
+  }
   sc->sorted = lm__sort(sc->all, sc->all + n_int, n, F);
   if (!sc->sorted) goto no;
   sc->n = n;
@@ -134,12 +135,109 @@ static uint32_t lm__levels(uint32_t K, uint32_t size[4]) {
   return h;
 }
 
+/* Column and local rank of a node (split word, threshold, NODES index): a NaN threshold (also a
+ * perfect layout's pass-through) → rank 255 on column 0 (default left: never right) or on its
+ * feature's first column (default right: only NaN goes right). */
+static void lm__cr(const uint16_t *rank_of, const uint32_t *col_of, uint32_t split, float thr,
+                   uint32_t node, uint32_t *col, uint32_t *rank) {
+  uint32_t f = split & LMF_SPLIT_FEATURE_MASK;
+  if (isnan(thr)) {
+    *col = (split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : col_of[f];
+    *rank = 255;
+  } else {
+    uint32_t R = rank_of[node], s = (R - 1) / LM_BITS_SEG;
+    *col = col_of[f] + s;
+    *rank = R - LM_BITS_SEG * s;
+  }
+}
+
+/* Deep trees (tree_bits.h, records): the six levels below `root` in heap slots 1–127 (a leaf
+ * above the bottom fills both its children's slots: pass-through). */
+static void lm__expand6(const lmf_view *v, uint32_t root, uint32_t at[128]) {
+  at[1] = root;
+  for (uint32_t j = 1; j < 64; j++) {
+    uint32_t nd = at[j];
+    const lmf_node *n = &v->nodes[nd];
+    if (n->left == nd) at[2 * j] = at[2 * j + 1] = nd;
+    else at[2 * j] = n->left, at[2 * j + 1] = n->left + 1;
+  }
+}
+
+static size_t lm__count_recs(const lmf_view *v, uint32_t root) {
+  uint32_t at[128];
+  lm__expand6(v, root, at);
+  size_t c = 1;
+  for (uint32_t s = 0; s < 64; s++)
+    if (v->nodes[at[64 + s]].left != at[64 + s]) c += lm__count_recs(v, at[64 + s]);
+  return c;
+}
+
+/* Word position (tree_bits.h) of heap slot j (level L: 2^L ≤ j < 2^(L+1), L < 6). */
+static uint32_t lm__wpos(uint32_t L, uint32_t j) {
+  return L < 3 ? j - 1
+               : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) + (j & ((1u << (L - 3)) - 1)) - 1;
+}
+
+typedef struct {
+  const lmf_view *v;
+  lm__bits *b;
+  const uint16_t *rank_of;
+  const uint32_t *col_of;
+  float w;        /* the tree's weight */
+  uint32_t next;  /* the next free record */
+} lm__recctx;
+
+static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
+  uint8_t *nd = c->b->recs + (size_t)ri * LM_BITS_REC_BYTES;
+  const lmf_node *nodes = c->v->nodes;
+  uint32_t at[128];
+  uint64_t m7 = 0, m8 = 0, leafm = 0;
+  lm__expand6(c->v, root, at);
+  if (c->b->dual) /* position 63 has no node: never right under either rule */
+    nd[63] = 64, nd[64 + 63] = 255, nd[128 + 63] = 0;
+  for (uint32_t L = 0; L < 6; L++)
+    for (uint32_t j = 1u << L; j < 2u << L; j++) {
+      uint32_t pos = lm__wpos(L, j), node = at[j], col, rank;
+      const lmf_node *n = &nodes[node];
+      uint32_t split = n->left == node ? LMF_SPLIT_DEFAULT_LEFT : n->split;
+      lm__cr(c->rank_of, c->col_of, split, n->left == node ? NAN : n->threshold, node, &col, &rank);
+      nd[pos] = (uint8_t)((col & 127) + (c->b->dual && (split & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
+      nd[64 + pos] = (uint8_t)rank;
+      nd[128 + pos] = (uint8_t)((split & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+      m7 |= (uint64_t)((col >> 7) & 1) << pos;
+      m8 |= (uint64_t)((col >> 8) & 1) << pos;
+    }
+  memcpy(nd + 192, &m7, 8);
+  memcpy(nd + 200, &m8, 8);
+  for (uint32_t s = 0; s < 64; s++) {
+    uint32_t node = at[64 + s], e;
+    if (nodes[node].left == node) {
+      leafm |= 1ull << s;
+      float lv = nodes[node].u.leaf * c->w;
+      memcpy(&e, &lv, 4);
+      memcpy(nd + 256 + 4 * s, &e, 4);
+    } else {
+      e = c->next++;
+      memcpy(nd + 256 + 4 * s, &e, 4);
+      lm__fill_rec(c, e, node);
+    }
+  }
+  memcpy(nd + 208, &leafm, 8);
+}
+
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   lm__scan sc;
   if (!lm__bits_scan(v, p, &sc)) return NULL;
   const lmf_meta *m = v->meta;
-  const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
-  const uint32_t n_leaf = 1u << D, V = sc.n_cols, U = sc.n_used;
+  const int deep = p->top != 0;
+  const uint32_t F = m->num_features, T = m->n_trees, D = deep ? m->max_depth : p->depth;
+  const uint32_t n_leaf = deep ? 0 : 1u << D, V = sc.n_cols, U = sc.n_used;
+  size_t n_recs = 0;
+  for (uint32_t t = 0; deep && t < T; t++) n_recs += lm__count_recs(v, v->trees[t].first_node);
+  if (n_recs > UINT32_MAX) {
+    lm__scan_free(&sc);
+    return NULL;
+  }
   const uint32_t np = V <= 128 ? 1 : V <= 256 ? 2 : 4;
   const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
   /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
@@ -151,17 +249,17 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
       for (uint32_t i = 0; i < h; i++) n_thr += sz[i];
       n_thr += (1u << L) < 32 ? 32 : 1u << L;
     }
-  size_t n_slots = (size_t)T * p->stride;
-  uint16_t *rank_of = malloc(n_slots * sizeof *rank_of); /* global rank per slot; 0: NaN */
+  uint16_t *rank_of = malloc((m->n_nodes + 1) * sizeof *rank_of); /* global rank per node */
   uint32_t *col_of = calloc(F, sizeof *col_of);
   size_t sz_thr = n_thr * 4, sz_feat = (size_t)U * sizeof(lm__bits_feat);
-  size_t sz_nodes = (size_t)T * wb;
+  size_t sz_nodes = deep ? 0 : (size_t)T * wb;
   /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
-  size_t sz_leaf = D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
-  size_t sz_bottom = D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
-  size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128;
-  size_t sizes[7] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut}, sz = 0;
-  for (int i = 0; i < 7; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  size_t sz_leaf = !deep && D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
+  size_t sz_bottom = !deep && D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
+  size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128, sz_recs = n_recs * LM_BITS_REC_BYTES;
+  size_t sizes[8] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs};
+  size_t sz = 0;
+  for (int i = 0; i < 8; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   lm__bits *b = mi_zalloc(sizeof *b);
   uint8_t *blk = mi_zalloc_aligned(sz, 64);
   if (!b || !blk || !rank_of || !col_of) {
@@ -172,16 +270,18 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->block_bytes = sz;
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
   b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64;
-  uint8_t *parts[7], *q = blk;
-  for (int i = 0; i < 7; i++) {
+  uint8_t *parts[8], *q = blk;
+  for (int i = 0; i < 8; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
   b->thr = (float *)parts[0];
   b->feat = (lm__bits_feat *)parts[1];
-  b->nodes = parts[2];
-  b->leafw = D <= 6 ? (float *)parts[3] : NULL;
-  b->bottom = D > 6 ? parts[4] : NULL;
+  b->nodes = deep ? NULL : parts[2];
+  b->leafw = sz_leaf ? (float *)parts[3] : NULL;
+  b->bottom = sz_bottom ? parts[4] : NULL;
+  b->recs = deep ? parts[7] : NULL;
+  b->n_recs = (uint32_t)n_recs;
   b->group = (uint32_t *)parts[5];
   b->lut = parts[6];
   for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
@@ -211,7 +311,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     uint32_t k = 0;
     for (size_t i = first[f]; i < sc.n && (sc.sorted[i].key >> 32) == f; i++) {
       if (i == first[f] || sc.sorted[i].key != sc.sorted[i - 1].key) {
-        float t = p->thr[sc.sorted[i].slot];
+        float t = v->nodes[sc.sorted[i].slot].threshold;
         A[k++] = t == 0.0f ? 0.0f : t;
       }
       rank_of[sc.sorted[i].slot] = (uint16_t)k; /* 1-based */
@@ -237,21 +337,15 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     b->lut[128 + w] = (uint8_t)(8 * (i - 8));
     b->lut[256 + w] = (uint8_t)(7 + 7 * (i - 8));
   }
-  /* Column and local rank of a slot: NaN threshold → (column 0 or the feature's, rank 255) */
-#define LM__NODE(slot, sp, colp, rankp)                                                        \
-  do {                                                                                         \
-    uint32_t R_ = isnan(p->thr[slot]) ? 0 : rank_of[slot];                                     \
-    uint32_t f_ = (sp) & LMF_SPLIT_FEATURE_MASK;                                               \
-    if (!R_) {                                                                                 \
-      *(colp) = ((sp) & LMF_SPLIT_DEFAULT_LEFT) ? 0 : col_of[f_];                              \
-      *(rankp) = 255;                                                                          \
-    } else {                                                                                   \
-      uint32_t s_ = (R_ - 1) / LM_BITS_SEG;                                                    \
-      *(colp) = col_of[f_] + s_;                                                               \
-      *(rankp) = R_ - LM_BITS_SEG * s_;                                                        \
-    }                                                                                          \
-  } while (0)
-  for (uint32_t t = 0; t < T; t++) {
+  if (deep) {
+    lm__recctx c = {v, b, rank_of, col_of, 0.0f, T};
+    for (uint32_t t = 0; t < T; t++) {
+      c.w = v->trees[t].weight;
+      lm__fill_rec(&c, t, v->trees[t].first_node);
+      b->group[t] = v->trees[t].group;
+    }
+  }
+  for (uint32_t t = 0; !deep && t < T; t++) {
     uint8_t *nd = b->nodes + (size_t)t * wb;
     uint64_t m7 = 0, m8 = 0;
     if (b->dual) /* positions without a node: never right under either rule */
@@ -260,12 +354,10 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     /* heap slot j (perfect node j − 1) of the first six levels → word position */
     for (uint32_t L = 0; L < 6 && L < D; L++)
       for (uint32_t j = 1u << L; j < 2u << L; j++) {
-        uint32_t pos = L < 3 ? j - 1
-                             : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) +
-                                   (j & ((1u << (L - 3)) - 1)) - 1;
+        uint32_t pos = lm__wpos(L, j);
         size_t slot = (size_t)t * p->stride + j - 1;
         uint32_t s = ps[j - 1], c, rank;
-        LM__NODE(slot, s, &c, &rank);
+        lm__cr(rank_of, col_of, s, p->thr[slot], p->orig[slot], &c, &rank);
         nd[pos] = (uint8_t)((c & 127) + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
@@ -286,7 +378,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
         uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
         for (uint32_t i = 0; i < nn; i++) { /* (column | default-left << 7, rank) */
           uint32_t sp = ps[js[i] - 1], c, rank;
-          LM__NODE((size_t)t * p->stride + js[i] - 1, sp, &c, &rank);
+          size_t slot = (size_t)t * p->stride + js[i] - 1;
+          lm__cr(rank_of, col_of, sp, p->thr[slot], p->orig[slot], &c, &rank);
           k[2 * i] = (uint8_t)((c & 127) | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
           k[2 * i + 1] = (uint8_t)rank;
           k[6] |= (uint8_t)((((c >> 7) & 1) << i) | (((c >> 8) & 1) << (3 + i)));
@@ -298,7 +391,6 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     }
     b->group[t] = v->trees[t].group;
   }
-#undef LM__NODE
   free(rank_of), free(col_of);
   lm__scan_free(&sc);
   return b;

@@ -40,10 +40,12 @@
  * row in tree order: sums are bit-identical to the scalar reference, decisions identical by
  * construction.
  *
+ * Deeper trees (depth 9 to LM_BITS_MAX_DEPTH) use records of six levels each (below).
+ *
  * Eligible (lm__bits_eligible): decision 0 (XGBoost), no categorical split, depth ≤
- * LM_PERFECT_MAX_DEPTH, at most 65,535 distinct thresholds per feature and 512 columns (any
- * number of row features). Built and owned by the perfect layout (lm__perfect.bits); NULL when
- * not eligible.
+ * LM_BITS_MAX_DEPTH, at most 65,535 distinct thresholds per feature and 512 columns (any
+ * number of row features). Built and owned by the perfect layout (lm__perfect.bits, also for
+ * its top layout of deep trees); NULL when not eligible.
  */
 #ifndef LM_KERNELS_TREE_BITS_H
 #define LM_KERNELS_TREE_BITS_H
@@ -72,6 +74,17 @@
  * right. The kernels read the header of 8 trees' blocks with one gather, the 8 trees of a row in
  * lanes (kernels/tree_bits_avx512.c, lm__bottom8). */
 #define LM_BITS_BLOCK_BYTES 32
+/* Deep trees (depth > LM_PERFECT_MAX_DEPTH, up to LM_BITS_MAX_DEPTH): levels by words. Each
+ * tree is a hierarchy of records, one per subtree of six levels: the tree's root record (record
+ * t for tree t), then one record below each level-6 position that is not a leaf, and so on.
+ * Record (LM_BITS_REC_BYTES): bytes 0–191 the word layout above for its six levels (leaves
+ * above its bottom become pass-through nodes), 192–207 the two column-bit masks (always
+ * present), 208–215 a 64-bit mask of the positions that end on a leaf, 256–511 per level-6
+ * position a 32-bit entry: the leaf × tree weight (float bits) where the mask says leaf, else
+ * the index of the record that continues. A row's walk: word, position, entry; about two
+ * records per tree of depth 12. */
+#define LM_BITS_REC_BYTES 512
+#define LM_BITS_MAX_DEPTH 64
 
 struct lm__perfect;
 
@@ -99,7 +112,7 @@ typedef struct lm__bits {
                             bin table, 128 · npairs bytes */
   uint32_t word_bytes;   /* LM_BITS_WORD_BYTES, or LM_BITS_WORD_BYTES_WIDE for npairs > 1 */
   uint32_t n_trees;
-  uint32_t depth;        /* D, as the perfect layout's */
+  uint32_t depth;        /* D, as the perfect layout's; deep trees: the ensemble's max depth */
   uint32_t n_leaf;       /* 2^D */
   uint32_t max_L;        /* the largest Eytzinger L of a used feature */
   uint32_t dual;         /* V ≤ 64: a row's 128-byte bin table holds the bins twice, bytes
@@ -112,11 +125,14 @@ typedef struct lm__bits {
   uint8_t *nodes;        /* n_trees × word_bytes: the word layout above */
   float *leafw;          /* D ≤ 6: n_trees × n_leaf, leaf × tree weight; else NULL */
   uint8_t *bottom;       /* D > 6: n_trees × 64 blocks of LM_BITS_BLOCK_BYTES; else NULL */
+  uint8_t *recs;         /* D > LM_PERFECT_MAX_DEPTH: n_recs records (above); else NULL (and
+                            nodes, leafw, bottom are NULL when recs is set) */
+  uint32_t n_recs;
   uint32_t *group;       /* n_trees: output of each tree */
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */
   void *block;           /* the single allocation holding the arrays above (thr, feat, nodes,
-                            leafw, bottom, group, lut: NUMA replicas rebase each) */
+                            leafw, bottom, recs, group, lut: NUMA replicas rebase each) */
   size_t block_bytes;    /* its size (NUMA replicas copy it: runtime/numa.c) */
 } lm__bits;
 
@@ -132,7 +148,7 @@ static inline const float *lm__bits_eyt(const lm__bits *b, const lm__bits_feat *
 }
 
 /* 1 if the bin-and-bitmask layout can be built for this view (decision 0, numeric splits, depth
- * ≤ LM_PERFECT_MAX_DEPTH, ≤ LM_BITS_MAX_THRESHOLDS distinct thresholds per feature, ≤
+ * ≤ LM_BITS_MAX_DEPTH, ≤ LM_BITS_MAX_THRESHOLDS distinct thresholds per feature, ≤
  * LM_BITS_MAX_COLUMNS columns). p: its perfect layout (NULL: not eligible). The one test of
  * eligibility: lm__bits_build returns NULL exactly when this returns 0 (or on out of memory). */
 int lm__bits_eligible(const lmf_view *v, const struct lm__perfect *p);

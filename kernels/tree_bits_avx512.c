@@ -652,10 +652,86 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__DBLOCK + r];
 }
 
+/* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. Per tree:
+ * word of the record, level-6 position (the exit tables, one word), entry: a leaf, or the
+ * record that continues. Leaves are added in tree order. */
+LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
+                         int np) {
+  const uint32_t T = b->n_trees, G = m->num_outputs, dual = b->dual;
+  const uint8_t *recs = b->recs, *lut = b->lut;
+  const uint32_t *group = b->group;
+  __m512i tb[8];
+  lm__load_tb(tb, tbl, np);
+  float acc = m->base_margin;
+  for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
+  for (uint32_t t = 0; t < T; t++) {
+    const uint8_t *rec = recs + (size_t)t * LM_BITS_REC_BYTES;
+    uint32_t e;
+    for (;;) {
+      uint64_t w = lm__word(rec, tb, np, dual), leafm;
+      uint32_t x = lut[w & 127], pos = 8 * x + lut[(w >> (7 + 7 * x)) & 127];
+      memcpy(&e, rec + 256 + 4 * pos, 4);
+      memcpy(&leafm, rec + 208, 8);
+      if ((leafm >> pos) & 1) break;
+      rec = recs + (size_t)e * LM_BITS_REC_BYTES;
+    }
+    float leaf;
+    memcpy(&leaf, &e, 4);
+    if (G == 1)
+      acc += leaf;
+    else
+      o[group[t]] += leaf;
+  }
+  if (G == 1) o[0] = acc;
+}
+
+LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                        float *out, int np) {
+  const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
+  if (n < 12) {
+    memset(tbl, 0, stride);
+    for (size_t r = 0; r < n; r++) {
+      lm__bin_row(b, x + r * F, tbl);
+      lm__deep_row(b, m, tbl, out + r * G, np);
+    }
+    return;
+  }
+  for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
+    size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
+    lm__bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
+    for (size_t r = 0; r < rows; r++) lm__deep_row(b, m, tbl + stride * r, out + (r0 + r) * G, np);
+  }
+}
+
+static void lm__deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t n, float *out) {
+  if (b->npairs == 1)
+    lm__deep_np(b, m, x, n, out, 1);
+  else if (b->npairs == 2)
+    lm__deep_np(b, m, x, n, out, 2);
+  else
+    lm__deep_np(b, m, x, n, out, 4);
+}
+
+/* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout;
+ * without them, the top-layout kernel. */
+void lm__tree_margin_bits_deep__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
+  const lm__bits *b = v->perfect ? v->perfect->bits : NULL;
+  if (!b || !b->recs || !lm__cpu_has_vbmi()) {
+    lm__tree_margin_top__avx512(v, x, n, out);
+    return;
+  }
+  lm__deep(b, v->meta, x, n, out);
+}
+
 void lm__tree_margin_bits__avx512(const lmf_view *v, const float *x, size_t n, float *out) {
   const lm__bits *b = v->perfect ? v->perfect->bits : NULL;
   if (!b || !lm__cpu_has_vbmi()) {
     lm__tree_margin_perfect__avx512(v, x, n, out);
+    return;
+  }
+  if (b->recs) { /* deep trees: records */
+    lm__deep(b, v->meta, x, n, out);
     return;
   }
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;

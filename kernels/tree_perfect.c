@@ -59,7 +59,7 @@ lm__perfect *lm__perfect_build(const lmf_view *v, int with_bits) {
   p->leaf = (float *)(b + 3 * (ni * 4 + pad));
   p->leaf_orig = (uint32_t *)(b + 3 * (ni * 4 + pad) + (nl * 4 + pad));
   for (size_t t = 0; t < T; t++) lm__place(v, p, t, v->trees[t].first_node, 0, 0);
-  p->bits = p->top || !with_bits ? NULL : lm__bits_build(v, p);
+  p->bits = with_bits ? lm__bits_build(v, p) : NULL; /* deep trees (top) too: records */
   return p;
 }
 

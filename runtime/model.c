@@ -28,8 +28,9 @@ static int lm__plan(lm_model *m) {
   if (m->v.meta->model_kind == LMF_MODEL_TREES && isa >= LM_ISA_AVX2)
     m->v.perfect = m->perfect = lm__perfect_build(&m->v, isa >= LM_ISA_AVX512 && lm__cpu_has_vbmi());
   while (k->isa > isa || (k->needs_perfect && !m->perfect) ||
-         (k->needs_perfect && (k->needs_perfect == 3) != (int)m->perfect->top) ||
-         (k->needs_perfect == 2 && (!m->perfect->bits || !lm__cpu_has_vbmi())))
+         (k->needs_perfect && (k->needs_perfect >= 3) != (int)m->perfect->top) ||
+         ((k->needs_perfect == 2 || k->needs_perfect == 4) &&
+          (!m->perfect->bits || !lm__cpu_has_vbmi())))
     k++;
   m->margin = k->fn;
   m->margin_name = k->name;

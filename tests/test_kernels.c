@@ -1,6 +1,6 @@
 /*
  * test_kernels.c — every tree-kernel variant of the registry (kernels/registry.c) that this CPU
- * can run, against the scalar reference, on random models: random shapes (depth 0–9, several
+ * can run, against the scalar reference, on random models: random shapes (depth 0–18, several
  * outputs, dart weights), numeric and categorical splits, and rows full of the values that break
  * kernels (NaN, ±0, ±inf, values exactly equal to thresholds, invalid categories). Decisions are
  * identical and sums are in the same order, so margins must be bit-identical. Batch sizes cover
@@ -205,11 +205,13 @@ static void test_random_models(void **state) {
       {1000, 1, 9, 5, 0, 1, 0, 1}, {10, 4, 400, 6, 0, 1, 2, 1}, {64, 1, 100, 8, 0, 1, 2, 1},
       {1, 1, 700, 8, 0, 1, 2, 1},  {20, 1, 1500, 6, 0, 1, 2, 1}, {12, 3, 900, 8, 1, 1, 2, 1},
       {100, 1, 3000, 6, 0, 1, 2, 1}, {70, 2, 2000, 8, 0, 1, 2, 1},
-      /* not eligible: too deep, more than 512 columns, categorical splits */
-      {20, 1, 30, 9, 0, 1, 1, 0}, {1000, 1, 120, 6, 0, 1, 1, 0}, {600, 1, 200, 6, 0, 1, 1, 0},
-      /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) */
-      {30, 1, 40, 12, 0, 1, 1, 0}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
-      {8, 2, 20, 14, 1, 1, 0, 0},
+      /* not eligible: more than 512 columns */
+      {1000, 1, 120, 6, 0, 1, 1, 0}, {600, 1, 200, 6, 0, 1, 1, 0},
+      /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) and,
+       * numeric, the bin-and-bitmask records (six levels per word) */
+      {30, 1, 40, 12, 0, 1, 1, 1}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
+      {8, 2, 20, 14, 1, 1, 0, 1},  {20, 1, 30, 9, 0, 1, 1, 1},  {200, 2, 40, 12, 0, 1, 1, 1},
+      {3, 1, 200, 13, 1, 1, 2, 1}, {500, 3, 60, 10, 0, 1, 1, 1}, {64, 1, 50, 18, 0, 1, 1, 1},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     char what[128];
