@@ -185,12 +185,13 @@ typedef struct {
   const uint32_t *col_of;
   float w;        /* the tree's weight */
   uint32_t next;  /* the next free record */
+  uint32_t next_leaf; /* the next free leaf */
 } lm__recctx;
 
 static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
   uint8_t *nd = c->b->recs + (size_t)ri * LM_BITS_REC_BYTES;
   const lmf_node *nodes = c->v->nodes;
-  uint32_t at[128];
+  uint32_t at[128], kids = 0;
   uint64_t m7 = 0, m8 = 0, leafm = 0;
   lm__expand6(c->v, root, at);
   if (c->b->dual) /* position 63 has no node: never right under either rule */
@@ -207,22 +208,24 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
       m7 |= (uint64_t)((col >> 7) & 1) << pos;
       m8 |= (uint64_t)((col >> 8) & 1) << pos;
     }
-  memcpy(nd + 192, &m7, 8);
-  memcpy(nd + 200, &m8, 8);
+  uint32_t first_child = c->next, first_leaf = c->next_leaf;
   for (uint32_t s = 0; s < 64; s++) {
-    uint32_t node = at[64 + s], e;
+    uint32_t node = at[64 + s];
     if (nodes[node].left == node) {
       leafm |= 1ull << s;
-      float lv = nodes[node].u.leaf * c->w;
-      memcpy(&e, &lv, 4);
-      memcpy(nd + 256 + 4 * s, &e, 4);
+      c->b->recleaf[c->next_leaf++] = nodes[node].u.leaf * c->w;
     } else {
-      e = c->next++;
-      memcpy(nd + 256 + 4 * s, &e, 4);
-      lm__fill_rec(c, e, node);
+      kids++;
     }
   }
+  c->next += kids;
+  memcpy(nd + 192, &m7, 8);
+  memcpy(nd + 200, &m8, 8);
   memcpy(nd + 208, &leafm, 8);
+  memcpy(nd + 216, &first_child, 4);
+  memcpy(nd + 220, &first_leaf, 4);
+  for (uint32_t s = 0, k = 0; s < 64; s++)
+    if (nodes[at[64 + s]].left != at[64 + s]) lm__fill_rec(c, first_child + k++, at[64 + s]);
 }
 
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
@@ -257,9 +260,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   size_t sz_leaf = !deep && D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
   size_t sz_bottom = !deep && D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
   size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128, sz_recs = n_recs * LM_BITS_REC_BYTES;
-  size_t sizes[8] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs};
+  /* every record has 64 positions: a leaf or one of the n_recs − T records below the roots */
+  size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0, sz_recleaf = n_recleaf * 4;
+  size_t sizes[9] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
+                     sz_recleaf};
   size_t sz = 0;
-  for (int i = 0; i < 8; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  for (int i = 0; i < 9; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   lm__bits *b = mi_zalloc(sizeof *b);
   uint8_t *blk = mi_zalloc_aligned(sz, 64);
   if (!b || !blk || !rank_of || !col_of) {
@@ -270,8 +276,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->block_bytes = sz;
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
   b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64;
-  uint8_t *parts[8], *q = blk;
-  for (int i = 0; i < 8; i++) {
+  uint8_t *parts[9], *q = blk;
+  for (int i = 0; i < 9; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
@@ -281,6 +287,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   b->leafw = sz_leaf ? (float *)parts[3] : NULL;
   b->bottom = sz_bottom ? parts[4] : NULL;
   b->recs = deep ? parts[7] : NULL;
+  b->recleaf = deep ? (float *)parts[8] : NULL;
   b->n_recs = (uint32_t)n_recs;
   b->group = (uint32_t *)parts[5];
   b->lut = parts[6];
@@ -338,7 +345,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
     b->lut[256 + w] = (uint8_t)(7 + 7 * (i - 8));
   }
   if (deep) {
-    lm__recctx c = {v, b, rank_of, col_of, 0.0f, T};
+    lm__recctx c = {v, b, rank_of, col_of, 0.0f, T, 0};
     for (uint32_t t = 0; t < T; t++) {
       c.w = v->trees[t].weight;
       lm__fill_rec(&c, t, v->trees[t].first_node);

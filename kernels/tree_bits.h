@@ -76,14 +76,16 @@
 #define LM_BITS_BLOCK_BYTES 32
 /* Deep trees (depth > LM_PERFECT_MAX_DEPTH, up to LM_BITS_MAX_DEPTH): levels by words. Each
  * tree is a hierarchy of records, one per subtree of six levels: the tree's root record (record
- * t for tree t), then one record below each level-6 position that is not a leaf, and so on.
- * Record (LM_BITS_REC_BYTES): bytes 0–191 the word layout above for its six levels (leaves
- * above its bottom become pass-through nodes), 192–207 the two column-bit masks (always
- * present), 208–215 a 64-bit mask of the positions that end on a leaf, 256–511 per level-6
- * position a 32-bit entry: the leaf × tree weight (float bits) where the mask says leaf, else
- * the index of the record that continues. A row's walk: word, position, entry; about two
+ * t for tree t), then one record below each level-6 position that is not a leaf, and so on; the
+ * records below one record are consecutive, in position order. Record (LM_BITS_REC_BYTES):
+ * bytes 0–191 the word layout above for its six levels (leaves above its bottom become
+ * pass-through nodes), 192–207 the two column-bit masks (always present), 208–215 a 64-bit
+ * mask of the positions that end on a leaf, 216–219 the index of its first child record,
+ * 220–223 the index (in recleaf) of its first leaf. Position p continues at record first_child
+ * + #{non-leaf positions < p}, or ends on leaf first_leaf + #{leaf positions < p}: no per-
+ * position entries, so a step of the walk reads one record's four lines at once. About two
  * records per tree of depth 12. */
-#define LM_BITS_REC_BYTES 512
+#define LM_BITS_REC_BYTES 256
 #define LM_BITS_MAX_DEPTH 64
 
 struct lm__perfect;
@@ -128,11 +130,14 @@ typedef struct lm__bits {
   uint8_t *recs;         /* D > LM_PERFECT_MAX_DEPTH: n_recs records (above); else NULL (and
                             nodes, leafw, bottom are NULL when recs is set) */
   uint32_t n_recs;
+  float *recleaf;        /* deep trees: the records' leaves × tree weight (64·n_recs − (n_recs −
+                            n_trees) of them, a leaf per position that ends on one) */
   uint32_t *group;       /* n_trees: output of each tree */
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */
   void *block;           /* the single allocation holding the arrays above (thr, feat, nodes,
-                            leafw, bottom, recs, group, lut: NUMA replicas rebase each) */
+                            leafw, bottom, recs, recleaf, group, lut: NUMA replicas rebase
+                            each) */
   size_t block_bytes;    /* its size (NUMA replicas copy it: runtime/numa.c) */
 } lm__bits;
 

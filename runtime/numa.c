@@ -249,6 +249,7 @@ int lm__replicate(const lm_model *m, int node, int force_plain) {
       r->bits.leafw = lm__rebase(sb->leafw, sb->block, nb);
       r->bits.bottom = lm__rebase(sb->bottom, sb->block, nb);
       r->bits.recs = lm__rebase(sb->recs, sb->block, nb);
+      r->bits.recleaf = lm__rebase(sb->recleaf, sb->block, nb);
       r->bits.group = lm__rebase(sb->group, sb->block, nb);
       r->bits.lut = lm__rebase(sb->lut, sb->block, nb);
       r->perfect.bits = &r->bits;
