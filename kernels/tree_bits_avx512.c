@@ -28,6 +28,8 @@
  * - Batch, depth 7–8: blocks of 64 rows, groups of 8 trees: words (4 trees per pass), then per
  *   row the 8 trees' positions and leaves in lanes, then per row the leaves added in tree order
  *   with the sum in a register.
+ * - Deep trees (records, tree_bits.h; lm__tree_margin_bits_deep__avx512): per row, 32 trees'
+ *   walks side by side, a record (six levels) per step; batches bin 64-row blocks first.
  * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
  * the scalar reference; decisions are identical by construction. Falls back to the
  * perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
