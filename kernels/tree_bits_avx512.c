@@ -54,7 +54,7 @@
 #define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
 #define LM__DBLOCK 64 /* the same for trees of depth 7–8, whose bottom blocks (2 KB per tree)
                           make the model larger than L2 */
-#define LM__GMAX 8   /* outputs summed on the stack in a block */
+#define LM__GMAX 16  /* outputs summed on the stack in a block (10-class models included) */
 #define LM__TB 64    /* trees per single-row pass */
 
 /* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
