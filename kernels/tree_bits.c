@@ -72,10 +72,11 @@ static void lm__scan_free(lm__scan *sc) {
 }
 
 /* 1 and sc filled if eligible; 0 otherwise (sc freed). */
-static int lm__bits_scan(const lmf_view *v, const lm__perfect *p, lm__scan *sc) {
+static int lm__bits_scan(const lmf_view *v, lm__scan *sc) {
   const lmf_meta *m = v->meta;
   memset(sc, 0, sizeof *sc);
-  if (!p || m->decision != LMF_DECISION_XGBOOST || m->n_cat_splits || m->num_features == 0 ||
+  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST ||
+      m->n_cat_splits || m->num_features == 0 ||
       m->n_trees == 0 || m->max_depth > LM_BITS_MAX_DEPTH)
     return 0;
   const uint32_t F = m->num_features, N = m->n_nodes;
@@ -116,9 +117,9 @@ no:
   return 0;
 }
 
-int lm__bits_eligible(const lmf_view *v, const lm__perfect *p) {
+int lm__bits_eligible(const lmf_view *v) {
   lm__scan sc;
-  int ok = lm__bits_scan(v, p, &sc);
+  int ok = lm__bits_scan(v, &sc);
   lm__scan_free(&sc);
   return ok;
 }
@@ -230,7 +231,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
 
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p) {
   lm__scan sc;
-  if (!lm__bits_scan(v, p, &sc)) return NULL;
+  if (!p || !lm__bits_scan(v, &sc)) return NULL;
   const lmf_meta *m = v->meta;
   const int deep = p->top != 0;
   const uint32_t F = m->num_features, T = m->n_trees, D = deep ? m->max_depth : p->depth;

@@ -152,11 +152,12 @@ static inline const float *lm__bits_eyt(const lm__bits *b, const lm__bits_feat *
   return b->thr + u->eyt;
 }
 
-/* 1 if the bin-and-bitmask layout can be built for this view (decision 0, numeric splits, depth
- * ≤ LM_BITS_MAX_DEPTH, ≤ LM_BITS_MAX_THRESHOLDS distinct thresholds per feature, ≤
- * LM_BITS_MAX_COLUMNS columns). p: its perfect layout (NULL: not eligible). The one test of
- * eligibility: lm__bits_build returns NULL exactly when this returns 0 (or on out of memory). */
-int lm__bits_eligible(const lmf_view *v, const struct lm__perfect *p);
+/* 1 if the bin-and-bitmask layout can be built for this verified view (trees, decision 0,
+ * numeric splits, depth ≤ LM_BITS_MAX_DEPTH, ≤ LM_BITS_MAX_THRESHOLDS distinct thresholds per
+ * feature, ≤ LM_BITS_MAX_COLUMNS columns): the one test of eligibility, which lm__bits_build
+ * applies too (it returns NULL exactly when this returns 0, or on out of memory). Costs a radix
+ * sort of the ensemble's thresholds. Kernels over the layout also need AVX-512 VBMI. */
+int lm__bits_eligible(const lmf_view *v);
 
 /* Build from a verified view and its perfect layout; NULL if not eligible or out of memory. */
 lm__bits *lm__bits_build(const lmf_view *v, const struct lm__perfect *p);

@@ -129,6 +129,9 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   if (min_depth && v.meta->max_depth < (uint32_t)min_depth)
     fail_msg("%s: random trees reached depth %u only (the test wants %d)", what, v.meta->max_depth,
              min_depth);
+  if (lm__bits_eligible(&v) != has_bits) /* the one eligibility test agrees with the build */
+    fail_msg("%s: lm__bits_eligible says %d, the build %s", what, lm__bits_eligible(&v),
+             has_bits ? "built it" : "did not");
   if (expect_bits >= 0 && has_bits != expect_bits)
     fail_msg("%s: bin-and-bitmask layout %s", what, has_bits ? "built (not eligible)" : "missing");
   if (has_bits)
