@@ -119,6 +119,8 @@ LM__KERNEL_F32(lm__tree_margin_perfect_one__avx512);
 LM__KERNEL_F32(lm__tree_margin_top__avx512);
 LM__KERNEL_F32(lm__tree_margin_bits__avx512);
 LM__KERNEL_F32(lm__tree_margin_bits_one__avx512);
+LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512);
+LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512);
 LM__KERNEL_F32(lm__linear_margin_dot__avx2);
 LM__KERNEL_F32(lm__linear_margin_outputs__avx2);
 LM__KERNEL_F32(lm__linear_margin_rows__avx2);

@@ -14,15 +14,21 @@
 
 #define P LM_NEED_PERFECT
 #define I LM_NEED_I32
+#define B (LM_NEED_BITS | LM_NEED_VBMI)
 #define F32(fn) fn, NULL
 
 const lm__kernel lm__kernels[] = {
 #if defined(__x86_64__)
     /* decision 0 (XGBoost) trees */
-    {"tree_margin_bits__avx512", LM_FAM_TREE, LM_ISA_AVX512, LM_NEED_BITS | LM_NEED_VBMI, 12, 1, 0,
+    {"tree_margin_bits__avx512", LM_FAM_TREE, LM_ISA_AVX512, B | P, 12, 1, 0,
      F32(lm__tree_margin_bits__avx512)},
-    {"tree_margin_bits_one__avx512", LM_FAM_TREE, LM_ISA_AVX512, LM_NEED_BITS | LM_NEED_VBMI, 1, 1,
-     0, F32(lm__tree_margin_bits_one__avx512)},
+    {"tree_margin_bits_one__avx512", LM_FAM_TREE, LM_ISA_AVX512, B | P, 1, 1, 0,
+     F32(lm__tree_margin_bits_one__avx512)},
+    /* trees deeper than 8: the layout's records, six levels per word */
+    {"tree_margin_bits_deep__avx512", LM_FAM_TREE, LM_ISA_AVX512, B | LM_NEED_TOP, 12, 1, 0,
+     F32(lm__tree_margin_bits_deep__avx512)},
+    {"tree_margin_bits_deep_one__avx512", LM_FAM_TREE, LM_ISA_AVX512, B | LM_NEED_TOP, 1, 1, 0,
+     F32(lm__tree_margin_bits_deep_one__avx512)},
     {"tree_margin_perfect__avx512", LM_FAM_TREE, LM_ISA_AVX512, P | I, 16, 1, 0,
      F32(lm__tree_margin_perfect__avx512)},
     {"tree_margin_perfect_one__avx512", LM_FAM_TREE, LM_ISA_AVX512, P | I, 1, 1, 0,

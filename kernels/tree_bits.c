@@ -9,7 +9,7 @@
 #include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 
-/* A threshold of the ensemble as a sortable key: feature in bits 32–38, then the float's bits
+/* A threshold of the ensemble as a sortable key: feature in bits 32–63, then the float's bits
  * mapped to an unsigned order (−0 folded into +0: they are the same threshold); and the
  * perfect-layout slot (tree · stride + node) it came from. */
 typedef struct {
@@ -25,13 +25,17 @@ static uint64_t lm__key(uint32_t f, float t) {
   return ((uint64_t)f << 32) | u;
 }
 
-/* LSD radix sort of n keys of 39 bits (3 passes of 13 bits); tmp: n more entries. Linear time:
- * opening a 500-tree depth-8 model sorts 127,500 thresholds. */
-static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n) {
+/* LSD radix sort of n keys whose feature is < F (passes of 13 bits: 3 for F ≤ 128, 4 up to
+ * 2^20 features); tmp: n more entries. Linear time: opening a 500-tree depth-8 model sorts
+ * 127,500 thresholds. */
+static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n, uint32_t F) {
   enum { BITS = 13, NB = 1 << BITS };
   size_t *count = calloc(NB, sizeof *count);
   if (!count) return NULL;
-  for (int pass = 0; pass < 3; pass++) {
+  int fbits = 0;
+  while (fbits < 32 && (F - 1) >> fbits) fbits++;
+  const int passes = (32 + fbits + BITS - 1) / BITS;
+  for (int pass = 0; pass < passes; pass++) {
     int sh = pass * BITS;
     memset(count, 0, NB * sizeof *count);
     for (size_t i = 0; i < n; i++) count[(a[i].key >> sh) & (NB - 1)]++;
@@ -50,125 +54,322 @@ static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n) {
   return a;
 }
 
-lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__alloc *a,
-                         char *why) {
+/* What the build needs from every threshold of the ensemble: the (feature, threshold) keys
+ * sorted (with the NODES index they came from), the distinct thresholds per feature, which
+ * features get columns. */
+typedef struct {
+  lm__ft *all;        /* 2 × the internal slots: keys, then radix scratch */
+  lm__ft *sorted;     /* n keys, sorted (points into all) */
+  size_t n;
+  uint32_t *K;        /* F: distinct non-NaN thresholds per feature */
+  uint8_t *used;      /* F: 1 if the feature gets columns */
+  uint32_t n_used, n_cols;
+} lm__scan;
+
+static void lm__scan_free(lm__scan *sc) {
+  free(sc->all), free(sc->K), free(sc->used);
+  memset(sc, 0, sizeof *sc);
+}
+
+/* 1 and sc filled if eligible; 0 otherwise (sc freed), with the reason in why (LM__WHY_LEN). */
+static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
   const lmf_meta *m = v->meta;
-  if (!p || p->top || m->decision != LMF_DECISION_XGBOOST) {
-    snprintf(why, LM__WHY_LEN, p && p->top ? "trees deeper than %d" : "no perfect-tree layout",
-             LM_PERFECT_MAX_DEPTH);
-    return NULL;
+  memset(sc, 0, sizeof *sc);
+  snprintf(why, LM__WHY_LEN, "out of memory");
+  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST) {
+    snprintf(why, LM__WHY_LEN, "not a decision-0 (XGBoost) tree model");
+    return 0;
   }
   if (m->n_cat_splits) {
     snprintf(why, LM__WHY_LEN, "%u categorical splits", m->n_cat_splits);
-    return NULL;
+    return 0;
   }
-  if (m->num_features > LM_BITS_MAX_FEATURES || m->num_features == 0 || m->n_trees == 0) {
-    snprintf(why, LM__WHY_LEN, "%u features (1 to %d)", m->num_features, LM_BITS_MAX_FEATURES);
-    return NULL;
+  if (m->num_features == 0 || m->n_trees == 0 || m->max_depth > LM_BITS_MAX_DEPTH) {
+    snprintf(why, LM__WHY_LEN, "%u features, %u trees, depth %u (at most %d)", m->num_features,
+             m->n_trees, m->max_depth, LM_BITS_MAX_DEPTH);
+    return 0;
   }
-  const uint32_t F = m->num_features, T = m->n_trees, D = p->depth;
-  const uint32_t n_leaf = 1u << D;
-  /* Every (feature, threshold) of the ensemble, sorted: distinct thresholds per feature. */
-  size_t n_int = (size_t)T * p->n_int, n = 0, n_slots = (size_t)T * p->stride;
-  lm__ft *all = malloc(sizeof *all * 2 * (n_int ? n_int : 1));
-  uint8_t *rank_of = malloc(n_slots); /* rank of every slot's threshold; 255: NaN threshold */
-  if (!all || !rank_of) {
-    free(all), free(rank_of);
-    snprintf(why, LM__WHY_LEN, "out of memory");
-    return NULL;
-  }
-  memset(rank_of, 255, n_slots);
-  for (uint32_t t = 0; t < T; t++)
-    for (uint32_t i = 0; i < p->n_int; i++) {
-      uint32_t s = p->split[(size_t)t * p->stride + i];
-      float th = p->thr[(size_t)t * p->stride + i];
-      if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) {
-        free(all), free(rank_of);
-        snprintf(why, LM__WHY_LEN, "tree %u has a categorical or zero-as-missing split", t);
-        return NULL;
-      }
-      if (!isnan(th))
-        all[n++] = (lm__ft){lm__key(s & LMF_SPLIT_FEATURE_MASK, th), (uint32_t)((size_t)t * p->stride + i)};
+  const uint32_t F = m->num_features, N = m->n_nodes;
+  size_t n_int = N, n = 0;
+  sc->all = malloc(sizeof *sc->all * 2 * (n_int ? n_int : 1));
+  sc->K = calloc(F, sizeof *sc->K);
+  sc->used = calloc(F, 1);
+  if (!sc->all || !sc->K || !sc->used) goto no;
+  for (uint32_t i = 0; i < N; i++) { /* every internal node of the ensemble */
+    const lmf_node *nd = &v->nodes[i];
+    uint32_t s = nd->split, f = s & LMF_SPLIT_FEATURE_MASK;
+    if (nd->left == i) continue;
+    if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) {
+      snprintf(why, LM__WHY_LEN, "node %u: a categorical or zero-as-missing split", i);
+      goto no;
     }
-  lm__ft *sorted = lm__sort(all, all + n_int, n);
-  if (!sorted) {
-    free(all), free(rank_of);
-    snprintf(why, LM__WHY_LEN, "out of memory");
+    if (!isnan(nd->threshold))
+      sc->all[n++] = (lm__ft){lm__key(f, nd->threshold), i};
+    else if (!(s & LMF_SPLIT_DEFAULT_LEFT))
+      sc->used[f] = 1; /* only NaN goes right: the feature's NaN-ness is needed */
+  }
+  sc->sorted = lm__sort(sc->all, sc->all + n_int, n, F);
+  if (!sc->sorted) goto no;
+  sc->n = n;
+  for (size_t i = 0; i < n; i++)
+    if (!i || sc->sorted[i].key != sc->sorted[i - 1].key) {
+      uint32_t f = (uint32_t)(sc->sorted[i].key >> 32);
+      if (++sc->K[f] > LM_BITS_MAX_THRESHOLDS) {
+        snprintf(why, LM__WHY_LEN, "feature %u has more than %d distinct thresholds", f,
+                 LM_BITS_MAX_THRESHOLDS);
+        goto no;
+      }
+      sc->used[f] = 1;
+    }
+  for (uint32_t f = 0; f < F; f++)
+    if (sc->used[f]) {
+      sc->n_used++;
+      sc->n_cols += sc->K[f] ? (sc->K[f] + LM_BITS_SEG - 1) / LM_BITS_SEG : 1;
+    }
+  if (!sc->n_used) sc->used[0] = 1, sc->n_used = 1, sc->n_cols = 1; /* stumps only: one column */
+  if (sc->n_cols > LM_BITS_MAX_COLUMNS) {
+    snprintf(why, LM__WHY_LEN, "%u byte columns of bins (%u used features; at most %d)",
+             sc->n_cols, sc->n_used, LM_BITS_MAX_COLUMNS);
+    goto no;
+  }
+  return 1;
+no:
+  lm__scan_free(sc);
+  return 0;
+}
+
+int lm__bits_eligible(const lmf_view *v) {
+  lm__scan sc;
+  char why[LM__WHY_LEN];
+  int ok = lm__bits_scan(v, &sc, why);
+  lm__scan_free(&sc);
+  return ok;
+}
+
+/* 16-ary levels of a feature with K thresholds: sizes (floats, multiples of 16), top first. */
+static uint32_t lm__levels(uint32_t K, uint32_t size[4]) {
+  uint32_t tmp[4], h = 0, s = (K + 1 + 15) & ~15u;
+  for (;;) {
+    tmp[h++] = s;
+    if (s <= 16) break;
+    s = ((s / 16) + 15) & ~15u;
+  }
+  for (uint32_t i = 0; i < h; i++) size[i] = tmp[h - 1 - i];
+  return h;
+}
+
+/* Column and local rank of a node (split word, threshold, NODES index): a NaN threshold (also a
+ * perfect layout's pass-through) → rank 255 on column 0 (default left: never right) or on its
+ * feature's first column (default right: only NaN goes right). */
+static void lm__cr(const uint16_t *rank_of, const uint32_t *col_of, uint32_t split, float thr,
+                   uint32_t node, uint32_t *col, uint32_t *rank) {
+  uint32_t f = split & LMF_SPLIT_FEATURE_MASK;
+  if (isnan(thr)) {
+    *col = (split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : col_of[f];
+    *rank = 255;
+  } else {
+    uint32_t R = rank_of[node], s = (R - 1) / LM_BITS_SEG;
+    *col = col_of[f] + s;
+    *rank = R - LM_BITS_SEG * s;
+  }
+}
+
+/* Deep trees (tree_bits.h, records): the six levels below `root` in heap slots 1–127 (a leaf
+ * above the bottom fills both its children's slots: pass-through). */
+static void lm__expand6(const lmf_view *v, uint32_t root, uint32_t at[128]) {
+  at[1] = root;
+  for (uint32_t j = 1; j < 64; j++) {
+    uint32_t nd = at[j];
+    const lmf_node *n = &v->nodes[nd];
+    if (n->left == nd) at[2 * j] = at[2 * j + 1] = nd;
+    else at[2 * j] = n->left, at[2 * j + 1] = n->left + 1;
+  }
+}
+
+static size_t lm__count_recs(const lmf_view *v, uint32_t root) {
+  uint32_t at[128];
+  lm__expand6(v, root, at);
+  size_t c = 1;
+  for (uint32_t s = 0; s < 64; s++)
+    if (v->nodes[at[64 + s]].left != at[64 + s]) c += lm__count_recs(v, at[64 + s]);
+  return c;
+}
+
+/* Word position (tree_bits.h) of heap slot j (level L: 2^L ≤ j < 2^(L+1), L < 6). */
+static uint32_t lm__wpos(uint32_t L, uint32_t j) {
+  return L < 3 ? j - 1
+               : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) + (j & ((1u << (L - 3)) - 1)) - 1;
+}
+
+typedef struct {
+  const lmf_view *v;
+  lm__bits *b;
+  const uint16_t *rank_of;
+  const uint32_t *col_of;
+  float w;        /* the tree's weight */
+  uint32_t next;  /* the next free record */
+  uint32_t next_leaf; /* the next free leaf */
+} lm__recctx;
+
+static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
+  uint8_t *nd = c->b->recs + (size_t)ri * LM_BITS_REC_BYTES;
+  const lmf_node *nodes = c->v->nodes;
+  uint32_t at[128], kids = 0;
+  uint64_t m7 = 0, m8 = 0, leafm = 0;
+  lm__expand6(c->v, root, at);
+  if (c->b->dual) /* position 63 has no node: never right under either rule */
+    nd[63] = 64, nd[64 + 63] = 255, nd[128 + 63] = 0;
+  for (uint32_t L = 0; L < 6; L++)
+    for (uint32_t j = 1u << L; j < 2u << L; j++) {
+      uint32_t pos = lm__wpos(L, j), node = at[j], col, rank;
+      const lmf_node *n = &nodes[node];
+      uint32_t split = n->left == node ? LMF_SPLIT_DEFAULT_LEFT : n->split;
+      lm__cr(c->rank_of, c->col_of, split, n->left == node ? NAN : n->threshold, node, &col, &rank);
+      nd[pos] = (uint8_t)((col & 127) + (c->b->dual && (split & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
+      nd[64 + pos] = (uint8_t)rank;
+      nd[128 + pos] = (uint8_t)((split & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+      m7 |= (uint64_t)((col >> 7) & 1) << pos;
+      m8 |= (uint64_t)((col >> 8) & 1) << pos;
+    }
+  uint32_t first_child = c->next, first_leaf = c->next_leaf;
+  for (uint32_t s = 0; s < 64; s++) {
+    uint32_t node = at[64 + s];
+    if (nodes[node].left == node) {
+      leafm |= 1ull << s;
+      c->b->recleaf[c->next_leaf++] = nodes[node].u.leaf * c->w;
+    } else {
+      kids++;
+    }
+  }
+  c->next += kids;
+  memcpy(nd + 192, &m7, 8);
+  memcpy(nd + 200, &m8, 8);
+  memcpy(nd + 208, &leafm, 8);
+  memcpy(nd + 216, &first_child, 4);
+  memcpy(nd + 220, &first_leaf, 4);
+  for (uint32_t s = 0, k = 0; s < 64; s++)
+    if (nodes[at[64 + s]].left != at[64 + s]) lm__fill_rec(c, first_child + k++, at[64 + s]);
+}
+
+lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__alloc *a,
+                         char *why) {
+  lm__scan sc;
+  if (!p) {
+    snprintf(why, LM__WHY_LEN, "no perfect-tree layout");
     return NULL;
   }
-  uint32_t Kmax = 0, fmax = 0; /* distinct thresholds of the busiest feature: how deep the search goes */
-  for (size_t i = 0, k = 0; i < n; i++) {
-    if (i && (sorted[i].key >> 32) != (sorted[i - 1].key >> 32)) k = 0;
-    if (!i || sorted[i].key != sorted[i - 1].key) k++;
-    if (k > Kmax) Kmax = (uint32_t)k, fmax = (uint32_t)(sorted[i].key >> 32);
-  }
-  if (Kmax > LM_BITS_MAX_THRESHOLDS) {
-    free(all), free(rank_of);
-    snprintf(why, LM__WHY_LEN, "feature %u has %u distinct thresholds (at most %d)", fmax, Kmax,
-             LM_BITS_MAX_THRESHOLDS);
+  if (!lm__bits_scan(v, &sc, why)) return NULL;
+  const lmf_meta *m = v->meta;
+  const int deep = p->top != 0;
+  const uint32_t F = m->num_features, T = m->n_trees, D = deep ? m->max_depth : p->depth;
+  const uint32_t n_leaf = deep ? 0 : 1u << D, V = sc.n_cols, U = sc.n_used;
+  size_t n_recs = 0;
+  for (uint32_t t = 0; deep && t < T; t++) n_recs += lm__count_recs(v, v->trees[t].first_node);
+  if (n_recs > UINT32_MAX) {
+    lm__scan_free(&sc);
+    snprintf(why, LM__WHY_LEN, "%zu records", n_recs);
     return NULL;
   }
-  uint32_t L = 1;
-  while (L < 8 && (1u << L) - 1 < Kmax) L++;
-  const uint32_t S = (1u << L) < 32 ? 32 : 1u << L;
-  size_t sz_thr = (size_t)F * 256 * 4 + (size_t)F * S * 4, sz_spl = (size_t)F * 16 * 4;
-  size_t sz_nodes = (size_t)T * LM_BITS_WORD_BYTES;
+  const uint32_t np = V <= 128 ? 1 : V <= 256 ? 2 : 4;
+  const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
+  /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
+  size_t n_thr = 0;
+  for (uint32_t f = 0; f < F; f++)
+    if (sc.used[f]) {
+      uint32_t sz[4], h = lm__levels(sc.K[f], sz), L = 1;
+      while ((1u << L) - 1 < sc.K[f]) L++;
+      for (uint32_t i = 0; i < h; i++) n_thr += sz[i];
+      n_thr += (1u << L) < 32 ? 32 : 1u << L;
+    }
+  uint16_t *rank_of = malloc((m->n_nodes + 1) * sizeof *rank_of); /* global rank per node */
+  uint32_t *col_of = calloc(F, sizeof *col_of);
+  size_t sz_thr = n_thr * 4, sz_feat = (size_t)U * sizeof(lm__bits_feat);
+  size_t sz_nodes = deep ? 0 : (size_t)T * wb;
   /* leaves: kernels load a tree's 64 first leaves whatever its n_leaf: 256 bytes of slack */
-  size_t sz_leaf = D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
-  size_t sz_bottom = D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
-  size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128;
-  size_t sizes[7] = {sz_thr, sz_spl, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut}, sz = 0;
-  for (int i = 0; i < 7; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  size_t sz_leaf = !deep && D <= 6 ? (size_t)T * n_leaf * 4 + 256 : 0;
+  size_t sz_bottom = !deep && D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
+  size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128, sz_recs = n_recs * LM_BITS_REC_BYTES;
+  /* every record has 64 positions: a leaf or one of the n_recs − T records below the roots */
+  size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0, sz_recleaf = n_recleaf * 4;
+  size_t sizes[9] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
+                     sz_recleaf};
+  size_t sz = 0;
+  for (int i = 0; i < 9; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   lm__bits *b = a->zalloc(a, sizeof *b);
   uint8_t *blk = b ? a->zalloc(a, sz) : NULL;
-  uint32_t *K = calloc(F, sizeof *K);
-  if (!b || !blk || !K) {
+  if (!b || !blk || !rank_of || !col_of) {
     if (b) a->free(a, b, sizeof *b);
     if (blk) a->free(a, blk, sz);
-    free(all), free(K), free(rank_of);
-    snprintf(why, LM__WHY_LEN, "out of memory for the bin-and-bitmask layout");
+    free(rank_of), free(col_of), lm__scan_free(&sc);
+    snprintf(why, LM__WHY_LEN, "out of memory for the bin-and-bitmask layout (%zu bytes)", sz);
     return NULL;
   }
   b->alloc = a;
   b->block = blk;
   b->block_bytes = sz;
-  b->num_features = F, b->n_trees = T, b->depth = D, b->n_leaf = n_leaf;
-  b->levels = L, b->eyt_stride = S, b->dual = F <= 64;
-  uint8_t *parts[7], *q = blk;
-  for (int i = 0; i < 7; i++) {
+  b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
+  b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64;
+  uint8_t *parts[9], *q = blk;
+  for (int i = 0; i < 9; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
   b->thr = (float *)parts[0];
-  b->split16 = (float *)parts[1];
-  b->nodes = parts[2];
-  b->leafw = D <= 6 ? (float *)parts[3] : NULL;
-  b->bottom = D > 6 ? parts[4] : NULL;
+  b->feat = (lm__bits_feat *)parts[1];
+  b->nodes = deep ? NULL : parts[2];
+  b->leafw = sz_leaf ? (float *)parts[3] : NULL;
+  b->bottom = sz_bottom ? parts[4] : NULL;
+  b->recs = deep ? parts[7] : NULL;
+  b->recleaf = deep ? (float *)parts[8] : NULL;
+  b->n_recs = (uint32_t)n_recs;
   b->group = (uint32_t *)parts[5];
   b->lut = parts[6];
-  for (size_t i = 0; i < (size_t)F * 256; i++) b->thr[i] = NAN;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t f = (uint32_t)(sorted[i].key >> 32), *k = &K[f];
-    if (!i || sorted[i].key != sorted[i - 1].key) { /* a new distinct threshold of f */
-      if (*k == LM_BITS_MAX_THRESHOLDS) goto fail;
-      b->thr[(size_t)f * 256 + (*k)++] = p->thr[sorted[i].slot] == 0.0f ? 0.0f : p->thr[sorted[i].slot];
-    }
-    rank_of[sorted[i].slot] = (uint8_t)*k; /* 1-based */
-  }
-  for (uint32_t f = 0; f < F; f++)
-    for (uint32_t i = 0; i < 16; i++) b->split16[f * 16 + i] = b->thr[(size_t)f * 256 + 16 * i + 15];
-  float *eyt = b->thr + (size_t)F * 256; /* lm__bits_eyt: search tables (tree_bits.h) */
-  for (uint32_t f = 0; f < F; f++)
-    for (uint32_t j = 0; j < S; j++) {
-      float t = NAN; /* entry 0 and entries ≥ 2^L are never selected */
-      if (j >= 1 && j < (1u << L)) {
-        uint32_t k = 1;
-        while ((2u << (k - 1)) <= j) k++; /* level of node j: 2^(k−1) ≤ j < 2^k */
-        uint32_t idx = ((j - (1u << (k - 1))) * 2 + 1) * (1u << (L - k)) - 1;
-        t = idx < K[f] ? b->thr[(size_t)f * 256 + idx] : NAN;
+  for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
+  /* features: columns and table offsets */
+  uint32_t col = 0, off = 0, ui = 0;
+  size_t *first = malloc(sizeof *first * (F + 1)); /* first sorted key of each feature */
+  if (!first) goto fail;
+  for (uint32_t f = 0; f <= F; f++) first[f] = sc.n;
+  for (size_t i = sc.n; i-- > 0;) first[sc.sorted[i].key >> 32] = i;
+  for (uint32_t f = 0; f < F; f++) {
+    if (!sc.used[f]) continue;
+    lm__bits_feat *u = &b->feat[ui++];
+    uint32_t sz4[4];
+    u->f = f, u->col = col, u->K = sc.K[f];
+    u->nseg = u->K ? (u->K + LM_BITS_SEG - 1) / LM_BITS_SEG : 1;
+    u->h = lm__levels(u->K, sz4);
+    u->L = 1;
+    while ((1u << u->L) - 1 < u->K) u->L++;
+    if (u->L > b->max_L) b->max_L = u->L;
+    col_of[f] = col;
+    col += u->nseg;
+    for (uint32_t i = 0; i < u->h; i++) u->lv[i] = off, off += sz4[i];
+    u->eyt = off;
+    off += (1u << u->L) < 32 ? 32 : 1u << u->L;
+    /* the sorted distinct thresholds: the last 16-ary level */
+    float *A = b->thr + u->lv[u->h - 1];
+    uint32_t k = 0;
+    for (size_t i = first[f]; i < sc.n && (sc.sorted[i].key >> 32) == f; i++) {
+      if (i == first[f] || sc.sorted[i].key != sc.sorted[i - 1].key) {
+        float t = v->nodes[sc.sorted[i].slot].threshold;
+        A[k++] = t == 0.0f ? 0.0f : t;
       }
-      eyt[(size_t)f * S + j] = t;
+      rank_of[sc.sorted[i].slot] = (uint16_t)k; /* 1-based */
     }
+    for (uint32_t lvl = u->h - 1; lvl > 0; lvl--) { /* level lvl − 1 from level lvl */
+      const float *lo = b->thr + u->lv[lvl];
+      float *up = b->thr + u->lv[lvl - 1];
+      for (uint32_t i = 0; i < sz4[lvl] / 16; i++) up[i] = lo[16 * i + 15];
+    }
+    float *eyt = b->thr + u->eyt;
+    for (uint32_t j = 1; j < (1u << u->L); j++) {
+      uint32_t lk = 1;
+      while ((2u << (lk - 1)) <= j) lk++; /* level of node j: 2^(k−1) ≤ j < 2^k */
+      uint32_t idx = ((j - (1u << (lk - 1))) * 2 + 1) * (1u << (u->L - lk)) - 1;
+      eyt[j] = idx < u->K ? A[idx] : NAN;
+    }
+  }
+  free(first);
   for (uint32_t w = 0; w < 128; w++) {
     uint32_t i = 1;
     for (int l = 0; l < 3; l++) i = 2 * i + ((w >> (i - 1)) & 1);
@@ -176,23 +377,37 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     b->lut[128 + w] = (uint8_t)(8 * (i - 8));
     b->lut[256 + w] = (uint8_t)(7 + 7 * (i - 8));
   }
-  for (uint32_t t = 0; t < T; t++) {
-    uint8_t *nd = b->nodes + (size_t)t * LM_BITS_WORD_BYTES;
+  if (deep) {
+    lm__recctx c = {v, b, rank_of, col_of, 0.0f, T, 0};
+    for (uint32_t t = 0; t < T; t++) {
+      c.w = v->trees[t].weight;
+      lm__fill_rec(&c, t, v->trees[t].first_node);
+      b->group[t] = v->trees[t].group;
+    }
+  }
+  for (uint32_t t = 0; !deep && t < T; t++) {
+    uint8_t *nd = b->nodes + (size_t)t * wb;
+    uint64_t m7 = 0, m8 = 0;
     if (b->dual) /* positions without a node: never right under either rule */
       for (uint32_t pos = 0; pos < 64; pos++) nd[pos] = 64, nd[64 + pos] = 255, nd[128 + pos] = 0;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
     /* heap slot j (perfect node j − 1) of the first six levels → word position */
     for (uint32_t L = 0; L < 6 && L < D; L++)
       for (uint32_t j = 1u << L; j < 2u << L; j++) {
-        uint32_t pos = L < 3 ? j - 1
-                             : 7 + 7 * ((j >> (L - 3)) - 8) + (1u << (L - 3)) +
-                                   (j & ((1u << (L - 3)) - 1)) - 1;
-        uint32_t s = ps[j - 1], f = s & LMF_SPLIT_FEATURE_MASK;
-        uint32_t rank = rank_of[(size_t)t * p->stride + j - 1];
-        nd[pos] = (uint8_t)(f + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
+        uint32_t pos = lm__wpos(L, j);
+        size_t slot = (size_t)t * p->stride + j - 1;
+        uint32_t s = ps[j - 1], c, rank;
+        lm__cr(rank_of, col_of, s, p->thr[slot], p->orig[slot], &c, &rank);
+        nd[pos] = (uint8_t)((c & 127) + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+        m7 |= (uint64_t)((c >> 7) & 1) << pos;
+        m8 |= (uint64_t)((c >> 8) & 1) << pos;
       }
+    if (np > 1) {
+      memcpy(nd + 192, &m7, 8);
+      memcpy(nd + 200, &m8, 8);
+    }
     float w = v->trees[t].weight;
     if (D <= 6) {
       for (uint32_t l = 0; l < n_leaf; l++)
@@ -201,11 +416,13 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
       for (uint32_t s = 0; s < 64; s++) {
         uint8_t *k = b->bottom + ((size_t)t * 64 + s) * LM_BITS_BLOCK_BYTES;
         uint32_t js[3] = {64 + s, 2 * (64 + s), 2 * (64 + s) + 1}, nn = D == 8 ? 3 : 1;
-        for (uint32_t i = 0; i < nn; i++) { /* (feature | default-left << 7, rank) */
-          uint32_t sp = ps[js[i] - 1], f = sp & LMF_SPLIT_FEATURE_MASK;
-          uint32_t rank = rank_of[(size_t)t * p->stride + js[i] - 1];
-          k[2 * i] = (uint8_t)(f | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
+        for (uint32_t i = 0; i < nn; i++) { /* (column | default-left << 7, rank) */
+          uint32_t sp = ps[js[i] - 1], c, rank;
+          size_t slot = (size_t)t * p->stride + js[i] - 1;
+          lm__cr(rank_of, col_of, sp, p->thr[slot], p->orig[slot], &c, &rank);
+          k[2 * i] = (uint8_t)((c & 127) | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
           k[2 * i + 1] = (uint8_t)rank;
+          k[6] |= (uint8_t)((((c >> 7) & 1) << i) | (((c >> 8) & 1) << (3 + i)));
         }
         uint32_t nl = 1u << (D - 6);
         for (uint32_t l = 0; l < nl; l++)
@@ -214,16 +431,14 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     }
     b->group[t] = v->trees[t].group;
   }
-  free(K);
-  free(all);
-  free(rank_of);
+  free(rank_of), free(col_of);
+  lm__scan_free(&sc);
   return b;
 fail:
-  free(K);
-  free(all);
-  free(rank_of);
+  free(rank_of), free(col_of);
+  lm__scan_free(&sc);
   lm__bits_free(b);
-  snprintf(why, LM__WHY_LEN, "more than %d distinct thresholds in a feature", LM_BITS_MAX_THRESHOLDS);
+  snprintf(why, LM__WHY_LEN, "out of memory");
   return NULL;
 }
 

@@ -3,24 +3,33 @@
  * numeric ensemble (built from the perfect-tree layout when a model is opened), for kernels
  * that decide every node of a tree's first six levels at once instead of walking them.
  *
- * Bins. For each feature f the distinct non-NaN thresholds of its splits, sorted (K_f ≤ 254 of
- * them), define bin(x) = #{thresholds of f ≤ x} ∈ [0, K_f] for a non-NaN x, and 255 for NaN.
- * A node of feature f and threshold t, the rank-th smallest of them (rank ≥ 1), sends x right
- * iff x ≥ t ⇔ bin(x) ≥ rank, exactly, for every float x (±0, ±inf included): the thresholds ≤ t
- * are the first rank ones and all of them are ≤ x. A row becomes one byte per feature.
+ * Bins. For each feature f the model splits on, the distinct non-NaN thresholds of its splits,
+ * sorted (K_f ≤ 65,535 of them), define bin(x) = #{thresholds of f ≤ x} ∈ [0, K_f] for a
+ * non-NaN x. A node of feature f and threshold t, the R-th smallest of them (R ≥ 1), sends x
+ * right iff x ≥ t ⇔ bin(x) ≥ R, exactly, for every float x (±0, ±inf included): the thresholds
+ * ≤ t are the first R ones and all of them are ≤ x.
+ *
+ * Columns. Bins are bytes: feature f gets nseg = max(1, ⌈K_f / 254⌉) columns (segments), column
+ * s holding clamp(bin − 254·s, 0, 254) for a non-NaN x and 255 for NaN. The node of global rank
+ * R uses column s = (R − 1) / 254 with rank r = R − 254·s ∈ [1, 254]: bin ≥ R ⇔ column byte ≥ r
+ * (a bin past the segment saturates at 254 ≥ r, one before it reads 0 < r). Only features the
+ * model uses get columns (a dense remap), so a row becomes V = Σ nseg bytes whatever the row's
+ * width: V ≤ 128 fits a pair of 64-byte registers, up to 512 take 2 or 4 pairs (npairs).
  *
  * Words. The first six levels of a tree (63 nodes; levels below the tree's depth D are
  * pass-through nodes that never go right) occupy the 63 low positions of a 64-bit word: the
  * depth-3 subtree at the root in positions 0–6, then the eight depth-3 subtrees rooted at level
  * 3, left to right, in positions 7 + 7k … 13 + 7k; inside each, heap order (root, left, right,
- * then their children). Per position three bytes: the feature (an index into the row's bins),
+ * then their children). Per position three bytes: the column (its low 7 bits: an index into a
+ * pair of the row's bins; with npairs > 1 two 64-bit masks per tree hold bits 7 and 8),
  * the rank and a limit such that the node sends bin b right iff (u8)(b − rank) < limit:
  *   default right: limit = 256 − rank   (NaN = 255 goes right);
  *   default left:  limit = 255 − rank   (NaN goes left);
  *   NaN threshold: rank 255, so only NaN can go right (limit 1 default right, 0 default left);
  *   pass-through or unused position: limit 0 (never right).
  * Three byte-vector instructions (a byte permute of the row's 128-byte bin table, a
- * subtraction, an unsigned compare) decide the 63 nodes for one row: one 64-bit word per
+ * subtraction, an unsigned compare; npairs > 1: one permute per pair and blends) decide the 63
+ * nodes for one row: one 64-bit word per
  * (row, tree). The level-6 position is then read from the word with two 128-entry byte tables
  * (the exit of a depth-3 subtree from its 7 decision bits): exit e of the top subtree, then
  * exit l of subtree e (the word shifted right by 7 + 7e): position 8e + l, in 0…63.
@@ -31,9 +40,12 @@
  * row in tree order: sums are bit-identical to the scalar reference, decisions identical by
  * construction.
  *
- * Eligible: decision 0 (XGBoost), no categorical split, depth ≤ LM_PERFECT_MAX_DEPTH, at most
- * 128 features, at most 254 distinct thresholds per feature. Built and owned by the perfect
- * layout (lm__perfect.bits); NULL when not eligible.
+ * Deeper trees (depth 9 to LM_BITS_MAX_DEPTH) use records of six levels each (below).
+ *
+ * Eligible (lm__bits_eligible): decision 0 (XGBoost), no categorical split, depth ≤
+ * LM_BITS_MAX_DEPTH, at most 65,535 distinct thresholds per feature and 512 columns (any
+ * number of row features). Built from the perfect layout (also its top layout of deep trees)
+ * by the planner, which owns it (runtime/plan.c); NULL when not eligible.
  */
 #ifndef LM_KERNELS_TREE_BITS_H
 #define LM_KERNELS_TREE_BITS_H
@@ -44,58 +56,110 @@
 #include "formats/lmf.h"
 #include "kernels/layout_alloc.h"
 
-#define LM_BITS_MAX_FEATURES 128
-#define LM_BITS_MAX_THRESHOLDS 254
-#define LM_BITS_WORD_BYTES 192 /* per tree: feature[64], rank[64], limit[64] */
+/* Columns: a row's bins are bytes in a table of 128 · npairs bytes (npairs = 1, 2 or 4 pairs of
+ * 64-byte registers): at most LM_BITS_MAX_COLUMNS columns. */
+#define LM_BITS_MAX_COLUMNS 512
+#define LM_BITS_SEG 254                /* thresholds per column (segment) */
+#define LM_BITS_MAX_THRESHOLDS 65535   /* distinct thresholds per feature */
+#define LM_BITS_WORD_BYTES 192 /* per tree, npairs = 1: feature[64], rank[64], limit[64] */
+#define LM_BITS_WORD_BYTES_WIDE 256 /* npairs > 1: then, at byte 192, two 64-bit masks: the
+                                       positions whose column has bit 7 set, bit 8 set */
 /* Bottom block of a level-6 position (trees of depth 7 or 8): two bytes per node, for the
  * position's node (bytes 0–1) and, for depth 8, its left (2–3) and right (4–5) children: the
- * feature with the default direction in bit 7 (f | 128 when NaN goes left), then the rank
- * (bytes 2–5 are 0 for depth 7); from byte 16 its 2^(D−6) leaves (× weight) as floats, left to
- * right. A node sends a row right iff bin[f] ≥ rank, except a NaN (bin 255) at a default-left
- * node, which goes left: a NaN reaches every rank ≤ 255 (also a NaN threshold's 255), a real
- * bin (≤ 254) exactly the ranks ≤ bin; pass-through nodes (NaN threshold, default left) never
- * go right. The kernels read the header of 8 trees' blocks with one gather, the 8 trees of a
- * row in lanes (kernels/tree_bits_avx512.c, lm__bottom8). */
+ * column's low 7 bits with the default direction in bit 7 (c | 128 when NaN goes left), then
+ * the rank (bytes 2–5 are 0 for depth 7); byte 6: bit i = bit 7 of node i's column, bit 3 + i =
+ * its bit 8 (npairs > 1); from byte 16 its 2^(D−6) leaves (× weight) as floats, left to right.
+ * A node sends a row right iff bin[c] ≥ rank, except a NaN (bin 255) at a default-left node,
+ * which goes left: a NaN reaches every rank ≤ 255 (also a NaN threshold's 255), a real bin
+ * (≤ 254) exactly the ranks ≤ bin; pass-through nodes (NaN threshold, default left) never go
+ * right. The kernels read the header of 8 trees' blocks with one gather, the 8 trees of a row in
+ * lanes (kernels/tree_bits_avx512.c, lm__bottom8). */
 #define LM_BITS_BLOCK_BYTES 32
+/* Deep trees (depth > LM_PERFECT_MAX_DEPTH, up to LM_BITS_MAX_DEPTH): levels by words. Each
+ * tree is a hierarchy of records, one per subtree of six levels: the tree's root record (record
+ * t for tree t), then one record below each level-6 position that is not a leaf, and so on; the
+ * records below one record are consecutive, in position order. Record (LM_BITS_REC_BYTES):
+ * bytes 0–191 the word layout above for its six levels (leaves above its bottom become
+ * pass-through nodes), 192–207 the two column-bit masks (always present), 208–215 a 64-bit
+ * mask of the positions that end on a leaf, 216–219 the index of its first child record,
+ * 220–223 the index (in recleaf) of its first leaf. Position p continues at record first_child
+ * + #{non-leaf positions < p}, or ends on leaf first_leaf + #{leaf positions < p}: no per-
+ * position entries, so a step of the walk reads one record's four lines at once. About two
+ * records per tree of depth 12. */
+#define LM_BITS_REC_BYTES 256
+#define LM_BITS_MAX_DEPTH 64
 
 struct lm__perfect;
 
+/* One feature the model splits on (a used feature): where its bins go and its search tables.
+ * Offsets are in floats from lm__bits.thr. */
+typedef struct lm__bits_feat {
+  uint32_t f;        /* the row's feature index */
+  uint32_t col;      /* its first column; segment s (thresholds 254·s + 1 … 254·s + 254 in sorted
+                        order) is column col + s */
+  uint32_t nseg;     /* columns: max(1, ⌈K / 254⌉) */
+  uint32_t K;        /* distinct non-NaN thresholds */
+  uint32_t L;        /* Eytzinger levels: the smallest L ≥ 1 with 2^L − 1 ≥ K */
+  uint32_t h;        /* levels of the 16-ary search (single rows), 1–4 */
+  uint32_t eyt;      /* offset of the Eytzinger table: max(32, 2^L) floats (lm__bits_eyt) */
+  uint32_t lv[4];    /* offsets of the 16-ary levels, top first; the last is the sorted
+                        thresholds, NaN-padded to a multiple of 16 with at least one NaN; level
+                        k − 1 entry i is level k entry 16·i + 15, NaN-padded likewise */
+} lm__bits_feat;
+
 typedef struct lm__bits {
-  uint32_t num_features; /* F ≤ 128 */
+  uint32_t num_features; /* F: the row's features (row stride) */
+  uint32_t n_used;       /* used features (entries of feat) */
+  uint32_t n_cols;       /* V: columns (Σ nseg) ≤ LM_BITS_MAX_COLUMNS */
+  uint32_t npairs;       /* 1 (V ≤ 128), 2 (≤ 256), 4 (≤ 512): 64-byte register pairs of a row's
+                            bin table, 128 · npairs bytes */
+  uint32_t word_bytes;   /* LM_BITS_WORD_BYTES, or LM_BITS_WORD_BYTES_WIDE for npairs > 1 */
   uint32_t n_trees;
-  uint32_t depth;        /* D, as the perfect layout's */
+  uint32_t depth;        /* D, as the perfect layout's; deep trees: the ensemble's max depth */
   uint32_t n_leaf;       /* 2^D */
-  uint32_t levels;       /* L: the smallest L ≥ 1 with 2^L − 1 ≥ the largest K_f (≤ 8) */
-  uint32_t dual;         /* F ≤ 64: a row's 128-byte bin table holds the bins twice, bytes
-                            64 + f with NaN's 255 turned into 0; a default-left node's feature
-                            byte is f + 64 and unused positions are (64, rank 255, limit 0), so
-                            that a node goes right iff table[feature byte] ≥ rank (no limit
+  uint32_t max_L;        /* the largest Eytzinger L of a used feature */
+  uint32_t dual;         /* V ≤ 64: a row's 128-byte bin table holds the bins twice, bytes
+                            64 + c with NaN's 255 turned into 0; a default-left node's column
+                            byte is c + 64 and unused positions are (64, rank 255, limit 0), so
+                            that a node goes right iff table[column byte] ≥ rank (no limit
                             needed; the limit rule stays valid too) */
-  uint32_t eyt_stride;   /* floats per feature in the search tables: max(32, 2^L) */
-  float *thr;            /* F × 256: sorted distinct thresholds, then NaN; followed in the same
-                            region by the search tables (lm__bits_eyt): F × eyt_stride */
-  float *split16;        /* F × 16: thr[f][16·i + 15], the bucket splitters */
-  uint8_t *nodes;        /* n_trees × 192: the word layout above */
+  float *thr;            /* the search tables of every used feature (offsets in feat) */
+  lm__bits_feat *feat;   /* n_used entries, by increasing f */
+  uint8_t *nodes;        /* n_trees × word_bytes: the word layout above */
   float *leafw;          /* D ≤ 6: n_trees × n_leaf, leaf × tree weight; else NULL */
   uint8_t *bottom;       /* D > 6: n_trees × 64 blocks of LM_BITS_BLOCK_BYTES; else NULL */
+  uint8_t *recs;         /* D > LM_PERFECT_MAX_DEPTH: n_recs records (above); else NULL (and
+                            nodes, leafw, bottom are NULL when recs is set) */
+  uint32_t n_recs;
+  float *recleaf;        /* deep trees: the records' leaves × tree weight (64·n_recs − (n_recs −
+                            n_trees) of them, a leaf per position that ends on one) */
   uint32_t *group;       /* n_trees: output of each tree */
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */
-  void *block;           /* the single allocation holding the arrays above */
+  void *block;           /* the single allocation holding the arrays above (thr, feat, nodes,
+                            leafw, bottom, recs, recleaf, group, lut) */
   size_t block_bytes;
-  const lm__alloc *alloc; /* what block and this struct came from */
+  const lm__alloc *alloc; /* what block and this struct came from (a NUMA replica's plan builds
+                             its own in node memory: runtime/numa.c) */
 } lm__bits;
 
-/* Search tables for binning many rows at once (rows in lanes): per feature, entry j (1 ≤ j <
+/* Search tables for binning many rows at once (rows in lanes): per used feature, entry j (1 ≤ j <
  * 2^L) is node j of the implicit binary search tree (Eytzinger order) over the feature's sorted
  * thresholds padded with NaN to 2^L − 1: the node of level k (2^(k−1) ≤ j < 2^k) holds sorted
  * threshold ((j − 2^(k−1))·2 + 1)·2^(L−k) − 1. Starting from j = 1, L steps j = 2j + [t_j ≤ x]
  * end on j = 2^L + #{thresholds ≤ x} for a non-NaN x: the bin, exactly (the predicate is
- * monotone over the sorted thresholds and false on the NaN padding). They live right after thr
- * in its region. */
-static inline const float *lm__bits_eyt(const lm__bits *b) {
-  return b->thr + (size_t)b->num_features * 256;
+ * monotone over the sorted thresholds and false on the NaN padding). Levels 1–7 are read from
+ * registers, deeper ones with gathers. */
+static inline const float *lm__bits_eyt(const lm__bits *b, const lm__bits_feat *u) {
+  return b->thr + u->eyt;
 }
+
+/* 1 if the bin-and-bitmask layout can be built for this verified view (trees, decision 0,
+ * numeric splits, depth ≤ LM_BITS_MAX_DEPTH, ≤ LM_BITS_MAX_THRESHOLDS distinct thresholds per
+ * feature, ≤ LM_BITS_MAX_COLUMNS columns): the one test of eligibility, which lm__bits_build
+ * applies too (it returns NULL exactly when this returns 0, or on out of memory). Costs a radix
+ * sort of the ensemble's thresholds. Kernels over the layout also need AVX-512 VBMI. */
+int lm__bits_eligible(const lmf_view *v);
 
 /* Build from a verified view and its perfect layout with memory from a; NULL if not eligible or
  * out of memory, with the reason in why (LM__WHY_LEN bytes). */

@@ -4,13 +4,20 @@
  * permutes as 128-entry table lookups, compares into masks, and control over which work sits
  * in lanes (rows, trees or features) at each step.
  *
- * Bins. One row (single-row calls): two compares of 16 thresholds per feature (bucket, then
- * place in the bucket). A batch block: rows in lanes, a branch-free binary search per feature
- * over its Eytzinger-ordered thresholds held in registers, with 16 × 16 transposes in and out.
+ * Bins. Rows become bytes, one per column (tree_bits.h: 254-threshold segments of the used
+ * features). One row (single-row calls): a 16-ary search per used feature, one compare of 16
+ * thresholds per level (2 levels up to 255 thresholds, 3 up to 4,095, 4 beyond), then its
+ * columns. A batch block: rows in lanes, a branch-free binary search per used feature over its
+ * Eytzinger-ordered thresholds (levels 1–7 held in registers, 8 by permutes from memory,
+ * deeper ones by gathers, the block's 16-row groups side by side), with 16 × 16 transposes in
+ * and out; only 16-feature tiles holding a used feature are read.
  *
  * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
- * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. The
- * level-6 position comes from the words 8 at a time (two exit-table permutes).
+ * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. More
+ * than 128 columns (2 or 4 register pairs): one permute per pair and blends on the column's
+ * bits 7 and 8 (per-tree masks), the same in the bottom blocks (bits from header byte 6). The
+ * level-6 position comes from the words 8 at a time (two exit-table permutes). Every function
+ * taking `np` is instantiated for 1, 2 and 4 pairs (always inlined, dispatched once per call).
  *
  * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
  * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
@@ -21,6 +28,8 @@
  * - Batch, depth 7–8: blocks of 64 rows, groups of 8 trees: words (4 trees per pass), then per
  *   row the 8 trees' positions and leaves in lanes, then per row the leaves added in tree order
  *   with the sum in a register.
+ * - Deep trees (records, tree_bits.h; lm__tree_margin_bits_deep__avx512): per row, 32 trees'
+ *   walks side by side, a record (six levels) per step; batches bin 64-row blocks first.
  * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
  * the scalar reference; decisions are identical by construction. Falls back to the
  * perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
@@ -45,25 +54,37 @@
 #define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
 #define LM__DBLOCK 64 /* the same for trees of depth 7–8, whose bottom blocks (2 KB per tree)
                           make the model larger than L2 */
-#define LM__GMAX 8   /* outputs summed on the stack in a block */
+#define LM__GMAX 16  /* outputs summed on the stack in a block (10-class models included) */
 #define LM__TB 64    /* trees per single-row pass */
 
-/* The bins of one row: tbl[f] for f < F (tbl has 128 bytes; the rest is never selected). */
+/* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
+ * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
+ * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
+ * columns (tree_bits.h). */
 static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
   /* locals: the byte stores below could alias b's fields for all the compiler knows */
-  const uint32_t F = b->num_features;
-  const float *split16 = b->split16, *thr = b->thr;
-  for (uint32_t f = 0; f < F; f++) {
-    float x = row[f];
+  const uint32_t U = b->n_used;
+  const float *thr = b->thr;
+  const lm__bits_feat *feat = b->feat;
+  for (uint32_t i = 0; i < U; i++) {
+    const lm__bits_feat *u = &feat[i];
+    float x = row[u->f];
     __m512 xb = _mm512_set1_ps(x);
-    unsigned c1 = (unsigned)_mm_popcnt_u32(
-        _mm512_cmp_ps_mask(_mm512_load_ps(split16 + 16 * f), xb, _CMP_LE_OQ));
-    unsigned c2 = (unsigned)_mm_popcnt_u32(
-        _mm512_cmp_ps_mask(_mm512_load_ps(thr + 256 * (size_t)f + 16 * c1), xb, _CMP_LE_OQ));
-    unsigned bin = 16 * c1 + c2;
-    tbl[f] = (uint8_t)(x != x ? 255u : bin);
+    unsigned c = 0;
+    for (uint32_t l = 0; l < u->h; l++)
+      c = 16 * c + (unsigned)_mm_popcnt_u32(
+                       _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[l] + 16 * c), xb, _CMP_LE_OQ));
+    uint8_t *t = tbl + u->col;
+    if (x != x) {
+      for (uint32_t s = 0; s < u->nseg; s++) t[s] = 255;
+    } else if (u->nseg == 1) {
+      t[0] = (uint8_t)c;
+    } else {
+      for (uint32_t s = 0; s < u->nseg; s++, c = c > LM_BITS_SEG ? c - LM_BITS_SEG : 0)
+        t[s] = (uint8_t)(c < LM_BITS_SEG ? c : LM_BITS_SEG);
+    }
   }
-  if (b->dual) { /* bytes 64 + f: the same bins, NaN → 0 (tree_bits.h) */
+  if (b->dual) { /* bytes 64 + c: the same bins, NaN → 0 (tree_bits.h) */
     __m512i v = _mm512_load_si512(tbl);
     _mm512_store_si512(tbl + 64, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, _mm512_set1_epi8(-1)), v));
   }
@@ -94,90 +115,115 @@ static inline void lm__tr16(__m512 r[16]) {
 }
 
 /* The bins of a block of rows (R = rows rounded up to 16 ≤ LM__BLOCK; lanes past `rows`
- * repeat the last row) into tbl[128·r + f], rows in lanes: the block is transposed (16 × 16
- * tiles), then per feature, its search tables in registers (lm__bits_eyt), L steps
- * j = 2j + [t_j ≤ x] per 16 rows: one permute, one compare and two additions per step instead
- * of the per-row kernel's two compares and their mask-to-integer moves per (row, feature) —
- * binning was 40% of a `small` batch. The bins come out feature-major (16 rows per feature)
- * and are transposed back as bytes with permutes. Identical bins: the same predicate t ≤ x on
- * the same thresholds (tree_bits.h). */
+ * repeat the last row) into tbl[stride·r + c] (stride = 128 · npairs), rows in lanes: per 16
+ * row features holding a used feature, the block is transposed (16 × 16 tiles); then per used
+ * feature, its search tables in registers (lm__bits_eyt), L steps j = 2j + [t_j ≤ x] per 16
+ * rows: one permute, one compare and two additions per step (levels 1–7 from registers, deeper
+ * ones by a gather) instead of the per-row kernel's compares and their mask-to-integer moves
+ * per (row, feature) — binning was 40% of a `small` batch. The bin then gives each of the
+ * feature's columns (a clamp), feature-major (16 rows per column), transposed back as bytes
+ * with permutes. Identical bins: the same predicate t ≤ x on the same thresholds
+ * (tree_bits.h). */
 static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
-  const uint32_t F = b->num_features, L = b->levels, S = b->eyt_stride;
-  const uint32_t F16 = (F + 15) & ~15u;
-  const float *eyt = lm__bits_eyt(b);
-  _Alignas(64) float xT[LM_BITS_MAX_FEATURES * LM__BLOCK]; /* xT[f·64 + r] */
-  _Alignas(64) uint8_t binT[(LM__BLOCK / 16) * LM_BITS_MAX_FEATURES * 16]; /* [g][f][16 rows] */
-  for (size_t r0 = 0; r0 < R; r0 += 16)
-    for (uint32_t f0 = 0; f0 < F; f0 += 16) {
-      __mmask16 m = F - f0 >= 16 ? 0xFFFF : (__mmask16)((1u << (F - f0)) - 1);
+  const uint32_t F = b->num_features, U = b->n_used, V = b->n_cols;
+  const uint32_t V16 = (V + 15) & ~15u;
+  const size_t stride = 128 * (size_t)b->npairs;
+  _Alignas(64) float xT[16 * LM__BLOCK]; /* xT[i·64 + r]: feature f0 + i of row r */
+  _Alignas(64) uint8_t binT[(LM__BLOCK / 16) * LM_BITS_MAX_COLUMNS * 16]; /* [g][c][16 rows] */
+  const __m512i one = _mm512_set1_epi32(1), b5 = _mm512_set1_epi32(32), b6 = _mm512_set1_epi32(64);
+  const __m512i nanbin = _mm512_set1_epi32(255), seg = _mm512_set1_epi32(LM_BITS_SEG);
+  const __m512i zero = _mm512_setzero_si512();
+  /* The block's rows are one contiguous region, read below in 16-column tiles, 64 rows apart:
+   * touch it in order first, so that the hardware streams it in (wide rows: 60% of binning
+   * went to those loads' misses). */
+  for (size_t i = 0; i < rows * F * sizeof(float); i += 64) _mm_prefetch((const char *)x + i, _MM_HINT_T0);
+  for (uint32_t ui = 0; ui < U;) {
+    const uint32_t f0 = b->feat[ui].f & ~15u;
+    __mmask16 m = F - f0 >= 16 ? 0xFFFF : (__mmask16)((1u << (F - f0)) - 1);
+    for (size_t r0 = 0; r0 < R; r0 += 16) {
       __m512 t[16];
       for (int i = 0; i < 16; i++) {
         size_t r = r0 + i < rows ? r0 + i : rows - 1;
         t[i] = _mm512_maskz_loadu_ps(m, x + r * F + f0);
       }
       lm__tr16(t);
-      for (uint32_t i = 0; i < 16 && f0 + i < F; i++) _mm512_store_ps(xT + (f0 + i) * LM__BLOCK + r0, t[i]);
+      for (uint32_t i = 0; i < 16; i++) _mm512_store_ps(xT + i * LM__BLOCK + r0, t[i]);
     }
-  const __m512i one = _mm512_set1_epi32(1), b5 = _mm512_set1_epi32(32), b6 = _mm512_set1_epi32(64);
-  const __m512i base = _mm512_set1_epi32(1 << L), nanbin = _mm512_set1_epi32(255);
-  for (uint32_t f = 0; f < F; f++) {
-    const float *e = eyt + (size_t)f * S;
-    __m512 E0 = _mm512_load_ps(e), E1 = _mm512_load_ps(e + 16), E2, E3, E4, E5, E6, E7;
-    E2 = E3 = E4 = E5 = E6 = E7 = E0;
-    if (L >= 6) E2 = _mm512_load_ps(e + 32), E3 = _mm512_load_ps(e + 48);
-    if (L >= 7)
-      E4 = _mm512_load_ps(e + 64), E5 = _mm512_load_ps(e + 80), E6 = _mm512_load_ps(e + 96),
-      E7 = _mm512_load_ps(e + 112);
-    for (size_t r0 = 0; r0 < R; r0 += 16) {
-      __m512 xv = _mm512_load_ps(xT + f * LM__BLOCK + r0);
-      __m512i j = one;
-      for (uint32_t k = 1; k <= L && k <= 5; k++) { /* nodes 1–31: one two-register table */
-        __mmask16 ge = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(E0, j, E1), xv, _CMP_LE_OQ);
-        j = _mm512_add_epi32(j, j);
-        j = _mm512_mask_add_epi32(j, ge, j, one);
+    for (; ui < U && b->feat[ui].f < f0 + 16; ui++) {
+      const lm__bits_feat *u = &b->feat[ui];
+      const uint32_t L = u->L;
+      const float *e = lm__bits_eyt(b, u), *xf = xT + (u->f - f0) * LM__BLOCK;
+      const __m512i base = _mm512_set1_epi32(1 << L);
+      __m512 E0 = _mm512_load_ps(e), E1 = _mm512_load_ps(e + 16), E2, E3, E4, E5, E6, E7;
+      E2 = E3 = E4 = E5 = E6 = E7 = E0;
+      if (L >= 6) E2 = _mm512_load_ps(e + 32), E3 = _mm512_load_ps(e + 48);
+      if (L >= 7)
+        E4 = _mm512_load_ps(e + 64), E5 = _mm512_load_ps(e + 80), E6 = _mm512_load_ps(e + 96),
+        E7 = _mm512_load_ps(e + 112);
+      /* the 16-row groups' searches side by side: levels past 8 are dependent gathers, whose
+       * latency the groups hide from each other */
+      __m512i jg[LM__BLOCK / 16];
+      for (size_t r0 = 0; r0 < R; r0 += 16) {
+        __m512 xv = _mm512_load_ps(xf + r0);
+        __m512i j = one;
+        for (uint32_t k = 1; k <= L && k <= 5; k++) { /* nodes 1–31: one two-register table */
+          __mmask16 ge = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(E0, j, E1), xv, _CMP_LE_OQ);
+          j = _mm512_add_epi32(j, j);
+          j = _mm512_mask_add_epi32(j, ge, j, one);
+        }
+        if (L >= 6) { /* nodes 32–63 */
+          __mmask16 ge = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(E2, j, E3), xv, _CMP_LE_OQ);
+          j = _mm512_add_epi32(j, j);
+          j = _mm512_mask_add_epi32(j, ge, j, one);
+        }
+        if (L >= 7) { /* nodes 64–127: bit 5 of j picks the register pair */
+          __m512 tv = _mm512_mask_blend_ps(_mm512_test_epi32_mask(j, b5), _mm512_permutex2var_ps(E4, j, E5),
+                                           _mm512_permutex2var_ps(E6, j, E7));
+          __mmask16 ge = _mm512_cmp_ps_mask(tv, xv, _CMP_LE_OQ);
+          j = _mm512_add_epi32(j, j);
+          j = _mm512_mask_add_epi32(j, ge, j, one);
+        }
+        if (L >= 8) { /* nodes 128–255, from memory by permutes */
+          const float *e8 = e + 128;
+          __mmask16 s5 = _mm512_test_epi32_mask(j, b5), s6 = _mm512_test_epi32_mask(j, b6);
+          __m512 lo = _mm512_mask_blend_ps(s5, _mm512_permutex2var_ps(_mm512_load_ps(e8), j, _mm512_load_ps(e8 + 16)),
+                                           _mm512_permutex2var_ps(_mm512_load_ps(e8 + 32), j, _mm512_load_ps(e8 + 48)));
+          __m512 hi = _mm512_mask_blend_ps(s5, _mm512_permutex2var_ps(_mm512_load_ps(e8 + 64), j, _mm512_load_ps(e8 + 80)),
+                                           _mm512_permutex2var_ps(_mm512_load_ps(e8 + 96), j, _mm512_load_ps(e8 + 112)));
+          __mmask16 ge = _mm512_cmp_ps_mask(_mm512_mask_blend_ps(s6, lo, hi), xv, _CMP_LE_OQ);
+          j = _mm512_add_epi32(j, j);
+          j = _mm512_mask_add_epi32(j, ge, j, one);
+        }
+        jg[r0 / 16] = j;
       }
-      if (L >= 6) { /* nodes 32–63 */
-        __mmask16 ge = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(E2, j, E3), xv, _CMP_LE_OQ);
-        j = _mm512_add_epi32(j, j);
-        j = _mm512_mask_add_epi32(j, ge, j, one);
+      for (uint32_t k = 9; k <= L; k++) /* nodes 256 … 2^L − 1: gathers */
+        for (size_t g = 0; g < R / 16; g++) {
+          __mmask16 ge = _mm512_cmp_ps_mask(_mm512_i32gather_ps(jg[g], e, 4),
+                                            _mm512_load_ps(xf + 16 * g), _CMP_LE_OQ);
+          jg[g] = _mm512_add_epi32(jg[g], jg[g]);
+          jg[g] = _mm512_mask_add_epi32(jg[g], ge, jg[g], one);
+        }
+      for (size_t r0 = 0; r0 < R; r0 += 16) {
+        __m512 xv = _mm512_load_ps(xf + r0);
+        __m512i bin = _mm512_sub_epi32(jg[r0 / 16], base);
+        const __mmask16 nan = _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q);
+        uint8_t *o = binT + ((r0 / 16) * LM_BITS_MAX_COLUMNS + u->col) * 16;
+        for (uint32_t s = 0; s < u->nseg; s++, bin = _mm512_sub_epi32(bin, seg)) {
+          __m512i c = _mm512_min_epi32(_mm512_max_epi32(bin, zero), seg);
+          _mm_store_si128((__m128i *)(o + 16 * s), _mm512_cvtepi32_epi8(_mm512_mask_mov_epi32(c, nan, nanbin)));
+        }
       }
-      if (L >= 7) { /* nodes 64–127: bit 5 of j picks the register pair */
-        __m512 tv = _mm512_mask_blend_ps(_mm512_test_epi32_mask(j, b5), _mm512_permutex2var_ps(E4, j, E5),
-                                         _mm512_permutex2var_ps(E6, j, E7));
-        __mmask16 ge = _mm512_cmp_ps_mask(tv, xv, _CMP_LE_OQ);
-        j = _mm512_add_epi32(j, j);
-        j = _mm512_mask_add_epi32(j, ge, j, one);
-      }
-      if (L >= 8) { /* nodes 128–255, from memory (models with more than 127 thresholds) */
-        const float *e8 = e + 128;
-        __mmask16 s5 = _mm512_test_epi32_mask(j, b5), s6 = _mm512_test_epi32_mask(j, b6);
-        __m512 lo = _mm512_mask_blend_ps(s5, _mm512_permutex2var_ps(_mm512_load_ps(e8), j, _mm512_load_ps(e8 + 16)),
-                                         _mm512_permutex2var_ps(_mm512_load_ps(e8 + 32), j, _mm512_load_ps(e8 + 48)));
-        __m512 hi = _mm512_mask_blend_ps(s5, _mm512_permutex2var_ps(_mm512_load_ps(e8 + 64), j, _mm512_load_ps(e8 + 80)),
-                                         _mm512_permutex2var_ps(_mm512_load_ps(e8 + 96), j, _mm512_load_ps(e8 + 112)));
-        __mmask16 ge = _mm512_cmp_ps_mask(_mm512_mask_blend_ps(s6, lo, hi), xv, _CMP_LE_OQ);
-        j = _mm512_add_epi32(j, j);
-        j = _mm512_mask_add_epi32(j, ge, j, one);
-      }
-      __m512i bin = _mm512_sub_epi32(j, base);
-      bin = _mm512_mask_mov_epi32(bin, _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), nanbin);
-      _mm_store_si128((__m128i *)(binT + ((r0 / 16) * LM_BITS_MAX_FEATURES + f) * 16),
-                      _mm512_cvtepi32_epi8(bin));
     }
   }
-  for (size_t g = 0; g < R / 16; g++) { /* features past F (to a multiple of 16): bin 0 */
-    memset(binT + (g * LM_BITS_MAX_FEATURES + F) * 16, 0, (size_t)(F16 - F) * 16);
-  }
-  if (F16 < 128) { /* bytes ≥ F16 are never selected; zeroed all the same (defined tables) */
-    const __mmask64 mlo = F16 >= 64 ? 0 : ~0ull << F16, mhi = F16 <= 64 ? ~0ull : ~0ull << (F16 - 64);
-    for (size_t r = 0; r < R; r++) {
-      _mm512_mask_storeu_epi8(tbl + 128 * r, mlo, _mm512_setzero_si512());
-      _mm512_mask_storeu_epi8(tbl + 128 * r + 64, mhi, _mm512_setzero_si512());
-    }
-  }
-  /* 16 features × 16 rows per step: Z_q holds features f0+4q … f0+4q+3 (16 rows each);
-   * O_p (rows 4p … 4p+3, 16 features each) byte 16·ri + fi = Z_{fi/4} byte 16·(fi%4) + 4p + ri:
-   * two two-register permutes (Z0|Z1 and Z2|Z3, same index) and a blend on fi ≥ 8. */
+  for (size_t g = 0; g < R / 16; g++) /* columns past V (to a multiple of 16): bin 0 */
+    memset(binT + (g * LM_BITS_MAX_COLUMNS + V) * 16, 0, (size_t)(V16 - V) * 16);
+  for (size_t r = 0; r < R; r++) /* bytes ≥ V16 are never selected; zeroed all the same */
+    for (size_t c = V16 & ~63u; c < stride; c += 64)
+      _mm512_mask_storeu_epi8(tbl + stride * r + c, c < V16 ? ~0ull << (V16 - c) : ~0ull,
+                              _mm512_setzero_si512());
+  /* 16 columns × 16 rows per step: Z_q holds columns c0+4q … c0+4q+3 (16 rows each);
+   * O_p (rows 4p … 4p+3, 16 columns each) byte 16·ri + ci = Z_{ci/4} byte 16·(ci%4) + 4p + ri:
+   * two two-register permutes (Z0|Z1 and Z2|Z3, same index) and a blend on ci ≥ 8. */
   _Alignas(64) uint8_t ix[64];
   for (int pos = 0; pos < 64; pos++) {
     int ri = pos / 16, fi = pos % 16;
@@ -187,39 +233,88 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
   const __mmask64 hi8 = 0xFF00FF00FF00FF00ull;
   const __m512i ff = _mm512_set1_epi8(-1);
   for (size_t g = 0; g < R / 16; g++)
-    for (uint32_t f0 = 0; f0 < F16; f0 += 16) {
-      const uint8_t *z = binT + (g * LM_BITS_MAX_FEATURES + f0) * 16;
+    for (uint32_t c0 = 0; c0 < V16; c0 += 16) {
+      const uint8_t *z = binT + (g * LM_BITS_MAX_COLUMNS + c0) * 16;
       __m512i Z0 = _mm512_load_si512(z), Z1 = _mm512_load_si512(z + 64);
       __m512i Z2 = _mm512_load_si512(z + 128), Z3 = _mm512_load_si512(z + 192);
       __m512i idx = idx0;
       for (int p = 0; p < 4; p++) {
         __m512i O = _mm512_mask_blend_epi8(hi8, _mm512_permutex2var_epi8(Z0, idx, Z1),
                                            _mm512_permutex2var_epi8(Z2, idx, Z3));
-        uint8_t *o = tbl + (16 * g + 4 * p) * 128 + f0;
+        uint8_t *o = tbl + (16 * g + 4 * p) * stride + c0;
         _mm_store_si128((__m128i *)o, _mm512_castsi512_si128(O));
-        _mm_store_si128((__m128i *)(o + 128), _mm512_extracti32x4_epi32(O, 1));
-        _mm_store_si128((__m128i *)(o + 256), _mm512_extracti32x4_epi32(O, 2));
-        _mm_store_si128((__m128i *)(o + 384), _mm512_extracti32x4_epi32(O, 3));
-        if (b->dual) { /* bytes 64 + f: NaN → 0 (tree_bits.h) */
+        _mm_store_si128((__m128i *)(o + stride), _mm512_extracti32x4_epi32(O, 1));
+        _mm_store_si128((__m128i *)(o + 2 * stride), _mm512_extracti32x4_epi32(O, 2));
+        _mm_store_si128((__m128i *)(o + 3 * stride), _mm512_extracti32x4_epi32(O, 3));
+        if (b->dual) { /* bytes 64 + c: NaN → 0 (tree_bits.h) */
           O = _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(O, ff), O);
           _mm_store_si128((__m128i *)(o + 64), _mm512_castsi512_si128(O));
-          _mm_store_si128((__m128i *)(o + 192), _mm512_extracti32x4_epi32(O, 1));
-          _mm_store_si128((__m128i *)(o + 320), _mm512_extracti32x4_epi32(O, 2));
-          _mm_store_si128((__m128i *)(o + 448), _mm512_extracti32x4_epi32(O, 3));
+          _mm_store_si128((__m128i *)(o + 64 + stride), _mm512_extracti32x4_epi32(O, 1));
+          _mm_store_si128((__m128i *)(o + 64 + 2 * stride), _mm512_extracti32x4_epi32(O, 2));
+          _mm_store_si128((__m128i *)(o + 64 + 3 * stride), _mm512_extracti32x4_epi32(O, 3));
         }
         idx = _mm512_add_epi8(idx, four);
       }
     }
 }
 
-/* The word of one tree (its 192 node bytes at nd) for a row whose bins are lo (features 0–63)
- * and hi (64–127). */
-static inline __mmask64 lm__word(const uint8_t *nd, __m512i lo, __m512i hi, uint32_t dual) {
-  __m512i bins = _mm512_permutex2var_epi8(lo, _mm512_load_si512(nd), hi);
-  if (dual) /* F ≤ 64: right iff bin ≥ rank (tree_bits.h) */
-    return _mm512_cmpge_epu8_mask(bins, _mm512_load_si512(nd + 64));
-  __m512i d = _mm512_sub_epi8(bins, _mm512_load_si512(nd + 64));
-  return _mm512_cmplt_epu8_mask(d, _mm512_load_si512(nd + 128));
+#define LM__AI static inline __attribute__((always_inline))
+
+/* A row's bin table in registers: tb[2p], tb[2p + 1] = bytes 128p … 128p + 127 (pair p). */
+LM__AI void lm__load_tb(__m512i *tb, const uint8_t *tbl, int np) {
+  for (int i = 0; i < 2 * np; i++) tb[i] = _mm512_load_si512(tbl + 64 * i);
+}
+
+/* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8: which have bit 7, bit 8 set)
+ * from a row's table of np pairs: one byte permute per pair, then blends. */
+LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
+  __m512i r = _mm512_permutex2var_epi8(tb[0], idx, tb[1]);
+  if (np == 1) return r;
+  r = _mm512_mask_blend_epi8(m7, r, _mm512_permutex2var_epi8(tb[2], idx, tb[3]));
+  if (np == 2) return r;
+  __m512i r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(tb[4], idx, tb[5]),
+                                      _mm512_permutex2var_epi8(tb[6], idx, tb[7]));
+  return _mm512_mask_blend_epi8(m8, r, r2);
+}
+
+/* A tree's node bytes held in registers across rows. */
+typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8; } lm__tw;
+LM__AI lm__tw lm__tw_load(const uint8_t *nd, int np) {
+  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0};
+  if (np > 1) w.m7 = *(const uint64_t *)(nd + 192), w.m8 = *(const uint64_t *)(nd + 200);
+  return w;
+}
+LM__AI __mmask64 lm__tw_word(const lm__tw *w, const __m512i *tb, int np) {
+  __m512i d = _mm512_sub_epi8(lm__sel(tb, w->idx, w->m7, w->m8, np), w->rank);
+  return _mm512_cmplt_epu8_mask(d, w->lim);
+}
+
+/* The word of one tree (its node bytes at nd) for a row whose bin table is tb. */
+LM__AI __mmask64 lm__word(const uint8_t *nd, const __m512i *tb, int np, uint32_t dual) {
+  if (np == 1 && dual) /* V ≤ 64: right iff bin ≥ rank (tree_bits.h) */
+    return _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(tb[0], _mm512_load_si512(nd), tb[1]),
+                                  _mm512_load_si512(nd + 64));
+  lm__tw w = lm__tw_load(nd, np);
+  return lm__tw_word(&w, tb, np);
+}
+
+/* Words of 4 trees (nd) for R rows of bins (tbl, stride bytes apart) into W[r·rs + i·ts]; pc:
+ * prefetches of pf (up to pf_end bytes) spread over the rows, step bytes per row. */
+LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t stride, size_t R,
+                       uint64_t *W, size_t rs, size_t ts, const uint8_t *pf, size_t *pc,
+                       size_t step, size_t pf_end, int np) {
+  lm__tw w0 = lm__tw_load(nd[0], np), w1 = lm__tw_load(nd[1], np);
+  lm__tw w2 = lm__tw_load(nd[2], np), w3 = lm__tw_load(nd[3], np);
+  for (size_t r = 0; r < R; r++) {
+    __m512i tb[8];
+    lm__load_tb(tb, tbl + stride * r, np);
+    W[r * rs] = lm__tw_word(&w0, tb, np);
+    W[r * rs + ts] = lm__tw_word(&w1, tb, np);
+    W[r * rs + 2 * ts] = lm__tw_word(&w2, tb, np);
+    W[r * rs + 3 * ts] = lm__tw_word(&w3, tb, np);
+    for (size_t e = *pc + step; *pc < e && *pc < pf_end; *pc += 64)
+      _mm_prefetch((const char *)pf + *pc, _MM_HINT_T0);
+  }
 }
 
 /* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.
@@ -248,15 +343,23 @@ static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
  * (d0 + 2·d1 + 4·d2 by a byte sum, then an 8-entry table): about 4 vector instructions per
  * (row, tree) where the scalar walk of the two levels took 18. Returns the byte offsets of the
  * 8 leaves; the caller adds them in tree order. */
-static inline __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, __m512i lo,
-                                  __m512i hi, uint32_t D) {
+LM__AI __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, const __m512i *tb,
+                          uint32_t D, int np) {
   /* the leaf from d0 + 2·d1 + 4·d2 (d1, d2: the left and right child's decisions; depth 7:
    * d0 alone, the other bytes of its header being 0) */
   const __m512i lutD = D == 8 ? _mm512_setr_epi64(0, 2, 1, 2, 0, 3, 1, 3)
                               : _mm512_setr_epi64(0, 1, 0, 1, 0, 1, 0, 1);
   const __m512i bitv = _mm512_set1_epi64(0x0000000400020001ll), ffv = _mm512_set1_epi8(-1);
   __m512i hdr = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), lanes, q, bl, 1);
-  __m512i bins = _mm512_permutex2var_epi8(lo, hdr, hi);
+  __mmask64 m7 = 0, m8 = 0;
+  if (np > 1) { /* byte 6 of each header, spread over its bytes, holds columns' bits 7 and 8 */
+    const __m512i ctl = _mm512_set4_epi64(0x0E0E0E0E0E0E0E0Ell, 0x0606060606060606ll,
+                                          0x0E0E0E0E0E0E0E0Ell, 0x0606060606060606ll);
+    __m512i sel = _mm512_shuffle_epi8(hdr, ctl);
+    m7 = _mm512_test_epi8_mask(sel, bitv);
+    m8 = _mm512_test_epi8_mask(sel, _mm512_set1_epi64(0x0000002000100008ll));
+  }
+  __m512i bins = lm__sel(tb, hdr, m7, m8, np);
   __mmask64 dlnan = _mm512_movepi8_mask(hdr) & _mm512_cmpeq_epi8_mask(bins, ffv);
   __mmask64 right = _mm512_cmpge_epu8_mask(bins, _mm512_srli_epi64(hdr, 8)) & ~dlnan;
   __m512i sum3 = _mm512_sad_epu8(_mm512_maskz_mov_epi8(right, bitv), _mm512_setzero_si512());
@@ -264,21 +367,23 @@ static inline __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, 
   return _mm512_add_epi64(_mm512_add_epi64(q, _mm512_set1_epi64(16)), _mm512_slli_epi64(leaf, 2));
 }
 
-static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
+LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *row, float *o,
+                           int np) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t sh = D < 6 ? 6 - D : 0, dual = b->dual;
-  _Alignas(64) uint8_t tbl[128];
+  _Alignas(64) uint8_t tbl[128 * 4];
   _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
-  memset(tbl, 0, sizeof tbl);
+  memset(tbl, 0, 128 * (size_t)np);
   lm__bin_row(b, row, tbl);
-  __m512i lo = _mm512_load_si512(tbl), hi = _mm512_load_si512(tbl + 64);
+  __m512i tb[8];
+  lm__load_tb(tb, tbl, np);
   lm__luts lut = lm__load_luts(b);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += LM__TB) {
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      W[i] = lm__word(b->nodes + (size_t)t * LM_BITS_WORD_BYTES, lo, hi, dual);
+      W[i] = lm__word(b->nodes + (size_t)t * b->word_bytes, tb, np, dual);
     }
     for (uint32_t q = 0; q < n8; q += 8)
       _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
@@ -299,7 +404,7 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
       for (uint32_t q = 0; q < n8; q += 8, toff = _mm512_add_epi64(toff, step)) {
         __mmask8 lanes = nt - q >= 8 ? 0xFF : (__mmask8)((1u << (nt - q)) - 1);
         __m512i off = _mm512_add_epi64(_mm512_slli_epi64(_mm512_load_si512(P + q), 5), toff);
-        _mm512_store_si512(P + q, lm__bottom8(bl, off, lanes, lo, hi, D));
+        _mm512_store_si512(P + q, lm__bottom8(bl, off, lanes, tb, D, np));
       }
       if (G == 1) {
         float acc = o[0];
@@ -312,11 +417,22 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
   }
 }
 
+static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
+  if (b->npairs == 1)
+    lm__one_row_np(b, m, row, o, 1);
+  else if (b->npairs == 2)
+    lm__one_row_np(b, m, row, o, 2);
+  else
+    lm__one_row_np(b, m, row, o, 4);
+}
+
 static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
                       float *out) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
-  _Alignas(64) uint8_t tbl[LM__BLOCK * 128];
+  const uint32_t np = b->npairs, WB = b->word_bytes;
+  const size_t stride = 128 * (size_t)np;
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
   _Alignas(64) uint64_t W[4 * LM__BLOCK];
   /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
   _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
@@ -335,10 +451,17 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
     const uint32_t nt = T - t0 < 4 ? T - t0 : 4;
     const uint8_t *nd[4];
     for (uint32_t i = 0; i < 4; i++) /* past the last tree: repeat it (its words are unused) */
-      nd[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_WORD_BYTES;
+      nd[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * WB;
     if (t0 + 4 < T) /* the next trees' words and leaves, while these are scored */
-      for (uint32_t i = 0; i < 4 * LM_BITS_WORD_BYTES && (t0 + 4) * LM_BITS_WORD_BYTES + i < T * LM_BITS_WORD_BYTES; i += 64)
-        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 4) * LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+      for (uint32_t i = 0; i < 4 * WB && (t0 + 4) * WB + i < T * WB; i += 64)
+        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 4) * WB + i, _MM_HINT_T0);
+    if (np > 1) {
+      size_t pc = 0;
+      if (np == 2)
+        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 2);
+      else
+        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 4);
+    } else {
     if (t0 + 4 < T)
       for (size_t i = 0; i < ((size_t)16 << D); i += 64)
         _mm_prefetch((const char *)(b->leafw + ((size_t)(t0 + 4) << D)) + i, _MM_HINT_T0);
@@ -361,6 +484,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       W[LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f1, hi), r1), l1);
       W[2 * LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f2, hi), r2), l2);
       W[3 * LM__BLOCK + r] = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(_mm512_permutex2var_epi8(lo, f3, hi), r3), l3);
+    }
     }
     for (uint32_t ti = 0; ti < nt; ti++) {
     const uint32_t t = t0 + ti;
@@ -408,13 +532,15 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
 static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
                            float *out) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
-  _Alignas(64) uint8_t tbl[LM__DBLOCK * 128];
+  const uint32_t np = b->npairs, WB = b->word_bytes;
+  const size_t stride = 128 * (size_t)np;
+  _Alignas(64) uint8_t tbl[LM__DBLOCK * 128 * 4];
   _Alignas(64) uint64_t W[8 * LM__DBLOCK]; /* the words, then in place the block offsets */
   _Alignas(64) float accs[LM__GMAX * LM__DBLOCK];
   const int in_acc = G <= LM__GMAX;
   for (size_t c = 0; c < rows; c += LM__BLOCK) { /* binned 64 rows at a time */
     size_t rc = rows - c < LM__BLOCK ? rows - c : LM__BLOCK;
-    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + 128 * c);
+    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + stride * c);
   }
   for (size_t i = 0; in_acc && i < G * LM__DBLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
@@ -432,7 +558,7 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
     const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
     const uint8_t *nds[8];
     for (uint32_t i = 0; i < 8; i++) /* past the last tree: repeat it (its words are unused) */
-      nds[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_WORD_BYTES;
+      nds[i] = b->nodes + (size_t)(t0 + i < T ? t0 + i : T - 1) * WB;
     /* Prefetches: the next group's bottom blocks into L2 (T1) while this group's are walked,
      * spread over the rows; this group's into L1 while its words are computed (the words pass
      * touches little else), so that the walk's dependent loads hit L1; the next group's node
@@ -443,12 +569,20 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
     const size_t cur_step = ((cur_bytes / 64 + 2 * rows - 1) / (2 * rows)) * 64;
     size_t pf = 0, pc = 0;
     if (t0 + 8 < T)
-      for (size_t i = 0; i < 8 * LM_BITS_WORD_BYTES; i += 64)
-        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 8) * LM_BITS_WORD_BYTES + i, _MM_HINT_T0);
+      for (size_t i = 0; i < 8 * WB; i += 64)
+        _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 8) * WB + i, _MM_HINT_T0);
     /* three passes over the rows, so that every store has retired before it is reloaded and
      * each pass has rows × 8 independent pieces of work: words (trees outer: a tree's node
      * bytes stay in registers); positions → block offsets; bottoms (rows outer: the row's sum
      * in a register, its trees in order) */
+    if (np > 1)
+      for (uint32_t i = 0; i < 8; i += 4) {
+        if (np == 2)
+          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 2);
+        else
+          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 4);
+      }
+    else
     for (uint32_t i = 0; i < 8; i += 4) { /* 4 trees per pass: a row's bins loaded once */
       __m512i f0 = _mm512_load_si512(nds[i]), r0 = _mm512_load_si512(nds[i] + 64);
       __m512i l0 = _mm512_load_si512(nds[i] + 128);
@@ -478,9 +612,17 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
     /* levels 6–7 (lm__bottom8): each tree's leaf offset, stored in place of its word */
     const __mmask8 lanes = (__mmask8)((1u << nt) - 1);
     for (size_t r = 0; r < rows; r++) {
-      const uint8_t *t = tbl + 128 * r;
-      __m512i q = _mm512_add_epi64(_mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff);
-      _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, _mm512_load_si512(t), _mm512_load_si512(t + 64), D));
+      __m512i tb[8], q = _mm512_add_epi64(_mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff);
+      if (np == 1) {
+        lm__load_tb(tb, tbl + stride * r, 1);
+        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 1));
+      } else if (np == 2) {
+        lm__load_tb(tb, tbl + stride * r, 2);
+        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 2));
+      } else {
+        lm__load_tb(tb, tbl + stride * r, 4);
+        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 4));
+      }
       for (size_t e = pf + pf_step; pf < e && pf < next_bytes; pf += 64)
         _mm_prefetch((const char *)bl + grp_bytes + pf, _MM_HINT_T1);
     }
@@ -510,6 +652,127 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
   else if (in_acc)
     for (size_t r = 0; r < rows; r++)
       for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__DBLOCK + r];
+}
+
+/* Population count of each 64-bit lane (AVX512BW only: nibble table, byte sums). */
+LM__AI __m512i lm__popcnt64(__m512i x) {
+  const __m512i tab = _mm512_set4_epi32(0x04030302, 0x03020201, 0x03020201, 0x02010100);
+  const __m512i low = _mm512_set1_epi8(0x0F);
+  __m512i lo = _mm512_and_si512(x, low), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low);
+  __m512i c = _mm512_add_epi8(_mm512_shuffle_epi8(tab, lo), _mm512_shuffle_epi8(tab, hi));
+  return _mm512_sad_epu8(c, _mm512_setzero_si512());
+}
+
+/* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. 32 trees
+ * at a time, 8 in the lanes of each of 4 vectors: per step, each live lane's record gives a
+ * word (one byte permute per register pair), the 8 level-6 positions of a vector come from the
+ * exit tables at once, and two gathers read the records' headers (leaf mask, first child,
+ * first leaf): a lane on a leaf keeps the leaf's index, the others move to their next record
+ * (first child + the non-leaf positions before theirs, by popcounts). Records of deep models
+ * outgrow L2 (1.4 MB for 100 trees of depth 12), so what counts is how many record loads are
+ * in flight: a step reads one record's four lines at once (its header line is prefetched with
+ * its node bytes), 32 walks side by side, and no branch on the data but the step count. The
+ * leaves are gathered at the end and added in tree order. */
+#define LM__DV 4 /* vectors of 8 trees per group */
+LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
+                         int np, const lm__luts *lut) {
+  const uint32_t T = b->n_trees, G = m->num_outputs, dual = b->dual;
+  const uint8_t *recs = b->recs;
+  const uint32_t *group = b->group;
+  const __m512i one = _mm512_set1_epi64(1), lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
+  _Alignas(64) uint64_t W[8], Rr[8];
+  _Alignas(64) float lv[8 * LM__DV];
+  __m512i tb[8];
+  lm__load_tb(tb, tbl, np);
+  float acc = m->base_margin;
+  for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
+  for (uint32_t t0 = 0; t0 < T; t0 += 8 * LM__DV) {
+    const uint32_t nt = T - t0 < 8 * LM__DV ? T - t0 : 8 * LM__DV;
+    __mmask8 live[LM__DV], valid[LM__DV];
+    __m512i rec[LM__DV], val[LM__DV];
+    unsigned any = 0;
+    for (int k = 0; k < LM__DV; k++) {
+      uint32_t tk = t0 + 8 * k, nk = nt > 8u * k ? (nt - 8 * k < 8 ? nt - 8 * k : 8) : 0;
+      valid[k] = live[k] = (__mmask8)((1u << nk) - 1);
+      any |= live[k];
+      /* record byte offsets: tree tk + i's root; lanes past the last tree repeat it (dead) */
+      rec[k] = _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(tk), lane), _mm512_set1_epi64(T - 1));
+      rec[k] = _mm512_slli_epi64(rec[k], 8); /* × LM_BITS_REC_BYTES */
+      val[k] = _mm512_setzero_si512();
+    }
+    while (any) {
+      any = 0;
+      for (int k = 0; k < LM__DV; k++) {
+        if (!live[k]) continue;
+        _mm512_store_si512(Rr, rec[k]);
+        for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
+        for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual);
+        __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
+        __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 208, 1);
+        __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 216, 1);
+        __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
+        __mmask8 leaf = _mm512_mask_test_epi64_mask(live[k], _mm512_srlv_epi64(lm, pos), one);
+        __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
+        __m512i ci = _mm512_add_epi64(_mm512_and_si512(hd, lo32), lm__popcnt64(_mm512_andnot_si512(lm, below)));
+        val[k] = _mm512_mask_mov_epi64(val[k], leaf, li);
+        live[k] &= (__mmask8)~leaf;
+        rec[k] = _mm512_mask_mov_epi64(rec[k], live[k], _mm512_slli_epi64(ci, 8));
+        any |= live[k];
+      }
+    }
+    for (int k = 0; k < LM__DV; k++)
+      _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k], b->recleaf, 4));
+    if (G == 1)
+      for (uint32_t i = 0; i < nt; i++) acc += lv[i];
+    else
+      for (uint32_t i = 0; i < nt; i++) o[group[t0 + i]] += lv[i];
+  }
+  if (G == 1) o[0] = acc;
+}
+
+/* one: rows one by one (binned alone); else blocks of rows binned together. */
+LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                        float *out, int np, int one) {
+  const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
+  const lm__luts lut = lm__load_luts(b);
+  if (one) {
+    memset(tbl, 0, stride);
+    for (size_t r = 0; r < n; r++) {
+      lm__bin_row(b, x + r * F, tbl);
+      lm__deep_row(b, m, tbl, out + r * G, np, &lut);
+    }
+    return;
+  }
+  for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
+    size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
+    lm__bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
+    for (size_t r = 0; r < rows; r++)
+      lm__deep_row(b, m, tbl + stride * r, out + (r0 + r) * G, np, &lut);
+  }
+}
+
+static void lm__deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t n, float *out,
+                     int one) {
+  if (b->npairs == 1)
+    lm__deep_np(b, m, x, n, out, 1, one);
+  else if (b->npairs == 2)
+    lm__deep_np(b, m, x, n, out, 2, one);
+  else
+    lm__deep_np(b, m, x, n, out, 4, one);
+}
+
+/* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout
+ * (LM_NEED_BITS | LM_NEED_TOP): batches binned a block at a time, and single rows (the planner
+ * gives them calls below 12 rows). */
+LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512) {
+  (void)scratch;
+  lm__deep(L->bits, v->meta, x, n, out, 0);
+}
+LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
+  (void)scratch;
+  lm__deep(L->bits, v->meta, x, n, out, 1);
 }
 
 /* Single rows; the planner gives them calls below 12 rows (a 16-lane block costs about 16

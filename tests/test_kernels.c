@@ -1,6 +1,6 @@
 /*
  * test_kernels.c — every tree-kernel variant of the registry (kernels/registry.c) that this CPU
- * can run, against the scalar reference, on random models: random shapes (depth 0–9, several
+ * can run, against the scalar reference, on random models: random shapes (depth 0–18, several
  * outputs, dart weights), numeric and categorical splits, and rows full of the values that break
  * kernels (NaN, ±0, ±inf, values exactly equal to thresholds, invalid categories). Decisions are
  * identical and sums are in the same order, so margins must be bit-identical. Batch sizes cover
@@ -34,10 +34,13 @@ static uint32_t rnd(void) {
 static const float thresholds[] = {-2.5f, -1.0f, 0.0f, 0.5f, 1.0f, 3.25f, 7.0f, 100.0f};
 #define NT (sizeof thresholds / sizeof thresholds[0])
 /* Wide mode: thresholds (and row values) from 600 distinct values, so that features carry
- * hundreds of distinct thresholds (the bin-and-bitmask layout's 254 limit, its buckets). */
+ * hundreds of distinct thresholds (the bin-and-bitmask layout's 254-threshold columns, its
+ * buckets); wide 2: from 20,000, so that a feature of a big model carries thousands (16-ary
+ * searches of 3–4 levels, Eytzinger searches of 9–14 levels with gathers). */
 static int wide;
 static int min_depth; /* check_model fails when the random trees stay shallower */
 static float threshold(void) {
+  if (wide == 2) return (float)((int)(rnd() % 20000) - 10000) * 0.0137f; /* thousands per feature */
   if (wide) return (float)((int)(rnd() % 600) - 300) * 0.37f;
   return thresholds[rnd() % NT];
 }
@@ -130,8 +133,17 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   if (min_depth && v.meta->max_depth < (uint32_t)min_depth)
     fail_msg("%s: random trees reached depth %u only (the test wants %d)", what, v.meta->max_depth,
              min_depth);
-  if (expect_bits >= 0 && has_bits != expect_bits)
-    fail_msg("%s: bin-and-bitmask layout %s", what, has_bits ? "built (not eligible)" : "missing");
+  /* the one eligibility test agrees with the build (built on VBMI CPUs only) and with the test's
+   * expectation */
+  int eligible = lm__bits_eligible(&v);
+  if (lm__cpu_has_vbmi() && eligible != has_bits)
+    fail_msg("%s: lm__bits_eligible says %d, the build %s", what, eligible,
+             has_bits ? "built it" : "did not");
+  if (expect_bits >= 0 && eligible != expect_bits)
+    fail_msg("%s: bin-and-bitmask layout %s", what, eligible ? "eligible (should not be)" : "not eligible");
+  if (has_bits)
+    print_message("%s: bin-and-bitmask layout, %u used features, %u columns, %u register pairs\n",
+                  what, plan.bits->n_used, plan.bits->n_cols, plan.bits->npairs);
   if (expect_bits == 1 && !lm__cpu_has_vbmi())
     print_message("SKIP tree_margin_bits__avx512 on %s: this CPU lacks VBMI\n", what);
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
@@ -181,8 +193,8 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
 
 static void test_random_models(void **state) {
   (void)state;
-  /* bits: whether the bin-and-bitmask layout (no categorical split, depth ≤ 8, F ≤ 128, ≤ 254
-   * distinct thresholds per feature) must be built: 1 yes, 0 no, -1 either */
+  /* bits: whether the bin-and-bitmask layout (no categorical split, depth ≤ 8, ≤ 65,535
+   * distinct thresholds per feature, ≤ 512 columns) must be built: 1 yes, 0 no, -1 either */
   struct { uint32_t F, G, T; int maxd, dart, nocat, wide, bits; } shapes[] = {
       {1, 1, 1, 0, 0, 0, 0, -1},  {3, 1, 5, 3, 0, 0, 0, -1},   {30, 1, 100, 6, 0, 0, 0, -1},
       {10, 3, 37, 5, 0, 0, 0, -1}, {50, 1, 70, 9, 1, 0, 0, 0},  {7, 4, 129, 4, 1, 0, 0, -1},
@@ -197,11 +209,24 @@ static void test_random_models(void **state) {
        * steps) of the batch binning */
       {6, 1, 80, 6, 0, 1, 1, 1},   {4, 1, 60, 6, 0, 1, 1, 1},  {3, 1, 30, 8, 0, 1, 1, 1},
       {5, 2, 40, 8, 0, 1, 1, 1},   {20, 10, 50, 8, 0, 1, 0, 1}, {9, 11, 44, 7, 1, 1, 1, 1},
-      /* not eligible: too many features, too deep, too many distinct thresholds */
-      {129, 1, 20, 6, 0, 1, 1, 0}, {20, 1, 30, 9, 0, 1, 1, 0}, {2, 1, 200, 6, 0, 1, 1, 0},
-      /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) */
-      {30, 1, 40, 12, 0, 1, 1, 0}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
-      {8, 2, 20, 14, 1, 1, 0, 0},
+      /* more than 254 distinct thresholds on a feature (several columns per feature), more
+       * than 4,096 (a 16-ary search of 4 levels, 13–14 Eytzinger levels), more than 128 and
+       * 64 features (2 and 4 register pairs of columns), several outputs */
+      {129, 1, 20, 6, 0, 1, 1, 1}, {2, 1, 200, 6, 0, 1, 1, 1},  {2, 1, 400, 6, 0, 1, 2, 1},
+      {3, 2, 150, 8, 0, 1, 2, 1},  {1, 1, 300, 7, 1, 1, 2, 1},  {40, 1, 300, 6, 0, 1, 2, 1},
+      {200, 1, 60, 6, 0, 1, 1, 1}, {200, 3, 60, 8, 1, 1, 1, 1}, {500, 1, 80, 6, 0, 1, 1, 1},
+      {500, 5, 100, 8, 0, 1, 1, 1}, {300, 1, 40, 7, 0, 1, 2, 1}, {130, 2, 50, 8, 0, 1, 2, 1},
+      {1000, 1, 9, 5, 0, 1, 0, 1}, {10, 4, 400, 6, 0, 1, 2, 1}, {64, 1, 100, 8, 0, 1, 2, 1},
+      {1, 1, 700, 8, 0, 1, 2, 1},  {20, 1, 1500, 6, 0, 1, 2, 1}, {12, 3, 900, 8, 1, 1, 2, 1},
+      {100, 1, 3000, 6, 0, 1, 2, 1}, {70, 2, 2000, 8, 0, 1, 2, 1},
+      {30, 17, 170, 6, 0, 1, 1, 1}, {30, 17, 170, 8, 1, 1, 1, 1}, {12, 10, 200, 8, 0, 1, 2, 1},
+      /* not eligible: more than 512 columns */
+      {1000, 1, 120, 6, 0, 1, 1, 0}, {600, 1, 200, 6, 0, 1, 1, 0},
+      /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) and,
+       * numeric, the bin-and-bitmask records (six levels per word) */
+      {30, 1, 40, 12, 0, 1, 1, 1}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
+      {8, 2, 20, 14, 1, 1, 0, 1},  {20, 1, 30, 9, 0, 1, 1, 1},  {200, 2, 40, 12, 0, 1, 1, 1},
+      {3, 1, 200, 13, 1, 1, 2, 1}, {500, 3, 60, 10, 0, 1, 1, 1}, {64, 1, 50, 18, 0, 1, 1, 1},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     char what[128];
