@@ -102,7 +102,7 @@ bench-models: $(BENCH_LM)
 BENCH_CONVERT = awk -F'\t' 'NR==1{for(i=1;i<=NF;i++)if($$i=="source")c=i;next}{print $$1, $$c}' \
                   $(BENCH_MODELS)/models.tsv | while read n src; do lm=$(BENCH_MODELS)/$$n.lm; \
                   if [ ! -e $$lm ] || [ $$lm -ot $(BENCH_MODELS)/$$src ] || [ $$lm -ot $(BUILD)/bin/lmconvert ]; then \
-                    $(BUILD)/bin/lmconvert $(BENCH_MODELS)/$$src -o $$lm >/dev/null || exit 1; fi; done
+                    $(BUILD)/bin/lmconvert -q $(BENCH_MODELS)/$$src -o $$lm || exit 1; fi; done
 bench-ci-models: $(BENCH_MODELS)/.stamp-ci $(BUILD)/bin/lmconvert
 	@$(BENCH_CONVERT)
 bench-zoo-models: $(BENCH_MODELS)/.stamp-zoo $(BUILD)/bin/lmconvert

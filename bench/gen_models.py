@@ -532,11 +532,19 @@ TRAIN_CODE = [features, with_missing, labels, zoo_labels, cat_features, seed_of,
 STATS_CODE = [depth_of, threshold_stats, stats_xgb, stats_lgbm]
 
 
+_CODE_HASH = {}
+
+
 def code_hash(funcs):
-    h = hashlib.sha256()
-    for fn in funcs:
-        h.update(inspect.getsource(fn).encode())
-    return h.hexdigest()
+    """sha256 of the functions' source, read once per run (inspect reads the file on disk:
+    an edit during a run must not change the hash halfway)."""
+    key = tuple(fn.__name__ for fn in funcs)
+    if key not in _CODE_HASH:
+        h = hashlib.sha256()
+        for fn in funcs:
+            h.update(inspect.getsource(fn).encode())
+        _CODE_HASH[key] = h.hexdigest()
+    return _CODE_HASH[key]
 
 
 def recipe_key(name):
