@@ -90,9 +90,9 @@ bench-deps: deps
 # explicit --model_list need it). CI trains core and ci only.
 $(BENCH_MODELS)/.stamp-core: $(BENCH_GEN) | bench-deps
 	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS) --set core --stamp $@
-$(BENCH_MODELS)/.stamp-ci: $(BENCH_GEN) | bench-deps
+$(BENCH_MODELS)/.stamp-ci: $(BENCH_GEN) $(wildcard tests/fixtures/lightgbm/real/*/model.txt) | bench-deps
 	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS) --set ci --stamp $@
-$(BENCH_MODELS)/.stamp-zoo: $(BENCH_GEN) | bench-deps
+$(BENCH_MODELS)/.stamp-zoo: $(BENCH_GEN) $(wildcard tests/fixtures/lightgbm/real/*/model.txt) | bench-deps
 	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS) --set zoo --stamp $@
 $(BENCH_LM): $(BENCH_MODELS)/%.lm: $(BENCH_MODELS)/.stamp-core $(BUILD)/bin/lmconvert
 	$(BUILD)/bin/lmconvert $(BENCH_MODELS)/$*.json -o $@ >/dev/null

@@ -693,8 +693,8 @@ def current_meta(out, name):
         return None
     if m.get("key") != recipe_key(name):
         return None
-    for fn in (m["rec"]["source"], m["rec"]["rows_file"]):
-        if not os.path.exists(os.path.join(out, fn)):
+    for fn in (m["rec"]["source"], m["rec"]["rows_file"], m["rec"].get("xgb_model", "-")):
+        if fn != "-" and not os.path.exists(os.path.join(out, fn)):
             return None
     return m
 
