@@ -1,13 +1,20 @@
 # bench/bench.mk — performance regression benchmarks (included by the top Makefile; none of
 # these targets is part of `make` or `make test`). docs/performance.md explains the method.
 #
-#   make bench              the whole matrix (Google Benchmark: lmrt, lmrt forced to scalar
-#                           kernels and XGBoost's C API in one process); prints per case lmrt,
-#                           XGBoost and the ratio. Results: $(BUILD)/bench/results.json
+#   make bench              the whole matrix over the core models and the zoo (Google
+#                           Benchmark: lmrt, lmrt forced to scalar kernels and XGBoost's C API
+#                           in one process); prints per case lmrt, XGBoost and the ratio, then
+#                           per model its shape, plan and speed-ups.
+#                           Results: $(BUILD)/bench/results.json
+#   make bench-zoo-models   train the zoo (bench/gen_models.py --set zoo; a few minutes, once)
 #   make bench-check        a reduced matrix (7 interleaved repetitions) judged by bench/check
 #                           against the committed baseline bench/baselines/<machine-class>.json:
 #                           fails when a ratio lmrt/xgboost got worse by > max(10%, noise) and
-#                           the slowdown reproduces when the case is measured again
+#                           the slowdown reproduces when the case is measured again. Without a
+#                           baseline for this machine class: make bench-ab instead
+#   make bench-ab [BASE=rev] the working tree against BASE (default origin/main if it exists,
+#                           else HEAD), built in a temporary git worktree; both lmbench binaries
+#                           run interleaved, round by round, on the reduced matrix (bench/ab)
 #   make bench-check-update refresh that baseline (two runs pooled; refuses on a busy machine;
 #                           review and commit the file)
 #   make bench-ci           deterministic: instructions per call under valgrind's callgrind
@@ -29,8 +36,12 @@ BENCH_MODELS := $(BENCH_DIR)/models
 BENCH_PY     ?= /usr/bin/python3
 BENCH_CXX    ?= g++
 BENCH_CXXFLAGS ?= -O2 -g
+# The core models (bench-ci's and bench-check's baselines use them) and the zoo models bench-ci
+# counts (gen_models.py's CI_ZOO: cheap to train). `--set zoo` trains everything else too.
 BENCH_NAMES  := small large deep multi5 dart linear-50 linear-200 linear-1000 linear-multi5
+BENCH_CI_ZOO := exact-bin30 cat-hist lgb-multi5 lgbr-jpmml_binary_audit
 BENCH_LM     := $(BENCH_NAMES:%=$(BENCH_MODELS)/%.lm)
+BENCH_GEN    := bench/gen_models.py tests/gen_lightgbm_fixtures.py tests/lgbm_reference.py
 BENCH_DEBS   := g++ libbenchmark-dev libxgboost-dev gnuplot-nox valgrind python3-xgboost \
                 python3-numpy util-linux
 
@@ -51,15 +62,16 @@ BENCH_BASELINE  = bench/baselines/$(BENCH_CLASS).json
 BENCH_TOLERANCE ?= 0.02
 
 # The reduced matrix of bench-check (its baseline must be recorded with the same one).
-BENCH_CHECK_ARGS := --model_list=small,large,deep,multi5,linear-200,linear-multi5 \
-                    --batches=1,64,1000 --kinds=predict,open
+BENCH_CHECK_MODELS := small,large,deep,multi5,linear-200,linear-multi5,exact-bin30,cat-hist,$\
+                      lgb-multi5,lgbr-jpmml_binary_audit
+BENCH_CHECK_ARGS := --model_list=$(BENCH_CHECK_MODELS) --batches=1,64,1000 --kinds=predict,open
 
 BENCH_RUN = $(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench --models=$(BENCH_MODELS) \
             --benchmark_out_format=json --benchmark_display_aggregates_only=true \
             --benchmark_enable_random_interleaving=true
 
 .PHONY: bench bench-check bench-check-update bench-ci bench-ci-update bench-report bench-docs \
-        bench-deps bench-models bench-build
+        bench-deps bench-models bench-build bench-ci-models bench-zoo-models bench-ab
 
 bench-deps: deps
 	@missing=""; for p in $(BENCH_DEBS); do \
@@ -71,13 +83,30 @@ bench-deps: deps
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-# Models and rows: regenerated only when bench/gen_models.py changes (the script also keeps a
-# content stamp, so a fresh checkout's newer mtime costs one quick check, not a retraining).
-$(BENCH_MODELS)/.stamp: bench/gen_models.py | bench-deps
-	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS)
-$(BENCH_MODELS)/%.lm: $(BENCH_MODELS)/.stamp $(BUILD)/bin/lmconvert
+# Models and rows: a model is retrained only when its recipe changed (gen_models.py keeps a
+# hash per model, so a fresh checkout's newer mtime costs one quick check, not a retraining).
+# Three sets, each behind its own stamp: core (the nine original models), ci (core + the zoo
+# models bench-ci counts) and zoo (everything; only make bench, bench-zoo-models and an
+# explicit --model_list need it). CI trains core and ci only.
+$(BENCH_MODELS)/.stamp-core: $(BENCH_GEN) | bench-deps
+	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS) --set core --stamp $@
+$(BENCH_MODELS)/.stamp-ci: $(BENCH_GEN) $(wildcard tests/fixtures/lightgbm/real/*/model.txt) | bench-deps
+	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS) --set ci --stamp $@
+$(BENCH_MODELS)/.stamp-zoo: $(BENCH_GEN) $(wildcard tests/fixtures/lightgbm/real/*/model.txt) | bench-deps
+	$(BENCH_PY) bench/gen_models.py --out $(BENCH_MODELS) --set zoo --stamp $@
+$(BENCH_LM): $(BENCH_MODELS)/%.lm: $(BENCH_MODELS)/.stamp-core $(BUILD)/bin/lmconvert
 	$(BUILD)/bin/lmconvert $(BENCH_MODELS)/$*.json -o $@ >/dev/null
 bench-models: $(BENCH_LM)
+# Every model of models.tsv converted from its source column (XGBoost JSON or LightGBM text)
+# when its .lm is missing or older than the source or lmconvert.
+BENCH_CONVERT = awk -F'\t' 'NR==1{for(i=1;i<=NF;i++)if($$i=="source")c=i;next}{print $$1, $$c}' \
+                  $(BENCH_MODELS)/models.tsv | while read n src; do lm=$(BENCH_MODELS)/$$n.lm; \
+                  if [ ! -e $$lm ] || [ $$lm -ot $(BENCH_MODELS)/$$src ] || [ $$lm -ot $(BUILD)/bin/lmconvert ]; then \
+                    $(BUILD)/bin/lmconvert -q $(BENCH_MODELS)/$$src -o $$lm || exit 1; fi; done
+bench-ci-models: $(BENCH_MODELS)/.stamp-ci $(BUILD)/bin/lmconvert
+	@$(BENCH_CONVERT)
+bench-zoo-models: $(BENCH_MODELS)/.stamp-zoo $(BUILD)/bin/lmconvert
+	@$(BENCH_CONVERT)
 
 $(BENCH_DIR)/lmbench: bench/lmbench.cc include/lmrt.h $(LIBS_A) | bench-deps
 	@mkdir -p $(@D)
@@ -90,7 +119,7 @@ bench-build: $(BENCH_DIR)/lmbench $(BENCH_DIR)/lmcount
 
 # The whole matrix in one process: engines lmrt (planned kernels), lmrt-scalar (LM_ISA=scalar,
 # set by the harness around that engine's lm_model_open) and xgboost, side by side.
-bench: $(BENCH_DIR)/lmbench $(BENCH_LM)
+bench: $(BENCH_DIR)/lmbench bench-zoo-models
 	@echo "bench: $(BENCH_REPS) repetitions of >= $(BENCH_MIN_TIME) s per case; progress on stderr, log: $(BENCH_DIR)/bench.log"
 	@start=$$(date +%s); \
 	$(BENCH_RUN) --benchmark_min_time=$(BENCH_MIN_TIME) --benchmark_repetitions=$(BENCH_REPS) \
@@ -107,24 +136,46 @@ BENCH_CHECK_FLAGS ?=
 BENCH_CHECK = $(BENCH_PY) bench/check --lmbench "$(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench" \
               --models $(BENCH_MODELS) --baseline $(BENCH_BASELINE) --out $(BENCH_DIR)/check.json \
               --wait $(BENCH_CHECK_WAIT) $(BENCH_CHECK_FLAGS)
-bench-check: $(BENCH_DIR)/lmbench $(BENCH_LM)
-	@start=$$(date +%s); $(BENCH_CHECK) -- $(BENCH_CHECK_ARGS); rc=$$?; \
+bench-check: $(BENCH_DIR)/lmbench bench-ci-models
+	@if [ ! -f $(BENCH_BASELINE) ]; then \
+	  echo "bench-check: no baseline $(BENCH_BASELINE) for this machine class: A/B run against $(or $(BASE),the default base) instead (make bench-ab)"; \
+	  $(MAKE) --no-print-directory bench-ab; exit $$?; fi; \
+	start=$$(date +%s); $(BENCH_CHECK) -- $(BENCH_CHECK_ARGS); rc=$$?; \
 	echo "bench-check: $$(( $$(date +%s) - start )) s"; exit $$rc
-bench-check-update: $(BENCH_DIR)/lmbench $(BENCH_LM)
+bench-check-update: $(BENCH_DIR)/lmbench bench-ci-models
 	$(BENCH_CHECK) --update -- $(BENCH_CHECK_ARGS)
 
+# A/B against a base revision on this machine, whatever its class (bench/ab): the base is built
+# from its own sources in a temporary git worktree (into $(BENCH_DIR)/ab/base-<commit>, kept for
+# the next run), then base and working-tree lmbench alternate, BENCH_AB_ROUNDS rounds of one
+# process each, on bench-check's reduced matrix (predict cases); flagged cases are measured
+# again. LM_BENCH_SLOWDOWN reaches the new side only. BASE defaults to origin/main, else HEAD.
+BASE            ?=
+BENCH_AB_ROUNDS ?= 8
+BENCH_AB_FLAGS  ?=
+BENCH_AB_ARGS   ?= --model_list=$(BENCH_CHECK_MODELS) --batches=1,64,1000
+bench-ab: $(BENCH_DIR)/lmbench bench-ci-models
+	@start=$$(date +%s); $(BENCH_PY) bench/ab --new $(BENCH_DIR)/lmbench --models $(BENCH_MODELS) \
+	  --work $(BENCH_DIR)/ab $(if $(BASE),--base $(BASE)) --rounds $(BENCH_AB_ROUNDS) \
+	  --prefix "$(BENCH_NICE) $(BENCH_PIN)" $(BENCH_AB_FLAGS) -- $(BENCH_AB_ARGS); rc=$$?; \
+	echo "bench-ab: $$(( $$(date +%s) - start )) s"; exit $$rc
+
 # Deterministic CI mode: instruction counts under callgrind.
-# Cases: every model but linear-1000 (its rows file is the largest), 1 and 64 rows per call,
-# LM_ISA unset ("auto": AVX2 at most under valgrind) and LM_ISA=scalar.
+# Cases: every core model but linear-1000 (its rows file is the largest) and the CI zoo models
+# (exact trees with > 254 thresholds per feature, categorical splits, a LightGBM-shaped
+# multi-class model, a real LightGBM model), 1 and 64 rows per call, LM_ISA unset ("auto":
+# AVX2 at most under valgrind) and LM_ISA=scalar.
 BENCH_CI_CASES := small:1,small:64,large:1,large:64,deep:1,deep:64,multi5:1,multi5:64,dart:1,dart:64,$\
-                  linear-50:1,linear-50:64,linear-200:1,linear-200:64,linear-multi5:1,linear-multi5:64
+                  linear-50:1,linear-50:64,linear-200:1,linear-200:64,linear-multi5:1,linear-multi5:64,$\
+                  exact-bin30:1,exact-bin30:64,cat-hist:1,cat-hist:64,lgb-multi5:1,lgb-multi5:64,$\
+                  lgbr-jpmml_binary_audit:1,lgbr-jpmml_binary_audit:64
 BENCH_ICOUNT = CC="$(CC)" BENCH_CFLAGS="$(CFLAGS)" $(BENCH_PY) bench/icount --lmcount $(BENCH_DIR)/lmcount \
                --models $(BENCH_MODELS) --out $(BENCH_DIR)/callgrind.json --tolerance $(BENCH_TOLERANCE) \
                --cases $(BENCH_CI_CASES)
-bench-ci: $(BENCH_DIR)/lmcount $(BENCH_LM)
+bench-ci: $(BENCH_DIR)/lmcount bench-ci-models
 	@start=$$(date +%s); $(BENCH_ICOUNT) --baseline bench/baselines/callgrind.json; rc=$$?; \
 	echo "bench-ci: $$(( $$(date +%s) - start )) s"; exit $$rc
-bench-ci-update: $(BENCH_DIR)/lmcount $(BENCH_LM)
+bench-ci-update: $(BENCH_DIR)/lmcount bench-ci-models
 	$(BENCH_ICOUNT) --update bench/baselines/callgrind.json
 
 # Pictures and a Markdown summary of the last `make bench`.

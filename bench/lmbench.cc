@@ -17,6 +17,12 @@
 //   xgboost      XGBoost 1.7.4's C API (libxgboost-dev)
 // The label of an lmrt case names the kernel that ran (e.g. "tree_margin__avx512").
 //
+// Models come from models.tsv (bench/gen_models.py): the core models and the zoo. lmrt converts
+// each model's `source` (XGBoost JSON or LightGBM text); XGBoost loads its `xgb_model`: the
+// same JSON, or for a LightGBM model its XGBoost twin of the same shape (label "twin";
+// bench/compare then judges ns per tree·row). Each model's manifest line is written into the
+// results' context as "model.<name>" (a JSON object) for bench/compare and bench/report.
+//
 // Every call is timed individually (fenced rdtsc/rdtscp on x86-64, else steady_clock; the
 // calibrated cost of an empty timed region is subtracted) and reported as counters: ns_per_call (mean), ns_per_row,
 // p50_ns, p99_ns (≥ 100 calls), p999_ns (≥ 1,000 calls). Google Benchmark's own real_time
@@ -33,7 +39,9 @@
 //                       (default build/bench/models); <name>.lm is converted there if missing
 //   --engines=LIST      default lmrt,lmrt-scalar,xgboost
 //   --model_list=LIST   models to run (default all in models.tsv)
-//   --batches=LIST      default 1,8,64,1000,100000
+//   --groups=LIST       models of these groups only (models.tsv: core, zoo)
+//   --batches=LIST      default 1,8,64,1000,100000; a batch above a model's max_batch column
+//                       (zoo models: 10,000) is measured at max_batch instead
 //   --threads=LIST      default 1. T > 1 gives XGBoost nthread = T and lmrt an lm_pool of T
 //                       threads (lm_predict_pool; see the thread-pool block at the end)
 //   --kinds=LIST        predict,open,convert,scaling (default all)
@@ -133,6 +141,7 @@ struct Options {
   std::string models = "build/bench/models";
   std::vector<std::string> engines = {"lmrt", "lmrt-scalar", "xgboost"};
   std::vector<std::string> model_list;
+  std::vector<std::string> groups;  // core, zoo (models.tsv's group column); empty = all
   std::vector<size_t> batches = {1, 8, 64, 1000, 100000};
   std::vector<int> threads = {1};
   std::vector<std::string> kinds = {"predict", "open", "convert", "scaling"};
@@ -165,10 +174,16 @@ bool has(const std::vector<std::string> &v, const std::string &x) {
 struct ModelSpec {
   std::string name, kind, booster, objective, rows_file;
   size_t features = 0, outputs = 0, trees = 0, depth = 0, pool_rows = 0;
-  std::string json_path() const { return g_opt.models + "/" + name + ".json"; }
+  // Columns added with the zoo (older manifests lack them: defaults below).
+  std::string source, xgb_model, group = "core", trainer, parity = "xgboost";
+  size_t xgb_trees = 0, max_batch = 0;
+  std::map<std::string, std::string> cols;  // every column, by header name
+  std::string json_path() const { return g_opt.models + "/" + xgb_model; }
+  std::string source_path() const { return g_opt.models + "/" + source; }
   std::string lm_path() const { return g_opt.models + "/" + name + ".lm"; }
 };
 
+// models.tsv: columns looked up by the header's names (bench/gen_models.py documents them).
 std::vector<ModelSpec> read_manifest() {
   std::string path = g_opt.models + "/models.tsv";
   std::ifstream in(path);
@@ -176,24 +191,75 @@ std::vector<ModelSpec> read_manifest() {
     die(path + ": cannot open (generate the models: /usr/bin/python3 bench/gen_models.py)");
   std::vector<ModelSpec> out;
   std::string line;
-  std::getline(in, line);  // header
+  std::getline(in, line);
+  std::vector<std::string> hdr = split(line, '\t');
+  for (const char *need : {"name", "kind", "booster", "objective", "features", "outputs", "trees",
+                           "max_depth", "rows_file", "pool_rows"})
+    if (!has(hdr, need)) die(path + ": header lacks column " + need);
   while (std::getline(in, line)) {
-    auto f = split(line, '\t');
-    if (f.size() < 10) die(path + ": malformed line: " + line);
+    if (line.empty()) continue;
+    std::vector<std::string> f;
+    {  // keep empty fields: split() would drop them
+      size_t a = 0, b;
+      while ((b = line.find('\t', a)) != std::string::npos) {
+        f.push_back(line.substr(a, b - a));
+        a = b + 1;
+      }
+      f.push_back(line.substr(a));
+    }
+    if (f.size() != hdr.size()) die(path + ": malformed line: " + line);
     ModelSpec m;
-    m.name = f[0];
-    m.kind = f[1];
-    m.booster = f[2];
-    m.objective = f[3];
-    m.features = std::stoul(f[4]);
-    m.outputs = std::stoul(f[5]);
-    m.trees = std::stoul(f[6]);
-    m.depth = std::stoul(f[7]);
-    m.rows_file = f[8];
-    m.pool_rows = std::stoul(f[9]);
+    for (size_t i = 0; i < hdr.size(); i++) m.cols[hdr[i]] = f[i];
+    auto num = [&](const char *k, size_t dflt) -> size_t {
+      auto it = m.cols.find(k);
+      if (it == m.cols.end() || it->second.empty() || it->second == "-") return dflt;
+      return std::stoul(it->second);
+    };
+    auto str = [&](const char *k, const std::string &dflt) -> std::string {
+      auto it = m.cols.find(k);
+      return it == m.cols.end() || it->second.empty() ? dflt : it->second;
+    };
+    m.name = str("name", "");
+    m.kind = str("kind", "");
+    m.booster = str("booster", "");
+    m.objective = str("objective", "");
+    m.features = num("features", 0);
+    m.outputs = num("outputs", 0);
+    m.trees = num("trees", 0);
+    m.depth = num("max_depth", 0);
+    m.rows_file = str("rows_file", "");
+    m.pool_rows = num("pool_rows", 0);
+    m.source = str("source", m.name + ".json");
+    m.xgb_model = str("xgb_model", m.name + ".json");
+    m.xgb_trees = num("xgb_trees", m.trees);
+    m.max_batch = num("max_batch", 0);
+    m.group = str("group", "core");
+    m.trainer = str("trainer", "");
+    m.parity = str("parity", "xgboost");
     out.push_back(m);
   }
   return out;
+}
+
+// The model's manifest line as a JSON object (a custom context entry "model.<name>" of the
+// results file: bench/compare and bench/report read the zoo's shapes from it).
+std::string json_escape(const std::string &s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    if ((unsigned char)c < 0x20) continue;
+    o += c;
+  }
+  return o;
+}
+std::string model_context(const ModelSpec &m) {
+  std::string o = "{";
+  bool first = true;
+  for (auto &kv : m.cols) {
+    o += (first ? "\"" : ", \"") + json_escape(kv.first) + "\": \"" + json_escape(kv.second) + "\"";
+    first = false;
+  }
+  return o + "}";
 }
 
 // Rows of one feature count: the pool from the .f32 file, and per batch size the windows a
@@ -250,11 +316,11 @@ struct Engine {
 
 int lm_model_file(const ModelSpec &m) {
   struct stat sj, sl;
-  if (stat(m.json_path().c_str(), &sj) != 0) return LM_EIO;
+  if (stat(m.source_path().c_str(), &sj) != 0) return LM_EIO;
   if (stat(m.lm_path().c_str(), &sl) == 0 && sl.st_mtime >= sj.st_mtime) return 0;
   lm_convert_options o = {};
   o.quiet = 1;
-  return lm_convert(m.json_path().c_str(), m.lm_path().c_str(), &o);
+  return lm_convert(m.source_path().c_str(), m.lm_path().c_str(), &o);
 }
 
 // Open a model, with LM_ISA=isa in the environment during lm_model_open when isa is given.
@@ -314,10 +380,12 @@ struct LmrtEngine : Engine {
 struct XgbEngine : Engine {
   BoosterHandle booster = nullptr;
   size_t F = 0;
-  bool inplace = true;
+  bool inplace = true, twin = false;
   char ai[256];
 
-  XgbEngine(const ModelSpec &m, int threads) : F(m.features) {
+  // A LightGBM model's XGBoost engine scores its twin (gen_models.py: an XGBoost model of the
+  // same shape; the label says "twin").
+  XgbEngine(const ModelSpec &m, int threads) : F(m.features), twin(m.xgb_model != m.source) {
     if (XGBoosterCreate(nullptr, 0, &booster) != 0 ||
         XGBoosterLoadModel(booster, m.json_path().c_str()) != 0 ||
         XGBoosterSetParam(booster, "nthread", std::to_string(threads).c_str()) != 0) {
@@ -336,7 +404,9 @@ struct XgbEngine : Engine {
   ~XgbEngine() override {
     if (booster) XGBoosterFree(booster);
   }
-  std::string label() const override { return inplace ? "inplace" : "dmatrix"; }
+  std::string label() const override {
+    return std::string(inplace ? "inplace" : "dmatrix") + (twin ? ", twin" : "");
+  }
 
   size_t outputs = 0;
   int predict(const float *x, size_t n, float *out) override {
@@ -385,15 +455,21 @@ Engine &engine_for(const std::string &engine, const ModelSpec &m, int threads) {
 }
 
 // Once per (engine, model): an lmrt engine must return XGBoost's values on the first 64 rows,
+// (for a real LightGBM model: lmrt's scalar reference's values),
 // scored in one call and one row per call (else the comparison would be meaningless). Prints
 // the largest relative difference.
 std::set<std::string> g_parity_done;
 
 void parity_check(const std::string &engine, const ModelSpec &m) {
-  if (!g_opt.parity || engine == "xgboost" || g_parity_done.count(engine + m.name)) return;
-  g_parity_done.insert(engine + m.name);
+  if (!g_opt.parity || engine == "xgboost" || !g_parity_done.insert(engine + "/" + m.name).second)
+    return;
+  // A real LightGBM model's XGBoost twin computes something else: lmrt's planned kernels are
+  // checked against lmrt's scalar reference instead (parity column "scalar").
+  const bool vs_scalar = m.parity == "scalar";
+  if (vs_scalar && engine == "lmrt-scalar") return;
+  const std::string ref = vs_scalar ? "lmrt-scalar" : "xgboost";
   Engine &a = engine_for(engine, m, 1);
-  Engine &b = engine_for("xgboost", m, 1);
+  Engine &b = engine_for(ref, m, 1);
   if (!a.error.empty() || !b.error.empty()) return;
   Rows &rows = rows_for(m);
   size_t n = std::min<size_t>(64, rows.n), G = m.outputs;
@@ -408,8 +484,9 @@ void parity_check(const std::string &engine, const ModelSpec &m) {
     worst = std::max(worst, std::fabs(double(oa[i]) - double(ob[i])) / scale);
     worst = std::max(worst, std::fabs(double(o1[i]) - double(ob[i])) / scale);
   }
-  fprintf(stderr, "lmbench: parity %-11s %-14s vs xgboost, %zu rows: max relative difference %.3g%s\n",
-          engine.c_str(), m.name.c_str(), n, worst, worst > 1e-5 ? "  <-- MISMATCH" : "");
+  fprintf(stderr, "lmbench: parity %-11s %-14s vs %s%s, %zu rows: max relative difference %.3g%s\n",
+          engine.c_str(), m.name.c_str(), ref.c_str(), m.xgb_model != m.source && !vs_scalar ?
+          " (twin: the same trees)" : "", n, worst, worst > 1e-5 ? "  <-- MISMATCH" : "");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,7 +624,7 @@ void bm_convert(benchmark::State &st, const ModelSpec *m, const std::string &nam
   int rc = 0;
   for (auto _ : st) {
     uint64_t t0 = ticks_start();
-    rc = lm_convert(m->json_path().c_str(), out.c_str(), &o);
+    rc = lm_convert(m->source_path().c_str(), out.c_str(), &o);
     uint64_t t1 = ticks_end();
     if (rc != 0) break;
     s.add(t1 - t0);
@@ -574,9 +651,17 @@ void register_all() {
   // case and its baseline run close together in time).
   for (const ModelSpec &m : g_models) {
     if (!g_opt.model_list.empty() && !has(g_opt.model_list, m.name)) continue;
+    if (!g_opt.groups.empty() && !has(g_opt.groups, m.group)) continue;
     const ModelSpec *mp = &m;
+    benchmark::AddCustomContext("model." + m.name, model_context(m));
     if (has(g_opt.kinds, "predict")) {
+      // Batches above the model's max_batch (zoo: 10,000 rows) are measured at max_batch.
+      std::vector<size_t> batches;
       for (size_t b : g_opt.batches) {
+        if (m.max_batch && b > m.max_batch) b = m.max_batch;
+        if (std::find(batches.begin(), batches.end(), b) == batches.end()) batches.push_back(b);
+      }
+      for (size_t b : batches) {
         for (int t : g_opt.threads) {
           std::string tail = "/model:" + m.name + "/batch:" + std::to_string(b) +
                              "/threads:" + std::to_string(t);
@@ -618,6 +703,7 @@ void parse_args(int argc, char **argv) {
     if ((v = val("--models="))) g_opt.models = v;
     else if ((v = val("--engines="))) g_opt.engines = split(v, ',');
     else if ((v = val("--model_list="))) g_opt.model_list = split(v, ',');
+    else if ((v = val("--groups="))) g_opt.groups = split(v, ',');
     else if ((v = val("--batches="))) {
       g_opt.batches.clear();
       for (auto &s : split(v, ',')) g_opt.batches.push_back(std::stoul(s));
@@ -628,7 +714,8 @@ void parse_args(int argc, char **argv) {
     else if (a == "--no_parity") g_opt.parity = false;
     else if (a == "--help" || a == "-h") {
       fprintf(stderr, "usage: lmbench [--benchmark_* flags] [--models=DIR] "
-                      "[--engines=lmrt,lmrt-scalar,xgboost] [--model_list=LIST] [--batches=LIST] [--threads=LIST] "
+                      "[--engines=lmrt,lmrt-scalar,xgboost] [--model_list=LIST] [--groups=core,zoo] "
+                      "[--batches=LIST] [--threads=LIST] "
                       "[--kinds=predict,open,convert,scaling] [--no_parity]\n");
       exit(0);
     } else die("unknown option " + a + " (see --help)");
