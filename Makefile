@@ -182,3 +182,7 @@ clean:
 # hooked into `check`).
 -include server/server.mk
 -include deploy/deploy.mk
+
+# Man pages from README.md's manual sections (docs/man/man.mk: make man; make install also
+# installs them under $(PREFIX)/share/man; make uninstall; check-man, run by make check).
+-include docs/man/man.mk
