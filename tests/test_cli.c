@@ -454,7 +454,14 @@ static void test_selftest_rows_from_pandas(void **state) {
   /* XGBoost's plain predict (every tree) against the best-iteration model: lminfo exits 3 */
   snprintf(spec, sizeof spec, "%s,%s", fx("default.csv"), fx("expected_all.csv"));
   r = RUN("lmconvert", fx("model.json"), "-o", out, "--selftest", spec);
-  assert_int_equal(r.status, 0);
+  assert_int_equal(r.status, 0); /* written as asked, with a warning saying why it fails */
+  assert_int_equal(count_lines(r.err), 3); /* the index note, the summary, the warning */
+  char warn[2048];
+  snprintf(warn, sizeof warn, "\nlmconvert: %s: warning: the embedded self-test fails: self-test "
+           "row 0 output 0: got ", out);
+  if (!strstr(r.err, warn)) fail_msg("no warning '%s' in:\n%s", warn, r.err);
+  assert_non_null(strstr(r.err, " (the file keeps 4 of 9 trees: values from every tree, as a "
+                                "plain bst.predict() gives, need --all-trees)\n"));
   result_free(&r);
   r = RUN("lminfo", out, "--selftest");
   assert_int_equal(r.status, 3);

@@ -272,6 +272,20 @@ int main(int argc, char **argv) {
             info.num_features == 1 ? "" : "s", info.num_outputs,
             info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size, kept);
   }
+  /* An EXPECTED.csv that the written file does not reproduce is worth saying now rather than
+   * at deployment (lminfo --selftest, lmserve): most often the expected values come from every
+   * tree while the file keeps the best iteration's. The file is still written, as asked. */
+  if (!quiet && selftest && opts.selftest_width && lm_model_selftest(m) < 0) {
+    char hint[200] = "";
+    if (info.num_trees_trained > info.num_trees)
+      snprintf(hint, sizeof hint, " (the file keeps %u of %u trees: values from every tree, as "
+               "a plain bst.predict() gives, need --all-trees)", info.num_trees,
+               info.num_trees_trained);
+    const char *d = lm_last_error();
+    size_t ol = strlen(outp);
+    if (!strncmp(d, outp, ol) && !strncmp(d + ol, ": ", 2)) d += ol + 2; /* named once */
+    cli_error(outp, "warning: the embedded self-test fails: %s%s", d, hint);
+  }
   lm_model_close(m);
   return CLI_EXIT_OK;
 }
