@@ -3,12 +3,14 @@
 #   make test       install missing packages, build, run every cmocka test, then again under
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        convert and score the bundled example (examples/)
-#   make install    PREFIX=/usr/local DESTDIR=  (headers, libraries, tools, lmrt.pc)
+#   make install    PREFIX=/usr/local LIBDIR=$(PREFIX)/lib DESTDIR=  (headers, libraries, tools,
+#                   lmrt.pc, man pages); make uninstall removes them (docs/man/man.mk)
 #   make fixtures   regenerate the parity fixtures (XGBoost via /usr/bin/python3 + xgboost;
 #                   LightGBM via the pure-Python oracle tests/lgbm_reference.py)
 #   make deps       install missing Debian packages (apt-get; idempotent)
 
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
@@ -147,18 +149,20 @@ deps:
 	  export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# LIBDIR (default $(PREFIX)/lib), e.g. LIBDIR=/usr/lib/x86_64-linux-gnu for Debian multiarch
+# (dpkg-architecture -qDEB_HOST_MULTIARCH); lmrt.pc and lmrt-convert.pc follow it.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/lmrt.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmconvert.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/lib/liblmrt.so $(DESTDIR)$(PREFIX)/lib/liblmrt.so.0
-	install -m 755 $(BUILD)/lib/liblmconvert.so $(DESTDIR)$(PREFIX)/lib/liblmconvert.so.0
-	ln -sf liblmrt.so.0 $(DESTDIR)$(PREFIX)/lib/liblmrt.so
-	ln -sf liblmconvert.so.0 $(DESTDIR)$(PREFIX)/lib/liblmconvert.so
+	install -m 644 $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmconvert.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/lib/liblmrt.so $(DESTDIR)$(LIBDIR)/liblmrt.so.0
+	install -m 755 $(BUILD)/lib/liblmconvert.so $(DESTDIR)$(LIBDIR)/liblmconvert.so.0
+	ln -sf liblmrt.so.0 $(DESTDIR)$(LIBDIR)/liblmrt.so
+	ln -sf liblmconvert.so.0 $(DESTDIR)$(LIBDIR)/liblmconvert.so
 	install -m 755 $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/bin/lmserve $(DESTDIR)$(PREFIX)/bin/
 	for pc in lmrt lmrt-convert; do \
-	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
-	    $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; done
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
+	    $$pc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; done
 
 clean:
 	rm -rf build
@@ -182,3 +186,7 @@ clean:
 # hooked into `check`).
 -include server/server.mk
 -include deploy/deploy.mk
+
+# Man pages from README.md's manual sections (docs/man/man.mk: make man; make install also
+# installs them under $(PREFIX)/share/man; make uninstall; check-man, run by make check).
+-include docs/man/man.mk

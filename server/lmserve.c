@@ -47,10 +47,14 @@
 #include "server/ls.h"
 
 static const char usage[] =
-    "usage: lmserve --models DIR [options]\n"
+    "Usage: lmserve --models DIR [options]\n"
     "Serve DIR/*.lm over HTTP/1.1 with the KServe V2 protocol (model name = file stem).\n"
+    "\n"
+    "Options (a value as --opt VALUE or --opt=VALUE):\n"
+    "  --models DIR           the model directory (required)\n"
     "  --listen HOST:PORT     address to listen on (default 0.0.0.0:8080; port 0: ephemeral)\n"
-    "  --threads N            event loops (default: CPUs allowed, cgroup quota included)\n"
+    "  --threads N            event loops (0, the default: the CPUs this process may use,\n"
+    "                         cgroup quota included)\n"
     "  --drain-seconds S      after SIGTERM: not ready, still serving for S s (default 5)\n"
     "  --shutdown-timeout S   hard deadline after SIGTERM (default 25)\n"
     "  --max-body-bytes N     largest request body (default 16777216)\n"
@@ -62,14 +66,24 @@ static const char usage[] =
     "  --numa-replicas M      auto|off|force: copy each model onto the NUMA node of every\n"
     "                         pinned event loop (auto: on machines with >1 node; default auto)\n"
     "  --log-level L          debug|info|warn|error (default info; JSON lines on stderr)\n"
-    "  --help, --version\n"
+    "  -h, --help             show this help and exit\n"
+    "  --version              show the version and exit\n"
+    "\n"
     "Endpoints: /v2/health/live, /v2/health/ready, /v2, /v2/models/NAME[/versions/V]"
-    "[/ready|/infer], /metrics\n";
+    "[/ready|/infer], /metrics\n"
+    "\n"
+    "Exit status (the same for lmconvert, lmscore, lminfo and lmserve):\n"
+    "  0  success: stopped after a graceful drain (SIGTERM/SIGINT)\n"
+    "  1  DIR cannot be opened, the address cannot be bound, or the shutdown deadline\n"
+    "     passed with connections open (one line on stderr: lmserve: WHAT: what is wrong)\n"
+    "  2  usage error (one line on stderr: lmserve: what (try 'lmserve --help'))\n"
+    "  3  (a failed check: used by lmscore --check and lminfo --selftest, not by lmserve)\n";
 
+/* A bad command line: one line, exit 2 (the convention of tools/cli.h). */
 static void die(const char *fmt, const char *a, const char *b) {
   fprintf(stderr, "lmserve: ");
   fprintf(stderr, fmt, a, b);
-  fputc('\n', stderr);
+  fputs(" (try 'lmserve --help')\n", stderr);
   exit(2);
 }
 
@@ -100,21 +114,27 @@ static void parse_args(int argc, char **argv, ls_config *c) {
   c->idle_timeout_s = 60;
   c->reload_poll_ms = 1000;
   c->replicas = 1;
+  int no_more_opts = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = NULL;
     char opt[64];
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    if (!no_more_opts && strcmp(a, "--") == 0) {
+      no_more_opts = 1;
+      continue;
+    }
+    if (!no_more_opts && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
       fputs(usage, stdout);
       exit(0);
     }
-    if (strcmp(a, "--version") == 0) {
+    if (!no_more_opts && strcmp(a, "--version") == 0) {
       printf("lmserve %s\n", LM_VERSION_STRING);
       exit(0);
     }
-    if (strncmp(a, "--", 2) != 0) die("unexpected argument '%s'%s (see --help)", a, "");
+    if (no_more_opts || a[0] != '-' || a[1] == '\0') die("unexpected argument '%s'%s", a, "");
+    if (strncmp(a, "--", 2) != 0) die("unknown option '%s'%s", a, "");
     const char *eqs = strchr(a, '=');
     size_t ol = eqs ? (size_t)(eqs - a) : strlen(a);
-    if (ol >= sizeof opt) die("unknown option '%s'%s (see --help)", a, "");
+    if (ol >= sizeof opt) die("unknown option '%s'%s", a, "");
     memcpy(opt, a, ol);
     opt[ol] = 0;
     static const char *const known[] = {
@@ -123,10 +143,11 @@ static void parse_args(int argc, char **argv, ls_config *c) {
         "--idle-timeout", "--reload-poll-ms", "--log-level", "--numa-replicas"};
     size_t k = 0;
     while (k < sizeof known / sizeof *known && strcmp(opt, known[k]) != 0) k++;
-    if (k == sizeof known / sizeof *known) die("unknown option '%s'%s (see --help)", opt, "");
+    if (k == sizeof known / sizeof *known) die("unknown option '%s'%s", opt, "");
     if (eqs) val = eqs + 1;
     else if (i + 1 < argc) val = argv[++i];
-    else die("%s: missing value%s", opt, "");
+    else die("option '%s' needs a value%s", opt, "");
+    if (!*val) die("option '%s' needs a value%s", opt, "");
     if (!strcmp(opt, "--models")) c->models_dir = val;
     else if (!strcmp(opt, "--listen")) {
       const char *colon = strrchr(val, ':');
@@ -137,7 +158,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
       memcpy(c->host, val, hl);
       c->host[hl] = 0;
       c->port = (int)num_arg("--listen port", colon + 1, 0, 65535, 1);
-    } else if (!strcmp(opt, "--threads")) c->threads = (int)num_arg(opt, val, 1, LS_MAX_WORKERS, 1);
+    } else if (!strcmp(opt, "--threads")) c->threads = (int)num_arg(opt, val, 0, LS_MAX_WORKERS, 1);
     else if (!strcmp(opt, "--drain-seconds")) c->drain_s = num_arg(opt, val, 0, 86400, 0);
     else if (!strcmp(opt, "--shutdown-timeout")) c->shutdown_s = num_arg(opt, val, 0, 86400, 0);
     else if (!strcmp(opt, "--max-body-bytes")) c->max_body = (size_t)num_arg(opt, val, 1, 1ull << 32, 1);
@@ -157,9 +178,9 @@ static void parse_args(int argc, char **argv, ls_config *c) {
       else if (!strcmp(val, "warn")) ls_log_level = LS_LOG_WARN;
       else if (!strcmp(val, "error")) ls_log_level = LS_LOG_ERROR;
       else die("--log-level: expected debug|info|warn|error, got '%s'%s", val, "");
-    } else die("unknown option '%s'%s (see --help)", opt, "");
+    } else die("unknown option '%s'%s", opt, "");
   }
-  if (!c->models_dir) die("--models DIR is required%s%s (see --help)", "", "");
+  if (!c->models_dir) die("missing --models DIR%s%s", "", "");
 }
 
 /* ---- the event loop ---- */
@@ -461,14 +482,16 @@ static int open_listener(ls_config *c, int *port_out) {
   const char *host = c->host[0] && strcmp(c->host, "*") ? c->host : NULL;
   int rc = getaddrinfo(host, port, &hints, &ai);
   if (rc) {
-    fprintf(stderr, "lmserve: --listen %s:%d: %s\n", c->host, c->port, gai_strerror(rc));
+    fprintf(stderr, "lmserve: %s:%d: cannot listen (--listen): %s\n", c->host, c->port,
+            gai_strerror(rc));
     exit(1);
   }
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 4096)) {
-    fprintf(stderr, "lmserve: --listen %s:%d: %s\n", c->host, c->port, strerror(errno));
+    fprintf(stderr, "lmserve: %s:%d: cannot listen (--listen): %s\n", c->host, c->port,
+            strerror(errno));
     exit(1);
   }
   freeaddrinfo(ai);
@@ -490,7 +513,8 @@ int main(int argc, char **argv) {
 
   DIR *d = opendir(cfg->models_dir);
   if (!d) {
-    fprintf(stderr, "lmserve: --models %s: %s\n", cfg->models_dir, strerror(errno));
+    fprintf(stderr, "lmserve: %s: cannot open the model directory (--models): %s\n",
+            cfg->models_dir, strerror(errno));
     return 1;
   }
   closedir(d);
@@ -542,7 +566,8 @@ int main(int argc, char **argv) {
          LM_VERSION_STRING, cfg->models_dir, nw, ncpu, pin ? "true" : "false");
   int nready = ls_registry_scan(&s->reg, 0);
   if (nready < 0) {
-    fprintf(stderr, "lmserve: --models %s: %s\n", cfg->models_dir, strerror(errno));
+    fprintf(stderr, "lmserve: %s: cannot read the model directory (--models): %s\n",
+            cfg->models_dir, strerror(errno));
     return 1;
   }
   if (nready == 0) ls_log(LS_LOG_WARN, "no model loaded: not ready until one is", NULL);

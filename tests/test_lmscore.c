@@ -210,22 +210,24 @@ static void test_score_bad_input(void **state) {
   assert_non_null(strstr(r.err, "too many fields"));
   result_free(&r);
 
-  /* a bad number: file:line:col and the text */
+  /* a bad number: file:line:col and the text (on line 2: on line 1 it makes a header) */
   f = fopen(bad, "w");
-  fputs("x1y", f);
-  for (size_t j = 1; j < in.cols; j++) fputs(",1", f);
-  fputc('\n', f);
+  for (int k = 0; k < 2; k++) {
+    fputs(k ? "x1y" : "1", f);
+    for (size_t j = 1; j < in.cols; j++) fputs(",1", f);
+    fputc('\n', f);
+  }
   fclose(f);
   r = RUN(NULL, "lmscore", model, bad);
   assert_int_equal(r.status, 1);
-  assert_one_line(&r, "lmscore: ", "bad.csv:1:1: bad number \"x1y\"", NULL);
+  assert_one_line(&r, "lmscore: ", "bad.csv:2:1: bad number \"x1y\"", NULL);
   assert_string_equal(r.out, "");
   result_free(&r);
 
   /* the same from stdin names <stdin> */
   r = RUN(bad, "lmscore", model);
   assert_int_equal(r.status, 1);
-  assert_one_line(&r, "lmscore: ", "<stdin>:1:1:", NULL);
+  assert_one_line(&r, "lmscore: ", "<stdin>:2:1:", NULL);
   result_free(&r);
 
   /* missing input, missing model, a model that is not one, a truncated model */

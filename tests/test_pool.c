@@ -293,7 +293,7 @@ static void test_lmscore_threads(void **state) {
   const char *variants[] = {"", "--margin"};
   for (int v = 0; v < 2; v++) {
     char *ref = NULL;
-    const char *threads[] = {"1", "2", "3", "8"};
+    const char *threads[] = {"1", "2", "3", "8", "0"};
     for (int t = 0; t < 4; t++) {
       char out[1100];
       snprintf(out, sizeof out, "%s/out%d", tmpdir, t);
@@ -313,7 +313,8 @@ static void test_lmscore_threads(void **state) {
     }
     free(ref);
   }
-  const char *bad[] = {"0", "-1", "x", "1025", ""};
+  /* (--threads 0 means every allowed CPU, as in lminfo and lmserve: accepted, tests/test_cli.c) */
+  const char *bad[] = {"-1", "x", "1025", ""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     snprintf(cmd, sizeof cmd, "'%s/lmscore' '%s' '%s' --threads '%s' > /dev/null 2>&1", bin, lm,
              csv, bad[i]);

@@ -368,10 +368,11 @@ static void test_lmconvert_all_trees(void **state) {
   assert_string_equal(r.out, "");
   char want[200];
   snprintf(want, sizeof want,
-           "\nkept %d of %d trees (best_ntree_limit=%lld; --all-trees keeps all)\n", mt.kept,
-           mt.num_trees, (long long)mt.best_ntree_limit);
-  if (!strstr(r.err, want)) fail_msg("stderr lacks '%s':\n%s", want + 1, r.err);
+           " bytes; kept %d of %d trees (best_ntree_limit %lld; --all-trees keeps every tree)\n",
+           mt.kept, mt.num_trees, (long long)mt.best_ntree_limit);
+  if (!strstr(r.err, want)) fail_msg("stderr lacks '%s':\n%s", want, r.err);
   assert_int_equal(strncmp(r.err, "wrote ", 6), 0);
+  assert_ptr_equal(strchr(r.err, '\n'), r.err + strlen(r.err) - 1); /* one summary line */
   result_free(&r);
   lm_model *m;
   lm_model_info info;
@@ -407,7 +408,7 @@ static void test_lmconvert_all_trees(void **state) {
   r = run_lmconvert((const char *[]){in, "-o", out, NULL});
   assert_int_equal(r.status, 0);
   mt = read_meta("early_stop_multi_rf");
-  snprintf(want, sizeof want, "kept %d of %d trees (best_ntree_limit=%lld;", mt.kept, mt.num_trees,
+  snprintf(want, sizeof want, "kept %d of %d trees (best_ntree_limit %lld;", mt.kept, mt.num_trees,
            (long long)mt.best_ntree_limit);
   if (!strstr(r.err, want)) fail_msg("stderr lacks '%s':\n%s", want, r.err);
   result_free(&r);

@@ -7,18 +7,24 @@
  * file; lm_convert sniffs the format, writes OUT.lm under a temporary name and renames it at the
  * end, so a failed conversion leaves nothing behind and never replaces an existing OUT.lm. The
  * written file is then opened (mapped and verified like any reader would) and, unless --quiet,
- * summarised in one line on stderr — plus one more line when trees were dropped because the
- * model's best_ntree_limit / best_iteration says SageMaker's endpoint would not use them
- * (formats/import/sniff.c); --all-trees keeps every tree. Nothing is ever printed on stdout
- * except --help and --version.
- * Exit status: 0 success, 1 conversion failed (one line on stderr naming the file), 2 usage.
+ * summarised in one line on stderr, which says so when trees were dropped because the model's
+ * best_ntree_limit / best_iteration says SageMaker's endpoint would not use them
+ * (formats/import/sniff.c): "kept 4 of 9 trees (best_iteration 3; --all-trees keeps every
+ * tree)". --selftest rows are read by the same CSV rules as lmscore's (tools/csv.h): when ROWS
+ * has a header its columns are matched to the model's feature names, which are known only
+ * after an import, so the model is first converted into a scratch directory to learn them.
+ * Nothing is ever printed on stdout except --help and --version.
+ * Exit status (tools/cli.h): 0 success, 1 conversion failed (one line on stderr naming the
+ * file), 2 usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lmrt.h"
+#include "tools/cli.h"
 #include "tools/csv.h"
 
 #define PROG "lmconvert"
@@ -26,7 +32,8 @@
 static const char usage_text[] =
     "Usage: " PROG " INPUT -o OUT.lm [options]\n"
     "Convert a trained model (model.tar.gz, .tar, a model directory or a raw model\n"
-    "file; XGBoost JSON, UBJSON, legacy binary or pickle, detected) into a .lm file.\n"
+    "file; XGBoost JSON, UBJSON, legacy binary or pickle, LightGBM text, Linear Learner;\n"
+    "detected) into a .lm file.\n"
     "\n"
     "Options:\n"
     "  -o, --output OUT.lm   the file to write (replaced only when the conversion succeeds)\n"
@@ -35,134 +42,200 @@ static const char usage_text[] =
     "                        file; in a directory the first file in sorted order)\n"
     "  --all-trees           keep every tree (default: only the boosting rounds\n"
     "                        SageMaker's endpoint scores with: best_ntree_limit for\n"
-    "                        XGBoost 1.x models, best_iteration + 1 for 2.x, 3.x)\n"
+    "                        XGBoost 1.x models, best_iteration + 1 for 2.x, 3.x; the\n"
+    "                        summary line says how many trees were kept; plain\n"
+    "                        bst.predict() of XGBoost 1.x uses every tree)\n"
     "  --selftest ROWS.csv[,EXPECTED.csv]\n"
-    "                        embed a self-test: these rows and the values they must\n"
-    "                        produce (EXPECTED.csv, e.g. the trainer's predictions; by\n"
-    "                        default computed now with the reference kernels); checked\n"
-    "                        on the serving machine by lminfo --selftest\n"
+    "                        embed a self-test: these rows (read as lmscore reads them:\n"
+    "                        a header matched to the feature names, pandas' index column\n"
+    "                        skipped) and the values they must produce (EXPECTED.csv,\n"
+    "                        e.g. the trainer's predictions; by default computed now with\n"
+    "                        the reference kernels); checked on the serving machine by\n"
+    "                        lminfo --selftest and by lmserve\n"
     "  -q, --quiet           print nothing on success\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
-    "\n"
-    "Exit status: 0 success, 1 conversion failed, 2 usage error.\n";
+    "\n" CLI_EXIT_HELP;
 
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, PROG ": ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-  return 2;
-}
-
-/* s on stderr with line breaks flattened, so that an error stays one line. */
-static void put_flat(const char *s) {
-  for (; *s; s++) fputc(*s == '\n' || *s == '\r' ? ' ' : *s, stderr);
-}
-
-/* One line: the library's detail, prefixed with `file` unless it names `file` or `other`
- * already (an error about the output names the output). */
-static void lib_error(const char *file, const char *other, int rc) {
-  const char *d = lm_last_error();
-  fputs(PROG ": ", stderr);
-  if (!d || !*d) d = lm_strerror(rc);
-  else if (strstr(d, file) || (other && strstr(d, other))) file = NULL;
-  if (file) fprintf(stderr, "%s: ", file);
-  put_flat(d);
-  fputc('\n', stderr);
-}
-
-/* Value of an option given as "-o X", "-oX", "--output X" or "--output=X"; NULL if not this
- * option. *i advances past a separate value; *missing is set if the value is absent. */
-static const char *opt_value(int argc, char **argv, int *i, const char *shrt, const char *lng,
-                             int *missing) {
-  const char *a = argv[*i];
-  size_t ln = strlen(lng);
-  if ((shrt && !strcmp(a, shrt)) || !strcmp(a, lng)) {
-    if (*i + 1 >= argc) {
-      *missing = 1;
-      return a;
-    }
-    return argv[++*i];
+/* The model's feature names (all, or NULL) and count, by converting it into a scratch
+ * directory: what a header of the self-test rows is matched against. 0, or -1 (printed). */
+static int learn_names(const char *in, const lm_convert_options *base, char ***names,
+                       size_t *nf) {
+  const char *td = getenv("TMPDIR");
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s/lmconvert.XXXXXX", td && *td ? td : "/tmp");
+  if (!mkdtemp(dir)) {
+    cli_error(dir, "cannot make a scratch directory: %s", strerror(errno));
+    return -1;
   }
-  if (!strncmp(a, lng, ln) && a[ln] == '=') return a + ln + 1;
-  if (shrt && !strncmp(a, shrt, 2) && a[2] != '\0' && a[1] != '-') return a + 2;
-  return NULL;
+  snprintf(path, sizeof path, "%s/names.lm", dir);
+  lm_convert_options o = {.member = base->member, .quiet = 1, .all_trees = base->all_trees};
+  lm_model *m = NULL;
+  int rc = lm_convert(in, path, &o);
+  if (rc == 0) rc = lm_model_open(path, &m);
+  if (rc < 0) {
+    cli_lib_error(in, path, rc);
+    unlink(path);
+    rmdir(dir);
+    return -1;
+  }
+  *nf = lm_model_num_features(m);
+  *names = calloc(*nf + 1, sizeof **names);
+  int ok = *names != NULL, all = 1;
+  for (size_t i = 0; ok && i < *nf; i++) {
+    const char *s = lm_model_feature_name(m, i);
+    if (!s) all = 0;
+    else if (!((*names)[i] = strdup(s))) ok = 0;
+  }
+  lm_model_close(m);
+  unlink(path);
+  rmdir(dir);
+  if (!ok) {
+    cli_error(NULL, "out of memory");
+    return -1;
+  }
+  if (!all) {
+    for (size_t i = 0; i < *nf; i++) free((*names)[i]);
+    free(*names);
+    *names = NULL;
+  }
+  return 0;
+}
+
+/* ROWS.csv[,EXPECTED.csv] into opts (rows and expected values malloc'd). 0, or -1 (printed). */
+static int read_selftest(const char *in, const char *spec_arg, int quiet, lm_convert_options *opts,
+                         double **rows_out, float **exp_out) {
+  char *spec = strdup(spec_arg), *comma = spec ? strchr(spec, ',') : NULL;
+  char **names = NULL;
+  size_t nf = 0, n = 0, cap = 0, ncols = 0, en = 0, ew = 0;
+  double *rows = NULL, *exp = NULL;
+  float *expf = NULL;
+  FILE *f = NULL;
+  lm_csv *r = NULL;
+  int ok = 0;
+  if (!spec) {
+    cli_error(NULL, "out of memory");
+    return -1;
+  }
+  if (comma) *comma++ = '\0';
+  f = fopen(spec, "rb");
+  if (!f) {
+    cli_error(spec, "%s", strerror(errno));
+    goto done;
+  }
+  r = lm_csv_open_opts(f, spec, NULL);
+  if (!r) {
+    cli_error(NULL, "out of memory");
+    goto done;
+  }
+  int h = lm_csv_has_header(r);
+  if (h == 1) {
+    if (learn_names(in, opts, &names, &nf) < 0) goto done;
+    lm_csv_set_names(r, (const char *const *)names, nf);
+  }
+  long c = h < 0 ? -1 : lm_csv_cols(r);
+  if (c < 0) {
+    cli_error(NULL, "%s", lm_csv_error(r));
+    goto done;
+  }
+  if (!quiet && *lm_csv_note(r)) cli_error(spec, "%s", lm_csv_note(r));
+  ncols = (size_t)c;
+  for (;;) {
+    if (n == cap) {
+      cap = cap ? 2 * cap : 64;
+      double *nr = realloc(rows, cap * (ncols ? ncols : 1) * sizeof *nr);
+      if (!nr) {
+        cli_error(spec, "out of memory");
+        goto done;
+      }
+      rows = nr;
+    }
+    int rc = lm_csv_next(r, rows + n * ncols);
+    if (rc < 0) {
+      cli_error(NULL, "%s", lm_csv_error(r));
+      goto done;
+    }
+    if (rc == 0) break;
+    n++;
+  }
+  if (comma) {
+    char err[800], note[512];
+    if (lm_csv_read_path_opts(comma, NULL, &exp, &en, &ew, err, sizeof err, note,
+                              sizeof note) != 0) {
+      cli_error(NULL, "%s", err);
+      goto done;
+    }
+    if (!quiet && *note) cli_error(comma, "%s", note);
+    if (en != n) {
+      cli_error(comma, "%zu rows, but %s has %zu", en, spec, n);
+      goto done;
+    }
+    if (!(expf = malloc(sizeof *expf * (en * ew + 1)))) {
+      cli_error(NULL, "out of memory");
+      goto done;
+    }
+    for (size_t k = 0; k < en * ew; k++) expf[k] = (float)exp[k];
+  }
+  opts->selftest_rows = rows;
+  opts->selftest_n = n;
+  opts->selftest_features = ncols;
+  opts->selftest_expected = expf;
+  opts->selftest_width = ew;
+  *rows_out = rows;
+  *exp_out = expf;
+  rows = NULL;
+  expf = NULL;
+  ok = 1;
+done:
+  if (names)
+    for (size_t i = 0; i < nf; i++) free(names[i]);
+  free(names);
+  lm_csv_close(r);
+  if (f) fclose(f);
+  free(rows);
+  free(exp);
+  free(expf);
+  free(spec);
+  return ok ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
   const char *in = NULL, *outp = NULL, *member = NULL, *selftest = NULL;
-  int quiet = 0, all_trees = 0, no_more_opts = 0;
+  int quiet = 0, all_trees = 0;
 
-  for (int i = 1; i < argc; i++) {
+  cli_init(PROG, usage_text);
+  for (int i = 1, is_opt; (i = cli_next(argc, argv, i, &is_opt)) < argc; i++) {
     const char *a = argv[i], *v;
-    int missing = 0;
-    if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
-      if (!strcmp(a, "--")) {
-        no_more_opts = 1;
-      } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-        fputs(usage_text, stdout);
-        return 0;
-      } else if (!strcmp(a, "--version")) {
-        printf(PROG " %s\n", LM_VERSION_STRING);
-        return 0;
-      } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-        quiet = 1;
-      } else if (!strcmp(a, "--all-trees")) {
-        all_trees = 1;
-      } else if ((v = opt_value(argc, argv, &i, "-o", "--output", &missing)) != NULL) {
-        if (missing || !*v) return usage_error("option '%s' needs a file name", a);
-        outp = v;
-      } else if ((v = opt_value(argc, argv, &i, NULL, "--selftest", &missing)) != NULL) {
-        if (missing || !*v) return usage_error("option '%s' needs ROWS.csv[,EXPECTED.csv]", a);
-        selftest = v;
-      } else if ((v = opt_value(argc, argv, &i, NULL, "--member", &missing)) != NULL) {
-        if (missing || !*v) return usage_error("option '%s' needs a member name", a);
-        member = v;
-      } else {
-        return usage_error("unknown option '%s'", a);
-      }
-    } else if (!in) {
-      in = a;
+    if (!is_opt) {
+      if (!in) in = a;
+      else cli_usage("unexpected argument '%s'", a);
+    } else if (!strcmp(a, "-q") || cli_flag(argv, i, "--quiet")) {
+      quiet = 1;
+    } else if (cli_flag(argv, i, "--all-trees")) {
+      all_trees = 1;
+    } else if ((v = cli_value(argc, argv, &i, "-o", "--output", "a file name")) != NULL) {
+      outp = v;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--selftest", "ROWS.csv[,EXPECTED.csv]"))) {
+      selftest = v;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--member", "a member name")) != NULL) {
+      member = v;
     } else {
-      return usage_error("unexpected argument '%s'", a);
+      cli_usage("unknown option '%s'", a);
     }
   }
-  if (!in) return usage_error("%s", "missing INPUT");
-  if (!outp) return usage_error("%s", "missing -o OUT.lm");
+  if (!in) cli_usage("missing INPUT");
+  if (!outp) cli_usage("missing -o OUT.lm");
 
   lm_convert_options opts = {.member = member, .quiet = quiet, .all_trees = all_trees};
-  double *rows = NULL, *exp = NULL;
+  double *rows = NULL;
   float *expf32 = NULL;
-  if (selftest) {
-    /* ROWS.csv[,EXPECTED.csv]: both read whole (a self-test is small) */
-    char *spec = strdup(selftest), *comma = spec ? strchr(spec, ',') : NULL, err[600];
-    size_t n, f, en = 0, ew = 0;
-    if (comma) *comma++ = '\0';
-    int bad = !spec || lm_csv_read_path(spec, &rows, &n, &f, err, sizeof err) != 0;
-    if (!bad && comma) bad = lm_csv_read_path(comma, &exp, &en, &ew, err, sizeof err) != 0;
-    if (!bad && comma && en != n) {
-      snprintf(err, sizeof err, "%s: %zu rows, but %s has %zu", comma, en, spec, n);
-      bad = 1;
-    }
-    if (!bad && exp && (expf32 = malloc(sizeof *expf32 * (en * ew + 1))) != NULL)
-      for (size_t k = 0; k < en * ew; k++) expf32[k] = (float)exp[k];
-    free(spec);
-    if (bad) {
-      fprintf(stderr, PROG ": --selftest: %s\n", spec ? err : "out of memory");
-      free(rows), free(exp), free(expf32);
-      return 1;
-    }
-    opts.selftest_rows = rows;
-    opts.selftest_n = n;
-    opts.selftest_features = f;
-    opts.selftest_expected = expf32;
-    opts.selftest_width = ew;
-  }
+  if (selftest && read_selftest(in, selftest, quiet, &opts, &rows, &expf32) < 0)
+    return CLI_EXIT_BAD;
   int rc = lm_convert(in, outp, &opts);
-  free(rows), free(exp), free(expf32);
+  free(rows), free(expf32);
   if (rc < 0) {
-    lib_error(in, outp, rc);
-    return 1;
+    cli_lib_error(in, outp, rc);
+    return CLI_EXIT_BAD;
   }
 
   /* Check the written file the way every reader will, and summarise it. */
@@ -171,29 +244,48 @@ int main(int argc, char **argv) {
   lm_model_info info;
   if (rc == 0) rc = lm_model_get_info(m, &info);
   if (rc < 0) {
-    lib_error(outp, NULL, rc);
-    fprintf(stderr, PROG ": %s: the written file does not verify; removed\n", outp);
+    cli_lib_error(outp, NULL, rc);
+    cli_error(outp, "the written file does not verify; removed");
     lm_model_close(m);
     unlink(outp);
-    return 1;
+    return CLI_EXIT_BAD;
   }
-  if (!quiet)
-    fprintf(stderr,
-            "wrote %s: %s %s, %u tree%s, %u feature%s, %u output%s, %llu bytes\n", outp,
-            info.booster ? info.booster : "?", info.objective ? info.objective : "?",
+  if (!quiet) {
+    /* One line; when trees were dropped it says how many and why, so that nobody compares it
+     * with a plain bst.predict() of every tree unwarned. Which attribute decided follows the
+     * source version, as in sniff.c lm__ir_keep_best. */
+    char kept[200] = "";
+    if (info.num_trees_trained > info.num_trees) {
+      long major = strtol(info.source_version ? info.source_version : "", NULL, 10);
+      if (major >= 2 || info.best_ntree_limit < 0)
+        snprintf(kept, sizeof kept, "; kept %u of %u trees (best_iteration %lld; --all-trees "
+                 "keeps every tree)", info.num_trees, info.num_trees_trained,
+                 (long long)info.best_iteration);
+      else
+        snprintf(kept, sizeof kept, "; kept %u of %u trees (best_ntree_limit %lld; --all-trees "
+                 "keeps every tree)", info.num_trees, info.num_trees_trained,
+                 (long long)info.best_ntree_limit);
+    }
+    fprintf(stderr, "wrote %s: %s %s, %u tree%s, %u feature%s, %u output%s, %llu bytes%s\n",
+            outp, info.booster ? info.booster : "?", info.objective ? info.objective : "?",
             info.num_trees, info.num_trees == 1 ? "" : "s", info.num_features,
             info.num_features == 1 ? "" : "s", info.num_outputs,
-            info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size);
-  if (!quiet && info.num_trees_trained > info.num_trees) {
-    /* Which attribute decided it follows the source version, as in sniff.c lm__ir_keep_best. */
-    long major = strtol(info.source_version ? info.source_version : "", NULL, 10);
-    if (major >= 2)
-      fprintf(stderr, "kept %u of %u trees (best_iteration=%lld; --all-trees keeps all)\n",
-              info.num_trees, info.num_trees_trained, (long long)info.best_iteration);
-    else
-      fprintf(stderr, "kept %u of %u trees (best_ntree_limit=%lld; --all-trees keeps all)\n",
-              info.num_trees, info.num_trees_trained, (long long)info.best_ntree_limit);
+            info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size, kept);
+  }
+  /* An EXPECTED.csv that the written file does not reproduce is worth saying now rather than
+   * at deployment (lminfo --selftest, lmserve): most often the expected values come from every
+   * tree while the file keeps the best iteration's. The file is still written, as asked. */
+  if (!quiet && selftest && opts.selftest_width && lm_model_selftest(m) < 0) {
+    char hint[200] = "";
+    if (info.num_trees_trained > info.num_trees)
+      snprintf(hint, sizeof hint, " (the file keeps %u of %u trees: values from every tree, as "
+               "a plain bst.predict() gives, need --all-trees)", info.num_trees,
+               info.num_trees_trained);
+    const char *d = lm_last_error();
+    size_t ol = strlen(outp);
+    if (!strncmp(d, outp, ol) && !strncmp(d + ol, ": ", 2)) d += ol + 2; /* named once */
+    cli_error(outp, "warning: the embedded self-test fails: %s%s", d, hint);
   }
   lm_model_close(m);
-  return 0;
+  return CLI_EXIT_OK;
 }

@@ -13,9 +13,11 @@
  * to it: the threads, allowed CPUs, NUMA nodes, replica memory (per node and in total, and any
  * replica max_replica_bytes denied), the measured time per row and wake-up, and the batch size
  * from which scoring is split are shown.
- * Exit status: 0 success, 1 the model cannot be opened (one line on stderr), 2 usage error,
- * 4 the embedded self-test failed (--selftest).
+ * Exit status (tools/cli.h, the same for every tool): 0 success, 1 the model cannot be opened
+ * (one line on stderr), 2 usage error, 3 the embedded self-test failed (--selftest; 4 before
+ * the exit statuses of the tools were unified).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "lmrt.h"
+#include "tools/cli.h"
 
 #define PROG "lminfo"
 #define TEXT_FEATURES_SHOWN 8
@@ -38,7 +41,7 @@ static const char usage_text[] =
     "Options:\n"
     "  --json       print one JSON object instead of text\n"
     "  --selftest   run the self-test embedded by lmconvert --selftest on this machine\n"
-    "               and its planned kernel; exit 4 if it fails\n"
+    "               and its planned kernel; exit 3 if it fails\n"
     "  --threads N  make a thread pool of N threads (0: the CPUs this process may use)\n"
     "               with the model, and show its placement, NUMA replica memory and the\n"
     "               measured batch size from which scoring is split\n"
@@ -47,16 +50,9 @@ static const char usage_text[] =
     "  --max-replica-bytes N  with --threads: bound on replica memory (0: none)\n"
     "  -h, --help   show this help and exit\n"
     "  --version    show the version and exit\n"
-    "\n"
-    "Exit status: 0 success, 1 the model cannot be read, 2 usage error,\n"
-    "4 the embedded self-test failed.\n";
-
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, PROG ": ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-  return 2;
-}
+    "\n" CLI_EXIT_HELP
+    "(Earlier builds of lminfo exited 4 on a failed self-test: test for a non-zero status,\n"
+    "as deploy/ does, to accept both.)\n";
 
 /* ---- emitter: text or JSON ------------------------------------------------------------ */
 
@@ -323,64 +319,42 @@ static int print_pool(emitter *e, const lm_model *m, size_t threads, int numa, s
 
 int main(int argc, char **argv) {
   const char *path = NULL;
-  int json = 0, no_more_opts = 0, selftest = 0;
+  int json = 0, selftest = 0;
   long long threads = -1, max_replica = 0;
   int numa = LM_POOL_NUMA_AUTO;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
-      if (!strcmp(a, "--")) no_more_opts = 1;
-      else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-        fputs(usage_text, stdout);
-        return 0;
-      } else if (!strcmp(a, "--version")) {
-        printf(PROG " %s\n", LM_VERSION_STRING);
-        return 0;
-      } else if (!strcmp(a, "--json")) json = 1;
-      else if (!strcmp(a, "--selftest")) selftest = 1;
-      else if (!strcmp(a, "--threads") || !strcmp(a, "--max-replica-bytes") ||
-               !strncmp(a, "--threads=", 10) || !strncmp(a, "--max-replica-bytes=", 20)) {
-        int is_threads = !strncmp(a, "--threads", 9);
-        const char *eq = strchr(a, '=');
-        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) return usage_error("option '%s' needs a number", a);
-        char *end;
-        long long n = strtoll(v, &end, 10);
-        if (end == v || *end || n < 0 || (is_threads && n > 1024))
-          return usage_error(is_threads ? "--threads: not a thread count from 0 to 1024: '%s'"
-                                        : "--max-replica-bytes: not a byte count: '%s'", v);
-        if (is_threads) threads = n;
-        else max_replica = n;
-      } else if (!strcmp(a, "--numa") || !strncmp(a, "--numa=", 7)) {
-        const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) return usage_error("option '%s' needs off, auto or force", a);
-        if (!strcmp(v, "off")) numa = LM_POOL_NUMA_OFF;
-        else if (!strcmp(v, "auto")) numa = LM_POOL_NUMA_AUTO;
-        else if (!strcmp(v, "force")) numa = LM_POOL_NUMA_FORCE;
-        else return usage_error("--numa: not off, auto or force: '%s'", v);
-      } else return usage_error("unknown option '%s'", a);
-    } else if (!path) {
-      path = a;
+  cli_init(PROG, usage_text);
+  for (int i = 1, is_opt; (i = cli_next(argc, argv, i, &is_opt)) < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!is_opt) {
+      if (!path) path = a;
+      else cli_usage("unexpected argument '%s'", a);
+    } else if (cli_flag(argv, i, "--json")) {
+      json = 1;
+    } else if (cli_flag(argv, i, "--selftest")) {
+      selftest = 1;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--threads", "a number")) != NULL) {
+      threads = (long long)cli_count("--threads", v, 0, 1024);
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--max-replica-bytes", "a number")) != NULL) {
+      max_replica = (long long)cli_count("--max-replica-bytes", v, 0, (1ull << 62));
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--numa", "off, auto or force")) != NULL) {
+      if (!strcmp(v, "off")) numa = LM_POOL_NUMA_OFF;
+      else if (!strcmp(v, "auto")) numa = LM_POOL_NUMA_AUTO;
+      else if (!strcmp(v, "force")) numa = LM_POOL_NUMA_FORCE;
+      else cli_usage("--numa: not off, auto or force: '%s'", v);
     } else {
-      return usage_error("unexpected argument '%s'", a);
+      cli_usage("unknown option '%s'", a);
     }
   }
-  if (!path) return usage_error("%s", "missing MODEL.lm");
+  if (!path) cli_usage("missing MODEL.lm");
 
   lm_model *m = NULL;
   lm_model_info info;
   int rc = lm_model_open(path, &m);
   if (rc == 0) rc = lm_model_get_info(m, &info);
   if (rc < 0) {
-    const char *d = lm_last_error(), *prefix = path;
-    if (!d || !*d) d = lm_strerror(rc);
-    else if (strstr(d, path)) prefix = NULL;
-    fputs(PROG ": ", stderr);
-    if (prefix) fprintf(stderr, "%s: ", prefix);
-    for (; *d; d++) fputc(*d == '\n' || *d == '\r' ? ' ' : *d, stderr);
-    fputc('\n', stderr);
+    cli_lib_error(path, NULL, rc);
     lm_model_close(m);
-    return 1;
+    return CLI_EXIT_BAD;
   }
   emitter e = {.f = stdout, .json = json};
   print_model(&e, path, m, &info);
@@ -388,9 +362,9 @@ int main(int argc, char **argv) {
     rc = print_pool(&e, m, (size_t)threads, numa, (size_t)max_replica);
     if (rc < 0) {
       finish(&e);
-      fprintf(stderr, PROG ": %s: thread pool: %s\n", path, lm_last_error());
+      cli_error(path, "thread pool: %s", lm_last_error());
       lm_model_close(m);
-      return 1;
+      return CLI_EXIT_BAD;
     }
   }
   int st = 0;
@@ -404,11 +378,11 @@ int main(int argc, char **argv) {
     put_str(&e, "self-test", "selftest", res);
   }
   finish(&e);
-  if (st < 0) fprintf(stderr, PROG ": %s\n", lm_last_error());
+  if (st < 0) cli_lib_error(path, NULL, st);
   lm_model_close(m);
   if (fflush(stdout) != 0 || ferror(stdout)) {
-    perror(PROG ": writing the output");
-    return 1;
+    cli_error("<stdout>", "%s", strerror(errno));
+    return CLI_EXIT_BAD;
   }
-  return st < 0 ? 4 : 0;
+  return st < 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }

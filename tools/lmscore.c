@@ -1,20 +1,23 @@
 /*
- * lmscore.c — score CSV rows with a .lm model from the command line.
+ * lmscore.c — score CSV (or LIBSVM) rows with a .lm model from the command line.
  *
- *   lmscore MODEL.lm [FILE.csv] [--margin | --leaf] [--check EXPECTED.csv] [--block-rows N]
- *           [--threads N]
+ *   lmscore MODEL.lm [FILE.csv | -] [--margin | --leaf] [--check EXPECTED.csv]
+ *           [--header | --no-header] [--index-col N|NAME] [--delimiter C]
+ *           [--format csv|libsvm] [--block-rows N] [--threads N]
  *
- * Reads rows of numbers (no header; FILE or stdin; the rules of tools/csv.h) in blocks of up to
- * 4096 rows, so that inputs of any size stream through bounded memory, scores each block with
- * lm_predict_f64 (transformed values, or raw margins with --margin) or lm_predict_leaf (--leaf:
- * rows rounded to float32, leaf ids printed as integers; values and margins are scored through a
- * thread pool, lm_predict_pool_f64, with --threads N threads, default the CPUs the process may
- * use), and prints one line per row, outputs
- * comma-separated with %.9g (which round-trips a float32): lm_model_output_width columns (the
- * class index alone for multi:softmax values; num_trees with --leaf). --check compares every output with
- * an expected CSV of the same shape and prints a one-line parity summary on stderr; `make run`
- * uses it. Exit status: 0 success, 1 bad input or model (one line on stderr naming the file),
- * 2 usage error, 3 parity check failed.
+ * Reads rows (FILE or stdin) with the rules of tools/csv.h — a header line detected or forced,
+ * its columns matched to the model's feature names in any order, pandas' index column skipped,
+ * RFC 4180 quotes, another delimiter, or LIBSVM rows — in blocks of up to 4096 rows, so that
+ * inputs of any size stream through bounded memory, scores each block with lm_predict_f64
+ * (transformed values, or raw margins with --margin) or lm_predict_leaf (--leaf: rows rounded to
+ * float32, leaf ids printed as integers; values and margins are scored through a thread pool,
+ * lm_predict_pool_f64, with --threads N threads, 0 or default the CPUs the process may use),
+ * and prints one line per row, outputs comma-separated with %.9g (which round-trips a float32):
+ * lm_model_output_width columns (the class index alone for multi:softmax values; num_trees with
+ * --leaf). --check compares every output with an expected CSV of the same shape and prints a
+ * one-line parity summary on stderr; `make run` uses it. Exit status (tools/cli.h): 0 success,
+ * 1 bad input or model (one line on stderr naming the file), 2 usage error, 3 parity check
+ * failed.
  */
 #include <errno.h>
 #include <math.h>
@@ -24,61 +27,47 @@
 #include <string.h>
 
 #include "lmrt.h"
+#include "tools/cli.h"
 #include "tools/csv.h"
 
 #define PROG "lmscore"
-#define EXIT_BAD 1
-#define EXIT_USAGE 2
-#define EXIT_PARITY 3
 #define DEFAULT_BLOCK_ROWS 4096
 #define MAX_BLOCK_BYTES ((size_t)32 << 20) /* input + output buffers of one block */
 #define TOLERANCE 1e-6
 #define MAX_MISMATCH_REPORTS 5
 
 static const char usage_text[] =
-    "Usage: " PROG " MODEL.lm [FILE.csv] [options]\n"
-    "Score CSV rows (no header; FILE or standard input) with a .lm model and print one line\n"
-    "per row on standard output, outputs comma-separated (%.9g).\n"
+    "Usage: " PROG " MODEL.lm [FILE.csv | -] [options]\n"
+    "Score rows (FILE or standard input) with a .lm model and print one line per row on\n"
+    "standard output, outputs comma-separated (%.9g).\n"
     "\n"
     "Options:\n"
     "  --margin              print raw margins instead of transformed values\n"
     "  --leaf                print the leaf id reached in every tree (integers)\n"
-    "  --check EXPECTED.csv  compare every output with EXPECTED.csv (same shape); print a\n"
-    "                        parity line on stderr; exit 3 if any output differs by more than\n"
+    "  --check EXPECTED.csv  compare every output with EXPECTED.csv (same shape; a header\n"
+    "                        and pandas' index column are detected); print a parity line on\n"
+    "                        stderr; exit 3 if any output differs by more than\n"
     "                        1e-6*max(1,|expected|) (--leaf: any id differs)\n"
-    "  --block-rows N        rows scored per library call (default 4096)\n"
-    "  --threads N           threads scoring each block, this one included (default: the\n"
-    "                        CPUs this process may use: affinity, cpuset, CPU quota);\n"
+    "  --header              the first line is a header (default: detected: a field that is\n"
+    "                        neither a number nor a missing value makes it one)\n"
+    "  --no-header           the first line is data\n"
+    "  --index-col N|NAME    skip this column (N counted from 0, as pandas' index_col, or\n"
+    "                        its header name); default: a first column with an empty\n"
+    "                        header (pandas' to_csv index) is skipped, saying so\n"
+    "  --delimiter C         field separator (default ','; 'tab' or '\\t' for a tab)\n"
+    "  --format csv|libsvm   libsvm: 'label index:value ...' rows, indices from 0, absent\n"
+    "                        features missing\n"
+    "  --block-rows N        rows scored per library call (1 to 16777216, default 4096)\n"
+    "  --threads N           threads scoring each block, this one included (0, the default:\n"
+    "                        the CPUs this process may use: affinity, cpuset, CPU quota);\n"
     "                        small blocks stay on one thread; never changes the output\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
     "\n"
-    "CSV: fields separated by ',', parsed as doubles; missing values: empty, nan, NaN, NA.\n"
-    "Exit status: 0 success, 1 bad input, 2 usage error, 3 parity check failed.\n";
-
-static int usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, PROG ": ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
-  return EXIT_USAGE;
-}
-
-/* s on stderr with line breaks flattened, so that an error stays one line. */
-static void put_flat(const char *s) {
-  for (; *s; s++) fputc(*s == '\n' || *s == '\r' ? ' ' : *s, stderr);
-}
-
-/* One line naming `file`: the library's detail if it has one (prefixed with the file unless it
- * already names it), else the code's message. */
-static void lib_error(const char *file, int rc) {
-  const char *d = lm_last_error();
-  fputs(PROG ": ", stderr);
-  if (!d || !*d) d = lm_strerror(rc);
-  else if (strstr(d, file)) file = NULL;
-  if (file) fprintf(stderr, "%s: ", file);
-  put_flat(d);
-  fputc('\n', stderr);
-}
+    "CSV: fields separated by ',' (RFC 4180 quotes), parsed as doubles; missing values:\n"
+    "empty, nan, NaN, NA. With a header, columns are matched to the model's feature names\n"
+    "(lminfo MODEL.lm lists them) in any order; a missing or unexpected column is an error.\n"
+    "\n" CLI_EXIT_HELP;
 
 typedef struct parity {
   lm_csv *exp;
@@ -104,7 +93,7 @@ static int parity_row(parity *p, const float *vals, const uint32_t *leaves, size
   if (p->ended) return 0;
   int rc = lm_csv_next(p->exp, erow);
   if (rc < 0) {
-    fprintf(stderr, PROG ": %s\n", lm_csv_error(p->exp));
+    cli_error(NULL, "%s", lm_csv_error(p->exp));
     return -1;
   }
   if (rc == 0) {
@@ -151,63 +140,59 @@ static void print_value(FILE *out, float v) {
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *input_path = NULL, *check_path = NULL;
-  int margin = 0, leaf = 0, no_more_opts = 0;
+  int margin = 0, leaf = 0;
   size_t block_rows = DEFAULT_BLOCK_ROWS;
   size_t threads = 0; /* 0: lm_cpus_allowed() */
+  lm_csv_options co = {0};
+  const char *header_opt = NULL;
 
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!no_more_opts && a[0] == '-' && a[1] != '\0') {
-      if (!strcmp(a, "--")) {
-        no_more_opts = 1;
-      } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-        fputs(usage_text, stdout);
-        return 0;
-      } else if (!strcmp(a, "--version")) {
-        printf(PROG " %s\n", LM_VERSION_STRING);
-        return 0;
-      } else if (!strcmp(a, "--margin")) {
-        margin = 1;
-      } else if (!strcmp(a, "--leaf")) {
-        leaf = 1;
-      } else if (!strcmp(a, "--check") || !strncmp(a, "--check=", 8)) {
-        if (a[7] == '=') check_path = a + 8;
-        else if (i + 1 < argc) check_path = argv[++i];
-        else return usage_error("option '%s' needs a file", a);
-        if (!*check_path) return usage_error("option '%s' needs a file", "--check");
-      } else if (!strcmp(a, "--block-rows") || !strncmp(a, "--block-rows=", 13)) {
-        const char *v = a[12] == '=' ? a + 13 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) return usage_error("option '%s' needs a number", a);
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(v, &end, 10);
-        if (errno || end == v || *end || n == 0 || n > (1ul << 24) || v[0] == '-')
-          return usage_error("--block-rows: not a row count from 1 to 16777216: '%s'", v);
-        block_rows = n;
-      } else if (!strcmp(a, "--threads") || !strncmp(a, "--threads=", 10)) {
-        const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!v) return usage_error("option '%s' needs a number", a);
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(v, &end, 10);
-        if (errno || end == v || *end || n == 0 || n > 1024 || v[0] == '-')
-          return usage_error("--threads: not a thread count from 1 to 1024: '%s'", v);
-        threads = n;
-      } else {
-        return usage_error("unknown option '%s'", a);
-      }
-    } else if (!model_path) {
-      model_path = a;
-    } else if (!input_path) {
-      input_path = a;
+  cli_init(PROG, usage_text);
+  for (int i = 1, is_opt; (i = cli_next(argc, argv, i, &is_opt)) < argc; i++) {
+    const char *a = argv[i], *v;
+    if (!is_opt) {
+      if (!model_path) model_path = a;
+      else if (!input_path) input_path = a;
+      else cli_usage("unexpected argument '%s'", a);
+    } else if (cli_flag(argv, i, "--margin")) {
+      margin = 1;
+    } else if (cli_flag(argv, i, "--leaf")) {
+      leaf = 1;
+    } else if (cli_flag(argv, i, "--header") || cli_flag(argv, i, "--no-header")) {
+      int h = a[2] == 'h' ? LM_CSV_HEADER_YES : LM_CSV_HEADER_NO;
+      if (header_opt && co.header != h) cli_usage("--header and --no-header exclude each other");
+      co.header = h;
+      header_opt = a;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--check", "a file")) != NULL) {
+      check_path = v;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--index-col", "a column")) != NULL) {
+      co.index_col = v;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--delimiter", "a character")) != NULL) {
+      if (!strcmp(v, "tab") || !strcmp(v, "\\t")) v = "\t";
+      if (strlen(v) != 1 || strchr("\"\r\n", v[0]) || (v[0] >= '0' && v[0] <= '9') ||
+          strchr(".+-eE", v[0]))
+        cli_usage("--delimiter: not one character that cannot be part of a number or a quote: "
+                  "'%s'", v);
+      co.delimiter = v[0];
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--format", "csv or libsvm")) != NULL) {
+      if (!strcmp(v, "csv")) co.format = LM_CSV_CSV;
+      else if (!strcmp(v, "libsvm")) co.format = LM_CSV_LIBSVM;
+      else cli_usage("--format: not csv or libsvm: '%s'", v);
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--block-rows", "a number")) != NULL) {
+      block_rows = (size_t)cli_count("--block-rows", v, 1, 1u << 24);
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--threads", "a number")) != NULL) {
+      threads = (size_t)cli_count("--threads", v, 0, 1024);
     } else {
-      return usage_error("unexpected argument '%s'", a);
+      cli_usage("unknown option '%s'", a);
     }
   }
-  if (!model_path) return usage_error("%s", "missing MODEL.lm");
-  if (margin && leaf) return usage_error("%s", "--margin and --leaf exclude each other");
+  if (!model_path) cli_usage("missing MODEL.lm");
+  if (margin && leaf) cli_usage("--margin and --leaf exclude each other");
+  if (co.format == LM_CSV_LIBSVM && (header_opt || co.index_col || co.delimiter))
+    cli_usage("--format libsvm takes no %s", header_opt ? header_opt
+                                              : co.index_col ? "--index-col" : "--delimiter");
 
-  int status = EXIT_BAD;
+  int status = CLI_EXIT_BAD;
+  const char **names = NULL;
   lm_model *m = NULL;
   lm_session *s = NULL;
   lm_pool *pool = NULL;
@@ -221,7 +206,7 @@ int main(int argc, char **argv) {
 
   int rc = lm_model_open(model_path, &m);
   if (rc < 0) {
-    lib_error(model_path, rc);
+    cli_lib_error(model_path, NULL, rc);
     goto done;
   }
   unsigned flags = margin ? LM_PREDICT_MARGIN : 0u;
@@ -230,24 +215,24 @@ int main(int argc, char **argv) {
   size_t nout = leaf ? lm_model_num_trees(m) : lm_model_output_width(m, flags);
   size_t cap = leaf ? nout : lm_model_num_outputs(m);
   if (leaf && nout == 0) {
-    fprintf(stderr, PROG ": %s: --leaf needs a tree model (this one has no trees)\n", model_path);
+    cli_error(model_path, "--leaf needs a tree model (this one has no trees)");
     goto done;
   }
   if (nf == 0 || nout == 0 || nout > cap) {
-    fprintf(stderr, PROG ": %s: model has %zu features and %zu outputs: nothing to score\n",
-            model_path, nf, nout);
+    cli_error(model_path, "model has %zu features and %zu outputs: nothing to score", nf,
+              nout);
     goto done;
   }
   rc = lm_session_new(m, &s);
   if (rc < 0) {
-    lib_error(model_path, rc);
+    cli_lib_error(model_path, NULL, rc);
     goto done;
   }
   if (!leaf) {
     lm_pool_options po = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = LM_POOL_NUMA_AUTO};
     rc = lm_pool_new(&po, &pool);
     if (rc < 0) {
-      lib_error(model_path, rc);
+      cli_lib_error(model_path, NULL, rc);
       goto done;
     }
   }
@@ -255,30 +240,54 @@ int main(int argc, char **argv) {
   if (input_path && strcmp(input_path, "-")) {
     in = fopen(input_path, "rb");
     if (!in) {
-      fprintf(stderr, PROG ": %s: %s\n", input_path, strerror(errno));
+      cli_error(input_path, "%s", strerror(errno));
       goto done;
     }
   } else {
     in = stdin;
   }
-  rd = lm_csv_open(in, in_name, nf);
-  if (!rd) {
-    fprintf(stderr, PROG ": out of memory\n");
+  /* The model's feature names, for a header (all of them, or none). */
+  names = malloc(nf * sizeof *names);
+  if (!names) {
+    cli_error(NULL, "out of memory");
     goto done;
   }
+  int have_names = 1;
+  for (size_t k = 0; k < nf; k++) have_names &= (names[k] = lm_model_feature_name(m, k)) != NULL;
+  co.ncols = nf;
+  co.names = have_names ? names : NULL;
+  rd = lm_csv_open_opts(in, in_name, &co);
+  if (!rd) {
+    cli_error(NULL, "out of memory");
+    goto done;
+  }
+  if (lm_csv_cols(rd) < 0) {
+    cli_error(NULL, "%s", lm_csv_error(rd));
+    goto done;
+  }
+  if (*lm_csv_note(rd)) cli_error(in_name, "%s", lm_csv_note(rd));
+  if (!have_names && lm_csv_has_header(rd) == 1)
+    cli_error(in_name, "header line skipped: the model has no feature names, columns taken in "
+              "order");
   if (check_path) {
     ef = fopen(check_path, "rb");
     if (!ef) {
-      fprintf(stderr, PROG ": %s: %s\n", check_path, strerror(errno));
+      cli_error(check_path, "%s", strerror(errno));
       goto done;
     }
-    par.exp = lm_csv_open(ef, check_path, nout);
+    lm_csv_options eo = {.ncols = nout};
+    par.exp = lm_csv_open_opts(ef, check_path, &eo);
     par.name = check_path;
     par.leaf = leaf;
     if (!par.exp) {
-      fprintf(stderr, PROG ": out of memory\n");
+      cli_error(NULL, "out of memory");
       goto done;
     }
+    if (lm_csv_cols(par.exp) < 0) {
+      cli_error(NULL, "%s", lm_csv_error(par.exp));
+      goto done;
+    }
+    if (*lm_csv_note(par.exp)) cli_error(check_path, "%s", lm_csv_note(par.exp));
   }
 
   /* Block size: bounded by rows and by bytes (models with very many features or trees). */
@@ -295,7 +304,7 @@ int main(int argc, char **argv) {
   }
   erow = check_path ? malloc(nout * sizeof *erow) : NULL;
   if (!x || (leaf ? !xf || !leaves : !out) || (check_path && !erow)) {
-    fprintf(stderr, PROG ": out of memory (%zu rows of %zu features)\n", block, nf);
+    cli_error(NULL, "out of memory (%zu rows of %zu features)", block, nf);
     goto done;
   }
 
@@ -308,7 +317,7 @@ int main(int argc, char **argv) {
       int r = lm_csv_next(rd, x + n * nf);
       if (r < 0) {
         fflush(stdout);
-        fprintf(stderr, PROG ": %s\n", lm_csv_error(rd));
+        cli_error(NULL, "%s", lm_csv_error(rd));
         goto done;
       }
       if (r == 0) {
@@ -329,7 +338,7 @@ int main(int argc, char **argv) {
       fflush(stdout);
       char where[4096];
       snprintf(where, sizeof where, "%s:%zu-%zu", in_name, first_line, lm_csv_line(rd));
-      lib_error(where, rc);
+      cli_lib_error(where, NULL, rc);
       goto done;
     }
     for (size_t r = 0; r < n; r++) {
@@ -348,7 +357,7 @@ int main(int argc, char **argv) {
     }
   }
   if (fflush(stdout) != 0 || ferror(stdout)) {
-    fprintf(stderr, PROG ": writing the output: %s\n", strerror(errno));
+    cli_error("<stdout>", "%s", strerror(errno));
     goto done;
   }
 
@@ -360,8 +369,8 @@ int main(int argc, char **argv) {
       for (;;) {
         int r = lm_csv_next(par.exp, erow);
         if (r < 0) {
-          fprintf(stderr, PROG ": %s\n", lm_csv_error(par.exp));
-          status = EXIT_BAD;
+          cli_error(NULL, "%s", lm_csv_error(par.exp));
+          status = CLI_EXIT_BAD;
           goto done;
         }
         if (r == 0) break;
@@ -382,7 +391,7 @@ int main(int argc, char **argv) {
               "parity: %zu/%zu rows, %zu/%zu outputs within 1e-6\xC2\xB7max(1,|expected|), "
               "%zu bit-identical, max abs diff %.3g\n",
               par.rows_ok, total, par.outputs_ok, par.outputs, par.identical, par.max_abs_diff);
-    if (par.rows_ok != total || in_rows != exp_rows) status = EXIT_PARITY;
+    if (par.rows_ok != total || in_rows != exp_rows) status = CLI_EXIT_CHECK;
   }
 
 done:
@@ -391,6 +400,7 @@ done:
   free(out);
   free(leaves);
   free(erow);
+  free(names);
   lm_csv_close(par.exp);
   lm_csv_close(rd);
   if (ef) fclose(ef);
