@@ -39,7 +39,7 @@ func BenchmarkSessionOneRow(b *testing.B) {
 	defer m.Close()
 	s, _ := m.NewSession()
 	defer s.Close()
-	out := make([]float32, m.OutputWidth(false))
+	out := make([]float32, m.NumOutputs())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := s.Predict(row, 1, false, out); err != nil {
@@ -65,7 +65,7 @@ func BenchmarkCOneRow(b *testing.B) {
 	defer m.Close()
 	s, _ := m.NewSession()
 	defer s.Close()
-	out := make([]float32, m.OutputWidth(false))
+	out := make([]float32, m.NumOutputs())
 	b.ResetTimer()
 	ns := cLoopNs(s, row, out, b.N)
 	b.ReportMetric(ns, "c-ns/call")

@@ -131,6 +131,7 @@ type Model struct {
 	m       *C.lm_model
 	path    string
 	nf, nt  int
+	no      int // num_outputs: lm_predict needs n × no floats of output room
 	wValue  int
 	wMargin int
 	idle    chan *C.lm_session // pooled sessions
@@ -152,6 +153,7 @@ func Open(path string) (*Model, error) {
 		path:    path,
 		nf:      int(C.lm_model_num_features(m)),
 		nt:      int(C.lm_model_num_trees(m)),
+		no:      int(C.lm_model_num_outputs(m)),
 		wValue:  int(C.lm_model_output_width(m, 0)),
 		wMargin: int(C.lm_model_output_width(m, C.LM_PREDICT_MARGIN)),
 		// Up to this many idle sessions are kept; more are freed when returned (a burst of
@@ -200,6 +202,11 @@ func (md *Model) Path() string { return md.path }
 
 // NumFeatures is the number of columns of a row.
 func (md *Model) NumFeatures() int { return md.nf }
+
+// NumOutputs is the number of outputs (classes of a multi-class model). Buffers passed to
+// PredictInto and Session.Predict need n × NumOutputs floats even when OutputWidth is smaller
+// (multi:softmax values: every class's margin is computed in place, then compacted).
+func (md *Model) NumOutputs() int { return md.no }
 
 // NumTrees is the number of trees (0: linear model), the columns of PredictLeaf.
 func (md *Model) NumTrees() int { return md.nt }
@@ -320,17 +327,18 @@ func (md *Model) PredictMargin(rows []float32, n int) ([]float32, error) {
 
 // PredictFlags is Predict (margin false) or PredictMargin (margin true).
 func (md *Model) PredictFlags(rows []float32, n int, margin bool) ([]float32, error) {
-	out := make([]float32, n*md.OutputWidth(margin))
-	return out, md.predictInto(rows, nil, n, margin, out)
+	out := make([]float32, n*md.no)
+	return out[:n*md.OutputWidth(margin)], md.predictInto(rows, nil, n, margin, out)
 }
 
 // PredictF64 scores float64 rows (lm_predict_f64: each trainer's own decisions for doubles).
 func (md *Model) PredictF64(rows []float64, n int, margin bool) ([]float32, error) {
-	out := make([]float32, n*md.OutputWidth(margin))
-	return out, md.predictInto(nil, rows, n, margin, out)
+	out := make([]float32, n*md.no)
+	return out[:n*md.OutputWidth(margin)], md.predictInto(nil, rows, n, margin, out)
 }
 
-// PredictInto is Predict writing into out (len ≥ n × OutputWidth(margin)): no allocation.
+// PredictInto is Predict writing into out: no allocation. len(out) ≥ n × NumOutputs (the
+// first n × OutputWidth(margin) values are the result).
 func (md *Model) PredictInto(rows []float32, n int, margin bool, out []float32) error {
 	return md.predictInto(rows, nil, n, margin, out)
 }
@@ -345,12 +353,12 @@ func (md *Model) predictInto(r32 []float32, r64 []float64, n int, margin bool, o
 	if err != nil {
 		return err
 	}
-	err = predictSession(s, md.nf, md.OutputWidth(margin), r32, r64, n, margin, out)
+	err = predictSession(s, md.nf, md.no, r32, r64, n, margin, out)
 	md.putSession(s)
 	return err
 }
 
-func predictSession(s *C.lm_session, nf, w int, r32 []float32, r64 []float64, n int, margin bool, out []float32) error {
+func predictSession(s *C.lm_session, nf, room int, r32 []float32, r64 []float64, n int, margin bool, out []float32) error {
 	if n < 0 {
 		return invalf("n = %d rows", n)
 	}
@@ -361,8 +369,8 @@ func predictSession(s *C.lm_session, nf, w int, r32 []float32, r64 []float64, n 
 	if have < n*nf {
 		return invalf("%d values for %d rows of %d features", have, n, nf)
 	}
-	if len(out) < n*w {
-		return invalf("output has room for %d values, %d rows need %d", len(out), n, n*w)
+	if len(out) < n*room {
+		return invalf("output has room for %d values, %d rows need %d (rows × outputs)", len(out), n, n*room)
 	}
 	if n == 0 {
 		return nil
@@ -439,12 +447,13 @@ func (md *Model) NewSession() (*Session, error) {
 	return &Session{md: md, s: s}, nil
 }
 
-// Predict scores n float32 rows into out (len ≥ n × OutputWidth(margin)): no allocation.
+// Predict scores n float32 rows into out: no allocation. len(out) ≥ n × NumOutputs (the first
+// n × OutputWidth(margin) values are the result).
 func (s *Session) Predict(rows []float32, n int, margin bool, out []float32) error {
 	if s.s == nil {
 		return ErrClosed
 	}
-	return predictSession(s.s, s.md.nf, s.md.OutputWidth(margin), rows, nil, n, margin, out)
+	return predictSession(s.s, s.md.nf, s.md.no, rows, nil, n, margin, out)
 }
 
 // PredictF64 scores n float64 rows into out.
@@ -452,7 +461,7 @@ func (s *Session) PredictF64(rows []float64, n int, margin bool, out []float32) 
 	if s.s == nil {
 		return ErrClosed
 	}
-	return predictSession(s.s, s.md.nf, s.md.OutputWidth(margin), nil, rows, n, margin, out)
+	return predictSession(s.s, s.md.nf, s.md.no, nil, rows, n, margin, out)
 }
 
 // Close frees the session.

@@ -295,19 +295,30 @@ func TestConcurrent(t *testing.T) {
 }
 
 func TestSession(t *testing.T) {
-	f := loadFixtures(t)[1]
-	s, err := f.model.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	out := make([]float32, f.n*f.wValue)
-	if err := s.Predict(f.x32, f.n, false, out); err != nil {
-		t.Fatal(err)
-	}
-	compare(t, f, "session", out, f.value)
-	if err := s.Predict(f.x32, f.n, false, out[:1]); !errors.Is(err, ErrInval) {
-		t.Fatalf("short output: %v", err)
+	for _, f := range loadFixtures(t) {
+		s, err := f.model.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, f.n*f.model.NumOutputs())
+		for _, margin := range []bool{false, true} {
+			if err := s.Predict(f.x32, f.n, margin, out); err != nil {
+				t.Fatal(err)
+			}
+			want := f.value
+			if margin {
+				want = f.margin
+			}
+			compare(t, f, "session", out[:len(want)], want)
+			if err := s.PredictF64(f.x64, f.n, margin, out); err != nil {
+				t.Fatal(err)
+			}
+			compare(t, f, "session f64", out[:len(want)], want)
+		}
+		if err := s.Predict(f.x32, f.n, false, out[:f.n*f.model.NumOutputs()-1]); !errors.Is(err, ErrInval) {
+			t.Fatalf("short output: %v", err)
+		}
+		s.Close()
 	}
 }
 

@@ -26,6 +26,15 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SYSLIBS = ["json-c", "archive", "xxhash", "mimalloc", "numa", "m", "pthread"]
+# libstdc++ is made the module's FIRST needed library, ahead of libmimalloc. libmimalloc.so (used
+# by liblmrt through its mi_* API only) also exports C++ operator new/delete; libarchive pulls in
+# libxml2 -> ICU -> libstdc++, and a library loaded by this module's dlopen binds operator new in
+# the module's own load group, breadth first. With libmimalloc ahead of libstdc++ in that group,
+# libstdc++'s internal allocations went to mimalloc while C++ extensions loaded later (scipy,
+# via xgboost) allocated with glibc: mismatched frees crashed. With libstdc++ first, every
+# operator new/delete binds to libstdc++ (glibc malloc); malloc/free bind to glibc either way
+# (it is in the interpreter's global scope).
+FIRST_LIBS = ["-Wl,--push-state,--no-as-needed", "-lstdc++", "-Wl,--pop-state"]
 
 
 def _version(include_dir):
@@ -82,7 +91,7 @@ ext = Extension(
     "lmrt._lmrt",
     sources=["src/_lmrt.c"],
     include_dirs=loc["include_dirs"] + [numpy.get_include()],
-    extra_objects=loc["extra_objects"],
+    extra_objects=FIRST_LIBS + loc["extra_objects"],
     libraries=loc["libraries"],
     library_dirs=loc["library_dirs"],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers",

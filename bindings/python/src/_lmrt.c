@@ -337,9 +337,21 @@ static PyArrayObject *rows_array(ModelObject *self, PyObject *X, int force_f32) 
 
 enum { CALL_VALUE, CALL_LEAF };
 
-static PyObject *new_out(size_t n, size_t w, int type_num) {
+/* The result array: (n,) for one float column, else (n, w). lm_predict's output buffer must
+ * hold n × num_outputs floats even when fewer columns come back (multi:softmax values: the
+ * margins of every class are computed in place, then compacted to the class index): then the
+ * result is a view of the first n × w floats of a buffer of n × cap. */
+static PyObject *new_out(size_t n, size_t w, size_t cap, int type_num) {
   npy_intp dims[2] = {(npy_intp)n, (npy_intp)w};
-  return PyArray_SimpleNew(w == 1 && type_num == NPY_FLOAT32 ? 1 : 2, dims, type_num);
+  int nd = w == 1 && type_num == NPY_FLOAT32 ? 1 : 2;
+  if (cap <= w) return PyArray_SimpleNew(nd, dims, type_num);
+  npy_intp total = (npy_intp)(n * cap);
+  PyObject *buf = PyArray_SimpleNew(1, &total, type_num);
+  if (!buf) return NULL;
+  PyObject *view = PyArray_SimpleNewFromData(nd, dims, type_num, PyArray_DATA((PyArrayObject *)buf));
+  if (!view) return Py_DECREF(buf), NULL;
+  if (PyArray_SetBaseObject((PyArrayObject *)view, buf) < 0) return Py_DECREF(view), NULL; /* steals buf */
+  return view;
 }
 
 static PyObject *Model_score(ModelObject *self, PyObject *X, unsigned flags, PyObject *threads_o,
@@ -360,7 +372,7 @@ static PyObject *Model_score(ModelObject *self, PyObject *X, unsigned flags, PyO
     Py_DECREF(a);
     return raise_lm(LM_EUNSUPPORTED, "predict_leaf: a linear model has no trees");
   }
-  PyObject *out = new_out(n, w, what == CALL_LEAF ? NPY_UINT32 : NPY_FLOAT32);
+  PyObject *out = what == CALL_LEAF ? new_out(n, w, w, NPY_UINT32) : new_out(n, w, self->no, NPY_FLOAT32);
   if (!out || n == 0) return Py_DECREF(a), out;
   lm_session *s = session_get(self);
   if (!s) return Py_DECREF(a), Py_DECREF(out), NULL;
