@@ -3,10 +3,11 @@
  * in a loop from C and timed with clock_gettime, so that the bindings' figures can be read as
  * "the C call + the binding's overhead".
  *
- *   cloop MODEL.lm CALLS REPS     prints REPS lines: ns per call (each over CALLS calls)
+ *   cloop MODEL.lm CALLS REPS [ROW.f32]   prints REPS lines: ns per call (each over CALLS calls)
  *
- * The row is the same pseudo-random row as bench_overhead.py's (uniform [0,1) floats from a
- * fixed LCG, so both score the same decisions). Links liblmrt.a and its libraries only.
+ * ROW.f32: the row to score, raw float32 (bench_overhead.py passes the row it times itself, so
+ * both make the same decisions); without it, a fixed pseudo-random row. Links liblmrt.a and its
+ * libraries only.
  */
 #include <lmrt.h>
 #include <stdio.h>
@@ -14,8 +15,8 @@
 #include <time.h>
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: cloop MODEL.lm CALLS REPS\n");
+  if (argc != 4 && argc != 5) {
+    fprintf(stderr, "usage: cloop MODEL.lm CALLS REPS [ROW.f32]\n");
     return 2;
   }
   lm_model *m;
@@ -32,6 +33,14 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nf; i++) {
     st = st * 6364136223846793005ULL + 1442695040888963407ULL;
     x[i] = (float)((st >> 40) & 0xffffff) / 16777216.0f;
+  }
+  if (argc == 5) {
+    FILE *f = fopen(argv[4], "rb");
+    if (!f || fread(x, sizeof *x, nf, f) != nf) {
+      fprintf(stderr, "cloop: %s: cannot read %zu float32 values\n", argv[4], nf);
+      return 1;
+    }
+    fclose(f);
   }
   for (long i = 0; i < calls; i++) lm_predict(s, x, 1, 0, out); /* warm-up */
   for (long r = 0; r < reps; r++) {

@@ -38,23 +38,25 @@ static int lmgo_session_new(const lm_model *m, lm_session **out, char **detail) 
   *detail = lmgo_detail(rc);
   return rc;
 }
-static int lmgo_predict(lm_session *s, const float *x, size_t n, unsigned flags, float *out,
-                        char **detail) {
-  int rc = lm_predict(s, x, n, flags, out);
-  if (rc < 0) *detail = lmgo_detail(rc);
-  return rc;
+// The scoring wrappers return the code and (on failure only) the detail by value, and take the
+// session (C memory) as an integer: then cgo has no pointer of unknown origin to check and the
+// call allocates nothing on the Go side (with an lm_session* argument it allocated 8 bytes).
+typedef struct { int rc; char *detail; } lmgo_rc;
+static lmgo_rc lmgo_predict(uintptr_t s, const float *x, size_t n, unsigned flags, float *out) {
+  lmgo_rc r = {lm_predict((lm_session *)s, x, n, flags, out), NULL};
+  r.detail = lmgo_detail(r.rc);
+  return r;
 }
-static int lmgo_predict_f64(lm_session *s, const double *x, size_t n, unsigned flags,
-                            float *out, char **detail) {
-  int rc = lm_predict_f64(s, x, n, flags, out);
-  if (rc < 0) *detail = lmgo_detail(rc);
-  return rc;
+static lmgo_rc lmgo_predict_f64(uintptr_t s, const double *x, size_t n, unsigned flags,
+                                float *out) {
+  lmgo_rc r = {lm_predict_f64((lm_session *)s, x, n, flags, out), NULL};
+  r.detail = lmgo_detail(r.rc);
+  return r;
 }
-static int lmgo_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out,
-                             char **detail) {
-  int rc = lm_predict_leaf(s, x, n, out);
-  if (rc < 0) *detail = lmgo_detail(rc);
-  return rc;
+static lmgo_rc lmgo_predict_leaf(uintptr_t s, const float *x, size_t n, uint32_t *out) {
+  lmgo_rc r = {lm_predict_leaf((lm_session *)s, x, n, out), NULL};
+  r.detail = lmgo_detail(r.rc);
+  return r;
 }
 static int lmgo_info(const lm_model *m, lm_model_info *info) { return lm_model_get_info(m, info); }
 */
@@ -64,6 +66,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -127,16 +131,23 @@ func invalf(format string, args ...interface{}) error {
 
 // Model is an opened .lm model. Immutable after Open; safe for concurrent use.
 type Model struct {
-	mu      sync.RWMutex // read-held by every call; Close takes it for writing
-	m       *C.lm_model
-	path    string
-	nf, nt  int
-	no      int // num_outputs: lm_predict needs n × no floats of output room
-	wValue  int
-	wMargin int
-	idle    chan *C.lm_session // pooled sessions
-	names   []string
-	types   []byte
+	// Calls count themselves in inflight and check closed; Close sets closed, then waits for
+	// inflight to drain before it frees anything (atomics only: no lock on the scoring path).
+	inflight atomic.Int64
+	closed   atomic.Bool
+	closeMu  sync.Mutex
+	m        *C.lm_model
+	path     string
+	nf, nt   int
+	no       int // num_outputs: lm_predict needs n × no floats of output room
+	wValue   int
+	wMargin  int
+	// Idle sessions: a call takes one from the first non-empty slot and puts it back into the
+	// first empty one; with every slot full a returned session is freed, with none left a call
+	// makes one. A session is thus held by one goroutine at a time.
+	slots []atomic.Pointer[C.lm_session]
+	names []string
+	types []byte
 }
 
 // Open maps and verifies a .lm file (lm_model_open).
@@ -158,7 +169,7 @@ func Open(path string) (*Model, error) {
 		wMargin: int(C.lm_model_output_width(m, C.LM_PREDICT_MARGIN)),
 		// Up to this many idle sessions are kept; more are freed when returned (a burst of
 		// goroutines beyond it allocates and frees sessions, it never blocks).
-		idle: make(chan *C.lm_session, 4*runtime.GOMAXPROCS(0)),
+		slots: make([]atomic.Pointer[C.lm_session], 4*runtime.GOMAXPROCS(0)),
 	}
 	md.types = make([]byte, md.nf)
 	for i := 0; i < md.nf; i++ {
@@ -177,19 +188,19 @@ func Open(path string) (*Model, error) {
 // Close frees the pooled sessions and the model; it waits for calls in flight. Sessions made
 // with NewSession must be closed first. Calls after Close return ErrClosed.
 func (md *Model) Close() error {
-	md.mu.Lock()
-	defer md.mu.Unlock()
+	md.closeMu.Lock()
+	defer md.closeMu.Unlock()
 	if md.m == nil {
 		return nil
 	}
-	for {
-		select {
-		case s := <-md.idle:
+	md.closed.Store(true)
+	for md.inflight.Load() != 0 {
+		time.Sleep(20 * time.Microsecond)
+	}
+	for i := range md.slots {
+		if s := md.slots[i].Swap(nil); s != nil {
 			C.lm_session_free(s)
-			continue
-		default:
 		}
-		break
 	}
 	C.lm_model_close(md.m)
 	md.m = nil
@@ -247,11 +258,10 @@ type PlanBand struct {
 
 // Info describes the model.
 func (md *Model) Info() (Info, error) {
-	md.mu.RLock()
-	defer md.mu.RUnlock()
-	if md.m == nil {
+	if !md.enter() {
 		return Info{}, ErrClosed
 	}
+	defer md.leave()
 	var i C.lm_model_info
 	if rc := C.lmgo_info(md.m, &i); rc < 0 {
 		return Info{}, sentinel(rc)
@@ -292,11 +302,25 @@ func (md *Model) Info() (Info, error) {
 	return r, nil
 }
 
+// enter registers a call; false when the model is closed (then the call must not touch md.m).
+func (md *Model) enter() bool {
+	md.inflight.Add(1)
+	if md.closed.Load() {
+		md.inflight.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (md *Model) leave() { md.inflight.Add(-1) }
+
 func (md *Model) getSession() (*C.lm_session, error) {
-	select {
-	case s := <-md.idle:
-		return s, nil
-	default:
+	for i := range md.slots {
+		if md.slots[i].Load() != nil {
+			if s := md.slots[i].Swap(nil); s != nil {
+				return s, nil
+			}
+		}
 	}
 	var s *C.lm_session
 	var detail *C.char
@@ -307,11 +331,12 @@ func (md *Model) getSession() (*C.lm_session, error) {
 }
 
 func (md *Model) putSession(s *C.lm_session) {
-	select {
-	case md.idle <- s:
-	default:
-		C.lm_session_free(s)
+	for i := range md.slots {
+		if md.slots[i].CompareAndSwap(nil, s) {
+			return
+		}
 	}
+	C.lm_session_free(s)
 }
 
 // Predict scores n rows (rows: n × NumFeatures float32, row-major, NaN = missing) and returns
@@ -344,11 +369,10 @@ func (md *Model) PredictInto(rows []float32, n int, margin bool, out []float32) 
 }
 
 func (md *Model) predictInto(r32 []float32, r64 []float64, n int, margin bool, out []float32) error {
-	md.mu.RLock()
-	defer md.mu.RUnlock()
-	if md.m == nil {
+	if !md.enter() {
 		return ErrClosed
 	}
+	defer md.leave()
 	s, err := md.getSession()
 	if err != nil {
 		return err
@@ -379,15 +403,14 @@ func predictSession(s *C.lm_session, nf, room int, r32 []float32, r64 []float64,
 	if margin {
 		flags = C.LM_PREDICT_MARGIN
 	}
-	var detail *C.char
-	var rc C.int
+	var r C.lmgo_rc
 	if r64 != nil {
-		rc = C.lmgo_predict_f64(s, (*C.double)(unsafe.Pointer(&r64[0])), C.size_t(n), flags, (*C.float)(unsafe.Pointer(&out[0])), &detail)
+		r = C.lmgo_predict_f64(C.uintptr_t(uintptr(unsafe.Pointer(s))), (*C.double)(unsafe.Pointer(&r64[0])), C.size_t(n), flags, (*C.float)(unsafe.Pointer(&out[0])))
 	} else {
-		rc = C.lmgo_predict(s, (*C.float)(unsafe.Pointer(&r32[0])), C.size_t(n), flags, (*C.float)(unsafe.Pointer(&out[0])), &detail)
+		r = C.lmgo_predict(C.uintptr_t(uintptr(unsafe.Pointer(s))), (*C.float)(unsafe.Pointer(&r32[0])), C.size_t(n), flags, (*C.float)(unsafe.Pointer(&out[0])))
 	}
-	if rc < 0 {
-		return lmError(rc, detail)
+	if r.rc < 0 {
+		return lmError(r.rc, r.detail)
 	}
 	return nil
 }
@@ -395,11 +418,10 @@ func predictSession(s *C.lm_session, nf, room int, r32 []float32, r64 []float64,
 // PredictLeaf returns, for n rows, the leaf reached in every tree (n × NumTrees, the trainer's
 // leaf ids). ErrUnsupported for linear models.
 func (md *Model) PredictLeaf(rows []float32, n int) ([]uint32, error) {
-	md.mu.RLock()
-	defer md.mu.RUnlock()
-	if md.m == nil {
+	if !md.enter() {
 		return nil, ErrClosed
 	}
+	defer md.leave()
 	if n < 0 || len(rows) < n*md.nf {
 		return nil, invalf("%d values for %d rows of %d features", len(rows), n, md.nf)
 	}
@@ -416,11 +438,10 @@ func (md *Model) PredictLeaf(rows []float32, n int) ([]uint32, error) {
 	if err != nil {
 		return nil, err
 	}
-	var detail *C.char
-	rc := C.lmgo_predict_leaf(s, (*C.float)(unsafe.Pointer(&rows[0])), C.size_t(n), (*C.uint32_t)(unsafe.Pointer(&out[0])), &detail)
+	r := C.lmgo_predict_leaf(C.uintptr_t(uintptr(unsafe.Pointer(s))), (*C.float)(unsafe.Pointer(&rows[0])), C.size_t(n), (*C.uint32_t)(unsafe.Pointer(&out[0])))
 	md.putSession(s)
-	if rc < 0 {
-		return nil, lmError(rc, detail)
+	if r.rc < 0 {
+		return nil, lmError(r.rc, r.detail)
 	}
 	return out, nil
 }
@@ -434,11 +455,10 @@ type Session struct {
 
 // NewSession makes a session of the model.
 func (md *Model) NewSession() (*Session, error) {
-	md.mu.RLock()
-	defer md.mu.RUnlock()
-	if md.m == nil {
+	if !md.enter() {
 		return nil, ErrClosed
 	}
+	defer md.leave()
 	var s *C.lm_session
 	var detail *C.char
 	if rc := C.lmgo_session_new(md.m, &s, &detail); rc < 0 {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func srcDir(t testing.TB) string {
@@ -353,5 +354,41 @@ func TestErrors(t *testing.T) {
 	m.Close()
 	if _, err := m.Predict(make([]float32, m.NumFeatures()), 1); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: %v", err)
+	}
+}
+
+// Close while goroutines are scoring: it waits for the calls in flight, later calls get
+// ErrClosed, nothing is used after it is freed (go test -race, and ASan under make check-san).
+func TestCloseWhileScoring(t *testing.T) {
+	m, err := Open(exampleModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]float32, 64*m.NumFeatures())
+	var wg, started sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		started.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for c := 0; ; c++ {
+				if _, err := m.Predict(rows, 1+g%64); err != nil {
+					if !errors.Is(err, ErrClosed) || c == 0 {
+						t.Error(err)
+					}
+					return
+				}
+				if c == 0 {
+					started.Done()
+				}
+			}
+		}(g)
+	}
+	started.Wait() // every goroutine is scoring
+	time.Sleep(5 * time.Millisecond)
+	m.Close()
+	wg.Wait()
+	if _, err := m.Predict(rows, 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
 	}
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Below this much work (rows × (trees + 1)) a call keeps the GIL: releasing and re-taking it
  * costs little when no other thread waits, but when one does, giving the GIL away for a 0.3 µs
@@ -727,7 +728,41 @@ static PyObject *lmpy_make_error(PyObject *mod, PyObject *args) {
   return raise_lm(code, detail);
 }
 
+/* _c_loop(model, row, calls) -> ns per call: lm_predict on one float32 row, `calls` times in a C
+ * loop, timed in C. The reference of bindings/bench_overhead.py, measured in the same process
+ * and interleaved with the Python calls, so that a busy machine slows both alike. */
+static PyObject *lmpy_c_loop(PyObject *mod, PyObject *args) {
+  (void)mod;
+  PyObject *mo, *ro;
+  long calls;
+  if (!PyArg_ParseTuple(args, "O!Ol:_c_loop", &Model_Type, &mo, &ro, &calls)) return NULL;
+  ModelObject *self = (ModelObject *)mo;
+  if (check_open(self) < 0) return NULL;
+  PyArrayObject *a = rows_array(self, ro, 1);
+  if (!a) return NULL;
+  float *out = PyMem_Malloc((self->no + 1) * sizeof *out);
+  lm_session *s = out ? session_get(self) : NULL;
+  if (!s) {
+    Py_DECREF(a), PyMem_Free(out);
+    return out ? NULL : PyErr_NoMemory();
+  }
+  const float *x = PyArray_DATA(a);
+  struct timespec t0, t1;
+  int rc = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (long i = 0; i < calls; i++) rc |= lm_predict(s, x, 1, 0, out);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  session_put(self, s);
+  Py_DECREF(a), PyMem_Free(out);
+  if (rc < 0) return raise_lm(rc, lm_last_error());
+  double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec));
+  return PyFloat_FromDouble(calls > 0 ? ns / (double)calls : 0.0);
+}
+
 static PyMethodDef lmpy_methods[] = {
+    {"_c_loop", lmpy_c_loop, METH_VARARGS,
+     "_c_loop(model, row, calls) -> float: ns per lm_predict call on one row, looped in C "
+     "(benchmarks)."},
     {"convert", (PyCFunction)(void (*)(void))lmpy_convert, METH_VARARGS | METH_KEYWORDS,
      "convert(src, dst, *, member=None, all_trees=False, quiet=True, selftest_rows=None,\n"
      "        selftest_expected=None) -> str\n\n"
