@@ -34,7 +34,7 @@ BIND_PYENV := LMRT_ROOT=$(CURDIR) LMRT_BUILD_DIR=$(abspath $(BUILD))
 ifeq ($(SAN),1)
 BIND_PYENV += CFLAGS="$(SANFLAGS)" LDFLAGS="$(SANFLAGS)"
 BIND_PYRUN := LD_PRELOAD="$$($(CC) -print-file-name=libasan.so) $$($(CC) -print-file-name=libubsan.so)" \
-              ASAN_OPTIONS=detect_leaks=0
+              ASAN_OPTIONS=detect_leaks=0 LMRT_TEST_SAN=1
 BIND_GOTEST_FLAGS := -asan
 else
 BIND_GOTEST_FLAGS := -race

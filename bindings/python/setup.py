@@ -92,6 +92,8 @@ ext = Extension(
     sources=["src/_lmrt.c"],
     include_dirs=loc["include_dirs"] + [numpy.get_include()],
     extra_objects=FIRST_LIBS + loc["extra_objects"],
+    # Relink when the libraries or the header change (setuptools only compares the sources).
+    depends=loc["extra_objects"] + [os.path.join(d, "lmrt.h") for d in loc["include_dirs"]],
     libraries=loc["libraries"],
     library_dirs=loc["library_dirs"],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers",
