@@ -182,7 +182,4 @@ clean:
 # hooked into `check`).
 -include server/server.mk
 -include deploy/deploy.mk
-
-# Python and Go bindings (bindings/bindings.mk: the lmrt Python package and Go module, their
-# tests hooked into `check` as check-bindings, make bench-bindings).
 -include bindings/bindings.mk

@@ -20,9 +20,10 @@ BIND_PY    := /usr/bin/python3
 BIND_SITE  := $(BIND_DIR)/site
 BIND_STAGE := $(BIND_DIR)/stage
 # python3-dev: Python.h; setuptools/wheel/pip/build: the offline build front-ends; golang-go:
-# the Go toolchain (cgo); numpy/pandas/xgboost: the package's inputs and its parity tests.
+# the Go toolchain (cgo); numpy/pandas/xgboost: the package's inputs and its parity tests;
+# scipy: a C++ module the tests import after lmrt (python3-xgboost pulls it in anyway).
 DEBS += python3-dev python3-setuptools python3-wheel python3-pip python3-build python3-numpy \
-        python3-pandas python3-xgboost golang-go
+        python3-pandas python3-xgboost python3-scipy golang-go
 
 BIND_PY_SRC := bindings/python/src/_lmrt.c $(wildcard bindings/python/lmrt/*) \
                bindings/python/setup.py bindings/python/pyproject.toml bindings/python/MANIFEST.in \
