@@ -28,7 +28,9 @@ int main(int argc, char **argv) {
   }
   long calls = atol(argv[2]), reps = atol(argv[3]);
   size_t nf = lm_model_num_features(m);
-  float *x = malloc(nf * sizeof *x), *out = malloc((lm_model_num_outputs(m) + 1) * sizeof *out);
+  /* 64-byte aligned, padded rows and outputs, as numpy and Go give them */
+  float *x = aligned_alloc(64, (nf * sizeof(float) + 127) / 64 * 64);
+  float *out = aligned_alloc(64, ((lm_model_num_outputs(m) + 1) * sizeof(float) + 127) / 64 * 64);
   unsigned long long st = 12345;
   for (size_t i = 0; i < nf; i++) {
     st = st * 6364136223846793005ULL + 1442695040888963407ULL;

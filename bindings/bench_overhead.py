@@ -6,16 +6,21 @@ same lm_predict call made from C, and against XGBoost's own Python API on the sa
     /usr/bin/python3 bindings/bench_overhead.py --model M.lm --xgb-model M.json --cloop CLOOP
 
 Measures single-row calls on one row (the first row of the benchmark's own row pool when there
-is one: 5% NaN; else a fixed pseudo-random row) in 5 x REPS interleaved rounds of CALLS/10 calls
-each, and reports medians over rounds of the time per call:
+is one: 5% NaN; else a fixed pseudo-random row) in ROUNDS interleaved rounds (rotating order) of
+BLOCK calls each, and reports medians over rounds of the time per call:
 
   C        lm_predict(session, row, 1 row) in a C loop inside the extension (lmrt._lmrt._c_loop:
            same process, same session pool), the reference; also the standalone C program
-           build/bindings/cloop (bindings/bench_cloop.c) as a cross-check
+           build/bindings/cloop (bindings/bench_cloop.c, same blocks) as a cross-check
+
+Blocks are short (2,000 calls, under a millisecond) because a block's wall time includes any
+time the process was preempted: on this shared 2-core machine long blocks measured the load
+(1-1.5 us per C call at load average 15), short ones and medians the calls (0.2-0.3 us).
   lmrt     model.predict(row) on a (1, F) float32 C-contiguous ndarray (a new output array per
            call), and the same row as float64 (lm_predict_f64)
   floor    len(row): the interpreter's cost of calling any C function with one argument
   xgboost  Booster.inplace_predict(row) (nthread=1), Debian's XGBoost 1.7.4, same model
+           (101 blocks of 20 calls)
   overhead the median over rounds of (lmrt - C) of the same round
 
 Targets (issue 19): lmrt - C <= 1.5 us; xgboost / lmrt >= 20. With --go-summary FILE it instead
@@ -59,7 +64,7 @@ def go_summary(path):
     if not vals["c-ns/call"]:
         sys.exit("bench_overhead: no BenchmarkOverhead results in %s" % path)
     med = {k: statistics.median(v) for k, v in vals.items() if v}
-    print("\nGo single-row call, medians of %d runs of 41 interleaved rounds (ns per call):"
+    print("\nGo single-row call, medians of %d runs of 301 interleaved rounds (ns per call):"
           % len(vals["c-ns/call"]))
     print("  %-44s %8.1f" % ("C: lm_predict in a C loop", med["c-ns/call"]))
     if "noop-ns/call" in med:
@@ -82,8 +87,8 @@ def main():
                     "MODEL with .json for .lm)")
     ap.add_argument("--rows", help="raw float32 row pool (default: rows-f<F>.f32 beside MODEL)")
     ap.add_argument("--cloop", help="the C reference loop (bindings/bench_cloop.c)")
-    ap.add_argument("--calls", type=int, default=200000)
-    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--rounds", type=int, default=301, help="interleaved rounds")
+    ap.add_argument("--block", type=int, default=2000, help="calls per block of a round")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--row-out", help="write the row used (raw float32) here, for the Go benchmark")
     ap.add_argument("--go-summary", help="summarise a go test -bench output and exit")
@@ -105,10 +110,12 @@ def main():
     row64 = row.astype(np.float64)
     rowfile = a.row_out or os.path.join(tempfile.mkdtemp(prefix="lmrt-bench-"), "row.f32")
     row.tofile(rowfile)
-    res = {"model": a.model, "features": F, "trees": m.num_trees, "calls": a.calls, "reps": a.reps}
+    res = {"model": a.model, "features": F, "trees": m.num_trees}
 
     if a.cloop:
-        out = subprocess.run([a.cloop, a.model, str(a.calls), str(a.reps), rowfile], check=True,
+        # Short blocks, median: a long block's wall time includes the time the process was
+        # preempted (on a loaded machine, most of it), a short one usually fits in a time slice.
+        out = subprocess.run([a.cloop, a.model, str(a.block), str(a.rounds), rowfile], check=True,
                              capture_output=True, text=True).stdout.split()
         res["c_process_ns"] = statistics.median(float(v) for v in out)
     from lmrt import _lmrt
@@ -116,11 +123,17 @@ def main():
     # Interleaved rounds: C loop (same process, same session pool), Python float32, Python
     # float64, and the interpreter floor (an empty call of a C function with one argument).
     c, p32, p64, floor, over = [], [], [], [], []
-    block = max(1000, a.calls // 10)
-    for _ in range(a.reps * 5):
-        c.append(_lmrt._c_loop(m, row, block))
-        p32.append(timeit(lambda: m.predict(row), block, 1)[0])
-        p64.append(timeit(lambda: m.predict(row64), block, 1)[0])
+    block = a.block
+    for r in range(a.rounds):
+        # rotating order: C, float32, float64 (then the floor)
+        for k in range(3):
+            w = (r + k) % 3
+            if w == 0:
+                c.append(_lmrt._c_loop(m, row, block))
+            elif w == 1:
+                p32.append(timeit(lambda: m.predict(row), block, 1)[0])
+            else:
+                p64.append(timeit(lambda: m.predict(row64), block, 1)[0])
         floor.append(timeit(lambda: len(row), block, 1)[0])
         over.append(p32[-1] - c[-1])
     med = statistics.median
@@ -135,8 +148,8 @@ def main():
         ref = bst.inplace_predict(row)
         got = m.predict(row)
         res["xgboost_equal"] = bool(np.array_equal(np.asarray(ref, np.float32).ravel(), got.ravel()))
-        n = max(200, a.calls // 100)
-        res["xgboost_ns"], _ = timeit(lambda: bst.inplace_predict(row), n, a.reps)
+        xs = [timeit(lambda: bst.inplace_predict(row), 20, 1)[0] for _ in range(101)]
+        res["xgboost_ns"] = statistics.median(xs)
         res["xgboost_version"] = xgb.__version__
 
     print("single-row call, %s (%d trees, %d features), medians of %d interleaved rounds of %d "

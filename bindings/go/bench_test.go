@@ -94,40 +94,50 @@ func BenchmarkCgoNoop(b *testing.B) {
 	}
 }
 
-// BenchmarkOverhead interleaves blocks of calls through the binding and blocks of the same call
-// made from C (cLoopNs), so that a noisy shared machine slows both alike, and reports the medians
-// over rounds: go-ns/call (Model.Predict), session-ns/call (Session.Predict into a reused
-// output), c-ns/call, and the overheads (median of per-round differences). Run with
-// -benchtime 1x (b.N is ignored: the rounds are fixed).
+// BenchmarkOverhead interleaves short blocks of calls through the binding with blocks of the
+// same call made from C (cLoopNs), in a rotating order, so that a noisy shared machine slows
+// both alike, and reports medians over rounds: go-ns/call (Model.Predict), session-ns/call
+// (Session.Predict into a reused output), c-ns/call, noop-ns/call (an empty cgo call), and the
+// overheads (medians of the per-round differences). Run with -benchtime 1x (b.N is ignored:
+// the rounds are fixed).
 func BenchmarkOverhead(b *testing.B) {
 	m, row := benchModel(b)
 	defer m.Close()
 	s, _ := m.NewSession()
 	defer s.Close()
 	out := make([]float32, m.NumOutputs())
-	const rounds, block = 41, 20000
+	const rounds, block = 301, 2000
 	var goNs, sesNs, cNs, goOver, sesOver, noop []float64
-	for r := 0; r < rounds; r++ {
+	timeBlock := func(f func()) float64 {
 		t0 := time.Now()
 		for i := 0; i < block; i++ {
-			cNoop()
+			f()
 		}
-		noop = append(noop, float64(time.Since(t0).Nanoseconds())/block)
-		t0 = time.Now()
-		for i := 0; i < block; i++ {
-			if _, err := m.Predict(row, 1); err != nil {
-				b.Fatal(err)
+		return float64(time.Since(t0).Nanoseconds()) / block
+	}
+	predict := func() {
+		if _, err := m.Predict(row, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	session := func() {
+		if err := s.Predict(row, 1, false, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		var g, se, c float64
+		for k := 0; k < 3; k++ {
+			switch (r + k) % 3 {
+			case 0:
+				g = timeBlock(predict)
+			case 1:
+				se = timeBlock(session)
+			case 2:
+				c = cLoopNs(s, row, out, block)
 			}
 		}
-		g := float64(time.Since(t0).Nanoseconds()) / block
-		t0 = time.Now()
-		for i := 0; i < block; i++ {
-			if err := s.Predict(row, 1, false, out); err != nil {
-				b.Fatal(err)
-			}
-		}
-		se := float64(time.Since(t0).Nanoseconds()) / block
-		c := cLoopNs(s, row, out, block)
+		noop = append(noop, timeBlock(cNoop))
 		goNs, sesNs, cNs = append(goNs, g), append(sesNs, se), append(cNs, c)
 		goOver, sesOver = append(goOver, g-c), append(sesOver, se-c)
 	}
