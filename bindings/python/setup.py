@@ -96,8 +96,7 @@ ext = Extension(
     depends=loc["extra_objects"] + [os.path.join(d, "lmrt.h") for d in loc["include_dirs"]],
     libraries=loc["libraries"],
     library_dirs=loc["library_dirs"],
-    extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers",
-                        "-fvisibility=hidden"],
+    extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
     extra_link_args=["-Wl,--exclude-libs,ALL"],
 )
 

@@ -157,6 +157,38 @@ class TestParity(unittest.TestCase):
         self.assertGreater(n, 20)
 
 
+class TestLightGBM(unittest.TestCase):
+    def test_real_models_f64(self):
+        """The 8 real LightGBM models (tests/fixtures/lightgbm/real): float64 rows go to
+        lm_predict_f64, LightGBM's own double comparisons: margins equal LightGBM's rounded to
+        float32, values within 1e-6 relative (as tests/test_lightgbm.c)."""
+        base = os.path.join(SRC, "tests", "fixtures", "lightgbm")
+        with open(os.path.join(base, "MANIFEST")) as fh:
+            names = [ln.split()[1] for ln in fh if ln.startswith("real ")]
+        self.assertEqual(len(names), 8)
+        outputs = 0
+        for name in names:
+            d = os.path.join(base, "real", name)
+            lm = os.path.join(_tmp, "lgbm-%s.lm" % name)
+            subprocess.run([os.path.join(BIN, "lmconvert"), "-q", os.path.join(d, "model.txt"),
+                            "-o", lm], check=True)
+            m = lmrt.Model(lm)
+            x = read_csv(os.path.join(d, "input.csv"))
+            want_m = read_csv(os.path.join(d, "expected_margin.csv"))
+            want_v = read_csv(os.path.join(d, "expected_value.csv"))
+            got_m = flat(m.predict(x, margin=True))
+            got_v = flat(m.predict(x)).astype(np.float64)
+            wm = want_m.astype(np.float32).reshape(got_m.shape)
+            np.testing.assert_array_equal(got_m, wm, name)
+            wv = want_v.reshape(got_v.shape)
+            err = np.abs(got_v - wv) / np.maximum(1.0, np.abs(wv))
+            ok = (err <= 1e-6) | (got_v == wv.astype(np.float32)) | (np.isnan(got_v) & np.isnan(wv))
+            self.assertTrue(ok.all(), "%s: %d values off" % (name, int((~ok).sum())))
+            outputs += got_m.size + got_v.size
+        print("\nlightgbm: 8 real models, %d outputs as LightGBM's (float64 rows)" % outputs,
+              file=sys.stderr)
+
+
 class TestInputs(unittest.TestCase):
     def setUp(self):
         self.f = fixture("multi_softprob4")
