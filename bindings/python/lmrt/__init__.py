@@ -32,8 +32,9 @@ from ._lmrt import (  # noqa: F401  (re-exported API)
 
 __version__ = lmrt_version
 
+# lmrt.IOError is left out of __all__: `from lmrt import *` must not shadow the builtin IOError.
 __all__ = [
     "Model", "convert", "cpus_allowed", "Error", "InvalidArgumentError", "OutOfMemoryError",
-    "IOError", "FormatError", "MagicError", "VersionError", "ChecksumError", "UnsupportedError",
+    "FormatError", "MagicError", "VersionError", "ChecksumError", "UnsupportedError",
     "NoModelError", "RangeError", "SelfTestError",
 ]
