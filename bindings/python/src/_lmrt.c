@@ -25,6 +25,7 @@
 #include <numpy/arrayobject.h>
 
 #include <lmrt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,6 +134,11 @@ static int make_error_classes(PyObject *mod) {
  * protects the table; lm_predict_pool itself serialises concurrent batches on a pool. */
 #define LMPY_MAX_POOLS 257
 static lm_pool *lmpy_pools[LMPY_MAX_POOLS];
+
+/* In a child of fork() (gunicorn --preload, multiprocessing) the pools' workers do not exist:
+ * the child forgets the parent's pools (their memory is left alone: freeing would join threads
+ * that are not there) and makes its own on first use. */
+static void lmpy_forget_pools(void) { memset(lmpy_pools, 0, sizeof lmpy_pools); }
 
 static lm_pool *get_pool(Py_ssize_t threads) {
   if (threads < 0 || threads >= LMPY_MAX_POOLS) {
@@ -793,6 +799,10 @@ static struct PyModuleDef lmpy_module = {
 PyMODINIT_FUNC PyInit__lmrt(void) {
   import_array();
   if (PyType_Ready(&Model_Type) < 0) return NULL;
+  if (pthread_atfork(NULL, NULL, lmpy_forget_pools) != 0) {
+    PyErr_SetString(PyExc_RuntimeError, "lmrt: pthread_atfork failed");
+    return NULL;
+  }
   PyObject *mod = PyModule_Create(&lmpy_module);
   if (!mod) return NULL;
   if (make_error_classes(mod) < 0 || PyModule_AddObjectRef(mod, "Model", (PyObject *)&Model_Type) < 0 ||

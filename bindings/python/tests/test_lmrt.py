@@ -308,6 +308,33 @@ class TestThreads(unittest.TestCase):
             self.assertLessEqual(f.model._idle_sessions, 16)
             self.assertGreaterEqual(f.model._idle_sessions, 1)
 
+    def test_pool_after_fork(self):
+        """threads=k in a forked child whose parent already made that pool (gunicorn
+        --preload): the child's workers are not there; the module forgets the parent's pools
+        in the child (pthread_atfork) and makes its own. (Before that, the child scored alone:
+        lm_predict_pool's caller claims the blocks no worker takes, so it did not hang here.)"""
+        m = lmrt.Model(example_model())
+        x = np.random.default_rng(4).normal(size=(200000, m.num_features)).astype(np.float32)
+        want = m.predict(x, threads=2)  # large enough to be split between the pool's threads
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                got = m.predict(x, threads=2)
+                code = 0 if np.array_equal(got, want, equal_nan=True) else 2
+            finally:
+                os._exit(code)
+        deadline = time.time() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.time() > deadline:
+                os.kill(pid, 9)
+                self.fail("the forked child hung in predict(threads=2)")
+            time.sleep(0.01)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+
     def test_close_while_scoring(self):
         m = lmrt.Model(example_model())
         x = np.random.default_rng(1).normal(size=(400000, m.num_features)).astype(np.float32)
