@@ -48,18 +48,20 @@ BIND_GOENV := GOCACHE=$(BIND_ABS)/gocache GOPATH=$(BIND_ABS)/gopath GOPROXY=off 
 
 .PHONY: check-bindings bench-bindings python-dist
 
-# pip builds from a copy of bindings/python so that its build/ and egg-info land under
-# $(BUILD) (a build in place would reuse an extension linked against the other BUILD's
-# archives); `pip install ./bindings/python` works the same way (README).
+# pip builds from a copy of bindings/python (without any in-place build/ left by a user's
+# `pip install ./bindings/python`) so that its build/ and egg-info land under $(BUILD): a build
+# in place could reuse an extension linked against the other BUILD's archives.
 $(BIND_SITE)/.stamp: $(BIND_PY_SRC) $(LIBS_A) include/lmrt.h
-	@rm -rf $(BIND_SITE) $(BIND_DIR)/pysrc && mkdir -p $(BIND_DIR) && cp -r bindings/python $(BIND_DIR)/pysrc
+	@rm -rf $(BIND_SITE) $(BIND_DIR)/pysrc && mkdir -p $(BIND_DIR) && cp -r bindings/python $(BIND_DIR)/pysrc && \
+	  rm -rf $(BIND_DIR)/pysrc/build $(BIND_DIR)/pysrc/dist $(BIND_DIR)/pysrc/*.egg-info
 	$(BIND_PYENV) $(BIND_PY) -m pip install -q --root-user-action=ignore --no-build-isolation --no-deps --no-index \
 	  --target $(BIND_SITE) $(BIND_DIR)/pysrc
 	@touch $@
 
 # Wheel and sdist with the PEP 517 front-end, offline (python3-build), from the same copy.
 $(BIND_DIR)/dist/.stamp: $(BIND_PY_SRC) $(LIBS_A) include/lmrt.h | $(BIND_SITE)/.stamp
-	@rm -rf $(BIND_DIR)/dist $(BIND_DIR)/pysrc-dist && cp -r bindings/python $(BIND_DIR)/pysrc-dist
+	@rm -rf $(BIND_DIR)/dist $(BIND_DIR)/pysrc-dist && cp -r bindings/python $(BIND_DIR)/pysrc-dist && \
+	  rm -rf $(BIND_DIR)/pysrc-dist/build $(BIND_DIR)/pysrc-dist/dist $(BIND_DIR)/pysrc-dist/*.egg-info
 	$(BIND_PYENV) $(BIND_PY) -m build --no-isolation --outdir $(BIND_DIR)/dist \
 	  $(BIND_DIR)/pysrc-dist > $(BIND_DIR)/dist.log 2>&1 || { cat $(BIND_DIR)/dist.log; exit 1; }
 	@$(BIND_PY) -c "import sys, zipfile, glob; w = glob.glob('$(BIND_DIR)/dist/*.whl'); \
