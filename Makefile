@@ -190,3 +190,7 @@ clean:
 # Man pages from README.md's manual sections (docs/man/man.mk: make man; make install also
 # installs them under $(PREFIX)/share/man; make uninstall; check-man, run by make check).
 -include docs/man/man.mk
+
+# Python and Go packages over liblmrt (bindings/bindings.mk: check-bindings, run by make check;
+# bench-bindings).
+-include bindings/bindings.mk

@@ -1,0 +1,3 @@
+module lmrt.local/lmrt
+
+go 1.19
