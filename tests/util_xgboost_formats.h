@@ -204,7 +204,7 @@ static TU_HELPER void ub_str(bb *b, const char *s) {
 
 /* r (rn bytes) with the fl bytes at `at` replaced by repl (rl bytes); malloc'd. */
 static TU_HELPER uint8_t *bytes_splice(const uint8_t *r, size_t rn, const uint8_t *at, size_t fl,
-                                 const void *repl, size_t rl, size_t *out_len) {
+                                       const void *repl, size_t rl, size_t *out_len) {
   uint8_t *o = malloc(rn - fl + rl + 1);
   assert_non_null(o);
   size_t k = (size_t)(at - r);
