@@ -155,20 +155,31 @@ static void run_handmade(const char *name, parity *p) {
   report(p);
 }
 
-/* Every handmade model of the MANIFEST except tiny_values (below). */
-static void test_handmade_parity(void **state) {
-  (void)state;
+/* The fixtures' MANIFEST: one line per model, "handmade NAME" or "real NAME". */
+static FILE *open_manifest(void) {
   char path[1200];
   snprintf(path, sizeof path, "%s/MANIFEST", fixture_dir());
   FILE *f = fopen(path, "r");
   assert_non_null(f);
-  char line[256];
+  return f;
+}
+
+/* The next model of the given kind into name (200 bytes); 0 at the end. */
+static int next_model(FILE *f, const char *kind, char *name) {
+  char line[256], k[32];
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "%31s %199s", k, name) == 2 && !strcmp(k, kind)) return 1;
+  return 0;
+}
+
+/* Every handmade model of the MANIFEST except tiny_values (below). */
+static void test_handmade_parity(void **state) {
+  (void)state;
+  FILE *f = open_manifest();
+  char name[200];
   size_t bad = 0, models = 0;
-  while (fgets(line, sizeof line, f)) {
-    char kind[32], name[200];
-    if (sscanf(line, "%31s %199s", kind, name) != 2 || strcmp(kind, "handmade") ||
-        !strcmp(name, "tiny_values"))
-      continue;
+  while (next_model(f, "handmade", name)) {
+    if (!strcmp(name, "tiny_values")) continue;
     parity p = {0};
     run_handmade(name, &p);
     bad += p.margin_bad + p.value_bad + p.leaf_bad;
@@ -193,15 +204,10 @@ static void test_tiny_values_parity(void **state) {
 /* The real models: f64 rows against LightGBM's own outputs, f32 rows against the oracle. */
 static void test_real_parity(void **state) {
   (void)state;
-  char path[1200];
-  snprintf(path, sizeof path, "%s/MANIFEST", fixture_dir());
-  FILE *f = fopen(path, "r");
-  assert_non_null(f);
-  char line[256];
+  FILE *f = open_manifest();
+  char name[200];
   size_t bad = 0, models = 0;
-  while (fgets(line, sizeof line, f)) {
-    char kind[32], name[200];
-    if (sscanf(line, "%31s %199s", kind, name) != 2 || strcmp(kind, "real")) continue;
+  while (next_model(f, "real", name)) {
     char b[7][1500];
     static const char *const fn[7] = {"model.txt",          "input.csv",
                                       "expected_margin.csv", "expected_value.csv",

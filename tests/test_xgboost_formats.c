@@ -417,32 +417,10 @@ static void test_lmconvert_all_trees(void **state) {
 
 /* ---- (e) directories and archives ---------------------------------------------------------- */
 
-typedef struct member {
-  const char *name;
-  const uint8_t *data;
-  size_t len;
-} member;
+typedef tu_member member;
 
 static const char *make_archive(const char *name, int gzip, const member *m, size_t n) {
-  const char *path = tmp_path(name);
-  struct archive *a = archive_write_new();
-  assert_non_null(a);
-  if (gzip) assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-  assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-  assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-  for (size_t i = 0; i < n; i++) {
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_pathname(e, m[i].name);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_size(e, (la_int64_t)m[i].len);
-    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-    assert_int_equal(archive_write_data(a, m[i].data, m[i].len), (la_ssize_t)m[i].len);
-    archive_entry_free(e);
-  }
-  assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-  archive_write_free(a);
-  return path;
+  return tu_make_archive(tmp_path(name), gzip, m, n);
 }
 
 static void expect_import_error(const char *path, const char *member, int code, const char *msg) {

@@ -11,42 +11,13 @@
 
 /* ---- (c) archives ----------------------------------------------------------------------- */
 
-typedef struct member {
-  const char *name;
-  const char *data; /* NULL: a directory */
-} member;
+typedef tu_member member;
 
 static const char *tmp_path(const char *name) { return tu_path(tmpdir, name); }
 
 /* Write an archive of the members (gzip-compressed ustar, or plain ustar) at tmp/name. */
 static const char *make_archive(const char *name, int gzip, const member *m, size_t n) {
-  const char *path = tmp_path(name);
-  struct archive *a = archive_write_new();
-  assert_non_null(a);
-  if (gzip) assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
-  assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
-  assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
-  for (size_t i = 0; i < n; i++) {
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_pathname(e, m[i].name);
-    archive_entry_set_perm(e, 0644);
-    if (m[i].data) {
-      archive_entry_set_filetype(e, AE_IFREG);
-      archive_entry_set_size(e, (la_int64_t)strlen(m[i].data));
-    } else {
-      archive_entry_set_filetype(e, AE_IFDIR);
-      archive_entry_set_size(e, 0);
-    }
-    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-    if (m[i].data) {
-      size_t len = strlen(m[i].data);
-      assert_int_equal(archive_write_data(a, m[i].data, len), (la_ssize_t)len);
-    }
-    archive_entry_free(e);
-  }
-  assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-  archive_write_free(a);
-  return path;
+  return tu_make_archive(tmp_path(name), gzip, m, n);
 }
 
 static const char *write_file(const char *name, const void *data, size_t len) {
@@ -100,22 +71,24 @@ static void expect_artifact_error(const char *path, const char *member, int code
 static void test_archive_selection(void **state) {
   (void)state;
   /* xgboost-model wins over other files; dotfiles and directories never count */
-  const member m1[] = {{"notes.txt", "notes"}, {"xgboost-model", "MODEL"}, {".hidden", "h"}};
+  const member m1[] = {
+      {"notes.txt", "notes", 0}, {"xgboost-model", "MODEL", 0}, {".hidden", "h", 0}};
   expect_member(make_archive("a1.tar.gz", 1, m1, 3), NULL, "xgboost-model", "MODEL");
   /* "./xgboost-model", as tar -C dir . writes it */
-  const member m2[] = {{"./", NULL}, {"./xgboost-model", "DOT"}};
+  const member m2[] = {{"./", NULL, 0}, {"./xgboost-model", "DOT", 0}};
   expect_member(make_archive("a2.tar.gz", 1, m2, 2), NULL, "xgboost-model", "DOT");
   /* the only non-dot regular file, whatever its name */
-  const member m3[] = {{".DS_Store", "x"},
-                       {"sub/", NULL},
-                       {"sub/._model.json", "apple"},
-                       {"sub/model.json", "{JSON}"},
-                       {"./.keep", ""}};
+  const member m3[] = {{".DS_Store", "x", 0},
+                       {"sub/", NULL, 0},
+                       {"sub/._model.json", "apple", 0},
+                       {"sub/model.json", "{JSON}", 0},
+                       {"./.keep", "", 0}};
   expect_member(make_archive("a3.tar.gz", 1, m3, 5), NULL, "sub/model.json", "{JSON}");
   /* plain tar (recognised by "ustar" at offset 257) */
   expect_member(make_archive("a4.tar", 0, m1, 3), NULL, "xgboost-model", "MODEL");
   /* --member picks any member, with or without "./"; it may even be a dotfile */
-  const member m5[] = {{"a.txt", "A"}, {"xgboost-model-0", "F0"}, {"xgboost-model-1", "F1"}};
+  const member m5[] = {
+      {"a.txt", "A", 0}, {"xgboost-model-0", "F0", 0}, {"xgboost-model-1", "F1", 0}};
   const char *p5 = make_archive("a5.tar.gz", 1, m5, 3);
   expect_member(p5, "xgboost-model-1", "xgboost-model-1", "F1");
   expect_member(p5, "./xgboost-model-0", "xgboost-model-0", "F0");
@@ -127,7 +100,8 @@ static void test_archive_selection(void **state) {
 static void test_archive_errors(void **state) {
   (void)state;
   /* several candidates */
-  const member m5[] = {{"a.txt", "A"}, {"xgboost-model-0", "F0"}, {"xgboost-model-1", "F1"}};
+  const member m5[] = {
+      {"a.txt", "A", 0}, {"xgboost-model-0", "F0", 0}, {"xgboost-model-1", "F1", 0}};
   const char *p5 = make_archive("e1.tar.gz", 1, m5, 3);
   expect_artifact_error(p5, NULL, LM_ENOMODEL,
                         "no model in archive (members: a.txt, xgboost-model-0, xgboost-model-1); "
@@ -139,7 +113,7 @@ static void test_archive_errors(void **state) {
   /* an empty archive, and one holding only dotfiles */
   expect_artifact_error(make_archive("e2.tar.gz", 1, NULL, 0), NULL, LM_ENOMODEL,
                         "no model in archive (it holds no files)");
-  const member md[] = {{".a", "1"}, {"d/", NULL}, {"./.b", "2"}};
+  const member md[] = {{".a", "1", 0}, {"d/", NULL, 0}, {"./.b", "2", 0}};
   expect_artifact_error(make_archive("e3.tar.gz", 1, md, 3), NULL, LM_ENOMODEL,
                         "no model in archive (members: .a, .b); choose one with --member");
   /* long member lists are cut */
@@ -147,7 +121,7 @@ static void test_archive_errors(void **state) {
   member many[15];
   for (int i = 0; i < 15; i++) {
     snprintf(names[i], sizeof names[i], "f%02d", i);
-    many[i] = (member){names[i], "x"};
+    many[i] = (member){names[i], "x", 0};
   }
   expect_artifact_error(make_archive("e4.tar.gz", 1, many, 15), NULL, LM_ENOMODEL,
                         "no model in archive (members: f00, f01, f02, f03, f04, f05, f06, f07, "
@@ -158,7 +132,7 @@ static void test_archive_errors(void **state) {
   const char *pj = write_file("corrupt.tar.gz", junk, sizeof junk);
   expect_artifact_error(pj, NULL, LM_EFORMAT, "");
   /* a good archive cut short */
-  const member big[] = {{"xgboost-model", GOOD}};
+  const member big[] = {{"xgboost-model", GOOD, 0}};
   const char *pb = make_archive("cut.tar.gz", 1, big, 1);
   FILE *f = fopen(pb, "rb");
   assert_non_null(f);
@@ -192,7 +166,7 @@ static uint64_t file_xxh64(const char *path) {
 static void test_import_any(void **state) {
   (void)state;
   char *json = J(GOOD);
-  const member m[] = {{".meta", "x"}, {"xgboost-model", json}};
+  const member m[] = {{".meta", "x", 0}, {"xgboost-model", json, 0}};
   const char *path = make_archive("model.tar.gz", 1, m, 2);
   lm_ir_model *ir = NULL;
   assert_int_equal(lm__import_any(path, NULL, &ir), 0);
@@ -217,7 +191,7 @@ static void test_import_any(void **state) {
 
   /* errors from the JSON importer carry the display name */
   lm_convert_options o = {.member = "xgboost-model"};
-  const member mb[] = {{"xgboost-model", "{\"version\":[1,7,4]}"}};
+  const member mb[] = {{"xgboost-model", "{\"version\":[1,7,4]}", 0}};
   ir = (lm_ir_model *)1;
   assert_int_equal(lm__import_any(make_archive("bad.tar.gz", 1, mb, 1), &o, &ir), LM_EFORMAT);
   assert_null(ir);
@@ -268,7 +242,7 @@ static void test_sniff(void **state) {
     assert_null(ir);
   }
   /* the same inside an archive: named by member */
-  const member m[] = {{"xgboost-model", "{L\1\2"}};
+  const member m[] = {{"xgboost-model", "{L\1\2", 0}};
   const char *path = make_archive("ubj.tar.gz", 1, m, 1);
   lm_ir_model *ir = NULL;
   assert_int_equal(lm__import_any(path, NULL, &ir), LM_EFORMAT);

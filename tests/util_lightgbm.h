@@ -36,6 +36,7 @@
 static TU_HELPER char tmpdir[] = "/tmp/lm_test_lightgbm_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_import.h"
 
 /* ---- the hand-written models ------------------------------------------------------------ */
 
@@ -105,10 +106,7 @@ static TU_HELPER char *subst(const char *base, const char *find, const char *rep
 }
 
 static TU_HELPER lm_ir_model *import_ok(const char *text) {
-  lm_ir_model *m = NULL;
-  int rc = lm__import_lightgbm_text((const uint8_t *)text, strlen(text), "model.txt", &m);
-  tu_expect_ok(rc, m);
-  return m;
+  return tu_import_ok(lm__import_lightgbm_text, text, "model.txt");
 }
 
 static TU_HELPER void assert_split(const lm_ir_node *n, int32_t l, int32_t r, uint32_t feat,

@@ -37,6 +37,7 @@
 static TU_HELPER char tmpdir[] = "/tmp/lm_test_ll_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_import.h"
 static TU_HELPER char src[1024];
 
 #define FIX "tests/fixtures/linear-learner/"

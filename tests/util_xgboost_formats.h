@@ -55,6 +55,7 @@ extern char **environ;
 static TU_HELPER char tmpdir[] = "/tmp/lm_test_formats_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_import.h"
 static TU_HELPER char src[1024], bindir[1024];
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -201,19 +202,26 @@ static TU_HELPER void ub_str(bb *b, const char *s) {
   bb_s(b, s);
 }
 
-/* r with the one occurrence of find (fl bytes) replaced by repl (rl bytes); malloc'd. */
-static TU_HELPER uint8_t *patch(const uint8_t *r, size_t rn, const void *find, size_t fl,
-                                const void *repl, size_t rl, size_t *out_len) {
-  const uint8_t *at = memmem(r, rn, find, fl);
-  assert_non_null(at);
-  assert_null(memmem(at + 1, rn - (size_t)(at - r) - 1, find, fl));
+/* r (rn bytes) with the fl bytes at `at` replaced by repl (rl bytes); malloc'd. */
+static TU_HELPER uint8_t *bytes_splice(const uint8_t *r, size_t rn, const uint8_t *at, size_t fl,
+                                       const void *repl, size_t rl, size_t *out_len) {
   uint8_t *o = malloc(rn - fl + rl + 1);
+  assert_non_null(o);
   size_t k = (size_t)(at - r);
   memcpy(o, r, k);
   memcpy(o + k, repl, rl);
   memcpy(o + k + rl, at + fl, rn - k - fl);
   *out_len = rn - fl + rl;
   return o;
+}
+
+/* r with the one occurrence of find (fl bytes) replaced by repl (rl bytes); malloc'd. */
+static TU_HELPER uint8_t *patch(const uint8_t *r, size_t rn, const void *find, size_t fl,
+                                const void *repl, size_t rl, size_t *out_len) {
+  const uint8_t *at = memmem(r, rn, find, fl);
+  assert_non_null(at);
+  assert_null(memmem(at + 1, rn - (size_t)(at - r) - 1, find, fl));
+  return bytes_splice(r, rn, at, fl, repl, rl, out_len);
 }
 
 /* r with the first occurrence of find after anchor replaced by repl; malloc'd. */
@@ -224,16 +232,10 @@ static TU_HELPER uint8_t *patch_after(const uint8_t *r, size_t rn, const char *a
   assert_non_null(a);
   const uint8_t *at = memmem(a, rn - (size_t)(a - r), find, fl);
   assert_non_null(at);
-  uint8_t *o = malloc(rn - fl + rl + 1);
-  size_t k = (size_t)(at - r);
-  memcpy(o, r, k);
-  memcpy(o + k, repl, rl);
-  memcpy(o + k + rl, at + fl, rn - k - fl);
-  *out_len = rn - fl + rl;
-  return o;
+  return bytes_splice(r, rn, at, fl, repl, rl, out_len);
 }
 
-typedef int (*importer)(const uint8_t *, size_t, const char *, lm_ir_model **);
+typedef tu_importer importer;
 
 /* Import bytes under `name`; the error must have code and contain msg, start with the name and be
  * one line. Returns 1 on a mismatch (printed). */

@@ -37,6 +37,7 @@
 static TU_HELPER char tmpdir[] = "/tmp/lm_test_xgbjson_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_import.h"
 
 /* ---- the hand-written models ------------------------------------------------------------ */
 
@@ -111,10 +112,7 @@ static TU_HELPER char *subst(const char *base, const char *find, const char *rep
 }
 
 static TU_HELPER lm_ir_model *import_ok(const char *json) {
-  lm_ir_model *m = NULL;
-  int rc = lm__import_xgboost_json((const uint8_t *)json, strlen(json), "model.json", &m);
-  tu_expect_ok(rc, m);
-  return m;
+  return tu_import_ok(lm__import_xgboost_json, json, "model.json");
 }
 
 static TU_HELPER void assert_node(const lm_ir_node *n, int32_t l, int32_t r, uint32_t feat,

@@ -144,14 +144,21 @@ int lm__lg_field_int(const lg *c, const lg_field *f, const char *ctx, const char
   return LM_OK;
 }
 
+/* An array field holds exactly `want` values. */
+static int field_count(const lg *c, const lg_field *f, const char *ctx, const char *key,
+                       size_t want, const char *what_want) {
+  size_t have = lm__lg_count_tokens(f->v, f->n);
+  if (have == want) return LM_OK;
+  return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s: %zu values, expected %zu (%s)", ctx, key, have,
+                     want, what_want);
+}
+
 /* An array field of exactly `want` integers in [lo, hi] into out (may be NULL when want is
  * 0). what_want describes want in the length message ("num_leaves - 1"). */
 int lm__lg_field_ints(const lg *c, const lg_field *f, const char *ctx, const char *key, size_t want,
                       const char *what_want, int64_t lo, int64_t hi, int range_code, int64_t *out) {
-  size_t have = lm__lg_count_tokens(f->v, f->n);
-  if (have != want)
-    return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s: %zu values, expected %zu (%s)", ctx, key,
-                       have, want, what_want);
+  int rc = field_count(c, f, ctx, key, want, what_want);
+  if (rc) return rc;
   lg_toks t = {f->v, f->v + f->n};
   const char *s;
   size_t n, k = 0;
@@ -173,10 +180,8 @@ int lm__lg_field_ints(const lg *c, const lg_field *f, const char *ctx, const cha
 /* An array field of exactly `want` doubles; NaN refused. */
 int lm__lg_field_doubles(const lg *c, const lg_field *f, const char *ctx, const char *key,
                          size_t want, const char *what_want, double *out) {
-  size_t have = lm__lg_count_tokens(f->v, f->n);
-  if (have != want)
-    return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s: %zu values, expected %zu (%s)", ctx, key,
-                       have, want, what_want);
+  int rc = field_count(c, f, ctx, key, want, what_want);
+  if (rc) return rc;
   lg_toks t = {f->v, f->v + f->n};
   const char *s;
   size_t n, k = 0;

@@ -43,6 +43,10 @@
  * the byte offset inside the member, with an LM_E* code: LM_EFORMAT malformed / missing /
  * inconsistent, LM_EUNSUPPORTED well-formed but not something lmrt can score, LM_ERANGE sizes
  * beyond lmrt's limits, LM_ENOMEM.
+ *
+ * The importer is in two files: this one (members, manifest and parameters, the params array
+ * list, the IR) and linear_learner_graph.c (the symbol graph), sharing linear_learner.h; the ZIP
+ * and the NDArray list are read by zip.c and mxnet_ndarray.c.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -53,47 +57,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "formats/import/import.h"
-#include "formats/import/mxnet_ndarray.h"
-#include "formats/import/zip.h"
+#include "formats/import/linear_learner.h"
 #include "formats/objective.h"
-#include "base/cursor.h"
-#include "base/error.h"
 
-/* Limits on untrusted input. */
-#define LL_MAX_MEMBERS 64                     /* ZIP entries (Linear Learner writes 4) */
-#define LL_MAX_JSON ((size_t)16 << 20)       /* a JSON member (real ones: < 1 KiB) */
-#define LL_MAX_PARAMS ((uint64_t)8 << 30)    /* the params member */
-#define LL_MAX_NODES 1024                     /* symbol graph nodes (real ones: 7) */
-#define LL_MAX_OUTPUTS (1u << 16)             /* classes of a multiclass model */
-
-#define SYMBOL_MEMBER "mx-mod-symbol.json"
-#define PARAMS_MEMBER "mx-mod-0000.params"
-#define MANIFEST_MEMBER "manifest.json"
-#define ADDPARAMS_MEMBER "additional-params.json"
-
-typedef struct ll {
-  const char *name;            /* input name for messages */
-  lm_zip zip;                  /* the members */
-  const lm_zip_member *params; /* the chosen params member */
-} ll;
+const char *const lm__ll_pred_names[3] = {"binary_classifier", "regressor",
+                                          "multiclass_classifier"};
+const char *const lm__ll_pred_ops[3] = {"LogisticRegressionOutput", "LinearRegressionOutput",
+                                        "SoftmaxOutput"};
 
 /* ---- errors and members -------------------------------------------------------------- */
 
-LM__PRINTF(3, 4)
-static int ll_fail(const ll *c, int code, const char *fmt, ...) {
+int lm__ll_fail(const ll *c, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int rc = lm__vfail(code, c->name, fmt, ap);
   va_end(ap);
   return rc;
-}
-
-/* A NUL-terminated untrusted string for a message (base/cursor.h). */
-static const char *printable(char *dst, size_t n, const char *src) {
-  return lm__printable(dst, n, src, strlen(src));
 }
 
 /* `*-<digits>.params`: an MXNet checkpoint's parameter file at some epoch. */
@@ -117,8 +96,8 @@ static int need_member(const ll *c, const char *nm, const lm_zip_member **out) {
   *out = lm__zip_find(&c->zip, nm);
   if (*out) return LM_OK;
   char list[512];
-  return ll_fail(c, LM_EFORMAT, "ZIP has no member '%s' (members: %s)", nm,
-                 lm__zip_list(&c->zip, list, sizeof list));
+  return lm__ll_fail(c, LM_EFORMAT, "ZIP has no member '%s' (members: %s)", nm,
+                     lm__zip_list(&c->zip, list, sizeof list));
 }
 
 /* PARAMS_MEMBER, else the only `*-<digits>.params`. */
@@ -133,13 +112,14 @@ static int choose_params(ll *c) {
     }
   char list[512];
   if (n == 0)
-    return ll_fail(c, LM_EFORMAT, "ZIP has no member '%s' (nor any '*-NNNN.params'; members: %s)",
-                   PARAMS_MEMBER, lm__zip_list(&c->zip, list, sizeof list));
+    return lm__ll_fail(c, LM_EFORMAT,
+                       "ZIP has no member '%s' (nor any '*-NNNN.params'; members: %s)",
+                       PARAMS_MEMBER, lm__zip_list(&c->zip, list, sizeof list));
   if (n > 1)
-    return ll_fail(c, LM_EFORMAT,
-                   "ZIP has no member '%s' and %zu other '*-NNNN.params' members: which one is "
-                   "the model is ambiguous (members: %s)",
-                   PARAMS_MEMBER, n, lm__zip_list(&c->zip, list, sizeof list));
+    return lm__ll_fail(c, LM_EFORMAT,
+                       "ZIP has no member '%s' and %zu other '*-NNNN.params' members: which one is "
+                       "the model is ambiguous (members: %s)",
+                       PARAMS_MEMBER, n, lm__zip_list(&c->zip, list, sizeof list));
   return LM_OK;
 }
 
@@ -151,7 +131,7 @@ static int json_member(const ll *c, const char *nm, json_object **out) {
   if (rc) return rc;
   *out = NULL;
   struct json_tokener *tok = json_tokener_new();
-  if (!tok) return ll_fail(c, LM_ENOMEM, "out of memory");
+  if (!tok) return lm__ll_fail(c, LM_ENOMEM, "out of memory");
   /* A terminating NUL completes a trailing number; members are at most LL_MAX_JSON bytes, so
    * the int length cannot overflow. */
   json_object *root = json_tokener_parse_ex(tok, (const char *)m->data, (int)m->len);
@@ -172,29 +152,24 @@ static int json_member(const ll *c, const char *nm, json_object **out) {
   }
   json_tokener_free(tok);
   if (err == json_tokener_continue)
-    return ll_fail(c, LM_EFORMAT, "%s: truncated JSON (%zu bytes)", nm, m->len);
+    return lm__ll_fail(c, LM_EFORMAT, "%s: truncated JSON (%zu bytes)", nm, m->len);
   if (err != json_tokener_success)
-    return ll_fail(c, LM_EFORMAT, "%s: malformed JSON at byte %zu: %s", nm, end,
-                   json_tokener_error_desc(err));
+    return lm__ll_fail(c, LM_EFORMAT, "%s: malformed JSON at byte %zu: %s", nm, end,
+                       json_tokener_error_desc(err));
   for (size_t i = end; i < m->len; i++) {
     uint8_t ch = m->data[i];
     if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
       json_object_put(root);
-      return ll_fail(c, LM_EFORMAT, "%s: malformed JSON at byte %zu: data after the top-level value",
-                     nm, i);
+      return lm__ll_fail(c, LM_EFORMAT,
+                         "%s: malformed JSON at byte %zu: data after the top-level value", nm, i);
     }
   }
   if (!json_object_is_type(root, json_type_object)) {
     json_object_put(root);
-    return ll_fail(c, LM_EFORMAT, "%s: top-level value is not an object", nm);
+    return lm__ll_fail(c, LM_EFORMAT, "%s: top-level value is not an object", nm);
   }
   *out = root;
   return LM_OK;
-}
-
-static json_object *get(json_object *o, const char *key) {
-  json_object *v = NULL;
-  return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
 /* ---- manifest.json and additional-params.json ------------------------------------------- */
@@ -205,307 +180,52 @@ static int check_manifest(const ll *c) {
   if (rc) return rc;
   /* Seen: {"additional-params.json": "json", "mx-mod": "mxnet_module", "version": 1}. The
    * "mx-mod" entry names the MXNet module whose members we read. */
-  json_object *mod = get(root, "mx-mod");
+  json_object *mod = lm__ll_get(root, "mx-mod");
   if (!mod || !json_object_is_type(mod, json_type_string) ||
       strcmp(json_object_get_string(mod), "mxnet_module") != 0)
-    rc = ll_fail(c, LM_EUNSUPPORTED,
-                 "%s: no \"mx-mod\": \"mxnet_module\" entry (not an MXNet Module checkpoint)",
-                 MANIFEST_MEMBER);
-  json_object *ver = get(root, "version");
+    rc = lm__ll_fail(c, LM_EUNSUPPORTED,
+                     "%s: no \"mx-mod\": \"mxnet_module\" entry (not an MXNet Module checkpoint)",
+                     MANIFEST_MEMBER);
+  json_object *ver = lm__ll_get(root, "version");
   if (!rc && ver && !json_object_is_type(ver, json_type_int))
-    rc = ll_fail(c, LM_EFORMAT, "%s: \"version\" is not an integer", MANIFEST_MEMBER);
+    rc = lm__ll_fail(c, LM_EFORMAT, "%s: \"version\" is not an integer", MANIFEST_MEMBER);
   json_object_put(root);
   return rc;
 }
-
-enum ll_pred { PRED_BINARY, PRED_REGRESSOR, PRED_MULTICLASS };
-static const char *const pred_names[] = {"binary_classifier", "regressor", "multiclass_classifier"};
-static const char *const pred_ops[] = {"LogisticRegressionOutput", "LinearRegressionOutput",
-                                       "SoftmaxOutput"};
 
 static int read_additional_params(const ll *c, int *pred) {
   json_object *root;
   int rc = json_member(c, ADDPARAMS_MEMBER, &root);
   if (rc) return rc;
-  json_object *pt = get(root, "predictor_type");
+  json_object *pt = lm__ll_get(root, "predictor_type");
   char p[64];
   if (!pt) {
-    rc = ll_fail(c, LM_EFORMAT, "%s: predictor_type: missing", ADDPARAMS_MEMBER);
+    rc = lm__ll_fail(c, LM_EFORMAT, "%s: predictor_type: missing", ADDPARAMS_MEMBER);
   } else if (!json_object_is_type(pt, json_type_string)) {
-    rc = ll_fail(c, LM_EFORMAT, "%s: predictor_type: not a string", ADDPARAMS_MEMBER);
+    rc = lm__ll_fail(c, LM_EFORMAT, "%s: predictor_type: not a string", ADDPARAMS_MEMBER);
   } else {
     const char *s = json_object_get_string(pt);
     *pred = -1;
     for (int i = 0; i < 3; i++)
-      if (!strcmp(s, pred_names[i])) *pred = i;
+      if (!strcmp(s, lm__ll_pred_names[i])) *pred = i;
     if (*pred < 0)
-      rc = ll_fail(c, LM_EUNSUPPORTED,
-                   "%s: predictor_type '%s' (expected binary_classifier, regressor or "
-                   "multiclass_classifier)",
-                   ADDPARAMS_MEMBER, lm__printable(p, sizeof p, s, strlen(s)));
+      rc = lm__ll_fail(c, LM_EUNSUPPORTED,
+                       "%s: predictor_type '%s' (expected binary_classifier, regressor or "
+                       "multiclass_classifier)",
+                       ADDPARAMS_MEMBER, lm__printable(p, sizeof p, s, strlen(s)));
   }
   /* threshold: SageMaker's predicted_label cut-off for binary_classifier. The .lm format has no
    * field for it (lmrt returns the score); checked, then dropped. */
-  json_object *th = get(root, "threshold");
+  json_object *th = lm__ll_get(root, "threshold");
   if (!rc && th &&
       (!(json_object_is_type(th, json_type_double) || json_object_is_type(th, json_type_int)) ||
        !isfinite(json_object_get_double(th))))
-    rc = ll_fail(c, LM_EFORMAT, "%s: threshold: not a finite number", ADDPARAMS_MEMBER);
-  json_object *lt = get(root, "loss_type");
+    rc = lm__ll_fail(c, LM_EFORMAT, "%s: threshold: not a finite number", ADDPARAMS_MEMBER);
+  json_object *lt = lm__ll_get(root, "loss_type");
   if (!rc && lt && !json_object_is_type(lt, json_type_string))
-    rc = ll_fail(c, LM_EFORMAT, "%s: loss_type: not a string", ADDPARAMS_MEMBER);
+    rc = lm__ll_fail(c, LM_EFORMAT, "%s: loss_type: not a string", ADDPARAMS_MEMBER);
   json_object_put(root);
   return rc;
-}
-
-/* ---- the symbol graph ------------------------------------------------------------------ */
-
-typedef struct sym_node {
-  const char *op, *name;
-  json_object *attrs; /* "attrs" (MXNet ≥ 0.9), else "attr"/"param" (older), or NULL */
-  size_t n_in;
-  uint32_t in[4];     /* input node ids (first 4) */
-} sym_node;
-
-typedef struct sym {
-  size_t n;
-  sym_node *nodes;
-  uint32_t head;
-  char version[32];   /* "mxnet 1.3.1" or "" */
-} sym;
-
-static int sym_parse(const ll *c, json_object *root, sym *g) {
-  const char *M = SYMBOL_MEMBER;
-  json_object *nodes = get(root, "nodes");
-  if (!nodes || !json_object_is_type(nodes, json_type_array))
-    return ll_fail(c, LM_EFORMAT, "%s: nodes: missing or not an array", M);
-  size_t n = json_object_array_length(nodes);
-  if (n == 0 || n > LL_MAX_NODES)
-    return ll_fail(c, LM_EFORMAT, "%s: nodes: %zu nodes (expected 1..%d)", M, n, LL_MAX_NODES);
-  g->nodes = calloc(n, sizeof *g->nodes);
-  if (!g->nodes) return ll_fail(c, LM_ENOMEM, "out of memory");
-  g->n = n;
-  for (size_t i = 0; i < n; i++) {
-    json_object *nd = json_object_array_get_idx(nodes, i);
-    sym_node *s = &g->nodes[i];
-    if (!json_object_is_type(nd, json_type_object))
-      return ll_fail(c, LM_EFORMAT, "%s: nodes[%zu]: not an object", M, i);
-    json_object *op = get(nd, "op"), *nm = get(nd, "name"), *in = get(nd, "inputs");
-    if (!op || !json_object_is_type(op, json_type_string))
-      return ll_fail(c, LM_EFORMAT, "%s: nodes[%zu].op: missing or not a string", M, i);
-    if (!nm || !json_object_is_type(nm, json_type_string))
-      return ll_fail(c, LM_EFORMAT, "%s: nodes[%zu].name: missing or not a string", M, i);
-    if (!in || !json_object_is_type(in, json_type_array))
-      return ll_fail(c, LM_EFORMAT, "%s: nodes[%zu].inputs: missing or not an array", M, i);
-    s->op = json_object_get_string(op);
-    s->name = json_object_get_string(nm);
-    s->attrs = get(nd, "attrs");
-    if (!s->attrs) s->attrs = get(nd, "attr");
-    if (!s->attrs) s->attrs = get(nd, "param");
-    if (s->attrs && !json_object_is_type(s->attrs, json_type_object))
-      return ll_fail(c, LM_EFORMAT, "%s: nodes[%zu].attrs: not an object", M, i);
-    s->n_in = json_object_array_length(in);
-    for (size_t j = 0; j < s->n_in; j++) {
-      json_object *e = json_object_array_get_idx(in, j);
-      size_t el = json_object_is_type(e, json_type_array) ? json_object_array_length(e) : 0;
-      json_object *id = el ? json_object_array_get_idx(e, 0) : NULL;
-      json_object *ix = el > 1 ? json_object_array_get_idx(e, 1) : NULL;
-      if ((el != 2 && el != 3) || !json_object_is_type(id, json_type_int) ||
-          !json_object_is_type(ix, json_type_int))
-        return ll_fail(c, LM_EFORMAT,
-                       "%s: nodes[%zu].inputs[%zu]: not [node, output(, version)]", M, i, j);
-      int64_t v = json_object_get_int64(id), o = json_object_get_int64(ix);
-      /* Nodes are in topological order: inputs come earlier. */
-      if (v < 0 || (uint64_t)v >= i)
-        return ll_fail(c, LM_EFORMAT,
-                       "%s: nodes[%zu].inputs[%zu]: node %" PRId64 " is not an earlier node", M,
-                       i, j, v);
-      if (o != 0)
-        return ll_fail(c, LM_EUNSUPPORTED,
-                       "%s: nodes[%zu].inputs[%zu]: output %" PRId64 " of node %" PRId64
-                       " (only single-output operators are expected)",
-                       M, i, j, o, v);
-      if (j < 4) s->in[j] = (uint32_t)v;
-    }
-  }
-  json_object *heads = get(root, "heads");
-  json_object *h0 = heads && json_object_is_type(heads, json_type_array) &&
-                            json_object_array_length(heads) == 1
-                        ? json_object_array_get_idx(heads, 0)
-                        : NULL;
-  json_object *hid = h0 && json_object_is_type(h0, json_type_array) &&
-                             json_object_array_length(h0) >= 2
-                         ? json_object_array_get_idx(h0, 0)
-                         : NULL;
-  if (!hid || !json_object_is_type(hid, json_type_int))
-    return ll_fail(c, LM_EFORMAT, "%s: heads: expected exactly one output [node, 0, 0]", M);
-  int64_t h = json_object_get_int64(hid);
-  if (h < 0 || (uint64_t)h >= n)
-    return ll_fail(c, LM_EFORMAT, "%s: heads[0]: node %" PRId64 " out of range (%zu nodes)", M,
-                   h, n);
-  g->head = (uint32_t)h;
-  /* attrs.mxnet_version: ["int", 10301] = 1.3.1 */
-  json_object *ga = get(root, "attrs"), *mv = ga ? get(ga, "mxnet_version") : NULL;
-  if (mv && json_object_is_type(mv, json_type_array) && json_object_array_length(mv) == 2) {
-    json_object *v = json_object_array_get_idx(mv, 1);
-    int64_t x = json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-    if (x > 0 && x < 100000000)
-      snprintf(g->version, sizeof g->version, "mxnet %d.%d.%d", (int)(x / 10000),
-               (int)(x / 100 % 100), (int)(x % 100));
-  }
-  return LM_OK;
-}
-
-/* The roles of the seven nodes of the accepted graph. */
-typedef struct ll_graph {
-  uint32_t out, add, dot, data, weight, bias, label;
-  int pred; /* enum ll_pred implied by the output operator */
-} ll_graph;
-
-static int node_is(const ll *c, const sym *g, uint32_t i, const char *want, const char *ctx) {
-  char p[64];
-  const sym_node *s = &g->nodes[i];
-  if (!strcmp(s->op, want)) return LM_OK;
-  if (!strcmp(s->op, "null"))
-    return ll_fail(c, LM_EUNSUPPORTED, "%s node %u is the variable '%s' where operator %s was "
-                   "expected (%s)", SYMBOL_MEMBER, i, printable(p, sizeof p, s->name), want, ctx);
-  return ll_fail(c, LM_EUNSUPPORTED, "unsupported operator '%s' in %s node %u (expected %s, %s)",
-                 printable(p, sizeof p, s->op), SYMBOL_MEMBER, i, want, ctx);
-}
-
-static int node_inputs(const ll *c, const sym *g, uint32_t i, size_t want) {
-  if (g->nodes[i].n_in == want) return LM_OK;
-  return ll_fail(c, LM_EUNSUPPORTED, "%s node %u (%s) has %zu inputs, expected %zu",
-                 SYMBOL_MEMBER, i, g->nodes[i].op, g->nodes[i].n_in, want);
-}
-
-static int node_var(const ll *c, const sym *g, uint32_t i, const char *role) {
-  char p[64];
-  if (!strcmp(g->nodes[i].op, "null")) return LM_OK;
-  return ll_fail(c, LM_EUNSUPPORTED,
-                 "unsupported operator '%s' in %s node %u (expected the variable %s)",
-                 printable(p, sizeof p, g->nodes[i].op), SYMBOL_MEMBER, i, role);
-}
-
-/* A boolean operator attribute that must be false if present ("False", "false", "0"). */
-static int attr_false(const ll *c, const sym *g, uint32_t i, const char *key) {
-  const sym_node *s = &g->nodes[i];
-  json_object *v = s->attrs ? get(s->attrs, key) : NULL;
-  if (!v) return LM_OK;
-  const char *t = json_object_get_string(v);
-  if (json_object_is_type(v, json_type_string) &&
-      (!strcmp(t, "False") || !strcmp(t, "false") || !strcmp(t, "0")))
-    return LM_OK;
-  char p[64];
-  return ll_fail(c, LM_EUNSUPPORTED, "%s node %u (dot): %s=%s is not supported", SYMBOL_MEMBER, i,
-                 key, printable(p, sizeof p, t ? t : "?"));
-}
-
-/* The graph must be exactly
- *   data → dot(data, W) → broadcast_add(·, B) → {Logistic|Linear}RegressionOutput | SoftmaxOutput
- * with the output's second input a label variable, and nothing else. */
-static int graph_check(const ll *c, const sym *g, ll_graph *r) {
-  int rc;
-  char p[64];
-  const uint32_t h = g->head;
-  const sym_node *hs = &g->nodes[h];
-  r->pred = -1;
-  for (int i = 0; i < 3; i++)
-    if (!strcmp(hs->op, pred_ops[i])) r->pred = i;
-  if (r->pred < 0) {
-    if (!strcmp(hs->op, "null"))
-      return ll_fail(c, LM_EUNSUPPORTED, "%s: the output is the variable '%s', not an operator",
-                     SYMBOL_MEMBER, printable(p, sizeof p, hs->name));
-    return ll_fail(c, LM_EUNSUPPORTED,
-                   "unsupported operator '%s' in %s node %u (expected LogisticRegressionOutput, "
-                   "LinearRegressionOutput or SoftmaxOutput as the output)",
-                   printable(p, sizeof p, hs->op), SYMBOL_MEMBER, h);
-  }
-  r->out = h;
-  if ((rc = node_inputs(c, g, h, 2))) return rc;
-  r->add = hs->in[0];
-  r->label = hs->in[1];
-  if ((rc = node_var(c, g, r->label, "for the label"))) return rc;
-  /* broadcast_plus is broadcast_add's alias in MXNet's operator registry. */
-  if (strcmp(g->nodes[r->add].op, "broadcast_plus") != 0 &&
-      (rc = node_is(c, g, r->add, "broadcast_add", "the bias addition")))
-    return rc;
-  if ((rc = node_inputs(c, g, r->add, 2))) return rc;
-  r->dot = g->nodes[r->add].in[0];
-  r->bias = g->nodes[r->add].in[1];
-  if ((rc = node_is(c, g, r->dot, "dot", "the product of the input and the weights"))) return rc;
-  if ((rc = node_var(c, g, r->bias, "for the bias"))) return rc;
-  if ((rc = node_inputs(c, g, r->dot, 2))) return rc;
-  if ((rc = attr_false(c, g, r->dot, "transpose_a"))) return rc;
-  if ((rc = attr_false(c, g, r->dot, "transpose_b"))) return rc;
-  r->data = g->nodes[r->dot].in[0];
-  r->weight = g->nodes[r->dot].in[1];
-  if ((rc = node_var(c, g, r->data, "for the input"))) return rc;
-  if ((rc = node_var(c, g, r->weight, "for the weights"))) return rc;
-  const uint32_t used[7] = {r->out, r->add, r->dot, r->data, r->weight, r->bias, r->label};
-  for (int i = 0; i < 7; i++)
-    for (int j = i + 1; j < 7; j++)
-      if (used[i] == used[j])
-        return ll_fail(c, LM_EUNSUPPORTED, "%s: node %u '%s' plays two roles in the graph",
-                       SYMBOL_MEMBER, used[i], printable(p, sizeof p, g->nodes[used[i]].name));
-  for (uint32_t i = 0; i < g->n; i++) {
-    int in_graph = 0;
-    for (int j = 0; j < 7; j++) in_graph |= used[j] == i;
-    if (in_graph) continue;
-    if (strcmp(g->nodes[i].op, "null") != 0)
-      return ll_fail(c, LM_EUNSUPPORTED,
-                     "unsupported operator '%s' in %s node %u (not part of the Linear Learner "
-                     "graph)",
-                     printable(p, sizeof p, g->nodes[i].op), SYMBOL_MEMBER, i);
-    return ll_fail(c, LM_EUNSUPPORTED, "%s: unexpected variable '%s' (node %u)", SYMBOL_MEMBER,
-                   printable(p, sizeof p, g->nodes[i].name), i);
-  }
-  return LM_OK;
-}
-
-/* A variable's "__shape__" attribute, e.g. "(20, 1)", if present, must agree with the params
- * array (0 in __shape__ means unknown). */
-static int shape_attr_check(const ll *c, const sym *g, uint32_t i, const lm_nd_array *a) {
-  json_object *v = g->nodes[i].attrs ? get(g->nodes[i].attrs, "__shape__") : NULL;
-  if (!v) return LM_OK;
-  char p[64], s[160];
-  const char *t = json_object_get_string(v);
-  int64_t dims[LM_ND_MAX_NDIM];
-  uint32_t nd = 0;
-  const char *q = t;
-  int ok = json_object_is_type(v, json_type_string);
-  if (ok) {
-    while (*q == ' ') q++;
-    ok = *q++ == '(';
-  }
-  while (ok) {
-    while (*q == ' ') q++;
-    if (*q == ')') { q++; break; }
-    if (*q < '0' || *q > '9' || nd == LM_ND_MAX_NDIM) {
-      ok = 0;
-      break;
-    }
-    int64_t x = 0;
-    while (*q >= '0' && *q <= '9' && x < INT64_MAX / 16) x = x * 10 + (*q++ - '0');
-    dims[nd++] = x;
-    while (*q == ' ') q++;
-    if (*q == ',') q++;
-    else if (*q != ')') ok = 0;
-  }
-  if (ok) {
-    while (*q == ' ') q++;
-    ok = *q == '\0';
-  }
-  if (!ok)
-    return ll_fail(c, LM_EFORMAT, "%s node %u '%s': __shape__ '%s' is not a shape", SYMBOL_MEMBER,
-                   i, g->nodes[i].name, printable(p, sizeof p, t ? t : "?"));
-  int same = nd == a->ndim;
-  for (uint32_t d = 0; same && d < nd; d++) same = dims[d] == 0 || dims[d] == a->dims[d];
-  if (!same)
-    return ll_fail(c, LM_EFORMAT, "%s node %u '%s': __shape__ %s but the params array is %s",
-                   SYMBOL_MEMBER, i, printable(p, sizeof p, g->nodes[i].name), t,
-                   lm__nd_shape_str(s, sizeof s, a));
-  return LM_OK;
 }
 
 /* ---- the model ------------------------------------------------------------------------- */
@@ -517,31 +237,31 @@ static int find_arg(const ll *c, const lm_nd_list *l, const char *var, const lm_
   int w = snprintf(want, sizeof want, "arg:%s", var);
   *out = NULL;
   if (w < 0 || (size_t)w >= sizeof want)
-    return ll_fail(c, LM_EFORMAT, "%s: variable name '%s' too long", SYMBOL_MEMBER,
-                   lm__printable(p, sizeof p, var, strlen(var)));
+    return lm__ll_fail(c, LM_EFORMAT, "%s: variable name '%s' too long", SYMBOL_MEMBER,
+                       lm__printable(p, sizeof p, var, strlen(var)));
   for (uint64_t i = 0; i < l->n; i++)
     if (l->a[i].name_len == (size_t)w && !memcmp(d + l->a[i].name_off, want, (size_t)w)) {
       if (*out)
-        return ll_fail(c, LM_EFORMAT, "%s: two arrays named '%s'", c->params->name,
-                       lm__printable(p, sizeof p, want, strlen(want)));
+        return lm__ll_fail(c, LM_EFORMAT, "%s: two arrays named '%s'", c->params->name,
+                           lm__printable(p, sizeof p, want, strlen(want)));
       *out = &l->a[i];
     }
   if (!*out)
-    return ll_fail(c, LM_EFORMAT, "%s: no array named '%s' (arrays: %s)", c->params->name,
-                   lm__printable(p, sizeof p, want, strlen(want)),
-                   lm__nd_summary(l, d, list, sizeof list));
+    return lm__ll_fail(c, LM_EFORMAT, "%s: no array named '%s' (arrays: %s)", c->params->name,
+                       lm__printable(p, sizeof p, want, strlen(want)),
+                       lm__nd_summary(l, d, list, sizeof list));
   return LM_OK;
 }
 
 static int float_array_check(const ll *c, const lm_nd_array *a, const char *what) {
   char p[64];
   if (a->empty)
-    return ll_fail(c, LM_EFORMAT, "%s: '%s' is an empty (none) array", c->params->name,
-                   lm__printable(p, sizeof p, what, strlen(what)));
+    return lm__ll_fail(c, LM_EFORMAT, "%s: '%s' is an empty (none) array", c->params->name,
+                       lm__printable(p, sizeof p, what, strlen(what)));
   if (a->dtype != 0)
-    return ll_fail(c, LM_EUNSUPPORTED, "%s: '%s' has dtype %s (%d): only float32 is supported",
-                   c->params->name, lm__printable(p, sizeof p, what, strlen(what)),
-                   lm__nd_dtype_name(a->dtype), a->dtype);
+    return lm__ll_fail(c, LM_EUNSUPPORTED, "%s: '%s' has dtype %s (%d): only float32 is supported",
+                       c->params->name, lm__printable(p, sizeof p, what, strlen(what)),
+                       lm__nd_dtype_name(a->dtype), a->dtype);
   return LM_OK;
 }
 
@@ -553,57 +273,58 @@ static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const lm_n
   char s1[160], s2[160], p[64];
   int rc;
   if (!l->named)
-    return ll_fail(c, LM_EFORMAT, "%s: the arrays have no names (expected arg:%s and arg:%s)",
-                   c->params->name, lm__printable(s1, sizeof s1, wv, strlen(wv)),
-                   lm__printable(s2, sizeof s2, bv, strlen(bv)));
+    return lm__ll_fail(c, LM_EFORMAT, "%s: the arrays have no names (expected arg:%s and arg:%s)",
+                       c->params->name, lm__printable(s1, sizeof s1, wv, strlen(wv)),
+                       lm__printable(s2, sizeof s2, bv, strlen(bv)));
   if ((rc = find_arg(c, l, wv, &W))) return rc;
   if ((rc = find_arg(c, l, bv, &B))) return rc;
   /* Nothing but the weights and the bias: an extra array would be something this graph does
    * not use, i.e. not the model we think it is. */
   for (uint64_t i = 0; i < l->n; i++)
     if (&l->a[i] != W && &l->a[i] != B)
-      return ll_fail(c, LM_EUNSUPPORTED,
-                     "%s: unexpected array '%s' (the graph uses only "
-                     "arg:%s and arg:%s)",
-                     c->params->name,
-                     lm__printable(p, sizeof p, d + l->a[i].name_off, l->a[i].name_len), wv, bv);
+      return lm__ll_fail(c, LM_EUNSUPPORTED,
+                         "%s: unexpected array '%s' (the graph uses only "
+                         "arg:%s and arg:%s)",
+                         c->params->name,
+                         lm__printable(p, sizeof p, d + l->a[i].name_off, l->a[i].name_len), wv,
+                         bv);
   char wn[80], bn[80];
   snprintf(wn, sizeof wn, "arg:%s", wv);
   snprintf(bn, sizeof bn, "arg:%s", bv);
   if ((rc = float_array_check(c, W, wn))) return rc;
   if ((rc = float_array_check(c, B, bn))) return rc;
-  if ((rc = shape_attr_check(c, g, r->weight, W))) return rc;
-  if ((rc = shape_attr_check(c, g, r->bias, B))) return rc;
+  if ((rc = lm__ll_shape_attr_check(c, g, r->weight, W))) return rc;
+  if ((rc = lm__ll_shape_attr_check(c, g, r->bias, B))) return rc;
   /* Weights (F, G); bias (1, G) or (G,). */
   if (W->ndim != 2 || W->dims[0] < 1 || W->dims[1] < 1)
-    return ll_fail(c, LM_EFORMAT, "%s: '%s' has shape %s, expected (features, outputs)",
-                   c->params->name, wn, lm__nd_shape_str(s1, sizeof s1, W));
+    return lm__ll_fail(c, LM_EFORMAT, "%s: '%s' has shape %s, expected (features, outputs)",
+                       c->params->name, wn, lm__nd_shape_str(s1, sizeof s1, W));
   uint64_t F = (uint64_t)W->dims[0], G = (uint64_t)W->dims[1];
   int bias_ok = (B->ndim == 2 && B->dims[0] == 1 && (uint64_t)B->dims[1] == G) ||
                 (B->ndim == 1 && (uint64_t)B->dims[0] == G);
   if (!bias_ok)
-    return ll_fail(c, LM_EFORMAT,
-                   "%s: shape mismatch: '%s' is %s but '%s' is %s (expected (1, %" PRIu64
-                   ") or (%" PRIu64 ",))",
-                   c->params->name, wn, lm__nd_shape_str(s1, sizeof s1, W), bn,
-                   lm__nd_shape_str(s2, sizeof s2, B), G, G);
+    return lm__ll_fail(c, LM_EFORMAT,
+                       "%s: shape mismatch: '%s' is %s but '%s' is %s (expected (1, %" PRIu64
+                       ") or (%" PRIu64 ",))",
+                       c->params->name, wn, lm__nd_shape_str(s1, sizeof s1, W), bn,
+                       lm__nd_shape_str(s2, sizeof s2, B), G, G);
   if (pred == PRED_MULTICLASS ? G < 2 : G != 1)
-    return ll_fail(c, LM_EFORMAT, "%s: '%s' is %s: %s needs %s", c->params->name, wn,
-                   lm__nd_shape_str(s1, sizeof s1, W), pred_ops[pred],
-                   pred == PRED_MULTICLASS ? "at least 2 outputs" : "exactly 1 output");
+    return lm__ll_fail(c, LM_EFORMAT, "%s: '%s' is %s: %s needs %s", c->params->name, wn,
+                       lm__nd_shape_str(s1, sizeof s1, W), lm__ll_pred_ops[pred],
+                       pred == PRED_MULTICLASS ? "at least 2 outputs" : "exactly 1 output");
   if (F > UINT32_MAX)
-    return ll_fail(c, LM_ERANGE, "%s: %" PRIu64 " features (limit %u)", c->params->name, F,
-                   UINT32_MAX);
+    return lm__ll_fail(c, LM_ERANGE, "%s: %" PRIu64 " features (limit %u)", c->params->name, F,
+                       UINT32_MAX);
   if (G > LL_MAX_OUTPUTS)
-    return ll_fail(c, LM_ERANGE, "%s: %" PRIu64 " outputs (limit %u)", c->params->name, G,
-                   LL_MAX_OUTPUTS);
+    return lm__ll_fail(c, LM_ERANGE, "%s: %" PRIu64 " outputs (limit %u)", c->params->name, G,
+                       LL_MAX_OUTPUTS);
   /* F·G floats lie inside the params member (W->n_elems was checked against its length). */
   lm_ir_model *m = lm_ir_new();
   float *lw = malloc(((size_t)(F * G) + (size_t)G) * sizeof *lw);
   if (!m || !lw) {
     free(lw);
     lm_ir_free(m);
-    return ll_fail(c, LM_ENOMEM, "out of memory for %" PRIu64 " weights", F * G);
+    return lm__ll_fail(c, LM_ENOMEM, "out of memory for %" PRIu64 " weights", F * G);
   }
   m->linear_weights = lw;
   /* MXNet arrays are row-major: W(f, g) at f·G + g, as the IR wants. */
@@ -617,13 +338,13 @@ static int build_ir(ll *c, const sym *g, const ll_graph *r, int pred, const lm_n
       if (is_w) snprintf(idx, sizeof idx, "[%zu, %zu]", i / (size_t)G, i % (size_t)G);
       else snprintf(idx, sizeof idx, "[%zu]", i - (size_t)(F * G));
       lm_ir_free(m);
-      return ll_fail(c, LM_EFORMAT, "%s: byte %zu: %s%s is not finite (%g)", c->params->name,
-                     at, is_w ? wn : bn, idx, v);
+      return lm__ll_fail(c, LM_EFORMAT, "%s: byte %zu: %s%s is not finite (%g)", c->params->name,
+                         at, is_w ? wn : bn, idx, v);
     }
   }
   snprintf(m->source_format, sizeof m->source_format, "linear-learner");
   snprintf(m->source_version, sizeof m->source_version, "%s", g->version[0] ? g->version : "unknown");
-  snprintf(m->objective, sizeof m->objective, "linear-learner:%s", pred_names[pred]);
+  snprintf(m->objective, sizeof m->objective, "linear-learner:%s", lm__ll_pred_names[pred]);
   m->booster = LM_BOOSTER_LINEAR;
   m->base_score = 0.0f;
   m->num_features = (uint32_t)F;
@@ -644,16 +365,16 @@ static int not_a_zip(ll *c, const uint8_t *data, size_t len) {
     int ok = lm__nd_read_list(&k, &l) == LM_OK;
     if (ok) lm__nd_summary(&l, data, list, sizeof list);
     free(l.a);
-    return ll_fail(c, LM_EUNSUPPORTED,
-                   "the input is an MXNet NDArray file, not a Linear Learner model (SageMaker "
-                   "PCA/KMeans also write model_algo-1)%s%s",
-                   ok ? "; arrays: " : "", list);
+    return lm__ll_fail(c, LM_EUNSUPPORTED,
+                       "the input is an MXNet NDArray file, not a Linear Learner model (SageMaker "
+                       "PCA/KMeans also write model_algo-1)%s%s",
+                       ok ? "; arrays: " : "", list);
   }
-  return ll_fail(c, LM_EFORMAT,
-                 "not a ZIP archive (first bytes %02x %02x %02x %02x; a Linear Learner "
-                 "model_algo-1 is a ZIP of an MXNet checkpoint)",
-                 len > 0 ? data[0] : 0, len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
-                 len > 3 ? data[3] : 0);
+  return lm__ll_fail(c, LM_EFORMAT,
+                     "not a ZIP archive (first bytes %02x %02x %02x %02x; a Linear Learner "
+                     "model_algo-1 is a ZIP of an MXNet checkpoint)",
+                     len > 0 ? data[0] : 0, len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
+                     len > 3 ? data[3] : 0);
 }
 
 static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
@@ -681,14 +402,14 @@ static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
   lm_cursor k;
   lm__cur_init(&k, c->params->data, c->params->len, kname);
   if ((rc = json_member(c, SYMBOL_MEMBER, &root))) goto out;
-  if ((rc = sym_parse(c, root, &g))) goto out;
-  if ((rc = graph_check(c, &g, &r))) goto out;
+  if ((rc = lm__ll_sym_parse(c, root, &g))) goto out;
+  if ((rc = lm__ll_graph_check(c, &g, &r))) goto out;
   if (r.pred != pred) {
-    rc = ll_fail(c, LM_EFORMAT,
-                 "predictor_type '%s' in %s does not match the graph's output operator %s "
-                 "(%s node %u; %s expects %s)",
-                 pred_names[pred], ADDPARAMS_MEMBER, g.nodes[r.out].op, SYMBOL_MEMBER, r.out,
-                 pred_names[pred], pred_ops[pred]);
+    rc = lm__ll_fail(c, LM_EFORMAT,
+                     "predictor_type '%s' in %s does not match the graph's output operator %s "
+                     "(%s node %u; %s expects %s)",
+                     lm__ll_pred_names[pred], ADDPARAMS_MEMBER, g.nodes[r.out].op, SYMBOL_MEMBER,
+                     r.out, lm__ll_pred_names[pred], lm__ll_pred_ops[pred]);
     goto out;
   }
   if ((rc = lm__nd_read_list(&k, &l))) goto out;

@@ -86,6 +86,24 @@ static double be_f64(const uint8_t *q) {
   return d;
 }
 
+/* Append e to arr (e is released if that fails). */
+static int array_add(const ubj *u, json_object *arr, json_object *e) {
+  if (!json_object_array_add(arr, e)) return LM_OK;
+  json_object_put(e);
+  return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
+}
+
+/* The end of a container: on error the partial container is released, else handed over (when
+ * one is built: out non-NULL). */
+static int container_done(int rc, json_object *c, json_object **out) {
+  if (rc) {
+    json_object_put(c);
+    return rc;
+  }
+  if (out) *out = c;
+  return LM_OK;
+}
+
 /* Size in bytes of a scalar number marker's payload; 0 if m is not one. */
 static int num_size(uint8_t m) {
   switch (m) {
@@ -194,18 +212,9 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
       const uint8_t *q = u->c.p + *pos;
       for (size_t i = 0; i < n; i++, q += sz) {
         json_object *e;
-        if ((rc = make_num(u, t, q, &e))) break;
-        if (json_object_array_add(arr, e)) {
-          json_object_put(e);
-          rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
-          break;
-        }
+        if ((rc = make_num(u, t, q, &e)) || (rc = array_add(u, arr, e))) break;
       }
-      if (rc) {
-        json_object_put(arr);
-        return rc;
-      }
-      *out = arr;
+      if ((rc = container_done(rc, arr, out))) return rc;
     }
     *pos += n * (size_t)sz;
     return LM_OK;
@@ -228,18 +237,9 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
     }
     json_object *e = NULL;
     if ((rc = parse_value(u, pos, depth + 1, out ? &e : NULL))) break;
-    if (out && json_object_array_add(arr, e)) {
-      json_object_put(e);
-      rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
-      break;
-    }
+    if (out && (rc = array_add(u, arr, e))) break;
   }
-  if (rc) {
-    json_object_put(arr);
-    return rc;
-  }
-  if (out) *out = arr;
-  return LM_OK;
+  return container_done(rc, arr, out);
 }
 
 /* Values the IR never uses: checked, not built (see the file comment). */
@@ -298,12 +298,7 @@ static int parse_object(ubj *u, size_t *pos, int depth, json_object **out) {
       break;
     }
   }
-  if (rc) {
-    json_object_put(obj);
-    return rc;
-  }
-  if (out) *out = obj;
-  return LM_OK;
+  return container_done(rc, obj, out);
 }
 
 /* One value at *pos; *out gets it (NULL for 'Z', as json-c represents null), or nothing is built
