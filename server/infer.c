@@ -66,9 +66,16 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
   }
   size_t jlen = ihl >= 0 ? (size_t)ihl : blen;
   ls_infer_req q;
-  if (ls_v2_parse(w, body, jlen, &q)) {
-    ls_respond_error(w, c, 400, NULL, q.err);
-    return 400;
+  /* Values are parsed into scratch before the shape is known: bounded by the row limit. */
+  uint64_t lim = w->srv->cfg.max_rows * (uint64_t)(v->nfeat ? v->nfeat : 1);
+  w->vals_limit = w->srv->cfg.max_rows && lim / (v->nfeat ? v->nfeat : 1) == w->srv->cfg.max_rows
+                      ? (size_t)lim : 0;
+  int prc = ls_v2_parse(w, body, jlen, &q);
+  w->vals_limit = 0;
+  if (prc) {
+    int st = q.too_many_values ? 413 : 400;
+    ls_respond_error(w, c, st, NULL, q.err);
+    return st;
   }
   if (q.ninputs != 1) {
     snprintf(msg, sizeof msg, "expected exactly one input tensor [rows, %zu], got %d", v->nfeat,

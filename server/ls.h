@@ -251,6 +251,7 @@ typedef struct ls_worker {
   size_t vals_cap;
   float *fvals, *outs;
   size_t fvals_cap, outs_cap;
+  size_t vals_limit;    /* values one request may parse (--max-batch-rows × features; 0: none) */
   ls_buf body;          /* response body scratch */
   char body_fixed[16384];
   char date[64];
@@ -316,6 +317,7 @@ typedef struct ls_infer_req {
   int64_t binary_size;      /* parameters.binary_data_size, -1 when absent */
   int binary_output;        /* outputs requested as binary */
   int bad_output_name;
+  int too_many_values;      /* data passed w->vals_limit (the response is a 413) */
   const char *err;          /* on error: what was wrong */
   char errbuf[160];
 } ls_infer_req;

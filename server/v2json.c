@@ -307,6 +307,10 @@ static int skip_value(jp *j, int depth) {
 
 static int push_val(jp *j, double v) {
   ls_worker *w = j->w;
+  if (w->vals_limit && j->q->nvals >= w->vals_limit) {
+    j->q->too_many_values = 1;
+    JERR("data: more values than --max-batch-rows rows of the model's features");
+  }
   if (j->q->nvals == w->vals_cap) {
     size_t cap = w->vals_cap ? 2 * w->vals_cap : 1024;
     double *nv = realloc(w->vals, cap * sizeof *nv);

@@ -346,6 +346,8 @@ def hardening(tmp, conv, fx, ex, reg):
 
         err(json.dumps({"inputs": [{"name": "x", "shape": [1000000, 20], "datatype": "FP32",
                                      "data": [1, 1]}]}).encode(), 413, "--max-batch-rows")
+        err(json.dumps({"inputs": [{"name": "x", "shape": [1000, 20], "datatype": "FP32",
+                                     "data": [0] * 20001}]}).encode(), 413, "--max-batch-rows")
         big = infer_body(ex_rows * 25, 20)  # 1,000 rows: within the rows, response ~16 kB
         check(s5.json("POST", inf, big)[0] == 200, "1,000 rows within the limits")
         hdr = {"inputs": [{"name": "x", "shape": [1000, 20], "datatype": "FP32",
