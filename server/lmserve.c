@@ -530,6 +530,10 @@ int main(int argc, char **argv) {
   parse_args(argc, argv, &s->cfg);
   ls_config *cfg = &s->cfg;
 
+  /* Operator strings in the JSON logs: escaped like every other string written there. */
+  static char dir_json[4096], host_json[800];
+  ls_json_escape(dir_json, sizeof dir_json, cfg->models_dir, strlen(cfg->models_dir));
+  ls_json_escape(host_json, sizeof host_json, cfg->host, strlen(cfg->host));
   DIR *d = opendir(cfg->models_dir);
   if (!d) {
     fprintf(stderr, "lmserve: --models %s: %s\n", cfg->models_dir, strerror(errno));
@@ -584,7 +588,7 @@ int main(int argc, char **argv) {
   }
   ls_log(LS_LOG_INFO, "starting",
          "\"version\":\"%s\",\"models\":\"%s\",\"threads\":%d,\"cpus_allowed\":%zu,\"pinned\":%s",
-         LM_VERSION_STRING, cfg->models_dir, nw, ncpu, pin ? "true" : "false");
+         LM_VERSION_STRING, dir_json, nw, ncpu, pin ? "true" : "false");
   int nready = ls_registry_scan(&s->reg, 0);
   if (nready < 0) {
     fprintf(stderr, "lmserve: --models %s: %s\n", cfg->models_dir, strerror(errno));
@@ -633,7 +637,7 @@ int main(int argc, char **argv) {
     }
     pthread_attr_destroy(&at);
   }
-  ls_log(LS_LOG_INFO, "listening", "\"host\":\"%s\",\"port\":%d,\"threads\":%d", cfg->host, port, nw);
+  ls_log(LS_LOG_INFO, "listening", "\"host\":\"%s\",\"port\":%d,\"threads\":%d", host_json, port, nw);
 
   double last_scan = mono_s(), t_term = 0;
   int rc = 0;
@@ -649,7 +653,7 @@ int main(int argc, char **argv) {
     if (sig == SIGHUP) {
       ls_log(LS_LOG_INFO, "SIGHUP: reloading every model", NULL);
       if (ls_registry_scan(&s->reg, 1) < 0)
-        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", cfg->models_dir);
+        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", dir_json);
       last_scan = now;
     } else if (sig == SIGTERM || sig == SIGINT) {
       if (state == LS_RUNNING) {
@@ -666,7 +670,7 @@ int main(int argc, char **argv) {
     state = atomic_load(&s->state);
     if (state == LS_RUNNING && now - last_scan >= cfg->reload_poll_ms * 1e-3) {
       if (ls_registry_scan(&s->reg, 0) < 0)
-        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", cfg->models_dir);
+        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", dir_json);
       last_scan = now;
     }
     if (state == LS_DRAINING && now - t_term >= cfg->drain_s) {

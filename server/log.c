@@ -110,7 +110,7 @@ size_t ls_prom_escape(char *dst, size_t cap, const char *s, size_t n) {
 void ls_log(int level, const char *msg, const char *fmt, ...) {
   static const char *names[] = {"debug", "info", "warn", "error"};
   if (level < ls_log_level) return;
-  char line[2048];
+  char line[4096];
   struct timeval tv;
   gettimeofday(&tv, NULL);
   struct tm tm;
