@@ -3,7 +3,8 @@
  * Decoded in place as bytes arrive: b[0..ck_len) holds the data decoded so far and the encoded
  * rest follows it; each call decodes what it can and closes the gap, so a chunked body takes no
  * more buffer than the same body sent with Content-Length (plus one size line or trailer line).
- * Strict like the head parser: CRLF line ends only, 1-15 hex digits, extensions (";name=value")
+ * Strict like the head parser: CRLF line ends only (a bare LF is a 400 as soon as it arrives),
+ * 1-15 hex digits, extensions (";name=value")
  * skipped but limited to the line, trailer fields checked as field lines and ignored, the
  * decoded size limited to max_body (413). Hand-written because it is framing on the request
  * path, fuzzed with the rest of it (server/fuzz/fuzz_request.c).
@@ -51,6 +52,13 @@ int ls_dechunk(ls_server *s, ls_conn *c, char *b, size_t n, const char **err) {
     /* A line: a chunk-size line, or a trailer field line, or the empty line that ends it all. */
     size_t lim = c->ck_state == CK_SIZE ? CK_LINE_MAX : s->cfg.max_header - c->ck_trailer;
     const char *l = b + src, *cr = memchr(l, '\r', n - src);
+    /* A bare LF ends nothing: refused at once rather than waited on until a CR (or the
+     * request timeout) comes. */
+    const char *lf = memchr(l, '\n', (size_t)((cr ? cr : b + n) - l));
+    if (lf) {
+      *err = "bare LF in a chunk-size or trailer line", rc = -400;
+      break;
+    }
     if (!cr) {
       if (n - src >= lim) goto too_long;
       break;

@@ -11,8 +11,12 @@
  * connection and worker state in conn.c.
  *
  * Allocation: responses and request values go to per-worker and per-connection buffers that are
- * preallocated and only grow when a request is larger than any before it (high-water marks);
- * once warm, a request that fits allocates nothing. Models are read through the registry's
+ * preallocated and only grow when a request is larger than any before it (high-water marks, up
+ * to LS_SCRATCH_KEEP bytes each: larger scratch is given back after the request); once warm, a
+ * request that fits allocates nothing. A connection's input buffer grows with the bytes that
+ * arrive, not with a declared Content-Length; while its unsent responses exceed
+ * --max-queued-bytes its further requests wait (pipelined small requests cannot make it queue
+ * unbounded output). Models are read through the registry's
  * published pointers (registry.c), without locks.
  */
 #include <stdio.h>
@@ -224,10 +228,20 @@ static void framing_error(ls_worker *w, ls_conn *c, int status, const char *err)
 
 void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
   ls_server *s = w->srv;
+  int was_held = c->held;
+  c->held = 0;
   while (!c->closing) {
     const char *base = c->in.p + c->in_off;
     size_t avail = c->in.len - c->in_off;
     if (avail == 0) break;
+    /* Amplification guard: small requests can ask for large responses (GET /metrics); while
+     * more than --max-queued-bytes of this connection's responses are unsent, its input waits
+     * (the event loop stops reading it and resumes once the output has drained). */
+    if (s->cfg.max_queued && !c->have_head && c->out.len - c->out_off >= s->cfg.max_queued) {
+      c->held = 1;
+      if (!was_held) ls_inc(&w->m.output_held);
+      break;
+    }
     int fresh = 0;
     if (!c->have_head) {
       fresh = 1;
@@ -265,15 +279,13 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
     }
     size_t need = c->req.head_len + (size_t)c->req.content_length;
     if (avail < need) {
-      if (c->in.cap - c->in_off < need) {
-        /* The request does not fit: move it to the front, grow the buffer to hold it. */
+      if (c->in.cap - c->in_off < need && c->in_off > 0) {
+        /* The request does not fit behind what was consumed: move it to the front. The buffer
+         * grows as the body's bytes arrive (the reader doubles it when full), never by the
+         * declared Content-Length at once: memory follows what was sent, not what was said. */
         memmove(c->in.p, base, avail);
         c->in.len = avail;
         c->in_off = 0;
-        if (ls_buf_reserve(&c->in, need - avail)) {
-          c->closing = 1;
-          break;
-        }
       }
       if (c->req.expect_continue && !c->sent_continue) {
         ls_buf_append(&c->out, continue_100, sizeof continue_100 - 1);
@@ -293,6 +305,7 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
     int model;
     int st = route(w, c, base + c->req.head_len, (size_t)c->req.content_length, &model);
     account(w, model, st, c->t_start_ns);
+    c->served++;
     c->in_off += need;
     c->have_head = 0;
     atomic_store_explicit(&w->m.inflight,
@@ -301,6 +314,8 @@ void ls_conn_process(ls_worker *w, ls_conn *c, uint64_t now_ns) {
     c->t_start_ns = c->in_off < c->in.len ? now_ns : 0;
     if (!c->req.keep_alive) c->closing = 1;
   }
+  /* An outsized request's scratch goes back to the allocator (nothing for one that fits). */
+  ls_worker_trim(w);
   /* Compact the input. */
   if (c->in_off == c->in.len) {
     c->in.len = c->in_off = 0;

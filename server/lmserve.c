@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <dirent.h>
@@ -59,9 +60,17 @@ static const char usage[] =
     "  --shutdown-timeout S   hard deadline after SIGTERM (default 25)\n"
     "  --max-body-bytes N     largest request body (default 16777216)\n"
     "  --max-header-bytes N   largest request head (default 16384)\n"
-    "  --max-connections N    open connections (default 1024)\n"
+    "  --max-connections N    open connections (default 4096; when full, the oldest idle\n"
+    "                         one is closed for a new one)\n"
     "  --request-timeout S    time to receive a whole request (default 10)\n"
     "  --idle-timeout S       keep-alive idle time (default 60)\n"
+    "  --header-timeout S     time to send a complete request head, from accept or from a\n"
+    "                         request's first byte (default 5)\n"
+    "  --max-queued-bytes N   unsent response bytes per connection before its further\n"
+    "                         requests wait (default 262144)\n"
+    "  --max-batch-rows N     rows per inference request (default 65536)\n"
+    "  --max-response-bytes N largest inference response (default 16777216)\n"
+    "  --max-models N         models served at once (default and most 256)\n"
     "  --reload-poll-ms N     model directory poll period (default 1000; SIGHUP: at once)\n"
     "  --numa-replicas M      auto|off|force: copy each model onto the NUMA node of every\n"
     "                         pinned event loop (auto: on machines with >1 node; default auto)\n"
@@ -109,7 +118,12 @@ static void parse_args(int argc, char **argv, ls_config *c) {
   c->shutdown_s = 25;
   c->max_body = 16777216;
   c->max_header = 16384;
-  c->max_conns = 1024;
+  c->max_conns = 4096;
+  c->header_timeout_s = 5;
+  c->max_queued = 262144;
+  c->max_rows = 65536;
+  c->max_response = 16777216;
+  c->max_models = LS_MAX_MODELS;
   c->request_timeout_s = 10;
   c->idle_timeout_s = 60;
   c->reload_poll_ms = 1000;
@@ -140,7 +154,9 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     static const char *const known[] = {
         "--models", "--listen", "--threads", "--drain-seconds", "--shutdown-timeout",
         "--max-body-bytes", "--max-header-bytes", "--max-connections", "--request-timeout",
-        "--idle-timeout", "--reload-poll-ms", "--log-level", "--numa-replicas"};
+        "--idle-timeout", "--reload-poll-ms", "--log-level", "--numa-replicas",
+        "--header-timeout", "--max-queued-bytes", "--max-batch-rows", "--max-response-bytes",
+        "--max-models"};
     size_t k = 0;
     while (k < sizeof known / sizeof *known && strcmp(opt, known[k]) != 0) k++;
     if (k == sizeof known / sizeof *known) die("unknown option '%s'%s", opt, "");
@@ -167,6 +183,11 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     else if (!strcmp(opt, "--request-timeout")) c->request_timeout_s = num_arg(opt, val, 0.001, 86400, 0);
     else if (!strcmp(opt, "--idle-timeout")) c->idle_timeout_s = num_arg(opt, val, 0.001, 86400, 0);
     else if (!strcmp(opt, "--reload-poll-ms")) c->reload_poll_ms = (int)num_arg(opt, val, 1, 86400000, 1);
+    else if (!strcmp(opt, "--header-timeout")) c->header_timeout_s = num_arg(opt, val, 0.001, 86400, 0);
+    else if (!strcmp(opt, "--max-queued-bytes")) c->max_queued = (size_t)num_arg(opt, val, 4096, 1ull << 32, 1);
+    else if (!strcmp(opt, "--max-batch-rows")) c->max_rows = (uint64_t)num_arg(opt, val, 1, 1e12, 1);
+    else if (!strcmp(opt, "--max-response-bytes")) c->max_response = (size_t)num_arg(opt, val, 4096, 1ull << 34, 1);
+    else if (!strcmp(opt, "--max-models")) c->max_models = (int)num_arg(opt, val, 1, LS_MAX_MODELS, 1);
     else if (!strcmp(opt, "--numa-replicas")) {
       if (!strcmp(val, "off")) c->replicas = 0;
       else if (!strcmp(val, "auto")) c->replicas = 1;
@@ -202,6 +223,12 @@ static void close_conn(ls_worker *w, ls_conn *c) {
   dec64(&w->m.conns_open);
   atomic_fetch_sub(&w->srv->conns, 1);
   ls_conn_reset(c);
+  /* Buffers are kept for reuse by up to LS_KEEP_BUFFERS pooled connections per loop; past that
+   * they go back (a burst of connections does not pin its memory for good). */
+  if (c->in.fixed && w->nbuffered > LS_KEEP_BUFFERS) {
+    ls_conn_free(c);
+    w->nbuffered--;
+  }
   c->in_use = 0;
   c->lingering = 0;
   c->next_free = w->free_list;
@@ -213,20 +240,28 @@ static void set_events(ls_worker *w, ls_conn *c, uint32_t ev) {
   epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &e);
 }
 
-/* Send what is pending; returns -1 if the connection was closed. */
+/* Send what is pending; returns -1 if the connection was closed. When everything is sent,
+ * requests held back (by backpressure or --max-queued-bytes) are processed and sent in turn. */
 static int flush(ls_worker *w, ls_conn *c, uint64_t now) {
-  while (c->out_off < c->out.len) {
-    ssize_t k = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      close_conn(w, c);
-      return -1;
+  for (;;) {
+    while (c->out_off < c->out.len) {
+      ssize_t k = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+      if (k < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        if (errno == EINTR) continue;
+        close_conn(w, c);
+        return -1;
+      }
+      c->out_off += (size_t)k;
+      c->t_last_ns = now;
     }
-    c->out_off += (size_t)k;
-    c->t_last_ns = now;
-  }
-  if (c->out_off == c->out.len) {
+    if (c->out_off != c->out.len) {
+      if (!c->want_out) {
+        set_events(w, c, EPOLLOUT); /* backpressure: stop reading until the output drains */
+        c->want_out = 1;
+      }
+      return 0;
+    }
     c->out.len = c->out_off = 0;
     ls_buf_shrink(&c->out);
     if (c->closing) {
@@ -238,20 +273,15 @@ static int flush(ls_worker *w, ls_conn *c, uint64_t now) {
       c->want_out = 0;
       return 0;
     }
+    int was_blocked = c->want_out;
     if (c->want_out) {
       set_events(w, c, EPOLLIN | EPOLLRDHUP);
       c->want_out = 0;
-      /* Input held back while the output was blocked may hold complete requests. */
-      if (c->in.len > c->in_off) {
-        ls_conn_process(w, c, now);
-        return flush(w, c, now);
-      }
     }
-  } else if (!c->want_out) {
-    set_events(w, c, EPOLLOUT); /* backpressure: stop reading until the output drains */
-    c->want_out = 1;
+    /* Input held back while the output was blocked or over the cap may hold complete requests. */
+    if (!(c->in.len > c->in_off && (was_blocked || c->held))) return 0;
+    ls_conn_process(w, c, now);
   }
-  return 0;
 }
 
 static void on_read(ls_worker *w, ls_conn *c, uint64_t now) {
@@ -260,6 +290,14 @@ static void on_read(ls_worker *w, ls_conn *c, uint64_t now) {
     ssize_t k = recv(c->fd, junk, sizeof junk, 0);
     if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) close_conn(w, c);
     return;
+  }
+  if (!c->in.fixed) { /* first bytes: the connection's buffers (kept in the pool after) */
+    ls_server *s = w->srv;
+    if (ls_conn_alloc_buffers(c, s->cfg.max_header + 16384, 16384)) {
+      close_conn(w, c);
+      return;
+    }
+    w->nbuffered++;
   }
   if (c->in.cap == c->in.len && ls_buf_reserve(&c->in, 4096)) {
     close_conn(w, c);
@@ -280,32 +318,49 @@ static void on_read(ls_worker *w, ls_conn *c, uint64_t now) {
   flush(w, c, now);
 }
 
+/* The connection to close for a new one when the pool is full: one that is only lingering,
+ * else the one idle (or sending a head) the longest, those that never completed a request
+ * first; NULL when every connection has a request under way. */
+static ls_conn *victim(ls_worker *w) {
+  ls_conn *best = NULL;
+  int best_rank = 0;
+  for (int i = 0; i < w->nconns; i++) {
+    ls_conn *c = &w->conns[i];
+    if (!ls_conn_evictable(c)) continue;
+    int rank = c->lingering ? 0 : c->served ? 2 : 1;
+    if (!best || rank < best_rank || (rank == best_rank && c->t_last_ns < best->t_last_ns))
+      best = c, best_rank = rank;
+  }
+  return best;
+}
+
 static void on_accept(ls_worker *w, uint64_t now) {
   ls_server *s = w->srv;
   int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return;
   if (atomic_fetch_add(&s->conns, 1) >= s->cfg.max_conns || !w->free_list) {
     atomic_fetch_sub(&s->conns, 1);
-    ssize_t k = send(fd, busy_503, sizeof busy_503 - 1, MSG_NOSIGNAL);
-    (void)k;
-    close(fd);
-    ls_inc(&w->m.conns_rejected);
-    return;
+    /* Full: idle connections must not lock new clients out (a health probe included). */
+    ls_conn *v = victim(w);
+    if (!v) {
+      ssize_t k = send(fd, busy_503, sizeof busy_503 - 1, MSG_NOSIGNAL);
+      (void)k;
+      close(fd);
+      ls_inc(&w->m.conns_rejected);
+      return;
+    }
+    close_conn(w, v);
+    ls_inc(&w->m.conns_evicted);
+    atomic_fetch_add(&s->conns, 1);
   }
   ls_conn *c = w->free_list;
-  ls_conn *next = c->next_free;
-  if (!c->in.fixed && ls_conn_init(c, s->cfg.max_header + 16384, 16384)) {
-    c->next_free = next;
-    atomic_fetch_sub(&s->conns, 1);
-    close(fd);
-    return;
-  }
-  w->free_list = next;
+  w->free_list = c->next_free;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->fd = fd;
   c->in_use = 1;
-  c->t_last_ns = now;
+  c->t_last_ns = c->t_accept_ns = now;
+  c->served = 0;
   struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
   if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e)) {
     c->in_use = 0;
@@ -327,42 +382,16 @@ static int tick(ls_worker *w, uint64_t now, int *listening) {
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, s->listen_fd, NULL);
     *listening = 0;
   }
-  uint64_t req_to = (uint64_t)(s->cfg.request_timeout_s * 1e9),
-           idle_to = (uint64_t)(s->cfg.idle_timeout_s * 1e9), linger_to = 2000000000ull;
   int open = 0;
   for (int i = 0; i < w->nconns; i++) {
     ls_conn *c = &w->conns[i];
     if (!c->in_use) continue;
-    uint64_t since = now > c->t_last_ns ? now - c->t_last_ns : 0;
-    int idle = c->in.len == c->in_off && !c->have_head && c->out.len == 0;
-    if (c->lingering) {
-      if (since > linger_to || state == LS_CLOSING) {
-        close_conn(w, c);
-        continue;
-      }
-    } else if (c->want_out) {
-      if (since > req_to) {
-        close_conn(w, c);
-        continue;
-      }
-    } else if (c->t_start_ns && now - c->t_start_ns > req_to) {
-      ls_inc(&w->m.timeouts);
-      c->closing = 1;
-      if (c->have_head) {
-        dec64(&w->m.inflight);
-        c->have_head = 0;
-      }
-      c->req.keep_alive = 0;
-      ls_respond(w, c, 408, "application/json", NULL, "{\"error\":\"request timeout\"}", 27);
-      int k = ls_code_index(408);
-      ls_inc(&w->m.req[LS_MAX_MODELS][k]);
-      c->t_start_ns = 0;
-      c->in.len = c->in_off = 0;
-      if (flush(w, c, now) < 0) continue;
-    } else if (idle && (since > idle_to || state == LS_CLOSING)) {
+    int to = ls_conn_timeouts(w, c, now);
+    if (to == LS_TO_CLOSE) {
       close_conn(w, c);
       continue;
     }
+    if (to == LS_TO_408 && flush(w, c, now) < 0) continue;
     open++;
   }
   return state == LS_CLOSING && open == 0;
@@ -503,6 +532,19 @@ static int open_listener(ls_config *c, int *port_out) {
   return fd;
 }
 
+/* Open connections need file descriptors: raise the soft limit towards the hard one when
+ * --max-connections asks for more than it allows. */
+static void raise_fd_limit(int max_conns) {
+  struct rlimit rl;
+  rlim_t want = (rlim_t)max_conns + 256;
+  if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want)
+    ls_log(LS_LOG_WARN, "file descriptor limit below --max-connections",
+           "\"limit\":%llu,\"max_connections\":%d", (unsigned long long)rl.rlim_cur, max_conns);
+}
+
 static double mono_s(void) { return (double)ls_now_ns() * 1e-9; }
 
 int main(int argc, char **argv) {
@@ -511,6 +553,10 @@ int main(int argc, char **argv) {
   parse_args(argc, argv, &s->cfg);
   ls_config *cfg = &s->cfg;
 
+  /* Operator strings in the JSON logs: escaped like every other string written there. */
+  static char dir_json[4096], host_json[800];
+  ls_json_escape(dir_json, sizeof dir_json, cfg->models_dir, strlen(cfg->models_dir));
+  ls_json_escape(host_json, sizeof host_json, cfg->host, strlen(cfg->host));
   DIR *d = opendir(cfg->models_dir);
   if (!d) {
     fprintf(stderr, "lmserve: %s: cannot open the model directory (--models): %s\n",
@@ -552,6 +598,8 @@ int main(int argc, char **argv) {
   ls_registry_init(&s->reg, cfg->models_dir, nw);
   for (int i = 0; i < nw; i++) s->reg.cpu[i] = pin ? cpus[(size_t)i % ncpu] : -1;
   s->reg.replicas = pin ? cfg->replicas : 0;
+  s->reg.max_models = cfg->max_models;
+  raise_fd_limit(cfg->max_conns);
   for (int i = 0; i < nw; i++) {
     ls_worker *w = &s->workers[i];
     if (ls_worker_init(w, s, i)) {
@@ -560,10 +608,11 @@ int main(int argc, char **argv) {
     }
     atomic_store(&w->qs, 1);
     s->reg.qs[i] = &w->qs;
+    s->reg.met[i] = &w->m;
   }
   ls_log(LS_LOG_INFO, "starting",
          "\"version\":\"%s\",\"models\":\"%s\",\"threads\":%d,\"cpus_allowed\":%zu,\"pinned\":%s",
-         LM_VERSION_STRING, cfg->models_dir, nw, ncpu, pin ? "true" : "false");
+         LM_VERSION_STRING, dir_json, nw, ncpu, pin ? "true" : "false");
   int nready = ls_registry_scan(&s->reg, 0);
   if (nready < 0) {
     fprintf(stderr, "lmserve: %s: cannot read the model directory (--models): %s\n",
@@ -613,7 +662,7 @@ int main(int argc, char **argv) {
     }
     pthread_attr_destroy(&at);
   }
-  ls_log(LS_LOG_INFO, "listening", "\"host\":\"%s\",\"port\":%d,\"threads\":%d", cfg->host, port, nw);
+  ls_log(LS_LOG_INFO, "listening", "\"host\":\"%s\",\"port\":%d,\"threads\":%d", host_json, port, nw);
 
   double last_scan = mono_s(), t_term = 0;
   int rc = 0;
@@ -629,7 +678,7 @@ int main(int argc, char **argv) {
     if (sig == SIGHUP) {
       ls_log(LS_LOG_INFO, "SIGHUP: reloading every model", NULL);
       if (ls_registry_scan(&s->reg, 1) < 0)
-        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", cfg->models_dir);
+        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", dir_json);
       last_scan = now;
     } else if (sig == SIGTERM || sig == SIGINT) {
       if (state == LS_RUNNING) {
@@ -646,7 +695,7 @@ int main(int argc, char **argv) {
     state = atomic_load(&s->state);
     if (state == LS_RUNNING && now - last_scan >= cfg->reload_poll_ms * 1e-3) {
       if (ls_registry_scan(&s->reg, 0) < 0)
-        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", cfg->models_dir);
+        ls_log(LS_LOG_ERROR, "model directory unreadable", "\"dir\":\"%s\"", dir_json);
       last_scan = now;
     }
     if (state == LS_DRAINING && now - t_term >= cfg->drain_s) {

@@ -23,7 +23,7 @@
 
 #include "include/lmrt.h"
 
-#define LS_MAX_MODELS 64
+#define LS_MAX_MODELS 256 /* registry slots (compile-time; --max-models caps them lower) */
 #define LS_NAME_MAX 128
 #define LS_MAX_WORKERS 256
 #define LS_DEFAULT_SPIN_US 200
@@ -40,6 +40,12 @@ typedef struct ls_config {
   double request_timeout_s, idle_timeout_s;
   int reload_poll_ms;
   int replicas;      /* --numa-replicas: 0 off, 1 auto, 2 force */
+  double header_timeout_s; /* --header-timeout: a connection's request head must be complete */
+  size_t max_queued;       /* --max-queued-bytes: unsent response bytes per connection before
+                              its input is no longer processed (0: no cap) */
+  uint64_t max_rows;       /* --max-batch-rows: rows per inference request (0: no cap) */
+  size_t max_response;     /* --max-response-bytes: one response body (0: no cap) */
+  int max_models;          /* --max-models: models served at once (<= LS_MAX_MODELS) */
 } ls_config;
 
 /* ---- logs: JSON lines on stderr ---- */
@@ -48,8 +54,16 @@ extern int ls_log_level;
 /* fields: a JSON object's inner text built by the caller ("\"k\":1,\"s\":\"x\"") or NULL. */
 void ls_log(int level, const char *msg, const char *fmt_fields, ...)
     __attribute__((format(printf, 3, 4)));
-/* Escape s (length n) as JSON string content into dst (cap bytes, NUL-terminated, truncated). */
+/* Escape s (length n) as JSON string content into dst (cap bytes, NUL-terminated, truncated at
+ * a character boundary): quotes, backslashes and control characters escaped, valid UTF-8 kept,
+ * every byte of invalid UTF-8 written as \ufffd. Every string lmserve writes into JSON (responses,
+ * model metadata, logs) that it did not write itself goes through it. */
 size_t ls_json_escape(char *dst, size_t cap, const char *s, size_t n);
+/* The same for a Prometheus label value (text format 0.0.4: backslash, quote and newline
+ * escaped; other control characters and invalid UTF-8 as '?'). */
+size_t ls_prom_escape(char *dst, size_t cap, const char *s, size_t n);
+/* Is s[0..n) valid UTF-8 (no overlong forms, no surrogates, at most U+10FFFF)? */
+int ls_utf8_valid(const char *s, size_t n);
 
 /* ---- HTTP/1.1 request head ---- */
 enum { LS_GET = 1, LS_POST, LS_HEAD, LS_OTHER };
@@ -103,6 +117,8 @@ typedef struct ls_version {
 } ls_version;
 
 typedef struct ls_slot {
+  _Atomic int live;             /* 0: free (readers skip it; the control thread may reuse it
+                                   once a grace period has passed since it was freed) */
   char name[LS_NAME_MAX];
   size_t name_len;
   _Atomic(ls_version *) cur;   /* NULL: not served (removed or never loaded) */
@@ -114,6 +130,11 @@ typedef struct ls_slot {
   _Atomic uint64_t reloads, reload_failures;
 } ls_slot;
 
+typedef struct ls_ratelog {
+  uint64_t hash, last_ns;
+  int pending;
+} ls_ratelog;
+
 typedef struct ls_registry {
   const char *dir;
   int nworkers;
@@ -123,14 +144,24 @@ typedef struct ls_registry {
   int cpu[LS_MAX_WORKERS];              /* worker i's CPU when pinned, else -1 (sessions are
                                            made there: arena and model replica node-local) */
   int replicas;                         /* 0: none, 1: per node when > 1 node, 2: always */
+  int max_models;                       /* slots usable (<= LS_MAX_MODELS) */
+  struct ls_metrics *met[LS_MAX_WORKERS]; /* workers' metrics: a reused slot's are zeroed */
   _Atomic uint64_t scan_errors;
+  _Atomic uint64_t skipped;             /* model files not served for lack of a slot (last scan) */
+  _Atomic uint64_t bad_names;           /* *.lm files whose names are not model names (last scan) */
+  ls_ratelog skip_log, bad_log;         /* their log lines: when the set changes, <= 1 per 10 s */
 } ls_registry;
 
 void ls_registry_init(ls_registry *r, const char *dir, int nworkers);
 /* Scan the directory: load new and changed files (all files when force), retire removed ones.
  * Returns the number of models served afterwards, or -1 if the directory cannot be read. */
 int ls_registry_scan(ls_registry *r, int force);
-/* Load one file into its slot now (tests, fuzz target): 0 or a negative LM_E* code. */
+/* Load one file into its slot now (tests, fuzz target): 0 or a negative LM_E* code. Slots of
+ * removed files are freed after a grace period (ls_registry_synchronize) and reused; when the
+ * directory holds more models than max_models, the first max_models names in byte order are
+ * given slots in byte order of their names (a model served keeps its slot) and the rest are
+ * skipped: counted (lmserve_models_skipped) and logged, at most once every 10 s and only when
+ * the set changes. */
 int ls_registry_load_file(ls_registry *r, const char *path, const char *name);
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n);
 int ls_registry_count_ready(ls_registry *r);
@@ -154,6 +185,10 @@ typedef struct ls_metrics {
   _Atomic int64_t inflight;
   _Atomic int64_t conns_open;
   _Atomic uint64_t conns_total, conns_rejected, timeouts;
+  _Atomic uint64_t conns_evicted;  /* idle connections closed to admit a new one */
+  _Atomic uint64_t header_timeouts; /* connections closed for an incomplete head */
+  _Atomic uint64_t output_held;    /* times a connection's input waited for its output */
+  _Atomic uint64_t scratch_shrinks; /* scratch buffers given back after an outsized request */
 } ls_metrics;
 int ls_code_index(int status);
 void ls_hist_observe(ls_hist *h, uint64_t ns);
@@ -186,6 +221,9 @@ typedef struct ls_conn {
   size_t out_off;       /* bytes of out already sent */
   ls_req req;
   int have_head;        /* req holds the parsed head of the pending request */
+  int held;             /* input left unprocessed: the output queue is over --max-queued-bytes */
+  int served;           /* requests answered on this connection */
+  uint64_t t_accept_ns; /* accepted (the first head must be complete by --header-timeout) */
   int sent_continue;
   int closing;          /* close once out is flushed */
   uint64_t t_start_ns;  /* first byte of the pending request (0: none) */
@@ -207,11 +245,13 @@ typedef struct ls_worker {
   ls_conn *conns;
   ls_conn *free_list;
   int nconns;
+  int nbuffered;        /* pooled connections holding buffers (kept up to LS_KEEP_BUFFERS) */
   /* scratch, grown to the largest request seen (high-water), reused after */
   double *vals;
   size_t vals_cap;
   float *fvals, *outs;
   size_t fvals_cap, outs_cap;
+  size_t vals_limit;    /* values one request may parse (--max-batch-rows × features; 0: none) */
   ls_buf body;          /* response body scratch */
   char body_fixed[16384];
   char date[64];
@@ -224,7 +264,22 @@ typedef struct ls_worker {
 int ls_worker_init(ls_worker *w, ls_server *s, int idx);
 void ls_worker_free(ls_worker *w);
 int ls_conn_init(ls_conn *c, size_t in_fixed, size_t out_fixed);
+/* ls_conn_init keeping the pool linkage (event loop: buffers made when a connection first has
+ * bytes to read, so idle connections cost no buffer). */
+int ls_conn_alloc_buffers(ls_conn *c, size_t in_fixed, size_t out_fixed);
 void ls_conn_reset(ls_conn *c);
+/* Timeouts of one connection at now (called by the event loop's 100 ms sweep and the fuzz
+ * target): LS_TO_NONE, LS_TO_CLOSE (close it now), or LS_TO_408 (a 408 was queued in c->out,
+ * closing set: flush it). Header timeout: from accept until the first head is complete, and
+ * from a later request's first byte until its head is complete. */
+enum { LS_TO_NONE, LS_TO_CLOSE, LS_TO_408 };
+int ls_conn_timeouts(ls_worker *w, ls_conn *c, uint64_t now);
+/* May c be closed to admit a new connection? (No request under way, no output pending.) */
+int ls_conn_evictable(const ls_conn *c);
+/* Give back scratch grown past LS_SCRATCH_KEEP by an outsized request (after its response). */
+void ls_worker_trim(ls_worker *w);
+#define LS_SCRATCH_KEEP (1u << 20) /* bytes of each scratch array kept between requests */
+#define LS_KEEP_BUFFERS 256        /* per worker: closed connections whose buffers are kept */
 void ls_conn_free(ls_conn *c);
 /* Process the bytes in c->in: parse every complete request, append responses to c->out.
  * Sets c->closing when the connection must be closed after flushing. */
@@ -257,9 +312,12 @@ typedef struct ls_infer_req {
   int ndim;
   int has_data;
   size_t nvals;             /* numbers parsed into the worker's vals */
+  int data_ndim;            /* nesting of data (1: flat), its lengths per level: */
+  int64_t data_dims[9];
   int64_t binary_size;      /* parameters.binary_data_size, -1 when absent */
   int binary_output;        /* outputs requested as binary */
   int bad_output_name;
+  int too_many_values;      /* data passed w->vals_limit (the response is a 413) */
   const char *err;          /* on error: what was wrong */
   char errbuf[160];
 } ls_infer_req;

@@ -9,6 +9,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "server/ls.h"
 
@@ -87,11 +88,12 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
   int nw = s->workers ? s->nworkers : 1;
   int ns = atomic_load_explicit(&s->reg.nslots, memory_order_acquire);
   char lab[LS_NAME_MAX + 64];
+  #define LIVE(m) atomic_load_explicit(&s->reg.slots[m].live, memory_order_acquire)
 
   ls_buf_puts(b, "# HELP lmserve_requests_total HTTP requests answered, by model (empty: none) and "
            "status code.\n# TYPE lmserve_requests_total counter\n");
   for (int m = 0; m <= LS_MAX_MODELS; m++) {
-    if (m < LS_MAX_MODELS && m >= ns) continue;
+    if (m < LS_MAX_MODELS && (m >= ns || !LIVE(m))) continue;
     for (int k = 0; k < LS_NCODES; k++) {
       uint64_t v = 0;
       for (int i = 0; i < nw; i++) v += atomic_load_explicit(&ws[i].m.req[m][k], memory_order_relaxed);
@@ -106,18 +108,24 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
   ls_buf_puts(b, "# HELP lmserve_inference_duration_seconds Time spent scoring in lm_predict, by "
            "model.\n# TYPE lmserve_inference_duration_seconds histogram\n");
   for (int m = 0; m < ns; m++) {
+    if (!LIVE(m)) continue;
     snprintf(lab, sizeof lab, "model=\"%s\"", s->reg.slots[m].name);
     hist_out(b, "lmserve_inference_duration_seconds", lab, ws, nw,
              offsetof(ls_metrics, inf_dur) + (size_t)m * sizeof(ls_hist));
   }
   int64_t inflight = 0, open = 0;
-  uint64_t total = 0, rejected = 0, timeouts = 0;
+  uint64_t total = 0, rejected = 0, timeouts = 0, evicted = 0, htimeouts = 0, held = 0,
+           shrinks = 0;
   for (int i = 0; i < nw; i++) {
     inflight += atomic_load_explicit(&ws[i].m.inflight, memory_order_relaxed);
     open += atomic_load_explicit(&ws[i].m.conns_open, memory_order_relaxed);
     total += atomic_load_explicit(&ws[i].m.conns_total, memory_order_relaxed);
     rejected += atomic_load_explicit(&ws[i].m.conns_rejected, memory_order_relaxed);
     timeouts += atomic_load_explicit(&ws[i].m.timeouts, memory_order_relaxed);
+    evicted += atomic_load_explicit(&ws[i].m.conns_evicted, memory_order_relaxed);
+    htimeouts += atomic_load_explicit(&ws[i].m.header_timeouts, memory_order_relaxed);
+    held += atomic_load_explicit(&ws[i].m.output_held, memory_order_relaxed);
+    shrinks += atomic_load_explicit(&ws[i].m.scratch_shrinks, memory_order_relaxed);
   }
   ls_buf_printf(b,
           "# HELP lmserve_requests_in_flight Requests received and not yet answered.\n"
@@ -134,27 +142,55 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
           "# TYPE lmserve_timeouts_total counter\nlmserve_timeouts_total %llu\n",
           (long long)inflight, (long long)open, (unsigned long long)total,
           (unsigned long long)rejected, (unsigned long long)timeouts);
+  ls_buf_printf(b,
+          "# HELP lmserve_connections_evicted_total Idle connections closed to admit a new one "
+          "at --max-connections.\n# TYPE lmserve_connections_evicted_total counter\n"
+          "lmserve_connections_evicted_total %llu\n"
+          "# HELP lmserve_header_timeouts_total Connections closed because no complete request "
+          "head arrived within --header-timeout.\n"
+          "# TYPE lmserve_header_timeouts_total counter\nlmserve_header_timeouts_total %llu\n"
+          "# HELP lmserve_output_held_total Times a connection's input waited because its unsent "
+          "responses passed --max-queued-bytes.\n"
+          "# TYPE lmserve_output_held_total counter\nlmserve_output_held_total %llu\n"
+          "# HELP lmserve_scratch_shrinks_total Scratch buffers given back after a request "
+          "larger than the kept size.\n"
+          "# TYPE lmserve_scratch_shrinks_total counter\nlmserve_scratch_shrinks_total %llu\n"
+          "# HELP lmserve_models_skipped Model files not served: more than --max-models.\n"
+          "# TYPE lmserve_models_skipped gauge\nlmserve_models_skipped %llu\n"
+          "# HELP lmserve_model_files_ignored .lm files whose names are not model names.\n"
+          "# TYPE lmserve_model_files_ignored gauge\nlmserve_model_files_ignored %llu\n",
+          (unsigned long long)evicted, (unsigned long long)htimeouts, (unsigned long long)held,
+          (unsigned long long)shrinks, (unsigned long long)atomic_load(&s->reg.skipped),
+          (unsigned long long)atomic_load(&s->reg.bad_names));
   ls_buf_puts(b, "# HELP lmserve_model_info The model version served, with its content hash "
            "(XXH64 of the .lm file).\n# TYPE lmserve_model_info gauge\n");
   for (int m = 0; m < ns; m++) {
-    ls_version *v = atomic_load(&s->reg.slots[m].cur);
+    ls_version *v = LIVE(m) ? atomic_load(&s->reg.slots[m].cur) : NULL;
     if (!v) continue;
+    /* Strings from the .lm file: escaped as label values (a newline must not start a line). */
+    char src[256], obj[256], ker[256];
+    const char *so = v->info.source_format ? v->info.source_format : "",
+               *ob = v->info.objective ? v->info.objective : "",
+               *ke = v->info.kernel ? v->info.kernel : "";
+    ls_prom_escape(src, sizeof src, so, strlen(so));
+    ls_prom_escape(obj, sizeof obj, ob, strlen(ob));
+    ls_prom_escape(ker, sizeof ker, ke, strlen(ke));
     ls_buf_printf(b,
             "lmserve_model_info{model=\"%s\",version=\"%s\",hash=\"%016llx\",source=\"%s\","
             "objective=\"%s\",kernel=\"%s\"} 1\n",
-            s->reg.slots[m].name, v->vstr, (unsigned long long)v->hash,
-            v->info.source_format ? v->info.source_format : "",
-            v->info.objective ? v->info.objective : "", v->info.kernel ? v->info.kernel : "");
+            s->reg.slots[m].name, v->vstr, (unsigned long long)v->hash, src, obj, ker);
   }
   ls_buf_puts(b, "# HELP lmserve_model_reloads_total New versions of a model swapped in after "
            "startup.\n# TYPE lmserve_model_reloads_total counter\n");
   for (int m = 0; m < ns; m++)
+    if (LIVE(m))
     ls_buf_printf(b, "lmserve_model_reloads_total{model=\"%s\"} %llu\n", s->reg.slots[m].name,
             (unsigned long long)atomic_load(&s->reg.slots[m].reloads));
   ls_buf_puts(b, "# HELP lmserve_model_reload_failures_total Model files rejected (unreadable, "
            "corrupt, failing self-test); the previous version keeps serving.\n"
            "# TYPE lmserve_model_reload_failures_total counter\n");
   for (int m = 0; m < ns; m++)
+    if (LIVE(m))
     ls_buf_printf(b, "lmserve_model_reload_failures_total{model=\"%s\"} %llu\n", s->reg.slots[m].name,
             (unsigned long long)atomic_load(&s->reg.slots[m].reload_failures));
   int ready = atomic_load(&s->state) == LS_RUNNING && ls_registry_count_ready(&s->reg) > 0;
@@ -164,5 +200,6 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
           "# HELP lmserve_build_info lmserve and liblmrt version.\n"
           "# TYPE lmserve_build_info gauge\nlmserve_build_info{version=\"%s\"} 1\n",
           ready, LM_VERSION_STRING);
+  #undef LIVE
   ls_respond(w, c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b->p, b->len);
 }

@@ -9,7 +9,11 @@
  * prepared, the file's XXH64 computed. Only a version that passed all of that is published,
  * with one atomic exchange of the slot's pointer; a file that fails is logged, counted
  * (lmserve_model_reload_failures_total) and the previous version keeps serving. A removed file
- * unpublishes its model (404 afterwards).
+ * unpublishes its model (404 afterwards) and frees its slot after a grace period, so names may
+ * come and go for ever (model-v1.lm, model-v2.lm, ...); when more files than --max-models are
+ * present, slots go by name order and the rest are skipped, counted and logged (rate-limited).
+ * Strings from a .lm file (objective, source format, kernel) are escaped wherever they are
+ * written: metadata JSON, logs (ls_json_escape), Prometheus labels (ls_prom_escape).
  *
  * Read side (workers): one acquire load of the slot's pointer per request; no lock, no
  * reference count. A retired version is freed only after every worker has passed a quiescent
@@ -35,6 +39,7 @@ void ls_registry_init(ls_registry *r, const char *dir, int nworkers) {
   memset(r, 0, sizeof *r);
   r->dir = dir;
   r->nworkers = nworkers;
+  r->max_models = LS_MAX_MODELS;
   for (int i = 0; i < LS_MAX_WORKERS; i++) r->cpu[i] = -1;
 }
 
@@ -59,14 +64,18 @@ static int run_on(int cpu, cpu_set_t *saved, int *have_saved) {
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n) {
   int ns = atomic_load_explicit(&r->nslots, memory_order_acquire);
   for (int i = 0; i < ns; i++)
-    if (r->slots[i].name_len == n && memcmp(r->slots[i].name, name, n) == 0) return &r->slots[i];
+    if (atomic_load_explicit(&r->slots[i].live, memory_order_acquire) &&
+        r->slots[i].name_len == n && memcmp(r->slots[i].name, name, n) == 0)
+      return &r->slots[i];
   return NULL;
 }
 
 int ls_registry_count_ready(ls_registry *r) {
   int ns = atomic_load_explicit(&r->nslots, memory_order_acquire), k = 0;
   for (int i = 0; i < ns; i++)
-    if (atomic_load_explicit(&r->slots[i].cur, memory_order_relaxed)) k++;
+    if (atomic_load_explicit(&r->slots[i].live, memory_order_relaxed) &&
+        atomic_load_explicit(&r->slots[i].cur, memory_order_relaxed))
+      k++;
   return k;
 }
 
@@ -171,16 +180,18 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
   free(x), free(y), free(xd);
   v->version = ver;
   snprintf(v->vstr, sizeof v->vstr, "%u", ver);
-  char meta[2048];
+  char meta[4096], src[600], obj[600];
+  ls_json_escape(src, sizeof src, v->info.source_format ? v->info.source_format : "",
+                 v->info.source_format ? strlen(v->info.source_format) : 0);
+  ls_json_escape(obj, sizeof obj, v->info.objective ? v->info.objective : "",
+                 v->info.objective ? strlen(v->info.objective) : 0);
   int n = snprintf(meta, sizeof meta,
                    "{\"name\":\"%s\",\"versions\":[\"%s\"],\"platform\":\"lmrt\","
                    "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
                    "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
                    "\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\",\"trees\":%u,"
                    "\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
-                   s->name, v->vstr, v->nfeat, v->width,
-                   v->info.source_format ? v->info.source_format : "",
-                   v->info.objective ? v->info.objective : "", v->info.num_trees, v->hash,
+                   s->name, v->vstr, v->nfeat, v->width, src, obj, v->info.num_trees, v->hash,
                    v->selftest_rows);
   if (n < 0 || (size_t)n >= sizeof meta || !(v->meta = malloc((size_t)n + 1))) {
     snprintf(why, sizeof why, "metadata too long");
@@ -209,20 +220,52 @@ static void publish(ls_registry *r, ls_slot *s, ls_version *v) {
   }
 }
 
-static ls_slot *slot_for(ls_registry *r, const char *name, size_t n) {
-  ls_slot *s = ls_registry_find(r, name, n);
-  if (s) return s;
-  int ns = atomic_load(&r->nslots);
-  if (ns >= LS_MAX_MODELS) {
-    ls_log(LS_LOG_ERROR, "too many models", "\"max\":%d", LS_MAX_MODELS);
-    return NULL;
+/* Zero the per-slot metrics of every worker (the slot is free and a grace period has passed:
+ * no worker is counting into it). */
+static void reset_slot_metrics(ls_registry *r, int idx) {
+  for (int i = 0; i < r->nworkers; i++) {
+    struct ls_metrics *m = r->met[i];
+    if (!m) continue;
+    for (int k = 0; k < LS_NCODES; k++) atomic_store_explicit(&m->req[idx][k], 0, memory_order_relaxed);
+    ls_hist *h = &m->inf_dur[idx];
+    for (int k = 0; k <= LS_NBUCKETS; k++) atomic_store_explicit(&h->b[k], 0, memory_order_relaxed);
+    atomic_store_explicit(&h->count, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->sum_ns, 0, memory_order_relaxed);
   }
-  s = &r->slots[ns];
+}
+
+/* A free slot for a new name (NULL when max_models are in use). Free slots have passed their
+ * grace period (free_gone_slots synchronizes before returning), so no reader still looks at the
+ * old name; the name is written before the slot is published live (release). */
+static ls_slot *alloc_slot(ls_registry *r, const char *name, size_t n) {
+  int ns = atomic_load(&r->nslots), lim = r->max_models < LS_MAX_MODELS ? r->max_models : LS_MAX_MODELS;
+  int idx = -1;
+  for (int i = 0; i < ns && i < lim; i++)
+    if (!atomic_load(&r->slots[i].live)) {
+      idx = i;
+      break;
+    }
+  if (idx < 0) {
+    if (ns >= lim) return NULL;
+    idx = ns;
+  }
+  ls_slot *s = &r->slots[idx];
+  reset_slot_metrics(r, idx);
   memcpy(s->name, name, n);
   s->name[n] = 0;
   s->name_len = n;
-  atomic_store_explicit(&r->nslots, ns + 1, memory_order_release);
+  s->have_seen = 0;
+  s->gen = 0;
+  atomic_store(&s->reloads, 0);
+  atomic_store(&s->reload_failures, 0);
+  atomic_store_explicit(&s->live, 1, memory_order_release);
+  if (idx == ns) atomic_store_explicit(&r->nslots, ns + 1, memory_order_release);
   return s;
+}
+
+static ls_slot *slot_for(ls_registry *r, const char *name, size_t n) {
+  ls_slot *s = ls_registry_find(r, name, n);
+  return s ? s : alloc_slot(r, name, n);
 }
 
 static void load_into(ls_registry *r, ls_slot *s, const char *path) {
@@ -232,22 +275,20 @@ static void load_into(ls_registry *r, ls_slot *s, const char *path) {
   int had = atomic_load(&s->cur) != NULL;
   publish(r, s, v);
   if (s->gen > 1) ls_inc(&s->reloads);
-  char pe[600];
+  char pe[600], src[200], obj[200], ker[200];
   ls_json_escape(pe, sizeof pe, path, strlen(path));
+  ls_json_escape(src, sizeof src, v->info.source_format ? v->info.source_format : "",
+                 v->info.source_format ? strlen(v->info.source_format) : 0);
+  ls_json_escape(obj, sizeof obj, v->info.objective ? v->info.objective : "",
+                 v->info.objective ? strlen(v->info.objective) : 0);
+  ls_json_escape(ker, sizeof ker, v->info.kernel ? v->info.kernel : "",
+                 v->info.kernel ? strlen(v->info.kernel) : 0);
   ls_log(LS_LOG_INFO, had ? "model reloaded" : "model loaded",
          "\"model\":\"%s\",\"version\":%u,\"file\":\"%s\",\"hash\":\"%016" PRIx64 "\","
          "\"source\":\"%s\",\"objective\":\"%s\",\"trees\":%u,\"features\":%zu,\"outputs\":%zu,"
          "\"kernel\":\"%s\",\"selftest_rows\":%d,\"numa_replicas\":%d",
-         s->name, v->version, pe, v->hash, v->info.source_format ? v->info.source_format : "",
-         v->info.objective ? v->info.objective : "", v->info.num_trees, v->nfeat, v->width,
-         v->info.kernel ? v->info.kernel : "", v->selftest_rows, v->replicas);
-}
-
-int ls_registry_load_file(ls_registry *r, const char *path, const char *name) {
-  ls_slot *s = slot_for(r, name, strlen(name));
-  if (!s) return LM_ERANGE;
-  load_into(r, s, path);
-  return atomic_load(&s->cur) ? 0 : LM_EFORMAT;
+         s->name, v->version, pe, v->hash, src, obj, v->info.num_trees, v->nfeat, v->width, ker,
+         v->selftest_rows, v->replicas);
 }
 
 static int valid_stem(const char *n, size_t l) {
@@ -267,48 +308,152 @@ static int same_file(const struct stat *a, const struct stat *b) {
          a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+int ls_registry_load_file(ls_registry *r, const char *path, const char *name) {
+  if (!valid_stem(name, strlen(name))) return LM_ERANGE;
+  ls_slot *s = slot_for(r, name, strlen(name));
+  if (!s) return LM_ERANGE;
+  load_into(r, s, path);
+  return atomic_load(&s->cur) ? 0 : LM_EFORMAT;
+}
+
+/* Unpublish and free the slots whose files are gone (keep[i] == 0): one grace period for all of
+ * them, then their versions are freed and the slots can take new names. */
+static void free_gone_slots(ls_registry *r, const char *keep) {
+  int ns = atomic_load(&r->nslots), any = 0;
+  ls_version *old[LS_MAX_MODELS];
+  for (int i = 0; i < ns; i++) {
+    ls_slot *s = &r->slots[i];
+    old[i] = NULL;
+    if (keep[i] || !atomic_load(&s->live)) continue;
+    old[i] = atomic_exchange(&s->cur, NULL);
+    atomic_store_explicit(&s->live, 0, memory_order_release);
+    any = 1;
+    if (old[i]) ls_log(LS_LOG_INFO, "model removed", "\"model\":\"%s\"", s->name);
+  }
+  if (!any) return;
+  ls_registry_synchronize(r);
+  for (int i = 0; i < ns; i++) {
+    free_version(old[i]);
+    if (!keep[i]) r->slots[i].have_seen = 0;
+  }
+}
+
+/* A rate-limited warning about a set of files: logged when the set (its hash) changed, at most
+ * once every 10 s; names: the first few, already escaped. */
+static void ratelog(ls_ratelog *rl, uint64_t hash, uint64_t count, const char *msg,
+                    const char *names, int max) {
+  if (hash != rl->hash) rl->pending = count > 0, rl->hash = hash;
+  uint64_t now = ls_now_ns();
+  if (!rl->pending || (rl->last_ns && now - rl->last_ns < 10000000000ull)) return;
+  rl->pending = 0;
+  rl->last_ns = now;
+  ls_log(LS_LOG_WARN, msg, "\"count\":%llu,\"max_models\":%d,\"files\":\"%s\"",
+         (unsigned long long)count, max, names);
+}
+
+typedef struct scan_entry {
+  char name[LS_NAME_MAX];
+  size_t len;
+  struct stat st;
+} scan_entry;
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const scan_entry *)a)->name, ((const scan_entry *)b)->name);
+}
+
+/* Append name (escaped) to a comma-separated list of at most 5 names. */
+static void list_add(char *list, size_t cap, int *k, const char *name, size_t n) {
+  if (*k >= 5) {
+    if (*k == 5 && strlen(list) + 6 < cap) strcat(list, ", ...");
+    (*k)++;
+    return;
+  }
+  char e[3 * LS_NAME_MAX];
+  ls_json_escape(e, sizeof e, name, n < LS_NAME_MAX ? n : LS_NAME_MAX);
+  size_t l = strlen(list);
+  snprintf(list + l, cap - l, "%s%s", *k ? ", " : "", e);
+  (*k)++;
+}
+
 int ls_registry_scan(ls_registry *r, int force) {
   DIR *d = opendir(r->dir);
   if (!d) {
     ls_inc(&r->scan_errors);
     return -1;
   }
-  char seen[LS_MAX_MODELS] = {0};
+  /* 1. The directory's model files, in name order (deterministic when there are too many). */
+  scan_entry *es = NULL;
+  size_t ne = 0, cap = 0;
+  uint64_t bad = 0, bad_hash = 0;
+  char bad_list[1024] = "";
+  int bad_k = 0;
   struct dirent *e;
   char path[4096];
   while ((e = readdir(d)) != NULL) {
     size_t l = strlen(e->d_name);
     if (l < 4 || strcmp(e->d_name + l - 3, ".lm") != 0) continue;
     if (!valid_stem(e->d_name, l - 3)) {
-      ls_log(LS_LOG_WARN, "file skipped: model names use [A-Za-z0-9._-]", NULL);
+      bad++;
+      bad_hash += XXH64(e->d_name, l, 0); /* order-independent */
+      list_add(bad_list, sizeof bad_list, &bad_k, e->d_name, l);
       continue;
     }
     snprintf(path, sizeof path, "%s/%s", r->dir, e->d_name);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    ls_slot *s = slot_for(r, e->d_name, l - 3);
-    if (!s) continue;
-    seen[s - r->slots] = 1;
-    if (!force && s->have_seen && same_file(&s->seen, &st)) continue;
-    s->seen = st;
-    s->have_seen = 1;
-    load_into(r, s, path);
+    if (ne == cap) {
+      size_t nc = cap ? 2 * cap : 64;
+      scan_entry *n = realloc(es, nc * sizeof *n);
+      if (!n) break;
+      es = n, cap = nc;
+    }
+    memcpy(es[ne].name, e->d_name, l - 3);
+    es[ne].name[l - 3] = 0;
+    es[ne].len = l - 3;
+    es[ne].st = st;
+    ne++;
   }
   closedir(d);
-  int ns = atomic_load(&r->nslots);
-  for (int i = 0; i < ns; i++) {
-    ls_slot *s = &r->slots[i];
-    if (seen[i]) continue;
-    s->have_seen = 0;
-    if (atomic_load(&s->cur)) {
-      publish(r, s, NULL);
-      ls_log(LS_LOG_INFO, "model removed", "\"model\":\"%s\"", s->name);
-    }
+  if (ne) qsort(es, ne, sizeof *es, by_name);
+  atomic_store(&r->bad_names, bad);
+  ratelog(&r->bad_log, bad_hash, bad, "files skipped: model names use [A-Za-z0-9._-], at most 127",
+          bad_list, r->max_models);
+  /* 2. Slots whose files are gone are freed first, so that their places go to new files. */
+  char keep[LS_MAX_MODELS] = {0};
+  for (size_t i = 0; i < ne; i++) {
+    ls_slot *s = ls_registry_find(r, es[i].name, es[i].len);
+    if (s) keep[s - r->slots] = 1;
   }
+  free_gone_slots(r, keep);
+  /* 3. New and changed files. */
+  uint64_t skipped = 0, skip_hash = 0;
+  char skip_list[1024] = "";
+  int skip_k = 0;
+  for (size_t i = 0; i < ne; i++) {
+    ls_slot *s = slot_for(r, es[i].name, es[i].len);
+    if (!s) {
+      skipped++;
+      skip_hash += XXH64(es[i].name, es[i].len, 0);
+      list_add(skip_list, sizeof skip_list, &skip_k, es[i].name, es[i].len);
+      continue;
+    }
+    if (!force && s->have_seen && same_file(&s->seen, &es[i].st)) continue;
+    s->seen = es[i].st;
+    s->have_seen = 1;
+    snprintf(path, sizeof path, "%s/%s.lm", r->dir, es[i].name);
+    load_into(r, s, path);
+  }
+  free(es);
+  atomic_store(&r->skipped, skipped);
+  ratelog(&r->skip_log, skip_hash, skipped, "models skipped: no free model slot (--max-models)",
+          skip_list, r->max_models);
   return ls_registry_count_ready(r);
 }
 
 void ls_registry_free(ls_registry *r) {
   int ns = atomic_load(&r->nslots);
-  for (int i = 0; i < ns; i++) free_version(atomic_exchange(&r->slots[i].cur, NULL));
+  for (int i = 0; i < ns; i++) {
+    free_version(atomic_exchange(&r->slots[i].cur, NULL));
+    atomic_store(&r->slots[i].live, 0);
+  }
 }

@@ -30,9 +30,11 @@ $(LMSERVE_BIN): $(BUILD)/obj/server/lmserve.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt
 # SAN=1 the same tests run against the ASan+UBSan build (LSan checks the server at exit).
 check: check-server
 check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuzz_replay \
-              $(BUILD)/tests/server_test_alloc
+              $(BUILD)/tests/server_test_alloc $(BUILD)/tests/server_test_strings
 	@echo "== $(BUILD)/tests/server_test_alloc"
 	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_test_alloc
+	@echo "== $(BUILD)/tests/server_test_strings"
+	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_test_strings
 	@echo "== $(BUILD)/tests/server_fuzz_replay server/fuzz/corpus"
 	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_fuzz_replay $(wildcard server/fuzz/corpus/* server/fuzz/regressions/*)
 	@echo "== server/tests/test_server.py ($(BUILD))"
@@ -50,6 +52,11 @@ $(BUILD)/tests/server_test_alloc: $(BUILD)/obj/server/tests/test_alloc.o $(SERVE
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free \
 	  -o $@ $^ $(CONV_LDLIBS) $(LDLIBS) $(SERVER_LDLIBS)
+
+# Strings from .lm files and requests escaped in every output (JSON, Prometheus, logs).
+$(BUILD)/tests/server_test_strings: $(BUILD)/obj/server/tests/test_strings.o $(SERVER_OBJ) $(LIBS_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(CONV_LDLIBS) $(LDLIBS) $(SERVER_LDLIBS)
 
 SERVE_LISTEN ?= 127.0.0.1:8080
 serve: all

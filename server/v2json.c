@@ -2,11 +2,14 @@
  * v2json.c — a strict, allocation-free parser for one JSON document shape: the KServe Open
  * Inference Protocol (V2) inference request. A general JSON library builds a tree of heap nodes
  * (json-c allocates per value); lmserve instead walks the bytes once, keeps spans into the body
- * for the strings it needs (the request id is echoed byte for byte, escapes and all) and writes
+ * for the strings it needs (the request id is echoed byte for byte, escapes and all: strings
+ * must be valid UTF-8, so the echo is valid JSON) and writes
  * the input tensor's numbers straight into the worker's value buffer (doubles; JSON null = NaN =
  * a missing value). Grammar is RFC 8259 without extensions: no comments, no trailing commas, no
  * NaN/Infinity literals, no leading zeros or '+', no control characters in strings, nesting at
- * most 32 deep; anything else is a 400 naming the byte offset.
+ * most 32 deep, strings valid UTF-8; keys are compared with their escapes decoded, a member
+ * lmserve reads given twice in one object is refused, nested data must be regular (no ragged
+ * rows); anything else is a 400 naming the byte offset.
  *
  * Numbers: decimal literals whose significand fits 2^53 and whose decimal exponent is within
  * ±22 are converted exactly (Clinger's fast path: one IEEE multiplication or division of two
@@ -93,9 +96,76 @@ static int string(jp *j, const char **s, size_t *n) {
     j->p = p;
     JERR("malformed JSON: unterminated string");
   }
+  if (!ls_utf8_valid(j->p, (size_t)(p - j->p))) {
+    const char *q = j->p;
+    while (q < p && ls_utf8_valid(q, 1)) q++; /* near the first bad byte */
+    j->p = q;
+    JERR("malformed JSON: invalid UTF-8 in a string");
+  }
   *s = j->p;
   *n = (size_t)(p - j->p);
   j->p = p + 1;
+  return 0;
+}
+
+/* The value of a string's content s[0..n) (escapes validated by string()) decoded into out
+ * (cap bytes, NUL-terminated, cut at a character when full): its length. Every name lmserve
+ * compares against is shorter than cap - 1, so a cut string matches none. Keys and the
+ * strings lmserve compares (datatype, output names) are compared decoded: "\u0069nputs" is
+ * "inputs". A lone surrogate decodes to U+FFFD. */
+static size_t decode(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned cp;
+    if (s[i] != '\\') {
+      if (o + 2 > cap) break;
+      out[o++] = s[i++];
+      continue;
+    }
+    char x = s[i + 1];
+    if (x != 'u') {
+      const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+      if (o + 2 > cap) break;
+      out[o++] = to[strchr(from, x) - from];
+      i += 2;
+      continue;
+    }
+    cp = (unsigned)(hexval(s[i + 2]) << 12 | hexval(s[i + 3]) << 8 | hexval(s[i + 4]) << 4 |
+                    hexval(s[i + 5]));
+    i += 6;
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
+      unsigned lo = (unsigned)(hexval(s[i + 2]) << 12 | hexval(s[i + 3]) << 8 |
+                               hexval(s[i + 4]) << 4 | hexval(s[i + 5]));
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        i += 6;
+      }
+    }
+    if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
+    char u[4];
+    size_t ul;
+    if (cp < 0x80) u[0] = (char)cp, ul = 1;
+    else if (cp < 0x800) u[0] = (char)(0xc0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), ul = 2;
+    else if (cp < 0x10000)
+      u[0] = (char)(0xe0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)),
+      u[2] = (char)(0x80 | (cp & 63)), ul = 3;
+    else
+      u[0] = (char)(0xf0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)),
+      u[2] = (char)(0x80 | (cp >> 6 & 63)), u[3] = (char)(0x80 | (cp & 63)), ul = 4;
+    if (o + ul + 1 > cap) break;
+    memcpy(out + o, u, ul);
+    o += ul;
+  }
+  out[o] = 0;
+  return o;
+}
+
+/* A string, decoded into out (cap bytes; see decode). */
+static int string_decoded(jp *j, char *out, size_t cap, size_t *len) {
+  const char *s;
+  size_t n;
+  if (string(j, &s, &n)) return -1;
+  *len = decode(s, n, out, cap);
   return 0;
 }
 
@@ -237,6 +307,10 @@ static int skip_value(jp *j, int depth) {
 
 static int push_val(jp *j, double v) {
   ls_worker *w = j->w;
+  if (w->vals_limit && j->q->nvals >= w->vals_limit) {
+    j->q->too_many_values = 1;
+    JERR("data: more values than --max-batch-rows rows of the model's features");
+  }
   if (j->q->nvals == w->vals_cap) {
     size_t cap = w->vals_cap ? 2 * w->vals_cap : 1024;
     double *nv = realloc(w->vals, cap * sizeof *nv);
@@ -248,42 +322,67 @@ static int push_val(jp *j, double v) {
   return 0;
 }
 
-/* "data": numbers and nulls, possibly nested (row-major), flattened. */
+/* "data": numbers and nulls, possibly nested (row-major), flattened. Nesting must be regular:
+ * numbers only at one depth (q->data_ndim levels), and every array at a depth as long as the
+ * first one there (q->data_dims); infer.c then checks these lengths against the shape. */
 static int data_array(jp *j, int depth) {
+  ls_infer_req *q = j->q;
   if (depth > 8) JERR("data nested too deeply");
   if (expect(j, '[')) return -1;
+  int64_t count = 0;
   ws(j);
-  if (j->p < j->e && *j->p == ']') return j->p++, 0;
-  for (;;) {
-    ws(j);
-    if (j->p >= j->e) JERR("malformed JSON: value expected");
-    char c = *j->p;
-    if (c == '[') {
-      if (data_array(j, depth + 1)) return -1;
-    } else if (c == 'n') {
-      if (lit(j, "null") || push_val(j, NAN)) return -1;
-    } else if (c == '-' || (c >= '0' && c <= '9')) {
-      double v;
-      if (number(j, &v) || push_val(j, v)) return -1;
-    } else {
-      JERR("malformed JSON: data: expected a number or null");
+  if (j->p < j->e && *j->p == ']') {
+    j->p++;
+  } else {
+    for (;;) {
+      ws(j);
+      if (j->p >= j->e) JERR("malformed JSON: value expected");
+      char c = *j->p;
+      if (c == '[') {
+        if (q->data_ndim && depth + 2 > q->data_ndim)
+          JERR("ragged data: an array where the rows before had numbers");
+        if (data_array(j, depth + 1)) return -1;
+      } else if (c == 'n' || c == '-' || (c >= '0' && c <= '9')) {
+        if (!q->data_ndim) q->data_ndim = depth + 1;
+        else if (q->data_ndim != depth + 1)
+          JERR("ragged data: a number where the rows before had arrays");
+        double v = NAN;
+        if (c == 'n' ? lit(j, "null") : number(j, &v)) return -1;
+        if (push_val(j, v)) return -1;
+      } else {
+        JERR("malformed JSON: data: expected a number or null");
+      }
+      count++;
+      ws(j);
+      if (j->p < j->e && *j->p == ',') { j->p++; continue; }
+      if (expect(j, ']')) return -1;
+      break;
     }
-    ws(j);
-    if (j->p < j->e && *j->p == ',') { j->p++; continue; }
-    return expect(j, ']');
   }
+  if (q->data_dims[depth] < 0) {
+    q->data_dims[depth] = count;
+  } else if (q->data_dims[depth] != count) {
+    char m[120];
+    snprintf(m, sizeof m, "ragged data: an array of %lld values at depth %d where the first had %lld",
+             (long long)count, depth + 1, (long long)q->data_dims[depth]);
+    JERR(m);
+  }
+  return 0;
 }
 
-/* Generic object walk: calls field(j, key, keylen, ctx) for each member. */
+/* Generic object walk: calls field(j, key, keylen, seen) for each member, the key decoded (its
+ * escapes resolved); seen: the object's bit set of members already read (see once()). */
 typedef int (*field_fn)(jp *j, const char *k, size_t n, void *ctx);
 static int object(jp *j, field_fn f, void *ctx) {
+  (void)ctx;
+  unsigned seen = 0;
   if (expect(j, '{')) return -1;
   ws(j);
   if (j->p < j->e && *j->p == '}') return j->p++, 0;
   for (;;) {
-    const char *k;
+    char k[64];
     size_t n;
-    if (string(j, &k, &n) || expect(j, ':') || f(j, k, n, ctx)) return -1;
+    if (string_decoded(j, k, sizeof k, &n) || expect(j, ':') || f(j, k, n, &seen)) return -1;
     ws(j);
     if (j->p < j->e && *j->p == ',') { j->p++; continue; }
     return expect(j, '}');
@@ -303,9 +402,22 @@ static int array_of_objects(jp *j, field_fn f, void (*each)(jp *), void *ctx) {
   }
 }
 
+/* A member lmserve reads may appear once per object: a duplicate is refused (parsers that keep
+ * the first and those that keep the last would disagree about the request). */
+static int once(jp *j, void *seen, int bit, const char *key) {
+  unsigned *s = seen;
+  if (*s >> bit & 1) {
+    char m[64];
+    snprintf(m, sizeof m, "duplicate key \"%s\"", key);
+    JERR(m);
+  }
+  *s |= 1u << bit;
+  return 0;
+}
+
 static int input_params_field(jp *j, const char *k, size_t n, void *ctx) {
-  (void)ctx;
   if (key_is(k, n, "binary_data_size")) {
+    if (once(j, ctx, 0, "binary_data_size")) return -1;
     double v;
     if (number(j, &v)) return -1;
     if (!(v >= 0 && v <= 1e15) || v != floor(v)) JERR("binary_data_size: expected a count");
@@ -316,21 +428,18 @@ static int input_params_field(jp *j, const char *k, size_t n, void *ctx) {
 }
 
 static int input_field(jp *j, const char *k, size_t n, void *ctx) {
-  (void)ctx;
   ls_infer_req *q = j->q;
   if (q->ninputs > 1) return skip_value(j, 2);
-  if (key_is(k, n, "name")) return string(j, &q->in_name, &q->in_name_len);
+  if (key_is(k, n, "name"))
+    return once(j, ctx, 0, "name") || string(j, &q->in_name, &q->in_name_len) ? -1 : 0;
   if (key_is(k, n, "datatype")) {
-    const char *s;
     size_t l;
-    if (string(j, &s, &l)) return -1;
-    if (l >= sizeof q->datatype) l = sizeof q->datatype - 1;
-    memcpy(q->datatype, s, l);
-    q->datatype[l] = 0;
+    if (once(j, ctx, 1, "datatype") || string_decoded(j, q->datatype, sizeof q->datatype, &l))
+      return -1;
     return 0;
   }
   if (key_is(k, n, "shape")) {
-    if (expect(j, '[')) return -1;
+    if (once(j, ctx, 2, "shape") || expect(j, '[')) return -1;
     q->ndim = 0;
     ws(j);
     if (j->p < j->e && *j->p == ']') return j->p++, 0;
@@ -346,21 +455,21 @@ static int input_field(jp *j, const char *k, size_t n, void *ctx) {
     }
   }
   if (key_is(k, n, "data")) {
-    if (q->has_data) JERR("duplicate data");
+    if (q->has_data) JERR("duplicate key \"data\"");
     q->has_data = 1;
     return data_array(j, 0);
   }
-  if (key_is(k, n, "parameters")) return object(j, input_params_field, NULL);
+  if (key_is(k, n, "parameters"))
+    return once(j, ctx, 3, "parameters") || object(j, input_params_field, NULL) ? -1 : 0;
   return skip_value(j, 2);
 }
 
 static void count_input(jp *j) { j->q->ninputs++; }
 
 static int output_params_field(jp *j, const char *k, size_t n, void *ctx) {
-  (void)ctx;
   if (key_is(k, n, "binary_data")) {
     int b;
-    if (boolean(j, &b)) return -1;
+    if (once(j, ctx, 0, "binary_data") || boolean(j, &b)) return -1;
     if (b) j->q->binary_output = 1;
     return 0;
   }
@@ -368,23 +477,22 @@ static int output_params_field(jp *j, const char *k, size_t n, void *ctx) {
 }
 
 static int output_field(jp *j, const char *k, size_t n, void *ctx) {
-  (void)ctx;
   if (key_is(k, n, "name")) {
-    const char *s;
+    char s[16];
     size_t l;
-    if (string(j, &s, &l)) return -1;
+    if (once(j, ctx, 0, "name") || string_decoded(j, s, sizeof s, &l)) return -1;
     if (!key_is(s, l, "output-0")) j->q->bad_output_name = 1;
     return 0;
   }
-  if (key_is(k, n, "parameters")) return object(j, output_params_field, NULL);
+  if (key_is(k, n, "parameters"))
+    return once(j, ctx, 1, "parameters") || object(j, output_params_field, NULL) ? -1 : 0;
   return skip_value(j, 2);
 }
 
 static int top_params_field(jp *j, const char *k, size_t n, void *ctx) {
-  (void)ctx;
   if (key_is(k, n, "binary_data_output")) {
     int b;
-    if (boolean(j, &b)) return -1;
+    if (once(j, ctx, 0, "binary_data_output") || boolean(j, &b)) return -1;
     if (b) j->q->binary_output = 1;
     return 0;
   }
@@ -392,17 +500,21 @@ static int top_params_field(jp *j, const char *k, size_t n, void *ctx) {
 }
 
 static int top_field(jp *j, const char *k, size_t n, void *ctx) {
-  (void)ctx;
-  if (key_is(k, n, "id")) return string(j, &j->q->id, &j->q->id_len);
-  if (key_is(k, n, "parameters")) return object(j, top_params_field, NULL);
-  if (key_is(k, n, "inputs")) return array_of_objects(j, input_field, count_input, NULL);
-  if (key_is(k, n, "outputs")) return array_of_objects(j, output_field, NULL, NULL);
+  if (key_is(k, n, "id"))
+    return once(j, ctx, 0, "id") || string(j, &j->q->id, &j->q->id_len) ? -1 : 0;
+  if (key_is(k, n, "parameters"))
+    return once(j, ctx, 1, "parameters") || object(j, top_params_field, NULL) ? -1 : 0;
+  if (key_is(k, n, "inputs"))
+    return once(j, ctx, 2, "inputs") || array_of_objects(j, input_field, count_input, NULL) ? -1 : 0;
+  if (key_is(k, n, "outputs"))
+    return once(j, ctx, 3, "outputs") || array_of_objects(j, output_field, NULL, NULL) ? -1 : 0;
   return skip_value(j, 1);
 }
 
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
   memset(q, 0, offsetof(ls_infer_req, errbuf));
   q->binary_size = -1;
+  for (size_t d = 0; d < sizeof q->data_dims / sizeof *q->data_dims; d++) q->data_dims[d] = -1;
   jp j = {p, p, p + n, w, q};
   if (object(&j, top_field, NULL)) return -1;
   ws(&j);

@@ -7,6 +7,14 @@
  * responses. Checked: no crash, no leak, no undefined behaviour (ASan/UBSan/LSan), every
  * response starts with a status line, the in-flight gauge never goes negative.
  *
+ * The first byte also picks the client and the clock (connection lifetime): bits 1-2 how the
+ * client reads its responses (0: never — pipelined requests must be held once
+ * --max-queued-bytes of output are queued, and the queue must stay bounded; 1: 100 bytes per
+ * step; 2-3: everything, and held input is then processed as the event loop's flush does), bit
+ * 0 whether the clock moves 0.7 s per step (the header, request and idle timeouts of
+ * ls_conn_timeouts fire as in the event loop's sweep; a 408 must be a response, a close ends
+ * the connection). Limits are small so that 413s for rows and response size are reachable.
+ *
  *   make fuzz-server FUZZ_SECONDS=300      libFuzzer build (clang), corpus server/fuzz/corpus
  * Without -DLM_FUZZ_LIBFUZZER this file builds a replay program (main: each argument is an
  * input file) that `make check` runs over the committed corpus, under ASan in check-san.
@@ -46,6 +54,12 @@ static int setup(void) {
   srv.cfg.max_header = 1024;
   srv.cfg.max_body = 8192;
   srv.cfg.max_conns = 1;
+  srv.cfg.max_queued = 4096;
+  srv.cfg.header_timeout_s = 5;
+  srv.cfg.request_timeout_s = 10;
+  srv.cfg.idle_timeout_s = 60;
+  srv.cfg.max_rows = 64;
+  srv.cfg.max_response = 4096;
   srv.nworkers = 1;
   ls_registry_init(&srv.reg, "/nonexistent", 1);
   if (ls_registry_load_file(&srv.reg, out, "m") < 0) fail("model load");
@@ -55,25 +69,59 @@ static int setup(void) {
   return 0;
 }
 
+/* Queued (unsent) output may pass the cap by at most one response: the cap is checked before
+ * each request; /metrics and errors are the largest responses here. */
+#define QUEUE_BOUND (4096 + 65536)
+
+static void check_out(const ls_conn *c, size_t from) {
+  if (c->out.len > from && memcmp(c->out.p + from, "HTTP/1.1 ", 9) != 0)
+    fail("response without a status line");
+  if (c->out.len - c->out_off > QUEUE_BOUND) fail("queued output over the cap");
+}
+
 int lm_fuzz_server_request(const uint8_t *data, size_t size) {
   setup();
   if (size == 0) return 0;
   size_t chunk = (size_t)data[0] + 1;
+  int reader = data[0] >> 1 & 3, clock = data[0] & 1;
   data++, size--;
   ls_conn c;
   if (ls_conn_init(&c, srv.cfg.max_header + 512, 2048)) fail("conn init");
   uint64_t now = 1;
+  c.t_accept_ns = c.t_last_ns = now;
   size_t off = 0;
-  while (off < size && !c.closing) {
+  int closed = 0;
+  while (off < size && !c.closing && !closed) {
     size_t n = size - off < chunk ? size - off : chunk;
     if (c.in.cap - c.in.len < n && ls_buf_reserve(&c.in, n)) fail("reserve");
     memcpy(c.in.p + c.in.len, data + off, n);
     c.in.len += n;
     off += n;
-    ls_conn_process(&wk, &c, now++);
-    if (c.out.len && memcmp(c.out.p, "HTTP/1.1 ", 9) != 0) fail("response without a status line");
-    c.out.len = 0; /* "sent" */
-    ls_buf_shrink(&c.out);
+    c.t_last_ns = now;
+    size_t before = c.out.len;
+    ls_conn_process(&wk, &c, now);
+    check_out(&c, before);
+    /* The client reads (the event loop's flush): all, some, or nothing. */
+    for (int round = 0; round < 64 && reader; round++) {
+      size_t k = c.out.len - c.out_off;
+      if (reader == 1 && k > 100) k = 100;
+      c.out_off += k;
+      if (c.out_off < c.out.len) break;
+      c.out.len = c.out_off = 0;
+      ls_buf_shrink(&c.out);
+      if (!(c.held && c.in.len > c.in_off) || c.closing) break;
+      ls_conn_process(&wk, &c, now);
+      check_out(&c, 0);
+    }
+    (void)ls_conn_evictable(&c);
+    now += clock ? 700000000ull : 1;
+    size_t b2 = c.out.len;
+    int to = ls_conn_timeouts(&wk, &c, now);
+    if (to == LS_TO_408) {
+      if (c.out.len <= b2 || memcmp(c.out.p + b2, "HTTP/1.1 408 ", 13) != 0) fail("timeout without a 408");
+      if (!c.closing) fail("408 without closing");
+    }
+    if (to == LS_TO_CLOSE) closed = 1;
   }
   if (c.have_head) {
     atomic_store(&wk.m.inflight, atomic_load(&wk.m.inflight) - 1);
