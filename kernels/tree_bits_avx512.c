@@ -14,10 +14,10 @@
  *
  * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
  * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. More
- * than 128 columns (2 or 4 register pairs): one permute per pair and blends on the column's
+ * than 128 columns (2, 3 or 4 register pairs): one permute per pair and blends on the column's
  * bits 7 and 8 (per-tree masks), the same in the bottom blocks (bits from header byte 6). The
  * level-6 position comes from the words 8 at a time (two exit-table permutes). Every function
- * taking `np` is instantiated for 1, 2 and 4 pairs (always inlined, dispatched once per call).
+ * taking `np` is instantiated for 1, 2, 3 and 4 pairs (always inlined, dispatched once per call).
  *
  * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
  * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
@@ -266,12 +266,13 @@ LM__AI void lm__load_tb(__m512i *tb, const uint8_t *tbl, int np) {
 }
 
 /* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8: which have bit 7, bit 8 set)
- * from a row's table of np pairs: one byte permute per pair, then blends. */
+ * from a row's table of np pairs: one byte permute per pair, then blends (np − 1 of them). */
 LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
   __m512i r = _mm512_permutex2var_epi8(tb[0], idx, tb[1]);
   if (np == 1) return r;
   r = _mm512_mask_blend_epi8(m7, r, _mm512_permutex2var_epi8(tb[2], idx, tb[3]));
   if (np == 2) return r;
+  if (np == 3) return _mm512_mask_blend_epi8(m8, r, _mm512_permutex2var_epi8(tb[4], idx, tb[5]));
   __m512i r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(tb[4], idx, tb[5]),
                                       _mm512_permutex2var_epi8(tb[6], idx, tb[7]));
   return _mm512_mask_blend_epi8(m8, r, r2);
@@ -422,6 +423,8 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
     lm__one_row_np(b, m, row, o, 1);
   else if (b->npairs == 2)
     lm__one_row_np(b, m, row, o, 2);
+  else if (b->npairs == 3)
+    lm__one_row_np(b, m, row, o, 3);
   else
     lm__one_row_np(b, m, row, o, 4);
 }
@@ -459,6 +462,8 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       size_t pc = 0;
       if (np == 2)
         lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 2);
+      else if (np == 3)
+        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 3);
       else
         lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 4);
     } else {
@@ -579,6 +584,8 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       for (uint32_t i = 0; i < 8; i += 4) {
         if (np == 2)
           lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 2);
+        else if (np == 3)
+          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 3);
         else
           lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 4);
       }
@@ -619,6 +626,9 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       } else if (np == 2) {
         lm__load_tb(tb, tbl + stride * r, 2);
         _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 2));
+      } else if (np == 3) {
+        lm__load_tb(tb, tbl + stride * r, 3);
+        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 3));
       } else {
         lm__load_tb(tb, tbl + stride * r, 4);
         _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 4));
@@ -757,6 +767,8 @@ static void lm__deep(const lm__bits *b, const lmf_meta *m, const float *x, size_
     lm__deep_np(b, m, x, n, out, 1);
   else if (b->npairs == 2)
     lm__deep_np(b, m, x, n, out, 2);
+  else if (b->npairs == 3)
+    lm__deep_np(b, m, x, n, out, 3);
   else
     lm__deep_np(b, m, x, n, out, 4);
 }
