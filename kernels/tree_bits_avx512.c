@@ -674,15 +674,15 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
 }
 
 /* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. 64 trees
- * at a time, 8 in the lanes of each of 4 vectors: per step, each live lane's record gives a
+ * at a time, 8 in the lanes of each of 8 vectors: per step, each live lane's record gives a
  * word (one byte permute per register pair), the 8 level-6 positions of a vector come from the
  * exit tables at once, and two gathers read the records' headers (leaf mask, first child,
  * first leaf): a lane on a leaf keeps the leaf's index, the others move to their next record
  * (first child + the non-leaf positions before theirs, by popcounts). Records of deep models
  * outgrow L2 (1.4 MB for 100 trees of depth 12), so what counts is how many record loads are
  * in flight: a step reads one record's four lines at once (its header line is prefetched with
- * its node bytes), 64 walks side by side (32: ≈ 25% slower batches), and no branch on the data but the step count. The
- * leaves are gathered at the end and added in tree order. */
+ * its node bytes), 64 walks side by side (32: ≈ 25% slower batches), and no branch on the
+ * data but the step count. The leaves are gathered at the end and added in tree order. */
 #define LM__DV 8 /* vectors of 8 trees per group */
 LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
                          int np, const lm__luts *lut) {
