@@ -744,16 +744,17 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
 LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
                         float *out, int np) {
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
-  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
   const lm__luts lut = lm__load_luts(b);
-  if (n < 12) {
-    memset(tbl, 0, stride);
+  if (n < 12) { /* single rows: a row's table on the stack, not a block's */
+    _Alignas(64) uint8_t t1[128 * 4];
+    memset(t1, 0, stride);
     for (size_t r = 0; r < n; r++) {
-      lm__bin_row(b, x + r * F, tbl);
-      lm__deep_row(b, m, tbl, out + r * G, np, &lut);
+      lm__bin_row(b, x + r * F, t1);
+      lm__deep_row(b, m, t1, out + r * G, np, &lut);
     }
     return;
   }
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
   for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
     lm__bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
