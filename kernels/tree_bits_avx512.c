@@ -741,19 +741,25 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
   if (G == 1) o[0] = acc;
 }
 
-LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                        float *out, int np) {
+/* Single rows (a row's table on the stack) and batches (64-row blocks: binned rows in lanes,
+ * then walked row by row; their 32 KB table in a function of its own, so that single rows do
+ * not reserve it). */
+LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                             float *out, int np) {
+  const size_t F = b->num_features, G = m->num_outputs;
+  const lm__luts lut = lm__load_luts(b);
+  _Alignas(64) uint8_t t1[128 * 4];
+  memset(t1, 0, 128 * (size_t)np);
+  for (size_t r = 0; r < n; r++) {
+    lm__bin_row(b, x + r * F, t1);
+    lm__deep_row(b, m, t1, out + r * G, np, &lut);
+  }
+}
+
+LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                              float *out, int np) {
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const lm__luts lut = lm__load_luts(b);
-  if (n < 12) { /* single rows: a row's table on the stack, not a block's */
-    _Alignas(64) uint8_t t1[128 * 4];
-    memset(t1, 0, stride);
-    for (size_t r = 0; r < n; r++) {
-      lm__bin_row(b, x + r * F, t1);
-      lm__deep_row(b, m, t1, out + r * G, np, &lut);
-    }
-    return;
-  }
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
   for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
@@ -763,15 +769,27 @@ LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, si
   }
 }
 
+static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lmf_meta *m,
+                                                     const float *x, size_t n, float *out) {
+  switch (b->npairs) {
+  case 1: lm__deep_batch_np(b, m, x, n, out, 1); break;
+  case 2: lm__deep_batch_np(b, m, x, n, out, 2); break;
+  case 3: lm__deep_batch_np(b, m, x, n, out, 3); break;
+  default: lm__deep_batch_np(b, m, x, n, out, 4); break;
+  }
+}
+
 static void lm__deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t n, float *out) {
-  if (b->npairs == 1)
-    lm__deep_np(b, m, x, n, out, 1);
-  else if (b->npairs == 2)
-    lm__deep_np(b, m, x, n, out, 2);
-  else if (b->npairs == 3)
-    lm__deep_np(b, m, x, n, out, 3);
-  else
-    lm__deep_np(b, m, x, n, out, 4);
+  if (n >= 12) { /* a 16-lane block costs about 16 single rows */
+    lm__deep_batch(b, m, x, n, out);
+    return;
+  }
+  switch (b->npairs) {
+  case 1: lm__deep_rows_np(b, m, x, n, out, 1); break;
+  case 2: lm__deep_rows_np(b, m, x, n, out, 2); break;
+  case 3: lm__deep_rows_np(b, m, x, n, out, 3); break;
+  default: lm__deep_rows_np(b, m, x, n, out, 4); break;
+  }
 }
 
 /* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout;
