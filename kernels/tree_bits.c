@@ -270,7 +270,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     snprintf(why, LM__WHY_LEN, "%zu records", n_recs);
     return NULL;
   }
-  const uint32_t np = V <= 128 ? 1 : V <= 256 ? 2 : 4;
+  const uint32_t np = (V + 127) / 128; /* register pairs: 1–4 */
   const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
   /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
   size_t n_thr = 0;

@@ -14,7 +14,7 @@
  * R uses column s = (R − 1) / 254 with rank r = R − 254·s ∈ [1, 254]: bin ≥ R ⇔ column byte ≥ r
  * (a bin past the segment saturates at 254 ≥ r, one before it reads 0 < r). Only features the
  * model uses get columns (a dense remap), so a row becomes V = Σ nseg bytes whatever the row's
- * width: V ≤ 128 fits a pair of 64-byte registers, up to 512 take 2 or 4 pairs (npairs).
+ * width: V ≤ 128 fits a pair of 64-byte registers, up to 512 take ⌈V / 128⌉ pairs (npairs).
  *
  * Words. The first six levels of a tree (63 nodes; levels below the tree's depth D are
  * pass-through nodes that never go right) occupy the 63 low positions of a 64-bit word: the
@@ -56,7 +56,7 @@
 #include "formats/lmf.h"
 #include "kernels/layout_alloc.h"
 
-/* Columns: a row's bins are bytes in a table of 128 · npairs bytes (npairs = 1, 2 or 4 pairs of
+/* Columns: a row's bins are bytes in a table of 128 · npairs bytes (npairs = 1–4 pairs of
  * 64-byte registers): at most LM_BITS_MAX_COLUMNS columns. */
 #define LM_BITS_MAX_COLUMNS 512
 #define LM_BITS_SEG 254                /* thresholds per column (segment) */
@@ -111,8 +111,8 @@ typedef struct lm__bits {
   uint32_t num_features; /* F: the row's features (row stride) */
   uint32_t n_used;       /* used features (entries of feat) */
   uint32_t n_cols;       /* V: columns (Σ nseg) ≤ LM_BITS_MAX_COLUMNS */
-  uint32_t npairs;       /* 1 (V ≤ 128), 2 (≤ 256), 4 (≤ 512): 64-byte register pairs of a row's
-                            bin table, 128 · npairs bytes */
+  uint32_t npairs;       /* ⌈V / 128⌉ (1–4): 64-byte register pairs of a row's bin table,
+                            128 · npairs bytes */
   uint32_t word_bytes;   /* LM_BITS_WORD_BYTES, or LM_BITS_WORD_BYTES_WIDE for npairs > 1 */
   uint32_t n_trees;
   uint32_t depth;        /* D, as the perfect layout's; deep trees: the ensemble's max depth */

@@ -14,10 +14,10 @@
  *
  * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
  * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. More
- * than 128 columns (2 or 4 register pairs): one permute per pair and blends on the column's
+ * than 128 columns (2, 3 or 4 register pairs): one permute per pair and blends on the column's
  * bits 7 and 8 (per-tree masks), the same in the bottom blocks (bits from header byte 6). The
  * level-6 position comes from the words 8 at a time (two exit-table permutes). Every function
- * taking `np` is instantiated for 1, 2 and 4 pairs (always inlined, dispatched once per call).
+ * taking `np` is instantiated for 1, 2, 3 and 4 pairs (always inlined, dispatched once per call).
  *
  * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
  * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
@@ -28,7 +28,7 @@
  * - Batch, depth 7–8: blocks of 64 rows, groups of 8 trees: words (4 trees per pass), then per
  *   row the 8 trees' positions and leaves in lanes, then per row the leaves added in tree order
  *   with the sum in a register.
- * - Deep trees (records, tree_bits.h; lm__tree_margin_bits_deep__avx512): per row, 32 trees'
+ * - Deep trees (records, tree_bits.h; lm__tree_margin_bits_deep__avx512): per row, 64 trees'
  *   walks side by side, a record (six levels) per step; batches bin 64-row blocks first.
  * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
  * the scalar reference; decisions are identical by construction. Falls back to the
@@ -266,12 +266,13 @@ LM__AI void lm__load_tb(__m512i *tb, const uint8_t *tbl, int np) {
 }
 
 /* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8: which have bit 7, bit 8 set)
- * from a row's table of np pairs: one byte permute per pair, then blends. */
+ * from a row's table of np pairs: one byte permute per pair, then blends (np − 1 of them). */
 LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
   __m512i r = _mm512_permutex2var_epi8(tb[0], idx, tb[1]);
   if (np == 1) return r;
   r = _mm512_mask_blend_epi8(m7, r, _mm512_permutex2var_epi8(tb[2], idx, tb[3]));
   if (np == 2) return r;
+  if (np == 3) return _mm512_mask_blend_epi8(m8, r, _mm512_permutex2var_epi8(tb[4], idx, tb[5]));
   __m512i r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(tb[4], idx, tb[5]),
                                       _mm512_permutex2var_epi8(tb[6], idx, tb[7]));
   return _mm512_mask_blend_epi8(m8, r, r2);
@@ -422,6 +423,8 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
     lm__one_row_np(b, m, row, o, 1);
   else if (b->npairs == 2)
     lm__one_row_np(b, m, row, o, 2);
+  else if (b->npairs == 3)
+    lm__one_row_np(b, m, row, o, 3);
   else
     lm__one_row_np(b, m, row, o, 4);
 }
@@ -459,6 +462,8 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
       size_t pc = 0;
       if (np == 2)
         lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 2);
+      else if (np == 3)
+        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 3);
       else
         lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 4);
     } else {
@@ -579,6 +584,8 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       for (uint32_t i = 0; i < 8; i += 4) {
         if (np == 2)
           lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 2);
+        else if (np == 3)
+          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 3);
         else
           lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 4);
       }
@@ -619,6 +626,9 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       } else if (np == 2) {
         lm__load_tb(tb, tbl + stride * r, 2);
         _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 2));
+      } else if (np == 3) {
+        lm__load_tb(tb, tbl + stride * r, 3);
+        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 3));
       } else {
         lm__load_tb(tb, tbl + stride * r, 4);
         _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 4));
@@ -663,17 +673,17 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
   return _mm512_sad_epu8(c, _mm512_setzero_si512());
 }
 
-/* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. 32 trees
- * at a time, 8 in the lanes of each of 4 vectors: per step, each live lane's record gives a
+/* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. 64 trees
+ * at a time, 8 in the lanes of each of 8 vectors: per step, each live lane's record gives a
  * word (one byte permute per register pair), the 8 level-6 positions of a vector come from the
  * exit tables at once, and two gathers read the records' headers (leaf mask, first child,
  * first leaf): a lane on a leaf keeps the leaf's index, the others move to their next record
  * (first child + the non-leaf positions before theirs, by popcounts). Records of deep models
  * outgrow L2 (1.4 MB for 100 trees of depth 12), so what counts is how many record loads are
  * in flight: a step reads one record's four lines at once (its header line is prefetched with
- * its node bytes), 32 walks side by side, and no branch on the data but the step count. The
- * leaves are gathered at the end and added in tree order. */
-#define LM__DV 4 /* vectors of 8 trees per group */
+ * its node bytes), 64 walks side by side (32: ≈ 25% slower batches), and no branch on the
+ * data but the step count. The leaves are gathered at the end and added in tree order. */
+#define LM__DV 8 /* vectors of 8 trees per group */
 LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
                          int np, const lm__luts *lut) {
   const uint32_t T = b->n_trees, G = m->num_outputs, dual = b->dual;
@@ -731,20 +741,26 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
   if (G == 1) o[0] = acc;
 }
 
-/* one: rows one by one (binned alone); else blocks of rows binned together. */
-LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                        float *out, int np, int one) {
-  const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
-  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
+/* Single rows (a row's table on the stack) and batches (64-row blocks: binned rows in lanes,
+ * then walked row by row; their 32 KB table in a function of its own, so that single rows do
+ * not reserve it). */
+LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                             float *out, int np) {
+  const size_t F = b->num_features, G = m->num_outputs;
   const lm__luts lut = lm__load_luts(b);
-  if (one) {
-    memset(tbl, 0, stride);
-    for (size_t r = 0; r < n; r++) {
-      lm__bin_row(b, x + r * F, tbl);
-      lm__deep_row(b, m, tbl, out + r * G, np, &lut);
-    }
-    return;
+  _Alignas(64) uint8_t t1[128 * 4];
+  memset(t1, 0, 128 * (size_t)np);
+  for (size_t r = 0; r < n; r++) {
+    lm__bin_row(b, x + r * F, t1);
+    lm__deep_row(b, m, t1, out + r * G, np, &lut);
   }
+}
+
+LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                              float *out, int np) {
+  const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
+  const lm__luts lut = lm__load_luts(b);
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
   for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
     lm__bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
@@ -753,14 +769,24 @@ LM__AI void lm__deep_np(const lm__bits *b, const lmf_meta *m, const float *x, si
   }
 }
 
-static void lm__deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t n, float *out,
-                     int one) {
-  if (b->npairs == 1)
-    lm__deep_np(b, m, x, n, out, 1, one);
-  else if (b->npairs == 2)
-    lm__deep_np(b, m, x, n, out, 2, one);
-  else
-    lm__deep_np(b, m, x, n, out, 4, one);
+static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lmf_meta *m,
+                                                     const float *x, size_t n, float *out) {
+  switch (b->npairs) {
+  case 1: lm__deep_batch_np(b, m, x, n, out, 1); break;
+  case 2: lm__deep_batch_np(b, m, x, n, out, 2); break;
+  case 3: lm__deep_batch_np(b, m, x, n, out, 3); break;
+  default: lm__deep_batch_np(b, m, x, n, out, 4); break;
+  }
+}
+
+static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+                          float *out) {
+  switch (b->npairs) {
+  case 1: lm__deep_rows_np(b, m, x, n, out, 1); break;
+  case 2: lm__deep_rows_np(b, m, x, n, out, 2); break;
+  case 3: lm__deep_rows_np(b, m, x, n, out, 3); break;
+  default: lm__deep_rows_np(b, m, x, n, out, 4); break;
+  }
 }
 
 /* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout
@@ -768,11 +794,11 @@ static void lm__deep(const lm__bits *b, const lmf_meta *m, const float *x, size_
  * gives them calls below 12 rows). */
 LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512) {
   (void)scratch;
-  lm__deep(L->bits, v->meta, x, n, out, 0);
+  lm__deep_batch(L->bits, v->meta, x, n, out);
 }
 LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
   (void)scratch;
-  lm__deep(L->bits, v->meta, x, n, out, 1);
+  lm__deep_rows(L->bits, v->meta, x, n, out);
 }
 
 /* Single rows; the planner gives them calls below 12 rows (a 16-lane block costs about 16
