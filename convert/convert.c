@@ -20,12 +20,29 @@
 #include "convert/reference.h"
 #include "base/error.h"
 
+/* The output may be a new name or an existing regular file other than the input: never a
+ * device, FIFO or directory (the rename would replace it: `-o /dev/null` as root), never the
+ * artifact being converted. */
+static int lm__check_output(const char *in, const char *out) {
+  struct stat so, si;
+  if (lstat(out, &so) != 0) return LM_OK; /* a new file */
+  if (!S_ISREG(so.st_mode))
+    return lm__fail(LM_EINVAL, "%s: exists and is not a regular file: refusing to replace it",
+                    out);
+  if (stat(in, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+    return lm__fail(LM_EINVAL, "%s: is the input artifact itself: refusing to overwrite it", out);
+  return LM_OK;
+}
+
 static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
-  size_t pl = strlen(path);
-  char *tmp = malloc(pl + 16);
+  /* The temporary file is a short name in the destination's directory (a long destination
+   * name plus a suffix could exceed NAME_MAX), renamed over the destination at the end. */
+  const char *slash = strrchr(path, '/');
+  size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
+  char *tmp = malloc(dl + 20);
   if (!tmp) return lm__fail(LM_ENOMEM, "out of memory");
-  memcpy(tmp, path, pl);
-  memcpy(tmp + pl, ".tmp.XXXXXX", 12);
+  memcpy(tmp, path, dl);
+  memcpy(tmp + dl, ".lmconvert.XXXXXX", 18);
   int fd = mkstemp(tmp);
   if (fd < 0) {
     int rc = lm__fail(LM_EIO, "%s: cannot create a temporary file beside it: %s", path,
@@ -95,6 +112,8 @@ static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, const 
 int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts) {
   if (!in_path || !out_path) return lm__fail(LM_EINVAL, "lm_convert: NULL path");
   lm__clear_error();
+  int orc = lm__check_output(in_path, out_path);
+  if (orc) return orc;
   lm_ir_model *ir = NULL;
   int rc = lm__import_any(in_path, opts, &ir);
   if (rc) return rc;

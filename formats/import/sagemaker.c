@@ -493,6 +493,10 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
     return LM_OK;
   }
   close(fd);
+  if (!S_ISREG(st.st_mode))
+    return lm__fail(LM_EUNSUPPORTED,
+                    "%s: an archive read from a pipe or device: save it to a file first (the "
+                    "archive reader needs to read it again)", path);
   if (member && !*strip_dot_slash(member))
     return lm__fail(LM_EINVAL, "%s: empty member name", path);
   char *chosen = NULL;

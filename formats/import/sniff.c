@@ -204,7 +204,9 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
     /* The hash covers the artifact file as given (the whole .tar.gz), not just the member; for
      * a directory, the model file taken from it. */
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) /* a directory's model file; a pipe's or
+                                                         device's bytes as read (opening a FIFO
+                                                         again would wait for a writer) */
       (*out)->source_hash = XXH64(data, len, 0);
     else
       rc = hash_file(path, &(*out)->source_hash);

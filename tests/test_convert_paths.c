@@ -1,0 +1,135 @@
+/*
+ * test_convert_paths.c — lm_convert's input and output paths as a careless operator gives them
+ * (issue 18, findings 8 and 9): an output that is a device or the input itself is refused and
+ * left as it was; a long output name works (the temporary file is a short name beside it); a
+ * raw model read from a FIFO converts without hanging, hashed from the bytes read; an archive
+ * from a FIFO is refused with a clear message instead of a wrong hash.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static char tmpdir[] = "/tmp/lm_test_convert_paths_XXXXXX";
+#define TU_TMPDIR tmpdir
+#include "tests/util.h"
+
+static char src[1024], json[1024];
+
+static void on_alarm(int sig) {
+  (void)sig;
+  fail_msg("lm_convert blocked on a FIFO");
+}
+
+static int setup(void **state) {
+  snprintf(src, sizeof src, "%s/examples/model.tar.gz", tu_env_or("LM_SRC", "."));
+  snprintf(json, sizeof json, "%s/tests/fixtures/xgb/binary_logistic/model.json", tu_env_or("LM_SRC", "."));
+  return tu_tmpdir_setup(state);
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc(*len + 1);
+  assert_int_equal(fread(b, 1, *len, f), *len);
+  fclose(f);
+  return b;
+}
+
+static void test_output_rules(void **state) {
+  (void)state;
+  /* a character device: refused, still a device */
+  assert_int_equal(lm_convert(src, "/dev/null", NULL), LM_EINVAL);
+  assert_non_null(strstr(lm_last_error(), "not a regular file"));
+  struct stat st;
+  assert_int_equal(stat("/dev/null", &st), 0);
+  assert_true(S_ISCHR(st.st_mode));
+  /* the input itself (a copy of the artifact, converted onto itself): refused, unchanged */
+  size_t len, len2;
+  char *a = slurp(src, &len);
+  const char *copy = tu_path(tmpdir, "model.tar.gz");
+  FILE *f = fopen(copy, "wb");
+  fwrite(a, 1, len, f);
+  fclose(f);
+  assert_int_equal(lm_convert(copy, copy, NULL), LM_EINVAL);
+  assert_non_null(strstr(lm_last_error(), "input artifact itself"));
+  char *b = slurp(copy, &len2);
+  assert_int_equal(len2, len);
+  assert_memory_equal(a, b, len);
+  free(a), free(b);
+  /* a 250-character output name (NAME_MAX 255: the old ".tmp.XXXXXX" suffix overflowed it) */
+  char name[251];
+  memset(name, 'm', 247);
+  memcpy(name + 247, ".lm", 4);
+  const char *out = tu_path(tmpdir, name);
+  assert_int_equal(lm_convert(src, out, NULL), 0);
+  lm_model *m;
+  assert_int_equal(lm_model_open(out, &m), 0);
+  lm_model_close(m);
+}
+
+/* Write buf into the FIFO from a child process, then exit. */
+static pid_t feed(const char *fifo, const char *buf, size_t len) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(fifo, O_WRONLY);
+    size_t done = 0;
+    while (fd >= 0 && done < len) {
+      ssize_t w = write(fd, buf + done, len - done);
+      if (w <= 0) break;
+      done += (size_t)w;
+    }
+    _exit(done == len ? 0 : 1);
+  }
+  return pid;
+}
+
+static void test_fifo_inputs(void **state) {
+  (void)state;
+  signal(SIGALRM, on_alarm);
+  size_t len;
+  char *model = slurp(json, &len);
+  const char *fifo = tu_path(tmpdir, "model.fifo"), *out = tu_path(tmpdir, "fifo.lm");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  pid_t pid = feed(fifo, model, len);
+  alarm(20);
+  int rc = lm_convert(fifo, out, NULL);
+  alarm(0);
+  int status;
+  waitpid(pid, &status, 0);
+  if (rc) fail_msg("%s", lm_last_error());
+  lm_model *m;
+  assert_int_equal(lm_model_open(out, &m), 0);
+  lm_model_info info;
+  assert_int_equal(lm_model_get_info(m, &info), 0);
+  /* the hash of the bytes read, not of an empty re-read */
+  assert_true(info.source_hash == XXH64(model, len, 0));
+  lm_model_close(m);
+  free(model);
+  /* an archive through the FIFO: refused, no hang */
+  char *tgz = slurp(src, &len);
+  pid = feed(fifo, tgz, len);
+  alarm(20);
+  rc = lm_convert(fifo, out, NULL);
+  alarm(0);
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  assert_int_equal(rc, LM_EUNSUPPORTED);
+  assert_non_null(strstr(lm_last_error(), "save it to a file first"));
+  free(tgz);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_output_rules),
+      cmocka_unit_test(test_fifo_inputs),
+  };
+  return cmocka_run_group_tests_name("convert_paths", tests, setup, tu_tmpdir_teardown);
+}
