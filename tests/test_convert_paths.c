@@ -3,19 +3,22 @@
  * (issue 18, findings 8 and 9): an output that is a device or the input itself is refused and
  * left as it was; a long output name works (the temporary file is a short name beside it); a
  * raw model read from a FIFO converts without hanging, hashed from the bytes read; an archive
- * from a FIFO is refused with a clear message instead of a wrong hash.
+ * from a FIFO is refused with a clear message instead of a wrong hash. An archive holding the
+ * model's name twice is refused (finding 11: lmconvert read the first copy, extraction keeps
+ * the last).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 static char tmpdir[] = "/tmp/lm_test_convert_paths_XXXXXX";
 #define TU_TMPDIR tmpdir
-#include "tests/util.h"
+#include "tests/util_import.h"
 
 static char src[1024], json[1024];
 
@@ -44,12 +47,18 @@ static char *slurp(const char *path, size_t *len) {
 
 static void test_output_rules(void **state) {
   (void)state;
-  /* a character device: refused, still a device */
-  assert_int_equal(lm_convert(src, "/dev/null", NULL), LM_EINVAL);
+  /* a character device (a private twin of /dev/null: a regression must not destroy the real
+   * one; a FIFO where mknod is not allowed): refused, still what it was */
+  const char *dev = tu_path(tmpdir, "null");
+  int is_chr = mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0;
+  if (!is_chr) assert_int_equal(mkfifo(dev, 0600), 0);
+  assert_int_equal(lm_convert(src, dev, NULL), LM_EINVAL);
   assert_non_null(strstr(lm_last_error(), "not a regular file"));
   struct stat st;
-  assert_int_equal(stat("/dev/null", &st), 0);
-  assert_true(S_ISCHR(st.st_mode));
+  assert_int_equal(lstat(dev, &st), 0);
+  assert_true(is_chr ? S_ISCHR(st.st_mode) : S_ISFIFO(st.st_mode));
+  /* a directory: refused */
+  assert_int_equal(lm_convert(src, tmpdir, NULL), LM_EINVAL);
   /* the input itself (a copy of the artifact, converted onto itself): refused, unchanged */
   size_t len, len2;
   char *a = slurp(src, &len);
@@ -126,10 +135,32 @@ static void test_fifo_inputs(void **state) {
   free(tgz);
 }
 
+static void test_duplicate_members(void **state) {
+  (void)state;
+  size_t len;
+  char *model = slurp(json, &len);
+  const tu_member twice[] = {{"xgboost-model", model, len}, {"xgboost-model", "{\"x\": 1}", 0}};
+  const char *tgz = tu_make_archive(tu_path(tmpdir, "dup.tar.gz"), 1, twice, 2);
+  const char *out = tu_path(tmpdir, "dup.lm");
+  assert_int_equal(lm_convert(tgz, out, NULL), LM_EFORMAT);
+  assert_non_null(strstr(lm_last_error(), "appears more than once"));
+  assert_int_equal(access(out, F_OK), -1); /* nothing written */
+  /* --member names it explicitly: the same refusal */
+  lm_convert_options o = {0};
+  o.member = "xgboost-model";
+  assert_int_equal(lm_convert(tgz, out, &o), LM_EFORMAT);
+  /* one copy (and another file beside it): converts */
+  const tu_member once[] = {{"xgboost-model", model, len}, {"README", "notes", 0}};
+  tgz = tu_make_archive(tu_path(tmpdir, "once.tar.gz"), 1, once, 2);
+  assert_int_equal(lm_convert(tgz, out, NULL), 0);
+  free(model);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_output_rules),
       cmocka_unit_test(test_fifo_inputs),
+      cmocka_unit_test(test_duplicate_members),
   };
   return cmocka_run_group_tests_name("convert_paths", tests, setup, tu_tmpdir_teardown);
 }

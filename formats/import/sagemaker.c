@@ -245,6 +245,20 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
     const char *raw = archive_entry_pathname(e);
     const char *name = strip_dot_slash(raw ? raw : "");
     if (!name[0]) continue;
+    if (found) {
+      /* A second copy of the member taken: extracting the archive (what SageMaker's container
+       * does) keeps the last copy, reading it keeps the first; they may differ. */
+      if (strcmp(name, *chosen) == 0) {
+        char w[64];
+        lm__printable_utf8(w, sizeof w, name);
+        rc = lm__fail(LM_EFORMAT,
+                      "%s: member \"%s\" appears more than once in the archive (extracting it "
+                      "would keep the last copy): refusing to guess which one is the model",
+                      path, w);
+        goto out;
+      }
+      continue;
+    }
     list_add(names, name);
     nfolds += is_fold(name);
     if (want) {
@@ -271,8 +285,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
       rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
       goto out;
     }
-    found = 1;
-    break;
+    found = 1; /* read on: a later copy of the same name is refused */
   }
   if (found) goto out;
   if (want) {
