@@ -23,13 +23,20 @@ endif
 XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
            -ffp-contract=off -DLMRT_BUILDING -Iinclude -I. $(SANFLAGS)
 # The runtime (liblmrt) links only these; the converter library (liblmconvert: importers, writer,
-# lm_convert) adds json-c and libarchive, so serving processes never load them.
-LDLIBS  := -lxxhash -lmimalloc -lnuma -lm
+# lm_convert) adds json-c and libarchive, so serving processes never load them. OpenBLAS serves
+# the batched products of wide multi-output linear models where it measured faster than the
+# hand-written kernels (kernels/linear_blas.c; docs/architecture.md). lmrt owns threading, so it
+# links Debian's pthread-free OpenBLAS (libopenblas-serial-dev) by its directory, with an rpath:
+# the default (pthread) variant starts a thread before main() with every signal unblocked, which
+# took lmserve's SIGHUP (reload) and killed the server.
+OPENBLAS_DIR := /usr/lib/$(shell $(CC) -print-multiarch)/openblas-serial
+OPENBLAS_LIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas
+LDLIBS  := -lxxhash -lmimalloc -lnuma $(OPENBLAS_LIBS) -lm
 CONV_LDLIBS := -ljson-c -larchive
 TEST_LDLIBS := -lcmocka
 
 DEBS := build-essential pkg-config libjson-c-dev libarchive-dev libxxhash-dev libmimalloc-dev \
-        libcmocka-dev libnuma-dev python3-xgboost python3-numpy python3-pandas
+        libcmocka-dev libnuma-dev libopenblas-serial-dev python3-xgboost python3-numpy python3-pandas
 
 # Layers (docs/architecture.md; make check-layers): base → formats (reader) → kernels → runtime
 # is liblmrt; formats (IR, writer, importers) → convert is liblmconvert, on top of liblmrt.
@@ -161,7 +168,7 @@ install: all
 	ln -sf liblmconvert.so.0 $(DESTDIR)$(LIBDIR)/liblmconvert.so
 	install -m 755 $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/bin/lmserve $(DESTDIR)$(PREFIX)/bin/
 	for pc in lmrt lmrt-convert; do \
-	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' -e 's|@OPENBLAS_LIBS@|$(OPENBLAS_LIBS)|' -e 's|@VERSION@|$(shell sed -n 's/^#define LM_VERSION_STRING "\(.*\)"/\1/p' include/lmrt.h)|' \
 	    $$pc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/$$pc.pc; done
 
 clean:

@@ -185,3 +185,14 @@ bench-report: $(BENCH_DIR)/results.json | bench-deps
 	$(BENCH_PY) bench/report $(BENCH_DIR)/results.json --out $(BENCH_DIR)
 bench-docs: bench-report
 	$(BENCH_PY) bench/report $(BENCH_DIR)/results.json --out $(BENCH_DIR) --publish
+
+# ---- bench-blas (issue 17): hand-written linear kernels vs the OpenBLAS product -----------------
+# tests/time_linear_blas.c times every linear kernel of the registry on the same rows per shape and
+# batch size and prints the planner's pick; the numbers behind linear_margin_blas's registry
+# line (docs/architecture.md). Separate from lmbench on purpose.
+.PHONY: bench-blas
+$(BUILD)/bench/time_linear_blas: tests/time_linear_blas.c $(LIBS_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -o $@ $< $(LIBS_A) $(CONV_LDLIBS) $(LDLIBS)
+bench-blas: $(BUILD)/bench/time_linear_blas
+	$(BUILD)/bench/time_linear_blas $(BENCH_BLAS_ARGS)

@@ -62,6 +62,12 @@ typedef struct lm_ir_model {
   char objective[64];       /* trainer's name, e.g. "binary:logistic" */
   int booster;              /* enum lm_ir_booster */
   float base_score;         /* output space, as stored by the trainer */
+  uint32_t n_intercept_trees; /* XGBoost 3.1+ per-output base scores that differ: the first
+                               n_intercept_trees trees are one-leaf trees, one per output, whose
+                               leaf is that output's base margin, and base_score is the value
+                               whose margin is exactly 0 (0 + m = m: the same float sums as
+                               XGBoost's per-output start). Not boosting rounds: best_iteration
+                               truncation keeps them. 0 otherwise. */
   uint32_t num_features;
   uint32_t num_outputs;     /* max(1, num_class, num_target) */
 

@@ -55,6 +55,8 @@ enum lm__need {
   LM_NEED_NO_CAT = 1u << 7,    /* no categorical split */
   LM_NEED_NO_LINEAR_TREES = 1u << 8, /* no LightGBM linear tree */
   LM_NEED_G16 = 1u << 9,       /* at most 16 outputs (a block's sums on the stack) */
+  LM_NEED_G64 = 1u << 10,      /* at least 64 outputs: where the OpenBLAS product measured
+                                  faster than the hand-written kernels (kernels/registry.c) */
 };
 
 /* One kernel variant, described once: the planner (runtime/plan.c), the kernel tests and the
@@ -82,6 +84,11 @@ extern const lm__kernel lm__kernels[];
  * tests decide with this one function. */
 int lm__kernel_usable(const lm__kernel *k, const lmf_view *v, const lm__layouts *L, int isa,
                       int vbmi, const char **why);
+/* 1 if k sums in another order than its family's reference (a library's blocked product:
+ * kernels/linear_blas.c), so its margins are within a stated bound of the reference, not
+ * bit-identical; 0 for every hand-written kernel (the reference's order, or the one-output dot
+ * product with its own 1e-6 bound). The kernel tests decide which check applies with this. */
+int lm__kernel_reordered(const lm__kernel *k);
 /* The family of a verified model. */
 int lm__model_family(const lmf_view *v);
 /* Scratch bytes a call of k on v needs (0: none). */
@@ -127,6 +134,8 @@ LM__KERNEL_F32(lm__linear_margin_rows__avx2);
 LM__KERNEL_F32(lm__linear_margin_dot__avx512);
 LM__KERNEL_F32(lm__linear_margin_outputs__avx512);
 LM__KERNEL_F32(lm__linear_margin_rows__avx512);
+/* One OpenBLAS matrix product per batch (kernels/linear_blas.c): reordered sums. */
+LM__KERNEL_F32(lm__linear_margin_blas);
 /* Decision 1: rows in lanes (batches), trees in lanes (single rows; slower than the reference on
  * this CPU class, so a test variant: docs/performance.md). */
 LM__KERNEL_F32(lm__tree_margin_lgbm_rows__avx512);

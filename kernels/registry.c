@@ -68,6 +68,15 @@ const lm__kernel lm__kernels[] = {
     /* linear models: one output as a dot product per row; several outputs in lanes, or rows in
      * lanes from a vector's worth of rows */
 #if defined(__x86_64__)
+    /* OpenBLAS's sgemm for batches of wide multi-output models (kernels/linear_blas.c; ISA AVX2:
+     * Debian's OpenBLAS runs its own SIMD kernels, so LM_ISA=scalar excludes it). From 256 rows
+     * and 64 outputs: where `make bench-blas` (tests/time_linear_blas.c) measured it faster than
+     * linear_margin_rows__avx512 (1.2-3x at 64-200 outputs; at 32 outputs and below the
+     * hand-written kernels win or tie, at 50 it varied run to run): docs/architecture.md has the
+     * table. Sums
+     * reordered: within a stated bound of the reference (tests/test_kernels.c). */
+    {"linear_margin_blas", LM_FAM_LINEAR, LM_ISA_AVX2, LM_NEED_MULTI_OUTPUT | LM_NEED_G64 | I, 256,
+     1, 0, F32(lm__linear_margin_blas)},
     {"linear_margin_dot__avx512", LM_FAM_LINEAR, LM_ISA_AVX512, LM_NEED_ONE_OUTPUT, 1, 1, 0,
      F32(lm__linear_margin_dot__avx512)},
     {"linear_margin_rows__avx512", LM_FAM_LINEAR, LM_ISA_AVX512, LM_NEED_MULTI_OUTPUT | I, 16, 1,
@@ -85,6 +94,8 @@ const lm__kernel lm__kernels[] = {
      F32(lm__linear_margin__scalar)},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},
 };
+
+int lm__kernel_reordered(const lm__kernel *k) { return k->f32 == lm__linear_margin_blas; }
 
 int lm__model_family(const lmf_view *v) {
   if (v->meta->model_kind == LMF_MODEL_LINEAR) return LM_FAM_LINEAR;
@@ -134,6 +145,8 @@ int lm__kernel_usable(const lm__kernel *k, const lmf_view *v, const lm__layouts 
     no = "categorical splits";
   else if ((n & LM_NEED_G16) && m->num_outputs > 16)
     no = "more than 16 outputs";
+  else if ((n & LM_NEED_G64) && m->num_outputs < 64)
+    no = "fewer than 64 outputs";
   else if ((n & LM_NEED_NO_LINEAR_TREES) && (!v->node_f64 || m->n_trees == 0 || lm__has_linear_trees(v)))
     no = "linear trees";
   if (why) *why = no;

@@ -51,8 +51,7 @@ static void test_base_score_spellings(void **state) {
     float want;
   } cases[] = {
       {"[5E-1]", 0.5f},           /* XGBoost 3.1+ */
-      {"[2.5E-1,2.5E-1]", 0.25f}, /* one per target, all equal */
-      {" [ 2.5E-1 , 2.5E-1 ] ", 0.25f},
+      {" [ 2.5E-1 ] ", 0.25f},     /* (several values: tests/test_xgboost3.c) */
       {"1E0", 1.0f},
       {"0.5", 0.5f},
   };
@@ -180,13 +179,15 @@ static const bad_case bad_cases[] = {
      P "learner.learner_model_param.num_feature: expected an integer string, got \"3x\""},
     {"bad base_score", GOOD, "'base_score':'5E-1'", "'base_score':'[5E-1'", 0, LM_EFORMAT,
      P "learner.learner_model_param.base_score: expected a number or [numbers] string"},
-    {"multi-target base score", GOOD, "'base_score':'5E-1'", "'base_score':'[5E-1,2.5E-1]'", 0,
-     LM_EUNSUPPORTED, P "learner.learner_model_param.base_score: multi-target base score"},
-    {"multi-target trees", GOOD, "'num_target':'1'", "'num_target':'2'", 0, LM_EUNSUPPORTED,
-     P "learner.learner_model_param.num_target: multi-target trees (2 targets) not supported"},
+    /* 3.1+: one base score per output (XGBoost's ValidateLength); 2 for 1 output is malformed */
+    {"base score count", GOOD, "'base_score':'5E-1'", "'base_score':'[5E-1,2.5E-1]'", 0,
+     LM_EFORMAT,
+     P "learner.learner_model_param.base_score: 2 values for 1 outputs (version 1.7.4: expected "
+       "1 or one per output)"},
+    /* vector leaves must have one value per target (multi-target models: tests/test_xgboost3.c) */
     {"tree with leaf vectors", GOOD, "'num_nodes':'5','size_leaf_vector':'0'",
-     "'num_nodes':'5','size_leaf_vector':'3'", 0, LM_EUNSUPPORTED,
-     P T0 ".tree_param.size_leaf_vector: multi-target tree"},
+     "'num_nodes':'5','size_leaf_vector':'3'", 0, LM_EFORMAT,
+     P T0 ".tree_param.size_leaf_vector: leaf vectors of size 3 for a model of 1 outputs"},
     {"array length mismatch", GOOD, "'right_children':[2,-1,4,-1,-1]",
      "'right_children':[2,-1,4,-1]", 0, LM_EFORMAT,
      P T0 ".right_children: length 4 does not match num_nodes 5"},

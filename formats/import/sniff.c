@@ -118,7 +118,8 @@ out:
  * is num_outputs × num_parallel_tree trees (XGBoost's LayerToTree); dart weights stay with their
  * trees; gblinear has no rounds to cut (XGBoost ignores the range's end for it). A limit at or
  * beyond the trees there are keeps them all (1.0–1.5 clamp so; 1.7 would refuse to predict).
- * ir->n_trees_trained records how many trees the artifact had when some are dropped.
+ * ir->n_trees_trained records how many trees the artifact had when some are dropped. The leading
+ * ir->n_intercept_trees (3.1+ per-output base scores, see ir.h) are not rounds: always kept.
  * Returns the number of trees dropped.
  */
 int lm__ir_keep_best(lm_ir_model *ir) {
@@ -136,8 +137,10 @@ int lm__ir_keep_best(lm_ir_model *ir) {
     if (rounds == 0) return 0; /* iteration_range (0, 0): every round */
   }
   uint64_t per_round = (uint64_t)(ir->num_outputs ? ir->num_outputs : 1) * npt;
-  if (rounds >= (ir->n_trees + per_round - 1) / per_round) return 0;
-  uint32_t keep = (uint32_t)(rounds * per_round);
+  uint32_t lead = ir->n_intercept_trees < ir->n_trees ? ir->n_intercept_trees : ir->n_trees;
+  uint32_t boosted = ir->n_trees - lead;
+  if (rounds >= (boosted + per_round - 1) / per_round) return 0;
+  uint32_t keep = lead + (uint32_t)(rounds * per_round);
   if (keep >= ir->n_trees) return 0;
   uint32_t dropped = ir->n_trees - keep;
   for (uint32_t t = keep; t < ir->n_trees; t++) free(ir->trees[t].nodes);

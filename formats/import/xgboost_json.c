@@ -8,7 +8,7 @@
  * ("learner.gradient_booster.model.trees[3].left_children[5]") and what was wrong, with an LM_E*
  * code: LM_EFORMAT for malformed, missing or mistyped fields, LM_ERANGE for indices out of range,
  * LM_EUNSUPPORTED for model features lmrt does not implement (unknown objectives and boosters,
- * multi-target trees), LM_ENOMEM. On any error everything allocated so far is released.
+ * a non-empty 3.1+ categories container), LM_ENOMEM. On any error everything allocated so far is released.
  *
  * Numbers. XGBoost writes float32 values (thresholds, leaf values, weights) as the shortest text
  * that round-trips to the same float ("5.796611E-1"). json-c parses numbers as doubles, and
@@ -47,16 +47,16 @@
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r'; }
 
-/* base_score: "5E-1" (≤ 3.0) or "[5E-1]" / "[5E-1,5E-1]" (3.1+: one value per target). Several
- * values must all be equal: a per-target intercept is not supported yet. */
-static int parse_base_score(const xj *c, json_object *v, const char *path, float *out) {
+/* base_score: "5E-1" (≤ 3.0) or "[5E-1]" / "[5E-1,4.6E-1]" (3.1+: one value per class or
+ * target; XGBoost's LearnerModelParamLegacy::FromJson). The values go to c->bases; how many there
+ * may be is checked once the number of outputs is known (parse_model). */
+static int parse_base_score(xj *c, json_object *v, const char *path) {
   char b[64];
   const char *s = json_object_get_string(v), *q = s;
   while (is_space(*q)) q++;
   int bracketed = *q == '[';
   if (bracketed) q++;
-  size_t n = 0;
-  float first = 0;
+  size_t n = 0, cap = 0;
   for (;;) {
     while (is_space(*q)) q++;
     char *end = NULL;
@@ -64,13 +64,17 @@ static int parse_base_score(const xj *c, json_object *v, const char *path, float
     if (end == q) goto bad;
     q = end;
     while (is_space(*q)) q++;
-    if (n == 0)
-      first = f;
-    else if (memcmp(&f, &first, sizeof f) != 0)
-      return lm__xj_fail(c, LM_EUNSUPPORTED, path,
-                         "multi-target base score (values differ: \"%s\") is not supported",
-                         lm__printable_utf8(b, sizeof b, s));
-    n++;
+    if (n == cap) {
+      if (n >= XJ_MAX_OUTPUTS)
+        return lm__xj_fail(c, LM_ERANGE, path, "more than %u values (version %s)", XJ_MAX_OUTPUTS,
+                           c->ir->source_version);
+      cap = cap ? cap * 2 : 4;
+      float *nb = realloc(c->bases, cap * sizeof *nb);
+      if (!nb) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+      c->bases = nb;
+    }
+    c->bases[n++] = f;
+    c->n_bases = n;
     if (bracketed && *q == ',') {
       q++;
       continue;
@@ -83,11 +87,63 @@ static int parse_base_score(const xj *c, json_object *v, const char *path, float
     while (is_space(*q)) q++;
   }
   if (*q != '\0') goto bad;
-  *out = first;
   return LM_OK;
 bad:
   return lm__xj_fail(c, LM_EFORMAT, path, "expected a number or [numbers] string, got \"%s\"",
                      lm__printable_utf8(b, sizeof b, s));
+}
+
+/* Per-output base scores that differ (3.1+): XGBoost starts output g at ProbToMargin(base[g]).
+ * The .lm file has one base score, so the IR gets base_score = the value whose margin is exactly
+ * 0 and, before the boosted trees, one one-leaf tree per output whose leaf is that output's
+ * margin (ir.h, n_intercept_trees): 0 + m = m, then the trees in XGBoost's order, so every sum
+ * is XGBoost's. Equal values are one base score, as before 3.1. */
+static int apply_base_scores(xj *c, const lm_objective *o) {
+  static const char *const path = "learner.learner_model_param.base_score";
+  lm_ir_model *ir = c->ir;
+  size_t n = c->n_bases, no = ir->num_outputs;
+  int differ = 0;
+  for (size_t g = 1; g < n; g++) differ |= memcmp(&c->bases[g], &c->bases[0], sizeof(float)) != 0;
+  ir->base_score = c->bases[0];
+  if (!differ) return LM_OK;
+  if (ir->booster == LM_BOOSTER_GBLINEAR)
+    return lm__xj_fail(c, LM_EUNSUPPORTED, path,
+                       "per-output base scores that differ (version %s) with gblinear are not "
+                       "supported",
+                       ir->source_version);
+  float neutral = o->base_xform == LM_BASE_LOGIT ? 0.5f : o->base_xform == LM_BASE_LOG ? 1.0f : 0.0f;
+  float zero = lm__base_margin(o, neutral);
+  if (zero != 0.0f) return lm__fail(LM_EINVAL, "%s: no neutral base score for %s", c->name, o->name);
+  for (size_t g = 0; g < n; g++) {
+    float m = lm__base_margin(o, c->bases[g]);
+    if (!(m - m == 0.0f))
+      return lm__xj_fail(c, LM_ERANGE, path,
+                         "value %zu (%g) has no finite margin under %s (version %s)", g,
+                         (double)c->bases[g], o->name, ir->source_version);
+  }
+  if (ir->n_trees > UINT32_MAX - no) return lm__fail(LM_ERANGE, "%s: too many trees", c->name);
+  lm_ir_tree *nt = calloc(ir->n_trees + no, sizeof *nt);
+  if (!nt) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  for (size_t g = 0; g < no; g++) {
+    nt[g].nodes = calloc(1, sizeof *nt[g].nodes);
+    if (!nt[g].nodes) {
+      for (size_t k = 0; k < g; k++) free(nt[k].nodes);
+      free(nt);
+      return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    }
+    nt[g].n_nodes = 1;
+    nt[g].nodes[0].left = nt[g].nodes[0].right = -1;
+    nt[g].nodes[0].value = lm__base_margin(o, c->bases[g]);
+    nt[g].group = (uint32_t)g;
+    nt[g].weight = 1.0f;
+  }
+  if (ir->n_trees) memcpy(nt + no, ir->trees, ir->n_trees * sizeof *nt);
+  free(ir->trees);
+  ir->trees = nt;
+  ir->n_trees += (uint32_t)no;
+  ir->n_intercept_trees = (uint32_t)no;
+  ir->base_score = neutral;
+  return LM_OK;
 }
 
 /* ---- trees ----------------------------------------------------------------------------- */
@@ -238,10 +294,65 @@ static int tree_walk(const xj *c, const char *tpath, const lm_ir_tree *t) {
   return LM_OK;
 }
 
-static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t) {
+/* A vector-leaf tree's leaf values (multi_strategy multi_output_tree, tree_param.size_leaf_vector
+ * T > 1), as XGBoost's MultiTargetTree::LoadModel reads them: up to 3.1, node k's vector is
+ * base_weights[k·T .. +T); from 3.2 a separate leaf_weights array holds one vector per leaf and a
+ * leaf's right_children entry is its leaf number (lidx[k] here, -1 elsewhere). *out: n_nodes × T
+ * floats, leaves filled. */
+static int vector_leaves(xj *c, json_object *tree, const char *tpath, const lm_ir_tree *t,
+                         uint32_t T, const int32_t *lidx, size_t n_lw_leaves, json_object *lw,
+                         float **out) {
+  char p[XJ_PATH];
+  size_t nn = t->n_nodes;
+  int rc;
+  float *v = calloc(nn * T, sizeof *v);
+  if (!v) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (lw) {
+    for (size_t k = 0; k < nn; k++) {
+      if (t->nodes[k].left != -1) continue;
+      for (uint32_t j = 0; j < T; j++) {
+        size_t at = (size_t)lidx[k] * T + j;
+        if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(lw, at),
+                                      AT(tpath, "leaf_weights", at), &v[k * T + j])))
+          goto fail;
+      }
+    }
+  } else {
+    json_object *bw;
+    if ((rc = lm__xj_get_field(c, tree, tpath, "base_weights", json_type_array, 1, &bw))) goto fail;
+    if (json_object_array_length(bw) != nn * T) {
+      rc = lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, tpath, "base_weights"),
+                       "length %zu, expected num_nodes x size_leaf_vector = %zu x %u (version %s, "
+                       "no leaf_weights)",
+                       json_object_array_length(bw), nn, T, c->ir->source_version);
+      goto fail;
+    }
+    for (size_t k = 0; k < nn; k++) {
+      if (t->nodes[k].left != -1) continue;
+      for (uint32_t j = 0; j < T; j++)
+        if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(bw, k * T + j),
+                                      AT(tpath, "base_weights", k * T + j), &v[k * T + j])))
+          goto fail;
+    }
+  }
+  (void)n_lw_leaves;
+  *out = v;
+  return LM_OK;
+fail:
+  free(v);
+  return rc;
+}
+
+/* One tree object → t. A vector-leaf tree (size_leaf_vector T > 1) also gives *leaves (n_nodes ×
+ * T floats, see vector_leaves) and *vec = T; a scalar tree *vec = 1, *leaves = NULL. */
+static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t, uint32_t *vec,
+                      float **leaves) {
   char p[XJ_PATH], p2[XJ_PATH];
   lm_ir_model *ir = c->ir;
+  int32_t *lidx = NULL;
   int rc;
+  *vec = 1;
+  *leaves = NULL;
   if (json_object_get_type(tree) != json_type_object)
     return lm__xj_fail(c, LM_EFORMAT, tpath, "expected object, got %s", lm__xj_type_name(tree));
   json_object *tp;
@@ -251,14 +362,15 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
   if ((rc = lm__xj_field_str_int(c, tp, p2, "num_nodes", 1, 0, 1, INT32_MAX, &n))) return rc;
   if ((rc = lm__xj_field_str_int(c, tp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv)))
     return rc;
-  if (slv > 1)
-    return lm__xj_fail(c, LM_EUNSUPPORTED, lm__xj_path_key(p, p2, "size_leaf_vector"),
-                       "multi-target tree (leaf vectors of size %lld) not supported",
-                       (long long)slv);
+  uint32_t T = slv > 1 ? (uint32_t)slv : 1;
+  if (T > 1 && T != ir->num_outputs)
+    return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, p2, "size_leaf_vector"),
+                       "leaf vectors of size %u for a model of %u outputs (version %s)", T,
+                       ir->num_outputs, ir->source_version);
 
   /* Every per-node array is checked against num_nodes before anything is allocated from it. */
-  json_object *lc, *rcn, *si, *sc, *dl, *st;
-  size_t nn = (size_t)n;
+  json_object *lc, *rcn, *si, *sc, *dl, *st, *lw = NULL;
+  size_t nn = (size_t)n, n_lw_leaves = 0;
   if ((rc = node_array(c, tree, tpath, "left_children", 1, nn, &lc)) ||
       (rc = node_array(c, tree, tpath, "right_children", 1, nn, &rcn)) ||
       (rc = node_array(c, tree, tpath, "split_indices", 1, nn, &si)) ||
@@ -266,9 +378,26 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
       (rc = node_array(c, tree, tpath, "default_left", 1, nn, &dl)) ||
       (rc = node_array(c, tree, tpath, "split_type", 0, nn, &st)))
     return rc;
+  if (T > 1) {
+    if ((rc = lm__xj_get_field(c, tree, tpath, "leaf_weights", json_type_array, 0, &lw))) return rc;
+    if (lw) {
+      size_t len = json_object_array_length(lw);
+      if (len % T != 0 || len == 0)
+        return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, tpath, "leaf_weights"),
+                           "length %zu is not a positive multiple of size_leaf_vector %u "
+                           "(version %s)",
+                           len, T, ir->source_version);
+      n_lw_leaves = len / T;
+      lidx = malloc(nn * sizeof *lidx);
+      if (!lidx) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+    }
+  }
 
   t->nodes = calloc(nn, sizeof *t->nodes);
-  if (!t->nodes) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  if (!t->nodes) {
+    free(lidx);
+    return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+  }
   t->n_nodes = (uint32_t)nn;
   for (size_t k = 0; k < nn; k++) {
     lm_ir_node *nd = &t->nodes[k];
@@ -278,56 +407,134 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
         (rc =
              lm__xj_num_to_int(c, json_object_array_get_idx(rcn, k), AT(tpath, "right_children", k),
                                INT32_MIN, INT32_MAX, LM_ERANGE, &r)))
-      return rc;
+      goto out;
+    if (lidx) {
+      /* 3.2+ vector-leaf tree: a leaf's right_children entry is its row of leaf_weights. */
+      lidx[k] = -1;
+      if (l == -1) {
+        if (r < 0 || r >= (int64_t)n_lw_leaves) {
+          rc = lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "right_children", k)),
+                           "leaf %zu: leaf_weights row %lld out of range (%zu leaves, version %s)",
+                           k, (long long)r, n_lw_leaves, ir->source_version);
+          goto out;
+        }
+        lidx[k] = (int32_t)r;
+        r = -1;
+      }
+    }
     /* Children: -1 (leaf) or a node other than the root. */
-    if (l != -1 && (l < 1 || l >= n))
-      return lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "left_children", k)),
-                         "child index %lld out of range (num_nodes %lld)", (long long)l,
-                         (long long)n);
-    if (r != -1 && (r < 1 || r >= n))
-      return lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "right_children", k)),
-                         "child index %lld out of range (num_nodes %lld)", (long long)r,
-                         (long long)n);
-    if ((l == -1) != (r == -1))
-      return lm__xj_fail(c, LM_EFORMAT, lm__xj_at_str(p, AT(tpath, "left_children", k)),
-                         "node %zu has one child (left %lld, right %lld): a leaf has none, "
-                         "a split two",
-                         k, (long long)l, (long long)r);
+    if (l != -1 && (l < 1 || l >= n)) {
+      rc = lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "left_children", k)),
+                       "child index %lld out of range (num_nodes %lld)", (long long)l,
+                       (long long)n);
+      goto out;
+    }
+    if (r != -1 && (r < 1 || r >= n)) {
+      rc = lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "right_children", k)),
+                       "child index %lld out of range (num_nodes %lld)", (long long)r,
+                       (long long)n);
+      goto out;
+    }
+    if ((l == -1) != (r == -1)) {
+      rc = lm__xj_fail(c, LM_EFORMAT, lm__xj_at_str(p, AT(tpath, "left_children", k)),
+                       "node %zu has one child (left %lld, right %lld): a leaf has none, "
+                       "a split two",
+                       k, (long long)l, (long long)r);
+      goto out;
+    }
     nd->left = (int32_t)l;
     nd->right = (int32_t)r;
     if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(sc, k),
                                   AT(tpath, "split_conditions", k), &nd->value)))
-      return rc;
+      goto out;
     /* default_left: 0/1 integers (1.6+) or booleans (older files). */
     json_object *e = json_object_array_get_idx(dl, k);
     if (json_object_get_type(e) == json_type_boolean)
       d = json_object_get_boolean(e);
     else if ((rc = lm__xj_num_to_int(c, e, AT(tpath, "default_left", k), 0, 1, LM_EFORMAT, &d)))
-      return rc;
+      goto out;
     if (st && (rc = lm__xj_num_to_int(c, json_object_array_get_idx(st, k),
                                       AT(tpath, "split_type", k), 0, 1, LM_EFORMAT, &s)))
-      return rc;
+      goto out;
     if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(si, k), AT(tpath, "split_indices", k),
                                 INT64_MIN, INT64_MAX, LM_ERANGE, &f)))
-      return rc;
+      goto out;
     if (l == -1) {
       /* A leaf (deleted nodes are leaves too): its split fields are junk, e.g. 2^31-1. */
       f = d = s = 0;
     } else if (f < 0 || f >= (int64_t)ir->num_features) {
-      return lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "split_indices", k)),
-                         "feature index out of range: %lld (num_feature %u)", (long long)f,
-                         ir->num_features);
+      rc = lm__xj_fail(c, LM_ERANGE, lm__xj_at_str(p, AT(tpath, "split_indices", k)),
+                       "feature index out of range: %lld (num_feature %u)", (long long)f,
+                       ir->num_features);
+      goto out;
     }
     nd->feature = (uint32_t)f;
     nd->default_left = (uint8_t)d;
     nd->categorical = (uint8_t)s;
   }
-  if ((rc = tree_walk(c, tpath, t))) return rc;
-  return tree_categories(c, tree, tpath, t);
+  if ((rc = tree_walk(c, tpath, t))) goto out;
+  if ((rc = tree_categories(c, tree, tpath, t))) goto out;
+  if (T > 1) {
+    if ((rc = vector_leaves(c, tree, tpath, t, T, lidx, n_lw_leaves, lw, leaves))) goto out;
+    *vec = T;
+  }
+out:
+  free(lidx);
+  return rc;
 }
 
-/* gbtree's model object (also dart's gbtree.model): trees, tree_info, gbtree_model_param. */
-static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t num_target) {
+/* gbtree_model.cats (3.1+): XGBoost's categories container, the category names or values seen
+ * in training, used to recode a DataFrame's categories before prediction. An empty container
+ * ("enc" []) changes nothing; a non-empty one means the trees' categories are codes lmrt cannot
+ * map raw inputs onto: refused. */
+static int check_cats(xj *c, json_object *model, const char *mpath) {
+  char p[XJ_PATH], p2[XJ_PATH];
+  json_object *cats, *enc;
+  int rc = lm__xj_get_field(c, model, mpath, "cats", json_type_object, 0, &cats);
+  if (rc || !cats) return rc;
+  lm__xj_path_key(p, mpath, "cats");
+  if ((rc = lm__xj_get_field(c, cats, p, "enc", json_type_array, 0, &enc))) return rc;
+  if (enc && json_object_array_length(enc) > 0)
+    return lm__xj_fail(c, LM_EUNSUPPORTED, lm__xj_path_key(p2, p, "enc"),
+                       "categories container with %zu recoded features (XGBoost 3.1+, file "
+                       "version %s): recoding categorical inputs is not supported (train on "
+                       "integer category codes)",
+                       json_object_array_length(enc), c->ir->source_version);
+  return LM_OK;
+}
+
+/* gbtree_model.iteration_indptr (2.0+): tree ranges of the boosting rounds. best_iteration
+ * truncation (sniff.c) assumes every round holds num_parallel_tree trees per output (one vector
+ * tree per parallel tree with vector leaves); anything else is refused. */
+static int check_indptr(xj *c, json_object *model, const char *mpath, size_t nt, size_t per_round) {
+  char p[XJ_PATH];
+  json_object *ip;
+  int rc = lm__xj_get_field(c, model, mpath, "iteration_indptr", json_type_array, 0, &ip);
+  if (rc || !ip) return rc;
+  size_t len = json_object_array_length(ip);
+  if (len == 0 || per_round == 0 || (len - 1) * per_round != nt)
+    return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, mpath, "iteration_indptr"),
+                       "length %zu does not describe %zu trees in rounds of %zu (version %s)", len,
+                       nt, per_round, c->ir->source_version);
+  for (size_t i = 0; i < len; i++) {
+    int64_t v;
+    if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(ip, i),
+                                AT(mpath, "iteration_indptr", i), 0, INT64_MAX, LM_ERANGE, &v)))
+      return rc;
+    if ((uint64_t)v != i * per_round)
+      return lm__xj_fail(c, LM_EUNSUPPORTED, lm__xj_at_str(p, AT(mpath, "iteration_indptr", i)),
+                         "%lld, expected %zu: rounds of uneven size are not supported (version "
+                         "%s)",
+                         (long long)v, i * per_round, c->ir->source_version);
+  }
+  return LM_OK;
+}
+
+/* gbtree's model object (also dart's gbtree.model): trees, tree_info, gbtree_model_param. A
+ * vector-leaf tree (2.0+ multi_strategy multi_output_tree) becomes one scalar tree per target,
+ * target k taking leaf value k into output k: the same float sums in the same order as XGBoost's
+ * vector leaves, so the file format and kernels need nothing new. */
+static int parse_gbtree(xj *c, json_object *model, const char *mpath) {
   char p[XJ_PATH], p2[XJ_PATH];
   lm_ir_model *ir = c->ir;
   json_object *gp, *trees, *info;
@@ -338,6 +545,7 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
   lm__xj_path_key(p2, mpath, "gbtree_model_param");
   if ((rc = lm__xj_field_str_int(c, gp, p2, "num_trees", 1, 0, 0, INT32_MAX, &num_trees)))
     return rc;
+  /* 1.x/2.0 also write size_leaf_vector here; each tree's tree_param says what its leaves are. */
   if ((rc = lm__xj_field_str_int(c, gp, p2, "size_leaf_vector", 0, 0, 0, INT32_MAX, &slv)))
     return rc;
   /* num_parallel_tree: trees per output per boosting round (1.6+; older files: 1). XGBoost's
@@ -346,6 +554,7 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
   if ((rc = lm__xj_field_str_int(c, gp, p2, "num_parallel_tree", 0, 1, 1, INT32_MAX, &npt)))
     return rc;
   ir->num_parallel_tree = (uint32_t)npt;
+  if ((rc = check_cats(c, model, mpath))) return rc;
   if ((rc = lm__xj_get_field(c, model, mpath, "trees", json_type_array, 1, &trees))) return rc;
   if ((rc = lm__xj_get_field(c, model, mpath, "tree_info", json_type_array, 1, &info))) return rc;
   size_t nt = json_object_array_length(trees);
@@ -357,36 +566,97 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath, int64_t nu
     return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, mpath, "tree_info"),
                        "length %zu does not match num_trees %zu", json_object_array_length(info),
                        nt);
-  if (nt > 0 && (num_target > 1 || slv > 1))
-    return lm__xj_fail(c, LM_EUNSUPPORTED,
-                       slv > 1 ? lm__xj_path_key(p, p2, "size_leaf_vector")
-                               : "learner.learner_model_param.num_target",
-                       "multi-target trees (%lld targets) not supported",
-                       (long long)(slv > 1 ? slv : num_target));
-  if (nt == 0) return LM_OK;
-  ir->trees = calloc(nt, sizeof *ir->trees);
+  if (nt == 0) return check_indptr(c, model, mpath, 0, 1);
+  size_t cap = nt;
+  ir->trees = calloc(cap, sizeof *ir->trees);
   if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
-  ir->n_trees = (uint32_t)nt;
   for (size_t i = 0; i < nt; i++) {
     int64_t g;
     if ((rc = lm__xj_num_to_int(c, json_object_array_get_idx(info, i), AT(mpath, "tree_info", i), 0,
                                 (int64_t)ir->num_outputs - 1, LM_ERANGE, &g)))
       return rc;
-    ir->trees[i].group = (uint32_t)g;
-    ir->trees[i].weight = 1.0f;
-    if ((rc =
-             parse_tree(c, json_object_array_get_idx(trees, i),
-                        lm__xj_path_idx(p, lm__xj_path_key(p2, mpath, "trees"), i), &ir->trees[i])))
+    lm_ir_tree t = {.group = (uint32_t)g, .weight = 1.0f};
+    uint32_t vec;
+    float *leaves;
+    lm__xj_path_idx(p, lm__xj_path_key(p2, mpath, "trees"), i);
+    rc = parse_tree(c, json_object_array_get_idx(trees, i), p, &t, &vec, &leaves);
+    if (rc == LM_OK && c->vec && vec != c->vec)
+      rc = lm__xj_fail(c, LM_EUNSUPPORTED, p,
+                       "leaf vectors of size %u after trees with size %u: a mix of vector and "
+                       "scalar leaves is not supported (version %s)",
+                       vec, c->vec, ir->source_version);
+    if (rc == LM_OK && vec > 1 && g != 0)
+      rc = lm__xj_fail(c, LM_EFORMAT, lm__xj_at_str(p2, AT(mpath, "tree_info", i)),
+                       "vector-leaf tree in output group %lld, expected 0 (version %s)",
+                       (long long)g, ir->source_version);
+    if (rc) {
+      free(t.nodes);
+      free(leaves);
       return rc;
+    }
+    c->vec = vec;
+    /* vec scalar trees for this one (one for a scalar tree) */
+    if ((size_t)ir->n_trees + vec > cap) {
+      size_t ncap = cap * 2 > (size_t)ir->n_trees + vec ? cap * 2 : (size_t)ir->n_trees + vec;
+      lm_ir_tree *ntr = ncap > UINT32_MAX ? NULL : realloc(ir->trees, ncap * sizeof *ntr);
+      if (!ntr) {
+        free(t.nodes);
+        free(leaves);
+        return lm__fail(ncap > UINT32_MAX ? LM_ERANGE : LM_ENOMEM, "%s: out of memory", c->name);
+      }
+      ir->trees = ntr;
+      cap = ncap;
+    }
+    for (uint32_t k = 0; k < vec; k++) {
+      lm_ir_tree *o = &ir->trees[ir->n_trees];
+      *o = t;
+      o->group = vec > 1 ? k : t.group;
+      if (k + 1 < vec) {
+        o->nodes = malloc(t.n_nodes * sizeof *o->nodes);
+        if (!o->nodes) {
+          free(t.nodes);
+          free(leaves);
+          return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
+        }
+        memcpy(o->nodes, t.nodes, t.n_nodes * sizeof *o->nodes);
+      }
+      if (leaves)
+        for (uint32_t nd = 0; nd < t.n_nodes; nd++)
+          if (o->nodes[nd].left == -1) o->nodes[nd].value = leaves[(size_t)nd * vec + k];
+      ir->n_trees++;
+    }
+    free(leaves);
+  }
+  return check_indptr(c, model, mpath, nt, (size_t)npt * (c->vec > 1 ? 1 : ir->num_outputs));
+}
+
+/* DART weights: booster.weight_drop, one per source tree, applied to the IR trees each became. */
+static int dart_weights(xj *c, json_object *booster, const char *path_booster) {
+  char p[XJ_PATH];
+  lm_ir_model *ir = c->ir;
+  json_object *wd;
+  int rc;
+  if ((rc = lm__xj_get_field(c, booster, path_booster, "weight_drop", json_type_array, 1, &wd)))
+    return rc;
+  lm__xj_path_key(p, path_booster, "weight_drop");
+  size_t n = json_object_array_length(wd), per = c->vec > 1 ? c->vec : 1;
+  if (n * per != ir->n_trees)
+    return lm__xj_fail(c, LM_EFORMAT, p, "length %zu does not match num_trees %zu", n,
+                       (size_t)ir->n_trees / per);
+  for (size_t i = 0; i < n; i++) {
+    float w;
+    if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(wd, i), AT(p, NULL, i), &w)))
+      return rc;
+    for (size_t k = 0; k < per; k++) ir->trees[i * per + k].weight = w;
   }
   return LM_OK;
 }
 
-static int parse_booster(xj *c, json_object *learner, int64_t num_target) {
+static int parse_booster(xj *c, json_object *learner) {
   static const char *const gb = "learner.gradient_booster";
   char b[64];
   lm_ir_model *ir = c->ir;
-  json_object *booster, *nm, *model;
+  json_object *booster, *nm, *model, *wd;
   int rc;
   if ((rc = lm__xj_get_field(c, learner, "learner", "gradient_booster", json_type_object, 1,
                              &booster)))
@@ -396,28 +666,22 @@ static int parse_booster(xj *c, json_object *learner, int64_t num_target) {
   if (strcmp(name, "gbtree") == 0) {
     ir->booster = LM_BOOSTER_GBTREE;
     if ((rc = lm__xj_get_field(c, booster, gb, "model", json_type_object, 1, &model))) return rc;
-    return parse_gbtree(c, model, "learner.gradient_booster.model", num_target);
+    if ((rc = parse_gbtree(c, model, "learner.gradient_booster.model"))) return rc;
+    /* 3.3+: DART is the gbtree booster with weight_drop beside its model (GBTree::SaveModel). */
+    if ((rc = lm__xj_get_field(c, booster, gb, "weight_drop", json_type_array, 0, &wd))) return rc;
+    if (!wd) return LM_OK;
+    ir->booster = LM_BOOSTER_DART;
+    return dart_weights(c, booster, gb);
   }
   if (strcmp(name, "dart") == 0) {
-    json_object *inner, *wd;
+    json_object *inner;
     ir->booster = LM_BOOSTER_DART;
     if ((rc = lm__xj_get_field(c, booster, gb, "gbtree", json_type_object, 1, &inner))) return rc;
     if ((rc = lm__xj_get_field(c, inner, "learner.gradient_booster.gbtree", "model",
                                json_type_object, 1, &model)))
       return rc;
-    if ((rc = parse_gbtree(c, model, "learner.gradient_booster.gbtree.model", num_target)))
-      return rc;
-    if ((rc = lm__xj_get_field(c, booster, gb, "weight_drop", json_type_array, 1, &wd))) return rc;
-    size_t n = json_object_array_length(wd);
-    if (n != ir->n_trees)
-      return lm__xj_fail(c, LM_EFORMAT, "learner.gradient_booster.weight_drop",
-                         "length %zu does not match num_trees %u", n, ir->n_trees);
-    for (size_t i = 0; i < n; i++)
-      if ((rc = lm__xj_num_to_float(c, json_object_array_get_idx(wd, i),
-                                    AT("learner.gradient_booster.weight_drop", NULL, i),
-                                    &ir->trees[i].weight)))
-        return rc;
-    return LM_OK;
+    if ((rc = parse_gbtree(c, model, "learner.gradient_booster.gbtree.model"))) return rc;
+    return dart_weights(c, booster, gb);
   }
   if (strcmp(name, "gblinear") == 0) {
     json_object *w;
@@ -534,12 +798,18 @@ static int parse_model(xj *c, json_object *root) {
       (rc = lm__xj_field_str_int(c, lmp, mp, "num_class", 0, 0, 0, XJ_MAX_OUTPUTS, &ncls)) ||
       (rc = lm__xj_field_str_int(c, lmp, mp, "num_target", 0, 1, 0, XJ_MAX_OUTPUTS, &ntgt)) ||
       (rc = lm__xj_get_field(c, lmp, mp, "base_score", json_type_string, 1, &bs)) ||
-      (rc = parse_base_score(c, bs, "learner.learner_model_param.base_score", &ir->base_score)))
+      (rc = parse_base_score(c, bs, "learner.learner_model_param.base_score")))
     return rc;
   if (ntgt == 0) ntgt = 1; /* written as 0 by some versions: one target */
   ir->num_features = (uint32_t)nf;
   int64_t no = ncls > ntgt ? ncls : ntgt;
   ir->num_outputs = (uint32_t)(no > 1 ? no : 1);
+  /* 3.1+: one base score per class or target (LearnerModelParamLegacy::ValidateLength); one
+   * value is every output's. */
+  if (c->n_bases != 1 && c->n_bases != ir->num_outputs)
+    return lm__xj_fail(c, LM_EFORMAT, "learner.learner_model_param.base_score",
+                       "%zu values for %u outputs (version %s: expected 1 or one per output)",
+                       c->n_bases, ir->num_outputs, ir->source_version);
 
   /* objective */
   if ((rc = lm__xj_get_field(c, learner, "learner", "objective", json_type_object, 1, &obj)) ||
@@ -556,7 +826,8 @@ static int parse_model(xj *c, json_object *root) {
   snprintf(ir->objective, sizeof ir->objective, "%s", o->name);
 
   if ((rc = parse_features(c, learner)) || (rc = parse_attributes(c, learner))) return rc;
-  return parse_booster(c, learner, ntgt);
+  if ((rc = parse_booster(c, learner))) return rc;
+  return apply_base_scores(c, o);
 }
 
 /* ---- entry points ---------------------------------------------------------------------- */
@@ -633,6 +904,7 @@ int lm__xgboost_dom_import(json_object *root, const char *name, const char *form
   c.ir = lm_ir_new();
   if (!c.ir) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   int rc = parse_model(&c, root);
+  free(c.bases);
   if (rc) {
     lm_ir_free(c.ir);
     return rc;

@@ -25,6 +25,11 @@ typedef struct xj {
   const char *name; /* input name for messages */
   lm_ir_model *ir;  /* the model being built (owned; freed on error by the caller) */
   size_t cat_cap;   /* capacity of ir->cat_values */
+  float *bases;     /* learner_model_param.base_score's values (3.1+: one per output) */
+  size_t n_bases;
+  uint32_t vec;     /* leaf vector size of the trees read so far: 0 none yet, 1 scalar leaves,
+                       > 1 vector leaves (multi_strategy multi_output_tree), each tree read as
+                       vec scalar trees */
 } xj;
 
 /* Where a value sits, base[.key][[idx]]: formatted only when an error is reported, so that
