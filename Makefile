@@ -23,11 +23,12 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidde
 # The runtime (liblmrt) links only these; the converter library (liblmconvert: importers, writer,
 # lm_convert) adds json-c and libarchive, so serving processes never load them.
 LDLIBS  := -lxxhash -lmimalloc -lnuma -lm
-CONV_LDLIBS := -ljson-c -larchive
+CONV_LDLIBS := -ljson-c -larchive -lz -lbz2 -llzma -llz4
 TEST_LDLIBS := -lcmocka
 
 DEBS := build-essential pkg-config libjson-c-dev libarchive-dev libxxhash-dev libmimalloc-dev \
-        libcmocka-dev libnuma-dev python3-xgboost python3-numpy python3-pandas
+        libcmocka-dev libnuma-dev zlib1g-dev libbz2-dev liblzma-dev liblz4-dev python3-xgboost \
+        python3-numpy python3-pandas python3-sklearn python3-joblib python3-lz4
 
 # Layers (docs/architecture.md; make check-layers): base → formats (reader) → kernels → runtime
 # is liblmrt; formats (IR, writer, importers) → convert is liblmconvert, on top of liblmrt.

@@ -57,7 +57,8 @@ typedef struct lm_ir_tree {
 
 typedef struct lm_ir_model {
   char source_format[32];   /* "xgboost-json", "xgboost-ubj", "xgboost-binary", "xgboost-pickle",
-                               "linear-learner" (formats/SPEC.md, META.source_format) */
+                               "linear-learner", "sklearn-pickle", "lightgbm-pickle"
+                               (formats/SPEC.md, META.source_format) */
   char source_version[32];  /* "1.7.4" */
   char objective[64];       /* trainer's name, e.g. "binary:logistic" */
   int booster;              /* enum lm_ir_booster */

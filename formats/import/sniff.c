@@ -10,7 +10,8 @@
  * messages, pinned by tests: a '{' followed by anything else, or whitespace before the '{', goes
  * to the JSON importer (whose error then says what is wrong, where XGBoost would report a bad
  * binary file); and a pickle (0x80, SageMaker's 1.0/1.2 containers — the serving container tries
- * pickle first too) goes to the pickle importer. ZIP files (Linear Learner's model_algo-1) and
+ * pickle first too) goes to the pickle importer (pickled.c: XGBoost, LightGBM and scikit-learn
+ * models pickled or joblib-dumped, compressed or not, protocols 0–5). ZIP files (Linear Learner's model_algo-1) and
  * LightGBM text models are named, not yet imported here.
  *
  * Importers: xgboost_json.c ("xgboost-json"), xgboost_ubj.c ("xgboost-ubj"), xgboost_bin.c
@@ -27,6 +28,7 @@
 #include <xxhash.h>
 
 #include "formats/import/import.h"
+#include "formats/import/joblib.h"
 #include "base/error.h"
 
 
@@ -66,6 +68,14 @@ static enum sniffed sniff(const uint8_t *d, size_t n) {
     return SNIFF_JSON;
   }
   if (d[0] == 0x80) return SNIFF_PICKLE;
+  /* joblib.dump(…, compress=…): zlib, lz4 and lzma streams arrive here as they are; gzip, bz2
+   * and xz ones too when they hold no tar (sagemaker.c) */
+  if (lm__joblib_compressor(d, n)) return SNIFF_PICKLE;
+  /* protocols 0 and 1 start with a GLOBAL line: an object's class or copyreg's helper */
+  static const char *const p0[] = {"ccopy_reg\n", "ccopyreg\n", "csklearn.", "cxgboost.",
+                                   "clightgbm.", "cjoblib.", "cnumpy"};
+  for (size_t j = 0; j < sizeof p0 / sizeof p0[0]; j++)
+    if (n >= strlen(p0[j]) && memcmp(d, p0[j], strlen(p0[j])) == 0) return SNIFF_PICKLE;
   if (n >= 4 && memcmp(d, "PK\3\4", 4) == 0) return SNIFF_ZIP;
   if (n >= 5 && memcmp(d, "tree", 4) == 0 && (d[4] == '\n' || d[4] == '\r')) return SNIFF_LIGHTGBM;
   if (n >= 8 && memcmp(d, "\x12\x01\0\0\0\0\0\0", 8) == 0) return SNIFF_NDARRAY; /* magic 0x112 */
@@ -186,7 +196,7 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
                     len > 3 ? data[3] : 0, detail);
     }
     break;
-  case SNIFF_PICKLE: rc = lm__import_xgboost_pickle(data, len, name, out); break;
+  case SNIFF_PICKLE: rc = lm__import_pickle(data, len, name, out); break;
   case SNIFF_BASE64:
     rc = lm__fail(LM_EUNSUPPORTED,
                   "%s: base64-encoded XGBoost model ('bs64' header): not supported "
