@@ -44,7 +44,7 @@ def write_csv(path, a):
 
 
 def case(name, model, X, expected, what, fmt="joblib", compress=0, protocol=None, leaves=None,
-         obj=None):
+         obj=None, scale=None):
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     for f in os.listdir(d):
@@ -66,6 +66,8 @@ def case(name, model, X, expected, what, fmt="joblib", compress=0, protocol=None
         write_csv(os.path.join(d, "expected.csv"), expected)
     if leaves is not None:
         write_csv(os.path.join(d, "leaves.csv"), leaves)
+    if scale is not None:
+        write_csv(os.path.join(d, "scale.csv"), scale)
     MANIFEST[name] = {"file": fn, "what": what, "rows": int(len(X))}
 
 

@@ -7,7 +7,9 @@
  *     compressor; LightGBM Boosters and wrappers; scikit-learn estimators) is converted with
  *     lm_convert and scored with lm_predict_f64 on its float64 rows and with lm_predict on the
  *     same rows rounded to float32; values must be within 1e-6·max(1, |expected|) of the
- *     trainer's own predict / predict_proba / decision_function, and for tree models
+ *     trainer's own predict / predict_proba / decision_function (linear models: 1e-6 of the
+ *     size of their sum, |x|·|coef| + |intercept|, scale.csv — the .lm file's weights are
+ *     float32), and for tree models (rows on and around their thresholds included)
  *     lm_predict_leaf must reach sklearn's apply() leaf in every tree (identical decisions);
  *     LightGBM pickles must score bit for bit as their model text does;
  * (b) safety: a pickle whose __reduce__ would run `touch FILE` through os.system is refused
@@ -97,14 +99,24 @@ static int score_case(const parity_case *pc) {
   assert_int_equal(f, lm_model_num_features(m));
   assert_int_equal(en, n);
   assert_int_equal(ew, lm_model_output_width(m, 0));
+  /* linear models: float32 weights and sums round relative to the size of the sum */
+  double *sc = NULL;
+  size_t sn = 0, sw = 0;
+  if (access(fx(pc->dir, "scale.csv"), R_OK) == 0) {
+    sc = load_csv(fx(pc->dir, "scale.csv"), &sn, &sw);
+    assert_int_equal(sn, n);
+  }
   float *xf = malloc(n * f * sizeof *xf), *o64 = malloc(n * ew * sizeof *o64),
         *o32 = malloc(n * ew * sizeof *o32);
   for (size_t i = 0; i < n * f; i++) xf[i] = (float)x[i];
   assert_int_equal(lm_predict_f64(s, x, n, 0, o64), 0);
   assert_int_equal(lm_predict(s, xf, n, 0, o32), 0);
   for (size_t i = 0; i < n * ew; i++) {
-    double tol = 1e-6 * fmax(1.0, fabs(e[i]));
-    double r64 = fabs(o64[i] - e[i]) / fmax(1.0, fabs(e[i]));
+    double ref = fmax(1.0, fabs(e[i]));
+    if (sc)
+      for (size_t j = 0; j < sw; j++) ref = fmax(ref, sc[i / ew * sw + j]);
+    double tol = 1e-6 * ref;
+    double r64 = fabs(o64[i] - e[i]) / ref;
     if (r64 > worst_rel) worst_rel = r64;
     if (!(fabs(o64[i] - e[i]) <= tol) && failures++ < 3)
       print_error("%s: row %zu output %zu: f64 rows give %.9g, expected %.17g\n", pc->dir, i / ew,
@@ -152,7 +164,7 @@ static int score_case(const parity_case *pc) {
     lm_session_free(s2);
     lm_model_close(m2);
   }
-  free(x), free(e), free(xf), free(o64), free(o32);
+  free(x), free(e), free(xf), free(o64), free(o32), free(sc);
   lm_session_free(s);
   lm_model_close(m);
   return failures;
@@ -205,6 +217,22 @@ static void test_never_executed(void **state) {
   assert_non_null(strstr(lm_last_error(), "model.pkl: byte "));
   assert_int_equal(access(flag, F_OK), -1);
   assert_int_equal(access(tu_path(tmpdir, "evil.lm"), F_OK), -1);
+}
+
+/* Estimators refused on purpose, by name. */
+static void test_refused(void **state) {
+  (void)state;
+  static const struct { const char *dir, *msg; } t[] = {
+      {"iforest", "IsolationForest: not supported: its score_samples"},
+      {"pipe_std_tree", "a Pipeline's scaling steps before DecisionTreeClassifier"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    int rc = lm_convert(model_file(t[i].dir), tu_path(tmpdir, "r.lm"), &(lm_convert_options){.quiet = 1});
+    if (rc != LM_EUNSUPPORTED || !strstr(lm_last_error(), t[i].msg))
+      print_error("%s: %d %s\n", t[i].dir, rc, lm_last_error());
+    assert_int_equal(rc, LM_EUNSUPPORTED);
+    assert_non_null(strstr(lm_last_error(), t[i].msg));
+  }
 }
 
 /* ---- (c) the walker ---------------------------------------------------------------------- */
@@ -342,7 +370,7 @@ static void test_bad(void **state) {
        "m.pkl: the pickle holds a dict: not a model lmconvert reads"},
       {"an unknown sklearn estimator",
        LIT("\x80\x04\x8c\x14sklearn.svm._classes\x8c\x03SVC\x93)\x81}b."), LM_EUNSUPPORTED,
-       "sklearn.svm._classes.SVC"},
+       "m.pkl: byte 31: an object of class sklearn.svm._classes.SVC: not supported (trees:"},
       {"LightGBM Booster without handle", LIT("\x80\x04\x8c\x0elightgbm.basic\x8c\x07" "Booster"
                                               "\x93)\x81}b."),
        LM_ENOMODEL, "without '_handle' (4.x) or 'handle' (3.x)"},
@@ -419,6 +447,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parity),
       cmocka_unit_test(test_never_executed),
+      cmocka_unit_test(test_refused),
       cmocka_unit_test(test_walker),
       cmocka_unit_test(test_bad),
       cmocka_unit_test(test_mutations),
