@@ -5,6 +5,7 @@
 #   make run        convert and score the bundled example (examples/)
 #   make install    PREFIX=/usr/local DESTDIR=  (headers, libraries, tools, lmrt.pc)
 #   make fixtures   regenerate the parity fixtures (XGBoost via /usr/bin/python3 + xgboost;
+#                   pickles via python3-sklearn, python3-joblib: tests/gen_sklearn_fixtures.py;
 #                   LightGBM via the pure-Python oracle tests/lgbm_reference.py)
 #   make deps       install missing Debian packages (apt-get; idempotent)
 
@@ -137,6 +138,7 @@ fixtures:
 	/usr/bin/python3 tests/gen_fixtures.py
 	/usr/bin/python3 tests/gen_format_fixtures.py
 	/usr/bin/python3 tests/gen_lightgbm_fixtures.py
+	/usr/bin/python3 tests/gen_sklearn_fixtures.py
 
 deps:
 	@missing=""; for p in $(DEBS); do \

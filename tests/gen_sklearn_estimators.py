@@ -156,8 +156,30 @@ def generate(case, data, rows):
     m = pipeline.make_pipeline(preprocessing.StandardScaler(), preprocessing.MaxAbsScaler(),
                                linear_model.Ridge()).fit(X, yr)
     case("pipe_std_maxabs_ridge", m, R, m.predict(R), "predict", scale=lin_scale(m, R))
+    # pipelines before trees: thresholds mapped back onto the raw features; leaves as sklearn
+    # reaches them for the float32 rows lm_predict_leaf is given
+    def pipe_leaves(m, Rows):
+        Z = m[:-1].transform(Rows.astype(np.float32).astype(np.float64))
+        last = m[-1]
+        a = last.apply(Z.astype(np.float32)).reshape(len(Rows), -1)
+        ests = last.estimators_ if hasattr(last, "estimators_") else [last]
+        return a - np.array([(e.tree_.node_count - 1) // 2 for e in ests])[None, :]
+
     m = pipeline.make_pipeline(preprocessing.StandardScaler(),
-                               tree.DecisionTreeClassifier(max_depth=3)).fit(X, y2)
-    case("pipe_std_tree", m, R, m.predict_proba(R)[:, 1], "must be refused: scaler before trees")
+                               tree.DecisionTreeClassifier(max_depth=5, random_state=0)).fit(X, y2)
+    case("pipe_std_tree", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]",
+         leaves=pipe_leaves(m, R))
+    m = pipeline.make_pipeline(preprocessing.MinMaxScaler(), preprocessing.StandardScaler(),
+                               ensemble.RandomForestRegressor(n_estimators=5, max_depth=5,
+                                                              random_state=0)).fit(X, yr)
+    case("pipe_minmax_std_rf", m, R, m.predict(R), "predict", leaves=pipe_leaves(m, R))
+    m = pipeline.make_pipeline(preprocessing.MaxAbsScaler(),
+                               ensemble.GradientBoostingClassifier(n_estimators=6, max_depth=3,
+                                                                   random_state=0)).fit(X, y3)
+    case("pipe_maxabs_gb3", m, R, m.predict_proba(R), "predict_proba")
+    m = pipeline.make_pipeline(preprocessing.StandardScaler(),
+                               ensemble.HistGradientBoostingRegressor(max_iter=8,
+                                                                      random_state=0)).fit(Xn, yrn)
+    case("pipe_std_hgb", m, Rn, m.predict(Rn), "predict")
     m = ensemble.IsolationForest(n_estimators=5, random_state=0).fit(X)
     case("iforest", m, R, m.score_samples(R), "must be refused: score_samples has no .lm link")

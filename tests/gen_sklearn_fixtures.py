@@ -18,8 +18,13 @@ its scikit-learn wrappers (their __dict__, the Booster under `_Booster`) lay the
 from LightGBM's python-package, not copied — around real model texts of
 tests/fixtures/lightgbm/real/. They must score exactly as those texts do.
 """
-import json
 import os
+
+# one BLAS thread: sums in a fixed order, so that regenerating gives the same bytes
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
+
+import json
 import pickle
 import sys
 import types
@@ -183,6 +188,12 @@ def gen_lightgbm():
             b = lgb_booster(Booster, text, v4, 1)
             tag = "v4" if v4 else "v3"
             case("lgbm_booster_%s_%s" % (kind, tag), None, X, exp, what, obj=b, compress="zlib")
+        if kind == "reg":
+            # early stopping: best_iteration 10 — Booster.predict scores 10 iterations
+            b = lgb_booster(Booster, text, True, 1)
+            b.__dict__["best_iteration"] = 10
+            case("lgbm_booster_best10", None, X[:5], None, "10 of the text's iterations", obj=b,
+                 compress="lz4")
         w = W["LGBMClassifier" if kind == "clf" else "LGBMRegressor"].__new__(
             W["LGBMClassifier" if kind == "clf" else "LGBMRegressor"])
         params = dict(boosting_type="gbdt", objective=None, num_leaves=31, max_depth=-1,

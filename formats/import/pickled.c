@@ -123,6 +123,9 @@ int lm__pickled_lightgbm(const lm_pv *v, const char *name, lm_ir_model **out) {
   int rc = lm__import_lightgbm_text(h->s, h->len, nm, out);
   if (rc) return rc;
   snprintf((*out)->source_format, sizeof(*out)->source_format, "lightgbm-pickle");
+  /* Booster.predict scores best_iteration iterations by default (sniff.c lm__ir_keep_best) */
+  const lm_pv *bi = lm__pv_dict_get(st, "best_iteration");
+  if (bi && bi->kind == LM_PV_INT && bi->i > 0) (*out)->best_iteration = bi->i;
   if (wrapper && !strcmp(wrapper, "LGBMClassifier")) {
     rc = check_classes(wst, "_n_classes", name, wrapper, *out);
     if (rc) lm_ir_free(*out), *out = NULL;

@@ -21,4 +21,8 @@ int lm__pickled_lightgbm(const lm_pv *v, const char *name, lm_ir_model **out);
 /* A scikit-learn estimator (sklearn.c lists which). */
 int lm__pickled_sklearn(const lm_pv *v, const char *name, lm_ir_model **out);
 
+/* scikit-learn's trees go left iff float32(x) <= t (t a double): the double t' with
+ * x <= t' ⇔ float32(x) <= t for every double x (round to nearest, ties to even). */
+double lm__sklearn_f32_boundary(double t);
+
 #endif

@@ -35,8 +35,13 @@
  *       more classes: decision_function, its normalised probabilities being no .lm transform),
  *   SGDClassifier (predict_proba for binary log_loss, else decision_function), LinearSVC
  *       (decision_function): the linear model kind (float32 weights).
- *   Pipeline: StandardScaler, MinMaxScaler, MaxAbsScaler steps folded into a linear final
- *       step; before trees they are refused naming the step.
+ *   Pipeline: StandardScaler, MinMaxScaler, MaxAbsScaler steps, then one of the above: folded
+ *       into a linear final step's weights; before trees each split's threshold is mapped back
+ *       onto the raw feature — the largest double x that still goes left once sklearn's own
+ *       operations (x -= mean_, x /= scale_, …, then the tree's float32 rounding) are applied,
+ *       found by binary search over the doubles (every step is non-decreasing in x) — so the
+ *       tree sees raw rows and decides as sklearn does on float64 rows (float32 rows as sklearn
+ *       does on their float64 values). Other steps are refused naming them.
  *
  * Everything else is refused naming the class (IsolationForest: its score -2^(-E[h]/c) is no
  * .lm output transform). Every check names the field and the byte offset of the value in the
@@ -51,7 +56,19 @@
 #include "formats/import/pickled.h"
 #include "base/error.h"
 
+/* A Pipeline's scaling steps: x' = a[f]·x + c[f] per feature (folded into linear weights), and
+ * the same steps as sklearn computes them (op 's' StandardScaler: x -= p, x /= q; 'm'
+ * MinMaxScaler: x *= p, x += q; 'a' MaxAbsScaler: x /= p; a NULL array is a skipped
+ * operation), through which tree thresholds are mapped back onto the raw feature. */
+#define SK_MAX_STEPS 8
+typedef struct affine {
+  double *a, *c;
+  int n;
+  struct { char op; double *p, *q; } step[SK_MAX_STEPS];
+} affine;
+
 typedef struct sk {
+  const affine *af; /* scaling steps before a tree model, or NULL */
   const char *name; /* the input, for messages */
   char cls[64];     /* the estimator's class name */
   lm_ir_model *ir;
@@ -127,7 +144,7 @@ static int need_arr(sk *k, const lm_pv *v, const char *what, uint32_t ndim, cons
 /* ---- trees -------------------------------------------------------------------------------- */
 
 /* The double t' with x <= t' ⇔ (float)x <= t for every double x (see the file comment). */
-static double f32_boundary(double t) {
+double lm__sklearn_f32_boundary(double t) {
   float f = (float)t;
   if ((double)f > t) f = nextafterf(f, -INFINITY);
   if (isinf(f) && f < 0) return -INFINITY; /* below every float: only -inf rows go left */
@@ -139,6 +156,51 @@ static double f32_boundary(double t) {
   else mid = ((double)f + (double)g) / 2;
   int tie_to_f = (fb & 1) == 0; /* round half to even */
   return tie_to_f ? mid : nextafter(mid, -INFINITY);
+}
+
+/* Feature f of a raw row x after the pipeline's scaling steps, as sklearn computes it. */
+static double through_steps(const affine *af, uint32_t f, double x) {
+  for (int i = 0; i < af->n; i++) {
+    const double *p = af->step[i].p, *q = af->step[i].q;
+    switch (af->step[i].op) {
+    case 's': if (p) x -= p[f]; if (q) x /= q[f]; break;
+    case 'm': x *= p[f]; x += q[f]; break;
+    default: x /= p[f]; break;
+    }
+  }
+  return x;
+}
+
+/* Doubles in their order as unsigned keys (-0 just below +0). */
+static uint64_t dkey(double x) {
+  uint64_t u;
+  memcpy(&u, &x, 8);
+  return u >> 63 ? ~u : u | (uint64_t)1 << 63;
+}
+static double dunkey(uint64_t k) {
+  uint64_t u = k >> 63 ? k & ~((uint64_t)1 << 63) : ~k;
+  double x;
+  memcpy(&x, &u, 8);
+  return x;
+}
+
+static int goes_left(const affine *af, uint32_t f, double x, double t, int f32) {
+  double v = through_steps(af, f, x);
+  return f32 ? (double)(float)v <= t : v <= t;
+}
+
+/* The largest raw double x that goes left at threshold t after the scaling steps (every step is
+ * non-decreasing in x, and so is the rounding to float32): a binary search over the doubles. */
+static double mapped_threshold(const affine *af, uint32_t f, double t, int f32) {
+  uint64_t lo = dkey(-DBL_MAX), hi = dkey(DBL_MAX);
+  if (!goes_left(af, f, dunkey(lo), t, f32)) return -INFINITY;
+  if (goes_left(af, f, dunkey(hi), t, f32)) return INFINITY;
+  while (hi - lo > 1) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (goes_left(af, f, dunkey(mid), t, f32)) lo = mid;
+    else hi = mid;
+  }
+  return dunkey(lo);
 }
 
 enum leafmode { LEAF_VALUE, LEAF_PROBA, LEAF_SCALED };
@@ -282,7 +344,7 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
     nd->left = (int32_t)l;
     nd->right = (int32_t)r;
     nd->feature = (uint32_t)f;
-    nd->value_d = f32_boundary(th);
+    nd->value_d = k->af ? mapped_threshold(k->af, (uint32_t)f, th, 1) : lm__sklearn_f32_boundary(th);
     nd->value = (float)nd->value_d;
     if (t->f_miss)
       nd->default_left = lm__nd_get_i(t->nodes, i, t->f_miss, t->o_miss) != 0;
@@ -556,7 +618,7 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
                         "feature %lld or threshold %g out of range", it, (unsigned long long)g,
                         (unsigned long long)i, (long long)l, (long long)r, (long long)fi, th);
         nd->left = (int32_t)l, nd->right = (int32_t)r, nd->feature = (uint32_t)fi;
-        nd->value_d = th; /* float64 rows, compared as they are */
+        nd->value_d = k->af ? mapped_threshold(k->af, (uint32_t)fi, th, 0) : th; /* float64, as is */
         nd->value = (float)th;
         nd->default_left = lm__nd_get_i(nodes, i, f[3], o[3]) != 0;
       }
@@ -573,10 +635,42 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
 
 /* ---- linear models ------------------------------------------------------------------------ */
 
-/* x' = a[f]·x + c[f] per feature: the scaling steps of a Pipeline, folded into the weights. */
-typedef struct affine {
-  double *a, *c;
-} affine;
+
+/* A copy of array key of the step's state (F numbers, each finite; divisors > 0), or NULL when
+ * the step skips that operation. */
+static int step_arr(sk *k, const lm_pv *st, const char *key, uint32_t F, int divisor, double **out) {
+  const lm_pv *v = st_get(st, key);
+  uint64_t want[1] = {F};
+  int rc = need_arr(k, v, key, 1, want);
+  if (rc) return rc;
+  if (!(*out = malloc(F * sizeof **out))) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
+  for (uint32_t f = 0; f < F; f++) {
+    double x = lm__nd_get(v, f, NULL, 0);
+    if (!isfinite(x) || (divisor && !(x > 0)))
+      return SKFAIL(LM_EFORMAT, v, "%s[%u] = %g: %s", key, f, x, divisor ? "not > 0" : "not finite");
+    (*out)[f] = x;
+  }
+  return LM_OK;
+}
+
+static int exact_step(sk *k, const lm_pv *step, const lm_pv *st, uint32_t F, affine *af) {
+  int i = af->n++, rc = LM_OK;
+  af->step[i].p = af->step[i].q = NULL;
+  if (lm__pv_obj_name_is(step, "StandardScaler")) {
+    const lm_pv *wm = st_get(st, "with_mean"), *ws = st_get(st, "with_std");
+    af->step[i].op = 's';
+    if (!(wm && wm->kind == LM_PV_BOOL && !wm->i)) rc = step_arr(k, st, "mean_", F, 0, &af->step[i].p);
+    if (!rc && !(ws && ws->kind == LM_PV_BOOL && !ws->i)) rc = step_arr(k, st, "scale_", F, 1, &af->step[i].q);
+  } else if (lm__pv_obj_name_is(step, "MinMaxScaler")) {
+    af->step[i].op = 'm';
+    rc = step_arr(k, st, "scale_", F, 1, &af->step[i].p);
+    if (!rc) rc = step_arr(k, st, "min_", F, 0, &af->step[i].q);
+  } else {
+    af->step[i].op = 'a';
+    rc = step_arr(k, st, "scale_", F, 1, &af->step[i].p);
+  }
+  return rc;
+}
 
 static int scaler(sk *k, const lm_pv *step, const char *sname, uint32_t F, affine *af) {
   const lm_pv *st = lm__pv_state(step);
@@ -626,6 +720,11 @@ static int scaler(sk *k, const lm_pv *step, const char *sname, uint32_t F, affin
                 lm__pv_describe(step, d, sizeof d));
     goto fail;
   }
+  if (af->n == SK_MAX_STEPS) {
+    rc = SKFAIL(LM_EUNSUPPORTED, step, "Pipeline: more than %d scaling steps", SK_MAX_STEPS);
+    goto fail;
+  }
+  if ((rc = exact_step(k, step, st, F, af))) goto fail;
   /* compose: the new step applies after the earlier ones: x'' = na·(a·x + c) + nc */
   for (uint32_t f = 0; f < F; f++) {
     af->c[f] = na[f] * af->c[f] + nc[f];
@@ -764,9 +863,7 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
   int tree = in_list(c, k_trees, N(k_trees)), lin = in_list(c, k_linear, N(k_linear));
   int gb = !strcmp(c, "GradientBoostingClassifier") || !strcmp(c, "GradientBoostingRegressor");
   int hgb = !strcmp(c, "HistGradientBoostingClassifier") || !strcmp(c, "HistGradientBoostingRegressor");
-  if (af && !lin)
-    return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline's scaling steps before %s: supported only before "
-                  "linear models (tree thresholds would have to be mapped back)", c);
+  if (af && (tree || gb || hgb)) k->af = af; /* thresholds mapped back through the steps */
   if (!strcmp(c, "Pipeline"))
     return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline inside a Pipeline: not supported");
   if (tree || gb || hgb) {
@@ -784,6 +881,8 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
     if (rc) return rc;
     return linear(k, v, st, af);
   }
+  if (af)
+    return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline's scaling steps before %s: not supported", c);
   if (!strcmp(c, "IsolationForest"))
     return SKFAIL(LM_EUNSUPPORTED, v, "not supported: its score_samples, -2^(-mean path length / "
                   "c(max_samples)), is no .lm output transform");
@@ -816,6 +915,9 @@ static int pipeline(sk *k, const lm_pv *v) {
     if (e->kind == LM_PV_NONE || lm__pv_str_is(e, "passthrough")) continue;
     if (i + 1 == steps->n) {
       rc = estimator(k, e, scaled ? &af : NULL, sname);
+      if (!rc && scaled && k->ir->num_features != F)
+        rc = SKFAIL(LM_EFORMAT, e, "%u features, the Pipeline's scaling steps have %u",
+                    k->ir->num_features, F);
       break;
     }
     const lm_pv *es = lm__pv_state(e);
@@ -842,6 +944,8 @@ static int pipeline(sk *k, const lm_pv *v) {
     scaled = 1;
   }
   free(af.a), free(af.c);
+  for (int i = 0; i < af.n; i++) free(af.step[i].p), free(af.step[i].q);
+  k->af = NULL;
   return rc;
 }
 

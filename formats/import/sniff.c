@@ -129,15 +129,24 @@ out:
  * trees; gblinear has no rounds to cut (XGBoost ignores the range's end for it). A limit at or
  * beyond the trees there are keeps them all (1.0–1.5 clamp so; 1.7 would refuse to predict).
  * ir->n_trees_trained records how many trees the artifact had when some are dropped.
+ * A pickled LightGBM Booster (source lightgbm-pickle) keeps its first best_iteration iterations
+ * when that attribute is > 0, as Booster.predict and the scikit-learn wrappers' predict do by
+ * default (the model text inside the pickle holds every iteration).
  * Returns the number of trees dropped.
  */
 int lm__ir_keep_best(lm_ir_model *ir) {
-  if (ir->decision != LM_DECISION_XGBOOST) return 0; /* XGBoost's attributes only */
+  /* XGBoost's attributes, and a pickled LightGBM Booster's best_iteration (pickled.c) */
+  int lgb = strcmp(ir->source_format, "lightgbm-pickle") == 0;
+  if (ir->decision != LM_DECISION_XGBOOST && !lgb) return 0;
   if (ir->booster == LM_BOOSTER_GBLINEAR || ir->booster == LM_BOOSTER_LINEAR || ir->n_trees == 0)
     return 0;
   long major = strtol(ir->source_version, NULL, 10);
   uint64_t npt = ir->num_parallel_tree > 1 ? ir->num_parallel_tree : 1, rounds;
-  if (major >= 2) {
+  if (lgb) {
+    /* Booster.predict(num_iteration=None) scores best_iteration iterations when it is > 0 */
+    if (ir->best_iteration <= 0) return 0;
+    rounds = (uint64_t)ir->best_iteration;
+  } else if (major >= 2) {
     if (ir->best_iteration < 0) return 0;
     rounds = (uint64_t)ir->best_iteration + 1;
   } else {
@@ -150,6 +159,7 @@ int lm__ir_keep_best(lm_ir_model *ir) {
   uint32_t keep = (uint32_t)(rounds * per_round);
   if (keep >= ir->n_trees) return 0;
   uint32_t dropped = ir->n_trees - keep;
+  if (lgb && ir->average_over) ir->average_over = (uint32_t)rounds; /* average_output */
   for (uint32_t t = keep; t < ir->n_trees; t++) free(ir->trees[t].nodes);
   ir->n_trees_trained = ir->n_trees;
   ir->n_trees = keep;
