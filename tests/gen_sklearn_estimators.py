@@ -183,3 +183,78 @@ def generate(case, data, rows):
     case("pipe_std_hgb", m, Rn, m.predict(Rn), "predict")
     m = ensemble.IsolationForest(n_estimators=5, random_state=0).fit(X)
     case("iforest", m, R, m.score_samples(R), "must be refused: score_samples has no .lm link")
+
+
+def generate_bad(out_dir):
+    """bad/<name>.pkl: real estimators whose pickled state is altered on the way out (a custom
+    Pickler's reducer_override), one fault each; tests/test_pickle.c expects each refused with
+    the field and byte offset named."""
+    import os
+    import pickle
+    from sklearn.tree._tree import Tree
+
+    X = np.random.RandomState(9).normal(size=(200, 4))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int)
+    dt = tree.DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, y)
+    assert dt.tree_.node_count >= 9 and dt.tree_.children_left[1] > 0
+    d = os.path.join(out_dir, "bad")
+    os.makedirs(d, exist_ok=True)
+
+    def write(name, obj, mutate_tree=None, mutate_state=None):
+        class P(pickle.Pickler):
+            def reducer_override(self, o):
+                if mutate_tree and isinstance(o, Tree):
+                    cls, args, state = o.__reduce__()
+                    state = dict(state)
+                    state["nodes"] = state["nodes"].copy()
+                    mutate_tree(state)
+                    return cls, args, state
+                return NotImplemented
+        o = obj
+        if mutate_state:
+            import copy
+            o = copy.copy(obj)
+            mutate_state(o.__dict__)
+        with open(os.path.join(d, name + ".pkl"), "wb") as f:
+            P(f, protocol=4).dump(o)
+
+    def child(s):
+        s["nodes"]["left_child"][0] = 999
+    def feat(s):
+        s["nodes"]["feature"][0] = 77
+    def thr(s):
+        s["nodes"]["threshold"][0] = np.nan
+    def cycle(s):
+        s["nodes"]["right_child"][1] = 1 if s["nodes"]["left_child"][1] != 1 else 2
+    def shared(s):
+        n = s["nodes"]
+        r0 = n["right_child"][0]
+        n["left_child"][r0], n["right_child"][r0] = n["left_child"][1], n["right_child"][1]
+    def vals(s):
+        s["values"] = s["values"][:, :, :1].copy()
+    def count(s):
+        s["node_count"] = s["node_count"] + 1
+    write("tree_child_range", dt, mutate_tree=child)
+    write("tree_feature_range", dt, mutate_tree=feat)
+    write("tree_nan_threshold", dt, mutate_tree=thr)
+    write("tree_self_loop", dt, mutate_tree=cycle)
+    write("tree_shared_child", dt, mutate_tree=shared)
+    write("tree_values_classes", dt, mutate_tree=vals)
+    write("tree_node_count", dt, mutate_tree=count)
+    write("no_n_features", dt, mutate_state=lambda s: s.pop("n_features_in_"))
+    write("one_class", dt, mutate_state=lambda s: s.update(n_classes_=1))
+    rf = ensemble.RandomForestClassifier(n_estimators=2, max_depth=2, random_state=0).fit(X, y)
+    write("forest_not_fitted", rf, mutate_state=lambda s: s.pop("estimators_"))
+    # one tree referenced 20000 times (2-byte memo GETs): must not cost 20000 trees of memory
+    write("forest_shared_tree", rf, mutate_state=lambda s: s.update(
+        estimators_=[s["estimators_"][0]] * 20000, n_estimators=20000))
+    lr = linear_model.LogisticRegression().fit(X, y)
+    write("linear_coef_width", lr, mutate_state=lambda s: s.update(coef_=s["coef_"][:, :3].copy()))
+    write("linear_coef_inf", lr, mutate_state=lambda s: s.update(coef_=s["coef_"] * np.inf))
+    write("linear_multi_class", lr, mutate_state=lambda s: s.update(multi_class="crammer"))
+    gb = ensemble.GradientBoostingClassifier(n_estimators=2, max_depth=2, random_state=0).fit(X, y)
+    write("gb_init_estimator", gb, mutate_state=lambda s: s.update(init_=lr))
+    write("gb_estimators_shape", gb, mutate_state=lambda s: s.update(
+        estimators_=np.concatenate([s["estimators_"], s["estimators_"]], axis=1)))
+    p = pipeline.make_pipeline(preprocessing.PolynomialFeatures(), linear_model.Ridge()).fit(X, y)
+    write("pipeline_other_step", p)

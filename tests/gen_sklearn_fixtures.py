@@ -239,6 +239,7 @@ def main():
     if "--no-sklearn" not in sys.argv:
         import gen_sklearn_estimators
         gen_sklearn_estimators.generate(case, data, rows)
+        gen_sklearn_estimators.generate_bad(OUT)
     with open(os.path.join(OUT, "MANIFEST.json"), "w") as f:
         json.dump(MANIFEST, f, indent=1, sort_keys=True)
         f.write("\n")

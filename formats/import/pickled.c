@@ -157,7 +157,7 @@ int lm__import_pickle(const uint8_t *data, size_t len, const char *name, lm_ir_m
   else if (is_mod(res, "lightgbm"))
     rc = lm__pickled_lightgbm(res, name, out);
   else if (is_mod(res, "sklearn"))
-    rc = lm__pickled_sklearn(res, name, out);
+    rc = lm__pickled_sklearn(res, name, len, out);
   else
     rc = lm__fail(LM_EUNSUPPORTED,
                   "%s: the pickle holds %s: not a model lmconvert reads (an XGBoost or LightGBM "

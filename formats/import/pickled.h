@@ -18,8 +18,9 @@ int lm__pickled_xgboost(const lm_pv *v, const char *name, lm_ir_model **out);
 /* lightgbm.basic.Booster, or a lightgbm.sklearn wrapper (LGBMClassifier, LGBMRegressor,
  * LGBMRanker, LGBMModel) holding one. */
 int lm__pickled_lightgbm(const lm_pv *v, const char *name, lm_ir_model **out);
-/* A scikit-learn estimator (sklearn.c lists which). */
-int lm__pickled_sklearn(const lm_pv *v, const char *name, lm_ir_model **out);
+/* A scikit-learn estimator (sklearn.c lists which); len: the (decompressed) pickle's size,
+ * which bounds the tree nodes made (shared objects cannot multiply memory). */
+int lm__pickled_sklearn(const lm_pv *v, const char *name, size_t len, lm_ir_model **out);
 
 /* scikit-learn's trees go left iff float32(x) <= t (t a double): the double t' with
  * x <= t' ⇔ float32(x) <= t for every double x (round to nearest, ties to even). */

@@ -73,6 +73,7 @@ typedef struct sk {
   char cls[64];     /* the estimator's class name */
   lm_ir_model *ir;
   uint32_t cap;     /* trees allocated */
+  uint64_t nodes, budget; /* IR nodes made, and how many the input can account for */
 } sk;
 
 #define SKFAIL(code, v, ...) sk_fail(k, code, v, __VA_ARGS__)
@@ -205,6 +206,18 @@ static double mapped_threshold(const affine *af, uint32_t f, double t, int f32) 
 
 enum leafmode { LEAF_VALUE, LEAF_PROBA, LEAF_SCALED };
 
+/* Objects may be shared in a pickle (one tree referenced from many places with a 2-byte memo
+ * GET): IR nodes are bounded by what the input's bytes can hold (a pickled tree node takes more
+ * than 8 bytes), so that memory stays linear in the input. */
+static int node_budget(sk *k, uint64_t n, const lm_pv *v) {
+  if (k->nodes + n > k->budget)
+    return SKFAIL(LM_EFORMAT, v, "more tree nodes (%llu) than the %llu the input's bytes can hold "
+                  "(one tree referenced many times?)", (unsigned long long)(k->nodes + n),
+                  (unsigned long long)k->budget);
+  k->nodes += n;
+  return LM_OK;
+}
+
 static lm_ir_tree *new_tree(sk *k, uint32_t n_nodes, uint32_t group) {
   lm_ir_model *ir = k->ir;
   if (ir->n_trees == k->cap) {
@@ -303,6 +316,8 @@ static double tval(const sk_tree *t, uint64_t node, uint64_t c) {
  * probability of class `cls`, or scaled by `scale`). */
 static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
                     uint64_t cls, double scale) {
+  int brc = node_budget(k, t->n, t->nodes);
+  if (brc) return brc;
   lm_ir_tree *it = new_tree(k, (uint32_t)t->n, group);
   if (!it) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
   for (uint64_t i = 0; i < t->n; i++) {
@@ -592,6 +607,7 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
       uint32_t oc;
       int has_cat = !lm__dt_field(dt, "is_categorical", &fc, &oc) && is_num_dt(fc);
       uint64_t n = nodes->nd_count;
+      if ((rc = node_budget(k, n, nodes))) return rc;
       lm_ir_tree *t = new_tree(k, (uint32_t)n, (uint32_t)g);
       if (!t) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
       for (uint64_t i = 0; i < n; i++) {
@@ -921,6 +937,15 @@ static int pipeline(sk *k, const lm_pv *v) {
       break;
     }
     const lm_pv *es = lm__pv_state(e);
+    if (!lm__pv_obj_is(e, "sklearn.preprocessing._data", "StandardScaler") &&
+        !lm__pv_obj_is(e, "sklearn.preprocessing._data", "MinMaxScaler") &&
+        !lm__pv_obj_is(e, "sklearn.preprocessing._data", "MaxAbsScaler")) {
+      char d[160];
+      rc = SKFAIL(LM_EUNSUPPORTED, e, "step '%s' is %s: only StandardScaler, MinMaxScaler and "
+                  "MaxAbsScaler steps are supported before the final estimator", sname,
+                  lm__pv_describe(e, d, sizeof d));
+      break;
+    }
     if (!af.a) {
       int64_t nf = 0;
       if ((rc = st_int(k, es ? es : v, "n_features_in_", 1, (int64_t)1 << 24, &nf))) break;
@@ -949,9 +974,9 @@ static int pipeline(sk *k, const lm_pv *v) {
   return rc;
 }
 
-int lm__pickled_sklearn(const lm_pv *v, const char *name, lm_ir_model **out) {
+int lm__pickled_sklearn(const lm_pv *v, const char *name, size_t len, lm_ir_model **out) {
   *out = NULL;
-  sk k = {.name = name};
+  sk k = {.name = name, .budget = len / 4 + 4096};
   if (!(k.ir = lm_ir_new())) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   snprintf(k.ir->source_format, sizeof k.ir->source_format, "sklearn-pickle");
   int rc = lm__pv_obj_is(v, "sklearn.pipeline", "Pipeline") ? pipeline(&k, v) : estimator(&k, v, NULL, NULL);

@@ -206,7 +206,22 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
                     len > 3 ? data[3] : 0, detail);
     }
     break;
-  case SNIFF_PICKLE: rc = lm__import_pickle(data, len, name, out); break;
+  case SNIFF_PICKLE:
+    rc = lm__import_pickle(data, len, name, out);
+    if (rc && data[0] == 0x78) {
+      /* a zlib header is two bytes an old headerless XGBoost binary model may also start with:
+       * take that if it reads, else report the pickle's error */
+      char detail[600];
+      snprintf(detail, sizeof detail, "%s", lm_last_error());
+      lm_ir_model *bin = NULL;
+      if (lm__import_xgboost_binary(data, len, name, &bin) == LM_OK) {
+        *out = bin;
+        rc = LM_OK;
+      } else {
+        rc = lm__fail(rc, "%s", detail);
+      }
+    }
+    break;
   case SNIFF_BASE64:
     rc = lm__fail(LM_EUNSUPPORTED,
                   "%s: base64-encoded XGBoost model ('bs64' header): not supported "
