@@ -463,6 +463,9 @@ static void test_bad(void **state) {
       {"lz4 corrupt", LIT("\x04\x22\x4d\x18\xff\xff\xff"), LM_EFORMAT, "corrupt lz4 frame"},
       {"xz corrupt", LIT("\xfd" "7zXZ\0\0\x04\0\0\0\0\0\0\0"), LM_EFORMAT, "corrupt xz stream"},
       {"bz2 corrupt", LIT("BZh9abcdef"), LM_EFORMAT, "corrupt bz2 stream"},
+      /* found by fuzzing: a legacy .lzma header asking for a 2 GiB dictionary */
+      {"lzma dictionary of 2 GiB", LIT("\x5d\x00\x00\x81\x81\x81\x81\x81\x81\x81\x81\x81\x81\x00"),
+       LM_EUNSUPPORTED, "lzma stream needs more than 256 MiB of decoder memory"},
       {"decompressed error names the stream", LIT("\x78\x9c\xf3\x03\x00\x00\x4f\x00\x4f"),
        LM_EFORMAT, "m.pkl (zlib-decompressed): byte 1: truncated pickle: no STOP opcode"},
   };

@@ -7,7 +7,8 @@
  * decode them; this file is part of the converter library only.
  *
  * The output grows as bytes are actually produced, up to LM_JOBLIB_MAX (1 GiB): a compression
- * bomb stops there with an error; trailing bytes after the compressed stream are an error too
+ * bomb stops there with an error; the xz/lzma decoders may use at most 256 MiB (the dictionary
+ * size is the stream header's choice: found by fuzzing, a 5-byte header asked for 2 GiB); trailing bytes after the compressed stream are an error too
  * (joblib writes exactly one stream). Errors name the input, the compressor and the input offset
  * the decoder had reached.
  */
@@ -25,6 +26,7 @@
 #include "base/error.h"
 
 #define LM_JOBLIB_MAX ((size_t)1 << 30)
+#define LM_JOBLIB_LZMA_MEM ((uint64_t)256 << 20) /* xz/lzma decoder memory (dictionary) */
 
 typedef struct {
   uint8_t *p;
@@ -115,7 +117,10 @@ static int bz_run(const uint8_t *d, size_t n, const char *name, obuf *o) {
 static int xz_run(const uint8_t *d, size_t n, const char *name, int alone, obuf *o) {
   const char *kind = alone ? "lzma" : "xz";
   lzma_stream z = LZMA_STREAM_INIT;
-  lzma_ret r = alone ? lzma_alone_decoder(&z, UINT64_MAX) : lzma_stream_decoder(&z, UINT64_MAX, 0);
+  /* the header chooses the dictionary size: cap the decoder's memory (joblib's presets need a few
+   * MiB, xz -9 64 MiB) so that a 5-byte header cannot make it allocate gigabytes */
+  lzma_ret r = alone ? lzma_alone_decoder(&z, LM_JOBLIB_LZMA_MEM)
+                     : lzma_stream_decoder(&z, LM_JOBLIB_LZMA_MEM, 0);
   if (r != LZMA_OK) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   int rc = LM_OK;
   z.next_in = d, z.avail_in = n;
@@ -128,6 +133,12 @@ static int xz_run(const uint8_t *d, size_t n, const char *name, int alone, obuf 
     if (r == LZMA_STREAM_END) break;
     if (r == LZMA_BUF_ERROR || (r == LZMA_OK && z.avail_in == 0 && z.avail_out)) {
       rc = lm__fail(LM_EFORMAT, "%s: byte %zu: %s stream truncated", name, n - z.avail_in, kind);
+      break;
+    }
+    if (r == LZMA_MEMLIMIT_ERROR) {
+      rc = lm__fail(LM_EUNSUPPORTED, "%s: byte %zu: %s stream needs more than %llu MiB of "
+                    "decoder memory (its dictionary size): not supported", name,
+                    n - z.avail_in, kind, (unsigned long long)(LM_JOBLIB_LZMA_MEM >> 20));
       break;
     }
     if (r != LZMA_OK) {
