@@ -6,6 +6,7 @@
 #   make install    PREFIX=/usr/local LIBDIR=$(PREFIX)/lib DESTDIR=  (headers, libraries, tools,
 #                   lmrt.pc, man pages); make uninstall removes them (docs/man/man.mk)
 #   make fixtures   regenerate the parity fixtures (XGBoost via /usr/bin/python3 + xgboost;
+#                   pickles via python3-sklearn, python3-joblib: tests/gen_sklearn_fixtures.py;
 #                   LightGBM via the pure-Python oracle tests/lgbm_reference.py)
 #   make deps       install missing Debian packages (apt-get; idempotent)
 
@@ -32,11 +33,12 @@ XCFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC -fvisibility=hidde
 OPENBLAS_DIR := /usr/lib/$(shell $(CC) -print-multiarch)/openblas-serial
 OPENBLAS_LIBS := -L$(OPENBLAS_DIR) -Wl,-rpath,$(OPENBLAS_DIR) -lopenblas
 LDLIBS  := -lxxhash -lmimalloc -lnuma $(OPENBLAS_LIBS) -lm
-CONV_LDLIBS := -ljson-c -larchive
+CONV_LDLIBS := -ljson-c -larchive -lz -lbz2 -llzma -llz4
 TEST_LDLIBS := -lcmocka
 
 DEBS := build-essential pkg-config libjson-c-dev libarchive-dev libxxhash-dev libmimalloc-dev \
-        libcmocka-dev libnuma-dev libopenblas-serial-dev python3-xgboost python3-numpy python3-pandas
+        libcmocka-dev libnuma-dev libopenblas-serial-dev zlib1g-dev libbz2-dev liblzma-dev liblz4-dev \
+        python3-xgboost python3-numpy python3-pandas python3-sklearn python3-joblib python3-lz4
 
 # Layers (docs/architecture.md; make check-layers): base → formats (reader) → kernels → runtime
 # is liblmrt; formats (IR, writer, importers) → convert is liblmconvert, on top of liblmrt.
@@ -145,6 +147,7 @@ fixtures:
 	/usr/bin/python3 tests/gen_fixtures.py
 	/usr/bin/python3 tests/gen_format_fixtures.py
 	/usr/bin/python3 tests/gen_lightgbm_fixtures.py
+	/usr/bin/python3 tests/gen_sklearn_fixtures.py
 
 deps:
 	@missing=""; for p in $(DEBS); do \

@@ -57,7 +57,8 @@ typedef struct lm_ir_tree {
 
 typedef struct lm_ir_model {
   char source_format[32];   /* "xgboost-json", "xgboost-ubj", "xgboost-binary", "xgboost-pickle",
-                               "linear-learner" (formats/SPEC.md, META.source_format) */
+                               "linear-learner", "sklearn-pickle", "lightgbm-pickle"
+                               (formats/SPEC.md, META.source_format) */
   char source_version[32];  /* "1.7.4" */
   char objective[64];       /* trainer's name, e.g. "binary:logistic" */
   int booster;              /* enum lm_ir_booster */
@@ -83,6 +84,9 @@ typedef struct lm_ir_model {
   double link_param;        /* LightGBM sigmoid scale (binary, multiclassova); 0 = 1.0 */
   uint32_t average_over;    /* LightGBM average_output: margins are divided by this many
                                iterations; 0 = no averaging */
+  uint8_t keep_tiny;        /* decision 1: thresholds are used as they are; 0 = fold LightGBM's
+                               reading of non-NaN |x| <= 1e-35 as 0 into them (lmf_write.c).
+                               scikit-learn models set it: they compare tiny values as such */
   uint32_t *lin_feat;       /* LightGBM linear-tree terms (see lm_ir_node.lin_*) */
   double *lin_coeff;
   size_t n_lin_terms;

@@ -419,7 +419,7 @@ static void lm__write_split(const lm_ir_model *m, const lm__plan *p, uint32_t t,
     o->word_i += nw;
     o->set_i++;
   } else {
-    double th = lgb ? lm__lgb_tiny(nd) : 0.0;
+    double th = lgb ? (m->keep_tiny ? nd->value_d : lm__lgb_tiny(nd)) : 0.0;
     if (o->f64) o->f64[at] = th;
     on->threshold = lgb ? lmf_lgb_threshold(th) : nd->value; /* LightGBM x <= t: lmf.h */
     on->u.cat_set = 0;

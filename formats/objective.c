@@ -91,7 +91,7 @@ float lm__base_margin(const lm_objective *obj, float base_score) {
 
 static const char *const lm__sources[] = {
     "unknown", "xgboost-json", "xgboost-ubj", "xgboost-binary", "xgboost-pickle", "lightgbm-text",
-    "linear-learner",
+    "linear-learner", "sklearn-pickle", "lightgbm-pickle",
 };
 
 uint32_t lm__source_format_id(const char *name) {

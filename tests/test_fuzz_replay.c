@@ -45,6 +45,7 @@ static char replay_file[1024];
 #include "tests/fuzz/fuzz_lightgbm_text.c"
 #include "tests/fuzz/fuzz_linear_learner.c"
 #include "tests/fuzz/fuzz_lmf.c"
+#include "tests/fuzz/fuzz_pickle.c"
 #include "tests/fuzz/fuzz_xgboost_bin.c"
 #include "tests/fuzz/fuzz_xgboost_json.c"
 #include "tests/fuzz/fuzz_xgboost_pickle.c"
@@ -61,6 +62,7 @@ static const replay_target targets[] = {
     {"lightgbm_text", lm_fuzz_lightgbm_text},
     {"linear_learner", lm_fuzz_linear_learner},
     {"lmf", lm_fuzz_lmf},
+    {"pickle", lm_fuzz_pickle},
     {"xgboost_bin", lm_fuzz_xgboost_bin},
     {"xgboost_json", lm_fuzz_xgboost_json},
     {"xgboost_pickle", lm_fuzz_xgboost_pickle},

@@ -26,6 +26,11 @@ int lm__import_xgboost_binary(const uint8_t *data, size_t len, const char *name,
 int lm__import_xgboost_pickle(const uint8_t *data, size_t len, const char *name,
                               lm_ir_model **out);
 
+/* Any pickled model (pickle.dump or joblib.dump, compressed or not; pickled.c): XGBoost and
+ * LightGBM Boosters and their scikit-learn wrappers, scikit-learn estimators. Nothing in the
+ * pickle is executed. */
+int lm__import_pickle(const uint8_t *data, size_t len, const char *name, lm_ir_model **out);
+
 /* Shared by the XGBoost importers: JSON text or UBJSON bytes → a json-c document (UBJSON:
  * skip_top_key names a wrapping key to descend into, or NULL), and a document → IR (format is
  * the IR's source_format). The caller owns *root (json_object_put). */

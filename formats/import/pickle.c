@@ -1,22 +1,40 @@
 /*
  * pickle.c — walks a Python pickle without executing it (pickle.h), for importers of pickled
- * models (xgboost_pickle.c; scikit-learn and joblib next).
+ * models (xgboost_pickle.c, pickled.c, sklearn.c) — plain pickles and joblib's files.
  *
- * The walker (protocol 2–5, the binary opcodes Python's pickler emits for objects, their state
- * dicts and ordinary values) keeps a stack of inert values: None, booleans, integers, floats,
- * str, bytes, tuples, lists, dicts, globals (module + name, never looked up) and objects
- * (a class or callable with its arguments and BUILD state, never constructed). REDUCE is not
- * executed: the result is an opaque object, except for the three constructions Python's pickler
- * itself uses to write byte strings under protocol 2 — bytearray(str, 'latin-1'),
- * _codecs.encode(str, 'latin1') and bytearray(bytes) / bytes() — whose result is known data and
- * is decoded as such. Every other opcode (the text opcodes of protocols 0/1, PERSID, EXT*,
- * out-of-band buffers) is an error naming the opcode and its byte offset. Memory stays linear
- * in the input: each opcode creates at most one value, and memo indices may not exceed the
- * number of bytes read.
+ * The walker (protocols 0–5: every opcode Python's pickler writes, text and binary, with the
+ * framing of protocols 4 and 5) keeps a stack of inert values: None, booleans, integers,
+ * floats, str, bytes, tuples, lists, dicts, globals (module + name, never looked up) and
+ * objects (a class or callable with its arguments and BUILD state, never constructed).
+ *
+ * Globals are checked against an allow-list when GLOBAL, STACK_GLOBAL or INST reads them
+ * (allowed() below: the numpy, joblib, copyreg and builtins names that pickles of models use,
+ * and the xgboost, lightgbm and sklearn packages, whose classes the importers then match one by
+ * one); any other name — posix.system, builtins.eval — is refused right there, naming it. No
+ * callable is ever called: REDUCE records an object, except for constructions whose result is
+ * known data and is decoded as such — byte strings (bytearray(str, 'latin-1'),
+ * _codecs.encode(str, 'latin1'), bytearray(bytes), bytes()), set/frozenset of a list,
+ * collections.OrderedDict(), copyreg._reconstructor / copyreg.__newobj__ (objects of protocols
+ * 0 and 1), and numpy's own: numpy.dtype(descr) with its BUILD state, the arrays of
+ * numpy.core.multiarray._reconstruct + BUILD (protocols 0–4) and numpy.core.numeric._frombuffer
+ * (protocol 5), and numpy.core.multiarray.scalar (numpy scalars become ints and floats).
+ *
+ * joblib (joblib.dump): each array is a joblib.numpy_pickle.NumpyArrayWrapper object whose
+ * BUILD state gives dtype, shape and order; its bytes follow the BUILD opcode in the stream
+ * (joblib ≥ 1.2 first writes one byte of padding length and that many padding bytes), or, for
+ * arrays of Python objects, a nested protocol-2 pickle of the array (walked here too, one level
+ * only). The wrapper becomes the array. Compressed joblib files are decompressed first
+ * (joblib.c).
+ *
+ * Not supported (an error naming the opcode and its offset): PERSID/BINPERSID (references to
+ * outside objects), EXT1/2/4 (the copyreg extension registry), NEXT_BUFFER/READONLY_BUFFER
+ * (out-of-band buffers). Memory stays linear in the input: each opcode creates at most one
+ * value, memo indices may not exceed the number of bytes read, arrays are views of the input.
  *
  * Errors name the input and the byte offset of the opcode ("model.pkl: byte 5: pickle opcode
- * 0x69 (INST) is not supported"), through the byte cursor (base/cursor.h).
+ * 0x51 (BINPERSID) is not supported"), through the byte cursor (base/cursor.h).
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +59,7 @@ typedef struct lm_pickle {
   pv **memo;
   size_t memo_n, memo_cap;
   uint8_t op;
+  uint8_t nested; /* inside joblib's nested pickle of an object array */
 } pk;
 
 static const char *op_name(uint8_t op) {
@@ -97,7 +116,6 @@ static const char *op_name(uint8_t op) {
   case '1': return "POP_MARK";
   case '2': return "DUP";
   case '.': return "STOP";
-  /* known, not supported */
   case 'I': return "INT";
   case 'L': return "LONG";
   case 'S': return "STRING";
@@ -107,6 +125,7 @@ static const char *op_name(uint8_t op) {
   case 'p': return "PUT";
   case 'o': return "OBJ";
   case 'i': return "INST";
+  /* known, not supported */
   case 'P': return "PERSID";
   case 'Q': return "BINPERSID";
   case 0x82: return "EXT1";
@@ -122,19 +141,25 @@ static pv *pv_new(pk *k, uint8_t kind) {
   pv *v = calloc(1, sizeof *v);
   if (!v) return NULL;
   v->kind = kind;
+  v->at = k->c.at;
   v->next_alloc = k->all;
   k->all = v;
   return v;
 }
 
-void lm__pickle_free(pk *k) {
-  if (!k) return;
-  for (pv *v = k->all, *nx; v; v = nx) {
+static void free_values(pv *v) {
+  for (pv *nx; v; v = nx) {
     nx = v->next_alloc;
     free(v->items);
     free(v->owned);
+    free(v->nd_objs);
     free(v);
   }
+}
+
+void lm__pickle_free(pk *k) {
+  if (!k) return;
+  free_values(k->all);
   free(k->stack);
   free(k->marks);
   free(k->memo);
@@ -142,6 +167,7 @@ void lm__pickle_free(pk *k) {
 }
 
 #define OOM() lm__fail(LM_ENOMEM, "%s: out of memory", k->c.name)
+#define FAIL(code, ...) lm__cur_fail(&k->c, code, __VA_ARGS__)
 
 static int grow(void **p, size_t *cap, size_t need_n, size_t elem) {
   if (need_n <= *cap) return 0;
@@ -165,23 +191,20 @@ static int push(pk *k, pv *v) {
 static size_t floor_(const pk *k) { return k->nmarks ? k->marks[k->nmarks - 1] : 0; }
 
 static int pop(pk *k, pv **out) {
-  if (k->sp <= floor_(k))
-    return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(k->op));
+  if (k->sp <= floor_(k)) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(k->op));
   *out = k->stack[--k->sp];
   return LM_OK;
 }
 
 static int top(pk *k, pv **out) {
-  if (k->sp <= floor_(k))
-    return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(k->op));
+  if (k->sp <= floor_(k)) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(k->op));
   *out = k->stack[k->sp - 1];
   return LM_OK;
 }
 
 /* Pop everything down to the innermost mark (and the mark): items [*first, *first + *count). */
 static int pop_mark(pk *k, size_t *first, size_t *count) {
-  if (!k->nmarks)
-    return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: no MARK", op_name(k->op));
+  if (!k->nmarks) return FAIL(LM_EFORMAT, "pickle opcode %s: no MARK", op_name(k->op));
   size_t m = k->marks[--k->nmarks];
   *first = m;
   *count = k->sp - m;
@@ -213,26 +236,113 @@ static int sized(pk *k, int nb, const uint8_t **s, size_t *len) {
   if (rc) return rc;
   uint64_t n = lm__le_n(q, nb);
   if (nb == 4 && k->op == 'T' && (int32_t)n < 0)
-    return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: negative length", op_name(k->op));
+    return FAIL(LM_EFORMAT, "pickle opcode %s: negative length", op_name(k->op));
   if (n > lm__cur_left(&k->c))
-    return lm__cur_fail(&k->c, LM_EFORMAT,
-                        "pickle opcode %s: length %llu exceeds the %zu bytes left (truncated?)",
-                        op_name(k->op), (unsigned long long)n, lm__cur_left(&k->c));
+    return FAIL(LM_EFORMAT, "pickle opcode %s: length %llu exceeds the %zu bytes left (truncated?)",
+                op_name(k->op), (unsigned long long)n, lm__cur_left(&k->c));
   *s = lm__cur_here(&k->c);
   *len = (size_t)n;
   k->c.pos += (size_t)n;
   return LM_OK;
 }
 
-/* A "module\n" / "name\n" line of GLOBAL. */
+/* The "...\n" operand of a text opcode (GLOBAL's module and name, INT, FLOAT, STRING, …). */
 static int line(pk *k, const uint8_t **s, size_t *len) {
   const uint8_t *q = lm__cur_here(&k->c);
   const uint8_t *nl = memchr(q, '\n', lm__cur_left(&k->c));
-  if (!nl)
-    return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode GLOBAL: truncated: no end of line");
+  if (!nl) return FAIL(LM_EFORMAT, "pickle opcode %s: truncated: no end of line", op_name(k->op));
   *s = q;
   *len = (size_t)(nl - q);
   k->c.pos += *len + 1;
+  return LM_OK;
+}
+
+/* A decimal integer line (INT, LONG with its optional 'L', GET, PUT): 0 and the value; 1 when
+ * it is a valid integer beyond int64; an error otherwise. */
+static int dec_line(pk *k, int64_t *v, int long_ok) {
+  const uint8_t *s;
+  size_t n;
+  int rc = line(k, &s, &n);
+  if (rc) return rc;
+  if (long_ok && n && s[n - 1] == 'L') n--;
+  size_t i = 0;
+  int neg = 0;
+  if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+  if (i == n) return FAIL(LM_EFORMAT, "pickle opcode %s: not a decimal integer", op_name(k->op));
+  uint64_t u = 0;
+  int big = 0;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return FAIL(LM_EFORMAT, "pickle opcode %s: not a decimal integer", op_name(k->op));
+    if (u > (UINT64_MAX - 9) / 10) big = 1;
+    else u = u * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (big || u > (uint64_t)INT64_MAX + (uint64_t)neg) return 1;
+  *v = neg ? (int64_t)(0 - u) : (int64_t)u;
+  return 0;
+}
+
+/* ---- globals: the allow-list --------------------------------------------------------------- */
+
+static int g_is(const uint8_t *m, size_t ml, const uint8_t *n, size_t nl, const char *mod,
+                const char *name) {
+  return ml == strlen(mod) && memcmp(m, mod, ml) == 0 && nl == strlen(name) &&
+         memcmp(n, name, nl) == 0;
+}
+
+static int ident(uint8_t c) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* What a pickle may name. Exact names for the helpers; for the three model packages any
+ * identifier of theirs (the importers accept only the classes they know, by name). */
+static int allowed(const uint8_t *m, size_t ml, const uint8_t *n, size_t nl) {
+  static const char *const exact[][2] = {
+      {"builtins", "bytearray"}, {"builtins", "bytes"}, {"builtins", "set"},
+      {"builtins", "frozenset"}, {"builtins", "object"}, {"builtins", "slice"},
+      {"builtins", "complex"}, {"__builtin__", "bytearray"}, {"__builtin__", "set"},
+      {"__builtin__", "frozenset"}, {"__builtin__", "object"}, {"_codecs", "encode"},
+      {"copyreg", "_reconstructor"}, {"copy_reg", "_reconstructor"}, {"copyreg", "__newobj__"},
+      {"collections", "OrderedDict"}, {"numpy", "ndarray"}, {"numpy", "dtype"},
+      {"numpy.core.multiarray", "_reconstruct"}, {"numpy.core.multiarray", "scalar"},
+      {"numpy.core.numeric", "_frombuffer"}, {"numpy._core.multiarray", "_reconstruct"},
+      {"numpy._core.multiarray", "scalar"}, {"numpy._core.numeric", "_frombuffer"},
+      {"numpy.random._pickle", "__randomstate_ctor"},
+      {"numpy.random._pickle", "__bit_generator_ctor"},
+      {"numpy.random._pickle", "__generator_ctor"}, {"numpy.random.mtrand", "RandomState"},
+      {"numpy.random._mt19937", "MT19937"}, {"numpy.random.bit_generator", "SeedSequence"},
+      {"joblib.numpy_pickle", "NumpyArrayWrapper"},
+      {"sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"},
+  };
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+    if (g_is(m, ml, n, nl, exact[i][0], exact[i][1])) return 1;
+  static const char *const pkgs[] = {"sklearn", "xgboost", "lightgbm"};
+  for (size_t i = 0; i < 3; i++) {
+    size_t pl = strlen(pkgs[i]);
+    if (ml >= pl && memcmp(m, pkgs[i], pl) == 0 && (ml == pl || m[pl] == '.')) {
+      for (size_t j = 0; j < ml; j++)
+        if (!(m[j] == '.' || ident(m[j]))) return 0;
+      if (nl == 0) return 0;
+      for (size_t j = 0; j < nl; j++)
+        if (!ident(n[j])) return 0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int make_global(pk *k, const uint8_t *m, size_t ml, const uint8_t *n, size_t nl, pv **out) {
+  if (!allowed(m, ml, n, nl)) {
+    char a[64], b[64];
+    return FAIL(LM_EUNSUPPORTED,
+                "pickle global %s.%s is not allowed (not a class or helper of the models "
+                "lmconvert reads; nothing in a pickle is ever called)",
+                lm__printable(a, sizeof a, m, ml), lm__printable(b, sizeof b, n, nl));
+  }
+  pv *v = pv_new(k, LM_PV_GLOBAL);
+  if (!v) return OOM();
+  v->s = m, v->len = ml, v->s2 = n, v->len2 = nl;
+  *out = v;
   return LM_OK;
 }
 
@@ -241,13 +351,399 @@ int lm__pv_str_is(const pv *v, const char *lit) {
 }
 
 int lm__pv_global_is(const pv *g, const char *module, const char *name) {
-  return g && g->kind == LM_PV_GLOBAL && g->len == strlen(module) &&
-         memcmp(g->s, module, g->len) == 0 && g->len2 == strlen(name) &&
-         memcmp(g->s2, name, g->len2) == 0;
+  return g && g->kind == LM_PV_GLOBAL && g_is(g->s, g->len, g->s2, g->len2, module, name);
+}
+
+int lm__pv_obj_is(const pv *v, const char *module, const char *name) {
+  return v && v->kind == LM_PV_OBJ && lm__pv_global_is(v->cls, module, name);
+}
+
+int lm__pv_obj_name_is(const pv *v, const char *name) {
+  return v && v->kind == LM_PV_OBJ && v->cls && v->cls->kind == LM_PV_GLOBAL &&
+         v->cls->len2 == strlen(name) && memcmp(v->cls->s2, name, v->cls->len2) == 0;
 }
 
 static int is_builtin(const pv *g, const char *name) {
   return lm__pv_global_is(g, "builtins", name) || lm__pv_global_is(g, "__builtin__", name);
+}
+
+static int is_np(const pv *g, const char *mod, const char *name) {
+  char m2[40];
+  snprintf(m2, sizeof m2, "numpy._core.%s", mod);
+  char m1[40];
+  snprintf(m1, sizeof m1, "numpy.core.%s", mod);
+  return lm__pv_global_is(g, m1, name) || lm__pv_global_is(g, m2, name);
+}
+
+/* ---- text operands ------------------------------------------------------------------------- */
+
+static size_t put_utf8(uint8_t *o, uint32_t cp) {
+  if (cp < 0x80) return o[0] = (uint8_t)cp, 1;
+  if (cp < 0x800) return o[0] = (uint8_t)(0xc0 | cp >> 6), o[1] = (uint8_t)(0x80 | (cp & 0x3f)), 2;
+  if (cp < 0x10000) {
+    o[0] = (uint8_t)(0xe0 | cp >> 12), o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+    o[2] = (uint8_t)(0x80 | (cp & 0x3f));
+    return 3;
+  }
+  o[0] = (uint8_t)(0xf0 | cp >> 18), o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+  o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), o[3] = (uint8_t)(0x80 | (cp & 0x3f));
+  return 4;
+}
+
+static int hexval(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
+  return -1;
+}
+
+/* STRING: a quoted Python 2 str literal with backslash escapes (ASCII: what Python 3 reads
+ * by default). UNICODE: raw-unicode-escape (latin-1 bytes, \uXXXX, \UXXXXXXXX). Result UTF-8. */
+static int text_str(pk *k, pv **out) {
+  const uint8_t *s;
+  size_t n;
+  int rc = line(k, &s, &n);
+  if (rc) return rc;
+  pv *v = pv_new(k, LM_PV_STR);
+  if (!v || !(v->owned = malloc(2 * n + 1))) return OOM();
+  uint8_t *o = v->owned;
+  size_t on = 0;
+  if (k->op == 'S') {
+    if (n < 2 || (s[0] != '\'' && s[0] != '"') || s[n - 1] != s[0])
+      return FAIL(LM_EFORMAT, "pickle opcode STRING: not a quoted string");
+    for (size_t i = 1; i + 1 < n; i++) {
+      uint8_t c = s[i];
+      if (c >= 0x80) return FAIL(LM_EFORMAT, "pickle opcode STRING: a byte >= 0x80 (not ASCII)");
+      if (c != '\\' || i + 2 >= n) {
+        o[on++] = c;
+        continue;
+      }
+      uint8_t e = s[++i];
+      int h1, h2;
+      switch (e) {
+      case 'n': o[on++] = '\n'; break;
+      case 't': o[on++] = '\t'; break;
+      case 'r': o[on++] = '\r'; break;
+      case 'a': o[on++] = 7; break;
+      case 'b': o[on++] = 8; break;
+      case 'f': o[on++] = 12; break;
+      case 'v': o[on++] = 11; break;
+      case '\\': case '\'': case '"': o[on++] = e; break;
+      case 'x':
+        if (i + 3 >= n || (h1 = hexval(s[i + 1])) < 0 || (h2 = hexval(s[i + 2])) < 0)
+          return FAIL(LM_EFORMAT, "pickle opcode STRING: bad \\x escape");
+        if (h1 >= 8) return FAIL(LM_EFORMAT, "pickle opcode STRING: a byte >= 0x80 (not ASCII)");
+        o[on++] = (uint8_t)(h1 * 16 + h2);
+        i += 2;
+        break;
+      default:
+        if (e >= '0' && e <= '7') {
+          unsigned val = 0;
+          int d = 0;
+          while (d < 3 && i + 1 < n && s[i] >= '0' && s[i] <= '7') val = val * 8 + (s[i++] - '0'), d++;
+          i--;
+          if (val >= 0x80) return FAIL(LM_EFORMAT, "pickle opcode STRING: a byte >= 0x80 (not ASCII)");
+          o[on++] = (uint8_t)val;
+        } else {
+          o[on++] = '\\', o[on++] = e;
+        }
+      }
+    }
+  } else { /* 'V' */
+    for (size_t i = 0; i < n; i++) {
+      if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
+        size_t d = s[i + 1] == 'u' ? 4 : 8;
+        if (i + 2 + d > n) return FAIL(LM_EFORMAT, "pickle opcode UNICODE: truncated \\u escape");
+        uint32_t cp = 0;
+        for (size_t j = 0; j < d; j++) {
+          int h = hexval(s[i + 2 + j]);
+          if (h < 0) return FAIL(LM_EFORMAT, "pickle opcode UNICODE: bad \\u escape");
+          cp = cp * 16 + (uint32_t)h;
+        }
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
+          return FAIL(LM_EFORMAT, "pickle opcode UNICODE: code point 0x%x out of range", cp);
+        if (on + 4 > 2 * n + 1) return FAIL(LM_EFORMAT, "pickle opcode UNICODE: bad escape");
+        on += put_utf8(o + on, cp);
+        i += 1 + d;
+      } else {
+        on += put_utf8(o + on, s[i]);
+      }
+    }
+  }
+  v->s = o, v->len = on;
+  *out = v;
+  return LM_OK;
+}
+
+/* FLOAT: repr() of a double ("1.5", "inf", "nan", "-1e+300"). */
+static int text_float(pk *k, pv **out) {
+  const uint8_t *s;
+  size_t n;
+  int rc = line(k, &s, &n);
+  if (rc) return rc;
+  char buf[64];
+  if (n == 0 || n >= sizeof buf) return FAIL(LM_EFORMAT, "pickle opcode FLOAT: not a number");
+  memcpy(buf, s, n);
+  buf[n] = 0;
+  char *end = NULL;
+  double d = strtod(buf, &end);
+  if (end != buf + n) return FAIL(LM_EFORMAT, "pickle opcode FLOAT: not a number");
+  pv *v = pv_new(k, LM_PV_FLOAT);
+  if (!v) return OOM();
+  v->d = d;
+  *out = v;
+  return LM_OK;
+}
+
+/* ---- numpy ---------------------------------------------------------------------------------- */
+
+/* numpy.dtype(descr): "f8", "i4", "u1", "b1", "V64", "O8", "U3", … (the byte order comes with
+ * BUILD). */
+static int np_dtype(pk *k, const pv *descr, pv **out) {
+  const uint8_t *s = descr->s;
+  size_t n = descr->len, i = 0;
+  if (n && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) i++;
+  if (i >= n || !((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') || n - i > 12)
+    return FAIL(LM_EFORMAT, "numpy.dtype: descriptor is not a kind and a size");
+  char kind = (char)s[i++];
+  uint64_t size = 0;
+  for (; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return FAIL(LM_EFORMAT, "numpy.dtype: descriptor is not a kind and a size");
+    size = size * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (kind == 'U') size *= 4;
+  if (size > (1u << 30)) return FAIL(LM_EFORMAT, "numpy.dtype: item size %llu out of range", (unsigned long long)size);
+  pv *v = pv_new(k, LM_PV_DTYPE);
+  if (!v) return OOM();
+  v->dt_kind = kind;
+  v->dt_size = (uint32_t)size;
+  v->dt_big = n && s[0] == '>';
+  *out = v;
+  return LM_OK;
+}
+
+/* dtype BUILD state: (version, byte order, subarray, names, fields, elsize, alignment, flags
+ * [, metadata]). */
+static int np_dtype_build(pk *k, pv *dt, const pv *st) {
+  if (st->kind != LM_PV_TUPLE || st->n < 8 || st->items[0]->kind != LM_PV_INT ||
+      st->items[1]->kind != LM_PV_STR || st->items[1]->len != 1 || st->items[5]->kind != LM_PV_INT)
+    return FAIL(LM_EFORMAT, "pickle opcode BUILD: numpy dtype state is not (version, byte order, "
+                            "subarray, names, fields, elsize, alignment, flags)");
+  if (st->items[2]->kind != LM_PV_NONE)
+    return FAIL(LM_EUNSUPPORTED, "numpy dtype with a subarray: not supported");
+  dt->dt_big = st->items[1]->s[0] == '>';
+  const pv *f = st->items[4];
+  if (f->kind == LM_PV_DICT) dt->dt_fields = f;
+  else if (f->kind != LM_PV_NONE) return FAIL(LM_EFORMAT, "numpy dtype fields: expected a dict or None");
+  int64_t es = st->items[5]->i;
+  if (es > 0 && (dt->dt_kind == 'V' || dt->dt_kind == 'U' || dt->dt_kind == 'S')) {
+    if (es > (1 << 30)) return FAIL(LM_EFORMAT, "numpy dtype elsize %lld out of range", (long long)es);
+    dt->dt_size = (uint32_t)es;
+  }
+  return LM_OK;
+}
+
+/* shape tuple → a's shape and element count. */
+static int np_shape(pk *k, pv *a, const pv *shape) {
+  if (shape->kind != LM_PV_TUPLE) return FAIL(LM_EFORMAT, "numpy array shape: expected a tuple, got %s", lm__pv_kind_name(shape));
+  if (shape->n > LM_ND_MAXDIM) return FAIL(LM_EUNSUPPORTED, "numpy array of %zu dimensions (at most %d)", shape->n, LM_ND_MAXDIM);
+  uint64_t count = 1;
+  for (size_t i = 0; i < shape->n; i++) {
+    const pv *d = shape->items[i];
+    if (d->kind != LM_PV_INT || d->i < 0) return FAIL(LM_EFORMAT, "numpy array shape[%zu]: expected an int >= 0", i);
+    a->nd_shape[i] = (uint64_t)d->i;
+    if (d->i && count > ((uint64_t)1 << 62) / (uint64_t)d->i)
+      return FAIL(LM_EFORMAT, "numpy array shape: more than 2^62 elements");
+    count *= (uint64_t)d->i;
+  }
+  a->nd_ndim = (uint32_t)shape->n;
+  a->nd_count = count;
+  return LM_OK;
+}
+
+/* Elements of a (shape set) from bytes data[0, len) or a list of objects. */
+static int np_data(pk *k, pv *a, const pv *dt, const pv *data) {
+  a->nd_dtype = dt;
+  if (dt->dt_kind == 'O') {
+    if (data->kind != LM_PV_LIST || data->n != a->nd_count)
+      return FAIL(LM_EFORMAT, "numpy object array: expected a list of %llu values, got %s",
+                  (unsigned long long)a->nd_count, lm__pv_kind_name(data));
+    if (data->n && !(a->nd_objs = malloc(data->n * sizeof *a->nd_objs))) return OOM();
+    if (data->n) memcpy(a->nd_objs, data->items, data->n * sizeof *a->nd_objs);
+    return LM_OK;
+  }
+  if (data->kind != LM_PV_BYTES)
+    return FAIL(LM_EFORMAT, "numpy array data: expected bytes, got %s", lm__pv_kind_name(data));
+  if (dt->dt_size && a->nd_count > UINT64_MAX / dt->dt_size)
+    return FAIL(LM_EFORMAT, "numpy array: size overflows");
+  if ((uint64_t)data->len != a->nd_count * dt->dt_size)
+    return FAIL(LM_EFORMAT, "numpy array data: %zu bytes for %llu elements of %u bytes", data->len,
+                (unsigned long long)a->nd_count, dt->dt_size);
+  a->nd_data = data->s;
+  return LM_OK;
+}
+
+/* ndarray BUILD state (after _reconstruct): (version, shape, dtype, is_fortran, data). */
+static int np_array_build(pk *k, pv *a, const pv *st) {
+  if (st->kind != LM_PV_TUPLE || st->n != 5 || st->items[2]->kind != LM_PV_DTYPE ||
+      (st->items[3]->kind != LM_PV_BOOL && st->items[3]->kind != LM_PV_INT))
+    return FAIL(LM_EFORMAT, "pickle opcode BUILD: numpy array state is not (version, shape, dtype, "
+                            "is_fortran, data)");
+  int rc = np_shape(k, a, st->items[1]);
+  if (rc) return rc;
+  a->nd_fortran = st->items[3]->i != 0;
+  return np_data(k, a, st->items[2], st->items[4]);
+}
+
+static int run(pk *k, pv **result);
+
+/* joblib: the wrapper's BUILD state, then the array's bytes (or nested pickle) in the stream. */
+static int joblib_array(pk *k, pv *w, const pv *st) {
+  if (st->kind != LM_PV_DICT) return FAIL(LM_EFORMAT, "joblib NumpyArrayWrapper: state is not a dict");
+  const pv *dt = lm__pv_dict_get(st, "dtype"), *shape = lm__pv_dict_get(st, "shape"),
+           *order = lm__pv_dict_get(st, "order"), *sub = lm__pv_dict_get(st, "subclass"),
+           *align = lm__pv_dict_get(st, "numpy_array_alignment_bytes");
+  if (!dt || dt->kind != LM_PV_DTYPE || !shape || !order)
+    return FAIL(LM_EFORMAT, "joblib NumpyArrayWrapper: state without dtype, shape or order");
+  if (sub && !lm__pv_global_is(sub, "numpy", "ndarray")) {
+    char d[160];
+    return FAIL(LM_EUNSUPPORTED, "joblib array of subclass %s: not supported (numpy.ndarray is)",
+                lm__pv_describe(sub, d, sizeof d));
+  }
+  if (!lm__pv_str_is(order, "C") && !lm__pv_str_is(order, "F"))
+    return FAIL(LM_EFORMAT, "joblib NumpyArrayWrapper: order is not 'C' or 'F'");
+  pv a = {0};
+  int rc = np_shape(k, &a, shape);
+  if (rc) return rc;
+  a.nd_fortran = order->s[0] == 'F';
+  if (dt->dt_kind == 'O') {
+    if (k->nested) return FAIL(LM_EFORMAT, "joblib object array inside a joblib object array");
+    pk *k2 = calloc(1, sizeof *k2);
+    if (!k2) return OOM();
+    k2->c = k->c;
+    k2->nested = 1;
+    pv *res = NULL;
+    rc = run(k2, &res);
+    k->c.pos = k2->c.pos;
+    /* its values join ours, whatever happened */
+    if (k2->all) {
+      pv *last = k2->all;
+      while (last->next_alloc) last = last->next_alloc;
+      last->next_alloc = k->all;
+      k->all = k2->all;
+    }
+    free(k2->stack), free(k2->marks), free(k2->memo), free(k2);
+    if (rc) return rc;
+    if (res->kind != LM_PV_NDARRAY || !res->nd_dtype || res->nd_dtype->dt_kind != 'O' ||
+        res->nd_count != a.nd_count)
+      return FAIL(LM_EFORMAT, "joblib object array: the nested pickle does not hold the %llu "
+                              "objects announced", (unsigned long long)a.nd_count);
+    a.nd_objs = res->nd_objs, res->nd_objs = NULL;
+    a.nd_dtype = dt;
+  } else {
+    const uint8_t *q;
+    if (align && align->kind != LM_PV_NONE) {
+      if ((rc = lm__cur_take(&k->c, "joblib array padding", 1, &q))) return rc;
+      if ((rc = lm__cur_take(&k->c, "joblib array padding", q[0], &q))) return rc;
+    }
+    if (dt->dt_size && a.nd_count > (uint64_t)SIZE_MAX / dt->dt_size)
+      return FAIL(LM_EFORMAT, "joblib array: size overflows");
+    size_t nb = (size_t)(a.nd_count * dt->dt_size);
+    size_t at = k->c.pos;
+    if ((rc = lm__cur_take(&k->c, "joblib array data", nb, &q))) return rc;
+    k->c.at = at;
+    a.nd_data = q;
+    a.nd_dtype = dt;
+  }
+  w->kind = LM_PV_NDARRAY;
+  w->nd_dtype = a.nd_dtype;
+  w->nd_ndim = a.nd_ndim;
+  w->nd_fortran = a.nd_fortran;
+  memcpy(w->nd_shape, a.nd_shape, sizeof w->nd_shape);
+  w->nd_count = a.nd_count;
+  w->nd_data = a.nd_data;
+  w->nd_objs = a.nd_objs;
+  return LM_OK;
+}
+
+static double load_num(const uint8_t *p, char kind, uint32_t size, int big, int64_t *iv) {
+  uint8_t b[8];
+  if (size > 8) size = 8;
+  for (uint32_t j = 0; j < size; j++) b[j] = big ? p[size - 1 - j] : p[j];
+  uint64_t u = lm__le_n(b, (int)size);
+  *iv = 0;
+  switch (kind) {
+  case 'f':
+    if (size == 8) {
+      double d;
+      memcpy(&d, &u, 8);
+      *iv = d >= -9.2e18 && d <= 9.2e18 ? (int64_t)d : 0;
+      return d;
+    } else if (size == 4) {
+      uint32_t u32 = (uint32_t)u;
+      float f;
+      memcpy(&f, &u32, 4);
+      *iv = f >= -9.2e18f && f <= 9.2e18f ? (int64_t)f : 0;
+      return f;
+    }
+    return NAN;
+  case 'i':
+    if (size < 8 && (u >> (8 * size - 1) & 1)) u |= ~(uint64_t)0 << (8 * size);
+    *iv = (int64_t)u;
+    return (double)(int64_t)u;
+  case 'u':
+  case 'b':
+    *iv = u > INT64_MAX ? INT64_MAX : (int64_t)u;
+    return (double)u;
+  }
+  return NAN;
+}
+
+double lm__nd_get(const pv *a, uint64_t i, const pv *fdt, uint32_t off) {
+  const pv *dt = fdt ? fdt : a->nd_dtype;
+  int64_t iv;
+  return load_num(a->nd_data + i * a->nd_dtype->dt_size + off, dt->dt_kind, dt->dt_size,
+                  dt->dt_big, &iv);
+}
+
+int64_t lm__nd_get_i(const pv *a, uint64_t i, const pv *fdt, uint32_t off) {
+  const pv *dt = fdt ? fdt : a->nd_dtype;
+  int64_t iv;
+  load_num(a->nd_data + i * a->nd_dtype->dt_size + off, dt->dt_kind, dt->dt_size, dt->dt_big, &iv);
+  return iv;
+}
+
+uint64_t lm__nd_at2(const pv *a, uint64_t r, uint64_t c) {
+  return a->nd_fortran ? r + c * a->nd_shape[0] : r * a->nd_shape[1] + c;
+}
+
+int lm__dt_field(const pv *dt, const char *name, const pv **fdt, uint32_t *off) {
+  if (!dt || dt->kind != LM_PV_DTYPE || !dt->dt_fields) return -1;
+  const pv *f = lm__pv_dict_get(dt->dt_fields, name);
+  if (!f || f->kind != LM_PV_TUPLE || f->n < 2 || f->items[0]->kind != LM_PV_DTYPE ||
+      f->items[1]->kind != LM_PV_INT || f->items[1]->i < 0)
+    return -1;
+  const pv *t = f->items[0];
+  if ((uint64_t)f->items[1]->i + t->dt_size > dt->dt_size) return -1;
+  *fdt = t;
+  *off = (uint32_t)f->items[1]->i;
+  return 0;
+}
+
+/* numpy.core.multiarray.scalar(dtype, bytes): a number. */
+static pv *np_scalar(pk *k, const pv *args) {
+  if (args->n != 2 || args->items[0]->kind != LM_PV_DTYPE || args->items[1]->kind != LM_PV_BYTES)
+    return NULL;
+  const pv *dt = args->items[0], *b = args->items[1];
+  if (b->len != dt->dt_size || !strchr("fiub", dt->dt_kind) || dt->dt_kind == 0 ||
+      (dt->dt_kind == 'f' && dt->dt_size != 4 && dt->dt_size != 8) || dt->dt_size > 8 ||
+      dt->dt_size == 0)
+    return NULL;
+  int64_t iv;
+  double d = load_num(b->s, dt->dt_kind, dt->dt_size, dt->dt_big, &iv);
+  pv *v = pv_new(k, dt->dt_kind == 'f' ? LM_PV_FLOAT : dt->dt_kind == 'b' ? LM_PV_BOOL : LM_PV_INT);
+  if (!v) return NULL;
+  v->d = d, v->i = iv;
+  return v;
 }
 
 /* str (UTF-8) → latin-1 bytes, every code point ≤ U+00FF (what str.encode('latin-1') accepts).
@@ -269,47 +765,105 @@ static int utf8_to_latin1(const uint8_t *s, size_t n, uint8_t *out, size_t *olen
   return 0;
 }
 
-/* REDUCE: known byte-string constructions become bytes; anything else an opaque object. */
+/* REDUCE: known constructions become their data (see the file comment); anything else an
+ * opaque object. */
 static int reduce(pk *k, pv *fn, pv *args, pv **out) {
   int ctor_ba = is_builtin(fn, "bytearray"), ctor_b = is_builtin(fn, "bytes");
   int enc = lm__pv_global_is(fn, "_codecs", "encode");
-  if ((ctor_ba || ctor_b || enc) && args->kind == LM_PV_TUPLE) {
-    pv *v = NULL;
+  pv *v = NULL;
+  if (ctor_ba || ctor_b || enc) {
     if ((ctor_ba || ctor_b) && args->n == 0) {
-      v = pv_new(k, LM_PV_BYTES);
-      if (!v) return OOM();
+      if (!(v = pv_new(k, LM_PV_BYTES))) return OOM();
       v->s = (const uint8_t *)"";
     } else if (ctor_ba && args->n == 1 && args->items[0]->kind == LM_PV_BYTES) {
-      v = pv_new(k, LM_PV_BYTES);
-      if (!v) return OOM();
+      if (!(v = pv_new(k, LM_PV_BYTES))) return OOM();
       v->s = args->items[0]->s;
       v->len = args->items[0]->len;
     } else if (args->n == 2 && args->items[0]->kind == LM_PV_STR &&
                (lm__pv_str_is(args->items[1], "latin-1") ||
                 lm__pv_str_is(args->items[1], "latin1"))) {
       pv *s = args->items[0];
-      v = pv_new(k, LM_PV_BYTES);
-      if (!v || !(v->owned = malloc(s->len ? s->len : 1))) return OOM();
+      if (!(v = pv_new(k, LM_PV_BYTES)) || !(v->owned = malloc(s->len ? s->len : 1))) return OOM();
       size_t bad = 0;
       if (utf8_to_latin1(s->s, s->len, v->owned, &v->len, &bad))
-        return lm__cur_fail(
-            &k->c, LM_EFORMAT,
-            "pickle opcode REDUCE: %s of a str that is not latin-1 (byte %zu of it)",
-            enc ? "_codecs.encode" : "bytearray", bad);
+        return FAIL(LM_EFORMAT, "pickle opcode REDUCE: %s of a str that is not latin-1 (byte %zu of it)",
+                    enc ? "_codecs.encode" : "bytearray", bad);
       v->s = v->owned;
     }
-    if (v) {
-      v->bytearray = (uint8_t)ctor_ba;
-      *out = v;
-      return LM_OK;
+    if (v) v->bytearray = (uint8_t)ctor_ba;
+  } else if ((is_builtin(fn, "set") || is_builtin(fn, "frozenset")) &&
+             (args->n == 0 || (args->n == 1 && args->items[0]->kind == LM_PV_LIST))) {
+    if (!(v = pv_new(k, LM_PV_SET))) return OOM();
+    if (args->n) {
+      int rc = add_items(k, v, args->items[0]->items, args->items[0]->n);
+      if (rc) return rc;
     }
+  } else if (lm__pv_global_is(fn, "collections", "OrderedDict") && args->n == 0) {
+    if (!(v = pv_new(k, LM_PV_DICT))) return OOM();
+  } else if ((lm__pv_global_is(fn, "copyreg", "_reconstructor") ||
+              lm__pv_global_is(fn, "copy_reg", "_reconstructor") ||
+              lm__pv_global_is(fn, "copyreg", "__newobj__")) &&
+             args->n >= 1 && args->items[0]->kind == LM_PV_GLOBAL) {
+    if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+    v->cls = args->items[0];
+    v->args = args;
+  } else if (lm__pv_global_is(fn, "numpy", "dtype") && args->n >= 1 &&
+             args->items[0]->kind == LM_PV_STR) {
+    int rc = np_dtype(k, args->items[0], &v);
+    if (rc) return rc;
+  } else if (is_np(fn, "multiarray", "_reconstruct")) {
+    if (args->n != 3 || !lm__pv_global_is(args->items[0], "numpy", "ndarray")) {
+      char d[160];
+      return FAIL(LM_EUNSUPPORTED, "numpy array of class %s: not supported (numpy.ndarray is)",
+                  args->n ? lm__pv_describe(args->items[0], d, sizeof d) : "(none)");
+    }
+    if (!(v = pv_new(k, LM_PV_NDARRAY))) return OOM(); /* filled by BUILD */
+  } else if (is_np(fn, "numeric", "_frombuffer")) {
+    if (args->n != 4 || args->items[1]->kind != LM_PV_DTYPE || args->items[3]->kind != LM_PV_STR)
+      return FAIL(LM_EFORMAT, "numpy _frombuffer: arguments are not (buffer, dtype, shape, order)");
+    if (!(v = pv_new(k, LM_PV_NDARRAY))) return OOM();
+    int rc = np_shape(k, v, args->items[2]);
+    if (rc || (rc = np_data(k, v, args->items[1], args->items[0]))) return rc;
+    v->nd_fortran = lm__pv_str_is(args->items[3], "F");
+  } else if (is_np(fn, "multiarray", "scalar")) {
+    v = np_scalar(k, args);
   }
-  pv *o = pv_new(k, LM_PV_OBJ);
-  if (!o) return OOM();
-  o->cls = fn;
-  o->args = args;
-  *out = o;
+  if (!v) {
+    if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+    v->cls = fn;
+    v->args = args;
+  }
+  *out = v;
   return LM_OK;
+}
+
+static int build(pk *k, pv *v, pv *st) {
+  if (v->kind == LM_PV_DTYPE) return np_dtype_build(k, v, st);
+  if (v->kind == LM_PV_NDARRAY && !v->nd_dtype) return np_array_build(k, v, st);
+  if (v->kind != LM_PV_OBJ) return FAIL(LM_EFORMAT, "pickle opcode BUILD: target is not an object");
+  if (lm__pv_global_is(v->cls, "joblib.numpy_pickle", "NumpyArrayWrapper") ||
+      lm__pv_global_is(v->cls, "sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"))
+    return joblib_array(k, v, st);
+  v->state = st;
+  return LM_OK;
+}
+
+static int memo_put(pk *k, size_t idx, pv *v) {
+  if (idx > k->c.pos) /* Python numbers memo entries 0, 1, 2, …: bounded by the input */
+    return FAIL(LM_EFORMAT, "pickle opcode %s: memo index %zu out of range", op_name(k->op), idx);
+  if (idx >= k->memo_n) {
+    if (grow((void **)&k->memo, &k->memo_cap, idx + 1, sizeof *k->memo)) return OOM();
+    memset(k->memo + k->memo_n, 0, (idx + 1 - k->memo_n) * sizeof *k->memo);
+    k->memo_n = idx + 1;
+  }
+  k->memo[idx] = v;
+  return LM_OK;
+}
+
+static int memo_get(pk *k, size_t idx) {
+  if (idx >= k->memo_n || !k->memo[idx])
+    return FAIL(LM_EFORMAT, "pickle opcode %s: memo index %zu not set", op_name(k->op), idx);
+  return push(k, k->memo[idx]);
 }
 
 /* ---- the walk ----------------------------------------------------------------------------- */
@@ -324,34 +878,50 @@ static int run(pk *k, pv **result) {
     k->op = op;
     const uint8_t *q = NULL, *s = NULL;
     size_t len = 0, first = 0, cnt = 0;
+    int64_t iv = 0;
     pv *v = NULL, *a = NULL, *b = NULL;
     switch (op) {
     case 0x80: /* PROTO */
       if ((rc = operand(k, 1, &q))) return rc;
-      if (q[0] < 2 || q[0] > 5)
-        return lm__cur_fail(&k->c, LM_EUNSUPPORTED,
-                            "pickle protocol %u: not supported (2 to 5 are)", q[0]);
+      if (q[0] > 5) return FAIL(LM_EUNSUPPORTED, "pickle protocol %u: not supported (0 to 5 are)", q[0]);
       break;
     case 0x95: /* FRAME: a length hint; the opcodes follow inline */
       if ((rc = operand(k, 8, &q))) return rc;
       if (lm__le_n(q, 8) > lm__cur_left(&k->c))
-        return lm__cur_fail(&k->c, LM_EFORMAT,
-                            "pickle opcode FRAME: length %llu exceeds the %zu bytes left",
-                            (unsigned long long)lm__le_n(q, 8), lm__cur_left(&k->c));
+        return FAIL(LM_EFORMAT, "pickle opcode FRAME: length %llu exceeds the %zu bytes left",
+                    (unsigned long long)lm__le_n(q, 8), lm__cur_left(&k->c));
       break;
     case 'c': /* GLOBAL */
-      if (!(v = pv_new(k, LM_PV_GLOBAL))) return OOM();
-      if ((rc = line(k, &v->s, &v->len)) || (rc = line(k, &v->s2, &v->len2))) return rc;
+    case 'i': { /* INST: module and name, then MARK args */
+      const uint8_t *m, *nm;
+      size_t ml, nl;
+      if ((rc = line(k, &m, &ml)) || (rc = line(k, &nm, &nl)) ||
+          (rc = make_global(k, m, ml, nm, nl, &v)))
+        return rc;
+      if (op == 'i') {
+        if ((rc = pop_mark(k, &first, &cnt))) return rc;
+        if (!(a = pv_new(k, LM_PV_TUPLE)) || (rc = add_items(k, a, k->stack + first, cnt))) return rc ? rc : OOM();
+        if (!(b = pv_new(k, LM_PV_OBJ))) return OOM();
+        b->cls = v, b->args = a, v = b;
+      }
+      if ((rc = push(k, v))) return rc;
+      break;
+    }
+    case 'o': /* OBJ: MARK cls args… */
+      if ((rc = pop_mark(k, &first, &cnt))) return rc;
+      if (cnt < 1 || k->stack[first]->kind != LM_PV_GLOBAL)
+        return FAIL(LM_EFORMAT, "pickle opcode OBJ: no class after the MARK");
+      if (!(a = pv_new(k, LM_PV_TUPLE)) || (rc = add_items(k, a, k->stack + first + 1, cnt - 1)))
+        return rc ? rc : OOM();
+      if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+      v->cls = k->stack[first], v->args = a;
       if ((rc = push(k, v))) return rc;
       break;
     case 0x93: /* STACK_GLOBAL */
       if ((rc = pop(k, &b)) || (rc = pop(k, &a))) return rc;
       if (a->kind != LM_PV_STR || b->kind != LM_PV_STR)
-        return lm__cur_fail(&k->c, LM_EFORMAT,
-                            "pickle opcode STACK_GLOBAL: module and name must be str");
-      if (!(v = pv_new(k, LM_PV_GLOBAL))) return OOM();
-      v->s = a->s, v->len = a->len, v->s2 = b->s, v->len2 = b->len;
-      if ((rc = push(k, v))) return rc;
+        return FAIL(LM_EFORMAT, "pickle opcode STACK_GLOBAL: module and name must be str");
+      if ((rc = make_global(k, a->s, a->len, b->s, b->len, &v)) || (rc = push(k, v))) return rc;
       break;
     case '}':
       if ((rc = push(k, pv_new(k, LM_PV_DICT)))) return rc;
@@ -371,8 +941,7 @@ static int run(pk *k, pv **result) {
       break;
     case 's': /* SETITEM */
       if ((rc = pop(k, &b)) || (rc = pop(k, &a)) || (rc = top(k, &v))) return rc;
-      if (v->kind != LM_PV_DICT)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode SETITEM: target is not a dict");
+      if (v->kind != LM_PV_DICT) return FAIL(LM_EFORMAT, "pickle opcode SETITEM: target is not a dict");
       {
         pv *kv[2] = {a, b};
         if ((rc = add_items(k, v, kv, 2))) return rc;
@@ -385,14 +954,12 @@ static int run(pk *k, pv **result) {
       if (op == 'u'   ? v->kind != LM_PV_DICT || cnt % 2
           : op == 'e' ? v->kind != LM_PV_LIST
                       : v->kind != LM_PV_SET)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: wrong target or odd item count",
-                            op_name(op));
+        return FAIL(LM_EFORMAT, "pickle opcode %s: wrong target or odd item count", op_name(op));
       if ((rc = add_items(k, v, cnt ? k->stack + first : NULL, cnt))) return rc;
       break;
     case 'a': /* APPEND */
       if ((rc = pop(k, &b)) || (rc = top(k, &v))) return rc;
-      if (v->kind != LM_PV_LIST)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode APPEND: target is not a list");
+      if (v->kind != LM_PV_LIST) return FAIL(LM_EFORMAT, "pickle opcode APPEND: target is not a list");
       if ((rc = add_items(k, v, &b, 1))) return rc;
       break;
     case 't':
@@ -400,22 +967,19 @@ static int run(pk *k, pv **result) {
     case 'd':
     case 0x91: /* TUPLE, LIST, DICT, FROZENSET */
       if ((rc = pop_mark(k, &first, &cnt))) return rc;
-      if (op == 'd' && cnt % 2)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode DICT: odd item count %zu", cnt);
+      if (op == 'd' && cnt % 2) return FAIL(LM_EFORMAT, "pickle opcode DICT: odd item count %zu", cnt);
       if (!(v = pv_new(k, op == 't'   ? LM_PV_TUPLE
                           : op == 'l' ? LM_PV_LIST
                           : op == 'd' ? LM_PV_DICT
                                       : LM_PV_SET)))
         return OOM();
-      if ((rc = add_items(k, v, cnt ? k->stack + first : NULL, cnt)) || (rc = push(k, v)))
-        return rc;
+      if ((rc = add_items(k, v, cnt ? k->stack + first : NULL, cnt)) || (rc = push(k, v))) return rc;
       break;
     case 0x85:
     case 0x86:
     case 0x87: { /* TUPLE1..3 */
       size_t m = (size_t)(op - 0x84);
-      if (k->sp - floor_(k) < m)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(op));
+      if (k->sp - floor_(k) < m) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(op));
       if (!(v = pv_new(k, LM_PV_TUPLE))) return OOM();
       if ((rc = add_items(k, v, k->stack + k->sp - m, m))) return rc;
       k->sp -= m;
@@ -423,15 +987,11 @@ static int run(pk *k, pv **result) {
       break;
     }
     case 'b': /* BUILD: state on top of the object */
-      if ((rc = pop(k, &b)) || (rc = top(k, &v))) return rc;
-      if (v->kind != LM_PV_OBJ)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode BUILD: target is not an object");
-      v->state = b;
+      if ((rc = pop(k, &b)) || (rc = top(k, &v)) || (rc = build(k, v, b))) return rc;
       break;
     case 0x81: /* NEWOBJ: cls, args */
       if ((rc = pop(k, &b)) || (rc = pop(k, &a))) return rc;
-      if (b->kind != LM_PV_TUPLE)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode NEWOBJ: arguments are not a tuple");
+      if (b->kind != LM_PV_TUPLE) return FAIL(LM_EFORMAT, "pickle opcode NEWOBJ: arguments are not a tuple");
       if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
       v->cls = a, v->args = b;
       if ((rc = push(k, v))) return rc;
@@ -439,15 +999,14 @@ static int run(pk *k, pv **result) {
     case 0x92: /* NEWOBJ_EX: cls, args, kwargs */
       if ((rc = pop(k, &v)) || (rc = pop(k, &b)) || (rc = pop(k, &a))) return rc;
       if (b->kind != LM_PV_TUPLE || v->kind != LM_PV_DICT)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode NEWOBJ_EX: bad arguments");
+        return FAIL(LM_EFORMAT, "pickle opcode NEWOBJ_EX: bad arguments");
       if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
       v->cls = a, v->args = b;
       if ((rc = push(k, v))) return rc;
       break;
     case 'R': /* REDUCE: callable, args — never called */
       if ((rc = pop(k, &b)) || (rc = pop(k, &a))) return rc;
-      if (b->kind != LM_PV_TUPLE)
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode REDUCE: arguments are not a tuple");
+      if (b->kind != LM_PV_TUPLE) return FAIL(LM_EFORMAT, "pickle opcode REDUCE: arguments are not a tuple");
       if ((rc = reduce(k, a, b, &v)) || (rc = push(k, v))) return rc;
       break;
     case 0x94:
@@ -458,28 +1017,24 @@ static int run(pk *k, pv **result) {
         if ((rc = operand(k, op == 'q' ? 1 : 4, &q))) return rc;
         idx = (size_t)lm__le_n(q, op == 'q' ? 1 : 4);
       }
-      if ((rc = top(k, &v))) return rc;
-      if (idx > k->c.pos) /* Python numbers memo entries 0, 1, 2, …: bounded by the input */
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: memo index %zu out of range",
-                            op_name(op), idx);
-      if (idx >= k->memo_n) {
-        if (grow((void **)&k->memo, &k->memo_cap, idx + 1, sizeof *k->memo)) return OOM();
-        memset(k->memo + k->memo_n, 0, (idx + 1 - k->memo_n) * sizeof *k->memo);
-        k->memo_n = idx + 1;
-      }
-      k->memo[idx] = v;
+      if ((rc = top(k, &v)) || (rc = memo_put(k, idx, v))) return rc;
       break;
     }
+    case 'p': /* PUT */
+      if ((rc = dec_line(k, &iv, 0)) < 0) return rc;
+      if (rc || iv < 0) return FAIL(LM_EFORMAT, "pickle opcode PUT: memo index out of range");
+      if ((rc = top(k, &v)) || (rc = memo_put(k, (size_t)iv, v))) return rc;
+      break;
     case 'h':
-    case 'j': { /* BINGET, LONG_BINGET */
+    case 'j': /* BINGET, LONG_BINGET */
       if ((rc = operand(k, op == 'h' ? 1 : 4, &q))) return rc;
-      size_t idx = (size_t)lm__le_n(q, op == 'h' ? 1 : 4);
-      if (idx >= k->memo_n || !k->memo[idx])
-        return lm__cur_fail(&k->c, LM_EFORMAT, "pickle opcode %s: memo index %zu not set",
-                            op_name(op), idx);
-      if ((rc = push(k, k->memo[idx]))) return rc;
+      if ((rc = memo_get(k, (size_t)lm__le_n(q, op == 'h' ? 1 : 4)))) return rc;
       break;
-    }
+    case 'g': /* GET */
+      if ((rc = dec_line(k, &iv, 0)) < 0) return rc;
+      if (rc || iv < 0) return FAIL(LM_EFORMAT, "pickle opcode GET: memo index out of range");
+      if ((rc = memo_get(k, (size_t)iv))) return rc;
+      break;
     case 'N':
       if ((rc = push(k, pv_new(k, LM_PV_NONE)))) return rc;
       break;
@@ -499,6 +1054,17 @@ static int run(pk *k, pv **result) {
       if ((rc = push(k, v))) return rc;
       break;
     }
+    case 'I':   /* INT: decimal, or 01 / 00 for True / False */
+    case 'L': { /* LONG: decimal with an 'L' */
+      size_t left = lm__cur_left(&k->c);
+      const uint8_t *h = lm__cur_here(&k->c);
+      int boolean = op == 'I' && left >= 3 && h[0] == '0' && (h[1] == '0' || h[1] == '1') && h[2] == '\n';
+      if ((rc = dec_line(k, &iv, op == 'L')) < 0) return rc;
+      if (!(v = pv_new(k, boolean ? LM_PV_BOOL : rc ? LM_PV_BIGINT : LM_PV_INT))) return OOM();
+      v->i = iv;
+      if ((rc = push(k, v))) return rc;
+      break;
+    }
     case 0x8a:
     case 0x8b: /* LONG1, LONG4: little-endian two's complement */
       if ((rc = sized(k, op == 0x8a ? 1 : 4, &s, &len))) return rc;
@@ -510,9 +1076,20 @@ static int run(pk *k, pv **result) {
       }
       if ((rc = push(k, v))) return rc;
       break;
-    case 'G': /* BINFLOAT: big-endian double */
+    case 'G': { /* BINFLOAT: big-endian double */
       if ((rc = operand(k, 8, &q))) return rc;
-      if ((rc = push(k, pv_new(k, LM_PV_FLOAT)))) return rc;
+      if (!(v = pv_new(k, LM_PV_FLOAT))) return OOM();
+      uint64_t u = lm__be_n(q, 8);
+      memcpy(&v->d, &u, 8);
+      if ((rc = push(k, v))) return rc;
+      break;
+    }
+    case 'F':
+      if ((rc = text_float(k, &v)) || (rc = push(k, v))) return rc;
+      break;
+    case 'S':
+    case 'V':
+      if ((rc = text_str(k, &v)) || (rc = push(k, v))) return rc;
       break;
     case 'X':
     case 0x8c:
@@ -548,11 +1125,11 @@ static int run(pk *k, pv **result) {
     default: {
       const char *nm = op_name(op);
       if (nm)
-        return lm__cur_fail(&k->c, LM_EUNSUPPORTED,
-                            "pickle opcode 0x%02x (%s) is not supported (pickles of plain data and "
-                            "objects, protocol 2-5, do not use it)",
-                            op, nm);
-      return lm__cur_fail(&k->c, LM_EFORMAT, "unknown pickle opcode 0x%02x", op);
+        return FAIL(LM_EUNSUPPORTED,
+                    "pickle opcode 0x%02x (%s) is not supported (references to outside objects, "
+                    "the extension registry and out-of-band buffers are not model data)",
+                    op, nm);
+      return FAIL(LM_EFORMAT, "unknown pickle opcode 0x%02x", op);
     }
     }
   }
@@ -561,28 +1138,45 @@ static int run(pk *k, pv **result) {
 /* ---- values for importers ---------------------------------------------------------------- */
 
 const char *lm__pv_kind_name(const pv *v) {
-  static const char *const names[] = {"None",  "a bool",   "an int",   "an int", "a float",
-                                      "a str", "bytes",    "a tuple",  "a list", "a dict",
-                                      "a set", "a global", "an object"};
-  return names[v->kind];
+  static const char *const names[] = {"None",  "a bool", "an int",   "an int",  "a float",
+                                      "a str", "bytes",  "a tuple",  "a list",  "a dict",
+                                      "a set", "a global", "an object", "a numpy dtype",
+                                      "a numpy array"};
+  return v->kind < sizeof names / sizeof names[0] ? names[v->kind] : "?";
 }
 
 /* "a dict", "an object of class xgboost.sklearn.XGBClassifier", … (printable, ≤ ~140 chars) */
 const char *lm__pv_describe(const pv *v, char *buf, size_t n) {
-  if (v->kind == LM_PV_OBJ && v->cls && v->cls->kind == LM_PV_GLOBAL) {
-    snprintf(buf, n, "an object of class %.*s.%.*s", (int)(v->cls->len < 60 ? v->cls->len : 60),
-             (const char *)v->cls->s, (int)(v->cls->len2 < 60 ? v->cls->len2 : 60),
-             (const char *)v->cls->s2);
+  const pv *g = v->kind == LM_PV_OBJ ? v->cls : v->kind == LM_PV_GLOBAL ? v : NULL;
+  if (g && g->kind == LM_PV_GLOBAL) {
+    snprintf(buf, n, "%s%.*s.%.*s", v->kind == LM_PV_OBJ ? "an object of class " : "",
+             (int)(g->len < 60 ? g->len : 60), (const char *)g->s,
+             (int)(g->len2 < 60 ? g->len2 : 60), (const char *)g->s2);
     for (char *c = buf; *c; c++)
       if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
+    return buf;
+  }
+  if (v->kind == LM_PV_NDARRAY && v->nd_dtype) {
+    snprintf(buf, n, "a numpy array of dtype %c%u, %u dimension(s), %llu element(s)",
+             v->nd_dtype->dt_kind >= 0x20 && v->nd_dtype->dt_kind < 0x7f ? v->nd_dtype->dt_kind : '?',
+             v->nd_dtype->dt_size, v->nd_ndim, (unsigned long long)v->nd_count);
     return buf;
   }
   return lm__pv_kind_name(v);
 }
 
 const pv *lm__pv_dict_get(const pv *d, const char *key) {
+  if (!d || d->kind != LM_PV_DICT) return NULL;
   for (size_t i = 0; i + 1 < d->n; i += 2)
     if (lm__pv_str_is(d->items[i], key)) return d->items[i + 1];
+  return NULL;
+}
+
+const pv *lm__pv_state(const pv *obj) {
+  if (!obj || obj->kind != LM_PV_OBJ || !obj->state) return NULL;
+  const pv *s = obj->state;
+  if (s->kind == LM_PV_DICT) return s;
+  if (s->kind == LM_PV_TUPLE && s->n == 2 && s->items[0]->kind == LM_PV_DICT) return s->items[0];
   return NULL;
 }
 

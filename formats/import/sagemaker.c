@@ -5,7 +5,9 @@
  * archive into /opt/ml/model); or the raw model file itself.
  *
  * A file is read as an archive when it starts with a gzip, bzip2, xz or zstd magic or carries
- * "ustar" at offset 257; anything else is a raw model file. Inside an archive the member is, in
+ * "ustar" at offset 257; anything else is a raw model file. A compressed file with no tar inside
+ * (joblib.dump(…, compress='gzip' | 'bz2' | 'xz')) is read raw too: the pickle importer
+ * decompresses it (joblib.c). Inside an archive the member is, in
  * this order: the one the caller names, `xgboost-model`, or else the only regular file whose
  * base name does not start with '.' (the serving container ignores dotfiles too, which also
  * drops macOS "._*" companions). Names are compared after stripping a leading "./" (tar -C dir .
@@ -202,7 +204,7 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
 }
 
 static int read_archive(const char *path, const char *member, uint8_t **data, size_t *len,
-                        char **chosen) {
+                        char **chosen, int *not_tar) {
   char list[800];
   sm_list *names = calloc(1, sizeof *names);
   struct archive *a = archive_read_new();
@@ -223,11 +225,15 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
   size_t cand_len = 0;
   char *cand_name = NULL;
   size_t ncand = 0, nfolds = 0;
-  int found = 0, rc = LM_OK;
+  int found = 0, rc = LM_OK, headers = 0;
+  *not_tar = 0;
   const char *want = member ? strip_dot_slash(member) : NULL;
 
   if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
     const char *why = archive_error_string(a);
+    /* decompressed fine, but not a tar (libarchive's ARCHIVE_ERRNO_FILE_FORMAT, EILSEQ on
+     * Linux; a corrupt stream is ARCHIVE_ERRNO_MISC): e.g. a compressed joblib file */
+    *not_tar = archive_errno(a) == EILSEQ;
     rc = lm__fail(LM_EFORMAT, "%s: cannot read as an archive: %s", path,
                   why ? why : "unknown error");
     goto out;
@@ -238,9 +244,12 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
     if (r == ARCHIVE_EOF) break;
     if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
       const char *why = archive_error_string(a);
+      /* no tar header at all (e.g. a compressed joblib file): the caller reads it raw */
+      *not_tar = headers == 0 && archive_errno(a) == EILSEQ;
       rc = lm__fail(LM_EFORMAT, "%s: corrupt archive: %s", path, why ? why : "unknown error");
       goto out;
     }
+    headers++;
     if (archive_entry_filetype(e) != AE_IFREG) continue;
     const char *raw = archive_entry_pathname(e);
     const char *name = strip_dot_slash(raw ? raw : "");
@@ -513,7 +522,22 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
   if (member && !*strip_dot_slash(member))
     return lm__fail(LM_EINVAL, "%s: empty member name", path);
   char *chosen = NULL;
-  if ((rc = read_archive(path, member, data, len, &chosen))) return rc;
+  int not_tar = 0;
+  if ((rc = read_archive(path, member, data, len, &chosen, &not_tar))) {
+    /* Compressed, but no tar inside: a compressed raw model file (joblib.dump(…, compress=…)),
+     * read as it is; the importer decompresses it (joblib.c). */
+    if (!not_tar || member) return rc;
+    int fd2 = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd2 < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    rc = read_raw(fd2, path, NULL, 0, 0, data, len);
+    close(fd2);
+    if (rc) return rc;
+    if (!(*display = strdup(path))) {
+      free(*data), *data = NULL;
+      return lm__fail(LM_ENOMEM, "%s: out of memory", path);
+    }
+    return LM_OK;
+  }
   size_t n = strlen(path) + 1 + strlen(chosen) + 1;
   *display = malloc(n);
   if (!*display) {

@@ -10,7 +10,8 @@
  * messages, pinned by tests: a '{' followed by anything else, or whitespace before the '{', goes
  * to the JSON importer (whose error then says what is wrong, where XGBoost would report a bad
  * binary file); and a pickle (0x80, SageMaker's 1.0/1.2 containers — the serving container tries
- * pickle first too) goes to the pickle importer. ZIP files (Linear Learner's model_algo-1) and
+ * pickle first too) goes to the pickle importer (pickled.c: XGBoost, LightGBM and scikit-learn
+ * models pickled or joblib-dumped, compressed or not, protocols 0–5). ZIP files (Linear Learner's model_algo-1) and
  * LightGBM text models are named, not yet imported here.
  *
  * Importers: xgboost_json.c ("xgboost-json"), xgboost_ubj.c ("xgboost-ubj"), xgboost_bin.c
@@ -27,6 +28,7 @@
 #include <xxhash.h>
 
 #include "formats/import/import.h"
+#include "formats/import/joblib.h"
 #include "base/error.h"
 
 
@@ -66,6 +68,14 @@ static enum sniffed sniff(const uint8_t *d, size_t n) {
     return SNIFF_JSON;
   }
   if (d[0] == 0x80) return SNIFF_PICKLE;
+  /* joblib.dump(…, compress=…): zlib, lz4 and lzma streams arrive here as they are; gzip, bz2
+   * and xz ones too when they hold no tar (sagemaker.c) */
+  if (lm__joblib_compressor(d, n)) return SNIFF_PICKLE;
+  /* protocols 0 and 1 start with a GLOBAL line: an object's class or copyreg's helper */
+  static const char *const p0[] = {"ccopy_reg\n", "ccopyreg\n", "csklearn.", "cxgboost.",
+                                   "clightgbm.", "cjoblib.", "cnumpy"};
+  for (size_t j = 0; j < sizeof p0 / sizeof p0[0]; j++)
+    if (n >= strlen(p0[j]) && memcmp(d, p0[j], strlen(p0[j])) == 0) return SNIFF_PICKLE;
   if (n >= 4 && memcmp(d, "PK\3\4", 4) == 0) return SNIFF_ZIP;
   if (n >= 5 && memcmp(d, "tree", 4) == 0 && (d[4] == '\n' || d[4] == '\r')) return SNIFF_LIGHTGBM;
   if (n >= 8 && memcmp(d, "\x12\x01\0\0\0\0\0\0", 8) == 0) return SNIFF_NDARRAY; /* magic 0x112 */
@@ -120,15 +130,24 @@ out:
  * beyond the trees there are keeps them all (1.0–1.5 clamp so; 1.7 would refuse to predict).
  * ir->n_trees_trained records how many trees the artifact had when some are dropped. The leading
  * ir->n_intercept_trees (3.1+ per-output base scores, see ir.h) are not rounds: always kept.
+ * A pickled LightGBM Booster (source lightgbm-pickle) keeps its first best_iteration iterations
+ * when that attribute is > 0, as Booster.predict and the scikit-learn wrappers' predict do by
+ * default (the model text inside the pickle holds every iteration).
  * Returns the number of trees dropped.
  */
 int lm__ir_keep_best(lm_ir_model *ir) {
-  if (ir->decision != LM_DECISION_XGBOOST) return 0; /* XGBoost's attributes only */
+  /* XGBoost's attributes, and a pickled LightGBM Booster's best_iteration (pickled.c) */
+  int lgb = strcmp(ir->source_format, "lightgbm-pickle") == 0;
+  if (ir->decision != LM_DECISION_XGBOOST && !lgb) return 0;
   if (ir->booster == LM_BOOSTER_GBLINEAR || ir->booster == LM_BOOSTER_LINEAR || ir->n_trees == 0)
     return 0;
   long major = strtol(ir->source_version, NULL, 10);
   uint64_t npt = ir->num_parallel_tree > 1 ? ir->num_parallel_tree : 1, rounds;
-  if (major >= 2) {
+  if (lgb) {
+    /* Booster.predict(num_iteration=None) scores best_iteration iterations when it is > 0 */
+    if (ir->best_iteration <= 0) return 0;
+    rounds = (uint64_t)ir->best_iteration;
+  } else if (major >= 2) {
     if (ir->best_iteration < 0) return 0;
     rounds = (uint64_t)ir->best_iteration + 1;
   } else {
@@ -143,6 +162,7 @@ int lm__ir_keep_best(lm_ir_model *ir) {
   uint32_t keep = lead + (uint32_t)(rounds * per_round);
   if (keep >= ir->n_trees) return 0;
   uint32_t dropped = ir->n_trees - keep;
+  if (lgb && ir->average_over) ir->average_over = (uint32_t)rounds; /* average_output */
   for (uint32_t t = keep; t < ir->n_trees; t++) free(ir->trees[t].nodes);
   ir->n_trees_trained = ir->n_trees;
   ir->n_trees = keep;
@@ -189,7 +209,22 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
                     len > 3 ? data[3] : 0, detail);
     }
     break;
-  case SNIFF_PICKLE: rc = lm__import_xgboost_pickle(data, len, name, out); break;
+  case SNIFF_PICKLE:
+    rc = lm__import_pickle(data, len, name, out);
+    if (rc && data[0] == 0x78) {
+      /* a zlib header is two bytes an old headerless XGBoost binary model may also start with:
+       * take that if it reads, else report the pickle's error */
+      char detail[600];
+      snprintf(detail, sizeof detail, "%s", lm_last_error());
+      lm_ir_model *bin = NULL;
+      if (lm__import_xgboost_binary(data, len, name, &bin) == LM_OK) {
+        *out = bin;
+        rc = LM_OK;
+      } else {
+        rc = lm__fail(rc, "%s", detail);
+      }
+    }
+    break;
   case SNIFF_BASE64:
     rc = lm__fail(LM_EUNSUPPORTED,
                   "%s: base64-encoded XGBoost model ('bs64' header): not supported "

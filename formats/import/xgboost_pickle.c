@@ -30,6 +30,7 @@
 
 #include "formats/import/import.h"
 #include "formats/import/pickle.h"
+#include "formats/import/pickled.h"
 #include "base/cursor.h"
 #include "base/error.h"
 
@@ -153,6 +154,37 @@ static int apply_state(const char *name, const lm_pv *state, lm_ir_model *ir) {
   return LM_OK;
 }
 
+/* A pickled xgboost.core.Booster object (its BUILD state holds `handle`) → IR. */
+int lm__xgboost_booster_obj(const lm_pv *res, const char *name, lm_ir_model **out) {
+  *out = NULL;
+  char d[160];
+  if (res->kind != LM_PV_OBJ || !lm__pv_global_is(res->cls, "xgboost.core", "Booster"))
+    return lm__fail(LM_EFORMAT, "%s: not a pickled XGBoost Booster: the pickle holds %s", name,
+                    lm__pv_describe(res, d, sizeof d));
+  if (!res->state || res->state->kind != LM_PV_DICT)
+    return lm__fail(LM_EFORMAT, "%s: pickled Booster without a state dict (BUILD)", name);
+  const lm_pv *h = lm__pv_dict_get(res->state, "handle");
+  if (!h) return lm__fail(LM_ENOMODEL, "%s: pickled Booster without 'handle' in its state", name);
+  if (h->kind == LM_PV_NONE)
+    return lm__fail(LM_ENOMODEL, "%s: pickled Booster whose handle is None (no model)", name);
+  if (h->kind != LM_PV_BYTES)
+    return lm__fail(LM_EFORMAT, "%s: Booster state 'handle': expected bytes or bytearray, got %s",
+                    name, lm__pv_kind_name(h));
+  size_t nl = strlen(name) + 8;
+  char *hname = malloc(nl);
+  if (!hname) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
+  snprintf(hname, nl, "%s:handle", name);
+  int rc = import_handle(h->s, h->len, hname, out);
+  free(hname);
+  if (rc) return rc;
+  snprintf((*out)->source_format, sizeof(*out)->source_format, "xgboost-pickle");
+  if ((rc = apply_state(name, res->state, *out))) {
+    lm_ir_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
 int lm__import_xgboost_pickle(const uint8_t *data, size_t len, const char *name,
                               lm_ir_model **out) {
   *out = NULL;
@@ -160,48 +192,8 @@ int lm__import_xgboost_pickle(const uint8_t *data, size_t len, const char *name,
   if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
   lm_pickle *k = NULL;
   const lm_pv *res = NULL;
-  char d[160];
   int rc = lm__pickle_load(data, len, name, &k, &res);
-  if (rc) goto done;
-  if (res->kind != LM_PV_OBJ || !lm__pv_global_is(res->cls, "xgboost.core", "Booster")) {
-    rc = lm__fail(LM_EFORMAT, "%s: not a pickled XGBoost Booster: the pickle holds %s", name,
-                  lm__pv_describe(res, d, sizeof d));
-    goto done;
-  }
-  if (!res->state || res->state->kind != LM_PV_DICT) {
-    rc = lm__fail(LM_EFORMAT, "%s: pickled Booster without a state dict (BUILD)", name);
-    goto done;
-  }
-  const lm_pv *h = lm__pv_dict_get(res->state, "handle");
-  if (!h) {
-    rc = lm__fail(LM_ENOMODEL, "%s: pickled Booster without 'handle' in its state", name);
-    goto done;
-  }
-  if (h->kind == LM_PV_NONE) {
-    rc = lm__fail(LM_ENOMODEL, "%s: pickled Booster whose handle is None (no model)", name);
-    goto done;
-  }
-  if (h->kind != LM_PV_BYTES) {
-    rc = lm__fail(LM_EFORMAT, "%s: Booster state 'handle': expected bytes or bytearray, got %s",
-                  name, lm__pv_kind_name(h));
-    goto done;
-  }
-  size_t nl = strlen(name) + 8;
-  char *hname = malloc(nl);
-  if (!hname) {
-    rc = lm__fail(LM_ENOMEM, "%s: out of memory", name);
-    goto done;
-  }
-  snprintf(hname, nl, "%s:handle", name);
-  rc = import_handle(h->s, h->len, hname, out);
-  free(hname);
-  if (rc) goto done;
-  snprintf((*out)->source_format, sizeof(*out)->source_format, "xgboost-pickle");
-  if ((rc = apply_state(name, res->state, *out))) {
-    lm_ir_free(*out);
-    *out = NULL;
-  }
-done:
+  if (!rc) rc = lm__pickled_xgboost(res, name, out);
   lm__pickle_free(k);
   return rc;
 }

@@ -38,6 +38,7 @@ FUZZ_MAXLEN_lightgbm_text ?= 32768
 FUZZ_MAXLEN_xgboost_ubj ?= 32768
 FUZZ_MAXLEN_xgboost_bin ?= 32768
 FUZZ_MAXLEN_xgboost_pickle ?= 32768
+FUZZ_MAXLEN_pickle ?= 32768
 
 FUZZ_ALL     := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_common.c,\
                   $(wildcard tests/fuzz/fuzz_*.c))))

@@ -343,6 +343,7 @@ def main():
     put("import_any", "space_json", b"  \n{\"learner\":{}}")
 
     shutil.rmtree(tmp)
+    pickle_seeds()
     total = 0
     for t in sorted(TARGETS):
         d = os.path.join(OUT, t)
@@ -351,6 +352,21 @@ def main():
             total += sz
             print("%-16s %3d files %7d bytes" % (t, len(os.listdir(d)), sz))
     print("total %d bytes" % total)
+
+
+def pickle_seeds():
+    """pickle: the smaller model files of tests/fixtures/sklearn/ (tests/gen_sklearn_fixtures.py:
+    XGBoost wrappers in protocols 0-5 and every joblib compressor, LightGBM stand-ins, scikit-learn
+    trees, boosting, linear models and pipelines, the os.system pickle), as they are."""
+    src = os.path.join(ROOT, "tests/fixtures/sklearn")
+    for case in sorted(os.listdir(src)):
+        d = os.path.join(src, case)
+        if not os.path.isdir(d):
+            continue
+        for f in sorted(os.listdir(d)):
+            if f.startswith("model.") and os.path.getsize(os.path.join(d, f)) <= 8192:
+                with open(os.path.join(d, f), "rb") as fh:
+                    put("pickle", case + "_" + f, fh.read())
 
 
 TARGETS = targets()
