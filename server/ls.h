@@ -251,6 +251,14 @@ typedef struct ls_worker {
   size_t vals_cap;
   float *fvals, *outs;
   size_t fvals_cap, outs_cap;
+  double *cols;         /* per-feature tensors: the rows assembled here, then swapped with vals */
+  size_t cols_cap;
+  uint32_t *leaves;     /* pred_leaf output */
+  size_t leaves_cap;
+  struct ls_input *ins; /* the request's input tensors (per-feature requests: one per feature) */
+  size_t ins_cap;
+  unsigned char *fseen; /* per-feature requests: features already given */
+  size_t fseen_cap;
   size_t vals_limit;    /* values one request may parse (--max-batch-rows × features; 0: none) */
   ls_buf body;          /* response body scratch */
   char body_fixed[16384];
@@ -301,6 +309,21 @@ int ls_dechunk(ls_server *s, ls_conn *c, char *b, size_t n, const char **err);
 void ls_metrics_respond(ls_worker *w, ls_conn *c);
 
 /* ---- V2 JSON ---- */
+/* One input tensor of a request, as parsed (its values are w->vals[off .. off + nvals)). */
+typedef struct ls_input {
+  const char *name;         /* raw JSON string content (escapes kept) */
+  size_t name_len;
+  char datatype[16];
+  int64_t shape[8];
+  int ndim;
+  int has_data, has_bool;   /* has_bool: true/false literals among the data */
+  size_t off, nvals;
+  int data_ndim;
+  int64_t data_dims[9];
+  int64_t binary_size;
+} ls_input;
+/* Outputs a request asks for (bits of ls_infer_req.want). */
+enum { LS_OUT_PRED = 1, LS_OUT_LEAF = 2 };
 typedef struct ls_infer_req {
   const char *id;           /* raw JSON string content (escapes kept) or NULL */
   size_t id_len;
@@ -317,12 +340,24 @@ typedef struct ls_infer_req {
   int64_t binary_size;      /* parameters.binary_data_size, -1 when absent */
   int binary_output;        /* outputs requested as binary */
   int bad_output_name;
+  int has_bool;             /* true/false literals in the current input's data */
+  int output_margin;        /* output_margin: the prediction output is the raw margin */
+  int pred_leaf;            /* request parameter pred_leaf: the leaf output only */
+  unsigned want;            /* outputs named in "outputs" (LS_OUT_*; 0: none named) */
+  unsigned binary_want;     /* of those, asked for as binary data */
+  unsigned out_bit, out_binary; /* the output object being parsed */
+  int out_margin;
+  size_t in_off;            /* the input being parsed: its first value in w->vals */
+  char unknown_param[48];   /* the first parameter lmserve does not know (the response: 400) */
   int too_many_values;      /* data passed w->vals_limit (the response is a 413) */
   const char *err;          /* on error: what was wrong */
   char errbuf[160];
 } ls_infer_req;
 /* Parse a V2 inference request body (JSON). Numbers of the input's "data" go to w->vals (NaN
  * for null). Returns 0, or -1 with q->err set (the response is a 400). */
+/* A JSON string's content s[0..n) (escapes already validated) decoded into out (cap bytes,
+ * NUL-terminated, cut at a character boundary when full): its length. */
+size_t ls_json_decode(const char *s, size_t n, char *out, size_t cap);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns
  * the response's status code. */

@@ -180,25 +180,50 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
   free(x), free(y), free(xd);
   v->version = ver;
   snprintf(v->vstr, sizeof v->vstr, "%u", ver);
-  char meta[4096], src[600], obj[600];
+  char src[600], obj[600];
   ls_json_escape(src, sizeof src, v->info.source_format ? v->info.source_format : "",
                  v->info.source_format ? strlen(v->info.source_format) : 0);
   ls_json_escape(obj, sizeof obj, v->info.objective ? v->info.objective : "",
                  v->info.objective ? strlen(v->info.objective) : 0);
-  int n = snprintf(meta, sizeof meta,
-                   "{\"name\":\"%s\",\"versions\":[\"%s\"],\"platform\":\"lmrt\","
-                   "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
-                   "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
-                   "\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\",\"trees\":%u,"
-                   "\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
-                   s->name, v->vstr, v->nfeat, v->width, src, obj, v->info.num_trees, v->hash,
-                   v->selftest_rows);
-  if (n < 0 || (size_t)n >= sizeof meta || !(v->meta = malloc((size_t)n + 1))) {
-    snprintf(why, sizeof why, "metadata too long");
+  /* Metadata: the single input-0 [-1, features] carries the feature names and types (XGBoost's
+   * "q" numeric, "c" categorical) in its parameters — the names a request with one tensor per
+   * feature uses (f0, f1, … when the model has none); outputs: output-0 (value or margin) and,
+   * for tree models, leaf (pred_leaf). */
+  char one[1];
+  ls_buf mb = {one, 0, sizeof one, one, sizeof one};
+  size_t ntrees = lm_model_num_trees(v->model);
+  if (ls_buf_reserve(&mb, 4096) == 0) {
+    ls_buf_printf(&mb, "{\"name\":\"%s\",\"versions\":[\"%s\"],\"platform\":\"lmrt\","
+                  "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu],"
+                  "\"parameters\":{\"feature_names\":[", s->name, v->vstr, v->nfeat);
+    for (size_t i = 0; i < v->nfeat; i++) {
+      const char *fn = lm_model_feature_name(v->model, i);
+      char fe[800];
+      if (fn) ls_json_escape(fe, sizeof fe, fn, strlen(fn));
+      else snprintf(fe, sizeof fe, "f%zu", i);
+      ls_buf_printf(&mb, "%s\"%s\"", i ? "," : "", fe);
+    }
+    ls_buf_puts(&mb, "],\"feature_types\":[");
+    for (size_t i = 0; i < v->nfeat; i++)
+      ls_buf_printf(&mb, "%s\"%s\"", i ? "," : "",
+                    lm_model_feature_type(v->model, i) == 'c' ? "c" : "q");
+    ls_buf_printf(&mb, "]}}],\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\","
+                  "\"shape\":[-1,%zu]}", v->width);
+    if (ntrees)
+      ls_buf_printf(&mb, ",{\"name\":\"leaf\",\"datatype\":\"UINT32\",\"shape\":[-1,%zu]}",
+                    ntrees);
+    ls_buf_printf(&mb, "],\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\","
+                  "\"trees\":%u,\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
+                  src, obj, v->info.num_trees, v->hash, v->selftest_rows);
+  }
+  if (mb.p == one || ls_buf_reserve(&mb, 1)) {
+    if (mb.p != one) free(mb.p);
+    snprintf(why, sizeof why, "out of memory (metadata)");
     goto fail;
   }
-  memcpy(v->meta, meta, (size_t)n + 1);
-  v->meta_len = (size_t)n;
+  mb.p[mb.len] = 0;
+  v->meta = mb.p;
+  v->meta_len = mb.len;
   return v;
 fail:;
   char e[700];

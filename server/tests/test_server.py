@@ -438,6 +438,152 @@ def hardening(tmp, conv, fx, ex, reg):
         s7.stop()
 
 
+def infer_raw(srv, model, obj):
+    st, _, data = srv.req("POST", f"/v2/models/{model}/infer", json.dumps(obj).encode(),
+                          {"Content-Type": "application/json"})
+    try:
+        return st, json.loads(data)
+    except ValueError:
+        return st, data
+
+
+def protocols(tmp, models0, ex0, multi0):
+    """Issue 20 part 1: V2 as clients use it — parameters (output_margin, pred_leaf, unknown ones
+    refused), outputs named and typed, feature names in the metadata, one tensor per feature."""
+    # a repository of its own (main's hot-reload tests rewrote the others)
+    models = os.path.join(tmp, "models-protocols")
+    os.makedirs(models, exist_ok=True)
+    ex, multi = os.path.join(models, "example.lm"), os.path.join(models, "multi.lm")
+    run(f"{BIN}/lmconvert", "-q", os.path.join(SRC, "examples/model.tar.gz"), "-o", ex)
+    run(f"{BIN}/lmconvert", "-q", os.path.join(SRC, "tests/fixtures/xgb/multi_softprob4/model.json"),
+        "-o", multi)
+    rows_csv = os.path.join(SRC, "examples/rows.csv")
+    rows = csv_rows(rows_csv)[:12]
+    small = os.path.join(tmp, "rows12.csv")
+    with open(rows_csv) as f, open(small, "w") as g:
+        g.writelines(f.readlines()[:12])
+    val = [float(r[0]) for r in lmscore(ex, small)]
+    margin = [float(r.split(",")[0]) for r in run(f"{BIN}/lmscore", ex, small, "--margin").stdout.split()]
+    leaves = [[int(x) for x in line.split(",")]
+              for line in run(f"{BIN}/lmscore", ex, small, "--leaf").stdout.split()]
+    ntrees = len(leaves[0])
+    check(margin != val and ntrees > 1, "the example model's margins differ from its values")
+    srv = Server(models, "--threads", "1")
+    try:
+        st, m = srv.json("GET", "/v2/models/example")
+        names = m["inputs"][0]["parameters"]["feature_names"]
+        types = m["inputs"][0]["parameters"]["feature_types"]
+        check(st == 200 and len(names) == 20 and len(types) == 20 and
+              all(t in ("q", "c") for t in types), f"metadata: feature names and types {m['inputs']}")
+        check([o["name"] for o in m["outputs"]] == ["output-0", "leaf"] and
+              m["outputs"][1] == {"name": "leaf", "datatype": "UINT32", "shape": [-1, ntrees]},
+              f"metadata: outputs {m['outputs']}")
+        single = {"name": "input-0", "datatype": "FP64", "shape": [len(rows), 20], "data": rows}
+
+        def close(a, b):
+            return len(a) == len(b) and all(abs(x - y) <= 1e-6 * max(1, abs(y)) for x, y in zip(a, b))
+        # table: (what, request extras, expected outputs [(name, datatype, data)])
+        cases = [
+            ("default: value", {}, [("output-0", "FP32", val)]),
+            ("parameters.output_margin", {"parameters": {"output_margin": True}},
+             [("output-0", "FP32", margin)]),
+            ("output parameters.output_margin",
+             {"outputs": [{"name": "output-0", "parameters": {"output_margin": True}}]},
+             [("output-0", "FP32", margin)]),
+            ("output_margin false", {"parameters": {"output_margin": False}},
+             [("output-0", "FP32", val)]),
+            ("parameters.pred_leaf", {"parameters": {"pred_leaf": True}},
+             [("leaf", "UINT32", sum(leaves, []))]),
+            ("outputs: leaf and output-0", {"outputs": [{"name": "leaf"}, {"name": "output-0"}]},
+             [("output-0", "FP32", val), ("leaf", "UINT32", sum(leaves, []))]),
+        ]
+        for what, extra, outs in cases:
+            req = dict({"inputs": [single]}, **extra)
+            st, j = infer_raw(srv, "example", req)
+            ok = st == 200 and len(j["outputs"]) == len(outs)
+            for o, (nm, dt, data) in zip(j.get("outputs", []) if ok else [], outs):
+                ok = ok and o["name"] == nm and o["datatype"] == dt
+                if dt == "UINT32":
+                    ok = ok and o["data"] == data and o["shape"] == [len(rows), ntrees]
+                else:
+                    ok = ok and close(o["data"], data)
+            check(ok, f"V2 {what}: {st} {str(j)[:300]}")
+        # binary leaf output
+        hdr = json.dumps({"inputs": [single], "parameters": {"pred_leaf": True},
+                          "outputs": [{"name": "leaf", "parameters": {"binary_data": True}}]}).encode()
+        st, h, data = srv.req("POST", "/v2/models/example/infer", hdr, {"Content-Type": "application/json"})
+        hl = int(h.get("inference-header-content-length", "-1"))
+        got = list(struct.unpack(f"<{len(rows) * ntrees}I", data[hl:])) if hl > 0 else None
+        check(st == 200 and got == sum(leaves, []), "V2 leaf output as binary data")
+        # one tensor per feature, any order, [rows] or [rows,1], mixed datatypes
+        order = list(range(20))[::-1]
+        ins = []
+        for k, i in enumerate(order):
+            col = [r[i] for r in rows]
+            if k % 3 == 0:
+                ins.append({"name": names[i], "datatype": "FP64", "shape": [len(rows)], "data": col})
+            else:
+                ins.append({"name": names[i], "datatype": "FP64", "shape": [len(rows), 1],
+                            "data": [[x] for x in col]})
+        st, j = infer_raw(srv, "example", {"inputs": ins})
+        check(st == 200 and close(j["outputs"][0]["data"], val),
+              f"V2 one tensor per feature, any order: {st} {str(j)[:200]}")
+        # errors: table of (what, request, status, text in the error)
+        bad = [
+            ("unknown request parameter", {"inputs": [single], "parameters": {"top_k": 3}}, 400,
+             "unknown parameter 'top_k'"),
+            ("unknown output parameter",
+             {"inputs": [single], "outputs": [{"name": "output-0", "parameters": {"classification": 2}}]},
+             400, "unknown parameter 'classification'"),
+            ("unknown input parameter",
+             {"inputs": [dict(single, parameters={"shm_region": "x"})]}, 400,
+             "unknown parameter 'shm_region'"),
+            ("unknown output", {"inputs": [single], "outputs": [{"name": "probabilities"}]}, 400,
+             "unknown output requested"),
+            ("missing feature", {"inputs": ins[1:]}, 400, "1 feature missing, the first '" + names[order[0]] + "'"),
+            ("unknown feature", {"inputs": ins + [{"name": "nope", "datatype": "FP32", "shape": [len(rows)],
+                                                  "data": [0] * len(rows)}]}, 400, "unknown feature 'nope'"),
+            ("feature twice", {"inputs": ins + [ins[0]]}, 400, "given twice"),
+            ("rows differ", {"inputs": [dict(ins[0], shape=[1], data=[1.0])] + ins[1:]}, 400,
+             "same"),
+            ("bool in FP32", {"inputs": [dict(single, datatype="FP32",
+                                               data=[[True] * 20] * len(rows))]}, 400, "true/false"),
+            ("INT out of range", {"inputs": [dict(ins[0], datatype="INT8", shape=[len(rows)],
+                                                   data=[300] * len(rows))] + ins[1:]}, 400, "INT8"),
+            ("output_margin not a boolean", {"inputs": [single], "parameters": {"output_margin": 1}}, 400,
+             "expected true or false"),
+            ("duplicate parameter", None, 400, "duplicate key"),
+        ]
+        for what, req, want_st, text in bad:
+            if req is None:
+                body = (b'{"inputs":[' + json.dumps(single).encode() +
+                        b'],"parameters":{"pred_leaf":true,"pred_leaf":false}}')
+                st, _, data = srv.req("POST", "/v2/models/example/infer", body, {})
+                j = json.loads(data)
+            else:
+                st, j = infer_raw(srv, "example", req)
+            check(st == want_st and text in j.get("error", ""), f"V2 {what}: {st} {j}")
+        # BOOL and integer per-feature tensors
+        ins2 = [{"name": names[i], "datatype": "BOOL" if i == 0 else "INT32", "shape": [2],
+                 "data": [True, False] if i == 0 else [1, 0]} for i in range(20)]
+        st, j = infer_raw(srv, "example", {"inputs": ins2})
+        x = os.path.join(tmp, "bools.csv")
+        with open(x, "w") as g:
+            g.write(",".join(["1"] * 20) + "\n" + ",".join(["0"] * 20) + "\n")
+        check(st == 200 and close(j["outputs"][0]["data"], [float(r[0]) for r in lmscore(ex, x)]),
+              f"V2 BOOL and INT32 feature tensors: {st} {str(j)[:200]}")
+        # multi-output model: margin of every class
+        st, j = infer_raw(srv, "multi", {"inputs": [{"name": "input-0", "datatype": "FP32",
+                          "shape": [1, len(csv_rows(os.path.join(SRC, "tests/fixtures/xgb/multi_softprob4/input.csv"))[0])],
+                          "data": csv_rows(os.path.join(SRC, "tests/fixtures/xgb/multi_softprob4/input.csv"))[0]}],
+                          "parameters": {"output_margin": True}})
+        check(st == 200 and j["outputs"][0]["shape"][1] == 4 and
+              j["outputs"][0]["parameters"] == {"output_margin": True},
+              f"V2 multi-class margins: {st} {str(j)[:200]}")
+    finally:
+        check(srv.stop() == 0, "protocols server: exit 0")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="lmserve-test-", dir=BUILD if os.path.isdir(BUILD) else None)
     models = os.path.join(tmp, "models")
@@ -472,6 +618,10 @@ def main():
     multi_rows = csv_rows(multi_csv)[:30]
     multi_expect = lmscore(multi, multi_csv)[:30]
 
+    if os.environ.get("LS_ONLY") == "protocols":
+        protocols(tmp, models, ex, multi)
+        print(f"test_server: {CHECKS[0] - len(FAILS)}/{CHECKS[0]} checks passed")
+        return 1 if FAILS else 0
     # ---------------- CLI ----------------
     r = subprocess.run([f"{BIN}/lmserve", "--help"], capture_output=True, text=True)
     check(r.returncode == 0 and "--models DIR" in r.stdout, "--help exits 0 with the usage")
@@ -594,8 +744,8 @@ def main():
         err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[1,2,]}]}', 400, "malformed JSON")
         err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[NaN]}]}', 400, "data")
         err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[01]}]}', 400, "malformed JSON")
-        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[true]}]}', 400, "data")
-        for dt in ("BYTES", "BOOL", "FP16", "fp32", ""):
+        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[true]}]}', 400, "true/false")
+        for dt in ("BYTES", "FP16", "fp32", ""):
             b2 = dict(good)
             b2["inputs"] = [dict(good["inputs"][0], datatype=dt)]
             err(inf, json.dumps(b2).encode(), 400, "unsupported datatype")
@@ -608,7 +758,7 @@ def main():
         err(inf, json.dumps(b2).encode(), 400, "shape must be")
         b2 = infer_body([ex_rows[1]], 20)
         b2["inputs"] = b2["inputs"] * 2
-        err(inf, json.dumps(b2).encode(), 400, "exactly one input")
+        err(inf, json.dumps(b2).encode(), 400, "send it alone, or one input per feature")
         b2 = dict(infer_body([ex_rows[1]], 20), outputs=[{"name": "proba"}])
         err(inf, json.dumps(b2).encode(), 400, "unknown output")
         b2 = infer_body([ex_rows[1]], 20)
@@ -1062,6 +1212,7 @@ def main():
             s2.p.wait()
 
     hardening(tmp, conv, fx, ex, reg)
+    protocols(tmp, models, ex, multi)
 
     if not FAILS:
         shutil.rmtree(tmp, ignore_errors=True)
