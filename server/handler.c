@@ -123,10 +123,8 @@ static int route(ls_worker *w, ls_conn *c, const char *body, size_t blen, int *m
   }
   if (eq(p, n, "/v2/health/ready")) {
     if (!method_ok(w, c, LS_GET)) return 405;
-    int ready = atomic_load_explicit(&s->state, memory_order_relaxed) == LS_RUNNING &&
-                ls_registry_count_ready(&s->reg) > 0;
     w->body.len = 0;
-    ls_buf_puts(&w->body, ready ? "{\"ready\":true}" : "{\"ready\":false}");
+    int ready = ls_ready(s, &w->body);
     ls_respond_json(w, c, ready ? 200 : 503, NULL);
     return ready ? 200 : 503;
   }
@@ -205,8 +203,9 @@ static int route(ls_worker *w, ls_conn *c, const char *body, size_t blen, int *m
 static void account(ls_worker *w, int model, int status, uint64_t t0) {
   int k = ls_code_index(status);
   if (k >= 0) ls_inc(&w->m.req[model][k]);
-  uint64_t t1 = ls_now_ns();
-  ls_hist_observe(&w->m.req_dur, t0 && t1 > t0 ? t1 - t0 : 0);
+  uint64_t t1 = ls_now_ns(), d = t0 && t1 > t0 ? t1 - t0 : 0;
+  ls_hist_observe(&w->m.req_dur, d);
+  if (model < LS_MAX_MODELS) ls_hist_observe(&w->m.model_dur[model], d);
 }
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";

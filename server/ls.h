@@ -128,6 +128,8 @@ typedef struct ls_slot {
   unsigned gen;
   /* metrics (written by the control thread) */
   _Atomic uint64_t reloads, reload_failures;
+  _Atomic int rejected;         /* the file as it is now was rejected (logged once, when it
+                                   changed); with no version served the server is not ready */
 } ls_slot;
 
 typedef struct ls_ratelog {
@@ -165,6 +167,12 @@ int ls_registry_scan(ls_registry *r, int force);
 int ls_registry_load_file(ls_registry *r, const char *path, const char *name);
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n);
 int ls_registry_count_ready(ls_registry *r);
+/* Readiness: serving, at least one model, and no model file rejected with no version of it
+ * served. With body: its JSON ({"ready":...} plus, when not empty, "not_loaded": rejected files
+ * with nothing served, "stale": rejected reloads whose previous version serves, "skipped": files
+ * over --max-models). */
+struct ls_server;
+int ls_ready(struct ls_server *s, ls_buf *body);
 void ls_registry_free(ls_registry *r);
 /* Wait until every worker has passed a quiescent point (then retired versions are unused). */
 void ls_registry_synchronize(ls_registry *r);
@@ -181,6 +189,7 @@ typedef struct ls_hist {
 typedef struct ls_metrics {
   _Atomic uint64_t req[LS_MAX_MODELS + 1][LS_NCODES]; /* [LS_MAX_MODELS]: no model */
   ls_hist req_dur;
+  ls_hist model_dur[LS_MAX_MODELS]; /* request duration by model (routed to one) */
   ls_hist inf_dur[LS_MAX_MODELS];
   _Atomic int64_t inflight;
   _Atomic int64_t conns_open;

@@ -79,6 +79,40 @@ int ls_registry_count_ready(ls_registry *r) {
   return k;
 }
 
+int ls_ready(ls_server *s, ls_buf *body) {
+  ls_registry *r = &s->reg;
+  int ns = atomic_load_explicit(&r->nslots, memory_order_acquire), served = 0, missing = 0;
+  int running = atomic_load_explicit(&s->state, memory_order_relaxed) == LS_RUNNING;
+  for (int i = 0; i < ns; i++) {
+    ls_slot *sl = &r->slots[i];
+    if (!atomic_load_explicit(&sl->live, memory_order_acquire)) continue;
+    if (atomic_load_explicit(&sl->cur, memory_order_acquire)) served++;
+    else if (atomic_load_explicit(&sl->rejected, memory_order_relaxed)) missing++;
+  }
+  int ready = running && served > 0 && missing == 0;
+  if (!body) return ready;
+  ls_buf_puts(body, ready ? "{\"ready\":true" : "{\"ready\":false");
+  /* Model names are [A-Za-z0-9_.-] (valid_stem): JSON-safe as they are. */
+  for (int pass = 0; pass < 2; pass++) {
+    int k = 0;
+    for (int i = 0; i < ns; i++) {
+      ls_slot *sl = &r->slots[i];
+      if (!atomic_load_explicit(&sl->live, memory_order_acquire) ||
+          !atomic_load_explicit(&sl->rejected, memory_order_relaxed) ||
+          (atomic_load_explicit(&sl->cur, memory_order_acquire) != NULL) != pass)
+        continue;
+      char e[3 * LS_NAME_MAX];
+      ls_json_escape(e, sizeof e, sl->name, sl->name_len);
+      ls_buf_printf(body, "%s\"%s\"", k++ ? "," : pass ? ",\"stale\":[" : ",\"not_loaded\":[", e);
+    }
+    if (k) ls_buf_puts(body, "]");
+  }
+  uint64_t sk = atomic_load(&r->skipped);
+  if (sk) ls_buf_printf(body, ",\"skipped\":%llu", (unsigned long long)sk);
+  ls_buf_puts(body, "}");
+  return ready;
+}
+
 void ls_registry_synchronize(ls_registry *r) {
   uint64_t snap[LS_MAX_WORKERS];
   for (int i = 0; i < r->nworkers; i++) snap[i] = r->qs[i] ? atomic_load(r->qs[i]) : 1;
@@ -283,6 +317,7 @@ static ls_slot *alloc_slot(ls_registry *r, const char *name, size_t n) {
   s->gen = 0;
   atomic_store(&s->reloads, 0);
   atomic_store(&s->reload_failures, 0);
+  atomic_store(&s->rejected, 0);
   atomic_store_explicit(&s->live, 1, memory_order_release);
   if (idx == ns) atomic_store_explicit(&r->nslots, ns + 1, memory_order_release);
   return s;
@@ -295,6 +330,7 @@ static ls_slot *slot_for(ls_registry *r, const char *name, size_t n) {
 
 static void load_into(ls_registry *r, ls_slot *s, const char *path) {
   ls_version *v = load_version(r, s, path, s->gen + 1);
+  atomic_store(&s->rejected, v == NULL);
   if (!v) return;
   s->gen++;
   int had = atomic_load(&s->cur) != NULL;
