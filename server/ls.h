@@ -79,6 +79,8 @@ typedef struct ls_req {
   int http10;            /* HTTP/1.0: keep-alive only when asked, and said in the response */
   int expect_continue;
   int64_t infer_header_len;  /* Inference-Header-Content-Length, -1 when absent */
+  const char *ctype, *accept; /* Content-Type and Accept values (NULL when absent) */
+  size_t ctype_len, accept_len;
   const char *err;           /* on error: what was wrong (static string) */
 } ls_req;
 /* Parse a request head at p[0..n). Returns the head length (> 0) when complete, 0 when more
@@ -179,7 +181,7 @@ void ls_registry_synchronize(ls_registry *r);
 
 /* ---- metrics (per worker; summed by /metrics) ---- */
 enum { LS_C200, LS_C400, LS_C404, LS_C405, LS_C408, LS_C411, LS_C413, LS_C431, LS_C500,
-       LS_C501, LS_C503, LS_C505, LS_NCODES };
+       LS_C501, LS_C503, LS_C505, LS_C204, LS_C406, LS_C415, LS_NCODES };
 #define LS_NBUCKETS 20
 extern const double ls_bucket_s[LS_NBUCKETS]; /* upper bounds, seconds; +Inf implicit */
 typedef struct ls_hist {
@@ -367,6 +369,11 @@ typedef struct ls_infer_req {
 /* A JSON string's content s[0..n) (escapes already validated) decoded into out (cap bytes,
  * NUL-terminated, cut at a character boundary when full): its length. */
 size_t ls_json_decode(const char *s, size_t n, char *out, size_t cap);
+/* A SageMaker application/json body: an array of rows, one row, or {"instances": rows}; the
+ * numbers go to w->vals (q->nvals, q->data_ndim and q->data_dims as for V2 data). 0 or -1. */
+int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
+/* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations; the status. */
+int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns
  * the response's status code. */

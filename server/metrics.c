@@ -42,6 +42,9 @@ int ls_code_index(int status) {
   case 501: return LS_C501;
   case 503: return LS_C503;
   case 505: return LS_C505;
+  case 204: return LS_C204;
+  case 406: return LS_C406;
+  case 415: return LS_C415;
   default: return -1;
   }
 }
@@ -144,7 +147,8 @@ static void process_metrics(ls_buf *b) {
                   rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
 }
 
-static const int code_of[LS_NCODES] = {200, 400, 404, 405, 408, 411, 413, 431, 500, 501, 503, 505};
+static const int code_of[LS_NCODES] = {200, 400, 404, 405, 408, 411, 413, 431, 500, 501, 503, 505,
+                                       204, 406, 415};
 
 void ls_metrics_respond(ls_worker *w, ls_conn *c) {
   ls_server *s = w->srv;

@@ -605,6 +605,38 @@ static int top_field(jp *j, const char *k, size_t n, void *ctx) {
   return skip_value(j, 1);
 }
 
+static int instances_field(jp *j, const char *k, size_t n, void *ctx) {
+  if (key_is(k, n, "instances")) {
+    if (once(j, ctx, 0, "instances")) return -1;
+    j->q->has_data = 1;
+    return data_array(j, 0);
+  }
+  char m[128];
+  snprintf(m, sizeof m, "unknown member \"%.60s\": expected {\"instances\": rows}", k);
+  JERR(m);
+}
+
+int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
+  memset(q, 0, offsetof(ls_infer_req, errbuf));
+  for (size_t d = 0; d < sizeof q->data_dims / sizeof *q->data_dims; d++) q->data_dims[d] = -1;
+  jp j = {p, p, p + n, w, q};
+  ws(&j);
+  int rc = j.p < j.e && *j.p == '{' ? object(&j, instances_field, NULL) : data_array(&j, 0);
+  if (rc) return -1;
+  if (q->has_bool) {
+    q->err = "application/json: true/false in rows";
+    return -1;
+  }
+  ws(&j);
+  if (j.p != j.e) {
+    snprintf(q->errbuf, sizeof q->errbuf, "malformed JSON: trailing bytes at byte %zu",
+             (size_t)(j.p - j.b));
+    q->err = q->errbuf;
+    return -1;
+  }
+  return 0;
+}
+
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
   memset(q, 0, offsetof(ls_infer_req, errbuf));
   q->binary_size = -1;
