@@ -1,8 +1,11 @@
 /*
  * infer.c — KServe V2 inference on lmserve's request path: the request (JSON, or a JSON header
- * followed by binary tensor data) parsed into the worker's preallocated arrays (v2json.c), the
- * rows scored with lm_predict / lm_predict_f64 in the worker's session, and the response written
- * as JSON (%.9g floats, null for non-finite values) or as binary output data. Scratch arrays
+ * followed by binary tensor data; one [rows, features] tensor or one tensor per feature,
+ * matched by name) parsed into the worker's preallocated arrays (v2json.c), the rows scored
+ * with lm_predict / lm_predict_f64 in the worker's session (values, or margins with
+ * output_margin) and lm_predict_leaf (pred_leaf: the UINT32 leaf output), and the response
+ * written as JSON (%.9g floats, null for non-finite values) or as binary output data. Unknown
+ * parameters are refused by name. Scratch arrays
  * grow to the largest request seen and are reused: a warm request allocates nothing. Limits
  * checked before any scratch grows or a row is scored: rows per request (--max-batch-rows) and
  * the response's largest possible size (--max-response-bytes), both a 413 naming the limit;

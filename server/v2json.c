@@ -9,7 +9,10 @@
  * NaN/Infinity literals, no leading zeros or '+', no control characters in strings, nesting at
  * most 32 deep, strings valid UTF-8; keys are compared with their escapes decoded, a member
  * lmserve reads given twice in one object is refused, nested data must be regular (no ragged
- * rows); anything else is a 400 naming the byte offset.
+ * rows); anything else is a 400 naming the byte offset. Each input tensor is recorded in the
+ * worker's w->ins (per-feature requests); parameters lmserve does not know are remembered
+ * for a 400 naming them; true/false are read as 1/0 for BOOL tensors. The same data grammar
+ * reads SageMaker's application/json rows (ls_rows_json_parse).
  *
  * Numbers: decimal literals whose significand fits 2^53 and whose decimal exponent is within
  * ±22 are converted exactly (Clinger's fast path: one IEEE multiplication or division of two
