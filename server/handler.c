@@ -3,7 +3,8 @@
  * its responses, with no socket in sight. ls_conn_process frames requests (strict head parser,
  * Content-Length and chunked bodies, pipelining, Expect: 100-continue), routes them — KServe
  * V2 health, server and model metadata, model readiness, inference (JSON and the binary tensor
- * data extension), Prometheus /metrics — and appends each response to the connection's output
+ * data extension), Prometheus /metrics, SageMaker's /ping and /invocations (sagemaker.c) — and
+ * appends each response to the connection's output
  * buffer.
  * The epoll loop (lmserve.c) and the libFuzzer target (server/fuzz/fuzz_request.c) both drive
  * this same function, so what is fuzzed is what serves. What routes lead to lives next door:
@@ -31,6 +32,9 @@ static const char *reason(int status) {
   switch (status) {
   case 100: return "Continue";
   case 200: return "OK";
+  case 204: return "No Content";
+  case 406: return "Not Acceptable";
+  case 415: return "Unsupported Media Type";
   case 400: return "Bad Request";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
@@ -123,10 +127,8 @@ static int route(ls_worker *w, ls_conn *c, const char *body, size_t blen, int *m
   }
   if (eq(p, n, "/v2/health/ready")) {
     if (!method_ok(w, c, LS_GET)) return 405;
-    int ready = atomic_load_explicit(&s->state, memory_order_relaxed) == LS_RUNNING &&
-                ls_registry_count_ready(&s->reg) > 0;
     w->body.len = 0;
-    ls_buf_puts(&w->body, ready ? "{\"ready\":true}" : "{\"ready\":false}");
+    int ready = ls_ready(s, &w->body);
     ls_respond_json(w, c, ready ? 200 : 503, NULL);
     return ready ? 200 : 503;
   }
@@ -142,6 +144,14 @@ static int route(ls_worker *w, ls_conn *c, const char *body, size_t blen, int *m
     if (!method_ok(w, c, LS_GET)) return 405;
     ls_metrics_respond(w, c);
     return 200;
+  }
+  if (eq(p, n, "/ping")) { /* SageMaker (sagemaker.c) */
+    if (!method_ok(w, c, LS_GET)) return 405;
+    return ls_sagemaker(w, c, 0, body, blen, model);
+  }
+  if (eq(p, n, "/invocations")) {
+    if (!method_ok(w, c, LS_POST)) return 405;
+    return ls_sagemaker(w, c, 1, body, blen, model);
   }
   if (!pfx(p, n, "/v2/models/", &r)) {
     ls_respond_error(w, c, 404, NULL, "not found");
@@ -205,8 +215,9 @@ static int route(ls_worker *w, ls_conn *c, const char *body, size_t blen, int *m
 static void account(ls_worker *w, int model, int status, uint64_t t0) {
   int k = ls_code_index(status);
   if (k >= 0) ls_inc(&w->m.req[model][k]);
-  uint64_t t1 = ls_now_ns();
-  ls_hist_observe(&w->m.req_dur, t0 && t1 > t0 ? t1 - t0 : 0);
+  uint64_t t1 = ls_now_ns(), d = t0 && t1 > t0 ? t1 - t0 : 0;
+  ls_hist_observe(&w->m.req_dur, d);
+  if (model < LS_MAX_MODELS) ls_hist_observe(&w->m.model_dur[model], d);
 }
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -168,6 +168,10 @@ int ls_http_parse(const char *p, size_t n, size_t max_header, uint64_t max_body,
       if (has_token(v, vl, "keep-alive")) conn_keep = 1;
     } else if (name_is(h, k, "expect")) {
       if (name_is(v, vl, "100-continue")) r->expect_continue = 1;
+    } else if (name_is(h, k, "content-type")) {
+      r->ctype = v, r->ctype_len = vl;
+    } else if (name_is(h, k, "accept")) {
+      r->accept = v, r->accept_len = vl;
     } else if (name_is(h, k, "inference-header-content-length")) {
       if (r->infer_header_len >= 0) FAIL(400, "duplicate Inference-Header-Content-Length");
       int64_t x = parse_digits(v, vl);

@@ -52,7 +52,9 @@ static const char usage[] =
     "Serve DIR/*.lm over HTTP/1.1 with the KServe V2 protocol (model name = file stem).\n"
     "\n"
     "Options (a value as --opt VALUE or --opt=VALUE):\n"
-    "  --models DIR           the model directory (required)\n"
+    "  --models DIR           the model directory (required, except with --sagemaker)\n"
+    "  --sagemaker            SageMaker's container defaults: --models /opt/ml/model, port 8080\n"
+    "                         (GET /ping and POST /invocations are always served)\n"
     "  --listen HOST:PORT     address to listen on (default 0.0.0.0:8080; port 0: ephemeral)\n"
     "  --threads N            event loops (0, the default: the CPUs this process may use,\n"
     "                         cgroup quota included)\n"
@@ -128,7 +130,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
   c->idle_timeout_s = 60;
   c->reload_poll_ms = 1000;
   c->replicas = 1;
-  int no_more_opts = 0;
+  int no_more_opts = 0, sagemaker = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = NULL;
     char opt[64];
@@ -145,6 +147,10 @@ static void parse_args(int argc, char **argv, ls_config *c) {
       exit(0);
     }
     if (no_more_opts || a[0] != '-' || a[1] == '\0') die("unexpected argument '%s'%s", a, "");
+    if (strcmp(a, "--sagemaker") == 0) { /* SageMaker's container defaults */
+      sagemaker = 1;
+      continue;
+    }
     if (strncmp(a, "--", 2) != 0) die("unknown option '%s'%s", a, "");
     const char *eqs = strchr(a, '=');
     size_t ol = eqs ? (size_t)(eqs - a) : strlen(a);
@@ -201,6 +207,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
       else die("--log-level: expected debug|info|warn|error, got '%s'%s", val, "");
     } else die("unknown option '%s'%s", opt, "");
   }
+  if (!c->models_dir && sagemaker) c->models_dir = "/opt/ml/model";
   if (!c->models_dir) die("missing --models DIR%s%s", "", "");
 }
 

@@ -79,6 +79,8 @@ typedef struct ls_req {
   int http10;            /* HTTP/1.0: keep-alive only when asked, and said in the response */
   int expect_continue;
   int64_t infer_header_len;  /* Inference-Header-Content-Length, -1 when absent */
+  const char *ctype, *accept; /* Content-Type and Accept values (NULL when absent) */
+  size_t ctype_len, accept_len;
   const char *err;           /* on error: what was wrong (static string) */
 } ls_req;
 /* Parse a request head at p[0..n). Returns the head length (> 0) when complete, 0 when more
@@ -128,6 +130,8 @@ typedef struct ls_slot {
   unsigned gen;
   /* metrics (written by the control thread) */
   _Atomic uint64_t reloads, reload_failures;
+  _Atomic int rejected;         /* the file as it is now was rejected (logged once, when it
+                                   changed); with no version served the server is not ready */
 } ls_slot;
 
 typedef struct ls_ratelog {
@@ -165,13 +169,19 @@ int ls_registry_scan(ls_registry *r, int force);
 int ls_registry_load_file(ls_registry *r, const char *path, const char *name);
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n);
 int ls_registry_count_ready(ls_registry *r);
+/* Readiness: serving, at least one model, and no model file rejected with no version of it
+ * served. With body: its JSON ({"ready":...} plus, when not empty, "not_loaded": rejected files
+ * with nothing served, "stale": rejected reloads whose previous version serves, "skipped": files
+ * over --max-models). */
+struct ls_server;
+int ls_ready(struct ls_server *s, ls_buf *body);
 void ls_registry_free(ls_registry *r);
 /* Wait until every worker has passed a quiescent point (then retired versions are unused). */
 void ls_registry_synchronize(ls_registry *r);
 
 /* ---- metrics (per worker; summed by /metrics) ---- */
 enum { LS_C200, LS_C400, LS_C404, LS_C405, LS_C408, LS_C411, LS_C413, LS_C431, LS_C500,
-       LS_C501, LS_C503, LS_C505, LS_NCODES };
+       LS_C501, LS_C503, LS_C505, LS_C204, LS_C406, LS_C415, LS_NCODES };
 #define LS_NBUCKETS 20
 extern const double ls_bucket_s[LS_NBUCKETS]; /* upper bounds, seconds; +Inf implicit */
 typedef struct ls_hist {
@@ -181,6 +191,7 @@ typedef struct ls_hist {
 typedef struct ls_metrics {
   _Atomic uint64_t req[LS_MAX_MODELS + 1][LS_NCODES]; /* [LS_MAX_MODELS]: no model */
   ls_hist req_dur;
+  ls_hist model_dur[LS_MAX_MODELS]; /* request duration by model (routed to one) */
   ls_hist inf_dur[LS_MAX_MODELS];
   _Atomic int64_t inflight;
   _Atomic int64_t conns_open;
@@ -251,6 +262,14 @@ typedef struct ls_worker {
   size_t vals_cap;
   float *fvals, *outs;
   size_t fvals_cap, outs_cap;
+  double *cols;         /* per-feature tensors: the rows assembled here, then swapped with vals */
+  size_t cols_cap;
+  uint32_t *leaves;     /* pred_leaf output */
+  size_t leaves_cap;
+  struct ls_input *ins; /* the request's input tensors (per-feature requests: one per feature) */
+  size_t ins_cap;
+  unsigned char *fseen; /* per-feature requests: features already given */
+  size_t fseen_cap;
   size_t vals_limit;    /* values one request may parse (--max-batch-rows × features; 0: none) */
   ls_buf body;          /* response body scratch */
   char body_fixed[16384];
@@ -301,6 +320,21 @@ int ls_dechunk(ls_server *s, ls_conn *c, char *b, size_t n, const char **err);
 void ls_metrics_respond(ls_worker *w, ls_conn *c);
 
 /* ---- V2 JSON ---- */
+/* One input tensor of a request, as parsed (its values are w->vals[off .. off + nvals)). */
+typedef struct ls_input {
+  const char *name;         /* raw JSON string content (escapes kept) */
+  size_t name_len;
+  char datatype[16];
+  int64_t shape[8];
+  int ndim;
+  int has_data, has_bool;   /* has_bool: true/false literals among the data */
+  size_t off, nvals;
+  int data_ndim;
+  int64_t data_dims[9];
+  int64_t binary_size;
+} ls_input;
+/* Outputs a request asks for (bits of ls_infer_req.want). */
+enum { LS_OUT_PRED = 1, LS_OUT_LEAF = 2 };
 typedef struct ls_infer_req {
   const char *id;           /* raw JSON string content (escapes kept) or NULL */
   size_t id_len;
@@ -317,12 +351,29 @@ typedef struct ls_infer_req {
   int64_t binary_size;      /* parameters.binary_data_size, -1 when absent */
   int binary_output;        /* outputs requested as binary */
   int bad_output_name;
+  int has_bool;             /* true/false literals in the current input's data */
+  int output_margin;        /* output_margin: the prediction output is the raw margin */
+  int pred_leaf;            /* request parameter pred_leaf: the leaf output only */
+  unsigned want;            /* outputs named in "outputs" (LS_OUT_*; 0: none named) */
+  unsigned binary_want;     /* of those, asked for as binary data */
+  unsigned out_bit, out_binary; /* the output object being parsed */
+  int out_margin;
+  size_t in_off;            /* the input being parsed: its first value in w->vals */
+  char unknown_param[48];   /* the first parameter lmserve does not know (the response: 400) */
   int too_many_values;      /* data passed w->vals_limit (the response is a 413) */
   const char *err;          /* on error: what was wrong */
   char errbuf[160];
 } ls_infer_req;
 /* Parse a V2 inference request body (JSON). Numbers of the input's "data" go to w->vals (NaN
  * for null). Returns 0, or -1 with q->err set (the response is a 400). */
+/* A JSON string's content s[0..n) (escapes already validated) decoded into out (cap bytes,
+ * NUL-terminated, cut at a character boundary when full): its length. */
+size_t ls_json_decode(const char *s, size_t n, char *out, size_t cap);
+/* A SageMaker application/json body: an array of rows, one row, or {"instances": rows}; the
+ * numbers go to w->vals (q->nvals, q->data_ndim and q->data_dims as for V2 data). 0 or -1. */
+int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
+/* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations; the status. */
+int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns
  * the response's status code. */

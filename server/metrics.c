@@ -7,9 +7,14 @@
  * ls_metrics_respond writes them as Prometheus text (version 0.0.4) into the worker's body
  * buffer and answers GET /metrics with it.
  */
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "server/ls.h"
 
@@ -37,6 +42,9 @@ int ls_code_index(int status) {
   case 501: return LS_C501;
   case 503: return LS_C503;
   case 505: return LS_C505;
+  case 204: return LS_C204;
+  case 406: return LS_C406;
+  case 415: return LS_C415;
   default: return -1;
   }
 }
@@ -78,7 +86,69 @@ static void hist_out(ls_buf *b, const char *name, const char *labels, ls_worker 
           name, l, labels, r, (unsigned long long)count);
 }
 
-static const int code_of[LS_NCODES] = {200, 400, 404, 405, 408, 411, 413, 431, 500, 501, 503, 505};
+/* process_* metrics as the Prometheus client libraries export them (Linux: /proc/self),
+ * read with plain read(2) into stack buffers and getdents64: no allocation. */
+static ssize_t read_small(const char *path, char *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd);
+  if (n >= 0) buf[n] = 0;
+  return n;
+}
+
+static void process_metrics(ls_buf *b) {
+  char st[1024];
+  double ticks = (double)sysconf(_SC_CLK_TCK), page = (double)sysconf(_SC_PAGESIZE);
+  if (read_small("/proc/self/stat", st, sizeof st) > 0) {
+    const char *p = strrchr(st, ')'); /* the command name may hold spaces and parentheses */
+    unsigned long long utime = 0, stime = 0, start = 0, vsize = 0, rss = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                    "%*d %*d %llu %llu %llu", &utime, &stime, &start, &vsize, &rss) == 5) {
+      double btime = 0;
+      char ps[8192];
+      if (read_small("/proc/stat", ps, sizeof ps) > 0) {
+        const char *bt = strstr(ps, "\nbtime ");
+        if (bt) btime = strtod(bt + 7, NULL);
+      }
+      ls_buf_printf(b,
+          "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+          "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+          "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+          "# TYPE process_virtual_memory_bytes gauge\nprocess_virtual_memory_bytes %llu\n"
+          "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+          "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %.0f\n"
+          "# HELP process_start_time_seconds Start time of the process since unix epoch in "
+          "seconds.\n# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.2f\n",
+          (double)(utime + stime) / ticks, vsize, (double)rss * page,
+          btime + (double)start / ticks);
+    }
+  }
+  int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    char d[4096];
+    long n, count = 0;
+    while ((n = syscall(SYS_getdents64, fd, d, sizeof d)) > 0)
+      for (long off = 0; off < n;) {
+        unsigned short reclen;
+        memcpy(&reclen, d + off + 16, sizeof reclen); /* d_ino 8, d_off 8, d_reclen 2 */
+        const char *name = d + off + 19;
+        if (name[0] != '.') count++;
+        off += reclen;
+      }
+    close(fd);
+    ls_buf_printf(b, "# HELP process_open_fds Number of open file descriptors.\n"
+                  "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n", count - 1);
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+    ls_buf_printf(b, "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                  "# TYPE process_max_fds gauge\nprocess_max_fds %.0f\n",
+                  rl.rlim_cur == RLIM_INFINITY ? -1.0 : (double)rl.rlim_cur);
+}
+
+static const int code_of[LS_NCODES] = {200, 400, 404, 405, 408, 411, 413, 431, 500, 501, 503, 505,
+                                       204, 406, 415};
 
 void ls_metrics_respond(ls_worker *w, ls_conn *c) {
   ls_server *s = w->srv;
@@ -105,6 +175,26 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
   ls_buf_puts(b, "# HELP lmserve_request_duration_seconds Time from a request's first byte to its "
            "response being queued.\n# TYPE lmserve_request_duration_seconds histogram\n");
   hist_out(b, "lmserve_request_duration_seconds", "", ws, nw, offsetof(ls_metrics, req_dur));
+  ls_buf_puts(b, "# HELP lmserve_model_request_duration_seconds Time from a request's first "
+           "byte to its response being queued, by model (requests routed to one).\n"
+           "# TYPE lmserve_model_request_duration_seconds histogram\n");
+  for (int m = 0; m < ns; m++) {
+    if (!LIVE(m)) continue;
+    snprintf(lab, sizeof lab, "model=\"%s\"", s->reg.slots[m].name);
+    hist_out(b, "lmserve_model_request_duration_seconds", lab, ws, nw,
+             offsetof(ls_metrics, model_dur) + (size_t)m * sizeof(ls_hist));
+  }
+  ls_buf_puts(b, "# HELP lmserve_model_errors_total Requests to a model answered with a 4xx or "
+           "5xx status.\n# TYPE lmserve_model_errors_total counter\n");
+  for (int m = 0; m < ns; m++) {
+    if (!LIVE(m)) continue;
+    uint64_t e = 0;
+    for (int k = 0; k < LS_NCODES; k++)
+      if (code_of[k] >= 400)
+        for (int i = 0; i < nw; i++) e += atomic_load_explicit(&ws[i].m.req[m][k], memory_order_relaxed);
+    ls_buf_printf(b, "lmserve_model_errors_total{model=\"%s\"} %llu\n", s->reg.slots[m].name,
+                  (unsigned long long)e);
+  }
   ls_buf_puts(b, "# HELP lmserve_inference_duration_seconds Time spent scoring in lm_predict, by "
            "model.\n# TYPE lmserve_inference_duration_seconds histogram\n");
   for (int m = 0; m < ns; m++) {
@@ -193,7 +283,7 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
     if (LIVE(m))
     ls_buf_printf(b, "lmserve_model_reload_failures_total{model=\"%s\"} %llu\n", s->reg.slots[m].name,
             (unsigned long long)atomic_load(&s->reg.slots[m].reload_failures));
-  int ready = atomic_load(&s->state) == LS_RUNNING && ls_registry_count_ready(&s->reg) > 0;
+  int ready = ls_ready(s, NULL);
   ls_buf_printf(b,
           "# HELP lmserve_ready 1 when /v2/health/ready answers 200.\n"
           "# TYPE lmserve_ready gauge\nlmserve_ready %d\n"
@@ -201,5 +291,6 @@ void ls_metrics_respond(ls_worker *w, ls_conn *c) {
           "# TYPE lmserve_build_info gauge\nlmserve_build_info{version=\"%s\"} 1\n",
           ready, LM_VERSION_STRING);
   #undef LIVE
+  process_metrics(b);
   ls_respond(w, c, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, b->p, b->len);
 }

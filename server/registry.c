@@ -79,6 +79,40 @@ int ls_registry_count_ready(ls_registry *r) {
   return k;
 }
 
+int ls_ready(ls_server *s, ls_buf *body) {
+  ls_registry *r = &s->reg;
+  int ns = atomic_load_explicit(&r->nslots, memory_order_acquire), served = 0, missing = 0;
+  int running = atomic_load_explicit(&s->state, memory_order_relaxed) == LS_RUNNING;
+  for (int i = 0; i < ns; i++) {
+    ls_slot *sl = &r->slots[i];
+    if (!atomic_load_explicit(&sl->live, memory_order_acquire)) continue;
+    if (atomic_load_explicit(&sl->cur, memory_order_acquire)) served++;
+    else if (atomic_load_explicit(&sl->rejected, memory_order_relaxed)) missing++;
+  }
+  int ready = running && served > 0 && missing == 0;
+  if (!body) return ready;
+  ls_buf_puts(body, ready ? "{\"ready\":true" : "{\"ready\":false");
+  /* Model names are [A-Za-z0-9_.-] (valid_stem): JSON-safe as they are. */
+  for (int pass = 0; pass < 2; pass++) {
+    int k = 0;
+    for (int i = 0; i < ns; i++) {
+      ls_slot *sl = &r->slots[i];
+      if (!atomic_load_explicit(&sl->live, memory_order_acquire) ||
+          !atomic_load_explicit(&sl->rejected, memory_order_relaxed) ||
+          (atomic_load_explicit(&sl->cur, memory_order_acquire) != NULL) != pass)
+        continue;
+      char e[3 * LS_NAME_MAX];
+      ls_json_escape(e, sizeof e, sl->name, sl->name_len);
+      ls_buf_printf(body, "%s\"%s\"", k++ ? "," : pass ? ",\"stale\":[" : ",\"not_loaded\":[", e);
+    }
+    if (k) ls_buf_puts(body, "]");
+  }
+  uint64_t sk = atomic_load(&r->skipped);
+  if (sk) ls_buf_printf(body, ",\"skipped\":%llu", (unsigned long long)sk);
+  ls_buf_puts(body, "}");
+  return ready;
+}
+
 void ls_registry_synchronize(ls_registry *r) {
   uint64_t snap[LS_MAX_WORKERS];
   for (int i = 0; i < r->nworkers; i++) snap[i] = r->qs[i] ? atomic_load(r->qs[i]) : 1;
@@ -180,25 +214,50 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
   free(x), free(y), free(xd);
   v->version = ver;
   snprintf(v->vstr, sizeof v->vstr, "%u", ver);
-  char meta[4096], src[600], obj[600];
+  char src[600], obj[600];
   ls_json_escape(src, sizeof src, v->info.source_format ? v->info.source_format : "",
                  v->info.source_format ? strlen(v->info.source_format) : 0);
   ls_json_escape(obj, sizeof obj, v->info.objective ? v->info.objective : "",
                  v->info.objective ? strlen(v->info.objective) : 0);
-  int n = snprintf(meta, sizeof meta,
-                   "{\"name\":\"%s\",\"versions\":[\"%s\"],\"platform\":\"lmrt\","
-                   "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
-                   "\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}],"
-                   "\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\",\"trees\":%u,"
-                   "\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
-                   s->name, v->vstr, v->nfeat, v->width, src, obj, v->info.num_trees, v->hash,
-                   v->selftest_rows);
-  if (n < 0 || (size_t)n >= sizeof meta || !(v->meta = malloc((size_t)n + 1))) {
-    snprintf(why, sizeof why, "metadata too long");
+  /* Metadata: the single input-0 [-1, features] carries the feature names and types (XGBoost's
+   * "q" numeric, "c" categorical) in its parameters — the names a request with one tensor per
+   * feature uses (f0, f1, … when the model has none); outputs: output-0 (value or margin) and,
+   * for tree models, leaf (pred_leaf). */
+  char one[1];
+  ls_buf mb = {one, 0, sizeof one, one, sizeof one};
+  size_t ntrees = lm_model_num_trees(v->model);
+  if (ls_buf_reserve(&mb, 4096) == 0) {
+    ls_buf_printf(&mb, "{\"name\":\"%s\",\"versions\":[\"%s\"],\"platform\":\"lmrt\","
+                  "\"inputs\":[{\"name\":\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,%zu],"
+                  "\"parameters\":{\"feature_names\":[", s->name, v->vstr, v->nfeat);
+    for (size_t i = 0; i < v->nfeat; i++) {
+      const char *fn = lm_model_feature_name(v->model, i);
+      char fe[800];
+      if (fn) ls_json_escape(fe, sizeof fe, fn, strlen(fn));
+      else snprintf(fe, sizeof fe, "f%zu", i);
+      ls_buf_printf(&mb, "%s\"%s\"", i ? "," : "", fe);
+    }
+    ls_buf_puts(&mb, "],\"feature_types\":[");
+    for (size_t i = 0; i < v->nfeat; i++)
+      ls_buf_printf(&mb, "%s\"%s\"", i ? "," : "",
+                    lm_model_feature_type(v->model, i) == 'c' ? "c" : "q");
+    ls_buf_printf(&mb, "]}}],\"outputs\":[{\"name\":\"output-0\",\"datatype\":\"FP32\","
+                  "\"shape\":[-1,%zu]}", v->width);
+    if (ntrees)
+      ls_buf_printf(&mb, ",{\"name\":\"leaf\",\"datatype\":\"UINT32\",\"shape\":[-1,%zu]}",
+                    ntrees);
+    ls_buf_printf(&mb, "],\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\","
+                  "\"trees\":%u,\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
+                  src, obj, v->info.num_trees, v->hash, v->selftest_rows);
+  }
+  if (mb.p == one || ls_buf_reserve(&mb, 1)) {
+    if (mb.p != one) free(mb.p);
+    snprintf(why, sizeof why, "out of memory (metadata)");
     goto fail;
   }
-  memcpy(v->meta, meta, (size_t)n + 1);
-  v->meta_len = (size_t)n;
+  mb.p[mb.len] = 0;
+  v->meta = mb.p;
+  v->meta_len = mb.len;
   return v;
 fail:;
   char e[700];
@@ -258,6 +317,7 @@ static ls_slot *alloc_slot(ls_registry *r, const char *name, size_t n) {
   s->gen = 0;
   atomic_store(&s->reloads, 0);
   atomic_store(&s->reload_failures, 0);
+  atomic_store(&s->rejected, 0);
   atomic_store_explicit(&s->live, 1, memory_order_release);
   if (idx == ns) atomic_store_explicit(&r->nslots, ns + 1, memory_order_release);
   return s;
@@ -270,6 +330,7 @@ static ls_slot *slot_for(ls_registry *r, const char *name, size_t n) {
 
 static void load_into(ls_registry *r, ls_slot *s, const char *path) {
   ls_version *v = load_version(r, s, path, s->gen + 1);
+  atomic_store(&s->rejected, v == NULL);
   if (!v) return;
   s->gen++;
   int had = atomic_load(&s->cur) != NULL;

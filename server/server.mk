@@ -10,7 +10,8 @@
 
 LMSERVE_BIN := $(BUILD)/bin/lmserve
 SERVER_SRC  := server/handler.c server/buf.c server/conn.c server/chunked.c server/infer.c \
-               server/http.c server/v2json.c server/registry.c server/metrics.c server/log.c
+               server/http.c server/v2json.c server/registry.c server/metrics.c server/log.c \
+               server/sagemaker.c
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LDLIBS := -lpthread
 # lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.

@@ -9,7 +9,10 @@
  * NaN/Infinity literals, no leading zeros or '+', no control characters in strings, nesting at
  * most 32 deep, strings valid UTF-8; keys are compared with their escapes decoded, a member
  * lmserve reads given twice in one object is refused, nested data must be regular (no ragged
- * rows); anything else is a 400 naming the byte offset.
+ * rows); anything else is a 400 naming the byte offset. Each input tensor is recorded in the
+ * worker's w->ins (per-feature requests); parameters lmserve does not know are remembered
+ * for a 400 naming them; true/false are read as 1/0 for BOOL tensors. The same data grammar
+ * reads SageMaker's application/json rows (ls_rows_json_parse).
  *
  * Numbers: decimal literals whose significand fits 2^53 and whose decimal exponent is within
  * ±22 are converted exactly (Clinger's fast path: one IEEE multiplication or division of two
@@ -113,7 +116,7 @@ static int string(jp *j, const char **s, size_t *n) {
  * compares against is shorter than cap - 1, so a cut string matches none. Keys and the
  * strings lmserve compares (datatype, output names) are compared decoded: "\u0069nputs" is
  * "inputs". A lone surrogate decodes to U+FFFD. */
-static size_t decode(const char *s, size_t n, char *out, size_t cap) {
+size_t ls_json_decode(const char *s, size_t n, char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n;) {
     unsigned cp;
@@ -165,7 +168,7 @@ static int string_decoded(jp *j, char *out, size_t cap, size_t *len) {
   const char *s;
   size_t n;
   if (string(j, &s, &n)) return -1;
-  *len = decode(s, n, out, cap);
+  *len = ls_json_decode(s, n, out, cap);
   return 0;
 }
 
@@ -342,12 +345,19 @@ static int data_array(jp *j, int depth) {
         if (q->data_ndim && depth + 2 > q->data_ndim)
           JERR("ragged data: an array where the rows before had numbers");
         if (data_array(j, depth + 1)) return -1;
-      } else if (c == 'n' || c == '-' || (c >= '0' && c <= '9')) {
+      } else if (c == 'n' || c == 't' || c == 'f' || c == '-' || (c >= '0' && c <= '9')) {
         if (!q->data_ndim) q->data_ndim = depth + 1;
         else if (q->data_ndim != depth + 1)
           JERR("ragged data: a number where the rows before had arrays");
         double v = NAN;
-        if (c == 'n' ? lit(j, "null") : number(j, &v)) return -1;
+        if (c == 't' || c == 'f') { /* BOOL tensors (infer.c refuses them for other types) */
+          int b;
+          if (boolean(j, &b)) return -1;
+          v = b;
+          q->has_bool = 1;
+        } else if (c == 'n' ? lit(j, "null") : number(j, &v)) {
+          return -1;
+        }
         if (push_val(j, v)) return -1;
       } else {
         JERR("malformed JSON: data: expected a number or null");
@@ -389,13 +399,15 @@ static int object(jp *j, field_fn f, void *ctx) {
   }
 }
 
-static int array_of_objects(jp *j, field_fn f, void (*each)(jp *), void *ctx) {
+static int array_of_objects(jp *j, field_fn f, void (*each)(jp *), int (*after)(jp *),
+                            void *ctx) {
   if (expect(j, '[')) return -1;
   ws(j);
   if (j->p < j->e && *j->p == ']') return j->p++, 0;
   for (;;) {
     if (each) each(j);
     if (object(j, f, ctx)) return -1;
+    if (after && after(j)) return -1;
     ws(j);
     if (j->p < j->e && *j->p == ',') { j->p++; continue; }
     return expect(j, ']');
@@ -415,6 +427,16 @@ static int once(jp *j, void *seen, int bit, const char *key) {
   return 0;
 }
 
+/* A parameter lmserve does not know: remembered (the first one) for a 400 naming it. */
+static int unknown_param(jp *j, const char *k, size_t n) {
+  if (!j->q->unknown_param[0]) {
+    size_t l = n < sizeof j->q->unknown_param - 1 ? n : sizeof j->q->unknown_param - 1;
+    memcpy(j->q->unknown_param, k, l);
+    j->q->unknown_param[l] = 0;
+  }
+  return skip_value(j, 2);
+}
+
 static int input_params_field(jp *j, const char *k, size_t n, void *ctx) {
   if (key_is(k, n, "binary_data_size")) {
     if (once(j, ctx, 0, "binary_data_size")) return -1;
@@ -424,12 +446,13 @@ static int input_params_field(jp *j, const char *k, size_t n, void *ctx) {
     j->q->binary_size = (int64_t)v;
     return 0;
   }
-  return skip_value(j, 2);
+  if (key_is(k, n, "content_type")) /* MLServer's codec hint ("np"): informational */
+    return once(j, ctx, 1, "content_type") || skip_value(j, 2) ? -1 : 0;
+  return unknown_param(j, k, n);
 }
 
 static int input_field(jp *j, const char *k, size_t n, void *ctx) {
   ls_infer_req *q = j->q;
-  if (q->ninputs > 1) return skip_value(j, 2);
   if (key_is(k, n, "name"))
     return once(j, ctx, 0, "name") || string(j, &q->in_name, &q->in_name_len) ? -1 : 0;
   if (key_is(k, n, "datatype")) {
@@ -464,16 +487,63 @@ static int input_field(jp *j, const char *k, size_t n, void *ctx) {
   return skip_value(j, 2);
 }
 
-static void count_input(jp *j) { j->q->ninputs++; }
+/* Each input object starts with fresh per-input fields and ends saved in w->ins. */
+static void begin_input(jp *j) {
+  ls_infer_req *q = j->q;
+  q->ninputs++;
+  q->in_name = NULL;
+  q->in_name_len = 0;
+  q->datatype[0] = 0;
+  q->ndim = 0;
+  q->has_data = q->has_bool = 0;
+  q->data_ndim = 0;
+  for (size_t d = 0; d < sizeof q->data_dims / sizeof *q->data_dims; d++) q->data_dims[d] = -1;
+  q->binary_size = -1;
+  q->in_off = q->nvals;
+}
 
+static int end_input(jp *j) {
+  ls_infer_req *q = j->q;
+  ls_worker *w = j->w;
+  size_t i = (size_t)q->ninputs - 1;
+  if (i >= w->ins_cap) {
+    size_t cap = w->ins_cap ? 2 * w->ins_cap : 16;
+    ls_input *ni = realloc(w->ins, cap * sizeof *ni);
+    if (!ni) JERR("out of memory");
+    w->ins = ni;
+    w->ins_cap = cap;
+  }
+  ls_input *in = &w->ins[i];
+  in->name = q->in_name;
+  in->name_len = q->in_name_len;
+  memcpy(in->datatype, q->datatype, sizeof in->datatype);
+  memcpy(in->shape, q->shape, sizeof in->shape);
+  in->ndim = q->ndim;
+  in->has_data = q->has_data;
+  in->has_bool = q->has_bool;
+  in->off = q->in_off;
+  in->nvals = q->nvals - q->in_off;
+  in->data_ndim = q->data_ndim;
+  memcpy(in->data_dims, q->data_dims, sizeof in->data_dims);
+  in->binary_size = q->binary_size;
+  return 0;
+}
+
+/* One requested output: its name (output-0: the prediction, leaf: pred_leaf's leaf ids) and
+ * parameters (binary_data, output_margin), applied once the object is complete (end_output). */
 static int output_params_field(jp *j, const char *k, size_t n, void *ctx) {
+  int b;
   if (key_is(k, n, "binary_data")) {
-    int b;
     if (once(j, ctx, 0, "binary_data") || boolean(j, &b)) return -1;
-    if (b) j->q->binary_output = 1;
+    j->q->out_binary = (unsigned)b;
     return 0;
   }
-  return skip_value(j, 2);
+  if (key_is(k, n, "output_margin")) {
+    if (once(j, ctx, 1, "output_margin") || boolean(j, &b)) return -1;
+    j->q->out_margin = b;
+    return 0;
+  }
+  return unknown_param(j, k, n);
 }
 
 static int output_field(jp *j, const char *k, size_t n, void *ctx) {
@@ -481,7 +551,9 @@ static int output_field(jp *j, const char *k, size_t n, void *ctx) {
     char s[16];
     size_t l;
     if (once(j, ctx, 0, "name") || string_decoded(j, s, sizeof s, &l)) return -1;
-    if (!key_is(s, l, "output-0")) j->q->bad_output_name = 1;
+    if (key_is(s, l, "output-0")) j->q->out_bit = LS_OUT_PRED;
+    else if (key_is(s, l, "leaf")) j->q->out_bit = LS_OUT_LEAF;
+    else j->q->bad_output_name = 1;
     return 0;
   }
   if (key_is(k, n, "parameters"))
@@ -489,14 +561,39 @@ static int output_field(jp *j, const char *k, size_t n, void *ctx) {
   return skip_value(j, 2);
 }
 
+static void begin_output(jp *j) {
+  j->q->out_bit = j->q->out_binary = 0;
+  j->q->out_margin = 0;
+}
+
+static int end_output(jp *j) {
+  ls_infer_req *q = j->q;
+  if (q->want & j->q->out_bit) JERR("output requested twice");
+  q->want |= j->q->out_bit;
+  if (j->q->out_binary) q->binary_want |= j->q->out_bit ? j->q->out_bit : 0;
+  if (j->q->out_margin && j->q->out_bit == LS_OUT_PRED) q->output_margin = 1;
+  else if (j->q->out_margin) JERR("output_margin applies to output-0 only");
+  return 0;
+}
+
 static int top_params_field(jp *j, const char *k, size_t n, void *ctx) {
+  int b;
   if (key_is(k, n, "binary_data_output")) {
-    int b;
     if (once(j, ctx, 0, "binary_data_output") || boolean(j, &b)) return -1;
     if (b) j->q->binary_output = 1;
     return 0;
   }
-  return skip_value(j, 1);
+  if (key_is(k, n, "output_margin")) {
+    if (once(j, ctx, 1, "output_margin") || boolean(j, &b)) return -1;
+    if (b) j->q->output_margin = 1;
+    return 0;
+  }
+  if (key_is(k, n, "pred_leaf")) {
+    if (once(j, ctx, 2, "pred_leaf") || boolean(j, &b)) return -1;
+    j->q->pred_leaf = b;
+    return 0;
+  }
+  return unknown_param(j, k, n);
 }
 
 static int top_field(jp *j, const char *k, size_t n, void *ctx) {
@@ -505,10 +602,42 @@ static int top_field(jp *j, const char *k, size_t n, void *ctx) {
   if (key_is(k, n, "parameters"))
     return once(j, ctx, 1, "parameters") || object(j, top_params_field, NULL) ? -1 : 0;
   if (key_is(k, n, "inputs"))
-    return once(j, ctx, 2, "inputs") || array_of_objects(j, input_field, count_input, NULL) ? -1 : 0;
+    return once(j, ctx, 2, "inputs") || array_of_objects(j, input_field, begin_input, end_input, NULL) ? -1 : 0;
   if (key_is(k, n, "outputs"))
-    return once(j, ctx, 3, "outputs") || array_of_objects(j, output_field, NULL, NULL) ? -1 : 0;
+    return once(j, ctx, 3, "outputs") || array_of_objects(j, output_field, begin_output, end_output, NULL) ? -1 : 0;
   return skip_value(j, 1);
+}
+
+static int instances_field(jp *j, const char *k, size_t n, void *ctx) {
+  if (key_is(k, n, "instances")) {
+    if (once(j, ctx, 0, "instances")) return -1;
+    j->q->has_data = 1;
+    return data_array(j, 0);
+  }
+  char m[128];
+  snprintf(m, sizeof m, "unknown member \"%.60s\": expected {\"instances\": rows}", k);
+  JERR(m);
+}
+
+int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
+  memset(q, 0, offsetof(ls_infer_req, errbuf));
+  for (size_t d = 0; d < sizeof q->data_dims / sizeof *q->data_dims; d++) q->data_dims[d] = -1;
+  jp j = {p, p, p + n, w, q};
+  ws(&j);
+  int rc = j.p < j.e && *j.p == '{' ? object(&j, instances_field, NULL) : data_array(&j, 0);
+  if (rc) return -1;
+  if (q->has_bool) {
+    q->err = "application/json: true/false in rows";
+    return -1;
+  }
+  ws(&j);
+  if (j.p != j.e) {
+    snprintf(q->errbuf, sizeof q->errbuf, "malformed JSON: trailing bytes at byte %zu",
+             (size_t)(j.p - j.b));
+    q->err = q->errbuf;
+    return -1;
+  }
+  return 0;
 }
 
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {

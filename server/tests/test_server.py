@@ -70,7 +70,11 @@ def f32(x):
 
 class Server:
     def __init__(self, models, *extra):
-        self.log = open(os.path.join(models, "..", f"lmserve-{os.path.basename(models)}.log"), "w+")
+        # O_APPEND: the server's writes go to the end even while this process seeks to read
+        # (the two share the file description, hence its offset).
+        path = os.path.join(models, "..", f"lmserve-{os.path.basename(models)}.log")
+        open(path, "w").close()
+        self.log = open(path, "a+")
         self.p = subprocess.Popen(
             [f"{BIN}/lmserve", "--models", models, "--listen", "127.0.0.1:0"] + list(extra),
             stderr=self.log, stdout=subprocess.DEVNULL)
@@ -438,6 +442,329 @@ def hardening(tmp, conv, fx, ex, reg):
         s7.stop()
 
 
+def infer_raw(srv, model, obj):
+    st, _, data = srv.req("POST", f"/v2/models/{model}/infer", json.dumps(obj).encode(),
+                          {"Content-Type": "application/json"})
+    try:
+        return st, json.loads(data)
+    except ValueError:
+        return st, data
+
+
+def protocols(tmp, models0, ex0, multi0):
+    """Issue 20 part 1: V2 as clients use it — parameters (output_margin, pred_leaf, unknown ones
+    refused), outputs named and typed, feature names in the metadata, one tensor per feature."""
+    # a repository of its own (main's hot-reload tests rewrote the others)
+    models = os.path.join(tmp, "models-protocols")
+    os.makedirs(models, exist_ok=True)
+    ex, multi = os.path.join(models, "example.lm"), os.path.join(models, "multi.lm")
+    run(f"{BIN}/lmconvert", "-q", os.path.join(SRC, "examples/model.tar.gz"), "-o", ex)
+    run(f"{BIN}/lmconvert", "-q", os.path.join(SRC, "tests/fixtures/xgb/multi_softprob4/model.json"),
+        "-o", multi)
+    rows_csv = os.path.join(SRC, "examples/rows.csv")
+    rows = csv_rows(rows_csv)[:12]
+    small = os.path.join(tmp, "rows12.csv")
+    with open(rows_csv) as f, open(small, "w") as g:
+        g.writelines(f.readlines()[:12])
+    val = [float(r[0]) for r in lmscore(ex, small)]
+    margin = [float(r.split(",")[0]) for r in run(f"{BIN}/lmscore", ex, small, "--margin").stdout.split()]
+    leaves = [[int(x) for x in line.split(",")]
+              for line in run(f"{BIN}/lmscore", ex, small, "--leaf").stdout.split()]
+    ntrees = len(leaves[0])
+    check(margin != val and ntrees > 1, "the example model's margins differ from its values")
+    srv = Server(models, "--threads", "1")
+    try:
+        st, m = srv.json("GET", "/v2/models/example")
+        names = m["inputs"][0]["parameters"]["feature_names"]
+        types = m["inputs"][0]["parameters"]["feature_types"]
+        check(st == 200 and len(names) == 20 and len(types) == 20 and
+              all(t in ("q", "c") for t in types), f"metadata: feature names and types {m['inputs']}")
+        check([o["name"] for o in m["outputs"]] == ["output-0", "leaf"] and
+              m["outputs"][1] == {"name": "leaf", "datatype": "UINT32", "shape": [-1, ntrees]},
+              f"metadata: outputs {m['outputs']}")
+        single = {"name": "input-0", "datatype": "FP64", "shape": [len(rows), 20], "data": rows}
+
+        def close(a, b):
+            return len(a) == len(b) and all(abs(x - y) <= 1e-6 * max(1, abs(y)) for x, y in zip(a, b))
+        # table: (what, request extras, expected outputs [(name, datatype, data)])
+        cases = [
+            ("default: value", {}, [("output-0", "FP32", val)]),
+            ("parameters.output_margin", {"parameters": {"output_margin": True}},
+             [("output-0", "FP32", margin)]),
+            ("output parameters.output_margin",
+             {"outputs": [{"name": "output-0", "parameters": {"output_margin": True}}]},
+             [("output-0", "FP32", margin)]),
+            ("output_margin false", {"parameters": {"output_margin": False}},
+             [("output-0", "FP32", val)]),
+            ("parameters.pred_leaf", {"parameters": {"pred_leaf": True}},
+             [("leaf", "UINT32", sum(leaves, []))]),
+            ("outputs: leaf and output-0", {"outputs": [{"name": "leaf"}, {"name": "output-0"}]},
+             [("output-0", "FP32", val), ("leaf", "UINT32", sum(leaves, []))]),
+        ]
+        for what, extra, outs in cases:
+            req = dict({"inputs": [single]}, **extra)
+            st, j = infer_raw(srv, "example", req)
+            ok = st == 200 and len(j["outputs"]) == len(outs)
+            for o, (nm, dt, data) in zip(j.get("outputs", []) if ok else [], outs):
+                ok = ok and o["name"] == nm and o["datatype"] == dt
+                if dt == "UINT32":
+                    ok = ok and o["data"] == data and o["shape"] == [len(rows), ntrees]
+                else:
+                    ok = ok and close(o["data"], data)
+            check(ok, f"V2 {what}: {st} {str(j)[:300]}")
+        # binary leaf output
+        hdr = json.dumps({"inputs": [single], "parameters": {"pred_leaf": True},
+                          "outputs": [{"name": "leaf", "parameters": {"binary_data": True}}]}).encode()
+        st, h, data = srv.req("POST", "/v2/models/example/infer", hdr, {"Content-Type": "application/json"})
+        hl = int(h.get("inference-header-content-length", "-1"))
+        got = list(struct.unpack(f"<{len(rows) * ntrees}I", data[hl:])) if hl > 0 else None
+        check(st == 200 and got == sum(leaves, []), "V2 leaf output as binary data")
+        # one tensor per feature, any order, [rows] or [rows,1], mixed datatypes
+        order = list(range(20))[::-1]
+        ins = []
+        for k, i in enumerate(order):
+            col = [r[i] for r in rows]
+            if k % 3 == 0:
+                ins.append({"name": names[i], "datatype": "FP64", "shape": [len(rows)], "data": col})
+            else:
+                ins.append({"name": names[i], "datatype": "FP64", "shape": [len(rows), 1],
+                            "data": [[x] for x in col]})
+        st, j = infer_raw(srv, "example", {"inputs": ins})
+        check(st == 200 and close(j["outputs"][0]["data"], val),
+              f"V2 one tensor per feature, any order: {st} {str(j)[:200]}")
+        # errors: table of (what, request, status, text in the error)
+        bad = [
+            ("unknown request parameter", {"inputs": [single], "parameters": {"top_k": 3}}, 400,
+             "unknown parameter 'top_k'"),
+            ("unknown output parameter",
+             {"inputs": [single], "outputs": [{"name": "output-0", "parameters": {"classification": 2}}]},
+             400, "unknown parameter 'classification'"),
+            ("unknown input parameter",
+             {"inputs": [dict(single, parameters={"shm_region": "x"})]}, 400,
+             "unknown parameter 'shm_region'"),
+            ("unknown output", {"inputs": [single], "outputs": [{"name": "probabilities"}]}, 400,
+             "unknown output requested"),
+            ("missing feature", {"inputs": ins[1:]}, 400, "1 feature missing, the first '" + names[order[0]] + "'"),
+            ("unknown feature", {"inputs": ins + [{"name": "nope", "datatype": "FP32", "shape": [len(rows)],
+                                                  "data": [0] * len(rows)}]}, 400, "unknown feature 'nope'"),
+            ("feature twice", {"inputs": ins + [ins[0]]}, 400, "given twice"),
+            ("rows differ", {"inputs": [dict(ins[0], shape=[1], data=[1.0])] + ins[1:]}, 400,
+             "same"),
+            ("bool in FP32", {"inputs": [dict(single, datatype="FP32",
+                                               data=[[True] * 20] * len(rows))]}, 400, "true/false"),
+            ("INT out of range", {"inputs": [dict(ins[0], datatype="INT8", shape=[len(rows)],
+                                                   data=[300] * len(rows))] + ins[1:]}, 400, "INT8"),
+            ("output_margin not a boolean", {"inputs": [single], "parameters": {"output_margin": 1}}, 400,
+             "expected true or false"),
+            ("duplicate parameter", None, 400, "duplicate key"),
+        ]
+        for what, req, want_st, text in bad:
+            if req is None:
+                body = (b'{"inputs":[' + json.dumps(single).encode() +
+                        b'],"parameters":{"pred_leaf":true,"pred_leaf":false}}')
+                st, _, data = srv.req("POST", "/v2/models/example/infer", body, {})
+                j = json.loads(data)
+            else:
+                st, j = infer_raw(srv, "example", req)
+            check(st == want_st and text in j.get("error", ""), f"V2 {what}: {st} {j}")
+        # BOOL and integer per-feature tensors
+        ins2 = [{"name": names[i], "datatype": "BOOL" if i == 0 else "INT32", "shape": [2],
+                 "data": [True, False] if i == 0 else [1, 0]} for i in range(20)]
+        st, j = infer_raw(srv, "example", {"inputs": ins2})
+        x = os.path.join(tmp, "bools.csv")
+        with open(x, "w") as g:
+            g.write(",".join(["1"] * 20) + "\n" + ",".join(["0"] * 20) + "\n")
+        check(st == 200 and close(j["outputs"][0]["data"], [float(r[0]) for r in lmscore(ex, x)]),
+              f"V2 BOOL and INT32 feature tensors: {st} {str(j)[:200]}")
+        # multi-output model: margin of every class
+        st, j = infer_raw(srv, "multi", {"inputs": [{"name": "input-0", "datatype": "FP32",
+                          "shape": [1, len(csv_rows(os.path.join(SRC, "tests/fixtures/xgb/multi_softprob4/input.csv"))[0])],
+                          "data": csv_rows(os.path.join(SRC, "tests/fixtures/xgb/multi_softprob4/input.csv"))[0]}],
+                          "parameters": {"output_margin": True}})
+        check(st == 200 and j["outputs"][0]["shape"][1] == 4 and
+              j["outputs"][0]["parameters"] == {"output_margin": True},
+              f"V2 multi-class margins: {st} {str(j)[:200]}")
+    finally:
+        check(srv.stop() == 0, "protocols server: exit 0")
+
+
+def exposition_ok(text):
+    """Prometheus text format 0.0.4, checked as promtool's parser would: every sample line is
+    name{labels} value, every family's TYPE comes once and before its samples."""
+    typed, seen_samples, errors = {}, set(), []
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*"'
+                        r'(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*")*)?\})? '
+                        r'(-?[0-9.eE+-]+|\+Inf|-Inf|NaN)$')
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if line.startswith("# TYPE "):
+            parts = line.split()
+            if parts[2] in typed or parts[2] in seen_samples:
+                errors.append("TYPE repeated or after samples: " + line)
+            typed[parts[2]] = parts[3]
+            continue
+        if line.startswith("#"):
+            continue
+        m = sample.match(line)
+        if not m:
+            errors.append("bad sample line: " + line)
+            continue
+        name = m.group(1)
+        fam = re.sub(r"_(bucket|sum|count)$", "", name) if re.sub(r"_(bucket|sum|count)$", "", name) in typed else name
+        if fam not in typed:
+            errors.append("sample without TYPE: " + line)
+        seen_samples.add(fam)
+    return errors
+
+
+def observability(tmp, ex, reg):
+    """Issue 20 part 2: readiness over the whole repository, per-model metrics, process_*."""
+    repo = os.path.join(tmp, "models-ready")
+    os.makedirs(repo, exist_ok=True)
+    run(f"{BIN}/lmconvert", "-q", os.path.join(SRC, "examples/model.tar.gz"), "-o",
+        os.path.join(repo, "good.lm"))
+    with open(os.path.join(repo, "bad.lm"), "wb") as g:
+        g.write(b"not a model")
+    srv = Server(repo, "--threads", "1", "--reload-poll-ms", "30")
+    try:
+        st, b = srv.json("GET", "/v2/health/ready")
+        check(st == 503 and b == {"ready": False, "not_loaded": ["bad"]},
+              f"a rejected file keeps the server unready, named: {st} {b}")
+        mt = srv.metrics()
+        check(metric(mt, "lmserve_ready") == 0, "ready gauge 0 with a rejected file")
+        time.sleep(0.5)  # ~15 polls
+        rej = [l for l in srv.logs().splitlines() if '"model rejected"' in l and '"bad"' in l]
+        check(len(rej) == 1, f"the rejected file logged once per change, not per poll ({len(rej)})")
+        tmpf = os.path.join(repo, "bad.lm.tmp")
+        shutil.copyfile(reg, tmpf)
+        os.rename(tmpf, os.path.join(repo, "bad.lm"))
+        t0 = time.time()
+        while time.time() - t0 < 5 and srv.json("GET", "/v2/health/ready")[0] != 200:
+            time.sleep(0.03)
+        check(srv.json("GET", "/v2/health/ready") == (200, {"ready": True}),
+              "ready once the file is fixed")
+        with open(tmpf, "wb") as g:
+            g.write(b"broken again")
+        os.rename(tmpf, os.path.join(repo, "good.lm"))
+        t0 = time.time()
+        while time.time() - t0 < 5 and "stale" not in srv.json("GET", "/v2/health/ready")[1]:
+            time.sleep(0.03)
+        check(srv.json("GET", "/v2/health/ready") == (200, {"ready": True, "stale": ["good"]}),
+              "a rejected reload: still ready (the previous version serves), named as stale")
+        # per-model metrics
+        for i in range(5):
+            srv.json("POST", "/v2/models/good/infer", infer_body([[0.5] * 20], 20))
+        for i in range(2):
+            srv.json("POST", "/v2/models/good/infer", {"inputs": []})
+        srv.json("POST", "/v2/models/bad/infer", infer_body([[0.5] * 10], 10))
+        mt = srv.metrics()
+        check(metric(mt, "lmserve_model_request_duration_seconds_count", 'model="good"') == 7 and
+              metric(mt, "lmserve_model_request_duration_seconds_count", 'model="bad"') == 1,
+              "per-model request duration histogram")
+        check(metric(mt, "lmserve_model_errors_total", 'model="good"') == 2 and
+              metric(mt, "lmserve_model_errors_total", 'model="bad"') == 0, "per-model errors")
+        models_seen = set(re.findall(r'model="([^"]*)"', mt))
+        check(models_seen <= {"good", "bad", ""}, f"model labels bounded by the repository: {models_seen}")
+        # process_* as client libraries export them
+        cpu = metric(mt, "process_cpu_seconds_total")
+        rss = metric(mt, "process_resident_memory_bytes")
+        fds = metric(mt, "process_open_fds")
+        start = metric(mt, "process_start_time_seconds")
+        check(cpu is not None and cpu >= 0 and rss is not None and rss > 1 << 20 and
+              fds is not None and 3 <= fds < 1000 and metric(mt, "process_max_fds") and
+              metric(mt, "process_virtual_memory_bytes") and start is not None and
+              abs(start - time.time()) < 600, f"process metrics: cpu {cpu} rss {rss} fds {fds} start {start}")
+        errs = exposition_ok(mt)
+        check(not errs, f"/metrics is valid Prometheus text: {errs[:3]}")
+        if shutil.which("promtool"):
+            r = subprocess.run(["promtool", "check", "metrics"], input=mt, capture_output=True, text=True)
+            check("error" not in (r.stdout + r.stderr).lower(), f"promtool check metrics: {r.stdout} {r.stderr}")
+    finally:
+        check(srv.stop() == 0, "observability server: exit 0")
+
+
+def sagemaker(tmp):
+    """Issue 20 part 3: SageMaker's inference container contract (GET /ping, POST /invocations
+    with text/csv and application/json, answers in the Accept type)."""
+    repo = os.path.join(tmp, "models-sagemaker")
+    os.makedirs(repo, exist_ok=True)
+    ex = os.path.join(repo, "example.lm")
+    run(f"{BIN}/lmconvert", "-q", os.path.join(SRC, "examples/model.tar.gz"), "-o", ex)
+    small = os.path.join(tmp, "sm_rows.csv")
+    with open(os.path.join(SRC, "examples/rows.csv")) as f, open(small, "w") as g:
+        lines = f.readlines()[:5]
+        g.writelines(lines)
+    want = [float(r[0]) for r in lmscore(ex, small)]
+    csv_body = "".join(lines).encode()
+    rows = csv_rows(small)
+    r = subprocess.run([f"{BIN}/lmserve", "--sagemaker", "--help"], capture_output=True, text=True)
+    check(r.returncode == 0 and "--sagemaker" in r.stdout, "--sagemaker is a known flag")
+    srv = Server(repo, "--threads", "1", "--sagemaker")
+    try:
+        st, h, data = srv.req("GET", "/ping")
+        check(st == 200, f"GET /ping: {st}")
+
+        def close(a, b):
+            return len(a) == len(b) and all(abs(x - y) <= 1e-6 * max(1, abs(y)) for x, y in zip(a, b))
+        # table: (what, content type, body, accept, status, response type, parse)
+        csv_parse = lambda d: [float(x) for x in d.decode().split(",")]
+        json_parse = lambda d: [p["score"] for p in json.loads(d)["predictions"]]
+        jsonl_parse = lambda d: [json.loads(l)["score"] for l in d.decode().splitlines()]
+        cases = [
+            ("csv in, csv out (default Accept)", "text/csv", csv_body, None, "text/csv", csv_parse),
+            ("csv in, */*", "text/csv", csv_body, "*/*", "text/csv", csv_parse),
+            ("no Content-Type: csv", None, csv_body, "text/csv", "text/csv", csv_parse),
+            ("csv with CRLF and charset", "text/csv; charset=utf-8", csv_body.replace(b"\n", b"\r\n"),
+             "application/json", "application/json", json_parse),
+            ("csv in, jsonlines out", "text/csv", csv_body, "application/jsonlines",
+             "application/jsonlines", jsonl_parse),
+            ("json rows in, json out", "application/json",
+             json.dumps(rows).encode(), "application/json", "application/json", json_parse),
+            ("json instances in, csv out", "application/json",
+             json.dumps({"instances": rows}).encode(), "text/csv", "text/csv", csv_parse),
+        ]
+        for what, ct, body, acc, rtype, parse in cases:
+            hdr = {}
+            if ct:
+                hdr["Content-Type"] = ct
+            if acc:
+                hdr["Accept"] = acc
+            st, h, data = srv.req("POST", "/invocations", body, hdr)
+            ok = st == 200 and h.get("content-type") == rtype
+            try:
+                ok = ok and close(parse(data), want)
+            except Exception:
+                ok = False
+            check(ok, f"SageMaker {what}: {st} {h.get('content-type')} {data[:200]!r}")
+        st, h, data = srv.req("POST", "/invocations", json.dumps(rows[0]).encode(),
+                              {"Content-Type": "application/json", "Accept": "application/json"})
+        check(st == 200 and close(json_parse(data), want[:1]), f"SageMaker one JSON row: {st} {data[:100]!r}")
+        bad = [
+            ("empty body", "text/csv", b"", None, 204),
+            ("unsupported Content-Type", "text/libsvm", b"0 1:2", None, 415),
+            ("unsupported Accept", "text/csv", csv_body, "application/x-recordio-protobuf", 406),
+            ("wrong field count", "text/csv", b"1,2,3\n", None, 400),
+            ("not a number", "text/csv", b"x" + csv_body, None, 400),
+            ("json wrong width", "application/json", b"[[1,2,3]]", None, 400),
+            ("json unknown member", "application/json", b'{"rows":[[1]]}', None, 400),
+        ]
+        for what, ct, body, acc, want_st in bad:
+            hdr = {"Content-Type": ct}
+            if acc:
+                hdr["Accept"] = acc
+            st, h, data = srv.req("POST", "/invocations", body, hdr)
+            check(st == want_st, f"SageMaker {what}: {st} (want {want_st}) {data[:120]!r}")
+        check(srv.req("POST", "/ping")[0] == 405 and srv.req("GET", "/invocations")[0] == 405,
+              "SageMaker routes: wrong methods are 405")
+        mt = srv.metrics()
+        check(metric(mt, "lmserve_requests_total", 'model="example",code="200"') == len(cases) + 1 and
+              metric(mt, "lmserve_requests_total", 'model="example",code="415"') == 1,
+              "SageMaker requests counted under their model")
+    finally:
+        check(srv.stop() == 0, "sagemaker server: exit 0")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="lmserve-test-", dir=BUILD if os.path.isdir(BUILD) else None)
     models = os.path.join(tmp, "models")
@@ -472,6 +799,12 @@ def main():
     multi_rows = csv_rows(multi_csv)[:30]
     multi_expect = lmscore(multi, multi_csv)[:30]
 
+    if os.environ.get("LS_ONLY") == "protocols":
+        protocols(tmp, models, ex, multi)
+        observability(tmp, ex, reg)
+        sagemaker(tmp)
+        print(f"test_server: {CHECKS[0] - len(FAILS)}/{CHECKS[0]} checks passed")
+        return 1 if FAILS else 0
     # ---------------- CLI ----------------
     r = subprocess.run([f"{BIN}/lmserve", "--help"], capture_output=True, text=True)
     check(r.returncode == 0 and "--models DIR" in r.stdout, "--help exits 0 with the usage")
@@ -594,8 +927,8 @@ def main():
         err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[1,2,]}]}', 400, "malformed JSON")
         err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[NaN]}]}', 400, "data")
         err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[01]}]}', 400, "malformed JSON")
-        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[true]}]}', 400, "data")
-        for dt in ("BYTES", "BOOL", "FP16", "fp32", ""):
+        err(inf, b'{"inputs": [{"shape":[1,20],"datatype":"FP32","data":[true]}]}', 400, "true/false")
+        for dt in ("BYTES", "FP16", "fp32", ""):
             b2 = dict(good)
             b2["inputs"] = [dict(good["inputs"][0], datatype=dt)]
             err(inf, json.dumps(b2).encode(), 400, "unsupported datatype")
@@ -608,7 +941,7 @@ def main():
         err(inf, json.dumps(b2).encode(), 400, "shape must be")
         b2 = infer_body([ex_rows[1]], 20)
         b2["inputs"] = b2["inputs"] * 2
-        err(inf, json.dumps(b2).encode(), 400, "exactly one input")
+        err(inf, json.dumps(b2).encode(), 400, "send it alone, or one input per feature")
         b2 = dict(infer_body([ex_rows[1]], 20), outputs=[{"name": "proba"}])
         err(inf, json.dumps(b2).encode(), 400, "unknown output")
         b2 = infer_body([ex_rows[1]], 20)
@@ -842,7 +1175,7 @@ def main():
         check(metric(mt, "lmserve_ready") == 1, "ready gauge")
         for line in mt.splitlines():
             if line and not line.startswith("#"):
-                check(re.match(r"^lmserve_[a-z_]+(\{[^}]*\})? [0-9.e+-]+$", line) is not None,
+                check(re.match(r"^(lmserve|process)_[a-z_]+(\{[^}]*\})? [0-9.e+-]+$", line) is not None,
                       f"metric line format: {line}")
 
         # ---------------- hot reload under load ----------------
@@ -1062,6 +1395,9 @@ def main():
             s2.p.wait()
 
     hardening(tmp, conv, fx, ex, reg)
+    protocols(tmp, models, ex, multi)
+    observability(tmp, ex, reg)
+    sagemaker(tmp)
 
     if not FAILS:
         shutil.rmtree(tmp, ignore_errors=True)

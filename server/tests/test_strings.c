@@ -178,7 +178,8 @@ int main(void) {
     const char *e = strchr(l, '\n');
     size_t n = e ? (size_t)(e - l) : strlen(l);
     if (n >= 13 && memcmp(l, "lmserve_ready", 13) == 0) ready_lines++;
-    if (n && l[0] != '#' && memcmp(l, "lmserve_", 8) != 0) bad_lines++;
+    if (n && l[0] != '#' && memcmp(l, "lmserve_", 8) != 0 && memcmp(l, "process_", 8) != 0)
+      bad_lines++;
     if (strstr(l, "objective=\"\\\"}\\nlmserve_ready 0\"") && strstr(l, "objective=") < l + n)
       info_ok = 1;
     l = e ? e + 1 : l + n;

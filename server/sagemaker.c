@@ -1,0 +1,240 @@
+/*
+ * sagemaker.c — SageMaker's inference container contract on lmserve's request path, as
+ * SageMaker's XGBoost container answers it: GET /ping (200 when ready, else 503) and POST
+ * /invocations scoring rows of the one model served (the first in name order when the
+ * directory holds several). Request Content-Type: text/csv (the default when absent: rows
+ * without header, one per line, comma-separated, an empty field, nan or NA = missing) or
+ * application/json (an array of rows, one row, or {"instances": rows}); an empty body is a 204;
+ * other types a 415. The answer is in the type Accept asks for (absent, or the wildcard type: text/csv):
+ * text/csv — predictions joined by commas, a multi-output row as "[a, b, …]" (the XGBoost
+ * container's str() of a row); application/json — {"predictions":[{"score":v}, …]} (score a
+ * list for multi-output rows); application/jsonlines — one {"score":v} per line; anything else
+ * a 406. Values go to the worker's scratch like V2 requests (no allocation once warm).
+ * lmserve --sagemaker sets the container defaults (models in /opt/ml/model, port 8080).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/ls.h"
+
+static int grow_d(double **p, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t c = *cap * 2 > need ? *cap * 2 : need;
+  double *n = realloc(*p, c * sizeof *n);
+  if (!n) return -1;
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+/* The media type of a Content-Type or of Accept's first entry: s[0..n) up to ';' or ',',
+ * blanks trimmed, compared case-insensitively. */
+static int media_is(const char *s, size_t n, const char *lit) {
+  size_t e = 0;
+  while (e < n && s[e] != ';' && s[e] != ',') e++;
+  while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t')) e--;
+  size_t b = 0;
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) b++;
+  return e - b == strlen(lit) && strncasecmp(s + b, lit, e - b) == 0;
+}
+
+enum { OUT_CSV, OUT_JSON, OUT_JSONL };
+
+/* text/csv rows into w->vals: 0 with *rows, or the status of the error already written. */
+static int parse_csv(ls_worker *w, ls_conn *c, ls_version *v, const char *p, size_t n,
+                     size_t *rows) {
+  char msg[200];
+  size_t nv = 0, r = 0, i = 0;
+  while (i < n) {
+    size_t le = i;
+    while (le < n && p[le] != '\n') le++;
+    size_t e = le;
+    if (e > i && p[e - 1] == '\r') e--;
+    if (e == i) { /* blank line */
+      i = le + 1;
+      continue;
+    }
+    size_t f = 0;
+    for (size_t s = i; s <= e;) {
+      size_t fe = s;
+      while (fe < e && p[fe] != ',') fe++;
+      size_t a = s, b = fe;
+      while (a < b && (p[a] == ' ' || p[a] == '\t')) a++;
+      while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t')) b--;
+      double x = NAN;
+      char tmp[64];
+      if (b > a && !(b - a == 3 && strncasecmp(p + a, "nan", 3) == 0) &&
+          !(b - a == 2 && memcmp(p + a, "NA", 2) == 0)) {
+        char *end;
+        if (b - a >= sizeof tmp) goto bad;
+        memcpy(tmp, p + a, b - a);
+        tmp[b - a] = 0;
+        x = strtod(tmp, &end);
+        if (*end || isinf(x) != 0 || tmp[0] == '+' || (tmp[0] == '0' && (tmp[1] == 'x' || tmp[1] == 'X'))) {
+        bad:
+          snprintf(msg, sizeof msg, "text/csv: row %zu, field %zu is not a number", r + 1, f + 1);
+          ls_respond_error(w, c, 400, NULL, msg);
+          return 400;
+        }
+      }
+      if (f < v->nfeat) {
+        if (w->vals_limit && nv >= w->vals_limit) {
+          ls_respond_error(w, c, 413, NULL, "text/csv: more rows than --max-batch-rows");
+          return 413;
+        }
+        if (grow_d(&w->vals, &w->vals_cap, nv + 1)) {
+          ls_respond_error(w, c, 500, NULL, "out of memory");
+          return 500;
+        }
+        w->vals[nv++] = x;
+      }
+      f++;
+      s = fe + 1;
+    }
+    if (f != v->nfeat) {
+      snprintf(msg, sizeof msg, "text/csv: row %zu has %zu fields; the model has %zu features",
+               r + 1, f, v->nfeat);
+      ls_respond_error(w, c, 400, NULL, msg);
+      return 400;
+    }
+    r++;
+    i = le + 1;
+  }
+  *rows = r;
+  return 0;
+}
+
+int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model) {
+  ls_server *s = w->srv;
+  char msg[300];
+  if (kind == 0) { /* /ping */
+    int ready = ls_ready(s, NULL);
+    w->body.len = 0;
+    ls_respond(w, c, ready ? 200 : 503, "text/plain", NULL, "", 0);
+    return ready ? 200 : 503;
+  }
+  ls_slot *slot = NULL;
+  ls_version *v = NULL;
+  int ns = atomic_load_explicit(&s->reg.nslots, memory_order_acquire);
+  for (int i = 0; i < ns; i++) { /* the first in name order */
+    ls_slot *sl = &s->reg.slots[i];
+    if (!atomic_load_explicit(&sl->live, memory_order_acquire)) continue;
+    ls_version *cv = atomic_load(&sl->cur);
+    if (cv && (!slot || strcmp(sl->name, slot->name) < 0)) slot = sl, v = cv;
+  }
+  if (!v) {
+    ls_respond_error(w, c, 503, NULL, "no model loaded");
+    return 503;
+  }
+  *model = (int)(slot - s->reg.slots);
+  const char *ct = c->req.ctype, *ac = c->req.accept;
+  size_t ctl = c->req.ctype_len, acl = c->req.accept_len;
+  int out;
+  if (!ac || acl == 0 || media_is(ac, acl, "*/*") || media_is(ac, acl, "text/csv")) out = OUT_CSV;
+  else if (media_is(ac, acl, "application/json")) out = OUT_JSON;
+  else if (media_is(ac, acl, "application/jsonlines")) out = OUT_JSONL;
+  else {
+    char e[120];
+    ls_json_escape(e, sizeof e, ac, acl < 100 ? acl : 100);
+    snprintf(msg, sizeof msg, "Accept '%s' not supported: text/csv, application/json or "
+             "application/jsonlines", e);
+    ls_respond_error(w, c, 406, NULL, msg);
+    return 406;
+  }
+  if (blen == 0) {
+    ls_respond(w, c, 204, "text/plain", NULL, "", 0);
+    return 204;
+  }
+  uint64_t lim = s->cfg.max_rows * (uint64_t)(v->nfeat ? v->nfeat : 1);
+  w->vals_limit = s->cfg.max_rows ? (size_t)lim : 0;
+  size_t rows = 0;
+  int st = 0;
+  if (!ct || ctl == 0 || media_is(ct, ctl, "text/csv")) {
+    st = parse_csv(w, c, v, body, blen, &rows);
+  } else if (media_is(ct, ctl, "application/json")) {
+    ls_infer_req q;
+    if (ls_rows_json_parse(w, body, blen, &q)) {
+      w->vals_limit = 0;
+      int es = q.too_many_values ? 413 : 400;
+      ls_respond_error(w, c, es, NULL, q.err);
+      return es;
+    }
+    size_t cols = q.data_ndim == 1 ? (size_t)q.data_dims[0] : q.data_ndim == 2 ? (size_t)q.data_dims[1] : 0;
+    rows = q.data_ndim == 1 ? 1 : q.data_ndim == 2 ? (size_t)q.data_dims[0] : 0;
+    if (q.nvals == 0) rows = 0, cols = v->nfeat;
+    if (q.data_ndim > 2 || cols != v->nfeat) {
+      snprintf(msg, sizeof msg, "application/json: rows of %zu values; the model has %zu features",
+               cols, v->nfeat);
+      ls_respond_error(w, c, 400, NULL, msg);
+      st = 400;
+    }
+  } else {
+    char e[120];
+    ls_json_escape(e, sizeof e, ct, ctl < 100 ? ctl : 100);
+    snprintf(msg, sizeof msg, "Content-Type '%s' not supported: text/csv or application/json", e);
+    ls_respond_error(w, c, 415, NULL, msg);
+    st = 415;
+  }
+  w->vals_limit = 0;
+  if (st) return st;
+  if (s->cfg.max_rows && rows > s->cfg.max_rows) {
+    ls_respond_error(w, c, 413, NULL, "more rows than --max-batch-rows");
+    return 413;
+  }
+  size_t width = v->width, nout = rows * width;
+  if (s->cfg.max_response && nout * 24 + 64 > s->cfg.max_response) {
+    ls_respond_error(w, c, 413, NULL, "response over --max-response-bytes");
+    return 413;
+  }
+  if (nout > w->outs_cap) {
+    float *no = realloc(w->outs, nout * sizeof *no);
+    if (!no) {
+      ls_respond_error(w, c, 500, NULL, "out of memory");
+      return 500;
+    }
+    w->outs = no;
+    w->outs_cap = nout;
+  }
+  if (rows) {
+    uint64_t t0 = ls_now_ns();
+    int rc = lm_predict_f64(v->sess[w->idx], w->vals, rows, 0, w->outs);
+    ls_hist_observe(&w->m.inf_dur[*model], ls_now_ns() - t0);
+    if (rc < 0) {
+      snprintf(msg, sizeof msg, "scoring failed: %s", lm_strerror(rc));
+      ls_respond_error(w, c, 500, NULL, msg);
+      return 500;
+    }
+  }
+  ls_buf *b = &w->body;
+  b->len = 0;
+  if (out == OUT_JSON) ls_buf_puts(b, "{\"predictions\":[");
+  for (size_t r = 0; r < rows; r++) {
+    const float *o = w->outs + r * width;
+    if (out == OUT_CSV) {
+      if (r) ls_buf_puts(b, ",");
+      if (width > 1) ls_buf_puts(b, "[");
+      for (size_t k = 0; k < width; k++)
+        ls_buf_printf(b, k ? ", %.9g" : "%.9g", (double)o[k]);
+      if (width > 1) ls_buf_puts(b, "]");
+      continue;
+    }
+    ls_buf_puts(b, out == OUT_JSON && r ? ",{\"score\":" : "{\"score\":");
+    if (width > 1) ls_buf_puts(b, "[");
+    for (size_t k = 0; k < width; k++) {
+      if (k) ls_buf_puts(b, ",");
+      if (isfinite(o[k])) ls_buf_printf(b, "%.9g", (double)o[k]);
+      else ls_buf_puts(b, "null");
+    }
+    ls_buf_puts(b, width > 1 ? "]}" : "}");
+    if (out == OUT_JSONL) ls_buf_puts(b, "\n");
+  }
+  if (out == OUT_JSON) ls_buf_puts(b, "]}");
+  ls_respond(w, c, 200,
+             out == OUT_CSV ? "text/csv" : out == OUT_JSON ? "application/json"
+                                                           : "application/jsonlines",
+             NULL, b->p, b->len);
+  return 200;
+}
