@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -257,19 +258,21 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
                        (long long)slv);
 
   /* Every per-node array is checked against num_nodes before anything is allocated from it. */
-  json_object *lc, *rcn, *si, *sc, *dl, *st;
+  json_object *lc, *rcn, *si, *sc, *dl, *st, *sh;
   size_t nn = (size_t)n;
   if ((rc = node_array(c, tree, tpath, "left_children", 1, nn, &lc)) ||
       (rc = node_array(c, tree, tpath, "right_children", 1, nn, &rcn)) ||
       (rc = node_array(c, tree, tpath, "split_indices", 1, nn, &si)) ||
       (rc = node_array(c, tree, tpath, "split_conditions", 1, nn, &sc)) ||
       (rc = node_array(c, tree, tpath, "default_left", 1, nn, &dl)) ||
-      (rc = node_array(c, tree, tpath, "split_type", 0, nn, &st)))
+      (rc = node_array(c, tree, tpath, "split_type", 0, nn, &st)) ||
+      (rc = node_array(c, tree, tpath, "sum_hessian", 0, nn, &sh)))
     return rc;
 
   t->nodes = calloc(nn, sizeof *t->nodes);
   if (!t->nodes) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
   t->n_nodes = (uint32_t)nn;
+  int has_cover = sh != NULL;
   for (size_t k = 0; k < nn; k++) {
     lm_ir_node *nd = &t->nodes[k];
     int64_t l, r, f, d, s = 0;
@@ -321,7 +324,15 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
     nd->feature = (uint32_t)f;
     nd->default_left = (uint8_t)d;
     nd->categorical = (uint8_t)s;
+    /* sum_hessian (optional): the node's cover, the weight TreeSHAP gives its subtree. */
+    float cov;
+    if (sh && (rc = lm__xj_num_to_float(c, json_object_array_get_idx(sh, k),
+                                        AT(tpath, "sum_hessian", k), &cov)))
+      return rc;
+    nd->cover = sh ? cov : 0.0;
+    if (sh && !isfinite(cov)) has_cover = 0; /* no usable cover: the tree gets none */
   }
+  t->has_cover = (uint8_t)has_cover;
   if ((rc = tree_walk(c, tpath, t))) return rc;
   return tree_categories(c, tree, tpath, t);
 }
