@@ -29,6 +29,8 @@ typedef struct lm__shap_leaf {
   double value;        /* leaf value × tree weight */
   uint32_t first_elem; /* elems[first_elem, +n_elems): the unique features of the path */
   uint32_t n_elems;
+  uint64_t pat;        /* UINT64_MAX, or where in pat this leaf's 2^n_elems × n_elems
+                          contributions start (row p: bit j set when element j is followed) */
 } lm__shap_leaf;
 
 typedef struct lm__shap_tree {
@@ -38,13 +40,14 @@ typedef struct lm__shap_tree {
 } lm__shap_tree;
 
 typedef struct lm__shap {
-  uint32_t n_trees, num_features, num_outputs;
+  uint32_t n_trees, n_leaves, num_features, num_outputs;
   uint32_t max_nodes;  /* nodes of the largest tree */
   uint32_t max_elems;  /* unique features on the longest path */
   lm__shap_tree *trees;
   lm__shap_leaf *leaves;
   lm__shap_elem *elems;
   uint32_t *edges;     /* (node index inside the tree << 1) | 1 when the edge goes right */
+  double *pat;         /* pattern tables of the leaves that have one (see lm__shap_leaf.pat) */
   double *bias;        /* num_outputs: base_margin + Σ over the output's trees of weight ×
                           the root's cover-weighted mean value */
   size_t bytes;        /* memory the table holds */
@@ -56,9 +59,17 @@ LM_INTERNAL int lm__shap_build(const lmf_view *v, const char *name, lm__shap **o
 LM_INTERNAL void lm__shap_free(lm__shap *s);
 /* Scratch bytes lm__shap_row__scalar needs. */
 LM_INTERNAL size_t lm__shap_scratch(const lm__shap *s);
-/* Add row x's contributions to phi (num_outputs × (num_features + 1) doubles, bias last per
- * output; the caller initialises it, e.g. the bias column with s->bias). */
-LM_INTERNAL void lm__shap_row__scalar(const lmf_view *v, const lm__shap *s, const float *x,
-                                      double *phi, void *scratch);
+/* Add the contributions of n rows x (n × num_features floats) to phi (n × num_outputs ×
+ * (num_features + 1) doubles, bias last per output; the caller initialises it, e.g. the bias
+ * column with s->bias). Trees outer, rows inner: callers pass blocks of rows small enough for
+ * phi to stay in cache (lm__shap_block_rows). */
+LM_INTERNAL void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x,
+                                       size_t n, double *phi, void *scratch);
+/* Rows per block: phi of a block within 128 KiB, between 1 and 64 rows. */
+static inline size_t lm__shap_block_rows(const lm__shap *s) {
+  size_t w = (size_t)s->num_outputs * ((size_t)s->num_features + 1) * sizeof(double);
+  size_t b = ((size_t)128 << 10) / w;
+  return b < 1 ? 1 : b > 64 ? 64 : b;
+}
 
 #endif

@@ -34,6 +34,7 @@ void lm__shap_free(lm__shap *s) {
   free(s->elems);
   free(s->edges);
   free(s->bias);
+  free(s->pat);
   free(s);
 }
 
@@ -84,6 +85,77 @@ static void lm__shap_count(const lmf_view *v, uint32_t *lvl, uint64_t *leaves, u
   }
 }
 
+/* One leaf's contributions for one pattern of one fractions: element j (zero fraction zs[j],
+ * one fraction os[j] in {0, 1}) receives out[j] = (one − zero) × value × (sum of the path
+ * weights with j unwound). pw: k + 1 doubles of scratch; inv[i] = 1 / (i + 1). */
+static void lm__shap_leaf_eval(uint32_t k, const double *zs, const double *os, double value,
+                               double *pw, const double *inv, double *out) {
+  /* extension: element 0 is the root's (zero = one = 1), then each path element */
+  pw[0] = 1.0;
+  for (uint32_t j = 0; j < k; j++) {
+    double z = zs[j], o = os[j];
+    uint32_t l = j + 1; /* elements before this one */
+    double r = inv[l];
+    pw[l] = 0.0;
+    for (uint32_t i = l; i-- > 0;) {
+      pw[i + 1] += o * pw[i] * (double)(i + 1) * r;
+      pw[i] = z * pw[i] * (double)(l - i) * r;
+    }
+  }
+  /* unwound sums: the weights with element j taken out again (the extension inverted from
+   * the top when its one fraction is 1, from the bottom when it is 0), summed */
+  const uint32_t n = k; /* the path has n + 1 elements */
+  for (uint32_t j = 0; j < k; j++) {
+    double z = zs[j], w = 0.0;
+    if (os[j] != 0.0) {
+      double next = pw[n];
+      for (uint32_t i = n; i-- > 0;) {
+        double q = next * (double)(n + 1) * inv[i];
+        w += q;
+        next = pw[i] - q * z * (double)(n - i) * inv[n];
+      }
+    } else if (z != 0.0) {
+      for (uint32_t i = 0; i < n; i++) w += pw[i] * (double)(n + 1) / (z * (double)(n - i));
+    }
+    out[j] = w * (os[j] - z) * value;
+  }
+}
+
+/* Pattern tables: for a leaf of k unique features, the k contributions of each of the 2^k
+ * patterns of one fractions (bit j: element j followed), computed once, so a row costs k
+ * tests and k additions per leaf instead of O(k²) arithmetic. Leaves with k > LM__SHAP_PAT_K,
+ * or once the tables would pass LM__SHAP_PAT_BYTES, keep the per-row evaluation. */
+#define LM__SHAP_PAT_K 10
+#define LM__SHAP_PAT_BYTES ((size_t)64 << 20)
+
+static int lm__shap_patterns(lm__shap *s) {
+  size_t total = 0;
+  for (uint32_t L = 0; L < s->n_leaves; L++) {
+    lm__shap_leaf *lf = &s->leaves[L];
+    size_t k = lf->n_elems, need = ((size_t)1 << k) * k;
+    lf->pat = UINT64_MAX;
+    if (k > LM__SHAP_PAT_K || (total + need) * sizeof(double) > LM__SHAP_PAT_BYTES) continue;
+    lf->pat = total;
+    total += need;
+  }
+  s->pat = malloc((total ? total : 1) * sizeof *s->pat);
+  if (!s->pat) return LM_ENOMEM;
+  s->bytes += total * sizeof *s->pat;
+  double zs[LM__SHAP_PAT_K], os[LM__SHAP_PAT_K], pw[LM__SHAP_PAT_K + 2], inv[LM__SHAP_PAT_K + 2];
+  for (uint32_t i = 0; i < LM__SHAP_PAT_K + 2; i++) inv[i] = 1.0 / (double)(i + 1);
+  for (uint32_t L = 0; L < s->n_leaves; L++) {
+    const lm__shap_leaf *lf = &s->leaves[L];
+    if (lf->pat == UINT64_MAX) continue;
+    uint32_t k = lf->n_elems;
+    for (uint32_t j = 0; j < k; j++) zs[j] = s->elems[lf->first_elem + j].zero;
+    for (uint32_t p = 0; p < (1u << k); p++) {
+      for (uint32_t j = 0; j < k; j++) os[j] = (double)((p >> j) & 1u);
+      lm__shap_leaf_eval(k, zs, os, lf->value, pw, inv, s->pat + lf->pat + (size_t)p * k);
+    }
+  }
+  return LM_OK;
+}
+
 int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
   const lmf_meta *m = v->meta;
   *out = NULL;
@@ -113,6 +185,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
   uint64_t n_leaves = 0, n_edges = 0;
   lm__shap_count(v, lvl, &n_leaves, &n_edges);
   s->n_trees = m->n_trees;
+  s->n_leaves = (uint32_t)n_leaves;
   s->num_features = m->num_features;
   s->num_outputs = m->num_outputs;
   s->max_nodes = max_nodes;
@@ -173,6 +246,8 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     }
     s->trees[t].n_leaves = li - s->trees[t].first_leaf;
   }
+  if (lm__shap_patterns(s))
+    rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP pattern tables", name);
 done:
   free(par);
   free(lvl);
@@ -189,65 +264,56 @@ done:
 
 size_t lm__shap_scratch(const lm__shap *s) {
   size_t k = (size_t)s->max_elems + 2;
-  return ((s->max_nodes + 63) & ~(size_t)63) + 4 * k * sizeof(double);
+  return ((s->max_nodes + 63) & ~(size_t)63) + 5 * k * sizeof(double);
 }
 
-void lm__shap_row__scalar(const lmf_view *v, const lm__shap *s, const float *x, double *phi,
-                          void *scratch) {
-  const size_t F1 = (size_t)s->num_features + 1;
+/* One tree for one row: the direction the row takes at every split, then every leaf. */
+static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
+                                     const lm__shap_tree *st, const float *x, double *ph,
+                                     uint8_t *hot, double *pw, double *zs, double *os,
+                                     const double *inv, double *cs) {
+  const lmf_node *nodes = v->nodes + st->first_node;
+  for (uint32_t i = 0; i < st->n_nodes; i++) {
+    const lmf_node *n = &nodes[i];
+    hot[i] = (uint8_t)(n->left != st->first_node + i &&
+                       lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]));
+  }
+  const lm__shap_leaf *lf = s->leaves + st->first_leaf;
+  for (uint32_t L = 0; L < st->n_leaves; L++, lf++) {
+    const lm__shap_elem *el = s->elems + lf->first_elem;
+    uint32_t k = lf->n_elems, p = 0;
+    /* one fractions: 1 when the row follows every edge of the element */
+    for (uint32_t j = 0; j < k; j++) {
+      const uint32_t *ed = s->edges + el[j].first_edge;
+      uint32_t one = 1;
+      for (uint32_t q = 0; q < el[j].n_edges; q++) one &= hot[ed[q] >> 1] == (ed[q] & 1u);
+      p |= one << (j & 31);
+      os[j] = one;
+    }
+    if (lf->pat != UINT64_MAX) {
+      const double *c = s->pat + lf->pat + (size_t)p * k;
+      for (uint32_t j = 0; j < k; j++) ph[el[j].feature] += c[j];
+      continue;
+    }
+    for (uint32_t j = 0; j < k; j++) zs[j] = el[j].zero;
+    lm__shap_leaf_eval(k, zs, os, lf->value, pw, inv, cs);
+    for (uint32_t j = 0; j < k; j++) ph[el[j].feature] += cs[j];
+  }
+}
+
+void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
+                           double *phi, void *scratch) {
+  const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
   uint8_t *hot = scratch;
   double *pw = (double *)((uint8_t *)scratch + ((s->max_nodes + 63) & ~(size_t)63));
   size_t K = (size_t)s->max_elems + 2;
-  double *zs = pw + K, *os = zs + K, *inv = os + K;
+  double *zs = pw + K, *os = zs + K, *inv = os + K, *cs = inv + K;
   for (size_t i = 0; i < K; i++) inv[i] = 1.0 / (double)(i + 1);
+  /* trees outer, rows inner: a tree's tables stay in cache for the whole block of rows */
   for (uint32_t t = 0; t < s->n_trees; t++) {
     const lm__shap_tree *st = &s->trees[t];
-    const lmf_node *nodes = v->nodes + st->first_node;
-    /* the direction the row takes at every split of the tree */
-    for (uint32_t i = 0; i < st->n_nodes; i++) {
-      const lmf_node *n = &nodes[i];
-      hot[i] = (uint8_t)(n->left != st->first_node + i &&
-                         lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]));
-    }
-    double *ph = phi + (size_t)st->group * F1;
-    const lm__shap_leaf *lf = s->leaves + st->first_leaf;
-    for (uint32_t L = 0; L < st->n_leaves; L++, lf++) {
-      const lm__shap_elem *el = s->elems + lf->first_elem;
-      uint32_t k = lf->n_elems;
-      /* one fractions, and the extension: element 0 is the root's (zero = one = 1) */
-      pw[0] = 1.0;
-      for (uint32_t j = 0; j < k; j++) {
-        const uint32_t *ed = s->edges + el[j].first_edge;
-        int one = 1;
-        for (uint32_t q = 0; q < el[j].n_edges; q++)
-          one &= hot[ed[q] >> 1] == (ed[q] & 1u);
-        double z = el[j].zero, o = one;
-        zs[j] = z;
-        os[j] = o;
-        uint32_t l = j + 1; /* elements before this one */
-        double r = inv[l];
-        pw[l] = 0.0;
-        for (uint32_t i = l; i-- > 0;) {
-          pw[i + 1] += o * pw[i] * (double)(i + 1) * r;
-          pw[i] = z * pw[i] * (double)(l - i) * r;
-        }
-      }
-      /* unwound sums: the weights with element j taken out again, summed */
-      const uint32_t n = k; /* the path has n + 1 elements */
-      for (uint32_t j = 0; j < k; j++) {
-        double z = zs[j], w = 0.0;
-        if (os[j] != 0.0) {
-          double next = pw[n];
-          for (uint32_t i = n; i-- > 0;) {
-            double q = next * (double)(n + 1) * inv[i];
-            w += q;
-            next = pw[i] - q * z * (double)(n - i) * inv[n];
-          }
-        } else if (z != 0.0) {
-          for (uint32_t i = 0; i < n; i++) w += pw[i] * (double)(n + 1) / (z * (double)(n - i));
-        }
-        ph[el[j].feature] += w * (os[j] - z) * lf->value;
-      }
-    }
+    for (size_t r = 0; r < n; r++)
+      lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), hot, pw,
+                        zs, os, inv, cs);
   }
 }

@@ -70,33 +70,39 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
     int rc = lm__contrib_table(m, &sh);
     if (rc) return rc;
   }
-  /* scratch: W doubles (tree models), the kernel's scratch, one float32 row */
-  size_t phi_b = sh ? (W * sizeof(double) + 63) & ~(size_t)63 : 0;
+  /* scratch: a block's W doubles per row (tree models), the kernel's, the block's rows as
+   * float32 (float64 input) */
+  size_t B = sh ? lm__shap_block_rows(sh) : 1;
+  if (B > n) B = n ? n : 1;
+  size_t phi_b = sh ? (B * W * sizeof(double) + 63) & ~(size_t)63 : 0;
   size_t ker_b = sh ? (lm__shap_scratch(sh) + 63) & ~(size_t)63 : 0;
-  size_t row_b = f64 ? F * sizeof(float) : 0;
+  size_t row_b = f64 ? B * F * sizeof(float) : 0;
   uint8_t *sc = NULL;
   if (phi_b + ker_b + row_b && !(sc = lm__session_scratch(s, phi_b + ker_b + row_b)))
     return lm__fail(LM_ENOMEM, "out of memory for contribution scratch");
   double *phi = (double *)sc;
   float *rowbuf = sc ? (float *)(sc + phi_b + ker_b) : NULL;
-  for (size_t r = 0; r < n; r++) {
-    const float *row;
+  for (size_t r0 = 0; r0 < n; r0 += B) {
+    size_t c = n - r0 < B ? n - r0 : B;
+    const float *rows;
     if (f64) {
-      const double *xd = (const double *)x + r * F;
-      for (size_t f = 0; f < F; f++) rowbuf[f] = (float)xd[f];
-      row = rowbuf;
+      const double *xd = (const double *)x + r0 * F;
+      for (size_t i = 0; i < c * F; i++) rowbuf[i] = (float)xd[i];
+      rows = rowbuf;
     } else {
-      row = (const float *)x + r * F;
+      rows = (const float *)x + r0 * F;
     }
-    float *o = out + r * W;
+    float *o = out + r0 * W;
     if (!sh) {
-      lm__contrib_linear(v, row, o);
+      for (size_t r = 0; r < c; r++) lm__contrib_linear(v, rows + r * F, o + r * W);
       continue;
     }
-    memset(phi, 0, W * sizeof(double));
-    for (size_t g = 0; g < G; g++) phi[g * (F + 1) + F] = sh->bias[g];
-    lm__shap_row__scalar(v, sh, row, phi, sc + phi_b);
-    for (size_t i = 0; i < W; i++) o[i] = (float)phi[i];
+    for (size_t r = 0; r < c; r++) {
+      memset(phi + r * W, 0, W * sizeof(double));
+      for (size_t g = 0; g < G; g++) phi[r * W + g * (F + 1) + F] = sh->bias[g];
+    }
+    lm__shap_rows__scalar(v, sh, rows, c, phi, sc + phi_b);
+    for (size_t i = 0; i < c * W; i++) o[i] = (float)phi[i];
   }
   return LM_OK;
 }

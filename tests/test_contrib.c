@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -302,6 +303,43 @@ static void test_contrib_errors(void **state) {
   lm_model_close(m);
 }
 
+/* The tools: lmscore --contrib prints what lm_predict_contrib_f64 gives (XGBoost's values);
+ * lminfo says whether a model carries cover. */
+static void test_contrib_tools(void **state) {
+  (void)state;
+  const char *bin = tu_env_or("LM_BIN", "build/bin");
+  char dir[1100], model[1200], cmd[4096], outp[1200];
+  snprintf(dir, sizeof dir, "%.900s/tests/fixtures/xgb/multi_softprob4", src);
+  snprintf(model, sizeof model, "%s/model.json", dir);
+  const char *lm = convert(model, "tool_multi");
+  snprintf(outp, sizeof outp, "%s/contrib_out.csv", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s/lmscore' '%s' '%s/input.csv' --contrib > '%s'", bin, lm, dir,
+           outp);
+  assert_int_equal(system(cmd), 0);
+  table got = {0}, want = {0};
+  load(tmpdir, "contrib_out.csv", &got);
+  load(dir, "expected_contrib.csv", &want);
+  assert_int_equal(got.rows, want.rows);
+  assert_int_equal(got.cols, 4 * 11);
+  float *g = malloc(sizeof *g * got.rows * got.cols);
+  for (size_t i = 0; i < got.rows * got.cols; i++) g[i] = (float)got.v[i];
+  tally ta = {0};
+  compare("lmscore --contrib", "multi_softprob4", g, &want, got.cols, &ta);
+  assert_int_equal(ta.bad, 0);
+  free(g), free(got.v), free(want.v);
+  snprintf(cmd, sizeof cmd, "'%s/lmscore' '%s' '%s/input.csv' --contrib --margin 2>/dev/null",
+           bin, lm, dir);
+  int st = system(cmd);
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+  snprintf(cmd, sizeof cmd, "'%s/lminfo' '%s' | grep -q '^cover: *yes$'", bin, lm);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "'%s/lminfo' '%s/nocover.lm' | grep -q '^cover: *no'", bin, tmpdir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(cmd, sizeof cmd, "'%s/lmscore' '%s/nocover.lm' '%s/input.csv' --contrib 2>&1 "
+           ">/dev/null | grep -q 'nocover.lm.*cover'", bin, tmpdir, dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 static int setup(void **state) {
   snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
   return tu_tmpdir_setup(state);
@@ -310,6 +348,7 @@ static int setup(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_contrib_parity),
                                      cmocka_unit_test(test_contrib_formats),
-                                     cmocka_unit_test(test_contrib_errors)};
+                                     cmocka_unit_test(test_contrib_errors),
+                                     cmocka_unit_test(test_contrib_tools)};
   return cmocka_run_group_tests_name("contrib", tests, setup, tu_tmpdir_teardown);
 }
