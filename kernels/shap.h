@@ -27,6 +27,8 @@ typedef struct lm__shap_elem {
 
 typedef struct lm__shap_leaf {
   double value;        /* leaf value × tree weight */
+  uint32_t node;       /* its index inside the tree */
+  uint32_t pad;
   uint32_t first_elem; /* elems[first_elem, +n_elems): the unique features of the path */
   uint32_t n_elems;
   uint64_t pat;        /* UINT64_MAX, or where in pat this leaf's 2^n_elems × n_elems
@@ -40,14 +42,20 @@ typedef struct lm__shap_tree {
 } lm__shap_tree;
 
 typedef struct lm__shap {
-  uint32_t n_trees, n_leaves, num_features, num_outputs;
+  uint32_t n_trees, n_leaves, n_elems, num_features, num_outputs;
   uint32_t max_nodes;  /* nodes of the largest tree */
   uint32_t max_elems;  /* unique features on the longest path */
   lm__shap_tree *trees;
   lm__shap_leaf *leaves;
   lm__shap_elem *elems;
   uint32_t *edges;     /* (node index inside the tree << 1) | 1 when the edge goes right */
-  double *pat;         /* pattern tables of the leaves that have one (see lm__shap_leaf.pat) */
+  uint32_t *ninfo;     /* per node (NODES order) of a split: the index, among the unique
+                          features of any path through it, of its feature (bits 0–15), and
+                          bit 16 when it is that feature's first split on the path */
+  float *pat;          /* pattern tables of the leaves that have one (see lm__shap_leaf.pat),
+                          float32: half the memory traffic; each value is within 6e-8
+                          relative of its double, and sums are kept in double */
+  uint32_t *efeat;     /* elems[i].feature again, packed, for the pattern-table loop */
   double *bias;        /* num_outputs: base_margin + Σ over the output's trees of weight ×
                           the root's cover-weighted mean value */
   size_t bytes;        /* memory the table holds */

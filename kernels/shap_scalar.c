@@ -33,8 +33,10 @@ void lm__shap_free(lm__shap *s) {
   free(s->leaves);
   free(s->elems);
   free(s->edges);
+  free(s->ninfo);
   free(s->bias);
   free(s->pat);
+  free(s->efeat);
   free(s);
 }
 
@@ -134,14 +136,18 @@ static int lm__shap_patterns(lm__shap *s) {
     lm__shap_leaf *lf = &s->leaves[L];
     size_t k = lf->n_elems, need = ((size_t)1 << k) * k;
     lf->pat = UINT64_MAX;
-    if (k > LM__SHAP_PAT_K || (total + need) * sizeof(double) > LM__SHAP_PAT_BYTES) continue;
+    if (k > LM__SHAP_PAT_K || (total + need) * sizeof(float) > LM__SHAP_PAT_BYTES) continue;
     lf->pat = total;
     total += need;
   }
   s->pat = malloc((total ? total : 1) * sizeof *s->pat);
-  if (!s->pat) return LM_ENOMEM;
+  s->efeat = malloc(sizeof *s->efeat * (s->n_elems ? s->n_elems : 1));
+  if (!s->pat || !s->efeat) return LM_ENOMEM;
+  for (uint32_t i = 0; i < s->n_elems; i++) s->efeat[i] = s->elems[i].feature;
+  s->bytes += s->n_elems * sizeof *s->efeat;
   s->bytes += total * sizeof *s->pat;
-  double zs[LM__SHAP_PAT_K], os[LM__SHAP_PAT_K], pw[LM__SHAP_PAT_K + 2], inv[LM__SHAP_PAT_K + 2];
+  double zs[LM__SHAP_PAT_K], os[LM__SHAP_PAT_K], pw[LM__SHAP_PAT_K + 2], inv[LM__SHAP_PAT_K + 2],
+      c[LM__SHAP_PAT_K];
   for (uint32_t i = 0; i < LM__SHAP_PAT_K + 2; i++) inv[i] = 1.0 / (double)(i + 1);
   for (uint32_t L = 0; L < s->n_leaves; L++) {
     const lm__shap_leaf *lf = &s->leaves[L];
@@ -150,7 +156,8 @@ static int lm__shap_patterns(lm__shap *s) {
     for (uint32_t j = 0; j < k; j++) zs[j] = s->elems[lf->first_elem + j].zero;
     for (uint32_t p = 0; p < (1u << k); p++) {
       for (uint32_t j = 0; j < k; j++) os[j] = (double)((p >> j) & 1u);
-      lm__shap_leaf_eval(k, zs, os, lf->value, pw, inv, s->pat + lf->pat + (size_t)p * k);
+      lm__shap_leaf_eval(k, zs, os, lf->value, pw, inv, c);
+      for (uint32_t j = 0; j < k; j++) s->pat[lf->pat + (size_t)p * k + j] = (float)c[j];
     }
   }
   return LM_OK;
@@ -194,13 +201,15 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
   s->elems = calloc(n_edges ? n_edges : 1, sizeof *s->elems);
   s->edges = calloc(n_edges ? n_edges : 1, sizeof *s->edges);
   s->bias = calloc(m->num_outputs, sizeof *s->bias);
-  if (!s->trees || !s->leaves || !s->elems || !s->edges || !s->bias) {
+  s->ninfo = calloc(m->n_nodes, sizeof *s->ninfo);
+  if (!s->trees || !s->leaves || !s->elems || !s->edges || !s->bias || !s->ninfo) {
     rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP table (%llu leaves)", name,
                   (unsigned long long)n_leaves);
     goto done;
   }
   s->bytes = sizeof *s + m->n_trees * sizeof *s->trees + n_leaves * sizeof *s->leaves +
-             n_edges * (sizeof *s->elems + sizeof *s->edges) + m->num_outputs * sizeof(double);
+             n_edges * (sizeof *s->elems + sizeof *s->edges) + m->num_outputs * sizeof(double) +
+             m->n_nodes * sizeof *s->ninfo;
   for (uint32_t g = 0; g < m->num_outputs; g++) s->bias[g] = (double)m->base_margin;
   uint32_t li = 0, ei = 0, gi = 0;
   for (uint32_t t = 0; t < m->n_trees; t++) {
@@ -223,6 +232,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
       /* Unique features in order of first appearance; each element's edges contiguous. */
       lm__shap_leaf *lf = &s->leaves[li++];
       lf->value = (double)nodes[i].u.leaf * (double)tr->weight;
+      lf->node = i;
       lf->first_elem = ei;
       lf->n_elems = 0;
       for (uint32_t k = 0; k < d; k++) pe_elem[k] = UINT32_MAX;
@@ -236,6 +246,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
           uint32_t pn = pe_node[k2] >> 1;
           if ((nodes[pn].split & LMF_SPLIT_FEATURE_MASK) != f) continue;
           pe_elem[k2] = ei - 1;
+          s->ninfo[tr->first_node + pn] = (lf->n_elems - 1) | (k2 == k ? 1u << 16 : 0u);
           uint32_t child = nodes[pn].left - tr->first_node + (pe_node[k2] & 1);
           e->zero *= cover[pn] > 0.0 ? cover[child] / cover[pn] : 0.0;
           s->edges[gi++] = pe_node[k2];
@@ -246,6 +257,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     }
     s->trees[t].n_leaves = li - s->trees[t].first_leaf;
   }
+  s->n_elems = ei;
   if (lm__shap_patterns(s))
     rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP pattern tables", name);
 done:
@@ -264,38 +276,58 @@ done:
 
 size_t lm__shap_scratch(const lm__shap *s) {
   size_t k = (size_t)s->max_elems + 2;
-  return ((s->max_nodes + 63) & ~(size_t)63) + 5 * k * sizeof(double);
+  return ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63) + 5 * k * sizeof(double);
 }
 
-/* One tree for one row: the direction the row takes at every split, then every leaf. */
+/* One tree for one row. Nodes come parents first, so one pass gives every node the pattern
+ * of one fractions of the path down to it (bit j: unique feature j of the path followed so
+ * far; a feature's first split sets its bit, a later one can only clear it); each leaf then
+ * adds the contributions its pattern selects. */
 static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
                                      const lm__shap_tree *st, const float *x, double *ph,
-                                     uint8_t *hot, double *pw, double *zs, double *os,
+                                     uint32_t *pat_of, double *pw, double *zs, double *os,
                                      const double *inv, double *cs) {
   const lmf_node *nodes = v->nodes + st->first_node;
+  const uint32_t *info = s->ninfo + st->first_node;
+  const uint32_t base = st->first_node;
+  pat_of[0] = 0;
   for (uint32_t i = 0; i < st->n_nodes; i++) {
     const lmf_node *n = &nodes[i];
-    hot[i] = (uint8_t)(n->left != st->first_node + i &&
-                       lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]));
+    if (n->left == base + i) continue;
+    uint32_t r = lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]);
+    uint32_t e = info[i] & 0xFFFFu, bit = e < 32 ? 1u << e : 0u, p = pat_of[i];
+    uint32_t l = n->left - base;
+    if (info[i] >> 16) {
+      pat_of[l] = p | (r ? 0u : bit);
+      pat_of[l + 1] = p | (r ? bit : 0u);
+    } else {
+      pat_of[l] = r ? p & ~bit : p;
+      pat_of[l + 1] = r ? p : p & ~bit;
+    }
   }
   const lm__shap_leaf *lf = s->leaves + st->first_leaf;
   for (uint32_t L = 0; L < st->n_leaves; L++, lf++) {
-    const lm__shap_elem *el = s->elems + lf->first_elem;
-    uint32_t k = lf->n_elems, p = 0;
-    /* one fractions: 1 when the row follows every edge of the element */
-    for (uint32_t j = 0; j < k; j++) {
-      const uint32_t *ed = s->edges + el[j].first_edge;
-      uint32_t one = 1;
-      for (uint32_t q = 0; q < el[j].n_edges; q++) one &= hot[ed[q] >> 1] == (ed[q] & 1u);
-      p |= one << (j & 31);
-      os[j] = one;
-    }
+    uint32_t k = lf->n_elems, p = pat_of[lf->node];
     if (lf->pat != UINT64_MAX) {
-      const double *c = s->pat + lf->pat + (size_t)p * k;
-      for (uint32_t j = 0; j < k; j++) ph[el[j].feature] += c[j];
+      const float *c = s->pat + lf->pat + (size_t)p * k;
+      const uint32_t *ef = s->efeat + lf->first_elem;
+      for (uint32_t j = 0; j < k; j++) ph[ef[j]] += (double)c[j];
       continue;
     }
-    for (uint32_t j = 0; j < k; j++) zs[j] = el[j].zero;
+    const lm__shap_elem *el = s->elems + lf->first_elem;
+    for (uint32_t j = 0; j < k; j++) {
+      uint32_t one = (p >> (j & 31)) & 1u;
+      if (j >= 32) { /* beyond the pattern's bits: test the element's edges */
+        const uint32_t *ed = s->edges + el[j].first_edge;
+        one = 1;
+        for (uint32_t q = 0; q < el[j].n_edges; q++) {
+          const lmf_node *n = &nodes[ed[q] >> 1];
+          one &= lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]) == (ed[q] & 1u);
+        }
+      }
+      os[j] = one;
+      zs[j] = el[j].zero;
+    }
     lm__shap_leaf_eval(k, zs, os, lf->value, pw, inv, cs);
     for (uint32_t j = 0; j < k; j++) ph[el[j].feature] += cs[j];
   }
@@ -304,8 +336,8 @@ static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
 void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
                            double *phi, void *scratch) {
   const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
-  uint8_t *hot = scratch;
-  double *pw = (double *)((uint8_t *)scratch + ((s->max_nodes + 63) & ~(size_t)63));
+  uint32_t *pat_of = scratch;
+  double *pw = (double *)((uint8_t *)scratch + ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63));
   size_t K = (size_t)s->max_elems + 2;
   double *zs = pw + K, *os = zs + K, *inv = os + K, *cs = inv + K;
   for (size_t i = 0; i < K; i++) inv[i] = 1.0 / (double)(i + 1);
@@ -313,7 +345,7 @@ void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x,
   for (uint32_t t = 0; t < s->n_trees; t++) {
     const lm__shap_tree *st = &s->trees[t];
     for (size_t r = 0; r < n; r++)
-      lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), hot, pw,
+      lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), pat_of, pw,
                         zs, os, inv, cs);
   }
 }
