@@ -163,7 +163,9 @@ LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_
  * again); dart tree weights, multi-class, categorical splits and missing values as XGBoost.
  * Linear models: weight × value (0 for a missing value), bias = bias + base margin. LightGBM
  * models: LM_EUNSUPPORTED for now. The first call builds per-leaf path tables kept with the
- * model (thread-safe); after the first call of a given size, no heap allocation. */
+ * model until lm_model_close (thread-safe; O(nodes × depth) bytes plus at most 64 MiB of
+ * per-leaf pattern tables, so that first call takes longer); after the first call of a given
+ * size, no heap allocation. */
 LM_API int lm_predict_contrib(lm_session *s, const float *x, size_t n_rows, float *out);
 /* The same for float64 rows (rounded to float32 first, as XGBoost does). */
 LM_API int lm_predict_contrib_f64(lm_session *s, const double *x, size_t n_rows, float *out);

@@ -168,14 +168,14 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
   *out = NULL;
   if (m->model_kind != LMF_MODEL_TREES)
     return lm__fail(LM_EUNSUPPORTED, "%s: TreeSHAP needs a tree model", name);
+  if (m->decision != LMF_DECISION_XGBOOST)
+    return lm__fail(LM_EUNSUPPORTED, "%s: contributions of LightGBM models are not supported yet",
+                    name);
   if (!v->cover)
     return lm__fail(LM_EUNSUPPORTED,
                     "%s: the model carries no cover (no COVER section: converted by an older "
                     "lmconvert, or from a source without node statistics); convert it again to "
                     "get contributions", name);
-  if (m->decision != LMF_DECISION_XGBOOST)
-    return lm__fail(LM_EUNSUPPORTED, "%s: contributions of LightGBM models are not supported yet",
-                    name);
   uint32_t max_nodes = 0;
   for (uint32_t t = 0; t < m->n_trees; t++)
     if (v->trees[t].n_nodes > max_nodes) max_nodes = v->trees[t].n_nodes;

@@ -301,6 +301,20 @@ static void test_contrib_errors(void **state) {
   assert_true(fabs(sum - margin) <= 1e-5 * fmax(1.0, fabs(margin)));
   lm_session_free(s);
   lm_model_close(m);
+
+  /* LightGBM: not yet, and said so */
+  char lgb[1200];
+  snprintf(lgb, sizeof lgb, "%.900s/tests/fixtures/lightgbm/real/jpmml_binary_audit/model.txt",
+           src);
+  assert_int_equal(lm_model_open(convert(lgb, "lgb"), &m), 0);
+  assert_int_equal(lm_session_new(m, &s), 0);
+  float *lx = calloc(lm_model_num_features(m), sizeof *lx);
+  float *lo = calloc(lm_model_contrib_width(m), sizeof *lo);
+  assert_int_equal(lm_predict_contrib(s, lx, 1, lo), LM_EUNSUPPORTED);
+  assert_non_null(strstr(lm_last_error(), "LightGBM"));
+  free(lx), free(lo);
+  lm_session_free(s);
+  lm_model_close(m);
 }
 
 /* The tools: lmscore --contrib prints what lm_predict_contrib_f64 gives (XGBoost's values);
