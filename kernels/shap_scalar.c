@@ -99,9 +99,13 @@ static void lm__shap_leaf_eval(uint32_t k, const double *zs, const double *os, d
     uint32_t l = j + 1; /* elements before this one */
     double r = inv[l];
     pw[l] = 0.0;
-    for (uint32_t i = l; i-- > 0;) {
-      pw[i + 1] += o * pw[i] * (double)(i + 1) * r;
-      pw[i] = z * pw[i] * (double)(l - i) * r;
+    if (o != 0.0) {
+      for (uint32_t i = l; i-- > 0;) {
+        pw[i + 1] += pw[i] * (double)(i + 1) * r;
+        pw[i] = z * pw[i] * (double)(l - i) * r;
+      }
+    } else {
+      for (uint32_t i = l; i-- > 0;) pw[i] = z * pw[i] * (double)(l - i) * r;
     }
   }
   /* unwound sums: the weights with element j taken out again (the extension inverted from
@@ -117,7 +121,9 @@ static void lm__shap_leaf_eval(uint32_t k, const double *zs, const double *os, d
         next = pw[i] - q * z * (double)(n - i) * inv[n];
       }
     } else if (z != 0.0) {
-      for (uint32_t i = 0; i < n; i++) w += pw[i] * (double)(n + 1) / (z * (double)(n - i));
+      /* Σ pw[i] · (n + 1) / (z · (n − i)), without a division per term */
+      for (uint32_t i = 0; i < n; i++) w += pw[i] * inv[n - i - 1];
+      w *= (double)(n + 1) / z;
     }
     out[j] = w * (os[j] - z) * value;
   }
