@@ -191,6 +191,9 @@ clean:
 # corpora are replayed by `make test` through tests/test_fuzz_replay.c.
 -include tests/fuzz/fuzz.mk
 
+# Contribution timing against XGBoost's C API (tests/contrib.mk): make contrib-bench.
+-include tests/contrib.mk
+
 # lmserve (server/server.mk: build/bin/lmserve, its tests hooked into `check`, make serve,
 # make loadtest) and the deployment checks (deploy/deploy.mk: manifests and Dockerfile,
 # hooked into `check`).

@@ -45,6 +45,8 @@ typedef struct lm_ir_node {
                             over k in [lin_begin, +lin_count); any of those x NaN → value_d */
   uint32_t lin_count;
   double lin_const;
+  double cover;          /* the trainer's cover of the node (XGBoost sum_hess, LightGBM data
+                            count): TreeSHAP weights; meaningful when the tree's has_cover */
 } lm_ir_node;
 
 typedef struct lm_ir_tree {
@@ -53,6 +55,8 @@ typedef struct lm_ir_tree {
   uint32_t group;        /* output this tree adds to (XGBoost tree_info) */
   float weight;          /* dart weight_drop; 1.0 for gbtree */
   uint8_t linear;        /* LightGBM linear tree: every leaf has lin_* terms */
+  uint8_t has_cover;     /* every node's cover is set (the writer adds a COVER section when
+                            every tree has it) */
 } lm_ir_tree;
 
 typedef struct lm_ir_model {

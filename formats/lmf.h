@@ -17,7 +17,7 @@
 
 #define LMF_MAGIC "\x89LMF\r\n\x1a\n"
 #define LMF_MAJOR 1
-#define LMF_MINOR 0
+#define LMF_MINOR 1 /* 1.1: the optional COVER section */
 #define LMF_ALIGN 64
 #define LM_PAD_BYTES 64
 #define LMF_MAX_SECTIONS 64
@@ -43,7 +43,9 @@ enum lmf_kind {
   LMF_SELFTEST = 7,
   LMF_NODE_F64 = 8,
   LMF_LINEAR_LEAVES = 9,
+  LMF_COVER = 10, /* 1.1, optional: per-node cover (TreeSHAP) */
 };
+#define LMF_KIND_MAX LMF_COVER /* the largest kind this reader knows */
 
 /* Fixed numbers: stored in .lm files (META.booster). */
 enum lm_ir_booster {
@@ -179,6 +181,7 @@ typedef struct lmf_view {
   const lmf_linear_term *lin_terms;
   uint32_t n_lin_terms;
   const lmf_selftest *selftest; /* NULL if absent */
+  const double *cover;          /* COVER (1.1): n_nodes covers, or NULL when the file has none */
   /* Derived in memory by the planner, not read from the file: the perfect-tree layout
    * (kernels/tree_perfect.h) when the model is eligible, else NULL. */
   const struct lm__perfect *perfect;

@@ -31,6 +31,7 @@ static const char *lm__kind_name(uint32_t k) {
   case LMF_SELFTEST: return "SELFTEST";
   case LMF_NODE_F64: return "NODE_F64";
   case LMF_LINEAR_LEAVES: return "LINEAR_LEAVES";
+  case LMF_COVER: return "COVER";
   default: return "unknown";
   }
 }
@@ -191,8 +192,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (sum != h->table_checksum)
       return FAIL(LM_ECHECKSUM, "header/section table checksum mismatch");
   }
-  const uint8_t *sec[LMF_LINEAR_LEAVES + 1] = {0};
-  size_t sec_size[LMF_LINEAR_LEAVES + 1] = {0};
+  const uint8_t *sec[LMF_KIND_MAX + 1] = {0};
+  size_t sec_size[LMF_KIND_MAX + 1] = {0};
+  uint64_t sec_off[LMF_KIND_MAX + 1] = {0};
   uint64_t prev_end = table_end;
   for (uint32_t i = 0; i < h->n_sections; i++) {
     const lmf_section *s = &tab[i];
@@ -215,7 +217,7 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (XXH3_64bits(buf + s->offset, s->size) != s->checksum)
       return FAIL(LM_ECHECKSUM, "section %u (%s) at offset %llu: checksum mismatch", i,
                   lm__kind_name(s->kind), (unsigned long long)s->offset);
-    if (s->kind < LMF_META || s->kind > LMF_LINEAR_LEAVES) {
+    if (s->kind < LMF_META || s->kind > LMF_KIND_MAX) {
       if (s->flags & LMF_SECTION_REQUIRED)
         return FAIL(LM_EVERSION, "section %u: required kind %u unknown to this reader", i,
                     s->kind);
@@ -224,6 +226,7 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (sec[s->kind]) return FAIL(LM_EFORMAT, "section %s appears twice", lm__kind_name(s->kind));
     sec[s->kind] = buf + s->offset;
     sec_size[s->kind] = s->size;
+    sec_off[s->kind] = s->offset;
   }
   if (!sec[LMF_META]) return FAIL(LM_EFORMAT, "no META section");
   int rc = lm__verify_meta(sec[LMF_META], sec_size[LMF_META], name, v);
@@ -261,6 +264,7 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
                   (unsigned long long)want);
     v->lin_weights = (const float *)(lh + 1);
     v->lin_bias = v->lin_weights + (size_t)m->num_features * m->num_outputs;
+    if (sec[LMF_COVER]) return FAIL(LM_EFORMAT, "linear model with a COVER section");
     return LM_OK;
   }
 
@@ -348,6 +352,19 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
       if (v->lin_terms[j].feature >= m->num_features)
         return FAIL(LM_ERANGE, "LINEAR_LEAVES term %u: feature %u out of range", j,
                     v->lin_terms[j].feature);
+  }
+  if (sec[LMF_COVER]) {
+    /* COVER (1.1): one finite, non-negative double per node (TreeSHAP divides by them, so a
+     * NaN or negative cover would only produce garbage, never a bad access). */
+    if (sec_size[LMF_COVER] != (uint64_t)m->n_nodes * 8)
+      return FAIL(LM_EFORMAT, "COVER section at offset %llu: %zu bytes, expected %u nodes x 8",
+                  (unsigned long long)sec_off[LMF_COVER], sec_size[LMF_COVER], m->n_nodes);
+    const double *cv = (const double *)sec[LMF_COVER];
+    for (uint32_t i = 0; i < m->n_nodes; i++)
+      if (!(cv[i] >= 0.0) || !isfinite(cv[i]))
+        return FAIL(LM_EFORMAT, "COVER node %u (offset %llu): %g is not a finite non-negative "
+                    "cover", i, (unsigned long long)(sec_off[LMF_COVER] + 8ull * i), cv[i]);
+    v->cover = cv;
   }
   if (max_depth != m->max_depth)
     return FAIL(LM_EFORMAT, "META.max_depth %u, trees say %u", m->max_depth, max_depth);

@@ -112,6 +112,7 @@ typedef struct lm__sec {
 typedef struct lm__plan {
   const lm_objective *obj;
   int linear, lgb, any_linear;
+  int cover; /* every tree carries its nodes' covers: write COVER */
   /* trees: the breadth-first layout (scratch for one tree), each tree's first node, node count
    * and depth, and the totals */
   uint32_t *order, *level, *first, *count, *depth;
@@ -120,7 +121,7 @@ typedef struct lm__plan {
   /* META's string pool: its size and where each string goes */
   size_t pool, off_sv, off_obj, off_conv, off_names, off_types;
   const char *conv;
-  lm__sec secs[9];
+  lm__sec secs[10];
   uint32_t ns;
   size_t size; /* of the whole image */
 } lm__plan;
@@ -179,7 +180,9 @@ static int lm__plan_catsets(const lm_ir_model *m, uint32_t t, int n, lm__plan *p
 
 /* Pass 1 over the trees: reachable nodes, depths, categorical sets. */
 static int lm__plan_trees(const lm_ir_model *m, lm__plan *p) {
+  p->cover = m->n_trees > 0;
   for (uint32_t t = 0; t < m->n_trees; t++) {
+    if (!m->trees[t].has_cover) p->cover = 0;
     if (m->trees[t].n_nodes > p->max_nodes) p->max_nodes = m->trees[t].n_nodes;
     if (m->trees[t].group >= m->num_outputs)
       return lm__fail(LM_ERANGE, "tree %u: output group %u out of range (%u outputs)", t,
@@ -274,6 +277,7 @@ static void lm__plan_sections(const lm_ir_model *m, lm__plan *p) {
       secs[ns++] =
           (lm__sec){LMF_CATSETS, 16 + (size_t)p->n_cat * 8 + (size_t)p->cat_words * 4, 0};
     if (p->lgb) secs[ns++] = (lm__sec){LMF_NODE_F64, total * 8, 0};
+    if (p->cover) secs[ns++] = (lm__sec){LMF_COVER, total * 8, 0};
     if (p->any_linear)
       secs[ns++] = (lm__sec){LMF_LINEAR_LEAVES,
                              16 + total * sizeof(lmf_linear_leaf) +
@@ -311,7 +315,10 @@ static void lm__write_header(uint8_t *buf, const lm__plan *p) {
   lmf_section *tab = (lmf_section *)(buf + h->table_offset);
   for (uint32_t i = 0; i < p->ns; i++)
     tab[i] = (lmf_section){p->secs[i].kind,
-                           p->secs[i].kind == LMF_SELFTEST ? 0 : LMF_SECTION_REQUIRED,
+                           /* optional sections: a 1.0 reader skips them */
+                           p->secs[i].kind == LMF_SELFTEST || p->secs[i].kind == LMF_COVER
+                               ? 0
+                               : LMF_SECTION_REQUIRED,
                            p->secs[i].offset, p->secs[i].size, 0};
 }
 
@@ -385,6 +392,7 @@ typedef struct lm__tree_out {
   lmf_node *nodes;
   uint32_t *ids;
   double *f64;             /* NODE_F64, LightGBM only */
+  double *cover;           /* COVER, when every tree has covers */
   lmf_linear_leaf *leaves; /* LINEAR_LEAVES, when a tree has linear leaves */
   lmf_catset *sets;        /* CATSETS, when there are categorical splits */
   uint32_t *words;
@@ -438,6 +446,7 @@ static void lm__write_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, lm__tr
     const lm_ir_node *nd = &tr->nodes[p->order[k]];
     uint32_t at = p->first[t] + (uint32_t)k;
     o->ids[at] = p->order[k];
+    if (o->cover) o->cover[at] = nd->cover;
     if (o->f64) o->f64[at] = nd->categorical ? 0.0 : nd->value_d;
     if (nd->left >= 0) {
       lm__write_split(m, p, t, nd, at, o);
@@ -457,7 +466,8 @@ static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p) {
   lm__tree_out o = {.trees = (lmf_tree *)lm__sec_at(buf, p, LMF_TREES),
                     .nodes = (lmf_node *)lm__sec_at(buf, p, LMF_NODES),
                     .ids = (uint32_t *)lm__sec_at(buf, p, LMF_LEAF_IDS),
-                    .f64 = (double *)lm__sec_at(buf, p, LMF_NODE_F64)};
+                    .f64 = (double *)lm__sec_at(buf, p, LMF_NODE_F64),
+                    .cover = (double *)lm__sec_at(buf, p, LMF_COVER)};
   uint8_t *ll = lm__sec_at(buf, p, LMF_LINEAR_LEAVES), *cs = lm__sec_at(buf, p, LMF_CATSETS);
   if (ll) {
     o.leaves = (lmf_linear_leaf *)(ll + 16);

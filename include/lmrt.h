@@ -111,6 +111,8 @@ typedef struct lm_model_info {
   int64_t best_iteration;      /* trainer attributes, -1 if absent */
   int64_t best_ntree_limit;
   const char *link_kernel;     /* the planned output transform, e.g. "link__avx2" */
+  int has_cover;               /* 1: the file carries node covers (COVER section, format 1.1),
+                                  so lm_predict_contrib works on this tree model */
 } lm_model_info;
 
 /* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */
@@ -151,6 +153,24 @@ LM_API int lm_predict_f64(lm_session *s, const double *x, size_t n_rows, unsigne
  * trainer's own id of the leaf (XGBoost: its node id; LightGBM: its leaf index).
  * LM_EUNSUPPORTED for linear models. */
 LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_t *out);
+
+/* Feature contributions (SHAP values), exactly what XGBoost's predict(pred_contribs=True)
+ * returns: per row and output, one value per feature and the bias last, so out is
+ * n_rows × lm_model_contrib_width(m) floats, row-major [rows][outputs][num_features + 1]. The
+ * contributions of one row and output sum to its margin (LM_PREDICT_MARGIN), within float
+ * rounding. Tree models: exact TreeSHAP with the node covers the file carries (files converted
+ * without them, e.g. by lmconvert before format 1.1: LM_EUNSUPPORTED naming the file; convert
+ * again); dart tree weights, multi-class, categorical splits and missing values as XGBoost.
+ * Linear models: weight × value (0 for a missing value), bias = bias + base margin. LightGBM
+ * models: LM_EUNSUPPORTED for now. The first call builds per-leaf path tables kept with the
+ * model until lm_model_close (thread-safe; O(nodes × depth) bytes plus at most 64 MiB of
+ * per-leaf pattern tables, so that first call takes longer); after the first call of a given
+ * size, no heap allocation. */
+LM_API int lm_predict_contrib(lm_session *s, const float *x, size_t n_rows, float *out);
+/* The same for float64 rows (rounded to float32 first, as XGBoost does). */
+LM_API int lm_predict_contrib_f64(lm_session *s, const double *x, size_t n_rows, float *out);
+/* Columns of lm_predict_contrib per row: num_outputs × (num_features + 1); 0 for NULL. */
+LM_API size_t lm_model_contrib_width(const lm_model *m);
 
 /* Run the self-test embedded at conversion (lmconvert --selftest) on this machine with the
  * planned kernels: score its rows and compare with the recorded outputs within

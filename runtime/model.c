@@ -21,6 +21,7 @@
 
 #include "formats/objective.h"
 #include "kernels/cpu.h"
+#include "kernels/shap.h"
 #include "base/error.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
@@ -101,6 +102,7 @@ int lm_model_open(const char *path, lm_model **out) {
 void lm_model_close(lm_model *m) {
   if (!m) return;
   lm__model_ext_free(m); /* NUMA replicas (runtime/numa.c) */
+  lm__shap_free(atomic_load(&m->shap)); /* TreeSHAP tables (runtime/contrib.c) */
   if (m->map) munmap(m->map, m->map_cap);
   free(m->names);
   lm__plan_free(&m->plan);
@@ -153,6 +155,7 @@ int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   info->base_margin = meta->base_margin;
   info->kernel = m->plan.band[0].k->name; /* the largest batches' (lm_model_plan: all of them) */
   info->link_kernel = m->plan.link_name;
+  info->has_cover = m->v.cover != NULL;
   info->isa = lm__isa_name(m->plan.isa);
   info->num_trees_trained = meta->n_trees_trained ? meta->n_trees_trained : meta->n_trees;
   info->best_iteration = meta->best_iteration;

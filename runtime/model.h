@@ -22,6 +22,9 @@ struct lm_model {
   /* NUMA replicas and the pool's calibration (runtime/numa.h), added after open by
    * runtime/numa.c, published once, freed by lm_model_close; NULL until first needed. */
   _Atomic(struct lm__model_ext *) ext;
+  /* TreeSHAP path tables (kernels/shap.h), built by the first lm_predict_contrib
+   * (runtime/contrib.c), published once, freed by lm_model_close; NULL until then. */
+  _Atomic(struct lm__shap *) shap;
 };
 
 struct lm_session {

@@ -2,7 +2,8 @@
  * test_arena.c — after the first call of a given size, scoring makes no heap allocation. The test
  * interposes the allocation functions the library can reach — mimalloc's (the session arena's
  * source) and, outside sanitizer builds, the C library's malloc family — counts calls while a
- * switch is on, then runs thousands of lm_predict / lm_predict_f64 / lm_predict_leaf calls of
+ * switch is on, then runs thousands of lm_predict / lm_predict_f64 / lm_predict_leaf /
+ * lm_predict_contrib{,_f64} calls of
  * mixed sizes (all ≤ the sizes seen in warm-up) and requires the count to stay at zero. The
  * same holds for lm_predict_pool / lm_predict_pool_f64 with several threads, every batch split,
  * NUMA replicas forced: no allocation on any thread and, outside sanitizer builds (where the
@@ -110,10 +111,12 @@ static lm_ir_model *tree_ir(void) {
     tr->n_nodes = 3;
     tr->group = t % 3;
     tr->weight = 1.0f;
+    tr->has_cover = 1; /* covers below: lm_predict_contrib works */
     tr->nodes = calloc(3, sizeof *tr->nodes);
     tr->nodes[0] = (lm_ir_node){.left = 1, .right = 2, .feature = t % 4, .value = (float)t / 10.0f, .default_left = 1, .categorical = 0, .cat_begin = 0, .cat_count = 0};
     tr->nodes[1] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = -0.5f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
     tr->nodes[2] = (lm_ir_node){.left = -1, .right = -1, .feature = 0, .value = 0.75f, .default_left = 0, .categorical = 0, .cat_begin = 0, .cat_count = 0};
+    tr->nodes[0].cover = 10.0, tr->nodes[1].cover = 4.0, tr->nodes[2].cover = 6.0;
   }
   return ir;
 }
@@ -137,12 +140,15 @@ static void run(lm_model *m, int leaf) {
   static float x[MAXN * 4], out[MAXN * 3];
   static double xd[MAXN * 4];
   static uint32_t lo[MAXN * 30];
+  static float co[MAXN * 15]; /* contributions: up to 3 outputs × 5 columns */
   for (int i = 0; i < MAXN * 4; i++) xd[i] = x[i] = (i % 7 == 0) ? NAN : (float)(i % 13) / 4;
   const size_t sizes[] = {1, 3, 64, 999, 1000, 17, 256, 257};
   /* warm-up: every size once */
   for (size_t i = 0; i < 8; i++) {
     assert_int_equal(lm_predict(s, x, sizes[i], 0, out), 0);
     assert_int_equal(lm_predict_f64(s, xd, sizes[i], LM_PREDICT_MARGIN, out), 0);
+    assert_int_equal(lm_predict_contrib(s, x, sizes[i], co), 0);
+    assert_int_equal(lm_predict_contrib_f64(s, xd, sizes[i], co), 0);
   }
   allocs = 0;
   counting = 1;
@@ -152,6 +158,8 @@ static void run(lm_model *m, int leaf) {
     bad |= lm_predict(s, x, n, it & 1 ? LM_PREDICT_MARGIN : 0, out);
     bad |= lm_predict_f64(s, xd, n, 0, out);
     if (leaf) bad |= lm_predict_leaf(s, x, n, lo);
+    bad |= lm_predict_contrib(s, x, n, co);
+    bad |= lm_predict_contrib_f64(s, xd, n, co);
   }
   counting = 0;
   assert_int_equal(bad, 0);

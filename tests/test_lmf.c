@@ -337,7 +337,7 @@ static void m_flags(uint8_t *b, size_t *l) { (void)l; ((lmf_header *)b)->flags =
 
 static const bad_case bad_cases[] = {
     {"bad magic", m_magic, 0, LM_EMAGIC, "bad magic at offset 0"},
-    {"future major version", m_major, 0, LM_EVERSION, "format version 2.0"},
+    {"future major version", m_major, 0, LM_EVERSION, "format version 2."},
     {"truncated file", m_truncate, 0, LM_EFORMAT, "truncated"},
     {"truncated header", m_truncate_header, 0, LM_EFORMAT, "shorter than the 64-byte header"},
     {"section out of bounds", m_sec_oob, 1, LM_EFORMAT, "(NODES)"},

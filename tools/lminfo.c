@@ -275,6 +275,9 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
   put_uint(e, "nodes", "num_nodes", in->num_nodes);
   put_uint(e, "max depth", "max_depth", in->max_depth);
   put_uint(e, "categorical splits", "num_categorical_splits", in->num_categorical_splits);
+  if (in->num_trees)
+    put_str(e, "cover", "cover",
+            in->has_cover ? "yes" : "no (convert the model again for lm_predict_contrib)");
   put_features(e, m, in->num_features);
   put_uint(e, "outputs", "num_outputs", in->num_outputs);
   put_float(e, "base score", "base_score", in->base_score);

@@ -1,7 +1,7 @@
 /*
  * lmscore.c — score CSV (or LIBSVM) rows with a .lm model from the command line.
  *
- *   lmscore MODEL.lm [FILE.csv | -] [--margin | --leaf] [--check EXPECTED.csv]
+ *   lmscore MODEL.lm [FILE.csv | -] [--margin | --leaf | --contrib] [--check EXPECTED.csv]
  *           [--header | --no-header] [--index-col N|NAME] [--delimiter C]
  *           [--format csv|libsvm] [--block-rows N] [--threads N]
  *
@@ -10,7 +10,9 @@
  * RFC 4180 quotes, another delimiter, or LIBSVM rows — in blocks of up to 4096 rows, so that
  * inputs of any size stream through bounded memory, scores each block with lm_predict_f64
  * (transformed values, or raw margins with --margin) or lm_predict_leaf (--leaf: rows rounded to
- * float32, leaf ids printed as integers; values and margins are scored through a thread pool,
+ * float32, leaf ids printed as integers) or lm_predict_contrib_f64 (--contrib: feature
+ * contributions, num_outputs × (num_features + 1) columns per row, each output's features then
+ * its bias, as XGBoost's pred_contribs); values and margins are scored through a thread pool,
  * lm_predict_pool_f64, with --threads N threads, 0 or default the CPUs the process may use),
  * and prints one line per row, outputs comma-separated with %.9g (which round-trips a float32):
  * lm_model_output_width columns (the class index alone for multi:softmax values; num_trees with
@@ -44,6 +46,11 @@ static const char usage_text[] =
     "Options:\n"
     "  --margin              print raw margins instead of transformed values\n"
     "  --leaf                print the leaf id reached in every tree (integers)\n"
+    "  --contrib             print feature contributions (SHAP values, as XGBoost's\n"
+    "                        pred_contribs): per row, for each output, one value per\n"
+    "                        feature then the bias, outputs x (features + 1) values that\n"
+    "                        sum to the margin; tree models need a file converted with\n"
+    "                        cover (lminfo: 'cover: yes')\n"
     "  --check EXPECTED.csv  compare every output with EXPECTED.csv (same shape; a header\n"
     "                        and pandas' index column are detected); print a parity line on\n"
     "                        stderr; exit 3 if any output differs by more than\n"
@@ -140,7 +147,7 @@ static void print_value(FILE *out, float v) {
 
 int main(int argc, char **argv) {
   const char *model_path = NULL, *input_path = NULL, *check_path = NULL;
-  int margin = 0, leaf = 0;
+  int margin = 0, leaf = 0, contrib = 0;
   size_t block_rows = DEFAULT_BLOCK_ROWS;
   size_t threads = 0; /* 0: lm_cpus_allowed() */
   lm_csv_options co = {0};
@@ -157,6 +164,8 @@ int main(int argc, char **argv) {
       margin = 1;
     } else if (cli_flag(argv, i, "--leaf")) {
       leaf = 1;
+    } else if (cli_flag(argv, i, "--contrib")) {
+      contrib = 1;
     } else if (cli_flag(argv, i, "--header") || cli_flag(argv, i, "--no-header")) {
       int h = a[2] == 'h' ? LM_CSV_HEADER_YES : LM_CSV_HEADER_NO;
       if (header_opt && co.header != h) cli_usage("--header and --no-header exclude each other");
@@ -186,7 +195,9 @@ int main(int argc, char **argv) {
     }
   }
   if (!model_path) cli_usage("missing MODEL.lm");
-  if (margin && leaf) cli_usage("--margin and --leaf exclude each other");
+  if (margin + leaf + contrib > 1)
+    cli_usage("%s and %s exclude each other", margin ? "--margin" : "--leaf",
+              contrib ? "--contrib" : "--leaf");
   if (co.format == LM_CSV_LIBSVM && (header_opt || co.index_col || co.delimiter))
     cli_usage("--format libsvm takes no %s", header_opt ? header_opt
                                               : co.index_col ? "--index-col" : "--delimiter");
@@ -212,8 +223,10 @@ int main(int argc, char **argv) {
   unsigned flags = margin ? LM_PREDICT_MARGIN : 0u;
   size_t nf = lm_model_num_features(m);
   /* columns printed per row; the library's out buffer needs num_outputs per row (cap) */
-  size_t nout = leaf ? lm_model_num_trees(m) : lm_model_output_width(m, flags);
-  size_t cap = leaf ? nout : lm_model_num_outputs(m);
+  size_t nout = leaf      ? lm_model_num_trees(m)
+                 : contrib ? lm_model_contrib_width(m)
+                           : lm_model_output_width(m, flags);
+  size_t cap = leaf || contrib ? nout : lm_model_num_outputs(m);
   if (leaf && nout == 0) {
     cli_error(model_path, "--leaf needs a tree model (this one has no trees)");
     goto done;
@@ -228,7 +241,7 @@ int main(int argc, char **argv) {
     cli_lib_error(model_path, NULL, rc);
     goto done;
   }
-  if (!leaf) {
+  if (!leaf && !contrib) {
     lm_pool_options po = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = LM_POOL_NUMA_AUTO};
     rc = lm_pool_new(&po, &pool);
     if (rc < 0) {
@@ -331,6 +344,8 @@ int main(int argc, char **argv) {
     if (leaf) {
       for (size_t k = 0; k < n * nf; k++) xf[k] = (float)x[k];
       rc = lm_predict_leaf(s, xf, n, leaves);
+    } else if (contrib) {
+      rc = lm_predict_contrib_f64(s, x, n, out);
     } else {
       rc = lm_predict_pool_f64(pool, s, x, n, flags, out);
     }

@@ -174,7 +174,16 @@ static int read_tree(xb *c, uint32_t ti, lm_ir_tree *t) {
                            ndel, deleted);
   }
   rc = tree_walk(c, at, tf, t);
-  c->k.pos += (size_t)nn * node_bytes; /* nodes, then statistics (not needed) */
+  /* then the statistics (RTreeNodeStat: loss_chg, sum_hess, base_weight, leaf_child_cnt):
+   * sum_hess is the node's cover, which TreeSHAP needs */
+  const uint8_t *stats = c->k.p + c->k.pos + (size_t)nn * XB_NODE;
+  t->has_cover = 1;
+  for (int32_t k = 0; k < nn; k++) {
+    float cov = lm__le_f32(stats + (size_t)k * XB_NODE_STAT + 4);
+    t->nodes[k].cover = cov;
+    if (!isfinite(cov)) t->has_cover = 0; /* no usable cover: the tree gets none */
+  }
+  c->k.pos += (size_t)nn * node_bytes;
   return rc;
 }
 

@@ -30,6 +30,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -136,6 +137,9 @@ static int apply_base_scores(xj *c, const lm_objective *o) {
     nt[g].nodes[0].value = lm__base_margin(o, c->bases[g]);
     nt[g].group = (uint32_t)g;
     nt[g].weight = 1.0f;
+    /* a single leaf: its value goes to the bias column of contributions whatever its cover */
+    nt[g].nodes[0].cover = 1.0;
+    nt[g].has_cover = 1;
   }
   if (ir->n_trees) memcpy(nt + no, ir->trees, ir->n_trees * sizeof *nt);
   free(ir->trees);
@@ -369,14 +373,15 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
                        ir->num_outputs, ir->source_version);
 
   /* Every per-node array is checked against num_nodes before anything is allocated from it. */
-  json_object *lc, *rcn, *si, *sc, *dl, *st, *lw = NULL;
+  json_object *lc, *rcn, *si, *sc, *dl, *st, *sh, *lw = NULL;
   size_t nn = (size_t)n, n_lw_leaves = 0;
   if ((rc = node_array(c, tree, tpath, "left_children", 1, nn, &lc)) ||
       (rc = node_array(c, tree, tpath, "right_children", 1, nn, &rcn)) ||
       (rc = node_array(c, tree, tpath, "split_indices", 1, nn, &si)) ||
       (rc = node_array(c, tree, tpath, "split_conditions", 1, nn, &sc)) ||
       (rc = node_array(c, tree, tpath, "default_left", 1, nn, &dl)) ||
-      (rc = node_array(c, tree, tpath, "split_type", 0, nn, &st)))
+      (rc = node_array(c, tree, tpath, "split_type", 0, nn, &st)) ||
+      (rc = node_array(c, tree, tpath, "sum_hessian", 0, nn, &sh)))
     return rc;
   if (T > 1) {
     if ((rc = lm__xj_get_field(c, tree, tpath, "leaf_weights", json_type_array, 0, &lw))) return rc;
@@ -399,6 +404,7 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
     return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
   }
   t->n_nodes = (uint32_t)nn;
+  int has_cover = sh != NULL;
   for (size_t k = 0; k < nn; k++) {
     lm_ir_node *nd = &t->nodes[k];
     int64_t l, r, f, d, s = 0;
@@ -471,7 +477,15 @@ static int parse_tree(xj *c, json_object *tree, const char *tpath, lm_ir_tree *t
     nd->feature = (uint32_t)f;
     nd->default_left = (uint8_t)d;
     nd->categorical = (uint8_t)s;
+    /* sum_hessian (optional): the node's cover, the weight TreeSHAP gives its subtree. */
+    float cov;
+    if (sh && (rc = lm__xj_num_to_float(c, json_object_array_get_idx(sh, k),
+                                        AT(tpath, "sum_hessian", k), &cov)))
+      goto out;
+    nd->cover = sh ? cov : 0.0;
+    if (sh && !isfinite(cov)) has_cover = 0; /* no usable cover: the tree gets none */
   }
+  t->has_cover = (uint8_t)has_cover;
   if ((rc = tree_walk(c, tpath, t))) goto out;
   if ((rc = tree_categories(c, tree, tpath, t))) goto out;
   if (T > 1) {

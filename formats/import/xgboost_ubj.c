@@ -27,8 +27,8 @@
  *   back into the same float bit for bit (see num_to_float in xgboost_json.c). A float64 'D' is
  *   rounded to float32 on the spot — every number lmrt reads from a model is a float32 — so it
  *   reaches the IR as XGBoost would round it.
- * - Per-node statistics the IR does not use (base_weights, loss_changes, sum_hessian, parents)
- *   are decoded and checked but not built; a pickle snapshot's "Config" likewise. This halves
+ * - Per-node statistics the IR does not use (base_weights, loss_changes, parents) are decoded
+ *   and checked but not built (sum_hessian is: it is the cover TreeSHAP needs); a pickle snapshot's "Config" likewise. This halves
  *   the work on large models and changes nothing the walk sees: it never reads them.
  * - Strictness beyond XGBoost's reader: every count is checked against the bytes left before
  *   anything is allocated; keys and strings must not contain NUL bytes (json-c strings are C
@@ -244,8 +244,7 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
 
 /* Values the IR never uses: checked, not built (see the file comment). */
 static int skipped_key(const char *k) {
-  return !strcmp(k, "base_weights") || !strcmp(k, "loss_changes") || !strcmp(k, "sum_hessian") ||
-         !strcmp(k, "parents");
+  return !strcmp(k, "base_weights") || !strcmp(k, "loss_changes") || !strcmp(k, "parents");
 }
 
 /* '{' already consumed at *pos - 1. */

@@ -1,0 +1,83 @@
+/*
+ * shap.h — exact TreeSHAP feature contributions (XGBoost's pred_contribs) over per-leaf path
+ * tables. The table is derived once from a verified view that carries COVER (formats/SPEC.md):
+ * for every leaf, the unique features on its root path, each with its zero fraction (the
+ * product of cover(child) / cover(parent) over the path's edges on that feature) and the edges
+ * a row must follow for its one fraction to be 1. Scoring a row then needs no recursion and no
+ * allocation: per tree, one decision per internal node, then per leaf the unique-path
+ * polynomial (extend every element, then the unwound sum of each) — O(leaves × depth²).
+ * The runtime owns the table (runtime/contrib.c builds it on first use and keeps it with the
+ * model); the kernels only read it.
+ */
+#ifndef LM_KERNELS_SHAP_H
+#define LM_KERNELS_SHAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/lmf.h"
+
+typedef struct lm__shap_elem {
+  uint32_t feature;    /* split feature of this unique path element */
+  uint32_t first_edge; /* its edges: edges[first_edge, +n_edges) */
+  uint32_t n_edges;
+  uint32_t pad;
+  double zero;         /* zero fraction: product of cover(child) / cover(parent) on its edges */
+} lm__shap_elem;
+
+typedef struct lm__shap_leaf {
+  double value;        /* leaf value × tree weight */
+  uint32_t node;       /* its index inside the tree */
+  uint32_t pad;
+  uint32_t first_elem; /* elems[first_elem, +n_elems): the unique features of the path */
+  uint32_t n_elems;
+  uint64_t pat;        /* UINT64_MAX, or where in pat this leaf's 2^n_elems × n_elems
+                          contributions start (row p: bit j set when element j is followed) */
+} lm__shap_leaf;
+
+typedef struct lm__shap_tree {
+  uint32_t first_node, n_nodes; /* as TREES */
+  uint32_t first_leaf, n_leaves;
+  uint32_t group;
+} lm__shap_tree;
+
+typedef struct lm__shap {
+  uint32_t n_trees, n_leaves, n_elems, num_features, num_outputs;
+  uint32_t max_nodes;  /* nodes of the largest tree */
+  uint32_t max_elems;  /* unique features on the longest path */
+  lm__shap_tree *trees;
+  lm__shap_leaf *leaves;
+  lm__shap_elem *elems;
+  uint32_t *edges;     /* (node index inside the tree << 1) | 1 when the edge goes right */
+  uint32_t *ninfo;     /* per node (NODES order) of a split: the index, among the unique
+                          features of any path through it, of its feature (bits 0–15), and
+                          bit 16 when it is that feature's first split on the path */
+  float *pat;          /* pattern tables of the leaves that have one (see lm__shap_leaf.pat),
+                          float32: half the memory traffic; each value is within 6e-8
+                          relative of its double, and sums are kept in double */
+  uint32_t *efeat;     /* elems[i].feature again, packed, for the pattern-table loop */
+  double *bias;        /* num_outputs: base_margin + Σ over the output's trees of weight ×
+                          the root's cover-weighted mean value */
+  size_t bytes;        /* memory the table holds */
+} lm__shap;
+
+/* Build the table of a tree model whose view has COVER. LM_EUNSUPPORTED (message naming
+ * `name`) without COVER, for LightGBM semantics or linear models; LM_ENOMEM. */
+LM_INTERNAL int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out);
+LM_INTERNAL void lm__shap_free(lm__shap *s);
+/* Scratch bytes lm__shap_row__scalar needs. */
+LM_INTERNAL size_t lm__shap_scratch(const lm__shap *s);
+/* Add the contributions of n rows x (n × num_features floats) to phi (n × num_outputs ×
+ * (num_features + 1) doubles, bias last per output; the caller initialises it, e.g. the bias
+ * column with s->bias). Trees outer, rows inner: callers pass blocks of rows small enough for
+ * phi to stay in cache (lm__shap_block_rows). */
+LM_INTERNAL void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x,
+                                       size_t n, double *phi, void *scratch);
+/* Rows per block: phi of a block within 128 KiB, between 1 and 64 rows. */
+static inline size_t lm__shap_block_rows(const lm__shap *s) {
+  size_t w = (size_t)s->num_outputs * ((size_t)s->num_features + 1) * sizeof(double);
+  size_t b = ((size_t)128 << 10) / w;
+  return b < 1 ? 1 : b > 64 ? 64 : b;
+}
+
+#endif
