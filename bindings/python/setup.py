@@ -107,7 +107,24 @@ ext = Extension(
     extra_link_args=["-Wl,--exclude-libs,ALL", "-Wl,-rpath," + OPENBLAS_DIR],
 )
 
+# The metadata lives here, not in a pyproject.toml: with a [build-system] table pip builds in an
+# isolated environment and must download setuptools, which fails offline; without one, a plain
+# `pip install ./bindings/python` builds with the setuptools, wheel and numpy Debian installed
+# (python3-setuptools, python3-wheel, python3-numpy), and `python3 -m build --no-isolation` too.
+with open(os.path.join(HERE, "README.md"), encoding="utf-8") as f:
+    _readme = f.read()
+
 setup(
+    name="lmrt",
     version=loc["version"],
+    description="Score XGBoost, LightGBM and linear models from .lm files with liblmrt",
+    long_description=_readme,
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    install_requires=["numpy"],
+    extras_require={"pandas": ["pandas"]},
+    license="Proprietary",
+    packages=["lmrt"],
+    package_data={"lmrt": ["py.typed", "*.pyi"]},
     ext_modules=[ext],
 )
