@@ -9,9 +9,11 @@
  * line follows, so that trailing blank lines can be ignored while a blank line between rows
  * still counts as a row (a missing value for a one-column file, an error otherwise). LIBSVM rows
  * (`label idx:val ...`) are parsed by their own function into the same rows. Every error is one
- * line, "FILE:LINE:COL: what" (or "FILE:LINE: what" about a header).
+ * line, "FILE:LINE:COL: what" (or "FILE:LINE: what" about a header). The header detection and
+ * column mapping are in csv_header.c; the two share csv_internal.h.
  */
 #include "tools/csv.h"
+#include "tools/csv_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,54 +24,9 @@
 #include <string.h>
 #include <sys/types.h>
 
-#define SKIP SIZE_MAX   /* map entry of a column that is not a value (the index) */
-#define NONE SIZE_MAX   /* no index column */
-#define LIST_SHOWN 6    /* names listed in a header error before "... and N more" */
+/* SKIP, NONE, LIST_SHOWN, field, struct lm_csv: csv_internal.h */
 
-typedef struct field {
-  size_t off, len; /* content in the record buffer (quotes undone) */
-  size_t col;      /* byte offset of the field's start, for errors */
-  int quoted;
-} field;
-
-struct lm_csv {
-  FILE *f;
-  char *name;
-  lm_csv_options o;
-  char *index_col;       /* copy of o.index_col */
-  char delim;
-  size_t ncols;          /* values per row; 0 until known */
-  size_t nfile;          /* fields per record; 0 until known */
-  size_t *map;           /* nfile entries: value index, or SKIP */
-  unsigned char *seen;   /* LIBSVM: indices given in the current row */
-  int mapped;            /* columns mapped (the header, if any, consumed) */
-  int header_checked;
-  int has_header;
-  char **hdr;            /* header fields (unquoted, trimmed unless quoted) */
-  size_t nhdr, hdr_line;
-  char *buf;             /* the record: getline buffer, continuation lines appended */
-  size_t cap;
-  size_t len;            /* length of the buffered record, final newline stripped */
-  char *more;            /* getline buffer of continuation lines */
-  size_t more_cap;
-  field *fl;             /* fields of the record being parsed */
-  size_t nfl, flcap;
-  int have_line;         /* buf holds a non-blank record not yet returned */
-  size_t line_no;        /* its (first) line number */
-  size_t lines_read;     /* physical lines read so far */
-  size_t pending_blank;  /* blank lines read after a row and before the buffered line */
-  size_t blank_line_no;  /* line number of the first of them */
-  int seen_nonblank;     /* a non-blank line has been read (since the header) */
-  int eof;
-  int failed;
-  size_t cur_line;       /* line of the last row returned, or of the error */
-  size_t rows;
-  char err[768];
-  char note[512];
-};
-
-static void csv_fail(lm_csv *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void csv_fail(lm_csv *r, const char *fmt, ...) {
+void lm__csv_fail(lm_csv *r, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(r->err, sizeof r->err, fmt, ap);
@@ -77,8 +34,7 @@ static void csv_fail(lm_csv *r, const char *fmt, ...) {
   r->failed = 1;
 }
 
-static void add_note(lm_csv *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_note(lm_csv *r, const char *fmt, ...) {
+void lm__csv_add_note(lm_csv *r, const char *fmt, ...) {
   size_t o = strlen(r->note);
   if (o && o + 2 < sizeof r->note) {
     memcpy(r->note + o, "; ", 3);
@@ -177,10 +133,10 @@ static ssize_t read_line(lm_csv *r, char **b, size_t *cap) {
   if (n < 0) {
     if (ferror(r->f)) {
       r->cur_line = r->lines_read + 1;
-      csv_fail(r, "%s:%zu: read error: %s", r->name, r->cur_line, strerror(errno ? errno : EIO));
+      lm__csv_fail(r, "%s:%zu: read error: %s", r->name, r->cur_line, strerror(errno ? errno : EIO));
     } else if (!feof(r->f) && errno == ENOMEM) {
       r->cur_line = r->lines_read + 1;
-      csv_fail(r, "%s:%zu: out of memory reading a line", r->name, r->cur_line);
+      lm__csv_fail(r, "%s:%zu: out of memory reading a line", r->name, r->cur_line);
     } else {
       r->eof = 1;
     }
@@ -202,7 +158,7 @@ static ssize_t read_line(lm_csv *r, char **b, size_t *cap) {
 /* Read lines until a non-blank record is buffered (have_line) or the input ends (eof). Blank
  * lines before the first non-blank line are dropped; later ones are counted in pending_blank.
  * Returns 0, or -1 after recording an error. */
-static int fill(lm_csv *r) {
+int lm__csv_fill(lm_csv *r) {
   while (!r->have_line && !r->eof) {
     ssize_t n = read_line(r, &r->buf, &r->cap);
     if (n < 0) {
@@ -232,7 +188,7 @@ static int fill(lm_csv *r) {
         char *nb = realloc(r->buf, nc);
         if (!nb) {
           r->cur_line = r->line_no;
-          csv_fail(r, "%s:%zu: out of memory reading a record", r->name, r->line_no);
+          lm__csv_fail(r, "%s:%zu: out of memory reading a record", r->name, r->line_no);
           return -1;
         }
         r->buf = nb;
@@ -248,7 +204,7 @@ static int fill(lm_csv *r) {
 }
 
 /* 0 = parsed, -1 = not a number, -2 = out of memory. s[0 .. n) is already trimmed. */
-static int parse_trimmed(const char *s, size_t n, double *out) {
+int lm__csv_parse_trimmed(const char *s, size_t n, double *out) {
   if (n == 0 || (n == 2 && s[0] == 'N' && s[1] == 'A')) {
     *out = NAN;
     return 0;
@@ -272,7 +228,7 @@ static int parse_trimmed(const char *s, size_t n, double *out) {
   return 0;
 }
 
-static void trim(const char **s, size_t *n) {
+void lm__csv_trim(const char **s, size_t *n) {
   const char *p = *s, *e = *s + *n;
   while (p < e && (*p == ' ' || *p == '\t')) p++;
   while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
@@ -282,12 +238,12 @@ static void trim(const char **s, size_t *n) {
 
 int lm_csv_parse_field(const char *s, size_t n, double *out) {
   if (memchr(s, ',', n)) return -1;
-  trim(&s, &n);
-  return parse_trimmed(s, n, out) == 0 ? 0 : -1;
+  lm__csv_trim(&s, &n);
+  return lm__csv_parse_trimmed(s, n, out) == 0 ? 0 : -1;
 }
 
 /* Quote a field for an error message: printable ASCII as is, the rest as \xHH, cut at 40. */
-static void quote(char *dst, size_t cap, const char *s, size_t n) {
+void lm__csv_quote(char *dst, size_t cap, const char *s, size_t n) {
   size_t o = 0;
   const size_t limit = 40;
   for (size_t i = 0; i < n && i < limit; i++) {
@@ -310,7 +266,7 @@ static void quote(char *dst, size_t cap, const char *s, size_t n) {
 }
 
 /* Split line[0 .. len) into r->fl, undoing quotes in place. 0, or -1 after an error. */
-static int split(lm_csv *r, char *line, size_t len, size_t line_no) {
+int lm__csv_split(lm_csv *r, char *line, size_t len, size_t line_no) {
   r->nfl = 0;
   size_t i = 0;
   for (;;) {
@@ -318,7 +274,7 @@ static int split(lm_csv *r, char *line, size_t len, size_t line_no) {
       size_t nc = r->flcap ? r->flcap * 2 : 64;
       field *nf = realloc(r->fl, nc * sizeof *nf);
       if (!nf) {
-        csv_fail(r, "%s:%zu: out of memory", r->name, line_no);
+        lm__csv_fail(r, "%s:%zu: out of memory", r->name, line_no);
         return -1;
       }
       r->fl = nf;
@@ -331,7 +287,7 @@ static int split(lm_csv *r, char *line, size_t len, size_t line_no) {
       size_t w = j + 1, k = j + 1;
       for (;;) {
         if (k >= len) {
-          csv_fail(r, "%s:%zu:%zu: unterminated quoted field (field %zu)", r->name, line_no,
+          lm__csv_fail(r, "%s:%zu:%zu: unterminated quoted field (field %zu)", r->name, line_no,
                    j + 1, r->nfl);
           return -1;
         }
@@ -349,7 +305,7 @@ static int split(lm_csv *r, char *line, size_t len, size_t line_no) {
       *f = (field){.off = j + 1, .len = w - (j + 1), .col = j, .quoted = 1};
       while (k < len && is_pad(r, line[k])) k++;
       if (k < len && line[k] != r->delim) {
-        csv_fail(r, "%s:%zu:%zu: text after a closing quote (field %zu)", r->name, line_no,
+        lm__csv_fail(r, "%s:%zu:%zu: text after a closing quote (field %zu)", r->name, line_no,
                  k + 1, r->nfl);
         return -1;
       }
@@ -366,293 +322,17 @@ static int split(lm_csv *r, char *line, size_t len, size_t line_no) {
 }
 
 /* Field k of the split record, trimmed. */
-static void field_text(const lm_csv *r, const char *line, size_t k, const char **s, size_t *n) {
+void lm__csv_field_text(const lm_csv *r, const char *line, size_t k, const char **s, size_t *n) {
   *s = line + r->fl[k].off;
   *n = r->fl[k].len;
-  trim(s, n);
-}
-
-/* The first record is a header (LM_CSV_HEADER_AUTO): a field that is neither a number nor a
- * missing marker, or pandas' "", "0", "1", ... of default integer column names. */
-static int looks_like_header(const lm_csv *r, const char *line) {
-  for (size_t k = 0; k < r->nfl; k++) {
-    const char *s;
-    size_t n;
-    double v;
-    field_text(r, line, k, &s, &n);
-    if (parse_trimmed(s, n, &v) == -1) return 1;
-  }
-  if (r->nfl < 2) return 0;
-  for (size_t k = 0; k < r->nfl; k++) {
-    const char *s;
-    size_t n;
-    char want[32];
-    field_text(r, line, k, &s, &n);
-    int wl = k ? snprintf(want, sizeof want, "%zu", k - 1) : 0;
-    if (n != (size_t)wl || memcmp(s, want, n) != 0) return 0;
-  }
-  return 1;
-}
-
-/* Decide once whether the first record is a header; if so keep its fields and consume it. */
-static int detect_header(lm_csv *r) {
-  if (r->header_checked) return r->failed ? -1 : 0;
-  r->header_checked = 1;
-  if (r->o.format != LM_CSV_CSV || r->o.header == LM_CSV_HEADER_NO) return 0;
-  if (fill(r) < 0) return -1;
-  if (!r->have_line) return 0;
-  char *copy = malloc(r->len + 1);
-  if (!copy) {
-    csv_fail(r, "%s:%zu: out of memory", r->name, r->line_no);
-    return -1;
-  }
-  memcpy(copy, r->buf, r->len + 1);
-  r->cur_line = r->line_no;
-  int rc = split(r, copy, r->len, r->line_no);
-  if (rc == 0 && (r->o.header == LM_CSV_HEADER_YES || looks_like_header(r, copy))) {
-    r->hdr = calloc(r->nfl, sizeof *r->hdr);
-    if (!r->hdr) rc = -1;
-    for (size_t k = 0; rc == 0 && k < r->nfl; k++) {
-      const char *s = copy + r->fl[k].off;
-      size_t n = r->fl[k].len;
-      if (!r->fl[k].quoted) trim(&s, &n);
-      r->hdr[k] = malloc(n + 1);
-      if (!r->hdr[k]) {
-        rc = -1;
-        break;
-      }
-      memcpy(r->hdr[k], s, n);
-      r->hdr[k][n] = '\0';
-      r->nhdr = k + 1;
-    }
-    if (rc < 0 && !r->failed) csv_fail(r, "%s:%zu: out of memory", r->name, r->line_no);
-    r->has_header = 1;
-    r->hdr_line = r->line_no;
-    r->have_line = 0;      /* consumed */
-    r->seen_nonblank = 0;  /* blank lines between the header and the first row are ignored */
-    r->pending_blank = 0;
-  }
-  free(copy);
-  return rc;
-}
-
-int lm_csv_has_header(lm_csv *r) {
-  if (r->failed) return -1;
-  return detect_header(r) < 0 ? -1 : r->has_header;
-}
-
-/* Append `"name"` (quoted as in errors) to dst, up to LIST_SHOWN of them then "... and N more". */
-static void list_name(char *dst, size_t cap, size_t *shown, size_t total, const char *name) {
-  size_t o = strlen(dst);
-  if (*shown == LIST_SHOWN) {
-    snprintf(dst + o, cap - o, ", ... and %zu more", total - LIST_SHOWN);
-    (*shown)++;
-    return;
-  }
-  if (*shown > LIST_SHOWN) return;
-  char q[200];
-  quote(q, sizeof q, name, strlen(name));
-  snprintf(dst + o, cap - o, "%s\"%s\"", *shown ? ", " : "", q);
-  (*shown)++;
-}
-
-typedef struct name_ix {
-  const char *name;
-  size_t i;
-} name_ix;
-
-static int cmp_name(const void *a, const void *b) {
-  return strcmp(((const name_ix *)a)->name, ((const name_ix *)b)->name);
-}
-
-/* Header columns matched to the feature names (r->o.names, r->ncols of them). */
-static int match_names(lm_csv *r, size_t idx) {
-  size_t nf = r->ncols;
-  name_ix *sorted = malloc((nf ? nf : 1) * sizeof *sorted);
-  unsigned char *taken = calloc(nf ? nf : 1, 1);
-  size_t *where = malloc((nf ? nf : 1) * sizeof *where); /* header column of each feature */
-  int rc = -1;
-  if (!sorted || !taken || !where) {
-    csv_fail(r, "%s:%zu: out of memory", r->name, r->hdr_line);
-    goto done;
-  }
-  for (size_t i = 0; i < nf; i++) sorted[i] = (name_ix){r->o.names[i], i};
-  qsort(sorted, nf, sizeof *sorted, cmp_name);
-  size_t n_unexpected = 0, n_missing = 0;
-  for (size_t j = 0; j < r->nhdr; j++) {
-    if (j == idx) continue;
-    name_ix key = {r->hdr[j], 0};
-    name_ix *hit = bsearch(&key, sorted, nf, sizeof *sorted, cmp_name);
-    /* equal names (a model should have none): the first one not yet taken */
-    while (hit && hit > sorted && !strcmp(hit[-1].name, r->hdr[j])) hit--;
-    while (hit && taken[hit->i] && hit + 1 < sorted + nf && !strcmp(hit[1].name, r->hdr[j]))
-      hit++;
-    if (!hit) {
-      r->map[j] = SKIP;
-      n_unexpected++;
-      continue;
-    }
-    if (taken[hit->i]) {
-      char q[200];
-      quote(q, sizeof q, r->hdr[j], strlen(r->hdr[j]));
-      csv_fail(r, "%s:%zu: column \"%s\" appears twice (columns %zu and %zu)", r->name,
-               r->hdr_line, q, where[hit->i] + 1, j + 1);
-      goto done;
-    }
-    taken[hit->i] = 1;
-    where[hit->i] = j;
-    r->map[j] = hit->i;
-  }
-  for (size_t i = 0; i < nf; i++) n_missing += !taken[i];
-  if (n_unexpected || n_missing) {
-    char miss[300] = "", unexp[300] = "";
-    size_t shown = 0;
-    for (size_t i = 0; i < nf; i++)
-      if (!taken[i]) list_name(miss, sizeof miss, &shown, n_missing, r->o.names[i]);
-    shown = 0;
-    for (size_t j = 0; j < r->nhdr; j++)
-      if (j != idx && r->map[j] == SKIP) list_name(unexp, sizeof unexp, &shown, n_unexpected, r->hdr[j]);
-    char msg[700] = "";
-    if (n_missing)
-      snprintf(msg, sizeof msg, "missing column%s %s", n_missing == 1 ? "" : "s", miss);
-    if (n_unexpected) {
-      size_t o = strlen(msg);
-      snprintf(msg + o, sizeof msg - o, "%sunexpected column%s %s", o ? "; " : "",
-               n_unexpected == 1 ? "" : "s", unexp);
-    }
-    csv_fail(r, "%s:%zu: the header does not match the model's %zu feature names: %s", r->name,
-             r->hdr_line, nf, msg);
-    goto done;
-  }
-  rc = 0;
-done:
-  free(sorted);
-  free(taken);
-  free(where);
-  return rc;
-}
-
-static int all_digits(const char *s) {
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (*s < '0' || *s > '9') return 0;
-  return 1;
-}
-
-/* Map file columns to values, once: the header (if any), the index column, names or order. */
-static int map_columns(lm_csv *r) {
-  if (r->mapped) return r->failed ? -1 : 0;
-  if (r->failed) return -1;
-  if (r->o.format == LM_CSV_LIBSVM) {
-    if (r->ncols == 0) {
-      csv_fail(r, "%s: LIBSVM rows need the number of features", r->name);
-      return -1;
-    }
-    r->seen = calloc(r->ncols, 1);
-    if (!r->seen) {
-      csv_fail(r, "%s: out of memory", r->name);
-      return -1;
-    }
-    r->mapped = 1;
-    return 0;
-  }
-  if (detect_header(r) < 0) return -1;
-  size_t hl = r->has_header ? r->hdr_line : 1;
-  r->cur_line = hl;
-  /* the index column */
-  size_t idx = NONE;
-  const char *ic = r->o.index_col;
-  if (ic) {
-    if (all_digits(ic)) {
-      errno = 0;
-      unsigned long long v = strtoull(ic, NULL, 10);
-      idx = errno || v >= SIZE_MAX ? SIZE_MAX - 1 : (size_t)v;
-    } else if (!r->has_header) {
-      csv_fail(r, "%s:1: index column \"%s\" is named, but the file has no header line", r->name,
-               ic);
-      return -1;
-    } else {
-      for (size_t j = 0; j < r->nhdr && idx == NONE; j++)
-        if (!strcmp(r->hdr[j], ic)) idx = j;
-      if (idx == NONE) {
-        char q[200];
-        quote(q, sizeof q, ic, strlen(ic));
-        csv_fail(r, "%s:%zu: no column named \"%s\" (the index column)", r->name, hl, q);
-        return -1;
-      }
-    }
-  } else if (r->has_header && r->nhdr >= 2 && r->hdr[0][0] == '\0') {
-    idx = 0;
-    add_note(r, "column 1 has an empty header (pandas' index): skipped");
-  }
-  /* fields per record, values per row */
-  if (r->has_header) {
-    r->nfile = r->nhdr;
-  } else if (r->ncols) {
-    r->nfile = r->ncols + (idx != NONE);
-  } else {
-    if (fill(r) < 0) return -1;
-    if (!r->have_line) { /* no rows: nothing to map */
-      r->mapped = 1;
-      return 0;
-    }
-    char *copy = malloc(r->len + 1);
-    if (!copy) {
-      csv_fail(r, "%s:%zu: out of memory", r->name, r->line_no);
-      return -1;
-    }
-    memcpy(copy, r->buf, r->len + 1);
-    r->cur_line = r->line_no;
-    int rc = split(r, copy, r->len, r->line_no);
-    free(copy);
-    if (rc < 0) return -1;
-    r->nfile = r->nfl;
-  }
-  if (idx != NONE && idx >= r->nfile) {
-    csv_fail(r, "%s:%zu: index column %s is beyond the file's %zu columns (counted from 0)",
-             r->name, hl, ic, r->nfile);
-    return -1;
-  }
-  size_t nvals = r->nfile - (idx != NONE);
-  if (nvals == 0) {
-    csv_fail(r, "%s:%zu: no value columns besides the index column", r->name, hl);
-    return -1;
-  }
-  r->map = malloc(r->nfile * sizeof *r->map);
-  if (!r->map) {
-    csv_fail(r, "%s: out of memory", r->name);
-    return -1;
-  }
-  int names = r->o.names && r->ncols;
-  for (size_t i = 0; names && i < r->ncols; i++)
-    if (!r->o.names[i]) names = 0;
-  if (r->has_header && names) {
-    if (idx != NONE) r->map[idx] = SKIP;
-    if (match_names(r, idx) < 0) return -1;
-  } else {
-    if (r->has_header && r->ncols && nvals != r->ncols) {
-      csv_fail(r, "%s:%zu: the header has %zu columns%s, expected %zu", r->name, hl, r->nfile,
-               idx != NONE ? " with the index column" : "", r->ncols + (idx != NONE));
-      return -1;
-    }
-    for (size_t j = 0, v = 0; j < r->nfile; j++) r->map[j] = j == idx ? SKIP : v++;
-    r->ncols = nvals;
-  }
-  r->mapped = 1;
-  return 0;
-}
-
-long lm_csv_cols(lm_csv *r) {
-  if (r->failed) return -1;
-  if (map_columns(r) < 0) return -1;
-  return (long)r->ncols;
+  lm__csv_trim(s, n);
 }
 
 static int parse_line(lm_csv *r, char *line, size_t len, size_t line_no, double *row) {
   r->cur_line = line_no;
-  if (split(r, line, len, line_no) < 0) return -1;
+  if (lm__csv_split(r, line, len, line_no) < 0) return -1;
   if (r->nfl > r->nfile) {
-    csv_fail(r, "%s:%zu:%zu: too many fields: %zu, expected %zu", r->name, line_no,
+    lm__csv_fail(r, "%s:%zu:%zu: too many fields: %zu, expected %zu", r->name, line_no,
              r->fl[r->nfile].col + 1, r->nfl, r->nfile);
     return -1;
   }
@@ -661,16 +341,16 @@ static int parse_line(lm_csv *r, char *line, size_t len, size_t line_no, double 
     if (m == SKIP) continue;
     const char *f;
     size_t n;
-    field_text(r, line, k, &f, &n);
-    int rc = parse_trimmed(f, n, &row[m]);
+    lm__csv_field_text(r, line, k, &f, &n);
+    int rc = lm__csv_parse_trimmed(f, n, &row[m]);
     if (rc != 0) {
       size_t col = r->fl[k].quoted ? r->fl[k].col + 1 : (size_t)(f - line) + 1;
       if (rc == -2) {
-        csv_fail(r, "%s:%zu:%zu: out of memory", r->name, line_no, col);
+        lm__csv_fail(r, "%s:%zu:%zu: out of memory", r->name, line_no, col);
       } else {
         char q8[256];
-        quote(q8, sizeof q8, f, n);
-        csv_fail(r, "%s:%zu:%zu: bad number \"%s\" (field %zu)", r->name, line_no, col, q8,
+        lm__csv_quote(q8, sizeof q8, f, n);
+        lm__csv_fail(r, "%s:%zu:%zu: bad number \"%s\" (field %zu)", r->name, line_no, col, q8,
                  k + 1);
       }
       return -1;
@@ -678,10 +358,10 @@ static int parse_line(lm_csv *r, char *line, size_t len, size_t line_no, double 
   }
   if (r->nfl < r->nfile) {
     if (is_blank(line, len))
-      csv_fail(r, "%s:%zu:%zu: blank line, expected %zu fields", r->name, line_no, len + 1,
+      lm__csv_fail(r, "%s:%zu:%zu: blank line, expected %zu fields", r->name, line_no, len + 1,
                r->nfile);
     else
-      csv_fail(r, "%s:%zu:%zu: too few fields: %zu, expected %zu", r->name, line_no, len + 1,
+      lm__csv_fail(r, "%s:%zu:%zu: too few fields: %zu, expected %zu", r->name, line_no, len + 1,
                r->nfl, r->nfile);
     return -1;
   }
@@ -692,7 +372,7 @@ static int parse_line(lm_csv *r, char *line, size_t len, size_t line_no, double 
 static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, double *row) {
   r->cur_line = line_no;
   if (is_blank(line, len)) {
-    csv_fail(r, "%s:%zu:1: blank line, expected a LIBSVM row (label index:value ...)", r->name,
+    lm__csv_fail(r, "%s:%zu:1: blank line, expected a LIBSVM row (label index:value ...)", r->name,
              line_no);
     return -1;
   }
@@ -712,8 +392,8 @@ static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, doubl
     char q[256];
     if (!colon) {
       if (first) continue; /* the label */
-      quote(q, sizeof q, tok, tl);
-      csv_fail(r, "%s:%zu:%zu: bad LIBSVM pair \"%s\" (expected index:value)", r->name, line_no,
+      lm__csv_quote(q, sizeof q, tok, tl);
+      lm__csv_fail(r, "%s:%zu:%zu: bad LIBSVM pair \"%s\" (expected index:value)", r->name, line_no,
                t + 1, q);
       return -1;
     }
@@ -726,25 +406,25 @@ static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, doubl
       else fi = fi * 10 + (size_t)(tok[k] - '0');
     }
     if (!ok) {
-      quote(q, sizeof q, tok, tl);
-      csv_fail(r, "%s:%zu:%zu: bad LIBSVM pair \"%s\" (expected index:value, index an integer)",
+      lm__csv_quote(q, sizeof q, tok, tl);
+      lm__csv_fail(r, "%s:%zu:%zu: bad LIBSVM pair \"%s\" (expected index:value, index an integer)",
                r->name, line_no, t + 1, q);
       return -1;
     }
     if (fi >= r->ncols) {
-      csv_fail(r, "%s:%zu:%zu: feature index %zu out of range: the model has %zu features, "
+      lm__csv_fail(r, "%s:%zu:%zu: feature index %zu out of range: the model has %zu features, "
                "indices 0 to %zu (0-based)", r->name, line_no, t + 1, fi, r->ncols, r->ncols - 1);
       return -1;
     }
     if (r->seen[fi]) {
-      csv_fail(r, "%s:%zu:%zu: feature index %zu given twice", r->name, line_no, t + 1, fi);
+      lm__csv_fail(r, "%s:%zu:%zu: feature index %zu given twice", r->name, line_no, t + 1, fi);
       return -1;
     }
     r->seen[fi] = 1;
-    int rc = parse_trimmed(colon + 1, tl - il - 1, &row[fi]);
+    int rc = lm__csv_parse_trimmed(colon + 1, tl - il - 1, &row[fi]);
     if (rc != 0) {
-      quote(q, sizeof q, colon + 1, tl - il - 1);
-      csv_fail(r, "%s:%zu:%zu: bad number \"%s\" (feature %zu)", r->name, line_no,
+      lm__csv_quote(q, sizeof q, colon + 1, tl - il - 1);
+      lm__csv_fail(r, "%s:%zu:%zu: bad number \"%s\" (feature %zu)", r->name, line_no,
                (size_t)(colon - line) + 2, q, fi);
       return -1;
     }
@@ -754,8 +434,8 @@ static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, doubl
 
 int lm_csv_next(lm_csv *r, double *row) {
   if (r->failed) return -1;
-  if (map_columns(r) < 0) return -1;
-  if (fill(r) < 0) return -1;
+  if (lm__csv_map_columns(r) < 0) return -1;
+  if (lm__csv_fill(r) < 0) return -1;
   if (!r->have_line) return 0; /* end: any blank lines held back were trailing */
   int rc;
   char empty[1] = "";

@@ -31,6 +31,9 @@
  * (out-of-band buffers). Memory stays linear in the input: each opcode creates at most one
  * value, memo indices may not exceed the number of bytes read, arrays are views of the input.
  *
+ * The numpy part (dtypes, arrays, scalars, joblib's array wrapper and the element accessors) is
+ * in pickle_numpy.c; the two share pickle_internal.h.
+ *
  * Errors name the input and the byte offset of the opcode ("model.pkl: byte 5: pickle opcode
  * 0x51 (BINPERSID) is not supported"), through the byte cursor (base/cursor.h).
  */
@@ -41,26 +44,13 @@
 #include <string.h>
 
 #include "formats/import/pickle.h"
+#include "formats/import/pickle_internal.h"
 #include "base/cursor.h"
 #include "base/error.h"
 
 /* ---- values ------------------------------------------------------------------------------- */
 
-typedef lm_pv pv;
-
-typedef struct lm_pickle {
-  lm_cursor c;  /* the input; c.at is the opcode being executed: errors are at the opcode */
-  char fld[32]; /* "pickle opcode NAME", the field of operand reads */
-  pv *all;      /* allocation list */
-  pv **stack;
-  size_t sp, stack_cap;
-  size_t *marks;
-  size_t nmarks, marks_cap;
-  pv **memo;
-  size_t memo_n, memo_cap;
-  uint8_t op;
-  uint8_t nested; /* inside joblib's nested pickle of an object array */
-} pk;
+/* pv, pk (struct lm_pickle), OOM() and FAIL(): pickle_internal.h */
 
 static const char *op_name(uint8_t op) {
   switch (op) {
@@ -137,7 +127,7 @@ static const char *op_name(uint8_t op) {
   return NULL;
 }
 
-static pv *pv_new(pk *k, uint8_t kind) {
+pv *lm__pk_pv_new(pk *k, uint8_t kind) {
   pv *v = calloc(1, sizeof *v);
   if (!v) return NULL;
   v->kind = kind;
@@ -166,8 +156,6 @@ void lm__pickle_free(pk *k) {
   free(k);
 }
 
-#define OOM() lm__fail(LM_ENOMEM, "%s: out of memory", k->c.name)
-#define FAIL(code, ...) lm__cur_fail(&k->c, code, __VA_ARGS__)
 
 static int grow(void **p, size_t *cap, size_t need_n, size_t elem) {
   if (need_n <= *cap) return 0;
@@ -339,7 +327,7 @@ static int make_global(pk *k, const uint8_t *m, size_t ml, const uint8_t *n, siz
                 "lmconvert reads; nothing in a pickle is ever called)",
                 lm__printable(a, sizeof a, m, ml), lm__printable(b, sizeof b, n, nl));
   }
-  pv *v = pv_new(k, LM_PV_GLOBAL);
+  pv *v = lm__pk_pv_new(k, LM_PV_GLOBAL);
   if (!v) return OOM();
   v->s = m, v->len = ml, v->s2 = n, v->len2 = nl;
   *out = v;
@@ -403,7 +391,7 @@ static int text_str(pk *k, pv **out) {
   size_t n;
   int rc = line(k, &s, &n);
   if (rc) return rc;
-  pv *v = pv_new(k, LM_PV_STR);
+  pv *v = lm__pk_pv_new(k, LM_PV_STR);
   if (!v || !(v->owned = malloc(2 * n + 1))) return OOM();
   uint8_t *o = v->owned;
   size_t on = 0;
@@ -487,263 +475,11 @@ static int text_float(pk *k, pv **out) {
   char *end = NULL;
   double d = strtod(buf, &end);
   if (end != buf + n) return FAIL(LM_EFORMAT, "pickle opcode FLOAT: not a number");
-  pv *v = pv_new(k, LM_PV_FLOAT);
+  pv *v = lm__pk_pv_new(k, LM_PV_FLOAT);
   if (!v) return OOM();
   v->d = d;
   *out = v;
   return LM_OK;
-}
-
-/* ---- numpy ---------------------------------------------------------------------------------- */
-
-/* numpy.dtype(descr): "f8", "i4", "u1", "b1", "V64", "O8", "U3", … (the byte order comes with
- * BUILD). */
-static int np_dtype(pk *k, const pv *descr, pv **out) {
-  const uint8_t *s = descr->s;
-  size_t n = descr->len, i = 0;
-  if (n && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) i++;
-  if (i >= n || !((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') || n - i > 12)
-    return FAIL(LM_EFORMAT, "numpy.dtype: descriptor is not a kind and a size");
-  char kind = (char)s[i++];
-  uint64_t size = 0;
-  for (; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return FAIL(LM_EFORMAT, "numpy.dtype: descriptor is not a kind and a size");
-    size = size * 10 + (uint64_t)(s[i] - '0');
-  }
-  if (kind == 'U') size *= 4;
-  if (size > (1u << 30)) return FAIL(LM_EFORMAT, "numpy.dtype: item size %llu out of range", (unsigned long long)size);
-  pv *v = pv_new(k, LM_PV_DTYPE);
-  if (!v) return OOM();
-  v->dt_kind = kind;
-  v->dt_size = (uint32_t)size;
-  v->dt_big = n && s[0] == '>';
-  *out = v;
-  return LM_OK;
-}
-
-/* dtype BUILD state: (version, byte order, subarray, names, fields, elsize, alignment, flags
- * [, metadata]). */
-static int np_dtype_build(pk *k, pv *dt, const pv *st) {
-  if (st->kind != LM_PV_TUPLE || st->n < 8 || st->items[0]->kind != LM_PV_INT ||
-      st->items[1]->kind != LM_PV_STR || st->items[1]->len != 1 || st->items[5]->kind != LM_PV_INT)
-    return FAIL(LM_EFORMAT, "pickle opcode BUILD: numpy dtype state is not (version, byte order, "
-                            "subarray, names, fields, elsize, alignment, flags)");
-  if (st->items[2]->kind != LM_PV_NONE)
-    return FAIL(LM_EUNSUPPORTED, "numpy dtype with a subarray: not supported");
-  dt->dt_big = st->items[1]->s[0] == '>';
-  const pv *f = st->items[4];
-  if (f->kind == LM_PV_DICT) dt->dt_fields = f;
-  else if (f->kind != LM_PV_NONE) return FAIL(LM_EFORMAT, "numpy dtype fields: expected a dict or None");
-  int64_t es = st->items[5]->i;
-  if (es > 0 && (dt->dt_kind == 'V' || dt->dt_kind == 'U' || dt->dt_kind == 'S')) {
-    if (es > (1 << 30)) return FAIL(LM_EFORMAT, "numpy dtype elsize %lld out of range", (long long)es);
-    dt->dt_size = (uint32_t)es;
-  }
-  return LM_OK;
-}
-
-/* shape tuple → a's shape and element count. */
-static int np_shape(pk *k, pv *a, const pv *shape) {
-  if (shape->kind != LM_PV_TUPLE) return FAIL(LM_EFORMAT, "numpy array shape: expected a tuple, got %s", lm__pv_kind_name(shape));
-  if (shape->n > LM_ND_MAXDIM) return FAIL(LM_EUNSUPPORTED, "numpy array of %zu dimensions (at most %d)", shape->n, LM_ND_MAXDIM);
-  uint64_t count = 1;
-  for (size_t i = 0; i < shape->n; i++) {
-    const pv *d = shape->items[i];
-    if (d->kind != LM_PV_INT || d->i < 0) return FAIL(LM_EFORMAT, "numpy array shape[%zu]: expected an int >= 0", i);
-    a->nd_shape[i] = (uint64_t)d->i;
-    if (d->i && count > ((uint64_t)1 << 62) / (uint64_t)d->i)
-      return FAIL(LM_EFORMAT, "numpy array shape: more than 2^62 elements");
-    count *= (uint64_t)d->i;
-  }
-  a->nd_ndim = (uint32_t)shape->n;
-  a->nd_count = count;
-  return LM_OK;
-}
-
-/* Elements of a (shape set) from bytes data[0, len) or a list of objects. */
-static int np_data(pk *k, pv *a, const pv *dt, const pv *data) {
-  a->nd_dtype = dt;
-  if (dt->dt_kind == 'O') {
-    if (data->kind != LM_PV_LIST || data->n != a->nd_count)
-      return FAIL(LM_EFORMAT, "numpy object array: expected a list of %llu values, got %s",
-                  (unsigned long long)a->nd_count, lm__pv_kind_name(data));
-    if (data->n && !(a->nd_objs = malloc(data->n * sizeof *a->nd_objs))) return OOM();
-    if (data->n) memcpy(a->nd_objs, data->items, data->n * sizeof *a->nd_objs);
-    return LM_OK;
-  }
-  if (data->kind != LM_PV_BYTES)
-    return FAIL(LM_EFORMAT, "numpy array data: expected bytes, got %s", lm__pv_kind_name(data));
-  if (dt->dt_size && a->nd_count > UINT64_MAX / dt->dt_size)
-    return FAIL(LM_EFORMAT, "numpy array: size overflows");
-  if ((uint64_t)data->len != a->nd_count * dt->dt_size)
-    return FAIL(LM_EFORMAT, "numpy array data: %zu bytes for %llu elements of %u bytes", data->len,
-                (unsigned long long)a->nd_count, dt->dt_size);
-  a->nd_data = data->s;
-  return LM_OK;
-}
-
-/* ndarray BUILD state (after _reconstruct): (version, shape, dtype, is_fortran, data). */
-static int np_array_build(pk *k, pv *a, const pv *st) {
-  if (st->kind != LM_PV_TUPLE || st->n != 5 || st->items[2]->kind != LM_PV_DTYPE ||
-      (st->items[3]->kind != LM_PV_BOOL && st->items[3]->kind != LM_PV_INT))
-    return FAIL(LM_EFORMAT, "pickle opcode BUILD: numpy array state is not (version, shape, dtype, "
-                            "is_fortran, data)");
-  int rc = np_shape(k, a, st->items[1]);
-  if (rc) return rc;
-  a->nd_fortran = st->items[3]->i != 0;
-  return np_data(k, a, st->items[2], st->items[4]);
-}
-
-static int run(pk *k, pv **result);
-
-/* joblib: the wrapper's BUILD state, then the array's bytes (or nested pickle) in the stream. */
-static int joblib_array(pk *k, pv *w, const pv *st) {
-  if (st->kind != LM_PV_DICT) return FAIL(LM_EFORMAT, "joblib NumpyArrayWrapper: state is not a dict");
-  const pv *dt = lm__pv_dict_get(st, "dtype"), *shape = lm__pv_dict_get(st, "shape"),
-           *order = lm__pv_dict_get(st, "order"), *sub = lm__pv_dict_get(st, "subclass"),
-           *align = lm__pv_dict_get(st, "numpy_array_alignment_bytes");
-  if (!dt || dt->kind != LM_PV_DTYPE || !shape || !order)
-    return FAIL(LM_EFORMAT, "joblib NumpyArrayWrapper: state without dtype, shape or order");
-  if (sub && !lm__pv_global_is(sub, "numpy", "ndarray")) {
-    char d[160];
-    return FAIL(LM_EUNSUPPORTED, "joblib array of subclass %s: not supported (numpy.ndarray is)",
-                lm__pv_describe(sub, d, sizeof d));
-  }
-  if (!lm__pv_str_is(order, "C") && !lm__pv_str_is(order, "F"))
-    return FAIL(LM_EFORMAT, "joblib NumpyArrayWrapper: order is not 'C' or 'F'");
-  pv a = {0};
-  int rc = np_shape(k, &a, shape);
-  if (rc) return rc;
-  a.nd_fortran = order->s[0] == 'F';
-  if (dt->dt_kind == 'O') {
-    if (k->nested) return FAIL(LM_EFORMAT, "joblib object array inside a joblib object array");
-    pk *k2 = calloc(1, sizeof *k2);
-    if (!k2) return OOM();
-    k2->c = k->c;
-    k2->nested = 1;
-    pv *res = NULL;
-    rc = run(k2, &res);
-    k->c.pos = k2->c.pos;
-    /* its values join ours, whatever happened */
-    if (k2->all) {
-      pv *last = k2->all;
-      while (last->next_alloc) last = last->next_alloc;
-      last->next_alloc = k->all;
-      k->all = k2->all;
-    }
-    free(k2->stack), free(k2->marks), free(k2->memo), free(k2);
-    if (rc) return rc;
-    if (res->kind != LM_PV_NDARRAY || !res->nd_dtype || res->nd_dtype->dt_kind != 'O' ||
-        res->nd_count != a.nd_count)
-      return FAIL(LM_EFORMAT, "joblib object array: the nested pickle does not hold the %llu "
-                              "objects announced", (unsigned long long)a.nd_count);
-    a.nd_objs = res->nd_objs, res->nd_objs = NULL;
-    a.nd_dtype = dt;
-  } else {
-    const uint8_t *q;
-    if (align && align->kind != LM_PV_NONE) {
-      if ((rc = lm__cur_take(&k->c, "joblib array padding", 1, &q))) return rc;
-      if ((rc = lm__cur_take(&k->c, "joblib array padding", q[0], &q))) return rc;
-    }
-    if (dt->dt_size && a.nd_count > (uint64_t)SIZE_MAX / dt->dt_size)
-      return FAIL(LM_EFORMAT, "joblib array: size overflows");
-    size_t nb = (size_t)(a.nd_count * dt->dt_size);
-    size_t at = k->c.pos;
-    if ((rc = lm__cur_take(&k->c, "joblib array data", nb, &q))) return rc;
-    k->c.at = at;
-    a.nd_data = q;
-    a.nd_dtype = dt;
-  }
-  w->kind = LM_PV_NDARRAY;
-  w->nd_dtype = a.nd_dtype;
-  w->nd_ndim = a.nd_ndim;
-  w->nd_fortran = a.nd_fortran;
-  memcpy(w->nd_shape, a.nd_shape, sizeof w->nd_shape);
-  w->nd_count = a.nd_count;
-  w->nd_data = a.nd_data;
-  w->nd_objs = a.nd_objs;
-  return LM_OK;
-}
-
-static double load_num(const uint8_t *p, char kind, uint32_t size, int big, int64_t *iv) {
-  uint8_t b[8];
-  if (size > 8) size = 8;
-  for (uint32_t j = 0; j < size; j++) b[j] = big ? p[size - 1 - j] : p[j];
-  uint64_t u = lm__le_n(b, (int)size);
-  *iv = 0;
-  switch (kind) {
-  case 'f':
-    if (size == 8) {
-      double d;
-      memcpy(&d, &u, 8);
-      *iv = d >= -9.2e18 && d <= 9.2e18 ? (int64_t)d : 0;
-      return d;
-    } else if (size == 4) {
-      uint32_t u32 = (uint32_t)u;
-      float f;
-      memcpy(&f, &u32, 4);
-      *iv = f >= -9.2e18f && f <= 9.2e18f ? (int64_t)f : 0;
-      return f;
-    }
-    return NAN;
-  case 'i':
-    if (size < 8 && (u >> (8 * size - 1) & 1)) u |= ~(uint64_t)0 << (8 * size);
-    *iv = (int64_t)u;
-    return (double)(int64_t)u;
-  case 'u':
-  case 'b':
-    *iv = u > INT64_MAX ? INT64_MAX : (int64_t)u;
-    return (double)u;
-  }
-  return NAN;
-}
-
-double lm__nd_get(const pv *a, uint64_t i, const pv *fdt, uint32_t off) {
-  const pv *dt = fdt ? fdt : a->nd_dtype;
-  int64_t iv;
-  return load_num(a->nd_data + i * a->nd_dtype->dt_size + off, dt->dt_kind, dt->dt_size,
-                  dt->dt_big, &iv);
-}
-
-int64_t lm__nd_get_i(const pv *a, uint64_t i, const pv *fdt, uint32_t off) {
-  const pv *dt = fdt ? fdt : a->nd_dtype;
-  int64_t iv;
-  load_num(a->nd_data + i * a->nd_dtype->dt_size + off, dt->dt_kind, dt->dt_size, dt->dt_big, &iv);
-  return iv;
-}
-
-uint64_t lm__nd_at2(const pv *a, uint64_t r, uint64_t c) {
-  return a->nd_fortran ? r + c * a->nd_shape[0] : r * a->nd_shape[1] + c;
-}
-
-int lm__dt_field(const pv *dt, const char *name, const pv **fdt, uint32_t *off) {
-  if (!dt || dt->kind != LM_PV_DTYPE || !dt->dt_fields) return -1;
-  const pv *f = lm__pv_dict_get(dt->dt_fields, name);
-  if (!f || f->kind != LM_PV_TUPLE || f->n < 2 || f->items[0]->kind != LM_PV_DTYPE ||
-      f->items[1]->kind != LM_PV_INT || f->items[1]->i < 0)
-    return -1;
-  const pv *t = f->items[0];
-  if ((uint64_t)f->items[1]->i + t->dt_size > dt->dt_size) return -1;
-  *fdt = t;
-  *off = (uint32_t)f->items[1]->i;
-  return 0;
-}
-
-/* numpy.core.multiarray.scalar(dtype, bytes): a number. */
-static pv *np_scalar(pk *k, const pv *args) {
-  if (args->n != 2 || args->items[0]->kind != LM_PV_DTYPE || args->items[1]->kind != LM_PV_BYTES)
-    return NULL;
-  const pv *dt = args->items[0], *b = args->items[1];
-  if (b->len != dt->dt_size || !strchr("fiub", dt->dt_kind) || dt->dt_kind == 0 ||
-      (dt->dt_kind == 'f' && dt->dt_size != 4 && dt->dt_size != 8) || dt->dt_size > 8 ||
-      dt->dt_size == 0)
-    return NULL;
-  int64_t iv;
-  double d = load_num(b->s, dt->dt_kind, dt->dt_size, dt->dt_big, &iv);
-  pv *v = pv_new(k, dt->dt_kind == 'f' ? LM_PV_FLOAT : dt->dt_kind == 'b' ? LM_PV_BOOL : LM_PV_INT);
-  if (!v) return NULL;
-  v->d = d, v->i = iv;
-  return v;
 }
 
 /* str (UTF-8) → latin-1 bytes, every code point ≤ U+00FF (what str.encode('latin-1') accepts).
@@ -773,17 +509,17 @@ static int reduce(pk *k, pv *fn, pv *args, pv **out) {
   pv *v = NULL;
   if (ctor_ba || ctor_b || enc) {
     if ((ctor_ba || ctor_b) && args->n == 0) {
-      if (!(v = pv_new(k, LM_PV_BYTES))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_BYTES))) return OOM();
       v->s = (const uint8_t *)"";
     } else if (ctor_ba && args->n == 1 && args->items[0]->kind == LM_PV_BYTES) {
-      if (!(v = pv_new(k, LM_PV_BYTES))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_BYTES))) return OOM();
       v->s = args->items[0]->s;
       v->len = args->items[0]->len;
     } else if (args->n == 2 && args->items[0]->kind == LM_PV_STR &&
                (lm__pv_str_is(args->items[1], "latin-1") ||
                 lm__pv_str_is(args->items[1], "latin1"))) {
       pv *s = args->items[0];
-      if (!(v = pv_new(k, LM_PV_BYTES)) || !(v->owned = malloc(s->len ? s->len : 1))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_BYTES)) || !(v->owned = malloc(s->len ? s->len : 1))) return OOM();
       size_t bad = 0;
       if (utf8_to_latin1(s->s, s->len, v->owned, &v->len, &bad))
         return FAIL(LM_EFORMAT, "pickle opcode REDUCE: %s of a str that is not latin-1 (byte %zu of it)",
@@ -793,23 +529,23 @@ static int reduce(pk *k, pv *fn, pv *args, pv **out) {
     if (v) v->bytearray = (uint8_t)ctor_ba;
   } else if ((is_builtin(fn, "set") || is_builtin(fn, "frozenset")) &&
              (args->n == 0 || (args->n == 1 && args->items[0]->kind == LM_PV_LIST))) {
-    if (!(v = pv_new(k, LM_PV_SET))) return OOM();
+    if (!(v = lm__pk_pv_new(k, LM_PV_SET))) return OOM();
     if (args->n) {
       int rc = add_items(k, v, args->items[0]->items, args->items[0]->n);
       if (rc) return rc;
     }
   } else if (lm__pv_global_is(fn, "collections", "OrderedDict") && args->n == 0) {
-    if (!(v = pv_new(k, LM_PV_DICT))) return OOM();
+    if (!(v = lm__pk_pv_new(k, LM_PV_DICT))) return OOM();
   } else if ((lm__pv_global_is(fn, "copyreg", "_reconstructor") ||
               lm__pv_global_is(fn, "copy_reg", "_reconstructor") ||
               lm__pv_global_is(fn, "copyreg", "__newobj__")) &&
              args->n >= 1 && args->items[0]->kind == LM_PV_GLOBAL) {
-    if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+    if (!(v = lm__pk_pv_new(k, LM_PV_OBJ))) return OOM();
     v->cls = args->items[0];
     v->args = args;
   } else if (lm__pv_global_is(fn, "numpy", "dtype") && args->n >= 1 &&
              args->items[0]->kind == LM_PV_STR) {
-    int rc = np_dtype(k, args->items[0], &v);
+    int rc = lm__np_dtype(k, args->items[0], &v);
     if (rc) return rc;
   } else if (is_np(fn, "multiarray", "_reconstruct")) {
     if (args->n != 3 || !lm__pv_global_is(args->items[0], "numpy", "ndarray")) {
@@ -817,19 +553,19 @@ static int reduce(pk *k, pv *fn, pv *args, pv **out) {
       return FAIL(LM_EUNSUPPORTED, "numpy array of class %s: not supported (numpy.ndarray is)",
                   args->n ? lm__pv_describe(args->items[0], d, sizeof d) : "(none)");
     }
-    if (!(v = pv_new(k, LM_PV_NDARRAY))) return OOM(); /* filled by BUILD */
+    if (!(v = lm__pk_pv_new(k, LM_PV_NDARRAY))) return OOM(); /* filled by BUILD */
   } else if (is_np(fn, "numeric", "_frombuffer")) {
     if (args->n != 4 || args->items[1]->kind != LM_PV_DTYPE || args->items[3]->kind != LM_PV_STR)
       return FAIL(LM_EFORMAT, "numpy _frombuffer: arguments are not (buffer, dtype, shape, order)");
-    if (!(v = pv_new(k, LM_PV_NDARRAY))) return OOM();
-    int rc = np_shape(k, v, args->items[2]);
-    if (rc || (rc = np_data(k, v, args->items[1], args->items[0]))) return rc;
+    if (!(v = lm__pk_pv_new(k, LM_PV_NDARRAY))) return OOM();
+    int rc = lm__np_shape(k, v, args->items[2]);
+    if (rc || (rc = lm__np_data(k, v, args->items[1], args->items[0]))) return rc;
     v->nd_fortran = lm__pv_str_is(args->items[3], "F");
   } else if (is_np(fn, "multiarray", "scalar")) {
-    v = np_scalar(k, args);
+    v = lm__np_scalar(k, args);
   }
   if (!v) {
-    if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+    if (!(v = lm__pk_pv_new(k, LM_PV_OBJ))) return OOM();
     v->cls = fn;
     v->args = args;
   }
@@ -838,12 +574,12 @@ static int reduce(pk *k, pv *fn, pv *args, pv **out) {
 }
 
 static int build(pk *k, pv *v, pv *st) {
-  if (v->kind == LM_PV_DTYPE) return np_dtype_build(k, v, st);
-  if (v->kind == LM_PV_NDARRAY && !v->nd_dtype) return np_array_build(k, v, st);
+  if (v->kind == LM_PV_DTYPE) return lm__np_dtype_build(k, v, st);
+  if (v->kind == LM_PV_NDARRAY && !v->nd_dtype) return lm__np_array_build(k, v, st);
   if (v->kind != LM_PV_OBJ) return FAIL(LM_EFORMAT, "pickle opcode BUILD: target is not an object");
   if (lm__pv_global_is(v->cls, "joblib.numpy_pickle", "NumpyArrayWrapper") ||
       lm__pv_global_is(v->cls, "sklearn.externals.joblib.numpy_pickle", "NumpyArrayWrapper"))
-    return joblib_array(k, v, st);
+    return lm__joblib_array(k, v, st);
   v->state = st;
   return LM_OK;
 }
@@ -868,7 +604,7 @@ static int memo_get(pk *k, size_t idx) {
 
 /* ---- the walk ----------------------------------------------------------------------------- */
 
-static int run(pk *k, pv **result) {
+int lm__pk_run(pk *k, pv **result) {
   int rc = LM_OK;
   for (;;) {
     if (k->c.pos >= k->c.n)
@@ -900,8 +636,8 @@ static int run(pk *k, pv **result) {
         return rc;
       if (op == 'i') {
         if ((rc = pop_mark(k, &first, &cnt))) return rc;
-        if (!(a = pv_new(k, LM_PV_TUPLE)) || (rc = add_items(k, a, k->stack + first, cnt))) return rc ? rc : OOM();
-        if (!(b = pv_new(k, LM_PV_OBJ))) return OOM();
+        if (!(a = lm__pk_pv_new(k, LM_PV_TUPLE)) || (rc = add_items(k, a, k->stack + first, cnt))) return rc ? rc : OOM();
+        if (!(b = lm__pk_pv_new(k, LM_PV_OBJ))) return OOM();
         b->cls = v, b->args = a, v = b;
       }
       if ((rc = push(k, v))) return rc;
@@ -911,9 +647,9 @@ static int run(pk *k, pv **result) {
       if ((rc = pop_mark(k, &first, &cnt))) return rc;
       if (cnt < 1 || k->stack[first]->kind != LM_PV_GLOBAL)
         return FAIL(LM_EFORMAT, "pickle opcode OBJ: no class after the MARK");
-      if (!(a = pv_new(k, LM_PV_TUPLE)) || (rc = add_items(k, a, k->stack + first + 1, cnt - 1)))
+      if (!(a = lm__pk_pv_new(k, LM_PV_TUPLE)) || (rc = add_items(k, a, k->stack + first + 1, cnt - 1)))
         return rc ? rc : OOM();
-      if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_OBJ))) return OOM();
       v->cls = k->stack[first], v->args = a;
       if ((rc = push(k, v))) return rc;
       break;
@@ -924,16 +660,16 @@ static int run(pk *k, pv **result) {
       if ((rc = make_global(k, a->s, a->len, b->s, b->len, &v)) || (rc = push(k, v))) return rc;
       break;
     case '}':
-      if ((rc = push(k, pv_new(k, LM_PV_DICT)))) return rc;
+      if ((rc = push(k, lm__pk_pv_new(k, LM_PV_DICT)))) return rc;
       break;
     case ']':
-      if ((rc = push(k, pv_new(k, LM_PV_LIST)))) return rc;
+      if ((rc = push(k, lm__pk_pv_new(k, LM_PV_LIST)))) return rc;
       break;
     case ')':
-      if ((rc = push(k, pv_new(k, LM_PV_TUPLE)))) return rc;
+      if ((rc = push(k, lm__pk_pv_new(k, LM_PV_TUPLE)))) return rc;
       break;
     case 0x8f:
-      if ((rc = push(k, pv_new(k, LM_PV_SET)))) return rc;
+      if ((rc = push(k, lm__pk_pv_new(k, LM_PV_SET)))) return rc;
       break;
     case '(': /* MARK */
       if (grow((void **)&k->marks, &k->marks_cap, k->nmarks + 1, sizeof *k->marks)) return OOM();
@@ -968,7 +704,7 @@ static int run(pk *k, pv **result) {
     case 0x91: /* TUPLE, LIST, DICT, FROZENSET */
       if ((rc = pop_mark(k, &first, &cnt))) return rc;
       if (op == 'd' && cnt % 2) return FAIL(LM_EFORMAT, "pickle opcode DICT: odd item count %zu", cnt);
-      if (!(v = pv_new(k, op == 't'   ? LM_PV_TUPLE
+      if (!(v = lm__pk_pv_new(k, op == 't'   ? LM_PV_TUPLE
                           : op == 'l' ? LM_PV_LIST
                           : op == 'd' ? LM_PV_DICT
                                       : LM_PV_SET)))
@@ -980,7 +716,7 @@ static int run(pk *k, pv **result) {
     case 0x87: { /* TUPLE1..3 */
       size_t m = (size_t)(op - 0x84);
       if (k->sp - floor_(k) < m) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(op));
-      if (!(v = pv_new(k, LM_PV_TUPLE))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_TUPLE))) return OOM();
       if ((rc = add_items(k, v, k->stack + k->sp - m, m))) return rc;
       k->sp -= m;
       if ((rc = push(k, v))) return rc;
@@ -992,7 +728,7 @@ static int run(pk *k, pv **result) {
     case 0x81: /* NEWOBJ: cls, args */
       if ((rc = pop(k, &b)) || (rc = pop(k, &a))) return rc;
       if (b->kind != LM_PV_TUPLE) return FAIL(LM_EFORMAT, "pickle opcode NEWOBJ: arguments are not a tuple");
-      if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_OBJ))) return OOM();
       v->cls = a, v->args = b;
       if ((rc = push(k, v))) return rc;
       break;
@@ -1000,7 +736,7 @@ static int run(pk *k, pv **result) {
       if ((rc = pop(k, &v)) || (rc = pop(k, &b)) || (rc = pop(k, &a))) return rc;
       if (b->kind != LM_PV_TUPLE || v->kind != LM_PV_DICT)
         return FAIL(LM_EFORMAT, "pickle opcode NEWOBJ_EX: bad arguments");
-      if (!(v = pv_new(k, LM_PV_OBJ))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_OBJ))) return OOM();
       v->cls = a, v->args = b;
       if ((rc = push(k, v))) return rc;
       break;
@@ -1036,11 +772,11 @@ static int run(pk *k, pv **result) {
       if ((rc = memo_get(k, (size_t)iv))) return rc;
       break;
     case 'N':
-      if ((rc = push(k, pv_new(k, LM_PV_NONE)))) return rc;
+      if ((rc = push(k, lm__pk_pv_new(k, LM_PV_NONE)))) return rc;
       break;
     case 0x88:
     case 0x89:
-      if (!(v = pv_new(k, LM_PV_BOOL))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_BOOL))) return OOM();
       v->i = op == 0x88;
       if ((rc = push(k, v))) return rc;
       break;
@@ -1049,7 +785,7 @@ static int run(pk *k, pv **result) {
     case 'M': { /* BININT, BININT1, BININT2 */
       int nb = op == 'J' ? 4 : op == 'K' ? 1 : 2;
       if ((rc = operand(k, (size_t)nb, &q))) return rc;
-      if (!(v = pv_new(k, LM_PV_INT))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_INT))) return OOM();
       v->i = op == 'J' ? (int64_t)(int32_t)(uint32_t)lm__le_n(q, 4) : (int64_t)lm__le_n(q, nb);
       if ((rc = push(k, v))) return rc;
       break;
@@ -1060,7 +796,7 @@ static int run(pk *k, pv **result) {
       const uint8_t *h = lm__cur_here(&k->c);
       int boolean = op == 'I' && left >= 3 && h[0] == '0' && (h[1] == '0' || h[1] == '1') && h[2] == '\n';
       if ((rc = dec_line(k, &iv, op == 'L')) < 0) return rc;
-      if (!(v = pv_new(k, boolean ? LM_PV_BOOL : rc ? LM_PV_BIGINT : LM_PV_INT))) return OOM();
+      if (!(v = lm__pk_pv_new(k, boolean ? LM_PV_BOOL : rc ? LM_PV_BIGINT : LM_PV_INT))) return OOM();
       v->i = iv;
       if ((rc = push(k, v))) return rc;
       break;
@@ -1068,7 +804,7 @@ static int run(pk *k, pv **result) {
     case 0x8a:
     case 0x8b: /* LONG1, LONG4: little-endian two's complement */
       if ((rc = sized(k, op == 0x8a ? 1 : 4, &s, &len))) return rc;
-      if (!(v = pv_new(k, len <= 8 ? LM_PV_INT : LM_PV_BIGINT))) return OOM();
+      if (!(v = lm__pk_pv_new(k, len <= 8 ? LM_PV_INT : LM_PV_BIGINT))) return OOM();
       if (len > 0 && len <= 8) {
         uint64_t u = lm__le_n(s, (int)len);
         if (len < 8 && (s[len - 1] & 0x80)) u |= ~(uint64_t)0 << (8 * len);
@@ -1078,7 +814,7 @@ static int run(pk *k, pv **result) {
       break;
     case 'G': { /* BINFLOAT: big-endian double */
       if ((rc = operand(k, 8, &q))) return rc;
-      if (!(v = pv_new(k, LM_PV_FLOAT))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_FLOAT))) return OOM();
       uint64_t u = lm__be_n(q, 8);
       memcpy(&v->d, &u, 8);
       if ((rc = push(k, v))) return rc;
@@ -1097,7 +833,7 @@ static int run(pk *k, pv **result) {
     case 'T':
     case 'U': /* str */
       if ((rc = sized(k, op == 0x8c || op == 'U' ? 1 : op == 0x8d ? 8 : 4, &s, &len))) return rc;
-      if (!(v = pv_new(k, LM_PV_STR))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_STR))) return OOM();
       v->s = s, v->len = len;
       if ((rc = push(k, v))) return rc;
       break;
@@ -1106,7 +842,7 @@ static int run(pk *k, pv **result) {
     case 0x8e:
     case 0x96: /* bytes, bytearray */
       if ((rc = sized(k, op == 'C' ? 1 : op == 'B' ? 4 : 8, &s, &len))) return rc;
-      if (!(v = pv_new(k, LM_PV_BYTES))) return OOM();
+      if (!(v = lm__pk_pv_new(k, LM_PV_BYTES))) return OOM();
       v->s = s, v->len = len, v->bytearray = op == 0x96;
       if ((rc = push(k, v))) return rc;
       break;
@@ -1188,7 +924,7 @@ int lm__pickle_load(const uint8_t *data, size_t len, const char *name, pk **out,
   if (!k) return lm__fail(LM_ENOMEM, "%s: out of memory", name ? name : "(input)");
   lm__cur_init(&k->c, data, len, name);
   pv *res = NULL;
-  int rc = run(k, &res);
+  int rc = lm__pk_run(k, &res);
   if (!rc) *result = res;
   return rc;
 }

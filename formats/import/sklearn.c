@@ -43,6 +43,8 @@
  *       tree sees raw rows and decides as sklearn does on float64 rows (float32 rows as sklearn
  *       does on their float64 values). Other steps are refused naming them.
  *
+ * The scalers and linear models are in sklearn_linear.c; the two share sklearn_internal.h.
+ *
  * Everything else is refused naming the class (IsolationForest: its score -2^(-E[h]/c) is no
  * .lm output transform). Every check names the field and the byte offset of the value in the
  * (decompressed) pickle.
@@ -54,32 +56,12 @@
 #include <string.h>
 
 #include "formats/import/pickled.h"
+#include "formats/import/sklearn_internal.h"
 #include "base/error.h"
 
-/* A Pipeline's scaling steps: x' = a[f]·x + c[f] per feature (folded into linear weights), and
- * the same steps as sklearn computes them (op 's' StandardScaler: x -= p, x /= q; 'm'
- * MinMaxScaler: x *= p, x += q; 'a' MaxAbsScaler: x /= p; a NULL array is a skipped
- * operation), through which tree thresholds are mapped back onto the raw feature. */
-#define SK_MAX_STEPS 8
-typedef struct affine {
-  double *a, *c;
-  int n;
-  struct { char op; double *p, *q; } step[SK_MAX_STEPS];
-} affine;
+/* affine, sk, SKFAIL(): sklearn_internal.h */
 
-typedef struct sk {
-  const affine *af; /* scaling steps before a tree model, or NULL */
-  const char *name; /* the input, for messages */
-  char cls[64];     /* the estimator's class name */
-  lm_ir_model *ir;
-  uint32_t cap;     /* trees allocated */
-  uint64_t nodes, budget; /* IR nodes made, and how many the input can account for */
-} sk;
-
-#define SKFAIL(code, v, ...) sk_fail(k, code, v, __VA_ARGS__)
-
-static int sk_fail(const sk *k, int code, const lm_pv *v, const char *fmt, ...) LM__PRINTF(4, 5);
-static int sk_fail(const sk *k, int code, const lm_pv *v, const char *fmt, ...) {
+int lm__sk_fail(const sk *k, int code, const lm_pv *v, const char *fmt, ...) {
   char ctx[700];
   if (v)
     snprintf(ctx, sizeof ctx, "%s: byte %zu: %s", k->name, v->at, k->cls);
@@ -91,8 +73,6 @@ static int sk_fail(const sk *k, int code, const lm_pv *v, const char *fmt, ...) 
   va_end(ap);
   return rc;
 }
-
-static const lm_pv *st_get(const lm_pv *st, const char *key) { return lm__pv_dict_get(st, key); }
 
 /* A numeric value (int, float, bool) of the state, or an error naming it. */
 static int st_num(sk *k, const lm_pv *st, const char *key, double *out) {
@@ -116,7 +96,7 @@ static int st_int(sk *k, const lm_pv *st, const char *key, int64_t lo, int64_t h
   return LM_OK;
 }
 
-static int is_num_dt(const lm_pv *dt) {
+int lm__sk_is_num_dt(const lm_pv *dt) {
   if (!dt || dt->kind != LM_PV_DTYPE) return 0;
   switch (dt->dt_kind) {
   case 'f': return dt->dt_size == 4 || dt->dt_size == 8;
@@ -127,10 +107,10 @@ static int is_num_dt(const lm_pv *dt) {
 }
 
 /* A numeric array of ndim dimensions (shape[i] checked when want[i] != UINT64_MAX). */
-static int need_arr(sk *k, const lm_pv *v, const char *what, uint32_t ndim, const uint64_t *want) {
+int lm__sk_need_arr(sk *k, const lm_pv *v, const char *what, uint32_t ndim, const uint64_t *want) {
   char d[160];
   if (!v) return SKFAIL(LM_EFORMAT, NULL, "%s: missing", what);
-  if (v->kind != LM_PV_NDARRAY || !is_num_dt(v->nd_dtype))
+  if (v->kind != LM_PV_NDARRAY || !lm__sk_is_num_dt(v->nd_dtype))
     return SKFAIL(LM_EFORMAT, v, "%s: expected a numeric numpy array, got %s", what,
                   lm__pv_describe(v, d, sizeof d));
   if (v->nd_ndim != ndim)
@@ -289,15 +269,15 @@ static int read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
       {"feature", &t->f_feat, &t->o_feat, 'i'}, {"threshold", &t->f_thr, &t->o_thr, 'f'},
       {"n_node_samples", &t->f_ns, &t->o_ns, 'i'}};
   for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++)
-    if (lm__dt_field(dt, fl[i].nm, fl[i].f, fl[i].o) || !is_num_dt(*fl[i].f) ||
+    if (lm__dt_field(dt, fl[i].nm, fl[i].f, fl[i].o) || !lm__sk_is_num_dt(*fl[i].f) ||
         (*fl[i].f)->dt_kind != fl[i].kind)
       return SKFAIL(LM_EFORMAT, t->nodes, "%s.tree_.nodes: field '%s' missing or not %s", where,
                     fl[i].nm, fl[i].kind == 'f' ? "a float" : "an int");
   t->f_miss = NULL;
-  if (!lm__dt_field(dt, "missing_go_to_left", &t->f_miss, &t->o_miss) && !is_num_dt(t->f_miss))
+  if (!lm__dt_field(dt, "missing_go_to_left", &t->f_miss, &t->o_miss) && !lm__sk_is_num_dt(t->f_miss))
     t->f_miss = NULL;
   uint64_t want[3] = {t->n, 1, UINT64_MAX};
-  if ((rc = need_arr(k, t->values, "tree_.values", 3, want))) return rc;
+  if ((rc = lm__sk_need_arr(k, t->values, "tree_.values", 3, want))) return rc;
   if (t->values->nd_dtype->dt_kind != 'f')
     return SKFAIL(LM_EFORMAT, t->values, "%s.tree_.values: expected floats", where);
   t->ncls = t->values->nd_shape[2];
@@ -376,7 +356,7 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
   return LM_OK;
 }
 
-static int set_obj(sk *k, const char *objective) {
+int lm__sk_set_obj(sk *k, const char *objective) {
   snprintf(k->ir->objective, sizeof k->ir->objective, "%s", objective);
   return LM_OK;
 }
@@ -391,7 +371,7 @@ static int features(sk *k, const lm_pv *st) {
 }
 
 /* A classifier's class count: n_classes_ (int), else classes_ (an array). */
-static int classes(sk *k, const lm_pv *st, uint64_t *K) {
+int lm__sk_classes(sk *k, const lm_pv *st, uint64_t *K) {
   const lm_pv *v = st_get(st, "n_classes_");
   if (v && (v->kind == LM_PV_INT) && v->i >= 1 && v->i <= (1 << 20)) {
     *K = (uint64_t)v->i;
@@ -418,10 +398,10 @@ static int forest(sk *k, const lm_pv *est, const lm_pv *st, int classifier, int 
   int rc;
   uint64_t K = 1;
   if ((rc = features(k, st)) || (rc = n_outputs_1(k, st))) return rc;
-  if (classifier && (rc = classes(k, st, &K))) return rc;
+  if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
   lm_ir_model *ir = k->ir;
   ir->num_outputs = K == 2 ? 1 : (uint32_t)K;
-  set_obj(k, classifier ? "lightgbm:custom" : "lightgbm:regression");
+  lm__sk_set_obj(k, classifier ? "lightgbm:custom" : "lightgbm:regression");
   const lm_pv *list = NULL;
   size_t n = 1;
   if (!single) {
@@ -467,7 +447,7 @@ static int gb_init(sk *k, const lm_pv *st, const char *loss, uint64_t K, double 
   if (lm__pv_obj_is(init, "sklearn.dummy", "DummyRegressor") && K == 1) {
     const lm_pv *c = st_get(is, "constant_");
     uint64_t want[2] = {1, 1};
-    int rc = need_arr(k, c, "init_.constant_", 2, want);
+    int rc = lm__sk_need_arr(k, c, "init_.constant_", 2, want);
     if (rc) return rc;
     raw[0] = lm__nd_get(c, 0, NULL, 0);
     return LM_OK;
@@ -477,7 +457,7 @@ static int gb_init(sk *k, const lm_pv *st, const char *loss, uint64_t K, double 
       return SKFAIL(LM_EUNSUPPORTED, init, "init_: a DummyClassifier whose strategy is not 'prior'");
     const lm_pv *p = st_get(is, "class_prior_");
     uint64_t want[1] = {K};
-    int rc = need_arr(k, p, "init_.class_prior_", 1, want);
+    int rc = lm__sk_need_arr(k, p, "init_.class_prior_", 1, want);
     if (rc) return rc;
     const double eps = (double)FLT_EPSILON, hi = 1.0 - (double)FLT_EPSILON;
     if (K == 2) {
@@ -501,7 +481,7 @@ static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
   int rc;
   uint64_t K = 1;
   if ((rc = features(k, st))) return rc;
-  if (classifier && (rc = classes(k, st, &K))) return rc;
+  if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
   uint64_t G = K == 2 ? 1 : K;
   lm_ir_model *ir = k->ir;
   ir->num_outputs = (uint32_t)G;
@@ -511,15 +491,15 @@ static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
   char ln[64];
   snprintf(ln, sizeof ln, "%.*s", (int)(loss->cls->len2 < 60 ? loss->cls->len2 : 60), (const char *)loss->cls->s2);
   if (classifier) {
-    if (!strcmp(ln, "BinomialDeviance") && K == 2) set_obj(k, "lightgbm:binary");
-    else if (!strcmp(ln, "ExponentialLoss") && K == 2) set_obj(k, "lightgbm:binary"), ir->link_param = 2.0;
-    else if (!strcmp(ln, "MultinomialDeviance") && K > 2) set_obj(k, "lightgbm:multiclass");
+    if (!strcmp(ln, "BinomialDeviance") && K == 2) lm__sk_set_obj(k, "lightgbm:binary");
+    else if (!strcmp(ln, "ExponentialLoss") && K == 2) lm__sk_set_obj(k, "lightgbm:binary"), ir->link_param = 2.0;
+    else if (!strcmp(ln, "MultinomialDeviance") && K > 2) lm__sk_set_obj(k, "lightgbm:multiclass");
     else return SKFAIL(LM_EUNSUPPORTED, loss, "loss %s with %llu classes: not supported", ln, (unsigned long long)K);
   } else {
     if (strcmp(ln, "LeastSquaresError") && strcmp(ln, "LeastAbsoluteError") &&
         strcmp(ln, "HuberLossFunction") && strcmp(ln, "QuantileLossFunction"))
       return SKFAIL(LM_EUNSUPPORTED, loss, "loss %s: not supported", ln);
-    set_obj(k, "lightgbm:regression");
+    lm__sk_set_obj(k, "lightgbm:regression");
   }
   double lr = 0;
   if ((rc = st_num(k, st, "learning_rate", &lr))) return rc;
@@ -556,7 +536,7 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
   uint64_t K = 1;
   char d[160];
   if ((rc = features(k, st))) return rc;
-  if (classifier && (rc = classes(k, st, &K))) return rc;
+  if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
   uint64_t G = K == 2 ? 1 : K;
   lm_ir_model *ir = k->ir;
   ir->num_outputs = (uint32_t)G;
@@ -565,17 +545,17 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
     return SKFAIL(LM_EFORMAT, loss ? loss : st, "state '_loss': expected a loss object");
   char ln[64];
   snprintf(ln, sizeof ln, "%.*s", (int)(loss->cls->len2 < 60 ? loss->cls->len2 : 60), (const char *)loss->cls->s2);
-  if (!strcmp(ln, "HalfBinomialLoss") && G == 1 && classifier) set_obj(k, "lightgbm:binary");
-  else if (!strcmp(ln, "HalfMultinomialLoss") && G > 1) set_obj(k, "lightgbm:multiclass");
+  if (!strcmp(ln, "HalfBinomialLoss") && G == 1 && classifier) lm__sk_set_obj(k, "lightgbm:binary");
+  else if (!strcmp(ln, "HalfMultinomialLoss") && G > 1) lm__sk_set_obj(k, "lightgbm:multiclass");
   else if (!classifier && (!strcmp(ln, "HalfPoissonLoss") || !strcmp(ln, "HalfGammaLoss")))
-    set_obj(k, "lightgbm:poisson");
+    lm__sk_set_obj(k, "lightgbm:poisson");
   else if (!classifier && (!strcmp(ln, "HalfSquaredError") || !strcmp(ln, "AbsoluteError") ||
                            !strcmp(ln, "PinballLoss")))
-    set_obj(k, "lightgbm:regression");
+    lm__sk_set_obj(k, "lightgbm:regression");
   else return SKFAIL(LM_EUNSUPPORTED, loss, "loss %s: not supported", ln);
   /* shape (1, G) (scikit-learn 1.1+) or (G, 1): G values either way */
   const lm_pv *base = st_get(st, "_baseline_prediction");
-  if ((rc = need_arr(k, base, "_baseline_prediction", 2, NULL))) return rc;
+  if ((rc = lm__sk_need_arr(k, base, "_baseline_prediction", 2, NULL))) return rc;
   if (base->nd_count != G || (base->nd_shape[0] != 1 && base->nd_shape[1] != 1))
     return SKFAIL(LM_EFORMAT, base, "_baseline_prediction: expected %llu values", (unsigned long long)G);
   for (uint64_t g = 0; g < G; g++)
@@ -600,12 +580,12 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
       static const char *const names[7] = {"value", "feature_idx", "num_threshold",
                                            "missing_go_to_left", "left", "right", "is_leaf"};
       for (int j = 0; j < 7; j++)
-        if (lm__dt_field(dt, names[j], &f[j], &o[j]) || !is_num_dt(f[j]))
+        if (lm__dt_field(dt, names[j], &f[j], &o[j]) || !lm__sk_is_num_dt(f[j]))
           return SKFAIL(LM_EFORMAT, nodes, "_predictors[%zu][%llu].nodes: field '%s' missing or not a number",
                         it, (unsigned long long)g, names[j]);
       const lm_pv *fc;
       uint32_t oc;
-      int has_cat = !lm__dt_field(dt, "is_categorical", &fc, &oc) && is_num_dt(fc);
+      int has_cat = !lm__dt_field(dt, "is_categorical", &fc, &oc) && lm__sk_is_num_dt(fc);
       uint64_t n = nodes->nd_count;
       if ((rc = node_budget(k, n, nodes))) return rc;
       lm_ir_tree *t = new_tree(k, (uint32_t)n, (uint32_t)g);
@@ -646,198 +626,6 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
                       it, (unsigned long long)g, node);
     }
   }
-  return LM_OK;
-}
-
-/* ---- linear models ------------------------------------------------------------------------ */
-
-
-/* A copy of array key of the step's state (F numbers, each finite; divisors > 0), or NULL when
- * the step skips that operation. */
-static int step_arr(sk *k, const lm_pv *st, const char *key, uint32_t F, int divisor, double **out) {
-  const lm_pv *v = st_get(st, key);
-  uint64_t want[1] = {F};
-  int rc = need_arr(k, v, key, 1, want);
-  if (rc) return rc;
-  if (!(*out = malloc(F * sizeof **out))) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
-  for (uint32_t f = 0; f < F; f++) {
-    double x = lm__nd_get(v, f, NULL, 0);
-    if (!isfinite(x) || (divisor && !(x > 0)))
-      return SKFAIL(LM_EFORMAT, v, "%s[%u] = %g: %s", key, f, x, divisor ? "not > 0" : "not finite");
-    (*out)[f] = x;
-  }
-  return LM_OK;
-}
-
-static int exact_step(sk *k, const lm_pv *step, const lm_pv *st, uint32_t F, affine *af) {
-  int i = af->n++, rc = LM_OK;
-  af->step[i].p = af->step[i].q = NULL;
-  if (lm__pv_obj_name_is(step, "StandardScaler")) {
-    const lm_pv *wm = st_get(st, "with_mean"), *ws = st_get(st, "with_std");
-    af->step[i].op = 's';
-    if (!(wm && wm->kind == LM_PV_BOOL && !wm->i)) rc = step_arr(k, st, "mean_", F, 0, &af->step[i].p);
-    if (!rc && !(ws && ws->kind == LM_PV_BOOL && !ws->i)) rc = step_arr(k, st, "scale_", F, 1, &af->step[i].q);
-  } else if (lm__pv_obj_name_is(step, "MinMaxScaler")) {
-    af->step[i].op = 'm';
-    rc = step_arr(k, st, "scale_", F, 1, &af->step[i].p);
-    if (!rc) rc = step_arr(k, st, "min_", F, 0, &af->step[i].q);
-  } else {
-    af->step[i].op = 'a';
-    rc = step_arr(k, st, "scale_", F, 1, &af->step[i].p);
-  }
-  return rc;
-}
-
-static int scaler(sk *k, const lm_pv *step, const char *sname, uint32_t F, affine *af) {
-  const lm_pv *st = lm__pv_state(step);
-  uint64_t want[1] = {F};
-  int rc;
-  double *na = calloc(F, sizeof *na), *nc = calloc(F, sizeof *nc);
-  if (!na || !nc) {
-    free(na), free(nc);
-    return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
-  }
-  for (uint32_t f = 0; f < F; f++) na[f] = 1.0, nc[f] = 0.0;
-  if (lm__pv_obj_is(step, "sklearn.preprocessing._data", "StandardScaler")) {
-    /* transform: X -= mean_ if with_mean; X /= scale_ if with_std */
-    const lm_pv *wm = st_get(st, "with_mean"), *ws = st_get(st, "with_std");
-    if (!(wm && wm->kind == LM_PV_BOOL && !wm->i)) {
-      const lm_pv *mean = st_get(st, "mean_");
-      if ((rc = need_arr(k, mean, "StandardScaler.mean_", 1, want))) goto fail;
-      for (uint32_t f = 0; f < F; f++) nc[f] = -lm__nd_get(mean, f, NULL, 0);
-    }
-    if (!(ws && ws->kind == LM_PV_BOOL && !ws->i)) {
-      const lm_pv *scale = st_get(st, "scale_");
-      if ((rc = need_arr(k, scale, "StandardScaler.scale_", 1, want))) goto fail;
-      for (uint32_t f = 0; f < F; f++) {
-        double s = lm__nd_get(scale, f, NULL, 0);
-        na[f] = 1.0 / s, nc[f] /= s;
-      }
-    }
-  } else if (lm__pv_obj_is(step, "sklearn.preprocessing._data", "MinMaxScaler")) {
-    const lm_pv *scale = st_get(st, "scale_"), *mn = st_get(st, "min_");
-    if ((rc = need_arr(k, scale, "MinMaxScaler.scale_", 1, want)) ||
-        (rc = need_arr(k, mn, "MinMaxScaler.min_", 1, want)))
-      goto fail;
-    const lm_pv *clip = st_get(st, "clip");
-    if (clip && clip->kind == LM_PV_BOOL && clip->i) {
-      rc = SKFAIL(LM_EUNSUPPORTED, step, "Pipeline step '%s': MinMaxScaler(clip=True) is not linear", sname);
-      goto fail;
-    }
-    for (uint32_t f = 0; f < F; f++) na[f] = lm__nd_get(scale, f, NULL, 0), nc[f] = lm__nd_get(mn, f, NULL, 0);
-  } else if (lm__pv_obj_is(step, "sklearn.preprocessing._data", "MaxAbsScaler")) {
-    const lm_pv *scale = st_get(st, "scale_");
-    if ((rc = need_arr(k, scale, "MaxAbsScaler.scale_", 1, want))) goto fail;
-    for (uint32_t f = 0; f < F; f++) na[f] = 1.0 / lm__nd_get(scale, f, NULL, 0);
-  } else {
-    char d[160];
-    rc = SKFAIL(LM_EUNSUPPORTED, step, "Pipeline step '%s' is %s: only StandardScaler, MinMaxScaler "
-                "and MaxAbsScaler steps are supported (before a linear model)", sname,
-                lm__pv_describe(step, d, sizeof d));
-    goto fail;
-  }
-  if (af->n == SK_MAX_STEPS) {
-    rc = SKFAIL(LM_EUNSUPPORTED, step, "Pipeline: more than %d scaling steps", SK_MAX_STEPS);
-    goto fail;
-  }
-  if ((rc = exact_step(k, step, st, F, af))) goto fail;
-  /* compose: the new step applies after the earlier ones: x'' = na·(a·x + c) + nc */
-  for (uint32_t f = 0; f < F; f++) {
-    af->c[f] = na[f] * af->c[f] + nc[f];
-    af->a[f] = na[f] * af->a[f];
-  }
-  free(na), free(nc);
-  return LM_OK;
-fail:
-  free(na), free(nc);
-  return rc;
-}
-
-enum lin_out { OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX };
-
-static int linear(sk *k, const lm_pv *est, const lm_pv *st, const affine *af) {
-  int rc;
-  lm_ir_model *ir = k->ir;
-  const char *c = k->cls;
-  int clf = !strcmp(c, "LogisticRegression") || !strcmp(c, "SGDClassifier") || !strcmp(c, "LinearSVC");
-  uint64_t K = 0;
-  if (clf && (rc = classes(k, st, &K))) return rc;
-  const lm_pv *coef = st_get(st, "coef_"), *icpt = st_get(st, "intercept_");
-  char d[160];
-  if (!coef || coef->kind != LM_PV_NDARRAY || !is_num_dt(coef->nd_dtype) || coef->nd_ndim < 1 ||
-      coef->nd_ndim > 2)
-    return SKFAIL(LM_ENOMODEL, coef ? coef : st, "coef_: expected a 1-D or 2-D numeric array (fitted?), got %s",
-                  coef ? lm__pv_describe(coef, d, sizeof d) : "nothing");
-  uint64_t G = coef->nd_ndim == 1 ? 1 : coef->nd_shape[0];
-  uint64_t F = coef->nd_ndim == 1 ? coef->nd_shape[0] : coef->nd_shape[1];
-  if (F != ir->num_features)
-    return SKFAIL(LM_EFORMAT, coef, "coef_: %llu features, n_features_in_ is %u", (unsigned long long)F, ir->num_features);
-  if (G < 1 || G > (1 << 16)) return SKFAIL(LM_ERANGE, coef, "coef_: %llu rows", (unsigned long long)G);
-  if (clf && G != (K == 2 ? 1 : K))
-    return SKFAIL(LM_EFORMAT, coef, "coef_: %llu rows for %llu classes", (unsigned long long)G, (unsigned long long)K);
-  double *b = calloc(G, sizeof *b);
-  if (!b) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
-  if (icpt && icpt->kind == LM_PV_NDARRAY && is_num_dt(icpt->nd_dtype) && icpt->nd_count == G) {
-    for (uint64_t g = 0; g < G; g++) b[g] = lm__nd_get(icpt, g, NULL, 0);
-  } else if (icpt && (icpt->kind == LM_PV_FLOAT || icpt->kind == LM_PV_INT) && G == 1) {
-    b[0] = icpt->kind == LM_PV_FLOAT ? icpt->d : (double)icpt->i;
-  } else {
-    free(b);
-    return SKFAIL(LM_EFORMAT, icpt ? icpt : st, "intercept_: expected %llu number(s)", (unsigned long long)G);
-  }
-  /* what predict_proba / decision_function / predict gives */
-  int out = OUT_IDENTITY;
-  double mul = 1.0;
-  if (!strcmp(c, "LogisticRegression")) {
-    const lm_pv *mc = st_get(st, "multi_class");
-    int ovr = lm__pv_str_is(mc, "ovr") || lm__pv_str_is(mc, "warn") ||
-              (lm__pv_str_is(mc, "auto") && (K <= 2 || lm__pv_str_is(st_get(st, "solver"), "liblinear")));
-    if (!ovr && !lm__pv_str_is(mc, "multinomial") && !lm__pv_str_is(mc, "auto")) {
-      free(b);
-      return SKFAIL(LM_EFORMAT, mc ? mc : st, "multi_class: expected 'auto', 'ovr' or 'multinomial'");
-    }
-    if (K == 2) out = OUT_LOGISTIC, mul = ovr ? 1.0 : 2.0; /* softmax of (-d, d) = logistic(2d) */
-    else if (!ovr) out = OUT_SOFTMAX;
-  } else if (!strcmp(c, "SGDClassifier")) {
-    if (K == 2 && (lm__pv_str_is(st_get(st, "loss"), "log_loss") || lm__pv_str_is(st_get(st, "loss"), "log")))
-      out = OUT_LOGISTIC;
-  }
-  set_obj(k, out == OUT_LOGISTIC ? "linear-learner:binary_classifier"
-             : out == OUT_SOFTMAX ? "linear-learner:multiclass_classifier"
-                                  : "reg:squarederror");
-  ir->booster = LM_BOOSTER_LINEAR;
-  ir->num_outputs = (uint32_t)G;
-  float *w = calloc((size_t)(F * G + G), sizeof *w);
-  if (!w) {
-    free(b);
-    return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
-  }
-  rc = LM_OK;
-  for (uint64_t g = 0; g < G && !rc; g++) {
-    double bias = b[g];
-    for (uint64_t f = 0; f < F; f++) {
-      double x = lm__nd_get(coef, coef->nd_ndim == 1 ? f : lm__nd_at2(coef, g, f), NULL, 0);
-      if (af) bias += x * af->c[f], x *= af->a[f];
-      x *= mul;
-      if (!(fabs(x) <= FLT_MAX)) {
-        rc = SKFAIL(LM_ERANGE, coef, "coef_[%llu, %llu] = %g: not a finite float32", (unsigned long long)g,
-                    (unsigned long long)f, x);
-        break;
-      }
-      w[f * G + g] = (float)x;
-    }
-    bias *= mul;
-    if (!rc && !(fabs(bias) <= FLT_MAX))
-      rc = SKFAIL(LM_ERANGE, icpt, "intercept_[%llu] = %g: not a finite float32", (unsigned long long)g, bias);
-    w[F * G + g] = (float)bias;
-  }
-  free(b);
-  if (rc) {
-    free(w);
-    return rc;
-  }
-  ir->linear_weights = w;
-  (void)est;
   return LM_OK;
 }
 
@@ -895,7 +683,7 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
   if (lin) {
     int rc = features(k, st);
     if (rc) return rc;
-    return linear(k, v, st, af);
+    return lm__sk_linear(k, v, st, af);
   }
   if (af)
     return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline's scaling steps before %s: not supported", c);
@@ -965,7 +753,7 @@ static int pipeline(sk *k, const lm_pv *v) {
       }
       for (uint32_t f = 0; f < F; f++) af.a[f] = 1.0;
     }
-    rc = scaler(k, e, sname, F, &af);
+    rc = lm__sk_scaler(k, e, sname, F, &af);
     scaled = 1;
   }
   free(af.a), free(af.c);

@@ -1,0 +1,55 @@
+/*
+ * sklearn_internal.h — private to the scikit-learn importer: what sklearn.c (trees, forests,
+ * gradient boosting, dispatch and pipelines) and sklearn_linear.c (scalers and linear models)
+ * share — the importer's state, the scaling steps of a Pipeline, its error macro and helpers.
+ */
+#ifndef LM_FORMATS_IMPORT_SKLEARN_INTERNAL_H
+#define LM_FORMATS_IMPORT_SKLEARN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "formats/import/pickled.h"
+#include "base/error.h"
+
+/* A Pipeline's scaling steps: x' = a[f]·x + c[f] per feature (folded into linear weights), and
+ * the same steps as sklearn computes them (op 's' StandardScaler: x -= p, x /= q; 'm'
+ * MinMaxScaler: x *= p, x += q; 'a' MaxAbsScaler: x /= p; a NULL array is a skipped
+ * operation), through which tree thresholds are mapped back onto the raw feature. */
+#define SK_MAX_STEPS 8
+typedef struct affine {
+  double *a, *c;
+  int n;
+  struct { char op; double *p, *q; } step[SK_MAX_STEPS];
+} affine;
+
+typedef struct sk {
+  const affine *af; /* scaling steps before a tree model, or NULL */
+  const char *name; /* the input, for messages */
+  char cls[64];     /* the estimator's class name */
+  lm_ir_model *ir;
+  uint32_t cap;     /* trees allocated */
+  uint64_t nodes, budget; /* IR nodes made, and how many the input can account for */
+} sk;
+
+#define SKFAIL(code, v, ...) lm__sk_fail(k, code, v, __VA_ARGS__)
+
+/* sklearn.c: an error naming the input, the byte offset of v (when not NULL) and the class. */
+int lm__sk_fail(const sk *k, int code, const lm_pv *v, const char *fmt, ...) LM__PRINTF(4, 5);
+
+static inline const lm_pv *st_get(const lm_pv *st, const char *key) { return lm__pv_dict_get(st, key); }
+
+/* sklearn.c: a numeric numpy dtype (f4/f8, i/u of 1–8 bytes, b1). */
+int lm__sk_is_num_dt(const lm_pv *dt);
+/* sklearn.c: a numeric array of ndim dimensions (shape[i] checked when want[i] != UINT64_MAX). */
+int lm__sk_need_arr(sk *k, const lm_pv *v, const char *what, uint32_t ndim, const uint64_t *want);
+/* sklearn.c: the IR's objective. */
+int lm__sk_set_obj(sk *k, const char *objective);
+/* sklearn.c: classes_ of a classifier's state → *K. */
+int lm__sk_classes(sk *k, const lm_pv *st, uint64_t *K);
+
+/* sklearn_linear.c: one scaling step of a Pipeline, appended to af. */
+int lm__sk_scaler(sk *k, const lm_pv *step, const char *sname, uint32_t F, affine *af);
+/* sklearn_linear.c: a linear model (after the scaling steps af, or NULL). */
+int lm__sk_linear(sk *k, const lm_pv *est, const lm_pv *st, const affine *af);
+
+#endif
