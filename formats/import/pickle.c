@@ -36,6 +36,7 @@
  *
  * Errors name the input and the byte offset of the opcode ("model.pkl: byte 5: pickle opcode
  * 0x51 (BINPERSID) is not supported"), through the byte cursor (base/cursor.h).
+ * Opcode names and protocol 0's text operands are in pickle_text.c.
  */
 #include <math.h>
 #include <stdint.h>
@@ -52,80 +53,6 @@
 
 /* pv, pk (struct lm_pickle), OOM() and FAIL(): pickle_internal.h */
 
-static const char *op_name(uint8_t op) {
-  switch (op) {
-  case 0x80: return "PROTO";
-  case 0x95: return "FRAME";
-  case 'c': return "GLOBAL";
-  case 0x93: return "STACK_GLOBAL";
-  case '}': return "EMPTY_DICT";
-  case ']': return "EMPTY_LIST";
-  case ')': return "EMPTY_TUPLE";
-  case 0x8f: return "EMPTY_SET";
-  case '(': return "MARK";
-  case 's': return "SETITEM";
-  case 'u': return "SETITEMS";
-  case 'a': return "APPEND";
-  case 'e': return "APPENDS";
-  case 0x90: return "ADDITEMS";
-  case 0x91: return "FROZENSET";
-  case 't': return "TUPLE";
-  case 0x85: return "TUPLE1";
-  case 0x86: return "TUPLE2";
-  case 0x87: return "TUPLE3";
-  case 'l': return "LIST";
-  case 'd': return "DICT";
-  case 'b': return "BUILD";
-  case 0x81: return "NEWOBJ";
-  case 0x92: return "NEWOBJ_EX";
-  case 'R': return "REDUCE";
-  case 0x94: return "MEMOIZE";
-  case 'q': return "BINPUT";
-  case 'r': return "LONG_BINPUT";
-  case 'h': return "BINGET";
-  case 'j': return "LONG_BINGET";
-  case 'N': return "NONE";
-  case 0x88: return "NEWTRUE";
-  case 0x89: return "NEWFALSE";
-  case 'J': return "BININT";
-  case 'K': return "BININT1";
-  case 'M': return "BININT2";
-  case 0x8a: return "LONG1";
-  case 0x8b: return "LONG4";
-  case 'G': return "BINFLOAT";
-  case 'X': return "BINUNICODE";
-  case 0x8c: return "SHORT_BINUNICODE";
-  case 0x8d: return "BINUNICODE8";
-  case 'B': return "BINBYTES";
-  case 'C': return "SHORT_BINBYTES";
-  case 0x8e: return "BINBYTES8";
-  case 0x96: return "BYTEARRAY8";
-  case 'T': return "BINSTRING";
-  case 'U': return "SHORT_BINSTRING";
-  case '0': return "POP";
-  case '1': return "POP_MARK";
-  case '2': return "DUP";
-  case '.': return "STOP";
-  case 'I': return "INT";
-  case 'L': return "LONG";
-  case 'S': return "STRING";
-  case 'V': return "UNICODE";
-  case 'F': return "FLOAT";
-  case 'g': return "GET";
-  case 'p': return "PUT";
-  case 'o': return "OBJ";
-  case 'i': return "INST";
-  /* known, not supported */
-  case 'P': return "PERSID";
-  case 'Q': return "BINPERSID";
-  case 0x82: return "EXT1";
-  case 0x83: return "EXT2";
-  case 0x84: return "EXT4";
-  case 0x97: return "NEXT_BUFFER";
-  case 0x98: return "READONLY_BUFFER";
-  }
-  return NULL;
-}
 
 pv *lm__pk_pv_new(pk *k, uint8_t kind) {
   pv *v = calloc(1, sizeof *v);
@@ -179,20 +106,20 @@ static int push(pk *k, pv *v) {
 static size_t floor_(const pk *k) { return k->nmarks ? k->marks[k->nmarks - 1] : 0; }
 
 static int pop(pk *k, pv **out) {
-  if (k->sp <= floor_(k)) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(k->op));
+  if (k->sp <= floor_(k)) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", lm__pk_op_name(k->op));
   *out = k->stack[--k->sp];
   return LM_OK;
 }
 
 static int top(pk *k, pv **out) {
-  if (k->sp <= floor_(k)) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(k->op));
+  if (k->sp <= floor_(k)) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", lm__pk_op_name(k->op));
   *out = k->stack[k->sp - 1];
   return LM_OK;
 }
 
 /* Pop everything down to the innermost mark (and the mark): items [*first, *first + *count). */
 static int pop_mark(pk *k, size_t *first, size_t *count) {
-  if (!k->nmarks) return FAIL(LM_EFORMAT, "pickle opcode %s: no MARK", op_name(k->op));
+  if (!k->nmarks) return FAIL(LM_EFORMAT, "pickle opcode %s: no MARK", lm__pk_op_name(k->op));
   size_t m = k->marks[--k->nmarks];
   *first = m;
   *count = k->sp - m;
@@ -210,7 +137,7 @@ static int add_items(pk *k, pv *c, pv **items, size_t n) {
 
 /* n bytes of operand at the cursor. */
 static int operand(pk *k, size_t n, const uint8_t **q) {
-  snprintf(k->fld, sizeof k->fld, "pickle opcode %s", op_name(k->op));
+  snprintf(k->fld, sizeof k->fld, "pickle opcode %s", lm__pk_op_name(k->op));
   k->c.field = k->fld; /* the offset stays the opcode's */
   int rc = lm__cur_take(&k->c, NULL, n, q);
   k->c.field = NULL;
@@ -224,10 +151,10 @@ static int sized(pk *k, int nb, const uint8_t **s, size_t *len) {
   if (rc) return rc;
   uint64_t n = lm__le_n(q, nb);
   if (nb == 4 && k->op == 'T' && (int32_t)n < 0)
-    return FAIL(LM_EFORMAT, "pickle opcode %s: negative length", op_name(k->op));
+    return FAIL(LM_EFORMAT, "pickle opcode %s: negative length", lm__pk_op_name(k->op));
   if (n > lm__cur_left(&k->c))
     return FAIL(LM_EFORMAT, "pickle opcode %s: length %llu exceeds the %zu bytes left (truncated?)",
-                op_name(k->op), (unsigned long long)n, lm__cur_left(&k->c));
+                lm__pk_op_name(k->op), (unsigned long long)n, lm__cur_left(&k->c));
   *s = lm__cur_here(&k->c);
   *len = (size_t)n;
   k->c.pos += (size_t)n;
@@ -235,10 +162,10 @@ static int sized(pk *k, int nb, const uint8_t **s, size_t *len) {
 }
 
 /* The "...\n" operand of a text opcode (GLOBAL's module and name, INT, FLOAT, STRING, …). */
-static int line(pk *k, const uint8_t **s, size_t *len) {
+int lm__pk_line(pk *k, const uint8_t **s, size_t *len) {
   const uint8_t *q = lm__cur_here(&k->c);
   const uint8_t *nl = memchr(q, '\n', lm__cur_left(&k->c));
-  if (!nl) return FAIL(LM_EFORMAT, "pickle opcode %s: truncated: no end of line", op_name(k->op));
+  if (!nl) return FAIL(LM_EFORMAT, "pickle opcode %s: truncated: no end of line", lm__pk_op_name(k->op));
   *s = q;
   *len = (size_t)(nl - q);
   k->c.pos += *len + 1;
@@ -250,18 +177,18 @@ static int line(pk *k, const uint8_t **s, size_t *len) {
 static int dec_line(pk *k, int64_t *v, int long_ok) {
   const uint8_t *s;
   size_t n;
-  int rc = line(k, &s, &n);
+  int rc = lm__pk_line(k, &s, &n);
   if (rc) return rc;
   if (long_ok && n && s[n - 1] == 'L') n--;
   size_t i = 0;
   int neg = 0;
   if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
-  if (i == n) return FAIL(LM_EFORMAT, "pickle opcode %s: not a decimal integer", op_name(k->op));
+  if (i == n) return FAIL(LM_EFORMAT, "pickle opcode %s: not a decimal integer", lm__pk_op_name(k->op));
   uint64_t u = 0;
   int big = 0;
   for (; i < n; i++) {
     if (s[i] < '0' || s[i] > '9')
-      return FAIL(LM_EFORMAT, "pickle opcode %s: not a decimal integer", op_name(k->op));
+      return FAIL(LM_EFORMAT, "pickle opcode %s: not a decimal integer", lm__pk_op_name(k->op));
     if (u > (UINT64_MAX - 9) / 10) big = 1;
     else u = u * 10 + (uint64_t)(s[i] - '0');
   }
@@ -361,125 +288,6 @@ static int is_np(const pv *g, const char *mod, const char *name) {
   char m1[40];
   snprintf(m1, sizeof m1, "numpy.core.%s", mod);
   return lm__pv_global_is(g, m1, name) || lm__pv_global_is(g, m2, name);
-}
-
-/* ---- text operands ------------------------------------------------------------------------- */
-
-static size_t put_utf8(uint8_t *o, uint32_t cp) {
-  if (cp < 0x80) return o[0] = (uint8_t)cp, 1;
-  if (cp < 0x800) return o[0] = (uint8_t)(0xc0 | cp >> 6), o[1] = (uint8_t)(0x80 | (cp & 0x3f)), 2;
-  if (cp < 0x10000) {
-    o[0] = (uint8_t)(0xe0 | cp >> 12), o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-    o[2] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 3;
-  }
-  o[0] = (uint8_t)(0xf0 | cp >> 18), o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-  o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f)), o[3] = (uint8_t)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
-static int hexval(uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
-  return -1;
-}
-
-/* STRING: a quoted Python 2 str literal with backslash escapes (ASCII: what Python 3 reads
- * by default). UNICODE: raw-unicode-escape (latin-1 bytes, \uXXXX, \UXXXXXXXX). Result UTF-8. */
-static int text_str(pk *k, pv **out) {
-  const uint8_t *s;
-  size_t n;
-  int rc = line(k, &s, &n);
-  if (rc) return rc;
-  pv *v = lm__pk_pv_new(k, LM_PV_STR);
-  if (!v || !(v->owned = malloc(2 * n + 1))) return OOM();
-  uint8_t *o = v->owned;
-  size_t on = 0;
-  if (k->op == 'S') {
-    if (n < 2 || (s[0] != '\'' && s[0] != '"') || s[n - 1] != s[0])
-      return FAIL(LM_EFORMAT, "pickle opcode STRING: not a quoted string");
-    for (size_t i = 1; i + 1 < n; i++) {
-      uint8_t c = s[i];
-      if (c >= 0x80) return FAIL(LM_EFORMAT, "pickle opcode STRING: a byte >= 0x80 (not ASCII)");
-      if (c != '\\' || i + 2 >= n) {
-        o[on++] = c;
-        continue;
-      }
-      uint8_t e = s[++i];
-      int h1, h2;
-      switch (e) {
-      case 'n': o[on++] = '\n'; break;
-      case 't': o[on++] = '\t'; break;
-      case 'r': o[on++] = '\r'; break;
-      case 'a': o[on++] = 7; break;
-      case 'b': o[on++] = 8; break;
-      case 'f': o[on++] = 12; break;
-      case 'v': o[on++] = 11; break;
-      case '\\': case '\'': case '"': o[on++] = e; break;
-      case 'x':
-        if (i + 3 >= n || (h1 = hexval(s[i + 1])) < 0 || (h2 = hexval(s[i + 2])) < 0)
-          return FAIL(LM_EFORMAT, "pickle opcode STRING: bad \\x escape");
-        if (h1 >= 8) return FAIL(LM_EFORMAT, "pickle opcode STRING: a byte >= 0x80 (not ASCII)");
-        o[on++] = (uint8_t)(h1 * 16 + h2);
-        i += 2;
-        break;
-      default:
-        if (e >= '0' && e <= '7') {
-          unsigned val = 0;
-          int d = 0;
-          while (d < 3 && i + 1 < n && s[i] >= '0' && s[i] <= '7') val = val * 8 + (s[i++] - '0'), d++;
-          i--;
-          if (val >= 0x80) return FAIL(LM_EFORMAT, "pickle opcode STRING: a byte >= 0x80 (not ASCII)");
-          o[on++] = (uint8_t)val;
-        } else {
-          o[on++] = '\\', o[on++] = e;
-        }
-      }
-    }
-  } else { /* 'V' */
-    for (size_t i = 0; i < n; i++) {
-      if (s[i] == '\\' && i + 1 < n && (s[i + 1] == 'u' || s[i + 1] == 'U')) {
-        size_t d = s[i + 1] == 'u' ? 4 : 8;
-        if (i + 2 + d > n) return FAIL(LM_EFORMAT, "pickle opcode UNICODE: truncated \\u escape");
-        uint32_t cp = 0;
-        for (size_t j = 0; j < d; j++) {
-          int h = hexval(s[i + 2 + j]);
-          if (h < 0) return FAIL(LM_EFORMAT, "pickle opcode UNICODE: bad \\u escape");
-          cp = cp * 16 + (uint32_t)h;
-        }
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000))
-          return FAIL(LM_EFORMAT, "pickle opcode UNICODE: code point 0x%x out of range", cp);
-        if (on + 4 > 2 * n + 1) return FAIL(LM_EFORMAT, "pickle opcode UNICODE: bad escape");
-        on += put_utf8(o + on, cp);
-        i += 1 + d;
-      } else {
-        on += put_utf8(o + on, s[i]);
-      }
-    }
-  }
-  v->s = o, v->len = on;
-  *out = v;
-  return LM_OK;
-}
-
-/* FLOAT: repr() of a double ("1.5", "inf", "nan", "-1e+300"). */
-static int text_float(pk *k, pv **out) {
-  const uint8_t *s;
-  size_t n;
-  int rc = line(k, &s, &n);
-  if (rc) return rc;
-  char buf[64];
-  if (n == 0 || n >= sizeof buf) return FAIL(LM_EFORMAT, "pickle opcode FLOAT: not a number");
-  memcpy(buf, s, n);
-  buf[n] = 0;
-  char *end = NULL;
-  double d = strtod(buf, &end);
-  if (end != buf + n) return FAIL(LM_EFORMAT, "pickle opcode FLOAT: not a number");
-  pv *v = lm__pk_pv_new(k, LM_PV_FLOAT);
-  if (!v) return OOM();
-  v->d = d;
-  *out = v;
-  return LM_OK;
 }
 
 /* str (UTF-8) → latin-1 bytes, every code point ≤ U+00FF (what str.encode('latin-1') accepts).
@@ -586,7 +394,7 @@ static int build(pk *k, pv *v, pv *st) {
 
 static int memo_put(pk *k, size_t idx, pv *v) {
   if (idx > k->c.pos) /* Python numbers memo entries 0, 1, 2, …: bounded by the input */
-    return FAIL(LM_EFORMAT, "pickle opcode %s: memo index %zu out of range", op_name(k->op), idx);
+    return FAIL(LM_EFORMAT, "pickle opcode %s: memo index %zu out of range", lm__pk_op_name(k->op), idx);
   if (idx >= k->memo_n) {
     if (grow((void **)&k->memo, &k->memo_cap, idx + 1, sizeof *k->memo)) return OOM();
     memset(k->memo + k->memo_n, 0, (idx + 1 - k->memo_n) * sizeof *k->memo);
@@ -598,7 +406,7 @@ static int memo_put(pk *k, size_t idx, pv *v) {
 
 static int memo_get(pk *k, size_t idx) {
   if (idx >= k->memo_n || !k->memo[idx])
-    return FAIL(LM_EFORMAT, "pickle opcode %s: memo index %zu not set", op_name(k->op), idx);
+    return FAIL(LM_EFORMAT, "pickle opcode %s: memo index %zu not set", lm__pk_op_name(k->op), idx);
   return push(k, k->memo[idx]);
 }
 
@@ -631,7 +439,7 @@ int lm__pk_run(pk *k, pv **result) {
     case 'i': { /* INST: module and name, then MARK args */
       const uint8_t *m, *nm;
       size_t ml, nl;
-      if ((rc = line(k, &m, &ml)) || (rc = line(k, &nm, &nl)) ||
+      if ((rc = lm__pk_line(k, &m, &ml)) || (rc = lm__pk_line(k, &nm, &nl)) ||
           (rc = make_global(k, m, ml, nm, nl, &v)))
         return rc;
       if (op == 'i') {
@@ -690,7 +498,7 @@ int lm__pk_run(pk *k, pv **result) {
       if (op == 'u'   ? v->kind != LM_PV_DICT || cnt % 2
           : op == 'e' ? v->kind != LM_PV_LIST
                       : v->kind != LM_PV_SET)
-        return FAIL(LM_EFORMAT, "pickle opcode %s: wrong target or odd item count", op_name(op));
+        return FAIL(LM_EFORMAT, "pickle opcode %s: wrong target or odd item count", lm__pk_op_name(op));
       if ((rc = add_items(k, v, cnt ? k->stack + first : NULL, cnt))) return rc;
       break;
     case 'a': /* APPEND */
@@ -715,7 +523,7 @@ int lm__pk_run(pk *k, pv **result) {
     case 0x86:
     case 0x87: { /* TUPLE1..3 */
       size_t m = (size_t)(op - 0x84);
-      if (k->sp - floor_(k) < m) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", op_name(op));
+      if (k->sp - floor_(k) < m) return FAIL(LM_EFORMAT, "pickle opcode %s: stack underflow", lm__pk_op_name(op));
       if (!(v = lm__pk_pv_new(k, LM_PV_TUPLE))) return OOM();
       if ((rc = add_items(k, v, k->stack + k->sp - m, m))) return rc;
       k->sp -= m;
@@ -821,11 +629,11 @@ int lm__pk_run(pk *k, pv **result) {
       break;
     }
     case 'F':
-      if ((rc = text_float(k, &v)) || (rc = push(k, v))) return rc;
+      if ((rc = lm__pk_text_float(k, &v)) || (rc = push(k, v))) return rc;
       break;
     case 'S':
     case 'V':
-      if ((rc = text_str(k, &v)) || (rc = push(k, v))) return rc;
+      if ((rc = lm__pk_text_str(k, &v)) || (rc = push(k, v))) return rc;
       break;
     case 'X':
     case 0x8c:
@@ -859,7 +667,7 @@ int lm__pk_run(pk *k, pv **result) {
       if ((rc = pop(k, result))) return rc;
       return LM_OK;
     default: {
-      const char *nm = op_name(op);
+      const char *nm = lm__pk_op_name(op);
       if (nm)
         return FAIL(LM_EUNSUPPORTED,
                     "pickle opcode 0x%02x (%s) is not supported (references to outside objects, "

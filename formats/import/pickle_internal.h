@@ -36,6 +36,13 @@ typedef struct lm_pickle {
 
 /* pickle.c: a new value of `kind` on k's allocation list (NULL when out of memory). */
 pv *lm__pk_pv_new(pk *k, uint8_t kind);
+/* pickle.c: a text operand line (protocol 0), without its end of line. */
+int lm__pk_line(pk *k, const uint8_t **s, size_t *len);
+/* pickle_text.c: an opcode's name ("BININT"), for messages. */
+const char *lm__pk_op_name(uint8_t op);
+/* pickle_text.c: the STRING/UNICODE and FLOAT text operands (protocol 0). */
+int lm__pk_text_str(pk *k, pv **out);
+int lm__pk_text_float(pk *k, pv **out);
 /* pickle.c: runs the walk from k->c's position to STOP; *result the value on top. */
 int lm__pk_run(pk *k, pv **result);
 
