@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "formats/import/import.h"
+#include "formats/objective.h"
 #include "base/error.h"
 
 /* Sanity cap on num_class / num_target: larger values are rejected (LM_ERANGE) so that a tiny
@@ -69,5 +70,23 @@ int lm__xj_num_to_int(const xj *c, json_object *v, xat at, int64_t lo, int64_t h
 /* obj.key as a string holding an integer in [lo, hi]; absent and not required: *out = dflt. */
 int lm__xj_field_str_int(const xj *c, json_object *obj, const char *path, const char *key,
                          int required, int64_t dflt, int64_t lo, int64_t hi, int64_t *out);
+
+/* xgboost_json.c / xgboost_json_v3.c: JSON white space. */
+static inline int lm__xj_is_space(char ch) {
+  return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+/* xgboost_json_v3.c: learner_model_param.base_score (a number or a 3.1+ vector string) into
+ * c's per-output base scores; then, once the objective is known, the model's base score (and
+ * intercept trees when the outputs' differ). */
+int lm__xj_parse_base_score(xj *c, json_object *v, const char *path);
+int lm__xj_apply_base_scores(xj *c, const lm_objective *o);
+/* xgboost_json_v3.c: a vector-leaf tree's T values per leaf (*out: n_nodes × T floats). */
+int lm__xj_vector_leaves(xj *c, json_object *tree, const char *tpath, const lm_ir_tree *t,
+                         uint32_t T, const int32_t *lidx, size_t n_lw_leaves, json_object *lw,
+                         float **out);
+/* xgboost_json_v3.c: the 3.1+ categories container (refused when not empty) and
+ * iteration_indptr (rounds of per_round trees). */
+int lm__xj_check_cats(xj *c, json_object *model, const char *mpath);
+int lm__xj_check_indptr(xj *c, json_object *model, const char *mpath, size_t nt, size_t per_round);
 
 #endif
