@@ -33,18 +33,6 @@ static int setup(void **state) {
   return tu_tmpdir_setup(state);
 }
 
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc(*len + 1);
-  assert_int_equal(fread(b, 1, *len, f), *len);
-  fclose(f);
-  return b;
-}
-
 static void test_output_rules(void **state) {
   (void)state;
   /* a character device (a private twin of /dev/null: a regression must not destroy the real
@@ -61,14 +49,14 @@ static void test_output_rules(void **state) {
   assert_int_equal(lm_convert(src, tmpdir, NULL), LM_EINVAL);
   /* the input itself (a copy of the artifact, converted onto itself): refused, unchanged */
   size_t len, len2;
-  char *a = slurp(src, &len);
+  char *a = tu_read_file(src, &len);
   const char *copy = tu_path(tmpdir, "model.tar.gz");
   FILE *f = fopen(copy, "wb");
   fwrite(a, 1, len, f);
   fclose(f);
   assert_int_equal(lm_convert(copy, copy, NULL), LM_EINVAL);
   assert_non_null(strstr(lm_last_error(), "input artifact itself"));
-  char *b = slurp(copy, &len2);
+  char *b = tu_read_file(copy, &len2);
   assert_int_equal(len2, len);
   assert_memory_equal(a, b, len);
   free(a), free(b);
@@ -104,7 +92,7 @@ static void test_fifo_inputs(void **state) {
   (void)state;
   signal(SIGALRM, on_alarm);
   size_t len;
-  char *model = slurp(json, &len);
+  char *model = tu_read_file(json, &len);
   const char *fifo = tu_path(tmpdir, "model.fifo"), *out = tu_path(tmpdir, "fifo.lm");
   assert_int_equal(mkfifo(fifo, 0600), 0);
   pid_t pid = feed(fifo, model, len);
@@ -123,7 +111,7 @@ static void test_fifo_inputs(void **state) {
   lm_model_close(m);
   free(model);
   /* an archive through the FIFO: refused, no hang */
-  char *tgz = slurp(src, &len);
+  char *tgz = tu_read_file(src, &len);
   pid = feed(fifo, tgz, len);
   alarm(20);
   rc = lm_convert(fifo, out, NULL);
@@ -138,7 +126,7 @@ static void test_fifo_inputs(void **state) {
 static void test_duplicate_members(void **state) {
   (void)state;
   size_t len;
-  char *model = slurp(json, &len);
+  char *model = tu_read_file(json, &len);
   const tu_member twice[] = {{"xgboost-model", model, len}, {"xgboost-model", "{\"x\": 1}", 0}};
   const char *tgz = tu_make_archive(tu_path(tmpdir, "dup.tar.gz"), 1, twice, 2);
   const char *out = tu_path(tmpdir, "dup.lm");

@@ -18,18 +18,6 @@ static char tmpdir[] = "/tmp/lm_test_model_file_XXXXXX";
 
 enum { F = 20, N = 64 };
 
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  assert_non_null(f);
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc(*len + 1);
-  assert_int_equal(fread(b, 1, *len, f), *len);
-  fclose(f);
-  return b;
-}
-
 /* Overwrite path in place (O_TRUNC when truncate, like cp; otherwise the same inode's bytes
  * rewritten without changing the size) with len bytes of buf. */
 static void overwrite(const char *path, const void *buf, size_t len, int truncate) {
@@ -60,7 +48,7 @@ static void test_file_changes_under_an_open_model(void **state) {
   scores(m, x, want);
 
   size_t len;
-  char *img = read_all(path, &len);
+  char *img = tu_read_file(path, &len);
   /* 1. the same size, every byte after the header flipped: the file is now corrupt (the
    *    verifier refuses it), the open model must not see it */
   char *bad = malloc(len);
@@ -79,7 +67,7 @@ static void test_file_changes_under_an_open_model(void **state) {
    *    removed: still the old scores */
   assert_int_equal(lm_convert(src, other, NULL), 0);
   size_t olen;
-  char *oimg = read_all(other, &olen);
+  char *oimg = tu_read_file(other, &olen);
   overwrite(path, oimg, olen, 1);
   unlink(path);
   scores(m, x, got);

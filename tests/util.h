@@ -10,6 +10,8 @@
  *   tu_path(dir, name)          "dir/name" in one of 8 rotating static buffers (so up to 8
  *                               results may be held at once); for names in a scratch directory.
  *   tu_env_or(name, fallback)   getenv(name), or fallback when it is unset (LM_SRC, LM_BIN).
+ *   tu_read_file(path, &len)    the whole file, malloc'd (NUL-terminated), its size in len; the
+ *                               test fails when it cannot be read.
  *   fbits(f), dbits(d)          the bits of a float / double (uint32_t / uint64_t), to assert
  *                               exact equality (−0 ≠ +0, NaN payloads) with assert_int_equal.
  *   tu_expect_ok(rc, out)       an lm__import_* style call succeeded: rc is 0 (otherwise rc and
@@ -71,6 +73,20 @@ static inline const char *tu_path(const char *dir, const char *name) {
 static inline const char *tu_env_or(const char *name, const char *fallback) {
   const char *s = getenv(name);
   return s ? s : fallback;
+}
+
+static inline char *tu_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) fail_msg("%s: cannot open", path);
+  fseek(f, 0, SEEK_END);
+  *len = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc(*len + 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, *len, f), *len);
+  b[*len] = '\0';
+  fclose(f);
+  return b;
 }
 
 static inline uint32_t fbits(float f) {
