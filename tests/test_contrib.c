@@ -30,19 +30,8 @@
 static char tmpdir[] = "/tmp/lm_test_contrib_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_table.h"
 static char src[1024];
-
-typedef struct table {
-  double *v;
-  size_t rows, cols;
-} table;
-
-static void load(const char *dir, const char *file, table *t) {
-  char path[1200], err[512];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
-  if (lm_csv_read_path(path, &t->v, &t->rows, &t->cols, err, sizeof err) != 0)
-    fail_msg("%s", err);
-}
 
 typedef struct tally {
   size_t values, bad;
@@ -87,9 +76,9 @@ static void run_case(const char *cs, tally *all) {
   lm_session *s;
   assert_int_equal(lm_session_new(m, &s), 0);
   table in = {0}, want = {0}, mar = {0};
-  load(dir, "input.csv", &in);
-  load(dir, "expected_contrib.csv", &want);
-  load(dir, "expected_margin.csv", &mar);
+  tu_load_table(dir, "input.csv", &in, 0);
+  tu_load_table(dir, "expected_contrib.csv", &want, 0);
+  tu_load_table(dir, "expected_margin.csv", &mar, 0);
   size_t n = in.rows, F = lm_model_num_features(m), G = lm_model_num_outputs(m);
   size_t W = lm_model_contrib_width(m);
   assert_int_equal(W, G * (F + 1));
@@ -176,7 +165,7 @@ static void test_contrib_formats(void **state) {
     char dir[1100], model[1200], name[256];
     snprintf(dir, sizeof dir, "%.900s/tests/fixtures/xgb_formats/%s", src, cases[c]);
     table in = {0};
-    load(dir, "input.csv", &in);
+    tu_load_table(dir, "input.csv", &in, 0);
     float *ref = NULL;
     size_t w0 = 0;
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
@@ -331,8 +320,8 @@ static void test_contrib_tools(void **state) {
            outp);
   assert_int_equal(system(cmd), 0);
   table got = {0}, want = {0};
-  load(tmpdir, "contrib_out.csv", &got);
-  load(dir, "expected_contrib.csv", &want);
+  tu_load_table(tmpdir, "contrib_out.csv", &got, 0);
+  tu_load_table(dir, "expected_contrib.csv", &want, 0);
   assert_int_equal(got.rows, want.rows);
   assert_int_equal(got.cols, 4 * 11);
   float *g = malloc(sizeof *g * got.rows * got.cols);

@@ -24,21 +24,8 @@
 static char tmpdir[] = "/tmp/lm_test_parity_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_table.h"
 static char src[1024];
-
-typedef struct table {
-  double *v;
-  size_t rows, cols;
-} table;
-
-static int load(const char *dir, const char *file, table *t, int optional) {
-  char path[1200], err[512];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
-  if (optional && access(path, F_OK) != 0) return 0;
-  if (lm_csv_read_path(path, &t->v, &t->rows, &t->cols, err, sizeof err) != 0)
-    fail_msg("%s", err);
-  return 1;
-}
 
 typedef struct tally {
   size_t outputs, bitexact, bad;
@@ -75,10 +62,10 @@ static void run_case(const char *cs, tally *all) {
   lm_session *s;
   assert_int_equal(lm_session_new(m, &s), 0);
   table in = {0}, val = {0}, mar = {0}, leaf = {0};
-  load(dir, "input.csv", &in, 0);
-  load(dir, "expected_value.csv", &val, 0);
-  load(dir, "expected_margin.csv", &mar, 0);
-  int has_leaf = load(dir, "expected_leaf.csv", &leaf, 1);
+  tu_load_table(dir, "input.csv", &in, 0);
+  tu_load_table(dir, "expected_value.csv", &val, 0);
+  tu_load_table(dir, "expected_margin.csv", &mar, 0);
+  int has_leaf = tu_load_table(dir, "expected_leaf.csv", &leaf, 1);
   size_t n = in.rows, F = lm_model_num_features(m), G = lm_model_num_outputs(m);
   if (in.cols != F) fail_msg("%s: input has %zu columns, model %zu features", cs, in.cols, F);
   assert_int_equal(val.rows, n);

@@ -30,19 +30,8 @@
 static char tmpdir[] = "/tmp/lm_test_xgboost3_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_table.h"
 static char src[1024];
-
-typedef struct table {
-  double *v;
-  size_t rows, cols;
-} table;
-
-static void load(const char *dir, const char *file, table *t) {
-  char path[1200], err[512];
-  snprintf(path, sizeof path, "%s/%s", dir, file);
-  if (lm_csv_read_path(path, &t->v, &t->rows, &t->cols, err, sizeof err) != 0)
-    fail_msg("%s", err);
-}
 
 typedef struct tally {
   size_t outputs, bitexact, bad;
@@ -97,9 +86,9 @@ static void run_case(const char *set, const char *cs, tally *all) {
   lm_session *s;
   assert_int_equal(lm_session_new(m, &s), 0);
   table in = {0}, val = {0}, mar = {0};
-  load(dir, "input.csv", &in);
-  load(dir, "expected_value.csv", &val);
-  load(dir, "expected_margin.csv", &mar);
+  tu_load_table(dir, "input.csv", &in, 0);
+  tu_load_table(dir, "expected_value.csv", &val, 0);
+  tu_load_table(dir, "expected_margin.csv", &mar, 0);
   size_t n = in.rows, F = lm_model_num_features(m), G = lm_model_num_outputs(m);
   if (in.cols != F) fail_msg("%s: input has %zu columns, model %zu features", cs, in.cols, F);
   assert_int_equal(val.rows, n);
