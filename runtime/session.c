@@ -77,33 +77,34 @@ LM__INLINE void link_(const lm_model *m, unsigned flags, float *out, size_t n) {
  * entry (XGBoost semantics: inputs are rounded to float32 before any decision) get a block of
  * rows converted after it; row r of a block writes its outputs at out + r·G, so blocks never
  * overlap. LightGBM kernels compare doubles: rows are used as they are. */
+/* Where converted float64 rows start in the scratch block: after the kernel's scratch, on the
+ * next 64-byte boundary (lm__session_scratch_need sizes the same layout for the pool). */
+LM__INLINE size_t rows_at_(const lm__plan *p) { return (p->scratch + 63) & ~(size_t)63; }
+
 LM__INLINE int margins_(lm_session *s, const lm__plan *p, const void *x, int f64, size_t n,
                         float *out) {
   const lmf_view *v = p->v;
   const lm__kernel *k = lm__plan_kernel(p, n);
-  void *scratch = NULL;
-  if (p->scratch && !(scratch = lm__session_scratch(s, p->scratch)))
-    return lm__fail(LM_ENOMEM, "out of memory for scratch");
-  if (!f64) {
-    k->f32(v, &p->L, x, n, out, scratch);
+  const size_t F = v->meta->num_features, G = v->meta->num_outputs;
+  const int convert = f64 && !k->f64;
+  const size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK;
+  const size_t need = convert ? rows_at_(p) + block * F * sizeof(float) : p->scratch;
+  uint8_t *sb = NULL;
+  if (need && !(sb = lm__session_scratch(s, need)))
+    return lm__fail(LM_ENOMEM, "out of memory for %zu bytes of scratch", need);
+  void *scratch = p->scratch ? sb : NULL;
+  if (!convert) {
+    if (f64) k->f64(v, &p->L, x, n, out, scratch);
+    else k->f32(v, &p->L, x, n, out, scratch);
     return LM_OK;
   }
-  if (k->f64) {
-    k->f64(v, &p->L, x, n, out, scratch);
-    return LM_OK;
-  }
-  size_t F = v->meta->num_features, G = v->meta->num_outputs;
   const double *xd = x;
-  size_t block = n < LM_F64_BLOCK ? n : LM_F64_BLOCK, skip = (p->scratch + 63) & ~(size_t)63;
-  uint8_t *sb = lm__session_scratch(s, skip + block * F * sizeof(float));
-  if (n && !sb) return lm__fail(LM_ENOMEM, "out of memory for %zu rows of scratch", block);
-  float *buf = (float *)(sb + skip);
+  float *buf = (float *)(sb + rows_at_(p));
   for (size_t r0 = 0; r0 < n; r0 += block) {
     size_t c = n - r0 < block ? n - r0 : block;
     for (size_t i = 0; i < c * F; i++) buf[i] = (float)xd[r0 * F + i];
     /* the kernel for this block's size (a batch's tail block may be small) */
-    const lm__kernel *kb = lm__plan_kernel(p, c);
-    kb->f32(v, &p->L, buf, c, out + r0 * G, p->scratch ? sb : NULL);
+    lm__plan_kernel(p, c)->f32(v, &p->L, buf, c, out + r0 * G, scratch);
   }
   return LM_OK;
 }
@@ -111,7 +112,7 @@ LM__INLINE int margins_(lm_session *s, const lm__plan *p, const void *x, int f64
 size_t lm__session_scratch_need(const lm__plan *p, int f64) {
   const lm__kernel *k = p->band[0].k;
   if (!f64 || k->f64) return p->scratch;
-  return ((p->scratch + 63) & ~(size_t)63) + LM_F64_BLOCK * p->v->meta->num_features * sizeof(float);
+  return rows_at_(p) + LM_F64_BLOCK * p->v->meta->num_features * sizeof(float);
 }
 
 int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out) {
