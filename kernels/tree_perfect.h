@@ -36,6 +36,12 @@ typedef struct lm__perfect {
   uint32_t *orig;        /* n_trees × stride: NODES index, to resolve categorical splits */
   float *leaf;           /* n_trees × n_leaf: leaf values (before the tree weight) */
   uint32_t *leaf_orig;   /* n_trees × n_leaf: NODES index of each bottom leaf */
+  uint32_t *catoff;      /* models with categorical splits, n_trees × stride: the slot's
+                            category set as its first word in CAT_WORDS and its size in
+                            categories (catlim: 32 × words; 0 for a numeric slot), so that
+                            kernels test a lane's category with gathers instead of walking
+                            NODES and CATSETS per lane; NULL without categorical splits */
+  uint32_t *catlim;
   void *block;           /* the single allocation holding the arrays */
   size_t block_bytes;
   const lm__alloc *alloc; /* what block and this struct came from */
