@@ -215,7 +215,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
   uint8_t *nd = c->b->recs + (size_t)ri * LM_BITS_REC_BYTES;
   const lmf_node *nodes = c->v->nodes;
   uint32_t at[128], kids = 0;
-  uint64_t m7 = 0, m8 = 0, leafm = 0;
+  uint64_t m7 = 0, m8 = 0, m9 = 0, leafm = 0;
   lm__expand6(c->v, root, at);
   if (c->b->dual) /* position 63 has no node: never right under either rule */
     nd[63] = 64, nd[64 + 63] = 255, nd[128 + 63] = 0;
@@ -230,6 +230,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
       nd[128 + pos] = (uint8_t)((split & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
       m7 |= (uint64_t)((col >> 7) & 1) << pos;
       m8 |= (uint64_t)((col >> 8) & 1) << pos;
+      m9 |= (uint64_t)((col >> 9) & 1) << pos;
     }
   uint32_t first_child = c->next, first_leaf = c->next_leaf;
   for (uint32_t s = 0; s < 64; s++) {
@@ -247,6 +248,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
   memcpy(nd + 208, &leafm, 8);
   memcpy(nd + 216, &first_child, 4);
   memcpy(nd + 220, &first_leaf, 4);
+  memcpy(nd + 224, &m9, 8);
   for (uint32_t s = 0, k = 0; s < 64; s++)
     if (nodes[at[64 + s]].left != at[64 + s]) lm__fill_rec(c, first_child + k++, at[64 + s]);
 }
@@ -270,7 +272,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     snprintf(why, LM__WHY_LEN, "%zu records", n_recs);
     return NULL;
   }
-  const uint32_t np = (V + 127) / 128; /* register pairs: 1–4 */
+  uint32_t np = (V + 127) / 128; /* register pairs: 1–8, 5 and 7 rounded up (tree_bits.h) */
+  if (np == 5 || np == 7) np++;
   const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
   /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
   size_t n_thr = 0;
@@ -387,7 +390,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   }
   for (uint32_t t = 0; !deep && t < T; t++) {
     uint8_t *nd = b->nodes + (size_t)t * wb;
-    uint64_t m7 = 0, m8 = 0;
+    uint64_t m7 = 0, m8 = 0, m9 = 0;
     if (b->dual) /* positions without a node: never right under either rule */
       for (uint32_t pos = 0; pos < 64; pos++) nd[pos] = 64, nd[64 + pos] = 255, nd[128 + pos] = 0;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
@@ -403,10 +406,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
         m7 |= (uint64_t)((c >> 7) & 1) << pos;
         m8 |= (uint64_t)((c >> 8) & 1) << pos;
+        m9 |= (uint64_t)((c >> 9) & 1) << pos;
       }
     if (np > 1) {
       memcpy(nd + 192, &m7, 8);
       memcpy(nd + 200, &m8, 8);
+      memcpy(nd + 224, &m9, 8);
     }
     float w = v->trees[t].weight;
     if (D <= 6) {
@@ -423,6 +428,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
           k[2 * i] = (uint8_t)((c & 127) | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
           k[2 * i + 1] = (uint8_t)rank;
           k[6] |= (uint8_t)((((c >> 7) & 1) << i) | (((c >> 8) & 1) << (3 + i)));
+          k[7] |= (uint8_t)(((c >> 9) & 1) << i);
         }
         uint32_t nl = 1u << (D - 6);
         for (uint32_t l = 0; l < nl; l++)

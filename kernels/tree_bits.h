@@ -56,19 +56,24 @@
 #include "formats/lmf.h"
 #include "kernels/layout_alloc.h"
 
-/* Columns: a row's bins are bytes in a table of 128 · npairs bytes (npairs = 1–4 pairs of
- * 64-byte registers): at most LM_BITS_MAX_COLUMNS columns. */
-#define LM_BITS_MAX_COLUMNS 512
+/* Columns: a row's bins are bytes in a table of 128 · npairs bytes (npairs = 1, 2, 3, 4, 6 or
+ * 8 pairs of 64-byte registers; 5 and 7 are rounded up, the extra pair zero and never
+ * selected, so that kernels are instantiated for six pair counts rather than eight): at most
+ * LM_BITS_MAX_COLUMNS columns. 1,024 rather than 512: the zoo's 600-feature model
+ * (hist256-bin600: 594 used features) used to miss this layout. */
+#define LM_BITS_MAX_COLUMNS 1024
+#define LM_BITS_MAX_PAIRS 8
 #define LM_BITS_SEG 254                /* thresholds per column (segment) */
 #define LM_BITS_MAX_THRESHOLDS 65535   /* distinct thresholds per feature */
 #define LM_BITS_WORD_BYTES 192 /* per tree, npairs = 1: feature[64], rank[64], limit[64] */
 #define LM_BITS_WORD_BYTES_WIDE 256 /* npairs > 1: then, at byte 192, two 64-bit masks: the
-                                       positions whose column has bit 7 set, bit 8 set */
+                                       positions whose column has bit 7 set, bit 8 set; at
+                                       byte 224 (npairs > 4) those with bit 9 set */
 /* Bottom block of a level-6 position (trees of depth 7 or 8): two bytes per node, for the
  * position's node (bytes 0–1) and, for depth 8, its left (2–3) and right (4–5) children: the
  * column's low 7 bits with the default direction in bit 7 (c | 128 when NaN goes left), then
  * the rank (bytes 2–5 are 0 for depth 7); byte 6: bit i = bit 7 of node i's column, bit 3 + i =
- * its bit 8 (npairs > 1); from byte 16 its 2^(D−6) leaves (× weight) as floats, left to right.
+ * its bit 8 (npairs > 1); byte 7: bit i = its bit 9 (npairs > 4); from byte 16 its 2^(D−6) leaves (× weight) as floats, left to right.
  * A node sends a row right iff bin[c] ≥ rank, except a NaN (bin 255) at a default-left node,
  * which goes left: a NaN reaches every rank ≤ 255 (also a NaN threshold's 255), a real bin
  * (≤ 254) exactly the ranks ≤ bin; pass-through nodes (NaN threshold, default left) never go
@@ -82,7 +87,7 @@
  * bytes 0–191 the word layout above for its six levels (leaves above its bottom become
  * pass-through nodes), 192–207 the two column-bit masks (always present), 208–215 a 64-bit
  * mask of the positions that end on a leaf, 216–219 the index of its first child record,
- * 220–223 the index (in recleaf) of its first leaf. Position p continues at record first_child
+ * 220–223 the index (in recleaf) of its first leaf, 224–231 the bit-9 column mask (npairs > 4). Position p continues at record first_child
  * + #{non-leaf positions < p}, or ends on leaf first_leaf + #{leaf positions < p}: no per-
  * position entries, so a step of the walk reads one record's four lines at once. About two
  * records per tree of depth 12. */
@@ -111,7 +116,8 @@ typedef struct lm__bits {
   uint32_t num_features; /* F: the row's features (row stride) */
   uint32_t n_used;       /* used features (entries of feat) */
   uint32_t n_cols;       /* V: columns (Σ nseg) ≤ LM_BITS_MAX_COLUMNS */
-  uint32_t npairs;       /* ⌈V / 128⌉ (1–4): 64-byte register pairs of a row's bin table,
+  uint32_t npairs;       /* ⌈V / 128⌉ (1, 2, 3, 4, 6, 8: 5 and 7 rounded up): 64-byte register
+                            pairs of a row's bin table,
                             128 · npairs bytes */
   uint32_t word_bytes;   /* LM_BITS_WORD_BYTES, or LM_BITS_WORD_BYTES_WIDE for npairs > 1 */
   uint32_t n_trees;

@@ -17,7 +17,8 @@
  * than 128 columns (2, 3 or 4 register pairs): one permute per pair and blends on the column's
  * bits 7 and 8 (per-tree masks), the same in the bottom blocks (bits from header byte 6). The
  * level-6 position comes from the words 8 at a time (two exit-table permutes). Every function
- * taking `np` is instantiated for 1, 2, 3 and 4 pairs (always inlined, dispatched once per call).
+ * taking `np` is instantiated for 1, 2, 3, 4, 6 and 8 pairs (always inlined, dispatched once per
+ * call: LM__NP_DISPATCH).
  *
  * Leaves. Depth ≤ 6: the tree's leaves by permutes, 16 rows in lanes. Depth 7–8: levels 6–7 of
  * 8 trees at a time, in lanes, from one gather of their bottom-block headers (lm__bottom8).
@@ -225,8 +226,8 @@ LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t st
   lm__tw w0 = lm__tw_load(nd[0], np), w1 = lm__tw_load(nd[1], np);
   lm__tw w2 = lm__tw_load(nd[2], np), w3 = lm__tw_load(nd[3], np);
   for (size_t r = 0; r < R; r++) {
-    __m512i tb[8];
-    lm__load_tb(tb, tbl + stride * r, np);
+    __m512i regs[8];
+    const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
     W[r * rs] = lm__tw_word(&w0, tb, np);
     W[r * rs + ts] = lm__tw_word(&w1, tb, np);
     W[r * rs + 2 * ts] = lm__tw_word(&w2, tb, np);
@@ -253,7 +254,7 @@ LM__AI __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, const _
                               : _mm512_setr_epi64(0, 1, 0, 1, 0, 1, 0, 1);
   const __m512i bitv = _mm512_set1_epi64(0x0000000400020001ll), ffv = _mm512_set1_epi8(-1);
   __m512i hdr = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), lanes, q, bl, 1);
-  __mmask64 m7 = 0, m8 = 0;
+  __mmask64 m7 = 0, m8 = 0, m9 = 0;
   if (np > 1) { /* byte 6 of each header, spread over its bytes, holds columns' bits 7 and 8 */
     const __m512i ctl = _mm512_set4_epi64(0x0E0E0E0E0E0E0E0Ell, 0x0606060606060606ll,
                                           0x0E0E0E0E0E0E0E0Ell, 0x0606060606060606ll);
@@ -261,7 +262,12 @@ LM__AI __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, const _
     m7 = _mm512_test_epi8_mask(sel, bitv);
     m8 = _mm512_test_epi8_mask(sel, _mm512_set1_epi64(0x0000002000100008ll));
   }
-  __m512i bins = lm__sel(tb, hdr, m7, m8, np);
+  if (np > 4) { /* byte 7: bit 9 */
+    const __m512i ctl = _mm512_set4_epi64(0x0F0F0F0F0F0F0F0Fll, 0x0707070707070707ll,
+                                          0x0F0F0F0F0F0F0F0Fll, 0x0707070707070707ll);
+    m9 = _mm512_test_epi8_mask(_mm512_shuffle_epi8(hdr, ctl), bitv);
+  }
+  __m512i bins = lm__sel(tb, hdr, m7, m8, m9, np);
   __mmask64 dlnan = _mm512_movepi8_mask(hdr) & _mm512_cmpeq_epi8_mask(bins, ffv);
   __mmask64 right = _mm512_cmpge_epu8_mask(bins, _mm512_srli_epi64(hdr, 8)) & ~dlnan;
   __m512i sum3 = _mm512_sad_epu8(_mm512_maskz_mov_epi8(right, bitv), _mm512_setzero_si512());
@@ -273,12 +279,12 @@ LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *ro
                            int np) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t sh = D < 6 ? 6 - D : 0, dual = b->dual;
-  _Alignas(64) uint8_t tbl[128 * 4];
+  _Alignas(64) uint8_t tbl[128 * LM_BITS_MAX_PAIRS];
   _Alignas(64) uint64_t W[LM__TB], P[LM__TB];
   memset(tbl, 0, 128 * (size_t)np);
   lm__bin_row(b, row, tbl);
-  __m512i tb[8];
-  lm__load_tb(tb, tbl, np);
+  __m512i regs[8];
+  const __m512i *tb = lm__tb(regs, tbl, np);
   lm__luts lut = lm__load_luts(b);
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += LM__TB) {
@@ -320,14 +326,9 @@ LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *ro
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
-  if (b->npairs == 1)
-    lm__one_row_np(b, m, row, o, 1);
-  else if (b->npairs == 2)
-    lm__one_row_np(b, m, row, o, 2);
-  else if (b->npairs == 3)
-    lm__one_row_np(b, m, row, o, 3);
-  else
-    lm__one_row_np(b, m, row, o, 4);
+#define LM__CALL(np) lm__one_row_np(b, m, row, o, np)
+  LM__NP_DISPATCH(b->npairs, LM__CALL)
+#undef LM__CALL
 }
 
 static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
@@ -336,7 +337,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   const uint32_t np = b->npairs, WB = b->word_bytes;
   const size_t stride = 128 * (size_t)np;
-  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
   _Alignas(64) uint64_t W[4 * LM__BLOCK];
   /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
   _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
@@ -361,12 +362,9 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
         _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 4) * WB + i, _MM_HINT_T0);
     if (np > 1) {
       size_t pc = 0;
-      if (np == 2)
-        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 2);
-      else if (np == 3)
-        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 3);
-      else
-        lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, 4);
+#define LM__CALL(np) lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, np)
+      LM__NP_DISPATCH(np, LM__CALL)
+#undef LM__CALL
     } else {
     if (t0 + 4 < T)
       for (size_t i = 0; i < ((size_t)16 << D); i += 64)
@@ -440,7 +438,7 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t np = b->npairs, WB = b->word_bytes;
   const size_t stride = 128 * (size_t)np;
-  _Alignas(64) uint8_t tbl[LM__DBLOCK * 128 * 4];
+  _Alignas(64) uint8_t tbl[LM__DBLOCK * 128 * LM_BITS_MAX_PAIRS];
   _Alignas(64) uint64_t W[8 * LM__DBLOCK]; /* the words, then in place the block offsets */
   _Alignas(64) float accs[LM__GMAX * LM__DBLOCK];
   const int in_acc = G <= LM__GMAX;
@@ -483,12 +481,9 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
      * in a register, its trees in order) */
     if (np > 1)
       for (uint32_t i = 0; i < 8; i += 4) {
-        if (np == 2)
-          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 2);
-        else if (np == 3)
-          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 3);
-        else
-          lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, 4);
+#define LM__CALL(np) lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, np)
+        LM__NP_DISPATCH(np, LM__CALL)
+#undef LM__CALL
       }
     else
     for (uint32_t i = 0; i < 8; i += 4) { /* 4 trees per pass: a row's bins loaded once */
@@ -520,20 +515,11 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
     /* levels 6–7 (lm__bottom8): each tree's leaf offset, stored in place of its word */
     const __mmask8 lanes = (__mmask8)((1u << nt) - 1);
     for (size_t r = 0; r < rows; r++) {
-      __m512i tb[8], q = _mm512_add_epi64(_mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff);
-      if (np == 1) {
-        lm__load_tb(tb, tbl + stride * r, 1);
-        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 1));
-      } else if (np == 2) {
-        lm__load_tb(tb, tbl + stride * r, 2);
-        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 2));
-      } else if (np == 3) {
-        lm__load_tb(tb, tbl + stride * r, 3);
-        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 3));
-      } else {
-        lm__load_tb(tb, tbl + stride * r, 4);
-        _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, tb, D, 4));
-      }
+      __m512i regs[8], q = _mm512_add_epi64(_mm512_slli_epi64(lm__pos8(&lut, _mm512_load_si512(W + 8 * r)), 5), toff);
+#define LM__CALL(np)                                                                       \
+  _mm512_store_si512(W + 8 * r, lm__bottom8(bl, q, lanes, lm__tb(regs, tbl + stride * r, np), D, np))
+      LM__NP_DISPATCH(np, LM__CALL)
+#undef LM__CALL
       for (size_t e = pf + pf_step; pf < e && pf < next_bytes; pf += 64)
         _mm_prefetch((const char *)bl + grp_bytes + pf, _MM_HINT_T1);
     }

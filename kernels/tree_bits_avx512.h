@@ -64,33 +64,60 @@ static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl
  * up to 16 ≤ LM__BLOCK; lanes past `rows` repeat the last row): tree_bits_avx512.c. */
 void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl);
 
-/* A row's bin table in registers: tb[2p], tb[2p + 1] = bytes 128p … 128p + 127 (pair p). */
-LM__AI void lm__load_tb(__m512i *tb, const uint8_t *tbl, int np) {
-  for (int i = 0; i < 2 * np; i++) tb[i] = _mm512_load_si512(tbl + 64 * i);
+/* A row's bin table as lm__sel reads it: tb[2p], tb[2p + 1] = bytes 128p … 128p + 127 (pair
+ * p). Up to 4 pairs in registers (regs: 8 vectors, loaded here); more are read from the table
+ * itself (64-byte aligned), as memory operands of the permutes: an array of 16 vectors is not
+ * kept in registers by the compiler, and spilling it slowed the 4-pair kernels by half. */
+LM__AI const __m512i *lm__tb(__m512i regs[8], const uint8_t *tbl, int np) {
+  if (np > 4) return (const __m512i *)(const void *)tbl;
+  for (int i = 0; i < 2 * np; i++) regs[i] = _mm512_load_si512(tbl + 64 * i);
+  return regs;
 }
 
-/* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8: which have bit 7, bit 8 set)
- * from a row's table of np pairs: one byte permute per pair, then blends (np − 1 of them). */
-LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
-  __m512i r = _mm512_permutex2var_epi8(tb[0], idx, tb[1]);
+/* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8, m9: which have bit 7, 8, 9
+ * set) from a row's table of np pairs: one byte permute per pair, blended as soon as its
+ * partner is there (pairs 2k and 2k + 1 by bit 7, then by bit 8, then by bit 9; np − 1 blends):
+ * computing every permute first kept more vectors live and made the 4-pair kernels spill. */
+LM__AI __m512i lm__perm(const __m512i *tb, __m512i idx, int p) {
+  return _mm512_permutex2var_epi8(tb[2 * p], idx, tb[2 * p + 1]);
+}
+LM__AI __m512i lm__sel4(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
+  __m512i r = lm__perm(tb, idx, 0);
   if (np == 1) return r;
-  r = _mm512_mask_blend_epi8(m7, r, _mm512_permutex2var_epi8(tb[2], idx, tb[3]));
+  r = _mm512_mask_blend_epi8(m7, r, lm__perm(tb, idx, 1));
   if (np == 2) return r;
-  if (np == 3) return _mm512_mask_blend_epi8(m8, r, _mm512_permutex2var_epi8(tb[4], idx, tb[5]));
-  __m512i r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(tb[4], idx, tb[5]),
-                                      _mm512_permutex2var_epi8(tb[6], idx, tb[7]));
+  __m512i r2 = lm__perm(tb, idx, 2);
+  if (np > 3) r2 = _mm512_mask_blend_epi8(m7, r2, lm__perm(tb, idx, 3));
   return _mm512_mask_blend_epi8(m8, r, r2);
 }
+LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, __mmask64 m9,
+                       int np) {
+  __m512i r = lm__sel4(tb, idx, m7, m8, np < 4 ? np : 4);
+  if (np <= 4) return r;
+  return _mm512_mask_blend_epi8(m9, r, lm__sel4(tb + 8, idx, m7, m8, np - 4));
+}
+
+/* Calls CALL(np) with np a constant for the layout's pair count (tree_bits.h: 1–4, 6, 8). */
+#define LM__NP_DISPATCH(np, CALL)                                                                 \
+  switch (np) {                                                                                  \
+  case 1: CALL(1); break;                                                                        \
+  case 2: CALL(2); break;                                                                        \
+  case 3: CALL(3); break;                                                                        \
+  case 4: CALL(4); break;                                                                        \
+  case 6: CALL(6); break;                                                                        \
+  default: CALL(8); break;                                                                       \
+  }
 
 /* A tree's node bytes held in registers across rows. */
-typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8; } lm__tw;
+typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8, m9; } lm__tw;
 LM__AI lm__tw lm__tw_load(const uint8_t *nd, int np) {
-  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0};
+  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0, 0};
   if (np > 1) w.m7 = *(const uint64_t *)(nd + 192), w.m8 = *(const uint64_t *)(nd + 200);
+  if (np > 4) w.m9 = *(const uint64_t *)(nd + 224);
   return w;
 }
 LM__AI __mmask64 lm__tw_word(const lm__tw *w, const __m512i *tb, int np) {
-  __m512i d = _mm512_sub_epi8(lm__sel(tb, w->idx, w->m7, w->m8, np), w->rank);
+  __m512i d = _mm512_sub_epi8(lm__sel(tb, w->idx, w->m7, w->m8, w->m9, np), w->rank);
   return _mm512_cmplt_epu8_mask(d, w->lim);
 }
 

@@ -42,8 +42,8 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
   const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
   _Alignas(64) uint64_t W[8], Rr[8];
   _Alignas(64) float lv[8 * LM__DV];
-  __m512i tb[8];
-  lm__load_tb(tb, tbl, np);
+  __m512i regs[8];
+  const __m512i *tb = lm__tb(regs, tbl, np);
   float acc = m->base_margin;
   for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
   for (uint32_t t0 = 0; t0 < T; t0 += 8 * LM__DV) {
@@ -97,7 +97,7 @@ LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *
                              float *out, int np) {
   const size_t F = b->num_features, G = m->num_outputs;
   const lm__luts lut = lm__load_luts(b);
-  _Alignas(64) uint8_t t1[128 * 4];
+  _Alignas(64) uint8_t t1[128 * LM_BITS_MAX_PAIRS];
   memset(t1, 0, 128 * (size_t)np);
   for (size_t r = 0; r < n; r++) {
     lm__bin_row(b, x + r * F, t1);
@@ -109,7 +109,7 @@ LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float 
                               float *out, int np) {
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const lm__luts lut = lm__load_luts(b);
-  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
+  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
   for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
     lm__bits_bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
@@ -120,22 +120,16 @@ LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float 
 
 static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lmf_meta *m,
                                                      const float *x, size_t n, float *out) {
-  switch (b->npairs) {
-  case 1: lm__deep_batch_np(b, m, x, n, out, 1); break;
-  case 2: lm__deep_batch_np(b, m, x, n, out, 2); break;
-  case 3: lm__deep_batch_np(b, m, x, n, out, 3); break;
-  default: lm__deep_batch_np(b, m, x, n, out, 4); break;
-  }
+#define LM__CALL(np) lm__deep_batch_np(b, m, x, n, out, np)
+  LM__NP_DISPATCH(b->npairs, LM__CALL)
+#undef LM__CALL
 }
 
 static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
                           float *out) {
-  switch (b->npairs) {
-  case 1: lm__deep_rows_np(b, m, x, n, out, 1); break;
-  case 2: lm__deep_rows_np(b, m, x, n, out, 2); break;
-  case 3: lm__deep_rows_np(b, m, x, n, out, 3); break;
-  default: lm__deep_rows_np(b, m, x, n, out, 4); break;
-  }
+#define LM__CALL(np) lm__deep_rows_np(b, m, x, n, out, np)
+  LM__NP_DISPATCH(b->npairs, LM__CALL)
+#undef LM__CALL
 }
 
 /* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout

@@ -194,7 +194,7 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
 static void test_random_models(void **state) {
   (void)state;
   /* bits: whether the bin-and-bitmask layout (no categorical split, depth ≤ 8, ≤ 65,535
-   * distinct thresholds per feature, ≤ 512 columns) must be built: 1 yes, 0 no, -1 either */
+   * distinct thresholds per feature, ≤ 1,024 columns) must be built: 1 yes, 0 no, -1 either */
   struct { uint32_t F, G, T; int maxd, dart, nocat, wide, bits; } shapes[] = {
       {1, 1, 1, 0, 0, 0, 0, -1},  {3, 1, 5, 3, 0, 0, 0, -1},   {30, 1, 100, 6, 0, 0, 0, -1},
       {10, 3, 37, 5, 0, 0, 0, -1}, {50, 1, 70, 9, 1, 0, 0, 0},  {7, 4, 129, 4, 1, 0, 0, -1},
@@ -221,8 +221,12 @@ static void test_random_models(void **state) {
       {100, 1, 3000, 6, 0, 1, 2, 1}, {70, 2, 2000, 8, 0, 1, 2, 1},
       {30, 17, 170, 6, 0, 1, 1, 1}, {30, 17, 170, 8, 1, 1, 1, 1}, {12, 10, 200, 8, 0, 1, 2, 1},
       {350, 1, 80, 8, 0, 1, 1, 1}, {350, 2, 50, 11, 0, 1, 1, 1},
-      /* not eligible: more than 512 columns */
-      {1000, 1, 120, 6, 0, 1, 1, 0}, {600, 1, 200, 6, 0, 1, 1, 0},
+      /* more than 512 columns: 6 and 8 register pairs (5 and 7 rounded up), the bit-9 masks
+       * of words, bottom blocks (depth 7–8) and records (deeper) */
+      {600, 1, 200, 6, 0, 1, 1, 1}, {900, 1, 300, 6, 0, 1, 1, 1}, {650, 2, 150, 8, 0, 1, 1, 1},
+      {700, 1, 120, 10, 0, 1, 1, 1},
+      /* not eligible: more than 1,024 columns */
+      {1500, 1, 300, 6, 0, 1, 1, 0},
       /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) and,
        * numeric, the bin-and-bitmask records (six levels per word) */
       {30, 1, 40, 12, 0, 1, 1, 1}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
