@@ -29,10 +29,10 @@ static void lm__place(const lmf_view *v, const lm__perfect *p, size_t t, uint32_
   }
   p->split[base + pos] = n->split;
   p->thr[base + pos] = n->threshold;
-  if (p->catoff && (n->split & LMF_SPLIT_CATEGORICAL)) {
+  if (n->split & LMF_SPLIT_CATEGORICAL) {
     const lmf_catset *s = &v->catsets[n->u.cat_set];
-    p->catoff[base + pos] = s->word_offset;
-    p->catlim[base + pos] = s->n_words * 32u;
+    uint32_t bits = lm__perfect_cat_pack(s->word_offset, s->n_words);
+    memcpy(&p->thr[base + pos], &bits, 4);
   }
   lm__place(v, p, t, n->left, 2 * pos + 1, level + 1);
   lm__place(v, p, t, n->left + 1, 2 * pos + 2, level + 1);
@@ -54,6 +54,12 @@ lm__perfect *lm__perfect_build(const lmf_view *v, const lm__alloc *a, char *why)
     snprintf(why, LM__WHY_LEN, "not a decision-0 (XGBoost) tree model");
     return NULL;
   }
+  for (uint32_t i = 0; i < v->n_catsets; i++)
+    if (v->catsets[i].word_offset >= (1u << 24) || v->catsets[i].n_words >= 256) {
+      snprintf(why, LM__WHY_LEN, "category set %u: %u words from word %u (at most 255 from "
+               "below 2^24)", i, v->catsets[i].n_words, v->catsets[i].word_offset);
+      return NULL;
+    }
   lm__perfect *p = a->zalloc(a, sizeof *p);
   if (!p) {
     snprintf(why, LM__WHY_LEN, "out of memory");
@@ -68,8 +74,7 @@ lm__perfect *lm__perfect_build(const lmf_view *v, const lm__alloc *a, char *why)
   size_t T = m->n_trees, ni = T * p->stride, nl = T * p->n_leaf;
   /* One block; kernels may read up to 64 slots (256 bytes) past a tree: pad every array. */
   size_t pad = 64 * 4 + LM_PAD_BYTES;
-  const size_t ncat = m->n_cat_splits ? 2 : 0; /* catoff, catlim */
-  size_t sz = (3 + ncat) * (ni * 4 + pad) + 2 * (nl * 4 + pad);
+  size_t sz = 3 * (ni * 4 + pad) + 2 * (nl * 4 + pad);
   uint8_t *b = a->zalloc(a, sz);
   if (!b) {
     a->free(a, p, sizeof *p);
@@ -83,10 +88,6 @@ lm__perfect *lm__perfect_build(const lmf_view *v, const lm__alloc *a, char *why)
   p->orig = (uint32_t *)(b + 2 * (ni * 4 + pad));
   p->leaf = (float *)(b + 3 * (ni * 4 + pad));
   p->leaf_orig = (uint32_t *)(b + 3 * (ni * 4 + pad) + (nl * 4 + pad));
-  if (ncat) {
-    p->catoff = (uint32_t *)(b + 3 * (ni * 4 + pad) + 2 * (nl * 4 + pad));
-    p->catlim = (uint32_t *)(b + 4 * (ni * 4 + pad) + 2 * (nl * 4 + pad));
-  }
   for (size_t t = 0; t < T; t++) lm__place(v, p, t, v->trees[t].first_node, 0, 0);
   return p;
 }

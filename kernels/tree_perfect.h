@@ -24,6 +24,12 @@
  * this form (what the batch kernels keep in registers), and for each position below them the
  * NODES index the walk continues from (leaf_orig; leaf[] is zero). */
 #define LM_PERFECT_TOP_DEPTH 6
+/* A categorical slot's set packed into its threshold's 32 bits: its first word in CAT_WORDS
+ * (< 2^24) and its words (< 256: up to 8,160 categories). Models with a larger set get no
+ * perfect layout (the NODES kernels score them). */
+static inline uint32_t lm__perfect_cat_pack(uint32_t word_offset, uint32_t n_words) {
+  return word_offset << 8 | n_words;
+}
 
 typedef struct lm__perfect {
   uint32_t depth;        /* D: every tree is complete to this depth (1..LM_PERFECT_MAX_DEPTH) */
@@ -32,16 +38,14 @@ typedef struct lm__perfect {
   uint32_t n_leaf;       /* leaf slots per tree: 2^D */
   uint32_t stride;       /* internal-slot stride between trees (n_int rounded up to 64) */
   uint32_t *split;       /* n_trees × stride: NODES split word (pass-through: DEFAULT_LEFT) */
-  float *thr;            /* n_trees × stride: threshold (pass-through: NaN) */
+  float *thr;            /* n_trees × stride: threshold (pass-through: NaN); at a categorical
+                            slot, in place of its unused threshold, the bits of its category
+                            set: word_offset << 8 | n_words (LM_PERFECT_CAT_PACK), so that a
+                            kernel has the set where it reads the threshold, without another
+                            gather */
   uint32_t *orig;        /* n_trees × stride: NODES index, to resolve categorical splits */
   float *leaf;           /* n_trees × n_leaf: leaf values (before the tree weight) */
   uint32_t *leaf_orig;   /* n_trees × n_leaf: NODES index of each bottom leaf */
-  uint32_t *catoff;      /* models with categorical splits, n_trees × stride: the slot's
-                            category set as its first word in CAT_WORDS and its size in
-                            categories (catlim: 32 × words; 0 for a numeric slot), so that
-                            kernels test a lane's category with gathers instead of walking
-                            NODES and CATSETS per lane; NULL without categorical splits */
-  uint32_t *catlim;
   void *block;           /* the single allocation holding the arrays */
   size_t block_bytes;
   const lm__alloc *alloc; /* what block and this struct came from */

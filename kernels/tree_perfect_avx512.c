@@ -20,18 +20,17 @@
 #define LM__V 4
 #define LM__L 16
 
-/* The categorical lanes `cat` (a categorical slot, x not NaN) decided from the layout's
- * category tables (tree_perfect.h): slots at `at` from catoff/catlim. A category is x itself,
- * valid when 0 ≤ x < 2^24 and below the set's size; invalid ones go left (SPEC.md, Decisions:
- * the rule of LM__CAT_GOES_RIGHT for decision 0, the only one this layout holds). Three gathers
- * for 16 lanes, where resolving lane by lane through NODES and CATSETS made batches of the
- * cat-hist model slower per row than single rows. */
-static inline __mmask16 lm__cat(const uint32_t *catoff, const uint32_t *catlim,
-                                const uint32_t *words, __mmask16 cat, __m512i at, __m512 xv,
+/* The categorical lanes `cat` (a categorical slot, x not NaN) decided from their sets, packed
+ * in the slots' thresholds tv (tree_perfect.h). A category is x itself, valid when 0 ≤ x < 2^24
+ * and below the set's size; invalid ones go left (SPEC.md, Decisions: the rule of
+ * LM__CAT_GOES_RIGHT for decision 0, the only one this layout holds). One gather (the set's
+ * word) for 16 lanes, where resolving lane by lane through NODES and CATSETS made batches of
+ * the cat-hist model slower per row than single rows. */
+static inline __mmask16 lm__cat(__m512 tv, const uint32_t *words, __mmask16 cat, __m512 xv,
                                 __mmask16 right) {
-  const __m512i z = _mm512_setzero_si512();
-  __m512i off = _mm512_mask_i32gather_epi32(z, cat, at, (const int *)catoff, 4);
-  __m512i lim = _mm512_mask_i32gather_epi32(z, cat, at, (const int *)catlim, 4);
+  const __m512i z = _mm512_setzero_si512(), info = _mm512_castps_si512(tv);
+  __m512i off = _mm512_srli_epi32(info, 8);
+  __m512i lim = _mm512_slli_epi32(_mm512_and_si512(info, _mm512_set1_epi32(255)), 5);
   __mmask16 ok = _mm512_mask_cmp_ps_mask(cat, xv, _mm512_setzero_ps(), _CMP_GE_OQ) &
                  _mm512_cmp_ps_mask(xv, _mm512_set1_ps(16777216.0f), _CMP_LT_OQ);
   __m512i c = _mm512_maskz_cvttps_epi32(ok, xv);
@@ -88,8 +87,6 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const float *thr = p->thr + (size_t)t * p->stride;
       const int *spl = (const int *)p->split + (size_t)t * p->stride;
-      const uint32_t *catoff = has_cat ? p->catoff + (size_t)t * p->stride : NULL;
-      const uint32_t *catlim = has_cat ? p->catlim + (size_t)t * p->stride : NULL;
       __m512 T0 = _mm512_load_ps(thr), T1 = _mm512_load_ps(thr + 16);
       __m512 T2 = _mm512_load_ps(thr + 32), T3 = _mm512_load_ps(thr + 48);
       __m512i S0 = _mm512_load_si512(spl), S1 = _mm512_load_si512(spl + 16);
@@ -117,7 +114,7 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
           __mmask16 right = lm__right(sv, tv, xv);
           if (has_cat) {
             __mmask16 cat = lm__cat_lanes(sv, xv);
-            if (cat) right = lm__cat(catoff, catlim, v->cat_words, cat, idx[k], xv, right);
+            if (cat) right = lm__cat(tv, v->cat_words, cat, xv, right);
           }
           idx[k] = lm__descend(idx[k], right);
         }
@@ -172,7 +169,7 @@ static void lm__one_row(const lmf_view *v, const lm__perfect *p, const float *ro
         __mmask16 right = lm__right(sv, tv, xv);
         if (has_cat) {
           __mmask16 cat = lm__cat_lanes(sv, xv);
-          if (cat) right = lm__cat(p->catoff, p->catlim, v->cat_words, cat, at, xv, right);
+          if (cat) right = lm__cat(tv, v->cat_words, cat, xv, right);
         }
         idx[k] = lm__descend(idx[k], right);
       }
@@ -243,8 +240,6 @@ static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x
       const lmf_tree *tr = &v->trees[t];
       const float *thr = p->thr + (size_t)t * p->stride;
       const int *spl = (const int *)p->split + (size_t)t * p->stride;
-      const uint32_t *catoff = has_cat ? p->catoff + (size_t)t * p->stride : NULL;
-      const uint32_t *catlim = has_cat ? p->catlim + (size_t)t * p->stride : NULL;
       const int *cont = (const int *)p->leaf_orig + (size_t)t * p->n_leaf;
       __m512 T0 = _mm512_load_ps(thr), T1 = _mm512_load_ps(thr + 16);
       __m512 T2 = _mm512_load_ps(thr + 32), T3 = _mm512_load_ps(thr + 48);
@@ -270,7 +265,7 @@ static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x
           __mmask16 right = lm__right(sv, tv, xv);
           if (has_cat) {
             __mmask16 cat = lm__cat_lanes(sv, xv);
-            if (cat) right = lm__cat(catoff, catlim, v->cat_words, cat, idx[k], xv, right);
+            if (cat) right = lm__cat(tv, v->cat_words, cat, xv, right);
           }
           idx[k] = lm__descend(idx[k], right);
         }
