@@ -128,6 +128,8 @@ LM__KERNEL_F32(lm__tree_margin_bits__avx512);
 LM__KERNEL_F32(lm__tree_margin_bits_one__avx512);
 LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512);
 LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512);
+LM__KERNEL_F32(lm__tree_margin_lgbm_bits__avx512);
+LM__KERNEL_F32(lm__tree_margin_lgbm_bits_one__avx512);
 LM__KERNEL_F32(lm__linear_margin_dot__avx2);
 LM__KERNEL_F32(lm__linear_margin_outputs__avx2);
 LM__KERNEL_F32(lm__linear_margin_rows__avx2);

@@ -76,10 +76,16 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
   const lmf_meta *m = v->meta;
   memset(sc, 0, sizeof *sc);
   snprintf(why, LM__WHY_LEN, "out of memory");
-  if (m->model_kind != LMF_MODEL_TREES || m->decision != LMF_DECISION_XGBOOST) {
-    snprintf(why, LM__WHY_LEN, "not a decision-0 (XGBoost) tree model");
+  if (m->model_kind != LMF_MODEL_TREES) {
+    snprintf(why, LM__WHY_LEN, "not a tree model");
     return 0;
   }
+  if (m->decision == LMF_DECISION_LIGHTGBM)
+    for (uint32_t t = 0; t < m->n_trees; t++)
+      if (v->trees[t].flags & LMF_TREE_LINEAR) {
+        snprintf(why, LM__WHY_LEN, "tree %u is a linear tree", t);
+        return 0;
+      }
   if (m->n_cat_splits) {
     snprintf(why, LM__WHY_LEN, "%u categorical splits", m->n_cat_splits);
     return 0;
@@ -237,7 +243,10 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
     uint32_t node = at[64 + s];
     if (nodes[node].left == node) {
       leafm |= 1ull << s;
-      c->b->recleaf[c->next_leaf++] = nodes[node].u.leaf * c->w;
+      if (c->b->lgbm) /* the reference's product: the double leaf times the float weight */
+        c->b->recleaf64[c->next_leaf++] = c->v->node_f64[node] * c->w;
+      else
+        c->b->recleaf[c->next_leaf++] = nodes[node].u.leaf * c->w;
     } else {
       kids++;
     }
@@ -256,13 +265,14 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__alloc *a,
                          char *why) {
   lm__scan sc;
-  if (!p) {
+  const int lgbm = v->meta->decision == LMF_DECISION_LIGHTGBM;
+  if (!p && !lgbm) {
     snprintf(why, LM__WHY_LEN, "no perfect-tree layout");
     return NULL;
   }
   if (!lm__bits_scan(v, &sc, why)) return NULL;
   const lmf_meta *m = v->meta;
-  const int deep = p->top != 0;
+  const int deep = lgbm || p->top != 0;
   const uint32_t F = m->num_features, T = m->n_trees, D = deep ? m->max_depth : p->depth;
   const uint32_t n_leaf = deep ? 0 : 1u << D, V = sc.n_cols, U = sc.n_used;
   size_t n_recs = 0;
@@ -293,7 +303,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   size_t sz_bottom = !deep && D > 6 ? (size_t)T * 64 * LM_BITS_BLOCK_BYTES : 0;
   size_t sz_group = (size_t)T * 4, sz_lut = 3 * 128, sz_recs = n_recs * LM_BITS_REC_BYTES;
   /* every record has 64 positions: a leaf or one of the n_recs − T records below the roots */
-  size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0, sz_recleaf = n_recleaf * 4;
+  size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0;
+  size_t sz_recleaf = n_recleaf * (lgbm ? sizeof(double) : sizeof(float));
   size_t sizes[9] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
                      sz_recleaf};
   size_t sz = 0;
@@ -323,7 +334,9 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->leafw = sz_leaf ? (float *)parts[3] : NULL;
   b->bottom = sz_bottom ? parts[4] : NULL;
   b->recs = deep ? parts[7] : NULL;
-  b->recleaf = deep ? (float *)parts[8] : NULL;
+  b->lgbm = lgbm;
+  b->recleaf = deep && !lgbm ? (float *)parts[8] : NULL;
+  b->recleaf64 = lgbm ? (double *)(void *)parts[8] : NULL;
   b->n_recs = (uint32_t)n_recs;
   b->group = (uint32_t *)parts[5];
   b->lut = parts[6];

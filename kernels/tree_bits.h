@@ -139,6 +139,10 @@ typedef struct lm__bits {
   uint32_t n_recs;
   float *recleaf;        /* deep trees: the records' leaves × tree weight (64·n_recs − (n_recs −
                             n_trees) of them, a leaf per position that ends on one) */
+  double *recleaf64;     /* decision 1 (LightGBM) instead of recleaf: its leaves in double
+                            (NODE_F64 × the tree's weight, as the reference forms them), which
+                            the kernels add in double (tree_bits_deep_avx512.c) */
+  uint32_t lgbm;         /* decision 1: always records (every depth), leaves in recleaf64 */
   uint32_t *group;       /* n_trees: output of each tree */
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */
@@ -160,7 +164,13 @@ static inline const float *lm__bits_eyt(const lm__bits *b, const lm__bits_feat *
   return b->thr + u->eyt;
 }
 
-/* 1 if the bin-and-bitmask layout can be built for this verified view (trees, decision 0,
+/* Decision 1 (LightGBM) models get the layout too, always as records (LightGBM grows trees
+ * leaf-wise: deep and unbalanced), when every split is numeric without zero-as-missing and no
+ * tree is linear: their float32 decisions are then XGBoost's rule on NODES' normalised
+ * thresholds (the reference, kernels/tree_lgbm_scalar.c, decides float32 rows that way), the
+ * missing types None and NaN being a default direction. lm__bits_build takes p = NULL for them.
+ *
+ * 1 if the bin-and-bitmask layout can be built for this verified view (trees, decision 0,
  * numeric splits, depth ≤ LM_BITS_MAX_DEPTH, ≤ LM_BITS_MAX_THRESHOLDS distinct thresholds per
  * feature, ≤ LM_BITS_MAX_COLUMNS columns): the one test of eligibility, which lm__bits_build
  * applies too (it returns NULL exactly when this returns 0, or on out of memory). Costs a radix

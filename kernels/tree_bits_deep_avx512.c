@@ -31,10 +31,13 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
  * outgrow L2 (1.4 MB for 100 trees of depth 12), so what counts is how many record loads are
  * in flight: a step reads one record's four lines at once (its header line is prefetched with
  * its node bytes), 64 walks side by side (32: ≈ 25% slower batches), and no branch on the
- * data but the step count. The leaves are gathered at the end and added in tree order. */
+ * data but the step count. The leaves are gathered at the end and added in tree order.
+ * LightGBM (lgbm, a constant: b->lgbm): the leaves are doubles (recleaf64), added in double
+ * into dacc (one per output), averaged if the model says so and rounded to float32 at the end,
+ * as the reference does (kernels/tree_lgbm_scalar.c). */
 #define LM__DV 8 /* vectors of 8 trees per group */
 LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
-                         int np, const lm__luts *lut) {
+                         int np, const lm__luts *lut, int lgbm, double *dacc) {
   const uint32_t T = b->n_trees, G = m->num_outputs, dual = b->dual;
   const uint8_t *recs = b->recs;
   const uint32_t *group = b->group;
@@ -42,10 +45,15 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
   const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
   _Alignas(64) uint64_t W[8], Rr[8];
   _Alignas(64) float lv[8 * LM__DV];
+  _Alignas(64) double dv[8 * LM__DV];
   __m512i regs[8];
   const __m512i *tb = lm__tb(regs, tbl, np);
   float acc = m->base_margin;
-  for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
+  double da = m->base_margin;
+  for (uint32_t g = 0; g < G; g++) {
+    if (lgbm) dacc[g] = m->base_margin;
+    else o[g] = m->base_margin;
+  }
   for (uint32_t t0 = 0; t0 < T; t0 += 8 * LM__DV) {
     const uint32_t nt = T - t0 < 8 * LM__DV ? T - t0 : 8 * LM__DV;
     __mmask8 live[LM__DV], valid[LM__DV];
@@ -80,6 +88,16 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
         any |= live[k];
       }
     }
+    if (lgbm) {
+      for (int k = 0; k < LM__DV; k++)
+        _mm512_store_pd(dv + 8 * k, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid[k], val[k],
+                                                             b->recleaf64, 8));
+      if (G == 1)
+        for (uint32_t i = 0; i < nt; i++) da += dv[i];
+      else
+        for (uint32_t i = 0; i < nt; i++) dacc[group[t0 + i]] += dv[i];
+      continue;
+    }
     for (int k = 0; k < LM__DV; k++)
       _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k], b->recleaf, 4));
     if (G == 1)
@@ -87,26 +105,32 @@ LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tb
     else
       for (uint32_t i = 0; i < nt; i++) o[group[t0 + i]] += lv[i];
   }
-  if (G == 1) o[0] = acc;
+  if (lgbm) {
+    if (G == 1) dacc[0] = da;
+    for (uint32_t g = 0; g < G; g++)
+      o[g] = (float)(m->average_over ? dacc[g] / m->average_over : dacc[g]);
+  } else if (G == 1) {
+    o[0] = acc;
+  }
 }
 
 /* Single rows (a row's table on the stack) and batches (64-row blocks: binned rows in lanes,
  * then walked row by row; their 32 KB table in a function of its own, so that single rows do
  * not reserve it). */
 LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                             float *out, int np) {
+                             float *out, int np, int lgbm, double *dacc) {
   const size_t F = b->num_features, G = m->num_outputs;
   const lm__luts lut = lm__load_luts(b);
   _Alignas(64) uint8_t t1[128 * LM_BITS_MAX_PAIRS];
   memset(t1, 0, 128 * (size_t)np);
   for (size_t r = 0; r < n; r++) {
     lm__bin_row(b, x + r * F, t1);
-    lm__deep_row(b, m, t1, out + r * G, np, &lut);
+    lm__deep_row(b, m, t1, out + r * G, np, &lut, lgbm, dacc);
   }
 }
 
 LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                              float *out, int np) {
+                              float *out, int np, int lgbm, double *dacc) {
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const lm__luts lut = lm__load_luts(b);
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
@@ -114,22 +138,32 @@ LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float 
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
     lm__bits_bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
     for (size_t r = 0; r < rows; r++)
-      lm__deep_row(b, m, tbl + stride * r, out + (r0 + r) * G, np, &lut);
+      lm__deep_row(b, m, tbl + stride * r, out + (r0 + r) * G, np, &lut, lgbm, dacc);
   }
 }
 
+/* dacc: NULL for XGBoost models, the kernel's scratch (a double per output) for LightGBM ones */
 static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lmf_meta *m,
-                                                     const float *x, size_t n, float *out) {
-#define LM__CALL(np) lm__deep_batch_np(b, m, x, n, out, np)
-  LM__NP_DISPATCH(b->npairs, LM__CALL)
-#undef LM__CALL
+                                                     const float *x, size_t n, float *out,
+                                                     double *dacc) {
+#define LM__CALL(np) lm__deep_batch_np(b, m, x, n, out, np, 0, NULL)
+#define LM__CALL_LGBM(np) lm__deep_batch_np(b, m, x, n, out, np, 1, dacc)
+  if (dacc) {
+    LM__NP_DISPATCH(b->npairs, LM__CALL_LGBM)
+  } else {
+    LM__NP_DISPATCH(b->npairs, LM__CALL)
+  }
 }
 
 static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                          float *out) {
-#define LM__CALL(np) lm__deep_rows_np(b, m, x, n, out, np)
-  LM__NP_DISPATCH(b->npairs, LM__CALL)
-#undef LM__CALL
+                          float *out, double *dacc) {
+#define LM__CALL_ROWS(np) lm__deep_rows_np(b, m, x, n, out, np, 0, NULL)
+#define LM__CALL_ROWS_LGBM(np) lm__deep_rows_np(b, m, x, n, out, np, 1, dacc)
+  if (dacc) {
+    LM__NP_DISPATCH(b->npairs, LM__CALL_ROWS_LGBM)
+  } else {
+    LM__NP_DISPATCH(b->npairs, LM__CALL_ROWS)
+  }
 }
 
 /* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout
@@ -137,11 +171,22 @@ static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, 
  * gives them calls below 12 rows). */
 LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512) {
   (void)scratch;
-  lm__deep_batch(L->bits, v->meta, x, n, out);
+  lm__deep_batch(L->bits, v->meta, x, n, out, NULL);
 }
 LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
   (void)scratch;
-  lm__deep_rows(L->bits, v->meta, x, n, out);
+  lm__deep_rows(L->bits, v->meta, x, n, out, NULL);
+}
+
+/* LightGBM models over their records (tree_bits.h: decision 1): the same walks, leaves added
+ * in double into scratch (the registry's 8 bytes per output). Float32 rows only: the registry
+ * pairs these with the double-threshold kernels for float64 rows, whose decisions a float32
+ * bin cannot reproduce. */
+LM__KERNEL_F32(lm__tree_margin_lgbm_bits__avx512) {
+  lm__deep_batch(L->bits, v->meta, x, n, out, scratch);
+}
+LM__KERNEL_F32(lm__tree_margin_lgbm_bits_one__avx512) {
+  lm__deep_rows(L->bits, v->meta, x, n, out, scratch);
 }
 
 #ifdef __clang__

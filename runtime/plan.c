@@ -33,6 +33,10 @@ int lm__plan_build(lm__plan *p, const lmf_view *v, int isa, const lm__alloc *a, 
     if (p->perfect && vbmi) p->bits = lm__bits_build(v, p->perfect, a, why_bits);
     else if (p->perfect) snprintf(why_bits, sizeof why_bits, "built only for AVX-512 VBMI");
   }
+  if (fam == LM_FAM_LGBM && isa >= LM_ISA_AVX512) { /* records only: no perfect layout */
+    if (vbmi) p->bits = lm__bits_build(v, NULL, a, why_bits);
+    else snprintf(why_bits, sizeof why_bits, "built only for AVX-512 VBMI");
+  }
   p->L.perfect = p->perfect;
   p->L.bits = p->bits;
   size_t cover = SIZE_MAX; /* batch sizes from here up are planned */

@@ -25,9 +25,11 @@
 #include "formats/lmf_write.h"
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
+#include "kernels/tree_bits.h"
 #include "lmrt.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static int nozero; /* no zero-as-missing split: the bin-and-bitmask records can be built */
 static uint32_t rnd(void) {
   rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
   return (uint32_t)(rng >> 16);
@@ -60,6 +62,7 @@ static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, 
     n->value_d = pool[rnd() % NP];
     n->value = (float)n->value_d;
     n->missing_type = (uint8_t)(rnd() % 3);
+    if (nozero && n->missing_type == 1) n->missing_type = rnd() & 1 ? 0 : 2;
   }
   n->left = (int32_t)next;
   n->right = (int32_t)next + 1;
@@ -119,7 +122,15 @@ static void check_model(lm_ir_model *ir, const char *what) {
   if (lm__lmf_write(ir, "test", &img, &len) != 0) fail_msg("%s: write: %s", what, lm_last_error());
   lmf_view v;
   if (lm__lmf_verify(img, len, what, &v) != 0) fail_msg("%s: %s", what, lm_last_error());
-  const lm__layouts none = {NULL, NULL}; /* decision-1 kernels read no derived layout */
+  /* decision-1 kernels read no derived layout but the bin-and-bitmask records (built when the
+   * CPU has VBMI and the model is eligible: the planner's rule) */
+  const int vbmi = lm__cpu_isa() >= LM_ISA_AVX512 && lm__cpu_has_vbmi();
+  char why_bits[LM__WHY_LEN] = "";
+  lm__bits *bits = vbmi ? lm__bits_build(&v, NULL, &lm__alloc_default, why_bits) : NULL;
+  if (bits) print_message("%s: bin-and-bitmask records, %u columns\n", what, bits->n_cols);
+  else if (vbmi) print_message("%s: no bin-and-bitmask records: %s\n", what, why_bits);
+  if (nozero && vbmi && !bits) fail_msg("%s: records not built: %s", what, why_bits);
+  const lm__layouts none = {NULL, bits};
   const size_t sizes[] = {1, 2, 7, 8, 9, 31, 32, 33, 64, 100};
   const size_t maxn = 100, F = ir->num_features, G = ir->num_outputs;
   double *x = malloc(sizeof *x * maxn * F), *acc = malloc(sizeof *acc * G);
@@ -130,7 +141,7 @@ static void check_model(lm_ir_model *ir, const char *what) {
   for (const lm__kernel *k = lm__kernels; k->name; k++) {
     const char *why;
     if (k->family != LM_FAM_LGBM || k->isa == LM_ISA_SCALAR) continue;
-    if (!lm__kernel_usable(k, &v, &none, isa, 0, &why)) {
+    if (!lm__kernel_usable(k, &v, &none, isa, vbmi, &why)) {
       print_message("SKIP %s on %s: %s\n", k->name, what, why);
     } else {
       ran++;
@@ -158,24 +169,33 @@ static void check_model(lm_ir_model *ir, const char *what) {
     }
   }
   if (isa >= LM_ISA_AVX512 && !ran) fail_msg("%s: no SIMD LightGBM variant ran", what);
+  lm__bits_free(bits);
   free(x), free(xf), free(acc), free(want), free(got), free(img);
 }
 
 static void test_random_lightgbm_models(void **state) {
   (void)state;
-  struct { uint32_t F, G, T; int maxd, cat, avg; } shapes[] = {
-      {1, 1, 1, 0, 0, 0},   {3, 1, 5, 3, 0, 0},   {10, 1, 50, 6, 0, 0},  {30, 1, 100, 12, 1, 0},
-      {7, 3, 30, 5, 0, 1},  {7, 3, 31, 9, 1, 0},  {20, 17, 34, 4, 0, 0}, {5, 1, 40, 1, 1, 1},
-      {64, 1, 70, 8, 0, 0}, {50, 2, 64, 15, 1, 0},
+  struct { uint32_t F, G, T; int maxd, cat, avg, nozero; } shapes[] = {
+      {1, 1, 1, 0, 0, 0, 0},   {3, 1, 5, 3, 0, 0, 0},   {10, 1, 50, 6, 0, 0, 0},
+      {30, 1, 100, 12, 1, 0, 0}, {7, 3, 30, 5, 0, 1, 0},  {7, 3, 31, 9, 1, 0, 0},
+      {20, 17, 34, 4, 0, 0, 0}, {5, 1, 40, 1, 1, 1, 0},   {64, 1, 70, 8, 0, 0, 0},
+      {50, 2, 64, 15, 1, 0, 0},
+      /* numeric, missing types None and NaN only: the bin-and-bitmask records (LightGBM's
+       * leaf-wise trees of any depth), one and several outputs, averaging, 2 register pairs */
+      {1, 1, 1, 0, 0, 0, 1},   {10, 1, 50, 6, 0, 0, 1},  {30, 1, 100, 12, 0, 0, 1},
+      {7, 3, 30, 5, 0, 1, 1},  {20, 17, 34, 4, 0, 0, 1}, {64, 1, 70, 8, 0, 0, 1},
+      {50, 2, 64, 15, 0, 0, 1}, {200, 1, 80, 10, 0, 0, 1}, {5, 1, 40, 1, 0, 1, 1},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     char what[96];
     snprintf(what, sizeof what, "lightgbm F=%u G=%u T=%u depth≤%d%s%s", shapes[i].F, shapes[i].G,
              shapes[i].T, shapes[i].maxd, shapes[i].cat ? " categorical" : "",
              shapes[i].avg ? " averaged" : "");
+    nozero = shapes[i].nozero;
     lm_ir_model *ir = random_model(shapes[i].F, shapes[i].G, shapes[i].T, shapes[i].maxd,
                                    shapes[i].cat, shapes[i].avg);
     check_model(ir, what);
+    nozero = 0;
     lm_ir_free(ir);
   }
 }
