@@ -28,8 +28,8 @@
  * - Batch, depth 7–8: blocks of 64 rows, groups of 8 trees: words (4 trees per pass), then per
  *   row the 8 trees' positions and leaves in lanes, then per row the leaves added in tree order
  *   with the sum in a register.
- * - Deep trees (records, tree_bits.h; lm__tree_margin_bits_deep__avx512): per row, 64 trees'
- *   walks side by side, a record (six levels) per step; batches bin 64-row blocks first.
+ * - Deep trees (records, tree_bits.h): tree_bits_deep_avx512.c, with what both files share
+ *   (binning, a row's table in registers, words, exit tables) in tree_bits_avx512.h.
  * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
  * the scalar reference; decisions are identical by construction. Falls back to the
  * perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
@@ -41,54 +41,13 @@
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 #include "kernels/tree_bits.h"
+#include "kernels/tree_bits_avx512.h" /* switches VBMI on for this file */
 #include "kernels/tree_perfect.h"
 
-/* VBMI byte permutes for this file only (callers check lm__cpu_has_vbmi); clang ignores the
- * GCC pragma, so it gets its own (the libFuzzer build uses clang). */
-#ifdef __clang__
-#pragma clang attribute push(__attribute__((target("avx512vbmi,popcnt"))), apply_to = function)
-#else
-#pragma GCC target("avx512vbmi,popcnt")
-#endif
-
-#define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
-#define LM__DBLOCK 64 /* the same for trees of depth 7–8, whose bottom blocks (2 KB per tree)
+#define LM__DBLOCK 64 /* rows per block (as LM__BLOCK) for trees of depth 7–8, whose bottom blocks (2 KB per tree)
                           make the model larger than L2 */
 #define LM__GMAX 16  /* outputs summed on the stack in a block (10-class models included) */
 #define LM__TB 64    /* trees per single-row pass */
-
-/* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
- * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
- * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
- * columns (tree_bits.h). */
-static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
-  /* locals: the byte stores below could alias b's fields for all the compiler knows */
-  const uint32_t U = b->n_used;
-  const float *thr = b->thr;
-  const lm__bits_feat *feat = b->feat;
-  for (uint32_t i = 0; i < U; i++) {
-    const lm__bits_feat *u = &feat[i];
-    float x = row[u->f];
-    __m512 xb = _mm512_set1_ps(x);
-    unsigned c = 0;
-    for (uint32_t l = 0; l < u->h; l++)
-      c = 16 * c + (unsigned)_mm_popcnt_u32(
-                       _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[l] + 16 * c), xb, _CMP_LE_OQ));
-    uint8_t *t = tbl + u->col;
-    if (x != x) {
-      for (uint32_t s = 0; s < u->nseg; s++) t[s] = 255;
-    } else if (u->nseg == 1) {
-      t[0] = (uint8_t)c;
-    } else {
-      for (uint32_t s = 0; s < u->nseg; s++, c = c > LM_BITS_SEG ? c - LM_BITS_SEG : 0)
-        t[s] = (uint8_t)(c < LM_BITS_SEG ? c : LM_BITS_SEG);
-    }
-  }
-  if (b->dual) { /* bytes 64 + c: the same bins, NaN → 0 (tree_bits.h) */
-    __m512i v = _mm512_load_si512(tbl);
-    _mm512_store_si512(tbl + 64, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, _mm512_set1_epi8(-1)), v));
-  }
-}
 
 /* 16 × 16 floats transposed in registers: r[i] holds row i on entry, column i on exit. */
 static inline void lm__tr16(__m512 r[16]) {
@@ -124,7 +83,7 @@ static inline void lm__tr16(__m512 r[16]) {
  * feature's columns (a clamp), feature-major (16 rows per column), transposed back as bytes
  * with permutes. Identical bins: the same predicate t ≤ x on the same thresholds
  * (tree_bits.h). */
-static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
+void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
   const uint32_t F = b->num_features, U = b->n_used, V = b->n_cols;
   const uint32_t V16 = (V + 15) & ~15u;
   const size_t stride = 128 * (size_t)b->npairs;
@@ -258,47 +217,6 @@ static void lm__bin_block(const lm__bits *b, const float *x, size_t rows, size_t
     }
 }
 
-#define LM__AI static inline __attribute__((always_inline))
-
-/* A row's bin table in registers: tb[2p], tb[2p + 1] = bytes 128p … 128p + 127 (pair p). */
-LM__AI void lm__load_tb(__m512i *tb, const uint8_t *tbl, int np) {
-  for (int i = 0; i < 2 * np; i++) tb[i] = _mm512_load_si512(tbl + 64 * i);
-}
-
-/* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8: which have bit 7, bit 8 set)
- * from a row's table of np pairs: one byte permute per pair, then blends (np − 1 of them). */
-LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
-  __m512i r = _mm512_permutex2var_epi8(tb[0], idx, tb[1]);
-  if (np == 1) return r;
-  r = _mm512_mask_blend_epi8(m7, r, _mm512_permutex2var_epi8(tb[2], idx, tb[3]));
-  if (np == 2) return r;
-  if (np == 3) return _mm512_mask_blend_epi8(m8, r, _mm512_permutex2var_epi8(tb[4], idx, tb[5]));
-  __m512i r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(tb[4], idx, tb[5]),
-                                      _mm512_permutex2var_epi8(tb[6], idx, tb[7]));
-  return _mm512_mask_blend_epi8(m8, r, r2);
-}
-
-/* A tree's node bytes held in registers across rows. */
-typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8; } lm__tw;
-LM__AI lm__tw lm__tw_load(const uint8_t *nd, int np) {
-  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0};
-  if (np > 1) w.m7 = *(const uint64_t *)(nd + 192), w.m8 = *(const uint64_t *)(nd + 200);
-  return w;
-}
-LM__AI __mmask64 lm__tw_word(const lm__tw *w, const __m512i *tb, int np) {
-  __m512i d = _mm512_sub_epi8(lm__sel(tb, w->idx, w->m7, w->m8, np), w->rank);
-  return _mm512_cmplt_epu8_mask(d, w->lim);
-}
-
-/* The word of one tree (its node bytes at nd) for a row whose bin table is tb. */
-LM__AI __mmask64 lm__word(const uint8_t *nd, const __m512i *tb, int np, uint32_t dual) {
-  if (np == 1 && dual) /* V ≤ 64: right iff bin ≥ rank (tree_bits.h) */
-    return _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(tb[0], _mm512_load_si512(nd), tb[1]),
-                                  _mm512_load_si512(nd + 64));
-  lm__tw w = lm__tw_load(nd, np);
-  return lm__tw_word(&w, tb, np);
-}
-
 /* Words of 4 trees (nd) for R rows of bins (tbl, stride bytes apart) into W[r·rs + i·ts]; pc:
  * prefetches of pf (up to pf_end bytes) spread over the rows, step bytes per row. */
 LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t stride, size_t R,
@@ -316,23 +234,6 @@ LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t st
     for (size_t e = *pc + step; *pc < e && *pc < pf_end; *pc += 64)
       _mm_prefetch((const char *)pf + *pc, _MM_HINT_T0);
   }
-}
-
-/* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.
- * A byte permute indexes with the low 7 bits of every byte; only byte 0 of each lane counts. */
-typedef struct { __m512i e0, e1, h0, h1, s0, s1; } lm__luts;
-static inline lm__luts lm__load_luts(const lm__bits *b) {
-  lm__luts t = {_mm512_load_si512(b->lut), _mm512_load_si512(b->lut + 64),
-                _mm512_load_si512(b->lut + 128), _mm512_load_si512(b->lut + 192),
-                _mm512_load_si512(b->lut + 256), _mm512_load_si512(b->lut + 320)};
-  return t;
-}
-static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
-  const __m512i ff = _mm512_set1_epi64(0xFF);
-  __m512i sh = _mm512_and_si512(_mm512_permutex2var_epi8(t->s0, W, t->s1), ff);
-  __m512i hi = _mm512_permutex2var_epi8(t->h0, W, t->h1);
-  __m512i lo = _mm512_permutex2var_epi8(t->e0, _mm512_srlv_epi64(W, sh), t->e1);
-  return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
 }
 
 /* Levels 6–7 (trees of depth 7 and 8) of 8 trees of one row, in lanes: q holds the byte
@@ -440,7 +341,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   /* per output, per row sums (in tree order); more outputs than LM__GMAX: added to out */
   _Alignas(64) float accs[LM__GMAX * LM__BLOCK];
   const int in_acc = G <= LM__GMAX;
-  lm__bin_block(b, x, rows, R, tbl);
+  lm__bits_bin_block(b, x, rows, R, tbl);
   for (size_t i = 0; in_acc && i < G * LM__BLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
     for (size_t r = 0; r < rows; r++)
@@ -545,7 +446,7 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
   const int in_acc = G <= LM__GMAX;
   for (size_t c = 0; c < rows; c += LM__BLOCK) { /* binned 64 rows at a time */
     size_t rc = rows - c < LM__BLOCK ? rows - c : LM__BLOCK;
-    lm__bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + stride * c);
+    lm__bits_bin_block(b, x + c * b->num_features, rc, (rc + 15) & ~(size_t)15, tbl + stride * c);
   }
   for (size_t i = 0; in_acc && i < G * LM__DBLOCK; i++) accs[i] = m->base_margin;
   if (!in_acc)
@@ -664,142 +565,6 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
       for (size_t g = 0; g < G; g++) out[r * G + g] = accs[g * LM__DBLOCK + r];
 }
 
-/* Population count of each 64-bit lane (AVX512BW only: nibble table, byte sums). */
-LM__AI __m512i lm__popcnt64(__m512i x) {
-  const __m512i tab = _mm512_set4_epi32(0x04030302, 0x03020201, 0x03020201, 0x02010100);
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  __m512i lo = _mm512_and_si512(x, low), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low);
-  __m512i c = _mm512_add_epi8(_mm512_shuffle_epi8(tab, lo), _mm512_shuffle_epi8(tab, hi));
-  return _mm512_sad_epu8(c, _mm512_setzero_si512());
-}
-
-/* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. 64 trees
- * at a time, 8 in the lanes of each of 8 vectors: per step, each live lane's record gives a
- * word (one byte permute per register pair), the 8 level-6 positions of a vector come from the
- * exit tables at once, and two gathers read the records' headers (leaf mask, first child,
- * first leaf): a lane on a leaf keeps the leaf's index, the others move to their next record
- * (first child + the non-leaf positions before theirs, by popcounts). Records of deep models
- * outgrow L2 (1.4 MB for 100 trees of depth 12), so what counts is how many record loads are
- * in flight: a step reads one record's four lines at once (its header line is prefetched with
- * its node bytes), 64 walks side by side (32: ≈ 25% slower batches), and no branch on the
- * data but the step count. The leaves are gathered at the end and added in tree order. */
-#define LM__DV 8 /* vectors of 8 trees per group */
-LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
-                         int np, const lm__luts *lut) {
-  const uint32_t T = b->n_trees, G = m->num_outputs, dual = b->dual;
-  const uint8_t *recs = b->recs;
-  const uint32_t *group = b->group;
-  const __m512i one = _mm512_set1_epi64(1), lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
-  _Alignas(64) uint64_t W[8], Rr[8];
-  _Alignas(64) float lv[8 * LM__DV];
-  __m512i tb[8];
-  lm__load_tb(tb, tbl, np);
-  float acc = m->base_margin;
-  for (uint32_t g = 0; g < G; g++) o[g] = m->base_margin;
-  for (uint32_t t0 = 0; t0 < T; t0 += 8 * LM__DV) {
-    const uint32_t nt = T - t0 < 8 * LM__DV ? T - t0 : 8 * LM__DV;
-    __mmask8 live[LM__DV], valid[LM__DV];
-    __m512i rec[LM__DV], val[LM__DV];
-    unsigned any = 0;
-    for (int k = 0; k < LM__DV; k++) {
-      uint32_t tk = t0 + 8 * k, nk = nt > 8u * k ? (nt - 8 * k < 8 ? nt - 8 * k : 8) : 0;
-      valid[k] = live[k] = (__mmask8)((1u << nk) - 1);
-      any |= live[k];
-      /* record byte offsets: tree tk + i's root; lanes past the last tree repeat it (dead) */
-      rec[k] = _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(tk), lane), _mm512_set1_epi64(T - 1));
-      rec[k] = _mm512_slli_epi64(rec[k], 8); /* × LM_BITS_REC_BYTES */
-      val[k] = _mm512_setzero_si512();
-    }
-    while (any) {
-      any = 0;
-      for (int k = 0; k < LM__DV; k++) {
-        if (!live[k]) continue;
-        _mm512_store_si512(Rr, rec[k]);
-        for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
-        for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual);
-        __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
-        __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 208, 1);
-        __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 216, 1);
-        __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
-        __mmask8 leaf = _mm512_mask_test_epi64_mask(live[k], _mm512_srlv_epi64(lm, pos), one);
-        __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
-        __m512i ci = _mm512_add_epi64(_mm512_and_si512(hd, lo32), lm__popcnt64(_mm512_andnot_si512(lm, below)));
-        val[k] = _mm512_mask_mov_epi64(val[k], leaf, li);
-        live[k] &= (__mmask8)~leaf;
-        rec[k] = _mm512_mask_mov_epi64(rec[k], live[k], _mm512_slli_epi64(ci, 8));
-        any |= live[k];
-      }
-    }
-    for (int k = 0; k < LM__DV; k++)
-      _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k], b->recleaf, 4));
-    if (G == 1)
-      for (uint32_t i = 0; i < nt; i++) acc += lv[i];
-    else
-      for (uint32_t i = 0; i < nt; i++) o[group[t0 + i]] += lv[i];
-  }
-  if (G == 1) o[0] = acc;
-}
-
-/* Single rows (a row's table on the stack) and batches (64-row blocks: binned rows in lanes,
- * then walked row by row; their 32 KB table in a function of its own, so that single rows do
- * not reserve it). */
-LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                             float *out, int np) {
-  const size_t F = b->num_features, G = m->num_outputs;
-  const lm__luts lut = lm__load_luts(b);
-  _Alignas(64) uint8_t t1[128 * 4];
-  memset(t1, 0, 128 * (size_t)np);
-  for (size_t r = 0; r < n; r++) {
-    lm__bin_row(b, x + r * F, t1);
-    lm__deep_row(b, m, t1, out + r * G, np, &lut);
-  }
-}
-
-LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                              float *out, int np) {
-  const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
-  const lm__luts lut = lm__load_luts(b);
-  _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * 4];
-  for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
-    size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
-    lm__bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
-    for (size_t r = 0; r < rows; r++)
-      lm__deep_row(b, m, tbl + stride * r, out + (r0 + r) * G, np, &lut);
-  }
-}
-
-static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lmf_meta *m,
-                                                     const float *x, size_t n, float *out) {
-  switch (b->npairs) {
-  case 1: lm__deep_batch_np(b, m, x, n, out, 1); break;
-  case 2: lm__deep_batch_np(b, m, x, n, out, 2); break;
-  case 3: lm__deep_batch_np(b, m, x, n, out, 3); break;
-  default: lm__deep_batch_np(b, m, x, n, out, 4); break;
-  }
-}
-
-static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
-                          float *out) {
-  switch (b->npairs) {
-  case 1: lm__deep_rows_np(b, m, x, n, out, 1); break;
-  case 2: lm__deep_rows_np(b, m, x, n, out, 2); break;
-  case 3: lm__deep_rows_np(b, m, x, n, out, 3); break;
-  default: lm__deep_rows_np(b, m, x, n, out, 4); break;
-  }
-}
-
-/* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout
- * (LM_NEED_BITS | LM_NEED_TOP): batches binned a block at a time, and single rows (the planner
- * gives them calls below 12 rows). */
-LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512) {
-  (void)scratch;
-  lm__deep_batch(L->bits, v->meta, x, n, out);
-}
-LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
-  (void)scratch;
-  lm__deep_rows(L->bits, v->meta, x, n, out);
-}
 
 /* Single rows; the planner gives them calls below 12 rows (a 16-lane block costs about 16
  * single rows). */

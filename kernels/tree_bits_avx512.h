@@ -1,0 +1,123 @@
+/*
+ * tree_bits_avx512.h — what the AVX-512 + VBMI kernels over the bin-and-bitmask layout share
+ * (tree_bits_avx512.c: single rows and batches of depth ≤ 8; tree_bits_deep_avx512.c: the
+ * records of deeper trees): binning a row or a block of rows, a row's bin table in registers,
+ * a tree's 64-bit word, and the exit-table lookups of level-6 positions. Include only from
+ * files compiled for AVX-512 whose kernels run where the planner saw VBMI: it switches VBMI on
+ * for the rest of the including file (under clang the includer pops the attribute at its end).
+ */
+#ifndef LM_KERNELS_TREE_BITS_AVX512_H
+#define LM_KERNELS_TREE_BITS_AVX512_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/tree_bits.h"
+
+/* VBMI byte permutes for the including file only (callers check lm__cpu_has_vbmi); clang ignores
+ * the GCC pragma, so it gets its own (the libFuzzer build uses clang). */
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx512vbmi,popcnt"))), apply_to = function)
+#else
+#pragma GCC target("avx512vbmi,popcnt")
+#endif
+
+#define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
+
+#define LM__AI static inline __attribute__((always_inline))
+
+/* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
+ * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
+ * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
+ * columns (tree_bits.h). */
+static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
+  /* locals: the byte stores below could alias b's fields for all the compiler knows */
+  const uint32_t U = b->n_used;
+  const float *thr = b->thr;
+  const lm__bits_feat *feat = b->feat;
+  for (uint32_t i = 0; i < U; i++) {
+    const lm__bits_feat *u = &feat[i];
+    float x = row[u->f];
+    __m512 xb = _mm512_set1_ps(x);
+    unsigned c = 0;
+    for (uint32_t l = 0; l < u->h; l++)
+      c = 16 * c + (unsigned)_mm_popcnt_u32(
+                       _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[l] + 16 * c), xb, _CMP_LE_OQ));
+    uint8_t *t = tbl + u->col;
+    if (x != x) {
+      for (uint32_t s = 0; s < u->nseg; s++) t[s] = 255;
+    } else if (u->nseg == 1) {
+      t[0] = (uint8_t)c;
+    } else {
+      for (uint32_t s = 0; s < u->nseg; s++, c = c > LM_BITS_SEG ? c - LM_BITS_SEG : 0)
+        t[s] = (uint8_t)(c < LM_BITS_SEG ? c : LM_BITS_SEG);
+    }
+  }
+  if (b->dual) { /* bytes 64 + c: the same bins, NaN → 0 (tree_bits.h) */
+    __m512i v = _mm512_load_si512(tbl);
+    _mm512_store_si512(tbl + 64, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, _mm512_set1_epi8(-1)), v));
+  }
+}
+
+/* The bins of a block of rows into tbl[stride·r + c] (stride = 128 · npairs; R = rows rounded
+ * up to 16 ≤ LM__BLOCK; lanes past `rows` repeat the last row): tree_bits_avx512.c. */
+void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl);
+
+/* A row's bin table in registers: tb[2p], tb[2p + 1] = bytes 128p … 128p + 127 (pair p). */
+LM__AI void lm__load_tb(__m512i *tb, const uint8_t *tbl, int np) {
+  for (int i = 0; i < 2 * np; i++) tb[i] = _mm512_load_si512(tbl + 64 * i);
+}
+
+/* The bins of 64 columns (idx: their low 7 bits per byte; m7, m8: which have bit 7, bit 8 set)
+ * from a row's table of np pairs: one byte permute per pair, then blends (np − 1 of them). */
+LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m8, int np) {
+  __m512i r = _mm512_permutex2var_epi8(tb[0], idx, tb[1]);
+  if (np == 1) return r;
+  r = _mm512_mask_blend_epi8(m7, r, _mm512_permutex2var_epi8(tb[2], idx, tb[3]));
+  if (np == 2) return r;
+  if (np == 3) return _mm512_mask_blend_epi8(m8, r, _mm512_permutex2var_epi8(tb[4], idx, tb[5]));
+  __m512i r2 = _mm512_mask_blend_epi8(m7, _mm512_permutex2var_epi8(tb[4], idx, tb[5]),
+                                      _mm512_permutex2var_epi8(tb[6], idx, tb[7]));
+  return _mm512_mask_blend_epi8(m8, r, r2);
+}
+
+/* A tree's node bytes held in registers across rows. */
+typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8; } lm__tw;
+LM__AI lm__tw lm__tw_load(const uint8_t *nd, int np) {
+  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0};
+  if (np > 1) w.m7 = *(const uint64_t *)(nd + 192), w.m8 = *(const uint64_t *)(nd + 200);
+  return w;
+}
+LM__AI __mmask64 lm__tw_word(const lm__tw *w, const __m512i *tb, int np) {
+  __m512i d = _mm512_sub_epi8(lm__sel(tb, w->idx, w->m7, w->m8, np), w->rank);
+  return _mm512_cmplt_epu8_mask(d, w->lim);
+}
+
+/* The word of one tree (its node bytes at nd) for a row whose bin table is tb. */
+LM__AI __mmask64 lm__word(const uint8_t *nd, const __m512i *tb, int np, uint32_t dual) {
+  if (np == 1 && dual) /* V ≤ 64: right iff bin ≥ rank (tree_bits.h) */
+    return _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(tb[0], _mm512_load_si512(nd), tb[1]),
+                                  _mm512_load_si512(nd + 64));
+  lm__tw w = lm__tw_load(nd, np);
+  return lm__tw_word(&w, tb, np);
+}
+
+/* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.
+ * A byte permute indexes with the low 7 bits of every byte; only byte 0 of each lane counts. */
+typedef struct { __m512i e0, e1, h0, h1, s0, s1; } lm__luts;
+static inline lm__luts lm__load_luts(const lm__bits *b) {
+  lm__luts t = {_mm512_load_si512(b->lut), _mm512_load_si512(b->lut + 64),
+                _mm512_load_si512(b->lut + 128), _mm512_load_si512(b->lut + 192),
+                _mm512_load_si512(b->lut + 256), _mm512_load_si512(b->lut + 320)};
+  return t;
+}
+static inline __m512i lm__pos8(const lm__luts *t, __m512i W) {
+  const __m512i ff = _mm512_set1_epi64(0xFF);
+  __m512i sh = _mm512_and_si512(_mm512_permutex2var_epi8(t->s0, W, t->s1), ff);
+  __m512i hi = _mm512_permutex2var_epi8(t->h0, W, t->h1);
+  __m512i lo = _mm512_permutex2var_epi8(t->e0, _mm512_srlv_epi64(W, sh), t->e1);
+  return _mm512_and_si512(_mm512_add_epi8(hi, lo), ff);
+}
+
+#endif
