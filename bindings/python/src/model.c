@@ -418,21 +418,15 @@ static PyObject *Model_repr(ModelObject *self) {
 GETTER_SIZE(nf)
 GETTER_SIZE(no)
 GETTER_SIZE(nt)
-static PyObject *Model_get_names(ModelObject *self, void *c) {
-  (void)c;
-  Py_INCREF(self->names);
-  return self->names;
-}
-static PyObject *Model_get_types(ModelObject *self, void *c) {
-  (void)c;
-  Py_INCREF(self->types);
-  return self->types;
-}
-static PyObject *Model_get_path(ModelObject *self, void *c) {
-  (void)c;
-  Py_INCREF(self->path);
-  return self->path;
-}
+#define GETTER_OBJ(field)                                                                    \
+  static PyObject *Model_get_##field(ModelObject *self, void *c) {                           \
+    (void)c;                                                                                 \
+    Py_INCREF(self->field);                                                                  \
+    return self->field;                                                                      \
+  }
+GETTER_OBJ(names)
+GETTER_OBJ(types)
+GETTER_OBJ(path)
 static PyObject *Model_get_closed(ModelObject *self, void *c) {
   (void)c;
   return PyBool_FromLong(self->closed);
