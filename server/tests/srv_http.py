@@ -15,6 +15,16 @@ import time
 from srv_harness import Server, body_of, check, f32, infer_body, status_of
 
 
+def until_closed(s, n):
+    """What s receives (n bytes per read) until the server closes it."""
+    out = b""
+    while True:
+        d = s.recv(n)
+        if not d:
+            return out
+        out += d
+
+
 def framing(srv, fix):
     """Raw framing, pipelining, pieces, chunked bodies, HTTP/1.0, timeouts (main server)."""
     ex_rows, ex_expect = fix.ex_rows, fix.ex_expect
@@ -74,12 +84,7 @@ def framing(srv, fix):
     inf_req = req + b"Content-Length: %d\r\n\r\n" % len(gb) + gb
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.sendall(live + inf_req + b"GET /v2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    out = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        out += d
+    out = until_closed(s, 65536)
     s.close()
     check(out.count(b"HTTP/1.1 200 OK") == 3 and out.index(b'{"live":true}') <
           out.index(b"output-0") < out.index(b'"lmserve"'), "pipelined requests answered in order")
@@ -151,12 +156,7 @@ def framing(srv, fix):
     s.sendall(b"GET /v2/health/live HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
     first = s.recv(4096)
     s.sendall(b"GET /v2 HTTP/1.0\r\n\r\n")
-    second = b""
-    while True:
-        d = s.recv(4096)
-        if not d:
-            break
-        second += d
+    second = until_closed(s, 4096)
     s.close()
     check(b"Connection: keep-alive" in first and status_of(second) == 200 and
           b"Connection: close" in second, "HTTP/1.0 keep-alive")
@@ -224,12 +224,7 @@ def connection_limit(fix):
             socks.append(s)
         time.sleep(0.2)
         s = socket.create_connection(("127.0.0.1", s2.port), timeout=10)
-        out = b""
-        while True:  # refused at accept: the 503 comes before any request is sent
-            d = s.recv(4096)
-            if not d:
-                break
-            out += d
+        out = until_closed(s, 4096)  # refused at accept: the 503 comes before any request is sent
         s.close()
         check(status_of(out) == 503 and b"too many open connections" in out, f"connection limit: {out[:60]!r}")
         for s in socks:
