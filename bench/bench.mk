@@ -108,9 +108,13 @@ bench-ci-models: $(BENCH_MODELS)/.stamp-ci $(BUILD)/bin/lmconvert
 bench-zoo-models: $(BENCH_MODELS)/.stamp-zoo $(BUILD)/bin/lmconvert
 	@$(BENCH_CONVERT)
 
-$(BENCH_DIR)/lmbench: bench/lmbench.cc include/lmrt.h $(LIBS_A) | bench-deps
+# lmbench: options and registration (lmbench.cc), models and rows, engines, timed cases, pool
+# cases (lmbench_*.cc), sharing bench/lmbench.h; one compiler call.
+BENCH_SRC := bench/lmbench.cc bench/lmbench_models.cc bench/lmbench_engines.cc \
+             bench/lmbench_timing.cc bench/lmbench_pool.cc
+$(BENCH_DIR)/lmbench: $(BENCH_SRC) bench/lmbench.h include/lmrt.h $(LIBS_A) | bench-deps
 	@mkdir -p $(@D)
-	$(BENCH_CXX) $(BENCH_CXXFLAGS) -std=c++17 -Wall -Wextra -Iinclude -o $@ $< \
+	$(BENCH_CXX) $(BENCH_CXXFLAGS) -std=c++17 -Wall -Wextra -Iinclude -I. -o $@ $(BENCH_SRC) \
 	  $(LIBS_A) -lbenchmark -lxgboost $(CONV_LDLIBS) $(LDLIBS) -lpthread
 $(BENCH_DIR)/lmcount: bench/lmcount.c include/lmrt.h $(BUILD)/lib/liblmrt.a | bench-deps
 	@mkdir -p $(@D)

@@ -25,7 +25,7 @@ BIND_STAGE := $(BIND_DIR)/stage
 DEBS += python3-dev python3-setuptools python3-wheel python3-pip python3-build python3-numpy \
         python3-pandas python3-xgboost python3-scipy golang-go
 
-BIND_PY_SRC := bindings/python/src/_lmrt.c $(wildcard bindings/python/lmrt/*) \
+BIND_PY_SRC := $(wildcard bindings/python/src/*) $(wildcard bindings/python/lmrt/*) \
                bindings/python/setup.py bindings/python/MANIFEST.in \
                bindings/python/README.md
 BIND_GO_SRC := $(wildcard bindings/go/*.go) bindings/go/go.mod

@@ -19,7 +19,7 @@
  * Threads: lmrt owns threading (runtime/pool.c scores row blocks on its own threads). The
  * Makefile links Debian's pthread-free OpenBLAS (openblas-serial), which starts no thread: the
  * pthread variant starts one before main() with every signal unblocked, and that thread took
- * lmserve's SIGHUP and killed the server (server/tests/test_server.py, reloads under load).
+ * lmserve's SIGHUP and killed the server (server/tests/srv_lifecycle.py, reloads under load).
  * Should another variant be linked, OpenBLAS is also told once, before its first use here, to
  * run single-threaded (openblas_set_num_threads(1)), so each call runs in the calling thread.
  */

@@ -22,9 +22,6 @@
 #include "kernels/tree_common.h"
 #include "kernels/tree_nodes_avx512.h"
 
-#define LM__V 4
-#define LM__L 16
-
 static void lm__rows(const lmf_view *v, const float *x, size_t n, float *out) {
   const lmf_meta *m = v->meta;
   const int *nw = (const int *)v->nodes;
@@ -35,18 +32,7 @@ static void lm__rows(const lmf_view *v, const float *x, size_t n, float *out) {
     const float *xb = x + r0 * F;
     __m512i off[LM__V];
     __m512 acc[LM__V];
-    for (int k = 0; k < LM__V; k++) {
-      int o[LM__L];
-      for (int j = 0; j < LM__L; j++) {
-        size_t r = (size_t)(k * LM__L + j);
-        o[j] = (int)((r < rows ? r : rows - 1) * F); /* tail lanes repeat the last row */
-      }
-      off[k] = _mm512_loadu_si512(o);
-      acc[k] = _mm512_set1_ps(m->base_margin);
-    }
-    if (G > 1)
-      for (size_t r = 0; r < rows; r++)
-        for (size_t g = 0; g < G; g++) out[(r0 + r) * G + g] = m->base_margin;
+    lm__block_start(m, r0, rows, out, off, acc);
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lmf_tree *tr = &v->trees[t];
       __m512i idx[LM__V];
@@ -54,24 +40,10 @@ static void lm__rows(const lmf_view *v, const float *x, size_t n, float *out) {
       for (uint32_t d = 0; d < tr->depth; d++)
         for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat, NULL, F);
       __m512 wt = _mm512_set1_ps(tr->weight);
-      for (int k = 0; k < LM__V; k++) {
-        __m512i lw = _mm512_add_epi32(_mm512_slli_epi32(idx[k], 2), _mm512_set1_epi32(3));
-        __m512 leaf = _mm512_mul_ps(_mm512_i32gather_ps(lw, nw, 4), wt);
-        if (G == 1) {
-          acc[k] = _mm512_add_ps(acc[k], leaf);
-        } else {
-          float l[LM__L];
-          _mm512_storeu_ps(l, leaf);
-          for (int j = 0; j < LM__L && (size_t)(k * LM__L + j) < rows; j++)
-            out[(r0 + (size_t)(k * LM__L + j)) * G + tr->group] += l[j];
-        }
-      }
+      for (int k = 0; k < LM__V; k++)
+        lm__block_add(_mm512_mul_ps(lm__node_leaf(nw, idx[k]), wt), k, r0, rows, G, tr->group, out, &acc[k]);
     }
-    if (G == 1) {
-      float a[B];
-      for (int k = 0; k < LM__V; k++) _mm512_storeu_ps(a + k * LM__L, acc[k]);
-      memcpy(out + r0, a, rows * sizeof(float));
-    }
+    if (G == 1) lm__block_store(acc, r0, rows, out);
   }
 }
 
@@ -103,10 +75,9 @@ static void lm__one_row(const lmf_view *v, const float *row, float *o) {
     for (int k = 0; k < LM__V; k++) {
       uint32_t tb = t0 + (uint32_t)k * LM__L;
       if (tb >= T) break;
-      __m512i lw = _mm512_add_epi32(_mm512_slli_epi32(idx[k], 2), _mm512_set1_epi32(3));
       __m512 wt = _mm512_i32gather_ps(_mm512_add_epi32(tsel[k], _mm512_set1_epi32(4)), tw, 4);
       float l[LM__L];
-      _mm512_storeu_ps(l, _mm512_mul_ps(_mm512_i32gather_ps(lw, nw, 4), wt));
+      _mm512_storeu_ps(l, _mm512_mul_ps(lm__node_leaf(nw, idx[k]), wt));
       uint32_t cnt = T - tb < LM__L ? T - tb : LM__L;
       if (G == 1)
         for (uint32_t j = 0; j < cnt; j++) o[0] += l[j];

@@ -17,9 +17,6 @@
 #include "kernels/tree_nodes_avx512.h"
 #include "kernels/tree_perfect.h"
 
-#define LM__V 4
-#define LM__L 16
-
 /* The categorical lanes `cat` (a categorical slot, x not NaN) decided from their sets, packed
  * in the slots' thresholds tv (tree_perfect.h). A category is x itself, valid when 0 ≤ x < 2^24
  * and below the set's size; invalid ones go left (SPEC.md, Decisions: the rule of
@@ -72,18 +69,7 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
     const float *xb = x + r0 * F;
     __m512i off[LM__V];
     __m512 acc[LM__V];
-    for (int k = 0; k < LM__V; k++) {
-      int o[LM__L];
-      for (int j = 0; j < LM__L; j++) {
-        size_t r = (size_t)(k * LM__L + j);
-        o[j] = (int)((r < rows ? r : rows - 1) * F);
-      }
-      off[k] = _mm512_loadu_si512(o);
-      acc[k] = _mm512_set1_ps(m->base_margin);
-    }
-    if (G > 1)
-      for (size_t r = 0; r < rows; r++)
-        for (size_t g = 0; g < G; g++) out[(r0 + r) * G + g] = m->base_margin;
+    lm__block_start(m, r0, rows, out, off, acc);
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const float *thr = p->thr + (size_t)t * p->stride;
       const int *spl = (const int *)p->split + (size_t)t * p->stride;
@@ -123,23 +109,11 @@ static void lm__rows(const lmf_view *v, const lm__perfect *p, const float *x, si
       __m512 wt = _mm512_set1_ps(v->trees[t].weight);
       __m512i nint = _mm512_set1_epi32((int)p->n_int);
       uint32_t group = v->trees[t].group;
-      for (int k = 0; k < LM__V; k++) {
-        __m512 leaf = _mm512_mul_ps(_mm512_i32gather_ps(_mm512_sub_epi32(idx[k], nint), lf, 4), wt);
-        if (G == 1) {
-          acc[k] = _mm512_add_ps(acc[k], leaf);
-        } else {
-          float l[LM__L];
-          _mm512_storeu_ps(l, leaf);
-          for (int j = 0; j < LM__L && (size_t)(k * LM__L + j) < rows; j++)
-            out[(r0 + (size_t)(k * LM__L + j)) * G + group] += l[j];
-        }
-      }
+      for (int k = 0; k < LM__V; k++)
+        lm__block_add(_mm512_mul_ps(_mm512_i32gather_ps(_mm512_sub_epi32(idx[k], nint), lf, 4), wt), k,
+                      r0, rows, G, group, out, &acc[k]);
     }
-    if (G == 1) {
-      float a[B];
-      for (int k = 0; k < LM__V; k++) _mm512_storeu_ps(a + k * LM__L, acc[k]);
-      memcpy(out + r0, a, rows * sizeof(float));
-    }
+    if (G == 1) lm__block_store(acc, r0, rows, out);
   }
 }
 
@@ -224,18 +198,7 @@ static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x
     const float *xb = x + r0 * F;
     __m512i off[LM__V];
     __m512 acc[LM__V];
-    for (int k = 0; k < LM__V; k++) {
-      int o[LM__L];
-      for (int j = 0; j < LM__L; j++) {
-        size_t r = (size_t)(k * LM__L + j);
-        o[j] = (int)((r < rows ? r : rows - 1) * F);
-      }
-      off[k] = _mm512_loadu_si512(o);
-      acc[k] = _mm512_set1_ps(m->base_margin);
-    }
-    if (G > 1)
-      for (size_t r = 0; r < rows; r++)
-        for (size_t g = 0; g < G; g++) out[(r0 + r) * G + g] = m->base_margin;
+    lm__block_start(m, r0, rows, out, off, acc);
     for (uint32_t t = 0; t < m->n_trees; t++) {
       const lmf_tree *tr = &v->trees[t];
       const float *thr = p->thr + (size_t)t * p->stride;
@@ -282,24 +245,10 @@ static void lm__rows_top(const lmf_view *v, const lm__perfect *p, const float *x
       for (uint32_t d = LM_PERFECT_TOP_DEPTH; d < tr->depth; d++)
         for (int k = 0; k < LM__V; k++) idx[k] = lm__step(v, nw, xb, idx[k], off[k], has_cat, NULL, F);
       __m512 wt = _mm512_set1_ps(tr->weight);
-      for (int k = 0; k < LM__V; k++) {
-        __m512i lw = _mm512_add_epi32(_mm512_slli_epi32(idx[k], 2), _mm512_set1_epi32(3));
-        __m512 leaf = _mm512_mul_ps(_mm512_i32gather_ps(lw, nw, 4), wt);
-        if (G == 1) {
-          acc[k] = _mm512_add_ps(acc[k], leaf);
-        } else {
-          float l[LM__L];
-          _mm512_storeu_ps(l, leaf);
-          for (int j = 0; j < LM__L && (size_t)(k * LM__L + j) < rows; j++)
-            out[(r0 + (size_t)(k * LM__L + j)) * G + tr->group] += l[j];
-        }
-      }
+      for (int k = 0; k < LM__V; k++)
+        lm__block_add(_mm512_mul_ps(lm__node_leaf(nw, idx[k]), wt), k, r0, rows, G, tr->group, out, &acc[k]);
     }
-    if (G == 1) {
-      float a[B];
-      for (int k = 0; k < LM__V; k++) _mm512_storeu_ps(a + k * LM__L, acc[k]);
-      memcpy(out + r0, a, rows * sizeof(float));
-    }
+    if (G == 1) lm__block_store(acc, r0, rows, out);
   }
 }
 

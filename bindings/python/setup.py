@@ -1,4 +1,4 @@
-"""Build of the lmrt Python package: one C extension (lmrt._lmrt, src/_lmrt.c) over liblmrt.
+"""Build of the lmrt Python package: one C extension (lmrt._lmrt, src/*.c) over liblmrt.
 
 Where the libraries come from, first match wins:
 
@@ -96,11 +96,12 @@ def _locate():
 loc = _locate()
 ext = Extension(
     "lmrt._lmrt",
-    sources=["src/_lmrt.c"],
+    sources=["src/_lmrt.c", "src/model.c", "src/errors.c"],
     include_dirs=loc["include_dirs"] + [numpy.get_include()],
     extra_objects=FIRST_LIBS + loc["extra_objects"],
     # Relink when the libraries or the header change (setuptools only compares the sources).
-    depends=loc["extra_objects"] + [os.path.join(d, "lmrt.h") for d in loc["include_dirs"]],
+    depends=loc["extra_objects"] + [os.path.join(d, "lmrt.h") for d in loc["include_dirs"]]
+            + ["src/lmpy.h"],
     libraries=loc["libraries"],
     library_dirs=loc["library_dirs"],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
