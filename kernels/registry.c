@@ -55,7 +55,8 @@ const lm__kernel lm__kernels[] = {
      * bin-and-bitmask layout (tree_bits.h); float64 rows go to the double-threshold kernels
      * (their f64 entries), which also serve every batch size */
     {"tree_margin_lgbm_bits__avx512", LM_FAM_LGBM, LM_ISA_AVX512,
-     B | LM_NEED_NO_LINEAR_TREES | LM_NEED_G16 | I, 12, 1, 8, lm__tree_margin_lgbm_bits__avx512,
+     B | LM_NEED_NO_LINEAR_TREES | LM_NEED_G16 | I, 12, 1, 8 * 64 /* a 64-row block's sums */,
+     lm__tree_margin_lgbm_bits__avx512,
      lm__tree_margin_lgbm_rows_f64__avx512},
     {"tree_margin_lgbm_bits_one__avx512", LM_FAM_LGBM, LM_ISA_AVX512,
      B | LM_NEED_NO_LINEAR_TREES | I, 1, 1, 8, lm__tree_margin_lgbm_bits_one__avx512,

@@ -22,7 +22,7 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
   return _mm512_sad_epu8(c, _mm512_setzero_si512());
 }
 
-/* Deep trees (records, tree_bits.h): one row's walk of every tree, its bins at tbl. 64 trees
+/* Deep trees (records, tree_bits.h): a row's walk of a group of trees, its bins at tb. 64 trees
  * at a time, 8 in the lanes of each of 8 vectors: per step, each live lane's record gives a
  * word (one byte permute per register pair), the 8 level-6 positions of a vector come from the
  * exit tables at once, and two gathers read the records' headers (leaf mask, first child,
@@ -32,113 +32,149 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
  * in flight: a step reads one record's four lines at once (its header line is prefetched with
  * its node bytes), 64 walks side by side (32: ≈ 25% slower batches), and no branch on the
  * data but the step count. The leaves are gathered at the end and added in tree order.
- * LightGBM (lgbm, a constant: b->lgbm): the leaves are doubles (recleaf64), added in double
- * into dacc (one per output), averaged if the model says so and rounded to float32 at the end,
- * as the reference does (kernels/tree_lgbm_scalar.c). */
+ * LightGBM (lgbm, a constant: b->lgbm): the leaves are doubles (recleaf64), added in double. */
 #define LM__DV 8 /* vectors of 8 trees per group */
-LM__AI void lm__deep_row(const lm__bits *b, const lmf_meta *m, const uint8_t *tbl, float *o,
-                         int np, const lm__luts *lut, int lgbm, double *dacc) {
-  const uint32_t T = b->n_trees, G = m->num_outputs, dual = b->dual;
+#define LM__DG (8 * LM__DV) /* trees per group */
+
+/* The leaves of trees t0 … t0 + nt − 1 (nt ≤ LM__DG) for the row whose bin table is tb: into
+ * lv (floats) or, lgbm, dv (doubles), in tree order. */
+LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, uint32_t nt, int np,
+                           const lm__luts *lut, int lgbm, float *lv, double *dv) {
+  const uint32_t T = b->n_trees, dual = b->dual;
   const uint8_t *recs = b->recs;
-  const uint32_t *group = b->group;
   const __m512i one = _mm512_set1_epi64(1), lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
   const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
   _Alignas(64) uint64_t W[8], Rr[8];
-  _Alignas(64) float lv[8 * LM__DV];
-  _Alignas(64) double dv[8 * LM__DV];
-  __m512i regs[8];
-  const __m512i *tb = lm__tb(regs, tbl, np);
-  float acc = m->base_margin;
-  double da = m->base_margin;
-  for (uint32_t g = 0; g < G; g++) {
-    if (lgbm) dacc[g] = m->base_margin;
-    else o[g] = m->base_margin;
+  __mmask8 live[LM__DV], valid[LM__DV];
+  __m512i rec[LM__DV], val[LM__DV];
+  unsigned any = 0;
+  for (int k = 0; k < LM__DV; k++) {
+    uint32_t tk = t0 + 8 * k, nk = nt > 8u * k ? (nt - 8 * k < 8 ? nt - 8 * k : 8) : 0;
+    valid[k] = live[k] = (__mmask8)((1u << nk) - 1);
+    any |= live[k];
+    /* record byte offsets: tree tk + i's root; lanes past the last tree repeat it (dead) */
+    rec[k] = _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(tk), lane), _mm512_set1_epi64(T - 1));
+    rec[k] = _mm512_slli_epi64(rec[k], 8); /* × LM_BITS_REC_BYTES */
+    val[k] = _mm512_setzero_si512();
   }
-  for (uint32_t t0 = 0; t0 < T; t0 += 8 * LM__DV) {
-    const uint32_t nt = T - t0 < 8 * LM__DV ? T - t0 : 8 * LM__DV;
-    __mmask8 live[LM__DV], valid[LM__DV];
-    __m512i rec[LM__DV], val[LM__DV];
-    unsigned any = 0;
+  while (any) {
+    any = 0;
     for (int k = 0; k < LM__DV; k++) {
-      uint32_t tk = t0 + 8 * k, nk = nt > 8u * k ? (nt - 8 * k < 8 ? nt - 8 * k : 8) : 0;
-      valid[k] = live[k] = (__mmask8)((1u << nk) - 1);
+      if (!live[k]) continue;
+      _mm512_store_si512(Rr, rec[k]);
+      for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
+      for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual);
+      __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
+      __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 208, 1);
+      __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 216, 1);
+      __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
+      __mmask8 leaf = _mm512_mask_test_epi64_mask(live[k], _mm512_srlv_epi64(lm, pos), one);
+      __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
+      __m512i ci = _mm512_add_epi64(_mm512_and_si512(hd, lo32), lm__popcnt64(_mm512_andnot_si512(lm, below)));
+      val[k] = _mm512_mask_mov_epi64(val[k], leaf, li);
+      live[k] &= (__mmask8)~leaf;
+      rec[k] = _mm512_mask_mov_epi64(rec[k], live[k], _mm512_slli_epi64(ci, 8));
       any |= live[k];
-      /* record byte offsets: tree tk + i's root; lanes past the last tree repeat it (dead) */
-      rec[k] = _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(tk), lane), _mm512_set1_epi64(T - 1));
-      rec[k] = _mm512_slli_epi64(rec[k], 8); /* × LM_BITS_REC_BYTES */
-      val[k] = _mm512_setzero_si512();
     }
-    while (any) {
-      any = 0;
-      for (int k = 0; k < LM__DV; k++) {
-        if (!live[k]) continue;
-        _mm512_store_si512(Rr, rec[k]);
-        for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
-        for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual);
-        __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
-        __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 208, 1);
-        __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 216, 1);
-        __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
-        __mmask8 leaf = _mm512_mask_test_epi64_mask(live[k], _mm512_srlv_epi64(lm, pos), one);
-        __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
-        __m512i ci = _mm512_add_epi64(_mm512_and_si512(hd, lo32), lm__popcnt64(_mm512_andnot_si512(lm, below)));
-        val[k] = _mm512_mask_mov_epi64(val[k], leaf, li);
-        live[k] &= (__mmask8)~leaf;
-        rec[k] = _mm512_mask_mov_epi64(rec[k], live[k], _mm512_slli_epi64(ci, 8));
-        any |= live[k];
-      }
-    }
-    if (lgbm) {
-      for (int k = 0; k < LM__DV; k++)
-        _mm512_store_pd(dv + 8 * k, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid[k], val[k],
-                                                             b->recleaf64, 8));
-      if (G == 1)
-        for (uint32_t i = 0; i < nt; i++) da += dv[i];
-      else
-        for (uint32_t i = 0; i < nt; i++) dacc[group[t0 + i]] += dv[i];
-      continue;
-    }
-    for (int k = 0; k < LM__DV; k++)
-      _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k], b->recleaf, 4));
-    if (G == 1)
-      for (uint32_t i = 0; i < nt; i++) acc += lv[i];
-    else
-      for (uint32_t i = 0; i < nt; i++) o[group[t0 + i]] += lv[i];
   }
+  for (int k = 0; k < LM__DV; k++)
+    if (lgbm)
+      _mm512_store_pd(dv + 8 * k, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid[k], val[k],
+                                                           b->recleaf64, 8));
+    else
+      _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k],
+                                                           b->recleaf, 4));
+}
+
+/* A group's leaves added, in tree order, to one row's sums: o (floats, num_outputs of them) or,
+ * lgbm, d (doubles). */
+LM__AI void lm__deep_add(const lm__bits *b, uint32_t G, uint32_t t0, uint32_t nt, int lgbm,
+                         const float *lv, const double *dv, float *o, double *d) {
   if (lgbm) {
-    if (G == 1) dacc[0] = da;
-    for (uint32_t g = 0; g < G; g++)
-      o[g] = (float)(m->average_over ? dacc[g] / m->average_over : dacc[g]);
+    if (G == 1) {
+      double a = d[0];
+      for (uint32_t i = 0; i < nt; i++) a += dv[i];
+      d[0] = a;
+    } else {
+      for (uint32_t i = 0; i < nt; i++) d[b->group[t0 + i]] += dv[i];
+    }
   } else if (G == 1) {
-    o[0] = acc;
+    float a = o[0];
+    for (uint32_t i = 0; i < nt; i++) a += lv[i];
+    o[0] = a;
+  } else {
+    for (uint32_t i = 0; i < nt; i++) o[b->group[t0 + i]] += lv[i];
   }
 }
 
-/* Single rows (a row's table on the stack) and batches (64-row blocks: binned rows in lanes,
- * then walked row by row; their 32 KB table in a function of its own, so that single rows do
- * not reserve it). */
+/* A row's sums from the base margin (d: LightGBM's doubles), and LightGBM's rounding at the end:
+ * averaged if the model says so, then float32, as the reference does
+ * (kernels/tree_lgbm_scalar.c). */
+static inline void lm__deep_init(const lmf_meta *m, int lgbm, float *o, double *d) {
+  for (uint32_t g = 0; g < m->num_outputs; g++) {
+    if (lgbm) d[g] = m->base_margin;
+    else o[g] = m->base_margin;
+  }
+}
+static inline void lm__deep_finish(const lmf_meta *m, const double *d, float *o) {
+  for (uint32_t g = 0; g < m->num_outputs; g++)
+    o[g] = (float)(m->average_over ? d[g] / m->average_over : d[g]);
+}
+
+/* Single rows: each group of trees walked for the row (a row's table on the stack). */
 LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
                              float *out, int np, int lgbm, double *dacc) {
   const size_t F = b->num_features, G = m->num_outputs;
   const lm__luts lut = lm__load_luts(b);
   _Alignas(64) uint8_t t1[128 * LM_BITS_MAX_PAIRS];
+  _Alignas(64) float lv[LM__DG];
+  _Alignas(64) double dv[LM__DG];
   memset(t1, 0, 128 * (size_t)np);
   for (size_t r = 0; r < n; r++) {
+    float *o = out + r * G;
     lm__bin_row(b, x + r * F, t1);
-    lm__deep_row(b, m, t1, out + r * G, np, &lut, lgbm, dacc);
+    __m512i regs[8];
+    const __m512i *tb = lm__tb(regs, t1, np);
+    lm__deep_init(m, lgbm, o, dacc);
+    for (uint32_t t0 = 0; t0 < b->n_trees; t0 += LM__DG) {
+      uint32_t nt = b->n_trees - t0 < LM__DG ? b->n_trees - t0 : LM__DG;
+      lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv);
+      lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, o, dacc);
+    }
+    if (lgbm) lm__deep_finish(m, dacc, o);
   }
 }
 
+/* Batches: 64-row blocks binned at once (rows in lanes), then group by group of trees, every
+ * row of the block walked (trees outer), so that a group's records serve the block's rows
+ * while they are in L2; each row's sums still take its trees in order. Measured against rows
+ * outer (every tree per row): no change on exact-deep12, 5–15% faster on the LightGBM models
+ * at 10,000 rows (a loaded machine: within its noise). dacc: LM__BLOCK doubles per output
+ * (LightGBM). */
 LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
                               float *out, int np, int lgbm, double *dacc) {
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const lm__luts lut = lm__load_luts(b);
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
+  _Alignas(64) float lv[LM__DG];
+  _Alignas(64) double dv[LM__DG];
   for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
     lm__bits_bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
     for (size_t r = 0; r < rows; r++)
-      lm__deep_row(b, m, tbl + stride * r, out + (r0 + r) * G, np, &lut, lgbm, dacc);
+      lm__deep_init(m, lgbm, out + (r0 + r) * G, lgbm ? dacc + r * G : NULL);
+    for (uint32_t t0 = 0; t0 < b->n_trees; t0 += LM__DG) {
+      uint32_t nt = b->n_trees - t0 < LM__DG ? b->n_trees - t0 : LM__DG;
+      for (size_t r = 0; r < rows; r++) {
+        __m512i regs[8];
+        const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
+        lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv);
+        lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, out + (r0 + r) * G,
+                     lgbm ? dacc + r * G : NULL);
+      }
+    }
+    if (lgbm)
+      for (size_t r = 0; r < rows; r++) lm__deep_finish(m, dacc + r * G, out + (r0 + r) * G);
   }
 }
 

@@ -133,7 +133,9 @@ static void check_model(lm_ir_model *ir, const char *what) {
   const lm__layouts none = {NULL, bits};
   const size_t sizes[] = {1, 2, 7, 8, 9, 31, 32, 33, 64, 100};
   const size_t maxn = 100, F = ir->num_features, G = ir->num_outputs;
-  double *x = malloc(sizeof *x * maxn * F), *acc = malloc(sizeof *acc * G);
+  /* scratch: the most any variant asks (lm__kernel_scratch; checked per kernel below) */
+  const size_t scratch_doubles = 64 * G;
+  double *x = malloc(sizeof *x * maxn * F), *acc = malloc(sizeof *acc * scratch_doubles);
   float *xf = malloc(sizeof *xf * maxn * F);
   float *want = malloc(sizeof *want * maxn * G), *got = malloc(sizeof *got * maxn * G);
   for (size_t i = 0; i < maxn * F; i++) xf[i] = (float)(x[i] = special());
@@ -145,6 +147,8 @@ static void check_model(lm_ir_model *ir, const char *what) {
       print_message("SKIP %s on %s: %s\n", k->name, what, why);
     } else {
       ran++;
+      if (lm__kernel_scratch(k, &v) > scratch_doubles * sizeof *acc)
+        fail_msg("%s: %s asks %zu bytes of scratch", what, k->name, lm__kernel_scratch(k, &v));
       for (int f64 = 0; f64 < 2; f64++)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
           size_t n = sizes[s];

@@ -192,7 +192,11 @@ static void lm_fuzz_kernels(const lmf_view *v, const float *x, size_t n, float *
   int fam = lm__model_family(v), cpu = lm__cpu_isa(), vbmi = lm__cpu_has_vbmi();
   lm__plan plan;
   if (lm__plan_build(&plan, v, cpu, &lm__alloc_default, "fuzz") != 0) return;
-  double *acc = malloc(sizeof *acc * (G + 1));
+  /* scratch: the most any variant of the family asks (lm__kernel_scratch) */
+  size_t scratch = 8 * (G + 1);
+  for (const lm__kernel *k = lm__kernels; k->name; k++)
+    if (k->family == fam && lm__kernel_scratch(k, v) > scratch) scratch = lm__kernel_scratch(k, v);
+  double *acc = malloc(scratch);
   const lm__kernel *rk = NULL;
   for (const lm__kernel *k = lm__kernels; k->name; k++)
     if (k->family == fam && k->isa == LM_ISA_SCALAR) rk = k;
