@@ -27,7 +27,6 @@ Prints "check-image: N passed, N failed".
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -192,3 +191,391 @@ def build_images():
         if not ok:
             return False
     return True
+
+
+# ---------------------------------------------------------------- the images
+
+def image_files(tag):
+    """{path: (mode, size)} of an image's filesystem (podman export of a created container)."""
+    name = f"lmrt-files-{os.getpid()}"
+    podman("rm", "-f", name)
+    if podman("create", "--name", name, tag).returncode:
+        return {}
+    try:
+        r = subprocess.run(["podman", "export", name], env=ENV, capture_output=True)
+        import tarfile
+        import io
+        out = {}
+        with tarfile.open(fileobj=io.BytesIO(r.stdout)) as t:
+            for m in t.getmembers():
+                out["/" + m.name.lstrip("./")] = (m.mode, m.size, m.type)
+        return out
+    finally:
+        podman("rm", "-f", name)
+
+
+def check_images():
+    sizes = {}
+    for tag in (SERVE_TAG, CONV_TAG):
+        r = podman("image", "inspect", "--format", "{{.Size}} {{.Config.User}}", tag)
+        size, _, user = r.stdout.strip().partition(" ")
+        sizes[tag] = int(size) / 1e6 if size.isdigit() else None
+        result(f"{tag} runs as USER {UID}:{UID} (non-root, numeric)", user == f"{UID}:{UID}", f"USER {user!r}")
+    result(f"lmserve image: {sizes[SERVE_TAG]:.1f} MB uncompressed (<= {MAX_SERVE_MB} MB); "
+           f"lmconvert image: {sizes[CONV_TAG]:.1f} MB", sizes[SERVE_TAG] is not None and sizes[SERVE_TAG] <= MAX_SERVE_MB)
+    files = image_files(SERVE_TAG)
+    regular = sorted(p for p, (_, _, typ) in files.items() if typ not in (b"5", "5"))
+    extra = [p for p in regular if not (p == "/usr/local/bin/lmserve" or ".so" in os.path.basename(p)
+                                        or p in ("/etc/passwd", "/etc/group"))]
+    conv = [p for p in regular if os.path.basename(p).startswith(("libarchive", "libjson-c", "libxml2", "libicu",
+                                                                  "libmicrohttpd", "libstdc++"))]
+    result(f"lmserve image holds lmserve and its libraries only ({len(regular)} files, no shell, "
+           "no converter library)", regular and not extra and not conv and "/bin/sh" not in files,
+           f"unexpected: {extra + conv}")
+    r = podman("run", "--rm", "--network", "none", "--read-only", "--entrypoint", "/lib64/ld-linux-x86-64.so.2",
+               SERVE_TAG, "--list", "/usr/local/bin/lmserve")
+    result("ldd lmserve inside its image: every library resolved",
+           r.returncode == 0 and "not found" not in r.stdout, r.stdout + r.stderr)
+    for b in ("lmconvert", "lminfo"):
+        r = podman("run", "--rm", "--network", "none", "--read-only", "--entrypoint", "/usr/bin/ldd",
+                   CONV_TAG, f"/usr/local/bin/{b}")
+        result(f"ldd {b} inside the lmconvert image: every library resolved",
+               r.returncode == 0 and "not found" not in r.stdout, r.stdout + r.stderr)
+    r = podman("run", "--rm", "--network", "none", "--read-only", "--entrypoint", "/bin/sh", CONV_TAG,
+               "-c", "touch /usr/local/bin/x 2>&1 || echo read-only-ok")
+    result("lmconvert image with a read-only root: writes fail", "read-only-ok" in r.stdout, r.stdout + r.stderr)
+    return sizes
+
+
+# ---------------------------------------------------------------- the pod, as the manifests say
+
+class Pod:
+    """A pod of the rendered kustomization, run with podman: each container with its command,
+    args, env (ConfigMap references resolved), user, read-only root, dropped capabilities,
+    memory limit and volumes (emptyDir and configMap as scratch directories)."""
+
+    def __init__(self, kdir, td):
+        import check_manifests as cm
+        rep = cm.Report(ROOT)
+        self.objs = cm.render(rep, os.path.join(ROOT, kdir))
+        if rep.errors:
+            raise RuntimeError("render: " + "; ".join(rep.errors))
+        self.cm = cm
+        dep = [o for o in self.objs if o.doc.get("kind") == "Deployment"][0].doc
+        self.meta = dep["spec"]["template"]["metadata"]
+        self.spec = dep["spec"]["template"]["spec"]
+        self.cms = cm.configmaps_of(self.objs)
+        self.td = td
+        self.dirs = {}
+        psc = self.spec.get("securityContext") or {}
+        self.user = f"{psc.get('runAsUser', 0)}:{psc.get('runAsGroup', 0)}"
+        self.fs_group = psc.get("fsGroup")
+        for v in self.spec.get("volumes") or []:
+            d = os.path.join(td, "vol", v["name"])
+            os.makedirs(d)
+            if "configMap" in v:
+                for k, text in (self.cms[v["configMap"]["name"]].doc.get("data") or {}).items():
+                    with open(os.path.join(d, k), "w", encoding="utf-8") as fh:
+                        fh.write(text)
+                    os.chmod(os.path.join(d, k), v["configMap"].get("defaultMode", 0o644))
+            else:  # emptyDir: group-owned by fsGroup, as the kubelet does
+                os.chown(d, 0, self.fs_group or 0)
+                os.chmod(d, 0o2775)
+            self.dirs[v["name"]] = d
+
+    def container(self, name):
+        for c in (self.spec.get("initContainers") or []) + (self.spec.get("containers") or []):
+            if c["name"] == name:
+                return c
+        raise KeyError(name)
+
+    def env(self, c):
+        return self.cm.resolve_env(c, self.cms)
+
+    def argv(self, name, cname=None, network=("--network", "host"), args=None, detach=False, rm=False,
+             image=None, extra=()):
+        c = self.container(name)
+        sc = c.get("securityContext") or {}
+        cmd = ["run", "--name", cname or f"lmrt-{name}-{os.getpid()}", *network, "--user", self.user, *extra]
+        if detach:
+            cmd.append("-d")
+        if rm:
+            cmd.append("--rm")
+        if self.fs_group is not None:
+            cmd += ["--group-add", str(self.fs_group)]
+        if sc.get("readOnlyRootFilesystem"):
+            cmd += ["--read-only", "--read-only-tmpfs=false"]
+        if sc.get("allowPrivilegeEscalation") is False:
+            cmd += ["--security-opt", "no-new-privileges"]
+        for cap in (sc.get("capabilities") or {}).get("drop") or []:
+            cmd += ["--cap-drop", cap]
+        mem = self.cm.parse_quantity_mi(((c.get("resources") or {}).get("limits") or {}).get("memory", ""))
+        if mem:
+            cmd += ["--memory", f"{int(mem)}m"]
+        for vm in c.get("volumeMounts") or []:
+            cmd += ["-v", f"{self.dirs[vm['name']]}:{vm['mountPath']}:{'ro' if vm.get('readOnly') else 'rw'}"]
+        for k, v in self.env(c).items():
+            cmd += ["-e", f"{k}={v}"]
+        command = c.get("command") or []
+        if command:
+            cmd += ["--entrypoint", command[0]]
+        tag = image or (SERVE_TAG if "/lmserve" in c["image"] else CONV_TAG if "/lmconvert" in c["image"] else None)
+        if tag is None:
+            raise RuntimeError(f"{name}: image {c['image']} is not built here")
+        return cmd + [tag] + command[1:] + (c.get("args") or [] if args is None else args)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(port, path, body=None, timeout=3.0):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
+                                 headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError):
+        return None, ""
+
+
+def wait_for(cond, seconds, step=0.2):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
+
+
+def check_init(td):
+    """convert-models as the Deployment runs it, on a good model and on one failing its
+    self-test. Returns the good pod (its models volume holds the converted models)."""
+    import test_model_delivery as tmd
+    good = None
+    for case, shift in (("good", None), ("bad", 0.25)):
+        pod = Pod(os.path.join("deploy", "k8s"), os.path.join(td, case))
+        c = pod.container("convert-models")
+        env = pod.env(c)
+        mounts = {vm["mountPath"]: vm["name"] for vm in c["volumeMounts"]}
+        work, out_dir = pod.dirs[mounts[env.get("WORK_DIR", "/work")]], pod.dirs[mounts[env.get("MODELS_DIR", "/models")]]
+        names = [e.split("=", 1)[0] for e in env["LMSERVE_MODELS"].split()]
+        for name in names:  # what fetch-models (the aws-cli image, not built here) leaves in /work
+            tmd.make_archive(os.path.join(work, f"{name}.tar.gz"), expected_shift=shift)
+            os.chown(os.path.join(work, f"{name}.tar.gz"), UID, UID)
+        t0 = time.monotonic()
+        r = podman(*pod.argv("convert-models", rm=True))
+        out = r.stdout + r.stderr
+        lms = sorted(os.listdir(out_dir))
+        if case == "good":
+            ok = r.returncode == 0 and lms == [f"{n}.lm" for n in sorted(names)] and "ready" in out
+            result(f"init container convert-models (lmconvert image, manifest's command, env, user, "
+                   f"read-only root, memory limit) converts and self-tests {', '.join(names)} "
+                   f"({time.monotonic() - t0:.1f} s)", ok, f"rc={r.returncode} /models={lms}\n{out}")
+            good = pod if ok else None
+        else:
+            result("init container convert-models on a model failing its self-test: exit 4, nothing in /models",
+                   r.returncode == 4 and not lms and "FAILED" in out, f"rc={r.returncode} /models={lms}\n{out}")
+    return good
+
+
+def read_rows():
+    rows = []
+    with open(os.path.join(ROOT, "examples", "rows.csv"), encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                rows.append([None if v.strip() in ("", "nan", "NaN", "NA") else float(v) for v in line.strip().split(",")])
+    with open(os.path.join(ROOT, "examples", "expected.csv"), encoding="utf-8") as fh:
+        expected = [float(v) for v in fh.read().split()]
+    return rows, expected
+
+
+def check_lifecycle_test(pod):
+    """deploy/tests/test_pod_lifecycle.py, the same test as for the binary, launching the image."""
+    c = pod.container("lmserve")
+    models_vol = [vm["name"] for vm in c["volumeMounts"] if vm["mountPath"] == "/models"][0]
+    launch = ["podman"] + pod.argv("lmserve", cname=f"lmrt-lifecycle-{os.getpid()}", args=[], rm=True)
+    r = sh(["/usr/bin/python3", os.path.join(HERE, "test_pod_lifecycle.py"), "", "",
+            "--launch", " ".join(shlex_quote(x) for x in launch), "--models-dir", pod.dirs[models_vol]],
+           env=ENV, timeout=180)
+    podman("rm", "-f", f"lmrt-lifecycle-{os.getpid()}")
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("pod-lifecycle:")]
+    result("pod lifecycle test (probes, /metrics, readiness false at SIGTERM, drain, exit 0) against the "
+           "container: " + (lines[-1].split(": ", 1)[1] if lines else "no result"), r.returncode == 0,
+           r.stdout[-3000:] + r.stderr[-2000:])
+
+
+def shlex_quote(x):
+    import shlex
+    return shlex.quote(x)
+
+
+def check_serving(pod):
+    """lmserve as the pod's container with the Deployment's own arguments, verbatim: its port
+    published on loopback (CNI bridge), or host networking with --listen moved to a free port
+    when the bridge is unavailable."""
+    c = pod.container("lmserve")
+    args = [str(a) for a in c.get("args") or []]
+    vals, _ = pod.cm.flag_values(args)
+    listen_port = int(vals.get("--listen", "0.0.0.0:8080").rsplit(":", 1)[1])
+    drain, shutdown = int(vals.get("--drain-seconds", 5)), int(vals.get("--shutdown-timeout", 25))
+    grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+    pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+    name = f"lmrt-serve-{os.getpid()}"
+    port = free_port()
+    podman("rm", "-f", name)
+    r = podman(*pod.argv("lmserve", cname=name, detach=True,
+                         network=("--network", "bridge", "-p", f"127.0.0.1:{port}:{listen_port}")))
+    how = f"args verbatim {' '.join(args)}; port {listen_port} published on 127.0.0.1:{port}"
+    up = r.returncode == 0 and wait_for(lambda: http(port, c["readinessProbe"]["httpGet"]["path"])[0] == 200, 30)
+    if not up:
+        podman("rm", "-f", name)
+        say(f"bridge network unavailable or lmserve not reachable through it ({r.stderr.strip()[-300:]}); "
+            "host network, --listen on a free loopback port")
+        a2 = list(args)
+        if "--listen" in a2:
+            a2[a2.index("--listen") + 1] = f"127.0.0.1:{port}"
+        else:
+            a2 += ["--listen", f"127.0.0.1:{port}"]
+        r = podman(*pod.argv("lmserve", cname=name, detach=True, args=a2))
+        how = f"args {' '.join(a2)} (host network)"
+        up = r.returncode == 0 and wait_for(lambda: http(port, c["readinessProbe"]["httpGet"]["path"])[0] == 200, 30)
+    try:
+        result(f"lmserve container up and ready with the Deployment's args ({how})", up,
+               r.stderr + podman("logs", name).stdout[-2000:])
+        if not up:
+            return
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            path = c[probe]["httpGet"]["path"]
+            result(f"{probe} {path} answers 200", http(port, path)[0] == 200)
+        st, body = http(port, pod.meta["annotations"]["prometheus.io/path"])
+        result("/metrics answers with lmserve_requests_in_flight (the HPA's metric)",
+               st == 200 and "lmserve_requests_in_flight" in body)
+        pid = podman("inspect", "--format", "{{.State.Pid}}", name).stdout.strip()
+        try:
+            with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+                ids = {ln.split(":")[0]: ln.split()[1:] for ln in fh if ln.startswith(("Uid:", "Gid:"))}
+        except OSError:
+            ids = {}
+        result(f"lmserve runs as uid {UID} (pid {pid} on the host)", ids.get("Uid", [None])[0] == str(UID)
+               and set(ids.get("Uid", [])) == {str(UID)}, f"{ids}")
+        ro = podman("inspect", "--format", "{{.HostConfig.ReadonlyRootfs}}", name).stdout.strip()
+        result("lmserve's root filesystem is read-only", ro == "true", ro)
+        rows, expected = read_rows()
+        model = pod.env(pod.container("convert-models"))["LMSERVE_MODELS"].split()[0].split("=", 1)[0]
+        body = json.dumps({"inputs": [{"name": "input-0", "shape": [len(rows), len(rows[0])], "datatype": "FP64",
+                                       "data": [v for r_ in rows for v in r_]}]}).encode()
+        st, text = http(port, f"/v2/models/{model}/infer", body)
+        try:
+            got = json.loads(text)["outputs"][0]["data"]
+        except (ValueError, KeyError, IndexError):
+            got = []
+        worst = max((abs(a - b) for a, b in zip(got, expected)), default=None)
+        result(f"V2 inference on examples/rows.csv ({len(rows)} rows, missing values as null) equals "
+               f"XGBoost's predictions (examples/expected.csv): max |diff| {worst}",
+               st == 200 and len(got) == len(expected) and worst is not None and worst <= 1e-6,
+               f"status {st}: {text[:500]}")
+        t0 = time.monotonic()
+        podman("kill", "--signal", "TERM", name)
+        time.sleep(0.5)
+        not_ready = http(port, c["readinessProbe"]["httpGet"]["path"], timeout=1)[0] != 200
+        rw = podman("wait", name, timeout=grace + 10)
+        took = time.monotonic() - t0
+        code = rw.stdout.strip()
+        result(f"SIGTERM: not ready at once, drained {drain} s, exit {code} after {took:.1f} s "
+               f"(<= --shutdown-timeout {shutdown} s; preStop {pre} s + that <= grace {grace} s)",
+               not_ready and code == "0" and drain - 0.5 <= took <= shutdown + 1 and pre + took <= grace,
+               podman("logs", name).stdout[-2000:])
+    finally:
+        podman("rm", "-f", name)
+
+
+AWS_STANDIN_MOUNT = "/opt/aws-standin"
+
+
+def check_sidecars(td):
+    """The hot-reload overlay's sidecars: running, then stopped as the kubelet stops them."""
+    import test_model_delivery as tmd
+    pod = Pod(os.path.join("deploy", "overlays", "hot-reload"), os.path.join(td, "hot"))
+    first = (pod.spec.get("containers") or [{}])[0].get("name")
+    result(f"hot-reload overlay: lmserve is the first container ({first})", first == "lmserve")
+    stub = os.path.join(td, "hot", "aws")
+    os.makedirs(stub)
+    with open(os.path.join(stub, "aws"), "w", encoding="utf-8") as fh:
+        fh.write(tmd.AWS_STUB)
+    os.chmod(os.path.join(stub, "aws"), 0o755)
+    s3 = os.path.join(td, "hot", "s3")
+    for e in pod.env(pod.container("model-sync"))["LMSERVE_MODELS"].split():
+        key = e.split("=", 1)[1][len("s3://"):]
+        os.makedirs(os.path.dirname(os.path.join(s3, key)), exist_ok=True)
+        tmd.make_archive(os.path.join(s3, key))
+    os.chmod(td, 0o755)
+    for name in ("model-sync", "model-reconvert"):
+        c = pod.container(name)
+        cname = f"lmrt-{name}-{os.getpid()}"
+        podman("rm", "-f", cname)
+        note = ""
+        if "/lmconvert" in c["image"]:
+            argv = pod.argv(name, cname=cname, detach=True)
+        else:
+            # The aws-cli image is not pulled here: the same script in the lmconvert image, with a
+            # stand-in aws command and a directory for S3.
+            argv = pod.argv(name, cname=cname, detach=True, image=CONV_TAG, extra=[
+                "-v", f"{stub}:{AWS_STANDIN_MOUNT}:ro", "-v", f"{s3}:/fake-s3:ro",
+                "-e", f"PATH={AWS_STANDIN_MOUNT}:/usr/local/bin:/usr/bin:/bin", "-e", "FAKE_S3=/fake-s3"])
+            note = " (its script in the lmconvert image with a stand-in aws)"
+        r = podman(*argv)
+        time.sleep(3)  # a pass of its loop, then its sleep
+        running = podman("inspect", "--format", "{{.State.Running}}", cname).stdout.strip() == "true"
+        t0 = time.monotonic()
+        rs = podman("stop", "--time", str(pod.spec.get("terminationGracePeriodSeconds", 30)), cname, timeout=60)
+        took = time.monotonic() - t0
+        code = podman("inspect", "--format", "{{.State.ExitCode}}", cname).stdout.strip()
+        logs = podman("logs", cname)
+        result(f"sidecar {name}{note}: running, then SIGTERM stops it in {took:.1f} s "
+               f"(<= {SIDECAR_STOP_S} s), exit {code}",
+               r.returncode == 0 and running and took <= SIDECAR_STOP_S and code == "0",
+               r.stderr + rs.stderr + logs.stdout[-1500:] + logs.stderr[-1500:])
+        podman("rm", "-f", cname)
+
+
+def main():
+    global ENV
+    if os.geteuid() != 0:
+        say("SKIPPED: not root (podman builds and runs the images as root here)")
+        return 0
+    if not install_packages():
+        say("SKIPPED: the container tools could not be installed")
+        return 0
+    ENV = podman_env()
+    r = podman("info", "--format", "{{.Host.OCIRuntime.Name}}")
+    if r.returncode:
+        say(f"SKIPPED: podman cannot run here: {r.stderr.strip()[-500:]}")
+        return 0
+    probe = podman("run", "--rm", "--network", "none", BASE_TAG, "true") if \
+        podman("image", "exists", BASE_TAG).returncode == 0 else None
+    if probe is not None and probe.returncode:
+        say(f"SKIPPED: podman cannot run containers here: {probe.stderr.strip()[-500:]}")
+        return 0
+    if not base_image():
+        result("base image (mmdebstrap minbase bookworm, podman import)", False)
+    elif build_images():
+        check_images()
+        with tempfile.TemporaryDirectory(dir=IMG) as td:
+            os.chmod(td, 0o755)
+            pod = check_init(td)
+            if pod is not None:
+                check_lifecycle_test(pod)
+                check_serving(pod)
+            check_sidecars(td)
+    say(f"{time.monotonic() - t_start:.0f} s")
+    print(f"check-image: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
