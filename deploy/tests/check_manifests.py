@@ -219,6 +219,7 @@ def generate_configmaps(rep, kdir, k, objs, where):
                 doc["metadata"]["labels"] = labels
             o = Obj(doc, where)
             o.generated = True
+            o.hashed = not (opts.get("disableNameSuffixHash") or (g.get("options") or {}).get("disableNameSuffixHash"))
             objs.append(o)
         elif behavior in ("merge", "replace"):
             if not old:
@@ -267,7 +268,7 @@ def render(rep, kdir, seen=()):
     if not seen:
         renames = {}
         for o in objs:
-            if getattr(o, "generated", False):
+            if getattr(o, "generated", False) and getattr(o, "hashed", True):
                 new = f"{o.key[1]}-{configmap_hash(o.doc)}"
                 renames[o.key[1]] = new
                 o.doc["metadata"]["name"] = new
@@ -866,10 +867,10 @@ def check_pod_platform(rep, objs, root):
     # Hashed ConfigMaps: every ConfigMap the pod uses is generated, so an edit rolls the pods.
     for dd, key in pod_configmap_refs(d):
         o = cms.get(dd.get(key))
-        if o is not None and not getattr(o, "generated", False):
+        if o is not None and not (getattr(o, "generated", False) and getattr(o, "hashed", False)):
             rep.error(o.source, f"ConfigMap/{o.key[1]}",
-                      "used by the pod but not generated (configMapGenerator): its name has no content "
-                      "hash, so an edit would not roll the pods")
+                      "used by the pod but its name has no content hash (generate it with configMapGenerator, "
+                      "without disableNameSuffixHash): an edit would not roll the pods")
 
     # Sidecars: PID 1 of their containers, so they must handle SIGTERM and wait interruptibly.
     for where, c, init in every:
@@ -1032,7 +1033,7 @@ def compare_kubectl(rep, kdir, objs):
         msg = re.sub(r'^E\d{4} [\d:.]+\s+\d+ \S+\] "command failed" err=', "", msg)
         rep.error(where, "kubectl kustomize", msg.replace(rep.root + os.sep, ""))
         return
-    gen = {o.key[1].rsplit("-", 1)[0] for o in objs if getattr(o, "generated", False)}
+    gen = {o.key[1].rsplit("-", 1)[0] for o in objs if getattr(o, "generated", False) and getattr(o, "hashed", True)}
 
     def norm(doc):
         t = json.dumps(doc, sort_keys=True)

@@ -144,7 +144,7 @@ def lint(path, rep):
                     err(n, "DF004", "apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN")
                 if not re.search(r"\bapt-get\s+clean\b", arg):
                     err(n, "DF012", "apt-get install without apt-get clean in the same RUN")
-            if re.search(r"\binstall\s+(-\S+\s+)*-s\b|\bstrip\s", arg):
+            if re.search(r"\binstall\s+(-\S+\s+)*-s\b|\bstrip\s[^&;|]*\bbuild/bin/", arg):
                 facts["stripped"] = True
             for seg in re.split(r"&&|;|\|\|", arg):
                 m = re.search(r"\bapt-get\b.*?\binstall\b(.*)", seg)
