@@ -5,19 +5,26 @@
 
 Runs, on the tree under DIR (default: the repository holding this file):
   1. yamllint (deploy/yamllint.yaml) on every YAML file under deploy/;
-  2. a render of each kustomization (deploy/k8s and its overlays) without kubectl: resources,
-     strategic-merge patches (lists merged by "name"), images; every YAML file of a
-     kustomization's directory must be listed in its resources;
+  2. a render of each kustomization under deploy/ (k8s, overlays/*, monitoring, kserve):
+     resources, strategic-merge patches (lists merged by "name") and JSON patches,
+     configMapGenerator (content-hash names, references renamed), images; every YAML file of a
+     kustomization's directory must be listed in its resources; an overlay inside a base it
+     includes is kustomize's "cycle detected"; with kubectl installed, `kubectl kustomize` must
+     render the same objects;
   3. JSON Schema validation of every rendered object against the vendored Kubernetes schemas
      (deploy/schemas/k8s-*.json: strict, unknown fields rejected);
   4. agreement between values that must match across files (ports, paths, probes, drain and
-     grace periods, selectors, names, user ids) and the Dockerfile;
+     grace periods, selectors, names, user ids) and the Dockerfile; what a platform team
+     expects (lmserve first, no API token, spread over nodes, one model list, hashed
+     ConfigMaps, sidecars that stop on SIGTERM, converter memory from the model size, HPA not
+     on CPU, PodMonitor, KServe example: check_pod_platform, check_cluster_extras);
   5. a Dockerfile lint (deploy/tests/dockerfile_lint.py) and shellcheck of the scripts that the
      ConfigMap carries (when shellcheck is installed);
   6. with --lmserve (or $LMSERVE_BIN) naming an executable lmserve: every flag the manifests
      and the Dockerfile pass appears in `lmserve --help`;
   7. with --bin DIR (the built lmconvert and lminfo) and/or lmserve: every shared library they
-     need (DT_NEEDED) comes from a package that the Dockerfile's final stage installs.
+     need (DT_NEEDED) comes from a package that the lmconvert stage installs (and it installs
+     nothing else); lmserve needs no converter library.
 Every problem is printed as "FILE: FIELD: message"; the exit status is 1 if there was one.
 """
 import glob
