@@ -1022,6 +1022,13 @@ def check_cluster_extras(rep, all_objs):
         fmts = [f.get("name") for f in (sr.doc.get("spec") or {}).get("supportedModelFormats") or []]
         if (mdl.get("modelFormat") or {}).get("name") not in fmts:
             rep.error(o.source, "spec.predictor.model.modelFormat.name", f"not among the runtime's formats {fmts}")
+        ann = (o.doc.get("metadata") or {}).get("annotations") or {}
+        pred = (o.doc.get("spec") or {}).get("predictor") or {}
+        if ann.get("serving.kserve.io/deploymentMode") == "RawDeployment" and \
+                ann.get("serving.kserve.io/autoscalerClass") not in ("external", "none"):
+            rep.error(o.source, "metadata.annotations[serving.kserve.io/autoscalerClass]",
+                      f"{ann.get('serving.kserve.io/autoscalerClass')!r}: KServe would autoscale the predictor on "
+                      f"{pred.get('scaleMetric', 'cpu')}, a poor signal for busy-polling lmserve (external or none)")
         if mdl.get("protocolVersion", "v1") not in ((sr.doc.get("spec") or {}).get("protocolVersions") or []):
             rep.error(o.source, "spec.predictor.model.protocolVersion", f"{mdl.get('protocolVersion')!r}: lmserve speaks v2")
     return flags
