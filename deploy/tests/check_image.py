@@ -20,8 +20,9 @@ Skipped (exit 0, saying why) when not root or when podman cannot run containers 
      lmserve started as the pod's container (args read from the manifest, read-only root,
      uid), the pod lifecycle test (deploy/tests/test_pod_lifecycle.py) against the container,
      inference equal to XGBoost's own predictions (examples/expected.csv), SIGTERM with the
-     manifest's drain and shutdown times: exit 0 within the grace period, and the hot-reload
-     overlay's sidecars stopping within 2 s of SIGTERM.
+     manifest's drain and shutdown times: exit 0 within drain + 2 s and the grace period; the
+     hot-reload overlay as one pod: a new S3 object (stand-in aws) swapped into lmserve, a
+     failing one kept out, and both sidecars stopping within 2 s of SIGTERM.
 Prints "check-image: N passed, N failed".
 """
 import json
@@ -296,7 +297,7 @@ class Pod:
         return self.cm.resolve_env(c, self.cms)
 
     def argv(self, name, cname=None, network=("--network", "host"), args=None, detach=False, rm=False,
-             image=None, extra=()):
+             image=None, extra=(), env=None):
         c = self.container(name)
         sc = c.get("securityContext") or {}
         cmd = ["run", "--name", cname or f"lmrt-{name}-{os.getpid()}", *network, "--user", self.user, *extra]
@@ -317,7 +318,7 @@ class Pod:
             cmd += ["--memory", f"{int(mem)}m"]
         for vm in c.get("volumeMounts") or []:
             cmd += ["-v", f"{self.dirs[vm['name']]}:{vm['mountPath']}:{'ro' if vm.get('readOnly') else 'rw'}"]
-        for k, v in self.env(c).items():
+        for k, v in dict(self.env(c), **(env or {})).items():
             cmd += ["-e", f"{k}={v}"]
         command = c.get("command") or []
         if command:
@@ -427,24 +428,21 @@ def shlex_quote(x):
     return shlex.quote(x)
 
 
-def check_serving(pod):
-    """lmserve as the pod's container with the Deployment's own arguments, verbatim: its port
-    published on loopback (CNI bridge), or host networking with --listen moved to a free port
-    when the bridge is unavailable."""
+def start_lmserve(pod, name):
+    """lmserve as the pod's container, detached, with the manifest's args verbatim and its port
+    published on 127.0.0.1 (CNI bridge), or host networking with --listen moved to a free
+    loopback port when the bridge is unavailable. Returns (ready, port, how)."""
     c = pod.container("lmserve")
     args = [str(a) for a in c.get("args") or []]
     vals, _ = pod.cm.flag_values(args)
     listen_port = int(vals.get("--listen", "0.0.0.0:8080").rsplit(":", 1)[1])
-    drain, shutdown = int(vals.get("--drain-seconds", 5)), int(vals.get("--shutdown-timeout", 25))
-    grace = pod.spec.get("terminationGracePeriodSeconds", 30)
-    pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
-    name = f"lmrt-serve-{os.getpid()}"
+    ready = c["readinessProbe"]["httpGet"]["path"]
     port = free_port()
     podman("rm", "-f", name)
     r = podman(*pod.argv("lmserve", cname=name, detach=True,
                          network=("--network", "bridge", "-p", f"127.0.0.1:{port}:{listen_port}")))
     how = f"args verbatim {' '.join(args)}; port {listen_port} published on 127.0.0.1:{port}"
-    up = r.returncode == 0 and wait_for(lambda: http(port, c["readinessProbe"]["httpGet"]["path"])[0] == 200, 30)
+    up = r.returncode == 0 and wait_for(lambda: http(port, ready)[0] == 200, 30)
     if not up:
         podman("rm", "-f", name)
         say(f"bridge network unavailable or lmserve not reachable through it ({r.stderr.strip()[-300:]}); "
@@ -456,10 +454,27 @@ def check_serving(pod):
             a2 += ["--listen", f"127.0.0.1:{port}"]
         r = podman(*pod.argv("lmserve", cname=name, detach=True, args=a2))
         how = f"args {' '.join(a2)} (host network)"
-        up = r.returncode == 0 and wait_for(lambda: http(port, c["readinessProbe"]["httpGet"]["path"])[0] == 200, 30)
+        up = r.returncode == 0 and wait_for(lambda: http(port, ready)[0] == 200, 30)
+    if not up:
+        say(f"lmserve did not become ready: {r.stderr.strip()[-500:]}")
+    return up, port, how
+
+
+def check_serving(pod):
+    """lmserve as the pod's container with the Deployment's own arguments, verbatim: its port
+    published on loopback (CNI bridge), or host networking with --listen moved to a free port
+    when the bridge is unavailable."""
+    c = pod.container("lmserve")
+    args = [str(a) for a in c.get("args") or []]
+    vals, _ = pod.cm.flag_values(args)
+    drain, shutdown = int(vals.get("--drain-seconds", 5)), int(vals.get("--shutdown-timeout", 25))
+    grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+    pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+    name = f"lmrt-serve-{os.getpid()}"
+    up, port, how = start_lmserve(pod, name)
     try:
         result(f"lmserve container up and ready with the Deployment's args ({how})", up,
-               r.stderr + podman("logs", name).stdout[-2000:])
+               podman("logs", name).stdout[-2000:])
         if not up:
             return
         for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -515,51 +530,91 @@ def check_serving(pod):
 AWS_STANDIN_MOUNT = "/opt/aws-standin"
 
 
-def check_sidecars(td):
-    """The hot-reload overlay's sidecars: running, then stopped as the kubelet stops them."""
+def metric_sum(text, name):
+    import re
+    vals = re.findall(r"^" + name + r"(?:\{[^}]*\})? (\S+)$", text, re.M)
+    return sum(float(v) for v in vals) if vals else None
+
+
+def check_hot_reload(td):
+    """The hot-reload overlay as one pod: convert-models, lmserve, model-sync (its script in the
+    lmconvert image with a stand-in aws: the aws-cli image is not pulled here) and
+    model-reconvert sharing the pod's volumes; a new S3 object reaches lmserve, a failing one is
+    kept out, and the sidecars stop promptly on SIGTERM."""
     import test_model_delivery as tmd
     pod = Pod(os.path.join("deploy", "overlays", "hot-reload"), os.path.join(td, "hot"))
     first = (pod.spec.get("containers") or [{}])[0].get("name")
     result(f"hot-reload overlay: lmserve is the first container ({first})", first == "lmserve")
-    stub = os.path.join(td, "hot", "aws")
+    stub, s3 = os.path.join(td, "hot", "aws"), os.path.join(td, "hot", "s3")
     os.makedirs(stub)
     with open(os.path.join(stub, "aws"), "w", encoding="utf-8") as fh:
         fh.write(tmd.AWS_STUB)
     os.chmod(os.path.join(stub, "aws"), 0o755)
-    s3 = os.path.join(td, "hot", "s3")
+    objects = {}
     for e in pod.env(pod.container("model-sync"))["LMSERVE_MODELS"].split():
-        key = e.split("=", 1)[1][len("s3://"):]
-        os.makedirs(os.path.dirname(os.path.join(s3, key)), exist_ok=True)
-        tmd.make_archive(os.path.join(s3, key))
-    os.chmod(td, 0o755)
-    for name in ("model-sync", "model-reconvert"):
-        c = pod.container(name)
-        cname = f"lmrt-{name}-{os.getpid()}"
-        podman("rm", "-f", cname)
-        note = ""
-        if "/lmconvert" in c["image"]:
-            argv = pod.argv(name, cname=cname, detach=True)
-        else:
-            # The aws-cli image is not pulled here: the same script in the lmconvert image, with a
-            # stand-in aws command and a directory for S3.
-            argv = pod.argv(name, cname=cname, detach=True, image=CONV_TAG, extra=[
-                "-v", f"{stub}:{AWS_STANDIN_MOUNT}:ro", "-v", f"{s3}:/fake-s3:ro",
-                "-e", f"PATH={AWS_STANDIN_MOUNT}:/usr/local/bin:/usr/bin:/bin", "-e", "FAKE_S3=/fake-s3"])
-            note = " (its script in the lmconvert image with a stand-in aws)"
-        r = podman(*argv)
-        time.sleep(3)  # a pass of its loop, then its sleep
-        running = podman("inspect", "--format", "{{.State.Running}}", cname).stdout.strip() == "true"
-        t0, t0_wall = time.monotonic(), time.time()
-        rs = podman("stop", "--time", str(pod.spec.get("terminationGracePeriodSeconds", 30)), cname, timeout=60)
-        wall = time.monotonic() - t0
-        took = exited_after(cname, t0_wall) or wall
-        code = podman("inspect", "--format", "{{.State.ExitCode}}", cname).stdout.strip()
-        logs = podman("logs", cname)
-        result(f"sidecar {name}{note}: running, then SIGTERM stops it in {took:.1f} s "
-               f"(<= {SIDECAR_STOP_S} s; {wall:.1f} s with podman's own latency), exit {code}",
-               r.returncode == 0 and running and took <= SIDECAR_STOP_S and code == "0",
-               r.stderr + rs.stderr + logs.stdout[-1500:] + logs.stderr[-1500:])
-        podman("rm", "-f", cname)
+        name, uri = e.split("=", 1)
+        objects[name] = os.path.join(s3, uri[len("s3://"):])
+        os.makedirs(os.path.dirname(objects[name]), exist_ok=True)
+        tmd.make_archive(objects[name])
+    c = pod.container("convert-models")
+    mounts = {vm["mountPath"]: vm["name"] for vm in c["volumeMounts"]}
+    work = pod.dirs[mounts[pod.env(c).get("WORK_DIR", "/work")]]
+    for name, path in objects.items():  # what fetch-models leaves in /work
+        shutil.copyfile(path, os.path.join(work, f"{name}.tar.gz"))
+        os.chown(os.path.join(work, f"{name}.tar.gz"), UID, UID)
+    r = podman(*pod.argv("convert-models", rm=True))
+    if not result("hot-reload pod: convert-models", r.returncode == 0, r.stdout + r.stderr):
+        return
+    lname = f"lmrt-hot-lmserve-{os.getpid()}"
+    up, port, how = start_lmserve(pod, lname)
+    names = {"model-sync": f"lmrt-hot-sync-{os.getpid()}", "model-reconvert": f"lmrt-hot-reconvert-{os.getpid()}"}
+    try:
+        if not result(f"hot-reload pod: lmserve ready ({how})", up, podman("logs", lname).stdout[-2000:]):
+            return
+        started = True
+        for sc, cname in names.items():
+            podman("rm", "-f", cname)
+            if "/lmconvert" in pod.container(sc)["image"]:
+                argv = pod.argv(sc, cname=cname, detach=True)
+            else:
+                argv = pod.argv(sc, cname=cname, detach=True, image=CONV_TAG, env={"REFRESH_SECONDS": "1"}, extra=[
+                    "-v", f"{stub}:{AWS_STANDIN_MOUNT}:ro", "-v", f"{s3}:/fake-s3:ro",
+                    "-e", f"PATH={AWS_STANDIN_MOUNT}:/usr/local/bin:/usr/bin:/bin", "-e", "FAKE_S3=/fake-s3"])
+            rr = podman(*argv)
+            started = started and rr.returncode == 0
+            if rr.returncode:
+                say(f"{sc}: {rr.stderr.strip()[-500:]}")
+
+        def reloads():
+            return metric_sum(http(port, "/metrics")[1], "lmserve_model_reloads_total") or 0
+        # The first pass has no ETag yet: the object is downloaded, converted, swapped in.
+        ok = started and wait_for(lambda: reloads() >= 1, 40, 0.5)
+        result(f"hot reload: model-sync fetched the object, model-reconvert converted and swapped it in, "
+               f"lmserve reloaded it (lmserve_model_reloads_total {reloads():.0f})", ok,
+               podman("logs", names["model-sync"]).stdout[-1000:] + podman("logs", names["model-reconvert"]).stderr[-1000:])
+        before = reloads()
+        for path in objects.values():
+            tmd.make_archive(path, expected_shift=0.25, version=b"3")  # new bytes, a failing self-test
+        rejected = wait_for(lambda: "keeping the old model" in podman("logs", names["model-reconvert"]).stderr, 40, 0.5)
+        model = next(iter(objects))
+        result("hot reload: a model failing its self-test is rejected by model-reconvert, lmserve keeps serving "
+               "the previous one", rejected and reloads() == before
+               and http(port, f"/v2/models/{model}/ready")[0] == 200,
+               podman("logs", names["model-reconvert"]).stderr[-1500:])
+        for sc, cname in names.items():
+            t0, t0_wall = time.monotonic(), time.time()
+            rs = podman("stop", "--time", str(pod.spec.get("terminationGracePeriodSeconds", 30)), cname, timeout=60)
+            wall = time.monotonic() - t0
+            took = exited_after(cname, t0_wall) or wall
+            code = podman("inspect", "--format", "{{.State.ExitCode}}", cname).stdout.strip()
+            note = " (its script in the lmconvert image with a stand-in aws)" if sc == "model-sync" else ""
+            logs = podman("logs", cname)
+            result(f"sidecar {sc}{note}: SIGTERM stops it in {took:.1f} s "
+                   f"(<= {SIDECAR_STOP_S} s; {wall:.1f} s with podman's own latency), exit {code}",
+                   took <= SIDECAR_STOP_S and code == "0", rs.stderr + logs.stdout[-1500:] + logs.stderr[-1500:])
+    finally:
+        for cname in list(names.values()) + [lname]:
+            podman("rm", "-f", cname)
 
 
 def main():
@@ -591,7 +646,7 @@ def main():
             if pod is not None:
                 check_lifecycle_test(pod)
                 check_serving(pod)
-            check_sidecars(td)
+            check_hot_reload(td)
     say(f"{time.monotonic() - t_start:.0f} s")
     print(f"check-image: {passed} passed, {failed} failed")
     return 1 if failed else 0
