@@ -14,6 +14,12 @@ nothing can be downloaded from its releases here). Rules, each reported as
   DF008 EXPOSE present in the final stage
   DF009 no "sudo", no "apt" (use apt-get), no "curl | sh"
   DF010 WORKDIR absolute
+  DF011 the base image is an ARG (ARG BASE_IMAGE=<pinned image> before the first FROM, every
+        FROM of an outside image is ${BASE_IMAGE}): a digest pin and a locally built base
+        (make check-image) both work without editing the file
+  DF012 apt-get install runs apt-get clean in the same RUN (a base without the docker-clean
+        apt hook keeps every downloaded .deb)
+  DF013 the binaries are stripped (install -s or strip) before they are copied out
 Usable alone: dockerfile_lint.py [Dockerfile]
 """
 import json
@@ -60,7 +66,7 @@ def lint(path, rep):
     manifests must agree with: user_uid, expose (ports), cmd_models, cmd_port, cmd_flags."""
     where = os.path.relpath(path, rep.root)
     facts = {"user_uid": None, "expose": [], "cmd_models": None, "cmd_port": None, "cmd_flags": [],
-             "runtime_packages": []}
+             "runtime_packages": [], "stage_packages": {}, "final_from": None, "stripped": False}
     try:
         with open(path, encoding="utf-8") as fh:
             ins = instructions(fh.read())
@@ -77,18 +83,39 @@ def lint(path, rep):
         return facts
     final = stages[-1]
     stage_names = set()
+    args = {}
+    stage = None
     user = None
     entry = cmd = None
     for i, (n, op, arg) in enumerate(ins):
         in_final = i > final
-        if op == "FROM":
+        if op == "ARG":
+            k, _, v = arg.strip().partition("=")
+            args[k.strip()] = v.strip().strip('"')
+            if k.strip() == "BASE_IMAGE" and stages and i > stages[0]:
+                err(n, "DF011", "ARG BASE_IMAGE after the first FROM is not visible to FROM lines")
+        elif op == "FROM":
             toks = arg.split()
             toks = [t for t in toks if not t.startswith("--platform")]
             image = toks[0] if toks else ""
-            if len(toks) >= 3 and toks[1].lower() == "as":
-                stage_names.add(toks[2].lower())
+            stage = toks[2].lower() if len(toks) >= 3 and toks[1].lower() == "as" else f"#{i}"
+            facts["stage_packages"].setdefault(stage, [])
+            if i == final:
+                facts["final_from"] = image
+                facts["final_stage"] = stage
             if image.lower() in stage_names or image == "scratch":
+                stage_names.add(stage)
                 continue
+            stage_names.add(stage)
+            m_arg = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", image)
+            if not m_arg or m_arg.group(1) != "BASE_IMAGE":
+                err(n, "DF011", f"FROM {image}: use ARG BASE_IMAGE (FROM ${{BASE_IMAGE}}) so the base can be "
+                                "pinned by digest or built locally")
+            if m_arg:
+                if m_arg.group(1) not in args or not args[m_arg.group(1)]:
+                    err(n, "DF011", f"FROM {image}: no ARG {m_arg.group(1)} with a default before the first FROM")
+                    continue
+                image = args[m_arg.group(1)]
             if "@sha256:" in image:
                 continue
             last = image.split("/")[-1]
@@ -115,6 +142,14 @@ def lint(path, rep):
                     err(n, "DF004", "apt-get install without apt-get update in the same RUN")
                 if not re.search(r"rm -rf /var/lib/apt/lists/?\*", arg):
                     err(n, "DF004", "apt-get install without rm -rf /var/lib/apt/lists/* in the same RUN")
+                if not re.search(r"\bapt-get\s+clean\b", arg):
+                    err(n, "DF012", "apt-get install without apt-get clean in the same RUN")
+            if re.search(r"\binstall\s+(-\S+\s+)*-s\b|\bstrip\s[^&;|]*\bbuild/bin/", arg):
+                facts["stripped"] = True
+            for seg in re.split(r"&&|;|\|\|", arg):
+                m = re.search(r"\bapt-get\b.*?\binstall\b(.*)", seg)
+                if m and stage is not None:
+                    facts["stage_packages"][stage] += [t for t in m.group(1).split() if not t.startswith("-")]
             if in_final:
                 for seg in re.split(r"&&|;|\|\|", arg):
                     m = re.search(r"\bapt-get\b.*?\binstall\b(.*)", seg)
@@ -189,6 +224,8 @@ def lint(path, rep):
                 i += 1
     if not facts["expose"]:
         err(last_line, "DF008", "no EXPOSE in the final stage")
+    if not facts["stripped"]:
+        err(last_line, "DF013", "binaries not stripped: install -s or strip them in the build stage")
     return facts
 
 

@@ -40,9 +40,16 @@ def main():
                 continue
             root = os.path.join(td, name)
             shutil.copytree(os.path.join(base, "deploy"), os.path.join(root, "deploy"))
+            if c.get("move"):  # e.g. an overlay put back inside its base
+                shutil.move(os.path.join(root, "deploy", c["move"][0]), os.path.join(root, "deploy", c["move"][1]))
             path = os.path.join(root, "deploy", c["file"])
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError:
+                print(f"broken-cases: FAIL {name}: no file deploy/{c['file']}")
+                failed += 1
+                continue
             n = text.count(c["replace"])
             if n != 1:
                 print(f"broken-cases: FAIL {name}: the text to replace occurs {n} times in deploy/{c['file']}")

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Run the model-delivery scripts of deploy/k8s/configmap.yaml as the pod would, on this
+"""Run the model-delivery scripts of deploy/k8s/scripts/ (the generated ConfigMap
+lmserve-scripts, as rendered) as the pod would, on this
 machine: S3 is a directory served by a stand-in `aws` command, lmconvert and lminfo are the
 ones built here (LM_BIN), the volumes are scratch directories.
 
@@ -14,17 +15,21 @@ Cases:
   - expected values that disagree with the model: convert-models exits non-zero (the
     initContainer fails, so the pod never becomes Ready) and leaves no .lm in /models;
   - the hot-reload sidecars (one pass each): a changed S3 object is downloaded and swapped
-    into /models; a failing one is rejected and the previous .lm stays.
+    into /models; a failing one is rejected and the previous .lm stays;
+  - the sidecars as PID 1 of a new PID namespace (as in their containers; needs root for
+    unshare): SIGTERM stops each within 2 s with exit 0 (without a handler the kernel ignores
+    SIGTERM for PID 1, and the kubelet waited the whole grace period).
 """
 import io
 import os
 import shutil
+import signal
+import time
 import subprocess
 import sys
 import tarfile
 import tempfile
 
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -112,8 +117,12 @@ def main():
             print(f"model-delivery: FAIL {lm_bin}/{t} is not built")
             print("model-delivery: 0 passed, 1 failed")
             return 1
-    with open(os.path.join(ROOT, "deploy", "k8s", "configmap.yaml"), encoding="utf-8") as fh:
-        scripts = yaml.safe_load(fh)["data"]
+    sys.path.insert(0, HERE)
+    import check_manifests
+    rep = check_manifests.Report(ROOT)
+    objs = check_manifests.render(rep, os.path.join(ROOT, "deploy", "k8s"))
+    scripts = [o.doc["data"] for o in objs if o.doc.get("kind") == "ConfigMap"
+               and o.key[1].startswith("lmserve-scripts")][0]
     passed = failed = 0
 
     def result(name, ok, detail):
@@ -185,6 +194,31 @@ def main():
         ok_keep = ("FAILED; keeping the old model" in out2 and os.stat(lm).st_ino == before
                    and selftest_passes(lm)[0])
         result("hot reload: failing model rejected, previous .lm keeps serving", ok_keep, out1 + out2)
+
+        # 6. the sidecars stop on SIGTERM as PID 1 (their containers' situation)
+        for script in ("sync-models.sh", "reconvert-models.sh"):
+            if os.geteuid() != 0 or not shutil.which("unshare"):
+                print(f"model-delivery: SKIP {script} as PID 1: needs root and unshare")
+                continue
+            env = {"PATH": e.path, "LMSERVE_MODELS": models, "WORK_DIR": e.work, "MODELS_DIR": e.models,
+                   "FAKE_S3": e.s3, "HOME": e.td, "REFRESH_SECONDS": "60"}
+            p = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "/bin/sh",
+                                  os.path.join(e.scripts, script)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            time.sleep(1.5)  # one pass, then the loop's sleep
+            kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+            t0 = time.monotonic()
+            for k in kids:
+                os.kill(int(k), signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            took = time.monotonic() - t0
+            out = p.stdout.read()
+            result(f"hot reload: {script} as PID 1 stops on SIGTERM in {took:.1f} s (<= 2 s), exit {p.returncode}",
+                   kids != [] and took <= 2.0 and p.returncode == 0, f"pids {kids}\n{out}")
     print(f"model-delivery: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

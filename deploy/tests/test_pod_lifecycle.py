@@ -3,7 +3,13 @@
 the probes, the scrape endpoint and the SIGTERM drain that the grace-period arithmetic of
 check_manifests.py relies on.
 
-    test_pod_lifecycle.py LMSERVE_BIN LM_BIN
+    test_pod_lifecycle.py LMSERVE_BIN LM_BIN [--launch TEMPLATE] [--models-dir DIR]
+
+--launch runs the same test against something other than the binary, e.g. the container image
+(make check-image): TEMPLATE is a command line whose {models} and {port} are replaced by the
+scratch models directory and the port, and to which lmserve's arguments are appended; there
+--models keeps the manifest's value (the template mounts {models} there). --models-dir DIR
+serves DIR (holding churn.lm) instead of converting the example with LM_BIN's lmconvert.
 
 Only the listen address (127.0.0.1 and a free port), the models directory (a scratch one) and
 the drain and shutdown times (scaled down to 2 s and 4 s, the same order) differ from
@@ -18,6 +24,7 @@ Skipped (and says so) when LMSERVE_BIN is not built. Every request goes to 127.0
 wait is bounded.
 """
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -54,9 +61,19 @@ def wait_for(cond, seconds, step=0.1):
 
 
 def main():
-    lmserve = sys.argv[1] if len(sys.argv) > 1 else ""
-    lm_bin = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "build", "bin")
-    if not lmserve or not os.access(lmserve, os.X_OK):
+    argv, launch, models_dir = [], None, None
+    i = 1
+    while i < len(sys.argv):
+        if sys.argv[i] == "--launch":
+            launch, i = sys.argv[i + 1], i + 2
+        elif sys.argv[i] == "--models-dir":
+            models_dir, i = sys.argv[i + 1], i + 2
+        else:
+            argv.append(sys.argv[i])
+            i += 1
+    lmserve = argv[0] if argv else ""
+    lm_bin = argv[1] if len(argv) > 1 else os.path.join(ROOT, "build", "bin")
+    if launch is None and (not lmserve or not os.access(lmserve, os.X_OK)):
         print(f"pod-lifecycle: SKIPPED: lmserve not built ({lmserve or 'LMSERVE_BIN unset'})")
         return 0
     with open(os.path.join(ROOT, "deploy", "k8s", "deployment.yaml"), encoding="utf-8") as fh:
@@ -73,9 +90,9 @@ def main():
         passed, failed = passed + bool(ok), failed + (not ok)
 
     with tempfile.TemporaryDirectory() as td:
-        models = os.path.join(td, "models")
-        os.makedirs(models)
-        r = subprocess.run([os.path.join(lm_bin, "lmconvert"), os.path.join(ROOT, "examples", "model.tar.gz"),
+        models = models_dir or os.path.join(td, "models")
+        os.makedirs(models, exist_ok=True)
+        r = subprocess.CompletedProcess([], 0) if models_dir else subprocess.run([os.path.join(lm_bin, "lmconvert"), os.path.join(ROOT, "examples", "model.tar.gz"),
                             "-o", os.path.join(models, "churn.lm"), "-q", "--selftest",
                             os.path.join(ROOT, "examples", "rows.csv") + "," +
                             os.path.join(ROOT, "examples", "expected.csv")],
@@ -94,6 +111,8 @@ def main():
             v = a[i + 1] if i + 1 < len(a) else None
             repl = {"--models": models, "--listen": f"127.0.0.1:{port}",
                     "--drain-seconds": str(DRAIN), "--shutdown-timeout": str(SHUTDOWN)}
+            if launch:
+                del repl["--models"]
             if f in repl:
                 args += [f, repl[f]]
                 i += 2
@@ -101,7 +120,10 @@ def main():
                 args.append(f)
                 i += 1
         log = open(os.path.join(td, "lmserve.log"), "w+", encoding="utf-8")
-        proc = subprocess.Popen([lmserve] + args, stdout=log, stderr=subprocess.STDOUT)
+        cmd = ([lmserve] if not launch else
+               [x.format(models=models, port=port) for x in shlex.split(launch)]) + args
+        print(f"pod-lifecycle: {' '.join(cmd)}")
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             up = wait_for(lambda: get(port, probes["startupProbe"])[0] == 200, 30)
             result(f"startupProbe {probes['startupProbe']} answers 200", up)
