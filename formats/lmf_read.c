@@ -69,6 +69,9 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
        m->n_cat_splits || m->average_over))
     return FAIL(LM_EFORMAT, "META: a linear model with tree fields set (decision %u, %u trees, "
                 "%u nodes)", m->decision, m->n_trees, m->n_nodes);
+  if (!isfinite(m->base_score) || !isfinite(m->base_margin))
+    return FAIL(LM_EFORMAT, "META.base_score %g / base_margin %g at offset 24 not finite",
+                (double)m->base_score, (double)m->base_margin);
   if (!(m->link_param > 0.0) || !isfinite(m->link_param))
     return FAIL(LM_EFORMAT, "META.link_param %g is not a positive number", m->link_param);
   if (m->max_depth > LMF_MAX_DEPTH)

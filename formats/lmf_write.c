@@ -151,6 +151,10 @@ static int lm__check_model(const lm_ir_model *m, lm__plan *p) {
     return lm__fail(LM_ERANGE, "num_features %u out of range (1..%u)", m->num_features,
                     LMF_MAX_FEATURES);
   if (m->num_outputs == 0) return lm__fail(LM_ERANGE, "num_outputs is 0");
+  /* Every output starts at base_margin: a non-finite one makes every prediction inf or NaN. */
+  if (!isfinite(m->base_score) || !isfinite(lm__base_margin(p->obj, m->base_score)))
+    return lm__fail(LM_ERANGE, "base_score %g has no finite margin under %s", (double)m->base_score,
+                    m->objective);
   if (p->obj->multiclass && m->num_outputs < 2)
     return lm__fail(LM_EFORMAT, "objective %s needs at least 2 classes", m->objective);
   p->linear = m->booster == LM_BOOSTER_GBLINEAR || m->booster == LM_BOOSTER_LINEAR;
