@@ -202,7 +202,8 @@ typedef struct lm_convert_options {
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write
  * a .lm file at out_path. The output is written to a temporary name and renamed at the end:
- * on failure nothing is left at out_path. opts may be NULL. */
+ * on failure nothing is left at out_path. opts may be NULL. With selftest_expected, values the
+ * model does not reproduce (first row and output named) fail with LM_ESELFTEST, nothing written. */
 LM_API int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts);
 
 /* ---- Parallel scoring: a persistent thread pool (runtime/pool.c) ----------------------------
