@@ -128,8 +128,8 @@ static int lm__check_expected(const lmf_view *v, const char *out_path) {
     if (m->n_trees_trained > m->n_trees)
       snprintf(hint, sizeof hint, " (the file keeps %u of %u trees: values from every tree, as "
                "a plain bst.predict() gives, need --all-trees)", m->n_trees, m->n_trees_trained);
-    rc = lm__fail(LM_ESELFTEST, "%s: not written: the self-test fails: row %zu output %zu: the "
-                  "model gives %.9g, EXPECTED says %.9g%s", out_path, i / W, i % W, g, e, hint);
+    rc = lm__fail(LM_ESELFTEST, "%s: not written: self-test row %zu output %zu: the model gives "
+                  "%.9g, the expected value is %.9g%s", out_path, i / W, i % W, g, e, hint);
   }
   free(got);
   return rc;

@@ -288,6 +288,9 @@ static const bad_case bad_cases[] = {
      LM_EFORMAT, P "learner.feature_types: 1 types for num_feature 3"},
     {"bad best_iteration", GOOD, "'best_iteration':'1'", "'best_iteration':'one'", 0, LM_EFORMAT,
      P "learner.attributes.best_iteration: expected an integer string, got \"one\""},
+    /* issue 18 finding 7: a tiny model claiming 2^29 features (lminfo took 69 s and 8.9 GB) */
+    {"num_feature beyond lmrt's limit", GOOD, "'num_feature':'3','num_target'", "'num_feature':'536870912','num_target'", 0,
+     LM_ERANGE, P "learner.learner_model_param.num_feature: value 536870912 out of range [0, 16777216]"},
     {"num_class too large", GOOD, "'num_class':'0'", "'num_class':'99999999'", 0, LM_ERANGE,
      P "learner.learner_model_param.num_class: value 99999999 out of range"},
 };
