@@ -198,6 +198,9 @@ typedef struct lm_convert_options {
   size_t selftest_features;  /* columns of selftest_rows: must equal the model's features */
   size_t selftest_width;     /* columns of selftest_expected: must equal the output width
                                 (lm_model_output_width with flags 0) */
+  /* Largest model accepted, in bytes: the raw file, or the archive member holding it (an
+   * archive's members may add up to twice this). 0: 1 GiB (lmconvert --max-input-bytes). */
+  unsigned long long max_input_bytes;
 } lm_convert_options;
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write

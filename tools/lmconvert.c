@@ -53,6 +53,10 @@ static const char usage_text[] =
     "                        the reference kernels); checked on the serving machine by\n"
     "                        lminfo --selftest and by lmserve; when the model does not\n"
     "                        reproduce EXPECTED.csv nothing is written (exit status 3)\n"
+    "  --max-input-bytes N   largest model accepted (the raw file or the archive member;\n"
+    "                        an archive's members may add up to twice it); default\n"
+    "                        1073741824 (1 GiB); an input whose first 64 KiB can start\n"
+    "                        no model is refused then, not after reading it whole\n"
     "  -q, --quiet           print nothing on success\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
@@ -70,7 +74,8 @@ static int learn_names(const char *in, const lm_convert_options *base, char ***n
     return -1;
   }
   snprintf(path, sizeof path, "%s/names.lm", dir);
-  lm_convert_options o = {.member = base->member, .quiet = 1, .all_trees = base->all_trees};
+  lm_convert_options o = {.member = base->member, .quiet = 1, .all_trees = base->all_trees,
+                          .max_input_bytes = base->max_input_bytes};
   lm_model *m = NULL;
   int rc = lm_convert(in, path, &o);
   if (rc == 0) rc = lm_model_open(path, &m);
@@ -203,6 +208,7 @@ done:
 int main(int argc, char **argv) {
   const char *in = NULL, *outp = NULL, *member = NULL, *selftest = NULL;
   int quiet = 0, all_trees = 0;
+  unsigned long long max_input = 0;
 
   cli_init(PROG, usage_text);
   for (int i = 1, is_opt; (i = cli_next(argc, argv, i, &is_opt)) < argc; i++) {
@@ -220,6 +226,12 @@ int main(int argc, char **argv) {
       selftest = v;
     } else if ((v = cli_value(argc, argv, &i, NULL, "--member", "a member name")) != NULL) {
       member = v;
+    } else if ((v = cli_value(argc, argv, &i, NULL, "--max-input-bytes", "a byte count"))) {
+      char *end;
+      errno = 0;
+      max_input = strtoull(v, &end, 10);
+      if (errno || end == v || *end || max_input < 1024 || max_input > (1ull << 40))
+        cli_usage("--max-input-bytes: expected a byte count from 1024 to 2^40, got '%s'", v);
     } else {
       cli_usage("unknown option '%s'", a);
     }
@@ -227,7 +239,8 @@ int main(int argc, char **argv) {
   if (!in) cli_usage("missing INPUT");
   if (!outp) cli_usage("missing -o OUT.lm");
 
-  lm_convert_options opts = {.member = member, .quiet = quiet, .all_trees = all_trees};
+  lm_convert_options opts = {.member = member, .quiet = quiet, .all_trees = all_trees,
+                             .max_input_bytes = max_input};
   double *rows = NULL;
   float *expf32 = NULL;
   if (selftest && read_selftest(in, selftest, quiet, &opts, &rows, &expf32) < 0)
