@@ -25,6 +25,7 @@
 static char tmpdir[] = "/tmp/lm_test_convert_paths_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util_import.h"
+#include "formats/import/import.h"
 
 static char src[1024], json[1024];
 
@@ -265,6 +266,47 @@ static void test_no_model_refused_early(void **state) {
   assert_int_equal(lm_convert(json, out, NULL), 0);
 }
 
+/* The head check itself: every headerless legacy binary fixture (XGBoost's fallback format, the
+ * one a head is judged on) passes on its first bytes, padded to a 64 KiB head; the same head
+ * with an unknown objective name, a major version above 3 or a huge name length does not; JSON,
+ * UBJSON, pickle and archive heads always pass (the importer judges them whole). */
+static void test_sniff_head(void **state) {
+  (void)state;
+  static const char *const fx[] = {"dart_reg", "gblinear_multi_softprob3", "rf_binary",
+                                   "early_stop_binary"};
+  uint8_t *head = calloc(1, LM_SNIFF_HEAD);
+  for (size_t i = 0; i < sizeof fx / sizeof *fx; i++) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/tests/fixtures/xgb_formats/%s/model_nobinf.bin",
+             tu_env_or("LM_SRC", "."), fx[i]);
+    size_t len;
+    char *b = tu_read_file(path, &len);
+    memset(head, 0, LM_SNIFF_HEAD);
+    memcpy(head, b, len < LM_SNIFF_HEAD ? len : LM_SNIFF_HEAD);
+    if (lm__sniff_head(head, LM_SNIFF_HEAD, "m") != LM_OK)
+      fail_msg("%s: a real headerless model refused by the head check: %s", fx[i], lm_last_error());
+    head[20] = 7; /* major_version 7 */
+    assert_int_equal(lm__sniff_head(head, LM_SNIFF_HEAD, "m"), LM_ENOMODEL);
+    assert_non_null(strstr(lm_last_error(), "major_version: 7 is no XGBoost version"));
+    head[20] = b[20];
+    head[144] ^= 0x20; /* the objective's first letter in the other case */
+    assert_int_equal(lm__sniff_head(head, LM_SNIFF_HEAD, "m"), LM_ENOMODEL);
+    assert_non_null(strstr(lm_last_error(), "unknown objective"));
+    head[144] ^= 0x20;
+    head[143] = 1; /* a name length of 2^56 */
+    assert_int_equal(lm__sniff_head(head, LM_SNIFF_HEAD, "m"), LM_ENOMODEL);
+    free(b);
+  }
+  static const char *const ok[] = {"{\"learner\"", "{L\x07learner", "\x80\x04\x95", "\x1f\x8b\x08",
+                                   "PK\x03\x04", "tree\n", "binf"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    memset(head, 0, LM_SNIFF_HEAD);
+    memcpy(head, ok[i], strlen(ok[i]));
+    if (lm__sniff_head(head, LM_SNIFF_HEAD, "m") != LM_OK) fail_msg("head %zu refused", i);
+  }
+  free(head);
+}
+
 static void test_size_limits(void **state) {
   (void)state;
   const char *out = tu_path(tmpdir, "lim.lm");
@@ -313,6 +355,7 @@ int main(void) {
       cmocka_unit_test(test_duplicate_members),
       cmocka_unit_test(test_no_model_refused_early),
       cmocka_unit_test(test_size_limits),
+      cmocka_unit_test(test_sniff_head),
   };
   return cmocka_run_group_tests_name("convert_paths", tests, setup, tu_tmpdir_teardown);
 }
