@@ -48,7 +48,8 @@ check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuz
 	  ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
 	@echo "== server/tests/soak_inplace.py ($(BUILD), 12 s)"
 	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/soak_inplace.py \
-	  --build $(CURDIR)/$(BUILD) --src $(CURDIR) --seconds 12 --every 0.4
+	  --build $(CURDIR)/$(BUILD) --src $(CURDIR) --seconds 12 --every 0.4 \
+	  $(if $(filter 1,$(SAN)),--no-rss-check)
 
 # The fuzz target's corpus replay (gcc, plain or sanitized with the rest of the build).
 # (The harness converts the example model at start-up: it links the converter too.)
