@@ -92,6 +92,31 @@ int lm__cur_count(lm_cursor *c, const char *field, int nb, size_t unit, uint64_t
   return LM_OK;
 }
 
+long lm__text_bad_at(const char *s, int controls_ok) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; p[i];) {
+    unsigned c = p[i], n, cp;
+    if (!controls_ok && (c < 0x20 || c == 0x7f)) return (long)i;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
+    else return (long)i;
+    for (unsigned k = 1; k <= n; k++) {
+      if ((p[i + k] & 0xc0) != 0x80) return (long)i; /* also stops at the NUL */
+      cp = cp << 6 | (p[i + k] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (!controls_ok && cp >= 0x80 && cp <= 0x9f))
+      return (long)i;
+    i += n + 1;
+  }
+  return -1;
+}
+
 const char *lm__printable(char *dst, size_t n, const void *src, size_t len) {
   const uint8_t *s = src;
   size_t i = 0, lim = n - 1 < 60 ? n - 1 : 60;

@@ -108,5 +108,9 @@ LM_INTERNAL const char *lm__printable(char *dst, size_t n, const void *src, size
 /* The same for a NUL-terminated string whose bytes >= 0x80 are kept (UTF-8 names stay readable):
  * only control bytes become '?'. */
 LM_INTERNAL const char *lm__printable_utf8(char *dst, size_t n, const char *src);
+/* Is the NUL-terminated s valid UTF-8 (no overlong form, no surrogate, at most U+10FFFF) and,
+ * unless controls_ok, free of control characters (C0, DEL, C1)? Returns -1 if so, else the
+ * offset of the first offending byte. */
+LM_INTERNAL long lm__text_bad_at(const char *s, int controls_ok);
 
 #endif

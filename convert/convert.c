@@ -7,6 +7,7 @@
  * (an existing file stays as it was) and the temporary file is removed.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,31 @@ static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, const 
   return LM_OK;
 }
 
+/* Expected values given with the self-test rows (EXPECTED.csv) must be what the image
+ * produces, within the tolerance lm_model_selftest applies on the serving machine; otherwise the
+ * file would be refused at deployment (lminfo --selftest, lmserve), so it is not written. */
+static int lm__check_expected(const lmf_view *v, const char *out_path) {
+  const lmf_selftest *st = v->selftest;
+  size_t n = st->n_rows, W = st->width;
+  float *got = malloc(sizeof *got * (n * W + 1));
+  if (!got) return lm__fail(LM_ENOMEM, "out of memory");
+  int rc = lm__score_reference(v, v->selftest_rows, n, got);
+  for (size_t i = 0; rc == LM_OK && i < n * W; i++) {
+    float e = v->selftest_expected[i], g = got[i];
+    if (g == e || (isnan(g) && isnan(e))) continue;
+    if (fabs((double)g - e) <= 1e-6 * fmax(1.0, fabs((double)e))) continue;
+    const lmf_meta *m = v->meta;
+    char hint[200] = "";
+    if (m->n_trees_trained > m->n_trees)
+      snprintf(hint, sizeof hint, " (the file keeps %u of %u trees: values from every tree, as "
+               "a plain bst.predict() gives, need --all-trees)", m->n_trees, m->n_trees_trained);
+    rc = lm__fail(LM_ESELFTEST, "%s: not written: self-test row %zu output %zu: the model gives "
+                  "%.9g, the expected value is %.9g%s", out_path, i / W, i % W, g, e, hint);
+  }
+  free(got);
+  return rc;
+}
+
 int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts) {
   if (!in_path || !out_path) return lm__fail(LM_EINVAL, "lm_convert: NULL path");
   lm__clear_error();
@@ -125,6 +151,8 @@ int lm_convert(const char *in_path, const char *out_path, const lm_convert_optio
   if (rc) return lm__fail_prefix(rc, in_path);
   lmf_view v;
   rc = lm__lmf_verify(img, len, out_path, &v);
+  if (rc == LM_OK && opts && opts->selftest_expected && v.selftest)
+    rc = lm__check_expected(&v, out_path);
   if (rc == LM_OK) rc = lm__write_atomic(out_path, img, len);
   free(img);
   return rc;

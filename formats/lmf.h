@@ -29,7 +29,13 @@
 #define LMF_SPLIT_ZERO_MISSING 0x20000000u
 #define LMF_SPLIT_DEFAULT_LEFT 0x40000000u
 #define LMF_SPLIT_CATEGORICAL 0x80000000u
-#define LMF_MAX_FEATURES (LMF_SPLIT_FEATURE_MASK + 1u)
+/* The stated limit on META.num_features (issue 18 finding 7): 2^24 = 16,777,216 columns, a
+ * 64 MiB float32 row. Opening a model costs memory and time per declared feature (per-feature
+ * tables of the derived layouts, f64→f32 row scratch; lmserve's metadata and warm-up rows), and a
+ * file of a few hundred bytes could otherwise declare 2^29 (the split field's range): lminfo
+ * took 69 s and 8.9 GB on such a file. The split field keeps 29 bits; the verifier checks every
+ * feature index against num_features. */
+#define LMF_MAX_FEATURES (1u << 24)
 
 #define LMF_SECTION_REQUIRED 1u
 

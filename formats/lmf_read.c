@@ -9,12 +9,14 @@
  * lmf_view without any bounds checks.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 #include "formats/lmf.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 /* "name: …": every message names the file. */
@@ -34,6 +36,31 @@ static const char *lm__kind_name(uint32_t k) {
   case LMF_COVER: return "COVER";
   default: return "unknown";
   }
+}
+
+/* Offset of the first non-zero byte of p[0, n), or -1: reserved fields and padding are zero
+ * (SPEC.md), so a later minor version can give them a meaning that older files cannot fake. */
+static long lm__nonzero_at(const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i]) return (long)i;
+  return -1;
+}
+
+/* A string read from META must be valid UTF-8 (every output is UTF-8: JSON, Prometheus text,
+ * logs) and, except feature names, free of control characters (issue 18 finding 13). Feature
+ * names may hold them: XGBoost accepts any pandas column name ("new\nline") and requests
+ * match names byte for byte, so they are kept and every writer escapes them (lminfo,
+ * lmserve's ls_json_escape/ls_prom_escape). */
+static int lm__meta_text(const char *s, const char *what, uint32_t off, int controls_ok,
+                         const char *name) {
+  long bad = lm__text_bad_at(s, controls_ok);
+  if (bad < 0) return LM_OK;
+  char b[64];
+  return FAIL(LM_EFORMAT, "META %s at META offset %llu: byte %ld is %s (\"%s\")", what,
+              (unsigned long long)off + (unsigned long long)bad, bad,
+              controls_ok ? "invalid UTF-8" : "a control character or invalid UTF-8",
+              lm__printable_utf8(b, sizeof b, s));
 }
 
 /* A string at pool offset off inside META (size sz) must end with NUL inside the section. */
@@ -58,17 +85,23 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
   if (m->link != obj->link)
     return FAIL(LM_EFORMAT, "META.link %u does not match objective %s", m->link, obj->name);
   if (m->num_features == 0 || m->num_features > LMF_MAX_FEATURES)
-    return FAIL(LM_EFORMAT, "META.num_features %u out of range", m->num_features);
+    return FAIL(LM_ERANGE, "META.num_features %u (at META offset 16) out of range 1..%u (lmrt's "
+                "limit on features)", m->num_features, LMF_MAX_FEATURES);
   if (m->num_outputs == 0 || m->num_outputs > LMF_MAX_NUM_OUTPUTS ||
       (obj->multiclass && m->num_outputs < 2))
     return FAIL(LM_EFORMAT, "META.num_outputs %u invalid for %s", m->num_outputs, obj->name);
   if (m->decision > LMF_DECISION_LIGHTGBM)
     return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
+  if (m->reserved1 || m->reserved0 || lm__nonzero_at(m->reserved, sizeof m->reserved) >= 0)
+    return FAIL(LM_EFORMAT, "META reserved fields (offsets 40, 60, 124) are not zero");
   if (m->model_kind == LMF_MODEL_LINEAR &&
       (m->decision != LMF_DECISION_XGBOOST || m->n_trees || m->n_nodes || m->max_depth ||
        m->n_cat_splits || m->average_over))
     return FAIL(LM_EFORMAT, "META: a linear model with tree fields set (decision %u, %u trees, "
                 "%u nodes)", m->decision, m->n_trees, m->n_nodes);
+  if (!isfinite(m->base_score) || !isfinite(m->base_margin))
+    return FAIL(LM_EFORMAT, "META.base_score %g / base_margin %g at offset 24 not finite",
+                (double)m->base_score, (double)m->base_margin);
   if (!(m->link_param > 0.0) || !isfinite(m->link_param))
     return FAIL(LM_EFORMAT, "META.link_param %g is not a positive number", m->link_param);
   if (m->max_depth > LMF_MAX_DEPTH)
@@ -78,12 +111,26 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
   v->converter = lm__meta_str(ms, sz, m->str_converter);
   if (!v->source_version || !v->objective || !v->converter)
     return FAIL(LM_EFORMAT, "META string offset out of the section or not NUL-terminated");
+  int rc;
+  if ((rc = lm__meta_text(v->source_version, "source version", m->str_source_version, 0, name)) ||
+      (rc = lm__meta_text(v->objective, "objective string", m->str_objective, 0, name)) ||
+      (rc = lm__meta_text(v->converter, "converter string", m->str_converter, 0, name)))
+    return rc;
+  /* the objective's name is the id's: what lminfo and lmserve show is what is computed */
+  if (strcmp(v->objective, obj->name) != 0) {
+    char b[64];
+    return FAIL(LM_EFORMAT, "META objective string \"%s\" does not match META.objective %u (%s)",
+                lm__printable_utf8(b, sizeof b, v->objective), m->objective, obj->name);
+  }
   v->feature_names = NULL;
   if (m->str_feature_names != LMF_NONE) {
     uint32_t off = m->str_feature_names;
     for (uint32_t f = 0; f < m->num_features; f++) {
       const char *s = lm__meta_str(ms, sz, off);
       if (!s) return FAIL(LM_EFORMAT, "META feature name %u out of the section", f);
+      char what[40];
+      snprintf(what, sizeof what, "feature name %u", f);
+      if ((rc = lm__meta_text(s, what, off, 1, name))) return rc;
       off += (uint32_t)strlen(s) + 1;
     }
     v->feature_names = (const char *)ms + m->str_feature_names;
@@ -172,6 +219,8 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     return FAIL(LM_EFORMAT, "header_size %u / table_offset %llu at offset 12 must be 64",
                 h->header_size, (unsigned long long)h->table_offset);
   if (h->flags) return FAIL(LM_EVERSION, "unknown header flags 0x%08x at offset 28", h->flags);
+  long nz = lm__nonzero_at(h->reserved, sizeof h->reserved);
+  if (nz >= 0) return FAIL(LM_EFORMAT, "header reserved byte at offset %ld is not zero", 48 + nz);
   if (h->file_size != len)
     return FAIL(LM_EFORMAT, "header says %llu bytes, file has %zu (truncated?)",
                 (unsigned long long)h->file_size, len);
@@ -195,7 +244,7 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
   const uint8_t *sec[LMF_KIND_MAX + 1] = {0};
   size_t sec_size[LMF_KIND_MAX + 1] = {0};
   uint64_t sec_off[LMF_KIND_MAX + 1] = {0};
-  uint64_t prev_end = table_end;
+  uint64_t prev_end = table_end, content_end = table_end;
   for (uint32_t i = 0; i < h->n_sections; i++) {
     const lmf_section *s = &tab[i];
     size_t at = sizeof(lmf_header) + i * sizeof(lmf_section);
@@ -211,7 +260,12 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
                   "(%zu bytes)",
                   i, lm__kind_name(s->kind), (unsigned long long)s->offset,
                   (unsigned long long)s->size, LM_PAD_BYTES, len);
+    /* the bytes between the table or the previous section and this one are zero padding */
+    if ((nz = lm__nonzero_at(buf + content_end, s->offset - content_end)) >= 0)
+      return FAIL(LM_EFORMAT, "padding byte at offset %llu (before section %u, %s) is not zero",
+                  (unsigned long long)(content_end + (uint64_t)nz), i, lm__kind_name(s->kind));
     prev_end = s->offset + s->size + LM_PAD_BYTES;
+    content_end = s->offset + s->size;
     if (s->flags & ~LMF_SECTION_REQUIRED)
       return FAIL(LM_EVERSION, "section %u: unknown flags 0x%08x", i, s->flags);
     if (XXH3_64bits(buf + s->offset, s->size) != s->checksum)
@@ -228,6 +282,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     sec_size[s->kind] = s->size;
     sec_off[s->kind] = s->offset;
   }
+  if ((nz = lm__nonzero_at(buf + content_end, len - content_end)) >= 0)
+    return FAIL(LM_EFORMAT, "padding byte at offset %llu (after the last section) is not zero",
+                (unsigned long long)(content_end + (uint64_t)nz));
   if (!sec[LMF_META]) return FAIL(LM_EFORMAT, "no META section");
   int rc = lm__verify_meta(sec[LMF_META], sec_size[LMF_META], name, v);
   if (rc) return rc;
@@ -245,6 +302,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
         (sz - sizeof *st) / per_row != st->n_rows || (sz - sizeof *st) % per_row != 0)
       return FAIL(LM_EFORMAT, "SELFTEST section: %zu bytes do not hold %u rows of %u features "
                   "and %u outputs", sz, st->n_rows, st->num_features, st->width);
+    if (st->flags || lm__nonzero_at(st->reserved, sizeof st->reserved) >= 0)
+      return FAIL(LM_EFORMAT, "SELFTEST section at offset %llu: flags/reserved (bytes 12-63) not "
+                  "zero", (unsigned long long)sec_off[LMF_SELFTEST]);
     v->selftest = st;
     v->selftest_rows = (const double *)(st + 1);
     v->selftest_expected = (const float *)(v->selftest_rows + (size_t)st->n_rows * st->num_features);
@@ -262,6 +322,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
       return FAIL(LM_EFORMAT, "LINEAR section: %zu bytes for %u×%u weights, expected %llu",
                   sec_size[LMF_LINEAR], m->num_features, m->num_outputs,
                   (unsigned long long)want);
+    if (lm__nonzero_at(lh->reserved, sizeof lh->reserved) >= 0)
+      return FAIL(LM_EFORMAT, "LINEAR section at offset %llu: reserved bytes 8-63 not zero",
+                  (unsigned long long)sec_off[LMF_LINEAR]);
     v->lin_weights = (const float *)(lh + 1);
     v->lin_bias = v->lin_weights + (size_t)m->num_features * m->num_outputs;
     if (sec[LMF_COVER]) return FAIL(LM_EFORMAT, "linear model with a COVER section");
@@ -288,6 +351,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     if (sz < 16 || (sz - 16) / 8 < c[0] || sz != 16 + (uint64_t)c[0] * 8 + (uint64_t)c[1] * 4)
       return FAIL(LM_EFORMAT, "CATSETS: %zu bytes do not hold %u sets and %u words", sz, c[0],
                   c[1]);
+    if (c[2] || c[3])
+      return FAIL(LM_EFORMAT, "CATSETS section at offset %llu: reserved bytes 8-15 not zero",
+                  (unsigned long long)sec_off[LMF_CATSETS]);
     v->n_catsets = c[0];
     v->catsets = (const lmf_catset *)(c + 4);
     v->cat_words = c + 4 + 2 * (size_t)c[0];
@@ -306,6 +372,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
       return FAIL(LM_ERANGE, "tree %u: group %u out of range (%u outputs)", t, tr->group,
                   m->num_outputs);
     if (!isfinite(tr->weight)) return FAIL(LM_EFORMAT, "tree %u: weight not finite", t);
+    if (tr->reserved[0] || tr->reserved[1])
+      return FAIL(LM_EFORMAT, "tree %u: reserved bytes (TREES offset %llu) not zero", t,
+                  (unsigned long long)t * sizeof *tr + 24);
     if (tr->flags & ~LMF_TREE_LINEAR ||
         (tr->flags && (m->decision != LMF_DECISION_LIGHTGBM || !sec[LMF_LINEAR_LEAVES])))
       return FAIL(LM_EFORMAT, "tree %u: flags 0x%x invalid here", t, tr->flags);
@@ -341,6 +410,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
                                            (uint64_t)nt * sizeof(lmf_linear_term))
       return FAIL(LM_EFORMAT, "LINEAR_LEAVES: %zu bytes do not hold %u leaves and %u terms",
                   sec_size[LMF_LINEAR_LEAVES], m->n_nodes, nt);
+    if (lm__nonzero_at(ll + 4, 12) >= 0)
+      return FAIL(LM_EFORMAT, "LINEAR_LEAVES section at offset %llu: reserved bytes 4-15 not zero",
+                  (unsigned long long)sec_off[LMF_LINEAR_LEAVES]);
     v->lin_leaves = (const lmf_linear_leaf *)(ll + 16);
     v->lin_terms = (const lmf_linear_term *)(v->lin_leaves + m->n_nodes);
     v->n_lin_terms = nt;
@@ -349,9 +421,9 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
         return FAIL(LM_ERANGE, "LINEAR_LEAVES node %u: terms [%u, +%u) out of the pool (%u)", i,
                     v->lin_leaves[i].first, v->lin_leaves[i].count, nt);
     for (uint32_t j = 0; j < nt; j++)
-      if (v->lin_terms[j].feature >= m->num_features)
-        return FAIL(LM_ERANGE, "LINEAR_LEAVES term %u: feature %u out of range", j,
-                    v->lin_terms[j].feature);
+      if (v->lin_terms[j].feature >= m->num_features || v->lin_terms[j].pad)
+        return FAIL(LM_ERANGE, "LINEAR_LEAVES term %u: feature %u out of range or pad %u not zero",
+                    j, v->lin_terms[j].feature, v->lin_terms[j].pad);
   }
   if (sec[LMF_COVER]) {
     /* COVER (1.1): one finite, non-negative double per node (TreeSHAP divides by them, so a

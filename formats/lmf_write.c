@@ -15,6 +15,7 @@
 #include "formats/lmf.h"
 #include "formats/lmf_write.h"
 #include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 static size_t lm__align(size_t n) { return (n + LMF_ALIGN - 1) & ~(size_t)(LMF_ALIGN - 1); }
@@ -148,11 +149,25 @@ static int lm__check_model(const lm_ir_model *m, lm__plan *p) {
   p->obj = lm__objective_by_name(m->objective);
   if (!p->obj) return lm__fail(LM_EUNSUPPORTED, "unknown objective '%s'", m->objective);
   if (m->num_features == 0 || m->num_features > LMF_MAX_FEATURES)
-    return lm__fail(LM_ERANGE, "num_features %u out of range (1..%u)", m->num_features,
-                    LMF_MAX_FEATURES);
+    return lm__fail(LM_ERANGE, "the model declares %u features (num_features), out of range "
+                    "1..%u (lmrt's limit on features)", m->num_features, LMF_MAX_FEATURES);
   if (m->num_outputs == 0) return lm__fail(LM_ERANGE, "num_outputs is 0");
+  /* Every output starts at base_margin: a non-finite one makes every prediction inf or NaN. */
+  if (!isfinite(m->base_score) || !isfinite(lm__base_margin(p->obj, m->base_score)))
+    return lm__fail(LM_ERANGE, "base_score %g has no finite margin under %s", (double)m->base_score,
+                    m->objective);
   if (p->obj->multiclass && m->num_outputs < 2)
     return lm__fail(LM_EFORMAT, "objective %s needs at least 2 classes", m->objective);
+  /* strings go into outputs (lminfo, lmserve's JSON, Prometheus text, logs): the verifier
+   * refuses invalid UTF-8 (and control characters but in feature names), so say which here */
+  long bad = lm__text_bad_at(m->source_version, 0);
+  if (bad >= 0) return lm__fail(LM_EFORMAT, "source version: byte %ld is a control character or invalid UTF-8", bad);
+  for (uint32_t f = 0; m->feature_names && f < m->num_features; f++) {
+    char b[64];
+    if (m->feature_names[f] && (bad = lm__text_bad_at(m->feature_names[f], 1)) >= 0)
+      return lm__fail(LM_EFORMAT, "feature name %u (\"%s\"): byte %ld is invalid UTF-8", f,
+                      lm__printable_utf8(b, sizeof b, m->feature_names[f]), bad);
+  }
   p->linear = m->booster == LM_BOOSTER_GBLINEAR || m->booster == LM_BOOSTER_LINEAR;
   if (p->linear && !m->linear_weights)
     return lm__fail(LM_EFORMAT, "gblinear model without weights");

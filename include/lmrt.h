@@ -198,11 +198,15 @@ typedef struct lm_convert_options {
   size_t selftest_features;  /* columns of selftest_rows: must equal the model's features */
   size_t selftest_width;     /* columns of selftest_expected: must equal the output width
                                 (lm_model_output_width with flags 0) */
+  /* Largest model accepted, in bytes: the raw file, or the archive member holding it (an
+   * archive's members may add up to twice this). 0: 1 GiB (lmconvert --max-input-bytes). */
+  unsigned long long max_input_bytes;
 } lm_convert_options;
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write
  * a .lm file at out_path. The output is written to a temporary name and renamed at the end:
- * on failure nothing is left at out_path. opts may be NULL. */
+ * on failure nothing is left at out_path. opts may be NULL. With selftest_expected, values the
+ * model does not reproduce (first row and output named) fail with LM_ESELFTEST, nothing written. */
 LM_API int lm_convert(const char *in_path, const char *out_path, const lm_convert_options *opts);
 
 /* ---- Parallel scoring: a persistent thread pool (runtime/pool.c) ----------------------------

@@ -73,6 +73,8 @@ static const char usage[] =
     "  --max-batch-rows N     rows per inference request (default 65536)\n"
     "  --max-response-bytes N largest inference response (default 16777216)\n"
     "  --max-models N         models served at once (default and most 256)\n"
+    "  --max-features N       refuse models declaring more input features (default\n"
+    "                         1048576, at most 16777216)\n"
     "  --reload-poll-ms N     model directory poll period (default 1000; SIGHUP: at once)\n"
     "  --numa-replicas M      auto|off|force: copy each model onto the NUMA node of every\n"
     "                         pinned event loop (auto: on machines with >1 node; default auto)\n"
@@ -126,6 +128,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
   c->max_rows = 65536;
   c->max_response = 16777216;
   c->max_models = LS_MAX_MODELS;
+  c->max_features = LS_DEFAULT_MAX_FEATURES;
   c->request_timeout_s = 10;
   c->idle_timeout_s = 60;
   c->reload_poll_ms = 1000;
@@ -162,7 +165,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
         "--max-body-bytes", "--max-header-bytes", "--max-connections", "--request-timeout",
         "--idle-timeout", "--reload-poll-ms", "--log-level", "--numa-replicas",
         "--header-timeout", "--max-queued-bytes", "--max-batch-rows", "--max-response-bytes",
-        "--max-models"};
+        "--max-models", "--max-features"};
     size_t k = 0;
     while (k < sizeof known / sizeof *known && strcmp(opt, known[k]) != 0) k++;
     if (k == sizeof known / sizeof *known) die("unknown option '%s'%s", opt, "");
@@ -194,6 +197,7 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     else if (!strcmp(opt, "--max-batch-rows")) c->max_rows = (uint64_t)num_arg(opt, val, 1, 1e12, 1);
     else if (!strcmp(opt, "--max-response-bytes")) c->max_response = (size_t)num_arg(opt, val, 4096, 1ull << 34, 1);
     else if (!strcmp(opt, "--max-models")) c->max_models = (int)num_arg(opt, val, 1, LS_MAX_MODELS, 1);
+    else if (!strcmp(opt, "--max-features")) c->max_features = (size_t)num_arg(opt, val, 1, 1 << 24, 1);
     else if (!strcmp(opt, "--numa-replicas")) {
       if (!strcmp(val, "off")) c->replicas = 0;
       else if (!strcmp(val, "auto")) c->replicas = 1;
@@ -606,6 +610,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < nw; i++) s->reg.cpu[i] = pin ? cpus[(size_t)i % ncpu] : -1;
   s->reg.replicas = pin ? cfg->replicas : 0;
   s->reg.max_models = cfg->max_models;
+  s->reg.max_features = cfg->max_features;
   raise_fd_limit(cfg->max_conns);
   for (int i = 0; i < nw; i++) {
     ls_worker *w = &s->workers[i];

@@ -24,6 +24,12 @@
 #include "include/lmrt.h"
 
 #define LS_MAX_MODELS 256 /* registry slots (compile-time; --max-models caps them lower) */
+/* --max-features default: 2^20 = 1,048,576 columns (a 4 MiB float32 row; a JSON row of that
+ * width is already 2 MiB or more of the 16 MiB body). Loading costs memory and time per
+ * declared feature (metadata with one name per feature, warm-up rows, session scratch): a
+ * 1 KB file declaring 2^20 features loads in 0.7 s / 31 MB RSS, one declaring 2^24 (the format's
+ * limit, LMF_MAX_FEATURES) in about 12 s / 400 MB. */
+#define LS_DEFAULT_MAX_FEATURES (1u << 20)
 #define LS_NAME_MAX 128
 #define LS_MAX_WORKERS 256
 #define LS_DEFAULT_SPIN_US 200
@@ -46,6 +52,7 @@ typedef struct ls_config {
   uint64_t max_rows;       /* --max-batch-rows: rows per inference request (0: no cap) */
   size_t max_response;     /* --max-response-bytes: one response body (0: no cap) */
   int max_models;          /* --max-models: models served at once (<= LS_MAX_MODELS) */
+  size_t max_features;     /* --max-features: a model declaring more is refused at load */
 } ls_config;
 
 /* ---- logs: JSON lines on stderr ---- */
@@ -149,6 +156,7 @@ typedef struct ls_registry {
                                            made there: arena and model replica node-local) */
   int replicas;                         /* 0: none, 1: per node when > 1 node, 2: always */
   int max_models;                       /* slots usable (<= LS_MAX_MODELS) */
+  size_t max_features;                  /* models declaring more features are refused */
   struct ls_metrics *met[LS_MAX_WORKERS]; /* workers' metrics: a reused slot's are zeroed */
   _Atomic uint64_t scan_errors;
   _Atomic uint64_t skipped;             /* model files not served for lack of a slot (last scan) */

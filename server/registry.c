@@ -40,6 +40,7 @@ void ls_registry_init(ls_registry *r, const char *dir, int nworkers) {
   r->dir = dir;
   r->nworkers = nworkers;
   r->max_models = LS_MAX_MODELS;
+  r->max_features = LS_DEFAULT_MAX_FEATURES;
   for (int i = 0; i < LS_MAX_WORKERS; i++) r->cpu[i] = -1;
 }
 
@@ -163,6 +164,12 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
   int rc = lm_model_open(path, &v->model);
   if (rc < 0) {
     snprintf(why, sizeof why, "%s: %s", lm_strerror(rc), lm_last_error());
+    goto fail;
+  }
+  v->nfeat = lm_model_num_features(v->model);
+  if (v->nfeat > r->max_features) { /* before anything is sized by it (issue 18 finding 7) */
+    snprintf(why, sizeof why, "META.num_features %zu exceeds --max-features %zu", v->nfeat,
+             r->max_features);
     goto fail;
   }
   rc = lm_model_selftest(v->model);

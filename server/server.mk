@@ -6,6 +6,10 @@
 #   make loadtest             lmserve vs the Flask + gunicorn + xgboost anchor under wrk;
 #                             table in $(BUILD)/loadtest/results.md
 #   make soak                 SOAK_SECONDS (600) at 80% of max throughput, reload every 10 s
+#   make soak-inplace         SOAK_SECONDS (600) under load, the model file overwritten in place
+#                             (cp, not rename) every 10 s with good and corrupt versions: 0
+#                             failed requests, no prediction from rejected bytes, flat RSS
+#                             (server/tests/soak_inplace.py; a 12 s version runs in check-server)
 #   make fuzz-server          libFuzzer over the whole request path (FUZZ_SECONDS)
 
 LMSERVE_BIN := $(BUILD)/bin/lmserve
@@ -18,7 +22,7 @@ SERVER_LDLIBS := -lpthread
 # (bench/server/probe/mhd_probe.c, the libmicrohttpd measurement, needs libmicrohttpd-dev: not built.)
 DEBS += wrk python3-flask gunicorn python3-xgboost python3-numpy
 
-.PHONY: check-server serve loadtest soak fuzz-server fuzz-server-build
+.PHONY: check-server serve loadtest soak soak-inplace fuzz-server fuzz-server-build
 
 all: $(LMSERVE_BIN)
 run: $(LMSERVE_BIN)
@@ -31,7 +35,8 @@ $(LMSERVE_BIN): $(BUILD)/obj/server/lmserve.o $(SERVER_OBJ) $(BUILD)/lib/liblmrt
 # SAN=1 the same tests run against the ASan+UBSan build (LSan checks the server at exit).
 check: check-server
 check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuzz_replay \
-              $(BUILD)/tests/server_test_alloc $(BUILD)/tests/server_test_strings
+              $(BUILD)/tests/server_test_alloc $(BUILD)/tests/server_test_strings \
+              $(BUILD)/tests/lmf_reseal
 	@echo "== $(BUILD)/tests/server_test_alloc"
 	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_test_alloc
 	@echo "== $(BUILD)/tests/server_test_strings"
@@ -41,6 +46,10 @@ check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuz
 	@echo "== server/tests/test_server.py ($(BUILD))"
 	@LM_BIN=$(CURDIR)/$(BUILD)/bin LM_SRC=$(CURDIR) LM_BUILD=$(CURDIR)/$(BUILD) \
 	  ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
+	@echo "== server/tests/soak_inplace.py ($(BUILD), 12 s)"
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/soak_inplace.py \
+	  --build $(CURDIR)/$(BUILD) --src $(CURDIR) --seconds 12 --every 0.4 \
+	  $(if $(filter 1,$(SAN)),--no-rss-check)
 
 # The fuzz target's corpus replay (gcc, plain or sanitized with the rest of the build).
 # (The harness converts the example model at start-up: it links the converter too.)
@@ -59,6 +68,12 @@ $(BUILD)/tests/server_test_strings: $(BUILD)/obj/server/tests/test_strings.o $(S
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(CONV_LDLIBS) $(LDLIBS) $(SERVER_LDLIBS)
 
+# Re-seal a .lm file's checksums (tests/lmf_reseal.c): test_server.py builds a file whose
+# self-test fails with it.
+$(BUILD)/tests/lmf_reseal: $(BUILD)/obj/tests/lmf_reseal.o $(LIBS_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(CONV_LDLIBS) $(LDLIBS)
+
 SERVE_LISTEN ?= 127.0.0.1:8080
 serve: all
 	@mkdir -p $(BUILD)/serve-models
@@ -71,6 +86,9 @@ loadtest: deps all
 SOAK_SECONDS ?= 600
 soak: deps all
 	/usr/bin/python3 bench/server/loadtest/soak.py --build $(BUILD) --seconds $(SOAK_SECONDS)
+soak-inplace: all
+	/usr/bin/python3 server/tests/soak_inplace.py --build $(BUILD) --src $(CURDIR) \
+	  --seconds $(SOAK_SECONDS) --every 10
 
 # libFuzzer over the request path: the library and the server sources compiled with clang
 # (tests/fuzz/fuzz.mk's flags and objects).

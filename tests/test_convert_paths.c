@@ -5,13 +5,19 @@
  * raw model read from a FIFO converts without hanging, hashed from the bytes read; an archive
  * from a FIFO is refused with a clear message instead of a wrong hash. An archive holding the
  * model's name twice is refused (finding 11: lmconvert read the first copy, extraction keeps
- * the last).
+ * the last). Inputs that are no model are refused after their first 64 KiB, not read whole
+ * (finding 10): a 1 MB .tar.gz of 1 GiB of zeros, a private /dev/zero, whitespace; and the
+ * size limits (--max-input-bytes: the raw file, the member, twice that for an archive's
+ * members, refused at the header before decompressing) — lmconvert is run as a child process
+ * and its time and peak RSS are asserted.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -19,6 +25,7 @@
 static char tmpdir[] = "/tmp/lm_test_convert_paths_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util_import.h"
+#include "formats/import/import.h"
 
 static char src[1024], json[1024];
 
@@ -144,11 +151,211 @@ static void test_duplicate_members(void **state) {
   free(model);
 }
 
+/* Run lmconvert with args (NULL-terminated), killed after 30 s; its exit status, stderr (first
+ * 2 KiB), seconds and peak RSS (KiB). */
+typedef struct child_run {
+  int status;
+  double secs;
+  long maxrss_kb;
+  char err[2048];
+} child_run;
+
+static child_run run_lmconvert(const char *const *args) {
+  child_run r = {0};
+  char prog[1100], errf[1100];
+  snprintf(prog, sizeof prog, "%s/lmconvert", tu_env_or("LM_BIN", "build/bin"));
+  snprintf(errf, sizeof errf, "%s/child.err", tmpdir);
+  const char *argv[16] = {prog};
+  size_t k = 1;
+  while (args[k - 1] && k < 15) argv[k] = args[k - 1], k++;
+  argv[k] = NULL;
+  struct timeval t0, t1;
+  gettimeofday(&t0, NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    execv(prog, (char *const *)argv);
+    _exit(127);
+  }
+  int st = 0;
+  struct rusage ru;
+  for (int i = 0; i < 3000; i++) { /* 30 s */
+    if (wait4(pid, &st, WNOHANG, &ru) == pid) goto done;
+    usleep(10000);
+  }
+  kill(pid, SIGKILL);
+  wait4(pid, &st, 0, &ru);
+  fail_msg("lmconvert did not finish within 30 s");
+done:
+  gettimeofday(&t1, NULL);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r.secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_usec - t0.tv_usec);
+  r.maxrss_kb = ru.ru_maxrss;
+  FILE *f = fopen(errf, "r");
+  if (f) {
+    size_t n = fread(r.err, 1, sizeof r.err - 1, f);
+    r.err[n] = 0;
+    fclose(f);
+  }
+  return r;
+}
+
+/* A ustar .tar.gz with one member `name` of `size` zero bytes (gzip -9: ~1 MB per GiB). */
+static const char *zeros_archive(const char *path, const char *name, size_t size) {
+  struct archive *a = archive_write_new();
+  assert_int_equal(archive_write_add_filter_gzip(a), ARCHIVE_OK);
+  archive_write_set_filter_option(a, "gzip", "compression-level", "9");
+  assert_int_equal(archive_write_set_format_ustar(a), ARCHIVE_OK);
+  assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+  struct archive_entry *e = archive_entry_new();
+  archive_entry_set_pathname(e, name);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_size(e, (la_int64_t)size);
+  assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+  static char zero[1 << 20];
+  for (size_t done = 0; done < size; done += sizeof zero)
+    assert_int_equal(archive_write_data(a, zero, sizeof zero), (la_ssize_t)sizeof zero);
+  archive_entry_free(e);
+  assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+  archive_write_free(a);
+  return path;
+}
+
+static void test_no_model_refused_early(void **state) {
+  (void)state;
+  const char *out = tu_path(tmpdir, "zeros.lm");
+  /* 1 GiB of zeros in about 1 MB: was read whole (93 s and 2.1 GB in the issue; 14 s and
+   * 2.1 GB here before the fix), now refused after 64 KiB */
+  const char *tgz = zeros_archive(tu_path(tmpdir, "zeros.tar.gz"), "xgboost-model", (size_t)1 << 30);
+  struct stat st;
+  assert_int_equal(stat(tgz, &st), 0);
+  assert_true(st.st_size < 2 << 20);
+  child_run r = run_lmconvert((const char *[]){tgz, "-o", out, NULL});
+  print_message("1 GiB of zeros in a %lld-byte .tar.gz: exit %d in %.2f s, peak RSS %ld KiB\n",
+                (long long)st.st_size, r.status, r.secs, r.maxrss_kb);
+  assert_int_equal(r.status, 1);
+  assert_non_null(strstr(r.err, "zeros.tar.gz:xgboost-model: unrecognised bytes (00 00 00 00 …), "
+                                "not a model in any format lmconvert reads"));
+  assert_non_null(strstr(r.err, "refused after its first 65536 bytes"));
+  assert_true(r.secs < 5 && r.maxrss_kb < 64 * 1024);
+  assert_int_equal(access(out, F_OK), -1);
+  unlink(tgz);
+  /* a private /dev/zero (never the real device path as an output; as an input it only reads):
+   * it grew without bound before */
+  const char *zero = tu_path(tmpdir, "zero");
+  if (mknod(zero, S_IFCHR | 0444, makedev(1, 5)) == 0) {
+    r = run_lmconvert((const char *[]){zero, "-o", out, NULL});
+    print_message("/dev/zero: exit %d in %.2f s, peak RSS %ld KiB\n", r.status, r.secs, r.maxrss_kb);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "refused after its first 65536 bytes"));
+    assert_true(r.secs < 5 && r.maxrss_kb < 64 * 1024);
+  } else {
+    print_message("mknod not allowed: the /dev/zero case is skipped\n");
+  }
+  /* 100 KiB of whitespace: no model */
+  const char *ws = tu_path(tmpdir, "spaces.json");
+  FILE *f = fopen(ws, "wb");
+  for (int i = 0; i < 100 * 1024; i++) fputc(i % 80 ? ' ' : '\n', f);
+  fclose(f);
+  assert_int_equal(lm_convert(ws, out, NULL), LM_ENOMODEL);
+  assert_non_null(strstr(lm_last_error(), "its first 65536 bytes are whitespace"));
+  /* a real model, a long one in any format, is not refused by the head check: its JSON */
+  assert_int_equal(lm_convert(json, out, NULL), 0);
+}
+
+/* The head check itself: every headerless legacy binary fixture (XGBoost's fallback format, the
+ * one a head is judged on) passes on its first bytes, padded to a 64 KiB head; the same head
+ * with an unknown objective name, a major version above 3 or a huge name length does not; JSON,
+ * UBJSON, pickle and archive heads always pass (the importer judges them whole). */
+static void test_sniff_head(void **state) {
+  (void)state;
+  static const char *const fx[] = {"dart_reg", "gblinear_multi_softprob3", "rf_binary",
+                                   "early_stop_binary"};
+  uint8_t *head = calloc(1, LM_SNIFF_HEAD);
+  for (size_t i = 0; i < sizeof fx / sizeof *fx; i++) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/tests/fixtures/xgb_formats/%s/model_nobinf.bin",
+             tu_env_or("LM_SRC", "."), fx[i]);
+    size_t len;
+    char *b = tu_read_file(path, &len);
+    memset(head, 0, LM_SNIFF_HEAD);
+    memcpy(head, b, len < LM_SNIFF_HEAD ? len : LM_SNIFF_HEAD);
+    if (lm__sniff_head(head, LM_SNIFF_HEAD, "m") != LM_OK)
+      fail_msg("%s: a real headerless model refused by the head check: %s", fx[i], lm_last_error());
+    head[20] = 7; /* major_version 7 */
+    assert_int_equal(lm__sniff_head(head, LM_SNIFF_HEAD, "m"), LM_ENOMODEL);
+    assert_non_null(strstr(lm_last_error(), "major_version: 7 is no XGBoost version"));
+    head[20] = b[20];
+    head[144] ^= 0x20; /* the objective's first letter in the other case */
+    assert_int_equal(lm__sniff_head(head, LM_SNIFF_HEAD, "m"), LM_ENOMODEL);
+    assert_non_null(strstr(lm_last_error(), "unknown objective"));
+    head[144] ^= 0x20;
+    head[143] = 1; /* a name length of 2^56 */
+    assert_int_equal(lm__sniff_head(head, LM_SNIFF_HEAD, "m"), LM_ENOMODEL);
+    free(b);
+  }
+  static const char *const ok[] = {"{\"learner\"", "{L\x07learner", "\x80\x04\x95", "\x1f\x8b\x08",
+                                   "PK\x03\x04", "tree\n", "binf"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    memset(head, 0, LM_SNIFF_HEAD);
+    memcpy(head, ok[i], strlen(ok[i]));
+    if (lm__sniff_head(head, LM_SNIFF_HEAD, "m") != LM_OK) fail_msg("head %zu refused", i);
+  }
+  free(head);
+}
+
+static void test_size_limits(void **state) {
+  (void)state;
+  const char *out = tu_path(tmpdir, "lim.lm");
+  size_t len;
+  char *model = tu_read_file(json, &len);
+  char lim[32];
+  /* a raw file over --max-input-bytes: refused by its size, named */
+  snprintf(lim, sizeof lim, "%zu", len - 1);
+  child_run r = run_lmconvert((const char *[]){json, "-o", out, "--max-input-bytes", lim, NULL});
+  assert_int_equal(r.status, 1);
+  assert_non_null(strstr(r.err, "larger than the limit of"));
+  assert_non_null(strstr(r.err, "(--max-input-bytes)"));
+  snprintf(lim, sizeof lim, "%zu", len);
+  r = run_lmconvert((const char *[]){json, "-o", out, "--max-input-bytes", lim, "-q", NULL});
+  assert_int_equal(r.status, 0);
+  /* an archive member over it: refused at its header */
+  const tu_member one[] = {{"xgboost-model", model, len}};
+  const char *tgz = tu_make_archive(tu_path(tmpdir, "lim.tar.gz"), 1, one, 1);
+  lm_convert_options o = {0};
+  o.max_input_bytes = len - 1;
+  assert_int_equal(lm_convert(tgz, out, &o), LM_ERANGE);
+  assert_non_null(strstr(lm_last_error(), "lim.tar.gz:xgboost-model: member of "));
+  o.max_input_bytes = len;
+  assert_int_equal(lm_convert(tgz, out, &o), 0);
+  /* members adding up to more than twice the limit: refused at the header that crosses it,
+   * before its bytes are decompressed (the model is the last member) */
+  char *pad = calloc(1, len);
+  memset(pad, 'x', len - 1);
+  const tu_member three[] = {{"a.txt", pad, 0}, {"b.txt", pad, 0}, {"xgboost-model", model, len}};
+  tgz = tu_make_archive(tu_path(tmpdir, "sum.tar.gz"), 1, three, 3);
+  assert_int_equal(lm_convert(tgz, out, &o), LM_ERANGE);
+  assert_non_null(strstr(lm_last_error(), "members add up to more than"));
+  assert_non_null(strstr(lm_last_error(), "at member \"xgboost-model\""));
+  o.max_input_bytes = 2 * len;
+  assert_int_equal(lm_convert(tgz, out, &o), 0);
+  r = run_lmconvert((const char *[]){json, "-o", out, "--max-input-bytes", "12", NULL});
+  assert_int_equal(r.status, 2); /* below 1024: a usage error */
+  free(pad);
+  free(model);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_output_rules),
       cmocka_unit_test(test_fifo_inputs),
       cmocka_unit_test(test_duplicate_members),
+      cmocka_unit_test(test_no_model_refused_early),
+      cmocka_unit_test(test_size_limits),
+      cmocka_unit_test(test_sniff_head),
   };
   return cmocka_run_group_tests_name("convert_paths", tests, setup, tu_tmpdir_teardown);
 }

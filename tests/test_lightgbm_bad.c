@@ -42,7 +42,7 @@ static const bad_case bad_cases[] = {
     {"bad max_feature_idx", GOOD, "max_feature_idx=3", "max_feature_idx=3.5", 0, LM_EFORMAT,
      P "line 6: max_feature_idx: expected an integer, got '3.5'"},
     {"negative max_feature_idx", GOOD, "max_feature_idx=3", "max_feature_idx=-1", 0, LM_ERANGE,
-     P "line 6: max_feature_idx: -1 out of range [0, 536870911]"},
+     P "line 6: max_feature_idx: -1 out of range [0, 16777215]"},
     {"feature_names count", GOOD, "feature_names=a b c d", "feature_names=a b c", 0, LM_EFORMAT,
      P "line 8: feature_names: 3 names, expected 4 (max_feature_idx + 1)"},
     {"missing feature_names", GOOD, "feature_names=a b c d\n", "", 0, LM_EFORMAT,

@@ -70,10 +70,43 @@ static void run_case(const char *cs) {
     }
     unsetenv("LM_ISA");
   }
-  /* a wrong expectation is caught, naming the row and output */
+  /* a wrong expectation is refused at conversion, naming the row and output, and the file
+   * already there is left as it was (issue 18 finding 14) */
   expected[7 * ew] += 0.25f;
-  assert_int_equal(convert_w(cs, out, rows, n, F, expected, ew), 0);
+  char before[64];
+  FILE *f = fopen(out, "rb");
+  assert_non_null(f);
+  assert_int_equal(fread(before, 1, sizeof before, f), sizeof before);
+  fclose(f);
+  assert_int_equal(convert_w(cs, out, rows, n, F, expected, ew), LM_ESELFTEST);
+  assert_non_null(strstr(lm_last_error(), "not written: self-test row 7 output 0"));
   lm_model *m;
+  assert_int_equal(lm_model_open(out, &m), 0);
+  assert_int_equal(lm_model_selftest(m), (int)n); /* still the good file */
+  lm_model_close(m);
+  /* a file whose expectation is wrong (changed after conversion, re-sealed) is caught by
+   * lm_model_selftest, naming the row and output */
+  expected[7 * ew] -= 0.25f;
+  assert_int_equal(convert_w(cs, out, rows, n, F, expected, ew), 0);
+  f = fopen(out, "rb");
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  rewind(f);
+  uint8_t *img = malloc((size_t)len);
+  assert_int_equal(fread(img, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  const lmf_section *t = (const lmf_section *)(img + 64);
+  for (uint32_t i = 0; i < ((lmf_header *)img)->n_sections; i++)
+    if (t[i].kind == LMF_SELFTEST) {
+      lmf_selftest *st = (lmf_selftest *)(img + t[i].offset);
+      float *e = (float *)((double *)(st + 1) + (size_t)st->n_rows * st->num_features);
+      e[7 * ew] += 0.25f;
+    }
+  lm__lmf_seal(img, (size_t)len);
+  f = fopen(out, "wb");
+  assert_int_equal(fwrite(img, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  free(img);
   assert_int_equal(lm_model_open(out, &m), 0);
   assert_int_equal(lm_model_selftest(m), LM_ESELFTEST);
   assert_non_null(strstr(lm_last_error(), "self-test row 7 output 0"));

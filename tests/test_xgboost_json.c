@@ -52,8 +52,16 @@ static void test_base_score_spellings(void **state) {
   } cases[] = {
       {"[5E-1]", 0.5f},           /* XGBoost 3.1+ */
       {" [ 2.5E-1 ] ", 0.25f},     /* (several values: tests/test_xgboost3.c) */
-      {"1E0", 1.0f},
+      {"1E-1", 0.1f}, /* (1E0 is refused for binary:logistic, as XGBoost does) */
       {"0.5", 0.5f},
+      /* issue 18 finding 12: XGBoost 1.7.4 reads no inf/NaN spelling and keeps its default 0.5
+       * (checked with xgboost 1.7.4: each of these loads and predicts as base_score 0.5) */
+      {"inf", 0.5f},
+      {"-inf", 0.5f},
+      {"NaN", 0.5f},
+      {"nan", 0.5f},
+      {"Infinity", 0.5f},
+      {"[inf]", 0.5f},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char repl[64];
@@ -179,6 +187,16 @@ static const bad_case bad_cases[] = {
      P "learner.learner_model_param.num_feature: expected an integer string, got \"3x\""},
     {"bad base_score", GOOD, "'base_score':'5E-1'", "'base_score':'[5E-1'", 0, LM_EFORMAT,
      P "learner.learner_model_param.base_score: expected a number or [numbers] string"},
+    /* issue 18 finding 12: XGBoost reads 1e39 as inf (every prediction inf/NaN): refused */
+    {"base_score overflows float32", GOOD, "'base_score':'5E-1'", "'base_score':'1e39'", 0,
+     LM_ERANGE, P "learner.learner_model_param.base_score: 1e39 overflows float32 (XGBoost reads "
+                  "it as inf: every prediction would be inf or NaN)"},
+    {"base_score overflows float32, negative", GOOD, "'base_score':'5E-1'", "'base_score':'[-1E39]'",
+     0, LM_ERANGE, P "learner.learner_model_param.base_score: -1E39 overflows float32"},
+    /* XGBoost 1.7.4: "base_score must be in (0,1) for logistic loss" */
+    {"base_score outside (0, 1) for logistic", GOOD, "'base_score':'5E-1'", "'base_score':'1.5'",
+     0, LM_ERANGE, P "learner.learner_model_param.base_score: 1.5 has no finite margin under "
+                     "binary:logistic (must be in (0, 1)"},
     /* 3.1+: one base score per output (XGBoost's ValidateLength); 2 for 1 output is malformed */
     {"base score count", GOOD, "'base_score':'5E-1'", "'base_score':'[5E-1,2.5E-1]'", 0,
      LM_EFORMAT,
@@ -270,6 +288,9 @@ static const bad_case bad_cases[] = {
      LM_EFORMAT, P "learner.feature_types: 1 types for num_feature 3"},
     {"bad best_iteration", GOOD, "'best_iteration':'1'", "'best_iteration':'one'", 0, LM_EFORMAT,
      P "learner.attributes.best_iteration: expected an integer string, got \"one\""},
+    /* issue 18 finding 7: a tiny model claiming 2^29 features (lminfo took 69 s and 8.9 GB) */
+    {"num_feature beyond lmrt's limit", GOOD, "'num_feature':'3','num_target'", "'num_feature':'536870912','num_target'", 0,
+     LM_ERANGE, P "learner.learner_model_param.num_feature: value 536870912 out of range [0, 16777216]"},
     {"num_class too large", GOOD, "'num_class':'0'", "'num_class':'99999999'", 0, LM_ERANGE,
      P "learner.learner_model_param.num_class: value 99999999 out of range"},
 };

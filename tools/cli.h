@@ -16,7 +16,8 @@ enum {
   CLI_EXIT_OK = 0,    /* success */
   CLI_EXIT_BAD = 1,   /* bad input, model, or an I/O error: one line names the file */
   CLI_EXIT_USAGE = 2, /* bad command line */
-  CLI_EXIT_CHECK = 3, /* a check failed: lmscore --check, lminfo --selftest (was 4 in lminfo) */
+  CLI_EXIT_CHECK = 3, /* a check failed: lmscore --check, lminfo --selftest (was 4 in lminfo),
+                         lmconvert --selftest with EXPECTED values the model does not give */
 };
 
 /* The exit-status section every --help ends with. */
@@ -25,7 +26,7 @@ enum {
   "  0  success\n"                                                                     \
   "  1  bad input, model or I/O error (one line on stderr: PROGRAM: FILE: what)\n"    \
   "  2  usage error (one line on stderr: PROGRAM: what (try 'PROGRAM --help'))\n"     \
-  "  3  a check failed (lmscore --check, lminfo --selftest)\n"
+  "  3  a check failed (lmscore --check, lminfo --selftest, lmconvert --selftest)\n"
 
 /* Name the program (for messages), and the --help text and version printed by cli_arg. */
 void cli_init(const char *prog, const char *help);

@@ -60,6 +60,21 @@ int lm__import_lightgbm_text(const uint8_t *data, size_t len, const char *name,
  * "model.tar.gz:xgboost-model". */
 int lm__artifact_read(const char *path, const char *member, uint8_t **data, size_t *len,
                       char **display);
+/* The same with a limit on the model's bytes (max_bytes; 0: LM_DEFAULT_MAX_INPUT): a raw file or
+ * the chosen member larger than it is refused, and so is an archive whose members' declared
+ * sizes add up to more than twice it (a decompression bomb is refused at its headers). */
+int lm__artifact_read_ex(const char *path, const char *member, uint64_t max_bytes,
+                         uint8_t **data, size_t *len, char **display);
+/* The default limit on a model's bytes: 1 GiB. The largest realistic model is well under it:
+ * XGBoost JSON costs about 120 bytes per node, so 1 GiB holds some 9 million nodes (4,000 full
+ * trees of depth 10); the bench zoo's largest artifact is far smaller. --max-input-bytes
+ * raises it. */
+#define LM_DEFAULT_MAX_INPUT ((uint64_t)1 << 30)
+/* Bytes an input's head must have (or the whole input, if shorter) for lm__sniff_head. */
+#define LM_SNIFF_HEAD ((size_t)64 << 10)
+/* Can an input starting with d[0..n) be a model read here (a head of LM_SNIFF_HEAD bytes of a
+ * longer input)? LM_OK, or LM_ENOMODEL naming what the bytes are not (sniff.c). */
+int lm__sniff_head(const uint8_t *d, size_t n, const char *name);
 
 /* Read the artifact at path and import it, sniffing the format. Sets (*out)->source_hash to the
  * XXH64 of the artifact file's bytes. */

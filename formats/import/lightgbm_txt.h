@@ -16,7 +16,7 @@
 
 #define LG_MAX_LEAVES (1u << 24)    /* num_leaves cap (LightGBM's own limit is 131072) */
 #define LG_MAX_CLASSES (1u << 20)   /* num_class / num_tree_per_iteration cap */
-#define LG_MAX_FEATURES (1u << 29)  /* the .lm format's feature index range */
+#define LG_MAX_FEATURES (1u << 24)  /* = LMF_MAX_FEATURES, the .lm format's limit */
 #define LG_MAX_SET_WORDS (1u << 19) /* 2^24 categories per set */
 #define LG_TOKEN 80                 /* longest number accepted (%.17g needs 24) */
 

@@ -21,7 +21,7 @@
 /* Limits on untrusted input. */
 #define LL_MAX_MEMBERS 64                 /* ZIP entries (Linear Learner writes 4) */
 #define LL_MAX_JSON ((size_t)16 << 20)    /* a JSON member (real ones: < 1 KiB) */
-#define LL_MAX_PARAMS ((uint64_t)8 << 30) /* the params member */
+#define LL_MAX_PARAMS ((uint64_t)1 << 30) /* the params member: LM_DEFAULT_MAX_INPUT */
 #define LL_MAX_NODES 1024                 /* symbol graph nodes (real ones: 7) */
 #define LL_MAX_OUTPUTS (1u << 16)         /* classes of a multiclass model */
 

@@ -23,8 +23,14 @@
  * Such archives and directories are an error listing the members, with the advice to pick one
  * fold with --member.
  *
- * Members and raw files over 4 GiB are rejected; buffers grow as bytes actually arrive, so a
- * header claiming a huge size cannot make us allocate it up front.
+ * A raw file or the chosen member over the limit (1 GiB, LM_DEFAULT_MAX_INPUT in import.h, where
+ * the figure is justified; lm_convert_options.max_input_bytes, lmconvert --max-input-bytes) is
+ * rejected, and so is an archive whose members' declared sizes add up to more than twice the
+ * limit, at the header that crosses it, before its bytes are decompressed (a .tar.bz2 of a few
+ * kilobytes can expand to terabytes). Buffers grow as bytes actually arrive, so a header claiming
+ * a huge size cannot make us allocate it up front; and once the first 64 KiB of the model's bytes
+ * have arrived, lm__sniff_head (sniff.c) decides whether they can start a model at all, so an
+ * input of a gigabyte of zeros (or /dev/zero) is refused then, not after it was read whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -44,7 +50,6 @@
 #include "base/cursor.h"
 #include "base/error.h"
 
-#define SM_MAX_BYTES ((uint64_t)4 << 30)  /* largest model accepted: 4 GiB */
 #define SM_FIRST_CHUNK ((size_t)64 << 20) /* first allocation when the size is announced */
 #define SM_LIST_MAX 10                    /* member names shown in a message */
 
@@ -63,23 +68,42 @@ static int is_archive_magic(const uint8_t *h, size_t n) {
   return n >= 262 && memcmp(h + 257, "ustar", 5) == 0;
 }
 
-/* A growing byte buffer with one spare byte for a terminating NUL. */
+/* A growing byte buffer with one spare byte for a terminating NUL, of at most max bytes. */
 typedef struct sm_buf {
   uint8_t *p;
   size_t n, cap;
+  uint64_t max;
+  int head_checked;
 } sm_buf;
 
 /* Make room for at least one more byte (cap ≥ n + 1, plus the spare). */
 static int buf_grow(sm_buf *b, size_t hint) {
   if (b->n < b->cap) return LM_OK;
   size_t cap = b->cap ? b->cap * 2 : (hint ? hint : 65536);
-  if (cap > SM_MAX_BYTES + 1) cap = SM_MAX_BYTES + 1; /* one past the limit: detects overflow */
+  if (cap > b->max + 1) cap = (size_t)b->max + 1; /* one past the limit: detects overflow */
   if (cap <= b->n) return LM_ERANGE;
   uint8_t *np = realloc(b->p, cap + 1);
   if (!np) return LM_ENOMEM;
   b->p = np;
   b->cap = cap;
   return LM_OK;
+}
+
+/* Once LM_SNIFF_HEAD bytes are in (not at the end: a whole short input is the importer's to
+ * judge), can they start a model? */
+static int buf_head_check(sm_buf *b, const char *name) {
+  if (b->head_checked || b->n < LM_SNIFF_HEAD) return LM_OK;
+  b->head_checked = 1;
+  return lm__sniff_head(b->p, b->n, name);
+}
+
+/* Bytes to ask for next: up to the head's end until it is checked, so that no more than
+ * LM_SNIFF_HEAD bytes are read (or decompressed) before the check. */
+static size_t buf_room(const sm_buf *b) {
+  size_t room = b->cap - b->n;
+  if (!b->head_checked && b->n < LM_SNIFF_HEAD && room > LM_SNIFF_HEAD - b->n)
+    room = LM_SNIFF_HEAD - b->n;
+  return room;
 }
 
 static int buf_finish(sm_buf *b, uint8_t **data, size_t *len) {
@@ -94,8 +118,8 @@ static int buf_finish(sm_buf *b, uint8_t **data, size_t *len) {
 /* ---- raw files --------------------------------------------------------------------------- */
 
 static int read_raw(int fd, const char *path, const uint8_t *head, size_t nhead, uint64_t size,
-                    uint8_t **data, size_t *len) {
-  sm_buf b = {0};
+                    uint64_t max, uint8_t **data, size_t *len) {
+  sm_buf b = {.max = max};
   size_t hint = size > SM_FIRST_CHUNK ? SM_FIRST_CHUNK : (size_t)size + 1;
   int rc = buf_grow(&b, hint > nhead ? hint : nhead + 1);
   if (rc == LM_OK) {
@@ -104,7 +128,7 @@ static int read_raw(int fd, const char *path, const uint8_t *head, size_t nhead,
   }
   while (rc == LM_OK) {
     if ((rc = buf_grow(&b, 0))) break;
-    ssize_t r = read(fd, b.p + b.n, b.cap - b.n);
+    ssize_t r = read(fd, b.p + b.n, buf_room(&b));
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) {
       rc = lm__fail(LM_EIO, "%s: read failed: %s", path, strerror(errno));
@@ -112,10 +136,13 @@ static int read_raw(int fd, const char *path, const uint8_t *head, size_t nhead,
     }
     if (r == 0) break;
     b.n += (size_t)r;
-    if (b.n > SM_MAX_BYTES) rc = LM_ERANGE;
+    if (b.n > max) rc = LM_ERANGE;
+    else rc = buf_head_check(&b, path);
   }
   if (rc == LM_OK) rc = buf_finish(&b, data, len);
-  if (rc == LM_ERANGE) rc = lm__fail(LM_ERANGE, "%s: larger than 4 GiB: not supported", path);
+  if (rc == LM_ERANGE)
+    rc = lm__fail(LM_ERANGE, "%s: larger than the limit of %llu bytes (--max-input-bytes)", path,
+                  (unsigned long long)max);
   if (rc == LM_ENOMEM) rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
   free(b.p);
   return rc;
@@ -166,22 +193,23 @@ static int is_fold(const char *name) {
   "cannot hold; convert one fold)"
 
 static int read_member(struct archive *a, struct archive_entry *e, const char *path,
-                       const char *name, uint8_t **data, size_t *len) {
-  char nm[64];
+                       const char *name, uint64_t max, uint8_t **data, size_t *len) {
+  char nm[64], disp[800];
   lm__printable_utf8(nm, sizeof nm, name);
+  snprintf(disp, sizeof disp, "%s:%s", path, nm);
   size_t hint = 0;
   if (archive_entry_size_is_set(e)) {
     int64_t size = archive_entry_size(e);
-    if (size < 0 || (uint64_t)size > SM_MAX_BYTES)
-      return lm__fail(LM_ERANGE, "%s:%s: member of %lld bytes: larger than 4 GiB is not supported",
-                      path, nm, (long long)size);
+    if (size < 0 || (uint64_t)size > max)
+      return lm__fail(LM_ERANGE, "%s: member of %lld bytes: larger than the limit of %llu bytes "
+                      "(--max-input-bytes)", disp, (long long)size, (unsigned long long)max);
     hint = (uint64_t)size >= SM_FIRST_CHUNK ? SM_FIRST_CHUNK : (size_t)size + 1;
   }
-  sm_buf b = {0};
+  sm_buf b = {.max = max};
   int rc = LM_OK;
   for (;;) {
     if ((rc = buf_grow(&b, hint))) break;
-    la_ssize_t r = archive_read_data(a, b.p + b.n, b.cap - b.n);
+    la_ssize_t r = archive_read_data(a, b.p + b.n, buf_room(&b));
     if (r < 0) {
       const char *why = archive_error_string(a);
       rc = lm__fail(LM_EFORMAT, "%s: corrupt archive: member %s: %s", path, nm,
@@ -190,21 +218,23 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
     }
     if (r == 0) break;
     b.n += (size_t)r;
-    if (b.n > SM_MAX_BYTES) {
+    if (b.n > max) {
       rc = LM_ERANGE;
       break;
     }
+    if ((rc = buf_head_check(&b, disp))) break;
   }
   if (rc == LM_OK) rc = buf_finish(&b, data, len);
   if (rc == LM_ERANGE)
-    rc = lm__fail(LM_ERANGE, "%s:%s: member larger than 4 GiB: not supported", path, nm);
+    rc = lm__fail(LM_ERANGE, "%s: member larger than the limit of %llu bytes (--max-input-bytes)",
+                  disp, (unsigned long long)max);
   if (rc == LM_ENOMEM) rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
   free(b.p);
   return rc;
 }
 
-static int read_archive(const char *path, const char *member, uint8_t **data, size_t *len,
-                        char **chosen, int *not_tar) {
+static int read_archive(const char *path, const char *member, uint64_t max, uint8_t **data,
+                        size_t *len, char **chosen, int *not_tar) {
   char list[800];
   sm_list *names = calloc(1, sizeof *names);
   struct archive *a = archive_read_new();
@@ -226,6 +256,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
   char *cand_name = NULL;
   size_t ncand = 0, nfolds = 0;
   int found = 0, rc = LM_OK, headers = 0;
+  uint64_t declared = 0; /* the members' sizes so far, as their headers declare them */
   *not_tar = 0;
   const char *want = member ? strip_dot_slash(member) : NULL;
 
@@ -250,6 +281,18 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
       goto out;
     }
     headers++;
+    /* Reading on decompresses this member's bytes (to skip or to keep them): refuse here when
+     * the archive would expand past twice the model limit. */
+    if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+      declared += (uint64_t)archive_entry_size(e);
+    if (declared > 2 * max) {
+      char w[64];
+      lm__printable_utf8(w, sizeof w, archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+      rc = lm__fail(LM_ERANGE, "%s: the archive's members add up to more than %llu bytes at member "
+                    "\"%s\" (twice the model limit, --max-input-bytes): refused before "
+                    "decompressing them", path, (unsigned long long)(2 * max), w);
+      goto out;
+    }
     if (archive_entry_filetype(e) != AE_IFREG) continue;
     const char *raw = archive_entry_pathname(e);
     const char *name = strip_dot_slash(raw ? raw : "");
@@ -278,7 +321,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
       if (base[0] == '.') continue;
       if (++ncand == 1) {
         /* Probably the model: keep its bytes in case no xgboost-model follows. */
-        if ((rc = read_member(a, e, path, name, &cand, &cand_len))) goto out;
+        if ((rc = read_member(a, e, path, name, max, &cand, &cand_len))) goto out;
         if (!(cand_name = strdup(name))) {
           rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
           goto out;
@@ -289,7 +332,7 @@ static int read_archive(const char *path, const char *member, uint8_t **data, si
       continue;
     }
     /* The requested member, or xgboost-model. */
-    if ((rc = read_member(a, e, path, name, data, len))) goto out;
+    if ((rc = read_member(a, e, path, name, max, data, len))) goto out;
     if (!(*chosen = strdup(name))) {
       rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
       goto out;
@@ -339,7 +382,7 @@ static char *join(const char *dir, const char *name) {
 }
 
 /* Read the regular file at fpath (display name fpath). */
-static int read_plain(const char *fpath, uint8_t **data, size_t *len) {
+static int read_plain(const char *fpath, uint64_t max, uint8_t **data, size_t *len) {
   int fd = open(fpath, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", fpath, strerror(errno));
   struct stat st;
@@ -352,18 +395,19 @@ static int read_plain(const char *fpath, uint8_t **data, size_t *len) {
     close(fd);
     return lm__fail(LM_EIO, "%s: is a directory", fpath);
   }
-  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SM_MAX_BYTES) {
+  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
     close(fd);
-    return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than 4 GiB is not supported", fpath,
-                    (long long)st.st_size);
+    return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than the limit of %llu bytes "
+                    "(--max-input-bytes)", fpath, (long long)st.st_size, (unsigned long long)max);
   }
   uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
-  int rc = read_raw(fd, fpath, NULL, 0, size, data, len);
+  int rc = read_raw(fd, fpath, NULL, 0, size, max, data, len);
   close(fd);
   return rc;
 }
 
-static int read_directory(const char *path, const char *member, uint8_t **data, size_t *len,
+static int read_directory(const char *path, const char *member, uint64_t max, uint8_t **data,
+                          size_t *len,
                           char **display) {
   char list[800];
   if (member) {
@@ -380,7 +424,7 @@ static int read_directory(const char *path, const char *member, uint8_t **data, 
       free(fp);
       return rc;
     }
-    int rc = read_plain(fp, data, len);
+    int rc = read_plain(fp, max, data, len);
     if (rc) {
       free(fp);
       return rc;
@@ -450,7 +494,7 @@ static int read_directory(const char *path, const char *member, uint8_t **data, 
         char *fp = join(path, files[0]); /* the first in sorted order, as the container */
         if (!fp)
           rc = lm__fail(LM_ENOMEM, "%s: out of memory", path);
-        else if ((rc = read_plain(fp, data, len)))
+        else if ((rc = read_plain(fp, max, data, len)))
           free(fp);
         else
           *display = fp;
@@ -469,7 +513,13 @@ static int read_directory(const char *path, const char *member, uint8_t **data, 
 
 int lm__artifact_read(const char *path, const char *member, uint8_t **data, size_t *len,
                       char **display) {
+  return lm__artifact_read_ex(path, member, 0, data, len, display);
+}
+
+int lm__artifact_read_ex(const char *path, const char *member, uint64_t max, uint8_t **data,
+                         size_t *len, char **display) {
   *data = NULL, *len = 0, *display = NULL;
+  if (!max) max = LM_DEFAULT_MAX_INPUT;
   if (!path) return lm__fail(LM_EINVAL, "lm__artifact_read: NULL path");
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
@@ -481,7 +531,7 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
   }
   if (S_ISDIR(st.st_mode)) {
     close(fd);
-    return read_directory(path, member, data, len, display);
+    return read_directory(path, member, max, data, len, display);
   }
   /* Enough of the head to see a compression magic or "ustar" at offset 257. */
   uint8_t head[512];
@@ -499,13 +549,13 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
   }
   int rc;
   if (!is_archive_magic(head, nhead)) {
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > SM_MAX_BYTES) {
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
       close(fd);
-      return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than 4 GiB is not supported", path,
-                      (long long)st.st_size);
+      return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than the limit of %llu bytes "
+                      "(--max-input-bytes)", path, (long long)st.st_size, (unsigned long long)max);
     }
     uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
-    rc = read_raw(fd, path, head, nhead, size, data, len);
+    rc = read_raw(fd, path, head, nhead, size, max, data, len);
     close(fd);
     if (rc) return rc;
     if (!(*display = strdup(path))) {
@@ -523,13 +573,13 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
     return lm__fail(LM_EINVAL, "%s: empty member name", path);
   char *chosen = NULL;
   int not_tar = 0;
-  if ((rc = read_archive(path, member, data, len, &chosen, &not_tar))) {
+  if ((rc = read_archive(path, member, max, data, len, &chosen, &not_tar))) {
     /* Compressed, but no tar inside: a compressed raw model file (joblib.dump(…, compress=…)),
      * read as it is; the importer decompresses it (joblib.c). */
     if (!not_tar || member) return rc;
     int fd2 = open(path, O_RDONLY | O_CLOEXEC);
     if (fd2 < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
-    rc = read_raw(fd2, path, NULL, 0, 0, data, len);
+    rc = read_raw(fd2, path, NULL, 0, 0, max, data, len);
     close(fd2);
     if (rc) return rc;
     if (!(*display = strdup(path))) {

@@ -29,6 +29,8 @@
 
 #include "formats/import/import.h"
 #include "formats/import/joblib.h"
+#include "formats/objective.h"
+#include "base/cursor.h"
 #include "base/error.h"
 
 
@@ -80,6 +82,46 @@ static enum sniffed sniff(const uint8_t *d, size_t n) {
   if (n >= 5 && memcmp(d, "tree", 4) == 0 && (d[4] == '\n' || d[4] == '\r')) return SNIFF_LIGHTGBM;
   if (n >= 8 && memcmp(d, "\x12\x01\0\0\0\0\0\0", 8) == 0) return SNIFF_NDARRAY; /* magic 0x112 */
   return SNIFF_BINARY_OLD;
+}
+
+/* The first bytes of an input (issue 18 finding 10): can they start a model in any format read
+ * here? Called by the artifact reader (sagemaker.c) once LM_SNIFF_HEAD bytes have arrived, so an
+ * input that is no model (a member of a gigabyte of zeros, /dev/zero) is refused after 64 KiB,
+ * not after reading it whole. Only what the bytes seen already decide is refused: a format with
+ * a magic or a JSON/UBJSON opening is read on (the importer judges it whole); whitespace only is
+ * no model; and the fallback, XGBoost's headerless legacy binary, must start with its 136-byte
+ * LearnerModelParam (major version at most 3, a class count in range) followed by the name of an
+ * objective XGBoost knows, as xgboost_bin.c requires. */
+int lm__sniff_head(const uint8_t *d, size_t n, const char *name) {
+  enum sniffed s = sniff(d, n);
+  if (s == SNIFF_EMPTY)
+    return lm__fail(LM_ENOMODEL, "%s: no model in it: its first %zu bytes are whitespace "
+                    "(refused before reading on)", name, n);
+  if (s != SNIFF_BINARY_OLD || n < 136 + 8 + 64) return LM_OK;
+  uint32_t major = lm__le32(d + 20);
+  int32_t ncls = lm__le_i32(d + 8);
+  uint64_t ol = lm__le64(d + 136);
+  char why[160], on[65] = "";
+  if (major > 3) {
+    snprintf(why, sizeof why, "byte 20: learner_model_param.major_version: %u is no XGBoost "
+             "version", major);
+  } else if (ncls < 0 || ncls > (1 << 20)) {
+    snprintf(why, sizeof why, "byte 8: learner_model_param.num_class: value %d out of range", ncls);
+  } else if (ol > 64 || memchr(d + 144, 0, (size_t)ol)) {
+    snprintf(why, sizeof why, "byte 136: objective: a name of %llu bytes is no objective",
+             (unsigned long long)ol);
+  } else {
+    memcpy(on, d + 144, (size_t)ol);
+    on[ol] = 0;
+    if (lm__objective_by_name(on)) return LM_OK;
+    char b[64];
+    snprintf(why, sizeof why, "byte 136: objective: unknown objective \"%s\"",
+             lm__printable_utf8(b, sizeof b, on));
+  }
+  return lm__fail(LM_ENOMODEL,
+                  "%s: unrecognised bytes (%02x %02x %02x %02x …), not a model in any format "
+                  "lmconvert reads (as an old XGBoost legacy binary model without header, %s); "
+                  "refused after its first %zu bytes", name, d[0], d[1], d[2], d[3], why, n);
 }
 
 /* XXH64 (seed 0) of the file's bytes, streamed. */
@@ -183,7 +225,8 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
   uint8_t *data = NULL;
   size_t len = 0;
   char *name = NULL;
-  int rc = lm__artifact_read(path, opts ? opts->member : NULL, &data, &len, &name);
+  int rc = lm__artifact_read_ex(path, opts ? opts->member : NULL,
+                                opts ? opts->max_input_bytes : 0, &data, &len, &name);
   if (rc) return rc;
 
   switch (sniff(data, len)) {

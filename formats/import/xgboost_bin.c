@@ -360,6 +360,10 @@ static int read_model(xb *c) {
   if (ntgt > XB_MAX_OUTPUTS)
     return lm__cur_fail_at(&c->k, LM_ERANGE, h + 28, "learner_model_param.num_target",
                            "value %u out of range [0, %u]", ntgt, XB_MAX_OUTPUTS);
+  if (nf > LMF_MAX_FEATURES)
+    return lm__cur_fail_at(&c->k, LM_ERANGE, h + 4, "learner_model_param.num_feature",
+                           "value %u out of range [0, %u] (lmrt's limit on features)", nf,
+                           LMF_MAX_FEATURES);
   if (ntgt == 0) ntgt = 1; /* before 1.6: no num_target, one target */
   snprintf(ir->source_version, sizeof ir->source_version, "%u.%u", major, minor);
   snprintf(ir->source_format, sizeof ir->source_format, "xgboost-binary");

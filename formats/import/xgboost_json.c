@@ -606,7 +606,7 @@ static int parse_model(xj *c, json_object *root) {
   int64_t nf, ncls, ntgt;
   if ((rc = lm__xj_get_field(c, learner, "learner", "learner_model_param", json_type_object, 1,
                              &lmp)) ||
-      (rc = lm__xj_field_str_int(c, lmp, mp, "num_feature", 1, 0, 0, UINT32_MAX, &nf)) ||
+      (rc = lm__xj_field_str_int(c, lmp, mp, "num_feature", 1, 0, 0, LMF_MAX_FEATURES, &nf)) ||
       (rc = lm__xj_field_str_int(c, lmp, mp, "num_class", 0, 0, 0, XJ_MAX_OUTPUTS, &ncls)) ||
       (rc = lm__xj_field_str_int(c, lmp, mp, "num_target", 0, 1, 0, XJ_MAX_OUTPUTS, &ntgt)) ||
       (rc = lm__xj_get_field(c, lmp, mp, "base_score", json_type_string, 1, &bs)) ||

@@ -36,6 +36,24 @@ int lm__xj_parse_base_score(xj *c, json_object *v, const char *path) {
     char *end = NULL;
     float f = strtof(q, &end);
     if (end == q) goto bad;
+    if (!isfinite(f)) {
+      /* XGBoost 1.7's from_chars reads no "inf" or "nan" spelling: the parameter keeps its
+       * default 0.5 (checked with xgboost 1.7.4: "inf", "-inf", "NaN", "Infinity" load and
+       * predict as base_score 0.5). A number too large for float32 ("1e39") it reads as inf,
+       * which makes every prediction inf or NaN (or fails the logistic objective's check): refused. */
+      const char *t = q + (*q == '+' || *q == '-');
+      if (*t == 'i' || *t == 'I' || *t == 'n' || *t == 'N') {
+        f = 0.5f;
+      } else {
+        char num[48];
+        size_t k = (size_t)(end - q) < sizeof num - 1 ? (size_t)(end - q) : sizeof num - 1;
+        memcpy(num, q, k);
+        num[k] = 0;
+        return lm__xj_fail(c, LM_ERANGE, path,
+                           "%s overflows float32 (XGBoost reads it as %sinf: every prediction would "
+                           "be inf or NaN)", lm__printable_utf8(b, sizeof b, num), f < 0 ? "-" : "");
+      }
+    }
     q = end;
     while (lm__xj_is_space(*q)) q++;
     if (n == cap) {
@@ -79,7 +97,14 @@ int lm__xj_apply_base_scores(xj *c, const lm_objective *o) {
   int differ = 0;
   for (size_t g = 1; g < n; g++) differ |= memcmp(&c->bases[g], &c->bases[0], sizeof(float)) != 0;
   ir->base_score = c->bases[0];
-  if (!differ) return LM_OK;
+  if (!differ) {
+    float m = lm__base_margin(o, ir->base_score);
+    if (!isfinite(m))
+      return lm__xj_fail(c, LM_ERANGE, path, "%g has no finite margin under %s (%s; XGBoost "
+                         "refuses it or predicts inf/NaN)", (double)ir->base_score, o->name,
+                         o->base_xform == LM_BASE_LOGIT ? "must be in (0, 1)" : o->base_xform == LM_BASE_LOG ? "must be > 0" : "not finite");
+    return LM_OK;
+  }
   if (ir->booster == LM_BOOSTER_GBLINEAR)
     return lm__xj_fail(c, LM_EUNSUPPORTED, path,
                        "per-output base scores that differ (version %s) with gblinear are not "

@@ -8,10 +8,11 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import time
 
-from srv_harness import (SRC, Server, check, csv_rows, infer_body, metric, recv_all, rss_kb,
-                         status_of)
+from srv_harness import (BIN, SRC, Server, check, csv_rows, infer_body, metric, recv_all, rss_kb,
+                         run, status_of)
 
 
 def hardening(tmp, conv, fx, ex, reg):
@@ -255,3 +256,43 @@ def hardening(tmp, conv, fx, ex, reg):
               f"bare LF in a chunk-size line: 400 at once ({status_of(out)}, {dt:.2f} s)")
     finally:
         s7.stop()
+
+    # ---- 7: a tiny model declaring many features: refused at load past --max-features (default
+    # 2^20), named in the log and in readiness, quickly and without memory growth; served when
+    # the operator raises the limit. (Before: a 1 KB file declaring 2^29 features took 3.5 min
+    # and 8.4 GB; lmconvert and the verifier now stop at 2^24, tests/test_lmf.c.)
+    wide_dir = os.path.join(tmp, "wide")
+    os.mkdir(wide_dir)
+    with open(os.path.join(fx, "reg_squarederror/model.json")) as f:
+        j = json.load(f)
+    j["learner"]["learner_model_param"]["num_feature"] = str(1 << 21)
+    j["learner"].pop("feature_names", None)
+    j["learner"].pop("feature_types", None)
+    wide_json = os.path.join(tmp, "wide.json")
+    with open(wide_json, "w") as f:
+        json.dump(j, f)
+    run(conv, "-q", wide_json, "-o", os.path.join(wide_dir, "wide.lm"))
+    shutil.copyfile(ex, os.path.join(wide_dir, "example.lm"))
+    t0 = time.time()
+    s8 = Server(wide_dir, "--threads", "2")
+    try:
+        dt = time.time() - t0
+        st, b = s8.json("GET", "/v2/health/ready")
+        rej = [json.loads(l) for l in s8.logs().splitlines() if '"model rejected"' in l]
+        check(st == 503 and b.get("not_loaded") == ["wide"] and len(rej) == 1 and
+              rej[0]["error"] == "META.num_features 2097152 exceeds --max-features 1048576" and
+              rej[0]["file"].endswith("wide/wide.lm"),
+              f"2^21 features refused by default, named: {st} {b} {rej}")
+        rss = rss_kb(s8.p.pid)
+        check(dt < 5 and rss < 100000, f"refused quickly, small: {dt:.2f} s, RSS {rss} kB")
+        check(s8.json("GET", "/v2/models/example/ready")[0] == 200, "the other model is served")
+    finally:
+        s8.stop()
+    s8 = Server(wide_dir, "--threads", "1", "--max-features", "2097152")
+    try:
+        check(s8.json("GET", "/v2/models/wide/ready")[0] == 200, "--max-features 2097152: served")
+    finally:
+        s8.stop()
+    r = subprocess.run([f"{BIN}/lmserve", "--models", wide_dir, "--max-features", "16777217"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "--max-features" in r.stderr, f"--max-features above 2^24: usage error")

@@ -36,6 +36,9 @@ from srv_harness import Server, fixtures, summary
 
 def main():
     fix = fixtures()
+    if os.environ.get("LS_ONLY") == "hardening":
+        srv_limits.hardening(fix.tmp, fix.conv, fix.fx, fix.ex, fix.reg)
+        return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
         srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
         srv_metrics.observability(fix.tmp, fix.ex, fix.reg)

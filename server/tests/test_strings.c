@@ -2,11 +2,14 @@
  * test_strings.c — strings lmserve did not write itself never break its outputs (issue 18,
  * finding 13). Table-driven checks of the two escapers (ls_json_escape for JSON: responses,
  * model metadata, logs; ls_prom_escape for Prometheus label values) and of the UTF-8 check the
- * request parser uses; then end to end: a real .lm file whose META objective string is patched
- * to a quote, a newline and a Prometheus line ("\"}\nlmserve_ready 0", checksums recomputed so
- * the verifier accepts it) is loaded, and the model metadata (JSON), /metrics (no injected line)
- * and the "model loaded" log line (one JSON object per line) are checked; a model name that is
- * not a file-name stem is refused. Run by `make check` (check-server), also under ASan.
+ * request parser uses; then end to end, with a real .lm file patched (checksums recomputed):
+ * an objective string carrying a quote, a newline and a Prometheus line ("\"}\nlmserve_ready
+ * 0") is refused by the verifier (it must equal the objective id's name: formats/lmf_read.c),
+ * and the "model rejected" log line stays one JSON object; a feature name carrying the same
+ * (feature names may hold control characters: XGBoost accepts any pandas column name) is served,
+ * and the model metadata (JSON), /metrics (no injected line) and the log lines are checked; a
+ * model name that is not a file-name stem is refused. Run by `make check` (check-server), also
+ * under ASan.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +60,11 @@ static const struct {
     {"\x80", 1, 0},  {"\xef\xbf\xbf", 3, 1}, {"\xf4\x8f\xbf\xbf", 4, 1},
 };
 
-/* Rewrite the objective string of the .lm at path (NUL-padded in place) and fix the checksums:
- * the META section's and the table's (XXH3-64, formats/SPEC.md). */
-static int patch_objective(const char *path, const char *obj) {
+/* Rewrite a string of the .lm at path (NUL-padded in place) and fix the checksums: the META
+ * section's and the table's (XXH3-64, formats/SPEC.md). field: the META offset of the string's
+ * pool offset (92 objective, 100 feature names); skip: strings to pass over from there (the
+ * feature name's index). */
+static int patch_str(const char *path, int field, int skip, const char *obj) {
   FILE *f = fopen(path, "r+b");
   if (!f) return -1;
   static unsigned char b[1 << 22];
@@ -78,8 +83,9 @@ static int patch_objective(const char *path, const char *obj) {
     memcpy(&size, e + 16, 8);
     if (kind != 1 || off + size > n) continue;
     uint32_t so;
-    memcpy(&so, b + off + 92, 4);
+    memcpy(&so, b + off + (size_t)field, 4);
     char *old = (char *)b + off + so;
+    for (int k = 0; k < skip; k++) old += strlen(old) + 1;
     size_t ol = strlen(old);
     if (strlen(obj) > ol) break;
     memset(old, 0, ol);
@@ -131,20 +137,25 @@ int main(void) {
   for (size_t i = 0; i < sizeof utf8 / sizeof *utf8; i++)
     CHECK(ls_utf8_valid(utf8[i].s, utf8[i].n) == utf8[i].ok, "utf8 #%zu", i);
 
-  /* A .lm whose objective string carries a quote, a newline and a metric line. */
+  /* A .lm whose objective string carries a quote, a newline and a metric line: refused by the
+   * verifier, logged as one JSON line; the same in a feature name: served, escaped. */
   const char *src = getenv("LM_SRC");
-  char in[4096], model[] = "/tmp/lmserve-strings-XXXXXX", logf[] = "/tmp/lmserve-strings-log-XXXXXX";
-  snprintf(in, sizeof in, "%s/tests/fixtures/xgb/reg_pseudohubererror/model.json", src ? src : ".");
+  char in[4096], model[] = "/tmp/lmserve-strings-XXXXXX", evil_obj[] = "/tmp/lmserve-strings-obj-XXXXXX",
+       logf[] = "/tmp/lmserve-strings-log-XXXXXX";
+  snprintf(in, sizeof in, "%s/examples/model.tar.gz", src ? src : ".");
   int fd = mkstemp(model);
+  close(fd);
+  fd = mkstemp(evil_obj);
   close(fd);
   lm_convert_options o = {0};
   o.quiet = 1;
-  if (lm_convert(in, model, &o) < 0) {
+  if (lm_convert(in, model, &o) < 0 || lm_convert(in, evil_obj, &o) < 0) {
     fprintf(stderr, "test_strings: convert %s: %s\n", in, lm_last_error());
     return 1;
   }
   const char *evil = "\"}\nlmserve_ready 0";
-  CHECK(patch_objective(model, evil) == 0, "patch the objective");
+  CHECK(patch_str(evil_obj, 92, 0, "\"}\nlmserve_up 0") == 0, "patch the objective (15 bytes)");
+  CHECK(patch_str(model, 100, 6, evil) == 0, "patch feature name 6 (driver_acceptance_rate)");
   int lfd = mkstemp(logf);
   int saved = dup(2);
   dup2(lfd, 2);
@@ -153,14 +164,19 @@ int main(void) {
   srv.cfg.max_body = 1 << 20;
   srv.nworkers = 1;
   ls_registry_init(&srv.reg, "/nonexistent", 1);
+  int rc_obj = ls_registry_load_file(&srv.reg, evil_obj, "evilobj");
   int rc = ls_registry_load_file(&srv.reg, model, "evil");
   int rc_bad = ls_registry_load_file(&srv.reg, model, "bad\nname");
   dup2(saved, 2);
   close(saved);
-  CHECK(rc == 0, "the patched model loads (%d: %s)", rc, lm_last_error());
+  ls_slot *so = ls_registry_find(&srv.reg, "evilobj", 7);
+  CHECK(rc_obj != 0 && (!so || !atomic_load(&so->cur)),
+        "a hostile objective string is refused by the verifier");
+  CHECK(rc == 0, "the model with a hostile feature name loads (%d: %s)", rc, lm_last_error());
   CHECK(rc_bad != 0 && !ls_registry_find(&srv.reg, "bad\nname", 8),
         "a model name that is not a file stem is refused");
   unlink(model);
+  unlink(evil_obj);
   CHECK(ls_worker_init(&wk, &srv, 0) == 0, "worker");
   srv.workers = &wk;
   ls_conn c;
@@ -168,8 +184,8 @@ int main(void) {
 
   const char *meta = get(&c, "/v2/models/evil");
   const char *body = strstr(meta, "\r\n\r\n");
-  CHECK(body && strstr(body, "\"objective\":\"\\\"}\\nlmserve_ready 0\"") != NULL,
-        "metadata: objective escaped: %s", body ? body : meta);
+  CHECK(body && strstr(body, ",\"\\\"}\\nlmserve_ready 0\",") != NULL,
+        "metadata: feature name escaped: %s", body ? body : meta);
   CHECK(body && !strchr(body + 4, '\n'), "metadata: no raw newline in the JSON");
 
   const char *mt = strstr(get(&c, "/metrics"), "\r\n\r\n");
@@ -180,28 +196,32 @@ int main(void) {
     if (n >= 13 && memcmp(l, "lmserve_ready", 13) == 0) ready_lines++;
     if (n && l[0] != '#' && memcmp(l, "lmserve_", 8) != 0 && memcmp(l, "process_", 8) != 0)
       bad_lines++;
-    if (strstr(l, "objective=\"\\\"}\\nlmserve_ready 0\"") && strstr(l, "objective=") < l + n)
+    if (strstr(l, "objective=\"binary:logistic\"") && strstr(l, "objective=") < l + n)
       info_ok = 1;
     l = e ? e + 1 : l + n;
   }
   CHECK(ready_lines == 1, "/metrics: exactly one lmserve_ready line (got %d)", ready_lines);
   CHECK(bad_lines == 0, "/metrics: every sample line is a metric (%d are not)", bad_lines);
-  CHECK(info_ok, "/metrics: the objective label value is escaped");
+  CHECK(info_ok, "/metrics: the objective label is the verified name");
 
   FILE *lf = fdopen(lfd, "r");
   rewind(lf);
   char line[4096];
-  int loaded = 0, lines = 0, json_lines = 0;
+  int loaded = 0, rejected = 0, lines = 0, json_lines = 0;
   while (fgets(line, sizeof line, lf)) {
     lines++;
     size_t l = strlen(line);
     json_lines += line[0] == '{' && l >= 2 && line[l - 2] == '}';
-    if (strstr(line, "\"model loaded\"") && strstr(line, "\"objective\":\"\\\"}\\nlmserve_ready 0\""))
+    if (strstr(line, "\"model loaded\"") && strstr(line, "\"objective\":\"binary:logistic\""))
       loaded = 1;
+    if (strstr(line, "\"model rejected\"") && strstr(line, "\"model\":\"evilobj\"") &&
+        strstr(line, "META objective string at META offset"))
+      rejected = 1;
   }
   fclose(lf);
   unlink(logf);
-  CHECK(loaded, "the model loaded log line carries the escaped objective");
+  CHECK(loaded, "the model loaded log line carries the objective");
+  CHECK(rejected, "the hostile objective's rejection is logged, naming the field");
   CHECK(lines > 0 && lines == json_lines, "every log line is one JSON object (%d of %d)",
         json_lines, lines);
 

@@ -260,6 +260,16 @@ def main():
     for name, data in archives.items():
         put("artifact", name, data)
     put("artifact", "raw.json", b'{"learner":{}}')
+    # issue 18 finding 10: members whose first 64 KiB can start no model (refused at the head)
+    # and one whose head passes (a headerless legacy binary start) but that ends early
+    head_seeds = {
+        "zeros_member.tar.gz": gzip.compress(tar_bytes([("xgboost-model", bytes(100 << 10))]), 9, mtime=0),
+        "spaces_member.tar.gz": gzip.compress(tar_bytes([("xgboost-model", b" " * (100 << 10))]), 9, mtime=0),
+        "legacy_head_member.tar.gz": gzip.compress(tar_bytes([("xgboost-model", bytes(136) + struct.pack("<Q", 16) + b"reg:squarederror" + bytes(80 << 10))]), 9, mtime=0),
+    }
+    for name, data in head_seeds.items():
+        put("artifact", name, data)
+        put("import_any", name, data)
 
     # ---- LightGBM text ---------------------------------------------------------------------
     lgbdir = os.path.join(SHARED, "lightgbm")
