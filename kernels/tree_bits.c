@@ -152,13 +152,15 @@ int lm__bits_eligible(const lmf_view *v) {
   return ok;
 }
 
-/* 16-ary levels of a feature with K thresholds: sizes (floats, multiples of 16), top first. */
-static uint32_t lm__levels(uint32_t K, uint32_t size[4]) {
+/* 16-ary levels of a feature with K thresholds: sizes (floats, multiples of 16), top first;
+ * at least min_h levels (a level of 16 NaN-padded floats above a single group: its top entry
+ * is the group's last, so the search is unchanged). */
+static uint32_t lm__levels(uint32_t K, uint32_t size[4], uint32_t min_h) {
   uint32_t tmp[4], h = 0, s = (K + 1 + 15) & ~15u;
   for (;;) {
     tmp[h++] = s;
-    if (s <= 16) break;
-    s = ((s / 16) + 15) & ~15u;
+    if (s <= 16 && h >= min_h) break;
+    s = s <= 16 ? 16 : ((s / 16) + 15) & ~15u;
   }
   for (uint32_t i = 0; i < h; i++) size[i] = tmp[h - 1 - i];
   return h;
@@ -285,11 +287,14 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   uint32_t np = (V + 127) / 128; /* register pairs: 1–8, 5 and 7 rounded up (tree_bits.h) */
   if (np == 5 || np == 7) np++;
   const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
+  /* every used feature on one column (≤ 254 thresholds): single rows search each in exactly two
+   * 16-ary levels, without a loop or a branch per feature (lm__bin_row) */
+  const uint32_t two = V == U ? 2 : 1;
   /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
   size_t n_thr = 0;
   for (uint32_t f = 0; f < F; f++)
     if (sc.used[f]) {
-      uint32_t sz[4], h = lm__levels(sc.K[f], sz), L = 1;
+      uint32_t sz[4], h = lm__levels(sc.K[f], sz, two), L = 1;
       while ((1u << L) - 1 < sc.K[f]) L++;
       for (uint32_t i = 0; i < h; i++) n_thr += sz[i];
       n_thr += (1u << L) < 32 ? 32 : 1u << L;
@@ -322,7 +327,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->block = blk;
   b->block_bytes = sz;
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
-  b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64;
+  b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64, b->two = two == 2;
   uint8_t *parts[9], *q = blk;
   for (int i = 0; i < 9; i++) {
     parts[i] = q;
@@ -353,7 +358,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     uint32_t sz4[4];
     u->f = f, u->col = col, u->K = sc.K[f];
     u->nseg = u->K ? (u->K + LM_BITS_SEG - 1) / LM_BITS_SEG : 1;
-    u->h = lm__levels(u->K, sz4);
+    u->h = lm__levels(u->K, sz4, two);
     u->L = 1;
     while ((1u << u->L) - 1 < u->K) u->L++;
     if (u->L > b->max_L) b->max_L = u->L;

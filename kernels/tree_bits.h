@@ -143,6 +143,8 @@ typedef struct lm__bits {
                             (NODE_F64 × the tree's weight, as the reference forms them), which
                             the kernels add in double (tree_bits_deep_avx512.c) */
   uint32_t lgbm;         /* decision 1: always records (every depth), leaves in recleaf64 */
+  uint32_t two;          /* every used feature has one column and exactly two 16-ary levels
+                            (h = 2, K ≤ 254): lm__bin_row's loop without branches */
   uint32_t *group;       /* n_trees: output of each tree */
   uint8_t *lut;          /* 3 × 128 bytes: for the 7 decision bits of a depth-3 subtree, its
                             exit e (0–7), 8e, and the shift 7 + 7e */

@@ -31,11 +31,23 @@
  * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
  * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
  * columns (tree_bits.h). */
-static inline void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
+LM__AI void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
   /* locals: the byte stores below could alias b's fields for all the compiler knows */
   const uint32_t U = b->n_used;
   const float *thr = b->thr;
   const lm__bits_feat *feat = b->feat;
+  if (b->two) { /* one column per feature (column i), two levels: no branch on the data */
+    for (uint32_t i = 0; i < U; i++) {
+      const lm__bits_feat *u = &feat[i];
+      float x = row[u->f];
+      __m512 xb = _mm512_set1_ps(x);
+      unsigned c = (unsigned)_mm_popcnt_u32(
+          _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[0]), xb, _CMP_LE_OQ));
+      c = 16 * c + (unsigned)_mm_popcnt_u32(
+                       _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[1] + 16 * c), xb, _CMP_LE_OQ));
+      tbl[i] = (uint8_t)(x != x ? 255u : c);
+    }
+  } else
   for (uint32_t i = 0; i < U; i++) {
     const lm__bits_feat *u = &feat[i];
     float x = row[u->f];
