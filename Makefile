@@ -200,7 +200,7 @@ clean:
 -include server/server.mk
 -include deploy/deploy.mk
 
-# Man pages from README.md's manual sections (docs/man/man.mk: make man; make install also
+# Man pages from the manual pages under docs/ (docs/man/man.mk: make man; make install also
 # installs them under $(PREFIX)/share/man; make uninstall; check-man, run by make check).
 -include docs/man/man.mk
 

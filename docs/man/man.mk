@@ -1,8 +1,9 @@
-# docs/man/man.mk — man pages rendered from README.md's manual sections (included by the top
+# docs/man/man.mk — man pages rendered from the manual pages under docs/ (included by the top
 # Makefile):
 #
 #   make man           build/man/lmconvert.1, lmscore.1, lminfo.1, lmserve.8
-#                      (docs/man/readme2man.py; README.md is the one source)
+#                      (docs/man/readme2man.py; docs/lmconvert.md, lmscore.md, lminfo.md and
+#                      lmserve.md are the one source, with docs/tools.md and docs/csv.md)
 #   make install       also installs them under $(MANDIR) (default $(PREFIX)/share/man)
 #   make uninstall     removes exactly what `make install` put there (the files below and the
 #                      top Makefile's install list), and no directory
@@ -23,9 +24,10 @@ DEBS += man-db groff-base
 .PHONY: man install-man uninstall check-man
 man: $(MAN_PAGES)
 
-$(BUILD)/man/%: README.md docs/man/readme2man.py include/lmrt.h
+MAN_SRC   := docs/lmconvert.md docs/lmscore.md docs/lminfo.md docs/lmserve.md docs/tools.md docs/csv.md
+$(BUILD)/man/%: $(MAN_SRC) docs/man/readme2man.py include/lmrt.h
 	@mkdir -p $(@D)
-	/usr/bin/python3 docs/man/readme2man.py README.md $@
+	/usr/bin/python3 docs/man/readme2man.py docs $@
 
 install: install-man
 install-man: $(MAN_PAGES)

@@ -1,16 +1,18 @@
 #!/usr/bin/python3
-"""readme2man.py — render the tools' manual sections of README.md into man pages, so that the
-README is the one source of lmconvert(1), lmscore(1), lminfo(1) and lmserve(8).
+"""readme2man.py — render the tools' manual pages under docs/ into man pages, so that
+docs/lmconvert.md, docs/lmscore.md, docs/lminfo.md and docs/lmserve.md are the one source of
+lmconvert(1), lmscore(1), lminfo(1) and lmserve(8).
 
-    /usr/bin/python3 docs/man/readme2man.py README.md build/man/lmscore.1
+    /usr/bin/python3 docs/man/readme2man.py docs build/man/lmscore.1
 
-The page's name and section come from the output file name. The text is the README section
-"### NAME" (up to the next "---" rule or "###" heading): each "#### TITLE" becomes .SH TITLE,
-paragraphs .PP, indented code blocks .nf/.fi, "`option`" followed by ": text" lines and tables
-.TP entries, "- " bullets .IP; `code`, **bold**, *italic* and [links](...) become \\fB, \\fI and
-plain text. Added to every page: CONVENTIONS (the README paragraph "Common to all four"),
-for lmscore(1) CSV INPUT (the "### CSV input" section), and SEE ALSO. Standard library only, no
-network; the output is plain man(7) roff that `man -l` renders.
+The page's name and section come from the output file name. The text is DOCS/NAME.md from its
+"## NAME" heading up to the next "---" rule (or a "# " title, or the end): each "## TITLE"
+becomes .SH TITLE ("### " .SS), paragraphs .PP, indented code blocks .nf/.fi, "`option`"
+followed by ": text" lines and tables .TP entries, "- " bullets .IP; `code`, **bold**, *italic*
+and [links](...) become \\fB, \\fI and plain text. Added to every page: CONVENTIONS (the
+paragraph "Common to all four" of DOCS/tools.md), for lmscore(1) CSV INPUT (DOCS/csv.md after
+its title), and SEE ALSO. Standard library only, no network; the output is plain man(7) roff
+that `man -l` renders. (The name is historical: the pages were sections of README.md.)
 """
 import os
 import re
@@ -23,18 +25,31 @@ CHARS = {"—": r"\(em", "–": r"\(en", "…": "...", "≥": r"\(>=", "≤": r"
          "’": "'", "“": '"', "”": '"'}
 
 
-def section(lines, title):
-    """Lines of the README section '### title' up to the next '---' or '### '."""
+def manual(lines, path):
+    """Lines of a manual page: from '## NAME' up to the next '---' rule or '# ' title."""
     try:
-        start = lines.index("### " + title) + 1
+        start = lines.index("## NAME")
     except ValueError:
-        sys.exit(f"readme2man: README.md has no section '### {title}'")
+        sys.exit(f"readme2man: {path} has no section '## NAME'")
+    return body_until_rule(lines[start:])
+
+
+def body_until_rule(lines):
+    """Lines up to the next '---' rule or '# ' title."""
     out = []
-    for line in lines[start:]:
-        if line.strip() == "---" or line.startswith("### ") or line.startswith("## "):
+    for line in lines:
+        if line.strip() == "---" or line.startswith("# "):
             break
         out.append(line)
     return out
+
+
+def read_lines(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().split("\n")
+    except OSError as e:
+        sys.exit(f"readme2man: {path}: {e.strerror}")
 
 
 def esc(text):
@@ -109,7 +124,7 @@ def cells(row):
 
 
 def render(lines, out):
-    """Markdown lines (one README section) to roff, appended to out."""
+    """Markdown lines (a manual page's sections) to roff, appended to out."""
     i, para = 0, []
 
     def flush():
@@ -120,9 +135,13 @@ def render(lines, out):
 
     while i < len(lines):
         line = lines[i]
-        if line.startswith("#### "):
+        if line.startswith("## "):
             flush()
-            out.append(".SH " + esc(line[5:].strip().upper()))
+            out.append(".SH " + esc(line[3:].strip().upper()))
+            i += 1
+        elif line.startswith("### "):
+            flush()
+            out.append(".SS " + esc(line[4:].strip()))
             i += 1
         elif not line.strip():
             flush()
@@ -182,48 +201,52 @@ def render(lines, out):
 
 def main():
     if len(sys.argv) != 3:
-        sys.exit("usage: readme2man.py README.md OUT/NAME.SECTION")
-    readme, dest = sys.argv[1], sys.argv[2]
+        sys.exit("usage: readme2man.py DOCS_DIR OUT/NAME.SECTION")
+    docs, dest = sys.argv[1], sys.argv[2]
     name, _, sec = os.path.basename(dest).rpartition(".")
     if PAGES.get(name) != sec:
         sys.exit(f"readme2man: no page {name}({sec}); pages: " +
                  ", ".join(f"{k}({v})" for k, v in PAGES.items()))
-    with open(readme, encoding="utf-8") as f:
-        lines = f.read().split("\n")
+    page = os.path.join(docs, name + ".md")
+    lines = read_lines(page)
     version = "?"
-    here = os.path.dirname(os.path.abspath(readme))
+    here = os.path.dirname(os.path.abspath(docs))
     try:
         with open(os.path.join(here, "include", "lmrt.h"), encoding="utf-8") as f:
             m = re.search(r'#define LM_VERSION_STRING "([^"]*)"', f.read())
             version = m.group(1) if m else "?"
     except OSError:
         pass
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", os.stat(readme).st_mtime))
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", os.stat(page).st_mtime))
     date = time.strftime("%Y-%m-%d", time.gmtime(epoch))
-    body = section(lines, name)
-    out = ['.\\" Generated from README.md by docs/man/readme2man.py: edit the README, not this file.',
+    body = manual(lines, page)
+    out = [f'.\\" Generated from docs/{name}.md by docs/man/readme2man.py: edit that file, not this one.',
            f'.TH {name.upper()} {sec} "{date}" "lmrt {version}" "lmrt manual"']
     render(body, out)
     # NAME must read "name \- description" for whatis and apropos
     for k, l in enumerate(out):
         if l.startswith(name + r" \(em "):
             out[k] = name + r" \- " + l[len(name) + 6:]
-    common = [l for l in lines if l.startswith("Common to all four")]
+    tools = read_lines(os.path.join(docs, "tools.md"))
+    common = [l for l in tools if l.startswith("Common to all four")]
     if common:
-        start = lines.index(common[0])
+        start = tools.index(common[0])
         para = []
-        for l in lines[start:]:
+        for l in tools[start:]:
             if not l.strip():
                 break
             para.append(l)
         out.append(".SH CONVENTIONS")
         render(para, out)
     if name == "lmscore":
+        csv = read_lines(os.path.join(docs, "csv.md"))
+        if csv and csv[0].startswith("# "):
+            csv = csv[1:]
         out.append(".SH CSV INPUT")
-        render(section(lines, "CSV input"), out)
+        render(body_until_rule(csv), out)
     others = [f"\\fB{k}\\fR({v})" for k, v in PAGES.items() if k != name]
     out.append(".SH SEE ALSO")
-    out.append(", ".join(others) + ", and README.md of lmrt.")
+    out.append(", ".join(others) + ", and the docs/ directory of lmrt (docs/" + name + ".md).")
     os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
     tmp = dest + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
