@@ -54,7 +54,7 @@ TOOL_COMMON_OBJ := $(TOOL_COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all lib tools test check check-san check-install check-layers run install deps fixtures clean
+.PHONY: all lib tools test check check-san check-install check-layers check-docs run install deps fixtures clean
 all: lib tools
 
 lib: $(BUILD)/lib/liblmrt.a $(BUILD)/lib/liblmrt.so $(BUILD)/lib/liblmconvert.a \
@@ -113,6 +113,14 @@ check: all $(TESTS) check-layers
 check-layers: lib
 	@/usr/bin/python3 tests/check_layers.py --lib-dir $(BUILD)/lib --self-test
 	@/usr/bin/python3 tests/check_layers.py --lib-dir $(BUILD)/lib
+
+# The documentation (tests/check_docs.py, docs/testing.md): README.md's first lines and size,
+# links that stay inside the repository, and the README's quick start run verbatim against the
+# built programs (the served predictions must equal examples/expected.csv).
+DEBS += curl
+check: check-docs
+check-docs: all
+	@/usr/bin/python3 tests/check_docs.py --bin $(BUILD)/bin
 
 check-san:
 	$(MAKE) BUILD=build/san SAN=1 check
