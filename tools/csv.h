@@ -1,7 +1,7 @@
 /*
  * csv.h — the one reader of feature rows for the command-line tools: lmscore reads its input
  * and --check's expected outputs with it, lmconvert its --selftest rows, and the tests their
- * fixtures. Every rule about what a row file may look like lives here (README "CSV input").
+ * fixtures. Every rule about what a row file may look like lives here (docs/csv.md).
  *
  * Values: each field is parsed as a double with strtod, which must consume the whole field;
  * spaces and tabs around it are allowed. Missing values: an empty field, `nan`, `NaN`, `NA`

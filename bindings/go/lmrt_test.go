@@ -180,7 +180,7 @@ func loadFixtures(t testing.TB) []*fixture {
 }
 
 // compare: bit-identical for tree models; gblinear within 1e-6 relative (its SIMD dot product
-// sums in a different order than XGBoost's, see README Parity).
+// sums in a different order than XGBoost's, see docs/parity.md).
 func compare(t *testing.T, f *fixture, what string, got, want []float32) (bitexact int) {
 	t.Helper()
 	if len(got) != len(want) {
