@@ -195,9 +195,58 @@ def build(case):
     return name, F, k, pred
 
 
+def bad_variants():
+    """Broken model_algo-1 files for the importer's refusals (tests/test_fm.c): each file name
+    says what is wrong; bad/README.txt lists the field the error must name."""
+    F, k = 6, 4
+    rng = np.random.default_rng(99)
+    w0 = np.array([0.25], np.float32)
+    w = rng.normal(0, 0.3, (F, 1)).astype(np.float32)
+    V = rng.normal(0, 0.1, (F, k)).astype(np.float32)
+    good = [("arg:w0_weight", w0), ("arg:w1_weight", w), ("arg:v", V)]
+    meta = lambda **kw: json.dumps({"training_parameters": dict(
+        {"feature_dim": str(F), "num_factors": str(k), "predictor_type": "regressor"}, **kw)}).encode()
+    sym = symbol_json("regressor", "w")
+    vinf = V.copy()
+    vinf[2, 3] = np.inf
+    cases = {
+        "missing-v": ([good[0], good[1]], meta(), sym, "no array named 'arg:v'"),
+        "v-shape": ([good[0], good[1], ("arg:v", V[:5])], meta(), sym, "shape mismatch"),
+        "w1-shape": ([good[0], ("arg:w1_weight", w.reshape(2, 3)), good[2]], meta(), sym,
+                     "'arg:w1_weight' has shape (2, 3)"),
+        "bias-shape": ([("arg:w0_weight", np.zeros(2, np.float32)), good[1], good[2]], meta(), sym,
+                       "'arg:w0_weight' has shape (2,)"),
+        "v-not-finite": ([good[0], good[1], ("arg:v", vinf)], meta(), sym, "arg:v[2, 3] is not finite"),
+        "extra-array": (good + [("arg:extra", w0)], meta(), sym, "unexpected array 'arg:extra'"),
+        "feature-dim": (good, meta(feature_dim="7"), sym, "training_parameters.feature_dim 7"),
+        "num-factors": (good, meta(num_factors="5"), sym, "training_parameters.num_factors 5"),
+        "predictor-mismatch": (good, meta(predictor_type="binary_classifier"), sym,
+                               "does not match the output operator LinearRegressionOutput"),
+        "predictor-unknown": (good, meta(predictor_type="multiclass_classifier"), sym,
+                              "predictor_type 'multiclass_classifier'"),
+    }
+    d = os.path.join(OUT, "bad")
+    os.makedirs(d, exist_ok=True)
+    readme = ["Broken Factorization Machines model_algo-1 files (tests/gen_fm_fixtures.py) and the",
+              "text lmconvert's error must contain for each:", ""]
+    for name, (arrays, m, sy, want) in sorted(cases.items()):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(zip_bytes([("symbol.json", sy), ("params", nd_list(arrays)), ("meta.json", m)]))
+        readme.append("%s\t%s" % (name, want))
+    # float64 weights: the dtype flag is 1 (mshadow kFloat64)
+    b = nd_list(good).replace(struct.pack("<iii", 1, 0, 0) + V.tobytes(),
+                              struct.pack("<iii", 1, 0, 1) + V.astype("<f8").tobytes())
+    with open(os.path.join(d, "v-float64"), "wb") as f:
+        f.write(zip_bytes([("symbol.json", sym), ("params", b), ("meta.json", meta())]))
+    readme.append("v-float64\tdtype float64")
+    with open(os.path.join(d, "README.txt"), "w") as f:
+        f.write("\n".join(readme) + "\n")
+
+
 def main():
     for c in CASES:
         print("%s: %d features, %d factors, %s" % build(c))
+    bad_variants()
     return 0
 
 
