@@ -11,14 +11,14 @@
  * What the file is. NO REAL ARTIFACT WAS AVAILABLE: the layout below is what AWS's public
  * material shows (tests/fixtures/fm/README.md cites each source), and the fixtures are synthetic.
  *  - `model_algo-1` is a ZIP of an MXNet Module checkpoint, like Linear Learner's, but with the
- *    members `symbol.json` (the graph), `params` (an MXNet NDArray list) and `meta.json`: AWS's
- *    own inference code unzips it, renames those two to `model-symbol.json` /
+ *    members `symbol.json` (the graph), `params` (an MXNet NDArray list) and `meta.json`: public
+ *    serving code for SageMaker FM models unzips it, renames those two to `model-symbol.json` /
  *    `model-0000.params` and loads them with mx.module.Module.load(…, label_names=['out_label']),
  *    then reads meta.json's training_parameters.feature_dim.
  *  - params (Module.save_checkpoint: names prefixed `arg:`): `w0_weight` the bias, `w1_weight`
  *    the linear term (num_features, 1), `v` the factors (num_features, num_factors) — the AWS
- *    blog's notebook indexes V[i] and w[i] by feature and concatenates them along axis 1. AWS's
- *    inference code also knows an older naming, `Linear_Plus_Bias_bias` / `Linear_Plus_Bias_weight`
+ *    blog's notebook indexes V[i] and w[i] by feature and concatenates them along axis 1. That
+ *    serving code also knows an older naming, `Linear_Plus_Bias_bias` / `Linear_Plus_Bias_weight`
  *    (1, num_features) with `v` then (num_factors, num_features): accepted, transposed here.
  *  - predictor_type (binary_classifier | regressor, the FM hyperparameter): taken from meta.json's
  *    training_parameters when present (UNCONFIRMED that it is stored there; hyperparameters are
