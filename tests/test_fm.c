@@ -12,8 +12,8 @@
  * (b) Every FM kernel of the registry on random models (k from 1 to 100, so every block and tail
  *     shape; rows dense, sparse, with NaN) against the scalar reference, and the reference
  *     against the formula computed here in long double.
- * (c) lmconvert + lmscore (CSV with empty fields as missing) under LM_ISA=scalar and avx2, and
- *     lminfo's "factors" line.
+ * (c) lmconvert + lmscore (CSV with empty fields as missing) under LM_ISA=scalar and avx2,
+ *     lminfo's "factors" line, and an embedded self-test (lmconvert --selftest) passing there.
  * (d) Refusals: every broken artifact of tests/fixtures/fm/bad/ names its field; the verifier
  *     refuses FM sections with a bad factor count, v offset, size or a non-finite weight.
  */
@@ -254,6 +254,20 @@ static void test_tools(void **state) {
     result_free(&r);
   }
   unsetenv("LM_ISA");
+  /* an embedded self-test (expected values from the scalar reference) passes on every ISA */
+  char *st = tpath("st.lm");
+  r = RUN(NULL, "lmconvert", in, "-o", st, "--selftest", rows);
+  if (r.status != 0) fail_msg("lmconvert --selftest: %s", r.err);
+  result_free(&r);
+  for (int i = 0; i < 2; i++) {
+    putenv((char *)caps[i]);
+    r = RUN(NULL, "lminfo", st, "--selftest");
+    if (r.status != 0 || !strstr(r.out, "self-test:           passed (35 rows"))
+      fail_msg("%s lminfo --selftest: %s%s", caps[i], r.out, r.err);
+    result_free(&r);
+  }
+  unsetenv("LM_ISA");
+  free(st);
   table_free(&want);
   free(in), free(rows), free(exp), free(lm);
 }
