@@ -200,3 +200,14 @@ $(BUILD)/bench/time_linear_blas: tests/time_linear_blas.c $(LIBS_A)
 	$(CC) $(CFLAGS) $(XCFLAGS) -o $@ $< $(LIBS_A) $(CONV_LDLIBS) $(LDLIBS)
 bench-blas: $(BUILD)/bench/time_linear_blas
 	$(BUILD)/bench/time_linear_blas $(BENCH_BLAS_ARGS)
+
+# ---- bench-fm (issue 17): the factorization machine kernels vs OpenBLAS products ----------------
+# tests/time_fm.c times every FM kernel of the registry (single rows and a 1,000-row batch) and
+# two OpenBLAS formulations (dgemm, sgemm) on the same model and rows for k = 8, 32, 64: the
+# numbers behind docs/performance.md's FM paragraph (no product is planned). Separate from lmbench.
+.PHONY: bench-fm
+$(BUILD)/bench/time_fm: tests/time_fm.c $(LIBS_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(XCFLAGS) -o $@ $< $(LIBS_A) $(CONV_LDLIBS) $(LDLIBS)
+bench-fm: $(BUILD)/bench/time_fm
+	$(BUILD)/bench/time_fm

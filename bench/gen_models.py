@@ -92,6 +92,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 import gen_lightgbm_fixtures as lgbfix  # noqa: E402  (LightGBM text writer of the tests)
 import lgbm_reference as lgbref  # noqa: E402
+import gen_fm_fixtures as fmfix  # noqa: E402  (the Factorization Machines artifact writer)
 
 LGBM_REAL = os.path.join(ROOT, "tests", "fixtures", "lightgbm", "real")
 
@@ -152,6 +153,13 @@ ZOO = {
     "lgb-multi5":      dict(kind="lgbm-conv", obj="multi:softprob", f=40, k=5, rounds=60,
                             leaves=31, n=10_000),
 }
+# SageMaker Factorization Machines ("fm"): synthetic model.tar.gz artifacts written by the
+# tests' generator (tests/gen_fm_fixtures.py: no real artifact was available), random weights,
+# k factors over f features; benchmarked on the zoo's dense rows (5% missing). No XGBoost
+# counterpart: lmrt is checked against its scalar reference.
+for _k in (8, 32, 64):
+    ZOO["fm-bin-k%d" % _k] = dict(kind="fm", pred="binary_classifier", f=100, factors=_k)
+ZOO["fm-reg-k32"] = dict(kind="fm", pred="regressor", f=100, factors=32)
 for _d in sorted(os.listdir(LGBM_REAL)) if os.path.isdir(LGBM_REAL) else []:
     if os.path.isfile(os.path.join(LGBM_REAL, _d, "model.txt")):
         ZOO["lgbr-" + _d] = dict(kind="lgbm-real", fixture=_d)
@@ -608,6 +616,33 @@ def build(name, out, rows_written):
                     trainer=tr, parity="xgboost")
     z = ZOO[name]
     kind = z.get("kind", "xgb")
+    if kind == "fm":
+        f, k = z["f"], z["factors"]
+        rng = np.random.default_rng(seed_of(name))
+        w0 = np.float32(rng.normal(0, 0.5))
+        w = rng.normal(0, 0.3, f).astype(np.float32)
+        V = rng.normal(0, 0.08, (f, k)).astype(np.float32)
+        arrays = [("arg:w0_weight", np.array([w0], np.float32)),
+                  ("arg:w1_weight", w.reshape(f, 1)), ("arg:v", V)]
+        meta = {"training_parameters": {"feature_dim": str(f), "num_factors": str(k),
+                                        "predictor_type": z["pred"]}}
+        algo = fmfix.zip_bytes([("symbol.json", fmfix.symbol_json(z["pred"], "w")),
+                                ("params", fmfix.nd_list(arrays)),
+                                ("meta.json", json.dumps(meta).encode())])
+        src = name + ".model.tar.gz"
+        with open(os.path.join(out, src + ".tmp"), "wb") as fh:
+            fh.write(fmfix.tar_gz_bytes("model_algo-1", algo))
+        os.replace(os.path.join(out, src + ".tmp"), os.path.join(out, src))
+        rows_file = "rows-f%d.f32" % f
+        if rows_file not in rows_written:
+            write_rows(os.path.join(out, rows_file), f)
+            rows_written.add(rows_file)
+        return dict(name=name, kind="fm", booster="fm",
+                    objective="factorization-machines:" + z["pred"], features=f, outputs=1,
+                    rows_file=rows_file, pool_rows=pool_rows(f), source=src, xgb_model="-",
+                    max_batch=ZOO_MAX_BATCH, group="zoo",
+                    trainer="synthetic SageMaker FM artifact, %d factors (no XGBoost "
+                            "counterpart)" % k, parity="scalar")
     if kind == "xgb":
         bst, params = train_zoo_xgb(name, z)
         save_json(bst, os.path.join(out, name + ".json"))
@@ -664,6 +699,10 @@ def build(name, out, rows_written):
 
 
 def add_stats(rec, out):
+    if rec.get("kind") == "fm":  # no trees
+        rec.update(trees=0, max_depth=0, leaves_mean=0, thr_max=0, thr_median=0,
+                   thr_features=0, cat_splits=0, stats_key=code_hash(STATS_CODE))
+        return rec
     src = os.path.join(out, rec["source"])
     s = stats_lgbm(src) if src.endswith(".txt") else stats_xgb(src)
     rec.update(trees=s["trees"], max_depth=s["depth"], leaves_mean=s["leaves_mean"],

@@ -84,6 +84,7 @@ void register_all() {
                              "/threads:" + std::to_string(t);
           benchmark::TimeUnit unit = b >= 1000 ? benchmark::kMicrosecond : benchmark::kNanosecond;
           for (const std::string &e : g_opt.engines) {
+            if (e == "xgboost" && m.xgb_model == "-") continue;  // no XGBoost counterpart (FM)
             if (e != "xgboost" && t > 1) {  // lmrt with T threads: lm_pool (lmbench_pool.cc)
               register_pool_predict(mp, e, "predict/engine:" + e + tail, b, t, unit);
               continue;
@@ -96,6 +97,7 @@ void register_all() {
     }
     if (has(g_opt.kinds, "open")) {
       for (const std::string &e : g_opt.engines) {
+        if (e == "xgboost" && m.xgb_model == "-") continue;
         std::string name = "open/engine:" + e + "/model:" + m.name;
         benchmark::RegisterBenchmark(name.c_str(), bm_open, mp, e, name)
             ->Unit(benchmark::kMicrosecond);

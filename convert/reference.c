@@ -22,6 +22,8 @@ int lm__score_reference(const lmf_view *v, const double *rows, size_t n, float *
   const lm__layouts none = {NULL, NULL}; /* the references read no derived layout */
   if (v->meta->decision == LMF_DECISION_LIGHTGBM)
     lm__tree_margin_lgbm_f64__scalar(v, &none, rows, n, m, acc);
+  else if (v->meta->model_kind == LMF_MODEL_FM)
+    lm__fm_margin__scalar(v, &none, x, n, m, NULL);
   else if (v->meta->model_kind == LMF_MODEL_LINEAR)
     lm__linear_margin__scalar(v, &none, x, n, m, NULL);
   else

@@ -20,6 +20,8 @@ void lm_ir_free(lm_ir_model *m) {
   free(m->trees);
   free(m->cat_values);
   free(m->linear_weights);
+  free(m->fm_w);
+  free(m->fm_v);
   if (m->feature_names)
     for (uint32_t f = 0; f < m->num_features; f++) free(m->feature_names[f]);
   free(m->feature_names);

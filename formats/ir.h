@@ -84,6 +84,13 @@ typedef struct lm_ir_model {
   float *linear_weights;    /* gblinear: num_features × num_outputs (w(f,g) at f·G+g), then G
                                biases; NULL otherwise */
 
+  /* factorization machine (booster LM_BOOSTER_FM): score = fm_w0 + Σ fm_w[i]·x[i]
+   * + ½ Σ_f [(Σ_i v(i,f)·x[i])² − Σ_i v(i,f)²·x[i]²], v(i, f) = fm_v[i·fm_factors + f] */
+  uint32_t fm_factors;      /* k */
+  float fm_w0;
+  float *fm_w;              /* num_features */
+  float *fm_v;              /* num_features × fm_factors */
+
   int decision;             /* enum lm_ir_decision */
   double link_param;        /* LightGBM sigmoid scale (binary, multiclassova); 0 = 1.0 */
   uint32_t average_over;    /* LightGBM average_output: margins are divided by this many

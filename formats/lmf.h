@@ -17,7 +17,7 @@
 
 #define LMF_MAGIC "\x89LMF\r\n\x1a\n"
 #define LMF_MAJOR 1
-#define LMF_MINOR 1 /* 1.1: the optional COVER section */
+#define LMF_MINOR 2 /* 1.1: the optional COVER section; 1.2: factorization machines (FM) */
 #define LMF_ALIGN 64
 #define LM_PAD_BYTES 64
 #define LMF_MAX_SECTIONS 64
@@ -50,8 +50,9 @@ enum lmf_kind {
   LMF_NODE_F64 = 8,
   LMF_LINEAR_LEAVES = 9,
   LMF_COVER = 10, /* 1.1, optional: per-node cover (TreeSHAP) */
+  LMF_FM = 11,    /* 1.2: factorization machine weights */
 };
-#define LMF_KIND_MAX LMF_COVER /* the largest kind this reader knows */
+#define LMF_KIND_MAX LMF_FM /* the largest kind this reader knows */
 
 /* Fixed numbers: stored in .lm files (META.booster). */
 enum lm_ir_booster {
@@ -59,6 +60,7 @@ enum lm_ir_booster {
   LM_BOOSTER_DART = 1,
   LM_BOOSTER_GBLINEAR = 2,
   LM_BOOSTER_LINEAR = 3, /* a plain linear model (SageMaker Linear Learner) */
+  LM_BOOSTER_FM = 4,     /* a factorization machine (SageMaker Factorization Machines), 1.2 */
 };
 
 enum lmf_decision { LMF_DECISION_XGBOOST = 0, LMF_DECISION_LIGHTGBM = 1 };
@@ -66,7 +68,9 @@ enum lmf_decision { LMF_DECISION_XGBOOST = 0, LMF_DECISION_LIGHTGBM = 1 };
 /* LightGBM's kZeroThreshold: a float constant (1e-35f) compared as double. */
 #define LMF_ZERO_THRESHOLD 1e-35f
 
-enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1 };
+enum lmf_model_kind { LMF_MODEL_TREES = 0, LMF_MODEL_LINEAR = 1, LMF_MODEL_FM = 2 /* 1.2 */ };
+/* FM: at most this many factors (k) per feature. */
+#define LMF_MAX_FM_FACTORS 4096u
 enum lmf_source {
   LMF_SRC_XGBOOST_JSON = 1,
   LMF_SRC_XGBOOST_UBJ = 2,
@@ -74,6 +78,7 @@ enum lmf_source {
   LMF_SRC_XGBOOST_PICKLE = 4,
   LMF_SRC_LIGHTGBM_TEXT = 5,
   LMF_SRC_LINEAR_LEARNER = 6,
+  LMF_SRC_FACTORIZATION_MACHINES = 9,
 };
 /* Name ↔ number of META.source_format ("xgboost-json" ↔ 1 …); 0 / "unknown" if not listed. */
 LM_INTERNAL uint32_t lm__source_format_id(const char *name);
@@ -151,6 +156,16 @@ typedef struct lmf_linear {
   uint32_t reserved[14];
 } lmf_linear;
 
+/* FM (kind 11, 1.2): the header; then f32 w[num_features] at 64, then f32 v[num_features ×
+ * num_factors] at v_offset = 64 + 4·num_features rounded up to 64 (v(i, f) at i·k + f). */
+typedef struct lmf_fm {
+  uint32_t num_features, num_factors;
+  float w0;
+  uint32_t reserved0;
+  uint64_t v_offset;
+  uint32_t reserved[10];
+} lmf_fm;
+
 typedef struct lmf_selftest {
   uint32_t n_rows, num_features, width, flags;
   uint32_t reserved[12];
@@ -163,6 +178,7 @@ _Static_assert(sizeof(lmf_meta) == 128, "meta is 128 bytes");
 _Static_assert(sizeof(lmf_tree) == 32, "tree is 32 bytes");
 _Static_assert(sizeof(lmf_node) == 16, "node is 16 bytes");
 _Static_assert(sizeof(lmf_linear) == 64, "linear header is 64 bytes");
+_Static_assert(sizeof(lmf_fm) == 64, "FM header is 64 bytes");
 
 /* A verified file: pointers into the mapping. Everything here has been checked (SPEC.md,
  * "What the verifier checks"). */
@@ -182,6 +198,9 @@ typedef struct lmf_view {
   uint32_t n_catsets;
   const float *lin_weights;  /* F × G */
   const float *lin_bias;     /* G */
+  const lmf_fm *fm;          /* FM models: the header (w0, k) */
+  const float *fm_w;         /* FM: num_features linear weights */
+  const float *fm_v;         /* FM: num_features × num_factors factors, row-major */
   const double *node_f64;        /* decision 1: per node, exact threshold / leaf value */
   const lmf_linear_leaf *lin_leaves; /* NULL, or per node (leaves of linear trees) */
   const lmf_linear_term *lin_terms;

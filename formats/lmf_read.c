@@ -34,6 +34,7 @@ static const char *lm__kind_name(uint32_t k) {
   case LMF_NODE_F64: return "NODE_F64";
   case LMF_LINEAR_LEAVES: return "LINEAR_LEAVES";
   case LMF_COVER: return "COVER";
+  case LMF_FM: return "FM";
   default: return "unknown";
   }
 }
@@ -73,11 +74,14 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
   if (sz < sizeof(lmf_meta))
     return FAIL(LM_EFORMAT, "META section is %zu bytes, needs at least %zu", sz, sizeof(lmf_meta));
   const lmf_meta *m = (const lmf_meta *)ms;
-  if (m->model_kind > LMF_MODEL_LINEAR)
+  if (m->model_kind > LMF_MODEL_FM)
     return FAIL(LM_EFORMAT, "META.model_kind %u unknown", m->model_kind);
-  if (m->booster > LM_BOOSTER_LINEAR)
+  if (m->booster > LM_BOOSTER_FM)
     return FAIL(LM_EFORMAT, "META.booster %u unknown", m->booster);
-  if ((m->booster >= LM_BOOSTER_GBLINEAR) != (m->model_kind == LMF_MODEL_LINEAR))
+  uint32_t want_kind = m->booster == LM_BOOSTER_FM           ? LMF_MODEL_FM
+                       : m->booster >= LM_BOOSTER_GBLINEAR ? LMF_MODEL_LINEAR
+                                                           : LMF_MODEL_TREES;
+  if (m->model_kind != want_kind)
     return FAIL(LM_EFORMAT, "META.booster %u does not match model_kind %u", m->booster,
                 m->model_kind);
   const lm_objective *obj = lm__objective_by_id(m->objective);
@@ -94,10 +98,17 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
     return FAIL(LM_EVERSION, "META.decision %u unknown", m->decision);
   if (m->reserved1 || m->reserved0 || lm__nonzero_at(m->reserved, sizeof m->reserved) >= 0)
     return FAIL(LM_EFORMAT, "META reserved fields (offsets 40, 60, 124) are not zero");
-  if (m->model_kind == LMF_MODEL_LINEAR &&
+  /* FM objectives (ids 24, 25) and FM models go together: one output, no tree fields */
+  if ((m->model_kind == LMF_MODEL_FM) != (m->objective == 24 || m->objective == 25))
+    return FAIL(LM_EFORMAT, "META.objective %s does not match model_kind %u", obj->name,
+                m->model_kind);
+  if (m->model_kind == LMF_MODEL_FM && m->num_outputs != 1)
+    return FAIL(LM_EFORMAT, "META.num_outputs %u: a factorization machine has one output",
+                m->num_outputs);
+  if (m->model_kind != LMF_MODEL_TREES &&
       (m->decision != LMF_DECISION_XGBOOST || m->n_trees || m->n_nodes || m->max_depth ||
        m->n_cat_splits || m->average_over))
-    return FAIL(LM_EFORMAT, "META: a linear model with tree fields set (decision %u, %u trees, "
+    return FAIL(LM_EFORMAT, "META: a linear or FM model with tree fields set (decision %u, %u trees, "
                 "%u nodes)", m->decision, m->n_trees, m->n_nodes);
   if (!isfinite(m->base_score) || !isfinite(m->base_margin))
     return FAIL(LM_EFORMAT, "META.base_score %g / base_margin %g at offset 24 not finite",
@@ -309,6 +320,58 @@ int lm__lmf_verify(const uint8_t *buf, size_t len, const char *name, lmf_view *v
     v->selftest_rows = (const double *)(st + 1);
     v->selftest_expected = (const float *)(v->selftest_rows + (size_t)st->n_rows * st->num_features);
   }
+
+  if (m->model_kind == LMF_MODEL_FM) {
+    if (sec[LMF_TREES] || sec[LMF_NODES] || sec[LMF_LEAF_IDS] || sec[LMF_CATSETS] ||
+        sec[LMF_LINEAR] || sec[LMF_COVER] || sec[LMF_NODE_F64] || sec[LMF_LINEAR_LEAVES])
+      return FAIL(LM_EFORMAT, "factorization machine with tree or linear sections");
+    if (!sec[LMF_FM]) return FAIL(LM_EFORMAT, "factorization machine without an FM section");
+    const lmf_fm *fh = (const lmf_fm *)sec[LMF_FM];
+    size_t sz = sec_size[LMF_FM];
+    if (sz < sizeof *fh)
+      return FAIL(LM_EFORMAT, "FM section at offset %llu: %zu bytes, shorter than its 64-byte "
+                  "header", (unsigned long long)sec_off[LMF_FM], sz);
+    uint64_t F = m->num_features, k = fh->num_factors;
+    uint64_t voff = (sizeof *fh + 4 * F + LMF_ALIGN - 1) / LMF_ALIGN * LMF_ALIGN;
+    if (fh->num_features != m->num_features)
+      return FAIL(LM_EFORMAT, "FM.num_features %u (offset %llu) is not META.num_features %u",
+                  fh->num_features, (unsigned long long)sec_off[LMF_FM], m->num_features);
+    if (k == 0 || k > LMF_MAX_FM_FACTORS)
+      return FAIL(LM_EFORMAT, "FM.num_factors %llu (offset %llu) out of range 1..%u",
+                  (unsigned long long)k, (unsigned long long)sec_off[LMF_FM] + 4,
+                  LMF_MAX_FM_FACTORS);
+    if (fh->v_offset != voff || sz != voff + 4 * F * k)
+      return FAIL(LM_EFORMAT, "FM section: %zu bytes with v at %llu for %llu features x %llu "
+                  "factors, expected %llu bytes with v at %llu", sz,
+                  (unsigned long long)fh->v_offset, (unsigned long long)F,
+                  (unsigned long long)k, (unsigned long long)(voff + 4 * F * k),
+                  (unsigned long long)voff);
+    if (fh->reserved0)
+      return FAIL(LM_EFORMAT, "FM.reserved0 at offset %llu is not zero",
+                  (unsigned long long)sec_off[LMF_FM] + 12);
+    for (int i = 0; i < 10; i++)
+      if (fh->reserved[i])
+        return FAIL(LM_EFORMAT, "FM.reserved[%d] at offset %llu is not zero", i,
+                    (unsigned long long)sec_off[LMF_FM] + 24 + 4 * (unsigned)i);
+    v->fm = fh;
+    v->fm_w = (const float *)(sec[LMF_FM] + sizeof *fh);
+    v->fm_v = (const float *)(sec[LMF_FM] + voff);
+    /* finite weights: an infinite one would turn every row's score into NaN or inf */
+    if (!isfinite(fh->w0))
+      return FAIL(LM_EFORMAT, "FM.w0 at offset %llu is not finite",
+                  (unsigned long long)sec_off[LMF_FM] + 8);
+    for (uint64_t i = 0; i < F; i++)
+      if (!isfinite(v->fm_w[i]))
+        return FAIL(LM_EFORMAT, "FM w[%llu] at offset %llu is not finite", (unsigned long long)i,
+                    (unsigned long long)(sec_off[LMF_FM] + 64 + 4 * i));
+    for (uint64_t i = 0; i < F * k; i++)
+      if (!isfinite(v->fm_v[i]))
+        return FAIL(LM_EFORMAT, "FM v[%llu, %llu] at offset %llu is not finite",
+                    (unsigned long long)(i / k), (unsigned long long)(i % k),
+                    (unsigned long long)(sec_off[LMF_FM] + voff + 4 * i));
+    return LM_OK;
+  }
+  if (sec[LMF_FM]) return FAIL(LM_EFORMAT, "an FM section in a model that is not an FM");
 
   if (m->model_kind == LMF_MODEL_LINEAR) {
     if (sec[LMF_TREES] || sec[LMF_NODES] || sec[LMF_LEAF_IDS] || sec[LMF_CATSETS])

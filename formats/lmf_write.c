@@ -112,7 +112,7 @@ typedef struct lm__sec {
 /* Everything the sections' writers need, worked out before the image is allocated. */
 typedef struct lm__plan {
   const lm_objective *obj;
-  int linear, lgb, any_linear;
+  int linear, fm, lgb, any_linear;
   int cover; /* every tree carries its nodes' covers: write COVER */
   /* trees: the breadth-first layout (scratch for one tree), each tree's first node, node count
    * and depth, and the totals */
@@ -122,7 +122,7 @@ typedef struct lm__plan {
   /* META's string pool: its size and where each string goes */
   size_t pool, off_sv, off_obj, off_conv, off_names, off_types;
   const char *conv;
-  lm__sec secs[10];
+  lm__sec secs[12];
   uint32_t ns;
   size_t size; /* of the whole image */
 } lm__plan;
@@ -169,8 +169,19 @@ static int lm__check_model(const lm_ir_model *m, lm__plan *p) {
                       lm__printable_utf8(b, sizeof b, m->feature_names[f]), bad);
   }
   p->linear = m->booster == LM_BOOSTER_GBLINEAR || m->booster == LM_BOOSTER_LINEAR;
+  p->fm = m->booster == LM_BOOSTER_FM;
   if (p->linear && !m->linear_weights)
     return lm__fail(LM_EFORMAT, "gblinear model without weights");
+  if (p->fm) {
+    if (!m->fm_w || !m->fm_v || m->fm_factors == 0 || m->fm_factors > LMF_MAX_FM_FACTORS)
+      return lm__fail(LM_EFORMAT, "factorization machine without weights or with %u factors "
+                      "(1..%u)", m->fm_factors, LMF_MAX_FM_FACTORS);
+    if (m->num_outputs != 1)
+      return lm__fail(LM_EFORMAT, "factorization machine with %u outputs", m->num_outputs);
+    if (m->decision != LM_DECISION_XGBOOST)
+      return lm__fail(LM_EFORMAT, "factorization machine with tree decision semantics");
+    return LM_OK;
+  }
   if (!p->linear && m->n_trees == 0) return lm__fail(LM_EFORMAT, "tree model without trees");
   return LM_OK;
 }
@@ -284,7 +295,11 @@ static void lm__plan_sections(const lm_ir_model *m, lm__plan *p) {
   uint32_t ns = 0;
   size_t total = p->total_nodes;
   secs[ns++] = (lm__sec){LMF_META, 128 + p->pool, 0};
-  if (!p->linear) {
+  if (p->fm) {
+    secs[ns++] = (lm__sec){LMF_FM, lm__align(sizeof(lmf_fm) + 4 * (size_t)m->num_features) +
+                                       4 * (size_t)m->num_features * m->fm_factors,
+                           0};
+  } else if (!p->linear) {
     secs[ns++] = (lm__sec){LMF_TREES, (size_t)m->n_trees * sizeof(lmf_tree), 0};
     secs[ns++] = (lm__sec){LMF_NODES, total * sizeof(lmf_node), 0};
     secs[ns++] = (lm__sec){LMF_LEAF_IDS, total * 4, 0};
@@ -352,7 +367,7 @@ static void lm__write_selftest(uint8_t *buf, const lm_ir_model *m, const lm__pla
 static void lm__write_meta(uint8_t *buf, const lm_ir_model *m, const lm__plan *p) {
   uint8_t *ms = lm__sec_at(buf, p, LMF_META);
   lmf_meta *meta = (lmf_meta *)ms;
-  meta->model_kind = p->linear ? LMF_MODEL_LINEAR : LMF_MODEL_TREES;
+  meta->model_kind = p->fm ? LMF_MODEL_FM : p->linear ? LMF_MODEL_LINEAR : LMF_MODEL_TREES;
   meta->booster = (uint32_t)m->booster;
   meta->objective = p->obj->id;
   meta->link = p->obj->link;
@@ -364,7 +379,7 @@ static void lm__write_meta(uint8_t *buf, const lm_ir_model *m, const lm__plan *p
   meta->decision = p->lgb ? LMF_DECISION_LIGHTGBM : LMF_DECISION_XGBOOST;
   meta->link_param = m->link_param != 0.0 ? m->link_param : 1.0;
   meta->average_over = m->average_over;
-  meta->n_trees = p->linear ? 0 : m->n_trees;
+  meta->n_trees = p->linear || p->fm ? 0 : m->n_trees;
   meta->n_nodes = p->total_nodes;
   meta->max_depth = p->max_depth;
   meta->n_cat_splits = p->n_cat;
@@ -399,6 +414,18 @@ static void lm__write_linear(uint8_t *buf, const lm_ir_model *m, const lm__plan 
   lh->num_features = m->num_features;
   lh->num_outputs = m->num_outputs;
   memcpy(lh + 1, m->linear_weights, p->secs[1].size - sizeof *lh);
+}
+
+static void lm__write_fm(uint8_t *buf, const lm_ir_model *m, const lm__plan *p) {
+  uint8_t *at = lm__sec_at(buf, p, LMF_FM);
+  lmf_fm *fh = (lmf_fm *)at;
+  size_t F = m->num_features, k = m->fm_factors;
+  fh->num_features = m->num_features;
+  fh->num_factors = m->fm_factors;
+  fh->w0 = m->fm_w0;
+  fh->v_offset = lm__align(sizeof *fh + 4 * F);
+  memcpy(at + sizeof *fh, m->fm_w, 4 * F);
+  memcpy(at + fh->v_offset, m->fm_v, 4 * F * k);
 }
 
 /* Where the tree sections' arrays start in the image. */
@@ -505,7 +532,7 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   lm__plan p = {0};
   int rc = lm__check_model(m, &p);
   if (rc) return rc;
-  if ((!p.linear && (rc = lm__plan_trees(m, &p))) || (rc = lm__plan_strings(m, converter, &p)) ||
+  if ((!p.linear && !p.fm && (rc = lm__plan_trees(m, &p))) || (rc = lm__plan_strings(m, converter, &p)) ||
       (rc = lm__plan_linear_leaves(m, &p))) {
     lm__plan_free(&p);
     return rc;
@@ -520,7 +547,8 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
   lm__write_header(buf, &p);
   lm__write_selftest(buf, m, &p);
   lm__write_meta(buf, m, &p);
-  if (p.linear) lm__write_linear(buf, m, &p);
+  if (p.fm) lm__write_fm(buf, m, &p);
+  else if (p.linear) lm__write_linear(buf, m, &p);
   else lm__write_trees(buf, m, &p);
   lm__lmf_seal(buf, p.size);
   lm__plan_free(&p);

@@ -34,6 +34,10 @@ static const lm_objective lm__objectives[] = {
     {"linear-learner:regressor", 21, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
     {"linear-learner:binary_classifier", 22, LM_LINK_LOGISTIC, LM_BASE_IDENTITY, 0},
     {"linear-learner:multiclass_classifier", 23, LM_LINK_SOFTMAX, LM_BASE_IDENTITY, 1},
+    /* SageMaker Factorization Machines (format 1.2): predictor_type; the classifier's score is
+     * the logistic sigmoid of the margin, here in double (link_param 1) */
+    {"factorization-machines:regressor", 24, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
+    {"factorization-machines:binary_classifier", 25, LM_LINK_SIGMOID_F64, LM_BASE_IDENTITY, 0},
     /* LightGBM: "lightgbm:" + the objective's first word in model.txt (regression sqrt is the
      * regression objective with the sqrt option). Initial scores are inside the leaves. */
     {"lightgbm:regression", 30, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0},
@@ -91,7 +95,7 @@ float lm__base_margin(const lm_objective *obj, float base_score) {
 
 static const char *const lm__sources[] = {
     "unknown", "xgboost-json", "xgboost-ubj", "xgboost-binary", "xgboost-pickle", "lightgbm-text",
-    "linear-learner", "sklearn-pickle", "lightgbm-pickle",
+    "linear-learner", "sklearn-pickle", "lightgbm-pickle", "factorization-machines",
 };
 
 uint32_t lm__source_format_id(const char *name) {

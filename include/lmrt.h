@@ -85,7 +85,7 @@ LM_API size_t lm_model_num_outputs(const lm_model *m);
 /* Columns lm_predict writes per row for these flags: num_outputs, except multi:softmax values
  * (the class index: 1 column). Never more than num_outputs. */
 LM_API size_t lm_model_output_width(const lm_model *m, unsigned flags);
-/* Number of trees (0 for linear models): the column count of lm_predict_leaf. */
+/* Number of trees (0 for linear models and factorization machines): the column count of lm_predict_leaf. */
 LM_API size_t lm_model_num_trees(const lm_model *m);
 
 /* What a model is, for lminfo and for logs. Append-only. Strings live as long as the model. */
@@ -113,6 +113,8 @@ typedef struct lm_model_info {
   const char *link_kernel;     /* the planned output transform, e.g. "link__avx2" */
   int has_cover;               /* 1: the file carries node covers (COVER section, format 1.1),
                                   so lm_predict_contrib works on this tree model */
+  uint32_t num_factors;        /* factorization machines (booster "fm", format 1.2): factors
+                                  per feature (k); 0 for other models */
 } lm_model_info;
 
 /* Fill *info. Returns 0, or LM_EINVAL for NULL arguments. */

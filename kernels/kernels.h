@@ -40,6 +40,7 @@ enum lm__family {
   LM_FAM_TREE = 0,   /* decision 0 (XGBoost) trees: float32 decisions, float32 sums */
   LM_FAM_LGBM = 1,   /* decision 1 (LightGBM) trees: double decisions and sums */
   LM_FAM_LINEAR = 2, /* linear models */
+  LM_FAM_FM = 3,     /* factorization machines (format 1.2): sums in double */
 };
 
 /* What a kernel requires of the model, its layouts and the CPU (beyond its ISA). */
@@ -107,6 +108,11 @@ LM_INTERNAL void lm__tree_margin_lgbm_f64__scalar(const lmf_view *v, const lm__l
                                                   const double *x, size_t n, float *out,
                                                   void *scratch);
 void lm__tree_leaf__scalar(const lmf_view *v, const float *x, size_t n, uint32_t *out);
+/* Factorization machine margins (kernels/fm_scalar.c): w0 + Σ w_i·x_i + ½ Σ_f [(Σ_i v_if·x_i)²
+ * − Σ_i v_if²·x_i²], every product and sum in double, NaN (missing) and 0 skipped, rounded to
+ * float32 once. */
+LM_INTERNAL void lm__fm_margin__scalar(const lmf_view *v, const lm__layouts *L, const float *x,
+                                       size_t n, float *out, void *scratch);
 
 /* The SIMD variants (kernels/registry.c lists them with their needs). */
 #define LM__KERNEL_F32(name)                                                                      \
@@ -136,6 +142,9 @@ LM__KERNEL_F32(lm__linear_margin_rows__avx2);
 LM__KERNEL_F32(lm__linear_margin_dot__avx512);
 LM__KERNEL_F32(lm__linear_margin_outputs__avx512);
 LM__KERNEL_F32(lm__linear_margin_rows__avx512);
+/* Factorization machines: factors in double lanes (kernels/fm_avx2.c, fm_avx512.c). */
+LM__KERNEL_F32(lm__fm_margin__avx2);
+LM__KERNEL_F32(lm__fm_margin__avx512);
 /* One OpenBLAS matrix product per batch (kernels/linear_blas.c): reordered sums. */
 LM__KERNEL_F32(lm__linear_margin_blas);
 /* Decision 1: rows in lanes (batches), trees in lanes (single rows; slower than the reference on

@@ -102,6 +102,15 @@ const lm__kernel lm__kernels[] = {
 #endif
     {"linear_margin__scalar", LM_FAM_LINEAR, LM_ISA_SCALAR, 0, 1, 1, 0,
      F32(lm__linear_margin__scalar)},
+
+    /* factorization machines (format 1.2): every product and sum in double; float64 rows are
+     * rounded to float32 first (SageMaker's FM reads float32 tensors). One kernel per ISA for
+     * every batch size: rows are independent, the factors fill the lanes. */
+#if defined(__x86_64__)
+    {"fm_margin__avx512", LM_FAM_FM, LM_ISA_AVX512, 0, 1, 1, 0, F32(lm__fm_margin__avx512)},
+    {"fm_margin__avx2", LM_FAM_FM, LM_ISA_AVX2, 0, 1, 1, 0, F32(lm__fm_margin__avx2)},
+#endif
+    {"fm_margin__scalar", LM_FAM_FM, LM_ISA_SCALAR, 0, 1, 1, 0, F32(lm__fm_margin__scalar)},
     {NULL, 0, 0, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -109,6 +118,7 @@ int lm__kernel_reordered(const lm__kernel *k) { return k->f32 == lm__linear_marg
 
 int lm__model_family(const lmf_view *v) {
   if (v->meta->model_kind == LMF_MODEL_LINEAR) return LM_FAM_LINEAR;
+  if (v->meta->model_kind == LMF_MODEL_FM) return LM_FAM_FM;
   return v->meta->decision == LMF_DECISION_LIGHTGBM ? LM_FAM_LGBM : LM_FAM_TREE;
 }
 

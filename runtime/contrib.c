@@ -66,6 +66,9 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
   if (__builtin_mul_overflow(n, W * sizeof(float), &total))
     return lm__fail(LM_ERANGE, "lm_predict_contrib: %zu rows overflow the output size", n);
   const lm__shap *sh = NULL;
+  if (mt->model_kind == LMF_MODEL_FM)
+    return lm__fail(LM_EUNSUPPORTED, "%s: contributions of a factorization machine are not "
+                    "supported", m->path);
   if (mt->model_kind == LMF_MODEL_TREES) {
     int rc = lm__contrib_table(m, &sh);
     if (rc) return rc;

@@ -132,7 +132,7 @@ char lm_model_feature_type(const lm_model *m, size_t i) {
 
 int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   if (!m || !info) return lm__fail(LM_EINVAL, "lm_model_get_info: NULL argument");
-  static const char *const boosters[] = {"gbtree", "dart", "gblinear", "linear"};
+  static const char *const boosters[] = {"gbtree", "dart", "gblinear", "linear", "fm"};
   const lmf_meta *meta = m->v.meta;
   memset(info, 0, sizeof *info);
   info->source_format = lm__source_format_name(meta->source_format);
@@ -156,6 +156,7 @@ int lm_model_get_info(const lm_model *m, lm_model_info *info) {
   info->kernel = m->plan.band[0].k->name; /* the largest batches' (lm_model_plan: all of them) */
   info->link_kernel = m->plan.link_name;
   info->has_cover = m->v.cover != NULL;
+  info->num_factors = m->v.fm ? m->v.fm->num_factors : 0;
   info->isa = lm__isa_name(m->plan.isa);
   info->num_trees_trained = meta->n_trees_trained ? meta->n_trees_trained : meta->n_trees;
   info->best_iteration = meta->best_iteration;

@@ -73,10 +73,10 @@ int lm__plan_build(lm__plan *p, const lmf_view *v, int isa, const lm__alloc *a, 
     return lm__fail(LM_EINVAL, "%s: no kernel for this model (registry bug)", name);
   }
   p->band[p->n_bands - 1].min_rows = 0;
-  if (fam != LM_FAM_LINEAR) p->leaf = lm__tree_leaf__scalar;
-  /* Linear margins are not bit-identical to the trainer's: their transform may be too (within
+  if (fam == LM_FAM_TREE || fam == LM_FAM_LGBM) p->leaf = lm__tree_leaf__scalar;
+  /* Linear and FM margins are not bit-identical to the trainer's: their transform may be too (within
    * 1e-6). Trees keep libm's expf, so that their outputs equal XGBoost's bit for bit. */
-  int simd_link = fam == LM_FAM_LINEAR && isa >= LM_ISA_AVX2;
+  int simd_link = (fam == LM_FAM_LINEAR || fam == LM_FAM_FM) && isa >= LM_ISA_AVX2;
   p->link = simd_link ? lm__link_apply__avx2 : lm__link_apply__scalar;
   p->link_name = simd_link ? "link__avx2" : "link__scalar";
   if (getenv("LM_DEBUG")) {

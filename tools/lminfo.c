@@ -35,7 +35,8 @@ static const char usage_text[] =
     "Usage: " PROG " MODEL.lm [--json] [--selftest] [--threads N [--numa MODE]\n"
     "              [--max-replica-bytes N]]\n"
     "Print what a .lm model is: source format and version, converter, booster, objective,\n"
-    "link, trees, nodes, depth, features, outputs, base score, size, source hash and the\n"
+    "link, trees (factors for a factorization machine), nodes, depth, features, outputs,\n"
+    "base score, size, source hash and the\n"
     "scoring kernel planned for this CPU (LM_ISA=scalar|avx2|avx512 caps it).\n"
     "\n"
     "Options:\n"
@@ -267,6 +268,7 @@ static void print_model(emitter *e, const char *path, const lm_model *m,
   put_str(e, "objective", "objective", in->objective);
   put_str(e, "link", "link", in->link);
   put_uint(e, "trees", "num_trees", in->num_trees);
+  if (in->num_factors) put_uint(e, "factors", "num_factors", in->num_factors);
   if (in->num_trees_trained != in->num_trees)
     put_uint(e, "trees trained", "num_trees_trained", in->num_trees_trained);
   if (in->best_iteration >= 0) put_uint(e, "best iteration", "best_iteration", (uint64_t)in->best_iteration);

@@ -243,6 +243,7 @@ type Info struct {
 	FormatMajor, FormatMinor                                         int
 	NumFeatures, NumOutputs, NumTrees, NumNodes, MaxDepth            int
 	NumCategoricalSplits, NumTreesTrained                            int
+	NumFactors                                                       int // factorization machines: factors per feature
 	BaseScore, BaseMargin                                            float32
 	Kernel, ISA, LinkKernel                                          string
 	BestIteration, BestNTreeLimit                                    int64
@@ -281,6 +282,7 @@ func (md *Model) Info() (Info, error) {
 		NumTrees: int(i.num_trees), NumNodes: int(i.num_nodes), MaxDepth: int(i.max_depth),
 		NumCategoricalSplits: int(i.num_categorical_splits),
 		NumTreesTrained:      int(i.num_trees_trained),
+		NumFactors:           int(i.num_factors),
 		BaseScore:            float32(i.base_score), BaseMargin: float32(i.base_margin),
 		Kernel: gs(i.kernel), ISA: gs(i.isa), LinkKernel: gs(i.link_kernel),
 		BestIteration: int64(i.best_iteration), BestNTreeLimit: int64(i.best_ntree_limit),

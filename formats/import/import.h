@@ -50,6 +50,14 @@ int lm__ir_keep_best(lm_ir_model *ir);
 int lm__import_linear_learner(const uint8_t *data, size_t len, const char *name,
                               lm_ir_model **out);
 
+/* SageMaker Factorization Machines: data = the bytes of `model_algo-1` (a ZIP of an MXNet
+ * checkpoint: symbol.json, params, meta.json). lm__zip_is_factorization_machines: 1 when data
+ * is a readable ZIP with a `params` member and no Linear Learner `mx-mod-symbol.json` (the sniff;
+ * the importer then checks the arrays). */
+int lm__import_factorization_machines(const uint8_t *data, size_t len, const char *name,
+                                      lm_ir_model **out);
+int lm__zip_is_factorization_machines(const uint8_t *data, size_t len);
+
 /* LightGBM text model (model.txt, v2–v4). Produces an IR with decision LM_DECISION_LIGHTGBM. */
 int lm__import_lightgbm_text(const uint8_t *data, size_t len, const char *name,
                              lm_ir_model **out);

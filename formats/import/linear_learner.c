@@ -67,13 +67,6 @@ const char *const lm__ll_pred_ops[3] = {"LogisticRegressionOutput", "LinearRegre
 
 /* ---- errors and members -------------------------------------------------------------- */
 
-int lm__ll_fail(const ll *c, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = lm__vfail(code, c->name, fmt, ap);
-  va_end(ap);
-  return rc;
-}
 
 /* `*-<digits>.params`: an MXNet checkpoint's parameter file at some epoch. */
 static int is_params_name(const char *s) {
@@ -92,13 +85,6 @@ static uint64_t wanted(const char *s) {
              : 0;
 }
 
-static int need_member(const ll *c, const char *nm, const lm_zip_member **out) {
-  *out = lm__zip_find(&c->zip, nm);
-  if (*out) return LM_OK;
-  char list[512];
-  return lm__ll_fail(c, LM_EFORMAT, "ZIP has no member '%s' (members: %s)", nm,
-                     lm__zip_list(&c->zip, list, sizeof list));
-}
 
 /* PARAMS_MEMBER, else the only `*-<digits>.params`. */
 static int choose_params(ll *c) {
@@ -123,60 +109,11 @@ static int choose_params(ll *c) {
   return LM_OK;
 }
 
-/* ---- JSON members ---------------------------------------------------------------------- */
-
-static int json_member(const ll *c, const char *nm, json_object **out) {
-  const lm_zip_member *m;
-  int rc = need_member(c, nm, &m);
-  if (rc) return rc;
-  *out = NULL;
-  struct json_tokener *tok = json_tokener_new();
-  if (!tok) return lm__ll_fail(c, LM_ENOMEM, "out of memory");
-  /* A terminating NUL completes a trailing number; members are at most LL_MAX_JSON bytes, so
-   * the int length cannot overflow. */
-  json_object *root = json_tokener_parse_ex(tok, (const char *)m->data, (int)m->len);
-  enum json_tokener_error err = json_tokener_get_error(tok);
-  size_t end = m->len;
-  if (err == json_tokener_continue) {
-    root = json_tokener_parse_ex(tok, "", 1);
-    err = json_tokener_get_error(tok);
-    if (err != json_tokener_success) {
-      json_object_put(root);
-      root = NULL;
-      err = json_tokener_continue;
-    }
-  } else if (err == json_tokener_success) {
-    end = json_tokener_get_parse_end(tok);
-  } else {
-    end = json_tokener_get_parse_end(tok);
-  }
-  json_tokener_free(tok);
-  if (err == json_tokener_continue)
-    return lm__ll_fail(c, LM_EFORMAT, "%s: truncated JSON (%zu bytes)", nm, m->len);
-  if (err != json_tokener_success)
-    return lm__ll_fail(c, LM_EFORMAT, "%s: malformed JSON at byte %zu: %s", nm, end,
-                       json_tokener_error_desc(err));
-  for (size_t i = end; i < m->len; i++) {
-    uint8_t ch = m->data[i];
-    if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') {
-      json_object_put(root);
-      return lm__ll_fail(c, LM_EFORMAT,
-                         "%s: malformed JSON at byte %zu: data after the top-level value", nm, i);
-    }
-  }
-  if (!json_object_is_type(root, json_type_object)) {
-    json_object_put(root);
-    return lm__ll_fail(c, LM_EFORMAT, "%s: top-level value is not an object", nm);
-  }
-  *out = root;
-  return LM_OK;
-}
-
 /* ---- manifest.json and additional-params.json ------------------------------------------- */
 
 static int check_manifest(const ll *c) {
   json_object *root;
-  int rc = json_member(c, MANIFEST_MEMBER, &root);
+  int rc = lm__ll_json_member(c, MANIFEST_MEMBER, &root);
   if (rc) return rc;
   /* Seen: {"additional-params.json": "json", "mx-mod": "mxnet_module", "version": 1}. The
    * "mx-mod" entry names the MXNet module whose members we read. */
@@ -195,7 +132,7 @@ static int check_manifest(const ll *c) {
 
 static int read_additional_params(const ll *c, int *pred) {
   json_object *root;
-  int rc = json_member(c, ADDPARAMS_MEMBER, &root);
+  int rc = lm__ll_json_member(c, ADDPARAMS_MEMBER, &root);
   if (rc) return rc;
   json_object *pt = lm__ll_get(root, "predictor_type");
   char p[64];
@@ -384,9 +321,9 @@ static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
   if (rc) return rc;
   /* Every member must be there before any is interpreted, so a missing one is named first. */
   const lm_zip_member *m;
-  if ((rc = need_member(c, SYMBOL_MEMBER, &m))) return rc;
-  if ((rc = need_member(c, MANIFEST_MEMBER, &m))) return rc;
-  if ((rc = need_member(c, ADDPARAMS_MEMBER, &m))) return rc;
+  if ((rc = lm__ll_need_member(c, SYMBOL_MEMBER, &m))) return rc;
+  if ((rc = lm__ll_need_member(c, MANIFEST_MEMBER, &m))) return rc;
+  if ((rc = lm__ll_need_member(c, ADDPARAMS_MEMBER, &m))) return rc;
   if ((rc = choose_params(c))) return rc;
   if ((rc = check_manifest(c))) return rc;
   int pred = -1;
@@ -401,7 +338,7 @@ static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
   snprintf(kname, sizeof kname, "%s: %s", c->name, c->params->name);
   lm_cursor k;
   lm__cur_init(&k, c->params->data, c->params->len, kname);
-  if ((rc = json_member(c, SYMBOL_MEMBER, &root))) goto out;
+  if ((rc = lm__ll_json_member(c, SYMBOL_MEMBER, &root))) goto out;
   if ((rc = lm__ll_sym_parse(c, root, &g))) goto out;
   if ((rc = lm__ll_graph_check(c, &g, &r))) goto out;
   if (r.pred != pred) {

@@ -10,18 +10,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <json-c/json.h>
+#include "formats/import/mxnet_zip.h"
 
-#include "formats/import/import.h"
-#include "formats/import/mxnet_ndarray.h"
-#include "formats/import/zip.h"
-#include "base/cursor.h"
-#include "base/error.h"
-
-/* Limits on untrusted input. */
-#define LL_MAX_MEMBERS 64                 /* ZIP entries (Linear Learner writes 4) */
-#define LL_MAX_JSON ((size_t)16 << 20)    /* a JSON member (real ones: < 1 KiB) */
-#define LL_MAX_PARAMS ((uint64_t)1 << 30) /* the params member: LM_DEFAULT_MAX_INPUT */
+/* Limits on untrusted input (with mxnet_zip.h's). */
 #define LL_MAX_NODES 1024                 /* symbol graph nodes (real ones: 7) */
 #define LL_MAX_OUTPUTS (1u << 16)         /* classes of a multiclass model */
 
@@ -29,26 +20,6 @@
 #define PARAMS_MEMBER "mx-mod-0000.params"
 #define MANIFEST_MEMBER "manifest.json"
 #define ADDPARAMS_MEMBER "additional-params.json"
-
-typedef struct ll {
-  const char *name;            /* input name for messages */
-  lm_zip zip;                  /* the members */
-  const lm_zip_member *params; /* the chosen params member */
-} ll;
-
-/* "<input>: <fmt…>". */
-int lm__ll_fail(const ll *c, int code, const char *fmt, ...) LM__PRINTF(3, 4);
-
-/* A NUL-terminated untrusted string for a message (base/cursor.h). */
-static inline const char *lm__ll_printable(char *dst, size_t n, const char *src) {
-  return lm__printable(dst, n, src, strlen(src));
-}
-
-/* o[key], or NULL. */
-static inline json_object *lm__ll_get(json_object *o, const char *key) {
-  json_object *v = NULL;
-  return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
 
 /* predictor_type in additional-params.json, and the graph output operator each implies. */
 enum ll_pred { PRED_BINARY, PRED_REGRESSOR, PRED_MULTICLASS };

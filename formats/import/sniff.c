@@ -11,8 +11,9 @@
  * to the JSON importer (whose error then says what is wrong, where XGBoost would report a bad
  * binary file); and a pickle (0x80, SageMaker's 1.0/1.2 containers — the serving container tries
  * pickle first too) goes to the pickle importer (pickled.c: XGBoost, LightGBM and scikit-learn
- * models pickled or joblib-dumped, compressed or not, protocols 0–5). ZIP files (Linear Learner's model_algo-1) and
- * LightGBM text models are named, not yet imported here.
+ * models pickled or joblib-dumped, compressed or not, protocols 0–5). ZIP files (SageMaker's model_algo-1: Factorization
+ * Machines or Linear Learner, by their members), LightGBM text models and bare NDArray files
+ * go to their importers.
  *
  * Importers: xgboost_json.c ("xgboost-json"), xgboost_ubj.c ("xgboost-ubj"), xgboost_bin.c
  * ("xgboost-binary"), xgboost_pickle.c ("xgboost-pickle"); each records its source_format.
@@ -275,6 +276,14 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
                   name);
     break;
   case SNIFF_ZIP:
+    /* SageMaker's MXNet-checkpoint ZIPs, told apart by their members: Factorization Machines
+     * (symbol.json, params, meta.json) or Linear Learner (mx-mod-*; also every ZIP that is
+     * neither, whose error then names the members it lacks) */
+    if (lm__zip_is_factorization_machines(data, len)) {
+      rc = lm__import_factorization_machines(data, len, name, out);
+      break;
+    }
+    /* fall through */
   case SNIFF_NDARRAY: /* the Linear Learner importer names PCA/KMeans NDArray files as such */
     rc = lm__import_linear_learner(data, len, name, out);
     break;

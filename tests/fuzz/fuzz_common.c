@@ -110,7 +110,11 @@ static void lm_fuzz_check_view(const lmf_view *v) {
   lm_fuzz_extent(v, "META", m, sizeof *m);
   (void)strlen(v->source_version), (void)strlen(v->objective), (void)strlen(v->converter);
   u128 F = m->num_features, G = m->num_outputs;
-  if (m->model_kind == LMF_MODEL_LINEAR) {
+  if (m->model_kind == LMF_MODEL_FM) {
+    lm_fuzz_extent(v, "FM header", v->fm, sizeof *v->fm);
+    lm_fuzz_extent(v, "FM w", v->fm_w, F * 4);
+    lm_fuzz_extent(v, "FM v", v->fm_v, F * v->fm->num_factors * 4);
+  } else if (m->model_kind == LMF_MODEL_LINEAR) {
     lm_fuzz_extent(v, "LINEAR weights", v->lin_weights, F * G * 4);
     lm_fuzz_extent(v, "LINEAR biases", v->lin_bias, G * 4);
   } else {
@@ -148,7 +152,7 @@ static uint32_t lm_fuzz_rnd(void) {
 static float lm_fuzz_value(const lmf_view *v) {
   const lmf_meta *m = v->meta;
   float thr = 0.5f;
-  if (m->model_kind != LMF_MODEL_LINEAR && m->n_nodes)
+  if (m->model_kind == LMF_MODEL_TREES && m->n_nodes)
     thr = v->nodes[lm_fuzz_rnd() % m->n_nodes].threshold;
   switch (lm_fuzz_rnd() % 12) {
   case 0: return NAN;
@@ -202,13 +206,15 @@ static void lm_fuzz_kernels(const lmf_view *v, const float *x, size_t n, float *
     if (k->family == fam && k->isa == LM_ISA_SCALAR) rk = k;
   if (acc && rk) {
     rk->f32(v, &plan.L, x, n, ref, acc);
-    if (fam != LM_FAM_LINEAR) lm__tree_leaf__scalar(v, x, n, leaf);
+    /* trees decide identically in every kernel; linear and FM kernels sum in other orders */
+    const int tree = fam == LM_FAM_TREE || fam == LM_FAM_LGBM;
+    if (tree) lm__tree_leaf__scalar(v, x, n, leaf);
     for (const lm__kernel *k = lm__kernels; k->name; k++) {
       if (k == rk || !lm__kernel_usable(k, v, &plan.L, cpu, vbmi, NULL)) continue;
       k->f32(v, &plan.L, x, n, tmp, acc);
-      if (fam != LM_FAM_LINEAR) lm_fuzz_compare(k->name, ref, tmp, n * G);
+      if (tree) lm_fuzz_compare(k->name, ref, tmp, n * G);
       /* Fewer rows take other paths inside some kernels (tails of a block). */
-      if (fam != LM_FAM_LINEAR && n > 3) {
+      if (tree && n > 3) {
         k->f32(v, &plan.L, x, 3, tmp, acc);
         lm_fuzz_compare(k->name, ref, tmp, 3 * G);
       }
@@ -225,7 +231,7 @@ static void lm_fuzz_public(const char *path, const char *isa, const lmf_view *v,
                            const double *xd, size_t n, const float *ref, const uint32_t *ref_leaf,
                            float *o1, float *o2, uint32_t *leaf, int from_writer) {
   const lmf_meta *meta = v->meta;
-  int trees = meta->model_kind != LMF_MODEL_LINEAR;
+  int trees = meta->model_kind == LMF_MODEL_TREES;
   int xgb = meta->decision == 0; /* the reference kernels of lm_fuzz_kernels apply */
   /* float64 rows holding float32 values decide as the float32 rows: XGBoost rounds them anyway;
    * LightGBM's double thresholds round to the float32 ones by construction (the writer's). */
@@ -352,7 +358,7 @@ int lm_fuzz_lm_image(const uint8_t *img, size_t len, int must_accept) {
 
   const lmf_meta *m = v.meta;
   size_t F = m->num_features, G = m->num_outputs;
-  size_t T = m->model_kind == LMF_MODEL_LINEAR ? 0 : m->n_trees;
+  size_t T = m->model_kind == LMF_MODEL_TREES ? m->n_trees : 0;
   size_t n = 0;
   if (G <= LMF_MAX_OUTPUTS && F <= LMF_MAX_CELLS)
     n = (F > G ? F : G) * LMF_ROWS <= LMF_MAX_CELLS ? LMF_ROWS : 1;

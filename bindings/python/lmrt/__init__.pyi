@@ -34,6 +34,7 @@ class ModelInfo(TypedDict):
     num_nodes: int
     max_depth: int
     num_categorical_splits: int
+    num_factors: int  # factorization machines: factors per feature (0 otherwise)
     base_score: float
     base_margin: float
     best_iteration: Optional[int]

@@ -350,6 +350,7 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
       dict_set(d, "num_nodes", PyLong_FromUnsignedLong(i.num_nodes)) < 0 ||
       dict_set(d, "max_depth", PyLong_FromUnsignedLong(i.max_depth)) < 0 ||
       dict_set(d, "num_categorical_splits", PyLong_FromUnsignedLong(i.num_categorical_splits)) < 0 ||
+      dict_set(d, "num_factors", PyLong_FromUnsignedLong(i.num_factors)) < 0 ||
       dict_set(d, "base_score", PyFloat_FromDouble(i.base_score)) < 0 ||
       dict_set(d, "base_margin", PyFloat_FromDouble(i.base_margin)) < 0 ||
       dict_set(d, "best_iteration", i.best_iteration < 0 ? (Py_INCREF(Py_None), Py_None) : PyLong_FromLongLong(i.best_iteration)) < 0 ||
