@@ -37,12 +37,9 @@ def generate(case, data, rows):
         return np.array(out)
 
     def leaves_of(m, Rows):
-        """apply()'s leaf node ids, as lm_predict_leaf reports them for models of decision 1
-        (runtime/session.c: LightGBM's numbering, node id - (node_count - 1) / 2): still one
-        number per leaf, so equal numbers mean the same leaf."""
-        a = m.apply(Rows.astype(np.float32)).reshape(len(Rows), -1)
-        ests = m.estimators_ if hasattr(m, "estimators_") else [m]
-        return a - np.array([(e.tree_.node_count - 1) // 2 for e in ests])[None, :]
+        """apply()'s leaf node ids, which lm_predict_leaf reports as they are (one column per
+        tree; GradientBoosting: (n_estimators, K) flattened, as lmrt orders its trees)."""
+        return m.apply(Rows.astype(np.float32)).reshape(len(Rows), -1)
 
     # trees: predict_proba[:, 1] (binary), predict_proba (3 classes), predict (regression)
     for nm, cls, kw in [("dt", tree.DecisionTreeClassifier, dict(max_depth=6)),
@@ -74,19 +71,20 @@ def generate(case, data, rows):
 
     # gradient boosting
     m = ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=0).fit(X, y2)
-    case("gb_clf", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]")
+    case("gb_clf", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]", leaves=leaves_of(m, R))
     m = ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=0,
                                             loss="exponential").fit(X, y2)
-    case("gb_clf_exp", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]")
+    case("gb_clf_exp", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]",
+         leaves=leaves_of(m, R))
     m = ensemble.GradientBoostingClassifier(n_estimators=8, max_depth=3, random_state=0).fit(X, y3)
-    case("gb_clf3", m, R, m.predict_proba(R), "predict_proba")
+    case("gb_clf3", m, R, m.predict_proba(R), "predict_proba", leaves=leaves_of(m, R))
     for loss in ("squared_error", "absolute_error", "huber"):
         m = ensemble.GradientBoostingRegressor(n_estimators=12, max_depth=3, random_state=0,
                                                loss=loss).fit(X, yr)
-        case("gb_reg_" + loss, m, R, m.predict(R), "predict")
+        case("gb_reg_" + loss, m, R, m.predict(R), "predict", leaves=leaves_of(m, R))
     m = ensemble.GradientBoostingRegressor(n_estimators=6, max_depth=2, init="zero",
                                            random_state=0).fit(X, yr)
-    case("gb_reg_zero", m, R, m.predict(R), "predict")
+    case("gb_reg_zero", m, R, m.predict(R), "predict", leaves=leaves_of(m, R))
 
     # histogram gradient boosting: NaN allowed
     Xn = data(n=200, seed=5, nan=True)
@@ -161,9 +159,7 @@ def generate(case, data, rows):
     def pipe_leaves(m, Rows):
         Z = m[:-1].transform(Rows.astype(np.float32).astype(np.float64))
         last = m[-1]
-        a = last.apply(Z.astype(np.float32)).reshape(len(Rows), -1)
-        ests = last.estimators_ if hasattr(last, "estimators_") else [last]
-        return a - np.array([(e.tree_.node_count - 1) // 2 for e in ests])[None, :]
+        return last.apply(Z.astype(np.float32)).reshape(len(Rows), -1)
 
     m = pipeline.make_pipeline(preprocessing.StandardScaler(),
                                tree.DecisionTreeClassifier(max_depth=5, random_state=0)).fit(X, y2)

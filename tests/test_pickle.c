@@ -10,7 +10,9 @@
  *     trainer's own predict / predict_proba / decision_function (linear models: 1e-6 of the
  *     size of their sum, |x|·|coef| + |intercept|, scale.csv — the .lm file's weights are
  *     float32), and for tree models (rows on and around their thresholds included)
- *     lm_predict_leaf must reach sklearn's apply() leaf in every tree (identical decisions);
+ *     lm_predict_leaf must give sklearn's apply() node ids, every tree, unchanged (identical
+ *     decisions; GradientBoosting's init_ lives in its first stage, so its trees are apply()'s
+ *     n_estimators × K); lminfo's objective names the estimator and method;
  *     LightGBM pickles must score bit for bit as their model text does;
  * (b) safety: a pickle whose __reduce__ would run `touch FILE` through os.system is refused
  *     naming posix.system, and FILE does not appear;
@@ -271,6 +273,41 @@ static void test_lightgbm_best_iteration(void **state) {
   assert_int_equal(lm_model_open(lm, &m), 0);
   assert_true(lm_model_num_trees(m) > 10);
   lm_model_close(m);
+}
+
+/* What lminfo shows as the objective: scikit-learn's estimator and method (the table's
+ * lightgbm:* / linear-learner:* entries only fix the link); LightGBM and XGBoost pickles their
+ * trainer's objective. */
+static void test_objective_names(void **state) {
+  (void)state;
+  static const struct { const char *dir, *obj; } t[] = {
+      {"rf_clf3", "sklearn:RandomForestClassifier.predict_proba"},
+      {"dt_reg", "sklearn:DecisionTreeRegressor.predict"},
+      {"gb_clf_exp", "sklearn:GradientBoostingClassifier.predict_proba"},
+      {"hgb_reg_poisson", "sklearn:HistGradientBoostingRegressor.predict"},
+      {"logreg", "sklearn:LogisticRegression.predict_proba"},
+      {"logreg3_ovr", "sklearn:LogisticRegression.decision_function"},
+      {"linsvc", "sklearn:LinearSVC.decision_function"},
+      {"sgdclf_log", "sklearn:SGDClassifier.predict_proba"},
+      {"ridge", "sklearn:Ridge.predict"},
+      {"pipe_std_tree", "sklearn:Pipeline>DecisionTreeClassifier.predict_proba"},
+      {"lgbm_booster_clf_v3", "lightgbm:binary"},
+      {"lgbm_regressor_joblib", "lightgbm:regression"},
+      {"xgb_clf_p4", "binary:logistic"},
+  };
+  int failures = 0;
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    const char *lm = tu_path(tmpdir, "o.lm");
+    lm_model *m = NULL;
+    lm_model_info in;
+    assert_int_equal(lm_convert(model_file(t[i].dir), lm, &(lm_convert_options){.quiet = 1}), 0);
+    assert_int_equal(lm_model_open(lm, &m), 0);
+    assert_int_equal(lm_model_get_info(m, &in), 0);
+    if (strcmp(in.objective, t[i].obj) && failures++ < 5)
+      print_error("%s: objective '%s', want '%s'\n", t[i].dir, in.objective, t[i].obj);
+    lm_model_close(m);
+  }
+  assert_int_equal(failures, 0);
 }
 
 /* ---- (b) a pickle that would run a command --------------------------------------------- */
@@ -557,6 +594,7 @@ int main(void) {
       cmocka_unit_test(test_parity),
       cmocka_unit_test(test_threshold_rule),
       cmocka_unit_test(test_lightgbm_best_iteration),
+      cmocka_unit_test(test_objective_names),
       cmocka_unit_test(test_never_executed),
       cmocka_unit_test(test_refused),
       cmocka_unit_test(test_walker),

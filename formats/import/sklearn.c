@@ -19,14 +19,16 @@
  *       samples (what sklearn ≥ 1.3 does for features without missing values in training), or
  *       as the node's missing_go_to_left says when the pickle has that field (sklearn ≥ 1.3).
  *   GradientBoosting{Classifier,Regressor}
- *       the same trees, leaves multiplied by learning_rate (as predict_stages does), after a
- *       one-leaf tree per output holding init_'s raw prediction (DummyClassifier 'prior':
+ *       the same trees, leaves multiplied by learning_rate (as predict_stages does), the first
+ *       stage's leaves starting from init_'s raw prediction (DummyClassifier 'prior':
  *       log-odds / log-probabilities of the clipped priors; DummyRegressor: its constant;
- *       init='zero': 0); links: binomial deviance sigmoid, exponential loss sigmoid of 2x,
- *       multinomial softmax, regression losses identity.
+ *       init='zero': 0) — sklearn's own double sums, and one .lm tree per sklearn tree, so
+ *       lm_predict_leaf gives apply()'s node ids; links: binomial deviance sigmoid, exponential
+ *       loss sigmoid of 2x, multinomial softmax, regression losses identity.
  *   HistGradientBoosting{Classifier,Regressor}
  *       its TreePredictor nodes (left iff x <= num_threshold on float64 rows, NaN as
- *       missing_go_to_left: decision 1 as it is), after the baseline prediction; links as its
+ *       missing_go_to_left: decision 1 as it is), the first iteration's leaves starting from
+ *       the baseline prediction; links as its
  *       loss (binomial sigmoid, multinomial softmax, Poisson/Gamma exp, others identity);
  *       categorical splits are refused.
  *   LinearRegression, Ridge, Lasso, ElasticNet, SGDRegressor, LinearSVR (predict);
@@ -293,9 +295,10 @@ static double tval(const sk_tree *t, uint64_t node, uint64_t c) {
 }
 
 /* Append one IR tree for output `group` from t (mode: leaf values as they are, class
- * probability of class `cls`, or scaled by `scale`). */
+ * probability of class `cls`, or off + scale · value: a boosting stage, the first one carrying
+ * init_'s raw prediction off, added as sklearn adds it, so the sums round alike). */
 static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
-                    uint64_t cls, double scale) {
+                    uint64_t cls, double scale, double off) {
   int brc = node_budget(k, t->n, t->nodes);
   if (brc) return brc;
   lm_ir_tree *it = new_tree(k, (uint32_t)t->n, group);
@@ -314,7 +317,7 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
         v = tval(t, i, cls) / s;
       } else {
         v = tval(t, i, 0);
-        if (mode == LEAF_SCALED) v = scale * v;
+        if (mode == LEAF_SCALED) v = off + scale * v;
       }
       if (!isfinite(v))
         return SKFAIL(LM_EFORMAT, t->values, "%s.tree_: node %llu: leaf value %g is not finite", where,
@@ -420,12 +423,12 @@ static int forest(sk *k, const lm_pv *est, const lm_pv *st, int classifier, int 
       return SKFAIL(LM_EFORMAT, t.values, "%s.tree_.values: %llu classes, the estimator has %llu", where,
                     (unsigned long long)t.ncls, (unsigned long long)K);
     if (!classifier) {
-      if ((rc = add_tree(k, &t, where, 0, LEAF_VALUE, 0, 1.0))) return rc;
+      if ((rc = add_tree(k, &t, where, 0, LEAF_VALUE, 0, 1.0, 0.0))) return rc;
     } else if (K == 2) {
-      if ((rc = add_tree(k, &t, where, 0, LEAF_PROBA, 1, 1.0))) return rc;
+      if ((rc = add_tree(k, &t, where, 0, LEAF_PROBA, 1, 1.0, 0.0))) return rc;
     } else {
       for (uint64_t c = 0; c < K; c++)
-        if ((rc = add_tree(k, &t, where, (uint32_t)c, LEAF_PROBA, c, 1.0))) return rc;
+        if ((rc = add_tree(k, &t, where, (uint32_t)c, LEAF_PROBA, c, 1.0, 0.0))) return rc;
     }
   }
   return LM_OK;
@@ -506,27 +509,29 @@ static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
   double *raw = calloc(G, sizeof *raw);
   if (!raw) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
   rc = gb_init(k, st, ln, K, raw);
-  for (uint64_t g = 0; !rc && g < G; g++) rc = const_tree(k, (uint32_t)g, raw[g]);
-  free(raw);
-  if (rc) return rc;
   const lm_pv *es = st_get(st, "estimators_");
   uint64_t want[2] = {UINT64_MAX, G};
   char d[160];
-  if (!es || es->kind != LM_PV_NDARRAY || !es->nd_dtype || es->nd_dtype->dt_kind != 'O' ||
-      es->nd_ndim != 2 || es->nd_shape[1] != want[1])
-    return SKFAIL(LM_EFORMAT, es ? es : st, "estimators_: expected an object array of shape "
-                  "(n_estimators, %llu), got %s", (unsigned long long)G,
-                  es ? lm__pv_describe(es, d, sizeof d) : "nothing");
-  for (uint64_t i = 0; i < es->nd_shape[0]; i++)
-    for (uint64_t g = 0; g < G; g++) {
-      char where[48];
+  if (!rc && (!es || es->kind != LM_PV_NDARRAY || !es->nd_dtype || es->nd_dtype->dt_kind != 'O' ||
+              es->nd_ndim != 2 || es->nd_shape[1] != want[1]))
+    rc = SKFAIL(LM_EFORMAT, es ? es : st, "estimators_: expected an object array of shape "
+                "(n_estimators, %llu), got %s", (unsigned long long)G,
+                es ? lm__pv_describe(es, d, sizeof d) : "nothing");
+  /* init_'s raw prediction goes into the first stage's leaves (sklearn starts from it and adds
+   * learning_rate · value stage by stage: the same double sums); so every .lm tree is one of
+   * sklearn's, as apply() numbers them. Without stages, one-leaf trees hold it. */
+  if (!rc && es->nd_shape[0] == 0)
+    for (uint64_t g = 0; !rc && g < G; g++) rc = const_tree(k, (uint32_t)g, raw[g]);
+  for (uint64_t i = 0; !rc && i < es->nd_shape[0]; i++)
+    for (uint64_t g = 0; !rc && g < G; g++) {
+      char where[64];
       snprintf(where, sizeof where, "estimators_[%llu, %llu]", (unsigned long long)i, (unsigned long long)g);
       sk_tree t;
-      if ((rc = read_tree(k, es->nd_objs[lm__nd_at2(es, i, g)], where, &t)) ||
-          (rc = add_tree(k, &t, where, (uint32_t)g, LEAF_SCALED, 0, lr)))
-        return rc;
+      if (!(rc = read_tree(k, es->nd_objs[lm__nd_at2(es, i, g)], where, &t)))
+        rc = add_tree(k, &t, where, (uint32_t)g, LEAF_SCALED, 0, lr, i == 0 ? raw[g] : 0.0);
     }
-  return LM_OK;
+  free(raw);
+  return rc;
 }
 
 /* ---- histogram gradient boosting ---------------------------------------------------------- */
@@ -558,11 +563,14 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
   if ((rc = lm__sk_need_arr(k, base, "_baseline_prediction", 2, NULL))) return rc;
   if (base->nd_count != G || (base->nd_shape[0] != 1 && base->nd_shape[1] != 1))
     return SKFAIL(LM_EFORMAT, base, "_baseline_prediction: expected %llu values", (unsigned long long)G);
-  for (uint64_t g = 0; g < G; g++)
-    if ((rc = const_tree(k, (uint32_t)g, lm__nd_get(base, g, NULL, 0)))) return rc;
   const lm_pv *pr = st_get(st, "_predictors");
   if (!pr || pr->kind != LM_PV_LIST)
     return SKFAIL(LM_ENOMODEL, pr ? pr : st, "state '_predictors': expected a list (not fitted?)");
+  /* the baseline goes into the first iteration's leaves (sklearn adds each iteration to it: the
+   * same double sums); without iterations, one-leaf trees hold it */
+  if (pr->n == 0)
+    for (uint64_t g = 0; g < G; g++)
+      if ((rc = const_tree(k, (uint32_t)g, lm__nd_get(base, g, NULL, 0)))) return rc;
   for (size_t it = 0; it < pr->n; it++) {
     const lm_pv *row = pr->items[it];
     if (row->kind != LM_PV_LIST || row->n != G)
@@ -596,6 +604,7 @@ static int hist_gb(sk *k, const lm_pv *st, int classifier) {
         if (lm__nd_get_i(nodes, i, f[6], o[6])) {
           nd->left = nd->right = -1;
           nd->value_d = lm__nd_get(nodes, i, f[0], o[0]);
+          if (it == 0) nd->value_d = lm__nd_get(base, g, NULL, 0) + nd->value_d;
           nd->value = (float)nd->value_d;
           if (!isfinite(nd->value_d))
             return SKFAIL(LM_EFORMAT, nodes, "_predictors[%zu][%llu].nodes[%llu]: leaf value not finite",
@@ -767,11 +776,21 @@ int lm__pickled_sklearn(const lm_pv *v, const char *name, size_t len, lm_ir_mode
   sk k = {.name = name, .budget = len / 4 + 4096};
   if (!(k.ir = lm_ir_new())) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   snprintf(k.ir->source_format, sizeof k.ir->source_format, "sklearn-pickle");
-  int rc = lm__pv_obj_is(v, "sklearn.pipeline", "Pipeline") ? pipeline(&k, v) : estimator(&k, v, NULL, NULL);
+  int pipe = lm__pv_obj_is(v, "sklearn.pipeline", "Pipeline");
+  int rc = pipe ? pipeline(&k, v) : estimator(&k, v, NULL, NULL);
   if (rc) {
     lm_ir_free(k.ir);
     return rc;
   }
+  /* what lminfo shows as the objective: the estimator and the method whose values the model
+   * gives (the table's objective, lightgbm:* or linear-learner:*, only fixes the link) */
+  const char *c = k.cls, *o = k.ir->objective, *method = "predict";
+  if (!strcmp(c, "IsolationForest")) method = "score_samples";
+  else if (strstr(c, "Classifier") || !strcmp(c, "LogisticRegression") || !strcmp(c, "LinearSVC"))
+    method = k.ir->booster == LM_BOOSTER_LINEAR && !strcmp(o, "reg:squarederror") ? "decision_function"
+                                                                                    : "predict_proba";
+  snprintf(k.ir->trainer_objective, sizeof k.ir->trainer_objective, "sklearn:%s%.40s.%s",
+           pipe ? "Pipeline>" : "", c, method);
   *out = k.ir;
   return LM_OK;
 }
