@@ -177,8 +177,30 @@ def generate(case, data, rows):
                                ensemble.HistGradientBoostingRegressor(max_iter=8,
                                                                       random_state=0)).fit(Xn, yrn)
     case("pipe_std_hgb", m, Rn, m.predict(Rn), "predict")
+    # IsolationForest: lmrt gives score_samples (decision_function = score_samples - offset_);
+    # leaves: every tree's apply() on the features it was bagged on
+    def iso_leaves(m, Rows):
+        Z = Rows.astype(np.float32)
+        sub = m._max_features != Rows.shape[1]
+        return np.stack([e.apply(Z[:, f] if sub else Z)
+                         for e, f in zip(m.estimators_, m.estimators_features_)], axis=1)
+
+    out = X[:8] * np.array([4, 3, 5, 2, -3, 6])       # outliers: short paths
     m = ensemble.IsolationForest(n_estimators=5, random_state=0).fit(X)
-    case("iforest", m, R, m.score_samples(R), "must be refused: score_samples has no .lm link")
+    RT = np.vstack([R, out, thr_rows(m, X[8])])
+    case("iforest", m, RT, m.score_samples(RT), "score_samples", leaves=iso_leaves(m, RT))
+    m = ensemble.IsolationForest(n_estimators=20, max_samples=50, max_features=0.5,
+                                 random_state=1).fit(X)
+    RT = np.vstack([R, out])
+    case("iforest_features", m, RT, m.score_samples(RT), "score_samples (max_features 0.5)",
+         leaves=iso_leaves(m, RT))
+    m = ensemble.IsolationForest(n_estimators=9, max_samples=1.0, contamination=0.1,
+                                 bootstrap=True, random_state=2).fit(X)
+    case("iforest_xz", m, RT, m.score_samples(RT), "score_samples (bootstrap, xz)",
+         compress="xz", leaves=iso_leaves(m, RT))
+    m = pipeline.make_pipeline(preprocessing.StandardScaler(),
+                               ensemble.IsolationForest(n_estimators=6, random_state=3)).fit(X)
+    case("pipe_std_iforest", m, RT, m.score_samples(RT), "score_samples")
 
 
 def generate_bad(out_dir):

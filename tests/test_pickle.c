@@ -325,21 +325,6 @@ static void test_never_executed(void **state) {
   assert_int_equal(access(tu_path(tmpdir, "evil.lm"), F_OK), -1);
 }
 
-/* Estimators refused on purpose, by name. */
-static void test_refused(void **state) {
-  (void)state;
-  static const struct { const char *dir, *msg; } t[] = {
-      {"iforest", "IsolationForest: not supported: its score_samples"},
-  };
-  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-    int rc = lm_convert(model_file(t[i].dir), tu_path(tmpdir, "r.lm"), &(lm_convert_options){.quiet = 1});
-    if (rc != LM_EUNSUPPORTED || !strstr(lm_last_error(), t[i].msg))
-      print_error("%s: %d %s\n", t[i].dir, rc, lm_last_error());
-    assert_int_equal(rc, LM_EUNSUPPORTED);
-    assert_non_null(strstr(lm_last_error(), t[i].msg));
-  }
-}
-
 /* ---- (c) the walker ---------------------------------------------------------------------- */
 
 #define LIT(s) s, sizeof(s) - 1
@@ -596,7 +581,6 @@ int main(void) {
       cmocka_unit_test(test_lightgbm_best_iteration),
       cmocka_unit_test(test_objective_names),
       cmocka_unit_test(test_never_executed),
-      cmocka_unit_test(test_refused),
       cmocka_unit_test(test_walker),
       cmocka_unit_test(test_bad),
       cmocka_unit_test(test_bad_estimators),

@@ -47,9 +47,10 @@
  *
  * The scalers and linear models are in sklearn_linear.c; the two share sklearn_internal.h.
  *
- * Everything else is refused naming the class (IsolationForest: its score -2^(-E[h]/c) is no
- * .lm output transform). Every check names the field and the byte offset of the value in the
- * (decompressed) pickle.
+ *   IsolationForest (score_samples): sklearn_iforest.c.
+ *
+ * Everything else is refused naming the class. Every check names the field and the byte offset
+ * of the value in the (decompressed) pickle.
  */
 #include <float.h>
 #include <math.h>
@@ -186,7 +187,7 @@ static double mapped_threshold(const affine *af, uint32_t f, double t, int f32) 
   return dunkey(lo);
 }
 
-enum leafmode { LEAF_VALUE, LEAF_PROBA, LEAF_SCALED };
+/* enum leafmode: sklearn_internal.h */
 
 /* Objects may be shared in a pickle (one tree referenced from many places with a 2-byte memo
  * GET): IR nodes are bounded by what the input's bytes can hold (a pickled tree node takes more
@@ -228,15 +229,8 @@ static int const_tree(sk *k, uint32_t group, double v) {
   return LM_OK;
 }
 
-/* A fitted sklearn.tree._tree.Tree: its nodes and values, checked. */
-typedef struct sk_tree {
-  const lm_pv *nodes, *values;
-  const lm_pv *f_left, *f_right, *f_feat, *f_thr, *f_ns, *f_miss;
-  uint32_t o_left, o_right, o_feat, o_thr, o_ns, o_miss;
-  uint64_t n, ncls;
-} sk_tree;
-
-static int read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
+/* sk_tree (a fitted sklearn.tree._tree.Tree): sklearn_internal.h */
+int lm__sk_read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
   char d[160];
   const lm_pv *st = lm__pv_state(est);
   if (!st) return SKFAIL(LM_EFORMAT, est, "%s: not a fitted tree estimator (%s)", where, lm__pv_describe(est, d, sizeof d));
@@ -251,9 +245,10 @@ static int read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
   if (args->items[2]->i != 1)
     return SKFAIL(LM_EUNSUPPORTED, tr, "%s.tree_: %lld outputs (multi-output trees are not supported)",
                   where, (long long)args->items[2]->i);
-  if ((uint64_t)args->items[0]->i != k->ir->num_features)
+  uint32_t tf = k->fmap ? k->fmap_n : k->ir->num_features;
+  if ((uint64_t)args->items[0]->i != tf)
     return SKFAIL(LM_EFORMAT, tr, "%s.tree_: %lld features, the estimator has %u", where,
-                  (long long)args->items[0]->i, k->ir->num_features);
+                  (long long)args->items[0]->i, tf);
   int64_t nc = 0;
   int rc = st_int(k, ts, "node_count", 1, INT32_MAX, &nc);
   if (rc) return rc;
@@ -297,7 +292,7 @@ static double tval(const sk_tree *t, uint64_t node, uint64_t c) {
 /* Append one IR tree for output `group` from t (mode: leaf values as they are, class
  * probability of class `cls`, or off + scale · value: a boosting stage, the first one carrying
  * init_'s raw prediction off, added as sklearn adds it, so the sums round alike). */
-static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
+int lm__sk_add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
                     uint64_t cls, double scale, double off) {
   int brc = node_budget(k, t->n, t->nodes);
   if (brc) return brc;
@@ -332,9 +327,11 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
                     "(node_count %llu)", where, (unsigned long long)i, (long long)l, (long long)r,
                     (unsigned long long)t->n);
     int64_t f = lm__nd_get_i(t->nodes, i, t->f_feat, t->o_feat);
-    if (f < 0 || (uint64_t)f >= k->ir->num_features)
+    uint32_t tf = k->fmap ? k->fmap_n : k->ir->num_features;
+    if (f < 0 || (uint64_t)f >= tf)
       return SKFAIL(LM_EFORMAT, t->nodes, "%s.tree_.nodes[%llu]: feature %lld out of range (%u features)",
-                    where, (unsigned long long)i, (long long)f, k->ir->num_features);
+                    where, (unsigned long long)i, (long long)f, tf);
+    if (k->fmap) f = k->fmap[f]; /* the tree's feature f is the estimator's fmap[f] */
     double th = lm__nd_get(t->nodes, i, t->f_thr, t->o_thr);
     if (isnan(th))
       return SKFAIL(LM_EFORMAT, t->nodes, "%s.tree_.nodes[%llu]: threshold is NaN", where,
@@ -418,17 +415,17 @@ static int forest(sk *k, const lm_pv *est, const lm_pv *st, int classifier, int 
     char where[48];
     snprintf(where, sizeof where, single ? "tree" : "estimators_[%zu]", e);
     sk_tree t;
-    if ((rc = read_tree(k, single ? est : list->items[e], where, &t))) return rc;
+    if ((rc = lm__sk_read_tree(k, single ? est : list->items[e], where, &t))) return rc;
     if (classifier && t.ncls != K)
       return SKFAIL(LM_EFORMAT, t.values, "%s.tree_.values: %llu classes, the estimator has %llu", where,
                     (unsigned long long)t.ncls, (unsigned long long)K);
     if (!classifier) {
-      if ((rc = add_tree(k, &t, where, 0, LEAF_VALUE, 0, 1.0, 0.0))) return rc;
+      if ((rc = lm__sk_add_tree(k, &t, where, 0, LEAF_VALUE, 0, 1.0, 0.0))) return rc;
     } else if (K == 2) {
-      if ((rc = add_tree(k, &t, where, 0, LEAF_PROBA, 1, 1.0, 0.0))) return rc;
+      if ((rc = lm__sk_add_tree(k, &t, where, 0, LEAF_PROBA, 1, 1.0, 0.0))) return rc;
     } else {
       for (uint64_t c = 0; c < K; c++)
-        if ((rc = add_tree(k, &t, where, (uint32_t)c, LEAF_PROBA, c, 1.0, 0.0))) return rc;
+        if ((rc = lm__sk_add_tree(k, &t, where, (uint32_t)c, LEAF_PROBA, c, 1.0, 0.0))) return rc;
     }
   }
   return LM_OK;
@@ -527,8 +524,8 @@ static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
       char where[64];
       snprintf(where, sizeof where, "estimators_[%llu, %llu]", (unsigned long long)i, (unsigned long long)g);
       sk_tree t;
-      if (!(rc = read_tree(k, es->nd_objs[lm__nd_at2(es, i, g)], where, &t)))
-        rc = add_tree(k, &t, where, (uint32_t)g, LEAF_SCALED, 0, lr, i == 0 ? raw[g] : 0.0);
+      if (!(rc = lm__sk_read_tree(k, es->nd_objs[lm__nd_at2(es, i, g)], where, &t)))
+        rc = lm__sk_add_tree(k, &t, where, (uint32_t)g, LEAF_SCALED, 0, lr, i == 0 ? raw[g] : 0.0);
     }
   free(raw);
   return rc;
@@ -676,10 +673,11 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
   int tree = in_list(c, k_trees, N(k_trees)), lin = in_list(c, k_linear, N(k_linear));
   int gb = !strcmp(c, "GradientBoostingClassifier") || !strcmp(c, "GradientBoostingRegressor");
   int hgb = !strcmp(c, "HistGradientBoostingClassifier") || !strcmp(c, "HistGradientBoostingRegressor");
-  if (af && (tree || gb || hgb)) k->af = af; /* thresholds mapped back through the steps */
+  int iso = !strcmp(c, "IsolationForest");
+  if (af && (tree || gb || hgb || iso)) k->af = af; /* thresholds mapped back through the steps */
   if (!strcmp(c, "Pipeline"))
     return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline inside a Pipeline: not supported");
-  if (tree || gb || hgb) {
+  if (tree || gb || hgb || iso) {
     k->ir->decision = LM_DECISION_LIGHTGBM;
     k->ir->keep_tiny = 1;
     k->ir->booster = LM_BOOSTER_GBTREE;
@@ -687,6 +685,7 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
     int clf = strstr(c, "Classifier") != NULL;
     if (tree) return forest(k, v, st, clf, single_tree(c));
     if (gb) return gradient_boosting(k, st, clf);
+    if (iso) return lm__sk_iforest(k, st);
     return hist_gb(k, st, clf);
   }
   if (lin) {
@@ -696,12 +695,9 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
   }
   if (af)
     return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline's scaling steps before %s: not supported", c);
-  if (!strcmp(c, "IsolationForest"))
-    return SKFAIL(LM_EUNSUPPORTED, v, "not supported: its score_samples, -2^(-mean path length / "
-                  "c(max_samples)), is no .lm output transform");
   return lm__fail(LM_EUNSUPPORTED, "%s: byte %zu: %s: not supported (trees: DecisionTree*, ExtraTree*, RandomForest*, "
-                "ExtraTrees*, GradientBoosting*, HistGradientBoosting*; linear: LinearRegression, Ridge, "
-                "Lasso, ElasticNet, SGDRegressor, LinearSVR, LogisticRegression, SGDClassifier, "
+                "ExtraTrees*, GradientBoosting*, HistGradientBoosting*, IsolationForest; linear: "
+                "LinearRegression, Ridge, Lasso, ElasticNet, SGDRegressor, LinearSVR, LogisticRegression, SGDClassifier, "
                 "LinearSVC; Pipeline of scalers and one of those)", k->name, v->at,
                   lm__pv_describe(v, d, sizeof d));
 }
