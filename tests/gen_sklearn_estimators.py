@@ -102,6 +102,37 @@ def generate(case, data, rows):
                                                loss="poisson").fit(Xn, np.abs(yrn))
     case("hgb_reg_poisson", m, Rn, m.predict(Rn), "predict")
 
+    # categorical HistGradientBoosting: features 0 (6 categories) and 2 (40 categories, several
+    # bitset words) categorical, NaN in training; scoring rows add unknown categories (6-8,
+    # 40-45, 255), negative values (missing for sklearn), non-integers (truncated as sklearn's
+    # uint8 cast does) and -0.0. lmrt differs only on values in (-1, 0) and >= 256, which
+    # sklearn does not accept at fit (sklearn_hist.c): none here.
+    rc = np.random.RandomState(11)
+    nc = 300
+    Xc = np.c_[rc.randint(0, 6, nc), rc.normal(size=nc), rc.randint(0, 40, nc),
+               rc.normal(size=nc) * 10].astype(float)
+    Xc[rc.rand(nc) < 0.1, 0] = np.nan
+    Xc[rc.rand(nc) < 0.05, 2] = np.nan
+    lift = np.where(np.isin(Xc[:, 0], [1, 3]), 1.5, 0) + np.where(np.isnan(Xc[:, 0]), -2, 0)
+    lift2 = np.where(np.nan_to_num(Xc[:, 2], nan=99) % 3 == 0, 1.0, -0.5)
+    yc = lift + lift2 + 0.3 * Xc[:, 1]
+    odd = np.array([6, 7, 8, -1, -3, 2.5, 1.9999, -0.0, 255, np.nan, 0, 5])
+    Rc = Xc[:60].copy()
+    Rx = np.repeat(Xc[60:72], 4, axis=0)
+    Rx[:, 0] = np.tile(odd, 4)
+    Rx[:, 2] = np.r_[np.arange(40, 46), [-1, 39.5, 0, np.nan, 255, 17]] .repeat(4)
+    Rc = np.vstack([Rc, Rx])
+    cf = [True, False, True, False]
+    m = ensemble.HistGradientBoostingRegressor(max_iter=12, categorical_features=cf,
+                                               random_state=0).fit(Xc, yc)
+    case("hgb_cat_reg", m, Rc, m.predict(Rc), "predict")
+    m = ensemble.HistGradientBoostingClassifier(max_iter=10, categorical_features=cf,
+                                                random_state=0).fit(Xc, (yc > 0.3).astype(int))
+    case("hgb_cat_clf", m, Rc, m.predict_proba(Rc)[:, 1], "predict_proba[:, 1]", compress="gzip")
+    m = ensemble.HistGradientBoostingClassifier(max_iter=6, categorical_features=cf,
+                                                random_state=0).fit(Xc, np.digitize(yc, [-0.5, 1]))
+    case("hgb_cat_clf3", m, Rc, m.predict_proba(Rc), "predict_proba", fmt="pickle")
+
     # linear models (float32 weights in the .lm file): scale.csv holds, per row and output, the
     # size of the sum the prediction is (|x|·|coef| + |intercept|): float32 weights and sums
     # round relative to it
@@ -276,3 +307,23 @@ def generate_bad(out_dir):
         estimators_=np.concatenate([s["estimators_"], s["estimators_"]], axis=1)))
     p = pipeline.make_pipeline(preprocessing.PolynomialFeatures(), linear_model.Ridge()).fit(X, y)
     write("pipeline_other_step", p)
+    # categorical HistGradientBoosting: feature 0 holds categories 0-4
+    import copy
+    Xc = X.copy()
+    Xc[:, 0] = np.random.RandomState(10).randint(0, 5, len(X))
+    yc = (np.isin(Xc[:, 0], [1, 3]) ^ (X[:, 1] > 0)).astype(int)
+    hc = ensemble.HistGradientBoostingClassifier(max_iter=3, categorical_features=[0],
+                                                 random_state=0).fit(Xc, yc)
+    write("hgb_cat_no_bin_mapper", hc, mutate_state=lambda s: s.pop("_bin_mapper"))
+
+    def bad_category(s):
+        bm = copy.copy(s["_bin_mapper"])
+        bm.bin_thresholds_ = list(bm.bin_thresholds_)
+        bm.bin_thresholds_[0] = np.array([0.0, 1.0, 300.0])
+        s["_bin_mapper"] = bm
+    write("hgb_cat_category_300", hc, mutate_state=bad_category)
+    write("hgb_cat_not_categorical", hc, mutate_state=lambda s: s.update(
+        is_categorical_=np.zeros(4, dtype=bool)))
+    write("pipeline_scaled_categories", pipeline.make_pipeline(
+        preprocessing.StandardScaler(), ensemble.HistGradientBoostingClassifier(
+            max_iter=2, categorical_features=[0], random_state=0)).fit(Xc, yc))

@@ -527,6 +527,10 @@ static void test_bad_estimators(void **state) {
       {"gb_init_estimator", LM_EUNSUPPORTED, "init_ is an object of class sklearn.linear_model._logistic.LogisticRegression"},
       {"gb_estimators_shape", LM_EFORMAT, "estimators_: expected an object array of shape (n_estimators, 1)"},
       {"pipeline_other_step", LM_EUNSUPPORTED, "step 'polynomialfeatures' is an object of class sklearn.preprocessing._polynomial.PolynomialFeatures"},
+      {"hgb_cat_no_bin_mapper", LM_EFORMAT, "HistGradientBoostingClassifier: _bin_mapper.bin_thresholds_: expected a list of 4 arrays"},
+      {"hgb_cat_category_300", LM_EFORMAT, "_bin_mapper.bin_thresholds_[0][2] = 300: not a category (0-255)"},
+      {"hgb_cat_not_categorical", LM_EFORMAT, "a categorical split on feature 0, which is_categorical_ and _bin_mapper do not list"},
+      {"pipeline_scaled_categories", LM_EUNSUPPORTED, "is_categorical_: categorical features after a Pipeline's scaling steps: not supported"},
   };
   int failures = 0;
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {

@@ -62,6 +62,19 @@ int lm__sk_read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t);
 /* sklearn.c: one IR tree for output group from t, in sklearn's node ids (see enum leafmode). */
 int lm__sk_add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
                     uint64_t cls, double scale, double off);
+/* sklearn.c: n_features_in_ → ir->num_features. */
+int lm__sk_features(sk *k, const lm_pv *st);
+/* sklearn.c: count n more IR nodes against the input's budget (error naming v past it). */
+int lm__sk_node_budget(sk *k, uint64_t n, const lm_pv *v);
+/* sklearn.c: a new IR tree of n_nodes zeroed nodes for output group (NULL: out of memory). */
+lm_ir_tree *lm__sk_new_tree(sk *k, uint32_t n_nodes, uint32_t group);
+/* sklearn.c: a one-leaf tree holding v for output group. */
+int lm__sk_const_tree(sk *k, uint32_t group, double v);
+/* sklearn.c: the largest raw double that goes left at threshold t after the scaling steps af
+ * (f32: then rounded to float32 as sklearn's trees do). */
+double lm__sk_mapped_threshold(const affine *af, uint32_t f, double t, int f32);
+/* sklearn_hist.c: HistGradientBoosting{Classifier,Regressor}. */
+int lm__sk_hist_gb(sk *k, const lm_pv *st, int classifier);
 /* sklearn_iforest.c: an IsolationForest (score_samples). */
 int lm__sk_iforest(sk *k, const lm_pv *st);
 /* sklearn.c: the IR's objective. */
