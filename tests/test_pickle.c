@@ -9,7 +9,8 @@
  *     same rows rounded to float32; values must be within 1e-6·max(1, |expected|) of the
  *     trainer's own predict / predict_proba / decision_function (linear models: 1e-6 of the
  *     size of their sum, |x|·|coef| + |intercept|, scale.csv — the .lm file's weights are
- *     float32), and for tree models (rows on and around their thresholds included)
+ *     float32; the first 16 rows are also scored one at a time, through the single-row
+ *     kernels), and for tree models (rows on and around their thresholds included)
  *     lm_predict_leaf must give sklearn's apply() node ids, every tree, unchanged (identical
  *     decisions; GradientBoosting's init_ lives in its first stage, so its trees are apply()'s
  *     n_estimators × K); lminfo's objective names the estimator and method;
@@ -136,6 +137,20 @@ static int score_case(const parity_case *pc) {
       print_error("%s: row %zu output %zu: f32 rows give %.9g, expected %.17g\n", pc->dir, i / ew,
                   i % ew, o32[i], e[i]);
   }
+  /* single rows (the planner's single-row kernels): the same values */
+  float *one = malloc(ew * sizeof *one);
+  for (size_t r = 0; r < n && r < 16; r++) {
+    assert_int_equal(lm_predict_f64(s, x + r * f, 1, 0, one), 0);
+    for (size_t j = 0; j < ew; j++) {
+      double ref = fmax(1.0, fabs(e[r * ew + j]));
+      if (sc)
+        for (size_t q = 0; q < sw; q++) ref = fmax(ref, sc[r * sw + q]);
+      if (!(fabs(one[j] - e[r * ew + j]) <= 1e-6 * ref) && failures++ < 3)
+        print_error("%s: row %zu output %zu alone: %.9g, expected %.17g\n", pc->dir, r, j,
+                    one[j], e[r * ew + j]);
+    }
+  }
+  free(one);
   if (pc->leaves) {
     size_t ln, lt;
     double *lv = load_csv(fx(pc->dir, "leaves.csv"), &ln, &lt);
