@@ -83,6 +83,7 @@ LM__INLINE size_t rows_at_(const lm__plan *p) { return (p->scratch + 63) & ~(siz
 
 LM__INLINE int margins_(lm_session *s, const lm__plan *p, const void *x, int f64, size_t n,
                         float *out) {
+  if (n == 0) return LM_OK; /* no rows (x may be NULL): no scratch, no kernel; NULL + 0 is UB */
   const lmf_view *v = p->v;
   const lm__kernel *k = lm__plan_kernel(p, n);
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
