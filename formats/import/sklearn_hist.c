@@ -145,8 +145,7 @@ int lm__sk_hist_gb(sk *k, const lm_pv *st, int classifier) {
   if (base->nd_count != G || (base->nd_shape[0] != 1 && base->nd_shape[1] != 1))
     return SKFAIL(LM_EFORMAT, base, "_baseline_prediction: expected %llu values", (unsigned long long)G);
   cats cs = {0};
-  if ((rc = known_categories(k, st, &cs))) return rc;
-  rc = iterations(k, st, base, G, &cs);
+  if (!(rc = known_categories(k, st, &cs))) rc = iterations(k, st, base, G, &cs);
   free(cs.known);
   return rc;
 }
