@@ -64,7 +64,12 @@ typedef struct lm_ir_model {
                                "linear-learner", "sklearn-pickle", "lightgbm-pickle"
                                (formats/SPEC.md, META.source_format) */
   char source_version[32];  /* "1.7.4" */
-  char objective[64];       /* trainer's name, e.g. "binary:logistic" */
+  char objective[64];       /* trainer's name, e.g. "binary:logistic": the objective table's
+                               entry (formats/objective.c), which fixes the id and link */
+  char trainer_objective[96]; /* "" or what META's objective string shows (lminfo) instead of
+                               objective, when the trainer is not the table's: scikit-learn
+                               models use the table's lightgbm:* / linear-learner:* entries for
+                               their links but show "sklearn:<class>.<method>" */
   int booster;              /* enum lm_ir_booster */
   float base_score;         /* output space, as stored by the trainer */
   uint32_t n_intercept_trees; /* XGBoost 3.1+ per-output base scores that differ: the first

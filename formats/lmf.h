@@ -78,6 +78,8 @@ enum lmf_source {
   LMF_SRC_XGBOOST_PICKLE = 4,
   LMF_SRC_LIGHTGBM_TEXT = 5,
   LMF_SRC_LINEAR_LEARNER = 6,
+  LMF_SRC_SKLEARN_PICKLE = 7,  /* lm_predict_leaf reports its trees' node ids (sklearn's apply()) */
+  LMF_SRC_LIGHTGBM_PICKLE = 8,
   LMF_SRC_FACTORIZATION_MACHINES = 9,
 };
 /* Name ↔ number of META.source_format ("xgboost-json" ↔ 1 …); 0 / "unknown" if not listed. */

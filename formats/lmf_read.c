@@ -127,8 +127,11 @@ static int lm__verify_meta(const uint8_t *ms, size_t sz, const char *name, lmf_v
       (rc = lm__meta_text(v->objective, "objective string", m->str_objective, 0, name)) ||
       (rc = lm__meta_text(v->converter, "converter string", m->str_converter, 0, name)))
     return rc;
-  /* the objective's name is the id's: what lminfo and lmserve show is what is computed */
-  if (strcmp(v->objective, obj->name) != 0) {
+  /* the objective's name is the id's: what lminfo and lmserve show is what is computed; a
+   * scikit-learn model names the estimator method it reproduces instead ("sklearn:<estimator>.
+   * <method>", computed with the id's rule: SPEC.md, META) */
+  if (strcmp(v->objective, obj->name) != 0 &&
+      !(m->source_format == LMF_SRC_SKLEARN_PICKLE && strncmp(v->objective, "sklearn:", 8) == 0)) {
     char b[64];
     return FAIL(LM_EFORMAT, "META objective string \"%s\" does not match META.objective %u (%s)",
                 lm__printable_utf8(b, sizeof b, v->objective), m->objective, obj->name);

@@ -239,6 +239,12 @@ static int lm__plan_trees(const lm_ir_model *m, lm__plan *p) {
   return LM_OK;
 }
 
+/* META's objective string: the trainer's own name when the importer gave one
+ * (trainer_objective), else the table's name of the objective id. */
+static const char *lm__objective_shown(const lm_ir_model *m) {
+  return m->trainer_objective[0] ? m->trainer_objective : m->objective;
+}
+
 /* META's string pool: source version, objective, converter, feature names and types. */
 static int lm__plan_strings(const lm_ir_model *m, const char *converter, lm__plan *p) {
   size_t pool = 0;
@@ -246,7 +252,7 @@ static int lm__plan_strings(const lm_ir_model *m, const char *converter, lm__pla
   p->off_sv = 128 + pool;
   pool += strlen(m->source_version) + 1;
   p->off_obj = 128 + pool;
-  pool += strlen(m->objective) + 1;
+  pool += strlen(lm__objective_shown(m)) + 1;
   p->off_conv = 128 + pool;
   pool += strlen(p->conv) + 1;
   p->off_names = LMF_NONE;
@@ -393,7 +399,7 @@ static void lm__write_meta(uint8_t *buf, const lm_ir_model *m, const lm__plan *p
   meta->str_feature_names = (uint32_t)p->off_names;
   meta->feature_types = (uint32_t)p->off_types;
   strcpy((char *)ms + p->off_sv, m->source_version);
-  strcpy((char *)ms + p->off_obj, m->objective);
+  strcpy((char *)ms + p->off_obj, lm__objective_shown(m));
   strcpy((char *)ms + p->off_conv, p->conv);
   if (m->feature_names) {
     char *s = (char *)ms + p->off_names;

@@ -64,6 +64,8 @@ static const lm_objective lm__objectives[] = {
     {"lightgbm:fair_sqrt", 49, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
     {"lightgbm:mape_sqrt", 50, LM_LINK_SIGNED_SQUARE, LM_BASE_IDENTITY, 0},
     {"lightgbm:custom", 51, LM_LINK_IDENTITY, LM_BASE_IDENTITY, 0}, /* no objective= line */
+    /* scikit-learn's IsolationForest: the margin is the summed path lengths */
+    {"sklearn:isolation_forest", 52, LM_LINK_NEG_EXP2, LM_BASE_IDENTITY, 0},
 };
 
 const lm_objective *lm__objective_by_name(const char *name) {
@@ -81,7 +83,8 @@ const lm_objective *lm__objective_by_id(uint32_t id) {
 const char *lm__link_name(unsigned link) {
   static const char *const names[LM_LINK__COUNT] = {
       "identity", "sigmoid",     "exp",         "softmax",        "argmax",        "hinge",
-      "logistic", "sigmoid-f64", "softmax-f64", "exp-f64",        "signed-square", "log1p-exp"};
+      "logistic", "sigmoid-f64", "softmax-f64", "exp-f64",        "signed-square", "log1p-exp",
+      "neg-exp2"};
   return link < LM_LINK__COUNT ? names[link] : "unknown";
 }
 

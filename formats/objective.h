@@ -25,6 +25,8 @@ enum lm_link {
   LM_LINK_EXP_F64 = 9,       /* LightGBM: exp in double */
   LM_LINK_SIGNED_SQUARE = 10,/* LightGBM regression sqrt: sign(x)·x² */
   LM_LINK_LOG1P_EXP = 11,    /* LightGBM cross_entropy_lambda: log(1 + exp(x)) */
+  LM_LINK_NEG_EXP2 = 12,     /* scikit-learn IsolationForest.score_samples: −2^(−x / d) in
+                                double, d = META.link_param (trees × c(max_samples)) */
   LM_LINK__COUNT
 };
 

@@ -152,7 +152,8 @@ LM_API int lm_predict(lm_session *s, const float *x, size_t n_rows, unsigned fla
 LM_API int lm_predict_f64(lm_session *s, const double *x, size_t n_rows, unsigned flags,
                           float *out);
 /* Leaf reached in every tree, like the trainer's pred_leaf: out is n_rows × num_trees, each the
- * trainer's own id of the leaf (XGBoost: its node id; LightGBM: its leaf index).
+ * trainer's own id of the leaf (XGBoost: its node id; LightGBM: its leaf index; scikit-learn:
+ * the node id apply() gives).
  * LM_EUNSUPPORTED for linear models. */
 LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_t *out);
 

@@ -25,6 +25,10 @@ size_t lm__link_apply__scalar(unsigned link, double param, float *out, size_t n,
     /* LightGBM computes log(1 + exp(x)), not log1p: they differ below x ≈ −37 */
     for (size_t i = 0; i < total; i++) out[i] = (float)log(1.0 + exp((double)out[i]));
     return G;
+  case LM_LINK_NEG_EXP2:
+    /* IsolationForest.score_samples: -(2 ** -(depths / (n_estimators · c(max_samples)))) */
+    for (size_t i = 0; i < total; i++) out[i] = (float)-exp2(-((double)out[i] / param));
+    return G;
   case LM_LINK_SOFTMAX_F64:
     for (size_t r = 0; r < n; r++) {
       float *o = out + r * G;

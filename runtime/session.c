@@ -83,6 +83,7 @@ LM__INLINE size_t rows_at_(const lm__plan *p) { return (p->scratch + 63) & ~(siz
 
 LM__INLINE int margins_(lm_session *s, const lm__plan *p, const void *x, int f64, size_t n,
                         float *out) {
+  if (n == 0) return LM_OK; /* no rows (x may be NULL): no scratch, no kernel; NULL + 0 is UB */
   const lmf_view *v = p->v;
   const lm__kernel *k = lm__plan_kernel(p, n);
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
@@ -153,9 +154,10 @@ int lm_predict_leaf(lm_session *s, const float *x, size_t n, uint32_t *out) {
   if (!p->leaf) return lm__fail(LM_EUNSUPPORTED, "leaf indices of a linear model");
   const lmf_view *v = p->v;
   p->leaf(v, x, n, out);
-  if (v->meta->decision == LMF_DECISION_LIGHTGBM) {
+  if (v->meta->decision == LMF_DECISION_LIGHTGBM && v->meta->source_format != LMF_SRC_SKLEARN_PICKLE) {
     /* A LightGBM tree of L leaves keeps internal nodes 0…L−2 and leaf j as id (L−1)+j
-     * (formats/import/lightgbm_txt.c); pred_leaf reports j. The tree holds 2L−1 nodes. */
+     * (formats/import/lightgbm_txt.c); pred_leaf reports j. The tree holds 2L−1 nodes.
+     * scikit-learn's trees keep their own node ids, which apply() reports as they are. */
     size_t T = v->meta->n_trees;
     for (size_t r = 0; r < n; r++)
       for (size_t t = 0; t < T; t++) out[r * T + t] -= (v->trees[t].n_nodes - 1) / 2;

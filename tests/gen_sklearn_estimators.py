@@ -37,12 +37,9 @@ def generate(case, data, rows):
         return np.array(out)
 
     def leaves_of(m, Rows):
-        """apply()'s leaf node ids, as lm_predict_leaf reports them for models of decision 1
-        (runtime/session.c: LightGBM's numbering, node id - (node_count - 1) / 2): still one
-        number per leaf, so equal numbers mean the same leaf."""
-        a = m.apply(Rows.astype(np.float32)).reshape(len(Rows), -1)
-        ests = m.estimators_ if hasattr(m, "estimators_") else [m]
-        return a - np.array([(e.tree_.node_count - 1) // 2 for e in ests])[None, :]
+        """apply()'s leaf node ids, which lm_predict_leaf reports as they are (one column per
+        tree; GradientBoosting: (n_estimators, K) flattened, as lmrt orders its trees)."""
+        return m.apply(Rows.astype(np.float32)).reshape(len(Rows), -1)
 
     # trees: predict_proba[:, 1] (binary), predict_proba (3 classes), predict (regression)
     for nm, cls, kw in [("dt", tree.DecisionTreeClassifier, dict(max_depth=6)),
@@ -74,19 +71,20 @@ def generate(case, data, rows):
 
     # gradient boosting
     m = ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=0).fit(X, y2)
-    case("gb_clf", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]")
+    case("gb_clf", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]", leaves=leaves_of(m, R))
     m = ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=0,
                                             loss="exponential").fit(X, y2)
-    case("gb_clf_exp", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]")
+    case("gb_clf_exp", m, R, m.predict_proba(R)[:, 1], "predict_proba[:, 1]",
+         leaves=leaves_of(m, R))
     m = ensemble.GradientBoostingClassifier(n_estimators=8, max_depth=3, random_state=0).fit(X, y3)
-    case("gb_clf3", m, R, m.predict_proba(R), "predict_proba")
+    case("gb_clf3", m, R, m.predict_proba(R), "predict_proba", leaves=leaves_of(m, R))
     for loss in ("squared_error", "absolute_error", "huber"):
         m = ensemble.GradientBoostingRegressor(n_estimators=12, max_depth=3, random_state=0,
                                                loss=loss).fit(X, yr)
-        case("gb_reg_" + loss, m, R, m.predict(R), "predict")
+        case("gb_reg_" + loss, m, R, m.predict(R), "predict", leaves=leaves_of(m, R))
     m = ensemble.GradientBoostingRegressor(n_estimators=6, max_depth=2, init="zero",
                                            random_state=0).fit(X, yr)
-    case("gb_reg_zero", m, R, m.predict(R), "predict")
+    case("gb_reg_zero", m, R, m.predict(R), "predict", leaves=leaves_of(m, R))
 
     # histogram gradient boosting: NaN allowed
     Xn = data(n=200, seed=5, nan=True)
@@ -103,6 +101,37 @@ def generate(case, data, rows):
     m = ensemble.HistGradientBoostingRegressor(max_iter=10, random_state=0,
                                                loss="poisson").fit(Xn, np.abs(yrn))
     case("hgb_reg_poisson", m, Rn, m.predict(Rn), "predict")
+
+    # categorical HistGradientBoosting: features 0 (6 categories) and 2 (40 categories, several
+    # bitset words) categorical, NaN in training; scoring rows add unknown categories (6-8,
+    # 40-45, 255), negative values (missing for sklearn), non-integers (truncated as sklearn's
+    # uint8 cast does) and -0.0. lmrt differs only on values in (-1, 0) and >= 256, which
+    # sklearn does not accept at fit (sklearn_hist.c): none here.
+    rc = np.random.RandomState(11)
+    nc = 300
+    Xc = np.c_[rc.randint(0, 6, nc), rc.normal(size=nc), rc.randint(0, 40, nc),
+               rc.normal(size=nc) * 10].astype(float)
+    Xc[rc.rand(nc) < 0.1, 0] = np.nan
+    Xc[rc.rand(nc) < 0.05, 2] = np.nan
+    lift = np.where(np.isin(Xc[:, 0], [1, 3]), 1.5, 0) + np.where(np.isnan(Xc[:, 0]), -2, 0)
+    lift2 = np.where(np.nan_to_num(Xc[:, 2], nan=99) % 3 == 0, 1.0, -0.5)
+    yc = lift + lift2 + 0.3 * Xc[:, 1]
+    odd = np.array([6, 7, 8, -1, -3, 2.5, 1.9999, -0.0, 255, np.nan, 0, 5])
+    Rc = Xc[:60].copy()
+    Rx = np.repeat(Xc[60:72], 4, axis=0)
+    Rx[:, 0] = np.tile(odd, 4)
+    Rx[:, 2] = np.r_[np.arange(40, 46), [-1, 39.5, 0, np.nan, 255, 17]] .repeat(4)
+    Rc = np.vstack([Rc, Rx])
+    cf = [True, False, True, False]
+    m = ensemble.HistGradientBoostingRegressor(max_iter=12, categorical_features=cf,
+                                               random_state=0).fit(Xc, yc)
+    case("hgb_cat_reg", m, Rc, m.predict(Rc), "predict")
+    m = ensemble.HistGradientBoostingClassifier(max_iter=10, categorical_features=cf,
+                                                random_state=0).fit(Xc, (yc > 0.3).astype(int))
+    case("hgb_cat_clf", m, Rc, m.predict_proba(Rc)[:, 1], "predict_proba[:, 1]", compress="gzip")
+    m = ensemble.HistGradientBoostingClassifier(max_iter=6, categorical_features=cf,
+                                                random_state=0).fit(Xc, np.digitize(yc, [-0.5, 1]))
+    case("hgb_cat_clf3", m, Rc, m.predict_proba(Rc), "predict_proba", fmt="pickle")
 
     # linear models (float32 weights in the .lm file): scale.csv holds, per row and output, the
     # size of the sum the prediction is (|x|·|coef| + |intercept|): float32 weights and sums
@@ -161,9 +190,7 @@ def generate(case, data, rows):
     def pipe_leaves(m, Rows):
         Z = m[:-1].transform(Rows.astype(np.float32).astype(np.float64))
         last = m[-1]
-        a = last.apply(Z.astype(np.float32)).reshape(len(Rows), -1)
-        ests = last.estimators_ if hasattr(last, "estimators_") else [last]
-        return a - np.array([(e.tree_.node_count - 1) // 2 for e in ests])[None, :]
+        return last.apply(Z.astype(np.float32)).reshape(len(Rows), -1)
 
     m = pipeline.make_pipeline(preprocessing.StandardScaler(),
                                tree.DecisionTreeClassifier(max_depth=5, random_state=0)).fit(X, y2)
@@ -181,8 +208,30 @@ def generate(case, data, rows):
                                ensemble.HistGradientBoostingRegressor(max_iter=8,
                                                                       random_state=0)).fit(Xn, yrn)
     case("pipe_std_hgb", m, Rn, m.predict(Rn), "predict")
+    # IsolationForest: lmrt gives score_samples (decision_function = score_samples - offset_);
+    # leaves: every tree's apply() on the features it was bagged on
+    def iso_leaves(m, Rows):
+        Z = Rows.astype(np.float32)
+        sub = m._max_features != Rows.shape[1]
+        return np.stack([e.apply(Z[:, f] if sub else Z)
+                         for e, f in zip(m.estimators_, m.estimators_features_)], axis=1)
+
+    out = X[:8] * np.array([4, 3, 5, 2, -3, 6])       # outliers: short paths
     m = ensemble.IsolationForest(n_estimators=5, random_state=0).fit(X)
-    case("iforest", m, R, m.score_samples(R), "must be refused: score_samples has no .lm link")
+    RT = np.vstack([R, out, thr_rows(m, X[8])])
+    case("iforest", m, RT, m.score_samples(RT), "score_samples", leaves=iso_leaves(m, RT))
+    m = ensemble.IsolationForest(n_estimators=20, max_samples=50, max_features=0.5,
+                                 random_state=1).fit(X)
+    RT = np.vstack([R, out])
+    case("iforest_features", m, RT, m.score_samples(RT), "score_samples (max_features 0.5)",
+         leaves=iso_leaves(m, RT))
+    m = ensemble.IsolationForest(n_estimators=9, max_samples=1.0, contamination=0.1,
+                                 bootstrap=True, random_state=2).fit(X)
+    case("iforest_xz", m, RT, m.score_samples(RT), "score_samples (bootstrap, xz)",
+         compress="xz", leaves=iso_leaves(m, RT))
+    m = pipeline.make_pipeline(preprocessing.StandardScaler(),
+                               ensemble.IsolationForest(n_estimators=6, random_state=3)).fit(X)
+    case("pipe_std_iforest", m, RT, m.score_samples(RT), "score_samples")
 
 
 def generate_bad(out_dir):
@@ -258,3 +307,23 @@ def generate_bad(out_dir):
         estimators_=np.concatenate([s["estimators_"], s["estimators_"]], axis=1)))
     p = pipeline.make_pipeline(preprocessing.PolynomialFeatures(), linear_model.Ridge()).fit(X, y)
     write("pipeline_other_step", p)
+    # categorical HistGradientBoosting: feature 0 holds categories 0-4
+    import copy
+    Xc = X.copy()
+    Xc[:, 0] = np.random.RandomState(10).randint(0, 5, len(X))
+    yc = (np.isin(Xc[:, 0], [1, 3]) ^ (X[:, 1] > 0)).astype(int)
+    hc = ensemble.HistGradientBoostingClassifier(max_iter=3, categorical_features=[0],
+                                                 random_state=0).fit(Xc, yc)
+    write("hgb_cat_no_bin_mapper", hc, mutate_state=lambda s: s.pop("_bin_mapper"))
+
+    def bad_category(s):
+        bm = copy.copy(s["_bin_mapper"])
+        bm.bin_thresholds_ = list(bm.bin_thresholds_)
+        bm.bin_thresholds_[0] = np.array([0.0, 1.0, 300.0])
+        s["_bin_mapper"] = bm
+    write("hgb_cat_category_300", hc, mutate_state=bad_category)
+    write("hgb_cat_not_categorical", hc, mutate_state=lambda s: s.update(
+        is_categorical_=np.zeros(4, dtype=bool)))
+    write("pipeline_scaled_categories", pipeline.make_pipeline(
+        preprocessing.StandardScaler(), ensemble.HistGradientBoostingClassifier(
+            max_iter=2, categorical_features=[0], random_state=0)).fit(Xc, yc))

@@ -107,6 +107,45 @@ static void test_score_fixtures(void **state) {
   if (n_failed) fail_msg("%zu of %zu fixtures differ from XGBoost:%s", n_failed, n_cases, failed);
 }
 
+/* scikit-learn pickles through the tools (tests/fixtures/sklearn/): lmconvert, then lmscore's
+ * values within 1e-6·max(1,|expected|) of sklearn's and --leaf equal to apply()'s node ids —
+ * a forest, gradient boosting (3 classes), an IsolationForest bagged on feature subsets,
+ * categorical HistGradientBoosting (no apply() in sklearn). A forest classifier of K > 2 classes
+ * has K .lm trees per sklearn tree, each reaching the same node (test_pickle.c checks those). */
+static void test_score_sklearn(void **state) {
+  (void)state;
+  static const char *const cases[][2] = {{"rf_clf", "model.joblib"},
+                                         {"gb_clf3", "model.joblib"},
+                                         {"iforest_features", "model.joblib"},
+                                         {"hgb_cat_clf", "model.joblib.gz"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char rel[200], *model = tpath("sk.lm");
+    snprintf(rel, sizeof rel, "tests/fixtures/sklearn/%s/%s", cases[i][0], cases[i][1]);
+    char *src = spath(rel);
+    result r = RUN(NULL, "lmconvert", "-q", src, "-o", model);
+    if (r.status) fail_msg("%s: lmconvert: %s", rel, r.err);
+    result_free(&r);
+    snprintf(rel, sizeof rel, "tests/fixtures/sklearn/%s/input.csv", cases[i][0]);
+    char *rows = spath(rel);
+    static const char *const what[2][2] = {{NULL, "expected.csv"}, {"--leaf", "leaves.csv"}};
+    for (int leaf = 0; leaf < 2; leaf++) {
+      snprintf(rel, sizeof rel, "tests/fixtures/sklearn/%s/%s", cases[i][0], what[leaf][1]);
+      char *want_path = spath(rel);
+      if (!exists(want_path)) { free(want_path); continue; }
+      r = leaf ? RUN(NULL, "lmscore", model, rows, "--leaf") : RUN(NULL, "lmscore", model, rows);
+      assert_int_equal(r.status, 0);
+      table got = parse_text(r.out, r.out_len), want = load_csv(want_path);
+      assert_tables_match(&got, &want, leaf, rel);
+      assert_true(want.rows >= 60);
+      table_free(&got), table_free(&want);
+      result_free(&r);
+      free(want_path);
+    }
+    unlink(model);
+    free(model), free(src), free(rows);
+  }
+}
+
 /* stdin and FILE give the same output; so do blocks of 7 rows and the default; --check fails
  * with exit 3 on a perturbed expected file and on one with a row missing. */
 static void test_score_streaming_and_check(void **state) {
@@ -275,6 +314,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_score_fixtures),
       cmocka_unit_test(test_score_streaming_and_check),
+      cmocka_unit_test(test_score_sklearn),
       cmocka_unit_test(test_score_bad_input),
   };
   return cmocka_run_group_tests_name("lmscore", tests, group_setup, group_teardown);

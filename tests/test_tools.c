@@ -31,6 +31,15 @@ static void test_help_version_usage(void **state) {
     assert_true(strncmp(r.out, want, strlen(want)) == 0);
     assert_non_null(strstr(r.out, "Exit status"));
     assert_string_equal(r.err, "");
+    if (i == 0) {
+      /* every accepted source, formats and pickled classes (issue 16) */
+      static const char *const src[] = {"UBJSON", "legacy binary", "LightGBM", "Linear Learner",
+                                        "joblib.dump", "lz4", "XGBClassifier", "LGBMRegressor",
+                                        "RandomForest*", "HistGradientBoosting*", "IsolationForest",
+                                        "LogisticRegression", "LinearSVC", "MaxAbsScaler"};
+      for (size_t k = 0; k < sizeof src / sizeof src[0]; k++)
+        if (!strstr(r.out, src[k])) fail_msg("lmconvert --help lacks '%s'", src[k]);
+    }
     result_free(&r);
 
     r = RUN(NULL, (char *)tools[i], "-h");

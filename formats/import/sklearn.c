@@ -19,16 +19,14 @@
  *       samples (what sklearn ≥ 1.3 does for features without missing values in training), or
  *       as the node's missing_go_to_left says when the pickle has that field (sklearn ≥ 1.3).
  *   GradientBoosting{Classifier,Regressor}
- *       the same trees, leaves multiplied by learning_rate (as predict_stages does), after a
- *       one-leaf tree per output holding init_'s raw prediction (DummyClassifier 'prior':
+ *       the same trees, leaves multiplied by learning_rate (as predict_stages does), the first
+ *       stage's leaves starting from init_'s raw prediction (DummyClassifier 'prior':
  *       log-odds / log-probabilities of the clipped priors; DummyRegressor: its constant;
- *       init='zero': 0); links: binomial deviance sigmoid, exponential loss sigmoid of 2x,
- *       multinomial softmax, regression losses identity.
- *   HistGradientBoosting{Classifier,Regressor}
- *       its TreePredictor nodes (left iff x <= num_threshold on float64 rows, NaN as
- *       missing_go_to_left: decision 1 as it is), after the baseline prediction; links as its
- *       loss (binomial sigmoid, multinomial softmax, Poisson/Gamma exp, others identity);
- *       categorical splits are refused.
+ *       init='zero': 0) — sklearn's own double sums, and one .lm tree per sklearn tree, so
+ *       lm_predict_leaf gives apply()'s node ids; links: binomial deviance sigmoid, exponential
+ *       loss sigmoid of 2x, multinomial softmax, regression losses identity.
+ *   HistGradientBoosting{Classifier,Regressor}: sklearn_hist.c (numeric and categorical
+ *       splits).
  *   LinearRegression, Ridge, Lasso, ElasticNet, SGDRegressor, LinearSVR (predict);
  *   LogisticRegression (predict_proba: binary logistic — a multinomial binary model is the
  *       logistic of twice the decision function —, multinomial softmax; one-vs-rest with 3 or
@@ -43,11 +41,13 @@
  *       tree sees raw rows and decides as sklearn does on float64 rows (float32 rows as sklearn
  *       does on their float64 values). Other steps are refused naming them.
  *
- * The scalers and linear models are in sklearn_linear.c; the two share sklearn_internal.h.
+ * The scalers and linear models are in sklearn_linear.c, HistGradientBoosting in
+ * sklearn_hist.c, IsolationForest in sklearn_iforest.c; they share sklearn_internal.h.
  *
- * Everything else is refused naming the class (IsolationForest: its score -2^(-E[h]/c) is no
- * .lm output transform). Every check names the field and the byte offset of the value in the
- * (decompressed) pickle.
+ *   IsolationForest (score_samples): sklearn_iforest.c.
+ *
+ * Everything else is refused naming the class. Every check names the field and the byte offset
+ * of the value in the (decompressed) pickle.
  */
 #include <float.h>
 #include <math.h>
@@ -172,7 +172,7 @@ static int goes_left(const affine *af, uint32_t f, double x, double t, int f32) 
 
 /* The largest raw double x that goes left at threshold t after the scaling steps (every step is
  * non-decreasing in x, and so is the rounding to float32): a binary search over the doubles. */
-static double mapped_threshold(const affine *af, uint32_t f, double t, int f32) {
+double lm__sk_mapped_threshold(const affine *af, uint32_t f, double t, int f32) {
   uint64_t lo = dkey(-DBL_MAX), hi = dkey(DBL_MAX);
   if (!goes_left(af, f, dunkey(lo), t, f32)) return -INFINITY;
   if (goes_left(af, f, dunkey(hi), t, f32)) return INFINITY;
@@ -184,12 +184,12 @@ static double mapped_threshold(const affine *af, uint32_t f, double t, int f32) 
   return dunkey(lo);
 }
 
-enum leafmode { LEAF_VALUE, LEAF_PROBA, LEAF_SCALED };
+/* enum leafmode: sklearn_internal.h */
 
 /* Objects may be shared in a pickle (one tree referenced from many places with a 2-byte memo
  * GET): IR nodes are bounded by what the input's bytes can hold (a pickled tree node takes more
  * than 8 bytes), so that memory stays linear in the input. */
-static int node_budget(sk *k, uint64_t n, const lm_pv *v) {
+int lm__sk_node_budget(sk *k, uint64_t n, const lm_pv *v) {
   if (k->nodes + n > k->budget)
     return SKFAIL(LM_EFORMAT, v, "more tree nodes (%llu) than the %llu the input's bytes can hold "
                   "(one tree referenced many times?)", (unsigned long long)(k->nodes + n),
@@ -198,7 +198,7 @@ static int node_budget(sk *k, uint64_t n, const lm_pv *v) {
   return LM_OK;
 }
 
-static lm_ir_tree *new_tree(sk *k, uint32_t n_nodes, uint32_t group) {
+lm_ir_tree *lm__sk_new_tree(sk *k, uint32_t n_nodes, uint32_t group) {
   lm_ir_model *ir = k->ir;
   if (ir->n_trees == k->cap) {
     uint32_t c = k->cap ? 2 * k->cap : 16;
@@ -218,23 +218,16 @@ static lm_ir_tree *new_tree(sk *k, uint32_t n_nodes, uint32_t group) {
 }
 
 /* One leaf holding v (init_ / baseline). */
-static int const_tree(sk *k, uint32_t group, double v) {
-  lm_ir_tree *t = new_tree(k, 1, group);
+int lm__sk_const_tree(sk *k, uint32_t group, double v) {
+  lm_ir_tree *t = lm__sk_new_tree(k, 1, group);
   if (!t) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
   t->nodes[0] = (lm_ir_node){.left = -1, .right = -1, .value = (float)v, .value_d = v,
                              .missing_type = LM_MISSING_NAN};
   return LM_OK;
 }
 
-/* A fitted sklearn.tree._tree.Tree: its nodes and values, checked. */
-typedef struct sk_tree {
-  const lm_pv *nodes, *values;
-  const lm_pv *f_left, *f_right, *f_feat, *f_thr, *f_ns, *f_miss;
-  uint32_t o_left, o_right, o_feat, o_thr, o_ns, o_miss;
-  uint64_t n, ncls;
-} sk_tree;
-
-static int read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
+/* sk_tree (a fitted sklearn.tree._tree.Tree): sklearn_internal.h */
+int lm__sk_read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
   char d[160];
   const lm_pv *st = lm__pv_state(est);
   if (!st) return SKFAIL(LM_EFORMAT, est, "%s: not a fitted tree estimator (%s)", where, lm__pv_describe(est, d, sizeof d));
@@ -249,9 +242,10 @@ static int read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t) {
   if (args->items[2]->i != 1)
     return SKFAIL(LM_EUNSUPPORTED, tr, "%s.tree_: %lld outputs (multi-output trees are not supported)",
                   where, (long long)args->items[2]->i);
-  if ((uint64_t)args->items[0]->i != k->ir->num_features)
+  uint32_t tf = k->fmap ? k->fmap_n : k->ir->num_features;
+  if ((uint64_t)args->items[0]->i != tf)
     return SKFAIL(LM_EFORMAT, tr, "%s.tree_: %lld features, the estimator has %u", where,
-                  (long long)args->items[0]->i, k->ir->num_features);
+                  (long long)args->items[0]->i, tf);
   int64_t nc = 0;
   int rc = st_int(k, ts, "node_count", 1, INT32_MAX, &nc);
   if (rc) return rc;
@@ -293,12 +287,13 @@ static double tval(const sk_tree *t, uint64_t node, uint64_t c) {
 }
 
 /* Append one IR tree for output `group` from t (mode: leaf values as they are, class
- * probability of class `cls`, or scaled by `scale`). */
-static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
-                    uint64_t cls, double scale) {
-  int brc = node_budget(k, t->n, t->nodes);
+ * probability of class `cls`, or off + scale · value: a boosting stage, the first one carrying
+ * init_'s raw prediction off, added as sklearn adds it, so the sums round alike). */
+int lm__sk_add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
+                    uint64_t cls, double scale, double off) {
+  int brc = lm__sk_node_budget(k, t->n, t->nodes);
   if (brc) return brc;
-  lm_ir_tree *it = new_tree(k, (uint32_t)t->n, group);
+  lm_ir_tree *it = lm__sk_new_tree(k, (uint32_t)t->n, group);
   if (!it) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
   for (uint64_t i = 0; i < t->n; i++) {
     lm_ir_node *nd = &it->nodes[i];
@@ -314,7 +309,7 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
         v = tval(t, i, cls) / s;
       } else {
         v = tval(t, i, 0);
-        if (mode == LEAF_SCALED) v = scale * v;
+        if (mode == LEAF_SCALED) v = off + scale * v;
       }
       if (!isfinite(v))
         return SKFAIL(LM_EFORMAT, t->values, "%s.tree_: node %llu: leaf value %g is not finite", where,
@@ -329,9 +324,11 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
                     "(node_count %llu)", where, (unsigned long long)i, (long long)l, (long long)r,
                     (unsigned long long)t->n);
     int64_t f = lm__nd_get_i(t->nodes, i, t->f_feat, t->o_feat);
-    if (f < 0 || (uint64_t)f >= k->ir->num_features)
+    uint32_t tf = k->fmap ? k->fmap_n : k->ir->num_features;
+    if (f < 0 || (uint64_t)f >= tf)
       return SKFAIL(LM_EFORMAT, t->nodes, "%s.tree_.nodes[%llu]: feature %lld out of range (%u features)",
-                    where, (unsigned long long)i, (long long)f, k->ir->num_features);
+                    where, (unsigned long long)i, (long long)f, tf);
+    if (k->fmap) f = k->fmap[f]; /* the tree's feature f is the estimator's fmap[f] */
     double th = lm__nd_get(t->nodes, i, t->f_thr, t->o_thr);
     if (isnan(th))
       return SKFAIL(LM_EFORMAT, t->nodes, "%s.tree_.nodes[%llu]: threshold is NaN", where,
@@ -339,7 +336,7 @@ static int add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, 
     nd->left = (int32_t)l;
     nd->right = (int32_t)r;
     nd->feature = (uint32_t)f;
-    nd->value_d = k->af ? mapped_threshold(k->af, (uint32_t)f, th, 1) : lm__sklearn_f32_boundary(th);
+    nd->value_d = k->af ? lm__sk_mapped_threshold(k->af, (uint32_t)f, th, 1) : lm__sklearn_f32_boundary(th);
     nd->value = (float)nd->value_d;
     if (t->f_miss)
       nd->default_left = lm__nd_get_i(t->nodes, i, t->f_miss, t->o_miss) != 0;
@@ -362,7 +359,7 @@ int lm__sk_set_obj(sk *k, const char *objective) {
 }
 
 /* n_features_in_ (the row width sklearn checks). */
-static int features(sk *k, const lm_pv *st) {
+int lm__sk_features(sk *k, const lm_pv *st) {
   int64_t f = 0;
   int rc = st_int(k, st, "n_features_in_", 1, (int64_t)1 << 24, &f);
   if (rc) return rc;
@@ -397,7 +394,7 @@ static int n_outputs_1(sk *k, const lm_pv *st) {
 static int forest(sk *k, const lm_pv *est, const lm_pv *st, int classifier, int single) {
   int rc;
   uint64_t K = 1;
-  if ((rc = features(k, st)) || (rc = n_outputs_1(k, st))) return rc;
+  if ((rc = lm__sk_features(k, st)) || (rc = n_outputs_1(k, st))) return rc;
   if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
   lm_ir_model *ir = k->ir;
   ir->num_outputs = K == 2 ? 1 : (uint32_t)K;
@@ -415,17 +412,17 @@ static int forest(sk *k, const lm_pv *est, const lm_pv *st, int classifier, int 
     char where[48];
     snprintf(where, sizeof where, single ? "tree" : "estimators_[%zu]", e);
     sk_tree t;
-    if ((rc = read_tree(k, single ? est : list->items[e], where, &t))) return rc;
+    if ((rc = lm__sk_read_tree(k, single ? est : list->items[e], where, &t))) return rc;
     if (classifier && t.ncls != K)
       return SKFAIL(LM_EFORMAT, t.values, "%s.tree_.values: %llu classes, the estimator has %llu", where,
                     (unsigned long long)t.ncls, (unsigned long long)K);
     if (!classifier) {
-      if ((rc = add_tree(k, &t, where, 0, LEAF_VALUE, 0, 1.0))) return rc;
+      if ((rc = lm__sk_add_tree(k, &t, where, 0, LEAF_VALUE, 0, 1.0, 0.0))) return rc;
     } else if (K == 2) {
-      if ((rc = add_tree(k, &t, where, 0, LEAF_PROBA, 1, 1.0))) return rc;
+      if ((rc = lm__sk_add_tree(k, &t, where, 0, LEAF_PROBA, 1, 1.0, 0.0))) return rc;
     } else {
       for (uint64_t c = 0; c < K; c++)
-        if ((rc = add_tree(k, &t, where, (uint32_t)c, LEAF_PROBA, c, 1.0))) return rc;
+        if ((rc = lm__sk_add_tree(k, &t, where, (uint32_t)c, LEAF_PROBA, c, 1.0, 0.0))) return rc;
     }
   }
   return LM_OK;
@@ -480,7 +477,7 @@ static int gb_init(sk *k, const lm_pv *st, const char *loss, uint64_t K, double 
 static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
   int rc;
   uint64_t K = 1;
-  if ((rc = features(k, st))) return rc;
+  if ((rc = lm__sk_features(k, st))) return rc;
   if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
   uint64_t G = K == 2 ? 1 : K;
   lm_ir_model *ir = k->ir;
@@ -506,127 +503,29 @@ static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
   double *raw = calloc(G, sizeof *raw);
   if (!raw) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
   rc = gb_init(k, st, ln, K, raw);
-  for (uint64_t g = 0; !rc && g < G; g++) rc = const_tree(k, (uint32_t)g, raw[g]);
-  free(raw);
-  if (rc) return rc;
   const lm_pv *es = st_get(st, "estimators_");
   uint64_t want[2] = {UINT64_MAX, G};
   char d[160];
-  if (!es || es->kind != LM_PV_NDARRAY || !es->nd_dtype || es->nd_dtype->dt_kind != 'O' ||
-      es->nd_ndim != 2 || es->nd_shape[1] != want[1])
-    return SKFAIL(LM_EFORMAT, es ? es : st, "estimators_: expected an object array of shape "
-                  "(n_estimators, %llu), got %s", (unsigned long long)G,
-                  es ? lm__pv_describe(es, d, sizeof d) : "nothing");
-  for (uint64_t i = 0; i < es->nd_shape[0]; i++)
-    for (uint64_t g = 0; g < G; g++) {
-      char where[48];
+  if (!rc && (!es || es->kind != LM_PV_NDARRAY || !es->nd_dtype || es->nd_dtype->dt_kind != 'O' ||
+              es->nd_ndim != 2 || es->nd_shape[1] != want[1]))
+    rc = SKFAIL(LM_EFORMAT, es ? es : st, "estimators_: expected an object array of shape "
+                "(n_estimators, %llu), got %s", (unsigned long long)G,
+                es ? lm__pv_describe(es, d, sizeof d) : "nothing");
+  /* init_'s raw prediction goes into the first stage's leaves (sklearn starts from it and adds
+   * learning_rate · value stage by stage: the same double sums); so every .lm tree is one of
+   * sklearn's, as apply() numbers them. Without stages, one-leaf trees hold it. */
+  if (!rc && es->nd_shape[0] == 0)
+    for (uint64_t g = 0; !rc && g < G; g++) rc = lm__sk_const_tree(k, (uint32_t)g, raw[g]);
+  for (uint64_t i = 0; !rc && i < es->nd_shape[0]; i++)
+    for (uint64_t g = 0; !rc && g < G; g++) {
+      char where[64];
       snprintf(where, sizeof where, "estimators_[%llu, %llu]", (unsigned long long)i, (unsigned long long)g);
       sk_tree t;
-      if ((rc = read_tree(k, es->nd_objs[lm__nd_at2(es, i, g)], where, &t)) ||
-          (rc = add_tree(k, &t, where, (uint32_t)g, LEAF_SCALED, 0, lr)))
-        return rc;
+      if (!(rc = lm__sk_read_tree(k, es->nd_objs[lm__nd_at2(es, i, g)], where, &t)))
+        rc = lm__sk_add_tree(k, &t, where, (uint32_t)g, LEAF_SCALED, 0, lr, i == 0 ? raw[g] : 0.0);
     }
-  return LM_OK;
-}
-
-/* ---- histogram gradient boosting ---------------------------------------------------------- */
-
-static int hist_gb(sk *k, const lm_pv *st, int classifier) {
-  int rc;
-  uint64_t K = 1;
-  char d[160];
-  if ((rc = features(k, st))) return rc;
-  if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
-  uint64_t G = K == 2 ? 1 : K;
-  lm_ir_model *ir = k->ir;
-  ir->num_outputs = (uint32_t)G;
-  const lm_pv *loss = st_get(st, "_loss");
-  if (!loss || loss->kind != LM_PV_OBJ || !loss->cls || loss->cls->kind != LM_PV_GLOBAL)
-    return SKFAIL(LM_EFORMAT, loss ? loss : st, "state '_loss': expected a loss object");
-  char ln[64];
-  snprintf(ln, sizeof ln, "%.*s", (int)(loss->cls->len2 < 60 ? loss->cls->len2 : 60), (const char *)loss->cls->s2);
-  if (!strcmp(ln, "HalfBinomialLoss") && G == 1 && classifier) lm__sk_set_obj(k, "lightgbm:binary");
-  else if (!strcmp(ln, "HalfMultinomialLoss") && G > 1) lm__sk_set_obj(k, "lightgbm:multiclass");
-  else if (!classifier && (!strcmp(ln, "HalfPoissonLoss") || !strcmp(ln, "HalfGammaLoss")))
-    lm__sk_set_obj(k, "lightgbm:poisson");
-  else if (!classifier && (!strcmp(ln, "HalfSquaredError") || !strcmp(ln, "AbsoluteError") ||
-                           !strcmp(ln, "PinballLoss")))
-    lm__sk_set_obj(k, "lightgbm:regression");
-  else return SKFAIL(LM_EUNSUPPORTED, loss, "loss %s: not supported", ln);
-  /* shape (1, G) (scikit-learn 1.1+) or (G, 1): G values either way */
-  const lm_pv *base = st_get(st, "_baseline_prediction");
-  if ((rc = lm__sk_need_arr(k, base, "_baseline_prediction", 2, NULL))) return rc;
-  if (base->nd_count != G || (base->nd_shape[0] != 1 && base->nd_shape[1] != 1))
-    return SKFAIL(LM_EFORMAT, base, "_baseline_prediction: expected %llu values", (unsigned long long)G);
-  for (uint64_t g = 0; g < G; g++)
-    if ((rc = const_tree(k, (uint32_t)g, lm__nd_get(base, g, NULL, 0)))) return rc;
-  const lm_pv *pr = st_get(st, "_predictors");
-  if (!pr || pr->kind != LM_PV_LIST)
-    return SKFAIL(LM_ENOMODEL, pr ? pr : st, "state '_predictors': expected a list (not fitted?)");
-  for (size_t it = 0; it < pr->n; it++) {
-    const lm_pv *row = pr->items[it];
-    if (row->kind != LM_PV_LIST || row->n != G)
-      return SKFAIL(LM_EFORMAT, row, "_predictors[%zu]: expected a list of %llu predictors", it, (unsigned long long)G);
-    for (uint64_t g = 0; g < G; g++) {
-      const lm_pv *p = row->items[g], *ps = lm__pv_state(p);
-      const lm_pv *nodes = st_get(ps, "nodes");
-      if (!lm__pv_obj_name_is(p, "TreePredictor") || !nodes || nodes->kind != LM_PV_NDARRAY ||
-          !nodes->nd_dtype || nodes->nd_dtype->dt_kind != 'V' || nodes->nd_ndim != 1 ||
-          nodes->nd_count < 1 || nodes->nd_count > INT32_MAX)
-        return SKFAIL(LM_EFORMAT, p, "_predictors[%zu][%llu]: expected a TreePredictor with a nodes "
-                      "array, got %s", it, (unsigned long long)g, lm__pv_describe(p, d, sizeof d));
-      const lm_pv *dt = nodes->nd_dtype, *f[7];
-      uint32_t o[7];
-      static const char *const names[7] = {"value", "feature_idx", "num_threshold",
-                                           "missing_go_to_left", "left", "right", "is_leaf"};
-      for (int j = 0; j < 7; j++)
-        if (lm__dt_field(dt, names[j], &f[j], &o[j]) || !lm__sk_is_num_dt(f[j]))
-          return SKFAIL(LM_EFORMAT, nodes, "_predictors[%zu][%llu].nodes: field '%s' missing or not a number",
-                        it, (unsigned long long)g, names[j]);
-      const lm_pv *fc;
-      uint32_t oc;
-      int has_cat = !lm__dt_field(dt, "is_categorical", &fc, &oc) && lm__sk_is_num_dt(fc);
-      uint64_t n = nodes->nd_count;
-      if ((rc = node_budget(k, n, nodes))) return rc;
-      lm_ir_tree *t = new_tree(k, (uint32_t)n, (uint32_t)g);
-      if (!t) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
-      for (uint64_t i = 0; i < n; i++) {
-        lm_ir_node *nd = &t->nodes[i];
-        nd->missing_type = LM_MISSING_NAN;
-        if (lm__nd_get_i(nodes, i, f[6], o[6])) {
-          nd->left = nd->right = -1;
-          nd->value_d = lm__nd_get(nodes, i, f[0], o[0]);
-          nd->value = (float)nd->value_d;
-          if (!isfinite(nd->value_d))
-            return SKFAIL(LM_EFORMAT, nodes, "_predictors[%zu][%llu].nodes[%llu]: leaf value not finite",
-                          it, (unsigned long long)g, (unsigned long long)i);
-          continue;
-        }
-        if (has_cat && lm__nd_get_i(nodes, i, fc, oc))
-          return SKFAIL(LM_EUNSUPPORTED, nodes, "_predictors[%zu][%llu].nodes[%llu]: categorical split "
-                        "(not supported)", it, (unsigned long long)g, (unsigned long long)i);
-        int64_t l = lm__nd_get_i(nodes, i, f[4], o[4]), r = lm__nd_get_i(nodes, i, f[5], o[5]);
-        int64_t fi = lm__nd_get_i(nodes, i, f[1], o[1]);
-        double th = lm__nd_get(nodes, i, f[2], o[2]);
-        if (l <= 0 || r <= 0 || (uint64_t)l >= n || (uint64_t)r >= n || l == r || fi < 0 ||
-            (uint64_t)fi >= ir->num_features || isnan(th))
-          return SKFAIL(LM_EFORMAT, nodes, "_predictors[%zu][%llu].nodes[%llu]: children %lld/%lld, "
-                        "feature %lld or threshold %g out of range", it, (unsigned long long)g,
-                        (unsigned long long)i, (long long)l, (long long)r, (long long)fi, th);
-        nd->left = (int32_t)l, nd->right = (int32_t)r, nd->feature = (uint32_t)fi;
-        nd->value_d = k->af ? mapped_threshold(k->af, (uint32_t)fi, th, 0) : th; /* float64, as is */
-        nd->value = (float)th;
-        nd->default_left = lm__nd_get_i(nodes, i, f[3], o[3]) != 0;
-      }
-      uint32_t node, from;
-      int rep = lm_ir_tree_find_repeat(t, &node, &from);
-      if (rep < 0) return lm__fail(LM_ENOMEM, "%s: out of memory", k->name);
-      if (rep)
-        return SKFAIL(LM_EFORMAT, nodes, "_predictors[%zu][%llu].nodes[%u]: reached twice: not a tree",
-                      it, (unsigned long long)g, node);
-    }
-  }
-  return LM_OK;
+  free(raw);
+  return rc;
 }
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -667,10 +566,11 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
   int tree = in_list(c, k_trees, N(k_trees)), lin = in_list(c, k_linear, N(k_linear));
   int gb = !strcmp(c, "GradientBoostingClassifier") || !strcmp(c, "GradientBoostingRegressor");
   int hgb = !strcmp(c, "HistGradientBoostingClassifier") || !strcmp(c, "HistGradientBoostingRegressor");
-  if (af && (tree || gb || hgb)) k->af = af; /* thresholds mapped back through the steps */
+  int iso = !strcmp(c, "IsolationForest");
+  if (af && (tree || gb || hgb || iso)) k->af = af; /* thresholds mapped back through the steps */
   if (!strcmp(c, "Pipeline"))
     return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline inside a Pipeline: not supported");
-  if (tree || gb || hgb) {
+  if (tree || gb || hgb || iso) {
     k->ir->decision = LM_DECISION_LIGHTGBM;
     k->ir->keep_tiny = 1;
     k->ir->booster = LM_BOOSTER_GBTREE;
@@ -678,21 +578,19 @@ static int estimator(sk *k, const lm_pv *v, const affine *af, const char *step) 
     int clf = strstr(c, "Classifier") != NULL;
     if (tree) return forest(k, v, st, clf, single_tree(c));
     if (gb) return gradient_boosting(k, st, clf);
-    return hist_gb(k, st, clf);
+    if (iso) return lm__sk_iforest(k, st);
+    return lm__sk_hist_gb(k, st, clf);
   }
   if (lin) {
-    int rc = features(k, st);
+    int rc = lm__sk_features(k, st);
     if (rc) return rc;
     return lm__sk_linear(k, v, st, af);
   }
   if (af)
     return SKFAIL(LM_EUNSUPPORTED, v, "a Pipeline's scaling steps before %s: not supported", c);
-  if (!strcmp(c, "IsolationForest"))
-    return SKFAIL(LM_EUNSUPPORTED, v, "not supported: its score_samples, -2^(-mean path length / "
-                  "c(max_samples)), is no .lm output transform");
   return lm__fail(LM_EUNSUPPORTED, "%s: byte %zu: %s: not supported (trees: DecisionTree*, ExtraTree*, RandomForest*, "
-                "ExtraTrees*, GradientBoosting*, HistGradientBoosting*; linear: LinearRegression, Ridge, "
-                "Lasso, ElasticNet, SGDRegressor, LinearSVR, LogisticRegression, SGDClassifier, "
+                "ExtraTrees*, GradientBoosting*, HistGradientBoosting*, IsolationForest; linear: "
+                "LinearRegression, Ridge, Lasso, ElasticNet, SGDRegressor, LinearSVR, LogisticRegression, SGDClassifier, "
                 "LinearSVC; Pipeline of scalers and one of those)", k->name, v->at,
                   lm__pv_describe(v, d, sizeof d));
 }
@@ -767,11 +665,21 @@ int lm__pickled_sklearn(const lm_pv *v, const char *name, size_t len, lm_ir_mode
   sk k = {.name = name, .budget = len / 4 + 4096};
   if (!(k.ir = lm_ir_new())) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   snprintf(k.ir->source_format, sizeof k.ir->source_format, "sklearn-pickle");
-  int rc = lm__pv_obj_is(v, "sklearn.pipeline", "Pipeline") ? pipeline(&k, v) : estimator(&k, v, NULL, NULL);
+  int pipe = lm__pv_obj_is(v, "sklearn.pipeline", "Pipeline");
+  int rc = pipe ? pipeline(&k, v) : estimator(&k, v, NULL, NULL);
   if (rc) {
     lm_ir_free(k.ir);
     return rc;
   }
+  /* what lminfo shows as the objective: the estimator and the method whose values the model
+   * gives (the table's objective, lightgbm:* or linear-learner:*, only fixes the link) */
+  const char *c = k.cls, *o = k.ir->objective, *method = "predict";
+  if (!strcmp(c, "IsolationForest")) method = "score_samples";
+  else if (strstr(c, "Classifier") || !strcmp(c, "LogisticRegression") || !strcmp(c, "LinearSVC"))
+    method = k.ir->booster == LM_BOOSTER_LINEAR && !strcmp(o, "reg:squarederror") ? "decision_function"
+                                                                                    : "predict_proba";
+  snprintf(k.ir->trainer_objective, sizeof k.ir->trainer_objective, "sklearn:%s%.40s.%s",
+           pipe ? "Pipeline>" : "", c, method);
   *out = k.ir;
   return LM_OK;
 }

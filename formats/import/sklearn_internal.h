@@ -29,7 +29,22 @@ typedef struct sk {
   lm_ir_model *ir;
   uint32_t cap;     /* trees allocated */
   uint64_t nodes, budget; /* IR nodes made, and how many the input can account for */
+  const uint32_t *fmap;   /* or NULL: a tree's feature f is the estimator's fmap[f] (a bagged
+                             tree on a subset of fmap_n features: IsolationForest) */
+  uint32_t fmap_n;
 } sk;
+
+/* A fitted sklearn.tree._tree.Tree: its nodes and values, checked. */
+typedef struct sk_tree {
+  const lm_pv *nodes, *values;
+  const lm_pv *f_left, *f_right, *f_feat, *f_thr, *f_ns, *f_miss;
+  uint32_t o_left, o_right, o_feat, o_thr, o_ns, o_miss;
+  uint64_t n, ncls;
+} sk_tree;
+
+/* Leaf values of lm__sk_add_tree: values[node, 0, 0]; the class probability of class cls;
+ * off + scale · values[node, 0, 0]. */
+enum leafmode { LEAF_VALUE, LEAF_PROBA, LEAF_SCALED };
 
 #define SKFAIL(code, v, ...) lm__sk_fail(k, code, v, __VA_ARGS__)
 
@@ -42,6 +57,26 @@ static inline const lm_pv *st_get(const lm_pv *st, const char *key) { return lm_
 int lm__sk_is_num_dt(const lm_pv *dt);
 /* sklearn.c: a numeric array of ndim dimensions (shape[i] checked when want[i] != UINT64_MAX). */
 int lm__sk_need_arr(sk *k, const lm_pv *v, const char *what, uint32_t ndim, const uint64_t *want);
+/* sklearn.c: est.tree_ (where names it in messages) → *t, checked. */
+int lm__sk_read_tree(sk *k, const lm_pv *est, const char *where, sk_tree *t);
+/* sklearn.c: one IR tree for output group from t, in sklearn's node ids (see enum leafmode). */
+int lm__sk_add_tree(sk *k, const sk_tree *t, const char *where, uint32_t group, int mode,
+                    uint64_t cls, double scale, double off);
+/* sklearn.c: n_features_in_ → ir->num_features. */
+int lm__sk_features(sk *k, const lm_pv *st);
+/* sklearn.c: count n more IR nodes against the input's budget (error naming v past it). */
+int lm__sk_node_budget(sk *k, uint64_t n, const lm_pv *v);
+/* sklearn.c: a new IR tree of n_nodes zeroed nodes for output group (NULL: out of memory). */
+lm_ir_tree *lm__sk_new_tree(sk *k, uint32_t n_nodes, uint32_t group);
+/* sklearn.c: a one-leaf tree holding v for output group. */
+int lm__sk_const_tree(sk *k, uint32_t group, double v);
+/* sklearn.c: the largest raw double that goes left at threshold t after the scaling steps af
+ * (f32: then rounded to float32 as sklearn's trees do). */
+double lm__sk_mapped_threshold(const affine *af, uint32_t f, double t, int f32);
+/* sklearn_hist.c: HistGradientBoosting{Classifier,Regressor}. */
+int lm__sk_hist_gb(sk *k, const lm_pv *st, int classifier);
+/* sklearn_iforest.c: an IsolationForest (score_samples). */
+int lm__sk_iforest(sk *k, const lm_pv *st);
 /* sklearn.c: the IR's objective. */
 int lm__sk_set_obj(sk *k, const char *objective);
 /* sklearn.c: classes_ of a classifier's state → *K. */

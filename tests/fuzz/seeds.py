@@ -377,6 +377,21 @@ def pickle_seeds():
             if f.startswith("model.") and os.path.getsize(os.path.join(d, f)) <= 8192:
                 with open(os.path.join(d, f), "rb") as fh:
                     put("pickle", case + "_" + f, fh.read())
+    # small ones of the larger kinds: an IsolationForest bagged on feature subsets, a
+    # HistGradientBoosting with categorical splits both ways (sklearn_iforest.c, sklearn_hist.c)
+    import numpy as np
+    from sklearn import ensemble
+    r = np.random.RandomState(5)
+    X = np.c_[r.randint(0, 5, 80), r.normal(size=80), r.normal(size=80)].astype(float)
+    X[r.rand(80) < 0.1, 0] = np.nan
+    iso = ensemble.IsolationForest(n_estimators=2, max_samples=12, max_features=2,
+                                   random_state=0).fit(X[:, 1:])
+    put("pickle", "small_iforest.pkl", pickle.dumps(iso, protocol=4))
+    y = (np.isin(X[:, 0], [1, 3]) | np.isnan(X[:, 0])).astype(int)
+    hgb = ensemble.HistGradientBoostingClassifier(max_iter=2, max_leaf_nodes=4,
+                                                  categorical_features=[0],
+                                                  random_state=0).fit(X, y)
+    put("pickle", "small_hgb_categorical.pkl", pickle.dumps(hgb, protocol=4))
 
 
 TARGETS = targets()
