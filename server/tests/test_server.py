@@ -18,7 +18,8 @@ Environment: LM_BIN (tools and lmserve), LM_SRC (source tree), LM_BUILD (scratch
 The checks live in modules by area, all over srv_harness.py (the Server, check(), fixtures()):
 srv_lifecycle.py (command line, hot reload, shutdown), srv_v2.py (the V2 protocol),
 srv_http.py (HTTP/1.1 framing, timeouts, the connection limit), srv_metrics.py (/metrics,
-readiness), srv_limits.py (issue 18's hardening), srv_sagemaker.py, srv_fm.py (factorization machines). This file runs them in
+readiness), srv_limits.py (issue 18's hardening), srv_sagemaker.py, srv_fm.py (factorization machines), srv_sklearn.py (scikit-learn and
+pickled models in model.tar.gz). This file runs them in
 one order: the main server's sections share it and its counters. LS_ONLY=protocols runs the
 V2-protocol, observability and SageMaker tests only.
 """
@@ -26,6 +27,7 @@ import os
 import sys
 
 import srv_fm
+import srv_sklearn
 import srv_http
 import srv_lifecycle
 import srv_limits
@@ -45,6 +47,7 @@ def main():
         srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
         srv_sagemaker.sagemaker(fix.tmp)
         srv_fm.fm(fix.tmp)
+        srv_sklearn.sklearn(fix.tmp)
         return summary(fix.tmp)
     srv_lifecycle.cli(fix)
     # The main server: each section below relies on what the ones before it did (metrics count
@@ -69,6 +72,7 @@ def main():
     srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
     srv_sagemaker.sagemaker(fix.tmp)
     srv_fm.fm(fix.tmp)
+    srv_sklearn.sklearn(fix.tmp)
     return summary(fix.tmp)
 
 
