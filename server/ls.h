@@ -138,7 +138,7 @@ typedef struct ls_slot {
   /* metrics (written by the control thread) */
   _Atomic uint64_t reloads, reload_failures;
   _Atomic int rejected;         /* the file as it is now was rejected (logged once, when it
-                                   changed); with no version served the server is not ready */
+                                   changed): the server is not ready */
 } ls_slot;
 
 typedef struct ls_ratelog {
@@ -162,6 +162,8 @@ typedef struct ls_registry {
   _Atomic uint64_t skipped;             /* model files not served for lack of a slot (last scan) */
   _Atomic uint64_t bad_names;           /* *.lm files whose names are not model names (last scan) */
   ls_ratelog skip_log, bad_log;         /* their log lines: when the set changes, <= 1 per 10 s */
+  uint64_t rejected_hash;               /* the set of rejected files last logged (control thread) */
+  int rejected_count;
 } ls_registry;
 
 void ls_registry_init(ls_registry *r, const char *dir, int nworkers);
@@ -177,10 +179,10 @@ int ls_registry_scan(ls_registry *r, int force);
 int ls_registry_load_file(ls_registry *r, const char *path, const char *name);
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n);
 int ls_registry_count_ready(ls_registry *r);
-/* Readiness: serving, at least one model, and no model file rejected with no version of it
- * served. With body: its JSON ({"ready":...} plus, when not empty, "not_loaded": rejected files
- * with nothing served, "stale": rejected reloads whose previous version serves, "skipped": files
- * over --max-models). */
+/* Readiness: serving, at least one model, and no model file of the directory rejected (issue
+ * 20: also when an older version of it still serves). With body: its JSON ({"ready":...} plus,
+ * when not empty, "not_loaded": rejected files with nothing served, "stale": rejected files
+ * whose previous version still serves, "skipped": files over --max-models). */
 struct ls_server;
 int ls_ready(struct ls_server *s, ls_buf *body);
 void ls_registry_free(ls_registry *r);
