@@ -53,6 +53,9 @@ typedef struct ls_config {
   size_t max_response;     /* --max-response-bytes: one response body (0: no cap) */
   int max_models;          /* --max-models: models served at once (<= LS_MAX_MODELS) */
   size_t max_features;     /* --max-features: a model declaring more is refused at load */
+  int sagemaker;           /* --sagemaker: SageMaker's container defaults and environment */
+  int sm_batch;            /* SAGEMAKER_BATCH (with --sagemaker): text/csv answers one
+                              prediction per line, as the XGBoost container in Batch Transform */
 } ls_config;
 
 /* ---- logs: JSON lines on stderr ---- */
@@ -382,7 +385,8 @@ size_t ls_json_decode(const char *s, size_t n, char *out, size_t cap);
 /* A SageMaker application/json body: an array of rows, one row, or {"instances": rows}; the
  * numbers go to w->vals (q->nvals, q->data_ndim and q->data_dims as for V2 data). 0 or -1. */
 int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
-/* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations; the status. */
+/* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations, 2 GET
+ * /execution-parameters; the status. */
 int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns

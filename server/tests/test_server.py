@@ -20,7 +20,7 @@ srv_lifecycle.py (command line, hot reload, shutdown), srv_v2.py (the V2 protoco
 srv_http.py (HTTP/1.1 framing, timeouts, the connection limit), srv_metrics.py (/metrics,
 readiness), srv_limits.py (issue 18's hardening), srv_sagemaker.py. This file runs them in
 one order: the main server's sections share it and its counters. LS_ONLY=protocols runs the
-V2-protocol, observability and SageMaker tests only.
+V2-protocol, observability and SageMaker tests only; LS_ONLY=sagemaker the SageMaker ones.
 """
 import os
 import sys
@@ -39,10 +39,19 @@ def main():
     if os.environ.get("LS_ONLY") == "hardening":
         srv_limits.hardening(fix.tmp, fix.conv, fix.fx, fix.ex, fix.reg)
         return summary(fix.tmp)
+    if os.environ.get("LS_ONLY") == "sagemaker":
+        srv_sagemaker.sagemaker(fix.tmp)
+        srv_sagemaker.libsvm(fix.tmp)
+        srv_sagemaker.batch_transform(fix.tmp)
+        srv_sagemaker.sagemaker_env(fix.tmp)
+        return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
         srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
         srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
         srv_sagemaker.sagemaker(fix.tmp)
+        srv_sagemaker.libsvm(fix.tmp)
+        srv_sagemaker.batch_transform(fix.tmp)
+        srv_sagemaker.sagemaker_env(fix.tmp)
         return summary(fix.tmp)
     srv_lifecycle.cli(fix)
     # The main server: each section below relies on what the ones before it did (metrics count
@@ -66,6 +75,9 @@ def main():
     srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
     srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
     srv_sagemaker.sagemaker(fix.tmp)
+    srv_sagemaker.libsvm(fix.tmp)
+    srv_sagemaker.batch_transform(fix.tmp)
+    srv_sagemaker.sagemaker_env(fix.tmp)
     return summary(fix.tmp)
 
 
