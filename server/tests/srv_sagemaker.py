@@ -26,7 +26,7 @@ def sagemaker(tmp):
     rows = csv_rows(small)
     r = subprocess.run([f"{BIN}/lmserve", "--sagemaker", "--help"], capture_output=True, text=True)
     check(r.returncode == 0 and "--sagemaker" in r.stdout, "--sagemaker is a known flag")
-    srv = Server(repo, "--threads", "1", "--sagemaker")
+    srv = Server(repo, "--threads", "1", "--drain-seconds", "0", "--sagemaker")
     try:
         st, h, data = srv.req("GET", "/ping")
         check(st == 200, f"GET /ping: {st}")
@@ -138,7 +138,7 @@ def libsvm(tmp):
     check(_lmscore_lines(ex, dense, "--format", "libsvm") ==
           _lmscore_lines(ex, os.path.join(SRC, "examples/rows.csv")),
           "LIBSVM rows with every present value score as the CSV rows")
-    srv = Server(repo, "--threads", "1", "--sagemaker")
+    srv = Server(repo, "--threads", "1", "--drain-seconds", "0", "--sagemaker")
     try:
         for ct, acc, crlf in (("text/libsvm", None, False), ("text/x-libsvm", "text/csv", True),
                               ("text/libsvm; charset=utf-8", "application/json", False)):
@@ -194,7 +194,7 @@ def batch_transform(tmp):
     with open(path, "rb") as f:
         body = f.read()
     # the default limit (16 MiB) refuses it before reading it: 413 at the head
-    srv = Server(repo, "--threads", "1", "--sagemaker")
+    srv = Server(repo, "--threads", "1", "--drain-seconds", "0", "--sagemaker")
     try:
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
         s.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
@@ -205,7 +205,7 @@ def batch_transform(tmp):
               f"{size} bytes over the default --max-body-bytes: 413 ({head[:40]!r})")
     finally:
         check(srv.stop() == 0, "batch server (default limit): exit 0")
-    srv = Server(repo, "--threads", "1", "--sagemaker", env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "32"})
+    srv = Server(repo, "--threads", "1", "--drain-seconds", "0", "--sagemaker", env={"SAGEMAKER_MAX_PAYLOAD_IN_MB": "32"})
     try:
         t0 = time.time()
         st, h, data = srv.req("POST", "/invocations", body, {"Content-Type": "text/csv"})
@@ -231,7 +231,7 @@ def sagemaker_env(tmp):
     sk.close()
     env = {"SAGEMAKER_BIND_TO_PORT": str(port), "SAGEMAKER_MAX_PAYLOAD_IN_MB": "3",
            "SAGEMAKER_MODEL_SERVER_WORKERS": "2", "SAGEMAKER_BATCH": "true"}
-    srv = Server(repo, "--sagemaker", env=env, listen=None)
+    srv = Server(repo, "--sagemaker", "--drain-seconds", "0", env=env, listen=None)
     try:
         lines = [l for l in srv.logs().splitlines() if '"listening"' in l]
         lj = json.loads(lines[0]) if lines else {}
@@ -254,7 +254,7 @@ def sagemaker_env(tmp):
     finally:
         check(srv.stop() == 0, "sagemaker env server: exit 0")
     # the command line wins over the environment
-    srv = Server(repo, "--sagemaker", "--threads", "1", "--max-body-bytes", "1000",
+    srv = Server(repo, "--sagemaker", "--drain-seconds", "0", "--threads", "1", "--max-body-bytes", "1000",
                  env=dict(env, SAGEMAKER_BATCH="false"))
     try:
         st, b = srv.json("GET", "/execution-parameters")
@@ -270,9 +270,70 @@ def sagemaker_env(tmp):
                            text=True, env=dict(os.environ, **{var: val}), timeout=10)
         check(r.returncode == 2 and var in r.stderr, f"bad {var}={val}: exit 2 naming it: {r.returncode} {r.stderr}")
     # without --sagemaker the environment is not read
-    srv = Server(repo, "--threads", "1", env={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
+    srv = Server(repo, "--threads", "1", "--drain-seconds", "0", env={"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": "1"})
     try:
         st, b = srv.json("GET", "/execution-parameters")
         check(st == 200 and b["MaxPayloadInMB"] == 16, f"no --sagemaker: SAGEMAKER_* ignored: {b}")
     finally:
         check(srv.stop() == 0, "plain server: exit 0")
+
+
+def serve_script(tmp):
+    """Issue 20 part 3: deploy/sagemaker/serve, the SageMaker image's entry point, outside the
+    container: what SageMaker extracts into /opt/ml/model (here the example model.tar.gz's
+    xgboost-model, plus a file that is no model) converted, lmserve --sagemaker exec'd on
+    SAGEMAKER_BIND_TO_PORT, /ping and /invocations answering as lmscore; no model: exit 1."""
+    import signal
+    import socket
+    import tarfile
+    import time
+    import urllib.request
+    sm = os.path.join(tmp, "opt-ml-model")
+    os.makedirs(sm, exist_ok=True)
+    with tarfile.open(os.path.join(SRC, "examples/model.tar.gz")) as t:
+        t.extractall(sm)
+    with open(os.path.join(sm, "notes.txt"), "w") as g:
+        g.write("not a model\n")
+    lm_dir = os.path.join(tmp, "serve-lm")
+    sk = socket.socket()
+    sk.bind(("127.0.0.1", 0))
+    port = sk.getsockname()[1]
+    sk.close()
+    env = dict(os.environ, PATH=f"{BIN}:" + os.environ.get("PATH", ""), SM_MODEL_DIR=sm,
+               LMSERVE_LM_DIR=lm_dir, SAGEMAKER_BIND_TO_PORT=str(port))
+    script = os.path.join(SRC, "deploy/sagemaker/serve")
+    log = open(os.path.join(tmp, "serve-script.log"), "w+")
+    p = subprocess.Popen([script, "serve", "--threads", "1", "--drain-seconds", "0"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        ok = False
+        t0 = time.time()
+        while time.time() - t0 < 20 and p.poll() is None and not ok:
+            try:
+                ok = urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2).status == 200
+            except Exception:
+                time.sleep(0.1)
+        log.seek(0)
+        text = log.read()
+        check(ok and os.listdir(lm_dir) == ["xgboost-model.lm"] and
+              "notes.txt: not a model lmconvert reads: skipped" in text,
+              f"serve: xgboost-model converted, notes.txt skipped, /ping 200 on port {port}: {text[-600:]}")
+        rows = os.path.join(SRC, "examples/rows.csv")
+        want = _lmscore_lines(os.path.join(lm_dir, "xgboost-model.lm"), rows)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=open(rows, "rb").read(),
+                                     headers={"Content-Type": "text/csv"})
+        got = urllib.request.urlopen(req, timeout=10).read().decode().split(",")
+        check(got == want, f"serve: /invocations equal to lmscore on the 40 example rows ({len(got)} values)")
+        p.send_signal(signal.SIGTERM)  # the script exec'd lmserve: it gets the signal and drains
+        check(p.wait(20) == 0, "serve: lmserve is the process (exec), SIGTERM: exit 0")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    empty = os.path.join(tmp, "opt-ml-empty")
+    os.makedirs(empty, exist_ok=True)
+    with open(os.path.join(empty, "readme"), "w") as g:
+        g.write("nothing\n")
+    r = subprocess.run([script, "serve"], env=dict(env, SM_MODEL_DIR=empty, LMSERVE_LM_DIR=lm_dir + "2"),
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and "nothing to serve" in r.stderr, f"serve: no model: exit 1 ({r.returncode} {r.stderr})")

@@ -44,6 +44,7 @@ def main():
         srv_sagemaker.libsvm(fix.tmp)
         srv_sagemaker.batch_transform(fix.tmp)
         srv_sagemaker.sagemaker_env(fix.tmp)
+        srv_sagemaker.serve_script(fix.tmp)
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
         srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
@@ -52,6 +53,7 @@ def main():
         srv_sagemaker.libsvm(fix.tmp)
         srv_sagemaker.batch_transform(fix.tmp)
         srv_sagemaker.sagemaker_env(fix.tmp)
+        srv_sagemaker.serve_script(fix.tmp)
         return summary(fix.tmp)
     srv_lifecycle.cli(fix)
     # The main server: each section below relies on what the ones before it did (metrics count
@@ -78,6 +80,7 @@ def main():
     srv_sagemaker.libsvm(fix.tmp)
     srv_sagemaker.batch_transform(fix.tmp)
     srv_sagemaker.sagemaker_env(fix.tmp)
+    srv_sagemaker.serve_script(fix.tmp)
     return summary(fix.tmp)
 
 
