@@ -1,9 +1,9 @@
 /*
  * sagemaker.c — SageMaker's inference container contract on lmserve's request path, as
  * SageMaker's XGBoost container answers it: GET /ping (200 when ready, else 503), GET
- * /execution-parameters (what Batch Transform should send: MultiRecord, payload and concurrency
- * from lmserve's limits) and POST /invocations scoring rows of the one model served (the first in name order when the
- * directory holds several). Request Content-Type: text/csv (the default when absent: rows
+ * /execution-parameters (what Batch Transform should send: MultiRecord, payload and
+ * concurrency from lmserve's limits) and POST /invocations scoring rows of the one model served
+ * (the first in name order when the directory holds several). Request Content-Type: text/csv (the default when absent: rows
  * without header, one per line, comma-separated, an empty field, nan or NA = missing) or
  * text/libsvm or text/x-libsvm (sparse rows "label index:value ...", lmscore's LIBSVM reader) or
  * application/json (an array of rows, one row, or {"instances": rows}); an empty body is a 204;
