@@ -3,11 +3,12 @@
  * SageMaker's XGBoost container answers it: GET /ping (200 when ready, else 503), GET
  * /execution-parameters (what Batch Transform should send: MultiRecord, payload and
  * concurrency from lmserve's limits) and POST /invocations scoring rows of the one model served
- * (the first in name order when the directory holds several). Request Content-Type: text/csv (the default when absent: rows
- * without header, one per line, comma-separated, an empty field, nan or NA = missing) or
- * text/libsvm or text/x-libsvm (sparse rows "label index:value ...", lmscore's LIBSVM reader) or
- * application/json (an array of rows, one row, or {"instances": rows}); an empty body is a 204;
- * other types a 415. The answer is in the type Accept asks for (absent, or the wildcard type: text/csv):
+ * (the first in name order when the directory holds several). Request Content-Type: text/csv
+ * (the default when absent: rows without header, one per line, comma-separated, an empty field,
+ * nan or NA = missing), text/libsvm or text/x-libsvm (sparse rows "label index:value ...",
+ * lmscore's LIBSVM reader) or application/json (an array of rows, one row, or {"instances":
+ * rows}); an empty body is a 204; other types a 415. The answer is in the type Accept asks for
+ * (absent, or the wildcard type: text/csv):
  * text/csv — predictions joined by commas, a multi-output row as "[a, b, …]" (the XGBoost
  * container's str() of a row); application/json — {"predictions":[{"score":v}, …]} (score a
  * list for multi-output rows); application/jsonlines — one {"score":v} per line; anything else
