@@ -28,6 +28,7 @@ check: check-deploy
 
 check-deploy: $(BUILD)/bin/lmconvert $(BUILD)/bin/lminfo $(if $(LMSERVE_BIN),$(LMSERVE_BIN))
 	@LMSERVE_BIN="$(if $(LMSERVE_BIN),$(abspath $(LMSERVE_BIN)))" $(DEPLOY_PY) deploy/tests/check_manifests.py --bin $(BUILD)/bin
+	@if command -v shellcheck >/dev/null; then shellcheck deploy/sagemaker/serve && echo "shellcheck deploy/sagemaker/serve: ok"; fi
 	@$(DEPLOY_PY) deploy/tests/test_broken.py $(BUILD)/bin
 	@$(DEPLOY_PY) deploy/tests/test_model_delivery.py $(BUILD)/bin
 	@$(DEPLOY_PY) deploy/tests/test_pod_lifecycle.py "$(LMSERVE_BIN)" $(BUILD)/bin

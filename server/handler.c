@@ -153,6 +153,10 @@ static int route(ls_worker *w, ls_conn *c, const char *body, size_t blen, int *m
     if (!method_ok(w, c, LS_POST)) return 405;
     return ls_sagemaker(w, c, 1, body, blen, model);
   }
+  if (eq(p, n, "/execution-parameters")) {
+    if (!method_ok(w, c, LS_GET)) return 405;
+    return ls_sagemaker(w, c, 2, body, blen, model);
+  }
   if (!pfx(p, n, "/v2/models/", &r)) {
     ls_respond_error(w, c, 404, NULL, "not found");
     return 404;

@@ -53,8 +53,12 @@ static const char usage[] =
     "\n"
     "Options (a value as --opt VALUE or --opt=VALUE):\n"
     "  --models DIR           the model directory (required, except with --sagemaker)\n"
-    "  --sagemaker            SageMaker's container defaults: --models /opt/ml/model, port 8080\n"
-    "                         (GET /ping and POST /invocations are always served)\n"
+    "  --sagemaker            SageMaker's container defaults: --models /opt/ml/model, port 8080,\n"
+    "                         rows and response bounded by the body only; SAGEMAKER_BIND_TO_PORT,\n"
+    "                         SAGEMAKER_MAX_PAYLOAD_IN_MB, SAGEMAKER_MODEL_SERVER_WORKERS,\n"
+    "                         SAGEMAKER_MODEL_SERVER_TIMEOUT, SAGEMAKER_BATCH honoured unless the\n"
+    "                         matching option is given (GET /ping and POST /invocations are\n"
+    "                         always served)\n"
     "  --listen HOST:PORT     address to listen on (default 0.0.0.0:8080; port 0: ephemeral)\n"
     "  --threads N            event loops (0, the default: the CPUs this process may use,\n"
     "                         cgroup quota included)\n"
@@ -134,6 +138,8 @@ static void parse_args(int argc, char **argv, ls_config *c) {
   c->reload_poll_ms = 1000;
   c->replicas = 1;
   int no_more_opts = 0, sagemaker = 0;
+  unsigned given = 0; /* options given on the command line (SAGEMAKER_* never override them) */
+  enum { G_LISTEN = 1, G_THREADS = 2, G_BODY = 4, G_ROWS = 8, G_RESPONSE = 16, G_TIMEOUT = 32 };
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *val = NULL;
     char opt[64];
@@ -173,6 +179,10 @@ static void parse_args(int argc, char **argv, ls_config *c) {
     else if (i + 1 < argc) val = argv[++i];
     else die("option '%s' needs a value%s", opt, "");
     if (!*val) die("option '%s' needs a value%s", opt, "");
+    given |= !strcmp(opt, "--listen") ? G_LISTEN : !strcmp(opt, "--threads") ? G_THREADS
+           : !strcmp(opt, "--max-body-bytes") ? G_BODY : !strcmp(opt, "--max-batch-rows") ? G_ROWS
+           : !strcmp(opt, "--max-response-bytes") ? G_RESPONSE
+           : !strcmp(opt, "--request-timeout") ? G_TIMEOUT : 0;
     if (!strcmp(opt, "--models")) c->models_dir = val;
     else if (!strcmp(opt, "--listen")) {
       const char *colon = strrchr(val, ':');
@@ -211,7 +221,26 @@ static void parse_args(int argc, char **argv, ls_config *c) {
       else die("--log-level: expected debug|info|warn|error, got '%s'%s", val, "");
     } else die("unknown option '%s'%s", opt, "");
   }
-  if (!c->models_dir && sagemaker) c->models_dir = "/opt/ml/model";
+  if (sagemaker) {
+    /* SageMaker's container contract: the environment SageMaker sets (the command line wins). */
+    const char *e;
+    c->sagemaker = 1;
+    if (!c->models_dir) c->models_dir = "/opt/ml/model";
+    if (!(given & G_LISTEN) && (e = getenv("SAGEMAKER_BIND_TO_PORT")) && *e)
+      c->port = (int)num_arg("SAGEMAKER_BIND_TO_PORT", e, 1, 65535, 1);
+    if (!(given & G_BODY) && (e = getenv("SAGEMAKER_MAX_PAYLOAD_IN_MB")) && *e)
+      c->max_body = (size_t)(num_arg("SAGEMAKER_MAX_PAYLOAD_IN_MB", e, 1, 4096, 1) * 1048576);
+    if (!(given & G_THREADS) && (e = getenv("SAGEMAKER_MODEL_SERVER_WORKERS")) && *e)
+      c->threads = (int)num_arg("SAGEMAKER_MODEL_SERVER_WORKERS", e, 1, LS_MAX_WORKERS, 1);
+    if (!(given & G_TIMEOUT) && (e = getenv("SAGEMAKER_MODEL_SERVER_TIMEOUT")) && *e)
+      c->request_timeout_s = num_arg("SAGEMAKER_MODEL_SERVER_TIMEOUT", e, 0.001, 86400, 0);
+    if ((e = getenv("SAGEMAKER_BATCH")) && *e && strcmp(e, "false") != 0 && strcmp(e, "0") != 0)
+      c->sm_batch = 1;
+    /* Batch Transform sends as many rows as fit in the payload (MultiRecord): rows are bounded
+     * by the body (a row is at least 2 bytes), the response by the rows. */
+    if (!(given & G_ROWS)) c->max_rows = c->max_body / 2 > 65536 ? c->max_body / 2 : 65536;
+    if (!(given & G_RESPONSE)) c->max_response = 0;
+  }
   if (!c->models_dir) die("missing --models DIR%s%s", "", "");
 }
 

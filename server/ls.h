@@ -53,6 +53,9 @@ typedef struct ls_config {
   size_t max_response;     /* --max-response-bytes: one response body (0: no cap) */
   int max_models;          /* --max-models: models served at once (<= LS_MAX_MODELS) */
   size_t max_features;     /* --max-features: a model declaring more is refused at load */
+  int sagemaker;           /* --sagemaker: SageMaker's container defaults and environment */
+  int sm_batch;            /* SAGEMAKER_BATCH (with --sagemaker): text/csv answers one
+                              prediction per line, as the XGBoost container in Batch Transform */
 } ls_config;
 
 /* ---- logs: JSON lines on stderr ---- */
@@ -138,7 +141,7 @@ typedef struct ls_slot {
   /* metrics (written by the control thread) */
   _Atomic uint64_t reloads, reload_failures;
   _Atomic int rejected;         /* the file as it is now was rejected (logged once, when it
-                                   changed); with no version served the server is not ready */
+                                   changed): the server is not ready */
 } ls_slot;
 
 typedef struct ls_ratelog {
@@ -162,6 +165,8 @@ typedef struct ls_registry {
   _Atomic uint64_t skipped;             /* model files not served for lack of a slot (last scan) */
   _Atomic uint64_t bad_names;           /* *.lm files whose names are not model names (last scan) */
   ls_ratelog skip_log, bad_log;         /* their log lines: when the set changes, <= 1 per 10 s */
+  uint64_t rejected_hash;               /* the set of rejected files last logged (control thread) */
+  int rejected_count;
 } ls_registry;
 
 void ls_registry_init(ls_registry *r, const char *dir, int nworkers);
@@ -177,10 +182,10 @@ int ls_registry_scan(ls_registry *r, int force);
 int ls_registry_load_file(ls_registry *r, const char *path, const char *name);
 ls_slot *ls_registry_find(ls_registry *r, const char *name, size_t n);
 int ls_registry_count_ready(ls_registry *r);
-/* Readiness: serving, at least one model, and no model file rejected with no version of it
- * served. With body: its JSON ({"ready":...} plus, when not empty, "not_loaded": rejected files
- * with nothing served, "stale": rejected reloads whose previous version serves, "skipped": files
- * over --max-models). */
+/* Readiness: serving, at least one model, and no model file of the directory rejected (issue
+ * 20: also when an older version of it still serves). With body: its JSON ({"ready":...} plus,
+ * when not empty, "not_loaded": rejected files with nothing served, "stale": rejected files
+ * whose previous version still serves, "skipped": files over --max-models). */
 struct ls_server;
 int ls_ready(struct ls_server *s, ls_buf *body);
 void ls_registry_free(ls_registry *r);
@@ -380,7 +385,8 @@ size_t ls_json_decode(const char *s, size_t n, char *out, size_t cap);
 /* A SageMaker application/json body: an array of rows, one row, or {"instances": rows}; the
  * numbers go to w->vals (q->nvals, q->data_ndim and q->data_dims as for V2 data). 0 or -1. */
 int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
-/* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations; the status. */
+/* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations, 2 GET
+ * /execution-parameters; the status. */
 int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns

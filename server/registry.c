@@ -82,15 +82,17 @@ int ls_registry_count_ready(ls_registry *r) {
 
 int ls_ready(ls_server *s, ls_buf *body) {
   ls_registry *r = &s->reg;
-  int ns = atomic_load_explicit(&r->nslots, memory_order_acquire), served = 0, missing = 0;
+  int ns = atomic_load_explicit(&r->nslots, memory_order_acquire), served = 0, rejected = 0;
   int running = atomic_load_explicit(&s->state, memory_order_relaxed) == LS_RUNNING;
   for (int i = 0; i < ns; i++) {
     ls_slot *sl = &r->slots[i];
     if (!atomic_load_explicit(&sl->live, memory_order_acquire)) continue;
     if (atomic_load_explicit(&sl->cur, memory_order_acquire)) served++;
-    else if (atomic_load_explicit(&sl->rejected, memory_order_relaxed)) missing++;
+    /* Any rejected file keeps the server unready (issue 20), also when an older version of it
+     * still answers requests: the repository is not what was deployed. */
+    if (atomic_load_explicit(&sl->rejected, memory_order_relaxed)) rejected++;
   }
-  int ready = running && served > 0 && missing == 0;
+  int ready = running && served > 0 && rejected == 0;
   if (!body) return ready;
   ls_buf_puts(body, ready ? "{\"ready\":true" : "{\"ready\":false");
   /* Model names are [A-Za-z0-9_.-] (valid_stem): JSON-safe as they are. */
@@ -443,6 +445,29 @@ static void list_add(char *list, size_t cap, int *k, const char *name, size_t n)
   (*k)++;
 }
 
+/* Readiness over the repository: one log line when the set of rejected files changes (a file
+ * rejected, fixed or removed), never one per poll. The load itself logs "model rejected" with
+ * its reason, once per version of the file. */
+static void log_rejected(ls_registry *r) {
+  int ns = atomic_load(&r->nslots), k = 0;
+  uint64_t h = 0;
+  char list[1024] = "";
+  for (int i = 0; i < ns; i++) {
+    ls_slot *s = &r->slots[i];
+    if (!atomic_load(&s->live) || !atomic_load(&s->rejected)) continue;
+    h += XXH64(s->name, s->name_len, 0x5eed);
+    list_add(list, sizeof list, &k, s->name, s->name_len);
+  }
+  if (h == r->rejected_hash && k == r->rejected_count) return;
+  r->rejected_hash = h;
+  r->rejected_count = k;
+  if (k)
+    ls_log(LS_LOG_ERROR, "not ready: model files rejected",
+           "\"count\":%d,\"files\":\"%s\"", k, list);
+  else
+    ls_log(LS_LOG_INFO, "no model file rejected any more", NULL);
+}
+
 int ls_registry_scan(ls_registry *r, int force) {
   DIR *d = opendir(r->dir);
   if (!d) {
@@ -515,6 +540,7 @@ int ls_registry_scan(ls_registry *r, int force) {
   atomic_store(&r->skipped, skipped);
   ratelog(&r->skip_log, skip_hash, skipped, "models skipped: no free model slot (--max-models)",
           skip_list, r->max_models);
+  log_rejected(r);
   return ls_registry_count_ready(r);
 }
 

@@ -1,16 +1,21 @@
 /*
  * sagemaker.c — SageMaker's inference container contract on lmserve's request path, as
- * SageMaker's XGBoost container answers it: GET /ping (200 when ready, else 503) and POST
- * /invocations scoring rows of the one model served (the first in name order when the
- * directory holds several). Request Content-Type: text/csv (the default when absent: rows
- * without header, one per line, comma-separated, an empty field, nan or NA = missing) or
- * application/json (an array of rows, one row, or {"instances": rows}); an empty body is a 204;
- * other types a 415. The answer is in the type Accept asks for (absent, or the wildcard type: text/csv):
+ * SageMaker's XGBoost container answers it: GET /ping (200 when ready, else 503), GET
+ * /execution-parameters (what Batch Transform should send: MultiRecord, payload and
+ * concurrency from lmserve's limits) and POST /invocations scoring rows of the one model served
+ * (the first in name order when the directory holds several). Request Content-Type: text/csv
+ * (the default when absent: rows without header, one per line, comma-separated, an empty field,
+ * nan or NA = missing), text/libsvm or text/x-libsvm (sparse rows "label index:value ...",
+ * lmscore's LIBSVM reader) or application/json (an array of rows, one row, or {"instances":
+ * rows}); an empty body is a 204; other types a 415. The answer is in the type Accept asks for
+ * (absent, or the wildcard type: text/csv):
  * text/csv — predictions joined by commas, a multi-output row as "[a, b, …]" (the XGBoost
  * container's str() of a row); application/json — {"predictions":[{"score":v}, …]} (score a
  * list for multi-output rows); application/jsonlines — one {"score":v} per line; anything else
  * a 406. Values go to the worker's scratch like V2 requests (no allocation once warm).
- * lmserve --sagemaker sets the container defaults (models in /opt/ml/model, port 8080).
+ * lmserve --sagemaker sets the container defaults (models in /opt/ml/model, port 8080) and reads
+ * SageMaker's environment (lmserve.c); with SAGEMAKER_BATCH a text/csv answer has one prediction
+ * per line, as the XGBoost container's in Batch Transform.
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 #include <strings.h>
 
 #include "server/ls.h"
+#include "tools/csv.h"
 
 static int grow_d(double **p, size_t *cap, size_t need) {
   if (need <= *cap) return 0;
@@ -107,6 +113,56 @@ static int parse_csv(ls_worker *w, ls_conn *c, ls_version *v, const char *p, siz
   return 0;
 }
 
+/* text/libsvm rows into w->vals: "label index:value ..." per line, read by lmscore's reader
+ * (tools/csv.c, lm_csv_libsvm_row: indices 0-based as XGBoost's parser takes them by default,
+ * features a row does not give missing); blank lines skipped as XGBoost's parser does. 0 with
+ * *rows, or the status of the error already written. */
+static int parse_libsvm(ls_worker *w, ls_conn *c, ls_version *v, const char *p, size_t n,
+                        size_t *rows) {
+  char msg[600], err[400];
+  size_t nv = 0, r = 0, i = 0, nf = v->nfeat;
+  if (nf > w->fseen_cap) {
+    unsigned char *ns = realloc(w->fseen, nf);
+    if (!ns) {
+      ls_respond_error(w, c, 500, NULL, "out of memory");
+      return 500;
+    }
+    w->fseen = ns;
+    w->fseen_cap = nf;
+  }
+  while (i < n) {
+    size_t le = i;
+    while (le < n && p[le] != '\n') le++;
+    size_t e = le;
+    if (e > i && p[e - 1] == '\r') e--;
+    size_t b = i;
+    while (b < e && (p[b] == ' ' || p[b] == '\t')) b++;
+    if (b == e) { /* blank line */
+      i = le + 1;
+      continue;
+    }
+    if (w->vals_limit && nv + nf > w->vals_limit) {
+      ls_respond_error(w, c, 413, NULL, "text/libsvm: more rows than --max-batch-rows");
+      return 413;
+    }
+    if (grow_d(&w->vals, &w->vals_cap, nv + nf)) {
+      ls_respond_error(w, c, 500, NULL, "out of memory");
+      return 500;
+    }
+    size_t col = 1;
+    if (lm_csv_libsvm_row(p + i, e - i, nf, w->vals + nv, w->fseen, err, sizeof err, &col) < 0) {
+      snprintf(msg, sizeof msg, "text/libsvm: row %zu, byte %zu: %s", r + 1, col, err);
+      ls_respond_error(w, c, 400, NULL, msg);
+      return 400;
+    }
+    nv += nf;
+    r++;
+    i = le + 1;
+  }
+  *rows = r;
+  return 0;
+}
+
 int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model) {
   ls_server *s = w->srv;
   char msg[300];
@@ -115,6 +171,14 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
     w->body.len = 0;
     ls_respond(w, c, ready ? 200 : 503, "text/plain", NULL, "", 0);
     return ready ? 200 : 503;
+  }
+  if (kind == 2) { /* GET /execution-parameters: what Batch Transform should send */
+    size_t mb = s->cfg.max_body / 1048576;
+    w->body.len = 0;
+    ls_buf_printf(&w->body, "{\"MaxConcurrentTransforms\":%d,\"BatchStrategy\":\"MULTI_RECORD\","
+                  "\"MaxPayloadInMB\":%zu}", s->nworkers, mb ? (mb < 100 ? mb : 100) : 1);
+    ls_respond_json(w, c, 200, NULL);
+    return 200;
   }
   ls_slot *slot = NULL;
   ls_version *v = NULL;
@@ -154,6 +218,8 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
   int st = 0;
   if (!ct || ctl == 0 || media_is(ct, ctl, "text/csv")) {
     st = parse_csv(w, c, v, body, blen, &rows);
+  } else if (media_is(ct, ctl, "text/libsvm") || media_is(ct, ctl, "text/x-libsvm")) {
+    st = parse_libsvm(w, c, v, body, blen, &rows);
   } else if (media_is(ct, ctl, "application/json")) {
     ls_infer_req q;
     if (ls_rows_json_parse(w, body, blen, &q)) {
@@ -174,7 +240,8 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
   } else {
     char e[120];
     ls_json_escape(e, sizeof e, ct, ctl < 100 ? ctl : 100);
-    snprintf(msg, sizeof msg, "Content-Type '%s' not supported: text/csv or application/json", e);
+    snprintf(msg, sizeof msg, "Content-Type '%s' not supported: text/csv, text/libsvm or "
+             "application/json", e);
     ls_respond_error(w, c, 415, NULL, msg);
     st = 415;
   }
@@ -214,11 +281,12 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
   for (size_t r = 0; r < rows; r++) {
     const float *o = w->outs + r * width;
     if (out == OUT_CSV) {
-      if (r) ls_buf_puts(b, ",");
+      if (r && !s->cfg.sm_batch) ls_buf_puts(b, ",");
       if (width > 1) ls_buf_puts(b, "[");
       for (size_t k = 0; k < width; k++)
         ls_buf_printf(b, k ? ", %.9g" : "%.9g", (double)o[k]);
       if (width > 1) ls_buf_puts(b, "]");
+      if (s->cfg.sm_batch) ls_buf_puts(b, "\n"); /* SAGEMAKER_BATCH: one per line */
       continue;
     }
     ls_buf_puts(b, out == OUT_JSON && r ? ",{\"score\":" : "{\"score\":");

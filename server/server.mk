@@ -15,12 +15,26 @@
 LMSERVE_BIN := $(BUILD)/bin/lmserve
 SERVER_SRC  := server/handler.c server/buf.c server/conn.c server/chunked.c server/infer.c \
                server/http.c server/v2json.c server/registry.c server/metrics.c server/log.c \
-               server/sagemaker.c
+               server/sagemaker.c tools/csv.c tools/csv_header.c
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LDLIBS := -lpthread
 # lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.
 # (bench/server/probe/mhd_probe.c, the libmicrohttpd measurement, needs libmicrohttpd-dev: not built.)
 DEBS += wrk python3-flask gunicorn python3-xgboost python3-numpy
+
+# promtool (Prometheus' own exposition checker) for check-server's /metrics test, from Debian's
+# prometheus package: downloaded with apt-get and unpacked under build/promtool by make deps —
+# not installed: the package (19 MB download, 96 MB installed) would also install and, under
+# systemd, start a Prometheus server daemon with its own user. promtool alone: 48 MB. A fixed path,
+# whatever BUILD is, so that make check-san finds it too.
+PROMTOOL := build/promtool/promtool
+deps: $(PROMTOOL)
+$(PROMTOOL):
+	@rm -rf $(@D) && mkdir -p $(@D)/x && cd $(@D) && \
+	  { apt-get download -q prometheus 2>/dev/null || \
+	    { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null && apt-get download -q prometheus; }; } && \
+	  dpkg-deb -x prometheus_*.deb x && mv x/usr/bin/promtool promtool && rm -rf x prometheus_*.deb && \
+	  ./promtool --version | head -1
 
 .PHONY: check-server serve loadtest soak soak-inplace fuzz-server fuzz-server-build
 
@@ -45,7 +59,7 @@ check-server: $(LMSERVE_BIN) $(TOOLS:%=$(BUILD)/bin/%) $(BUILD)/tests/server_fuz
 	@LM_SRC=$(CURDIR) $(BUILD)/tests/server_fuzz_replay $(wildcard server/fuzz/corpus/* server/fuzz/regressions/*)
 	@echo "== server/tests/test_server.py ($(BUILD))"
 	@LM_BIN=$(CURDIR)/$(BUILD)/bin LM_SRC=$(CURDIR) LM_BUILD=$(CURDIR)/$(BUILD) \
-	  ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
+	  PROMTOOL=$(CURDIR)/$(PROMTOOL) ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/test_server.py
 	@echo "== server/tests/soak_inplace.py ($(BUILD), 12 s)"
 	@ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=1} /usr/bin/python3 server/tests/soak_inplace.py \
 	  --build $(CURDIR)/$(BUILD) --src $(CURDIR) --seconds 12 --every 0.4 \

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -368,19 +369,14 @@ static int parse_line(lm_csv *r, char *line, size_t len, size_t line_no, double 
   return 0;
 }
 
-/* One LIBSVM row: [label] idx:val ... [# comment]; absent features are missing. */
-static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, double *row) {
-  r->cur_line = line_no;
-  if (is_blank(line, len)) {
-    lm__csv_fail(r, "%s:%zu:1: blank line, expected a LIBSVM row (label index:value ...)", r->name,
-             line_no);
-    return -1;
-  }
-  for (size_t j = 0; j < r->ncols; j++) row[j] = NAN;
-  memset(r->seen, 0, r->ncols);
+int lm_csv_libsvm_row(const char *line, size_t len, size_t ncols, double *row,
+                      unsigned char *seen, char *err, size_t errlen, size_t *col) {
+  for (size_t j = 0; j < ncols; j++) row[j] = NAN;
+  memset(seen, 0, ncols);
   const char *hash = memchr(line, '#', len);
   size_t end = hash ? (size_t)(hash - line) : len;
   size_t i = 0;
+  char q[256];
   for (int first = 1;; first = 0) {
     while (i < end && (line[i] == ' ' || line[i] == '\t')) i++;
     if (i >= end) break;
@@ -389,12 +385,11 @@ static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, doubl
     const char *tok = line + t;
     size_t tl = i - t;
     const char *colon = memchr(tok, ':', tl);
-    char q[256];
+    *col = t + 1;
     if (!colon) {
       if (first) continue; /* the label */
       lm__csv_quote(q, sizeof q, tok, tl);
-      lm__csv_fail(r, "%s:%zu:%zu: bad LIBSVM pair \"%s\" (expected index:value)", r->name, line_no,
-               t + 1, q);
+      snprintf(err, errlen, "bad LIBSVM pair \"%s\" (expected index:value)", q);
       return -1;
     }
     size_t il = (size_t)(colon - tok);
@@ -407,27 +402,44 @@ static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, doubl
     }
     if (!ok) {
       lm__csv_quote(q, sizeof q, tok, tl);
-      lm__csv_fail(r, "%s:%zu:%zu: bad LIBSVM pair \"%s\" (expected index:value, index an integer)",
-               r->name, line_no, t + 1, q);
+      snprintf(err, errlen, "bad LIBSVM pair \"%s\" (expected index:value, index an integer)", q);
       return -1;
     }
-    if (fi >= r->ncols) {
-      lm__csv_fail(r, "%s:%zu:%zu: feature index %zu out of range: the model has %zu features, "
-               "indices 0 to %zu (0-based)", r->name, line_no, t + 1, fi, r->ncols, r->ncols - 1);
+    if (fi >= ncols) {
+      snprintf(err, errlen, "feature index %zu out of range: the model has %zu features, "
+               "indices 0 to %zu (0-based)", fi, ncols, ncols ? ncols - 1 : 0);
       return -1;
     }
-    if (r->seen[fi]) {
-      lm__csv_fail(r, "%s:%zu:%zu: feature index %zu given twice", r->name, line_no, t + 1, fi);
+    if (seen[fi]) {
+      snprintf(err, errlen, "feature index %zu given twice", fi);
       return -1;
     }
-    r->seen[fi] = 1;
+    seen[fi] = 1;
     int rc = lm__csv_parse_trimmed(colon + 1, tl - il - 1, &row[fi]);
     if (rc != 0) {
       lm__csv_quote(q, sizeof q, colon + 1, tl - il - 1);
-      lm__csv_fail(r, "%s:%zu:%zu: bad number \"%s\" (feature %zu)", r->name, line_no,
-               (size_t)(colon - line) + 2, q, fi);
+      *col = (size_t)(colon - line) + 2;
+      if (rc == -2) snprintf(err, errlen, "out of memory");
+      else snprintf(err, errlen, "bad number \"%s\" (feature %zu)", q, fi);
       return -1;
     }
+  }
+  return 0;
+}
+
+/* One LIBSVM row: [label] idx:val ... [# comment]; absent features are missing. */
+static int parse_libsvm(lm_csv *r, char *line, size_t len, size_t line_no, double *row) {
+  r->cur_line = line_no;
+  if (is_blank(line, len)) {
+    lm__csv_fail(r, "%s:%zu:1: blank line, expected a LIBSVM row (label index:value ...)", r->name,
+             line_no);
+    return -1;
+  }
+  char err[400];
+  size_t col = 1;
+  if (lm_csv_libsvm_row(line, len, r->ncols, row, r->seen, err, sizeof err, &col) < 0) {
+    lm__csv_fail(r, "%s:%zu:%zu: %s", r->name, line_no, col, err);
+    return -1;
   }
   return 0;
 }

@@ -95,6 +95,14 @@ size_t lm_csv_rows(const lm_csv *r);
  * -1. */
 int lm_csv_parse_field(const char *s, size_t n, double *out);
 
+/* One LIBSVM row by the rules above, line[0 .. len) without its newline (a blank line is the
+ * caller's business): row[0 .. ncols) set, absent features NaN; seen: ncols bytes of scratch.
+ * 0, or -1 with a one-line message in err (no file or line) and *col the byte (from 1) it is
+ * about. No allocation unless a value is 128 bytes or longer. lmserve's text/libsvm requests
+ * use it too (server/sagemaker.c). */
+int lm_csv_libsvm_row(const char *line, size_t len, size_t ncols, double *row,
+                      unsigned char *seen, char *err, size_t errlen, size_t *col);
+
 /* Load a whole file (no header detection). On success returns 0 and sets *vals (malloc'd,
  * rows × cols row-major; NULL for an empty file, which has rows = cols = 0). On failure returns
  * -1, sets *vals = NULL and writes a one-line message (naming path) to err[0 .. errlen). */

@@ -13,7 +13,10 @@
  * step; 2-3: everything, and held input is then processed as the event loop's flush does), bit
  * 0 whether the clock moves 0.7 s per step (the header, request and idle timeouts of
  * ls_conn_timeouts fire as in the event loop's sweep; a 408 must be a response, a close ends
- * the connection). Limits are small so that 413s for rows and response size are reachable.
+ * the connection); bit 3 SAGEMAKER_BATCH (one CSV prediction per line on /invocations). Limits
+ * are small so that 413s for rows and response size are reachable. SageMaker's routes (/ping,
+ * /execution-parameters, /invocations with text/csv, text/libsvm, application/json) have seeds
+ * in the corpus and tokens in the dictionary.
  *
  *   make fuzz-server FUZZ_SECONDS=300      libFuzzer build (clang), corpus server/fuzz/corpus
  * Without -DLM_FUZZ_LIBFUZZER this file builds a replay program (main: each argument is an
@@ -84,6 +87,7 @@ int lm_fuzz_server_request(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
   size_t chunk = (size_t)data[0] + 1;
   int reader = data[0] >> 1 & 3, clock = data[0] & 1;
+  srv.cfg.sm_batch = data[0] >> 3 & 1; /* SAGEMAKER_BATCH's text/csv answer for /invocations */
   data++, size--;
   ls_conn c;
   if (ls_conn_init(&c, srv.cfg.max_header + 512, 2048)) fail("conn init");

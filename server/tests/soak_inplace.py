@@ -16,8 +16,14 @@ half-written files too. Every response is checked: status 200, and its predictio
 one A or B gives for that row (lmscore) — anything else is a prediction from rejected bytes.
 lmserve's RSS is sampled after each replacement. Passes when no request failed, no prediction
 came from rejected bytes, the corrupt versions were rejected (reload_failures_total grew) and
-good ones swapped in (reloads_total grew), and RSS stayed flat: the last sample at most
-max(2 MiB, 3%) above the median of the samples after the first quarter.
+good ones swapped in (reloads_total grew), RSS stayed flat (the last sample at most
+max(2 MiB, 3%) above the median of the samples after the first quarter), and readiness followed
+the file (issue 20): sampled just before each replacement, /v2/health/ready is 503 naming m
+(`"stale":["m"]`) every time the corrupt copy is in place — while every request is still
+answered by the old version — and 200 again after a final good file and SIGHUP. (After a good
+file it is counted, not required, to be 200: a poll that caught the file half-written in the
+same mtime tick as the last write keeps the rejection until the file changes again, as
+docs/lmserve.md says.)
 
     /usr/bin/python3 server/tests/soak_inplace.py [--build build] [--seconds 20] [--every 0.5]
 
@@ -31,6 +37,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
@@ -185,12 +192,30 @@ def main():
     threads = [threading.Thread(target=load, args=(t,)) for t in range(args.threads)]
     for t in threads:
         t.start()
+    def ready():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/v2/health/ready")
+        r = c.getresponse()
+        body = json.loads(r.read() or b"{}")
+        c.close()
+        return r.status, body
+
     samples = []
+    # Readiness (issue 20): 503 naming m while the corrupt copy sits in the directory (the old
+    # version still answering every request), sampled just before each next replacement.
+    unready = {"after_corrupt": 0, "named": 0, "after_good_503": 0}
     t0 = time.time()
     k = 0
     try:
         while time.time() - t0 < args.seconds and p.poll() is None:
             time.sleep(args.every)
+            if k:
+                st, body = ready()
+                if (k - 1) % 2 == 1:  # the last write was the corrupt copy
+                    unready["after_corrupt"] += 1
+                    unready["named"] += st == 503 and body.get("stale") == ["m"]
+                else:  # a good file: normally ready again (unless the poll caught it half-written
+                    unready["after_good_503"] += st != 200  # in the same mtime tick: see docs)
             data = versions[k % 4]
             k += 1
             # what `cp new.lm m.lm` does: truncate, then write (here in 4 KiB pieces with a
@@ -208,6 +233,18 @@ def main():
         for t in threads:
             t.join()
     alive = p.poll() is None
+    # A good file at the end, and SIGHUP (the documented way past a same-tick rejection): ready.
+    final_ready = False
+    if alive:
+        with open(served, "r+b") as f:
+            f.truncate(0)
+            f.write(versions[0])
+        p.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            time.sleep(0.05)
+            if ready() == (200, {"ready": True}):
+                final_ready = True
+                break
     reloads = metric("lmserve_model_reloads_total") if alive else 0
     failures = metric("lmserve_model_reload_failures_total") if alive else 0
     p.terminate()
@@ -221,11 +258,17 @@ def main():
           f"({stats['a']} from A, {stats['b']} from B), {stats['failed']} failed, "
           f"{stats['rejected_bytes']} predictions from rejected bytes; lmserve: {reloads:.0f} "
           f"reloads, {failures:.0f} rejected files; RSS first {rs[0] if rs else 0} kB, median "
-          f"after the first quarter {base:.0f} kB, last {end} kB", flush=True)
+          f"after the first quarter {base:.0f} kB, last {end} kB; readiness after a corrupt copy: "
+          f"503 naming m {unready['named']} of {unready['after_corrupt']}, after a good file 503 "
+          f"{unready['after_good_503']} times; ready after a final good file + SIGHUP: "
+          f"{final_ready}", flush=True)
     for n in notes:
         print("  " + n)
     ok = (alive and stats["failed"] == 0 and stats["rejected_bytes"] == 0 and stats["ok"] > 0 and
-          stats["a"] > 0 and stats["b"] > 0 and reloads >= 2 and failures >= 1 and flat)
+          stats["a"] > 0 and stats["b"] > 0 and reloads >= 2 and failures >= 1 and flat and
+          unready["after_corrupt"] > 0 and unready["named"] == unready["after_corrupt"] and final_ready)
+    if unready["named"] != unready["after_corrupt"] or not final_ready:
+        print("soak_inplace: FAIL: readiness does not follow the rejected file")
     if not alive:
         print("soak_inplace: FAIL: lmserve died (exit status %s)" % p.returncode)
     if not flat:

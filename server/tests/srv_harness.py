@@ -57,15 +57,16 @@ def f32(x):
 
 
 class Server:
-    def __init__(self, models, *extra):
+    def __init__(self, models, *extra, env=None, listen="127.0.0.1:0"):
         # O_APPEND: the server's writes go to the end even while this process seeks to read
         # (the two share the file description, hence its offset).
         path = os.path.join(models, "..", f"lmserve-{os.path.basename(models)}.log")
         open(path, "w").close()
         self.log = open(path, "a+")
         self.p = subprocess.Popen(
-            [f"{BIN}/lmserve", "--models", models, "--listen", "127.0.0.1:0"] + list(extra),
-            stderr=self.log, stdout=subprocess.DEVNULL)
+            [f"{BIN}/lmserve", "--models", models] + (["--listen", listen] if listen else []) +
+            list(extra), stderr=self.log, stdout=subprocess.DEVNULL,
+            env=dict(os.environ, **env) if env else None)
         self.port = None
         deadline = time.time() + 30
         while time.time() < deadline and self.port is None:

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """srv_metrics.py — lmserve's /metrics and readiness, end to end (run by test_server.py): the
 main server's counters and histograms after the V2 and HTTP tests, then observability():
-readiness over the whole repository (rejected and stale files named), per-model metrics,
+readiness over the whole repository (rejected files named, unready also when an older version serves), per-model metrics,
 process_* metrics, and the exposition format checked as Prometheus parses it.
 """
 import os
@@ -100,8 +100,25 @@ def observability(tmp, ex, reg):
         t0 = time.time()
         while time.time() - t0 < 5 and "stale" not in srv.json("GET", "/v2/health/ready")[1]:
             time.sleep(0.03)
-        check(srv.json("GET", "/v2/health/ready") == (200, {"ready": True, "stale": ["good"]}),
-              "a rejected reload: still ready (the previous version serves), named as stale")
+        check(srv.json("GET", "/v2/health/ready") == (503, {"ready": False, "stale": ["good"]}),
+              "a rejected reload: unready although the previous version serves, named as stale")
+        check(srv.req("GET", "/ping")[0] == 503 and metric(srv.metrics(), "lmserve_ready") == 0,
+              "a rejected reload: /ping 503, ready gauge 0")
+        st, b = srv.json("POST", "/v2/models/good/infer", infer_body([[0.5] * 20], 20))
+        check(st == 200, f"a rejected reload: the previous version still answers requests ({st})")
+        time.sleep(0.3)  # ~10 polls
+        lines = srv.logs().splitlines()
+        nr = [l for l in lines if '"not ready: model files rejected"' in l]
+        check(len(nr) == 2 and '"files":"bad"' in nr[0] and '"files":"good"' in nr[1] and
+              sum('"no model file rejected any more"' in l for l in lines) == 1,
+              f"readiness changes logged once each, naming the files: {nr}")
+        shutil.copyfile(ex, tmpf)
+        os.rename(tmpf, os.path.join(repo, "good.lm"))
+        t0 = time.time()
+        while time.time() - t0 < 5 and srv.json("GET", "/v2/health/ready")[0] != 200:
+            time.sleep(0.03)
+        check(srv.json("GET", "/v2/health/ready") == (200, {"ready": True}),
+              "ready again once the reload is fixed")
         # per-model metrics
         for i in range(5):
             srv.json("POST", "/v2/models/good/infer", infer_body([[0.5] * 20], 20))
@@ -109,7 +126,7 @@ def observability(tmp, ex, reg):
             srv.json("POST", "/v2/models/good/infer", {"inputs": []})
         srv.json("POST", "/v2/models/bad/infer", infer_body([[0.5] * 10], 10))
         mt = srv.metrics()
-        check(metric(mt, "lmserve_model_request_duration_seconds_count", 'model="good"') == 7 and
+        check(metric(mt, "lmserve_model_request_duration_seconds_count", 'model="good"') == 8 and
               metric(mt, "lmserve_model_request_duration_seconds_count", 'model="bad"') == 1,
               "per-model request duration histogram")
         check(metric(mt, "lmserve_model_errors_total", 'model="good"') == 2 and
@@ -127,8 +144,20 @@ def observability(tmp, ex, reg):
               abs(start - time.time()) < 600, f"process metrics: cpu {cpu} rss {rss} fds {fds} start {start}")
         errs = exposition_ok(mt)
         check(not errs, f"/metrics is valid Prometheus text: {errs[:3]}")
-        if shutil.which("promtool"):
-            r = subprocess.run(["promtool", "check", "metrics"], input=mt, capture_output=True, text=True)
-            check("error" not in (r.stdout + r.stderr).lower(), f"promtool check metrics: {r.stdout} {r.stderr}")
+        promtool = os.environ.get("PROMTOOL")
+        if not (promtool and os.access(promtool, os.X_OK)):
+            promtool = shutil.which("promtool")
+        if promtool:
+            # Prometheus' own checker: parse errors and lint problems (naming, suffixes, HELP)
+            # both fail; first proved to catch a broken exposition.
+            r = subprocess.run([promtool, "check", "metrics"], input="# TYPE x counter\nx{ 1\n",
+                               capture_output=True, text=True)
+            check(r.returncode != 0, f"promtool check metrics rejects a broken exposition ({r.returncode})")
+            r = subprocess.run([promtool, "check", "metrics"], input=mt, capture_output=True, text=True)
+            check(r.returncode == 0 and not (r.stdout + r.stderr).strip(),
+                  f"promtool check metrics on lmserve's /metrics: exit {r.returncode} {r.stdout} {r.stderr}")
+        else:
+            print("observability: promtool not found (make deps unpacks it into build/promtool): "
+                  "checked by the Python parser only")
     finally:
         check(srv.stop() == 0, "observability server: exit 0")

@@ -133,6 +133,19 @@ int main(void) {
       "{\"name\":\"output-0\",\"parameters\":{\"output_margin\":true}}]}";
   const char *csv = "4.01164722,5.40814734,1.10000002,14,6,4.80000019,0.988289475,15.4348793,25,16,0,"
                     "12.0686932,0.0523917563,8.00209427,0,1,0,5,0.0158108566,8\n";
+  /* The same row as sparse LIBSVM (label, then index:value for every feature; text/libsvm). */
+  char svm[1024];
+  {
+    size_t k = (size_t)snprintf(svm, sizeof svm, "1");
+    int j = 0;
+    for (const char *q = csv; *q && *q != '\n'; j++) {
+      const char *e = q;
+      while (*e && *e != ',' && *e != '\n') e++;
+      if (e > q) k += (size_t)snprintf(svm + k, sizeof svm - k, " %d:%.*s", j, (int)(e - q), q);
+      q = *e == ',' ? e + 1 : e;
+    }
+    snprintf(svm + k, sizeof svm - k, "\n");
+  }
   static const char metrics_get[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
   static const char gets[] =
       "GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n\r\nGET /v2/models/example HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -160,6 +173,9 @@ int main(void) {
   n = make_post("/invocations", "Content-Type: text/csv\r\nAccept: application/json\r\n", csv, strlen(csv));
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "{\"predictions\":[{\"score\":0.955204189}]}") != NULL, "warm-up SageMaker: %.300s", out);
+  n = make_post("/invocations", "Content-Type: text/libsvm\r\n", svm, strlen(svm));
+  out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "\r\n\r\n0.955204189") != NULL, "warm-up SageMaker LIBSVM: %.300s", out);
   out = feed(&c, metrics_get, sizeof metrics_get - 1);
   CHECK(strstr(out, "process_open_fds") != NULL, "warm-up /metrics");
 
@@ -192,16 +208,19 @@ int main(void) {
                   strlen(csv));
     out = feed(&c, reqbuf, n);
     ok += strstr(out, "{\"predictions\":[{\"score\":0.955204189}]}") != NULL;
+    n = make_post("/invocations", "Content-Type: text/libsvm\r\n", svm, strlen(svm));
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "\r\n\r\n0.955204189") != NULL;
     out = feed(&c, metrics_get, sizeof metrics_get - 1);
     ok += strstr(out, "HTTP/1.1 200") == out;
   }
   long during = allocs;
-  CHECK(ok == 4500, "%d of 4500 answers as expected", ok);
+  CHECK(ok == 5000, "%d of 5000 answers as expected", ok);
   CHECK(during == 0, "%ld allocator calls on the request path after warm-up", during);
   ls_conn_free(&c);
   ls_registry_free(&srv.reg);
   ls_worker_free(&wk);
-  printf("test_alloc: set-up and warm-up %ld allocator calls; then 4500 requests, %ld: %s\n",
+  printf("test_alloc: set-up and warm-up %ld allocator calls; then 5000 requests, %ld: %s\n",
          warm, during, fails ? "FAILED" : "ok");
   return fails ? 1 : 0;
 }

@@ -21,7 +21,7 @@ srv_http.py (HTTP/1.1 framing, timeouts, the connection limit), srv_metrics.py (
 readiness), srv_limits.py (issue 18's hardening), srv_sagemaker.py, srv_fm.py (factorization machines), srv_sklearn.py (scikit-learn and
 pickled models in model.tar.gz). This file runs them in
 one order: the main server's sections share it and its counters. LS_ONLY=protocols runs the
-V2-protocol, observability and SageMaker tests only.
+V2-protocol, observability and SageMaker tests only; LS_ONLY=sagemaker the SageMaker ones.
 """
 import os
 import sys
@@ -42,10 +42,21 @@ def main():
     if os.environ.get("LS_ONLY") == "hardening":
         srv_limits.hardening(fix.tmp, fix.conv, fix.fx, fix.ex, fix.reg)
         return summary(fix.tmp)
+    if os.environ.get("LS_ONLY") == "sagemaker":
+        srv_sagemaker.sagemaker(fix.tmp)
+        srv_sagemaker.libsvm(fix.tmp)
+        srv_sagemaker.batch_transform(fix.tmp)
+        srv_sagemaker.sagemaker_env(fix.tmp)
+        srv_sagemaker.serve_script(fix.tmp)
+        return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
         srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
         srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
         srv_sagemaker.sagemaker(fix.tmp)
+        srv_sagemaker.libsvm(fix.tmp)
+        srv_sagemaker.batch_transform(fix.tmp)
+        srv_sagemaker.sagemaker_env(fix.tmp)
+        srv_sagemaker.serve_script(fix.tmp)
         srv_fm.fm(fix.tmp)
         srv_sklearn.sklearn(fix.tmp)
         return summary(fix.tmp)
@@ -71,6 +82,10 @@ def main():
     srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
     srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
     srv_sagemaker.sagemaker(fix.tmp)
+    srv_sagemaker.libsvm(fix.tmp)
+    srv_sagemaker.batch_transform(fix.tmp)
+    srv_sagemaker.sagemaker_env(fix.tmp)
+    srv_sagemaker.serve_script(fix.tmp)
     srv_fm.fm(fix.tmp)
     srv_sklearn.sklearn(fix.tmp)
     return summary(fix.tmp)
