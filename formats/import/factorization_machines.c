@@ -364,13 +364,5 @@ static int import(ll *c, const uint8_t *data, size_t len, lm_ir_model **out) {
 
 int lm__import_factorization_machines(const uint8_t *data, size_t len, const char *name,
                                       lm_ir_model **out) {
-  if (!out) return lm__fail(LM_EINVAL, "lm__import_factorization_machines: NULL out");
-  *out = NULL;
-  if (!name) name = "(input)";
-  if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
-  if (!data) data = (const uint8_t *)"";
-  ll c = {.name = name};
-  int rc = import(&c, data, len, out);
-  lm__zip_free(&c.zip);
-  return rc;
+  return lm__ll_entry(data, len, name, out, "lm__import_factorization_machines", import);
 }

@@ -360,13 +360,5 @@ out:
 
 int lm__import_linear_learner(const uint8_t *data, size_t len, const char *name,
                               lm_ir_model **out) {
-  if (!out) return lm__fail(LM_EINVAL, "lm__import_linear_learner: NULL out");
-  *out = NULL;
-  if (!name) name = "(input)";
-  if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
-  if (!data) data = (const uint8_t *)"";
-  ll c = {.name = name};
-  int rc = import(&c, data, len, out);
-  lm__zip_free(&c.zip);
-  return rc;
+  return lm__ll_entry(data, len, name, out, "lm__import_linear_learner", import);
 }

@@ -11,6 +11,19 @@
 
 #include "formats/import/mxnet_zip.h"
 
+int lm__ll_entry(const uint8_t *data, size_t len, const char *name, lm_ir_model **out,
+                 const char *fn, int (*import)(ll *, const uint8_t *, size_t, lm_ir_model **)) {
+  if (!out) return lm__fail(LM_EINVAL, "%s: NULL out", fn);
+  *out = NULL;
+  if (!name) name = "(input)";
+  if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
+  if (!data) data = (const uint8_t *)"";
+  ll c = {.name = name};
+  int rc = import(&c, data, len, out);
+  lm__zip_free(&c.zip);
+  return rc;
+}
+
 int lm__ll_fail(const ll *c, int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -30,6 +30,12 @@ typedef struct ll {
   const lm_zip_member *params; /* the chosen params member */
 } ll;
 
+/* The public entry of an MXNet-checkpoint importer (Linear Learner, Factorization Machines): the
+ * argument checks, then import on a fresh context, whose ZIP is freed afterwards. fn names the
+ * entry point in the NULL-out message. */
+int lm__ll_entry(const uint8_t *data, size_t len, const char *name, lm_ir_model **out,
+                 const char *fn, int (*import)(ll *, const uint8_t *, size_t, lm_ir_model **));
+
 /* "<input>: <fmt…>". */
 int lm__ll_fail(const ll *c, int code, const char *fmt, ...) LM__PRINTF(3, 4);
 

@@ -474,19 +474,31 @@ static int gb_init(sk *k, const lm_pv *st, const char *loss, uint64_t K, double 
                 "DummyRegressor are supported", lm__pv_describe(init, d, sizeof d));
 }
 
+/* What both gradient-boosting readers start with: features, classes (K of them; G outputs: 1
+ * for two classes), the estimator's '_loss' object and its class name into ln (≤ 60
+ * characters). */
+int lm__sk_boost_head(sk *k, const lm_pv *st, int classifier, uint64_t *K, uint64_t *G,
+                      const lm_pv **loss, char ln[64]) {
+  int rc;
+  *K = 1;
+  if ((rc = lm__sk_features(k, st))) return rc;
+  if (classifier && (rc = lm__sk_classes(k, st, K))) return rc;
+  *G = *K == 2 ? 1 : *K;
+  k->ir->num_outputs = (uint32_t)*G;
+  const lm_pv *l = *loss = st_get(st, "_loss");
+  if (!l || l->kind != LM_PV_OBJ || !l->cls || l->cls->kind != LM_PV_GLOBAL)
+    return SKFAIL(LM_EFORMAT, l ? l : st, "state '_loss': expected a loss object");
+  snprintf(ln, 64, "%.*s", (int)(l->cls->len2 < 60 ? l->cls->len2 : 60), (const char *)l->cls->s2);
+  return 0;
+}
+
 static int gradient_boosting(sk *k, const lm_pv *st, int classifier) {
   int rc;
-  uint64_t K = 1;
-  if ((rc = lm__sk_features(k, st))) return rc;
-  if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
-  uint64_t G = K == 2 ? 1 : K;
-  lm_ir_model *ir = k->ir;
-  ir->num_outputs = (uint32_t)G;
-  const lm_pv *loss = st_get(st, "_loss");
-  if (!loss || loss->kind != LM_PV_OBJ || !loss->cls || loss->cls->kind != LM_PV_GLOBAL)
-    return SKFAIL(LM_EFORMAT, loss ? loss : st, "state '_loss': expected a loss object");
+  uint64_t K, G;
+  const lm_pv *loss;
   char ln[64];
-  snprintf(ln, sizeof ln, "%.*s", (int)(loss->cls->len2 < 60 ? loss->cls->len2 : 60), (const char *)loss->cls->s2);
+  if ((rc = lm__sk_boost_head(k, st, classifier, &K, &G, &loss, ln))) return rc;
+  lm_ir_model *ir = k->ir;
   if (classifier) {
     if (!strcmp(ln, "BinomialDeviance") && K == 2) lm__sk_set_obj(k, "lightgbm:binary");
     else if (!strcmp(ln, "ExponentialLoss") && K == 2) lm__sk_set_obj(k, "lightgbm:binary"), ir->link_param = 2.0;

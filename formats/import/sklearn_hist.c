@@ -120,17 +120,10 @@ static int iterations(sk *k, const lm_pv *st, const lm_pv *base, uint64_t G, con
 
 int lm__sk_hist_gb(sk *k, const lm_pv *st, int classifier) {
   int rc;
-  uint64_t K = 1;
-  if ((rc = lm__sk_features(k, st))) return rc;
-  if (classifier && (rc = lm__sk_classes(k, st, &K))) return rc;
-  uint64_t G = K == 2 ? 1 : K;
-  lm_ir_model *ir = k->ir;
-  ir->num_outputs = (uint32_t)G;
-  const lm_pv *loss = st_get(st, "_loss");
-  if (!loss || loss->kind != LM_PV_OBJ || !loss->cls || loss->cls->kind != LM_PV_GLOBAL)
-    return SKFAIL(LM_EFORMAT, loss ? loss : st, "state '_loss': expected a loss object");
+  uint64_t K, G;
+  const lm_pv *loss;
   char ln[64];
-  snprintf(ln, sizeof ln, "%.*s", (int)(loss->cls->len2 < 60 ? loss->cls->len2 : 60), (const char *)loss->cls->s2);
+  if ((rc = lm__sk_boost_head(k, st, classifier, &K, &G, &loss, ln))) return rc;
   if (!strcmp(ln, "HalfBinomialLoss") && G == 1 && classifier) lm__sk_set_obj(k, "lightgbm:binary");
   else if (!strcmp(ln, "HalfMultinomialLoss") && G > 1) lm__sk_set_obj(k, "lightgbm:multiclass");
   else if (!classifier && (!strcmp(ln, "HalfPoissonLoss") || !strcmp(ln, "HalfGammaLoss")))

@@ -81,6 +81,10 @@ int lm__sk_iforest(sk *k, const lm_pv *st);
 int lm__sk_set_obj(sk *k, const char *objective);
 /* sklearn.c: classes_ of a classifier's state → *K. */
 int lm__sk_classes(sk *k, const lm_pv *st, uint64_t *K);
+/* Features, classes (K; G outputs) and the '_loss' object and class name of a gradient-boosting
+ * estimator. */
+int lm__sk_boost_head(sk *k, const lm_pv *st, int classifier, uint64_t *K, uint64_t *G,
+                      const lm_pv **loss, char ln[64]);
 
 /* sklearn_linear.c: one scaling step of a Pipeline, appended to af. */
 int lm__sk_scaler(sk *k, const lm_pv *step, const char *sname, uint32_t F, affine *af);

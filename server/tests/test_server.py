@@ -37,28 +37,34 @@ import srv_v2
 from srv_harness import Server, fixtures, summary
 
 
+def sagemaker_tests(fix):
+    srv_sagemaker.sagemaker(fix.tmp)
+    srv_sagemaker.libsvm(fix.tmp)
+    srv_sagemaker.batch_transform(fix.tmp)
+    srv_sagemaker.sagemaker_env(fix.tmp)
+    srv_sagemaker.serve_script(fix.tmp)
+
+
+def protocol_tests(fix):
+    """The sections with servers of their own: V2 protocol, observability, SageMaker, FM,
+    scikit-learn."""
+    srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
+    srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
+    sagemaker_tests(fix)
+    srv_fm.fm(fix.tmp)
+    srv_sklearn.sklearn(fix.tmp)
+
+
 def main():
     fix = fixtures()
     if os.environ.get("LS_ONLY") == "hardening":
         srv_limits.hardening(fix.tmp, fix.conv, fix.fx, fix.ex, fix.reg)
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "sagemaker":
-        srv_sagemaker.sagemaker(fix.tmp)
-        srv_sagemaker.libsvm(fix.tmp)
-        srv_sagemaker.batch_transform(fix.tmp)
-        srv_sagemaker.sagemaker_env(fix.tmp)
-        srv_sagemaker.serve_script(fix.tmp)
+        sagemaker_tests(fix)
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
-        srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
-        srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
-        srv_sagemaker.sagemaker(fix.tmp)
-        srv_sagemaker.libsvm(fix.tmp)
-        srv_sagemaker.batch_transform(fix.tmp)
-        srv_sagemaker.sagemaker_env(fix.tmp)
-        srv_sagemaker.serve_script(fix.tmp)
-        srv_fm.fm(fix.tmp)
-        srv_sklearn.sklearn(fix.tmp)
+        protocol_tests(fix)
         return summary(fix.tmp)
     srv_lifecycle.cli(fix)
     # The main server: each section below relies on what the ones before it did (metrics count
@@ -79,15 +85,7 @@ def main():
             srv.p.wait()
     srv_http.connection_limit(fix)
     srv_limits.hardening(fix.tmp, fix.conv, fix.fx, fix.ex, fix.reg)
-    srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
-    srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
-    srv_sagemaker.sagemaker(fix.tmp)
-    srv_sagemaker.libsvm(fix.tmp)
-    srv_sagemaker.batch_transform(fix.tmp)
-    srv_sagemaker.sagemaker_env(fix.tmp)
-    srv_sagemaker.serve_script(fix.tmp)
-    srv_fm.fm(fix.tmp)
-    srv_sklearn.sklearn(fix.tmp)
+    protocol_tests(fix)
     return summary(fix.tmp)
 
 
