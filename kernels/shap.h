@@ -39,7 +39,29 @@ typedef struct lm__shap_tree {
   uint32_t first_node, n_nodes; /* as TREES */
   uint32_t first_leaf, n_leaves;
   uint32_t group;
+  uint32_t first_grp, n_grps;   /* its lane groups (lm__shap_grp); n_grps 0: a leaf has more
+                                   than LM__SHAP_QK unique features, the tree keeps the
+                                   reference evaluation */
 } lm__shap_tree;
+
+/* Quadrature layout (kernels/shap_quad.h). The unique-path weights of a leaf of k unique
+ * features, zero fractions z_i and one fractions o_i, are an integral (the Beta function
+ * behind |U|!(k−|U|−1)!/k!): feature j receives
+ *     v · (o_j − z_j) · ∫₀¹ Π_{i≠j} ((1 − t) z_i + o_i t) dt,
+ * a polynomial of degree k − 1 in t, so Gauss–Legendre quadrature with ⌈k/2⌉ points is exact.
+ * Leaves go by eight (lanes) of the same tree: K element slots (the largest k of the group;
+ * missing slots have z = 1 and are forced followed, a factor of 1 and a contribution of 0),
+ * slot-major zero fractions and features. */
+#define LM__SHAP_LANES 8
+#define LM__SHAP_QK 32 /* most unique features of a leaf in the quadrature layout */
+typedef struct lm__shap_grp {
+  uint32_t K, Q;                    /* element slots; quadrature points ⌈K/2⌉ */
+  uint64_t off;                     /* slot rows: gz/gf[(off + e) × 8 + lane] */
+  uint32_t node[LM__SHAP_LANES];    /* each lane's leaf (index inside the tree) */
+  uint32_t pad[LM__SHAP_LANES];     /* bits of the slots a lane does not use (forced 1) */
+  double v[LM__SHAP_LANES];         /* leaf value × tree weight (0 in an empty lane) */
+  uint8_t k[LM__SHAP_LANES];        /* unique features of each lane's leaf (0: empty lane) */
+} lm__shap_grp;
 
 typedef struct lm__shap {
   uint32_t n_trees, n_leaves, n_elems, num_features, num_outputs;
@@ -56,6 +78,12 @@ typedef struct lm__shap {
                           float32: half the memory traffic; each value is within 6e-8
                           relative of its double, and sums are kept in double */
   uint32_t *efeat;     /* elems[i].feature again, packed, for the pattern-table loop */
+  lm__shap_grp *grps;  /* quadrature layout: the groups of every tree */
+  double *gz;          /* zero fractions, slot rows of 8 lanes */
+  uint32_t *gf;        /* features, slot rows of 8 lanes */
+  uint32_t n_grps;
+  double quad_t[LM__SHAP_QK / 2 + 1][LM__SHAP_QK / 2 + 1]; /* [Q][q]: Gauss–Legendre nodes */
+  double quad_w[LM__SHAP_QK / 2 + 1][LM__SHAP_QK / 2 + 1]; /* and weights on [0, 1] */
   double *bias;        /* num_outputs: base_margin + Σ over the output's trees of weight ×
                           the root's cover-weighted mean value */
   size_t bytes;        /* memory the table holds */
@@ -73,6 +101,19 @@ LM_INTERNAL size_t lm__shap_scratch(const lm__shap *s);
  * phi to stay in cache (lm__shap_block_rows). */
 LM_INTERNAL void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x,
                                        size_t n, double *phi, void *scratch);
+/* The same contributions through the quadrature layout, one per ISA (kernels/shap_quad.h;
+ * trees with n_grps 0 go through the reference). Same scratch. */
+LM_INTERNAL void lm__shap_rows__quad(const lmf_view *v, const lm__shap *s, const float *x,
+                                     size_t n, double *phi, void *scratch);
+LM_INTERNAL void lm__shap_rows__quad_avx2(const lmf_view *v, const lm__shap *s, const float *x,
+                                          size_t n, double *phi, void *scratch);
+LM_INTERNAL void lm__shap_rows__quad_avx512(const lmf_view *v, const lm__shap *s,
+                                            const float *x, size_t n, double *phi,
+                                            void *scratch);
+/* One tree of the reference, for n rows (what lm__shap_rows__scalar does per tree). */
+LM_INTERNAL void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t,
+                                            const float *x, size_t n, double *phi,
+                                            void *scratch);
 /* Rows per block: phi of a block within 128 KiB, between 1 and 64 rows. */
 static inline size_t lm__shap_block_rows(const lm__shap *s) {
   size_t w = (size_t)s->num_outputs * ((size_t)s->num_features + 1) * sizeof(double);

@@ -37,6 +37,9 @@ void lm__shap_free(lm__shap *s) {
   free(s->bias);
   free(s->pat);
   free(s->efeat);
+  free(s->grps);
+  free(s->gz);
+  free(s->gf);
   free(s);
 }
 
@@ -169,6 +172,104 @@ static int lm__shap_patterns(lm__shap *s) {
   return LM_OK;
 }
 
+/* Gauss–Legendre nodes and weights of Q points, mapped to [0, 1] (Newton on P_Q from the
+ * usual cosine guesses; exact for polynomials of degree 2Q − 1). */
+static void lm__shap_gauss(uint32_t Q, double *t, double *w) {
+  const double pi = 3.14159265358979323846;
+  for (uint32_t i = 0; i < Q; i++) {
+    double x = cos(pi * ((double)i + 0.75) / ((double)Q + 0.5)), dp = 1.0;
+    for (int it = 0; it < 100; it++) {
+      double p0 = 1.0, p1 = x;
+      for (uint32_t j = 2; j <= Q; j++) {
+        double p2 = ((double)(2 * j - 1) * x * p1 - (double)(j - 1) * p0) / (double)j;
+        p0 = p1, p1 = p2;
+      }
+      if (Q == 1) p0 = 1.0, p1 = x;
+      dp = (double)Q * (x * p1 - p0) / (x * x - 1.0);
+      double dx = p1 / dp;
+      x -= dx;
+      if (fabs(dx) < 1e-17) break;
+    }
+    double p0 = 1.0, p1 = x;
+    for (uint32_t j = 2; j <= Q; j++) {
+      double p2 = ((double)(2 * j - 1) * x * p1 - (double)(j - 1) * p0) / (double)j;
+      p0 = p1, p1 = p2;
+    }
+    dp = (double)Q * (x * p1 - p0) / (x * x - 1.0);
+    t[i] = (1.0 - x) / 2.0;
+    w[i] = 1.0 / ((1.0 - x * x) * dp * dp);
+  }
+}
+
+/* The quadrature layout (kernels/shap.h): per tree, its leaves by number of unique features
+ * (most first), eight to a group. */
+static int lm__shap_groups(lm__shap *s) {
+  for (uint32_t Q = 1; Q <= LM__SHAP_QK / 2; Q++) lm__shap_gauss(Q, s->quad_t[Q], s->quad_w[Q]);
+  uint64_t ng = 0, rows = 0;
+  uint32_t *ord = malloc(sizeof *ord * (s->n_leaves ? s->n_leaves : 1));
+  if (!ord) return LM_ENOMEM;
+  /* pass 0 counts, pass 1 fills */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t gi = 0, ri = 0;
+    for (uint32_t t = 0; t < s->n_trees; t++) {
+      lm__shap_tree *st = &s->trees[t];
+      const lm__shap_leaf *lv = s->leaves + st->first_leaf;
+      uint32_t nl = st->n_leaves, ok = 1;
+      for (uint32_t L = 0; L < nl; L++) ok &= lv[L].n_elems <= LM__SHAP_QK;
+      st->first_grp = (uint32_t)gi;
+      st->n_grps = ok ? (nl + LM__SHAP_LANES - 1) / LM__SHAP_LANES : 0;
+      if (!ok) continue;
+      for (uint32_t L = 0; L < nl; L++) { /* insertion sort by n_elems, most first */
+        uint32_t j = L;
+        while (j > 0 && lv[ord[j - 1]].n_elems < lv[L].n_elems) ord[j] = ord[j - 1], j--;
+        ord[j] = L;
+      }
+      for (uint32_t g = 0; g < st->n_grps; g++, gi++) {
+        uint32_t K = 0;
+        for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+          uint32_t L = g * LM__SHAP_LANES + l;
+          if (L < nl && lv[ord[L]].n_elems > K) K = lv[ord[L]].n_elems;
+        }
+        if (pass) {
+          lm__shap_grp *gp = &s->grps[gi];
+          gp->K = K;
+          gp->Q = K ? (K + 1) / 2 : 1;
+          gp->off = ri;
+          for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+            uint32_t L = g * LM__SHAP_LANES + l;
+            const lm__shap_leaf *lf = L < nl ? &lv[ord[L]] : NULL;
+            uint32_t k = lf ? lf->n_elems : 0;
+            gp->node[l] = lf ? lf->node : lv[ord[g * LM__SHAP_LANES]].node;
+            gp->pad[l] = k >= 32 ? 0u : ~((1u << k) - 1u);
+            gp->v[l] = lf ? lf->value : 0.0;
+            gp->k[l] = (uint8_t)k;
+            for (uint32_t e = 0; e < K; e++) {
+              size_t at = (size_t)(ri + e) * LM__SHAP_LANES + l;
+              s->gz[at] = e < k ? s->elems[lf->first_elem + e].zero : 1.0;
+              s->gf[at] = e < k ? s->elems[lf->first_elem + e].feature : 0u;
+            }
+          }
+        }
+        ri += K;
+      }
+    }
+    if (!pass) {
+      ng = gi, rows = ri;
+      s->grps = calloc(ng ? ng : 1, sizeof *s->grps);
+      s->gz = malloc(sizeof *s->gz * (rows ? rows : 1) * LM__SHAP_LANES);
+      s->gf = malloc(sizeof *s->gf * (rows ? rows : 1) * LM__SHAP_LANES);
+      if (!s->grps || !s->gz || !s->gf) {
+        free(ord);
+        return LM_ENOMEM;
+      }
+      s->n_grps = (uint32_t)ng;
+      s->bytes += ng * sizeof *s->grps + rows * LM__SHAP_LANES * (sizeof *s->gz + sizeof *s->gf);
+    }
+  }
+  free(ord);
+  return LM_OK;
+}
+
 int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
   const lmf_meta *m = v->meta;
   *out = NULL;
@@ -224,7 +325,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     const double *cover = v->cover + tr->first_node;
     double root_mean = lm__shap_tree_prep(v, t, par, mean_of);
     s->bias[tr->group] += root_mean * (double)tr->weight;
-    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group};
+    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0};
     for (uint32_t i = 0; i < tr->n_nodes; i++) {
       if (nodes[i].left != tr->first_node + i) continue;
       /* The path root → leaf i: nodes pe_node[0..d) (split nodes), each edge into the next. */
@@ -264,7 +365,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     s->trees[t].n_leaves = li - s->trees[t].first_leaf;
   }
   s->n_elems = ei;
-  if (lm__shap_patterns(s))
+  if (lm__shap_patterns(s) || lm__shap_groups(s))
     rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP pattern tables", name);
 done:
   free(par);
@@ -339,19 +440,23 @@ static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
   }
 }
 
-void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
-                           double *phi, void *scratch) {
+/* Scratch layout: pat_of (max_nodes uint32, rounded to 64 bytes), then K doubles five times. */
+void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t, const float *x,
+                                size_t n, double *phi, void *scratch) {
   const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
   uint32_t *pat_of = scratch;
   double *pw = (double *)((uint8_t *)scratch + ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63));
   size_t K = (size_t)s->max_elems + 2;
   double *zs = pw + K, *os = zs + K, *inv = os + K, *cs = inv + K;
   for (size_t i = 0; i < K; i++) inv[i] = 1.0 / (double)(i + 1);
+  const lm__shap_tree *st = &s->trees[t];
+  for (size_t r = 0; r < n; r++)
+    lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), pat_of, pw,
+                      zs, os, inv, cs);
+}
+
+void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
+                           double *phi, void *scratch) {
   /* trees outer, rows inner: a tree's tables stay in cache for the whole block of rows */
-  for (uint32_t t = 0; t < s->n_trees; t++) {
-    const lm__shap_tree *st = &s->trees[t];
-    for (size_t r = 0; r < n; r++)
-      lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), pat_of, pw,
-                        zs, os, inv, cs);
-  }
+  for (uint32_t t = 0; t < s->n_trees; t++) lm__shap_tree_rows__scalar(v, s, t, x, n, phi, scratch);
 }
