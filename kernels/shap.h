@@ -35,10 +35,20 @@ typedef struct lm__shap_leaf {
                           contributions start (row p: bit j set when element j is followed) */
 } lm__shap_leaf;
 
+/* An internal node as the kernels' pattern pass reads it: no leaf test, no pointer chase. */
+typedef struct lm__shap_split {
+  uint32_t split;      /* as lmf_node.split (feature, DEFAULT_LEFT, CATEGORICAL) */
+  float threshold;
+  uint32_t node;       /* its index inside the tree */
+  uint32_t left;       /* its left child's index inside the tree (right: + 1) */
+  uint32_t info;       /* as ninfo */
+} lm__shap_split;
+
 typedef struct lm__shap_tree {
   uint32_t first_node, n_nodes; /* as TREES */
   uint32_t first_leaf, n_leaves;
   uint32_t group;
+  uint32_t first_split, n_splits; /* its internal nodes in sn (NODES order) */
   uint32_t first_grp, n_grps;   /* its lane groups (lm__shap_grp); n_grps 0: a leaf has more
                                    than LM__SHAP_QK unique features, the tree keeps the
                                    reference evaluation */
@@ -78,6 +88,7 @@ typedef struct lm__shap {
                           float32: half the memory traffic; each value is within 6e-8
                           relative of its double, and sums are kept in double */
   uint32_t *efeat;     /* elems[i].feature again, packed, for the pattern-table loop */
+  lm__shap_split *sn;  /* every tree's internal nodes (lm__shap_tree.first_split) */
   lm__shap_grp *grps;  /* quadrature layout: the groups of every tree */
   double *gz;          /* zero fractions, slot rows of 8 lanes */
   uint32_t *gf;        /* features, slot rows of 8 lanes */

@@ -19,22 +19,28 @@
  * followed so far), as in the reference (shap_scalar.c). */
 static inline void lm__sq_pat(const lmf_view *v, const lm__shap *s, const lm__shap_tree *st,
                               const float *x, uint32_t *pat_of) {
+  const lm__shap_split *sp = s->sn + st->first_split;
   const lmf_node *nodes = v->nodes + st->first_node;
-  const uint32_t *info = s->ninfo + st->first_node;
-  const uint32_t base = st->first_node;
   pat_of[0] = 0;
-  for (uint32_t i = 0; i < st->n_nodes; i++) {
-    const lmf_node *nd = &nodes[i];
-    if (nd->left == base + i) continue;
-    uint32_t r = lm__goes_right_xgb(v, nd, x[nd->split & LMF_SPLIT_FEATURE_MASK]);
-    uint32_t e = info[i] & 0xFFFFu, bit = e < 32 ? 1u << e : 0u, p = pat_of[i];
-    uint32_t l = nd->left - base;
-    uint32_t keep = info[i] >> 16 ? p | bit : p, drop = p & ~bit;
-    pat_of[l] = r ? drop : keep;
-    pat_of[l + 1] = r ? keep : drop;
+  for (uint32_t i = 0; i < st->n_splits; i++, sp++) {
+    uint32_t sl = sp->split;
+    float xv = x[sl & LMF_SPLIT_FEATURE_MASK];
+    uint32_t r;
+    if (__builtin_expect(sl & LMF_SPLIT_CATEGORICAL, 0)) {
+      r = lm__goes_right_xgb(v, &nodes[sp->node], xv);
+    } else { /* NaN: x >= t is false, so r is the default direction alone */
+      r = (uint32_t)(xv >= sp->threshold) | ((uint32_t)(xv != xv) & ~(sl >> 30) & 1u);
+    }
+    uint32_t e = sp->info & 0xFFFFu, bit = e < 32 ? 1u << e : 0u, p = pat_of[sp->node];
+    uint32_t keep = sp->info >> 16 ? p | bit : p, drop = p & ~bit;
+    uint32_t mr = 0u - r; /* all ones when the row goes right */
+    pat_of[sp->left] = (drop & mr) | (keep & ~mr);
+    pat_of[sp->left + 1] = (keep & mr) | (drop & ~mr);
   }
 }
 
+#ifndef LM__SQ_GRP
+#define LM__SQ_GRP lm__sq_grp
 /* One group of eight leaves for one row; K is a constant where the caller's switch makes it. */
 static inline __attribute__((always_inline)) void
 lm__sq_grp(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uint32_t *pat_of,
@@ -71,6 +77,7 @@ lm__sq_grp(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uin
   for (uint32_t l = 0; l < LM__SQ_LN; l++)
     for (uint32_t e = 0; e < g->k[l]; e++) ph[ff[e * LM__SQ_LN + l]] += acc[e][l];
 }
+#endif
 
 void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n, double *phi,
                  void *scratch) {
@@ -90,15 +97,15 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
         const lm__shap_grp *g = g0 + gi;
         switch (g->K) {
         case 0: break;
-        case 1: lm__sq_grp(s, g, 1, pat_of, ph); break;
-        case 2: lm__sq_grp(s, g, 2, pat_of, ph); break;
-        case 3: lm__sq_grp(s, g, 3, pat_of, ph); break;
-        case 4: lm__sq_grp(s, g, 4, pat_of, ph); break;
-        case 5: lm__sq_grp(s, g, 5, pat_of, ph); break;
-        case 6: lm__sq_grp(s, g, 6, pat_of, ph); break;
-        case 7: lm__sq_grp(s, g, 7, pat_of, ph); break;
-        case 8: lm__sq_grp(s, g, 8, pat_of, ph); break;
-        default: lm__sq_grp(s, g, g->K, pat_of, ph); break;
+        case 1: LM__SQ_GRP(s, g, 1, pat_of, ph); break;
+        case 2: LM__SQ_GRP(s, g, 2, pat_of, ph); break;
+        case 3: LM__SQ_GRP(s, g, 3, pat_of, ph); break;
+        case 4: LM__SQ_GRP(s, g, 4, pat_of, ph); break;
+        case 5: LM__SQ_GRP(s, g, 5, pat_of, ph); break;
+        case 6: LM__SQ_GRP(s, g, 6, pat_of, ph); break;
+        case 7: LM__SQ_GRP(s, g, 7, pat_of, ph); break;
+        case 8: LM__SQ_GRP(s, g, 8, pat_of, ph); break;
+        default: LM__SQ_GRP(s, g, g->K, pat_of, ph); break;
         }
       }
     }

@@ -1,3 +1,108 @@
-/* shap_quad_avx512.c — the quadrature TreeSHAP kernel (kernels/shap_quad.h) compiled with the avx512 flags of the Makefile (-mavx512f …). */
+/*
+ * shap_quad_avx512.c — the quadrature TreeSHAP kernel (kernels/shap_quad.h) with AVX-512
+ * intrinsics: a group's eight leaves are the eight doubles of a vector, the one fractions of
+ * each slot a mask (a test of the lanes' patterns, gathered), the slots' factors, suffix
+ * products and sums stay in registers for K ≤ 8 (the caller's switch makes K a constant).
+ * The contributions go to the row's accumulators one by one (lanes of a slot may name the
+ * same feature, so no scatter).
+ */
+#include <immintrin.h>
+
+#include "kernels/shap.h"
+
+/* K a constant (the caller's switch, K ≤ 8): every loop unrolled, all in registers */
+#define LM__SQ_UNROLL _Pragma("GCC unroll 32")
+static inline __attribute__((always_inline)) void
+lm__sq_grp512(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uint32_t *pat_of,
+              double *ph) {
+  const uint32_t Q = (K + 1) / 2;
+  const double *qt = s->quad_t[Q], *qw = s->quad_w[Q];
+  const double *zz = s->gz + g->off * LM__SHAP_LANES;
+  const uint32_t *ff = s->gf + g->off * LM__SHAP_LANES;
+  __m256i p = _mm256_i32gather_epi32((const int *)pat_of,
+                                     _mm256_loadu_si256((const __m256i *)g->node), 4);
+  p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
+  __m512d z[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
+  __mmask8 m[LM__SHAP_QK];
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    z[e] = _mm512_loadu_pd(zz + e * LM__SHAP_LANES);
+    m[e] = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    acc[e] = _mm512_setzero_pd();
+  }
+  for (uint32_t q = 0; q < Q; q++) {
+    const __m512d t = _mm512_set1_pd(qt[q]), u = _mm512_set1_pd(1.0 - qt[q]);
+    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+      __m512d uz = _mm512_mul_pd(u, z[e]);
+      f[e] = _mm512_mask_add_pd(uz, m[e], uz, t);
+    }
+    suf[K - 1] = _mm512_set1_pd(1.0);
+    LM__SQ_UNROLL for (uint32_t e = K - 1; e > 0; e--) suf[e - 1] = _mm512_mul_pd(suf[e], f[e]);
+    __m512d pre = _mm512_set1_pd(qw[q]);
+    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+      acc[e] = _mm512_fmadd_pd(pre, suf[e], acc[e]);
+      pre = _mm512_mul_pd(pre, f[e]);
+    }
+  }
+  const __m512d v = _mm512_loadu_pd(g->v), one = _mm512_set1_pd(1.0);
+  double out[LM__SHAP_QK][LM__SHAP_LANES] __attribute__((aligned(64)));
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    __m512d oz = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m[e], one, z[e]);
+    _mm512_store_pd(out[e], _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz)));
+  }
+  /* empty slots and lanes add exactly 0 (v (1 − 1) or v = 0) to feature 0 */
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++)
+    for (uint32_t l = 0; l < LM__SHAP_LANES; l++) ph[ff[e * LM__SHAP_LANES + l]] += out[e][l];
+}
+
+/* any other K (9 to LM__SHAP_QK): the same, loops kept */
+#undef LM__SQ_UNROLL
+#define LM__SQ_UNROLL
+static __attribute__((noinline)) void
+lm__sq_grp512_any(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uint32_t *pat_of,
+              double *ph) {
+  const uint32_t Q = (K + 1) / 2;
+  const double *qt = s->quad_t[Q], *qw = s->quad_w[Q];
+  const double *zz = s->gz + g->off * LM__SHAP_LANES;
+  const uint32_t *ff = s->gf + g->off * LM__SHAP_LANES;
+  __m256i p = _mm256_i32gather_epi32((const int *)pat_of,
+                                     _mm256_loadu_si256((const __m256i *)g->node), 4);
+  p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
+  __m512d z[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
+  __mmask8 m[LM__SHAP_QK];
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    z[e] = _mm512_loadu_pd(zz + e * LM__SHAP_LANES);
+    m[e] = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    acc[e] = _mm512_setzero_pd();
+  }
+  for (uint32_t q = 0; q < Q; q++) {
+    const __m512d t = _mm512_set1_pd(qt[q]), u = _mm512_set1_pd(1.0 - qt[q]);
+    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+      __m512d uz = _mm512_mul_pd(u, z[e]);
+      f[e] = _mm512_mask_add_pd(uz, m[e], uz, t);
+    }
+    suf[K - 1] = _mm512_set1_pd(1.0);
+    LM__SQ_UNROLL for (uint32_t e = K - 1; e > 0; e--) suf[e - 1] = _mm512_mul_pd(suf[e], f[e]);
+    __m512d pre = _mm512_set1_pd(qw[q]);
+    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+      acc[e] = _mm512_fmadd_pd(pre, suf[e], acc[e]);
+      pre = _mm512_mul_pd(pre, f[e]);
+    }
+  }
+  const __m512d v = _mm512_loadu_pd(g->v), one = _mm512_set1_pd(1.0);
+  double out[LM__SHAP_QK][LM__SHAP_LANES] __attribute__((aligned(64)));
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    __m512d oz = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m[e], one, z[e]);
+    _mm512_store_pd(out[e], _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz)));
+  }
+  /* empty slots and lanes add exactly 0 (v (1 − 1) or v = 0) to feature 0 */
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++)
+    for (uint32_t l = 0; l < LM__SHAP_LANES; l++) ph[ff[e * LM__SHAP_LANES + l]] += out[e][l];
+}
+
+/* The driver's switch gives constant K up to 8; others take the loop version. */
+#define lm__sq_grp512_sel(s, g, K, pat_of, ph) \
+  (__builtin_constant_p(K) ? lm__sq_grp512(s, g, K, pat_of, ph) \
+                           : lm__sq_grp512_any(s, g, K, pat_of, ph))
+#define LM__SQ_GRP lm__sq_grp512_sel
 #define LM__SQ_NAME lm__shap_rows__quad_avx512
 #include "kernels/shap_quad.h"

@@ -38,6 +38,7 @@ void lm__shap_free(lm__shap *s) {
   free(s->pat);
   free(s->efeat);
   free(s->grps);
+  free(s->sn);
   free(s->gz);
   free(s->gf);
   free(s);
@@ -203,7 +204,27 @@ static void lm__shap_gauss(uint32_t Q, double *t, double *w) {
 
 /* The quadrature layout (kernels/shap.h): per tree, its leaves by number of unique features
  * (most first), eight to a group. */
-static int lm__shap_groups(lm__shap *s) {
+static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
+  uint32_t ns = 0;
+  for (uint32_t t = 0; t < s->n_trees; t++) {
+    const lm__shap_tree *st = &s->trees[t];
+    for (uint32_t i = 0; i < st->n_nodes; i++) ns += v->nodes[st->first_node + i].left != st->first_node + i;
+  }
+  s->sn = malloc(sizeof *s->sn * (ns ? ns : 1));
+  if (!s->sn) return LM_ENOMEM;
+  s->bytes += sizeof *s->sn * ns;
+  ns = 0;
+  for (uint32_t t = 0; t < s->n_trees; t++) {
+    lm__shap_tree *st = &s->trees[t];
+    st->first_split = ns;
+    for (uint32_t i = 0; i < st->n_nodes; i++) {
+      const lmf_node *n = &v->nodes[st->first_node + i];
+      if (n->left == st->first_node + i) continue;
+      s->sn[ns++] = (lm__shap_split){n->split, n->threshold, i, n->left - st->first_node,
+                                     s->ninfo[st->first_node + i]};
+    }
+    st->n_splits = ns - st->first_split;
+  }
   for (uint32_t Q = 1; Q <= LM__SHAP_QK / 2; Q++) lm__shap_gauss(Q, s->quad_t[Q], s->quad_w[Q]);
   uint64_t ng = 0, rows = 0;
   uint32_t *ord = malloc(sizeof *ord * (s->n_leaves ? s->n_leaves : 1));
@@ -325,7 +346,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     const double *cover = v->cover + tr->first_node;
     double root_mean = lm__shap_tree_prep(v, t, par, mean_of);
     s->bias[tr->group] += root_mean * (double)tr->weight;
-    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0};
+    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0, 0, 0};
     for (uint32_t i = 0; i < tr->n_nodes; i++) {
       if (nodes[i].left != tr->first_node + i) continue;
       /* The path root → leaf i: nodes pe_node[0..d) (split nodes), each edge into the next. */
@@ -365,7 +386,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     s->trees[t].n_leaves = li - s->trees[t].first_leaf;
   }
   s->n_elems = ei;
-  if (lm__shap_patterns(s) || lm__shap_groups(s))
+  if (lm__shap_patterns(s) || lm__shap_groups(v, s))
     rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP pattern tables", name);
 done:
   free(par);
