@@ -104,7 +104,10 @@ typedef struct lm__shap {
  * `name`) without COVER, for LightGBM semantics or linear models; LM_ENOMEM. */
 LM_INTERNAL int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out);
 LM_INTERNAL void lm__shap_free(lm__shap *s);
-/* Scratch bytes lm__shap_row__scalar needs. */
+/* Scratch bytes the kernels need for a block of lm__shap_block_rows rows: the reference's,
+ * then, for the quadrature kernels, a block's accumulators with one copy per lane (a group's
+ * lanes may name the same feature: each adds into its own copy, no dependency between them;
+ * the kernel sums the copies into phi at the end). */
 LM_INTERNAL size_t lm__shap_scratch(const lm__shap *s);
 /* Add the contributions of n rows x (n × num_features floats) to phi (n × num_outputs ×
  * (num_features + 1) doubles, bias last per output; the caller initialises it, e.g. the bias
@@ -125,11 +128,18 @@ LM_INTERNAL void lm__shap_rows__quad_avx512(const lmf_view *v, const lm__shap *s
 LM_INTERNAL void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t,
                                             const float *x, size_t n, double *phi,
                                             void *scratch);
-/* Rows per block: phi of a block within 128 KiB, between 1 and 64 rows. */
+/* Rows per block: phi of a block within 128 KiB and the quadrature kernels' lane-replicated
+ * accumulators (8 per value) within 256 KiB, between 1 and 64 rows. */
 static inline size_t lm__shap_block_rows(const lm__shap *s) {
   size_t w = (size_t)s->num_outputs * ((size_t)s->num_features + 1) * sizeof(double);
-  size_t b = ((size_t)128 << 10) / w;
+  size_t b = ((size_t)32 << 10) / w;
   return b < 1 ? 1 : b > 64 ? 64 : b;
+}
+/* Where in the scratch the quadrature kernels' accumulators start: after the reference's. */
+static inline size_t lm__shap_scratch_ref(const lm__shap *s) {
+  size_t k = (size_t)s->max_elems + 2;
+  return (((4 * (size_t)s->max_nodes + 63) & ~(size_t)63) + 5 * k * sizeof(double) + 63) &
+         ~(size_t)63;
 }
 
 #endif

@@ -10,6 +10,8 @@
  * contributions v (o − z) ∫… added to the row's accumulators. No division, no allocation:
  * O(k) multiplications per leaf and point instead of the reference's O(k²) per leaf.
  */
+#include <string.h>
+
 #include "kernels/shap.h"
 #include "kernels/tree_common.h"
 
@@ -75,7 +77,7 @@ lm__sq_grp(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uin
     for (uint32_t l = 0; l < LM__SQ_LN; l++)
       acc[e][l] *= g->v[l] * (o[e][l] - zz[e * LM__SQ_LN + l]);
   for (uint32_t l = 0; l < LM__SQ_LN; l++)
-    for (uint32_t e = 0; e < g->k[l]; e++) ph[ff[e * LM__SQ_LN + l]] += acc[e][l];
+    for (uint32_t e = 0; e < K; e++) ph[ff[e * LM__SQ_LN + l] * LM__SQ_LN + l] += acc[e][l];
 }
 #endif
 
@@ -83,6 +85,9 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
                  void *scratch) {
   const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
   uint32_t *pat_of = scratch;
+  /* accumulators, one per lane: rep[(row × W + column) × 8 + lane] */
+  double *rep = (double *)((uint8_t *)scratch + lm__shap_scratch_ref(s));
+  memset(rep, 0, n * W * LM__SQ_LN * sizeof *rep);
   for (uint32_t t = 0; t < s->n_trees; t++) {
     const lm__shap_tree *st = &s->trees[t];
     if (!st->n_grps) {
@@ -92,7 +97,7 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
     const lm__shap_grp *g0 = s->grps + st->first_grp;
     for (size_t r = 0; r < n; r++) {
       lm__sq_pat(v, s, st, x + r * F, pat_of);
-      double *ph = phi + r * W + (size_t)st->group * (F + 1);
+      double *ph = rep + (r * W + (size_t)st->group * (F + 1)) * LM__SQ_LN;
       for (uint32_t gi = 0; gi < st->n_grps; gi++) {
         const lm__shap_grp *g = g0 + gi;
         switch (g->K) {
@@ -109,5 +114,9 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
         }
       }
     }
+  }
+  for (size_t i = 0; i < n * W; i++) {
+    const double *c = rep + i * LM__SQ_LN;
+    phi[i] += ((c[0] + c[1]) + (c[2] + c[3])) + ((c[4] + c[5]) + (c[6] + c[7]));
   }
 }

@@ -44,14 +44,20 @@ lm__sq_grp512(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const 
     }
   }
   const __m512d v = _mm512_loadu_pd(g->v), one = _mm512_set1_pd(1.0);
-  double out[LM__SHAP_QK][LM__SHAP_LANES] __attribute__((aligned(64)));
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
     __m512d oz = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m[e], one, z[e]);
-    _mm512_store_pd(out[e], _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz)));
+    acc[e] = _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz));
   }
-  /* empty slots and lanes add exactly 0 (v (1 − 1) or v = 0) to feature 0 */
-  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++)
-    for (uint32_t l = 0; l < LM__SHAP_LANES; l++) ph[ff[e * LM__SHAP_LANES + l]] += out[e][l];
+  /* each lane adds into its own copy (ph[feature × 8 + lane]): no conflict in a scatter;
+   * empty slots and lanes add exactly 0 to feature 0 */
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    __m256i idx = _mm256_add_epi32(
+        _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(ff + e * LM__SHAP_LANES)), 3),
+        lane);
+    __m512d a = _mm512_i32gather_pd(idx, ph, 8);
+    _mm512_i32scatter_pd(ph, idx, _mm512_add_pd(a, acc[e]), 8);
+  }
 }
 
 /* any other K (9 to LM__SHAP_QK): the same, loops kept */
@@ -89,14 +95,20 @@ lm__sq_grp512_any(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, co
     }
   }
   const __m512d v = _mm512_loadu_pd(g->v), one = _mm512_set1_pd(1.0);
-  double out[LM__SHAP_QK][LM__SHAP_LANES] __attribute__((aligned(64)));
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
     __m512d oz = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m[e], one, z[e]);
-    _mm512_store_pd(out[e], _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz)));
+    acc[e] = _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz));
   }
-  /* empty slots and lanes add exactly 0 (v (1 − 1) or v = 0) to feature 0 */
-  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++)
-    for (uint32_t l = 0; l < LM__SHAP_LANES; l++) ph[ff[e * LM__SHAP_LANES + l]] += out[e][l];
+  /* each lane adds into its own copy (ph[feature × 8 + lane]): no conflict in a scatter;
+   * empty slots and lanes add exactly 0 to feature 0 */
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    __m256i idx = _mm256_add_epi32(
+        _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(ff + e * LM__SHAP_LANES)), 3),
+        lane);
+    __m512d a = _mm512_i32gather_pd(idx, ph, 8);
+    _mm512_i32scatter_pd(ph, idx, _mm512_add_pd(a, acc[e]), 8);
+  }
 }
 
 /* The driver's switch gives constant K up to 8; others take the loop version. */

@@ -403,8 +403,8 @@ done:
 }
 
 size_t lm__shap_scratch(const lm__shap *s) {
-  size_t k = (size_t)s->max_elems + 2;
-  return ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63) + 5 * k * sizeof(double);
+  size_t w = (size_t)s->num_outputs * ((size_t)s->num_features + 1);
+  return lm__shap_scratch_ref(s) + lm__shap_block_rows(s) * w * LM__SHAP_LANES * sizeof(double);
 }
 
 /* One tree for one row. Nodes come parents first, so one pass gives every node the pattern
