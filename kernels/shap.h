@@ -67,6 +67,9 @@ typedef struct lm__shap_tree {
 typedef struct lm__shap_grp {
   uint32_t K, Q;                    /* element slots; quadrature points ⌈K/2⌉ */
   uint64_t off;                     /* slot rows: gz/gf[(off + e) × 8 + lane] */
+  uint32_t uni;                     /* bit e: every lane of slot e names the same feature (or
+                                       adds 0), so the slot adds as one vector */
+  uint32_t pad0;
   uint32_t node[LM__SHAP_LANES];    /* each lane's leaf (index inside the tree) */
   uint32_t pad[LM__SHAP_LANES];     /* bits of the slots a lane does not use (forced 1) */
   double v[LM__SHAP_LANES];         /* leaf value × tree weight (0 in an empty lane) */

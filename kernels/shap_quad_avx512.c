@@ -22,19 +22,18 @@ lm__sq_grp512(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const 
   __m256i p = _mm256_i32gather_epi32((const int *)pat_of,
                                      _mm256_loadu_si256((const __m256i *)g->node), 4);
   p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
-  __m512d z[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
-  __mmask8 m[LM__SHAP_QK];
+  /* d = o − z: the factor (1 − t) z + o t is z + t d, the contribution v d ∫… */
+  __m512d z[LM__SHAP_QK], d[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
+  const __m512d one = _mm512_set1_pd(1.0);
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
     z[e] = _mm512_loadu_pd(zz + e * LM__SHAP_LANES);
-    m[e] = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    __mmask8 m = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    d[e] = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m, one, z[e]);
     acc[e] = _mm512_setzero_pd();
   }
   for (uint32_t q = 0; q < Q; q++) {
-    const __m512d t = _mm512_set1_pd(qt[q]), u = _mm512_set1_pd(1.0 - qt[q]);
-    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
-      __m512d uz = _mm512_mul_pd(u, z[e]);
-      f[e] = _mm512_mask_add_pd(uz, m[e], uz, t);
-    }
+    const __m512d t = _mm512_set1_pd(qt[q]);
+    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) f[e] = _mm512_fmadd_pd(t, d[e], z[e]);
     suf[K - 1] = _mm512_set1_pd(1.0);
     LM__SQ_UNROLL for (uint32_t e = K - 1; e > 0; e--) suf[e - 1] = _mm512_mul_pd(suf[e], f[e]);
     __m512d pre = _mm512_set1_pd(qw[q]);
@@ -43,15 +42,18 @@ lm__sq_grp512(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const 
       pre = _mm512_mul_pd(pre, f[e]);
     }
   }
-  const __m512d v = _mm512_loadu_pd(g->v), one = _mm512_set1_pd(1.0);
-  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
-    __m512d oz = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m[e], one, z[e]);
-    acc[e] = _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz));
-  }
+  const __m512d v = _mm512_loadu_pd(g->v);
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++)
+    acc[e] = _mm512_mul_pd(acc[e], _mm512_mul_pd(v, d[e]));
   /* each lane adds into its own copy (ph[feature × 8 + lane]): no conflict in a scatter;
    * empty slots and lanes add exactly 0 to feature 0 */
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    if (g->uni >> e & 1u) { /* one feature: its eight copies are one aligned vector */
+      double *c = ph + (size_t)ff[e * LM__SHAP_LANES] * LM__SHAP_LANES;
+      _mm512_storeu_pd(c, _mm512_add_pd(_mm512_loadu_pd(c), acc[e]));
+      continue;
+    }
     __m256i idx = _mm256_add_epi32(
         _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(ff + e * LM__SHAP_LANES)), 3),
         lane);
@@ -73,19 +75,18 @@ lm__sq_grp512_any(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, co
   __m256i p = _mm256_i32gather_epi32((const int *)pat_of,
                                      _mm256_loadu_si256((const __m256i *)g->node), 4);
   p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
-  __m512d z[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
-  __mmask8 m[LM__SHAP_QK];
+  /* d = o − z: the factor (1 − t) z + o t is z + t d, the contribution v d ∫… */
+  __m512d z[LM__SHAP_QK], d[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
+  const __m512d one = _mm512_set1_pd(1.0);
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
     z[e] = _mm512_loadu_pd(zz + e * LM__SHAP_LANES);
-    m[e] = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    __mmask8 m = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    d[e] = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m, one, z[e]);
     acc[e] = _mm512_setzero_pd();
   }
   for (uint32_t q = 0; q < Q; q++) {
-    const __m512d t = _mm512_set1_pd(qt[q]), u = _mm512_set1_pd(1.0 - qt[q]);
-    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
-      __m512d uz = _mm512_mul_pd(u, z[e]);
-      f[e] = _mm512_mask_add_pd(uz, m[e], uz, t);
-    }
+    const __m512d t = _mm512_set1_pd(qt[q]);
+    LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) f[e] = _mm512_fmadd_pd(t, d[e], z[e]);
     suf[K - 1] = _mm512_set1_pd(1.0);
     LM__SQ_UNROLL for (uint32_t e = K - 1; e > 0; e--) suf[e - 1] = _mm512_mul_pd(suf[e], f[e]);
     __m512d pre = _mm512_set1_pd(qw[q]);
@@ -94,15 +95,18 @@ lm__sq_grp512_any(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, co
       pre = _mm512_mul_pd(pre, f[e]);
     }
   }
-  const __m512d v = _mm512_loadu_pd(g->v), one = _mm512_set1_pd(1.0);
-  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
-    __m512d oz = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m[e], one, z[e]);
-    acc[e] = _mm512_mul_pd(acc[e], _mm512_mul_pd(v, oz));
-  }
+  const __m512d v = _mm512_loadu_pd(g->v);
+  LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++)
+    acc[e] = _mm512_mul_pd(acc[e], _mm512_mul_pd(v, d[e]));
   /* each lane adds into its own copy (ph[feature × 8 + lane]): no conflict in a scatter;
    * empty slots and lanes add exactly 0 to feature 0 */
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
+    if (g->uni >> e & 1u) { /* one feature: its eight copies are one aligned vector */
+      double *c = ph + (size_t)ff[e * LM__SHAP_LANES] * LM__SHAP_LANES;
+      _mm512_storeu_pd(c, _mm512_add_pd(_mm512_loadu_pd(c), acc[e]));
+      continue;
+    }
     __m256i idx = _mm256_add_epi32(
         _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(ff + e * LM__SHAP_LANES)), 3),
         lane);

@@ -202,8 +202,67 @@ static void lm__shap_gauss(uint32_t Q, double *t, double *w) {
   }
 }
 
-/* The quadrature layout (kernels/shap.h): per tree, its leaves by number of unique features
- * (most first), eight to a group. */
+/* 1 if slot e of the group of leaves ord[g0, +8) names one feature in every lane that uses it. */
+static int lm__shap_slot_uniform(const lm__shap *s, const lm__shap_leaf *lv, const uint32_t *ord,
+                                 uint32_t nl, uint32_t g0, uint32_t e) {
+  uint32_t f = UINT32_MAX;
+  for (uint32_t l = 0; l < LM__SHAP_LANES && g0 + l < nl; l++) {
+    const lm__shap_leaf *lf = &lv[ord[g0 + l]];
+    if (e >= lf->n_elems) continue;
+    uint32_t fe = s->elems[lf->first_elem + e].feature;
+    if (f == UINT32_MAX) f = fe;
+    else if (f != fe) return 0;
+  }
+  return 1;
+}
+
+/* A rough cost of grouping a tree's leaves in order ord: per group K·Q·5 vector operations of
+ * quadrature, and per slot 2 when it adds as one vector, 16 when it scatters. */
+static double lm__shap_order_cost(const lm__shap *s, const lm__shap_leaf *lv, const uint32_t *ord,
+                                  uint32_t nl) {
+  double c = 0;
+  for (uint32_t g0 = 0; g0 < nl; g0 += LM__SHAP_LANES) {
+    uint32_t K = 0;
+    for (uint32_t l = 0; l < LM__SHAP_LANES && g0 + l < nl; l++)
+      if (lv[ord[g0 + l]].n_elems > K) K = lv[ord[g0 + l]].n_elems;
+    c += 5.0 * K * ((K + 1) / 2);
+    for (uint32_t e = 0; e < K; e++) c += lm__shap_slot_uniform(s, lv, ord, nl, g0, e) ? 2 : 16;
+  }
+  return c;
+}
+
+/* The order of a tree's leaves in its groups: depth-first (neighbouring leaves share their path's
+ * first features: slots add as one vector) or by number of unique features, most first (fewer
+ * empty slots), whichever lm__shap_order_cost prefers. tmp: 2 × max_nodes. */
+static void lm__shap_order(const lmf_view *v, const lm__shap *s, const lm__shap_tree *st,
+                           uint32_t *ord, uint32_t *tmp) {
+  const lm__shap_leaf *lv = s->leaves + st->first_leaf;
+  const lmf_node *nodes = v->nodes + st->first_node;
+  uint32_t nl = st->n_leaves, *lidx = tmp, *stack = tmp + s->max_nodes, sp = 0, n = 0;
+  for (uint32_t L = 0; L < nl; L++) lidx[lv[L].node] = L;
+  stack[sp++] = 0;
+  while (sp) {
+    uint32_t i = stack[--sp];
+    if (nodes[i].left == st->first_node + i) {
+      ord[n++] = lidx[i];
+      continue;
+    }
+    uint32_t l = nodes[i].left - st->first_node;
+    stack[sp++] = l + 1;
+    stack[sp++] = l;
+  }
+  double c_dfs = lm__shap_order_cost(s, lv, ord, nl);
+  uint32_t *by_k = ord + nl; /* the caller's ord has room for 2 × n_leaves */
+  for (uint32_t L = 0; L < nl; L++) { /* insertion sort by n_elems, most first */
+    uint32_t j = L;
+    while (j > 0 && lv[by_k[j - 1]].n_elems < lv[L].n_elems) by_k[j] = by_k[j - 1], j--;
+    by_k[j] = L;
+  }
+  if (lm__shap_order_cost(s, lv, by_k, nl) < c_dfs) memcpy(ord, by_k, sizeof *ord * nl);
+}
+
+/* The quadrature layout (kernels/shap.h): per tree, its leaves eight to a group (in the order
+ * of lm__shap_order). */
 static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
   uint32_t ns = 0;
   for (uint32_t t = 0; t < s->n_trees; t++) {
@@ -227,8 +286,12 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
   }
   for (uint32_t Q = 1; Q <= LM__SHAP_QK / 2; Q++) lm__shap_gauss(Q, s->quad_t[Q], s->quad_w[Q]);
   uint64_t ng = 0, rows = 0;
-  uint32_t *ord = malloc(sizeof *ord * (s->n_leaves ? s->n_leaves : 1));
-  if (!ord) return LM_ENOMEM;
+  uint32_t *ord = malloc(sizeof *ord * 2 * (s->n_leaves ? s->n_leaves : 1));
+  uint32_t *tmp = malloc(sizeof *tmp * 2 * (s->max_nodes ? s->max_nodes : 1));
+  if (!ord || !tmp) {
+    free(ord), free(tmp);
+    return LM_ENOMEM;
+  }
   /* pass 0 counts, pass 1 fills */
   for (int pass = 0; pass < 2; pass++) {
     uint64_t gi = 0, ri = 0;
@@ -240,11 +303,7 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
       st->first_grp = (uint32_t)gi;
       st->n_grps = ok ? (nl + LM__SHAP_LANES - 1) / LM__SHAP_LANES : 0;
       if (!ok) continue;
-      for (uint32_t L = 0; L < nl; L++) { /* insertion sort by n_elems, most first */
-        uint32_t j = L;
-        while (j > 0 && lv[ord[j - 1]].n_elems < lv[L].n_elems) ord[j] = ord[j - 1], j--;
-        ord[j] = L;
-      }
+      lm__shap_order(v, s, st, ord, tmp);
       for (uint32_t g = 0; g < st->n_grps; g++, gi++) {
         uint32_t K = 0;
         for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
@@ -256,6 +315,9 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
           gp->K = K;
           gp->Q = K ? (K + 1) / 2 : 1;
           gp->off = ri;
+          gp->uni = 0;
+          for (uint32_t e = 0; e < K; e++)
+            gp->uni |= (uint32_t)lm__shap_slot_uniform(s, lv, ord, nl, g * LM__SHAP_LANES, e) << e;
           for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
             uint32_t L = g * LM__SHAP_LANES + l;
             const lm__shap_leaf *lf = L < nl ? &lv[ord[L]] : NULL;
@@ -271,6 +333,15 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
             }
           }
         }
+        if (pass) /* a uniform slot's empty lanes (adding 0) name its feature too */
+          for (uint32_t e = 0; e < K; e++) {
+            if (!(s->grps[gi].uni >> e & 1u)) continue;
+            uint32_t f = UINT32_MAX;
+            for (uint32_t l = 0; l < LM__SHAP_LANES; l++)
+              if (e < s->grps[gi].k[l]) f = s->gf[(size_t)(ri + e) * LM__SHAP_LANES + l];
+            for (uint32_t l = 0; l < LM__SHAP_LANES; l++)
+              s->gf[(size_t)(ri + e) * LM__SHAP_LANES + l] = f == UINT32_MAX ? 0u : f;
+          }
         ri += K;
       }
     }
@@ -280,14 +351,14 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
       s->gz = malloc(sizeof *s->gz * (rows ? rows : 1) * LM__SHAP_LANES);
       s->gf = malloc(sizeof *s->gf * (rows ? rows : 1) * LM__SHAP_LANES);
       if (!s->grps || !s->gz || !s->gf) {
-        free(ord);
+        free(ord), free(tmp);
         return LM_ENOMEM;
       }
       s->n_grps = (uint32_t)ng;
       s->bytes += ng * sizeof *s->grps + rows * LM__SHAP_LANES * (sizeof *s->gz + sizeof *s->gf);
     }
   }
-  free(ord);
+  free(ord), free(tmp);
   return LM_OK;
 }
 
