@@ -136,19 +136,25 @@ static void lm__shap_leaf_eval(uint32_t k, const double *zs, const double *os, d
 /* Pattern tables: for a leaf of k unique features, the k contributions of each of the 2^k
  * patterns of one fractions (bit j: element j followed), computed once, so a row costs k
  * tests and k additions per leaf instead of O(k²) arithmetic. Leaves with k > LM__SHAP_PAT_K,
- * or once the tables would pass LM__SHAP_PAT_BYTES, keep the per-row evaluation. */
+ * or once the tables would pass LM__SHAP_PAT_BYTES, keep the per-row evaluation. Built only for
+ * the trees the quadrature layout leaves to the reference: the quadrature kernels need none. */
 #define LM__SHAP_PAT_K 10
 #define LM__SHAP_PAT_BYTES ((size_t)64 << 20)
 
 static int lm__shap_patterns(lm__shap *s) {
   size_t total = 0;
-  for (uint32_t L = 0; L < s->n_leaves; L++) {
-    lm__shap_leaf *lf = &s->leaves[L];
-    size_t k = lf->n_elems, need = ((size_t)1 << k) * k;
-    lf->pat = UINT64_MAX;
-    if (k > LM__SHAP_PAT_K || (total + need) * sizeof(float) > LM__SHAP_PAT_BYTES) continue;
-    lf->pat = total;
-    total += need;
+  for (uint32_t L = 0; L < s->n_leaves; L++) s->leaves[L].pat = UINT64_MAX;
+  /* only the trees the quadrature kernels leave to the reference (lm__shap_tree.n_grps 0) */
+  for (uint32_t t = 0; t < s->n_trees; t++) {
+    if (s->trees[t].n_grps) continue;
+    for (uint32_t L = s->trees[t].first_leaf; L < s->trees[t].first_leaf + s->trees[t].n_leaves;
+         L++) {
+      lm__shap_leaf *lf = &s->leaves[L];
+      size_t k = lf->n_elems, need = ((size_t)1 << k) * k;
+      if (k > LM__SHAP_PAT_K || (total + need) * sizeof(float) > LM__SHAP_PAT_BYTES) continue;
+      lf->pat = total;
+      total += need;
+    }
   }
   s->pat = malloc((total ? total : 1) * sizeof *s->pat);
   s->efeat = malloc(sizeof *s->efeat * (s->n_elems ? s->n_elems : 1));
@@ -457,7 +463,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     s->trees[t].n_leaves = li - s->trees[t].first_leaf;
   }
   s->n_elems = ei;
-  if (lm__shap_patterns(s) || lm__shap_groups(v, s))
+  if (lm__shap_groups(v, s) || lm__shap_patterns(s))
     rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP pattern tables", name);
 done:
   free(par);
