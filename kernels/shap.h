@@ -49,6 +49,8 @@ typedef struct lm__shap_tree {
   uint32_t first_leaf, n_leaves;
   uint32_t group;
   uint32_t first_split, n_splits; /* its internal nodes in sn (NODES order) */
+  uint32_t vdec;                /* 1: no categorical split, the AVX-512 kernel decides all its
+                                   nodes at once (sx_*) and takes one fractions from edges */
   uint32_t first_grp, n_grps;   /* its lane groups (lm__shap_grp); n_grps 0: a leaf has more
                                    than LM__SHAP_QK unique features, the tree keeps the
                                    reference evaluation */
@@ -67,9 +69,13 @@ typedef struct lm__shap_tree {
 typedef struct lm__shap_grp {
   uint32_t K, Q;                    /* element slots; quadrature points ⌈K/2⌉ */
   uint64_t off;                     /* slot rows: gz/gf[(off + e) × 8 + lane] */
+  uint64_t eoff;                    /* edge rows: ge[(eoff + …) × 8 + lane], E[0] rows for slot
+                                       0, then E[1] for slot 1, … */
+  uint8_t E[LM__SHAP_QK];           /* per slot: most edges behind one lane's element */
+  uint32_t une;                     /* bit e: slot e has one edge row naming one split in every
+                                       lane (a load and a broadcast instead of a gather) */
   uint32_t uni;                     /* bit e: every lane of slot e names the same feature (or
                                        adds 0), so the slot adds as one vector */
-  uint32_t pad0;
   uint32_t node[LM__SHAP_LANES];    /* each lane's leaf (index inside the tree) */
   uint32_t pad[LM__SHAP_LANES];     /* bits of the slots a lane does not use (forced 1) */
   double v[LM__SHAP_LANES];         /* leaf value × tree weight (0 in an empty lane) */
@@ -92,6 +98,12 @@ typedef struct lm__shap {
                           relative of its double, and sums are kept in double */
   uint32_t *efeat;     /* elems[i].feature again, packed, for the pattern-table loop */
   lm__shap_split *sn;  /* every tree's internal nodes (lm__shap_tree.first_split) */
+  uint32_t *sx_feat;   /* sn again, as arrays (the AVX-512 decision pass): feature, */
+  float *sx_thr;       /* threshold, */
+  int32_t *sx_dr;      /* −1 when a missing value goes right, else 0 */
+  uint32_t *ge;        /* edge rows of 8 lanes: (the edge's node among its tree's splits, sn
+                          order) | (1 << 31 when the edge goes right); a lane with fewer edges
+                          repeats its first, an empty slot names split 0 (forced anyway) */
   lm__shap_grp *grps;  /* quadrature layout: the groups of every tree */
   double *gz;          /* zero fractions, slot rows of 8 lanes */
   uint32_t *gf;        /* features, slot rows of 8 lanes */

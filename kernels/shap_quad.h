@@ -46,7 +46,8 @@ static inline void lm__sq_pat(const lmf_view *v, const lm__shap *s, const lm__sh
 /* One group of eight leaves for one row; K is a constant where the caller's switch makes it. */
 static inline __attribute__((always_inline)) void
 lm__sq_grp(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uint32_t *pat_of,
-           double *ph) {
+           double *ph, int vd) {
+  (void)vd;
   const uint32_t Q = (K + 1) / 2;
   const double *qt = s->quad_t[Q], *qw = s->quad_w[Q];
   const double *zz = s->gz + g->off * LM__SQ_LN;
@@ -95,22 +96,32 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
       continue;
     }
     const lm__shap_grp *g0 = s->grps + st->first_grp;
+#ifdef LM__SQ_DECIDE /* all decisions at once; the groups take one fractions from edges */
+    const int vd = (int)st->vdec;
+#else
+    const int vd = 0;
+    (void)vd;
+#endif
     for (size_t r = 0; r < n; r++) {
-      lm__sq_pat(v, s, st, x + r * F, pat_of);
+#ifdef LM__SQ_DECIDE
+      if (vd) LM__SQ_DECIDE(s, st, x + r * F, pat_of);
+      else
+#endif
+        lm__sq_pat(v, s, st, x + r * F, pat_of);
       double *ph = rep + (r * W + (size_t)st->group * (F + 1)) * LM__SQ_LN;
       for (uint32_t gi = 0; gi < st->n_grps; gi++) {
         const lm__shap_grp *g = g0 + gi;
         switch (g->K) {
         case 0: break;
-        case 1: LM__SQ_GRP(s, g, 1, pat_of, ph); break;
-        case 2: LM__SQ_GRP(s, g, 2, pat_of, ph); break;
-        case 3: LM__SQ_GRP(s, g, 3, pat_of, ph); break;
-        case 4: LM__SQ_GRP(s, g, 4, pat_of, ph); break;
-        case 5: LM__SQ_GRP(s, g, 5, pat_of, ph); break;
-        case 6: LM__SQ_GRP(s, g, 6, pat_of, ph); break;
-        case 7: LM__SQ_GRP(s, g, 7, pat_of, ph); break;
-        case 8: LM__SQ_GRP(s, g, 8, pat_of, ph); break;
-        default: LM__SQ_GRP(s, g, g->K, pat_of, ph); break;
+        case 1: LM__SQ_GRP(s, g, 1, pat_of, ph, vd); break;
+        case 2: LM__SQ_GRP(s, g, 2, pat_of, ph, vd); break;
+        case 3: LM__SQ_GRP(s, g, 3, pat_of, ph, vd); break;
+        case 4: LM__SQ_GRP(s, g, 4, pat_of, ph, vd); break;
+        case 5: LM__SQ_GRP(s, g, 5, pat_of, ph, vd); break;
+        case 6: LM__SQ_GRP(s, g, 6, pat_of, ph, vd); break;
+        case 7: LM__SQ_GRP(s, g, 7, pat_of, ph, vd); break;
+        case 8: LM__SQ_GRP(s, g, 8, pat_of, ph, vd); break;
+        default: LM__SQ_GRP(s, g, g->K, pat_of, ph, vd); break;
         }
       }
     }

@@ -80,7 +80,7 @@ static __attribute__((noinline)) void lm__sq_grp256_any(const lm__shap *s, const
                                                         double *ph) {
   LM__SQ_BODY
 }
-#define lm__sq_grp256_sel(s, g, K, pat_of, ph)                                                 \
+#define lm__sq_grp256_sel(s, g, K, pat_of, ph, vd)                                                 \
   (__builtin_constant_p(K) ? lm__sq_grp256(s, g, K, pat_of, ph)                                \
                            : lm__sq_grp256_any(s, g, K, pat_of, ph))
 

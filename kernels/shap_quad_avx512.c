@@ -14,20 +14,47 @@
 #define LM__SQ_UNROLL _Pragma("GCC unroll 32")
 static inline __attribute__((always_inline)) void
 lm__sq_grp512(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uint32_t *pat_of,
-              double *ph) {
+              double *ph, int vd) {
   const uint32_t Q = (K + 1) / 2;
   const double *qt = s->quad_t[Q], *qw = s->quad_w[Q];
   const double *zz = s->gz + g->off * LM__SHAP_LANES;
   const uint32_t *ff = s->gf + g->off * LM__SHAP_LANES;
-  __m256i p = _mm256_i32gather_epi32((const int *)pat_of,
-                                     _mm256_loadu_si256((const __m256i *)g->node), 4);
-  p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
+  /* pattern mode: each lane's pattern of one fractions (bits), gathered; decision mode (vd):
+   * pat_of holds every split's decision (−1: right), each slot's edges are gathered */
+  __m256i p = _mm256_setzero_si256(), kl = _mm256_setzero_si256();
+  const uint32_t *ge = s->ge + g->eoff * LM__SHAP_LANES;
+  if (vd) {
+    kl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)g->k));
+  } else {
+    p = _mm256_i32gather_epi32((const int *)pat_of,
+                               _mm256_loadu_si256((const __m256i *)g->node), 4);
+    p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
+  }
   /* d = o − z: the factor (1 − t) z + o t is z + t d, the contribution v d ∫… */
   __m512d z[LM__SHAP_QK], d[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
   const __m512d one = _mm512_set1_pd(1.0);
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
     z[e] = _mm512_loadu_pd(zz + e * LM__SHAP_LANES);
-    __mmask8 m = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    __mmask8 m;
+    if (vd) { /* followed: every edge agrees with its split's decision; empty slots forced */
+      m = _mm256_cmp_epi32_mask(kl, _mm256_set1_epi32((int)e), _MM_CMPINT_LE);
+      __mmask8 a = 0xFF;
+      if (g->une >> e & 1u) { /* one split: its decision against each lane's direction */
+        __m256i w = _mm256_loadu_si256((const __m256i *)ge);
+        __m256i dcs = _mm256_set1_epi32((int)pat_of[ge[0] & 0x7FFFFFFFu]);
+        a = _mm256_cmpeq_epi32_mask(dcs, _mm256_srai_epi32(w, 31));
+        ge += LM__SHAP_LANES;
+      } else
+      for (uint32_t j = 0; j < g->E[e]; j++, ge += LM__SHAP_LANES) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)ge);
+        __m256i dcs = _mm256_i32gather_epi32(
+            (const int *)pat_of, _mm256_and_si256(w, _mm256_set1_epi32(0x7FFFFFFF)), 4);
+        a &= _mm256_cmpeq_epi32_mask(dcs, _mm256_srai_epi32(w, 31));
+      }
+      m |= a;
+    } else {
+      m = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    }
     d[e] = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m, one, z[e]);
     acc[e] = _mm512_setzero_pd();
   }
@@ -67,20 +94,47 @@ lm__sq_grp512(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const 
 #define LM__SQ_UNROLL
 static __attribute__((noinline)) void
 lm__sq_grp512_any(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uint32_t *pat_of,
-              double *ph) {
+              double *ph, int vd) {
   const uint32_t Q = (K + 1) / 2;
   const double *qt = s->quad_t[Q], *qw = s->quad_w[Q];
   const double *zz = s->gz + g->off * LM__SHAP_LANES;
   const uint32_t *ff = s->gf + g->off * LM__SHAP_LANES;
-  __m256i p = _mm256_i32gather_epi32((const int *)pat_of,
-                                     _mm256_loadu_si256((const __m256i *)g->node), 4);
-  p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
+  /* pattern mode: each lane's pattern of one fractions (bits), gathered; decision mode (vd):
+   * pat_of holds every split's decision (−1: right), each slot's edges are gathered */
+  __m256i p = _mm256_setzero_si256(), kl = _mm256_setzero_si256();
+  const uint32_t *ge = s->ge + g->eoff * LM__SHAP_LANES;
+  if (vd) {
+    kl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)g->k));
+  } else {
+    p = _mm256_i32gather_epi32((const int *)pat_of,
+                               _mm256_loadu_si256((const __m256i *)g->node), 4);
+    p = _mm256_or_si256(p, _mm256_loadu_si256((const __m256i *)g->pad));
+  }
   /* d = o − z: the factor (1 − t) z + o t is z + t d, the contribution v d ∫… */
   __m512d z[LM__SHAP_QK], d[LM__SHAP_QK], acc[LM__SHAP_QK], f[LM__SHAP_QK], suf[LM__SHAP_QK];
   const __m512d one = _mm512_set1_pd(1.0);
   LM__SQ_UNROLL for (uint32_t e = 0; e < K; e++) {
     z[e] = _mm512_loadu_pd(zz + e * LM__SHAP_LANES);
-    __mmask8 m = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    __mmask8 m;
+    if (vd) { /* followed: every edge agrees with its split's decision; empty slots forced */
+      m = _mm256_cmp_epi32_mask(kl, _mm256_set1_epi32((int)e), _MM_CMPINT_LE);
+      __mmask8 a = 0xFF;
+      if (g->une >> e & 1u) { /* one split: its decision against each lane's direction */
+        __m256i w = _mm256_loadu_si256((const __m256i *)ge);
+        __m256i dcs = _mm256_set1_epi32((int)pat_of[ge[0] & 0x7FFFFFFFu]);
+        a = _mm256_cmpeq_epi32_mask(dcs, _mm256_srai_epi32(w, 31));
+        ge += LM__SHAP_LANES;
+      } else
+      for (uint32_t j = 0; j < g->E[e]; j++, ge += LM__SHAP_LANES) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)ge);
+        __m256i dcs = _mm256_i32gather_epi32(
+            (const int *)pat_of, _mm256_and_si256(w, _mm256_set1_epi32(0x7FFFFFFF)), 4);
+        a &= _mm256_cmpeq_epi32_mask(dcs, _mm256_srai_epi32(w, 31));
+      }
+      m |= a;
+    } else {
+      m = _mm256_test_epi32_mask(p, _mm256_set1_epi32((int)(1u << e)));
+    }
     d[e] = _mm512_mask_sub_pd(_mm512_sub_pd(_mm512_setzero_pd(), z[e]), m, one, z[e]);
     acc[e] = _mm512_setzero_pd();
   }
@@ -116,9 +170,28 @@ lm__sq_grp512_any(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, co
 }
 
 /* The driver's switch gives constant K up to 8; others take the loop version. */
-#define lm__sq_grp512_sel(s, g, K, pat_of, ph) \
-  (__builtin_constant_p(K) ? lm__sq_grp512(s, g, K, pat_of, ph) \
-                           : lm__sq_grp512_any(s, g, K, pat_of, ph))
+#define lm__sq_grp512_sel(s, g, K, pat_of, ph, vd) \
+  (__builtin_constant_p(K) ? lm__sq_grp512(s, g, K, pat_of, ph, vd) \
+                           : lm__sq_grp512_any(s, g, K, pat_of, ph, vd))
+
+/* Every split of a tree decided at once, sixteen at a time: dec[j] = −1 when split j (sn order)
+ * sends the row right (x ≥ threshold, or missing and its default is right), else 0. dec has
+ * room for the splits rounded up to 16 (the scratch's pat_of). */
+static inline void lm__sq_decide512(const lm__shap *s, const lm__shap_tree *st, const float *x,
+                                    uint32_t *dec) {
+  const uint32_t b = st->first_split, n = st->n_splits;
+  for (uint32_t j = 0; j < n; j += 16) {
+    __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+    __m512i f = _mm512_maskz_loadu_epi32(live, s->sx_feat + b + j);
+    __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, f, x, 4);
+    __m512 t = _mm512_maskz_loadu_ps(live, s->sx_thr + b + j);
+    __m512i dr = _mm512_maskz_loadu_epi32(live, s->sx_dr + b + j);
+    __mmask16 right = _mm512_cmp_ps_mask(xv, t, _CMP_GE_OQ) |
+                      (_mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q) & _mm512_test_epi32_mask(dr, dr));
+    _mm512_storeu_si512(dec + j, _mm512_maskz_set1_epi32(right, -1));
+  }
+}
+#define LM__SQ_DECIDE lm__sq_decide512
 #define LM__SQ_GRP lm__sq_grp512_sel
 #define LM__SQ_NAME lm__shap_rows__quad_avx512
 #include "kernels/shap_quad.h"

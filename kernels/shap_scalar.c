@@ -39,6 +39,10 @@ void lm__shap_free(lm__shap *s) {
   free(s->efeat);
   free(s->grps);
   free(s->sn);
+  free(s->sx_feat);
+  free(s->sx_thr);
+  free(s->sx_dr);
+  free(s->ge);
   free(s->gz);
   free(s->gf);
   free(s);
@@ -276,15 +280,23 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
     for (uint32_t i = 0; i < st->n_nodes; i++) ns += v->nodes[st->first_node + i].left != st->first_node + i;
   }
   s->sn = malloc(sizeof *s->sn * (ns ? ns : 1));
-  if (!s->sn) return LM_ENOMEM;
-  s->bytes += sizeof *s->sn * ns;
+  s->sx_feat = malloc(sizeof *s->sx_feat * (ns + 16));
+  s->sx_thr = malloc(sizeof *s->sx_thr * (ns + 16));
+  s->sx_dr = malloc(sizeof *s->sx_dr * (ns + 16));
+  if (!s->sn || !s->sx_feat || !s->sx_thr || !s->sx_dr) return LM_ENOMEM;
+  s->bytes += (sizeof *s->sn + 12) * ns;
   ns = 0;
   for (uint32_t t = 0; t < s->n_trees; t++) {
     lm__shap_tree *st = &s->trees[t];
     st->first_split = ns;
+    st->vdec = 1;
     for (uint32_t i = 0; i < st->n_nodes; i++) {
       const lmf_node *n = &v->nodes[st->first_node + i];
       if (n->left == st->first_node + i) continue;
+      s->sx_feat[ns] = n->split & LMF_SPLIT_FEATURE_MASK;
+      s->sx_thr[ns] = n->threshold;
+      s->sx_dr[ns] = (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : -1;
+      if (n->split & LMF_SPLIT_CATEGORICAL) st->vdec = 0;
       s->sn[ns++] = (lm__shap_split){n->split, n->threshold, i, n->left - st->first_node,
                                      s->ninfo[st->first_node + i]};
     }
@@ -293,14 +305,16 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
   for (uint32_t Q = 1; Q <= LM__SHAP_QK / 2; Q++) lm__shap_gauss(Q, s->quad_t[Q], s->quad_w[Q]);
   uint64_t ng = 0, rows = 0;
   uint32_t *ord = malloc(sizeof *ord * 2 * (s->n_leaves ? s->n_leaves : 1));
-  uint32_t *tmp = malloc(sizeof *tmp * 2 * (s->max_nodes ? s->max_nodes : 1));
+  uint32_t *tmp = malloc(sizeof *tmp * 3 * (s->max_nodes ? s->max_nodes : 1));
   if (!ord || !tmp) {
     free(ord), free(tmp);
     return LM_ENOMEM;
   }
+  uint32_t *sord = tmp + 2 * s->max_nodes; /* a tree's node → its index among its splits */
+  uint64_t erows = 0;
   /* pass 0 counts, pass 1 fills */
   for (int pass = 0; pass < 2; pass++) {
-    uint64_t gi = 0, ri = 0;
+    uint64_t gi = 0, ri = 0, ei = 0;
     for (uint32_t t = 0; t < s->n_trees; t++) {
       lm__shap_tree *st = &s->trees[t];
       const lm__shap_leaf *lv = s->leaves + st->first_leaf;
@@ -310,14 +324,60 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
       st->n_grps = ok ? (nl + LM__SHAP_LANES - 1) / LM__SHAP_LANES : 0;
       if (!ok) continue;
       lm__shap_order(v, s, st, ord, tmp);
+      for (uint32_t j = 0; j < st->n_splits; j++) sord[s->sn[st->first_split + j].node] = j;
       for (uint32_t g = 0; g < st->n_grps; g++, gi++) {
         uint32_t K = 0;
         for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
           uint32_t L = g * LM__SHAP_LANES + l;
           if (L < nl && lv[ord[L]].n_elems > K) K = lv[ord[L]].n_elems;
         }
+        /* edge rows: per slot, as many as the most edges of a lane's element */
+        uint32_t Esum = 0, Es[LM__SHAP_QK];
+        for (uint32_t e = 0; e < K; e++) {
+          Es[e] = 1;
+          for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+            uint32_t L = g * LM__SHAP_LANES + l;
+            if (L >= nl || e >= lv[ord[L]].n_elems) continue;
+            uint32_t ne = s->elems[lv[ord[L]].first_elem + e].n_edges;
+            if (ne > Es[e]) Es[e] = ne;
+          }
+          if (Es[e] > 255) st->vdec = 0; /* E is a byte */
+          Esum += Es[e];
+        }
         if (pass) {
           lm__shap_grp *gp = &s->grps[gi];
+          gp->eoff = ei;
+          gp->une = 0;
+          for (uint32_t e = 0, r = 0; e < K; r += Es[e], e++) {
+            gp->E[e] = (uint8_t)(Es[e] > 255 ? 255 : Es[e]);
+            for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+              uint32_t L = g * LM__SHAP_LANES + l;
+              const lm__shap_elem *el = L < nl && e < lv[ord[L]].n_elems
+                                            ? &s->elems[lv[ord[L]].first_elem + e]
+                                            : NULL;
+              for (uint32_t j = 0; j < Es[e]; j++) {
+                uint32_t w = 0;
+                if (el) {
+                  uint32_t ed = s->edges[el->first_edge + (j < el->n_edges ? j : 0)];
+                  w = sord[ed >> 1] | (ed & 1u) << 31;
+                }
+                s->ge[(size_t)(ei + r + j) * LM__SHAP_LANES + l] = w;
+              }
+            }
+            if (Es[e] == 1) { /* one split for every lane that uses the slot? */
+              uint32_t *row = &s->ge[(size_t)(ei + r) * LM__SHAP_LANES], sp = UINT32_MAX, one = 1;
+              for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+                uint32_t L = g * LM__SHAP_LANES + l;
+                if (L >= nl || e >= lv[ord[L]].n_elems) continue;
+                if (sp == UINT32_MAX) sp = row[l] & 0x7FFFFFFFu;
+                else one &= (row[l] & 0x7FFFFFFFu) == sp;
+              }
+              if (one && sp != UINT32_MAX) {
+                gp->une |= 1u << e;
+                for (uint32_t l = 0; l < LM__SHAP_LANES; l++) row[l] = (row[l] & 0x80000000u) | sp;
+              }
+            }
+          }
           gp->K = K;
           gp->Q = K ? (K + 1) / 2 : 1;
           gp->off = ri;
@@ -349,10 +409,17 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
               s->gf[(size_t)(ri + e) * LM__SHAP_LANES + l] = f == UINT32_MAX ? 0u : f;
           }
         ri += K;
+        ei += Esum;
       }
     }
     if (!pass) {
-      ng = gi, rows = ri;
+      ng = gi, rows = ri, erows = ei;
+      s->ge = malloc(sizeof *s->ge * (erows ? erows : 1) * LM__SHAP_LANES);
+      if (!s->ge) {
+        free(ord), free(tmp);
+        return LM_ENOMEM;
+      }
+      s->bytes += erows * LM__SHAP_LANES * sizeof *s->ge;
       s->grps = calloc(ng ? ng : 1, sizeof *s->grps);
       s->gz = malloc(sizeof *s->gz * (rows ? rows : 1) * LM__SHAP_LANES);
       s->gf = malloc(sizeof *s->gf * (rows ? rows : 1) * LM__SHAP_LANES);
@@ -423,7 +490,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     const double *cover = v->cover + tr->first_node;
     double root_mean = lm__shap_tree_prep(v, t, par, mean_of);
     s->bias[tr->group] += root_mean * (double)tr->weight;
-    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0, 0, 0};
+    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0, 0, 0, 0};
     for (uint32_t i = 0; i < tr->n_nodes; i++) {
       if (nodes[i].left != tr->first_node + i) continue;
       /* The path root → leaf i: nodes pe_node[0..d) (split nodes), each edge into the next. */
