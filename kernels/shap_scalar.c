@@ -37,6 +37,14 @@ void lm__shap_free(lm__shap *s) {
   free(s->bias);
   free(s->pat);
   free(s->efeat);
+  free(s->grps);
+  free(s->sn);
+  free(s->sx_feat);
+  free(s->sx_thr);
+  free(s->sx_dr);
+  free(s->ge);
+  free(s->gz);
+  free(s->gf);
   free(s);
 }
 
@@ -132,19 +140,25 @@ static void lm__shap_leaf_eval(uint32_t k, const double *zs, const double *os, d
 /* Pattern tables: for a leaf of k unique features, the k contributions of each of the 2^k
  * patterns of one fractions (bit j: element j followed), computed once, so a row costs k
  * tests and k additions per leaf instead of O(k²) arithmetic. Leaves with k > LM__SHAP_PAT_K,
- * or once the tables would pass LM__SHAP_PAT_BYTES, keep the per-row evaluation. */
+ * or once the tables would pass LM__SHAP_PAT_BYTES, keep the per-row evaluation. Built only for
+ * the trees the quadrature layout leaves to the reference: the quadrature kernels need none. */
 #define LM__SHAP_PAT_K 10
 #define LM__SHAP_PAT_BYTES ((size_t)64 << 20)
 
 static int lm__shap_patterns(lm__shap *s) {
   size_t total = 0;
-  for (uint32_t L = 0; L < s->n_leaves; L++) {
-    lm__shap_leaf *lf = &s->leaves[L];
-    size_t k = lf->n_elems, need = ((size_t)1 << k) * k;
-    lf->pat = UINT64_MAX;
-    if (k > LM__SHAP_PAT_K || (total + need) * sizeof(float) > LM__SHAP_PAT_BYTES) continue;
-    lf->pat = total;
-    total += need;
+  for (uint32_t L = 0; L < s->n_leaves; L++) s->leaves[L].pat = UINT64_MAX;
+  /* only the trees the quadrature kernels leave to the reference (lm__shap_tree.n_grps 0) */
+  for (uint32_t t = 0; t < s->n_trees; t++) {
+    if (s->trees[t].n_grps) continue;
+    for (uint32_t L = s->trees[t].first_leaf; L < s->trees[t].first_leaf + s->trees[t].n_leaves;
+         L++) {
+      lm__shap_leaf *lf = &s->leaves[L];
+      size_t k = lf->n_elems, need = ((size_t)1 << k) * k;
+      if (k > LM__SHAP_PAT_K || (total + need) * sizeof(float) > LM__SHAP_PAT_BYTES) continue;
+      lf->pat = total;
+      total += need;
+    }
   }
   s->pat = malloc((total ? total : 1) * sizeof *s->pat);
   s->efeat = malloc(sizeof *s->efeat * (s->n_elems ? s->n_elems : 1));
@@ -166,6 +180,258 @@ static int lm__shap_patterns(lm__shap *s) {
       for (uint32_t j = 0; j < k; j++) s->pat[lf->pat + (size_t)p * k + j] = (float)c[j];
     }
   }
+  return LM_OK;
+}
+
+/* Gauss–Legendre nodes and weights of Q points, mapped to [0, 1] (Newton on P_Q from the
+ * usual cosine guesses; exact for polynomials of degree 2Q − 1). */
+static void lm__shap_gauss(uint32_t Q, double *t, double *w) {
+  const double pi = 3.14159265358979323846;
+  for (uint32_t i = 0; i < Q; i++) {
+    double x = cos(pi * ((double)i + 0.75) / ((double)Q + 0.5)), dp = 1.0;
+    for (int it = 0; it < 100; it++) {
+      double p0 = 1.0, p1 = x;
+      for (uint32_t j = 2; j <= Q; j++) {
+        double p2 = ((double)(2 * j - 1) * x * p1 - (double)(j - 1) * p0) / (double)j;
+        p0 = p1, p1 = p2;
+      }
+      if (Q == 1) p0 = 1.0, p1 = x;
+      dp = (double)Q * (x * p1 - p0) / (x * x - 1.0);
+      double dx = p1 / dp;
+      x -= dx;
+      if (fabs(dx) < 1e-17) break;
+    }
+    double p0 = 1.0, p1 = x;
+    for (uint32_t j = 2; j <= Q; j++) {
+      double p2 = ((double)(2 * j - 1) * x * p1 - (double)(j - 1) * p0) / (double)j;
+      p0 = p1, p1 = p2;
+    }
+    dp = (double)Q * (x * p1 - p0) / (x * x - 1.0);
+    t[i] = (1.0 - x) / 2.0;
+    w[i] = 1.0 / ((1.0 - x * x) * dp * dp);
+  }
+}
+
+/* 1 if slot e of the group of leaves ord[g0, +8) names one feature in every lane that uses it. */
+static int lm__shap_slot_uniform(const lm__shap *s, const lm__shap_leaf *lv, const uint32_t *ord,
+                                 uint32_t nl, uint32_t g0, uint32_t e) {
+  uint32_t f = UINT32_MAX;
+  for (uint32_t l = 0; l < LM__SHAP_LANES && g0 + l < nl; l++) {
+    const lm__shap_leaf *lf = &lv[ord[g0 + l]];
+    if (e >= lf->n_elems) continue;
+    uint32_t fe = s->elems[lf->first_elem + e].feature;
+    if (f == UINT32_MAX) f = fe;
+    else if (f != fe) return 0;
+  }
+  return 1;
+}
+
+/* A rough cost of grouping a tree's leaves in order ord: per group K·Q·5 vector operations of
+ * quadrature, and per slot 2 when it adds as one vector, 16 when it scatters. */
+static double lm__shap_order_cost(const lm__shap *s, const lm__shap_leaf *lv, const uint32_t *ord,
+                                  uint32_t nl) {
+  double c = 0;
+  for (uint32_t g0 = 0; g0 < nl; g0 += LM__SHAP_LANES) {
+    uint32_t K = 0;
+    for (uint32_t l = 0; l < LM__SHAP_LANES && g0 + l < nl; l++)
+      if (lv[ord[g0 + l]].n_elems > K) K = lv[ord[g0 + l]].n_elems;
+    c += 5.0 * K * ((K + 1) / 2);
+    for (uint32_t e = 0; e < K; e++) c += lm__shap_slot_uniform(s, lv, ord, nl, g0, e) ? 2 : 16;
+  }
+  return c;
+}
+
+/* The order of a tree's leaves in its groups: depth-first (neighbouring leaves share their path's
+ * first features: slots add as one vector) or by number of unique features, most first (fewer
+ * empty slots), whichever lm__shap_order_cost prefers. tmp: 2 × max_nodes. */
+static void lm__shap_order(const lmf_view *v, const lm__shap *s, const lm__shap_tree *st,
+                           uint32_t *ord, uint32_t *tmp) {
+  const lm__shap_leaf *lv = s->leaves + st->first_leaf;
+  const lmf_node *nodes = v->nodes + st->first_node;
+  uint32_t nl = st->n_leaves, *lidx = tmp, *stack = tmp + s->max_nodes, sp = 0, n = 0;
+  for (uint32_t L = 0; L < nl; L++) lidx[lv[L].node] = L;
+  stack[sp++] = 0;
+  while (sp) {
+    uint32_t i = stack[--sp];
+    if (nodes[i].left == st->first_node + i) {
+      ord[n++] = lidx[i];
+      continue;
+    }
+    uint32_t l = nodes[i].left - st->first_node;
+    stack[sp++] = l + 1;
+    stack[sp++] = l;
+  }
+  double c_dfs = lm__shap_order_cost(s, lv, ord, nl);
+  uint32_t *by_k = ord + nl; /* the caller's ord has room for 2 × n_leaves */
+  for (uint32_t L = 0; L < nl; L++) { /* insertion sort by n_elems, most first */
+    uint32_t j = L;
+    while (j > 0 && lv[by_k[j - 1]].n_elems < lv[L].n_elems) by_k[j] = by_k[j - 1], j--;
+    by_k[j] = L;
+  }
+  if (lm__shap_order_cost(s, lv, by_k, nl) < c_dfs) memcpy(ord, by_k, sizeof *ord * nl);
+}
+
+/* The quadrature layout (kernels/shap.h): per tree, its leaves eight to a group (in the order
+ * of lm__shap_order). */
+static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
+  uint32_t ns = 0;
+  for (uint32_t t = 0; t < s->n_trees; t++) {
+    const lm__shap_tree *st = &s->trees[t];
+    for (uint32_t i = 0; i < st->n_nodes; i++) ns += v->nodes[st->first_node + i].left != st->first_node + i;
+  }
+  s->sn = malloc(sizeof *s->sn * (ns ? ns : 1));
+  s->sx_feat = malloc(sizeof *s->sx_feat * (ns + 16));
+  s->sx_thr = malloc(sizeof *s->sx_thr * (ns + 16));
+  s->sx_dr = malloc(sizeof *s->sx_dr * (ns + 16));
+  if (!s->sn || !s->sx_feat || !s->sx_thr || !s->sx_dr) return LM_ENOMEM;
+  s->bytes += (sizeof *s->sn + 12) * ns;
+  ns = 0;
+  for (uint32_t t = 0; t < s->n_trees; t++) {
+    lm__shap_tree *st = &s->trees[t];
+    st->first_split = ns;
+    st->vdec = 1;
+    for (uint32_t i = 0; i < st->n_nodes; i++) {
+      const lmf_node *n = &v->nodes[st->first_node + i];
+      if (n->left == st->first_node + i) continue;
+      s->sx_feat[ns] = n->split & LMF_SPLIT_FEATURE_MASK;
+      s->sx_thr[ns] = n->threshold;
+      s->sx_dr[ns] = (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : -1;
+      if (n->split & LMF_SPLIT_CATEGORICAL) st->vdec = 0;
+      s->sn[ns++] = (lm__shap_split){n->split, n->threshold, i, n->left - st->first_node,
+                                     s->ninfo[st->first_node + i]};
+    }
+    st->n_splits = ns - st->first_split;
+  }
+  for (uint32_t Q = 1; Q <= LM__SHAP_QK / 2; Q++) lm__shap_gauss(Q, s->quad_t[Q], s->quad_w[Q]);
+  uint64_t ng = 0, rows = 0;
+  uint32_t *ord = malloc(sizeof *ord * 2 * (s->n_leaves ? s->n_leaves : 1));
+  uint32_t *tmp = malloc(sizeof *tmp * 3 * (s->max_nodes ? s->max_nodes : 1));
+  if (!ord || !tmp) {
+    free(ord), free(tmp);
+    return LM_ENOMEM;
+  }
+  uint32_t *sord = tmp + 2 * s->max_nodes; /* a tree's node → its index among its splits */
+  uint64_t erows = 0;
+  /* pass 0 counts, pass 1 fills */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t gi = 0, ri = 0, ei = 0;
+    for (uint32_t t = 0; t < s->n_trees; t++) {
+      lm__shap_tree *st = &s->trees[t];
+      const lm__shap_leaf *lv = s->leaves + st->first_leaf;
+      uint32_t nl = st->n_leaves, ok = 1;
+      for (uint32_t L = 0; L < nl; L++) ok &= lv[L].n_elems <= LM__SHAP_QK;
+      st->first_grp = (uint32_t)gi;
+      st->n_grps = ok ? (nl + LM__SHAP_LANES - 1) / LM__SHAP_LANES : 0;
+      if (!ok) continue;
+      lm__shap_order(v, s, st, ord, tmp);
+      for (uint32_t j = 0; j < st->n_splits; j++) sord[s->sn[st->first_split + j].node] = j;
+      for (uint32_t g = 0; g < st->n_grps; g++, gi++) {
+        uint32_t K = 0;
+        for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+          uint32_t L = g * LM__SHAP_LANES + l;
+          if (L < nl && lv[ord[L]].n_elems > K) K = lv[ord[L]].n_elems;
+        }
+        /* edge rows: per slot, as many as the most edges of a lane's element */
+        uint32_t Esum = 0, Es[LM__SHAP_QK];
+        for (uint32_t e = 0; e < K; e++) {
+          Es[e] = 1;
+          for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+            uint32_t L = g * LM__SHAP_LANES + l;
+            if (L >= nl || e >= lv[ord[L]].n_elems) continue;
+            uint32_t ne = s->elems[lv[ord[L]].first_elem + e].n_edges;
+            if (ne > Es[e]) Es[e] = ne;
+          }
+          if (Es[e] > 255) st->vdec = 0; /* E is a byte */
+          Esum += Es[e];
+        }
+        if (pass) {
+          lm__shap_grp *gp = &s->grps[gi];
+          gp->eoff = ei;
+          gp->une = 0;
+          for (uint32_t e = 0, r = 0; e < K; r += Es[e], e++) {
+            gp->E[e] = (uint8_t)(Es[e] > 255 ? 255 : Es[e]);
+            for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+              uint32_t L = g * LM__SHAP_LANES + l;
+              const lm__shap_elem *el = L < nl && e < lv[ord[L]].n_elems
+                                            ? &s->elems[lv[ord[L]].first_elem + e]
+                                            : NULL;
+              for (uint32_t j = 0; j < Es[e]; j++) {
+                uint32_t w = 0;
+                if (el) {
+                  uint32_t ed = s->edges[el->first_edge + (j < el->n_edges ? j : 0)];
+                  w = sord[ed >> 1] | (ed & 1u) << 31;
+                }
+                s->ge[(size_t)(ei + r + j) * LM__SHAP_LANES + l] = w;
+              }
+            }
+            if (Es[e] == 1) { /* one split for every lane that uses the slot? */
+              uint32_t *row = &s->ge[(size_t)(ei + r) * LM__SHAP_LANES], sp = UINT32_MAX, one = 1;
+              for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+                uint32_t L = g * LM__SHAP_LANES + l;
+                if (L >= nl || e >= lv[ord[L]].n_elems) continue;
+                if (sp == UINT32_MAX) sp = row[l] & 0x7FFFFFFFu;
+                else one &= (row[l] & 0x7FFFFFFFu) == sp;
+              }
+              if (one && sp != UINT32_MAX) {
+                gp->une |= 1u << e;
+                for (uint32_t l = 0; l < LM__SHAP_LANES; l++) row[l] = (row[l] & 0x80000000u) | sp;
+              }
+            }
+          }
+          gp->K = K;
+          gp->Q = K ? (K + 1) / 2 : 1;
+          gp->off = ri;
+          gp->uni = 0;
+          for (uint32_t e = 0; e < K; e++)
+            gp->uni |= (uint32_t)lm__shap_slot_uniform(s, lv, ord, nl, g * LM__SHAP_LANES, e) << e;
+          for (uint32_t l = 0; l < LM__SHAP_LANES; l++) {
+            uint32_t L = g * LM__SHAP_LANES + l;
+            const lm__shap_leaf *lf = L < nl ? &lv[ord[L]] : NULL;
+            uint32_t k = lf ? lf->n_elems : 0;
+            gp->node[l] = lf ? lf->node : lv[ord[g * LM__SHAP_LANES]].node;
+            gp->pad[l] = k >= 32 ? 0u : ~((1u << k) - 1u);
+            gp->v[l] = lf ? lf->value : 0.0;
+            gp->k[l] = (uint8_t)k;
+            for (uint32_t e = 0; e < K; e++) {
+              size_t at = (size_t)(ri + e) * LM__SHAP_LANES + l;
+              s->gz[at] = e < k ? s->elems[lf->first_elem + e].zero : 1.0;
+              s->gf[at] = e < k ? s->elems[lf->first_elem + e].feature : 0u;
+            }
+          }
+        }
+        if (pass) /* a uniform slot's empty lanes (adding 0) name its feature too */
+          for (uint32_t e = 0; e < K; e++) {
+            if (!(s->grps[gi].uni >> e & 1u)) continue;
+            uint32_t f = UINT32_MAX;
+            for (uint32_t l = 0; l < LM__SHAP_LANES; l++)
+              if (e < s->grps[gi].k[l]) f = s->gf[(size_t)(ri + e) * LM__SHAP_LANES + l];
+            for (uint32_t l = 0; l < LM__SHAP_LANES; l++)
+              s->gf[(size_t)(ri + e) * LM__SHAP_LANES + l] = f == UINT32_MAX ? 0u : f;
+          }
+        ri += K;
+        ei += Esum;
+      }
+    }
+    if (!pass) {
+      ng = gi, rows = ri, erows = ei;
+      s->ge = malloc(sizeof *s->ge * (erows ? erows : 1) * LM__SHAP_LANES);
+      if (!s->ge) {
+        free(ord), free(tmp);
+        return LM_ENOMEM;
+      }
+      s->bytes += erows * LM__SHAP_LANES * sizeof *s->ge;
+      s->grps = calloc(ng ? ng : 1, sizeof *s->grps);
+      s->gz = malloc(sizeof *s->gz * (rows ? rows : 1) * LM__SHAP_LANES);
+      s->gf = malloc(sizeof *s->gf * (rows ? rows : 1) * LM__SHAP_LANES);
+      if (!s->grps || !s->gz || !s->gf) {
+        free(ord), free(tmp);
+        return LM_ENOMEM;
+      }
+      s->n_grps = (uint32_t)ng;
+      s->bytes += ng * sizeof *s->grps + rows * LM__SHAP_LANES * (sizeof *s->gz + sizeof *s->gf);
+    }
+  }
+  free(ord), free(tmp);
   return LM_OK;
 }
 
@@ -224,7 +490,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     const double *cover = v->cover + tr->first_node;
     double root_mean = lm__shap_tree_prep(v, t, par, mean_of);
     s->bias[tr->group] += root_mean * (double)tr->weight;
-    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group};
+    s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0, 0, 0, 0};
     for (uint32_t i = 0; i < tr->n_nodes; i++) {
       if (nodes[i].left != tr->first_node + i) continue;
       /* The path root → leaf i: nodes pe_node[0..d) (split nodes), each edge into the next. */
@@ -264,7 +530,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     s->trees[t].n_leaves = li - s->trees[t].first_leaf;
   }
   s->n_elems = ei;
-  if (lm__shap_patterns(s))
+  if (lm__shap_groups(v, s) || lm__shap_patterns(s))
     rc = lm__fail(LM_ENOMEM, "%s: out of memory for the TreeSHAP pattern tables", name);
 done:
   free(par);
@@ -281,8 +547,8 @@ done:
 }
 
 size_t lm__shap_scratch(const lm__shap *s) {
-  size_t k = (size_t)s->max_elems + 2;
-  return ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63) + 5 * k * sizeof(double);
+  size_t w = (size_t)s->num_outputs * ((size_t)s->num_features + 1);
+  return lm__shap_scratch_ref(s) + lm__shap_block_rows(s) * w * LM__SHAP_LANES * sizeof(double);
 }
 
 /* One tree for one row. Nodes come parents first, so one pass gives every node the pattern
@@ -339,19 +605,23 @@ static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
   }
 }
 
-void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
-                           double *phi, void *scratch) {
+/* Scratch layout: pat_of (max_nodes uint32, rounded to 64 bytes), then K doubles five times. */
+void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t, const float *x,
+                                size_t n, double *phi, void *scratch) {
   const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
   uint32_t *pat_of = scratch;
   double *pw = (double *)((uint8_t *)scratch + ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63));
   size_t K = (size_t)s->max_elems + 2;
   double *zs = pw + K, *os = zs + K, *inv = os + K, *cs = inv + K;
   for (size_t i = 0; i < K; i++) inv[i] = 1.0 / (double)(i + 1);
+  const lm__shap_tree *st = &s->trees[t];
+  for (size_t r = 0; r < n; r++)
+    lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), pat_of, pw,
+                      zs, os, inv, cs);
+}
+
+void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
+                           double *phi, void *scratch) {
   /* trees outer, rows inner: a tree's tables stay in cache for the whole block of rows */
-  for (uint32_t t = 0; t < s->n_trees; t++) {
-    const lm__shap_tree *st = &s->trees[t];
-    for (size_t r = 0; r < n; r++)
-      lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), pat_of, pw,
-                        zs, os, inv, cs);
-  }
+  for (uint32_t t = 0; t < s->n_trees; t++) lm__shap_tree_rows__scalar(v, s, t, x, n, phi, scratch);
 }

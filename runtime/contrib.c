@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "kernels/cpu.h"
 #include "kernels/shap.h"
 #include "runtime/model.h"
 #include "runtime/numa.h"
@@ -60,7 +61,8 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
   if (n && (!x || !out))
     return lm__fail(LM_EINVAL, "lm_predict_contrib: NULL rows or output with %zu rows", n);
   const lm_model *m = s->m;
-  const lmf_view *v = lm__model_plan(m, s->node)->v;
+  const lm__plan *pl = lm__model_plan(m, s->node);
+  const lmf_view *v = pl->v;
   const lmf_meta *mt = v->meta;
   size_t F = mt->num_features, G = mt->num_outputs, W = G * (F + 1), total;
   if (__builtin_mul_overflow(n, W * sizeof(float), &total))
@@ -73,6 +75,11 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
     int rc = lm__contrib_table(m, &sh);
     if (rc) return rc;
   }
+  /* the quadrature kernel of the plan's ISA (LM_ISA caps it, as for lm_predict) */
+  void (*kern)(const lmf_view *, const lm__shap *, const float *, size_t, double *, void *) =
+      pl->isa >= LM_ISA_AVX512 ? lm__shap_rows__quad_avx512
+      : pl->isa >= LM_ISA_AVX2 ? lm__shap_rows__quad_avx2
+                               : lm__shap_rows__quad;
   /* scratch: a block's W doubles per row (tree models), the kernel's, the block's rows as
    * float32 (float64 input) */
   size_t B = sh ? lm__shap_block_rows(sh) : 1;
@@ -104,7 +111,7 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
       memset(phi + r * W, 0, W * sizeof(double));
       for (size_t g = 0; g < G; g++) phi[r * W + g * (F + 1) + F] = sh->bias[g];
     }
-    lm__shap_rows__scalar(v, sh, rows, c, phi, sc + phi_b);
+    kern(v, sh, rows, c, phi, sc + phi_b);
     for (size_t i = 0; i < c * W; i++) o[i] = (float)phi[i];
   }
   return LM_OK;

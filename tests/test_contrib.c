@@ -6,6 +6,8 @@
  *     |ours − xgboost| ≤ 1e-6  or  ≤ 1e-5 · |xgboost|   for every value,
  * and that each row's contributions of an output sum to XGBoost's margin within
  * 1e-5 · max(1, |margin|). It prints the largest absolute and relative differences per case.
+ * Every quadrature kernel this CPU runs (kernels/shap_quad*.c) is also compared with the
+ * scalar reference (kernels/shap_scalar.c) directly, on the same rows, within 1e-9 · (1 + |ref|).
  * Also: the same covers from every XGBoost source format (JSON, UBJSON, legacy binary), the
  * errors for a file without COVER and for bad arguments, and the verifier's COVER checks.
  */
@@ -24,6 +26,9 @@
 
 #include "formats/lmf.h"
 #include "formats/lmf_write.h"
+#include "kernels/cpu.h"
+#include "kernels/shap.h"
+#include "runtime/model.h"
 #include "lmrt.h"
 #include "tools/csv.h"
 
@@ -140,6 +145,79 @@ static void test_contrib_parity(void **state) {
                 "%zu outside tolerance\n", cases, all.values, all.max_abs, all.max_rel, all.bad);
   assert_true(cases >= 20);
   assert_int_equal(all.bad, 0);
+}
+
+typedef void (*shap_kernel)(const lmf_view *, const lm__shap *, const float *, size_t, double *,
+                            void *);
+
+/* Each quadrature kernel against the reference (lm__shap_rows__scalar) on every fixture's rows,
+ * in blocks as lm_predict_contrib passes them: the same mathematics (the reference's
+ * extend/unwind recursion, the kernels' exact Gauss–Legendre quadrature), so only rounding
+ * differs (the reference builds float32 pattern tables only for trees the kernels leave to it). */
+static void test_contrib_kernels(void **state) {
+  (void)state;
+  char path[2048], line[256];
+  const struct {
+    const char *name;
+    shap_kernel k;
+    int isa;
+  } ks[] = {{"quad", lm__shap_rows__quad, LM_ISA_SCALAR},
+            {"quad_avx2", lm__shap_rows__quad_avx2, LM_ISA_AVX2},
+            {"quad_avx512", lm__shap_rows__quad_avx512, LM_ISA_AVX512}};
+  snprintf(path, sizeof path, "%s/tests/fixtures/xgb/MANIFEST", src);
+  FILE *f = fopen(path, "r");
+  if (!f) fail_msg("cannot open %s", path);
+  size_t cases = 0, runs = 0;
+  double worst = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n")] = 0;
+    if (!line[0] || line[0] == '#') continue;
+    char dir[1100], model[1200];
+    snprintf(dir, sizeof dir, "%.900s/tests/fixtures/xgb/%.100s", src, line);
+    snprintf(model, sizeof model, "%s/model.json", dir);
+    lm_model *m;
+    if (lm_model_open(convert(model, line), &m) != 0) fail_msg("%s: %s", line, lm_last_error());
+    lm__shap *sh;
+    if (m->v.meta->model_kind != LMF_MODEL_TREES) { /* linear: no table */
+      lm_model_close(m);
+      continue;
+    }
+    if (lm__shap_build(&m->v, line, &sh) != 0) fail_msg("%s: %s", line, lm_last_error());
+    table in = {0};
+    tu_load_table(dir, "input.csv", &in, 0);
+    size_t F = sh->num_features, W = (size_t)sh->num_outputs * (F + 1), B = lm__shap_block_rows(sh);
+    size_t n = in.rows;
+    float *x = malloc(sizeof *x * n * F);
+    for (size_t i = 0; i < n * F; i++) x[i] = (float)in.v[i];
+    double *ref = calloc(n * W, sizeof *ref), *got = malloc(sizeof *got * n * W);
+    void *scratch = aligned_alloc(64, (lm__shap_scratch(sh) + 63) & ~(size_t)63);
+    for (size_t r0 = 0; r0 < n; r0 += B)
+      lm__shap_rows__scalar(&m->v, sh, x + r0 * F, n - r0 < B ? n - r0 : B, ref + r0 * W, scratch);
+    for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
+      if (lm__cpu_isa() < ks[k].isa) continue;
+      memset(got, 0, sizeof *got * n * W);
+      for (size_t r0 = 0; r0 < n; r0 += B)
+        ks[k].k(&m->v, sh, x + r0 * F, n - r0 < B ? n - r0 : B, got + r0 * W, scratch);
+      size_t bad = 0;
+      for (size_t i = 0; i < n * W; i++) {
+        double d = fabs(got[i] - ref[i]), tol = 1e-9 * (1.0 + fabs(ref[i]));
+        if (d / (1.0 + fabs(ref[i])) > worst) worst = d / (1.0 + fabs(ref[i]));
+        if (!(d <= tol) && bad++ < 5)
+          print_error("%s %s: row %zu column %zu: %.17g, reference %.17g\n", line, ks[k].name,
+                      i / W, i % W, got[i], ref[i]);
+      }
+      assert_int_equal(bad, 0);
+      runs++;
+    }
+    free(scratch), free(ref), free(got), free(x), free(in.v);
+    lm__shap_free(sh);
+    lm_model_close(m);
+    cases++;
+  }
+  fclose(f);
+  print_message("contrib kernels: %zu cases, %zu kernel runs, largest |diff| / (1 + |ref|) %.3g\n",
+                cases, runs, worst);
+  assert_true(cases >= 20);
 }
 
 /* The contributions of one fixture's rows from a model file. */
@@ -351,6 +429,7 @@ static int setup(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_contrib_parity),
+                                     cmocka_unit_test(test_contrib_kernels),
                                      cmocka_unit_test(test_contrib_formats),
                                      cmocka_unit_test(test_contrib_errors),
                                      cmocka_unit_test(test_contrib_tools)};
