@@ -331,8 +331,15 @@ static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, 
 #undef LM__CALL
 }
 
+/* Slice i of n of [p, p + bytes) into the cache: the next block's rows, spread over this block's
+ * tree loop, so that they arrive while the trees are scored instead of when they are binned. */
+LM__AI void lm__pf_slice(const char *p, size_t bytes, uint32_t i, uint32_t n) {
+  size_t per = ((bytes + 63) / 64 + n - 1) / n * 64, a = per * i, e = a + per < bytes ? a + per : bytes;
+  for (; a < e; a += 64) _mm_prefetch(p + a, _MM_HINT_T0);
+}
+
 static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
-                      float *out) {
+                      float *out, const float *next, size_t next_bytes) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const size_t R = (rows + 15) & ~(size_t)15; /* lanes: rows rounded up to 16 */
   const uint32_t np = b->npairs, WB = b->word_bytes;
@@ -351,6 +358,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
   const __m512i bit5 = _mm512_set1_epi32(32);
   const __m128i sh = _mm_cvtsi32_si128(D < 6 ? 6 - (int)D : 0);
   for (uint32_t t0 = 0; t0 < T; t0 += 4) {
+    if (next) lm__pf_slice((const char *)next, next_bytes, t0 / 4, (T + 3) / 4);
     /* the words of 4 trees per pass over the rows (a row's bins loaded once for 4 trees), every
      * row's words before any is reloaded as a vector; then each tree's leaves, in tree order */
     const uint32_t nt = T - t0 < 4 ? T - t0 : 4;
@@ -434,7 +442,7 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
  * row and group instead of once per (row, tree). The next group's bottom blocks (16 KB) are
  * prefetched a few lines per row while this group is walked. */
 static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x, size_t rows,
-                           float *out) {
+                           float *out, const float *next, size_t next_bytes) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t np = b->npairs, WB = b->word_bytes;
   const size_t stride = 128 * (size_t)np;
@@ -458,6 +466,7 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
                                          7 * 64 * LM_BITS_BLOCK_BYTES);
   const size_t grp_bytes = 8 * 64 * LM_BITS_BLOCK_BYTES;
   for (uint32_t t0 = 0; t0 < T; t0 += 8) {
+    if (next) lm__pf_slice((const char *)next, next_bytes, t0 / 8, (T + 7) / 8);
     const uint32_t nt = T - t0 < 8 ? T - t0 : 8;
     const uint8_t *bl = b->bottom + (size_t)t0 * 64 * LM_BITS_BLOCK_BYTES;
     const uint8_t *nds[8];
@@ -566,11 +575,12 @@ LM__KERNEL_F32(lm__tree_margin_bits__avx512) {
   const size_t F = v->meta->num_features, G = v->meta->num_outputs;
   const size_t blk = b->depth > 6 ? LM__DBLOCK : LM__BLOCK;
   for (size_t r0 = 0; r0 < n; r0 += blk) {
-    size_t rows = n - r0 < blk ? n - r0 : blk;
+    size_t rows = n - r0 < blk ? n - r0 : blk, nr = n - r0 - rows < blk ? n - r0 - rows : blk;
+    const float *next = nr ? x + (r0 + rows) * F : NULL;
     if (b->depth > 6)
-      lm__block_deep(b, v->meta, x + r0 * F, rows, out + r0 * G);
+      lm__block_deep(b, v->meta, x + r0 * F, rows, out + r0 * G, next, nr * F * sizeof(float));
     else
-      lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G);
+      lm__block(b, v->meta, x + r0 * F, rows, out + r0 * G, next, nr * F * sizeof(float));
   }
 }
 
