@@ -264,6 +264,40 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
     if (nodes[at[64 + s]].left != at[64 + s]) lm__fill_rec(c, first_child + k++, at[64 + s]);
 }
 
+/* The counted groups (tree_bits.h), chosen as the build counted them (the same greedy walk over
+ * the used features, now in b->feat with their sorted thresholds), their tables from offset
+ * off of thr, and the column chunks the search still fills. */
+static void lm__bits_lin_fill(lm__bits *b, uint32_t off) {
+  const uint32_t U = b->n_used;
+  uint32_t g = 0;
+  for (uint32_t i = 0; i + 16 <= U && g < b->n_lin;) {
+    const lm__bits_feat *u = b->feat + i;
+    uint32_t ok = u[15].f - u[0].f < 32, k = 0;
+    for (uint32_t j = 0; ok && j < 16; j++) {
+      ok = u[j].K <= LM_BITS_LIN_K;
+      if (u[j].K > k) k = u[j].K;
+    }
+    if (!ok) { i++; continue; }
+    lm__bits_lin *q = &b->lin[g++];
+    q->f0 = u[0].f, q->col = u[0].col, q->K = k, q->thr = off;
+    q->wide = u[15].f - u[0].f >= 16;
+    q->hi_n = b->num_features - u[0].f - 16 < 16 ? b->num_features - u[0].f - 16 : 16;
+    uint32_t *idx = (uint32_t *)(void *)(b->thr + off);
+    float *T = b->thr + off + 16; /* NaN already: past a feature's own count */
+    for (uint32_t j = 0; j < 16; j++) {
+      b->feat[i + j].lin = 1;
+      idx[j] = u[j].f - u[0].f;
+      const float *A = b->thr + u[j].lv[u[j].h - 1]; /* its sorted thresholds */
+      for (uint32_t t = 0; t < u[j].K; t++) T[16 * t + j] = A[t];
+    }
+    off += 16 * (k + 1), i += 16;
+  }
+  b->tchunks = 0;
+  for (uint32_t i = 0; i < U; i++)
+    for (uint32_t s = 0; !b->feat[i].lin && s < b->feat[i].nseg; s++)
+      b->tchunks |= 1ull << ((b->feat[i].col + s) / 16);
+}
+
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__alloc *a,
                          char *why) {
   lm__scan sc;
@@ -299,6 +333,21 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
       for (uint32_t i = 0; i < h; i++) n_thr += sz[i];
       n_thr += (1u << L) < 32 ? 32 : 1u << L;
     }
+  /* counted groups (tree_bits.h): greedily, 16 used features at a time where they qualify */
+  uint32_t *uf = malloc(sizeof *uf * (U + 1)), n_lin = 0;
+  size_t n_linthr = 0;
+  for (uint32_t f = 0, i = 0; uf && f < F; f++)
+    if (sc.used[f]) uf[i++] = f;
+  for (uint32_t i = 0; uf && i + 16 <= U;) {
+    uint32_t ok = uf[i + 15] - uf[i] < 32, k = 0;
+    for (uint32_t j = 0; ok && j < 16; j++) {
+      ok = sc.K[uf[i + j]] <= LM_BITS_LIN_K;
+      if (sc.K[uf[i + j]] > k) k = sc.K[uf[i + j]];
+    }
+    if (!ok) { i++; continue; }
+    n_lin++, n_linthr += 16 * ((size_t)k + 1), i += 16;
+  }
+  n_thr += n_linthr;
   uint16_t *rank_of = malloc((m->n_nodes + 1) * sizeof *rank_of); /* global rank per node */
   uint32_t *col_of = calloc(F, sizeof *col_of);
   size_t sz_thr = n_thr * 4, sz_feat = (size_t)U * sizeof(lm__bits_feat);
@@ -310,16 +359,16 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   /* every record has 64 positions: a leaf or one of the n_recs − T records below the roots */
   size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0;
   size_t sz_recleaf = n_recleaf * (lgbm ? sizeof(double) : sizeof(float));
-  size_t sizes[9] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
-                     sz_recleaf};
+  size_t sizes[10] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
+                      sz_recleaf, (size_t)n_lin * sizeof(lm__bits_lin)};
   size_t sz = 0;
-  for (int i = 0; i < 9; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  for (int i = 0; i < 10; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   lm__bits *b = a->zalloc(a, sizeof *b);
   uint8_t *blk = b ? a->zalloc(a, sz) : NULL;
-  if (!b || !blk || !rank_of || !col_of) {
+  if (!b || !blk || !rank_of || !col_of || !uf) {
     if (b) a->free(a, b, sizeof *b);
     if (blk) a->free(a, blk, sz);
-    free(rank_of), free(col_of), lm__scan_free(&sc);
+    free(rank_of), free(col_of), free(uf), lm__scan_free(&sc);
     snprintf(why, LM__WHY_LEN, "out of memory for the bin-and-bitmask layout (%zu bytes)", sz);
     return NULL;
   }
@@ -328,8 +377,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->block_bytes = sz;
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
   b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64, b->two = two == 2;
-  uint8_t *parts[9], *q = blk;
-  for (int i = 0; i < 9; i++) {
+  uint8_t *parts[10], *q = blk;
+  for (int i = 0; i < 10; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
@@ -345,6 +394,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->n_recs = (uint32_t)n_recs;
   b->group = (uint32_t *)parts[5];
   b->lut = parts[6];
+  b->lin = (lm__bits_lin *)(void *)parts[9];
+  b->n_lin = n_lin;
   for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
   /* features: columns and table offsets */
   uint32_t col = 0, off = 0, ui = 0;
@@ -391,6 +442,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     }
   }
   free(first);
+  lm__bits_lin_fill(b, (uint32_t)(n_thr - n_linthr));
+  free(uf), uf = NULL;
   for (uint32_t w = 0; w < 128; w++) {
     uint32_t i = 1;
     for (int l = 0; l < 3; l++) i = 2 * i + ((w >> (i - 1)) & 1);
@@ -459,7 +512,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   lm__scan_free(&sc);
   return b;
 fail:
-  free(rank_of), free(col_of);
+  free(rank_of), free(col_of), free(uf);
   lm__scan_free(&sc);
   lm__bits_free(b);
   snprintf(why, LM__WHY_LEN, "out of memory");

@@ -96,6 +96,23 @@
 
 struct lm__perfect;
 
+/* Counted groups (block binning of wide rows): 16 consecutive used features of at most
+ * LM_BITS_LIN_K distinct thresholds each, one column each, spanning at most 32 row floats, are
+ * binned with the features in lanes, a row at a time: bin = #{j : t_j ≤ x} over K threshold
+ * vectors (lane i of vector j: feature i's j-th smallest threshold, NaN past its own count), no
+ * transposition of the rows or of the bins. The other used features keep the rows-in-lanes
+ * search (lm__bits_bin_block). */
+#define LM_BITS_LIN_K 12
+typedef struct lm__bits_lin {
+  uint32_t f0;   /* the row index of the group's first feature: the window starts there */
+  uint32_t col;  /* its first column: the group's columns are col … col + 15 */
+  uint32_t K;    /* threshold vectors: the most distinct thresholds of its features */
+  uint32_t wide; /* the features span more than 16 row floats: a second (masked) load of hi_n
+                    floats and a two-source permute by the indices at thr */
+  uint32_t hi_n;
+  uint32_t thr;  /* offset in lm__bits.thr: 16 permute indices (uint32), then K × 16 thresholds */
+} lm__bits_lin;
+
 /* One feature the model splits on (a used feature): where its bins go and its search tables.
  * Offsets are in floats from lm__bits.thr. */
 typedef struct lm__bits_feat {
@@ -107,6 +124,7 @@ typedef struct lm__bits_feat {
   uint32_t L;        /* Eytzinger levels: the smallest L ≥ 1 with 2^L − 1 ≥ K */
   uint32_t h;        /* levels of the 16-ary search (single rows), 1–4 */
   uint32_t eyt;      /* offset of the Eytzinger table: max(32, 2^L) floats (lm__bits_eyt) */
+  uint32_t lin;      /* 1: binned in a counted group (lm__bits_lin), not by the search below */
   uint32_t lv[4];    /* offsets of the 16-ary levels, top first; the last is the sorted
                         thresholds, NaN-padded to a multiple of 16 with at least one NaN; level
                         k − 1 entry i is level k entry 16·i + 15, NaN-padded likewise */
@@ -131,6 +149,9 @@ typedef struct lm__bits {
                             needed; the limit rule stays valid too) */
   float *thr;            /* the search tables of every used feature (offsets in feat) */
   lm__bits_feat *feat;   /* n_used entries, by increasing f */
+  lm__bits_lin *lin;     /* n_lin counted groups (block binning), by increasing f */
+  uint32_t n_lin;
+  uint64_t tchunks;      /* bit k: columns 16k … 16k + 15 hold a column binned by the search */
   uint8_t *nodes;        /* n_trees × word_bytes: the word layout above */
   float *leafw;          /* D ≤ 6: n_trees × n_leaf, leaf × tree weight; else NULL */
   uint8_t *bottom;       /* D > 6: n_trees × 64 blocks of LM_BITS_BLOCK_BYTES; else NULL */

@@ -98,6 +98,10 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
    * went to those loads' misses). */
   for (size_t i = 0; i < rows * F * sizeof(float); i += 64) _mm_prefetch((const char *)x + i, _MM_HINT_T0);
   for (uint32_t ui = 0; ui < U;) {
+    if (b->feat[ui].lin) { /* counted below */
+      ui++;
+      continue;
+    }
     const uint32_t f0 = b->feat[ui].f & ~15u;
     __mmask16 m = F - f0 >= 16 ? 0xFFFF : (__mmask16)((1u << (F - f0)) - 1);
     for (size_t r0 = 0; r0 < R; r0 += 16) {
@@ -111,6 +115,7 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
     }
     for (; ui < U && b->feat[ui].f < f0 + 16; ui++) {
       const lm__bits_feat *u = &b->feat[ui];
+      if (u->lin) continue;
       const uint32_t L = u->L;
       const float *e = lm__bits_eyt(b, u), *xf = xT + (u->f - f0) * LM__BLOCK;
       const __m512i base = _mm512_set1_epi32(1 << L);
@@ -194,6 +199,7 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
   const __m512i ff = _mm512_set1_epi8(-1);
   for (size_t g = 0; g < R / 16; g++)
     for (uint32_t c0 = 0; c0 < V16; c0 += 16) {
+      if (!(b->tchunks >> (c0 / 16) & 1)) continue; /* only counted columns: written below */
       const uint8_t *z = binT + (g * LM_BITS_MAX_COLUMNS + c0) * 16;
       __m512i Z0 = _mm512_load_si512(z), Z1 = _mm512_load_si512(z + 64);
       __m512i Z2 = _mm512_load_si512(z + 128), Z3 = _mm512_load_si512(z + 192);
@@ -216,6 +222,27 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
         idx = _mm512_add_epi8(idx, four);
       }
     }
+  /* the counted groups (tree_bits.h), after the chunks above (which may share a chunk with them):
+   * a row's 16 features in lanes, K compares and masked subtractions of −1, 16 bytes out */
+  const __m512i m1 = _mm512_set1_epi32(-1);
+  for (uint32_t g = 0; g < b->n_lin; g++) {
+    const lm__bits_lin *q = &b->lin[g];
+    const float *T = b->thr + q->thr + 16;
+    const __m512i pidx = _mm512_load_si512(b->thr + q->thr);
+    const __mmask16 mhi = (__mmask16)((1u << q->hi_n) - 1);
+    for (size_t r = 0; r < R; r++) {
+      const float *row = x + (r < rows ? r : rows - 1) * F + q->f0;
+      __m512 xv = _mm512_loadu_ps(row);
+      if (q->wide) xv = _mm512_permutex2var_ps(xv, pidx, _mm512_maskz_loadu_ps(mhi, row + 16));
+      __m512i c = zero;
+      for (uint32_t j = 0; j < q->K; j++)
+        c = _mm512_mask_sub_epi32(c, _mm512_cmp_ps_mask(_mm512_load_ps(T + 16 * j), xv, _CMP_LE_OQ), c, m1);
+      uint8_t *o = tbl + stride * r + q->col;
+      if (b->dual) _mm_storeu_si128((__m128i *)(o + 64), _mm512_cvtepi32_epi8(c)); /* NaN: 0 */
+      c = _mm512_mask_mov_epi32(c, _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), nanbin);
+      _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(c));
+    }
+  }
 }
 
 /* Words of 4 trees (nd) for R rows of bins (tbl, stride bytes apart) into W[r·rs + i·ts]; pc:

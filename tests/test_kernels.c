@@ -142,8 +142,9 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
   if (expect_bits >= 0 && eligible != expect_bits)
     fail_msg("%s: bin-and-bitmask layout %s", what, eligible ? "eligible (should not be)" : "not eligible");
   if (has_bits)
-    print_message("%s: bin-and-bitmask layout, %u used features, %u columns, %u register pairs\n",
-                  what, plan.bits->n_used, plan.bits->n_cols, plan.bits->npairs);
+    print_message("%s: bin-and-bitmask layout, %u used features, %u columns, %u register pairs, "
+                  "%u counted groups\n", what, plan.bits->n_used, plan.bits->n_cols,
+                  plan.bits->npairs, plan.bits->n_lin);
   if (expect_bits == 1 && !lm__cpu_has_vbmi())
     print_message("SKIP tree_margin_bits__avx512 on %s: this CPU lacks VBMI\n", what);
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
@@ -225,6 +226,10 @@ static void test_random_models(void **state) {
        * of words, bottom blocks (depth 7–8) and records (deeper) */
       {600, 1, 200, 6, 0, 1, 1, 1}, {900, 1, 300, 6, 0, 1, 1, 1}, {650, 2, 150, 8, 0, 1, 1, 1},
       {700, 1, 120, 10, 0, 1, 1, 1},
+      /* few thresholds per feature on many features: counted groups of 16 features (tree_bits.h,
+       * lm__bits_lin), contiguous and with gaps (two windows), beside searched features */
+      {600, 2, 150, 6, 0, 1, 0, 1}, {100, 1, 200, 8, 0, 1, 0, 1}, {300, 1, 25, 6, 0, 1, 0, 1},
+      {48, 3, 120, 11, 0, 1, 0, 1},
       /* not eligible: more than 1,024 columns */
       {1500, 1, 300, 6, 0, 1, 1, 0},
       /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) and,
