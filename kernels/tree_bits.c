@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/tree_bits.h"
+#include "kernels/tree_common.h"
 #include "kernels/tree_perfect.h"
 
 /* A threshold of the ensemble as a sortable key: feature in bits 32–63, then the float's bits
@@ -54,6 +55,22 @@ static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n, uint32_t F) {
   return a;
 }
 
+/* A categorical node: its feature, category set and default direction (one key of a feature's
+ * membership columns per distinct pair), its NODES index. */
+typedef struct {
+  uint32_t f, set, dl, node;
+} lm__ck;
+static int lm__ck_cmp(const void *a, const void *b) {
+  const lm__ck *x = a, *y = b;
+  if (x->f != y->f) return x->f < y->f ? -1 : 1;
+  if (x->set != y->set) return x->set < y->set ? -1 : 1;
+  if (x->dl != y->dl) return x->dl < y->dl ? -1 : 1;
+  return x->node < y->node ? -1 : x->node > y->node;
+}
+static int lm__ck_same(const lm__ck *x, const lm__ck *y) {
+  return x->f == y->f && x->set == y->set && x->dl == y->dl;
+}
+
 /* What the build needs from every threshold of the ensemble: the (feature, threshold) keys
  * sorted (with the NODES index they came from), the distinct thresholds per feature, which
  * features get columns. */
@@ -64,10 +81,12 @@ typedef struct {
   uint32_t *K;        /* F: distinct non-NaN thresholds per feature */
   uint8_t *used;      /* F: 1 if the feature gets columns */
   uint32_t n_used, n_cols;
+  lm__ck *ck;         /* the categorical nodes, sorted by (feature, set, default-left) */
+  uint32_t n_ck, n_catf, cat_cols; /* categorical nodes, features, columns */
 } lm__scan;
 
 static void lm__scan_free(lm__scan *sc) {
-  free(sc->all), free(sc->K), free(sc->used);
+  free(sc->all), free(sc->K), free(sc->used), free(sc->ck);
   memset(sc, 0, sizeof *sc);
 }
 
@@ -86,8 +105,11 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
         snprintf(why, LM__WHY_LEN, "tree %u is a linear tree", t);
         return 0;
       }
-  if (m->n_cat_splits) {
-    snprintf(why, LM__WHY_LEN, "%u categorical splits", m->n_cat_splits);
+  /* categorical splits: in the top words (depth ≤ 6) and in records, not in bottom blocks */
+  if (m->n_cat_splits && m->decision != LMF_DECISION_LIGHTGBM && m->max_depth > 6 &&
+      m->max_depth <= LM_PERFECT_MAX_DEPTH) {
+    snprintf(why, LM__WHY_LEN, "%u categorical splits in trees of depth %u (7 or 8)",
+             m->n_cat_splits, m->max_depth);
     return 0;
   }
   if (m->num_features == 0 || m->n_trees == 0 || m->max_depth > LM_BITS_MAX_DEPTH) {
@@ -100,14 +122,20 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
   sc->all = malloc(sizeof *sc->all * 2 * (n_int ? n_int : 1));
   sc->K = calloc(F, sizeof *sc->K);
   sc->used = calloc(F, 1);
-  if (!sc->all || !sc->K || !sc->used) goto no;
+  sc->ck = malloc(sizeof *sc->ck * (m->n_cat_splits ? m->n_cat_splits : 1));
+  if (!sc->all || !sc->K || !sc->used || !sc->ck) goto no;
   for (uint32_t i = 0; i < N; i++) { /* every internal node of the ensemble */
     const lmf_node *nd = &v->nodes[i];
     uint32_t s = nd->split, f = s & LMF_SPLIT_FEATURE_MASK;
     if (nd->left == i) continue;
-    if (s & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) {
-      snprintf(why, LM__WHY_LEN, "node %u: a categorical or zero-as-missing split", i);
+    if (s & LMF_SPLIT_ZERO_MISSING) {
+      snprintf(why, LM__WHY_LEN, "node %u: a zero-as-missing split", i);
       goto no;
+    }
+    if (s & LMF_SPLIT_CATEGORICAL) {
+      if (sc->n_ck == m->n_cat_splits) goto no; /* the verifier counted them: cannot happen */
+      sc->ck[sc->n_ck++] = (lm__ck){f, nd->u.cat_set, (s & LMF_SPLIT_DEFAULT_LEFT) != 0, i};
+      continue;
     }
     if (!isnan(nd->threshold))
       sc->all[n++] = (lm__ft){lm__key(f, nd->threshold), i};
@@ -133,6 +161,21 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
       sc->n_cols += sc->K[f] ? (sc->K[f] + LM_BITS_SEG - 1) / LM_BITS_SEG : 1;
     }
   if (!sc->n_used) sc->used[0] = 1, sc->n_used = 1, sc->n_cols = 1; /* stumps only: one column */
+  /* categorical features: ⌈keys / 8⌉ membership columns each (tree_bits.h), after the bins */
+  qsort(sc->ck, sc->n_ck, sizeof *sc->ck, lm__ck_cmp);
+  for (uint32_t i = 0, keys = 0; i < sc->n_ck; i++) {
+    if (i && lm__ck_same(&sc->ck[i], &sc->ck[i - 1])) continue;
+    keys = i && sc->ck[i].f == sc->ck[i - 1].f ? keys + 1 : 1;
+    const lmf_catset *cs = &v->catsets[sc->ck[i].set];
+    if (keys > 8 * LM_BITS_CAT_MAX_COLS || cs->n_words > LM_BITS_CAT_MAX_CATS / 32) {
+      snprintf(why, LM__WHY_LEN, "feature %u: more than %d category sets or categories past %d",
+               sc->ck[i].f, 8 * LM_BITS_CAT_MAX_COLS, LM_BITS_CAT_MAX_CATS);
+      goto no;
+    }
+    if (keys == 1) sc->n_catf++;
+    if (keys % 8 == 1) sc->cat_cols++;
+  }
+  sc->n_cols += sc->cat_cols;
   if (sc->n_cols > LM_BITS_MAX_COLUMNS) {
     snprintf(why, LM__WHY_LEN, "%u byte columns of bins (%u used features; at most %d)",
              sc->n_cols, sc->n_used, LM_BITS_MAX_COLUMNS);
@@ -169,10 +212,13 @@ static uint32_t lm__levels(uint32_t K, uint32_t size[4], uint32_t min_h) {
 /* Column and local rank of a node (split word, threshold, NODES index): a NaN threshold (also a
  * perfect layout's pass-through) → rank 255 on column 0 (default left: never right) or on its
  * feature's first column (default right: only NaN goes right). */
-static void lm__cr(const uint16_t *rank_of, const uint32_t *col_of, uint32_t split, float thr,
-                   uint32_t node, uint32_t *col, uint32_t *rank) {
+static void lm__cr(const uint16_t *rank_of, const uint32_t *col_of, const uint32_t *cat_of,
+                   uint32_t split, float thr, uint32_t node, uint32_t *col, uint32_t *rank) {
   uint32_t f = split & LMF_SPLIT_FEATURE_MASK;
-  if (isnan(thr)) {
+  if (split & LMF_SPLIT_CATEGORICAL) { /* its key's column and bit (cat_of: column << 3 | bit) */
+    *col = cat_of[node] >> 3;
+    *rank = 1u << (cat_of[node] & 7);
+  } else if (isnan(thr)) {
     *col = (split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : col_of[f];
     *rank = 255;
   } else {
@@ -213,7 +259,7 @@ typedef struct {
   const lmf_view *v;
   lm__bits *b;
   const uint16_t *rank_of;
-  const uint32_t *col_of;
+  const uint32_t *col_of, *cat_of;
   float w;        /* the tree's weight */
   uint32_t next;  /* the next free record */
   uint32_t next_leaf; /* the next free leaf */
@@ -223,7 +269,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
   uint8_t *nd = c->b->recs + (size_t)ri * LM_BITS_REC_BYTES;
   const lmf_node *nodes = c->v->nodes;
   uint32_t at[128], kids = 0;
-  uint64_t m7 = 0, m8 = 0, m9 = 0, leafm = 0;
+  uint64_t m7 = 0, m8 = 0, m9 = 0, leafm = 0, catpos = 0;
   lm__expand6(c->v, root, at);
   if (c->b->dual) /* position 63 has no node: never right under either rule */
     nd[63] = 64, nd[64 + 63] = 255, nd[128 + 63] = 0;
@@ -232,10 +278,12 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
       uint32_t pos = lm__wpos(L, j), node = at[j], col, rank;
       const lmf_node *n = &nodes[node];
       uint32_t split = n->left == node ? LMF_SPLIT_DEFAULT_LEFT : n->split;
-      lm__cr(c->rank_of, c->col_of, split, n->left == node ? NAN : n->threshold, node, &col, &rank);
+      lm__cr(c->rank_of, c->col_of, c->cat_of, split, n->left == node ? NAN : n->threshold, node,
+             &col, &rank);
       nd[pos] = (uint8_t)((col & 127) + (c->b->dual && (split & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
       nd[64 + pos] = (uint8_t)rank;
       nd[128 + pos] = (uint8_t)((split & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+      if (split & LMF_SPLIT_CATEGORICAL) nd[128 + pos] = 0, catpos |= 1ull << pos;
       m7 |= (uint64_t)((col >> 7) & 1) << pos;
       m8 |= (uint64_t)((col >> 8) & 1) << pos;
       m9 |= (uint64_t)((col >> 9) & 1) << pos;
@@ -260,6 +308,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
   memcpy(nd + 216, &first_child, 4);
   memcpy(nd + 220, &first_leaf, 4);
   memcpy(nd + 224, &m9, 8);
+  memcpy(nd + 232, &catpos, 8);
   for (uint32_t s = 0, k = 0; s < 64; s++)
     if (nodes[at[64 + s]].left != at[64 + s]) lm__fill_rec(c, first_child + k++, at[64 + s]);
 }
@@ -298,6 +347,38 @@ static void lm__bits_lin_fill(lm__bits *b, uint32_t off) {
       b->tchunks |= 1ull << ((b->feat[i].col + s) / 16);
 }
 
+/* Categorical features (tree_bits.h, lm__bits_cat): columns from col0 on, each key's column and
+ * bit for its nodes in cat_of (column << 3 | bit), and the tables. */
+static void lm__bits_cat_fill(lm__bits *b, const lmf_view *v, const lm__scan *sc, uint32_t col0,
+                              uint32_t *cat_of) {
+  uint32_t col = col0, tab = 0, fi = 0;
+  for (uint32_t i = 0; i < sc->n_ck;) {
+    uint32_t e = i, ncat = 0, keys = 0;
+    while (e < sc->n_ck && sc->ck[e].f == sc->ck[i].f) { /* the feature's nodes: [i, e) */
+      uint32_t nw = v->catsets[sc->ck[e].set].n_words;
+      if (32 * nw > ncat) ncat = 32 * nw;
+      e++;
+    }
+    lm__bits_cat *q = &b->catf[fi++];
+    q->f = sc->ck[i].f, q->col = col, q->ncat = ncat, q->tab = tab;
+    uint8_t *T = b->cattab + tab;
+    for (uint32_t j = i; j < e; j++) {
+      if (j > i && !lm__ck_same(&sc->ck[j], &sc->ck[j - 1])) keys++;
+      uint32_t k = keys, c = col + k / 8, bit = k % 8, node = sc->ck[j].node;
+      cat_of[node] = c << 3 | bit;
+      if (j > i && lm__ck_same(&sc->ck[j], &sc->ck[j - 1])) continue; /* its key's bits are set */
+      const lmf_node *n = &v->nodes[node];
+      for (uint32_t x = 0; x < ncat; x++)
+        T[64 * x + k / 8] |= (uint8_t)(lm__cat_goes_right(v, n, (float)x) << bit);
+      T[64 * ncat + k / 8] |= (uint8_t)((sc->ck[j].dl ? 0u : 1u) << bit); /* NaN */
+    }
+    q->ncol = keys / 8 + 1;
+    col += q->ncol;
+    tab += (ncat + 2) * 64;
+    i = e;
+  }
+}
+
 lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__alloc *a,
                          char *why) {
   lm__scan sc;
@@ -320,10 +401,18 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   }
   uint32_t np = (V + 127) / 128; /* register pairs: 1–8, 5 and 7 rounded up (tree_bits.h) */
   if (np == 5 || np == 7) np++;
-  const uint32_t wb = np == 1 ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
+  const uint32_t cat = sc.n_ck > 0; /* categorical positions: the wide words (catpos at 232) */
+  const uint32_t wb = np == 1 && !cat ? LM_BITS_WORD_BYTES : LM_BITS_WORD_BYTES_WIDE;
+  /* categorical tables: per feature (ncat + 2) rows of 64 bytes */
+  size_t sz_cattab = 0;
+  for (uint32_t i = 0, ncat = 0; i < sc.n_ck; i++) {
+    uint32_t nw = v->catsets[sc.ck[i].set].n_words;
+    ncat = i && sc.ck[i].f == sc.ck[i - 1].f ? (ncat > 32 * nw ? ncat : 32 * nw) : 32 * nw;
+    if (i + 1 == sc.n_ck || sc.ck[i + 1].f != sc.ck[i].f) sz_cattab += ((size_t)ncat + 2) * 64;
+  }
   /* every used feature on one column (≤ 254 thresholds): single rows search each in exactly two
    * 16-ary levels, without a loop or a branch per feature (lm__bin_row) */
-  const uint32_t two = V == U ? 2 : 1;
+  const uint32_t two = V - sc.cat_cols == U ? 2 : 1;
   /* search tables: per used feature its 16-ary levels, then its Eytzinger table */
   size_t n_thr = 0;
   for (uint32_t f = 0; f < F; f++)
@@ -359,16 +448,19 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   /* every record has 64 positions: a leaf or one of the n_recs − T records below the roots */
   size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0;
   size_t sz_recleaf = n_recleaf * (lgbm ? sizeof(double) : sizeof(float));
-  size_t sizes[10] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
-                      sz_recleaf, (size_t)n_lin * sizeof(lm__bits_lin)};
+  size_t sizes[12] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
+                      sz_recleaf, (size_t)n_lin * sizeof(lm__bits_lin),
+                      (size_t)sc.n_catf * sizeof(lm__bits_cat), sz_cattab};
   size_t sz = 0;
-  for (int i = 0; i < 10; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  for (int i = 0; i < 12; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  uint32_t *cat_of = sc.n_ck ? malloc(sizeof *cat_of * (m->n_nodes + 1)) : NULL;
+  if (sc.n_ck && !cat_of) uf = (free(uf), NULL); /* reported below */
   lm__bits *b = a->zalloc(a, sizeof *b);
   uint8_t *blk = b ? a->zalloc(a, sz) : NULL;
   if (!b || !blk || !rank_of || !col_of || !uf) {
     if (b) a->free(a, b, sizeof *b);
     if (blk) a->free(a, blk, sz);
-    free(rank_of), free(col_of), free(uf), lm__scan_free(&sc);
+    free(rank_of), free(col_of), free(uf), free(cat_of), lm__scan_free(&sc);
     snprintf(why, LM__WHY_LEN, "out of memory for the bin-and-bitmask layout (%zu bytes)", sz);
     return NULL;
   }
@@ -376,9 +468,10 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->block = blk;
   b->block_bytes = sz;
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
-  b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64, b->two = two == 2;
-  uint8_t *parts[10], *q = blk;
-  for (int i = 0; i < 10; i++) {
+  b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64 && !cat, b->two = two == 2;
+  b->cat = cat, b->lgbm_cats = lgbm;
+  uint8_t *parts[12], *q = blk;
+  for (int i = 0; i < 12; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
@@ -396,6 +489,9 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->lut = parts[6];
   b->lin = (lm__bits_lin *)(void *)parts[9];
   b->n_lin = n_lin;
+  b->catf = (lm__bits_cat *)(void *)parts[10];
+  b->n_catf = sc.n_catf;
+  b->cattab = parts[11];
   for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
   /* features: columns and table offsets */
   uint32_t col = 0, off = 0, ui = 0;
@@ -444,6 +540,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   free(first);
   lm__bits_lin_fill(b, (uint32_t)(n_thr - n_linthr));
   free(uf), uf = NULL;
+  lm__bits_cat_fill(b, v, &sc, col, cat_of);
   for (uint32_t w = 0; w < 128; w++) {
     uint32_t i = 1;
     for (int l = 0; l < 3; l++) i = 2 * i + ((w >> (i - 1)) & 1);
@@ -452,7 +549,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     b->lut[256 + w] = (uint8_t)(7 + 7 * (i - 8));
   }
   if (deep) {
-    lm__recctx c = {v, b, rank_of, col_of, 0.0f, T, 0};
+    lm__recctx c = {v, b, rank_of, col_of, cat_of, 0.0f, T, 0};
     for (uint32_t t = 0; t < T; t++) {
       c.w = v->trees[t].weight;
       lm__fill_rec(&c, t, v->trees[t].first_node);
@@ -461,7 +558,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   }
   for (uint32_t t = 0; !deep && t < T; t++) {
     uint8_t *nd = b->nodes + (size_t)t * wb;
-    uint64_t m7 = 0, m8 = 0, m9 = 0;
+    uint64_t m7 = 0, m8 = 0, m9 = 0, catpos = 0;
     if (b->dual) /* positions without a node: never right under either rule */
       for (uint32_t pos = 0; pos < 64; pos++) nd[pos] = 64, nd[64 + pos] = 255, nd[128 + pos] = 0;
     const uint32_t *ps = p->split + (size_t)t * p->stride;
@@ -471,18 +568,20 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
         uint32_t pos = lm__wpos(L, j);
         size_t slot = (size_t)t * p->stride + j - 1;
         uint32_t s = ps[j - 1], c, rank;
-        lm__cr(rank_of, col_of, s, p->thr[slot], p->orig[slot], &c, &rank);
+        lm__cr(rank_of, col_of, cat_of, s, p->thr[slot], p->orig[slot], &c, &rank);
         nd[pos] = (uint8_t)((c & 127) + (b->dual && (s & LMF_SPLIT_DEFAULT_LEFT) ? 64u : 0u));
         nd[64 + pos] = (uint8_t)rank;
         nd[128 + pos] = (uint8_t)((s & LMF_SPLIT_DEFAULT_LEFT) ? 255 - rank : 256 - rank);
+        if (s & LMF_SPLIT_CATEGORICAL) nd[128 + pos] = 0, catpos |= 1ull << pos;
         m7 |= (uint64_t)((c >> 7) & 1) << pos;
         m8 |= (uint64_t)((c >> 8) & 1) << pos;
         m9 |= (uint64_t)((c >> 9) & 1) << pos;
       }
-    if (np > 1) {
+    if (wb == LM_BITS_WORD_BYTES_WIDE) {
       memcpy(nd + 192, &m7, 8);
       memcpy(nd + 200, &m8, 8);
       memcpy(nd + 224, &m9, 8);
+      memcpy(nd + 232, &catpos, 8);
     }
     float w = v->trees[t].weight;
     if (D <= 6) {
@@ -495,7 +594,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
         for (uint32_t i = 0; i < nn; i++) { /* (column | default-left << 7, rank) */
           uint32_t sp = ps[js[i] - 1], c, rank;
           size_t slot = (size_t)t * p->stride + js[i] - 1;
-          lm__cr(rank_of, col_of, sp, p->thr[slot], p->orig[slot], &c, &rank);
+          lm__cr(rank_of, col_of, cat_of, sp, p->thr[slot], p->orig[slot], &c, &rank);
           k[2 * i] = (uint8_t)((c & 127) | ((sp & LMF_SPLIT_DEFAULT_LEFT) ? 128u : 0u));
           k[2 * i + 1] = (uint8_t)rank;
           k[6] |= (uint8_t)((((c >> 7) & 1) << i) | (((c >> 8) & 1) << (3 + i)));
@@ -508,11 +607,11 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
     }
     b->group[t] = v->trees[t].group;
   }
-  free(rank_of), free(col_of);
+  free(rank_of), free(col_of), free(cat_of);
   lm__scan_free(&sc);
   return b;
 fail:
-  free(rank_of), free(col_of), free(uf);
+  free(rank_of), free(col_of), free(uf), free(cat_of);
   lm__scan_free(&sc);
   lm__bits_free(b);
   snprintf(why, LM__WHY_LEN, "out of memory");

@@ -42,7 +42,8 @@
  *
  * Deeper trees (depth 9 to LM_BITS_MAX_DEPTH) use records of six levels each (below).
  *
- * Eligible (lm__bits_eligible): decision 0 (XGBoost), no categorical split, depth ≤
+ * Eligible (lm__bits_eligible): decision 0 (XGBoost), categorical splits only where the
+ * comment above lm__bits_cat allows them, depth ≤
  * LM_BITS_MAX_DEPTH, at most 65,535 distinct thresholds per feature and 512 columns (any
  * number of row features). Built from the perfect layout (also its top layout of deep trees)
  * by the planner, which owns it (runtime/plan.c); NULL when not eligible.
@@ -95,6 +96,25 @@
 #define LM_BITS_MAX_DEPTH 64
 
 struct lm__perfect;
+
+/* Categorical splits (tree_bits.c; not in bottom blocks, so XGBoost trees of depth 7–8 with
+ * one stay on the perfect-tree kernels). A categorical feature gets membership columns after
+ * the bins: each distinct (category set, default direction) of its nodes is a key, key k being
+ * bit k % 8 of column k / 8. A row's category c (x truncated; NaN and invalid categories as
+ * tree_common.h rules them) selects row c of the feature's table (64 bytes per category, then
+ * a row for NaN — bit k = key k's default direction is right — and an all-zero row for invalid
+ * ones), copied to its columns. A categorical position of a word holds the key's column, the
+ * bit as its rank byte and limit 0, and is set in a 64-bit mask at byte 232 of the word (the
+ * wide word layout) or record: the kernels OR in (column byte & rank byte) ≠ 0 there. */
+#define LM_BITS_CAT_MAX_COLS 64    /* membership columns per categorical feature */
+#define LM_BITS_CAT_MAX_CATS 4096  /* table rows (categories) per categorical feature */
+typedef struct lm__bits_cat {
+  uint32_t f;    /* the row's feature */
+  uint32_t col;  /* its first column */
+  uint32_t ncol; /* its columns */
+  uint32_t ncat; /* categories with a table row: 0 … ncat − 1; row ncat: NaN; ncat + 1: invalid */
+  uint32_t tab;  /* byte offset of its table in lm__bits.cattab: (ncat + 2) rows of 64 bytes */
+} lm__bits_cat;
 
 /* Counted groups (block binning of wide rows): 16 consecutive used features of at most
  * LM_BITS_LIN_K distinct thresholds each, one column each, spanning at most 32 row floats, are
@@ -149,6 +169,11 @@ typedef struct lm__bits {
                             needed; the limit rule stays valid too) */
   float *thr;            /* the search tables of every used feature (offsets in feat) */
   lm__bits_feat *feat;   /* n_used entries, by increasing f */
+  lm__bits_cat *catf;    /* n_catf categorical features (after the bins' columns) */
+  uint8_t *cattab;       /* their tables */
+  uint32_t n_catf;
+  uint32_t cat;          /* 1 if the ensemble has categorical splits */
+  uint32_t lgbm_cats;    /* decision 1: a category is trunc(x) for x > −1 (else x ≥ 0) */
   lm__bits_lin *lin;     /* n_lin counted groups (block binning), by increasing f */
   uint32_t n_lin;
   uint64_t tchunks;      /* bit k: columns 16k … 16k + 15 hold a column binned by the search */

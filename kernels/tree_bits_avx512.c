@@ -243,22 +243,24 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
       _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(c));
     }
   }
+  for (size_t r = 0; b->n_catf && r < R; r++)
+    lm__bin_cats(b, x + (r < rows ? r : rows - 1) * F, tbl + stride * r);
 }
 
 /* Words of 4 trees (nd) for R rows of bins (tbl, stride bytes apart) into W[r·rs + i·ts]; pc:
  * prefetches of pf (up to pf_end bytes) spread over the rows, step bytes per row. */
 LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t stride, size_t R,
                        uint64_t *W, size_t rs, size_t ts, const uint8_t *pf, size_t *pc,
-                       size_t step, size_t pf_end, int np) {
-  lm__tw w0 = lm__tw_load(nd[0], np), w1 = lm__tw_load(nd[1], np);
-  lm__tw w2 = lm__tw_load(nd[2], np), w3 = lm__tw_load(nd[3], np);
+                       size_t step, size_t pf_end, int np, int cat) {
+  lm__tw w0 = lm__tw_load(nd[0], np, cat), w1 = lm__tw_load(nd[1], np, cat);
+  lm__tw w2 = lm__tw_load(nd[2], np, cat), w3 = lm__tw_load(nd[3], np, cat);
   for (size_t r = 0; r < R; r++) {
     __m512i regs[8];
     const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
-    W[r * rs] = lm__tw_word(&w0, tb, np);
-    W[r * rs + ts] = lm__tw_word(&w1, tb, np);
-    W[r * rs + 2 * ts] = lm__tw_word(&w2, tb, np);
-    W[r * rs + 3 * ts] = lm__tw_word(&w3, tb, np);
+    W[r * rs] = lm__tw_word(&w0, tb, np, cat);
+    W[r * rs + ts] = lm__tw_word(&w1, tb, np, cat);
+    W[r * rs + 2 * ts] = lm__tw_word(&w2, tb, np, cat);
+    W[r * rs + 3 * ts] = lm__tw_word(&w3, tb, np, cat);
     for (size_t e = *pc + step; *pc < e && *pc < pf_end; *pc += 64)
       _mm_prefetch((const char *)pf + *pc, _MM_HINT_T0);
   }
@@ -318,7 +320,7 @@ LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *ro
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      W[i] = lm__word(b->nodes + (size_t)t * b->word_bytes, tb, np, dual);
+      W[i] = lm__word(b->nodes + (size_t)t * b->word_bytes, tb, np, dual, (int)b->cat);
     }
     for (uint32_t q = 0; q < n8; q += 8)
       _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
@@ -395,9 +397,14 @@ static void lm__block(const lm__bits *b, const lmf_meta *m, const float *x, size
     if (t0 + 4 < T) /* the next trees' words and leaves, while these are scored */
       for (uint32_t i = 0; i < 4 * WB && (t0 + 4) * WB + i < T * WB; i += 64)
         _mm_prefetch((const char *)b->nodes + (size_t)(t0 + 4) * WB + i, _MM_HINT_T0);
-    if (np > 1) {
+    if (b->cat) { /* categorical positions: any pair count */
       size_t pc = 0;
-#define LM__CALL(np) lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, np)
+#define LM__CALL(np) lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, np, 1)
+      LM__NP_DISPATCH(np, LM__CALL)
+#undef LM__CALL
+    } else if (np > 1) {
+      size_t pc = 0;
+#define LM__CALL(np) lm__words4(nd, tbl, stride, R, W, 1, LM__BLOCK, NULL, &pc, 0, 0, np, 0)
       LM__NP_DISPATCH(np, LM__CALL)
 #undef LM__CALL
     } else {
@@ -517,7 +524,7 @@ static void lm__block_deep(const lm__bits *b, const lmf_meta *m, const float *x,
      * in a register, its trees in order) */
     if (np > 1)
       for (uint32_t i = 0; i < 8; i += 4) {
-#define LM__CALL(np) lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, np)
+#define LM__CALL(np) lm__words4(nds + i, tbl, stride, rows, W + i, 8, 1, bl, &pc, cur_step, cur_bytes, np, 0)
         LM__NP_DISPATCH(np, LM__CALL)
 #undef LM__CALL
       }

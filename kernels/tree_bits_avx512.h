@@ -27,6 +27,23 @@
 
 #define LM__AI static inline __attribute__((always_inline))
 
+/* The categorical features' membership columns of one row (tree_bits.h, lm__bits_cat): the
+ * category as tree_common.h's rule reads it (NaN, invalid: their own table rows), its 64-byte
+ * table row copied to the feature's columns. */
+LM__AI void lm__bin_cats(const lm__bits *b, const float *row, uint8_t *tbl) {
+  for (uint32_t i = 0; i < b->n_catf; i++) {
+    const lm__bits_cat *q = &b->catf[i];
+    float x = row[q->f];
+    uint32_t c = q->ncat + 1; /* invalid: goes left at every node */
+    if (x != x)
+      c = q->ncat;
+    else if ((b->lgbm_cats ? x > -1.0f : x >= 0.0f) && x < 16777216.0f && (uint32_t)x < q->ncat)
+      c = (uint32_t)x;
+    __mmask64 m = q->ncol >= 64 ? ~0ull : (1ull << q->ncol) - 1;
+    _mm512_mask_storeu_epi8(tbl + q->col, m, _mm512_load_si512(b->cattab + q->tab + 64 * (size_t)c));
+  }
+}
+
 /* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
  * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
  * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
@@ -66,6 +83,7 @@ LM__AI void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
         t[s] = (uint8_t)(c < LM_BITS_SEG ? c : LM_BITS_SEG);
     }
   }
+  lm__bin_cats(b, row, tbl);
   if (b->dual) { /* bytes 64 + c: the same bins, NaN → 0 (tree_bits.h) */
     __m512i v = _mm512_load_si512(tbl);
     _mm512_store_si512(tbl + 64, _mm512_maskz_mov_epi8(_mm512_cmpneq_epi8_mask(v, _mm512_set1_epi8(-1)), v));
@@ -121,25 +139,30 @@ LM__AI __m512i lm__sel(const __m512i *tb, __m512i idx, __mmask64 m7, __mmask64 m
   }
 
 /* A tree's node bytes held in registers across rows. */
-typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8, m9; } lm__tw;
-LM__AI lm__tw lm__tw_load(const uint8_t *nd, int np) {
-  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0, 0};
+/* cat (a constant where it matters): the layout has categorical positions (byte 232 of the word
+ * or record: their mask), where a node goes right iff column byte & rank byte ≠ 0. */
+typedef struct { __m512i idx, rank, lim; __mmask64 m7, m8, m9, cat; } lm__tw;
+LM__AI lm__tw lm__tw_load(const uint8_t *nd, int np, int cat) {
+  lm__tw w = {_mm512_load_si512(nd), _mm512_load_si512(nd + 64), _mm512_load_si512(nd + 128), 0, 0, 0, 0};
   if (np > 1) w.m7 = *(const uint64_t *)(nd + 192), w.m8 = *(const uint64_t *)(nd + 200);
   if (np > 4) w.m9 = *(const uint64_t *)(nd + 224);
+  if (cat) w.cat = *(const uint64_t *)(nd + 232);
   return w;
 }
-LM__AI __mmask64 lm__tw_word(const lm__tw *w, const __m512i *tb, int np) {
-  __m512i d = _mm512_sub_epi8(lm__sel(tb, w->idx, w->m7, w->m8, w->m9, np), w->rank);
-  return _mm512_cmplt_epu8_mask(d, w->lim);
+LM__AI __mmask64 lm__tw_word(const lm__tw *w, const __m512i *tb, int np, int cat) {
+  __m512i s = lm__sel(tb, w->idx, w->m7, w->m8, w->m9, np);
+  __mmask64 r = _mm512_cmplt_epu8_mask(_mm512_sub_epi8(s, w->rank), w->lim);
+  if (cat) r |= _mm512_mask_test_epi8_mask(w->cat, s, w->rank);
+  return r;
 }
 
 /* The word of one tree (its node bytes at nd) for a row whose bin table is tb. */
-LM__AI __mmask64 lm__word(const uint8_t *nd, const __m512i *tb, int np, uint32_t dual) {
-  if (np == 1 && dual) /* V ≤ 64: right iff bin ≥ rank (tree_bits.h) */
+LM__AI __mmask64 lm__word(const uint8_t *nd, const __m512i *tb, int np, uint32_t dual, int cat) {
+  if (np == 1 && dual) /* V ≤ 64: right iff bin ≥ rank (tree_bits.h; never with cat) */
     return _mm512_cmpge_epu8_mask(_mm512_permutex2var_epi8(tb[0], _mm512_load_si512(nd), tb[1]),
                                   _mm512_load_si512(nd + 64));
-  lm__tw w = lm__tw_load(nd, np);
-  return lm__tw_word(&w, tb, np);
+  lm__tw w = lm__tw_load(nd, np, cat);
+  return lm__tw_word(&w, tb, np, cat);
 }
 
 /* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.

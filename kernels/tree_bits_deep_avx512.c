@@ -63,7 +63,7 @@ LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, ui
       if (!live[k]) continue;
       _mm512_store_si512(Rr, rec[k]);
       for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
-      for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual);
+      for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual, (int)b->cat);
       __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
       __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 208, 1);
       __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 216, 1);

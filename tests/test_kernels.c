@@ -143,8 +143,8 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
     fail_msg("%s: bin-and-bitmask layout %s", what, eligible ? "eligible (should not be)" : "not eligible");
   if (has_bits)
     print_message("%s: bin-and-bitmask layout, %u used features, %u columns, %u register pairs, "
-                  "%u counted groups\n", what, plan.bits->n_used, plan.bits->n_cols,
-                  plan.bits->npairs, plan.bits->n_lin);
+                  "%u counted groups, %u categorical features\n", what, plan.bits->n_used,
+                  plan.bits->n_cols, plan.bits->npairs, plan.bits->n_lin, plan.bits->n_catf);
   if (expect_bits == 1 && !lm__cpu_has_vbmi())
     print_message("SKIP tree_margin_bits__avx512 on %s: this CPU lacks VBMI\n", what);
   const size_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 300};
@@ -194,11 +194,11 @@ static void check_model(lm_ir_model *ir, const char *what, int expect_bits) {
 
 static void test_random_models(void **state) {
   (void)state;
-  /* bits: whether the bin-and-bitmask layout (no categorical split, depth ≤ 8, ≤ 65,535
+  /* bits: whether the bin-and-bitmask layout (categorical splits only at depth ≤ 6 or in records, ≤ 65,535
    * distinct thresholds per feature, ≤ 1,024 columns) must be built: 1 yes, 0 no, -1 either */
   struct { uint32_t F, G, T; int maxd, dart, nocat, wide, bits; } shapes[] = {
       {1, 1, 1, 0, 0, 0, 0, -1},  {3, 1, 5, 3, 0, 0, 0, -1},   {30, 1, 100, 6, 0, 0, 0, -1},
-      {10, 3, 37, 5, 0, 0, 0, -1}, {50, 1, 70, 9, 1, 0, 0, 0},  {7, 4, 129, 4, 1, 0, 0, -1},
+      {10, 3, 37, 5, 0, 0, 0, -1}, {50, 1, 70, 9, 1, 0, 0, -1},  {7, 4, 129, 4, 1, 0, 0, -1},
       {200, 1, 20, 8, 0, 0, 0, 0}, {5, 1, 17, 1, 0, 0, 0, -1},   {64, 1, 40, 7, 0, 0, 0, -1},
       {33, 2, 50, 6, 1, 0, 0, -1}, {100, 1, 30, 8, 0, 0, 0, -1},
       /* numeric only: the bin-and-bitmask kernels run */
@@ -234,7 +234,7 @@ static void test_random_models(void **state) {
       {1500, 1, 300, 6, 0, 1, 1, 0},
       /* deeper than 8: the top layout (levels 0-5 in registers, then the NODES walk) and,
        * numeric, the bin-and-bitmask records (six levels per word) */
-      {30, 1, 40, 12, 0, 1, 1, 1}, {50, 3, 30, 11, 1, 0, 0, 0}, {20, 1, 25, 10, 0, 0, 1, 0},
+      {30, 1, 40, 12, 0, 1, 1, 1}, {50, 3, 30, 11, 1, 0, 0, -1}, {20, 1, 25, 10, 0, 0, 1, -1},
       {8, 2, 20, 14, 1, 1, 0, 1},  {20, 1, 30, 9, 0, 1, 1, 1},  {200, 2, 40, 12, 0, 1, 1, 1},
       {3, 1, 200, 13, 1, 1, 2, 1}, {500, 3, 60, 10, 0, 1, 1, 1}, {64, 1, 50, 18, 0, 1, 1, 1},
   };
