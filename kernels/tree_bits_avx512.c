@@ -305,7 +305,7 @@ LM__AI __m512i lm__bottom8(const uint8_t *bl, __m512i q, __mmask8 lanes, const _
 }
 
 LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *row, float *o,
-                           int np) {
+                           int np, int cat) {
   const uint32_t T = b->n_trees, D = b->depth, G = m->num_outputs;
   const uint32_t sh = D < 6 ? 6 - D : 0, dual = b->dual;
   _Alignas(64) uint8_t tbl[128 * LM_BITS_MAX_PAIRS];
@@ -320,7 +320,7 @@ LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *ro
     uint32_t nt = T - t0 < LM__TB ? T - t0 : LM__TB, n8 = (nt + 7) & ~7u;
     for (uint32_t i = 0; i < n8; i++) {
       uint32_t t = t0 + i < T ? t0 + i : T - 1;
-      W[i] = lm__word(b->nodes + (size_t)t * b->word_bytes, tb, np, dual, (int)b->cat);
+      W[i] = lm__word(b->nodes + (size_t)t * b->word_bytes, tb, np, dual, cat);
     }
     for (uint32_t q = 0; q < n8; q += 8)
       _mm512_store_si512(P + q, lm__pos8(&lut, _mm512_load_si512(W + q)));
@@ -355,9 +355,15 @@ LM__AI void lm__one_row_np(const lm__bits *b, const lmf_meta *m, const float *ro
 }
 
 static void lm__one_row(const lm__bits *b, const lmf_meta *m, const float *row, float *o) {
-#define LM__CALL(np) lm__one_row_np(b, m, row, o, np)
-  LM__NP_DISPATCH(b->npairs, LM__CALL)
+  if (b->cat) { /* categorical positions: their own instances (one more test per word) */
+#define LM__CALL(np) lm__one_row_np(b, m, row, o, np, 1)
+    LM__NP_DISPATCH(b->npairs, LM__CALL)
 #undef LM__CALL
+  } else {
+#define LM__CALL(np) lm__one_row_np(b, m, row, o, np, 0)
+    LM__NP_DISPATCH(b->npairs, LM__CALL)
+#undef LM__CALL
+  }
 }
 
 /* Slice i of n of [p, p + bytes) into the cache: the next block's rows, spread over this block's
