@@ -59,16 +59,37 @@ static lm__ft *lm__sort(lm__ft *a, lm__ft *tmp, size_t n, uint32_t F) {
  * membership columns per distinct pair), its NODES index. */
 typedef struct {
   uint32_t f, set, dl, node;
+  uint64_t h; /* a hash of the set's members (LightGBM gives every node its own set) */
 } lm__ck;
 static int lm__ck_cmp(const void *a, const void *b) {
   const lm__ck *x = a, *y = b;
   if (x->f != y->f) return x->f < y->f ? -1 : 1;
-  if (x->set != y->set) return x->set < y->set ? -1 : 1;
+  if (x->h != y->h) return x->h < y->h ? -1 : 1;
   if (x->dl != y->dl) return x->dl < y->dl ? -1 : 1;
   return x->node < y->node ? -1 : x->node > y->node;
 }
-static int lm__ck_same(const lm__ck *x, const lm__ck *y) {
-  return x->f == y->f && x->set == y->set && x->dl == y->dl;
+/* A set's words without its trailing zero words (categories past a set go left, as absent
+ * members do): n words at *w. */
+static uint32_t lm__set_words(const lmf_view *v, uint32_t set, const uint32_t **w) {
+  const lmf_catset *cs = &v->catsets[set];
+  uint32_t n = cs->n_words;
+  *w = v->cat_words + cs->word_offset;
+  while (n && !(*w)[n - 1]) n--;
+  return n;
+}
+static uint64_t lm__set_hash(const lmf_view *v, uint32_t set) {
+  const uint32_t *w;
+  uint64_t h = 1469598103934665603ull; /* FNV-1a over the words */
+  for (uint32_t i = 0, n = lm__set_words(v, set, &w); i < n; i++) h = (h ^ w[i]) * 1099511628211ull;
+  return h;
+}
+/* Same key: feature, default direction and members (compared, not only hashed: a collision
+ * only splits a key in two). */
+static int lm__ck_same(const lmf_view *v, const lm__ck *x, const lm__ck *y) {
+  const uint32_t *a, *b;
+  if (x->f != y->f || x->dl != y->dl || x->h != y->h) return 0;
+  uint32_t na = lm__set_words(v, x->set, &a), nb = lm__set_words(v, y->set, &b);
+  return na == nb && !memcmp(a, b, 4 * (size_t)na);
 }
 
 /* What the build needs from every threshold of the ensemble: the (feature, threshold) keys
@@ -134,7 +155,8 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
     }
     if (s & LMF_SPLIT_CATEGORICAL) {
       if (sc->n_ck == m->n_cat_splits) goto no; /* the verifier counted them: cannot happen */
-      sc->ck[sc->n_ck++] = (lm__ck){f, nd->u.cat_set, (s & LMF_SPLIT_DEFAULT_LEFT) != 0, i};
+      sc->ck[sc->n_ck++] = (lm__ck){f, nd->u.cat_set, (s & LMF_SPLIT_DEFAULT_LEFT) != 0, i,
+                                    lm__set_hash(v, nd->u.cat_set)};
       continue;
     }
     if (!isnan(nd->threshold))
@@ -164,7 +186,7 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
   /* categorical features: ⌈keys / 8⌉ membership columns each (tree_bits.h), after the bins */
   qsort(sc->ck, sc->n_ck, sizeof *sc->ck, lm__ck_cmp);
   for (uint32_t i = 0, keys = 0; i < sc->n_ck; i++) {
-    if (i && lm__ck_same(&sc->ck[i], &sc->ck[i - 1])) continue;
+    if (i && lm__ck_same(v, &sc->ck[i], &sc->ck[i - 1])) continue;
     keys = i && sc->ck[i].f == sc->ck[i - 1].f ? keys + 1 : 1;
     const lmf_catset *cs = &v->catsets[sc->ck[i].set];
     if (keys > 8 * LM_BITS_CAT_MAX_COLS || cs->n_words > LM_BITS_CAT_MAX_CATS / 32) {
@@ -363,10 +385,10 @@ static void lm__bits_cat_fill(lm__bits *b, const lmf_view *v, const lm__scan *sc
     q->f = sc->ck[i].f, q->col = col, q->ncat = ncat, q->tab = tab;
     uint8_t *T = b->cattab + tab;
     for (uint32_t j = i; j < e; j++) {
-      if (j > i && !lm__ck_same(&sc->ck[j], &sc->ck[j - 1])) keys++;
+      if (j > i && !lm__ck_same(v, &sc->ck[j], &sc->ck[j - 1])) keys++;
       uint32_t k = keys, c = col + k / 8, bit = k % 8, node = sc->ck[j].node;
       cat_of[node] = c << 3 | bit;
-      if (j > i && lm__ck_same(&sc->ck[j], &sc->ck[j - 1])) continue; /* its key's bits are set */
+      if (j > i && lm__ck_same(v, &sc->ck[j], &sc->ck[j - 1])) continue; /* its key's bits are set */
       const lmf_node *n = &v->nodes[node];
       for (uint32_t x = 0; x < ncat; x++)
         T[64 * x + k / 8] |= (uint8_t)(lm__cat_goes_right(v, n, (float)x) << bit);
