@@ -76,7 +76,8 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
     if (rc) return rc;
   }
   /* the quadrature kernel of the plan's ISA (LM_ISA caps it, as for lm_predict) */
-  void (*kern)(const lmf_view *, const lm__shap *, const float *, size_t, double *, void *) =
+  void (*kern)(const lmf_view *, const lm__shap *, const float *, const double *, size_t, double *,
+               void *) =
       pl->isa >= LM_ISA_AVX512 ? lm__shap_rows__quad_avx512
       : pl->isa >= LM_ISA_AVX2 ? lm__shap_rows__quad_avx2
                                : lm__shap_rows__quad;
@@ -111,7 +112,10 @@ static int lm__contrib(lm_session *s, const void *x, int f64, size_t n, float *o
       memset(phi + r * W, 0, W * sizeof(double));
       for (size_t g = 0; g < G; g++) phi[r * W + g * (F + 1) + F] = sh->bias[g];
     }
-    kern(v, sh, rows, c, phi, sc + phi_b);
+    /* LightGBM decides float64 rows on the doubles themselves (as lm_predict_f64) */
+    const double *xd = f64 && mt->decision == LMF_DECISION_LIGHTGBM ? (const double *)x + r0 * F
+                                                                       : NULL;
+    kern(v, sh, rows, xd, c, phi, sc + phi_b);
     for (size_t i = 0; i < c * W; i++) o[i] = (float)phi[i];
   }
   return LM_OK;
