@@ -182,10 +182,10 @@ static void test_lgbm_contrib_parity(void **state) {
     cases++;
   }
   fclose(f);
+  const char *isa = getenv("LM_ISA") && *getenv("LM_ISA") ? getenv("LM_ISA") : "auto";
   print_message("LightGBM contrib parity (ISA %s): %zu cases, %zu values, max abs diff %.3g, "
                 "max rel diff %.3g, %zu outside tolerance\n",
-                getenv("LM_ISA") && *getenv("LM_ISA") ? getenv("LM_ISA") : "auto", cases, all.values, all.max_abs,
-                all.max_rel, all.bad);
+                isa, cases, all.values, all.max_abs, all.max_rel, all.bad);
   assert_true(cases >= 20);
   assert_int_equal(all.bad, 0);
 }
@@ -255,7 +255,7 @@ static void test_lgbm_contrib_kernels(void **state) {
 }
 
 /* Linear trees refused as LightGBM refuses them; a model without data counts: no cover, a
- * clear error, and lminfo says so. */
+ * clear error, and lminfo says so; lmscore --contrib on a LightGBM model. */
 static void test_lgbm_contrib_errors(void **state) {
   (void)state;
   const char *bin = tu_env_or("LM_BIN", "build/bin");
@@ -303,6 +303,25 @@ static void test_lgbm_contrib_errors(void **state) {
   lm = convert(p, "withcount");
   snprintf(cmd, sizeof cmd, "'%s/lminfo' '%s' | grep -q '^cover: *yes$'", bin, lm);
   assert_int_equal(system(cmd), 0);
+  /* lmscore --contrib (float64 rows through the pool, 2 threads) prints the oracle's values */
+  char dir[1100], outp[1200];
+  snprintf(dir, sizeof dir, "%.900s/tests/fixtures/lightgbm/real/jpmml_multiclass_iris", src);
+  snprintf(p, sizeof p, "%s/model.txt", dir);
+  lm = convert(p, "tool_iris");
+  snprintf(outp, sizeof outp, "%s/contrib_out.csv", tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s/lmscore' '%s' '%s/input.csv' --contrib --threads 2 > '%s'", bin,
+           lm, dir, outp);
+  assert_int_equal(system(cmd), 0);
+  table got = {0}, want = {0};
+  tu_load_table(tmpdir, "contrib_out.csv", &got, 0);
+  tu_load_table(dir, "expected_contrib.csv", &want, 0);
+  assert_int_equal(got.rows, want.rows);
+  float *g = malloc(sizeof *g * got.rows * got.cols);
+  for (size_t i = 0; i < got.rows * got.cols; i++) g[i] = (float)got.v[i];
+  tally ta = {0};
+  compare("lmscore --contrib", "jpmml_multiclass_iris", g, &want, got.cols, &ta);
+  assert_int_equal(ta.bad, 0);
+  free(g), free(got.v), free(want.v);
 }
 
 /* lm_predict_contrib_pool{,_f64}: 1 and 2 threads, every batch split, give exactly the
