@@ -303,6 +303,17 @@ static void test_lgbm_contrib_errors(void **state) {
   lm = convert(p, "withcount");
   snprintf(cmd, sizeof cmd, "'%s/lminfo' '%s' | grep -q '^cover: *yes$'", bin, lm);
   assert_int_equal(system(cmd), 0);
+  /* a malformed count is an error naming the field, as for every other array */
+  snprintf(cmd, sizeof cmd,
+           "sed -e '/^tree_sizes=/d' -e '0,/^leaf_count=/s/^leaf_count=.*/leaf_count=5 x/' "
+           "'%s' > '%s/badcount.txt'", p, tmpdir);
+  assert_int_equal(system(cmd), 0);
+  snprintf(nocount, sizeof nocount, "%s/badcount.txt", tmpdir);
+  char badlm[1300];
+  snprintf(badlm, sizeof badlm, "%s/badcount.lm", tmpdir);
+  lm_convert_options copt = {.quiet = 1};
+  assert_true(lm_convert(nocount, badlm, &copt) < 0);
+  assert_non_null(strstr(lm_last_error(), "leaf_count"));
   /* lmscore --contrib (float64 rows through the pool, 2 threads) prints the oracle's values */
   char dir[1100], outp[1200];
   snprintf(dir, sizeof dir, "%.900s/tests/fixtures/lightgbm/real/jpmml_multiclass_iris", src);
