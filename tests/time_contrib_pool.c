@@ -3,8 +3,9 @@
  * thread against lm_predict_contrib_pool with 1 and 2 threads (every batch split:
  * min_parallel_rows 1), on a batch of N random rows (default 10,000; 5% missing values) of each
  * .lm file given; best of 5 rounds after a warm-up, ms per batch and µs per row, and a check that
- * the pool's floats equal the single-thread ones; the process CPU time of the best 2-thread
- * round shows whether both threads worked (on a loaded machine the wall time may not). The numbers behind docs/performance.md's
+ * the pool's floats equal the single-thread ones; the CPU time of the best 2-thread round, the
+ * caller's and the worker's, shows how the work was split (on a loaded machine the wall time
+ * may not show it). The numbers behind docs/performance.md's
  * contributions-through-the-pool line. Separate from lmbench on purpose.
  *
  *     time_contrib_pool [-n ROWS] MODEL.lm...
@@ -50,7 +51,7 @@ int main(int argc, char **argv) {
       st = st * 1664525u + 1013904223u;
       x[i] = st % 20 == 0 ? NAN : (float)(st >> 8) / (float)(1u << 24) * 8.0f - 2.0f;
     }
-    double best[3] = {1e300, 1e300, 1e300}, cpu2 = 0;
+    double best[3] = {1e300, 1e300, 1e300}, cpu2 = 0, me2 = 0;
     if (lm_predict_contrib(s, x, n, ref)) {
       fprintf(stderr, "%s: %s\n", argv[a], lm_last_error());
       return 1;
@@ -71,18 +72,21 @@ int main(int argc, char **argv) {
       lm_predict_contrib_pool(p, s, x, n, got); /* warm-up */
       for (int r = 0; r < 5; r++) {
         double t0 = now_ms(), c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
+        double m0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
         lm_predict_contrib_pool(p, s, x, n, got);
         double d = now_ms() - t0;
-        if (d < best[th]) best[th] = d, cpu2 = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        if (d < best[th])
+          best[th] = d, cpu2 = clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0,
+          me2 = clock_ms(CLOCK_THREAD_CPUTIME_ID) - m0;
       }
       same &= memcmp(got, ref, sizeof *got * n * W) == 0;
       lm_pool_free(p);
     }
     const char *name = strrchr(argv[a], '/') ? strrchr(argv[a], '/') + 1 : argv[a];
     printf("%-32s %6zu %9.1f ms %9.1f ms %9.1f ms %6.2fx  (%.2f / %.2f us/row; 2 threads: "
-           "%.1f ms CPU)%s\n", name, n, best[0], best[1], best[2], best[0] / best[2],
-           best[0] * 1e3 / (double)n, best[2] * 1e3 / (double)n, cpu2,
-           same ? "" : "  POOL DIFFERS");
+           "%.1f ms CPU, caller %.1f, worker %.1f)%s\n", name, n, best[0], best[1], best[2],
+           best[0] / best[2], best[0] * 1e3 / (double)n, best[2] * 1e3 / (double)n, cpu2, me2,
+           cpu2 - me2, same ? "" : "  POOL DIFFERS");
     free(x), free(ref), free(got);
     lm_session_free(s);
     lm_model_close(m);
