@@ -11,7 +11,8 @@
  * per call) must match the f32 file, float64 rows through lm_predict_contrib_f64 the double
  * file, each value within 1e-6 absolute or 1e-5 relative; each row's contributions of an output
  * sum to lm_predict's margin within 1e-5 · max(1, |margin|) — times the iterations for random
- * forests, whose contributions LightGBM does not average. Every quadrature kernel this CPU runs
+ * forests, whose contributions LightGBM does not average. All of it under the CPU's best
+ * kernels, LM_ISA=avx2 and LM_ISA=scalar. Every quadrature kernel this CPU runs
  * is compared with the scalar reference on float32 and float64 rows within 1e-9 · (1 + |ref|).
  * Also: linear trees and a model without data counts refused with clear errors; lminfo's cover
  * line; lm_predict_contrib_pool with 1 and 2 threads gives the single-thread floats exactly.
@@ -33,6 +34,7 @@
 #include "kernels/cpu.h"
 #include "kernels/shap.h"
 #include "runtime/model.h"
+#include "runtime/numa.h"
 #include "lmrt.h"
 #include "tools/csv.h"
 
@@ -119,6 +121,10 @@ static void run_case(const lcase *c, tally *all) {
   lm_model_info info;
   assert_int_equal(lm_model_get_info(m, &info), 0);
   assert_int_equal(info.has_cover, 1);
+  const char *cap = getenv("LM_ISA");
+  int isa = lm__model_plan(m, 0)->isa;
+  if (cap && !strcmp(cap, "scalar")) assert_int_equal(isa, LM_ISA_SCALAR);
+  if (cap && !strcmp(cap, "avx2")) assert_true(isa <= LM_ISA_AVX2);
   lm_session *s;
   assert_int_equal(lm_session_new(m, &s), 0);
   table in = {0}, w64 = {0}, w32 = {0};
@@ -171,23 +177,37 @@ static void run_case(const lcase *c, tally *all) {
   lm_model_close(m);
 }
 
+/* Every case under each kernel cap (the plan's ISA picks the quadrature kernel): the CPU's
+ * best, LM_ISA=avx2 and LM_ISA=scalar — or only the LM_ISA the test was started with. */
 static void test_lgbm_contrib_parity(void **state) {
   (void)state;
-  FILE *f = manifest();
-  lcase c;
-  tally all = {0};
-  size_t cases = 0;
-  while (next_case(f, &c)) {
-    run_case(&c, &all);
-    cases++;
+  const char *given = getenv("LM_ISA");
+  const char *caps[] = {"", "avx2", "scalar"};
+  size_t ncaps = given && *given ? 1 : 3;
+  char keep[32] = "";
+  if (given) snprintf(keep, sizeof keep, "%s", given);
+  for (size_t k = 0; k < ncaps; k++) {
+    if (ncaps > 1) setenv("LM_ISA", caps[k], 1);
+    FILE *f = manifest();
+    lcase c;
+    tally all = {0};
+    size_t cases = 0;
+    while (next_case(f, &c)) {
+      run_case(&c, &all);
+      cases++;
+    }
+    fclose(f);
+    const char *isa = getenv("LM_ISA") && *getenv("LM_ISA") ? getenv("LM_ISA") : "auto";
+    print_message("LightGBM contrib parity (LM_ISA %s): %zu cases, %zu values, max abs diff "
+                  "%.3g, max rel diff %.3g, %zu outside tolerance\n",
+                  isa, cases, all.values, all.max_abs, all.max_rel, all.bad);
+    assert_true(cases >= 20);
+    assert_int_equal(all.bad, 0);
   }
-  fclose(f);
-  const char *isa = getenv("LM_ISA") && *getenv("LM_ISA") ? getenv("LM_ISA") : "auto";
-  print_message("LightGBM contrib parity (ISA %s): %zu cases, %zu values, max abs diff %.3g, "
-                "max rel diff %.3g, %zu outside tolerance\n",
-                isa, cases, all.values, all.max_abs, all.max_rel, all.bad);
-  assert_true(cases >= 20);
-  assert_int_equal(all.bad, 0);
+  if (ncaps > 1) {
+    if (given) setenv("LM_ISA", keep, 1);
+    else unsetenv("LM_ISA");
+  }
 }
 
 typedef void (*shap_kernel)(const lmf_view *, const lm__shap *, const float *, const double *,
