@@ -165,12 +165,16 @@ LM_API int lm_predict_leaf(lm_session *s, const float *x, size_t n_rows, uint32_
  * without them, e.g. by lmconvert before format 1.1: LM_EUNSUPPORTED naming the file; convert
  * again); dart tree weights, multi-class, categorical splits and missing values as XGBoost.
  * Linear models: weight × value (0 for a missing value), bias = bias + base margin. LightGBM
- * models: LM_EUNSUPPORTED for now. The first call builds per-leaf path tables kept with the
+ * models: what its predict(pred_contrib=True) returns (covers: its leaf and internal data
+ * counts; missing types, default_left and categorical sets as LightGBM decides; random forests
+ * NOT averaged, as LightGBM: their contributions sum to the sum of the trees, i.e. the margin ×
+ * iterations; linear trees LM_EUNSUPPORTED, as LightGBM refuses them). The first call builds per-leaf path tables kept with the
  * model until lm_model_close (thread-safe; O(nodes × depth) bytes plus at most 64 MiB of
  * per-leaf pattern tables, so that first call takes longer); after the first call of a given
  * size, no heap allocation. */
 LM_API int lm_predict_contrib(lm_session *s, const float *x, size_t n_rows, float *out);
-/* The same for float64 rows (rounded to float32 first, as XGBoost does). */
+/* The same for float64 rows (XGBoost models: rounded to float32 first, as XGBoost does;
+ * LightGBM models: every decision on the double itself, as lm_predict_f64). */
 LM_API int lm_predict_contrib_f64(lm_session *s, const double *x, size_t n_rows, float *out);
 /* Columns of lm_predict_contrib per row: num_outputs × (num_features + 1); 0 for NULL. */
 LM_API size_t lm_model_contrib_width(const lm_model *m);
@@ -278,6 +282,14 @@ LM_API int lm_predict_pool(lm_pool *p, lm_session *s, const float *x, size_t n_r
                            unsigned flags, float *out);
 LM_API int lm_predict_pool_f64(lm_pool *p, lm_session *s, const double *x, size_t n_rows,
                                unsigned flags, float *out);
+/* lm_predict_contrib / lm_predict_contrib_f64 with the pool's threads: the batch split into
+ * blocks of rows (from a smaller batch size than lm_predict_pool: a contribution row costs far
+ * more than a prediction), the same floats as the single-thread call for any number of threads,
+ * no allocation after the first batch of a given size. Same arguments, results and errors. */
+LM_API int lm_predict_contrib_pool(lm_pool *p, lm_session *s, const float *x, size_t n_rows,
+                                   float *out);
+LM_API int lm_predict_contrib_pool_f64(lm_pool *p, lm_session *s, const double *x,
+                                       size_t n_rows, float *out);
 
 /* What a pool is and, for a model, how the pool treats it. Append-only. */
 typedef struct lm_pool_info {

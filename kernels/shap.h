@@ -51,8 +51,9 @@ typedef struct lm__shap_tree {
   uint32_t first_leaf, n_leaves;
   uint32_t group;
   uint32_t first_split, n_splits; /* its internal nodes in sn (NODES order) */
-  uint32_t vdec;                /* 1: no categorical split, the AVX-512 kernel decides all its
-                                   nodes at once (sx_*) and takes one fractions from edges */
+  uint32_t vdec;                /* 1: no categorical or ZERO_MISSING split, the AVX-512 kernel
+                                   decides all its nodes at once (sx_*, float32 rows) and takes
+                                   one fractions from edges */
   uint32_t first_grp, n_grps;   /* its lane groups (lm__shap_grp); n_grps 0: a leaf has more
                                    than LM__SHAP_QK unique features, the tree keeps the
                                    reference evaluation */
@@ -117,8 +118,9 @@ typedef struct lm__shap {
   size_t bytes;        /* memory the table holds */
 } lm__shap;
 
-/* Build the table of a tree model whose view has COVER. LM_EUNSUPPORTED (message naming
- * `name`) without COVER, for LightGBM semantics or linear models; LM_ENOMEM. */
+/* Build the table of a tree model whose view has COVER (XGBoost or LightGBM decisions).
+ * LM_EUNSUPPORTED (message naming `name`) without COVER, for linear trees (LightGBM refuses
+ * them too) or linear models; LM_ENOMEM. */
 LM_INTERNAL int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out);
 LM_INTERNAL void lm__shap_free(lm__shap *s);
 /* Scratch bytes the kernels need for a block of lm__shap_block_rows rows: the reference's,
@@ -129,22 +131,25 @@ LM_INTERNAL size_t lm__shap_scratch(const lm__shap *s);
 /* Add the contributions of n rows x (n × num_features floats) to phi (n × num_outputs ×
  * (num_features + 1) doubles, bias last per output; the caller initialises it, e.g. the bias
  * column with s->bias). Trees outer, rows inner: callers pass blocks of rows small enough for
- * phi to stay in cache (lm__shap_block_rows). */
+ * phi to stay in cache (lm__shap_block_rows). xd: NULL, or the same rows as float64 for a
+ * LightGBM model scored on float64 rows: the path walk then decides every node on the double
+ * (lm__goes_right_f64, kernels/tree_common.h: as lm_predict_f64 does) and x is not read. */
 LM_INTERNAL void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x,
-                                       size_t n, double *phi, void *scratch);
+                                       const double *xd, size_t n, double *phi, void *scratch);
 /* The same contributions through the quadrature layout, one per ISA (kernels/shap_quad.h;
  * trees with n_grps 0 go through the reference). Same scratch. */
 LM_INTERNAL void lm__shap_rows__quad(const lmf_view *v, const lm__shap *s, const float *x,
-                                     size_t n, double *phi, void *scratch);
+                                     const double *xd, size_t n, double *phi, void *scratch);
 LM_INTERNAL void lm__shap_rows__quad_avx2(const lmf_view *v, const lm__shap *s, const float *x,
-                                          size_t n, double *phi, void *scratch);
+                                          const double *xd, size_t n, double *phi,
+                                          void *scratch);
 LM_INTERNAL void lm__shap_rows__quad_avx512(const lmf_view *v, const lm__shap *s,
-                                            const float *x, size_t n, double *phi,
-                                            void *scratch);
+                                            const float *x, const double *xd, size_t n,
+                                            double *phi, void *scratch);
 /* One tree of the reference, for n rows (what lm__shap_rows__scalar does per tree). */
 LM_INTERNAL void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t,
-                                            const float *x, size_t n, double *phi,
-                                            void *scratch);
+                                            const float *x, const double *xd, size_t n,
+                                            double *phi, void *scratch);
 /* Rows per block: phi of a block within 128 KiB and the quadrature kernels' lane-replicated
  * accumulators (8 per value) within 256 KiB, between 1 and 64 rows. */
 static inline size_t lm__shap_block_rows(const lm__shap *s) {

@@ -20,17 +20,19 @@
 /* Every node's pattern of one fractions for one row (bit j: unique feature j of the path
  * followed so far), as in the reference (shap_scalar.c). */
 static inline void lm__sq_pat(const lmf_view *v, const lm__shap *s, const lm__shap_tree *st,
-                              const float *x, uint32_t *pat_of) {
+                              const float *x, const double *xd, uint32_t *pat_of) {
   const lm__shap_split *sp = s->sn + st->first_split;
   const lmf_node *nodes = v->nodes + st->first_node;
   pat_of[0] = 0;
   for (uint32_t i = 0; i < st->n_splits; i++, sp++) {
     uint32_t sl = sp->split;
-    float xv = x[sl & LMF_SPLIT_FEATURE_MASK];
     uint32_t r;
-    if (__builtin_expect(sl & LMF_SPLIT_CATEGORICAL, 0)) {
-      r = lm__goes_right_xgb(v, &nodes[sp->node], xv);
+    if (__builtin_expect(xd != NULL, 0)) { /* LightGBM, float64 rows: decided on the double */
+      r = lm__goes_right_f64(v, st->first_node + sp->node, xd[sl & LMF_SPLIT_FEATURE_MASK]);
+    } else if (__builtin_expect(sl & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING), 0)) {
+      r = lm__goes_right(v, &nodes[sp->node], x[sl & LMF_SPLIT_FEATURE_MASK]);
     } else { /* NaN: x >= t is false, so r is the default direction alone */
+      float xv = x[sl & LMF_SPLIT_FEATURE_MASK];
       r = (uint32_t)(xv >= sp->threshold) | ((uint32_t)(xv != xv) & ~(sl >> 30) & 1u);
     }
     uint32_t e = sp->info & 0xFFFFu, bit = e < 32 ? 1u << e : 0u, p = pat_of[sp->node];
@@ -82,8 +84,8 @@ lm__sq_grp(const lm__shap *s, const lm__shap_grp *g, const uint32_t K, const uin
 }
 #endif
 
-void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n, double *phi,
-                 void *scratch) {
+void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, const double *xd, size_t n,
+                 double *phi, void *scratch) {
   const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
   uint32_t *pat_of = scratch;
   /* accumulators, one per lane: rep[(row × W + column) × 8 + lane] */
@@ -92,12 +94,12 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
   for (uint32_t t = 0; t < s->n_trees; t++) {
     const lm__shap_tree *st = &s->trees[t];
     if (!st->n_grps) {
-      lm__shap_tree_rows__scalar(v, s, t, x, n, phi, scratch);
+      lm__shap_tree_rows__scalar(v, s, t, x, xd, n, phi, scratch);
       continue;
     }
     const lm__shap_grp *g0 = s->grps + st->first_grp;
 #ifdef LM__SQ_DECIDE /* all decisions at once; the groups take one fractions from edges */
-    const int vd = (int)st->vdec;
+    const int vd = (int)st->vdec && !xd;
 #else
     const int vd = 0;
     (void)vd;
@@ -107,7 +109,7 @@ void LM__SQ_NAME(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
       if (vd) LM__SQ_DECIDE(s, st, x + r * F, pat_of);
       else
 #endif
-        lm__sq_pat(v, s, st, x + r * F, pat_of);
+        lm__sq_pat(v, s, st, x + r * F, xd ? xd + r * F : NULL, pat_of);
       double *ph = rep + (r * W + (size_t)st->group * (F + 1)) * LM__SQ_LN;
       for (uint32_t gi = 0; gi < st->n_grps; gi++) {
         const lm__shap_grp *g = g0 + gi;

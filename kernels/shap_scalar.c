@@ -17,7 +17,14 @@
  * the extension (O(k²) for k unique features) and k unwound sums (O(k) each).
  *
  * The bias column is the cover-weighted mean of each tree's leaves (XGBoost's node mean
- * values), times the tree weight, summed with the base margin.
+ * values; LightGBM's Tree::ExpectedValue, leaf_count / internal_count[root] × leaf value),
+ * times the tree weight, summed with the base margin.
+ *
+ * LightGBM models (decision 1) take the same algorithm (LightGBM's Tree::TreeSHAP is the same
+ * recursion, with the node's data count as its cover): leaves carry their exact double value,
+ * each node is decided by the shared rule of tree_common.h (missing types, default_left,
+ * categorical sets; float64 rows on the double threshold), and linear trees are refused as
+ * LightGBM refuses them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +55,26 @@ void lm__shap_free(lm__shap *s) {
   free(s);
 }
 
+/* A leaf's value: LightGBM's exact double (NODE_F64), XGBoost's float. */
+static inline double lm__shap_leaf_value(const lmf_view *v, uint32_t i) {
+  return v->meta->decision == LMF_DECISION_LIGHTGBM ? v->node_f64[i] : (double)v->nodes[i].u.leaf;
+}
+
+/* LightGBM's Tree::ExpectedValue: Σ over leaves of leaf_count / internal_count[root] × value
+ * (the root's value when the tree is one leaf). Equal to the bottom-up mean when the counts add
+ * up, as they do in every trained model; this keeps LightGBM's arithmetic exactly. */
+static double lm__shap_lgb_expected(const lmf_view *v, uint32_t t) {
+  const lmf_tree *tr = &v->trees[t];
+  const lmf_node *nodes = v->nodes + tr->first_node;
+  const double *cover = v->cover + tr->first_node;
+  if (tr->n_nodes == 1) return lm__shap_leaf_value(v, tr->first_node);
+  double e = 0.0;
+  for (uint32_t i = 0; i < tr->n_nodes; i++)
+    if (nodes[i].left == tr->first_node + i)
+      e += cover[i] / cover[0] * lm__shap_leaf_value(v, tr->first_node + i);
+  return e;
+}
+
 /* One tree's parents (par[child] = parent, local indices; the root is 0) and cover-weighted
  * mean values bottom-up (children come after their parent in breadth-first order); returns
  * the root's mean. A node of cover 0 gets mean 0 (XGBoost would divide by zero). */
@@ -65,7 +92,7 @@ static double lm__shap_tree_prep(const lmf_view *v, uint32_t t, uint32_t *par, d
   for (uint32_t i = nn; i-- > 0;) {
     const lmf_node *n = &nodes[i];
     if (n->left == tr->first_node + i) {
-      mean_of[i] = (double)n->u.leaf;
+      mean_of[i] = lm__shap_leaf_value(v, tr->first_node + i);
       continue;
     }
     uint32_t l = n->left - tr->first_node;
@@ -296,7 +323,7 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
       s->sx_feat[ns] = n->split & LMF_SPLIT_FEATURE_MASK;
       s->sx_thr[ns] = n->threshold;
       s->sx_dr[ns] = (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : -1;
-      if (n->split & LMF_SPLIT_CATEGORICAL) st->vdec = 0;
+      if (n->split & (LMF_SPLIT_CATEGORICAL | LMF_SPLIT_ZERO_MISSING)) st->vdec = 0;
       s->sn[ns++] = (lm__shap_split){n->split, n->threshold, i, n->left - st->first_node,
                                      s->ninfo[st->first_node + i]};
     }
@@ -437,12 +464,16 @@ static int lm__shap_groups(const lmf_view *v, lm__shap *s) {
 
 int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
   const lmf_meta *m = v->meta;
+  const int lgb = m->decision == LMF_DECISION_LIGHTGBM;
   *out = NULL;
   if (m->model_kind != LMF_MODEL_TREES)
     return lm__fail(LM_EUNSUPPORTED, "%s: TreeSHAP needs a tree model", name);
-  if (m->decision != LMF_DECISION_XGBOOST)
-    return lm__fail(LM_EUNSUPPORTED, "%s: contributions of LightGBM models are not supported yet",
-                    name);
+  for (uint32_t t = 0; t < m->n_trees; t++)
+    if (v->trees[t].flags & LMF_TREE_LINEAR)
+      return lm__fail(LM_EUNSUPPORTED,
+                      "%s: tree %u has linear leaves: SHAP contributions are not defined for "
+                      "linear trees (LightGBM refuses too: \"Predicting SHAP feature "
+                      "contributions is not implemented for linear trees.\")", name, t);
   if (!v->cover)
     return lm__fail(LM_EUNSUPPORTED,
                     "%s: the model carries no cover (no COVER section: converted by an older "
@@ -489,6 +520,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
     const lmf_node *nodes = v->nodes + tr->first_node;
     const double *cover = v->cover + tr->first_node;
     double root_mean = lm__shap_tree_prep(v, t, par, mean_of);
+    if (lgb) root_mean = lm__shap_lgb_expected(v, t);
     s->bias[tr->group] += root_mean * (double)tr->weight;
     s->trees[t] = (lm__shap_tree){tr->first_node, tr->n_nodes, li, 0, tr->group, 0, 0, 0, 0, 0};
     for (uint32_t i = 0; i < tr->n_nodes; i++) {
@@ -503,7 +535,7 @@ int lm__shap_build(const lmf_view *v, const char *name, lm__shap **out) {
       }
       /* Unique features in order of first appearance; each element's edges contiguous. */
       lm__shap_leaf *lf = &s->leaves[li++];
-      lf->value = (double)nodes[i].u.leaf * (double)tr->weight;
+      lf->value = lm__shap_leaf_value(v, tr->first_node + i) * (double)tr->weight;
       lf->node = i;
       lf->first_elem = ei;
       lf->n_elems = 0;
@@ -551,12 +583,22 @@ size_t lm__shap_scratch(const lm__shap *s) {
   return lm__shap_scratch_ref(s) + lm__shap_block_rows(s) * w * LM__SHAP_LANES * sizeof(double);
 }
 
+/* The decision rule of formats/SPEC.md at node i (index into v->nodes) for one row: float32
+ * rows through lm__goes_right (XGBoost and LightGBM alike: XGBoost nodes never carry
+ * ZERO_MISSING), LightGBM's float64 rows (xd) on the double through lm__goes_right_f64. */
+static inline uint32_t lm__shap_decide(const lmf_view *v, uint32_t i, const float *x,
+                                       const double *xd) {
+  uint32_t f = v->nodes[i].split & LMF_SPLIT_FEATURE_MASK;
+  return xd ? lm__goes_right_f64(v, i, xd[f]) : lm__goes_right(v, &v->nodes[i], x[f]);
+}
+
 /* One tree for one row. Nodes come parents first, so one pass gives every node the pattern
  * of one fractions of the path down to it (bit j: unique feature j of the path followed so
  * far; a feature's first split sets its bit, a later one can only clear it); each leaf then
  * adds the contributions its pattern selects. */
 static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
-                                     const lm__shap_tree *st, const float *x, double *ph,
+                                     const lm__shap_tree *st, const float *x, const double *xd,
+                                     double *ph,
                                      uint32_t *pat_of, double *pw, double *zs, double *os,
                                      const double *inv, double *cs) {
   const lmf_node *nodes = v->nodes + st->first_node;
@@ -566,7 +608,7 @@ static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
   for (uint32_t i = 0; i < st->n_nodes; i++) {
     const lmf_node *n = &nodes[i];
     if (n->left == base + i) continue;
-    uint32_t r = lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]);
+    uint32_t r = lm__shap_decide(v, base + i, x, xd);
     uint32_t e = info[i] & 0xFFFFu, bit = e < 32 ? 1u << e : 0u, p = pat_of[i];
     uint32_t l = n->left - base;
     if (info[i] >> 16) {
@@ -593,8 +635,7 @@ static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
         const uint32_t *ed = s->edges + el[j].first_edge;
         one = 1;
         for (uint32_t q = 0; q < el[j].n_edges; q++) {
-          const lmf_node *n = &nodes[ed[q] >> 1];
-          one &= lm__goes_right_xgb(v, n, x[n->split & LMF_SPLIT_FEATURE_MASK]) == (ed[q] & 1u);
+          one &= lm__shap_decide(v, base + (ed[q] >> 1), x, xd) == (ed[q] & 1u);
         }
       }
       os[j] = one;
@@ -607,7 +648,7 @@ static inline void lm__shap_tree_row(const lmf_view *v, const lm__shap *s,
 
 /* Scratch layout: pat_of (max_nodes uint32, rounded to 64 bytes), then K doubles five times. */
 void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t, const float *x,
-                                size_t n, double *phi, void *scratch) {
+                                const double *xd, size_t n, double *phi, void *scratch) {
   const size_t F = s->num_features, W = (size_t)s->num_outputs * (F + 1);
   uint32_t *pat_of = scratch;
   double *pw = (double *)((uint8_t *)scratch + ((4 * (size_t)s->max_nodes + 63) & ~(size_t)63));
@@ -616,12 +657,13 @@ void lm__shap_tree_rows__scalar(const lmf_view *v, const lm__shap *s, uint32_t t
   for (size_t i = 0; i < K; i++) inv[i] = 1.0 / (double)(i + 1);
   const lm__shap_tree *st = &s->trees[t];
   for (size_t r = 0; r < n; r++)
-    lm__shap_tree_row(v, s, st, x + r * F, phi + r * W + (size_t)st->group * (F + 1), pat_of, pw,
-                      zs, os, inv, cs);
+    lm__shap_tree_row(v, s, st, x + r * F, xd ? xd + r * F : NULL,
+                      phi + r * W + (size_t)st->group * (F + 1), pat_of, pw, zs, os, inv, cs);
 }
 
-void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, size_t n,
-                           double *phi, void *scratch) {
+void lm__shap_rows__scalar(const lmf_view *v, const lm__shap *s, const float *x, const double *xd,
+                           size_t n, double *phi, void *scratch) {
   /* trees outer, rows inner: a tree's tables stay in cache for the whole block of rows */
-  for (uint32_t t = 0; t < s->n_trees; t++) lm__shap_tree_rows__scalar(v, s, t, x, n, phi, scratch);
+  for (uint32_t t = 0; t < s->n_trees; t++)
+    lm__shap_tree_rows__scalar(v, s, t, x, xd, n, phi, scratch);
 }

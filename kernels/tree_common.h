@@ -38,6 +38,19 @@ static inline uint32_t lm__goes_right(const lmf_view *v, const lmf_node *n, floa
   return x >= n->threshold;
 }
 
+/* 1 if node i (index into v->nodes, not a leaf) of a decision 1 (LightGBM) model sends float64
+ * x right: LightGBM's own comparison of doubles against the exact NODE_F64 threshold (`x > t`
+ * goes right), missing types and categorical sets as above. The f64 scoring kernels and the
+ * TreeSHAP path walk for float64 rows (kernels/shap*.c) share it. */
+static inline uint32_t lm__goes_right_f64(const lmf_view *v, uint32_t i, double x) {
+  const lmf_node *n = &v->nodes[i];
+  if (isnan(x) ||
+      ((n->split & LMF_SPLIT_ZERO_MISSING) && fabs(x) <= (double)LMF_ZERO_THRESHOLD))
+    return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
+  if (n->split & LMF_SPLIT_CATEGORICAL) return lm__cat_goes_right_f64(v, n, x);
+  return x > v->node_f64[i];
+}
+
 /* The same for decision 0 (XGBoost) nodes, which never carry ZERO_MISSING (the verifier rejects
  * it there): the rule without that test, for the reference's hot loop. */
 static inline uint32_t lm__goes_right_xgb(const lmf_view *v, const lmf_node *n, float x) {

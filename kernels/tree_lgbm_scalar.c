@@ -34,15 +34,6 @@
 LM__DEFINE_LEAF_VALUE(lm__leaf_value_f32, float)
 LM__DEFINE_LEAF_VALUE(lm__leaf_value_f64, double)
 
-static inline uint32_t lm__goes_right_f64(const lmf_view *v, uint32_t i, double x) {
-  const lmf_node *n = &v->nodes[i];
-  if (isnan(x) ||
-      ((n->split & LMF_SPLIT_ZERO_MISSING) && fabs(x) <= (double)LMF_ZERO_THRESHOLD))
-    return (n->split & LMF_SPLIT_DEFAULT_LEFT) ? 0 : 1;
-  if (n->split & LMF_SPLIT_CATEGORICAL) return lm__cat_goes_right_f64(v, n, x);
-  return x > v->node_f64[i];
-}
-
 static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
   for (uint32_t g = 0; g < m->num_outputs; g++)
     o[g] = (float)(m->average_over ? acc[g] / m->average_over : acc[g]);

@@ -70,6 +70,8 @@ typedef struct lm__job {
   _Atomic unsigned flags;
   _Atomic int f64, link_per_block;
   _Atomic size_t grow; /* non-zero: each worker takes one block and grows its scratch to this */
+  _Atomic(const struct lm__shap *) shap; /* contributions (lm_predict_contrib_pool): the */
+  _Atomic int contrib;                   /* model's TreeSHAP table (NULL: linear model) */
 } lm__job;
 
 struct lm_pool {
@@ -128,6 +130,8 @@ static void lm__work(lm_pool *p, lm_session *s, int node, uint32_t g) {
   int f64 = atomic_load_explicit(&p->job.f64, memory_order_relaxed);
   int link = atomic_load_explicit(&p->job.link_per_block, memory_order_relaxed);
   size_t grow = atomic_load_explicit(&p->job.grow, memory_order_relaxed);
+  int contrib = atomic_load_explicit(&p->job.contrib, memory_order_relaxed);
+  const struct lm__shap *sh = atomic_load_explicit(&p->job.shap, memory_order_relaxed);
   for (;;) {
     uint32_t nb = LM__CLAIM_NB(c), b = LM__CLAIM_NEXT(c);
     if (LM__CLAIM_GEN(c) != g || b >= nb) return;
@@ -143,7 +147,15 @@ static void lm__work(lm_pool *p, lm_session *s, int node, uint32_t g) {
         lm__futex(&p->done, FUTEX_WAKE, 1);
       return;
     }
-    if (m) {
+    if (m && contrib) {
+      s->m = m;
+      size_t F = m->v.meta->num_features, W = lm_model_contrib_width(m);
+      size_t r0 = (size_t)b * blk, k = b + 1 == nb ? n - r0 : blk;
+      int rc = lm__contrib_rows(s, lm__model_plan(m, node), sh,
+                                x + r0 * F * (f64 ? sizeof(double) : sizeof(float)), f64, k,
+                                out + r0 * W);
+      if (rc) atomic_store(&p->err, rc);
+    } else if (m) {
       s->m = m;
       const lm__plan *pl = lm__model_plan(m, node);
       size_t F = pl->v->meta->num_features, G = pl->v->meta->num_outputs;
@@ -456,6 +468,7 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   atomic_store_explicit(&p->job.flags, flags, memory_order_relaxed);
   atomic_store_explicit(&p->job.f64, f64, memory_order_relaxed);
   atomic_store_explicit(&p->job.link_per_block, link_per_block, memory_order_relaxed);
+  atomic_store_explicit(&p->job.contrib, 0, memory_order_relaxed);
   atomic_store(&p->err, 0);
   lm__dispatch(p, (uint32_t)nb, s, s->node);
   rc = atomic_load(&p->err);
@@ -473,6 +486,74 @@ int lm_predict_pool(lm_pool *p, lm_session *s, const float *x, size_t n, unsigne
 int lm_predict_pool_f64(lm_pool *p, lm_session *s, const double *x, size_t n, unsigned flags,
                         float *out) {
   return lm__predict_pool(p, s, x, 1, n, flags, out);
+}
+
+/* Contributions with the pool's threads. A row's contributions depend on it alone, so blocks
+ * need no alignment: ~16 per thread of at least LM__CONTRIB_MIN_BLOCK rows. A contribution row
+ * costs tens to hundreds of predictions (TreeSHAP walks every leaf), so batches are split from
+ * an eighth of the model's lm_predict_pool threshold (at least 2 blocks' worth), or from
+ * lm_pool_options.min_parallel_rows when set. Worker scratch grows once, ahead of the batch. */
+#define LM__CONTRIB_MIN_BLOCK 16
+static int lm__contrib_pool(lm_pool *p, lm_session *s, const void *x, int f64, size_t n,
+                            float *out) {
+  if (!p) return lm__fail(LM_EINVAL, "NULL pool");
+  const struct lm__shap *sh;
+  int rc = lm__contrib_prepare(s, x, n, out, &sh);
+  if (rc) return rc;
+  const lm_model *m = s->m;
+  lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
+  if (p->threads > 1 && (!e || !atomic_load_explicit(&e->ps_per_row, memory_order_relaxed))) {
+    pthread_mutex_lock(&p->lock);
+    rc = lm__prepare(p, m, 1);
+    pthread_mutex_unlock(&p->lock);
+    if (rc) return rc;
+  }
+  size_t min_rows = p->opt.min_parallel_rows ? p->opt.min_parallel_rows : lm__min_rows(p, m) / 8;
+  if (min_rows < 2 * LM__CONTRIB_MIN_BLOCK) min_rows = 2 * LM__CONTRIB_MIN_BLOCK;
+  if (p->threads < 2 || n < min_rows)
+    return lm__contrib_rows(s, lm__model_plan(m, s->node), sh, x, f64, n, out);
+
+  pthread_mutex_lock(&p->lock);
+  size_t need = lm__contrib_scratch_need(m, sh, f64);
+  if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
+  if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
+  if (rc) {
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+  }
+  size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
+  if (blk < LM__CONTRIB_MIN_BLOCK) blk = LM__CONTRIB_MIN_BLOCK;
+  size_t nb = (n + blk - 1) / blk;
+  if (nb > 0xFFFFu) { /* the claim word counts blocks in 16 bits */
+    blk = (n + 0xFFFEu) / 0xFFFFu;
+    nb = (n + blk - 1) / blk;
+  }
+  atomic_store_explicit(&p->job.m, m, memory_order_relaxed);
+  atomic_store_explicit(&p->job.x, x, memory_order_relaxed);
+  atomic_store_explicit(&p->job.out, out, memory_order_relaxed);
+  atomic_store_explicit(&p->job.n, n, memory_order_relaxed);
+  atomic_store_explicit(&p->job.blk, blk, memory_order_relaxed);
+  atomic_store_explicit(&p->job.flags, 0u, memory_order_relaxed);
+  atomic_store_explicit(&p->job.f64, f64, memory_order_relaxed);
+  atomic_store_explicit(&p->job.link_per_block, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->job.shap, sh, memory_order_relaxed);
+  atomic_store_explicit(&p->job.contrib, 1, memory_order_relaxed);
+  atomic_store(&p->err, 0);
+  lm__dispatch(p, (uint32_t)nb, s, s->node);
+  atomic_store_explicit(&p->job.contrib, 0, memory_order_relaxed);
+  rc = atomic_load(&p->err);
+  pthread_mutex_unlock(&p->lock);
+  if (rc) return lm__fail(rc, "lm_predict_contrib_pool: a thread failed: %s", lm_strerror(rc));
+  return LM_OK;
+}
+
+int lm_predict_contrib_pool(lm_pool *p, lm_session *s, const float *x, size_t n, float *out) {
+  return lm__contrib_pool(p, s, x, 0, n, out);
+}
+
+int lm_predict_contrib_pool_f64(lm_pool *p, lm_session *s, const double *x, size_t n,
+                                float *out) {
+  return lm__contrib_pool(p, s, x, 1, n, out);
 }
 
 int lm_pool_get_info(const lm_pool *p, const lm_model *m, lm_pool_info *info) {

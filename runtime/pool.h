@@ -27,4 +27,16 @@ void lm__session_link(const lm_model *m, unsigned flags, float *out, size_t n);
 /* Argument checks shared by every entry point (records the error). */
 int lm__predict_check(lm_session *s, const void *x, size_t n, unsigned flags, const void *out);
 
+/* Contributions (runtime/contrib.c). lm__contrib_prepare checks the arguments of
+ * lm_predict_contrib{,_f64} and builds the model's TreeSHAP table on first use (*sh: NULL for a
+ * linear model); lm__contrib_rows then computes n rows into out (n × lm_model_contrib_width)
+ * with view pl->v and s's scratch, one row independent of the others, so any split of a batch
+ * gives the same floats; lm__contrib_scratch_need is the scratch it takes (it grows s's once). */
+struct lm__shap;
+int lm__contrib_prepare(lm_session *s, const void *x, size_t n, const float *out,
+                        const struct lm__shap **sh);
+int lm__contrib_rows(lm_session *s, const struct lm__plan *pl, const struct lm__shap *sh,
+                     const void *x, int f64, size_t n, float *out);
+size_t lm__contrib_scratch_need(const lm_model *m, const struct lm__shap *sh, int f64);
+
 #endif

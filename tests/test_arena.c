@@ -5,7 +5,8 @@
  * switch is on, then runs thousands of lm_predict / lm_predict_f64 / lm_predict_leaf /
  * lm_predict_contrib{,_f64} calls of
  * mixed sizes (all ≤ the sizes seen in warm-up) and requires the count to stay at zero. The
- * same holds for lm_predict_pool / lm_predict_pool_f64 with several threads, every batch split,
+ * same holds for lm_predict_pool / lm_predict_pool_f64 / lm_predict_contrib_pool{,_f64} with
+ * several threads, every batch split,
  * NUMA replicas forced: no allocation on any thread and, outside sanitizer builds (where the
  * interposed pthread_create also counts), no thread created after warm-up.
  */
@@ -190,13 +191,15 @@ static void run_pool(lm_model *m) {
   lm_pool_options o = {.threads = 3, .pin = 1, .numa = LM_POOL_NUMA_FORCE, .min_parallel_rows = 1};
   assert_int_equal(lm_pool_new(&o, &p), 0);
   enum { MAXN = 1000 };
-  static float x[MAXN * 4], out[MAXN * 3];
+  static float x[MAXN * 4], out[MAXN * 3], co[MAXN * 15];
   static double xd[MAXN * 4];
   for (int i = 0; i < MAXN * 4; i++) xd[i] = x[i] = (i % 7 == 0) ? NAN : (float)(i % 13) / 4;
   const size_t sizes[] = {1, 3, 64, 999, 1000, 17, 256, 257, 600};
   for (size_t i = 0; i < 9; i++) {
     assert_int_equal(lm_predict_pool(p, s, x, sizes[i], 0, out), 0);
     assert_int_equal(lm_predict_pool_f64(p, s, xd, sizes[i], LM_PREDICT_MARGIN, out), 0);
+    assert_int_equal(lm_predict_contrib_pool(p, s, x, sizes[i], co), 0);
+    assert_int_equal(lm_predict_contrib_pool_f64(p, s, xd, sizes[i], co), 0);
   }
   allocs = 0;
 #if !defined(__SANITIZE_ADDRESS__)
@@ -208,6 +211,8 @@ static void run_pool(lm_model *m) {
     size_t n = sizes[it % 9] - (size_t)(it % 3 == 0 && sizes[it % 9] > 1);
     bad |= lm_predict_pool(p, s, x, n, it & 1 ? LM_PREDICT_MARGIN : 0, out);
     bad |= lm_predict_pool_f64(p, s, xd, n, 0, out);
+    bad |= lm_predict_contrib_pool(p, s, x, n, co);
+    bad |= lm_predict_contrib_pool_f64(p, s, xd, n, co);
   }
   counting = 0;
   assert_int_equal(bad, 0);

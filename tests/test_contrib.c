@@ -147,8 +147,8 @@ static void test_contrib_parity(void **state) {
   assert_int_equal(all.bad, 0);
 }
 
-typedef void (*shap_kernel)(const lmf_view *, const lm__shap *, const float *, size_t, double *,
-                            void *);
+typedef void (*shap_kernel)(const lmf_view *, const lm__shap *, const float *, const double *,
+                            size_t, double *, void *);
 
 /* Each quadrature kernel against the reference (lm__shap_rows__scalar) on every fixture's rows,
  * in blocks as lm_predict_contrib passes them: the same mathematics (the reference's
@@ -192,12 +192,12 @@ static void test_contrib_kernels(void **state) {
     double *ref = calloc(n * W, sizeof *ref), *got = malloc(sizeof *got * n * W);
     void *scratch = aligned_alloc(64, (lm__shap_scratch(sh) + 63) & ~(size_t)63);
     for (size_t r0 = 0; r0 < n; r0 += B)
-      lm__shap_rows__scalar(&m->v, sh, x + r0 * F, n - r0 < B ? n - r0 : B, ref + r0 * W, scratch);
+      lm__shap_rows__scalar(&m->v, sh, x + r0 * F, NULL, n - r0 < B ? n - r0 : B, ref + r0 * W, scratch);
     for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
       if (lm__cpu_isa() < ks[k].isa) continue;
       memset(got, 0, sizeof *got * n * W);
       for (size_t r0 = 0; r0 < n; r0 += B)
-        ks[k].k(&m->v, sh, x + r0 * F, n - r0 < B ? n - r0 : B, got + r0 * W, scratch);
+        ks[k].k(&m->v, sh, x + r0 * F, NULL, n - r0 < B ? n - r0 : B, got + r0 * W, scratch);
       size_t bad = 0;
       for (size_t i = 0; i < n * W; i++) {
         double d = fabs(got[i] - ref[i]), tol = 1e-9 * (1.0 + fabs(ref[i]));
@@ -370,16 +370,16 @@ static void test_contrib_errors(void **state) {
   lm_session_free(s);
   lm_model_close(m);
 
-  /* LightGBM: not yet, and said so */
+  /* LightGBM linear trees: refused, as LightGBM refuses them */
   char lgb[1200];
-  snprintf(lgb, sizeof lgb, "%.900s/tests/fixtures/lightgbm/real/jpmml_binary_audit/model.txt",
-           src);
+  snprintf(lgb, sizeof lgb,
+           "%.900s/tests/fixtures/lightgbm/real/jpmml_linear_regression_auto/model.txt", src);
   assert_int_equal(lm_model_open(convert(lgb, "lgb"), &m), 0);
   assert_int_equal(lm_session_new(m, &s), 0);
   float *lx = calloc(lm_model_num_features(m), sizeof *lx);
   float *lo = calloc(lm_model_contrib_width(m), sizeof *lo);
   assert_int_equal(lm_predict_contrib(s, lx, 1, lo), LM_EUNSUPPORTED);
-  assert_non_null(strstr(lm_last_error(), "LightGBM"));
+  assert_non_null(strstr(lm_last_error(), "linear trees"));
   free(lx), free(lo);
   lm_session_free(s);
   lm_model_close(m);

@@ -12,8 +12,10 @@
  * (transformed values, or raw margins with --margin) or lm_predict_leaf (--leaf: rows rounded to
  * float32, leaf ids printed as integers) or lm_predict_contrib_f64 (--contrib: feature
  * contributions, num_outputs × (num_features + 1) columns per row, each output's features then
- * its bias, as XGBoost's pred_contribs); values and margins are scored through a thread pool,
- * lm_predict_pool_f64, with --threads N threads, 0 or default the CPUs the process may use),
+ * its bias, as XGBoost's pred_contribs and LightGBM's pred_contrib); values, margins and
+ * contributions are scored through a thread pool (lm_predict_pool_f64,
+ * lm_predict_contrib_pool_f64) with --threads N threads, 0 or default the CPUs the process may
+ * use),
  * and prints one line per row, outputs comma-separated with %.9g (which round-trips a float32):
  * lm_model_output_width columns (the class index alone for multi:softmax values; num_trees with
  * --leaf). --check compares every output with an expected CSV of the same shape and prints a
@@ -47,10 +49,10 @@ static const char usage_text[] =
     "  --margin              print raw margins instead of transformed values\n"
     "  --leaf                print the leaf id reached in every tree (integers)\n"
     "  --contrib             print feature contributions (SHAP values, as XGBoost's\n"
-    "                        pred_contribs): per row, for each output, one value per\n"
-    "                        feature then the bias, outputs x (features + 1) values that\n"
-    "                        sum to the margin; tree models need a file converted with\n"
-    "                        cover (lminfo: 'cover: yes')\n"
+    "                        pred_contribs and LightGBM's pred_contrib): per row, for\n"
+    "                        each output, one value per feature then the bias, outputs x\n"
+    "                        (features + 1) values that sum to the margin; tree models\n"
+    "                        need a file converted with cover (lminfo: 'cover: yes')\n"
     "  --check EXPECTED.csv  compare every output with EXPECTED.csv (same shape; a header\n"
     "                        and pandas' index column are detected); print a parity line on\n"
     "                        stderr; exit 3 if any output differs by more than\n"
@@ -241,7 +243,7 @@ int main(int argc, char **argv) {
     cli_lib_error(model_path, NULL, rc);
     goto done;
   }
-  if (!leaf && !contrib) {
+  if (!leaf) {
     lm_pool_options po = {.threads = threads, .pin = LM_POOL_PIN_NODE, .numa = LM_POOL_NUMA_AUTO};
     rc = lm_pool_new(&po, &pool);
     if (rc < 0) {
@@ -345,7 +347,7 @@ int main(int argc, char **argv) {
       for (size_t k = 0; k < n * nf; k++) xf[k] = (float)x[k];
       rc = lm_predict_leaf(s, xf, n, leaves);
     } else if (contrib) {
-      rc = lm_predict_contrib_f64(s, x, n, out);
+      rc = lm_predict_contrib_pool_f64(pool, s, x, n, out);
     } else {
       rc = lm_predict_pool_f64(pool, s, x, n, flags, out);
     }

@@ -34,16 +34,19 @@ enum {
   T_NUM_FEATURES,
   T_LEAF_FEATURES,
   T_LEAF_COEFF,
+  T_LEAF_COUNT,
+  T_INTERNAL_COUNT,
   T__COUNT
 };
 static const char *const tree_keys[T__COUNT] = {
     "num_leaves", "num_cat",     "split_feature", "threshold",      "decision_type",
     "left_child", "right_child", "leaf_value",    "cat_boundaries", "cat_threshold",
-    "is_linear",  "leaf_const",  "num_features",  "leaf_features",  "leaf_coeff"};
+    "is_linear",  "leaf_const",  "num_features",  "leaf_features",  "leaf_coeff",
+    "leaf_count", "internal_count"};
 
 /* Per-tree scratch, freed after each tree. */
 typedef struct lg_scratch {
-  int64_t *feat, *dtype, *left, *right, *bounds, *nfeat, *lfeat, *words;
+  int64_t *feat, *dtype, *left, *right, *bounds, *nfeat, *lfeat, *words, *lcount, *icount;
   double *thr, *leaf, *lconst, *coeff;
   int64_t *set_begin, *set_count; /* per cat index: its range in cat_values (-1: not built) */
 } lg_scratch;
@@ -51,7 +54,7 @@ typedef struct lg_scratch {
 static void scratch_free(lg_scratch *s) {
   free(s->feat), free(s->dtype), free(s->left), free(s->right), free(s->bounds), free(s->nfeat);
   free(s->lfeat), free(s->words), free(s->thr), free(s->leaf), free(s->lconst), free(s->coeff);
-  free(s->set_begin), free(s->set_count);
+  free(s->set_begin), free(s->set_count), free(s->lcount), free(s->icount);
   memset(s, 0, sizeof *s);
 }
 
@@ -198,6 +201,22 @@ static int build_tree(lg *c, uint32_t ti, size_t tree_line, const lg_field *tf) 
                                -(int64_t)L, (int64_t)NI - 1, LM_ERANGE, s.right))))
     goto done;
 
+  /* data counts (optional): the node's cover for TreeSHAP, as LightGBM's data_count() */
+  int has_cover = NI == 0 || (tf[T_LEAF_COUNT].have && tf[T_INTERNAL_COUNT].have);
+  if (NI > 0 && has_cover) {
+    s.lcount = xalloc(L, sizeof *s.lcount);
+    s.icount = xalloc(NI, sizeof *s.icount);
+    if (!s.lcount || !s.icount) {
+      rc = lm__lg_nomem(c);
+      goto done;
+    }
+    if ((rc = lm__lg_field_ints(c, &tf[T_LEAF_COUNT], ctx, "leaf_count", L, "num_leaves", 0,
+                                INT32_MAX, LM_ERANGE, s.lcount)) ||
+        (rc = lm__lg_field_ints(c, &tf[T_INTERNAL_COUNT], ctx, "internal_count", NI,
+                                "num_leaves - 1", 0, INT32_MAX, LM_ERANGE, s.icount)))
+      goto done;
+  }
+
   /* categorical sets */
   if (num_cat > 0) {
     if (!tf[T_CAT_BOUNDARIES].have || !tf[T_CAT_THRESHOLD].have) {
@@ -309,13 +328,17 @@ static int build_tree(lg *c, uint32_t ti, size_t tree_line, const lg_field *tf) 
   tr->group = ti % ir->num_outputs;
   tr->weight = 1.0f;
   tr->linear = (uint8_t)is_linear;
+  /* a one-leaf tree needs no count: its value is all bias (LightGBM's ExpectedValue) */
+  tr->has_cover = (uint8_t)has_cover;
   ir->n_trees++;
   for (uint32_t j = 0; j < L; j++) {
     lm_ir_node *nd = &tr->nodes[NI + j];
     nd->left = nd->right = -1;
     nd->value_d = s.leaf[j];
     nd->value = (float)s.leaf[j];
+    nd->cover = NI == 0 ? 1.0 : has_cover ? (double)s.lcount[j] : 0.0;
   }
+  for (uint32_t i = 0; i < NI; i++) tr->nodes[i].cover = has_cover ? (double)s.icount[i] : 0.0;
   for (uint32_t i = 0; i < NI; i++) {
     lm_ir_node *nd = &tr->nodes[i];
     int64_t ch[2] = {s.left[i], s.right[i]};
@@ -454,7 +477,7 @@ int lm__lg_read_trees(lg *c, const lg_header *h, lg_line l) {
         return lm__lg_fail(c, LM_EFORMAT, l.no, "Tree=%u: expected key=value, got '%s'", ti,
                            lm__lg_printable(b, sizeof b, l.p, l.n));
       int k = lm__lg_key_index(tree_keys, T__COUNT, l.p, klen);
-      if (k < 0) continue; /* split_gain, leaf_weight, leaf_count, internal_*, shrinkage … */
+      if (k < 0) continue; /* split_gain, leaf_weight, internal_value, shrinkage … */
       if (tf[k].have)
         return lm__lg_fail(c, LM_EFORMAT, l.no, "Tree=%u: %s given twice (first on line %zu)", ti,
                            tree_keys[k], tf[k].line);

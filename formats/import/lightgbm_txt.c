@@ -27,6 +27,10 @@
  *  - Leaves: value_d = leaf_value, value = (float)leaf_value. Linear trees (is_linear=1,
  *    tree.linear = 1): every leaf j gets lin_const = leaf_const[j] and its num_features[j]
  *    terms (leaf_features, leaf_coeff) in ir->lin_feat / lin_coeff.
+ *  - Covers (TreeSHAP, formats/SPEC.md COVER): internal node i gets cover = internal_count[i],
+ *    leaf j cover = leaf_count[j] (the data counts LightGBM's own TreeSHAP weighs with); a
+ *    one-leaf tree cover 1; a tree with either array missing has_cover = 0 (the file then has
+ *    no COVER). Counts given are checked like every other array (count, integer range).
  *  - Tree i adds to output i % num_tree_per_iteration with weight 1. num_outputs =
  *    num_tree_per_iteration; num_features = max_feature_idx + 1; base_score 0 (LightGBM keeps
  *    the initial score inside the leaves); average_over = number of iterations when
