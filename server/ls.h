@@ -123,6 +123,9 @@ typedef struct ls_version {
   size_t nfeat, width;
   lm_model_info info;
   int replicas;         /* NUMA replicas made for the workers' nodes */
+  int contrib;          /* contributions offered (the contrib output): linear models, tree
+                           models with cover; else contrib_why says why not */
+  char contrib_why[200];
   char *meta;           /* GET /v2/models/{name} body */
   size_t meta_len;
   int selftest_rows;
@@ -279,6 +282,8 @@ typedef struct ls_worker {
   size_t cols_cap;
   uint32_t *leaves;     /* pred_leaf output */
   size_t leaves_cap;
+  float *contribs;      /* pred_contribs output */
+  size_t contribs_cap;
   struct ls_input *ins; /* the request's input tensors (per-feature requests: one per feature) */
   size_t ins_cap;
   unsigned char *fseen; /* per-feature requests: features already given */
@@ -347,7 +352,7 @@ typedef struct ls_input {
   int64_t binary_size;
 } ls_input;
 /* Outputs a request asks for (bits of ls_infer_req.want). */
-enum { LS_OUT_PRED = 1, LS_OUT_LEAF = 2 };
+enum { LS_OUT_PRED = 1, LS_OUT_LEAF = 2, LS_OUT_CONTRIB = 4 };
 typedef struct ls_infer_req {
   const char *id;           /* raw JSON string content (escapes kept) or NULL */
   size_t id_len;
@@ -367,6 +372,7 @@ typedef struct ls_infer_req {
   int has_bool;             /* true/false literals in the current input's data */
   int output_margin;        /* output_margin: the prediction output is the raw margin */
   int pred_leaf;            /* request parameter pred_leaf: the leaf output only */
+  int pred_contribs;        /* request parameter pred_contribs: the contrib output only */
   unsigned want;            /* outputs named in "outputs" (LS_OUT_*; 0: none named) */
   unsigned binary_want;     /* of those, asked for as binary data */
   unsigned out_bit, out_binary; /* the output object being parsed */

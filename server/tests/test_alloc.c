@@ -4,7 +4,7 @@
  * (-Wl,--wrap), loads a real model (examples/model.tar.gz, converted here), warms one worker and
  * one connection up with one request of each kind, then drives 2,000 more — single-row JSON
  * inference (values checked against the warm-up answer), binary-tensor inference, health,
- * metadata, pipelined pairs, error responses — through ls_conn_process and asserts that none
+ * metadata, pipelined pairs, error responses, leaf + margin + contrib outputs — through ls_conn_process and asserts that none
  * of them called the allocator. Run by `make check` (check-server), also under ASan.
  */
 #include <stdio.h>
@@ -130,7 +130,7 @@ int main(void) {
       "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[1,20],\"datatype\":\"FP64\","
       "\"data\":[4.01164722,5.40814734,1.10000002,14,6,4.80000019,0.988289475,15.4348793,25,16,0,"
       "12.0686932,0.0523917563,8.00209427,0,1,0,5,0.0158108566,8]}],\"outputs\":[{\"name\":\"leaf\"},"
-      "{\"name\":\"output-0\",\"parameters\":{\"output_margin\":true}}]}";
+      "{\"name\":\"output-0\",\"parameters\":{\"output_margin\":true}},{\"name\":\"contrib\"}]}";
   const char *csv = "4.01164722,5.40814734,1.10000002,14,6,4.80000019,0.988289475,15.4348793,25,16,0,"
                     "12.0686932,0.0523917563,8.00209427,0,1,0,5,0.0158108566,8\n";
   /* The same row as sparse LIBSVM (label, then index:value for every feature; text/libsvm). */
@@ -169,7 +169,8 @@ int main(void) {
   CHECK(strstr(out, "\"data\":[0.955204189]") != NULL, "warm-up per-feature answer: %.300s", out);
   n = make_post("/v2/models/example/infer", "", leafq, strlen(leafq));
   out = feed(&c, reqbuf, n);
-  CHECK(strstr(out, "\"name\":\"leaf\"") != NULL, "warm-up leaf answer: %.300s", out);
+  CHECK(strstr(out, "\"name\":\"leaf\"") != NULL && strstr(out, "\"name\":\"contrib\"") != NULL,
+        "warm-up leaf, margin and contrib answer: %.300s", out);
   n = make_post("/invocations", "Content-Type: text/csv\r\nAccept: application/json\r\n", csv, strlen(csv));
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "{\"predictions\":[{\"score\":0.955204189}]}") != NULL, "warm-up SageMaker: %.300s", out);
@@ -203,7 +204,7 @@ int main(void) {
     ok += strstr(out, "\"data\":[0.955204189]") != NULL;
     n = make_post("/v2/models/example/infer", "", leafq, strlen(leafq));
     out = feed(&c, reqbuf, n);
-    ok += strstr(out, "\"name\":\"leaf\"") != NULL;
+    ok += strstr(out, "\"name\":\"leaf\"") != NULL && strstr(out, "\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[1,21]") != NULL;
     n = make_post("/invocations", "Content-Type: text/csv\r\nAccept: application/json\r\n", csv,
                   strlen(csv));
     out = feed(&c, reqbuf, n);

@@ -18,7 +18,7 @@ Environment: LM_BIN (tools and lmserve), LM_SRC (source tree), LM_BUILD (scratch
 The checks live in modules by area, all over srv_harness.py (the Server, check(), fixtures()):
 srv_lifecycle.py (command line, hot reload, shutdown), srv_v2.py (the V2 protocol),
 srv_http.py (HTTP/1.1 framing, timeouts, the connection limit), srv_metrics.py (/metrics,
-readiness), srv_limits.py (issue 18's hardening), srv_sagemaker.py, srv_fm.py (factorization machines), srv_sklearn.py (scikit-learn and
+readiness), srv_limits.py (issue 18's hardening), srv_contrib.py (the contrib output), srv_sagemaker.py, srv_fm.py (factorization machines), srv_sklearn.py (scikit-learn and
 pickled models in model.tar.gz). This file runs them in
 one order: the main server's sections share it and its counters. LS_ONLY=protocols runs the
 V2-protocol, observability and SageMaker tests only; LS_ONLY=sagemaker the SageMaker ones.
@@ -26,6 +26,7 @@ V2-protocol, observability and SageMaker tests only; LS_ONLY=sagemaker the SageM
 import os
 import sys
 
+import srv_contrib
 import srv_fm
 import srv_sklearn
 import srv_http
@@ -49,6 +50,7 @@ def protocol_tests(fix):
     """The sections with servers of their own: V2 protocol, observability, SageMaker, FM,
     scikit-learn."""
     srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
+    srv_contrib.contrib(fix.tmp)
     srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
     sagemaker_tests(fix)
     srv_fm.fm(fix.tmp)
@@ -62,6 +64,9 @@ def main():
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "sagemaker":
         sagemaker_tests(fix)
+        return summary(fix.tmp)
+    if os.environ.get("LS_ONLY") == "contrib":
+        srv_contrib.contrib(fix.tmp)
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
         protocol_tests(fix)
