@@ -394,6 +394,11 @@ int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations, 2 GET
  * /execution-parameters; the status. */
 int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
+/* An application/x-recordio-protobuf body (recordio.c): one row per RecordIO frame, its
+ * Record's features["values"] tensor, dense or sparse, into w->vals (the model's features per
+ * row, NaN = missing). 0 with *rows, or the status of the error response already written. */
+int ls_recordio_parse(ls_worker *w, ls_conn *c, ls_version *v, const char *body, size_t n,
+                      size_t *rows);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns
  * the response's status code. */
