@@ -146,6 +146,14 @@ int main(void) {
     }
     snprintf(svm + k, sizeof svm - k, "\n");
   }
+  /* The same row as one application/x-recordio-protobuf record (recordio.c): frame header,
+   * Record{features: {"values": Value{float32_tensor{values: 20 packed floats}}}}. */
+  unsigned char rio[104] = {0x0a, 0x23, 0xd7, 0xce, 96, 0, 0, 0, 0x0a, 94, 0x0a, 6, 'v', 'a', 'l',
+                            'u', 'e', 's', 0x12, 84, 0x12, 82, 0x0a, 80};
+  for (int i = 0; i < 20; i++) {
+    float f = (float)row[i];
+    memcpy(rio + 24 + 4 * i, &f, 4);
+  }
   static const char metrics_get[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
   static const char gets[] =
       "GET /v2/health/ready HTTP/1.1\r\nHost: t\r\n\r\nGET /v2/models/example HTTP/1.1\r\nHost: t\r\n\r\n";
@@ -177,6 +185,10 @@ int main(void) {
   n = make_post("/invocations", "Content-Type: text/libsvm\r\n", svm, strlen(svm));
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "\r\n\r\n0.955204189") != NULL, "warm-up SageMaker LIBSVM: %.300s", out);
+  n = make_post("/invocations", "Content-Type: application/x-recordio-protobuf\r\n", (const char *)rio,
+                sizeof rio);
+  out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "\r\n\r\n0.955204189") != NULL, "warm-up SageMaker RecordIO: %.300s", out);
   out = feed(&c, metrics_get, sizeof metrics_get - 1);
   CHECK(strstr(out, "process_open_fds") != NULL, "warm-up /metrics");
 
@@ -212,16 +224,20 @@ int main(void) {
     n = make_post("/invocations", "Content-Type: text/libsvm\r\n", svm, strlen(svm));
     out = feed(&c, reqbuf, n);
     ok += strstr(out, "\r\n\r\n0.955204189") != NULL;
+    n = make_post("/invocations", "Content-Type: application/x-recordio-protobuf\r\n",
+                  (const char *)rio, sizeof rio);
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "\r\n\r\n0.955204189") != NULL;
     out = feed(&c, metrics_get, sizeof metrics_get - 1);
     ok += strstr(out, "HTTP/1.1 200") == out;
   }
   long during = allocs;
-  CHECK(ok == 5000, "%d of 5000 answers as expected", ok);
+  CHECK(ok == 5500, "%d of 5500 answers as expected", ok);
   CHECK(during == 0, "%ld allocator calls on the request path after warm-up", during);
   ls_conn_free(&c);
   ls_registry_free(&srv.reg);
   ls_worker_free(&wk);
-  printf("test_alloc: set-up and warm-up %ld allocator calls; then 5000 requests, %ld: %s\n",
+  printf("test_alloc: set-up and warm-up %ld allocator calls; then 5500 requests, %ld: %s\n",
          warm, during, fails ? "FAILED" : "ok");
   return fails ? 1 : 0;
 }
