@@ -31,7 +31,7 @@
  * crash): a record without features["values"] or with an empty Value (the container skips
  * it, shifting every later prediction), bytes values, duplicate or out-of-range keys, a dense
  * row whose length is not the model's feature count, more columns than the model has, 1-7
- * trailing bytes after the last frame.
+ * trailing bytes after the last frame; an infinite value (XGBoost's DMatrix refuses it too).
  *
  * Hand-written, no protobuf library: the few fields above are varints, fixed 32/64-bit values
  * and length-delimited spans — generated code and a runtime dependency for a dozen lines of wire
@@ -257,6 +257,7 @@ static int decode_row(pb tensor, int kind, size_t nf, double *row, unsigned char
     }
     for (size_t i = 0; i < nf; i++) {
       if (rep_next(&vals, &d, &u, &why) != 1) goto malformed;
+      if (isinf(d)) goto infinite;
       row[i] = zero_missing && d == 0 ? NAN : d;
     }
     return 0;
@@ -273,7 +274,7 @@ static int decode_row(pb tensor, int kind, size_t nf, double *row, unsigned char
              (unsigned long long)ncols, nf);
     return -1;
   }
-  memset(seen, 0, nf);
+  if (nf) memset(seen, 0, nf);
   rep_init(&keys, tensor, 2, 'u');
   for (uint64_t i = 0; i < nkeys; i++) {
     uint64_t key = 0, uu;
@@ -289,10 +290,17 @@ static int decode_row(pb tensor, int kind, size_t nf, double *row, unsigned char
       snprintf(msg, cap, "key %llu given twice", (unsigned long long)key);
       return -1;
     }
+    if (isinf(val)) {
+      d = val;
+      goto infinite;
+    }
     seen[key] = 1;
     row[key] = val; /* a stored NaN stays missing, a stored 0 is a 0 */
   }
   return 0;
+infinite: /* as XGBoost's DMatrix refuses them, and lmserve's CSV reader */
+  snprintf(msg, cap, "value %g: infinite values are not features (XGBoost refuses them)", d);
+  return -1;
 malformed:
   snprintf(msg, cap, "malformed tensor: %s", why ? why : "truncated");
   return -1;

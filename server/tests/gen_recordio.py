@@ -242,6 +242,8 @@ def bad_cases(rows):
          "multiple of 4"),
         ("bad_second_tensor", frame(record([("values", value("f", tensor("f", r0)) +
                                               value("d", tensor("d", r0)))])), 400, "more than one tensor"),
+        ("bad_inf", frame(record([("values", value("f", tensor("f", [1.0, math.inf], [1, 2], [20])))])), 400,
+         "infinite"),
         ("bad_second_record", good + frame(record([("values", value("f", tensor("f", r0[:3])))])), 400,
          "record 2"),
     ]
