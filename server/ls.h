@@ -394,6 +394,14 @@ int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations, 2 GET
  * /execution-parameters; the status. */
 int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
+/* Sparse bodies (text/libsvm, sparse RecordIO) cost the model's feature count of doubles per
+ * row however few bytes a row takes: their rows × features stay within the larger of the body's
+ * byte count and this many values (128 MiB of doubles), else a 413 — dense bodies need a byte
+ * or more per value, so they are bounded by the body already. */
+#define LS_SPARSE_MIN_VALUES ((size_t)1 << 24)
+static inline size_t ls_sparse_values_max(size_t body_len) {
+  return body_len > LS_SPARSE_MIN_VALUES ? body_len : LS_SPARSE_MIN_VALUES;
+}
 /* An application/x-recordio-protobuf body (recordio.c): one row per RecordIO frame, its
  * Record's features["values"] tensor, dense or sparse, into w->vals (the model's features per
  * row, NaN = missing). 0 with *rows, or the status of the error response already written. */

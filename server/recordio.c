@@ -363,6 +363,13 @@ int ls_recordio_parse(ls_worker *w, ls_conn *c, ls_version *v, const char *body,
           st = 413;
           goto bad;
         }
+        if ((r + 1) * nf > ls_sparse_values_max(n)) { /* small sparse records, a wide model */
+          snprintf(why, sizeof why, "%zu rows of %zu features pass the scratch bound for sparse "
+                   "bodies (rows x features <= max(body bytes, %zu)): send fewer rows per request",
+                   r + 1, nf, LS_SPARSE_MIN_VALUES);
+          st = 413;
+          goto bad;
+        }
         if (r * nf + nf > w->vals_cap) {
           size_t cap = w->vals_cap * 2 > r * nf + nf ? w->vals_cap * 2 : r * nf + nf;
           double *nv = realloc(w->vals, cap * sizeof *nv);

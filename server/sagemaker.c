@@ -146,6 +146,13 @@ static int parse_libsvm(ls_worker *w, ls_conn *c, ls_version *v, const char *p, 
       ls_respond_error(w, c, 413, NULL, "text/libsvm: more rows than --max-batch-rows");
       return 413;
     }
+    if (nv + nf > ls_sparse_values_max(n)) {
+      snprintf(msg, sizeof msg, "text/libsvm: %zu rows of %zu features pass the scratch bound "
+               "for sparse bodies (rows x features <= max(body bytes, %zu)): send fewer rows "
+               "per request", r + 1, nf, LS_SPARSE_MIN_VALUES);
+      ls_respond_error(w, c, 413, NULL, msg);
+      return 413;
+    }
     if (grow_d(&w->vals, &w->vals_cap, nv + nf)) {
       ls_respond_error(w, c, 500, NULL, "out of memory");
       return 500;

@@ -43,6 +43,7 @@ def sagemaker_tests(fix):
     srv_sagemaker.sagemaker(fix.tmp)
     srv_sagemaker.libsvm(fix.tmp)
     srv_recordio.recordio(fix.tmp)
+    srv_recordio.sparse_bound(fix.tmp)
     srv_sagemaker.batch_transform(fix.tmp)
     srv_sagemaker.sagemaker_env(fix.tmp)
     srv_sagemaker.serve_script(fix.tmp)
