@@ -15,8 +15,10 @@
 # make check-image (run by .ci/run after make test; not part of make test): builds the real
 # images with podman from a local Debian 12 minbase (apt-get installs podman, runc,
 # containernetworking-plugins, iptables, mmdebstrap; podman's configuration and store under
-# $(BUILD)/image) and checks them as the pod runs them (deploy/tests/check_image.py). Skips,
-# saying why, when not root or when podman cannot run containers. Cold ≈ 5–7 min, warm ≈ 1 min.
+# $(BUILD)/image) and checks them as the pod runs them (deploy/tests/check_image.py), and the
+# sagemaker image as SageMaker runs it (`serve`, /opt/ml/model, port 8080;
+# deploy/tests/check_image_sagemaker.py: lmscore's values, hence the prerequisites). Skips,
+# saying why, when not root or when podman cannot run containers. Cold ≈ 5–8 min, warm ≈ 2.5 min.
 
 DEBS += yamllint python3-yaml python3-jsonschema shellcheck
 
@@ -33,7 +35,7 @@ check-deploy: $(BUILD)/bin/lmconvert $(BUILD)/bin/lminfo $(if $(LMSERVE_BIN),$(L
 	@$(DEPLOY_PY) deploy/tests/test_model_delivery.py $(BUILD)/bin
 	@$(DEPLOY_PY) deploy/tests/test_pod_lifecycle.py "$(LMSERVE_BIN)" $(BUILD)/bin
 
-check-image:
+check-image: $(BUILD)/bin/lmconvert $(BUILD)/bin/lmscore
 	@BUILD=$(BUILD) $(DEPLOY_PY) deploy/tests/check_image.py
 
 k8s-schemas:

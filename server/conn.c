@@ -131,6 +131,7 @@ void ls_worker_trim(ls_worker *w) {
   trim_array(w, (void **)&w->outs, &w->outs_cap, sizeof *w->outs);
   trim_array(w, (void **)&w->cols, &w->cols_cap, sizeof *w->cols);
   trim_array(w, (void **)&w->leaves, &w->leaves_cap, sizeof *w->leaves);
+  trim_array(w, (void **)&w->contribs, &w->contribs_cap, sizeof *w->contribs);
   trim_array(w, (void **)&w->ins, &w->ins_cap, sizeof *w->ins);
   trim_array(w, (void **)&w->fseen, &w->fseen_cap, sizeof *w->fseen);
   if (w->body.p != w->body.fixed && w->body.cap > LS_SCRATCH_KEEP) {
@@ -162,12 +163,14 @@ void ls_worker_free(ls_worker *w) {
   free(w->outs);
   free(w->cols);
   free(w->leaves);
+  free(w->contribs);
   free(w->ins);
   free(w->fseen);
   ls_buf_free(&w->body);
   w->vals = w->cols = NULL;
   w->fvals = w->outs = NULL;
   w->leaves = NULL;
+  w->contribs = NULL;
   w->ins = NULL;
   w->fseen = NULL;
 }

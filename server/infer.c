@@ -3,7 +3,10 @@
  * followed by binary tensor data; one [rows, features] tensor or one tensor per feature,
  * matched by name) parsed into the worker's preallocated arrays (v2json.c), the rows scored
  * with lm_predict / lm_predict_f64 in the worker's session (values, or margins with
- * output_margin) and lm_predict_leaf (pred_leaf: the UINT32 leaf output), and the response
+ * output_margin), lm_predict_leaf (pred_leaf: the UINT32 leaf output) and
+ * lm_predict_contrib{,_f64} (pred_contribs: the FP32 contrib output, XGBoost's pred_contribs:
+ * [rows, features + 1], or [rows, outputs, features + 1] for several outputs, the bias last),
+ * and the response
  * written as JSON (%.9g floats, null for non-finite values) or as binary output data. Unknown
  * parameters are refused by name. Scratch arrays
  * grow to the largest request seen and are reused: a warm request allocates nothing. Limits
@@ -354,7 +357,7 @@ static int per_feature(ls_worker *w, ls_conn *c, ls_version *v, ls_infer_req *q,
 
 int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char *body,
              size_t blen) {
-  char msg[320];
+  char msg[480];
   int64_t ihl = c->req.infer_header_len;
   if (ihl > (int64_t)blen) {
     ls_respond_error(w, c, 400, NULL, "Inference-Header-Content-Length exceeds the body");
@@ -378,21 +381,29 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
     char e[120];
     ls_json_escape(e, sizeof e, q.unknown_param, strlen(q.unknown_param));
     snprintf(msg, sizeof msg, "unknown parameter '%s': lmserve knows output_margin, pred_leaf, "
-             "binary_data_output (request), binary_data, output_margin (outputs), "
+             "pred_contribs, binary_data_output (request), binary_data, output_margin (outputs), "
              "binary_data_size, content_type (inputs)", e);
     ls_respond_error(w, c, 400, NULL, msg);
     return 400;
   }
   if (q.bad_output_name) {
     ls_respond_error(w, c, 400, NULL,
-                     "unknown output requested: the model's outputs are output-0 and leaf");
+                     "unknown output requested: the model's outputs are output-0, leaf and "
+                     "contrib");
     return 400;
   }
-  unsigned want = q.want ? q.want : LS_OUT_PRED;
-  if (q.pred_leaf) want = q.want ? q.want | LS_OUT_LEAF : LS_OUT_LEAF;
+  /* pred_leaf / pred_contribs: their outputs instead of output-0 (added to those named) */
+  unsigned extra = (q.pred_leaf ? LS_OUT_LEAF : 0) | (q.pred_contribs ? LS_OUT_CONTRIB : 0);
+  unsigned want = extra ? q.want | extra : q.want ? q.want : LS_OUT_PRED;
   size_t ntrees = lm_model_num_trees(v->model);
   if ((want & LS_OUT_LEAF) && ntrees == 0) {
     snprintf(msg, sizeof msg, "model '%s' has no trees: no leaf output", slot->name);
+    ls_respond_error(w, c, 400, NULL, msg);
+    return 400;
+  }
+  if ((want & LS_OUT_CONTRIB) && !v->contrib) {
+    snprintf(msg, sizeof msg, "model '%s' has no contributions (contrib output): %s", slot->name,
+             v->contrib_why);
     ls_respond_error(w, c, 400, NULL, msg);
     return 400;
   }
@@ -414,9 +425,11 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
    * a comma, a leaf id 10 and a comma (binary: 4 bytes each), plus the JSON around them. */
   unsigned flags = q.output_margin ? LM_PREDICT_MARGIN : 0;
   size_t width = lm_model_output_width(v->model, flags), nout = n * width;
+  size_t cwidth = want & LS_OUT_CONTRIB ? lm_model_contrib_width(v->model) : 0, ncon = n * cwidth;
   uint64_t resp = 0, per = 0;
   if (want & LS_OUT_PRED) per += (uint64_t)width * (bin & LS_OUT_PRED ? 4u : 16u);
   if (want & LS_OUT_LEAF) per += (uint64_t)ntrees * (bin & LS_OUT_LEAF ? 4u : 11u);
+  per += (uint64_t)cwidth * (bin & LS_OUT_CONTRIB ? 4u : 16u);
   if (__builtin_mul_overflow((uint64_t)n, per, &resp)) resp = UINT64_MAX;
   else resp += 768 + slot->name_len + q.id_len;
   ls_config *cfg = &w->srv->cfg;
@@ -424,7 +437,7 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
     snprintf(msg, sizeof msg,
              "response of %zu rows x %zu outputs could take %llu bytes: over the limit of %zu "
              "(--max-response-bytes)",
-             n, (want & LS_OUT_PRED ? width : 0) + (want & LS_OUT_LEAF ? ntrees : 0),
+             n, (want & LS_OUT_PRED ? width : 0) + (want & LS_OUT_LEAF ? ntrees : 0) + cwidth,
              (unsigned long long)resp, cfg->max_response);
     ls_respond_error(w, c, 413, NULL, msg);
     return 413;
@@ -433,7 +446,9 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
       ((want & LS_OUT_LEAF) &&
        (grow((void **)&w->leaves, &w->leaves_cap, (n * ntrees) + 1, sizeof(uint32_t)) ||
         (!f32 && grow((void **)&w->fvals, &w->fvals_cap, (n * v->nfeat) + 1,
-                      sizeof(float)))))) {
+                      sizeof(float))))) ||
+      ((want & LS_OUT_CONTRIB) &&
+       grow((void **)&w->contribs, &w->contribs_cap, ncon + 1, sizeof(float)))) {
     ls_respond_error(w, c, 500, NULL, "out of memory");
     return 500;
   }
@@ -451,8 +466,20 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
         for (size_t i = 0; i < n * v->nfeat; i++) w->fvals[i] = (float)w->vals[i];
       rc = lm_predict_leaf(sess, w->fvals, n, w->leaves);
     }
+    /* contributions after leaves: for FP64 rows w->fvals may now hold their float rounding,
+     * but lm_predict_contrib_f64 rounds the same way itself */
+    if (rc >= 0 && (want & LS_OUT_CONTRIB))
+      rc = f32 ? lm_predict_contrib(sess, w->fvals, n, w->contribs)
+               : lm_predict_contrib_f64(sess, w->vals, n, w->contribs);
     uint64_t t1 = ls_now_ns();
     ls_hist_observe(&w->m.inf_dur[slot - w->srv->reg.slots], t1 - t0);
+  }
+  if (rc == LM_EUNSUPPORTED && (want & LS_OUT_CONTRIB)) { /* a tree model the library refuses */
+    const char *e = lm_last_error(), *p = strstr(e, ".lm: ");
+    snprintf(msg, sizeof msg, "model '%s' has no contributions (contrib output): %s", slot->name,
+             p ? p + 5 : e);
+    ls_respond_error(w, c, 400, NULL, msg);
+    return 400;
   }
   if (rc < 0) {
     snprintf(msg, sizeof msg, "scoring failed: %s: %s", lm_strerror(rc), lm_last_error());
@@ -500,11 +527,32 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
       ls_buf_puts(b, "]}");
     }
   }
+  if (want & LS_OUT_CONTRIB) {
+    size_t G = lm_model_num_outputs(v->model);
+    if (want & (LS_OUT_PRED | LS_OUT_LEAF)) ls_buf_append(b, ",", 1);
+    if (G == 1)
+      ls_buf_printf(b, "{\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],", n,
+                    v->nfeat + 1);
+    else
+      ls_buf_printf(b, "{\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu,%zu],",
+                    n, G, v->nfeat + 1);
+    if (bin & LS_OUT_CONTRIB)
+      ls_buf_printf(b, "\"parameters\":{\"binary_data_size\":%zu}}", ncon * sizeof(float));
+    else {
+      ls_buf_puts(b, "\"data\":[");
+      for (size_t i = 0; i < ncon; i++) {
+        if (i) ls_buf_append(b, ",", 1);
+        fmt_float(b, w->contribs[i]);
+      }
+      ls_buf_puts(b, "]}");
+    }
+  }
   ls_buf_puts(b, "]}");
   if (bin) {
     size_t hlen = b->len;
     if (bin & LS_OUT_PRED) ls_buf_append(b, w->outs, nout * sizeof(float));
     if (bin & LS_OUT_LEAF) ls_buf_append(b, w->leaves, nleaf * sizeof(uint32_t));
+    if (bin & LS_OUT_CONTRIB) ls_buf_append(b, w->contribs, ncon * sizeof(float));
     char extra[64];
     snprintf(extra, sizeof extra, "Inference-Header-Content-Length: %zu\r\n", hlen);
     ls_respond(w, c, 200, "application/octet-stream", extra, b->p, b->len);

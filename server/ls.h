@@ -123,6 +123,9 @@ typedef struct ls_version {
   size_t nfeat, width;
   lm_model_info info;
   int replicas;         /* NUMA replicas made for the workers' nodes */
+  int contrib;          /* contributions offered (the contrib output): linear models, tree
+                           models with cover; else contrib_why says why not */
+  char contrib_why[200];
   char *meta;           /* GET /v2/models/{name} body */
   size_t meta_len;
   int selftest_rows;
@@ -279,6 +282,8 @@ typedef struct ls_worker {
   size_t cols_cap;
   uint32_t *leaves;     /* pred_leaf output */
   size_t leaves_cap;
+  float *contribs;      /* pred_contribs output */
+  size_t contribs_cap;
   struct ls_input *ins; /* the request's input tensors (per-feature requests: one per feature) */
   size_t ins_cap;
   unsigned char *fseen; /* per-feature requests: features already given */
@@ -347,7 +352,7 @@ typedef struct ls_input {
   int64_t binary_size;
 } ls_input;
 /* Outputs a request asks for (bits of ls_infer_req.want). */
-enum { LS_OUT_PRED = 1, LS_OUT_LEAF = 2 };
+enum { LS_OUT_PRED = 1, LS_OUT_LEAF = 2, LS_OUT_CONTRIB = 4 };
 typedef struct ls_infer_req {
   const char *id;           /* raw JSON string content (escapes kept) or NULL */
   size_t id_len;
@@ -367,6 +372,7 @@ typedef struct ls_infer_req {
   int has_bool;             /* true/false literals in the current input's data */
   int output_margin;        /* output_margin: the prediction output is the raw margin */
   int pred_leaf;            /* request parameter pred_leaf: the leaf output only */
+  int pred_contribs;        /* request parameter pred_contribs: the contrib output only */
   unsigned want;            /* outputs named in "outputs" (LS_OUT_*; 0: none named) */
   unsigned binary_want;     /* of those, asked for as binary data */
   unsigned out_bit, out_binary; /* the output object being parsed */
@@ -388,6 +394,19 @@ int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* SageMaker routes (sagemaker.c): kind 0 GET /ping, 1 POST /invocations, 2 GET
  * /execution-parameters; the status. */
 int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t blen, int *model);
+/* Sparse bodies (text/libsvm, sparse RecordIO) cost the model's feature count of doubles per
+ * row however few bytes a row takes: their rows × features stay within the larger of the body's
+ * byte count and this many values (128 MiB of doubles), else a 413 — dense bodies need a byte
+ * or more per value, so they are bounded by the body already. */
+#define LS_SPARSE_MIN_VALUES ((size_t)1 << 24)
+static inline size_t ls_sparse_values_max(size_t body_len) {
+  return body_len > LS_SPARSE_MIN_VALUES ? body_len : LS_SPARSE_MIN_VALUES;
+}
+/* An application/x-recordio-protobuf body (recordio.c): one row per RecordIO frame, its
+ * Record's features["values"] tensor, dense or sparse, into w->vals (the model's features per
+ * row, NaN = missing). 0 with *rows, or the status of the error response already written. */
+int ls_recordio_parse(ls_worker *w, ls_conn *c, ls_version *v, const char *body, size_t n,
+                      size_t *rows);
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q);
 /* An inference request for model version v of slot (infer.c): parsed, scored, answered; returns
  * the response's status code. */

@@ -221,6 +221,23 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
   }
   run_on(-1, &saved, &have_saved);
   free(x), free(y), free(xd);
+  /* Contributions (the contrib output): a tree model with cover is taken at its word (probing
+   * it would build its TreeSHAP tables now, memory and time for a model that may never be
+   * asked; the first contrib request builds them, and a model the library still refuses gets
+   * its 400 then); other models are asked with zero rows, which costs nothing and says why not
+   * (no cover, LightGBM, factorization machines) without the file's path. */
+  if (v->info.num_trees && v->info.has_cover) {
+    v->contrib = 1;
+  } else {
+    rc = lm_predict_contrib(v->sess[0], NULL, 0, NULL);
+    v->contrib = rc == 0;
+    if (rc < 0) {
+      const char *e = lm_last_error();
+      size_t pl = strlen(path);
+      if (strncmp(e, path, pl) == 0 && strncmp(e + pl, ": ", 2) == 0) e += pl + 2;
+      snprintf(v->contrib_why, sizeof v->contrib_why, "%s", e); /* escaped when answered */
+    }
+  }
   v->version = ver;
   snprintf(v->vstr, sizeof v->vstr, "%u", ver);
   char src[600], obj[600];
@@ -230,8 +247,10 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
                  v->info.objective ? strlen(v->info.objective) : 0);
   /* Metadata: the single input-0 [-1, features] carries the feature names and types (XGBoost's
    * "q" numeric, "c" categorical) in its parameters — the names a request with one tensor per
-   * feature uses (f0, f1, … when the model has none); outputs: output-0 (value or margin) and,
-   * for tree models, leaf (pred_leaf). */
+   * feature uses (f0, f1, … when the model has none); outputs: output-0 (value or margin),
+   * for tree models leaf (pred_leaf), and contrib (pred_contribs) when the model has them:
+   * [-1, features + 1], or [-1, outputs, features + 1] for several outputs, as XGBoost shapes
+   * pred_contribs. */
   char one[1];
   ls_buf mb = {one, 0, sizeof one, one, sizeof one};
   size_t ntrees = lm_model_num_trees(v->model);
@@ -255,6 +274,13 @@ static ls_version *load_version(ls_registry *r, ls_slot *s, const char *path, un
     if (ntrees)
       ls_buf_printf(&mb, ",{\"name\":\"leaf\",\"datatype\":\"UINT32\",\"shape\":[-1,%zu]}",
                     ntrees);
+    size_t nout = lm_model_num_outputs(v->model);
+    if (v->contrib && nout == 1)
+      ls_buf_printf(&mb, ",{\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}",
+                    v->nfeat + 1);
+    else if (v->contrib)
+      ls_buf_printf(&mb, ",{\"name\":\"contrib\",\"datatype\":\"FP32\","
+                    "\"shape\":[-1,%zu,%zu]}", nout, v->nfeat + 1);
     ls_buf_printf(&mb, "],\"parameters\":{\"source_format\":\"%s\",\"objective\":\"%s\","
                   "\"trees\":%u,\"hash\":\"%016" PRIx64 "\",\"selftest_rows\":%d}}",
                   src, obj, v->info.num_trees, v->hash, v->selftest_rows);

@@ -6,8 +6,9 @@
  * (the first in name order when the directory holds several). Request Content-Type: text/csv
  * (the default when absent: rows without header, one per line, comma-separated, an empty field,
  * nan or NA = missing), text/libsvm or text/x-libsvm (sparse rows "label index:value ...",
- * lmscore's LIBSVM reader) or application/json (an array of rows, one row, or {"instances":
- * rows}); an empty body is a 204; other types a 415. The answer is in the type Accept asks for
+ * lmscore's LIBSVM reader), application/json (an array of rows, one row, or {"instances":
+ * rows}) or application/x-recordio-protobuf (recordio.c: dense and sparse float32, float64 and
+ * int32 tensors, as the XGBoost container reads them); an empty body is a 204; other types a 415. The answer is in the type Accept asks for
  * (absent, or the wildcard type: text/csv):
  * text/csv — predictions joined by commas, a multi-output row as "[a, b, …]" (the XGBoost
  * container's str() of a row); application/json — {"predictions":[{"score":v}, …]} (score a
@@ -145,6 +146,13 @@ static int parse_libsvm(ls_worker *w, ls_conn *c, ls_version *v, const char *p, 
       ls_respond_error(w, c, 413, NULL, "text/libsvm: more rows than --max-batch-rows");
       return 413;
     }
+    if (nv + nf > ls_sparse_values_max(n)) {
+      snprintf(msg, sizeof msg, "text/libsvm: %zu rows of %zu features pass the scratch bound "
+               "for sparse bodies (rows x features <= max(body bytes, %zu)): send fewer rows "
+               "per request", r + 1, nf, LS_SPARSE_MIN_VALUES);
+      ls_respond_error(w, c, 413, NULL, msg);
+      return 413;
+    }
     if (grow_d(&w->vals, &w->vals_cap, nv + nf)) {
       ls_respond_error(w, c, 500, NULL, "out of memory");
       return 500;
@@ -220,6 +228,8 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
     st = parse_csv(w, c, v, body, blen, &rows);
   } else if (media_is(ct, ctl, "text/libsvm") || media_is(ct, ctl, "text/x-libsvm")) {
     st = parse_libsvm(w, c, v, body, blen, &rows);
+  } else if (media_is(ct, ctl, "application/x-recordio-protobuf")) {
+    st = ls_recordio_parse(w, c, v, body, blen, &rows);
   } else if (media_is(ct, ctl, "application/json")) {
     ls_infer_req q;
     if (ls_rows_json_parse(w, body, blen, &q)) {
@@ -240,8 +250,8 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
   } else {
     char e[120];
     ls_json_escape(e, sizeof e, ct, ctl < 100 ? ctl : 100);
-    snprintf(msg, sizeof msg, "Content-Type '%s' not supported: text/csv, text/libsvm or "
-             "application/json", e);
+    snprintf(msg, sizeof msg, "Content-Type '%s' not supported: text/csv, text/libsvm, "
+             "application/json or application/x-recordio-protobuf", e);
     ls_respond_error(w, c, 415, NULL, msg);
     st = 415;
   }

@@ -15,7 +15,7 @@
 LMSERVE_BIN := $(BUILD)/bin/lmserve
 SERVER_SRC  := server/handler.c server/buf.c server/conn.c server/chunked.c server/infer.c \
                server/http.c server/v2json.c server/registry.c server/metrics.c server/log.c \
-               server/sagemaker.c tools/csv.c tools/csv_header.c
+               server/sagemaker.c server/recordio.c tools/csv.c tools/csv_header.c
 SERVER_OBJ  := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_LDLIBS := -lpthread
 # lmserve itself needs nothing more; make loadtest and make soak need wrk and the anchor's stack.

@@ -529,7 +529,8 @@ static int end_input(jp *j) {
   return 0;
 }
 
-/* One requested output: its name (output-0: the prediction, leaf: pred_leaf's leaf ids) and
+/* One requested output: its name (output-0: the prediction, leaf: pred_leaf's leaf ids,
+ * contrib: pred_contribs' feature contributions) and
  * parameters (binary_data, output_margin), applied once the object is complete (end_output). */
 static int output_params_field(jp *j, const char *k, size_t n, void *ctx) {
   int b;
@@ -553,6 +554,7 @@ static int output_field(jp *j, const char *k, size_t n, void *ctx) {
     if (once(j, ctx, 0, "name") || string_decoded(j, s, sizeof s, &l)) return -1;
     if (key_is(s, l, "output-0")) j->q->out_bit = LS_OUT_PRED;
     else if (key_is(s, l, "leaf")) j->q->out_bit = LS_OUT_LEAF;
+    else if (key_is(s, l, "contrib")) j->q->out_bit = LS_OUT_CONTRIB;
     else j->q->bad_output_name = 1;
     return 0;
   }
@@ -591,6 +593,11 @@ static int top_params_field(jp *j, const char *k, size_t n, void *ctx) {
   if (key_is(k, n, "pred_leaf")) {
     if (once(j, ctx, 2, "pred_leaf") || boolean(j, &b)) return -1;
     j->q->pred_leaf = b;
+    return 0;
+  }
+  if (key_is(k, n, "pred_contribs")) { /* XGBoost's name: predict(pred_contribs=True) */
+    if (once(j, ctx, 3, "pred_contribs") || boolean(j, &b)) return -1;
+    j->q->pred_contribs = b;
     return 0;
   }
   return unknown_param(j, k, n);

@@ -11,8 +11,8 @@ Skipped (exit 0, saying why) when not root or when podman cannot run containers 
      default_ulimits capped: root here lacks CAP_SYS_RESOURCE to raise nofile/nproc);
   3. the base image, a Debian 12 minbase made once with mmdebstrap
      (build/image/base/bookworm-minbase.tar, cached) and `podman import`ed, is passed to
-     deploy/Dockerfile as BASE_IMAGE; `podman build --pull=never` builds the lmconvert target and
-     the default (lmserve) target;
+     deploy/Dockerfile as BASE_IMAGE; `podman build --pull=never` builds the lmconvert, sagemaker
+     and default (lmserve) targets;
   4. checks: image sizes (lmserve <= 60 MB), what the lmserve image holds (lmserve and its
      libraries only), every binary's libraries resolved inside its image, the images' user,
      the convert-models init container of the rendered Deployment (its command, env, volumes,
@@ -22,7 +22,10 @@ Skipped (exit 0, saying why) when not root or when podman cannot run containers 
      inference equal to XGBoost's own predictions (examples/expected.csv), SIGTERM with the
      manifest's drain and shutdown times: exit 0 within drain + 2 s and the grace period; the
      hot-reload overlay as one pod: a new S3 object (stand-in aws) swapped into lmserve, a
-     failing one kept out, and both sidecars stopping within 2 s of SIGTERM.
+     failing one kept out, and both sidecars stopping within 2 s of SIGTERM; the sagemaker
+     image run as SageMaker runs it (`serve`, /opt/ml/model, port 8080): /ping, /invocations
+     with text/csv, text/libsvm and application/json equal to lmscore's values, SIGTERM
+     (deploy/tests/check_image_sagemaker.py).
 Prints "check-image: N passed, N failed".
 """
 import json
@@ -39,6 +42,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+import check_image_sagemaker as sm  # noqa: E402  (the sagemaker image's checks)
 
 BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
 IMG = os.path.join(BUILD, "image")
@@ -180,7 +184,8 @@ def build_context():
 
 def build_images():
     ctx = build_context()
-    for target, tag in (("build", BUILD_TAG), ("lmconvert", CONV_TAG), ("lmserve", SERVE_TAG)):
+    for target, tag in (("build", BUILD_TAG), ("lmconvert", CONV_TAG), ("sagemaker", sm.SM_TAG),
+                        ("lmserve", SERVE_TAG)):
         t0 = time.monotonic()
         cmd = ["build", "--pull=never", "--network", "host", "--layers",
                "--build-arg", f"BASE_IMAGE={BASE_TAG}", "--target", target,
@@ -647,6 +652,7 @@ def main():
                 check_lifecycle_test(pod)
                 check_serving(pod)
             check_hot_reload(td)
+            sm.check_sagemaker(sys.modules[__name__], td)
     say(f"{time.monotonic() - t_start:.0f} s")
     print(f"check-image: {passed} passed, {failed} failed")
     return 1 if failed else 0

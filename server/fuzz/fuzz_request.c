@@ -15,7 +15,8 @@
  * ls_conn_timeouts fire as in the event loop's sweep; a 408 must be a response, a close ends
  * the connection); bit 3 SAGEMAKER_BATCH (one CSV prediction per line on /invocations). Limits
  * are small so that 413s for rows and response size are reachable. SageMaker's routes (/ping,
- * /execution-parameters, /invocations with text/csv, text/libsvm, application/json) have seeds
+ * /execution-parameters, /invocations with text/csv, text/libsvm, application/json,
+ * application/x-recordio-protobuf: server/tests/gen_recordio.py --seeds) have seeds
  * in the corpus and tokens in the dictionary.
  *
  *   make fuzz-server FUZZ_SECONDS=300      libFuzzer build (clang), corpus server/fuzz/corpus

@@ -68,7 +68,7 @@ def sagemaker(tmp):
         check(st == 200 and close(json_parse(data), want[:1]), f"SageMaker one JSON row: {st} {data[:100]!r}")
         bad = [
             ("empty body", "text/csv", b"", None, 204),
-            ("unsupported Content-Type", "application/x-recordio-protobuf", b"0 1:2", None, 415),
+            ("unsupported Content-Type", "application/x-parquet", b"0 1:2", None, 415),
             ("unsupported Accept", "text/csv", csv_body, "application/x-recordio-protobuf", 406),
             ("wrong field count", "text/csv", b"1,2,3\n", None, 400),
             ("not a number", "text/csv", b"x" + csv_body, None, 400),

@@ -192,7 +192,7 @@ def protocols(tmp, models0, ex0, multi0):
         types = m["inputs"][0]["parameters"]["feature_types"]
         check(st == 200 and len(names) == 20 and len(types) == 20 and
               all(t in ("q", "c") for t in types), f"metadata: feature names and types {m['inputs']}")
-        check([o["name"] for o in m["outputs"]] == ["output-0", "leaf"] and
+        check([o["name"] for o in m["outputs"]] == ["output-0", "leaf", "contrib"] and
               m["outputs"][1] == {"name": "leaf", "datatype": "UINT32", "shape": [-1, ntrees]},
               f"metadata: outputs {m['outputs']}")
         single = {"name": "input-0", "datatype": "FP64", "shape": [len(rows), 20], "data": rows}

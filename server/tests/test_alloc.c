@@ -4,7 +4,7 @@
  * (-Wl,--wrap), loads a real model (examples/model.tar.gz, converted here), warms one worker and
  * one connection up with one request of each kind, then drives 2,000 more — single-row JSON
  * inference (values checked against the warm-up answer), binary-tensor inference, health,
- * metadata, pipelined pairs, error responses — through ls_conn_process and asserts that none
+ * metadata, pipelined pairs, error responses, leaf + margin + contrib outputs — through ls_conn_process and asserts that none
  * of them called the allocator. Run by `make check` (check-server), also under ASan.
  */
 #include <stdio.h>
@@ -130,7 +130,7 @@ int main(void) {
       "{\"inputs\":[{\"name\":\"input-0\",\"shape\":[1,20],\"datatype\":\"FP64\","
       "\"data\":[4.01164722,5.40814734,1.10000002,14,6,4.80000019,0.988289475,15.4348793,25,16,0,"
       "12.0686932,0.0523917563,8.00209427,0,1,0,5,0.0158108566,8]}],\"outputs\":[{\"name\":\"leaf\"},"
-      "{\"name\":\"output-0\",\"parameters\":{\"output_margin\":true}}]}";
+      "{\"name\":\"output-0\",\"parameters\":{\"output_margin\":true}},{\"name\":\"contrib\"}]}";
   const char *csv = "4.01164722,5.40814734,1.10000002,14,6,4.80000019,0.988289475,15.4348793,25,16,0,"
                     "12.0686932,0.0523917563,8.00209427,0,1,0,5,0.0158108566,8\n";
   /* The same row as sparse LIBSVM (label, then index:value for every feature; text/libsvm). */
@@ -145,6 +145,14 @@ int main(void) {
       q = *e == ',' ? e + 1 : e;
     }
     snprintf(svm + k, sizeof svm - k, "\n");
+  }
+  /* The same row as one application/x-recordio-protobuf record (recordio.c): frame header,
+   * Record{features: {"values": Value{float32_tensor{values: 20 packed floats}}}}. */
+  unsigned char rio[104] = {0x0a, 0x23, 0xd7, 0xce, 96, 0, 0, 0, 0x0a, 94, 0x0a, 6, 'v', 'a', 'l',
+                            'u', 'e', 's', 0x12, 84, 0x12, 82, 0x0a, 80};
+  for (int i = 0; i < 20; i++) {
+    float f = (float)row[i];
+    memcpy(rio + 24 + 4 * i, &f, 4);
   }
   static const char metrics_get[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
   static const char gets[] =
@@ -169,13 +177,18 @@ int main(void) {
   CHECK(strstr(out, "\"data\":[0.955204189]") != NULL, "warm-up per-feature answer: %.300s", out);
   n = make_post("/v2/models/example/infer", "", leafq, strlen(leafq));
   out = feed(&c, reqbuf, n);
-  CHECK(strstr(out, "\"name\":\"leaf\"") != NULL, "warm-up leaf answer: %.300s", out);
+  CHECK(strstr(out, "\"name\":\"leaf\"") != NULL && strstr(out, "\"name\":\"contrib\"") != NULL,
+        "warm-up leaf, margin and contrib answer: %.300s", out);
   n = make_post("/invocations", "Content-Type: text/csv\r\nAccept: application/json\r\n", csv, strlen(csv));
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "{\"predictions\":[{\"score\":0.955204189}]}") != NULL, "warm-up SageMaker: %.300s", out);
   n = make_post("/invocations", "Content-Type: text/libsvm\r\n", svm, strlen(svm));
   out = feed(&c, reqbuf, n);
   CHECK(strstr(out, "\r\n\r\n0.955204189") != NULL, "warm-up SageMaker LIBSVM: %.300s", out);
+  n = make_post("/invocations", "Content-Type: application/x-recordio-protobuf\r\n", (const char *)rio,
+                sizeof rio);
+  out = feed(&c, reqbuf, n);
+  CHECK(strstr(out, "\r\n\r\n0.955204189") != NULL, "warm-up SageMaker RecordIO: %.300s", out);
   out = feed(&c, metrics_get, sizeof metrics_get - 1);
   CHECK(strstr(out, "process_open_fds") != NULL, "warm-up /metrics");
 
@@ -203,7 +216,7 @@ int main(void) {
     ok += strstr(out, "\"data\":[0.955204189]") != NULL;
     n = make_post("/v2/models/example/infer", "", leafq, strlen(leafq));
     out = feed(&c, reqbuf, n);
-    ok += strstr(out, "\"name\":\"leaf\"") != NULL;
+    ok += strstr(out, "\"name\":\"leaf\"") != NULL && strstr(out, "\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[1,21]") != NULL;
     n = make_post("/invocations", "Content-Type: text/csv\r\nAccept: application/json\r\n", csv,
                   strlen(csv));
     out = feed(&c, reqbuf, n);
@@ -211,16 +224,20 @@ int main(void) {
     n = make_post("/invocations", "Content-Type: text/libsvm\r\n", svm, strlen(svm));
     out = feed(&c, reqbuf, n);
     ok += strstr(out, "\r\n\r\n0.955204189") != NULL;
+    n = make_post("/invocations", "Content-Type: application/x-recordio-protobuf\r\n",
+                  (const char *)rio, sizeof rio);
+    out = feed(&c, reqbuf, n);
+    ok += strstr(out, "\r\n\r\n0.955204189") != NULL;
     out = feed(&c, metrics_get, sizeof metrics_get - 1);
     ok += strstr(out, "HTTP/1.1 200") == out;
   }
   long during = allocs;
-  CHECK(ok == 5000, "%d of 5000 answers as expected", ok);
+  CHECK(ok == 5500, "%d of 5500 answers as expected", ok);
   CHECK(during == 0, "%ld allocator calls on the request path after warm-up", during);
   ls_conn_free(&c);
   ls_registry_free(&srv.reg);
   ls_worker_free(&wk);
-  printf("test_alloc: set-up and warm-up %ld allocator calls; then 5000 requests, %ld: %s\n",
+  printf("test_alloc: set-up and warm-up %ld allocator calls; then 5500 requests, %ld: %s\n",
          warm, during, fails ? "FAILED" : "ok");
   return fails ? 1 : 0;
 }

@@ -18,7 +18,7 @@ Environment: LM_BIN (tools and lmserve), LM_SRC (source tree), LM_BUILD (scratch
 The checks live in modules by area, all over srv_harness.py (the Server, check(), fixtures()):
 srv_lifecycle.py (command line, hot reload, shutdown), srv_v2.py (the V2 protocol),
 srv_http.py (HTTP/1.1 framing, timeouts, the connection limit), srv_metrics.py (/metrics,
-readiness), srv_limits.py (issue 18's hardening), srv_sagemaker.py, srv_fm.py (factorization machines), srv_sklearn.py (scikit-learn and
+readiness), srv_limits.py (issue 18's hardening), srv_contrib.py (the contrib output), srv_sagemaker.py, srv_recordio.py (RecordIO-protobuf), srv_fm.py (factorization machines), srv_sklearn.py (scikit-learn and
 pickled models in model.tar.gz). This file runs them in
 one order: the main server's sections share it and its counters. LS_ONLY=protocols runs the
 V2-protocol, observability and SageMaker tests only; LS_ONLY=sagemaker the SageMaker ones.
@@ -26,12 +26,14 @@ V2-protocol, observability and SageMaker tests only; LS_ONLY=sagemaker the SageM
 import os
 import sys
 
+import srv_contrib
 import srv_fm
 import srv_sklearn
 import srv_http
 import srv_lifecycle
 import srv_limits
 import srv_metrics
+import srv_recordio
 import srv_sagemaker
 import srv_v2
 from srv_harness import Server, fixtures, summary
@@ -40,6 +42,8 @@ from srv_harness import Server, fixtures, summary
 def sagemaker_tests(fix):
     srv_sagemaker.sagemaker(fix.tmp)
     srv_sagemaker.libsvm(fix.tmp)
+    srv_recordio.recordio(fix.tmp)
+    srv_recordio.sparse_bound(fix.tmp)
     srv_sagemaker.batch_transform(fix.tmp)
     srv_sagemaker.sagemaker_env(fix.tmp)
     srv_sagemaker.serve_script(fix.tmp)
@@ -49,6 +53,7 @@ def protocol_tests(fix):
     """The sections with servers of their own: V2 protocol, observability, SageMaker, FM,
     scikit-learn."""
     srv_v2.protocols(fix.tmp, fix.models, fix.ex, fix.multi)
+    srv_contrib.contrib(fix.tmp)
     srv_metrics.observability(fix.tmp, fix.ex, fix.reg)
     sagemaker_tests(fix)
     srv_fm.fm(fix.tmp)
@@ -62,6 +67,9 @@ def main():
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "sagemaker":
         sagemaker_tests(fix)
+        return summary(fix.tmp)
+    if os.environ.get("LS_ONLY") == "contrib":
+        srv_contrib.contrib(fix.tmp)
         return summary(fix.tmp)
     if os.environ.get("LS_ONLY") == "protocols":
         protocol_tests(fix)
