@@ -9,8 +9,10 @@ name) or an `outputs` entry asks for, end to end on a repository of its own:
   missing values) from FP64 and FP32 JSON, binary tensors in and out, one tensor per feature,
   together with output-0 and leaf; a 4-class model; a gblinear model; each row's contributions
   sum to its margin;
-- errors: a LightGBM model, a file without cover (the COVER section hidden, re-sealed), a
-  factorization machine: 400s saying why; output_margin on contrib, pred_contribs not a
+- a LightGBM model (cover from its counts): equal to `lmscore --contrib` and, within 1e-5, to
+  the independent oracle's values committed with the fixture;
+- errors: a LightGBM model of linear trees (LightGBM has no contributions for them), a file
+  without cover (the COVER section hidden, re-sealed), a factorization machine: 400s saying why; output_margin on contrib, pred_contribs not a
   boolean: 400s; --max-response-bytes counts the contrib output: 413.
 Standard library only.
 """
@@ -51,6 +53,7 @@ def contrib(tmp):
         "multi": os.path.join(fx, "xgb/multi_softprob4/model.json"),
         "linear": os.path.join(fx, "xgb/gblinear_multi_softprob3/model.json"),
         "lgb": os.path.join(fx, "lightgbm/real/jpmml_binary_audit/model.txt"),
+        "lgblin": os.path.join(fx, "lightgbm/real/jpmml_linear_regression_auto/model.txt"),
         "nocover": os.path.join(fx, "xgb/binary_logistic/model.json"),
         "fm": os.path.join(fx, "fm/regressor-k8/model.tar.gz"),
     }
@@ -89,7 +92,9 @@ def contrib(tmp):
               f"metadata: 4-class contrib [-1, 4, 11] {outs['multi']}")
         check(outs["linear"] and outs["linear"].get("contrib", {}).get("shape") == [-1, 3, 11],
               f"metadata: gblinear contrib [-1, 3, 11] {outs['linear']}")
-        for name in ("lgb", "nocover", "fm"):
+        check(outs["lgb"] and outs["lgb"].get("contrib", {}).get("shape") == [-1, 10],
+              f"metadata: LightGBM contrib [-1, 10] {outs['lgb']}")
+        for name in ("nocover", "fm"):
             check(outs[name] is not None and "contrib" not in outs[name] and "output-0" in outs[name],
                   f"metadata: no contrib output for {name} ({outs[name]})")
 
@@ -166,6 +171,25 @@ def contrib(tmp):
             check(st == 200 and o["shape"] == [len(r), k, nf + 1] and o["data"] == exp,
                   f"V2 {name}: contrib [rows, {k}, {nf + 1}] equals lmscore --contrib: {st} {str(j)[:200]}")
 
+        # ---- a LightGBM model: lmscore's values, and the oracle's (tests/lgbm_contrib_oracle.py)
+        lgd = os.path.join(fx, "lightgbm/real/jpmml_binary_audit")
+        part = os.path.join(tmp, "contrib_lgb.csv")
+        with open(os.path.join(lgd, "input.csv")) as f, open(part, "w") as g:
+            g.writelines(f.readlines()[:8])
+        r = csv_rows(part)
+        exp = _lmscore(lm["lgb"], part, "--contrib")
+        with open(os.path.join(lgd, "expected_contrib_f32.csv")) as f:
+            oracle = [[float(x) for x in line.split(",")] for line in f.readlines()[:len(r)]]
+        st, j = infer_raw(srv, "lgb", {"inputs": [{"name": "input-0", "datatype": "FP32",
+                                                   "shape": [len(r), 9], "data": r}],
+                                       "parameters": {"pred_contribs": True}})
+        got = j["outputs"][0]["data"] if st == 200 else []
+        check(st == 200 and j["outputs"][0]["shape"] == [len(r), 10] and
+              got == [x for row in exp for x in row] and
+              all(abs(a - b) <= max(1e-6, 1e-5 * abs(b))
+                  for a, b in zip(got, [x for row in oracle for x in row])),
+              f"V2 LightGBM contrib equals lmscore --contrib and the oracle: {st} {str(j)[:200]}")
+
         # ---- errors
         def err(model, req, status, text, what):
             st, j = infer_raw(srv, model, req)
@@ -173,15 +197,17 @@ def contrib(tmp):
             check(st == status and all(t in e for t in text), f"V2 contrib {what}: {st} {j}")
         one = lambda nf: {"inputs": [{"name": "input-0", "datatype": "FP32", "shape": [1, nf],
                                       "data": [0.5] * nf}], "parameters": {"pred_contribs": True}}
-        err("lgb", one(9), 400, ["model 'lgb' has no contributions", "LightGBM"], "of LightGBM")
+        st, m = srv.json("GET", "/v2/models/lgblin")
+        nlin = m["inputs"][0]["shape"][1] if st == 200 else 1
+        err("lgblin", one(nlin), 400, ["linear trees"], "of LightGBM linear trees")
         err("nocover", one(10), 400, ["model 'nocover' has no contributions", "cover"],
             "of a file without cover")
         st, m = srv.json("GET", "/v2/models/fm")
         nfm = m["inputs"][0]["shape"][1] if st == 200 else 1
         err("fm", one(nfm), 400, ["model 'fm' has no contributions", "factorization"],
             "of a factorization machine")
-        err("lgb", {"inputs": one(9)["inputs"], "outputs": [{"name": "contrib"}]}, 400,
-            ["no contributions"], "output of LightGBM named in outputs")
+        err("nocover", {"inputs": one(10)["inputs"], "outputs": [{"name": "contrib"}]}, 400,
+            ["no contributions"], "output named in outputs of a file without cover")
         err("example", {"inputs": [single], "outputs": [{"name": "contrib",
                                                          "parameters": {"output_margin": True}}]},
             400, ["output_margin applies to output-0 only"], "with output_margin")
