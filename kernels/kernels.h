@@ -58,6 +58,8 @@ enum lm__need {
   LM_NEED_G16 = 1u << 9,       /* at most 16 outputs (a block's sums on the stack) */
   LM_NEED_G64 = 1u << 10,      /* at least 64 outputs: where the OpenBLAS product measured
                                   faster than the hand-written kernels (kernels/registry.c) */
+  LM_NEED_LINEAR_TREES = 1u << 11, /* a LightGBM linear tree (the kernel's float64 entry must
+                                      evaluate linear leaves) */
 };
 
 /* One kernel variant, described once: the planner (runtime/plan.c), the kernel tests and the

@@ -61,6 +61,15 @@ const lm__kernel lm__kernels[] = {
     {"tree_margin_lgbm_bits_one__avx512", LM_FAM_LGBM, LM_ISA_AVX512,
      B | LM_NEED_NO_LINEAR_TREES | I, 1, 1, 8, lm__tree_margin_lgbm_bits_one__avx512,
      lm__tree_margin_lgbm_one_f64__avx512},
+    /* models with linear trees: the same records find the leaves, whose linear values are then
+     * evaluated per row as the reference does; float64 rows go to the reference (the double
+     * kernels have no linear leaves) */
+    {"tree_margin_lgbm_bits_linear__avx512", LM_FAM_LGBM, LM_ISA_AVX512,
+     B | LM_NEED_LINEAR_TREES | LM_NEED_G16 | I, 12, 1, 8 * 64, lm__tree_margin_lgbm_bits__avx512,
+     lm__tree_margin_lgbm_f64__scalar},
+    {"tree_margin_lgbm_bits_linear_one__avx512", LM_FAM_LGBM, LM_ISA_AVX512,
+     B | LM_NEED_LINEAR_TREES | I, 1, 1, 8, lm__tree_margin_lgbm_bits_one__avx512,
+     lm__tree_margin_lgbm_f64__scalar},
     {"tree_margin_lgbm__avx512", LM_FAM_LGBM, LM_ISA_AVX512,
      LM_NEED_NO_CAT | LM_NEED_NO_LINEAR_TREES | LM_NEED_G16 | I, 8, 1, 8,
      lm__tree_margin_lgbm_rows__avx512, lm__tree_margin_lgbm_rows_f64__avx512},
@@ -169,6 +178,8 @@ int lm__kernel_usable(const lm__kernel *k, const lmf_view *v, const lm__layouts 
     no = "fewer than 64 outputs";
   else if ((n & LM_NEED_NO_LINEAR_TREES) && (!v->node_f64 || m->n_trees == 0 || lm__has_linear_trees(v)))
     no = "linear trees";
+  else if ((n & LM_NEED_LINEAR_TREES) && !(v->node_f64 && m->n_trees && lm__has_linear_trees(v)))
+    no = "no linear trees";
   if (why) *why = no;
   return no == NULL;
 }

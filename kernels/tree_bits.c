@@ -120,12 +120,6 @@ static int lm__bits_scan(const lmf_view *v, lm__scan *sc, char *why) {
     snprintf(why, LM__WHY_LEN, "not a tree model");
     return 0;
   }
-  if (m->decision == LMF_DECISION_LIGHTGBM)
-    for (uint32_t t = 0; t < m->n_trees; t++)
-      if (v->trees[t].flags & LMF_TREE_LINEAR) {
-        snprintf(why, LM__WHY_LEN, "tree %u is a linear tree", t);
-        return 0;
-      }
   /* categorical splits: in the top words (depth ≤ 6) and in records, not in bottom blocks */
   if (m->n_cat_splits && m->decision != LMF_DECISION_LIGHTGBM && m->max_depth > 6 &&
       m->max_depth <= LM_PERFECT_MAX_DEPTH) {
@@ -315,6 +309,7 @@ static void lm__fill_rec(lm__recctx *c, uint32_t ri, uint32_t root) {
     uint32_t node = at[64 + s];
     if (nodes[node].left == node) {
       leafm |= 1ull << s;
+      if (c->b->recnode) c->b->recnode[c->next_leaf] = node;
       if (c->b->lgbm) /* the reference's product: the double leaf times the float weight */
         c->b->recleaf64[c->next_leaf++] = c->v->node_f64[node] * c->w;
       else
@@ -470,11 +465,14 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   /* every record has 64 positions: a leaf or one of the n_recs − T records below the roots */
   size_t n_recleaf = deep ? 64 * n_recs - (n_recs - T) : 0;
   size_t sz_recleaf = n_recleaf * (lgbm ? sizeof(double) : sizeof(float));
-  size_t sizes[12] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
+  int linear = 0;
+  for (uint32_t t = 0; lgbm && t < T; t++) linear |= (v->trees[t].flags & LMF_TREE_LINEAR) != 0;
+  size_t sizes[13] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
                       sz_recleaf, (size_t)n_lin * sizeof(lm__bits_lin),
-                      (size_t)sc.n_catf * sizeof(lm__bits_cat), sz_cattab};
+                      (size_t)sc.n_catf * sizeof(lm__bits_cat), sz_cattab,
+                      linear ? n_recleaf * sizeof(uint32_t) : 0};
   size_t sz = 0;
-  for (int i = 0; i < 12; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  for (int i = 0; i < 13; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   uint32_t *cat_of = sc.n_ck ? malloc(sizeof *cat_of * (m->n_nodes + 1)) : NULL;
   if (sc.n_ck && !cat_of) uf = (free(uf), NULL); /* reported below */
   lm__bits *b = a->zalloc(a, sizeof *b);
@@ -492,8 +490,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
   b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64 && !cat, b->two = two == 2;
   b->cat = cat, b->lgbm_cats = lgbm;
-  uint8_t *parts[12], *q = blk;
-  for (int i = 0; i < 12; i++) {
+  uint8_t *parts[13], *q = blk;
+  for (int i = 0; i < 13; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
@@ -514,6 +512,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->catf = (lm__bits_cat *)(void *)parts[10];
   b->n_catf = sc.n_catf;
   b->cattab = parts[11];
+  b->recnode = linear ? (uint32_t *)(void *)parts[12] : NULL;
   for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
   /* features: columns and table offsets */
   uint32_t col = 0, off = 0, ui = 0;

@@ -189,6 +189,8 @@ typedef struct lm__bits {
                             (NODE_F64 × the tree's weight, as the reference forms them), which
                             the kernels add in double (tree_bits_deep_avx512.c) */
   uint32_t lgbm;         /* decision 1: always records (every depth), leaves in recleaf64 */
+  uint32_t *recnode;     /* decision 1 with linear trees: per record leaf its NODES index (the
+                            kernels evaluate a linear tree's leaf for the row); else NULL */
   uint32_t two;          /* every used feature has one column and exactly two 16-ary levels
                             (h = 2, K ≤ 254): lm__bin_row's loop without branches */
   uint32_t *group;       /* n_trees: output of each tree */

@@ -12,6 +12,7 @@
 #include "kernels/kernels.h"
 #include "kernels/tree_bits.h"
 #include "kernels/tree_bits_avx512.h"
+#include "kernels/tree_common.h"
 
 /* Population count of each 64-bit lane (AVX512BW only: nibble table, byte sums). */
 LM__AI __m512i lm__popcnt64(__m512i x) {
@@ -39,7 +40,7 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
 /* The leaves of trees t0 … t0 + nt − 1 (nt ≤ LM__DG) for the row whose bin table is tb: into
  * lv (floats) or, lgbm, dv (doubles), in tree order. */
 LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, uint32_t nt, int np,
-                           const lm__luts *lut, int lgbm, float *lv, double *dv) {
+                           const lm__luts *lut, int lgbm, float *lv, double *dv, uint64_t *li) {
   const uint32_t T = b->n_trees, dual = b->dual;
   const uint8_t *recs = b->recs;
   const __m512i one = _mm512_set1_epi64(1), lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
@@ -77,6 +78,7 @@ LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, ui
       any |= live[k];
     }
   }
+  for (int k = 0; li && k < LM__DV; k++) _mm512_store_si512(li + 8 * k, val[k]);
   for (int k = 0; k < LM__DV; k++)
     if (lgbm)
       _mm512_store_pd(dv + 8 * k, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid[k], val[k],
@@ -84,6 +86,18 @@ LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, ui
     else
       _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k],
                                                            b->recleaf, 4));
+}
+
+/* Linear trees (b->recnode): their leaves' values for the row, constant + Σ coeff·x as the
+ * reference evaluates them (tree_common.h), times the tree's weight, in place of the stored
+ * constant leaves; li: the record-leaf index of each tree's leaf (lm__deep_group). */
+LM__AI void lm__deep_linear(const lmf_view *v, const lm__bits *b, uint32_t t0, uint32_t nt,
+                            const uint64_t *li, const float *row, double *dv) {
+  for (uint32_t i = 0; i < nt; i++) {
+    const lmf_tree *tr = &v->trees[t0 + i];
+    if (tr->flags & LMF_TREE_LINEAR)
+      dv[i] = lm__leaf_value_f32(v, tr, b->recnode[li[i]], row) * tr->weight;
+  }
 }
 
 /* A group's leaves added, in tree order, to one row's sums: o (floats, num_outputs of them) or,
@@ -122,8 +136,11 @@ static inline void lm__deep_finish(const lmf_meta *m, const double *d, float *o)
 }
 
 /* Single rows: each group of trees walked for the row (a row's table on the stack). */
-LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+LM__AI void lm__deep_rows_np(const lmf_view *v, const lm__bits *b, const float *x, size_t n,
                              float *out, int np, int lgbm, double *dacc) {
+  const lmf_meta *m = v->meta;
+  _Alignas(64) uint64_t li[LM__DG];
+  uint64_t *lip = b->recnode ? li : NULL;
   const size_t F = b->num_features, G = m->num_outputs;
   const lm__luts lut = lm__load_luts(b);
   _Alignas(64) uint8_t t1[128 * LM_BITS_MAX_PAIRS];
@@ -138,7 +155,8 @@ LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *
     lm__deep_init(m, lgbm, o, dacc);
     for (uint32_t t0 = 0; t0 < b->n_trees; t0 += LM__DG) {
       uint32_t nt = b->n_trees - t0 < LM__DG ? b->n_trees - t0 : LM__DG;
-      lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv);
+      lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv, lip);
+      if (lip) lm__deep_linear(v, b, t0, nt, li, x + r * F, dv);
       lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, o, dacc);
     }
     if (lgbm) lm__deep_finish(m, dacc, o);
@@ -151,8 +169,11 @@ LM__AI void lm__deep_rows_np(const lm__bits *b, const lmf_meta *m, const float *
  * outer (every tree per row): no change on exact-deep12, 5–15% faster on the LightGBM models
  * at 10,000 rows (a loaded machine: within its noise). dacc: LM__BLOCK doubles per output
  * (LightGBM). */
-LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float *x, size_t n,
                               float *out, int np, int lgbm, double *dacc) {
+  const lmf_meta *m = v->meta;
+  _Alignas(64) uint64_t li[LM__DG];
+  uint64_t *lip = b->recnode ? li : NULL;
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const lm__luts lut = lm__load_luts(b);
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
@@ -168,7 +189,8 @@ LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float 
       for (size_t r = 0; r < rows; r++) {
         __m512i regs[8];
         const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
-        lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv);
+        lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv, lip);
+        if (lip) lm__deep_linear(v, b, t0, nt, li, x + (r0 + r) * F, dv);
         lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, out + (r0 + r) * G,
                      lgbm ? dacc + r * G : NULL);
       }
@@ -179,11 +201,11 @@ LM__AI void lm__deep_batch_np(const lm__bits *b, const lmf_meta *m, const float 
 }
 
 /* dacc: NULL for XGBoost models, the kernel's scratch (a double per output) for LightGBM ones */
-static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lmf_meta *m,
+static __attribute__((noinline)) void lm__deep_batch(const lmf_view *v, const lm__bits *b,
                                                      const float *x, size_t n, float *out,
                                                      double *dacc) {
-#define LM__CALL(np) lm__deep_batch_np(b, m, x, n, out, np, 0, NULL)
-#define LM__CALL_LGBM(np) lm__deep_batch_np(b, m, x, n, out, np, 1, dacc)
+#define LM__CALL(np) lm__deep_batch_np(v, b, x, n, out, np, 0, NULL)
+#define LM__CALL_LGBM(np) lm__deep_batch_np(v, b, x, n, out, np, 1, dacc)
   if (dacc) {
     LM__NP_DISPATCH(b->npairs, LM__CALL_LGBM)
   } else {
@@ -191,10 +213,10 @@ static __attribute__((noinline)) void lm__deep_batch(const lm__bits *b, const lm
   }
 }
 
-static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, size_t n,
+static void lm__deep_rows(const lmf_view *v, const lm__bits *b, const float *x, size_t n,
                           float *out, double *dacc) {
-#define LM__CALL_ROWS(np) lm__deep_rows_np(b, m, x, n, out, np, 0, NULL)
-#define LM__CALL_ROWS_LGBM(np) lm__deep_rows_np(b, m, x, n, out, np, 1, dacc)
+#define LM__CALL_ROWS(np) lm__deep_rows_np(v, b, x, n, out, np, 0, NULL)
+#define LM__CALL_ROWS_LGBM(np) lm__deep_rows_np(v, b, x, n, out, np, 1, dacc)
   if (dacc) {
     LM__NP_DISPATCH(b->npairs, LM__CALL_ROWS_LGBM)
   } else {
@@ -207,11 +229,11 @@ static void lm__deep_rows(const lm__bits *b, const lmf_meta *m, const float *x, 
  * gives them calls below 12 rows). */
 LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512) {
   (void)scratch;
-  lm__deep_batch(L->bits, v->meta, x, n, out, NULL);
+  lm__deep_batch(v, L->bits, x, n, out, NULL);
 }
 LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
   (void)scratch;
-  lm__deep_rows(L->bits, v->meta, x, n, out, NULL);
+  lm__deep_rows(v, L->bits, x, n, out, NULL);
 }
 
 /* LightGBM models over their records (tree_bits.h: decision 1): the same walks, leaves added
@@ -219,10 +241,10 @@ LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
  * pairs these with the double-threshold kernels for float64 rows, whose decisions a float32
  * bin cannot reproduce. */
 LM__KERNEL_F32(lm__tree_margin_lgbm_bits__avx512) {
-  lm__deep_batch(L->bits, v->meta, x, n, out, scratch);
+  lm__deep_batch(v, L->bits, x, n, out, scratch);
 }
 LM__KERNEL_F32(lm__tree_margin_lgbm_bits_one__avx512) {
-  lm__deep_rows(L->bits, v->meta, x, n, out, scratch);
+  lm__deep_rows(v, L->bits, x, n, out, scratch);
 }
 
 #ifdef __clang__

@@ -15,24 +15,6 @@
 #include "kernels/kernels.h"
 #include "kernels/tree_common.h"
 
-/* Value of leaf i of tree tr reached by row (float or double): NODE_F64, or in a linear tree
- * constant + Σ coeff·x over the leaf's terms in double, unless one of those x is NaN. */
-#define LM__DEFINE_LEAF_VALUE(name, T)                                                           \
-  static inline double name(const lmf_view *v, const lmf_tree *tr, uint32_t i, const T *row) {   \
-    if (!(tr->flags & LMF_TREE_LINEAR)) return v->node_f64[i];                                   \
-    const lmf_linear_leaf *ll = &v->lin_leaves[i];                                               \
-    double s = ll->constant;                                                                     \
-    for (uint32_t k = 0; k < ll->count; k++) {                                                   \
-      const lmf_linear_term *t = &v->lin_terms[ll->first + k];                                   \
-      double x = (double)row[t->feature];                                                        \
-      if (isnan(x)) return v->node_f64[i];                                                       \
-      if (fabs(x) <= (double)LMF_ZERO_THRESHOLD) x = 0.0; /* LightGBM reads tiny values as 0 */  \
-      s += t->coeff * x;                                                                         \
-    }                                                                                            \
-    return s;                                                                                    \
-  }
-LM__DEFINE_LEAF_VALUE(lm__leaf_value_f32, float)
-LM__DEFINE_LEAF_VALUE(lm__leaf_value_f64, double)
 
 static void lm__finish_row(const lmf_meta *m, const double *acc, float *o) {
   for (uint32_t g = 0; g < m->num_outputs; g++)

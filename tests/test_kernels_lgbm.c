@@ -72,6 +72,30 @@ static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, 
   return grow(m, t, r, next, depth + 1, maxd, cat_used);
 }
 
+/* Linear trees (every other tree when lin): each leaf gets 0–3 terms over random features and a
+ * constant (LightGBM's linear_tree leaves). */
+static void make_linear(lm_ir_model *m) {
+  size_t cap = 0;
+  for (uint32_t t = 0; t < m->n_trees; t++) cap += 3 * m->trees[t].n_nodes;
+  m->lin_feat = calloc(cap + 1, sizeof *m->lin_feat);
+  m->lin_coeff = calloc(cap + 1, sizeof *m->lin_coeff);
+  for (uint32_t t = 0; t < m->n_trees; t += 2) {
+    lm_ir_tree *tr = &m->trees[t];
+    tr->linear = 1;
+    for (uint32_t i = 0; i < tr->n_nodes; i++) {
+      lm_ir_node *n = &tr->nodes[i];
+      if (n->left != -1) continue;
+      n->lin_begin = (uint32_t)m->n_lin_terms;
+      n->lin_count = rnd() % 4;
+      n->lin_const = n->value_d / 2;
+      for (uint32_t k = 0; k < n->lin_count; k++, m->n_lin_terms++) {
+        m->lin_feat[m->n_lin_terms] = rnd() % m->num_features;
+        m->lin_coeff[m->n_lin_terms] = (double)((int)(rnd() % 2001) - 1000) / 7.0;
+      }
+    }
+  }
+}
+
 static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, int cat, int avg) {
   lm_ir_model *m = lm_ir_new();
   strcpy(m->source_format, "lightgbm-text");
@@ -179,16 +203,19 @@ static void check_model(lm_ir_model *ir, const char *what) {
 
 static void test_random_lightgbm_models(void **state) {
   (void)state;
-  struct { uint32_t F, G, T; int maxd, cat, avg, nozero; } shapes[] = {
-      {1, 1, 1, 0, 0, 0, 0},   {3, 1, 5, 3, 0, 0, 0},   {10, 1, 50, 6, 0, 0, 0},
-      {30, 1, 100, 12, 1, 0, 0}, {7, 3, 30, 5, 0, 1, 0},  {7, 3, 31, 9, 1, 0, 0},
-      {20, 17, 34, 4, 0, 0, 0}, {5, 1, 40, 1, 1, 1, 0},   {64, 1, 70, 8, 0, 0, 0},
-      {50, 2, 64, 15, 1, 0, 0},
+  struct { uint32_t F, G, T; int maxd, cat, avg, nozero, lin; } shapes[] = {
+      {1, 1, 1, 0, 0, 0, 0, 0},   {3, 1, 5, 3, 0, 0, 0, 0},   {10, 1, 50, 6, 0, 0, 0, 0},
+      {30, 1, 100, 12, 1, 0, 0, 0}, {7, 3, 30, 5, 0, 1, 0, 0},  {7, 3, 31, 9, 1, 0, 0, 0},
+      {20, 17, 34, 4, 0, 0, 0, 0}, {5, 1, 40, 1, 1, 1, 0, 0},   {64, 1, 70, 8, 0, 0, 0, 0},
+      {50, 2, 64, 15, 1, 0, 0, 0},
       /* numeric, missing types None and NaN only: the bin-and-bitmask records (LightGBM's
        * leaf-wise trees of any depth), one and several outputs, averaging, 2 register pairs */
-      {1, 1, 1, 0, 0, 0, 1},   {10, 1, 50, 6, 0, 0, 1},  {30, 1, 100, 12, 0, 0, 1},
-      {7, 3, 30, 5, 0, 1, 1},  {20, 17, 34, 4, 0, 0, 1}, {64, 1, 70, 8, 0, 0, 1},
-      {50, 2, 64, 15, 0, 0, 1}, {200, 1, 80, 10, 0, 0, 1}, {5, 1, 40, 1, 0, 1, 1},
+      {1, 1, 1, 0, 0, 0, 1, 0},   {10, 1, 50, 6, 0, 0, 1, 0},  {30, 1, 100, 12, 0, 0, 1, 0},
+      {7, 3, 30, 5, 0, 1, 1, 0},  {20, 17, 34, 4, 0, 0, 1, 0}, {64, 1, 70, 8, 0, 0, 1, 0},
+      {50, 2, 64, 15, 0, 0, 1, 0}, {200, 1, 80, 10, 0, 0, 1, 0}, {5, 1, 40, 1, 0, 1, 1, 0},
+      /* categorical splits (membership columns) and linear trees over the records */
+      {10, 1, 50, 6, 1, 0, 1, 0},  {30, 3, 60, 12, 1, 0, 1, 0}, {10, 1, 50, 6, 0, 0, 1, 1},
+      {30, 2, 60, 12, 1, 0, 1, 1}, {7, 3, 30, 5, 0, 1, 1, 1},
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     char what[96];
@@ -198,6 +225,7 @@ static void test_random_lightgbm_models(void **state) {
     nozero = shapes[i].nozero;
     lm_ir_model *ir = random_model(shapes[i].F, shapes[i].G, shapes[i].T, shapes[i].maxd,
                                    shapes[i].cat, shapes[i].avg);
+    if (shapes[i].lin) make_linear(ir), strcat(what, " linear trees");
     check_model(ir, what);
     nozero = 0;
     lm_ir_free(ir);
