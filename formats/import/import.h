@@ -84,6 +84,16 @@ int lm__artifact_read_ex(const char *path, const char *member, uint64_t max_byte
  * longer input)? LM_OK, or LM_ENOMODEL naming what the bytes are not (sniff.c). */
 int lm__sniff_head(const uint8_t *d, size_t n, const char *name);
 
+/* Progress of an import (sniff.c): trees built of trees_total (0: still scanning) and the
+ * input's bytes gone through of bytes_total; passed on to lm_convert_options.progress. */
+void lm__import_progress(uint64_t trees, uint64_t trees_total, uint64_t bytes,
+                         uint64_t bytes_total);
+/* The importer is done, for now, with data[from, upto) of the input it was given: when that
+ * input is a mapping of the file (lm__import_any maps large JSON and UBJSON files), the whole
+ * pages in it are dropped from memory (read again from the file if touched again). Any other
+ * input: nothing happens. */
+void lm__input_done(const uint8_t *data, size_t from, size_t upto);
+
 /* Read the artifact at path and import it, sniffing the format. Sets (*out)->source_hash to the
  * XXH64 of the artifact file's bytes. */
 int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model **out);
