@@ -73,6 +73,12 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
  * sizes add up to more than twice it (a decompression bomb is refused at its headers). */
 int lm__artifact_read_ex(const char *path, const char *member, uint64_t max_bytes,
                          uint8_t **data, size_t *len, char **display);
+/* The same for lm__import_any: an archive member of 16 MiB or more is decompressed into an
+ * unlinked temporary file ($TMPDIR, else /tmp) and mapped (*mapped = 1) rather than held in
+ * memory. Release *data with lm__artifact_free (either kind). */
+int lm__artifact_read_spill(const char *path, const char *member, uint64_t max_bytes,
+                            uint8_t **data, size_t *len, char **display, int *mapped);
+void lm__artifact_free(uint8_t *data);
 /* The default limit on a model's bytes: 1 GiB. The largest realistic model is well under it:
  * XGBoost JSON costs about 120 bytes per node, so 1 GiB holds some 9 million nodes (4,000 full
  * trees of depth 10); the bench zoo's largest artifact is far smaller. --max-input-bytes

@@ -226,8 +226,9 @@ int lm__ir_keep_best(lm_ir_model *ir) {
  *
  * A large raw JSON or UBJSON file is mapped rather than read into memory: the streaming readers
  * (xgboost_stream.c, xgboost_ubj.c) go through it twice and drop the pages behind them
- * (lm__input_done), so its size does not add to the converter's resident memory. Other inputs,
- * and archives' members, are read as before (lm__artifact_read_ex). */
+ * (lm__input_done), so its size does not add to the converter's resident memory. A large
+ * archive member is decompressed into a temporary file and mapped likewise
+ * (lm__artifact_read_spill); other inputs are read into memory as before. */
 #define LM_MAP_MIN ((size_t)1 << 20)
 
 static _Thread_local struct {
@@ -295,9 +296,14 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
     lm__in.map = data;
     lm__in.len = len;
   } else {
-    rc = lm__artifact_read_ex(path, opts ? opts->member : NULL,
-                              opts ? opts->max_input_bytes : 0, &data, &len, &name);
+    int spilled = 0;
+    rc = lm__artifact_read_spill(path, opts ? opts->member : NULL,
+                                 opts ? opts->max_input_bytes : 0, &data, &len, &name, &spilled);
     if (rc) return rc;
+    if (spilled) { /* a large archive member in a temporary file: dropped behind the reader */
+      lm__in.map = data;
+      lm__in.len = len;
+    }
   }
   lm__in.opts = opts;
 
@@ -379,7 +385,7 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
   lm__in.map = NULL;
   lm__in.opts = NULL;
   if (mapped) munmap(data, len);
-  else free(data);
+  else lm__artifact_free(data);
   free(name);
   return rc;
 }
