@@ -38,8 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -196,8 +198,8 @@ static int is_fold(const char *name) {
 /* ---- large members in bounded memory -------------------------------------------------------
  *
  * For lm__import_any (lm__artifact_read_spill), a member of SM_SPILL bytes or more is
- * decompressed into an unlinked temporary file in $TMPDIR (else /tmp) through a 1 MiB buffer and
- * then mapped: the streaming readers (xgboost_stream.c, xgboost_ubj.c) drop its pages behind
+ * decompressed into an unlinked temporary file in $TMPDIR (else /tmp; not a tmpfs, and with room
+ * for it) through a 1 MiB buffer and then mapped: the streaming readers (xgboost_stream.c, xgboost_ubj.c) drop its pages behind
  * them, so a large model.tar.gz costs its decompressed size in disk, not in memory. The mapping
  * has the same spare NUL byte after the data as a buffer. When no temporary file can be made, the
  * member is read into memory as before. Mappings are tracked here so that sm_free releases
@@ -234,11 +236,20 @@ static int sm_write_all(int fd, const uint8_t *p, size_t n) {
 /* The member's bytes into a temporary file, then mapped. 1: no temporary file could be made
  * (nothing read yet: read it into memory); else LM_OK or an error as read_member's. */
 static int read_member_spill(struct archive *a, const char *path, const char *nm,
-                             const char *disp, uint64_t max, uint8_t **data, size_t *len) {
+                             const char *disp, uint64_t size, uint64_t max, uint8_t **data,
+                             size_t *len) {
   int slot = sm_maps[0].p ? (sm_maps[1].p ? -1 : 1) : 0;
   const char *td = getenv("TMPDIR");
   int fd = slot < 0 ? -1 : open(td && *td ? td : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) return 1;
+  /* Not on a memory file system (a tmpfs file is memory too: Kubernetes' emptyDir with medium
+   * Memory counts toward the container's limit), and only with room for the member. */
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0 || fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC ||
+      (uint64_t)fs.f_bavail * (uint64_t)fs.f_bsize < size + SM_SPILL) {
+    close(fd);
+    return 1;
+  }
   uint8_t *buf = malloc(SM_STAGE);
   if (!buf) {
     close(fd);
@@ -308,7 +319,7 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
                       "(--max-input-bytes)", disp, (long long)size, (unsigned long long)max);
     hint = (uint64_t)size >= SM_FIRST_CHUNK ? SM_FIRST_CHUNK : (size_t)size + 1;
     if (sm_spill_ok && (uint64_t)size >= SM_SPILL) {
-      int r = read_member_spill(a, path, nm, disp, max, data, len);
+      int r = read_member_spill(a, path, nm, disp, (uint64_t)size, max, data, len);
       if (r != 1) return r;
     }
   }
