@@ -9,9 +9,12 @@ from manifests_agreement import LMSERVE_DEFAULTS, METRICS, flag_values
 from manifests_render import configmaps_of, pod_configmap_refs
 
 
-# lmconvert's peak resident memory per byte of JSON model (issue 23: 764 MB for 53 MB, 3.99 GB
-# for 281 MB) plus a constant: the rule for every container that runs lmconvert.
-CONVERT_PEAK_FACTOR = 14
+# lmconvert's peak resident memory per byte of model file (XGBoost JSON or UBJSON) plus a
+# constant: the rule for every container that runs lmconvert (docs/deployment.md, "Memory of the
+# converters"). Measured (docs/lmconvert.md): peak <= 2.75 x .lm + 32 MiB, and a .lm takes 28
+# bytes a node where UBJSON takes 34 and JSON 57 or more: 2.25 x the model file covers both
+# (367 MB for a 281 MB JSON model, 378 MB for its 169 MB UBJSON).
+CONVERT_PEAK_FACTOR = 2.25
 CONVERT_CONSTANT_MI = 64
 MAX_MODEL_ANNOTATION = "lmrt.dev/max-model-json-size"
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
