@@ -149,6 +149,19 @@ def check_pod_platform(rep, objs, root):
             key, _t = script_of(c, pod, cms)
             if c.get("name") != "convert-models" and key not in CONVERT_SCRIPTS:
                 continue
+            # A large archive member goes to a temporary file in TMPDIR (default /tmp): on a
+            # memory-backed volume it would count toward this limit, which the rule leaves out.
+            tmpdir = next((e.get("value") for e in c.get("env") or [] if e.get("name") == "TMPDIR"),
+                          None) or "/tmp"
+            mounts = [m for m in c.get("volumeMounts") or []
+                      if tmpdir == m.get("mountPath") or tmpdir.startswith(m.get("mountPath", "").rstrip("/") + "/")]
+            mount = max(mounts, key=lambda m: len(m.get("mountPath", "")), default=None)
+            vol = next((v for v in pod.get("volumes") or [] if mount and v.get("name") == mount.get("name")), None)
+            if vol is None or ((vol.get("emptyDir") or {}).get("medium") == "Memory"):
+                rep.error(src, f"{where}.env[TMPDIR]",
+                          f"{tmpdir!r} is {'not on a volume' if vol is None else 'a memory-backed emptyDir'}: "
+                          "lmconvert's temporary copy of a large archive member belongs on disk "
+                          "(docs/deployment.md, Memory of the converters)")
             lim = parse_quantity_mi(((c.get("resources") or {}).get("limits") or {}).get("memory", ""))
             if lim is None or lim < need:
                 rep.error(src, f"{where}.resources.limits.memory",
