@@ -259,7 +259,10 @@ static int read_member_spill(struct archive *a, const char *path, const char *nm
   uint64_t total = 0;
   int rc = LM_OK, checked = 0;
   for (;;) {
-    la_ssize_t r = archive_read_data(a, buf + fill, SM_STAGE - fill);
+    /* no more than LM_SNIFF_HEAD bytes decompressed before the early check (as buf_room) */
+    size_t room = SM_STAGE - fill;
+    if (!checked && room > LM_SNIFF_HEAD - total) room = LM_SNIFF_HEAD - (size_t)total;
+    la_ssize_t r = archive_read_data(a, buf + fill, room);
     if (r < 0) {
       const char *why = archive_error_string(a);
       rc = lm__fail(LM_EFORMAT, "%s: corrupt archive: member %s: %s", path, nm,
@@ -276,7 +279,7 @@ static int read_member_spill(struct archive *a, const char *path, const char *nm
     /* the early check on the first LM_SNIFF_HEAD bytes, still in the buffer (SM_STAGE > it) */
     if (!checked && total >= LM_SNIFF_HEAD) {
       checked = 1;
-      if ((rc = lm__sniff_head(buf, fill, disp))) break;
+      if ((rc = lm__sniff_head(buf, LM_SNIFF_HEAD, disp))) break;
     }
     if (r == 0 || fill == SM_STAGE) {
       if (r == 0) buf[fill++] = '\0'; /* the spare NUL byte */

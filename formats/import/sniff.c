@@ -253,11 +253,15 @@ void lm__input_done(const uint8_t *data, size_t from, size_t upto) {
 /* A raw regular file of JSON or UBJSON of at least LM_MAP_MIN bytes (and within the limit),
  * mapped: 1 with *data, *len, *name set; 0 when the file is to be read the usual way. */
 static int map_model(const char *path, uint64_t max, uint8_t **data, size_t *len, char **name) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
   struct stat st;
-  void *m = MAP_FAILED;
   if (!max) max = LM_DEFAULT_MAX_INPUT;
+  /* stat first: opening a FIFO would wait for (and then lose) its writer */
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < LM_MAP_MIN ||
+      (uint64_t)st.st_size > max)
+    return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return 0;
+  void *m = MAP_FAILED;
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size >= LM_MAP_MIN &&
       (uint64_t)st.st_size <= max)
     m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -265,7 +269,8 @@ static int map_model(const char *path, uint64_t max, uint8_t **data, size_t *len
   if (m == MAP_FAILED) return 0;
   const uint8_t *d = m;
   size_t n = (size_t)st.st_size;
-  enum sniffed s = sniff(d, n);
+  /* the head alone decides (a file of white space is then read, and refused, the usual way) */
+  enum sniffed s = sniff(d, LM_SNIFF_HEAD);
   if ((s != SNIFF_JSON && s != SNIFF_UBJSON) || memcmp(d + 257, "ustar", 5) == 0 ||
       !(*name = strdup(path))) {
     munmap(m, n);
