@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <mimalloc.h>
 #include <xxhash.h>
 
 #include "formats/lmf.h"
@@ -18,6 +19,8 @@
 #include "formats/objective.h"
 #include "base/cursor.h"
 #include "base/error.h"
+
+#define LM__COLLECT_BYTES ((size_t)16 << 20)
 
 static size_t lm__align(size_t n) { return (n + LMF_ALIGN - 1) & ~(size_t)(LMF_ALIGN - 1); }
 
@@ -533,11 +536,20 @@ static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p,
     ((uint32_t *)cs)[0] = p->n_cat;
     ((uint32_t *)cs)[1] = p->cat_words;
   }
+  size_t freed = 0;
   for (uint32_t t = 0; t < m->n_trees; t++) {
     lm__write_tree(m, p, t, &o);
     if (consume) { /* the tree is in the image: its IR goes (lm__lmf_write_consume) */
+      freed += (size_t)consume->trees[t].n_nodes * sizeof(lm_ir_node);
       free(consume->trees[t].nodes);
       consume->trees[t].nodes = NULL;
+      /* mimalloc (the process's allocator, linked by liblmrt) returns freed pages to the
+       * system only after a delay; as fast as trees are written here, the image would grow
+       * while the IR's pages wait. Every 16 MiB freed, hand them back now. */
+      if (freed >= LM__COLLECT_BYTES) {
+        mi_collect(true);
+        freed = 0;
+      }
     }
   }
 }

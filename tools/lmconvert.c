@@ -234,6 +234,7 @@ typedef struct progress {
   struct timespec t0;
   double last;
   int tty, force, shown; /* tty: stderr is a terminal (then lines are rewritten in place) */
+  int reading;            /* the last call had a tree count (pass 2) */
 } progress;
 
 static double since(const struct timespec *t0) {
@@ -246,9 +247,12 @@ static void on_progress(void *ctx, unsigned long long trees, unsigned long long 
                         unsigned long long bytes, unsigned long long bytes_total) {
   progress *p = ctx;
   double t = since(&p->t0);
-  if (p->force) { /* from the start, one line a second (the first at once) */
-    if (p->shown && t - p->last < 1.0) return;
-  } else if (!p->tty || t < 1.0 || t - p->last < 0.2) {
+  /* a phase's first line (scanning, then reading trees) and the last tree are never skipped */
+  int edge = (total != 0) != p->reading || (total && trees == total);
+  p->reading = total != 0;
+  if (p->force) { /* from the start, one line a second (and every edge) */
+    if (p->shown && t - p->last < 1.0 && !edge) return;
+  } else if (!p->tty || t < 1.0 || (t - p->last < 0.2 && !edge)) {
     return;
   }
   p->last = t;
