@@ -11,9 +11,9 @@ from manifests_render import configmaps_of, pod_configmap_refs
 
 # lmconvert's peak resident memory per byte of model file (XGBoost JSON or UBJSON) plus a
 # constant: the rule for every container that runs lmconvert (docs/deployment.md, "Memory of the
-# converters"). Measured (docs/lmconvert.md): peak <= 2.75 x .lm + 48 MiB, and a .lm takes 28
+# converters"). Measured (docs/lmconvert.md): peak <= 2.5 x .lm + 48 MiB, and a .lm takes 28
 # bytes a node where UBJSON takes 34 and JSON 57 or more: 2.25 x the model file covers both
-# (367 MB for a 281 MB JSON model, 378 MB for its 169 MB UBJSON).
+# (322 MiB for a 280 MB JSON model, 321 MiB for its 169 MB UBJSON).
 CONVERT_PEAK_FACTOR = 2.25
 CONVERT_CONSTANT_MI = 64
 MAX_MODEL_ANNOTATION = "lmrt.dev/max-model-json-size"
