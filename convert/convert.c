@@ -146,7 +146,7 @@ int lm_convert(const char *in_path, const char *out_path, const lm_convert_optio
   if (opts && opts->selftest_n && opts->selftest_rows) rc = lm__add_selftest(ir, opts, in_path);
   uint8_t *img = NULL;
   size_t len = 0;
-  if (rc == LM_OK) rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
+  if (rc == LM_OK) rc = lm__lmf_write_consume(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
   lm_ir_free(ir);
   if (rc) return lm__fail_prefix(rc, in_path);
   lmf_view v;
@@ -154,6 +154,6 @@ int lm_convert(const char *in_path, const char *out_path, const lm_convert_optio
   if (rc == LM_OK && opts && opts->selftest_expected && v.selftest)
     rc = lm__check_expected(&v, out_path);
   if (rc == LM_OK) rc = lm__write_atomic(out_path, img, len);
-  free(img);
+  lm__lmf_image_free(img, len);
   return rc;
 }

@@ -29,24 +29,35 @@ enum lm_ir_decision {
 enum lm_ir_missing { LM_MISSING_NONE = 0, LM_MISSING_ZERO = 1, LM_MISSING_NAN = 2 };
 
 typedef struct lm_ir_node {
+  /* (fields ordered for size: 56 bytes, no padding but the tail's) */
+  double value_d;        /* LightGBM only (decision LM_DECISION_LIGHTGBM): exact threshold
+                            (numeric split) or leaf value, as written (%.17g) */
+  double lin_const;      /* LightGBM linear-tree leaf: see lin_begin */
+  double cover;          /* the trainer's cover of the node (XGBoost sum_hess, LightGBM data
+                            count): TreeSHAP weights; meaningful when the tree's has_cover */
   int32_t left, right;   /* trainer node ids of the children; -1 for both on a leaf */
   uint32_t feature;      /* split feature (internal nodes) */
   float value;           /* threshold (numeric split) or leaf value (leaf); for LightGBM the
                             nearest float of value_d (informational: the writer uses value_d) */
+  /* A split's categorical set or a leaf's linear terms, never both (they share the bytes: the
+   * IR of a 5,000-tree model is the converter's peak memory): */
+  union {
+    struct {
+      uint32_t cat_begin; /* categorical split: the set is model->cat_values[cat_begin ..
+                             +cat_count); 0, 0 on a numeric split */
+      uint32_t cat_count;
+    };
+    struct {
+      uint32_t lin_begin; /* LightGBM linear-tree leaf: value = lin_const + Σ
+                             lin_coeff[k]·x[lin_feat[k]] over k in [lin_begin, +lin_count); any of
+                             those x NaN → value_d; 0, 0 on other leaves */
+      uint32_t lin_count;
+    };
+  };
   uint8_t default_left;  /* missing value goes left */
   uint8_t categorical;   /* categorical split: categories in the set go RIGHT (XGBoost) or LEFT
                             (LightGBM): see the model's decision */
-  uint32_t cat_begin;    /* categorical: the set is model->cat_values[cat_begin .. +cat_count) */
-  uint32_t cat_count;
-  /* LightGBM only (decision LM_DECISION_LIGHTGBM): */
-  double value_d;        /* exact threshold (numeric split) or leaf value, as written (%.17g) */
-  uint8_t missing_type;  /* enum lm_ir_missing, numeric splits */
-  uint32_t lin_begin;    /* linear-tree leaf: value = lin_const + Σ lin_coeff[k]·x[lin_feat[k]]
-                            over k in [lin_begin, +lin_count); any of those x NaN → value_d */
-  uint32_t lin_count;
-  double lin_const;
-  double cover;          /* the trainer's cover of the node (XGBoost sum_hess, LightGBM data
-                            count): TreeSHAP weights; meaningful when the tree's has_cover */
+  uint8_t missing_type;  /* LightGBM, numeric splits: enum lm_ir_missing */
 } lm_ir_node;
 
 typedef struct lm_ir_tree {

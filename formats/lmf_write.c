@@ -10,6 +10,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <mimalloc.h>
 #include <xxhash.h>
 
 #include "formats/lmf.h"
@@ -17,6 +19,8 @@
 #include "formats/objective.h"
 #include "base/cursor.h"
 #include "base/error.h"
+
+#define LM__COLLECT_BYTES ((size_t)16 << 20)
 
 static size_t lm__align(size_t n) { return (n + LMF_ALIGN - 1) & ~(size_t)(LMF_ALIGN - 1); }
 
@@ -510,7 +514,8 @@ static void lm__write_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, lm__tr
   }
 }
 
-static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p) {
+static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p,
+                            lm_ir_model *consume) {
   lm__tree_out o = {.trees = (lmf_tree *)lm__sec_at(buf, p, LMF_TREES),
                     .nodes = (lmf_node *)lm__sec_at(buf, p, LMF_NODES),
                     .ids = (uint32_t *)lm__sec_at(buf, p, LMF_LEAF_IDS),
@@ -531,10 +536,26 @@ static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p) {
     ((uint32_t *)cs)[0] = p->n_cat;
     ((uint32_t *)cs)[1] = p->cat_words;
   }
-  for (uint32_t t = 0; t < m->n_trees; t++) lm__write_tree(m, p, t, &o);
+  size_t freed = 0;
+  for (uint32_t t = 0; t < m->n_trees; t++) {
+    lm__write_tree(m, p, t, &o);
+    if (consume) { /* the tree is in the image: its IR goes (lm__lmf_write_consume) */
+      freed += (size_t)consume->trees[t].n_nodes * sizeof(lm_ir_node);
+      free(consume->trees[t].nodes);
+      consume->trees[t].nodes = NULL;
+      /* mimalloc (the process's allocator, linked by liblmrt) returns freed pages to the
+       * system only after a delay; as fast as trees are written here, the image would grow
+       * while the IR's pages wait. Every 16 MiB freed, hand them back now. */
+      if (freed >= LM__COLLECT_BYTES) {
+        mi_collect(true);
+        freed = 0;
+      }
+    }
+  }
 }
 
-int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
+static int lm__lmf_write_ex(const lm_ir_model *m, lm_ir_model *consume, const char *converter,
+                            uint8_t **out, size_t *out_len) {
   lm__plan p = {0};
   int rc = lm__check_model(m, &p);
   if (rc) return rc;
@@ -544,21 +565,41 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
     return rc;
   }
   lm__plan_sections(m, &p);
-  uint8_t *buf = aligned_alloc(LMF_ALIGN, p.size); /* p.size is a multiple of 64 */
+  /* consume: fresh zero pages from the kernel, resident only as they are written, while the
+   * IR's trees are freed as they are written (the peak is about the larger of the two, not
+   * their sum); else one aligned buffer (p.size is a multiple of 64), zeroed. */
+  uint8_t *buf;
+  if (consume) {
+    buf = mmap(NULL, p.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) buf = NULL;
+  } else if ((buf = aligned_alloc(LMF_ALIGN, p.size))) {
+    memset(buf, 0, p.size);
+  }
   if (!buf) {
     lm__plan_free(&p);
     return lm__fail(LM_ENOMEM, "out of memory (%zu bytes)", p.size);
   }
-  memset(buf, 0, p.size);
   lm__write_header(buf, &p);
   lm__write_selftest(buf, m, &p);
   lm__write_meta(buf, m, &p);
   if (p.fm) lm__write_fm(buf, m, &p);
   else if (p.linear) lm__write_linear(buf, m, &p);
-  else lm__write_trees(buf, m, &p);
+  else lm__write_trees(buf, m, &p, consume);
   lm__lmf_seal(buf, p.size);
   lm__plan_free(&p);
   *out = buf;
   *out_len = p.size;
   return LM_OK;
+}
+
+int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
+  return lm__lmf_write_ex(m, NULL, converter, out, out_len);
+}
+
+int lm__lmf_write_consume(lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
+  return lm__lmf_write_ex(m, m, converter, out, out_len);
+}
+
+void lm__lmf_image_free(uint8_t *img, size_t len) {
+  if (img) munmap(img, len);
 }

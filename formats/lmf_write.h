@@ -18,5 +18,10 @@ int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, si
 /* Recompute the section and table checksums of a file image in place (used by the writer and
  * by tests that build structurally broken files with valid checksums). */
 void lm__lmf_seal(uint8_t *buf, size_t len);
+/* The same image, built in bounded memory for lm_convert: each tree's IR nodes are freed once
+ * the tree is written (m->trees[t].nodes = NULL; lm_ir_free still releases the rest), and the
+ * image is a mapping resident only as it is written, released with lm__lmf_image_free. */
+int lm__lmf_write_consume(lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len);
+void lm__lmf_image_free(uint8_t *img, size_t len);
 
 #endif

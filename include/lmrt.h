@@ -208,6 +208,12 @@ typedef struct lm_convert_options {
   /* Largest model accepted, in bytes: the raw file, or the archive member holding it (an
    * archive's members may add up to twice this). 0: 1 GiB (lmconvert --max-input-bytes). */
   unsigned long long max_input_bytes;
+  /* Progress (optional): called on lm_convert's thread while the model is read, every few
+   * megabytes or every tree: trees read of trees_total (0 while the input is first scanned) and
+   * the model's bytes gone through of bytes_total. lmconvert prints it (docs/lmconvert.md). */
+  void (*progress)(void *ctx, unsigned long long trees, unsigned long long trees_total,
+                   unsigned long long bytes, unsigned long long bytes_total);
+  void *progress_ctx;
 } lm_convert_options;
 
 /* Read a trained artifact (model.tar.gz, .tar, or a raw model file; format sniffed) and write

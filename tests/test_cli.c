@@ -632,7 +632,7 @@ static void test_summary_says_trees_kept(void **state) {
   char want[256];
   /* XGBoost 1.7 saves best_ntree_limit = best_iteration + 1 (one tree per round here) */
   snprintf(want, sizeof want,
-           " bytes; kept %d of %d trees (best_ntree_limit %d; --all-trees keeps every tree)\n",
+           " s; kept %d of %d trees (best_ntree_limit %d; --all-trees keeps every tree)\n",
            best + 1, trained, best + 1);
   if (!strstr(r.err, want)) fail_msg("summary lacks '%s': %s", want, r.err);
   result_free(&r);

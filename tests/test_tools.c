@@ -96,7 +96,7 @@ static void test_convert_example(void **state) {
   assert_one_line(&r, "wrote ", out, " trees, ");
   /* the byte count in the summary is the file's size */
   char want[64];
-  snprintf(want, sizeof want, ", %lld bytes\n", file_size(out));
+  snprintf(want, sizeof want, ", %lld bytes in ", file_size(out));
   assert_non_null(strstr(r.err, want));
   result_free(&r);
 

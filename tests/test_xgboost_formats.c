@@ -368,7 +368,7 @@ static void test_lmconvert_all_trees(void **state) {
   assert_string_equal(r.out, "");
   char want[200];
   snprintf(want, sizeof want,
-           " bytes; kept %d of %d trees (best_ntree_limit %lld; --all-trees keeps every tree)\n",
+           " s; kept %d of %d trees (best_ntree_limit %lld; --all-trees keeps every tree)\n",
            mt.kept, mt.num_trees, (long long)mt.best_ntree_limit);
   if (!strstr(r.err, want)) fail_msg("stderr lacks '%s':\n%s", want, r.err);
   assert_int_equal(strncmp(r.err, "wrote ", 6), 0);

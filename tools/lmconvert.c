@@ -1,7 +1,8 @@
 /*
  * lmconvert.c — convert a trained model artifact into a .lm file from the command line.
  *
- *   lmconvert INPUT -o OUT.lm [--member NAME] [--all-trees] [--selftest ROWS[,EXPECTED]] [-q]
+ *   lmconvert INPUT -o OUT.lm [--member NAME] [--all-trees] [--selftest ROWS[,EXPECTED]]
+ *             [--progress] [-q]
  *
  * INPUT is what SageMaker leaves (model.tar.gz, a .tar, the model directory) or a raw model
  * file; lm_convert sniffs the format, writes OUT.lm under a temporary name and renames it at the
@@ -13,6 +14,8 @@
  * tree)". --selftest rows are read by the same CSV rules as lmscore's (tools/csv.h): when ROWS
  * has a header its columns are matched to the model's feature names, which are known only
  * after an import, so the model is first converted into a scratch directory to learn them.
+ * Conversions that take over a second show progress on stderr (on a terminal, or with
+ * --progress; never with -q), and the summary line ends with the elapsed time.
  * Nothing is ever printed on stdout except --help and --version.
  * Exit status (tools/cli.h): 0 success, 1 conversion failed (one line on stderr naming the
  * file), 2 usage.
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lmrt.h"
@@ -71,7 +75,10 @@ static const char usage_text[] =
     "                        an archive's members may add up to twice it); default\n"
     "                        1073741824 (1 GiB); an input whose first 64 KiB can start\n"
     "                        no model is refused then, not after reading it whole\n"
-    "  -q, --quiet           print nothing on success\n"
+    "  --progress            progress on stderr from the start, a line a second, even\n"
+    "                        when it is not a terminal (by default progress shows on a\n"
+    "                        terminal after a second: trees read, bytes, elapsed)\n"
+    "  -q, --quiet           print nothing on success (no progress either)\n"
     "  -h, --help            show this help and exit\n"
     "  --version             show the version and exit\n"
     "\n" CLI_EXIT_HELP;
@@ -219,9 +226,48 @@ done:
   return ok ? 0 : -1;
 }
 
+/* ---- progress ---------------------------------------------------------------------------
+ * On a terminal, once a conversion has run for a second: one line rewritten in place, 5 times
+ * a second. With --progress (a terminal or not): from the start, a line a second. Never under
+ * -q. */
+typedef struct progress {
+  struct timespec t0;
+  double last;
+  int tty, force, shown; /* tty: stderr is a terminal (then lines are rewritten in place) */
+  int reading;            /* the last call had a tree count (pass 2) */
+} progress;
+
+static double since(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void on_progress(void *ctx, unsigned long long trees, unsigned long long total,
+                        unsigned long long bytes, unsigned long long bytes_total) {
+  progress *p = ctx;
+  double t = since(&p->t0);
+  /* a phase's first line (scanning, then reading trees) and the last tree are never skipped */
+  int edge = (total != 0) != p->reading || (total && trees == total);
+  p->reading = total != 0;
+  if (p->force) { /* from the start, one line a second (and every edge) */
+    if (p->shown && t - p->last < 1.0 && !edge) return;
+  } else if (!p->tty || t < 1.0 || (t - p->last < 0.2 && !edge)) {
+    return;
+  }
+  p->last = t;
+  p->shown = 1;
+  char what[64];
+  if (total) snprintf(what, sizeof what, "reading trees %llu/%llu", trees, total);
+  else snprintf(what, sizeof what, "scanning");
+  fprintf(stderr, "%s%s: %s, %.1f/%.1f MB, %.1f s%s", p->tty ? "\r" : "", PROG, what,
+          (double)bytes / 1e6, (double)bytes_total / 1e6, t, p->tty ? "\033[K" : "\n");
+  fflush(stderr);
+}
+
 int main(int argc, char **argv) {
   const char *in = NULL, *outp = NULL, *member = NULL, *selftest = NULL;
-  int quiet = 0, all_trees = 0;
+  int quiet = 0, all_trees = 0, force_progress = 0;
   unsigned long long max_input = 0;
 
   cli_init(PROG, usage_text);
@@ -232,6 +278,8 @@ int main(int argc, char **argv) {
       else cli_usage("unexpected argument '%s'", a);
     } else if (!strcmp(a, "-q") || cli_flag(argv, i, "--quiet")) {
       quiet = 1;
+    } else if (cli_flag(argv, i, "--progress")) {
+      force_progress = 1;
     } else if (cli_flag(argv, i, "--all-trees")) {
       all_trees = 1;
     } else if ((v = cli_value(argc, argv, &i, "-o", "--output", "a file name")) != NULL) {
@@ -255,12 +303,20 @@ int main(int argc, char **argv) {
 
   lm_convert_options opts = {.member = member, .quiet = quiet, .all_trees = all_trees,
                              .max_input_bytes = max_input};
+  progress prog = {.tty = isatty(STDERR_FILENO), .force = force_progress};
+  if (prog.force) prog.tty = 0; /* forced: whole lines, also on a terminal */
+  clock_gettime(CLOCK_MONOTONIC, &prog.t0);
+  if (!quiet) {
+    opts.progress = on_progress;
+    opts.progress_ctx = &prog;
+  }
   double *rows = NULL;
   float *expf32 = NULL;
   if (selftest && read_selftest(in, selftest, quiet, &opts, &rows, &expf32) < 0)
     return CLI_EXIT_BAD;
   int rc = lm_convert(in, outp, &opts);
   free(rows), free(expf32);
+  if (prog.shown && prog.tty) fputs("\r\033[K", stderr); /* the summary replaces the line */
   if (rc < 0) {
     cli_lib_error(in, outp, rc);
     return rc == LM_ESELFTEST ? CLI_EXIT_CHECK : CLI_EXIT_BAD;
@@ -294,11 +350,13 @@ int main(int argc, char **argv) {
                  "keeps every tree)", info.num_trees, info.num_trees_trained,
                  (long long)info.best_ntree_limit);
     }
-    fprintf(stderr, "wrote %s: %s %s, %u tree%s, %u feature%s, %u output%s, %llu bytes%s\n",
+    fprintf(stderr,
+            "wrote %s: %s %s, %u tree%s, %u feature%s, %u output%s, %llu bytes in %.2f s%s\n",
             outp, info.booster ? info.booster : "?", info.objective ? info.objective : "?",
             info.num_trees, info.num_trees == 1 ? "" : "s", info.num_features,
             info.num_features == 1 ? "" : "s", info.num_outputs,
-            info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size, kept);
+            info.num_outputs == 1 ? "" : "s", (unsigned long long)info.file_size,
+            since(&prog.t0), kept);
   }
   lm_model_close(m);
   return CLI_EXIT_OK;

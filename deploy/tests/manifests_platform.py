@@ -9,9 +9,12 @@ from manifests_agreement import LMSERVE_DEFAULTS, METRICS, flag_values
 from manifests_render import configmaps_of, pod_configmap_refs
 
 
-# lmconvert's peak resident memory per byte of JSON model (issue 23: 764 MB for 53 MB, 3.99 GB
-# for 281 MB) plus a constant: the rule for every container that runs lmconvert.
-CONVERT_PEAK_FACTOR = 14
+# lmconvert's peak resident memory per byte of model file (XGBoost JSON or UBJSON) plus a
+# constant: the rule for every container that runs lmconvert (docs/deployment.md, "Memory of the
+# converters"). Measured (docs/lmconvert.md): peak <= 2.5 x .lm + 48 MiB, and a .lm takes 28
+# bytes a node where UBJSON takes 34 and JSON 57 or more: 2.25 x the model file covers both
+# (322 MiB for a 280 MB JSON model, 321 MiB for its 169 MB UBJSON).
+CONVERT_PEAK_FACTOR = 2.25
 CONVERT_CONSTANT_MI = 64
 MAX_MODEL_ANNOTATION = "lmrt.dev/max-model-json-size"
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
@@ -146,6 +149,19 @@ def check_pod_platform(rep, objs, root):
             key, _t = script_of(c, pod, cms)
             if c.get("name") != "convert-models" and key not in CONVERT_SCRIPTS:
                 continue
+            # A large archive member goes to a temporary file in TMPDIR (default /tmp): on a
+            # memory-backed volume it would count toward this limit, which the rule leaves out.
+            tmpdir = next((e.get("value") for e in c.get("env") or [] if e.get("name") == "TMPDIR"),
+                          None) or "/tmp"
+            mounts = [m for m in c.get("volumeMounts") or []
+                      if tmpdir == m.get("mountPath") or tmpdir.startswith(m.get("mountPath", "").rstrip("/") + "/")]
+            mount = max(mounts, key=lambda m: len(m.get("mountPath", "")), default=None)
+            vol = next((v for v in pod.get("volumes") or [] if mount and v.get("name") == mount.get("name")), None)
+            if vol is None or ((vol.get("emptyDir") or {}).get("medium") == "Memory"):
+                rep.error(src, f"{where}.env[TMPDIR]",
+                          f"{tmpdir!r} is {'not on a volume' if vol is None else 'a memory-backed emptyDir'}: "
+                          "lmconvert's temporary copy of a large archive member belongs on disk "
+                          "(docs/deployment.md, Memory of the converters)")
             lim = parse_quantity_mi(((c.get("resources") or {}).get("limits") or {}).get("memory", ""))
             if lim is None or lim < need:
                 rep.error(src, f"{where}.resources.limits.memory",

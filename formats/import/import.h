@@ -73,6 +73,12 @@ int lm__artifact_read(const char *path, const char *member, uint8_t **data, size
  * sizes add up to more than twice it (a decompression bomb is refused at its headers). */
 int lm__artifact_read_ex(const char *path, const char *member, uint64_t max_bytes,
                          uint8_t **data, size_t *len, char **display);
+/* The same for lm__import_any: an archive member of 16 MiB or more is decompressed into an
+ * unlinked temporary file ($TMPDIR, else /tmp) and mapped (*mapped = 1) rather than held in
+ * memory. Release *data with lm__artifact_free (either kind). */
+int lm__artifact_read_spill(const char *path, const char *member, uint64_t max_bytes,
+                            uint8_t **data, size_t *len, char **display, int *mapped);
+void lm__artifact_free(uint8_t *data);
 /* The default limit on a model's bytes: 1 GiB. The largest realistic model is well under it:
  * XGBoost JSON costs about 120 bytes per node, so 1 GiB holds some 9 million nodes (4,000 full
  * trees of depth 10); the bench zoo's largest artifact is far smaller. --max-input-bytes
@@ -83,6 +89,16 @@ int lm__artifact_read_ex(const char *path, const char *member, uint64_t max_byte
 /* Can an input starting with d[0..n) be a model read here (a head of LM_SNIFF_HEAD bytes of a
  * longer input)? LM_OK, or LM_ENOMODEL naming what the bytes are not (sniff.c). */
 int lm__sniff_head(const uint8_t *d, size_t n, const char *name);
+
+/* Progress of an import (sniff.c): trees built of trees_total (0: still scanning) and the
+ * input's bytes gone through of bytes_total; passed on to lm_convert_options.progress. */
+void lm__import_progress(uint64_t trees, uint64_t trees_total, uint64_t bytes,
+                         uint64_t bytes_total);
+/* The importer is done, for now, with data[from, upto) of the input it was given: when that
+ * input is a mapping of the file (lm__import_any maps large JSON and UBJSON files), the whole
+ * pages in it are dropped from memory (read again from the file if touched again). Any other
+ * input: nothing happens. */
+void lm__input_done(const uint8_t *data, size_t from, size_t upto);
 
 /* Read the artifact at path and import it, sniffing the format. Sets (*out)->source_hash to the
  * XXH64 of the artifact file's bytes. */

@@ -38,7 +38,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -192,6 +195,120 @@ static int is_fold(const char *name) {
   " (k-fold model: SageMaker's endpoint averages the folds' predictions, which one .lm model "     \
   "cannot hold; convert one fold)"
 
+/* ---- large members in bounded memory -------------------------------------------------------
+ *
+ * For lm__import_any (lm__artifact_read_spill), a member of SM_SPILL bytes or more is
+ * decompressed into an unlinked temporary file in $TMPDIR (else /tmp; not a tmpfs, and with room
+ * for it) through a 1 MiB buffer and then mapped: the streaming readers (xgboost_stream.c, xgboost_ubj.c) drop its pages behind
+ * them, so a large model.tar.gz costs its decompressed size in disk, not in memory. The mapping
+ * has the same spare NUL byte after the data as a buffer. When no temporary file can be made, the
+ * member is read into memory as before. Mappings are tracked here so that sm_free releases
+ * either kind. */
+#define SM_SPILL ((uint64_t)16 << 20)
+#define SM_STAGE ((size_t)1 << 20)
+
+static _Thread_local int sm_spill_ok;
+static _Thread_local struct {
+  uint8_t *p;
+  size_t len;
+} sm_maps[2]; /* at most a candidate and the chosen member at once */
+
+static void sm_free(uint8_t *p) {
+  for (int i = 0; i < 2; i++)
+    if (p && sm_maps[i].p == p) {
+      munmap(p, sm_maps[i].len + 1);
+      sm_maps[i].p = NULL;
+      return;
+    }
+  free(p);
+}
+
+static int sm_write_all(int fd, const uint8_t *p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* The member's bytes into a temporary file, then mapped. 1: no temporary file could be made
+ * (nothing read yet: read it into memory); else LM_OK or an error as read_member's. */
+static int read_member_spill(struct archive *a, const char *path, const char *nm,
+                             const char *disp, uint64_t size, uint64_t max, uint8_t **data,
+                             size_t *len) {
+  int slot = sm_maps[0].p ? (sm_maps[1].p ? -1 : 1) : 0;
+  const char *td = getenv("TMPDIR");
+  int fd = slot < 0 ? -1 : open(td && *td ? td : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return 1;
+  /* Not on a memory file system (a tmpfs file is memory too: Kubernetes' emptyDir with medium
+   * Memory counts toward the container's limit), and only with room for the member. */
+  struct statfs fs;
+  if (fstatfs(fd, &fs) != 0 || fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC ||
+      (uint64_t)fs.f_bavail * (uint64_t)fs.f_bsize < size + SM_SPILL) {
+    close(fd);
+    return 1;
+  }
+  uint8_t *buf = malloc(SM_STAGE);
+  if (!buf) {
+    close(fd);
+    return 1;
+  }
+  size_t fill = 0;
+  uint64_t total = 0;
+  int rc = LM_OK, checked = 0;
+  for (;;) {
+    /* no more than LM_SNIFF_HEAD bytes decompressed before the early check (as buf_room) */
+    size_t room = SM_STAGE - fill;
+    if (!checked && room > LM_SNIFF_HEAD - total) room = LM_SNIFF_HEAD - (size_t)total;
+    la_ssize_t r = archive_read_data(a, buf + fill, room);
+    if (r < 0) {
+      const char *why = archive_error_string(a);
+      rc = lm__fail(LM_EFORMAT, "%s: corrupt archive: member %s: %s", path, nm,
+                    why ? why : "read error");
+      break;
+    }
+    fill += (size_t)r;
+    total += (uint64_t)r;
+    if (total > max) {
+      rc = lm__fail(LM_ERANGE, "%s: member larger than the limit of %llu bytes "
+                    "(--max-input-bytes)", disp, (unsigned long long)max);
+      break;
+    }
+    /* the early check on the first LM_SNIFF_HEAD bytes, still in the buffer (SM_STAGE > it) */
+    if (!checked && total >= LM_SNIFF_HEAD) {
+      checked = 1;
+      if ((rc = lm__sniff_head(buf, LM_SNIFF_HEAD, disp))) break;
+    }
+    if (r == 0 || fill == SM_STAGE) {
+      if (r == 0) buf[fill++] = '\0'; /* the spare NUL byte */
+      if (sm_write_all(fd, buf, fill)) {
+        rc = lm__fail(LM_EIO, "%s: cannot write a temporary copy of member %s: %s", path, nm,
+                      strerror(errno));
+        break;
+      }
+      fill = 0;
+    }
+    if (r == 0) break;
+  }
+  free(buf);
+  if (rc == LM_OK) {
+    void *m = mmap(NULL, (size_t)total + 1, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED) {
+      rc = lm__fail(LM_ENOMEM, "%s: cannot map the temporary copy of member %s: %s", path, nm,
+                    strerror(errno));
+    } else {
+      sm_maps[slot].p = m;
+      sm_maps[slot].len = (size_t)total;
+      *data = m;
+      *len = (size_t)total;
+    }
+  }
+  close(fd);
+  return rc;
+}
+
 static int read_member(struct archive *a, struct archive_entry *e, const char *path,
                        const char *name, uint64_t max, uint8_t **data, size_t *len) {
   char nm[64], disp[800];
@@ -204,6 +321,10 @@ static int read_member(struct archive *a, struct archive_entry *e, const char *p
       return lm__fail(LM_ERANGE, "%s: member of %lld bytes: larger than the limit of %llu bytes "
                       "(--max-input-bytes)", disp, (long long)size, (unsigned long long)max);
     hint = (uint64_t)size >= SM_FIRST_CHUNK ? SM_FIRST_CHUNK : (size_t)size + 1;
+    if (sm_spill_ok && (uint64_t)size >= SM_SPILL) {
+      int r = read_member_spill(a, path, nm, disp, (uint64_t)size, max, data, len);
+      if (r != 1) return r;
+    }
   }
   sm_buf b = {.max = max};
   int rc = LM_OK;
@@ -327,7 +448,7 @@ static int read_archive(const char *path, const char *member, uint64_t max, uint
           goto out;
         }
       } else {
-        free(cand), cand = NULL;
+        sm_free(cand), cand = NULL;
       }
       continue;
     }
@@ -356,10 +477,10 @@ static int read_archive(const char *path, const char *member, uint64_t max, uint
   }
 out:
   if (rc) {
-    free(*data), *data = NULL;
+    sm_free(*data), *data = NULL;
     free(*chosen), *chosen = NULL;
   }
-  free(cand);
+  sm_free(cand);
   free(cand_name);
   free(names);
   archive_read_free(a);
@@ -592,10 +713,22 @@ int lm__artifact_read_ex(const char *path, const char *member, uint64_t max, uin
   *display = malloc(n);
   if (!*display) {
     free(chosen);
-    free(*data), *data = NULL;
+    sm_free(*data), *data = NULL;
     return lm__fail(LM_ENOMEM, "%s: out of memory", path);
   }
   snprintf(*display, n, "%s:%s", path, chosen);
   free(chosen);
   return LM_OK;
 }
+
+int lm__artifact_read_spill(const char *path, const char *member, uint64_t max, uint8_t **data,
+                            size_t *len, char **display, int *mapped) {
+  sm_spill_ok = 1;
+  int rc = lm__artifact_read_ex(path, member, max, data, len, display);
+  sm_spill_ok = 0;
+  *mapped = 0;
+  for (int i = 0; rc == LM_OK && i < 2; i++) *mapped |= *data && sm_maps[i].p == *data;
+  return rc;
+}
+
+void lm__artifact_free(uint8_t *data) { sm_free(data); }

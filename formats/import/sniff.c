@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,14 +222,95 @@ int lm__ir_keep_best(lm_ir_model *ir) {
   return (int)(dropped > INT32_MAX ? INT32_MAX : dropped);
 }
 
+/* ---- inputs in bounded memory ------------------------------------------------------------
+ *
+ * A large raw JSON or UBJSON file is mapped rather than read into memory: the streaming readers
+ * (xgboost_stream.c, xgboost_ubj.c) go through it twice and drop the pages behind them
+ * (lm__input_done), so its size does not add to the converter's resident memory. A large
+ * archive member is decompressed into a temporary file and mapped likewise
+ * (lm__artifact_read_spill); other inputs are read into memory as before. */
+#define LM_MAP_MIN ((size_t)1 << 20)
+
+static _Thread_local struct {
+  const uint8_t *map;
+  size_t len;
+  const lm_convert_options *opts;
+} lm__in;
+
+void lm__import_progress(uint64_t trees, uint64_t trees_total, uint64_t bytes,
+                         uint64_t bytes_total) {
+  const lm_convert_options *o = lm__in.opts;
+  if (o && o->progress) o->progress(o->progress_ctx, trees, trees_total, bytes, bytes_total);
+}
+
+void lm__input_done(const uint8_t *data, size_t from, size_t upto) {
+  if (!lm__in.map || data != lm__in.map || upto > lm__in.len || from >= upto) return;
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  size_t a = (from + pg - 1) & ~(pg - 1), b = upto & ~(pg - 1);
+  if (a < b) madvise((void *)(lm__in.map + a), b - a, MADV_DONTNEED);
+}
+
+/* A raw regular file of JSON or UBJSON of at least LM_MAP_MIN bytes (and within the limit),
+ * mapped: 1 with *data, *len, *name set; 0 when the file is to be read the usual way. */
+static int map_model(const char *path, uint64_t max, uint8_t **data, size_t *len, char **name) {
+  struct stat st;
+  if (!max) max = LM_DEFAULT_MAX_INPUT;
+  /* stat first: opening a FIFO would wait for (and then lose) its writer */
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < LM_MAP_MIN ||
+      (uint64_t)st.st_size > max)
+    return 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return 0;
+  void *m = MAP_FAILED;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size >= LM_MAP_MIN &&
+      (uint64_t)st.st_size <= max)
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) return 0;
+  const uint8_t *d = m;
+  size_t n = (size_t)st.st_size;
+  /* the head alone decides (a file of white space is then read, and refused, the usual way) */
+  enum sniffed s = sniff(d, LM_SNIFF_HEAD);
+  if ((s != SNIFF_JSON && s != SNIFF_UBJSON) || memcmp(d + 257, "ustar", 5) == 0 ||
+      !(*name = strdup(path))) {
+    munmap(m, n);
+    return 0;
+  }
+  madvise(m, n, MADV_SEQUENTIAL);
+  *data = m;
+  *len = n;
+  return 1;
+}
+
 int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model **out) {
   *out = NULL;
   uint8_t *data = NULL;
   size_t len = 0;
   char *name = NULL;
-  int rc = lm__artifact_read_ex(path, opts ? opts->member : NULL,
-                                opts ? opts->max_input_bytes : 0, &data, &len, &name);
-  if (rc) return rc;
+  int rc = LM_OK;
+  int mapped = !(opts && opts->member) &&
+               map_model(path, opts ? opts->max_input_bytes : 0, &data, &len, &name);
+  if (mapped) {
+    /* the early check a read makes after its first LM_SNIFF_HEAD bytes (sagemaker.c) */
+    rc = lm__sniff_head(data, LM_SNIFF_HEAD, path);
+    if (rc) {
+      munmap(data, len);
+      free(name);
+      return rc;
+    }
+    lm__in.map = data;
+    lm__in.len = len;
+  } else {
+    int spilled = 0;
+    rc = lm__artifact_read_spill(path, opts ? opts->member : NULL,
+                                 opts ? opts->max_input_bytes : 0, &data, &len, &name, &spilled);
+    if (rc) return rc;
+    if (spilled) { /* a large archive member in a temporary file: dropped behind the reader */
+      lm__in.map = data;
+      lm__in.len = len;
+    }
+  }
+  lm__in.opts = opts;
 
   switch (sniff(data, len)) {
   case SNIFF_EMPTY:
@@ -305,7 +387,10 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
       *out = NULL;
     }
   }
-  free(data);
+  lm__in.map = NULL;
+  lm__in.opts = NULL;
+  if (mapped) munmap(data, len);
+  else lm__artifact_free(data);
   free(name);
   return rc;
 }

@@ -369,7 +369,9 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath) {
   if ((rc = lm__xj_check_cats(c, model, mpath))) return rc;
   if ((rc = lm__xj_get_field(c, model, mpath, "trees", json_type_array, 1, &trees))) return rc;
   if ((rc = lm__xj_get_field(c, model, mpath, "tree_info", json_type_array, 1, &info))) return rc;
-  size_t nt = json_object_array_length(trees);
+  /* Trees elided from the document (xj_trees) are built one at a time and released after. */
+  const xj_trees *ts = c->stream && strcmp(c->stream->path, mpath) == 0 ? c->stream : NULL;
+  size_t nt = ts ? ts->n : json_object_array_length(trees);
   if ((int64_t)nt != num_trees)
     return lm__xj_fail(c, LM_EFORMAT, lm__xj_path_key(p, p2, "num_trees"),
                        "num_trees %lld does not match the trees array's length %zu",
@@ -388,10 +390,15 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath) {
                                 (int64_t)ir->num_outputs - 1, LM_ERANGE, &g)))
       return rc;
     lm_ir_tree t = {.group = (uint32_t)g, .weight = 1.0f};
-    uint32_t vec;
+    uint32_t vec = 1;
     float *leaves;
     lm__xj_path_idx(p, lm__xj_path_key(p2, mpath, "trees"), i);
-    rc = parse_tree(c, json_object_array_get_idx(trees, i), p, &t, &vec, &leaves);
+    json_object *tree = NULL;
+    leaves = NULL;
+    if (ts) rc = ts->get(ts->ctx, i, &tree);
+    else tree = json_object_array_get_idx(trees, i);
+    if (rc == LM_OK) rc = parse_tree(c, tree, p, &t, &vec, &leaves);
+    if (ts) json_object_put(tree);
     if (rc == LM_OK && c->vec && vec != c->vec)
       rc = lm__xj_fail(c, LM_EUNSUPPORTED, p,
                        "leaf vectors of size %u after trees with size %u: a mix of vector and "
@@ -710,9 +717,14 @@ int lm__xgboost_json_parse(const uint8_t *data, size_t len, const char *name,
  * stays the caller's. */
 int lm__xgboost_dom_import(json_object *root, const char *name, const char *format,
                            lm_ir_model **out) {
+  return lm__xgboost_dom_import_trees(root, name, format, NULL, out);
+}
+
+int lm__xgboost_dom_import_trees(json_object *root, const char *name, const char *format,
+                                 const xj_trees *trees, lm_ir_model **out) {
   *out = NULL;
   if (!name) name = "(input)";
-  xj c = {.name = name};
+  xj c = {.name = name, .stream = trees};
   c.ir = lm_ir_new();
   if (!c.ir) return lm__fail(LM_ENOMEM, "%s: out of memory", name);
   int rc = parse_model(&c, root);
@@ -726,7 +738,9 @@ int lm__xgboost_dom_import(json_object *root, const char *name, const char *form
   return LM_OK;
 }
 
-int lm__import_xgboost_json(const uint8_t *data, size_t len, const char *name, lm_ir_model **out) {
+/* The whole document as one json-c DOM (pickles' documents; the streaming reader's fallback). */
+int lm__import_xgboost_json_whole(const uint8_t *data, size_t len, const char *name,
+                                  lm_ir_model **out) {
   *out = NULL;
   if (!name) name = "(input)";
   json_object *root = NULL;

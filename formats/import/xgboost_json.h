@@ -22,8 +22,22 @@
 /* JSON paths in messages are built in buffers of this size (longer paths are truncated). */
 #define XJ_PATH 256
 
+/* Trees read one at a time instead of from the document (xgboost_stream.c, xgboost_ubj.c): the
+ * document's trees array at path (".trees" of "learner.gradient_booster.model" or of
+ * "learner.gradient_booster.gbtree.model") was left empty when the document was built, and
+ * get(ctx, i, &tree) builds tree i alone (the caller puts it). get returns LM_OK, an LM_E* error,
+ * or LM_XJ_FALLBACK: the bytes are not what the fast path expects, read the whole document. */
+#define LM_XJ_FALLBACK 1
+typedef struct xj_trees {
+  const char *path;
+  size_t n;
+  int (*get)(void *ctx, size_t i, json_object **out);
+  void *ctx;
+} xj_trees;
+
 typedef struct xj {
   const char *name; /* input name for messages */
+  const xj_trees *stream; /* NULL: every tree is in the document */
   lm_ir_model *ir;  /* the model being built (owned; freed on error by the caller) */
   size_t cat_cap;   /* capacity of ir->cat_values */
   float *bases;     /* learner_model_param.base_score's values (3.1+: one per output) */
@@ -41,6 +55,16 @@ typedef struct xat {
   int indexed;
 } xat;
 #define AT(base, key, i) ((xat){(base), (key), (i), 1})
+
+/* A document whose trees array at trees->path was left empty (trees: how to build each) → IR;
+ * LM_XJ_FALLBACK when a tree's bytes need the whole-document reader (see xj_trees). */
+int lm__xgboost_dom_import_trees(json_object *root, const char *name, const char *format,
+                                 const xj_trees *trees, lm_ir_model **out);
+
+/* JSON text → IR through one DOM of the whole document (xgboost_json.c): what the streaming
+ * reader (xgboost_stream.c, lm__import_xgboost_json) falls back to. */
+int lm__import_xgboost_json_whole(const uint8_t *data, size_t len, const char *name,
+                                  lm_ir_model **out);
 
 /* "name: path: message". */
 int lm__xj_fail(const xj *c, int code, const char *path, const char *fmt, ...) LM__PRINTF(4, 5);

@@ -44,17 +44,63 @@
 #include <json-c/json.h>
 
 #include "formats/import/import.h"
+#include "formats/import/xgboost_json.h"
 #include "base/cursor.h"
 #include "base/error.h"
 
 #define UBJ_MAX_DEPTH 32
+#define UBJ_KPATH 64
+#define UBJ_STEP ((size_t)8 << 20) /* progress and page release every this many bytes */
 
 typedef struct ubj {
   lm_cursor c; /* the input (offsets travel as explicit positions through the parser) */
   const char *skip_top_key; /* a key of the top-level object whose value is not built */
   char *key;                /* scratch for NUL-terminated keys */
   size_t key_cap;
+  /* Streaming (lm__import_xgboost_ubj, see the file comment): the path of the value being read
+   * (".learner.gradient_booster…", "[" for an array level; cut at UBJ_KPATH), the elements of the
+   * trees array found there (checked, not built) and the depth they sit at. */
+  int stream;
+  char kpath[UBJ_KPATH];
+  size_t kplen;
+  size_t *spans, n_spans, cap;
+  int arrays, tdepth;
+  const char *tpath;
+  size_t built, done;
 } ubj;
+
+/* The value at the path being read goes one level down: key k, or an array's element (k NULL).
+ * Returns the length to restore. */
+static size_t kpath_push(ubj *u, const char *k) {
+  size_t old = u->kplen, l = k ? strlen(k) + 1 : 1;
+  if (!u->stream) return old;
+  if (old + l + 1 > UBJ_KPATH) l = 1, k = NULL; /* too long to be the trees path: mark it */
+  if (old + l + 1 > UBJ_KPATH) return old;
+  if (k) {
+    u->kpath[old] = '.';
+    memcpy(u->kpath + old + 1, k, l - 1);
+  } else {
+    u->kpath[old] = '[';
+  }
+  u->kplen = old + l;
+  u->kpath[u->kplen] = '\0';
+  return old;
+}
+
+static void kpath_pop(ubj *u, size_t old) {
+  u->kplen = old;
+  u->kpath[old] = '\0';
+}
+
+/* The model object whose trees array is at the current path, or NULL. */
+static const char *trees_at(const ubj *u) {
+  if (!u->stream) return NULL;
+  if (!strcmp(u->kpath, ".learner.gradient_booster.model.trees"))
+    return "learner.gradient_booster.model";
+  if (!strcmp(u->kpath, ".learner.gradient_booster.gbtree.model.trees"))
+    return "learner.gradient_booster.gbtree.model";
+  return NULL;
+}
 
 /* A marker byte for messages: 'x' or 0xNN. */
 static const char *mk(char *buf, size_t n, uint8_t m) {
@@ -225,8 +271,19 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
     *pos += 1;
     if ((rc = read_count(u, pos, 1, "array count", &n))) return rc;
   }
-  if (out && !(arr = json_object_new_array_ext((int)(!counted ? 16 : n < 65536 ? n : 65536))))
+  /* The trees array, streaming: elements checked and their offsets kept, the array left empty. */
+  const char *tp = trees_at(u);
+  if (tp) {
+    u->arrays++;
+    u->tpath = tp;
+    u->tdepth = depth + 1;
+    u->n_spans = 0;
+  }
+  size_t kp = kpath_push(u, NULL), step = *pos + UBJ_STEP;
+  if (out && !(arr = json_object_new_array_ext((int)(!counted ? 16 : n < 65536 ? n : 65536)))) {
+    kpath_pop(u, kp);
     return lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
+  }
   for (size_t i = 0; counted ? i < n : 1; i++) {
     if (!counted) {
       if ((rc = need(u, *pos, 1, "array (no closing ']')"))) break;
@@ -236,9 +293,30 @@ static int parse_array(ubj *u, size_t *pos, int depth, json_object **out) {
       }
     }
     json_object *e = NULL;
+    if (tp) {
+      if (u->n_spans == u->cap) {
+        size_t cap = u->cap ? u->cap * 2 : 1024, *ns = realloc(u->spans, cap * sizeof *ns);
+        if (!ns) {
+          rc = lm__fail(LM_ENOMEM, "%s: out of memory", u->c.name);
+          break;
+        }
+        u->spans = ns;
+        u->cap = cap;
+      }
+      u->spans[u->n_spans++] = *pos;
+      if ((rc = parse_value(u, pos, depth + 1, NULL))) break;
+      if (*pos >= step) {
+        lm__import_progress(0, 0, *pos, u->c.n);
+        lm__input_done(u->c.p, u->done, *pos);
+        u->done = *pos;
+        step = *pos + UBJ_STEP;
+      }
+      continue;
+    }
     if ((rc = parse_value(u, pos, depth + 1, out ? &e : NULL))) break;
     if (out && (rc = array_add(u, arr, e))) break;
   }
+  kpath_pop(u, kp);
   return container_done(rc, arr, out);
 }
 
@@ -286,7 +364,10 @@ static int parse_object(ubj *u, size_t *pos, int depth, json_object **out) {
       break;
     }
     json_object *v = NULL;
-    if ((rc = parse_value(u, pos, depth + 1, build ? &v : NULL))) break;
+    size_t kp = kpath_push(u, u->key);
+    rc = parse_value(u, pos, depth + 1, build ? &v : NULL);
+    kpath_pop(u, kp);
+    if (rc) break;
     if (!build) continue;
     /* the value's own keys went through u->key: copy this key again */
     memcpy(u->key, ks, kl);
@@ -373,13 +454,66 @@ int lm__xgboost_ubj_parse(const uint8_t *data, size_t len, const char *name,
   return LM_OK;
 }
 
+/* xj_trees.get: tree i built alone from its offset. */
+static int get_tree(void *ctx, size_t i, json_object **out) {
+  ubj *u = ctx;
+  *out = NULL;
+  if (i >= u->n_spans) return LM_XJ_FALLBACK;
+  size_t pos = u->spans[i];
+  int rc = parse_value(u, &pos, u->tdepth, out);
+  if (rc) return rc;
+  if (i + 1 > u->built) u->built = i + 1;
+  lm__import_progress(i + 1, u->n_spans, pos, u->c.n);
+  if (i == 0) u->done = 0; /* pass 2 starts again at the first tree */
+  lm__input_done(u->c.p, u->done, u->spans[i]);
+  u->done = u->spans[i];
+  return LM_OK;
+}
+
+/* Bounded memory, as the JSON reader (xgboost_stream.c): pass 1 decodes and checks every byte
+ * but builds the trees array empty, keeping the offset of each tree; pass 2 is the shared walk,
+ * which builds each tree alone when it reaches it and releases it after. A document with more
+ * than one trees array (gbtree's and dart's) is read whole. */
 int lm__import_xgboost_ubj(const uint8_t *data, size_t len, const char *name, lm_ir_model **out) {
   *out = NULL;
   if (!name) name = "(input)";
+  if (!data && len) return lm__fail(LM_EINVAL, "%s: NULL data", name);
+  ubj u = {.stream = 1};
+  lm__cur_init(&u.c, data, len, name);
+  size_t pos = 0;
   json_object *root = NULL;
-  int rc = lm__xgboost_ubj_parse(data, len, name, NULL, &root);
-  if (rc) return rc;
-  rc = lm__xgboost_dom_import(root, name, "xgboost-ubj", out);
+  int rc = parse_value(&u, &pos, 0, &root);
+  if (rc == LM_OK && pos != len)
+    rc = lm__cur_fail_at(&u.c, LM_EFORMAT, pos, NULL,
+                         "unexpected data after the top-level value (%zu bytes)", len - pos);
+  u.stream = 0;
+  if (rc == LM_OK && u.arrays > 1) {
+    json_object_put(root);
+    free(u.key);
+    free(u.spans);
+    if ((rc = lm__xgboost_ubj_parse(data, len, name, NULL, &root))) return rc;
+    rc = lm__xgboost_dom_import(root, name, "xgboost-ubj", out);
+    json_object_put(root);
+    return rc;
+  }
+  if (rc == LM_OK) {
+    xj_trees ts = {.path = u.tpath, .n = u.n_spans, .get = get_tree, .ctx = &u};
+    rc = lm__xgboost_dom_import_trees(root, name, "xgboost-ubj", u.arrays ? &ts : NULL, out);
+    /* A model error: the whole-document reader would have reported a tree's duplicate key (the
+     * one check pass 1 does not make) first. */
+    for (size_t i = u.built; rc < 0 && u.arrays && i < u.n_spans; i++) {
+      json_object *t;
+      int r = get_tree(&u, i, &t);
+      json_object_put(t);
+      if (r) {
+        lm_ir_free(*out);
+        *out = NULL;
+        rc = r;
+      }
+    }
+  }
   json_object_put(root);
+  free(u.key);
+  free(u.spans);
   return rc;
 }

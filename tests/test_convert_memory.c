@@ -1,0 +1,223 @@
+/*
+ * test_convert_memory.c — lmconvert in bounded memory (issue 23, docs/lmconvert.md "Memory and
+ * progress"): a generated XGBoost 1.7 model of about 28 MB of JSON (500 trees of depth up to 10,
+ * tests/gen_big_model.py) and the same model as UBJSON are converted by lmconvert in a child
+ * process whose peak resident memory (wait4's ru_maxrss) must stay within the stated rule,
+ *
+ *     peak <= MEM_A x .lm size + MEM_B MiB,
+ *
+ * and the files written must be byte for byte what the whole-document reader (one json-c DOM of
+ * the document, as lmconvert read every model before) and the plain writer give. Then progress:
+ * --progress shows it on a stderr that is no terminal, -q silences it, and without either a
+ * non-terminal stderr gets the summary line alone.
+ * Under a sanitizer (make check-san) the memory bound is not checked: the shadow memory is
+ * counted as resident.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <xxhash.h>
+
+#include "formats/import/import.h"
+#include "formats/import/xgboost_json.h"
+#include "formats/lmf_write.h"
+#include "lmrt.h"
+
+static char TU_TMPDIR_BUF[] = "/tmp/lm_mem_XXXXXX";
+#define TU_TMPDIR TU_TMPDIR_BUF
+#include "tests/util.h"
+
+/* The rule (docs/lmconvert.md): peak resident <= MEM_A x the .lm file + MEM_B MiB. */
+#define MEM_A 2.5
+#define MEM_B 48.0
+#define TREES "500"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+
+static const char *bin_dir, *src_dir;
+
+typedef struct run {
+  int status;
+  long maxrss_kb;
+  char *err; /* stderr */
+} run;
+
+/* Run argv[0] from bin_dir with stderr to a file; the exit status and peak resident memory. */
+static run run_tool(const char *const *argv) {
+  run r = {0};
+  const char *errp = tu_path(TU_TMPDIR, "stderr.txt");
+  char prog[1200];
+  snprintf(prog, sizeof prog, "%s/%s", bin_dir, argv[0]);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int nul = open("/dev/null", O_RDWR);
+    if (fd < 0 || nul < 0) _exit(127);
+    dup2(nul, 0), dup2(nul, 1), dup2(fd, 2);
+    execv(prog, (char *const *)argv);
+    _exit(127);
+  }
+  int st;
+  struct rusage ru;
+  assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  r.maxrss_kb = ru.ru_maxrss;
+  size_t n;
+  r.err = tu_read_file(errp, &n);
+  return r;
+}
+
+static int gen(const char *out) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/gen_big_model.py %s --trees " TREES
+           " --depth 10 --nodes 975 --seed 7", src_dir, out);
+  return system(cmd);
+}
+
+/* The conversions whose memory is measured, made first: a child's ru_maxrss counts what the
+ * forked test process had resident until the exec, so this process must still be small. */
+static run conv[2];
+
+static int setup(void **state) {
+  (void)state;
+  bin_dir = tu_env_or("LM_BIN", "build/bin");
+  src_dir = tu_env_or("LM_SRC", ".");
+  if (tu_mkdtemp(TU_TMPDIR)) return -1;
+  if (gen(tu_path(TU_TMPDIR, "m.json")) || gen(tu_path(TU_TMPDIR, "m.ubj"))) return -1;
+  static const char *const models[2] = {"m.json", "m.ubj"}, *const outs[2] = {"json.lm", "ubj.lm"};
+  for (int i = 0; i < 2; i++) {
+    char in[1200], out[1200];
+    snprintf(in, sizeof in, "%s", tu_path(TU_TMPDIR, models[i]));
+    snprintf(out, sizeof out, "%s", tu_path(TU_TMPDIR, outs[i]));
+    conv[i] = run_tool((const char *[]){"lmconvert", in, "-o", out, NULL});
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  return tu_rmtree(TU_TMPDIR);
+}
+
+/* The .lm file the whole-document reader and the plain writer make of in (what lmconvert wrote
+ * before the streaming readers), compared with got. */
+static void same_as_whole_document(const char *in, int ubj, const char *got_path) {
+  size_t len, glen;
+  char *data = tu_read_file(in, &len), *got = tu_read_file(got_path, &glen);
+  lm_ir_model *ir = NULL;
+  int rc;
+  if (ubj) {
+    json_object *root = NULL;
+    rc = lm__xgboost_ubj_parse((const uint8_t *)data, len, in, NULL, &root);
+    if (rc == 0) rc = lm__xgboost_dom_import(root, in, "xgboost-ubj", &ir);
+    json_object_put(root);
+  } else {
+    rc = lm__import_xgboost_json_whole((const uint8_t *)data, len, in, &ir);
+  }
+  if (rc) fail_msg("whole-document reader: %d %s", rc, lm_last_error());
+  assert_non_null(ir);
+  lm__ir_keep_best(ir);
+  ir->source_hash = XXH64(data, len, 0);
+  uint8_t *img = NULL;
+  size_t ilen = 0;
+  rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &ilen);
+  tu_expect_ok(rc, img);
+  assert_int_equal(ilen, glen);
+  assert_memory_equal(img, got, glen);
+  free(img);
+  lm_ir_free(ir);
+  free(data);
+  free(got);
+}
+
+static void bounded(const char *model, int ubj) {
+  const char *in = tu_path(TU_TMPDIR, model), *out = tu_path(TU_TMPDIR, ubj ? "ubj.lm" : "json.lm");
+  run r = conv[ubj];
+  if (r.status != 0) fail_msg("lmconvert %s: %s", in, r.err);
+  struct stat si, so;
+  assert_int_equal(stat(in, &si), 0);
+  assert_int_equal(stat(out, &so), 0);
+  double lm_mib = (double)so.st_size / 1048576.0, peak = (double)r.maxrss_kb / 1024.0;
+  double bound = MEM_A * lm_mib + MEM_B;
+  print_message("%s: %.1f MiB in, .lm %.1f MiB, peak resident %.1f MiB, bound %.1f MiB\n", model,
+                (double)si.st_size / 1048576.0, lm_mib, peak, bound);
+#ifndef UNDER_SANITIZER
+  if (peak > bound)
+    fail_msg("%s: peak resident %.1f MiB > %.1f x %.1f MiB + %.0f MiB", model, peak, MEM_A, lm_mib,
+             MEM_B);
+#endif
+  same_as_whole_document(in, ubj, out);
+}
+
+static void test_json_bounded(void **state) {
+  (void)state;
+  bounded("m.json", 0);
+}
+
+static void test_ubjson_bounded(void **state) {
+  (void)state;
+  bounded("m.ubj", 1);
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
+static void test_progress(void **state) {
+  (void)state;
+  free(conv[0].err), free(conv[1].err);
+  const char *in = tu_path(TU_TMPDIR, "m.json"), *out = tu_path(TU_TMPDIR, "p.lm");
+  /* forced: progress lines on a stderr that is a file, then the summary with the time */
+  run r = run_tool((const char *[]){"lmconvert", in, "-o", out, "--progress", NULL});
+  assert_int_equal(r.status, 0);
+  if (!strstr(r.err, "lmconvert: reading trees ") || !strstr(r.err, "/" TREES ", "))
+    fail_msg("no progress with --progress: %s", r.err);
+  const char *last = strstr(r.err, "wrote ");
+  assert_non_null(last);
+  assert_non_null(strstr(last, " bytes in "));
+  assert_int_equal(count_lines(last), 1);
+  free(r.err);
+  /* -q wins */
+  r = run_tool((const char *[]){"lmconvert", in, "-o", out, "-q", "--progress", NULL});
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.err, "");
+  free(r.err);
+  /* not a terminal, not forced: the summary line alone */
+  r = run_tool((const char *[]){"lmconvert", in, "-o", out, NULL});
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.err), 1);
+  assert_int_equal(strncmp(r.err, "wrote ", 6), 0);
+  free(r.err);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_json_bounded),
+      cmocka_unit_test(test_ubjson_bounded),
+      cmocka_unit_test(test_progress),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
