@@ -425,19 +425,23 @@ static size_t lm__min_rows(const lm_pool *p, const lm_model *m) {
   return (size_t)rows;
 }
 
+/* The pool's per-model state prepared once (by the first batch of a model), under the lock. */
+static int lm__pool_ready(lm_pool *p, const lm_model *m) {
+  lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
+  if (p->threads < 2 || (e && atomic_load_explicit(&e->ps_per_row, memory_order_relaxed))) return 0;
+  pthread_mutex_lock(&p->lock);
+  int rc = lm__prepare(p, m, 1);
+  pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
 static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, size_t n,
                             unsigned flags, float *out) {
   if (!p) return lm__fail(LM_EINVAL, "NULL pool");
   int rc = lm__predict_check(s, x, n, flags, out);
   if (rc) return rc;
   const lm_model *m = s->m;
-  lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
-  if (p->threads > 1 && (!e || !atomic_load_explicit(&e->ps_per_row, memory_order_relaxed))) {
-    pthread_mutex_lock(&p->lock);
-    rc = lm__prepare(p, m, 1);
-    pthread_mutex_unlock(&p->lock);
-    if (rc) return rc;
-  }
+  if ((rc = lm__pool_ready(p, m)) != 0) return rc;
   if (p->threads < 2 || n < lm__min_rows(p, m))
     return f64 ? lm_predict_f64(s, x, n, flags, out) : lm_predict(s, x, n, flags, out);
 
@@ -501,13 +505,7 @@ static int lm__contrib_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   int rc = lm__contrib_prepare(s, x, n, out, &sh);
   if (rc) return rc;
   const lm_model *m = s->m;
-  lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
-  if (p->threads > 1 && (!e || !atomic_load_explicit(&e->ps_per_row, memory_order_relaxed))) {
-    pthread_mutex_lock(&p->lock);
-    rc = lm__prepare(p, m, 1);
-    pthread_mutex_unlock(&p->lock);
-    if (rc) return rc;
-  }
+  if ((rc = lm__pool_ready(p, m)) != 0) return rc;
   size_t min_rows = p->opt.min_parallel_rows ? p->opt.min_parallel_rows : lm__min_rows(p, m) / 8;
   if (min_rows < 2 * LM__CONTRIB_MIN_BLOCK) min_rows = 2 * LM__CONTRIB_MIN_BLOCK;
   if (p->threads < 2 || n < min_rows)

@@ -228,21 +228,26 @@ static const char *feature_label(ls_version *v, size_t i, char *buf, size_t cap)
   return buf;
 }
 
+/* w->fseen grown to nf bytes: 0, or 1 with a 500 answered (out of memory). */
+int ls_fseen_reserve(ls_worker *w, ls_conn *c, size_t nf) {
+  if (nf <= w->fseen_cap) return 0;
+  unsigned char *ns = realloc(w->fseen, nf);
+  if (!ns) {
+    ls_respond_error(w, c, 500, NULL, "out of memory");
+    return 1;
+  }
+  w->fseen = ns;
+  w->fseen_cap = nf;
+  return 0;
+}
+
 /* One input tensor per feature, matched by name in any order, each [rows] or [rows, 1] of
  * FP32, FP64, INT*, UINT* or BOOL: the rows assembled row-major in w->cols, then swapped into
  * w->vals. Returns 0 with *np rows, or the status of the error response already written. */
 static int per_feature(ls_worker *w, ls_conn *c, ls_version *v, ls_infer_req *q, size_t *np) {
   char msg[400], e[160];
   size_t nin = (size_t)q->ninputs;
-  if (v->nfeat > w->fseen_cap) {
-    unsigned char *ns = realloc(w->fseen, v->nfeat);
-    if (!ns) {
-      ls_respond_error(w, c, 500, NULL, "out of memory");
-      return 500;
-    }
-    w->fseen = ns;
-    w->fseen_cap = v->nfeat;
-  }
+  if (ls_fseen_reserve(w, c, v->nfeat)) return 500;
   memset(w->fseen, 0, v->nfeat);
   int64_t rows = -1;
   for (size_t k = 0; k < nin; k++) {

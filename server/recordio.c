@@ -343,15 +343,7 @@ int ls_recordio_parse(ls_worker *w, ls_conn *c, ls_version *v, const char *body,
   int any_sparse = 0, any_dense = 0, st = 400;
   char why[200], msg[320];
   const char *pw = NULL;
-  if (nf > w->fseen_cap) {
-    unsigned char *ns = realloc(w->fseen, nf);
-    if (!ns) {
-      ls_respond_error(w, c, 500, NULL, "out of memory");
-      return 500;
-    }
-    w->fseen = ns;
-    w->fseen_cap = nf;
-  }
+  if (ls_fseen_reserve(w, c, nf)) return 500;
   for (int pass = 0; pass < 2; pass++) {
     for (off = 0, r = 0; off < n; off = next, r++) {
       pb rec, tensor = {NULL, NULL};

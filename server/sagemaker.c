@@ -122,15 +122,7 @@ static int parse_libsvm(ls_worker *w, ls_conn *c, ls_version *v, const char *p, 
                         size_t *rows) {
   char msg[600], err[400];
   size_t nv = 0, r = 0, i = 0, nf = v->nfeat;
-  if (nf > w->fseen_cap) {
-    unsigned char *ns = realloc(w->fseen, nf);
-    if (!ns) {
-      ls_respond_error(w, c, 500, NULL, "out of memory");
-      return 500;
-    }
-    w->fseen = ns;
-    w->fseen_cap = nf;
-  }
+  if (ls_fseen_reserve(w, c, nf)) return 500;
   while (i < n) {
     size_t le = i;
     while (le < n && p[le] != '\n') le++;
