@@ -435,6 +435,16 @@ static int lm__pool_ready(lm_pool *p, const lm_model *m) {
   return rc;
 }
 
+/* Called with p->lock held: need bytes of scratch on the caller's session and every worker;
+ * on failure the lock is released and the error returned. */
+static int lm__pool_scratch(lm_pool *p, lm_session *s, size_t need) {
+  int rc = LM_OK;
+  if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
+  if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
+  if (rc) pthread_mutex_unlock(&p->lock);
+  return rc;
+}
+
 static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, size_t n,
                             unsigned flags, float *out) {
   if (!p) return lm__fail(LM_EINVAL, "NULL pool");
@@ -449,13 +459,7 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   /* Scratch a block may need (float64 rows are converted 256 at a time; LightGBM sums in
    * doubles), made ready on every thread before the batch: after the first batch of a model,
    * no block allocates, whichever thread takes it. */
-  size_t need = lm__session_scratch_need(&m->plan, f64);
-  if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
-  if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
-  if (rc) {
-    pthread_mutex_unlock(&p->lock);
-    return rc;
-  }
+  if ((rc = lm__pool_scratch(p, s, lm__session_scratch_need(&m->plan, f64))) != 0) return rc;
   /* about 16 blocks per thread: the last block to finish leaves the others idle for at most
    * ~1/16 of a thread's share (a CPU taken by another process slows one block, not a share) */
   size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
@@ -512,13 +516,7 @@ static int lm__contrib_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
     return lm__contrib_rows(s, lm__model_plan(m, s->node), sh, x, f64, n, out);
 
   pthread_mutex_lock(&p->lock);
-  size_t need = lm__contrib_scratch_need(m, sh, f64);
-  if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
-  if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
-  if (rc) {
-    pthread_mutex_unlock(&p->lock);
-    return rc;
-  }
+  if ((rc = lm__pool_scratch(p, s, lm__contrib_scratch_need(m, sh, f64))) != 0) return rc;
   size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
   if (blk < LM__CONTRIB_MIN_BLOCK) blk = LM__CONTRIB_MIN_BLOCK;
   size_t nb = (n + blk - 1) / blk;
