@@ -9,7 +9,8 @@
 #                           OpenBLAS, XGBoost gblinear, the planner's pick and whether it is the
 #                           faster; engines lmrt-hand, openblas, openblas-sgemm) and the
 #                           contributions (lm_predict_contrib vs XGBoost's pred_contribs, small
-#                           and large, 1 and 10,000 rows, one thread; kind contrib).
+#                           and large, 1 and 10,000 rows, one thread; kind contrib: XGBoost's
+#                           10,000-row call on large alone takes 220-450 s).
 #                           Results: $(BUILD)/bench/results.json
 #   make bench-zoo-models   train the zoo (bench/gen_models.py --set zoo; a few minutes, once)
 #   make bench-check        a reduced matrix (7 interleaved repetitions) judged by bench/check
@@ -69,7 +70,8 @@ BENCH_TOLERANCE ?= 0.02
 # The reduced matrix of bench-check (its baseline must be recorded with the same one).
 BENCH_CHECK_MODELS := small,large,deep,multi5,linear-200,linear-multi5,exact-bin30,cat-hist,$\
                       lgb-multi5,lgbr-jpmml_binary_audit
-BENCH_CHECK_ARGS := --model_list=$(BENCH_CHECK_MODELS) --batches=1,64,1000 --kinds=predict,open
+BENCH_CHECK_ARGS := --model_list=$(BENCH_CHECK_MODELS) --batches=1,64,1000 --kinds=predict,open \
+                    --engines=lmrt,lmrt-scalar,xgboost
 
 BENCH_RUN = $(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench --models=$(BENCH_MODELS) \
             --benchmark_out_format=json --benchmark_display_aggregates_only=true \
