@@ -26,7 +26,7 @@ static void lm__note(lm__plan *p, const char *name, const char *why, const char 
  * API): "NAME" plans kernel NAME alone, for every batch size, on models of its family — its
  * min_rows and the registry's measured shape threshold (LM_NEED_G64) are ignored, its other
  * needs are not (a model it cannot score fails to open, saying why); "-NAME" plans as usual
- * without NAME. Models of other families are planned as usual. bench/lmbench times the
+ * without NAME (the family's scalar reference cannot be excluded). Models of other families are planned as usual. bench/lmbench times the
  * hand-written and the OpenBLAS linear kernels this way, side by side with the plan. Returns
  * 1 if the plan was forced (p->band set), 0 if not, or a negative LM_E* code. */
 static int lm__plan_forced(lm__plan *p, const lmf_view *v, int isa, int vbmi, int fam,
@@ -40,7 +40,7 @@ static int lm__plan_forced(lm__plan *p, const lmf_view *v, int isa, int vbmi, in
   if (!k->name) return lm__fail(LM_EINVAL, "%s: LM_KERNEL=%s: no such kernel", name, env);
   if (k->family != fam) return 0;
   if (minus) {
-    *skip = k;
+    if (k->isa != LM_ISA_SCALAR) *skip = k; /* the family's reference always stays */
     return 0;
   }
   lm__kernel probe = *k;
