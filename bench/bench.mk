@@ -4,7 +4,13 @@
 #   make bench              the whole matrix over the core models and the zoo (Google
 #                           Benchmark: lmrt, lmrt forced to scalar kernels and XGBoost's C API
 #                           in one process); prints per case lmrt, XGBoost and the ratio, then
-#                           per model its shape, plan and speed-ups.
+#                           per model its shape, plan and speed-ups. Also: the linear/FM kernel
+#                           table (per linear and FM model and batch: hand-written kernels,
+#                           OpenBLAS, XGBoost gblinear, the planner's pick and whether it is the
+#                           faster; engines lmrt-hand, openblas, openblas-sgemm) and the
+#                           contributions (lm_predict_contrib vs XGBoost's pred_contribs, small
+#                           and large, 1 and 10,000 rows, one thread; kind contrib: XGBoost's
+#                           10,000-row call on large alone takes 220-450 s).
 #                           Results: $(BUILD)/bench/results.json
 #   make bench-zoo-models   train the zoo (bench/gen_models.py --set zoo; a few minutes, once)
 #   make bench-check        a reduced matrix (7 interleaved repetitions) judged by bench/check
@@ -64,7 +70,8 @@ BENCH_TOLERANCE ?= 0.02
 # The reduced matrix of bench-check (its baseline must be recorded with the same one).
 BENCH_CHECK_MODELS := small,large,deep,multi5,linear-200,linear-multi5,exact-bin30,cat-hist,$\
                       lgb-multi5,lgbr-jpmml_binary_audit
-BENCH_CHECK_ARGS := --model_list=$(BENCH_CHECK_MODELS) --batches=1,64,1000 --kinds=predict,open
+BENCH_CHECK_ARGS := --model_list=$(BENCH_CHECK_MODELS) --batches=1,64,1000 --kinds=predict,open \
+                    --engines=lmrt,lmrt-scalar,xgboost
 
 BENCH_RUN = $(BENCH_NICE) $(BENCH_PIN) $(BENCH_DIR)/lmbench --models=$(BENCH_MODELS) \
             --benchmark_out_format=json --benchmark_display_aggregates_only=true \
@@ -193,7 +200,9 @@ bench-docs: bench-report
 # ---- bench-blas (issue 17): hand-written linear kernels vs the OpenBLAS product -----------------
 # tests/time_linear_blas.c times every linear kernel of the registry on the same rows per shape and
 # batch size and prints the planner's pick; the numbers behind linear_margin_blas's registry
-# line (docs/architecture.md). Separate from lmbench on purpose.
+# line (docs/architecture.md). `make bench`'s kernel table (bench/lmbench: engines lmrt-hand and
+# openblas) now measures the same choice through the public API beside the planner's pick; this
+# one times every registry kernel directly, on random models of any shape.
 .PHONY: bench-blas
 $(BUILD)/bench/time_linear_blas: tests/time_linear_blas.c $(LIBS_A)
 	@mkdir -p $(@D)

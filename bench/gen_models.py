@@ -160,6 +160,20 @@ ZOO = {
 for _k in (8, 32, 64):
     ZOO["fm-bin-k%d" % _k] = dict(kind="fm", pred="binary_classifier", f=100, factors=_k)
 ZOO["fm-reg-k32"] = dict(kind="fm", pred="regressor", f=100, factors=32)
+# Linear Learner-shaped linear models ("ll", issue 17's hand-written vs OpenBLAS table): the
+# shapes and links SageMaker Linear Learner produces (binary_classifier: sigmoid, regressor:
+# identity, multiclass_classifier: softmax over many classes, wide feature counts), written as
+# XGBoost gblinear JSON with random weights so that XGBoost's C API scores the very same model
+# (lmrt reads Linear Learner's MXNet artifacts into the same linear section and kernels). Rows
+# are dense (no missing value: Linear Learner accepts none, and the OpenBLAS kernel rescores a
+# row holding a NaN with the reference).
+for _n, _obj, _f, _k in (("ll-bin-200", "binary:logistic", 200, 1),
+                         ("ll-reg-1000", "reg:squarederror", 1000, 1),
+                         ("ll-multi10-200", "multi:softprob", 200, 10),
+                         ("ll-multi32-500", "multi:softprob", 500, 32),
+                         ("ll-multi64-300", "multi:softprob", 300, 64),
+                         ("ll-multi100-1000", "multi:softprob", 1000, 100)):
+    ZOO[_n] = dict(kind="ll", obj=_obj, f=_f, k=_k)
 for _d in sorted(os.listdir(LGBM_REAL)) if os.path.isdir(LGBM_REAL) else []:
     if os.path.isfile(os.path.join(LGBM_REAL, _d, "model.txt")):
         ZOO["lgbr-" + _d] = dict(kind="lgbm-real", fixture=_d)
@@ -523,6 +537,36 @@ def write_rows(path, f):
     write_f32(path, with_missing(rng, features(rng, pool_rows(f), f)))
 
 
+def write_dense_rows(path, f):
+    """The rows of the "ll" models: write_rows' distribution without missing values."""
+    rng = np.random.default_rng(2000 + f)
+    write_f32(path, features(rng, pool_rows(f), f))
+
+
+def make_ll(name, z):
+    """A gblinear model of the spec's shape with random weights (a one-round fit gives XGBoost's
+    JSON layout: weights[f * G + g], the G biases last)."""
+    rng = np.random.default_rng(seed_of(name))
+    f, k = z["f"], z["k"]
+    x = features(rng, max(64, 2 * k), f)
+    y = (np.arange(len(x)) % k).astype(np.float32) if k > 1 else \
+        (rng.random(len(x)) < 0.5).astype(np.float32)
+    params = {"booster": "gblinear", "objective": z["obj"], "nthread": 1, "seed": 0,
+              "updater": "coord_descent", "base_score": 0.5}
+    if k > 1:
+        params["num_class"] = k
+    bst = xgb.train(params, xgb.DMatrix(x, label=y), 1)
+    mj = json.loads(bst.save_raw("json"))
+    w = (rng.normal(0, 1.0, (f + 1) * k) / np.sqrt(f)).astype(np.float32)
+    mj["learner"]["gradient_booster"]["model"]["weights"] = [float(v) for v in w]
+    return mj
+
+
+def write_fm_weights(path, w0, w, V):
+    """FM weights for bench/lmbench's OpenBLAS formulation: float32 w0, w[F], V[F x k]."""
+    write_f32(path, np.concatenate([np.array([w0], np.float32), w.ravel(), V.ravel()]))
+
+
 def write_cat_rows(path, name, z):
     rng = np.random.default_rng(seed_of(name) + 2)
     n = pool_rows(z["f"])
@@ -561,6 +605,10 @@ def recipe_key(name):
     h.update(code_hash(TRAIN_CODE).encode())
     spec = MODELS.get(name) or ZOO[name]
     h.update(json.dumps(spec, sort_keys=True, default=str).encode())
+    if isinstance(spec, dict) and spec.get("kind") == "ll":
+        h.update(code_hash([make_ll, write_dense_rows]).encode())
+    if isinstance(spec, dict) and spec.get("kind") == "fm":
+        h.update(code_hash([write_fm_weights]).encode())
     if name in ZOO and ZOO[name].get("kind") == "lgbm-real":
         d = os.path.join(LGBM_REAL, ZOO[name]["fixture"])
         for fn in ("model.txt", "input.csv", "meta.json"):
@@ -633,6 +681,7 @@ def build(name, out, rows_written):
         with open(os.path.join(out, src + ".tmp"), "wb") as fh:
             fh.write(fmfix.tar_gz_bytes("model_algo-1", algo))
         os.replace(os.path.join(out, src + ".tmp"), os.path.join(out, src))
+        write_fm_weights(os.path.join(out, name + ".fm.f32"), w0, w, V)
         rows_file = "rows-f%d.f32" % f
         if rows_file not in rows_written:
             write_rows(os.path.join(out, rows_file), f)
@@ -643,6 +692,24 @@ def build(name, out, rows_written):
                     max_batch=ZOO_MAX_BATCH, group="zoo",
                     trainer="synthetic SageMaker FM artifact, %d factors (no XGBoost "
                             "counterpart)" % k, parity="scalar")
+    if kind == "ll":
+        mj = make_ll(name, z)
+        path = os.path.join(out, name + ".json")
+        with open(path + ".tmp", "w") as fh:
+            json.dump(mj, fh)
+        os.replace(path + ".tmp", path)
+        rows_file = "rows-dense-f%d.f32" % z["f"]
+        if rows_file not in rows_written:
+            write_dense_rows(os.path.join(out, rows_file), z["f"])
+            rows_written.add(rows_file)
+        link = {"binary:logistic": "binary_classifier", "reg:squarederror": "regressor"}.get(
+            z["obj"], "multiclass_classifier")
+        return dict(name=name, kind="linear", booster="gblinear", objective=z["obj"],
+                    features=z["f"], outputs=z["k"], rows_file=rows_file,
+                    pool_rows=pool_rows(z["f"]), source=name + ".json", xgb_model=name + ".json",
+                    max_batch=ZOO_MAX_BATCH, group="zoo",
+                    trainer="Linear Learner-shaped (%s): gblinear JSON, random weights, "
+                            "dense rows" % link, parity="xgboost")
     if kind == "xgb":
         bst, params = train_zoo_xgb(name, z)
         save_json(bst, os.path.join(out, name + ".json"))

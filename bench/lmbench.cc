@@ -11,6 +11,11 @@
 //   open/engine:E/model:M                        lmrt: lm_model_open (mmap + verify) + session;
 //                                                xgboost: XGBoosterCreate + XGBoosterLoadModel
 //   convert/engine:lmrt/model:M                  lm_convert of the XGBoost JSON into a .lm file
+//   contrib/engine:E/model:M/batch:B/threads:1   contributions (SHAP values) of B rows:
+//                                                lm_predict_contrib vs XGBoost's pred_contribs
+//                                                (XGDMatrixCreateFromDense +
+//                                                XGBoosterPredictFromDMatrix type 2 + free per
+//                                                call, nthread 1), E = lmrt | xgboost
 // E is one of
 //   lmrt         liblmrt with its planned kernels (honours LM_ISA if set in the environment)
 //   lmrt-scalar  liblmrt forced to its scalar reference kernels: the harness sets LM_ISA=scalar
@@ -19,6 +24,18 @@
 //                "scalar" and refuses to run otherwise. So all three engines run in one process,
 //                interleaved, and both lmrt ratios have an in-run baseline.
 //   xgboost      XGBoost 1.7.4's C API (libxgboost-dev)
+// and, for linear and factorization-machine models only (the kernel table of issue 17:
+// hand-written vs OpenBLAS beside the planner's pick):
+//   lmrt-hand    liblmrt planned without the OpenBLAS kernel (LM_KERNEL=-linear_margin_blas set
+//                around lm_model_open: runtime/plan.c's hook for benchmarks and tests)
+//   openblas     linear: liblmrt's linear_margin_blas for every batch size
+//                (LM_KERNEL=linear_margin_blas); FM: the harness's own OpenBLAS formulation,
+//                two cblas_dgemm (X·V, X²·V²) in double, the precision contract (lmrt plans no
+//                FM product; the weights come from <name>.fm.f32, see gen_models.py)
+//   openblas-sgemm  FM only: the same in float32 (faster, but not within the contract)
+// Their labels name the kernel that ran for the case's batch size; the plan of each linear and
+// FM model (lm_model_plan: batch bands and kernels) goes into the context as "plan.<name>",
+// from which bench/compare and bench/report print the table and the pick.
 // The label of an lmrt case names the kernel that ran (e.g. "tree_margin__avx512").
 //
 // Models come from models.tsv (bench/gen_models.py): the core models and the zoo. lmrt converts
@@ -41,14 +58,18 @@
 // Options (after Google Benchmark's own --benchmark_* flags):
 //   --models=DIR        where bench/gen_models.py wrote models.tsv, the models and the rows
 //                       (default build/bench/models); <name>.lm is converted there if missing
-//   --engines=LIST      default lmrt,lmrt-scalar,xgboost
+//   --engines=LIST      default lmrt,lmrt-scalar,xgboost,lmrt-hand,openblas,openblas-sgemm
 //   --model_list=LIST   models to run (default all in models.tsv)
 //   --groups=LIST       models of these groups only (models.tsv: core, zoo)
 //   --batches=LIST      default 1,8,64,1000,100000; a batch above a model's max_batch column
 //                       (zoo models: 10,000) is measured at max_batch instead
 //   --threads=LIST      default 1. T > 1 gives XGBoost nthread = T and lmrt an lm_pool of T
 //                       threads (lm_predict_pool; see lmbench_pool.cc)
-//   --kinds=LIST        predict,open,convert,scaling (default all)
+//   --kinds=LIST        predict,open,convert,scaling,contrib (default all)
+//   --contrib_models=LIST  models of the contrib cases (default small,large)
+//   --contrib_batches=LIST rows per contrib call (default 1,10000; capped at max_batch)
+//   --contrib_batch_reps=N repetitions of contrib cases of >= 1,000 rows (default 1: XGBoost
+//                       takes 8 s / 220 s per 10,000-row call on small / large; 0: the run's)
 //   --no_parity         skip the start-up check that both engines return the same values
 // Environment: LM_BENCH_SLOWDOWN=P (percent) makes every lmrt predict call P% longer: after
 // lm_predict returns, the harness spins for P% of the time the call took. A deliberately slowed
@@ -63,6 +84,31 @@
 namespace lmb {
 namespace {
 
+// The plan of a linear or FM model as lm_model_plan() gives it (the one planner's answer, with
+// the LM_ISA of the environment): a JSON object {"bands": [[min_rows, max_rows, kernel], ...],
+// "notes": "..."}, the context entry "plan.<name>" from which bench/compare and bench/report
+// read the pick of each case of the kernel table (max_rows -1: no bound).
+std::string plan_context(const ModelSpec &m) {
+  lm_model *model = nullptr;
+  if (lm_model_file(m) != 0 || lm_model_open(m.lm_path().c_str(), &model) != 0)
+    return "{\"error\": \"cannot open\"}";
+  lm_plan_band bands[8];
+  const char *notes = nullptr;
+  size_t nb = lm_model_plan(model, bands, 8, &notes);
+  std::string j = "{\"bands\": [";
+  for (size_t i = 0; i < nb && i < 8; i++) {
+    j += (i ? ", [" : "[") + std::to_string(bands[i].min_rows) + ", " +
+         (bands[i].max_rows == SIZE_MAX ? std::string("-1") : std::to_string(bands[i].max_rows)) +
+         ", \"" + bands[i].kernel + "\"]";
+  }
+  j += "], \"notes\": \"";
+  for (const char *c = notes ? notes : ""; *c; c++)
+    if (*c != '"' && *c != '\\') j += *c;
+  j += "\"}";
+  lm_model_close(model);
+  return j;
+}
+
 void register_all() {
   // Order: per model, per batch, per thread count, the engines side by side (so an engine's
   // case and its baseline run close together in time).
@@ -71,6 +117,8 @@ void register_all() {
     if (!g_opt.groups.empty() && !has(g_opt.groups, m.group)) continue;
     const ModelSpec *mp = &m;
     benchmark::AddCustomContext("model." + m.name, model_context(m));
+    if ((m.kind == "linear" || m.kind == "fm") && has(g_opt.kinds, "predict"))
+      benchmark::AddCustomContext("plan." + m.name, plan_context(m));
     if (has(g_opt.kinds, "predict")) {
       // Batches above the model's max_batch (zoo: 10,000 rows) are measured at max_batch.
       std::vector<size_t> batches;
@@ -85,6 +133,10 @@ void register_all() {
           benchmark::TimeUnit unit = b >= 1000 ? benchmark::kMicrosecond : benchmark::kNanosecond;
           for (const std::string &e : g_opt.engines) {
             if (e == "xgboost" && m.xgb_model == "-") continue;  // no XGBoost counterpart (FM)
+            // The kernel table's engines: linear and FM models, one thread.
+            if ((e == "lmrt-hand" || e == "openblas") && ((m.kind != "linear" && m.kind != "fm") || t > 1))
+              continue;
+            if (e == "openblas-sgemm" && (m.kind != "fm" || t > 1)) continue;
             if (e != "xgboost" && t > 1) {  // lmrt with T threads: lm_pool (lmbench_pool.cc)
               register_pool_predict(mp, e, "predict/engine:" + e + tail, b, t, unit);
               continue;
@@ -101,6 +153,21 @@ void register_all() {
         std::string name = "open/engine:" + e + "/model:" + m.name;
         benchmark::RegisterBenchmark(name.c_str(), bm_open, mp, e, name)
             ->Unit(benchmark::kMicrosecond);
+      }
+    }
+    if (has(g_opt.kinds, "contrib") && has(g_opt.contrib_models, m.name)) {
+      for (size_t b : g_opt.contrib_batches) {
+        if (m.max_batch && b > m.max_batch) b = m.max_batch;
+        for (const char *e : {"lmrt", "xgboost"}) {
+          if (!has(g_opt.engines, e)) continue;
+          std::string name = std::string("contrib/engine:") + e + "/model:" + m.name +
+                             "/batch:" + std::to_string(b) + "/threads:1";
+          auto *bm = benchmark::RegisterBenchmark(name.c_str(), bm_contrib, mp, std::string(e), name, b)
+              ->Unit(b >= 1000 ? benchmark::kMillisecond : benchmark::kMicrosecond);
+          // XGBoost's pred_contribs takes ≈ 0.8 ms a row on small and ≈ 22 ms on large: a
+          // 10,000-row call lasts 8 s and 220 s, so batches run --contrib_batch_reps times.
+          if (b >= 1000 && g_opt.contrib_batch_reps > 0) bm->Repetitions(g_opt.contrib_batch_reps);
+        }
       }
     }
     if (has(g_opt.kinds, "convert") && has(g_opt.engines, "lmrt")) {
@@ -130,12 +197,18 @@ void parse_args(int argc, char **argv) {
       g_opt.threads.clear();
       for (auto &s : split(v, ',')) g_opt.threads.push_back(std::stoi(s));
     } else if ((v = val("--kinds="))) g_opt.kinds = split(v, ',');
+    else if ((v = val("--contrib_models="))) g_opt.contrib_models = split(v, ',');
+    else if ((v = val("--contrib_batches="))) {
+      g_opt.contrib_batches.clear();
+      for (auto &s : split(v, ',')) g_opt.contrib_batches.push_back(std::stoul(s));
+    } else if ((v = val("--contrib_batch_reps="))) g_opt.contrib_batch_reps = std::stoi(v);
     else if (a == "--no_parity") g_opt.parity = false;
     else if (a == "--help" || a == "-h") {
       fprintf(stderr, "usage: lmbench [--benchmark_* flags] [--models=DIR] "
                       "[--engines=lmrt,lmrt-scalar,xgboost] [--model_list=LIST] [--groups=core,zoo] "
                       "[--batches=LIST] [--threads=LIST] "
-                      "[--kinds=predict,open,convert,scaling] [--no_parity]\n");
+                      "[--kinds=predict,open,convert,scaling,contrib] [--contrib_models=LIST] "
+                      "[--contrib_batches=LIST] [--contrib_batch_reps=N] [--no_parity]\n");
       exit(0);
     } else die("unknown option " + a + " (see --help)");
   }
@@ -153,7 +226,9 @@ int main(int argc, char **argv) {
   calibrate_timer();
   g_models = read_manifest();
   for (const auto &e : g_opt.engines)
-    if (e != "lmrt" && e != "lmrt-scalar" && e != "xgboost") die("unknown engine " + e);
+    if (e != "lmrt" && e != "lmrt-scalar" && e != "xgboost" && e != "lmrt-hand" &&
+        e != "openblas" && e != "openblas-sgemm")
+      die("unknown engine " + e);
   for (const auto &name : g_opt.model_list) {
     bool found = false;
     for (auto &m : g_models) found |= m.name == name;

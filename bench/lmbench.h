@@ -66,12 +66,18 @@ void calibrate_timer();
 
 struct Options {
   std::string models = "build/bench/models";
-  std::vector<std::string> engines = {"lmrt", "lmrt-scalar", "xgboost"};
+  // lmrt-hand, openblas, openblas-sgemm: linear and FM models only (the kernel table);
+  // openblas-sgemm: FM only.
+  std::vector<std::string> engines = {"lmrt", "lmrt-scalar", "xgboost", "lmrt-hand", "openblas",
+                                      "openblas-sgemm"};
   std::vector<std::string> model_list;
   std::vector<std::string> groups;  // core, zoo (models.tsv's group column); empty = all
   std::vector<size_t> batches = {1, 8, 64, 1000, 100000};
   std::vector<int> threads = {1};
-  std::vector<std::string> kinds = {"predict", "open", "convert", "scaling"};
+  std::vector<std::string> kinds = {"predict", "open", "convert", "scaling", "contrib"};
+  std::vector<std::string> contrib_models = {"small", "large"};
+  std::vector<size_t> contrib_batches = {1, 10000};
+  int contrib_batch_reps = 1;  // repetitions of contrib cases of >= 1,000 rows (0: the run's)
   bool parity = true;
   double slowdown_pct = 0.0;
 };
@@ -136,6 +142,8 @@ struct Engine {
   // Score n rows of x into out (n × outputs floats). 0 on success.
   virtual int predict(const float *x, size_t n, float *out) = 0;
   virtual std::string label() const { return ""; }
+  // The label of a case of `batch` rows (lmrt-hand, openblas: the kernel planned for it).
+  virtual std::string label_at(size_t batch) const { (void)batch; return label(); }
   std::string error;
 };
 
@@ -143,6 +151,10 @@ struct Engine {
 int lm_model_file(const ModelSpec &m);
 // Open a model, with LM_ISA=isa in the environment during lm_model_open when isa is given.
 int open_with_isa(const std::string &path, const char *isa, lm_model **out);
+// The same with any variable (LM_KERNEL: runtime/plan.c's hook for benchmarks).
+int open_with_env(const std::string &path, const char *var, const char *value, lm_model **out);
+// The kernel lm_model_plan() gives calls of `batch` rows.
+std::string planned_kernel(const lm_model *model, size_t batch);
 // Engines are made once per (engine, model, threads) and kept for the whole run.
 Engine &engine_for(const std::string &engine, const ModelSpec &m, int threads);
 void free_engines();
@@ -216,6 +228,8 @@ void bm_predict(benchmark::State &st, const ModelSpec *m, const std::string &eng
 void bm_open(benchmark::State &st, const ModelSpec *m, const std::string &engine,
              const std::string &name);
 void bm_convert(benchmark::State &st, const ModelSpec *m, const std::string &name);
+void bm_contrib(benchmark::State &st, const ModelSpec *m, const std::string &engine,
+                const std::string &name, size_t batch);
 
 // Thread-pool cases (lmbench_pool.cc).
 void register_pool_predict(const ModelSpec *m, const std::string &engine, const std::string &name,

@@ -1,6 +1,7 @@
 // lmbench_engines.cc — the engines the harness compares (lmbench.h): lmrt (planned kernels or,
 // with LM_ISA=scalar at open, the scalar reference) and XGBoost's C API, made once per
 // (engine, model, threads), and the start-up parity check between them.
+#include <cblas.h>
 #include <xgboost/c_api.h>
 
 #include <cmath>
@@ -24,15 +25,27 @@ int lm_model_file(const ModelSpec &m) {
   return lm_convert(m.source_path().c_str(), m.lm_path().c_str(), &o);
 }
 
-int open_with_isa(const std::string &path, const char *isa, lm_model **out) {
-  if (!isa) return lm_model_open(path.c_str(), out);
-  const char *old = getenv("LM_ISA");
+int open_with_env(const std::string &path, const char *var, const char *value, lm_model **out) {
+  if (!value) return lm_model_open(path.c_str(), out);
+  const char *old = getenv(var);
   std::string saved = old ? old : "";
-  setenv("LM_ISA", isa, 1);
+  setenv(var, value, 1);
   int rc = lm_model_open(path.c_str(), out);
-  if (old) setenv("LM_ISA", saved.c_str(), 1);
-  else unsetenv("LM_ISA");
+  if (old) setenv(var, saved.c_str(), 1);
+  else unsetenv(var);
   return rc;
+}
+
+int open_with_isa(const std::string &path, const char *isa, lm_model **out) {
+  return open_with_env(path, "LM_ISA", isa, out);
+}
+
+std::string planned_kernel(const lm_model *model, size_t batch) {
+  lm_plan_band bands[8];
+  size_t nb = lm_model_plan(model, bands, 8, nullptr);
+  for (size_t i = 0; i < nb && i < 8; i++)
+    if (batch >= bands[i].min_rows && batch <= bands[i].max_rows) return bands[i].kernel;
+  return "?";
 }
 
 struct LmrtEngine : Engine {
@@ -41,9 +54,16 @@ struct LmrtEngine : Engine {
   size_t outputs = 0;
   std::string kernel;
 
-  LmrtEngine(const ModelSpec &m, const char *isa) {
+  bool per_batch = false;  // label: the kernel planned for the case's batch size
+
+  // isa: LM_ISA during lm_model_open; kernel: LM_KERNEL during lm_model_open (the planner's
+  // hook for benchmarks, runtime/plan.c: "NAME" plans NAME alone, "-NAME" plans without it).
+  LmrtEngine(const ModelSpec &m, const char *isa, const char *force = nullptr) {
     int rc = lm_model_file(m);
-    if (rc == 0) rc = open_with_isa(m.lm_path(), isa, &model);
+    if (rc == 0 && force) {
+      per_batch = true;
+      rc = open_with_env(m.lm_path(), "LM_KERNEL", force, &model);
+    } else if (rc == 0) rc = open_with_isa(m.lm_path(), isa, &model);
     if (rc == 0) rc = lm_session_new(model, &session);
     if (rc != 0) {
       error = std::string("lmrt: ") + lm_strerror(rc) + ": " + lm_last_error();
@@ -60,6 +80,9 @@ struct LmrtEngine : Engine {
     }
   }
   std::string label() const override { return kernel; }
+  std::string label_at(size_t batch) const override {
+    return per_batch && model ? planned_kernel(model, batch) : kernel;
+  }
   ~LmrtEngine() override {
     lm_session_free(session);
     lm_model_close(model);
@@ -93,7 +116,7 @@ struct XgbEngine : Engine {
       return;
     }
     // Inplace prediction where XGBoost has it (gbtree, dart); DMatrix otherwise (gblinear).
-    std::vector<float> row(F, 0.5f), out(64);
+    std::vector<float> row(F, 0.5f), out(std::max<size_t>(64, m.outputs));  // one row's outputs
     inplace = true;
     if (predict(row.data(), 1, out.data()) != 0) {
       inplace = false;
@@ -137,6 +160,150 @@ struct XgbEngine : Engine {
   }
 };
 
+// Factorization machines through OpenBLAS (engines "openblas": two dgemm, the double-precision
+// contract; "openblas-sgemm": two sgemm, float32 products, not the contract): A = X·V and
+// B = X²·V² as matrix products, then w0 + w·x + ½Σ_f(A² − B) per row, missing values as 0 (as
+// SageMaker's FM and lmrt's kernels treat them), the model's link (sigmoid for a binary
+// classifier). lmrt plans no such kernel (docs/performance.md: the fused hand-written kernels
+// measured faster, and float32 products land too close to the 1e-6 contract); this engine
+// is the measured alternative beside the plan. The weights come from <name>.fm.f32, written by
+// bench/gen_models.py beside the artifact (float32 w0, w[F], V[F × k]). Buffers grow on the
+// first call of a size, none after.
+struct FmBlasEngine : Engine {
+  bool dbl, sigmoid;
+  size_t F = 0, k = 0, cap = 0;
+  float w0 = 0;
+  std::vector<float> w, V, V2s, Xs, X2s, As, Bs, lin;
+  std::vector<double> wd, Vd, V2d, Xd, X2d, Ad, Bd, lind;
+
+  FmBlasEngine(const ModelSpec &m, bool dbl_) : dbl(dbl_), F(m.features) {
+    sigmoid = m.objective.find("binary") != std::string::npos;
+    std::string path = g_opt.models + "/" + m.name + ".fm.f32";
+    FILE *fp = fopen(path.c_str(), "rb");
+    if (!fp) {
+      error = path + ": cannot open (bench/gen_models.py writes it)";
+      return;
+    }
+    std::vector<float> all;
+    float buf[4096];
+    size_t got;
+    while ((got = fread(buf, sizeof(float), 4096, fp)) > 0) all.insert(all.end(), buf, buf + got);
+    fclose(fp);
+    if (all.size() < 1 + F || (all.size() - 1 - F) % F) {
+      error = path + ": size does not match the model's features";
+      return;
+    }
+    k = (all.size() - 1 - F) / F;
+    w0 = all[0];
+    w.assign(all.begin() + 1, all.begin() + 1 + F);
+    V.assign(all.begin() + 1 + F, all.end());
+    V2s.resize(F * k), Vd.resize(F * k), V2d.resize(F * k), wd.resize(F);
+    for (size_t i = 0; i < F * k; i++) {
+      Vd[i] = V[i], V2d[i] = Vd[i] * Vd[i], V2s[i] = V[i] * V[i];
+    }
+    for (size_t i = 0; i < F; i++) wd[i] = w[i];
+  }
+  std::string label() const override {
+    return dbl ? "cblas_dgemm x 2 + dgemv" : "cblas_sgemm x 2 + sgemv";
+  }
+  void grow(size_t n) {
+    if (n <= cap) return;
+    cap = n;
+    if (dbl) Xd.resize(n * F), X2d.resize(n * F), Ad.resize(n * k), Bd.resize(n * k), lind.resize(n);
+    else Xs.resize(n * F), X2s.resize(n * F), As.resize(n * k), Bs.resize(n * k), lin.resize(n);
+  }
+  int predict(const float *x, size_t n, float *out) override {
+    grow(n);
+    const int N = int(n), Fi = int(F), K = int(k);
+    if (dbl) {
+      for (size_t i = 0; i < n * F; i++) {
+        double q = std::isnan(x[i]) ? 0.0 : double(x[i]);
+        Xd[i] = q, X2d[i] = q * q;
+      }
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, N, Fi, 1.0, Xd.data(), Fi, wd.data(), 1, 0.0,
+                  lind.data(), 1);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0, Xd.data(), Fi,
+                  Vd.data(), K, 0.0, Ad.data(), K);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0, X2d.data(), Fi,
+                  V2d.data(), K, 0.0, Bd.data(), K);
+    } else {
+      for (size_t i = 0; i < n * F; i++) {
+        float q = std::isnan(x[i]) ? 0.0f : x[i];
+        Xs[i] = q, X2s[i] = q * q;
+      }
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, N, Fi, 1.0f, Xs.data(), Fi, w.data(), 1, 0.0f,
+                  lin.data(), 1);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0f, Xs.data(), Fi,
+                  V.data(), K, 0.0f, As.data(), K);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0f, X2s.data(), Fi,
+                  V2s.data(), K, 0.0f, Bs.data(), K);
+    }
+    for (size_t r = 0; r < n; r++) {
+      double p = 0.0;
+      for (size_t f = 0; f < k; f++) {
+        double a = dbl ? Ad[r * k + f] : double(As[r * k + f]);
+        p += a * a - (dbl ? Bd[r * k + f] : double(Bs[r * k + f]));
+      }
+      double z = double(w0) + (dbl ? lind[r] : double(lin[r])) + 0.5 * p;
+      float margin = float(z);
+      out[r] = sigmoid ? 1.0f / (1.0f + std::exp(-margin)) : margin;
+    }
+    return 0;
+  }
+};
+
+// Contributions (the "contrib" cases): lm_predict_contrib against XGBoost's pred_contribs
+// through its C API (XGDMatrixCreateFromDense + XGBoosterPredictFromDMatrix with type 2 +
+// XGDMatrixFree per call, as users call it: XGBoost 1.7's inplace prediction has no
+// contributions), both one thread. out: n × (outputs × (features + 1)) floats.
+struct LmrtContribEngine : LmrtEngine {
+  explicit LmrtContribEngine(const ModelSpec &m) : LmrtEngine(m, nullptr) {
+    if (error.empty() && lm_model_contrib_width(model) == 0)
+      error = "lmrt: the model has no contributions (no cover)";
+  }
+  std::string label() const override { return "lm_predict_contrib, " + kernel; }
+  int predict(const float *x, size_t n, float *out) override {
+    return lm_predict_contrib(session, x, n, out);
+  }
+};
+
+struct XgbContribEngine : Engine {
+  BoosterHandle booster = nullptr;
+  size_t F = 0;
+  char ai[256];
+  explicit XgbContribEngine(const ModelSpec &m) : F(m.features) {
+    if (XGBoosterCreate(nullptr, 0, &booster) != 0 ||
+        XGBoosterLoadModel(booster, m.json_path().c_str()) != 0 ||
+        XGBoosterSetParam(booster, "nthread", "1") != 0)
+      error = std::string("xgboost: ") + XGBGetLastError();
+  }
+  ~XgbContribEngine() override {
+    if (booster) XGBoosterFree(booster);
+  }
+  std::string label() const override { return "pred_contribs, dmatrix"; }
+  int predict(const float *x, size_t n, float *out) override {
+    static const char *cfg =
+        "{\"type\": 2, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
+        "\"strict_shape\": false}";
+    snprintf(ai, sizeof ai,
+             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
+             "\"version\": 3}",
+             (unsigned long long)(uintptr_t)x, n, F);
+    const bst_ulong *shape = nullptr;
+    bst_ulong dim = 0;
+    const float *res = nullptr;
+    DMatrixHandle dm = nullptr;
+    if (XGDMatrixCreateFromDense(ai, "{\"missing\": NaN, \"nthread\": 1}", &dm) != 0) return -1;
+    int rc = XGBoosterPredictFromDMatrix(booster, dm, cfg, &shape, &dim, &res);
+    XGDMatrixFree(dm);
+    if (rc != 0) return -1;
+    size_t total = 1;
+    for (bst_ulong d = 0; d < dim; d++) total *= shape[d];
+    memcpy(out, res, total * sizeof(float));
+    return 0;
+  }
+};
+
 // Engines are made once per (engine, model, threads) and kept for the whole run.
 std::map<std::string, std::unique_ptr<Engine>> g_engines;
 
@@ -146,6 +313,18 @@ Engine &engine_for(const std::string &engine, const ModelSpec &m, int threads) {
   if (!slot) {
     if (engine == "xgboost")
       slot.reset(new XgbEngine(m, threads));
+    else if (engine == "contrib-lmrt")
+      slot.reset(new LmrtContribEngine(m));
+    else if (engine == "contrib-xgboost")
+      slot.reset(new XgbContribEngine(m));
+    else if (engine == "lmrt-hand")  // the plan without the OpenBLAS kernel
+      slot.reset(new LmrtEngine(m, nullptr, "-linear_margin_blas"));
+    else if (engine == "openblas" && m.kind == "fm")
+      slot.reset(new FmBlasEngine(m, true));
+    else if (engine == "openblas-sgemm" && m.kind == "fm")
+      slot.reset(new FmBlasEngine(m, false));
+    else if (engine == "openblas")  // the OpenBLAS kernel for every batch size
+      slot.reset(new LmrtEngine(m, nullptr, "linear_margin_blas"));
     else if (engine == "lmrt-scalar")
       slot.reset(new LmrtEngine(m, "scalar"));
     else
@@ -167,14 +346,16 @@ void parity_check(const std::string &engine, const ModelSpec &m) {
     return;
   // A real LightGBM model's XGBoost twin computes something else: lmrt's planned kernels are
   // checked against lmrt's scalar reference instead (parity column "scalar").
-  const bool vs_scalar = m.parity == "scalar";
+  const bool contrib = engine.compare(0, 8, "contrib-") == 0;
+  if (engine == "contrib-xgboost") return;
+  const bool vs_scalar = m.parity == "scalar" && !contrib;
   if (vs_scalar && engine == "lmrt-scalar") return;
-  const std::string ref = vs_scalar ? "lmrt-scalar" : "xgboost";
+  const std::string ref = contrib ? "contrib-xgboost" : vs_scalar ? "lmrt-scalar" : "xgboost";
   Engine &a = engine_for(engine, m, 1);
   Engine &b = engine_for(ref, m, 1);
   if (!a.error.empty() || !b.error.empty()) return;
   Rows &rows = rows_for(m);
-  size_t n = std::min<size_t>(64, rows.n), G = m.outputs;
+  size_t n = std::min<size_t>(64, rows.n), G = contrib ? m.outputs * (m.features + 1) : m.outputs;
   const float *x = rows.window(n, 0);
   std::vector<float> oa(n * G), o1(n * G), ob(n * G);
   if (a.predict(x, n, oa.data()) != 0 || b.predict(x, n, ob.data()) != 0) return;

@@ -56,6 +56,23 @@ void bm_predict(benchmark::State &st, const ModelSpec *m, const std::string &eng
   Rows &rows = rows_for(*m);
   time_predict(st, e, rows, batch, m->outputs, engine + ": predict");
   st.SetItemsProcessed(int64_t(st.iterations()) * int64_t(batch));
+  st.SetLabel(e.label_at(batch));
+}
+
+void bm_contrib(benchmark::State &st, const ModelSpec *m, const std::string &engine,
+                const std::string &name, size_t batch) {
+  announce(name);
+  Engine &e = engine_for("contrib-" + engine, *m, 1);
+  if (!e.error.empty()) {
+    st.SkipWithError(e.error.c_str());
+    for (auto _ : st) {
+    }
+    return;
+  }
+  parity_check("contrib-" + engine, *m);
+  Rows &rows = rows_for(*m);
+  time_predict(st, e, rows, batch, m->outputs * (m->features + 1), engine + ": contributions");
+  st.SetItemsProcessed(int64_t(st.iterations()) * int64_t(batch));
   st.SetLabel(e.label());
 }
 

@@ -88,13 +88,26 @@ const lm__kernel lm__kernels[] = {
      * lanes from a vector's worth of rows */
 #if defined(__x86_64__)
     /* OpenBLAS's sgemm for batches of wide multi-output models (kernels/linear_blas.c; ISA AVX2:
-     * Debian's OpenBLAS runs its own SIMD kernels, so LM_ISA=scalar excludes it). From 256 rows
-     * and 64 outputs: where `make bench-blas` (tests/time_linear_blas.c) measured it faster than
-     * linear_margin_rows__avx512 (1.2-3x at 64-200 outputs; at 32 outputs and below the
-     * hand-written kernels win or tie, at 50 it varied run to run): docs/architecture.md has the
-     * table. Sums
-     * reordered: within a stated bound of the reference (tests/test_kernels.c). */
-    {"linear_margin_blas", LM_FAM_LINEAR, LM_ISA_AVX2, LM_NEED_MULTI_OUTPUT | LM_NEED_G64 | I, 256,
+     * Debian's OpenBLAS runs its own SIMD kernels, so LM_ISA=scalar excludes it). From 8 rows
+     * and 64 outputs (LM_NEED_G64; G64 implies several outputs). Measured 2026-12-07 with
+     * `make bench`'s kernel table (bench/lmbench: engines lmrt-hand and openblas, Linear
+     * Learner-shaped models on dense rows, ns per row of the median call, hand-written /
+     * OpenBLAS; 2-core machine shared with other work, load 5-8, so ±10% is noise):
+     *   300 features x 64 outputs:   4 rows 1,052 / 1,125   8 rows 1,051 / 972   16 rows 912 / 826
+     *                                64 rows 814 / 743      256 rows 801 / 764   1,000 rows 781 / 757
+     *                                10,000 rows 1,645 / 1,973 and 1,991 / 1,594 (two runs: a tie)
+     *   1000 x 100:                  1 row 7,063 / 23,545   4 rows 7,339 / 4,799   8 rows 7,041 /
+     *                                4,003   64 rows 3,768 / 3,013   1,000 rows 8,616 / 7,057
+     *                                10,000 rows 9,043 / 6,754
+     *   500 x 32 (hand-written wins): 8 rows 854 / 880   64 rows 632 / 725   1,000 rows 626 / 760
+     *   make bench-blas (best of 5, same day), 16 and 64 rows: 200 x 64 845 / 479, 677 / 371;
+     *   100 x 100 691 / 567, 682 / 276; 1000 x 64 2,072 / 1,838, 8,139 / 1,614.
+     * So with 64 outputs or more OpenBLAS is ahead from about 8 rows (was 256: the earlier,
+     * noisier bench-blas runs of docs/architecture.md); single rows and batches under 8 stay
+     * with linear_margin_outputs__avx512 (3-4x faster than a product at 1 row); below 64 outputs
+     * the hand-written kernels win or tie. Sums reordered: within a stated bound of the
+     * reference (tests/test_kernels.c). */
+    {"linear_margin_blas", LM_FAM_LINEAR, LM_ISA_AVX2, LM_NEED_G64 | I, 8,
      1, 0, F32(lm__linear_margin_blas)},
     {"linear_margin_dot__avx512", LM_FAM_LINEAR, LM_ISA_AVX512, LM_NEED_ONE_OUTPUT, 1, 1, 0,
      F32(lm__linear_margin_dot__avx512)},

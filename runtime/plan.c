@@ -22,6 +22,40 @@ static void lm__note(lm__plan *p, const char *name, const char *why, const char 
            detail && *detail ? ": " : "", detail ? detail : "");
 }
 
+/* LM_KERNEL, a hook for benchmarks and tests (read at every plan, like LM_ISA; not part of the
+ * API): "NAME" plans kernel NAME alone, for every batch size, on models of its family — its
+ * min_rows and the registry's measured shape threshold (LM_NEED_G64) are ignored, its other
+ * needs are not (a model it cannot score fails to open, saying why); "-NAME" plans as usual
+ * without NAME (the family's scalar reference cannot be excluded). Models of other families are planned as usual. bench/lmbench times the
+ * hand-written and the OpenBLAS linear kernels this way, side by side with the plan. Returns
+ * 1 if the plan was forced (p->band set), 0 if not, or a negative LM_E* code. */
+static int lm__plan_forced(lm__plan *p, const lmf_view *v, int isa, int vbmi, int fam,
+                           const char *name, const lm__kernel **skip) {
+  const char *env = getenv("LM_KERNEL");
+  *skip = NULL;
+  if (!env || !*env) return 0;
+  const int minus = env[0] == '-';
+  const lm__kernel *k = lm__kernels;
+  while (k->name && strcmp(k->name, env + minus)) k++;
+  if (!k->name) return lm__fail(LM_EINVAL, "%s: LM_KERNEL=%s: no such kernel", name, env);
+  if (k->family != fam) return 0;
+  if (minus) {
+    if (k->isa != LM_ISA_SCALAR) *skip = k; /* the family's reference always stays */
+    return 0;
+  }
+  lm__kernel probe = *k;
+  probe.needs &= ~(unsigned)LM_NEED_G64;
+  const char *why = NULL;
+  if (!lm__kernel_usable(&probe, v, &p->L, isa, vbmi, &why))
+    return lm__fail(LM_EINVAL, "%s: LM_KERNEL=%s: %s", name, env, why);
+  p->band[0].min_rows = 0;
+  p->band[0].k = k;
+  p->n_bands = 1;
+  p->scratch = lm__kernel_scratch(k, v);
+  lm__note(p, "LM_KERNEL", "forced", k->name);
+  return 1;
+}
+
 int lm__plan_build(lm__plan *p, const lmf_view *v, int isa, const lm__alloc *a, const char *name) {
   memset(p, 0, sizeof *p);
   p->v = v;
@@ -39,13 +73,23 @@ int lm__plan_build(lm__plan *p, const lmf_view *v, int isa, const lm__alloc *a, 
   }
   p->L.perfect = p->perfect;
   p->L.bits = p->bits;
-  size_t cover = SIZE_MAX; /* batch sizes from here up are planned */
+  const lm__kernel *skip = NULL;
+  int forced = lm__plan_forced(p, v, isa, vbmi, fam, name, &skip);
+  if (forced < 0) {
+    lm__plan_free(p);
+    return forced;
+  }
+  size_t cover = forced ? 1 : SIZE_MAX; /* batch sizes from here up are planned */
   unsigned noted = ~0u;
   int capped = -1;    /* the needs of the last kernel noted: variants of one kernel (its
                               batch and single-row entries) share a note */
   for (const lm__kernel *k = lm__kernels; k->name && cover > 1; k++) {
     const char *why = NULL;
     if (k->family != fam || !k->planned) continue;
+    if (k == skip) {
+      lm__note(p, k->name, "excluded by LM_KERNEL", NULL);
+      continue;
+    }
     if (k->isa > isa) { /* one note for all kernels of an ISA the CPU or LM_ISA rules out */
       if (k->isa != capped) lm__note(p, k->isa == LM_ISA_AVX512 ? "AVX-512 kernels" : "AVX2 kernels",
                                      lm__cpu_isa() < k->isa ? "not on this CPU" : "capped by LM_ISA", NULL);
@@ -68,7 +112,7 @@ int lm__plan_build(lm__plan *p, const lmf_view *v, int isa, const lm__alloc *a, 
     size_t s = lm__kernel_scratch(k, v);
     if (s > p->scratch) p->scratch = s;
   }
-  if (p->n_bands == 0 || cover > 1) { /* the registry always ends a family with its reference */
+  if (!forced && (p->n_bands == 0 || cover > 1)) { /* the registry always ends a family with its reference */
     lm__plan_free(p);
     return lm__fail(LM_EINVAL, "%s: no kernel for this model (registry bug)", name);
   }

@@ -346,8 +346,44 @@ static void test_linear_kernels(void **state) {
           assert_int_equal(p.band[0].min_rows, k->min_rows);
           assert_true(p.n_bands >= 2 && !lm__kernel_reordered(p.band[1].k));
           lm__plan_free(&p);
+          /* LM_KERNEL (runtime/plan.c, for benchmarks): "NAME" plans NAME alone for every batch
+           * size, "-NAME" plans without it, an unknown name fails */
+          setenv("LM_KERNEL", k->name, 1);
+          assert_int_equal(lm__plan_build(&p, &v, isa, NULL, "linear"), 0);
+          assert_int_equal(p.n_bands, 1);
+          assert_ptr_equal(lm__plan_kernel(&p, 1), k);
+          lm__plan_free(&p);
+          char minus[64];
+          snprintf(minus, sizeof minus, "-%s", k->name);
+          setenv("LM_KERNEL", minus, 1);
+          assert_int_equal(lm__plan_build(&p, &v, isa, NULL, "linear"), 0);
+          for (int b = 0; b < p.n_bands; b++) assert_ptr_not_equal(p.band[b].k, k);
+          assert_ptr_not_equal(lm__plan_kernel(&p, 100000), k);
+          lm__plan_free(&p);
+          setenv("LM_KERNEL", "no_such_kernel", 1);
+          assert_int_equal(lm__plan_build(&p, &v, isa, NULL, "linear"), LM_EINVAL);
+          unsetenv("LM_KERNEL");
         }
       }
+    }
+    if (G == 1 && F == 200 && isa >= LM_ISA_AVX2) {
+      /* a one-output model forced onto the OpenBLAS kernel (the benchmarks' table): planned for
+       * every batch size, its margins within the reordering bound's order of the reference */
+      setenv("LM_KERNEL", "linear_margin_blas", 1);
+      lm__plan p;
+      assert_int_equal(lm__plan_build(&p, &v, isa, NULL, "linear"), 0);
+      const lm__kernel *k = lm__plan_kernel(&p, 1);
+      assert_string_equal(k->name, "linear_margin_blas");
+      unsetenv("LM_KERNEL");
+      k->f32(&v, &none, x, maxn, got, NULL);
+      lm__linear_margin__scalar(&v, &none, x, maxn, want, NULL);
+      for (size_t r = 0; r < maxn; r++) {
+        double mag = 1.0;
+        for (size_t f = 0; f < F; f++)
+          if (!isnan(x[r * F + f])) mag += fabs((double)x[r * F + f] * ir->linear_weights[f]);
+        assert_true(fabs((double)got[r] - want[r]) <= 2 * (F + 1) * 0x1p-24 * mag);
+      }
+      lm__plan_free(&p);
     }
     free(x), free(want), free(got), free(img);
     lm_ir_free(ir);
