@@ -396,3 +396,16 @@ int lm_fuzz_ir(const lm_ir_model *ir) {
   free(img);
   return rc;
 }
+
+int lm_fuzz_imported(const char *call, int rc, lm_ir_model **ir) {
+  rc = lm_fuzz_rc(call, rc);
+  if (rc == 0) {
+    if (!*ir) LM_FUZZ_VIOLATION("%s succeeded without a model", call);
+    lm_fuzz_ir(*ir);
+  } else if (*ir) {
+    LM_FUZZ_VIOLATION("%s failed but returned a model", call);
+  }
+  lm_ir_free(*ir);
+  *ir = NULL;
+  return rc;
+}
