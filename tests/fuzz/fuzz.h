@@ -66,6 +66,13 @@ int lm_fuzz_ir(const lm_ir_model *ir);
  * ir: the importer call in the same argument list writes it. */
 int lm_fuzz_imported(const char *call, int rc, lm_ir_model **ir);
 
+/* The whole of a target over an importer of bytes: imp(data, size, name) (named `call` in
+ * violations) after lm__clear_error(), then lm_fuzz_imported. Returns the importer's result. */
+typedef int (*lm_fuzz_importer)(const uint8_t *data, size_t size, const char *name,
+                                lm_ir_model **out);
+int lm_fuzz_bytes(const char *call, lm_fuzz_importer imp, const uint8_t *data, size_t size,
+                  const char *name);
+
 /* The targets (one file each: tests/fuzz/fuzz_NAME.c). */
 int lm_fuzz_xgboost_json(const uint8_t *data, size_t size);
 int lm_fuzz_artifact(const uint8_t *data, size_t size);

@@ -409,3 +409,10 @@ int lm_fuzz_imported(const char *call, int rc, lm_ir_model **ir) {
   *ir = NULL;
   return rc;
 }
+
+int lm_fuzz_bytes(const char *call, lm_fuzz_importer imp, const uint8_t *data, size_t size,
+                  const char *name) {
+  lm_ir_model *ir = NULL;
+  lm__clear_error();
+  return lm_fuzz_imported(call, imp(data, size, name, &ir), &ir);
+}

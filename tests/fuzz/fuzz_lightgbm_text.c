@@ -8,10 +8,8 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_lightgbm_text(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  return lm_fuzz_imported("lm__import_lightgbm_text",
-                          lm__import_lightgbm_text(data, size, "fuzz/model.txt", &ir), &ir);
+  return lm_fuzz_bytes("lm__import_lightgbm_text", lm__import_lightgbm_text, data, size,
+                       "fuzz/model.txt");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_lightgbm_text)

@@ -9,10 +9,8 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_linear_learner(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  return lm_fuzz_imported("lm__import_linear_learner",
-                          lm__import_linear_learner(data, size, "fuzz/model_algo-1", &ir), &ir);
+  return lm_fuzz_bytes("lm__import_linear_learner", lm__import_linear_learner, data, size,
+                       "fuzz/model_algo-1");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_linear_learner)

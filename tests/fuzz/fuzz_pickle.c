@@ -9,10 +9,7 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_pickle(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  return lm_fuzz_imported("lm__import_pickle",
-                          lm__import_pickle(data, size, "fuzz/model.joblib", &ir), &ir);
+  return lm_fuzz_bytes("lm__import_pickle", lm__import_pickle, data, size, "fuzz/model.joblib");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_pickle)

@@ -8,10 +8,7 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_xgboost_json(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  return lm_fuzz_imported("lm__import_xgboost_json",
-                          lm__import_xgboost_json(data, size, "fuzz.json", &ir), &ir);
+  return lm_fuzz_bytes("lm__import_xgboost_json", lm__import_xgboost_json, data, size, "fuzz.json");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_xgboost_json)

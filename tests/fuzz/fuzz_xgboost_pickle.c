@@ -9,10 +9,8 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_xgboost_pickle(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  return lm_fuzz_imported("lm__import_xgboost_pickle",
-                          lm__import_xgboost_pickle(data, size, "fuzz/xgboost-model", &ir), &ir);
+  return lm_fuzz_bytes("lm__import_xgboost_pickle", lm__import_xgboost_pickle, data, size,
+                       "fuzz/xgboost-model");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_xgboost_pickle)

@@ -8,10 +8,8 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_xgboost_ubj(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  return lm_fuzz_imported("lm__import_xgboost_ubj",
-                          lm__import_xgboost_ubj(data, size, "fuzz/xgboost-model", &ir), &ir);
+  return lm_fuzz_bytes("lm__import_xgboost_ubj", lm__import_xgboost_ubj, data, size,
+                       "fuzz/xgboost-model");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_xgboost_ubj)
