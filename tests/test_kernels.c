@@ -234,15 +234,8 @@ static void test_linear_kernels(void **state) {
   int isa = lm__cpu_isa();
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     uint32_t F = shapes[i][0], G = shapes[i][1];
-    lm_ir_model *ir = lm_ir_new();
-    strcpy(ir->objective, G > 1 ? "multi:softprob" : "reg:squarederror");
-    ir->booster = LM_BOOSTER_GBLINEAR;
-    ir->base_score = 0.5f;
-    ir->num_features = F;
-    ir->num_outputs = G;
-    ir->linear_weights = malloc(sizeof(float) * (F + 1) * G);
-    for (size_t k = 0; k < (size_t)(F + 1) * G; k++)
-      ir->linear_weights[k] = (float)((int)(rnd() % 2001) - 1000) / 97.0f;
+    lm_ir_model *ir =
+        tu_random_linear(G > 1 ? "multi:softprob" : "reg:squarederror", F, G, rnd);
     uint8_t *img;
     size_t len;
     assert_int_equal(lm__lmf_write(ir, "t", &img, &len), 0);

@@ -1,8 +1,9 @@
 /*
- * util_trees.h — random tree ensembles for the kernel tests (test_kernels.c for XGBoost
- * decisions, test_kernels_lgbm.c for LightGBM's): the growth both share, with what differs
- * between them (the random source, how often a node stops or splits on categories, leaf values
- * and numeric splits) given by the caller. Header only; include after formats/ir.h.
+ * util_trees.h — random models for the kernel tests and timings: tree ensembles (test_kernels.c
+ * for XGBoost decisions, test_kernels_lgbm.c for LightGBM's), the growth both share, with what
+ * differs between them (the random source, how often a node stops or splits on categories, leaf
+ * values and numeric splits) given by the caller; and linear models (test_kernels.c,
+ * time_linear_blas.c). Header only.
  *
  *   tu_grower                          the caller's choices: rnd (the test's own generator, so
  *                                      each file's sequence and models stay its own), a node
@@ -13,6 +14,8 @@
  *   tu_random_trees(m, g, T, G, maxd,  T trees into m (m->trees, n_trees, the category pool
  *                   cat, dart)         when cat), each of a random depth up to maxd, tree t in
  *                                      output t % G, weight random eighths for dart, else 1.
+ *   tu_random_linear(objective, F, G,  a gblinear model (base score 0.5) of F features and G
+ *                    rnd)              outputs, its (F + 1) × G weights drawn from rnd.
  */
 #ifndef LMRT_TESTS_UTIL_TREES_H
 #define LMRT_TESTS_UTIL_TREES_H
@@ -76,6 +79,20 @@ static inline void tu_random_trees(lm_ir_model *m, const tu_grower *g, uint32_t 
     tr->group = t % G;
     tr->weight = dart ? (float)(1 + g->rnd() % 7) / 8.0f : 1.0f;
   }
+}
+
+static inline lm_ir_model *tu_random_linear(const char *objective, uint32_t F, uint32_t G,
+                                            uint32_t (*rnd)(void)) {
+  lm_ir_model *ir = lm_ir_new();
+  strcpy(ir->objective, objective);
+  ir->booster = LM_BOOSTER_GBLINEAR;
+  ir->base_score = 0.5f;
+  ir->num_features = F;
+  ir->num_outputs = G;
+  ir->linear_weights = malloc(sizeof(float) * (F + 1) * G);
+  for (size_t k = 0; k < (size_t)(F + 1) * G; k++)
+    ir->linear_weights[k] = (float)((int)(rnd() % 2001) - 1000) / 97.0f;
+  return ir;
 }
 
 #endif
