@@ -69,17 +69,7 @@ static TU_HELPER const char *fx_path(const char *cs, const char *file) {
 }
 
 static TU_HELPER uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc((size_t)n + 1);
-  assert_non_null(b);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
+  return (uint8_t *)tu_read_file(path, len);
 }
 
 static TU_HELPER void write_file(const char *path, const void *data, size_t len) {
