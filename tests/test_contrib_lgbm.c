@@ -131,10 +131,7 @@ static void run_case(const lcase *c, tally *all) {
   print_message("%-28s %4zu rows %6zu values: max abs diff %.3g, max rel diff (abs > 1e-6) "
                 "%.3g, %zu outside tolerance; sum-to-margin max rel %.3g\n",
                 c->name, n, ta.values, ta.max_abs, ta.max_rel, ta.bad, sum_max);
-  all->values += ta.values;
-  all->bad += ta.bad + sum_bad;
-  if (ta.max_abs > all->max_abs) all->max_abs = ta.max_abs;
-  if (ta.max_rel > all->max_rel) all->max_rel = ta.max_rel;
+  tu_tally_add(all, &ta, sum_bad);
   free(x), free(out), free(mg);
   free(in.v), free(w64.v), free(w32.v);
   lm_session_free(s);

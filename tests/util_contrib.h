@@ -10,6 +10,7 @@
  *                                      (rounded to float32 first when f32); the first 5 misses
  *                                      printed naming case, what, row, column and `who` (the
  *                                      reference's name); counted in ta.
+ *   tu_tally_add(all, ta, more_bad)    a case's tally into the run's (more_bad: other misses).
  *   tu_contrib_sums(cs, out, n, G, F,  each row's contributions of an output (out: n rows of
  *       margin, rstride, gstride,      G × (F + 1)) sum to its margin (margin[r·rstride +
  *       &max)                          g·gstride]) within 1e-5 · max(1, |margin|); the first 5
@@ -54,6 +55,13 @@ static inline void tu_contrib_compare(const char *who, int f32, const char *cs, 
     if (d > ta->max_abs) ta->max_abs = d;
     if (w != 0.0 && d / fabs(w) > ta->max_rel && d > 1e-6) ta->max_rel = d / fabs(w);
   }
+}
+
+static inline void tu_tally_add(tally *all, const tally *ta, size_t more_bad) {
+  all->values += ta->values;
+  all->bad += ta->bad + more_bad;
+  if (ta->max_abs > all->max_abs) all->max_abs = ta->max_abs;
+  if (ta->max_rel > all->max_rel) all->max_rel = ta->max_rel;
 }
 
 static inline size_t tu_contrib_sums(const char *cs, const float *out, size_t n, size_t G,
