@@ -425,49 +425,35 @@ static size_t lm__min_rows(const lm_pool *p, const lm_model *m) {
   return (size_t)rows;
 }
 
-/* The pool's per-model state prepared once (by the first batch of a model), under the lock. */
-static int lm__pool_ready(lm_pool *p, const lm_model *m) {
+/* Before a batch: the model calibrated and its replicas made (lm__prepare), once
+ * per model, when the pool has threads to share it with. Inlined (and the two below): the
+ * scoring path keeps the code it had when this was written out in both entry points. */
+#define LM__POOL_INLINE static inline __attribute__((always_inline))
+LM__POOL_INLINE int lm__pool_ready(lm_pool *p, const lm_model *m) {
   lm__model_ext *e = atomic_load_explicit(&((lm_model *)m)->ext, memory_order_acquire);
-  if (p->threads < 2 || (e && atomic_load_explicit(&e->ps_per_row, memory_order_relaxed))) return 0;
+  if (p->threads < 2 || (e && atomic_load_explicit(&e->ps_per_row, memory_order_relaxed)))
+    return LM_OK;
   pthread_mutex_lock(&p->lock);
   int rc = lm__prepare(p, m, 1);
   pthread_mutex_unlock(&p->lock);
   return rc;
 }
 
-/* Called with p->lock held: need bytes of scratch on the caller's session and every worker;
- * on failure the lock is released and the error returned. */
-static int lm__pool_scratch(lm_pool *p, lm_session *s, size_t need) {
+/* Take p->lock and make `need` bytes of scratch ready on the session and every worker, so that
+ * no block of the batch allocates. LM_OK with the lock held, or the error with it released. */
+LM__POOL_INLINE int lm__pool_lock_scratch(lm_pool *p, lm_session *s, size_t need) {
   int rc = LM_OK;
+  pthread_mutex_lock(&p->lock);
   if (need && !lm__session_scratch(s, need)) rc = lm__fail(LM_ENOMEM, "out of memory for scratch");
   if (rc == LM_OK && need) rc = lm__grow_workers(p, need);
   if (rc) pthread_mutex_unlock(&p->lock);
   return rc;
 }
 
-static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, size_t n,
-                            unsigned flags, float *out) {
-  if (!p) return lm__fail(LM_EINVAL, "NULL pool");
-  int rc = lm__predict_check(s, x, n, flags, out);
-  if (rc) return rc;
-  const lm_model *m = s->m;
-  if ((rc = lm__pool_ready(p, m)) != 0) return rc;
-  if (p->threads < 2 || n < lm__min_rows(p, m))
-    return f64 ? lm_predict_f64(s, x, n, flags, out) : lm_predict(s, x, n, flags, out);
-
-  pthread_mutex_lock(&p->lock);
-  /* Scratch a block may need (float64 rows are converted 256 at a time; LightGBM sums in
-   * doubles), made ready on every thread before the batch: after the first batch of a model,
-   * no block allocates, whichever thread takes it. */
-  if ((rc = lm__pool_scratch(p, s, lm__session_scratch_need(&m->plan, f64))) != 0) return rc;
-  /* about 16 blocks per thread: the last block to finish leaves the others idle for at most
-   * ~1/16 of a thread's share (a CPU taken by another process slows one block, not a share) */
-  size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
-  blk = (blk + LM_F64_BLOCK - 1) / LM_F64_BLOCK * LM_F64_BLOCK;
-  /* A last block shorter than 256 rows joins the one before: no block < 256 rows. */
-  size_t nb = (n + blk - 1) / blk;
-  if (nb > 1 && n - (nb - 1) * blk < LM_F64_BLOCK) nb--;
-  int link_per_block = !(flags & LM_PREDICT_MARGIN) && m->v.meta->link != LM_LINK_ARGMAX;
+/* The batch every thread reads (under p->lock, before lm__dispatch). */
+LM__POOL_INLINE void lm__pool_job(lm_pool *p, const lm_model *m, const void *x, float *out,
+                                  size_t n, size_t blk, unsigned flags, int f64,
+                                  int link_per_block, int contrib) {
   atomic_store_explicit(&p->job.m, m, memory_order_relaxed);
   atomic_store_explicit(&p->job.x, x, memory_order_relaxed);
   atomic_store_explicit(&p->job.out, out, memory_order_relaxed);
@@ -476,8 +462,33 @@ static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   atomic_store_explicit(&p->job.flags, flags, memory_order_relaxed);
   atomic_store_explicit(&p->job.f64, f64, memory_order_relaxed);
   atomic_store_explicit(&p->job.link_per_block, link_per_block, memory_order_relaxed);
-  atomic_store_explicit(&p->job.contrib, 0, memory_order_relaxed);
+  atomic_store_explicit(&p->job.contrib, contrib, memory_order_relaxed);
   atomic_store(&p->err, 0);
+}
+
+static int lm__predict_pool(lm_pool *p, lm_session *s, const void *x, int f64, size_t n,
+                            unsigned flags, float *out) {
+  if (!p) return lm__fail(LM_EINVAL, "NULL pool");
+  int rc = lm__predict_check(s, x, n, flags, out);
+  if (rc) return rc;
+  const lm_model *m = s->m;
+  if ((rc = lm__pool_ready(p, m))) return rc;
+  if (p->threads < 2 || n < lm__min_rows(p, m))
+    return f64 ? lm_predict_f64(s, x, n, flags, out) : lm_predict(s, x, n, flags, out);
+
+  /* Scratch a block may need (float64 rows are converted 256 at a time; LightGBM sums in
+   * doubles), made ready on every thread before the batch: after the first batch of a model,
+   * no block allocates, whichever thread takes it. */
+  if ((rc = lm__pool_lock_scratch(p, s, lm__session_scratch_need(&m->plan, f64)))) return rc;
+  /* about 16 blocks per thread: the last block to finish leaves the others idle for at most
+   * ~1/16 of a thread's share (a CPU taken by another process slows one block, not a share) */
+  size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
+  blk = (blk + LM_F64_BLOCK - 1) / LM_F64_BLOCK * LM_F64_BLOCK;
+  /* A last block shorter than 256 rows joins the one before: no block < 256 rows. */
+  size_t nb = (n + blk - 1) / blk;
+  if (nb > 1 && n - (nb - 1) * blk < LM_F64_BLOCK) nb--;
+  int link_per_block = !(flags & LM_PREDICT_MARGIN) && m->v.meta->link != LM_LINK_ARGMAX;
+  lm__pool_job(p, m, x, out, n, blk, flags, f64, link_per_block, 0);
   lm__dispatch(p, (uint32_t)nb, s, s->node);
   rc = atomic_load(&p->err);
   pthread_mutex_unlock(&p->lock);
@@ -509,14 +520,13 @@ static int lm__contrib_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
   int rc = lm__contrib_prepare(s, x, n, out, &sh);
   if (rc) return rc;
   const lm_model *m = s->m;
-  if ((rc = lm__pool_ready(p, m)) != 0) return rc;
+  if ((rc = lm__pool_ready(p, m))) return rc;
   size_t min_rows = p->opt.min_parallel_rows ? p->opt.min_parallel_rows : lm__min_rows(p, m) / 8;
   if (min_rows < 2 * LM__CONTRIB_MIN_BLOCK) min_rows = 2 * LM__CONTRIB_MIN_BLOCK;
   if (p->threads < 2 || n < min_rows)
     return lm__contrib_rows(s, lm__model_plan(m, s->node), sh, x, f64, n, out);
 
-  pthread_mutex_lock(&p->lock);
-  if ((rc = lm__pool_scratch(p, s, lm__contrib_scratch_need(m, sh, f64))) != 0) return rc;
+  if ((rc = lm__pool_lock_scratch(p, s, lm__contrib_scratch_need(m, sh, f64)))) return rc;
   size_t blk = (n + 16 * p->threads - 1) / (16 * p->threads);
   if (blk < LM__CONTRIB_MIN_BLOCK) blk = LM__CONTRIB_MIN_BLOCK;
   size_t nb = (n + blk - 1) / blk;
@@ -524,17 +534,8 @@ static int lm__contrib_pool(lm_pool *p, lm_session *s, const void *x, int f64, s
     blk = (n + 0xFFFEu) / 0xFFFFu;
     nb = (n + blk - 1) / blk;
   }
-  atomic_store_explicit(&p->job.m, m, memory_order_relaxed);
-  atomic_store_explicit(&p->job.x, x, memory_order_relaxed);
-  atomic_store_explicit(&p->job.out, out, memory_order_relaxed);
-  atomic_store_explicit(&p->job.n, n, memory_order_relaxed);
-  atomic_store_explicit(&p->job.blk, blk, memory_order_relaxed);
-  atomic_store_explicit(&p->job.flags, 0u, memory_order_relaxed);
-  atomic_store_explicit(&p->job.f64, f64, memory_order_relaxed);
-  atomic_store_explicit(&p->job.link_per_block, 0, memory_order_relaxed);
   atomic_store_explicit(&p->job.shap, sh, memory_order_relaxed);
-  atomic_store_explicit(&p->job.contrib, 1, memory_order_relaxed);
-  atomic_store(&p->err, 0);
+  lm__pool_job(p, m, x, out, n, blk, 0u, f64, 0, 1);
   lm__dispatch(p, (uint32_t)nb, s, s->node);
   atomic_store_explicit(&p->job.contrib, 0, memory_order_relaxed);
   rc = atomic_load(&p->err);

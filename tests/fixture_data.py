@@ -5,6 +5,8 @@ cells, special values and invalid categories, and the input/expected CSV files."
 import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy loads OpenMP
 
+import shutil  # noqa: E402
+import sys  # noqa: E402
 import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -201,3 +203,24 @@ def write_matrix_csv(path, M, as_int=False):
 
 def no_inf(X):
     return np.nan_to_num(X, nan=np.nan, posinf=FLT_MAX, neginf=-FLT_MAX).astype(F32)
+
+
+def generate_cases(doc, xgb_version, out, cases, run_case):
+    """The start every XGBoost 1.7.4 fixture generator's main shares: with --help or -h print
+    doc and return None; warn unless xgb_version is 1.7.4; make out afresh, run
+    run_case(spec, summary) for each of cases and write out/MANIFEST (the sorted names of
+    summary). Returns summary."""
+    if "--help" in sys.argv or "-h" in sys.argv:
+        print(doc)
+        return None
+    if xgb_version != "1.7.4":
+        print(f"warning: fixtures are meant to be made with xgboost 1.7.4, this is "
+              f"{xgb_version}", file=sys.stderr)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    summary = {}
+    for spec in cases:
+        run_case(spec, summary)
+    (out / "MANIFEST").write_text("".join(n + "\n" for n in sorted(summary)))
+    return summary

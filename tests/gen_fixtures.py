@@ -82,8 +82,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy/xgboost load OpenM
 import gzip  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
-import shutil
-import sys
 import tarfile
 from pathlib import Path
 
@@ -94,7 +92,7 @@ import xgboost as xgb
 # Data, rows and CSV writers; the reference evaluator. gen_format_fixtures.py reaches the data
 # helpers through this module (gf.scoring_rows, gf.write_matrix_csv, ...).
 from fixture_data import (F32, N_SCORE, N_TRAIN, NTHREAD, add_missing, case_seed,  # noqa: F401
-                          labels_for, no_inf, numeric_block, scoring_rows, signal,
+                          generate_cases, labels_for, no_inf, numeric_block, scoring_rows, signal,
                           write_matrix_csv, write_rows_csv)
 from fixture_reference import Tree, numeric_thresholds, reference_check
 
@@ -466,19 +464,9 @@ def build_example():
 
 
 def main():
-    if "--help" in sys.argv or "-h" in sys.argv:
-        print(__doc__)
+    summary = generate_cases(__doc__, xgb.__version__, FIXDIR, CASES, run_case)
+    if summary is None:
         return
-    if xgb.__version__ != "1.7.4":
-        print(f"warning: fixtures are meant to be made with xgboost 1.7.4, this is "
-              f"{xgb.__version__}", file=sys.stderr)
-    if FIXDIR.exists():
-        shutil.rmtree(FIXDIR)
-    FIXDIR.mkdir(parents=True)
-    summary = {}
-    for spec in CASES:
-        run_case(spec, summary)
-    (FIXDIR / "MANIFEST").write_text("".join(n + "\n" for n in sorted(summary)))
     EXDIR.mkdir(exist_ok=True)
     build_example()
     total = sum(p.stat().st_size for p in FIXDIR.rglob("*") if p.is_file())

@@ -70,7 +70,6 @@ import gzip  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import pickle  # noqa: E402
-import shutil  # noqa: E402
 import struct  # noqa: E402
 import sys  # noqa: E402
 import tarfile  # noqa: E402
@@ -420,19 +419,9 @@ def kfold_archive():
 
 def main():
     warnings.filterwarnings("ignore", message="ntree_limit is deprecated")
-    if "--help" in sys.argv or "-h" in sys.argv:
-        print(__doc__)
+    summary = gf.generate_cases(__doc__, xgb.__version__, OUT, CASES, run_case)
+    if summary is None:
         return
-    if xgb.__version__ != "1.7.4":
-        print(f"warning: fixtures are meant to be made with xgboost 1.7.4, this is "
-              f"{xgb.__version__}", file=sys.stderr)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
-    summary = {}
-    for spec in CASES:
-        run_case(spec, summary)
-    (OUT / "MANIFEST").write_text("".join(n + "\n" for n in sorted(summary)))
     kfold_archive()
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())
     print(f"{len(summary)} cases, {total} bytes in {OUT.relative_to(ROOT)}")

@@ -84,21 +84,7 @@ static char path[] = "/tmp/lm_test_arena_XXXXXX";
 #define TU_TMPDIR path
 #include "tests/util.h"
 
-static lm_model *open_model(const char *name, lm_ir_model *ir) {
-  uint8_t *img;
-  size_t len;
-  assert_int_equal(lm__lmf_write(ir, "t", &img, &len), 0);
-  lm_ir_free(ir);
-  char file[128];
-  snprintf(file, sizeof file, "%s/%s", path, name);
-  FILE *f = fopen(file, "wb");
-  fwrite(img, 1, len, f);
-  fclose(f);
-  free(img);
-  lm_model *m;
-  assert_int_equal(lm_model_open(file, &m), 0);
-  return m;
-}
+static lm_model *open_model(const char *name, lm_ir_model *ir) { return tu_open_ir(path, name, ir); }
 
 static lm_ir_model *tree_ir(void) {
   lm_ir_model *ir = lm_ir_new();

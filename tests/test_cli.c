@@ -176,17 +176,8 @@ typedef struct result {
 } result;
 
 static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  assert_non_null(b);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  b[n] = '\0';
-  fclose(f);
-  return b;
+  size_t n;
+  return tu_read_file(path, &n);
 }
 
 static void write_text(const char *path, const char *text) {
@@ -202,19 +193,8 @@ static result run_argv(char *const *argv) {
   char out_path[300], err_path[300];
   snprintf(out_path, sizeof out_path, "%s/.out", tmpdir);
   snprintf(err_path, sizeof err_path, "%s/.err", tmpdir);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid;
-  int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) fail_msg("cannot run %s: %s", exe, strerror(rc));
-  int st;
-  while (waitpid(pid, &st, 0) < 0) assert_int_equal(errno, EINTR);
-  result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(out_path),
-              slurp(err_path)};
+  int status = tu_spawn(exe, argv, "/dev/null", out_path, err_path);
+  result r = {status, slurp(out_path), slurp(err_path)};
   assert_non_null(r.out);
   assert_non_null(r.err);
   if (r.status >= 128 || strstr(r.err, "Sanitizer") || strstr(r.err, "runtime error:"))

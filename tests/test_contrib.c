@@ -36,36 +36,12 @@ static char tmpdir[] = "/tmp/lm_test_contrib_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
 #include "tests/util_table.h"
+#include "tests/util_contrib.h"
 static char src[1024];
-
-typedef struct tally {
-  size_t values, bad;
-  double max_abs, max_rel;
-} tally;
 
 static void compare(const char *cs, const char *what, const float *ours, const table *want,
                     size_t width, tally *ta) {
-  if (want->cols != width)
-    fail_msg("%s %s: expected %zu columns, file has %zu", cs, what, width, want->cols);
-  for (size_t i = 0; i < want->rows * want->cols; i++) {
-    double w = (double)(float)want->v[i], d = fabs((double)ours[i] - w);
-    ta->values++;
-    if (!(d <= 1e-6 || d <= 1e-5 * fabs(w))) {
-      if (ta->bad++ < 5)
-        print_error("%s %s: row %zu column %zu: ours %.9g, xgboost %.9g\n", cs, what, i / width,
-                    i % width, ours[i], w);
-    }
-    if (d > ta->max_abs) ta->max_abs = d;
-    if (w != 0.0 && d / fabs(w) > ta->max_rel && d > 1e-6) ta->max_rel = d / fabs(w);
-  }
-}
-
-static char *convert(const char *model, const char *name) {
-  static char lm[1200];
-  snprintf(lm, sizeof lm, "%s/%s.lm", tmpdir, name);
-  lm_convert_options opt = {.quiet = 1};
-  if (lm_convert(model, lm, &opt) != 0) fail_msg("%s: convert: %s", model, lm_last_error());
-  return lm;
+  tu_contrib_compare("xgboost", 1, cs, what, ours, want, width, ta);
 }
 
 static void run_case(const char *cs, tally *all) {
@@ -94,18 +70,8 @@ static void run_case(const char *cs, tally *all) {
   assert_int_equal(lm_predict_contrib(s, x, n, out), 0);
   compare(cs, "contrib", out, &want, W, &ta);
   /* contributions sum to XGBoost's margin */
-  size_t sum_bad = 0;
-  double sum_max = 0;
-  for (size_t r = 0; r < n; r++)
-    for (size_t g = 0; g < G; g++) {
-      double sum = 0, mg = mar.v[r * mar.cols + (mar.cols == G ? g : 0)];
-      for (size_t f = 0; f <= F; f++) sum += out[r * W + g * (F + 1) + f];
-      double d = fabs(sum - mg) / fmax(1.0, fabs(mg));
-      if (d > sum_max) sum_max = d;
-      if (d > 1e-5 && sum_bad++ < 5)
-        print_error("%s: row %zu output %zu: contributions sum to %.9g, margin %.9g\n", cs, r,
-                    g, sum, mg);
-    }
+  double sum_max;
+  size_t sum_bad = tu_contrib_sums(cs, out, n, G, F, mar.v, mar.cols, mar.cols == G, &sum_max);
   memset(out, 0, sizeof *out * n * W);
   assert_int_equal(lm_predict_contrib_f64(s, in.v, n, out), 0);
   compare(cs, "contrib(f64)", out, &want, W, &ta);
@@ -115,10 +81,7 @@ static void run_case(const char *cs, tally *all) {
   print_message("%-28s %4zu rows %5zu values: max abs diff %.3g, max rel diff (abs > 1e-6) "
                 "%.3g, %zu outside tolerance; sum-to-margin max rel %.3g\n",
                 cs, n, ta.values, ta.max_abs, ta.max_rel, ta.bad, sum_max);
-  all->values += ta.values;
-  all->bad += ta.bad + sum_bad;
-  if (ta.max_abs > all->max_abs) all->max_abs = ta.max_abs;
-  if (ta.max_rel > all->max_rel) all->max_rel = ta.max_rel;
+  tu_tally_add(all, &ta, sum_bad);
   free(x);
   free(out);
   free(in.v), free(want.v), free(mar.v);
@@ -128,18 +91,11 @@ static void run_case(const char *cs, tally *all) {
 
 static void test_contrib_parity(void **state) {
   (void)state;
-  char path[2048], line[256];
-  snprintf(path, sizeof path, "%s/tests/fixtures/xgb/MANIFEST", src);
-  FILE *f = fopen(path, "r");
-  if (!f) fail_msg("cannot open %s", path);
+  char line[256];
+  FILE *f = tu_manifest_open(src, "xgb", "");
   tally all = {0};
   size_t cases = 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (!line[0] || line[0] == '#') continue;
-    run_case(line, &all);
-    cases++;
-  }
+  for (; tu_manifest_next(f, line, sizeof line); cases++) run_case(line, &all);
   fclose(f);
   print_message("contrib parity: %zu cases, %zu values, max abs diff %.3g, max rel diff %.3g, "
                 "%zu outside tolerance\n", cases, all.values, all.max_abs, all.max_rel, all.bad);
@@ -147,31 +103,17 @@ static void test_contrib_parity(void **state) {
   assert_int_equal(all.bad, 0);
 }
 
-typedef void (*shap_kernel)(const lmf_view *, const lm__shap *, const float *, const double *,
-                            size_t, double *, void *);
-
 /* Each quadrature kernel against the reference (lm__shap_rows__scalar) on every fixture's rows,
  * in blocks as lm_predict_contrib passes them: the same mathematics (the reference's
  * extend/unwind recursion, the kernels' exact Gauss–Legendre quadrature), so only rounding
  * differs (the reference builds float32 pattern tables only for trees the kernels leave to it). */
 static void test_contrib_kernels(void **state) {
   (void)state;
-  char path[2048], line[256];
-  const struct {
-    const char *name;
-    shap_kernel k;
-    int isa;
-  } ks[] = {{"quad", lm__shap_rows__quad, LM_ISA_SCALAR},
-            {"quad_avx2", lm__shap_rows__quad_avx2, LM_ISA_AVX2},
-            {"quad_avx512", lm__shap_rows__quad_avx512, LM_ISA_AVX512}};
-  snprintf(path, sizeof path, "%s/tests/fixtures/xgb/MANIFEST", src);
-  FILE *f = fopen(path, "r");
-  if (!f) fail_msg("cannot open %s", path);
+  char line[256];
+  FILE *f = tu_manifest_open(src, "xgb", "");
   size_t cases = 0, runs = 0;
   double worst = 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (!line[0] || line[0] == '#') continue;
+  while (tu_manifest_next(f, line, sizeof line)) {
     char dir[1100], model[1200];
     snprintf(dir, sizeof dir, "%.900s/tests/fixtures/xgb/%.100s", src, line);
     snprintf(model, sizeof model, "%s/model.json", dir);
@@ -185,31 +127,11 @@ static void test_contrib_kernels(void **state) {
     if (lm__shap_build(&m->v, line, &sh) != 0) fail_msg("%s: %s", line, lm_last_error());
     table in = {0};
     tu_load_table(dir, "input.csv", &in, 0);
-    size_t F = sh->num_features, W = (size_t)sh->num_outputs * (F + 1), B = lm__shap_block_rows(sh);
-    size_t n = in.rows;
+    size_t F = sh->num_features, n = in.rows;
     float *x = malloc(sizeof *x * n * F);
     for (size_t i = 0; i < n * F; i++) x[i] = (float)in.v[i];
-    double *ref = calloc(n * W, sizeof *ref), *got = malloc(sizeof *got * n * W);
-    void *scratch = aligned_alloc(64, (lm__shap_scratch(sh) + 63) & ~(size_t)63);
-    for (size_t r0 = 0; r0 < n; r0 += B)
-      lm__shap_rows__scalar(&m->v, sh, x + r0 * F, NULL, n - r0 < B ? n - r0 : B, ref + r0 * W, scratch);
-    for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
-      if (lm__cpu_isa() < ks[k].isa) continue;
-      memset(got, 0, sizeof *got * n * W);
-      for (size_t r0 = 0; r0 < n; r0 += B)
-        ks[k].k(&m->v, sh, x + r0 * F, NULL, n - r0 < B ? n - r0 : B, got + r0 * W, scratch);
-      size_t bad = 0;
-      for (size_t i = 0; i < n * W; i++) {
-        double d = fabs(got[i] - ref[i]), tol = 1e-9 * (1.0 + fabs(ref[i]));
-        if (d / (1.0 + fabs(ref[i])) > worst) worst = d / (1.0 + fabs(ref[i]));
-        if (!(d <= tol) && bad++ < 5)
-          print_error("%s %s: row %zu column %zu: %.17g, reference %.17g\n", line, ks[k].name,
-                      i / W, i % W, got[i], ref[i]);
-      }
-      assert_int_equal(bad, 0);
-      runs++;
-    }
-    free(scratch), free(ref), free(got), free(x), free(in.v);
+    runs += tu_shap_kernels(line, "", &m->v, sh, x, NULL, n, &worst);
+    free(x), free(in.v);
     lm__shap_free(sh);
     lm_model_close(m);
     cases++;

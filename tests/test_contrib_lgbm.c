@@ -42,36 +42,12 @@ static char tmpdir[] = "/tmp/lm_test_contrib_lgbm_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
 #include "tests/util_table.h"
+#include "tests/util_contrib.h"
 static char src[1024];
-
-typedef struct tally {
-  size_t values, bad;
-  double max_abs, max_rel;
-} tally;
 
 static void compare(const char *cs, const char *what, const float *ours, const table *want,
                     size_t width, tally *ta) {
-  if (want->cols != width)
-    fail_msg("%s %s: expected %zu columns, file has %zu", cs, what, width, want->cols);
-  for (size_t i = 0; i < want->rows * want->cols; i++) {
-    double w = want->v[i], d = fabs((double)ours[i] - w);
-    ta->values++;
-    if (!(d <= 1e-6 || d <= 1e-5 * fabs(w))) {
-      if (ta->bad++ < 5)
-        print_error("%s %s: row %zu column %zu: ours %.9g, oracle %.9g\n", cs, what, i / width,
-                    i % width, ours[i], w);
-    }
-    if (d > ta->max_abs) ta->max_abs = d;
-    if (w != 0.0 && d / fabs(w) > ta->max_rel && d > 1e-6) ta->max_rel = d / fabs(w);
-  }
-}
-
-static char *convert(const char *model, const char *name) {
-  static char lm[1200];
-  snprintf(lm, sizeof lm, "%s/%s.lm", tmpdir, name);
-  lm_convert_options opt = {.quiet = 1};
-  if (lm_convert(model, lm, &opt) != 0) fail_msg("%s: convert: %s", model, lm_last_error());
-  return lm;
+  tu_contrib_compare("oracle", 0, cs, what, ours, want, width, ta);
 }
 
 /* The case's files: model, rows, oracle on doubles, oracle on float32 rows. */
@@ -107,11 +83,7 @@ static int next_case(FILE *f, lcase *c) {
 }
 
 static FILE *manifest(void) {
-  char path[1100];
-  snprintf(path, sizeof path, "%.900s/tests/fixtures/lightgbm/MANIFEST", src);
-  FILE *f = fopen(path, "r");
-  if (!f) fail_msg("cannot open %s", path);
-  return f;
+  return tu_manifest_open(src, "lightgbm", "");
 }
 
 static void run_case(const lcase *c, tally *all) {
@@ -146,18 +118,10 @@ static void run_case(const lcase *c, tally *all) {
   /* rows sum to the margin (× iterations for a random forest: LightGBM does not average) */
   assert_int_equal(lm_predict(s, x, n, LM_PREDICT_MARGIN, mg), 0);
   double iters = m->v.meta->average_over ? (double)m->v.meta->average_over : 1.0;
-  size_t sum_bad = 0;
-  double sum_max = 0;
-  for (size_t r = 0; r < n; r++)
-    for (size_t g = 0; g < G; g++) {
-      double sum = 0, want = (double)mg[r * G + g] * iters;
-      for (size_t f = 0; f <= F; f++) sum += out[r * W + g * (F + 1) + f];
-      double d = fabs(sum - want) / fmax(1.0, fabs(want));
-      if (d > sum_max) sum_max = d;
-      if (d > 1e-5 && sum_bad++ < 5)
-        print_error("%s: row %zu output %zu: contributions sum to %.9g, margin %.9g\n", c->name,
-                    r, g, sum, want);
-    }
+  double *want = malloc(sizeof *want * n * G), sum_max;
+  for (size_t i = 0; i < n * G; i++) want[i] = (double)mg[i] * iters;
+  size_t sum_bad = tu_contrib_sums(c->name, out, n, G, F, want, G, 1, &sum_max);
+  free(want);
   for (size_t r = 0; r < n; r++)
     assert_int_equal(lm_predict_contrib(s, x + r * F, 1, out + r * W), 0);
   compare(c->name, "contrib(f32, 1 row/call)", out, &w32, W, &ta);
@@ -167,10 +131,7 @@ static void run_case(const lcase *c, tally *all) {
   print_message("%-28s %4zu rows %6zu values: max abs diff %.3g, max rel diff (abs > 1e-6) "
                 "%.3g, %zu outside tolerance; sum-to-margin max rel %.3g\n",
                 c->name, n, ta.values, ta.max_abs, ta.max_rel, ta.bad, sum_max);
-  all->values += ta.values;
-  all->bad += ta.bad + sum_bad;
-  if (ta.max_abs > all->max_abs) all->max_abs = ta.max_abs;
-  if (ta.max_rel > all->max_rel) all->max_rel = ta.max_rel;
+  tu_tally_add(all, &ta, sum_bad);
   free(x), free(out), free(mg);
   free(in.v), free(w64.v), free(w32.v);
   lm_session_free(s);
@@ -210,20 +171,10 @@ static void test_lgbm_contrib_parity(void **state) {
   }
 }
 
-typedef void (*shap_kernel)(const lmf_view *, const lm__shap *, const float *, const double *,
-                            size_t, double *, void *);
-
 /* Every quadrature kernel this CPU runs against the scalar reference, float32 rows (x) and
  * float64 rows (xd: LightGBM's double decisions), in blocks as lm_predict_contrib passes them. */
 static void test_lgbm_contrib_kernels(void **state) {
   (void)state;
-  const struct {
-    const char *name;
-    shap_kernel k;
-    int isa;
-  } ks[] = {{"quad", lm__shap_rows__quad, LM_ISA_SCALAR},
-            {"quad_avx2", lm__shap_rows__quad_avx2, LM_ISA_AVX2},
-            {"quad_avx512", lm__shap_rows__quad_avx512, LM_ISA_AVX512}};
   FILE *f = manifest();
   lcase c;
   size_t runs = 0;
@@ -235,36 +186,12 @@ static void test_lgbm_contrib_kernels(void **state) {
     if (lm__shap_build(&m->v, c.name, &sh) != 0) fail_msg("%s: %s", c.name, lm_last_error());
     table in = {0};
     tu_load_table(c.dir, c.input, &in, 0);
-    size_t F = sh->num_features, W = (size_t)sh->num_outputs * (F + 1), B = lm__shap_block_rows(sh);
-    size_t n = in.rows;
+    size_t F = sh->num_features, n = in.rows;
     float *x = malloc(sizeof *x * n * F);
     for (size_t i = 0; i < n * F; i++) x[i] = (float)in.v[i];
-    double *ref = malloc(sizeof *ref * n * W), *got = malloc(sizeof *got * n * W);
-    void *scratch = aligned_alloc(64, (lm__shap_scratch(sh) + 63) & ~(size_t)63);
-    for (int dbl = 0; dbl < 2; dbl++) {
-      memset(ref, 0, sizeof *ref * n * W);
-      for (size_t r0 = 0; r0 < n; r0 += B)
-        lm__shap_rows__scalar(&m->v, sh, x + r0 * F, dbl ? in.v + r0 * F : NULL,
-                              n - r0 < B ? n - r0 : B, ref + r0 * W, scratch);
-      for (size_t k = 0; k < sizeof ks / sizeof *ks; k++) {
-        if (lm__cpu_isa() < ks[k].isa) continue;
-        memset(got, 0, sizeof *got * n * W);
-        for (size_t r0 = 0; r0 < n; r0 += B)
-          ks[k].k(&m->v, sh, x + r0 * F, dbl ? in.v + r0 * F : NULL, n - r0 < B ? n - r0 : B,
-                  got + r0 * W, scratch);
-        size_t bad = 0;
-        for (size_t i = 0; i < n * W; i++) {
-          double d = fabs(got[i] - ref[i]) / (1.0 + fabs(ref[i]));
-          if (d > worst) worst = d;
-          if (!(d <= 1e-9) && bad++ < 5)
-            print_error("%s %s%s: row %zu column %zu: %.17g, reference %.17g\n", c.name,
-                        ks[k].name, dbl ? " (f64)" : "", i / W, i % W, got[i], ref[i]);
-        }
-        assert_int_equal(bad, 0);
-        runs++;
-      }
-    }
-    free(scratch), free(ref), free(got), free(x), free(in.v);
+    runs += tu_shap_kernels(c.name, "", &m->v, sh, x, NULL, n, &worst);
+    runs += tu_shap_kernels(c.name, " (f64)", &m->v, sh, x, in.v, n, &worst);
+    free(x), free(in.v);
     lm__shap_free(sh);
     lm_model_close(m);
   }

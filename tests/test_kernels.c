@@ -25,6 +25,7 @@
 #include "kernels/tree_bits.h"
 #include "kernels/tree_perfect.h"
 #include "runtime/plan.h"
+#include "tests/util_trees.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t rnd(void) {
@@ -45,35 +46,9 @@ static float threshold(void) {
   return thresholds[rnd() % NT];
 }
 
-/* Grow a random subtree rooted at id; returns the next free id. */
-static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, int depth,
-                     int maxd, size_t *cat_used) {
-  lm_ir_node *n = &t->nodes[id];
-  memset(n, 0, sizeof *n);
-  if (depth >= maxd || (depth > 0 && rnd() % 5 == 0)) {
-    n->left = n->right = -1;
-    n->value = (float)((int)(rnd() % 2001) - 1000) / 512.0f;
-    return next;
-  }
-  n->feature = rnd() % m->num_features;
-  n->default_left = rnd() & 1;
-  if (rnd() % 4 == 0 && *cat_used + 8 <= m->n_cat_values) {
-    n->categorical = 1;
-    n->cat_begin = (uint32_t)*cat_used;
-    n->cat_count = 1 + rnd() % 8;
-    uint32_t c = rnd() % 4;
-    for (uint32_t k = 0; k < n->cat_count; k++) m->cat_values[*cat_used + k] = (c += 1 + rnd() % 9);
-    *cat_used += n->cat_count;
-  } else {
-    n->value = threshold();
-  }
-  n->left = (int32_t)next;
-  n->right = (int32_t)next + 1;
-  uint32_t l = next, r = next + 1;
-  next += 2;
-  next = grow(m, t, l, next, depth + 1, maxd, cat_used);
-  return grow(m, t, r, next, depth + 1, maxd, cat_used);
-}
+static void leaf(lm_ir_node *n) { n->value = (float)((int)(rnd() % 2001) - 1000) / 512.0f; }
+static void split(lm_ir_node *n) { n->value = threshold(); }
+static const tu_grower grower = {rnd, 5, 4, leaf, split};
 
 static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, int dart,
                                  int nocat) {
@@ -83,19 +58,7 @@ static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, i
   m->base_score = 0.25f;
   m->num_features = F;
   m->num_outputs = G;
-  m->n_trees = T;
-  m->trees = calloc(T, sizeof *m->trees);
-  m->n_cat_values = nocat ? 0 : 8u * T * (1u << (maxd < 6 ? maxd : 6));
-  m->cat_values = calloc(m->n_cat_values + 1, sizeof *m->cat_values);
-  size_t used = 0;
-  for (uint32_t t = 0; t < T; t++) {
-    lm_ir_tree *tr = &m->trees[t];
-    int d = maxd ? (int)(rnd() % (unsigned)(maxd + 1)) : 0;
-    tr->nodes = calloc((size_t)2 << d, sizeof *tr->nodes);
-    tr->n_nodes = grow(m, tr, 0, 1, 0, d, &used);
-    tr->group = t % G;
-    tr->weight = dart ? (float)(1 + rnd() % 7) / 8.0f : 1.0f;
-  }
+  tu_random_trees(m, &grower, T, G, maxd, !nocat, dart);
   return m;
 }
 
@@ -271,15 +234,8 @@ static void test_linear_kernels(void **state) {
   int isa = lm__cpu_isa();
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     uint32_t F = shapes[i][0], G = shapes[i][1];
-    lm_ir_model *ir = lm_ir_new();
-    strcpy(ir->objective, G > 1 ? "multi:softprob" : "reg:squarederror");
-    ir->booster = LM_BOOSTER_GBLINEAR;
-    ir->base_score = 0.5f;
-    ir->num_features = F;
-    ir->num_outputs = G;
-    ir->linear_weights = malloc(sizeof(float) * (F + 1) * G);
-    for (size_t k = 0; k < (size_t)(F + 1) * G; k++)
-      ir->linear_weights[k] = (float)((int)(rnd() % 2001) - 1000) / 97.0f;
+    lm_ir_model *ir =
+        tu_random_linear(G > 1 ? "multi:softprob" : "reg:squarederror", F, G, rnd);
     uint8_t *img;
     size_t len;
     assert_int_equal(lm__lmf_write(ir, "t", &img, &len), 0);

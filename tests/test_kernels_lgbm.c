@@ -27,6 +27,7 @@
 #include "kernels/kernels.h"
 #include "kernels/tree_bits.h"
 #include "lmrt.h"
+#include "tests/util_trees.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static int nozero; /* no zero-as-missing split: the bin-and-bitmask records can be built */
@@ -39,38 +40,17 @@ static const double pool[] = {-INFINITY, -3.1, -1e-36, -0.0, 0.0, 1e-36, (double
                               1.0 / 3.0, 0.5, 2.0 / 3.0, 7.25, 100.0, INFINITY, -1e-30};
 #define NP (sizeof pool / sizeof pool[0])
 
-static uint32_t grow(lm_ir_model *m, lm_ir_tree *t, uint32_t id, uint32_t next, int depth,
-                     int maxd, size_t *cat_used) {
-  lm_ir_node *n = &t->nodes[id];
-  memset(n, 0, sizeof *n);
-  if (depth >= maxd || (depth > 0 && rnd() % 4 == 0)) {
-    n->left = n->right = -1;
-    n->value_d = (double)((int)(rnd() % 2001) - 1000) / 3.0;
-    n->value = (float)n->value_d;
-    return next;
-  }
-  n->feature = rnd() % m->num_features;
-  n->default_left = rnd() & 1;
-  if (rnd() % 5 == 0 && *cat_used + 8 <= m->n_cat_values) {
-    n->categorical = 1;
-    n->cat_begin = (uint32_t)*cat_used;
-    n->cat_count = 1 + rnd() % 8;
-    uint32_t c = rnd() % 4;
-    for (uint32_t k = 0; k < n->cat_count; k++) m->cat_values[*cat_used + k] = (c += 1 + rnd() % 9);
-    *cat_used += n->cat_count;
-  } else {
-    n->value_d = pool[rnd() % NP];
-    n->value = (float)n->value_d;
-    n->missing_type = (uint8_t)(rnd() % 3);
-    if (nozero && n->missing_type == 1) n->missing_type = rnd() & 1 ? 0 : 2;
-  }
-  n->left = (int32_t)next;
-  n->right = (int32_t)next + 1;
-  uint32_t l = next, r = next + 1;
-  next += 2;
-  next = grow(m, t, l, next, depth + 1, maxd, cat_used);
-  return grow(m, t, r, next, depth + 1, maxd, cat_used);
+static void leaf(lm_ir_node *n) {
+  n->value_d = (double)((int)(rnd() % 2001) - 1000) / 3.0;
+  n->value = (float)n->value_d;
 }
+static void split(lm_ir_node *n) {
+  n->value_d = pool[rnd() % NP];
+  n->value = (float)n->value_d;
+  n->missing_type = (uint8_t)(rnd() % 3);
+  if (nozero && n->missing_type == 1) n->missing_type = rnd() & 1 ? 0 : 2;
+}
+static const tu_grower grower = {rnd, 4, 5, leaf, split};
 
 /* Linear trees (every other tree when lin): each leaf gets 0–3 terms over random features and a
  * constant (LightGBM's linear_tree leaves). */
@@ -104,20 +84,8 @@ static lm_ir_model *random_model(uint32_t F, uint32_t G, uint32_t T, int maxd, i
   m->booster = LM_BOOSTER_GBTREE;
   m->num_features = F;
   m->num_outputs = G;
-  m->n_trees = T;
   m->average_over = avg ? T / G : 0;
-  m->trees = calloc(T, sizeof *m->trees);
-  m->n_cat_values = cat ? 8u * T * (1u << (maxd < 6 ? maxd : 6)) : 0;
-  m->cat_values = calloc(m->n_cat_values + 1, sizeof *m->cat_values);
-  size_t used = 0;
-  for (uint32_t t = 0; t < T; t++) {
-    lm_ir_tree *tr = &m->trees[t];
-    int d = maxd ? (int)(rnd() % (unsigned)(maxd + 1)) : 0;
-    tr->nodes = calloc((size_t)2 << d, sizeof *tr->nodes);
-    tr->n_nodes = grow(m, tr, 0, 1, 0, d, &used);
-    tr->group = t % G;
-    tr->weight = 1.0f;
-  }
+  tu_random_trees(m, &grower, T, G, maxd, cat, 0);
   return m;
 }
 

@@ -9,15 +9,7 @@
 /* ---- (b) bad inputs ----------------------------------------------------------------------- */
 
 #define P "model.txt: "
-typedef struct bad_case {
-  const char *what;
-  const char *base;
-  const char *find; /* NULL: base as is */
-  const char *repl;
-  size_t len;       /* bytes to parse; 0: all */
-  int code;
-  const char *msg;  /* must appear in lm_last_error() */
-} bad_case;
+typedef tu_bad_text bad_case;
 
 static const bad_case bad_cases[] = {
     {"empty input", "", NULL, NULL, 0, LM_EFORMAT, P "line 1: expected 'tree' (not a LightGBM"},
@@ -206,16 +198,8 @@ static void test_bad_inputs(void **state) {
     const bad_case *c = &bad_cases[i];
     size_t len;
     char *text = bad_text(c, &len);
-    lm_ir_model *m = (lm_ir_model *)1;
-    int rc = lm__import_lightgbm_text((const uint8_t *)text, len, "model.txt", &m);
-    const char *e = lm_last_error();
-    if (rc != c->code || m != NULL || !strstr(e, c->msg) || strncmp(e, P, strlen(P)) != 0 ||
-        strchr(e, '\n')) {
-      print_error("bad case \"%s\": got %d (%s) \"%s\"; want %d \"%s\"\n", c->what, rc,
-                  lm_err_name(rc), e, c->code, c->msg);
-      failures++;
-    }
-    if (rc == 0 && m) lm_ir_free(m);
+    failures += tu_expect_bad(lm__import_lightgbm_text, c->what, (const uint8_t *)text, len,
+                              "model.txt", P, c->code, c->msg);
     free(text);
   }
   /* tree_sizes that do not match where the trees start (off by one) */

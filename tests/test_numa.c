@@ -169,19 +169,7 @@ static lm_model *open_model(void) {
       }
     }
   }
-  uint8_t *img;
-  size_t len;
-  assert_int_equal(lm__lmf_write(ir, "t", &img, &len), 0);
-  lm_ir_free(ir);
-  char file[128];
-  snprintf(file, sizeof file, "%s/m.lm", tmpdir);
-  FILE *f = fopen(file, "wb");
-  fwrite(img, 1, len, f);
-  fclose(f);
-  free(img);
-  lm_model *m;
-  assert_int_equal(lm_model_open(file, &m), 0);
-  return m;
+  return tu_open_ir(tmpdir, "m.lm", ir);
 }
 
 static void rows(float *x, size_t n) {
@@ -205,15 +193,31 @@ static void expect_pages_on(const void *p, size_t len, int node) {
   assert_int_equal(lm__pages_node(p, len), node);
 }
 
+/* The model, n rows in x, a session on it (*s) and its scores of the rows in ref. */
+static lm_model *open_scored(float *x, size_t n, lm_session **s, float *ref) {
+  lm_model *m = open_model();
+  rows(x, n);
+  assert_int_equal(lm_session_new(m, s), 0);
+  assert_int_equal(lm_predict(*s, x, n, 0, ref), 0);
+  return m;
+}
+
+/* A layout the replica built for itself (np, block nb) from the model's (op, block ob): not the
+ * model's, of the same bytes, in the node's memory when NUMA is available. */
+static void expect_own_layout(const void *np, const void *op, const void *nb, const void *ob,
+                              size_t nbytes, size_t obytes, int numa, int node) {
+  assert_ptr_not_equal(np, op);
+  assert_int_equal(nbytes, obytes);
+  assert_int_equal(memcmp(nb, ob, obytes), 0);
+  if (numa) expect_pages_on(nb, nbytes, node);
+}
+
 static void test_replica_on_node(void **state) {
   (void)state;
-  lm_model *m = open_model();
   enum { N = 3000 };
   static float x[N * 8], ref[N], got[N];
-  rows(x, N);
   lm_session *s;
-  assert_int_equal(lm_session_new(m, &s), 0);
-  assert_int_equal(lm_predict(s, x, N, 0, ref), 0);
+  lm_model *m = open_scored(x, N, &s, ref);
   assert_ptr_equal(lm__model_plan(m, 0), &m->plan); /* no replica yet */
 
   int node = lm__current_node();
@@ -239,19 +243,13 @@ static void test_replica_on_node(void **state) {
   const lm__perfect *op = m->plan.perfect, *np = rp->perfect;
   assert_true(!op == !np);
   if (op) {
-    assert_ptr_not_equal(np, op);
-    assert_int_equal(np->block_bytes, op->block_bytes);
-    assert_int_equal(memcmp(np->block, op->block, op->block_bytes), 0);
-    if (numa) expect_pages_on(np->block, np->block_bytes, node);
+    expect_own_layout(np, op, np->block, op->block, np->block_bytes, op->block_bytes, numa, node);
     /* the bin-and-bitmask layout (built on VBMI machines) is its own too, not shared */
     const lm__bits *ob = m->plan.bits, *nb = rp->bits;
     assert_true(!ob == !nb);
-    if (ob) {
-      assert_ptr_not_equal(nb, ob);
-      assert_int_equal(nb->block_bytes, ob->block_bytes);
-      assert_int_equal(memcmp(nb->block, ob->block, ob->block_bytes), 0);
-      if (numa) expect_pages_on(nb->block, nb->block_bytes, node);
-    }
+    if (ob)
+      expect_own_layout(nb, ob, nb->block, ob->block, nb->block_bytes, ob->block_bytes, numa,
+                        node);
   }
   if (numa) {
     assert_int_equal(r->numa_alloc, 1);
@@ -336,13 +334,10 @@ static void test_pool_replicas_and_bound(void **state) {
 /* The fallback path (no NUMA support, or forced): a plain copy still gives exact results. */
 static void test_plain_copy_fallback(void **state) {
   (void)state;
-  lm_model *m = open_model();
   enum { N = 700 };
   static float x[N * 8], ref[N], got[N];
-  rows(x, N);
   lm_session *s;
-  assert_int_equal(lm_session_new(m, &s), 0);
-  assert_int_equal(lm_predict(s, x, N, 0, ref), 0);
+  lm_model *m = open_scored(x, N, &s, ref);
   assert_int_equal(lm__replicate(m, s->node, 1), 0);
   lm__replica *r = atomic_load(&atomic_load(&m->ext)->rep[s->node]);
   assert_int_equal(r->numa_alloc, 0);
@@ -358,13 +353,10 @@ static void test_plain_copy_fallback(void **state) {
  * the same results; on a one-node machine nothing unless forced. */
 static void test_replicate_local(void **state) {
   (void)state;
-  lm_model *m = open_model();
   enum { N = 300 };
   static float x[N * 8], ref[N], got[N];
-  rows(x, N);
   lm_session *s0, *s1;
-  assert_int_equal(lm_session_new(m, &s0), 0);
-  assert_int_equal(lm_predict(s0, x, N, 0, ref), 0);
+  lm_model *m = open_scored(x, N, &s0, ref);
   int multi = numa_available() >= 0 && numa_num_configured_nodes() > 1;
   assert_int_equal(lm_model_replicate_local(m, 0), multi ? 1 : 0);
   assert_int_equal(lm_model_replicate_local(m, 1), 1);

@@ -27,27 +27,11 @@ static char tmpdir[] = "/tmp/lm_test_parity_XXXXXX";
 #include "tests/util_table.h"
 static char src[1024];
 
-typedef struct tally {
-  size_t outputs, bitexact, bad;
-  double max_rel;
-} tally;
+typedef tu_tally tally;
 
 static void compare(const char *cs, const char *what, const float *ours, const table *want,
                     size_t width, tally *ta) {
-  if (want->cols != width) fail_msg("%s %s: expected %zu columns, file has %zu", cs, what, width, want->cols);
-  for (size_t i = 0; i < want->rows * want->cols; i++) {
-    float w = (float)want->v[i];
-    double d = fabs((double)ours[i] - (double)w);
-    double tol = 1e-6 * fmax(1.0, fabs((double)w));
-    ta->outputs++;
-    if (ours[i] == w || (isnan(ours[i]) && isnan(w))) ta->bitexact++;
-    else if (!(d <= tol)) {
-      if (ta->bad++ < 5)
-        print_error("%s %s: row %zu output %zu: ours %.9g, xgboost %.9g\n", cs, what,
-                    i / width, i % width, ours[i], w);
-    }
-    if (d / fmax(1.0, fabs((double)w)) > ta->max_rel) ta->max_rel = d / fmax(1.0, fabs((double)w));
-  }
+  tu_compare(cs, what, ours, want, width, 0, ta);
 }
 
 static void run_case(const char *cs, tally *all) {
@@ -110,18 +94,11 @@ static void run_case(const char *cs, tally *all) {
 
 static void test_parity_all_cases(void **state) {
   (void)state;
-  char path[2048], line[256];
-  snprintf(path, sizeof path, "%s/tests/fixtures/xgb/MANIFEST", src);
-  FILE *f = fopen(path, "r");
-  if (!f) fail_msg("cannot open %s (run `make fixtures`)", path);
+  char line[256];
+  FILE *f = tu_manifest_open(src, "xgb", " (run `make fixtures`)");
   tally all = {0};
   size_t cases = 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (!line[0] || line[0] == '#') continue;
-    run_case(line, &all);
-    cases++;
-  }
+  for (; tu_manifest_next(f, line, sizeof line); cases++) run_case(line, &all);
   fclose(f);
   print_message("parity: %zu cases, %zu outputs, %zu bit-identical, %zu outside tolerance\n",
                 cases, all.outputs, all.bitexact, all.bad);

@@ -49,6 +49,7 @@
 static char tmpdir[] = "/tmp/lm_test_pickle_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
+#include "tests/util_import.h"
 
 static const char *fx(const char *cs, const char *file) {
   static char p[4][1200];
@@ -342,8 +343,6 @@ static void test_never_executed(void **state) {
 
 /* ---- (c) the walker ---------------------------------------------------------------------- */
 
-#define LIT(s) s, sizeof(s) - 1
-
 static const lm_pv *walk(lm_pickle **k, const char *bytes, size_t n) {
   const lm_pv *res = NULL;
   int rc = lm__pickle_load((const uint8_t *)bytes, n, "t.pkl", k, &res);
@@ -416,13 +415,7 @@ static void test_walker(void **state) {
 
 static void test_bad(void **state) {
   (void)state;
-  static const struct {
-    const char *what;
-    const char *bytes;
-    size_t len;
-    int code;
-    const char *msg;
-  } t[] = {
+  static const tu_bad_bytes t[] = {
       {"os.system by GLOBAL", LIT("\x80\x02\x63os\nsystem\nX\x02\0\0\0id\x85R."), LM_EUNSUPPORTED,
        "m.pkl: byte 2: pickle global os.system is not allowed"},
       {"builtins.eval by STACK_GLOBAL", LIT("\x80\x04\x8c\x08" "builtins\x8c\x04" "eval\x93."),

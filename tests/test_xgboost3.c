@@ -33,28 +33,7 @@ static char tmpdir[] = "/tmp/lm_test_xgboost3_XXXXXX";
 #include "tests/util_table.h"
 static char src[1024];
 
-typedef struct tally {
-  size_t outputs, bitexact, bad;
-  double max_rel;
-} tally;
-
-/* exact: every output must be bit-identical (margins of tree models) */
-static void compare(const char *cs, const char *what, const float *ours, const table *want,
-                    size_t width, int exact, tally *ta) {
-  if (want->cols != width)
-    fail_msg("%s %s: expected %zu columns, file has %zu", cs, what, width, want->cols);
-  for (size_t i = 0; i < want->rows * want->cols; i++) {
-    float w = (float)want->v[i];
-    double rel = fabs((double)ours[i] - (double)w) / fmax(1.0, fabs((double)w));
-    int same = ours[i] == w || (isnan(ours[i]) && isnan(w));
-    ta->outputs++;
-    ta->bitexact += same;
-    if (!same && (exact || !(rel <= 1e-6)) && ta->bad++ < 5)
-      print_error("%s %s: row %zu output %zu: ours %.9g, xgboost %.9g\n", cs, what, i / width,
-                  i % width, ours[i], w);
-    if (rel > ta->max_rel) ta->max_rel = rel;
-  }
-}
+typedef tu_tally tally;
 
 static void run_case(const char *set, const char *cs, tally *all) {
   char dir[1200], model[1300], lm[1300], err[1300];
@@ -100,17 +79,17 @@ static void run_case(const char *set, const char *cs, tally *all) {
   tally ta = {0};
   size_t W = lm_model_output_width(m, 0);
   assert_int_equal(lm_predict(s, x, n, 0, out), 0);
-  compare(cs, "value", out, &val, W, 0, &ta);
+  tu_compare(cs, "value", out, &val, W, 0, &ta);
   assert_int_equal(lm_predict_f64(s, in.v, n, 0, out), 0);
-  compare(cs, "value(f64)", out, &val, W, 0, &ta);
+  tu_compare(cs, "value(f64)", out, &val, W, 0, &ta);
   assert_int_equal(lm_predict(s, x, n, LM_PREDICT_MARGIN, out), 0);
-  compare(cs, "margin", out, &mar, G, 1, &ta);
+  tu_compare(cs, "margin", out, &mar, G, 1, &ta);
   for (size_t r = 0; r < n; r++)
     assert_int_equal(lm_predict(s, x + r * F, 1, LM_PREDICT_MARGIN, out + r * G), 0);
-  compare(cs, "margin(1 row/call)", out, &mar, G, 1, &ta);
+  tu_compare(cs, "margin(1 row/call)", out, &mar, G, 1, &ta);
   for (size_t r = 0; r < n; r++)
     assert_int_equal(lm_predict(s, x + r * F, 1, 0, out + r * W), 0);
-  compare(cs, "value(1 row/call)", out, &val, W, 0, &ta);
+  tu_compare(cs, "value(1 row/call)", out, &val, W, 0, &ta);
   print_message("%-34s %3zu rows %5zu outputs: %5zu bit-identical, %zu outside tolerance, "
                 "max rel diff %.3g\n",
                 cs, n, ta.outputs, ta.bitexact, ta.bad, ta.max_rel);
@@ -125,17 +104,11 @@ static void run_case(const char *set, const char *cs, tally *all) {
 }
 
 static size_t run_set(const char *set, tally *all) {
-  char path[1200], line[256];
-  snprintf(path, sizeof path, "%.900s/tests/fixtures/xgboost-3/%s/MANIFEST", src, set);
-  FILE *f = fopen(path, "r");
-  if (!f) fail_msg("cannot open %s", path);
+  char sub[64], line[256];
+  snprintf(sub, sizeof sub, "xgboost-3/%s", set);
+  FILE *f = tu_manifest_open(src, sub, "");
   size_t cases = 0;
-  while (fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\r\n")] = 0;
-    if (!line[0] || line[0] == '#') continue;
-    run_case(set, line, all);
-    cases++;
-  }
+  for (; tu_manifest_next(f, line, sizeof line); cases++) run_case(set, line, all);
   fclose(f);
   return cases;
 }

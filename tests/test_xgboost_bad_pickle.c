@@ -26,13 +26,7 @@ static void booster_pickle(bb *b, const void *h, size_t hl, const char *extra_it
 static void test_bad_pickle(void **state) {
   (void)state;
   int failures = 0;
-  static const struct {
-    const char *what;
-    const char *bytes;
-    size_t len;
-    int code;
-    const char *msg;
-  } lit[] = {
+  static const tu_bad_bytes lit[] = {
       {"unknown opcode", LIT("\x80\x04\xff"), LM_EFORMAT,
        "m.pkl: byte 2: unknown pickle opcode 0xff"},
       {"protocol 0 opcode", LIT("\x80\x02I1\n."), LM_EFORMAT,
@@ -99,9 +93,8 @@ static void test_bad_pickle(void **state) {
       {"odd SETITEMS", LIT("\x80\x04}(K\1u."), LM_EFORMAT,
        "pickle opcode SETITEMS: wrong target or odd"},
   };
-  for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++)
-    failures += expect_bad(lm__import_xgboost_pickle, lit[i].what, (const uint8_t *)lit[i].bytes,
-                           lit[i].len, "m.pkl", lit[i].code, lit[i].msg);
+  failures +=
+      tu_expect_bad_table(lm__import_xgboost_pickle, "m.pkl", lit, sizeof lit / sizeof lit[0]);
 
   /* CONFIG-offset handles */
   size_t n;

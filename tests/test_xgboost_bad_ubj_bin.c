@@ -13,13 +13,7 @@ static void test_bad_ubjson(void **state) {
   uint8_t *good = slurp(fx_path("gbtree_binary", "model.ubj"), &n);
   int failures = 0;
   /* 1. hand-built byte strings */
-  static const struct {
-    const char *what;
-    const char *bytes;
-    size_t len;
-    int code;
-    const char *msg;
-  } lit[] = {
+  static const tu_bad_bytes lit[] = {
       {"empty", LIT(""), LM_EFORMAT,
        "m.ubj: truncated UBJSON: a value needs 1 byte at byte 0, 0 left"},
       {"bad marker", LIT("{L\0\0\0\0\0\0\0\1aX"), LM_EFORMAT,
@@ -69,9 +63,7 @@ static void test_bad_ubjson(void **state) {
        "m.ubj: top level: expected object, got array"},
       {"empty object", LIT("{}"), LM_EFORMAT, "m.ubj: version: missing"},
   };
-  for (size_t i = 0; i < sizeof lit / sizeof lit[0]; i++)
-    failures += expect_bad(lm__import_xgboost_ubj, lit[i].what, (const uint8_t *)lit[i].bytes,
-                           lit[i].len, "m.ubj", lit[i].code, lit[i].msg);
+  failures += tu_expect_bad_table(lm__import_xgboost_ubj, "m.ubj", lit, sizeof lit / sizeof lit[0]);
   /* nesting: 40 arrays deep */
   {
     bb b = {0};

@@ -531,13 +531,7 @@ static void test_directories_and_kfold(void **state) {
 
 static void test_sniffing(void **state) {
   (void)state;
-  static const struct {
-    const char *file;
-    const char *bytes;
-    size_t len;
-    int code;
-    const char *msg;
-  } cases[] = {
+  static const tu_bad_bytes cases[] = {
       {"ubj", LIT("{L\0\0\0\0\0\0\0\7learner{"), LM_EFORMAT,
        ": truncated UBJSON: object (no closing '}') needs 1 byte at byte 18, 0 left"},
       {"bin", LIT("binf\0\0\0?\3\0\0\0"), LM_EFORMAT,
@@ -550,7 +544,7 @@ static void test_sniffing(void **state) {
       {"b64", LIT("bs64AAAA"), LM_EUNSUPPORTED, ": base64-encoded XGBoost model ('bs64' header)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    const char *path = tmp_path(cases[i].file);
+    const char *path = tmp_path(cases[i].what);
     write_file(path, cases[i].bytes, cases[i].len);
     char want[400];
     snprintf(want, sizeof want, "%s", cases[i].msg);

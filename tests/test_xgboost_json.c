@@ -140,15 +140,7 @@ static void test_minimal(void **state) {
 #define P "model.json: "
 #define T0 "learner.gradient_booster.model.trees[0]"
 
-typedef struct bad_case {
-  const char *what;
-  const char *base; /* JSON (single quotes) */
-  const char *find; /* NULL: base as is */
-  const char *repl;
-  size_t len; /* bytes to parse; 0: all */
-  int code;
-  const char *msg; /* must appear in lm_last_error() */
-} bad_case;
+typedef tu_bad_text bad_case; /* base: JSON (single quotes) */
 
 static const bad_case bad_cases[] = {
     {"empty input", "", NULL, NULL, 0, LM_EFORMAT,
@@ -316,16 +308,8 @@ static void test_bad_json(void **state) {
         if (json[k] == '\'') json[k] = '"';
     }
     if (c->find && c->len) len = c->len;
-    lm_ir_model *m = (lm_ir_model *)1;
-    int rc = lm__import_xgboost_json((const uint8_t *)json, len, "model.json", &m);
-    const char *e = lm_last_error();
-    if (rc != c->code || m != NULL || !strstr(e, c->msg) || strncmp(e, P, strlen(P)) != 0 ||
-        strchr(e, '\n')) {
-      print_error("bad case \"%s\": got %d (%s) \"%s\"; want %d \"%s\"\n", c->what, rc,
-                  lm_err_name(rc), e, c->code, c->msg);
-      failures++;
-    }
-    if (rc == 0) lm_ir_free(m);
+    failures += tu_expect_bad(lm__import_xgboost_json, c->what, (const uint8_t *)json, len,
+                              "model.json", P, c->code, c->msg);
     free(json);
   }
   assert_int_equal(failures, 0);

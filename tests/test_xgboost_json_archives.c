@@ -203,13 +203,7 @@ static void test_import_any(void **state) {
 
 static void test_sniff(void **state) {
   (void)state;
-  static const struct {
-    const char *file;
-    const char *bytes;
-    size_t len;
-    int code;
-    const char *msg;
-  } cases[] = {
+  static const tu_bad_bytes cases[] = {
       /* the importers' own errors (test_xgboost_formats.c has the full tables) */
       {"ubj", "{L\0\0\0\0\0\0\0\7learner{", 19, LM_EFORMAT,
        ": byte 18: object key: expected the int64 marker 'L', got 0x00"},
@@ -229,13 +223,13 @@ static void test_sniff(void **state) {
       {"brace", "{}", 2, LM_EFORMAT, ": version: missing"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    const char *path = write_file(cases[i].file, cases[i].bytes, cases[i].len);
+    const char *path = write_file(cases[i].what, cases[i].bytes, cases[i].len);
     lm_ir_model *ir = (lm_ir_model *)1;
     int rc = lm__import_any(path, NULL, &ir);
     char want[800];
     snprintf(want, sizeof want, "%s%s", path, cases[i].msg);
     if (rc != cases[i].code || strncmp(lm_last_error(), want, strlen(want)) != 0)
-      print_error("sniff %s: got %d \"%s\"; want %d \"%s\"\n", cases[i].file, rc, lm_last_error(),
+      print_error("sniff %s: got %d \"%s\"; want %d \"%s\"\n", cases[i].what, rc, lm_last_error(),
                   cases[i].code, want);
     assert_int_equal(rc, cases[i].code);
     assert_int_equal(strncmp(lm_last_error(), want, strlen(want)), 0);

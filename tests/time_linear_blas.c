@@ -21,6 +21,7 @@
 #include "kernels/cpu.h"
 #include "kernels/kernels.h"
 #include "runtime/plan.h"
+#include "tests/util_trees.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint32_t rnd(void) {
@@ -56,15 +57,7 @@ int main(int argc, char **argv) {
          nan_rows ? "; 10% NaN values" : "");
   for (size_t s = 0; s < n_shapes; s++) {
     uint32_t F = shapes[s][0], G = shapes[s][1];
-    lm_ir_model *ir = lm_ir_new();
-    strcpy(ir->objective, "multi:softprob");
-    ir->booster = LM_BOOSTER_GBLINEAR;
-    ir->base_score = 0.5f;
-    ir->num_features = F;
-    ir->num_outputs = G;
-    ir->linear_weights = malloc(sizeof(float) * (F + 1) * G);
-    for (size_t k = 0; k < (size_t)(F + 1) * G; k++)
-      ir->linear_weights[k] = (float)((int)(rnd() % 2001) - 1000) / 97.0f;
+    lm_ir_model *ir = tu_random_linear("multi:softprob", F, G, rnd);
     uint8_t *img;
     size_t len;
     lmf_view v;

@@ -19,6 +19,13 @@
  *   tu_subst(base, find, repl)  base with the one occurrence of find replaced by repl
  *                               (malloc'd); the test fails when find does not occur exactly
  *                               once (a typo in a mutation must not pass silently).
+ *   tu_spawn(exe, argv, in,     run exe with argv, stdin from the file in, stdout and stderr
+ *            out, err)          into the files out and err (truncated), and wait: its exit
+ *                               status, or 128 + the signal that ended it; the test fails when
+ *                               it cannot be started.
+ *   tu_open_ir(dir, name, ir)   write ir as a .lm file dir/name (lm__lmf_write, converter
+ *                               "t"; ir is freed) and open it: the model; the test fails when
+ *                               either step does.
  *
  * Group fixtures for a per-file scratch directory. A test file keeps its directory in a buffer
  * holding a mkdtemp() template and names it before including this header:
@@ -37,6 +44,8 @@
 #ifndef LMRT_TESTS_UTIL_H
 #define LMRT_TESTS_UTIL_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,10 +54,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "formats/ir.h"
+#include "formats/lmf_write.h"
 #include "lmrt.h"
 
 static inline int tu_mkdtemp(char *tmpl) { return mkdtemp(tmpl) ? 0 : -1; }
@@ -120,6 +134,38 @@ static inline char *tu_subst(const char *base, const char *find, const char *rep
   memcpy(out + (at - base), repl, nr);
   memcpy(out + (at - base) + nr, at + nf, nb - (size_t)(at - base) - nf + 1);
   return out;
+}
+
+static inline int tu_spawn(const char *exe, char *const *argv, const char *in, const char *out,
+                           const char *err) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  int rc = posix_spawn(&pid, exe, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) fail_msg("cannot run %s: %s", exe, strerror(rc));
+  int st;
+  while (waitpid(pid, &st, 0) < 0) assert_int_equal(errno, EINTR);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static inline lm_model *tu_open_ir(const char *dir, const char *name, lm_ir_model *ir) {
+  uint8_t *img;
+  size_t len;
+  assert_int_equal(lm__lmf_write(ir, "t", &img, &len), 0);
+  lm_ir_free(ir);
+  char file[128];
+  snprintf(file, sizeof file, "%s/%s", dir, name);
+  FILE *f = fopen(file, "wb");
+  fwrite(img, 1, len, f);
+  fclose(f);
+  free(img);
+  lm_model *m;
+  assert_int_equal(lm_model_open(file, &m), 0);
+  return m;
 }
 
 #ifdef TU_TMPDIR

@@ -12,6 +12,15 @@
  *                     &ok, &failed)     (freed here, counted in ok) or a negative code, no model
  *                                       and a one-line message starting with prefix (NULL: any
  *                                       start), counted in failed.
+ *   tu_expect_bad(imp, what, d, n,      import d[0..n) under name: it must fail with code, no
+ *                 name, prefix, code,   model, and a one-line lm_last_error() that starts with
+ *                 msg)                  prefix and contains msg; 1 on a mismatch (printed,
+ *                                       naming the case `what`), else 0.
+ *   tu_expect_bad_table(imp, name, c, n)   tu_expect_bad for each of the cases c[0..n) (prefix:
+ *                                       name); the number of mismatches.
+ *
+ * Tables of hand-made bad inputs: tu_bad_bytes (bytes and length, LIT("...") for both, so that
+ * a literal may hold NUL bytes) and tu_bad_text (a text, or a text with one substitution).
  */
 #ifndef LMRT_TESTS_UTIL_IMPORT_H
 #define LMRT_TESTS_UTIL_IMPORT_H
@@ -23,6 +32,30 @@
 #include "tests/util.h"
 
 typedef int (*tu_importer)(const uint8_t *, size_t, const char *, lm_ir_model **);
+
+/* A string literal as the two fields bytes, len: its length without the terminating NUL. */
+#define LIT(s) s, sizeof(s) - 1
+
+/* A hand-made input and what importing it must give (what: the case's name, or the file name a
+ * sniffing test writes it under). */
+typedef struct tu_bad_bytes {
+  const char *what;
+  const char *bytes;
+  size_t len;
+  int code;
+  const char *msg; /* must appear in lm_last_error() */
+} tu_bad_bytes;
+
+/* A broken text: base with find replaced by repl (each test file builds it, tu_subst). */
+typedef struct tu_bad_text {
+  const char *what;
+  const char *base;
+  const char *find; /* NULL: base as is */
+  const char *repl;
+  size_t len;       /* bytes to parse; 0: all */
+  int code;
+  const char *msg;  /* must appear in lm_last_error() */
+} tu_bad_text;
 
 typedef struct tu_member {
   const char *name;
@@ -73,6 +106,30 @@ static inline void tu_import_outcome(int rc, lm_ir_model *m, const char *prefix,
   if (prefix) assert_int_equal(strncmp(lm_last_error(), prefix, strlen(prefix)), 0);
   assert_null(strchr(lm_last_error(), '\n'));
   (*failed)++;
+}
+
+static inline int tu_expect_bad(tu_importer imp, const char *what, const uint8_t *d, size_t n,
+                                const char *name, const char *prefix, int code, const char *msg) {
+  lm_ir_model *m = (lm_ir_model *)1;
+  int rc = imp(d, n, name, &m);
+  const char *e = lm_last_error();
+  if (rc != code || m != NULL || !strstr(e, msg) || strncmp(e, prefix, strlen(prefix)) != 0 ||
+      strchr(e, '\n')) {
+    print_error("bad case \"%s\": got %d (%s) \"%s\"; want %d \"%s\"\n", what, rc,
+                lm_err_name(rc), e, code, msg);
+    if (rc == 0) lm_ir_free(m);
+    return 1;
+  }
+  return 0;
+}
+
+static inline int tu_expect_bad_table(tu_importer imp, const char *name, const tu_bad_bytes *c,
+                                      size_t n) {
+  int failures = 0;
+  for (size_t i = 0; i < n; i++)
+    failures += tu_expect_bad(imp, c[i].what, (const uint8_t *)c[i].bytes, c[i].len, name, name,
+                              c[i].code, c[i].msg);
+  return failures;
 }
 
 #endif

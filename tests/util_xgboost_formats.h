@@ -49,9 +49,6 @@ int lm__ir_keep_best(lm_ir_model *ir);
 
 extern char **environ;
 
-/* A string literal and its length (it may contain NUL bytes). */
-#define LIT(s) s, sizeof(s) - 1
-
 static TU_HELPER char tmpdir[] = "/tmp/lm_test_formats_XXXXXX";
 #define TU_TMPDIR tmpdir
 #include "tests/util.h"
@@ -72,17 +69,7 @@ static TU_HELPER const char *fx_path(const char *cs, const char *file) {
 }
 
 static TU_HELPER uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) fail_msg("cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc((size_t)n + 1);
-  assert_non_null(b);
-  assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
+  return (uint8_t *)tu_read_file(path, len);
 }
 
 static TU_HELPER void write_file(const char *path, const void *data, size_t len) {
@@ -238,20 +225,10 @@ static TU_HELPER uint8_t *patch_after(const uint8_t *r, size_t rn, const char *a
 typedef tu_importer importer;
 
 /* Import bytes under `name`; the error must have code and contain msg, start with the name and be
- * one line. Returns 1 on a mismatch (printed). */
+ * one line (tu_expect_bad). Returns 1 on a mismatch (printed). */
 static TU_HELPER int expect_bad(importer imp, const char *what, const uint8_t *d, size_t n,
                                 const char *name, int code, const char *msg) {
-  lm_ir_model *m = (lm_ir_model *)1;
-  int rc = imp(d, n, name, &m);
-  const char *e = lm_last_error();
-  if (rc != code || m != NULL || !strstr(e, msg) || strncmp(e, name, strlen(name)) != 0 ||
-      strchr(e, '\n')) {
-    print_error("bad case \"%s\": got %d (%s) \"%s\"; want %d \"%s\"\n", what, rc, lm_err_name(rc),
-                e, code, msg);
-    if (rc == 0) lm_ir_free(m);
-    return 1;
-  }
-  return 0;
+  return tu_expect_bad(imp, what, d, n, name, name, code, msg);
 }
 
 /* ---- harness ------------------------------------------------------------------------------ */

@@ -30,30 +30,33 @@ static void put_flat(const char *s) {
   for (; *s; s++) fputc(*s == '\n' || *s == '\r' ? ' ' : *s, stderr);
 }
 
-void cli_usage(const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  fprintf(stderr, "%s: ", prog);
-  put_flat(msg);
-  fprintf(stderr, " (try '%s --help')\n", prog);
-  exit(CLI_EXIT_USAGE);
-}
-
-void cli_error(const char *file, const char *fmt, ...) {
+/* "PROG: FILE: message" on stderr (without "FILE: " when file is NULL), the message made from
+ * fmt and ap, line breaks flattened; no line end. */
+static void put_error(const char *file, const char *fmt, va_list ap) {
   char msg[2048];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   fprintf(stderr, "%s: ", prog);
   if (file) {
     put_flat(file);
     fputs(": ", stderr);
   }
   put_flat(msg);
+}
+
+void cli_usage(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  put_error(NULL, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (try '%s --help')\n", prog);
+  exit(CLI_EXIT_USAGE);
+}
+
+void cli_error(const char *file, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  put_error(file, fmt, ap);
+  va_end(ap);
   fputc('\n', stderr);
 }
 

@@ -39,6 +39,19 @@ static int looks_like_header(const lm_csv *r, const char *line) {
   return 1;
 }
 
+/* Split a copy of the current line into fields (r->fl): the copy (malloc'd; the caller frees it)
+ * in *copy and lm__csv_split's result, or -1 with *copy NULL when out of memory. */
+static int split_copy(lm_csv *r, char **copy) {
+  *copy = malloc(r->len + 1);
+  if (!*copy) {
+    lm__csv_fail(r, "%s:%zu: out of memory", r->name, r->line_no);
+    return -1;
+  }
+  memcpy(*copy, r->buf, r->len + 1);
+  r->cur_line = r->line_no;
+  return lm__csv_split(r, *copy, r->len, r->line_no);
+}
+
 /* Decide once whether the first record is a header; if so keep its fields and consume it. */
 static int detect_header(lm_csv *r) {
   if (r->header_checked) return r->failed ? -1 : 0;
@@ -46,14 +59,9 @@ static int detect_header(lm_csv *r) {
   if (r->o.format != LM_CSV_CSV || r->o.header == LM_CSV_HEADER_NO) return 0;
   if (lm__csv_fill(r) < 0) return -1;
   if (!r->have_line) return 0;
-  char *copy = malloc(r->len + 1);
-  if (!copy) {
-    lm__csv_fail(r, "%s:%zu: out of memory", r->name, r->line_no);
-    return -1;
-  }
-  memcpy(copy, r->buf, r->len + 1);
-  r->cur_line = r->line_no;
-  int rc = lm__csv_split(r, copy, r->len, r->line_no);
+  char *copy;
+  int rc = split_copy(r, &copy);
+  if (!copy) return -1;
   if (rc == 0 && (r->o.header == LM_CSV_HEADER_YES || looks_like_header(r, copy))) {
     r->hdr = calloc(r->nfl, sizeof *r->hdr);
     if (!r->hdr) rc = -1;
@@ -241,14 +249,8 @@ int lm__csv_map_columns(lm_csv *r) {
       r->mapped = 1;
       return 0;
     }
-    char *copy = malloc(r->len + 1);
-    if (!copy) {
-      lm__csv_fail(r, "%s:%zu: out of memory", r->name, r->line_no);
-      return -1;
-    }
-    memcpy(copy, r->buf, r->len + 1);
-    r->cur_line = r->line_no;
-    int rc = lm__csv_split(r, copy, r->len, r->line_no);
+    char *copy;
+    int rc = split_copy(r, &copy);
     free(copy);
     if (rc < 0) return -1;
     r->nfile = r->nfl;

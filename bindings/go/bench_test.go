@@ -39,6 +39,18 @@ func benchModel(b *testing.B) (*Model, []float32) {
 	return m, row
 }
 
+// benchSession: benchModel, a session on the model and an output row; the session and the
+// model are closed when the benchmark ends.
+func benchSession(b *testing.B) (*Model, *Session, []float32, []float32) {
+	m, row := benchModel(b)
+	s, _ := m.NewSession()
+	b.Cleanup(func() {
+		s.Close()
+		m.Close()
+	})
+	return m, s, row, make([]float32, m.NumOutputs())
+}
+
 func BenchmarkPredictOneRow(b *testing.B) {
 	m, row := benchModel(b)
 	defer m.Close()
@@ -51,11 +63,7 @@ func BenchmarkPredictOneRow(b *testing.B) {
 }
 
 func BenchmarkSessionOneRow(b *testing.B) {
-	m, row := benchModel(b)
-	defer m.Close()
-	s, _ := m.NewSession()
-	defer s.Close()
-	out := make([]float32, m.NumOutputs())
+	_, s, row, out := benchSession(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := s.Predict(row, 1, false, out); err != nil {
@@ -77,11 +85,7 @@ func BenchmarkPredictParallel(b *testing.B) {
 }
 
 func BenchmarkCOneRow(b *testing.B) {
-	m, row := benchModel(b)
-	defer m.Close()
-	s, _ := m.NewSession()
-	defer s.Close()
-	out := make([]float32, m.NumOutputs())
+	_, s, row, out := benchSession(b)
 	b.ResetTimer()
 	ns := cLoopNs(s, row, out, b.N)
 	b.ReportMetric(ns, "c-ns/call")
@@ -101,11 +105,7 @@ func BenchmarkCgoNoop(b *testing.B) {
 // overheads (medians of the per-round differences). Run with -benchtime 1x (b.N is ignored:
 // the rounds are fixed).
 func BenchmarkOverhead(b *testing.B) {
-	m, row := benchModel(b)
-	defer m.Close()
-	s, _ := m.NewSession()
-	defer s.Close()
-	out := make([]float32, m.NumOutputs())
+	m, s, row, out := benchSession(b)
 	const rounds, block = 301, 2000
 	var goNs, sesNs, cNs, goOver, sesOver, noop []float64
 	timeBlock := func(f func()) float64 {

@@ -216,6 +216,16 @@ static int parse_objective(lg *c, const lg_header *h) {
   return LM_OK;
 }
 
+/* A per-feature list (feature_names, feature_infos) holds exactly nf tokens (what: what a token
+ * is, for the message). */
+static int per_feature(const lg *c, const lg_field *f, const char *key, const char *what,
+                       uint32_t nf) {
+  size_t have = lm__lg_count_tokens(f->v, f->n);
+  if (have == nf) return LM_OK;
+  return lm__lg_fail(c, LM_EFORMAT, f->line, "%s: %zu %s, expected %u (max_feature_idx + 1)", key,
+                     have, what, nf);
+}
+
 static int parse_header(lg *c, lg_header *h) {
   lm_ir_model *ir = c->ir;
   const lg_field *f = h->f;
@@ -257,12 +267,7 @@ static int parse_header(lg *c, lg_header *h) {
   /* feature names: exactly num_features tokens (so every per-feature array below is bounded
    * by the input's size) */
   const lg_field *fn = &f[H_FEATURE_NAMES];
-  size_t nn = lm__lg_count_tokens(fn->v, fn->n);
-  if (nn != nf)
-    return lm__lg_fail(c, LM_EFORMAT, fn->line,
-                       "feature_names: %zu names, expected %u "
-                       "(max_feature_idx + 1)",
-                       nn, nf);
+  if ((rc = per_feature(c, fn, "feature_names", "names", nf))) return rc;
   ir->num_features = nf;
   ir->num_outputs = h->per_iter;
   ir->feature_names = calloc(nf, sizeof *ir->feature_names);
@@ -283,12 +288,7 @@ static int parse_header(lg *c, lg_header *h) {
   /* feature infos: "[min:max]" numeric, "none" unused, else a category list "-1:3:0:…" */
   const lg_field *fi = &f[H_FEATURE_INFOS];
   if (fi->have) {
-    size_t ni = lm__lg_count_tokens(fi->v, fi->n);
-    if (ni != nf)
-      return lm__lg_fail(c, LM_EFORMAT, fi->line,
-                         "feature_infos: %zu entries, expected %u "
-                         "(max_feature_idx + 1)",
-                         ni, nf);
+    if ((rc = per_feature(c, fi, "feature_infos", "entries", nf))) return rc;
     t = (lg_toks){fi->v, fi->v + fi->n};
     k = 0;
     while (lm__lg_tok_next(&t, &s, &n)) {

@@ -502,29 +502,45 @@ static char *join(const char *dir, const char *name) {
   return p;
 }
 
-/* Read the regular file at fpath (display name fpath). */
-static int read_plain(const char *fpath, uint64_t max, uint8_t **data, size_t *len) {
-  int fd = open(fpath, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", fpath, strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int rc = lm__fail(LM_EIO, "%s: cannot stat: %s", fpath, strerror(errno));
+/* Open path for reading and fstat it into st: the descriptor, or a negative LM_EIO naming
+ * path. */
+static int open_stat(const char *path, struct stat *st) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
+  if (fstat(fd, st) != 0) {
+    int rc = lm__fail(LM_EIO, "%s: cannot stat: %s", path, strerror(errno));
     close(fd);
     return rc;
   }
+  return fd;
+}
+
+/* Read the file fd (path, of status st) that is no archive, whole: a regular file larger than
+ * max is refused (LM_ERANGE) before reading; head[0..nhead) were read from it already. Closes
+ * fd. */
+static int read_whole(int fd, const char *path, const struct stat *st, const uint8_t *head,
+                      size_t nhead, uint64_t max, uint8_t **data, size_t *len) {
+  if (S_ISREG(st->st_mode) && (uint64_t)st->st_size > max) {
+    close(fd);
+    return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than the limit of %llu bytes "
+                    "(--max-input-bytes)", path, (long long)st->st_size, (unsigned long long)max);
+  }
+  uint64_t size = S_ISREG(st->st_mode) && st->st_size > 0 ? (uint64_t)st->st_size : 0;
+  int rc = read_raw(fd, path, head, nhead, size, max, data, len);
+  close(fd);
+  return rc;
+}
+
+/* Read the regular file at fpath (display name fpath). */
+static int read_plain(const char *fpath, uint64_t max, uint8_t **data, size_t *len) {
+  struct stat st;
+  int fd = open_stat(fpath, &st);
+  if (fd < 0) return fd;
   if (S_ISDIR(st.st_mode)) {
     close(fd);
     return lm__fail(LM_EIO, "%s: is a directory", fpath);
   }
-  if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-    close(fd);
-    return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than the limit of %llu bytes "
-                    "(--max-input-bytes)", fpath, (long long)st.st_size, (unsigned long long)max);
-  }
-  uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
-  int rc = read_raw(fd, fpath, NULL, 0, size, max, data, len);
-  close(fd);
-  return rc;
+  return read_whole(fd, fpath, &st, NULL, 0, max, data, len);
 }
 
 static int read_directory(const char *path, const char *member, uint64_t max, uint8_t **data,
@@ -642,14 +658,9 @@ int lm__artifact_read_ex(const char *path, const char *member, uint64_t max, uin
   *data = NULL, *len = 0, *display = NULL;
   if (!max) max = LM_DEFAULT_MAX_INPUT;
   if (!path) return lm__fail(LM_EINVAL, "lm__artifact_read: NULL path");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return lm__fail(LM_EIO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int rc = lm__fail(LM_EIO, "%s: cannot stat: %s", path, strerror(errno));
-    close(fd);
-    return rc;
-  }
+  int fd = open_stat(path, &st);
+  if (fd < 0) return fd;
   if (S_ISDIR(st.st_mode)) {
     close(fd);
     return read_directory(path, member, max, data, len, display);
@@ -670,14 +681,7 @@ int lm__artifact_read_ex(const char *path, const char *member, uint64_t max, uin
   }
   int rc;
   if (!is_archive_magic(head, nhead)) {
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-      close(fd);
-      return lm__fail(LM_ERANGE, "%s: %lld bytes: larger than the limit of %llu bytes "
-                      "(--max-input-bytes)", path, (long long)st.st_size, (unsigned long long)max);
-    }
-    uint64_t size = S_ISREG(st.st_mode) && st.st_size > 0 ? (uint64_t)st.st_size : 0;
-    rc = read_raw(fd, path, head, nhead, size, max, data, len);
-    close(fd);
+    rc = read_whole(fd, path, &st, head, nhead, max, data, len);
     if (rc) return rc;
     if (!(*display = strdup(path))) {
       free(*data), *data = NULL;

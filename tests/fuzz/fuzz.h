@@ -60,6 +60,19 @@ int lm_fuzz_lm_image(const uint8_t *img, size_t len, int must_accept);
  * Returns the writer's result. Does not free ir. */
 int lm_fuzz_ir(const lm_ir_model *ir);
 
+/* The end of an importer target: `rc` is what importer `call` returned after lm__clear_error(),
+ * `*ir` its model. Checks rc (lm_fuzz_rc); an accepted model must exist and goes on through
+ * lm_fuzz_ir, a refusal must leave none. Frees *ir (NULL after) and returns rc. Pass &ir, not
+ * ir: the importer call in the same argument list writes it. */
+int lm_fuzz_imported(const char *call, int rc, lm_ir_model **ir);
+
+/* The whole of a target over an importer of bytes: imp(data, size, name) (named `call` in
+ * violations) after lm__clear_error(), then lm_fuzz_imported. Returns the importer's result. */
+typedef int (*lm_fuzz_importer)(const uint8_t *data, size_t size, const char *name,
+                                lm_ir_model **out);
+int lm_fuzz_bytes(const char *call, lm_fuzz_importer imp, const uint8_t *data, size_t size,
+                  const char *name);
+
 /* The targets (one file each: tests/fuzz/fuzz_NAME.c). */
 int lm_fuzz_xgboost_json(const uint8_t *data, size_t size);
 int lm_fuzz_artifact(const uint8_t *data, size_t size);
@@ -70,5 +83,6 @@ int lm_fuzz_lightgbm_text(const uint8_t *data, size_t size);
 int lm_fuzz_xgboost_ubj(const uint8_t *data, size_t size);
 int lm_fuzz_xgboost_bin(const uint8_t *data, size_t size);
 int lm_fuzz_xgboost_pickle(const uint8_t *data, size_t size);
+int lm_fuzz_pickle(const uint8_t *data, size_t size);
 
 #endif

@@ -396,3 +396,23 @@ int lm_fuzz_ir(const lm_ir_model *ir) {
   free(img);
   return rc;
 }
+
+int lm_fuzz_imported(const char *call, int rc, lm_ir_model **ir) {
+  rc = lm_fuzz_rc(call, rc);
+  if (rc == 0) {
+    if (!*ir) LM_FUZZ_VIOLATION("%s succeeded without a model", call);
+    lm_fuzz_ir(*ir);
+  } else if (*ir) {
+    LM_FUZZ_VIOLATION("%s failed but returned a model", call);
+  }
+  lm_ir_free(*ir);
+  *ir = NULL;
+  return rc;
+}
+
+int lm_fuzz_bytes(const char *call, lm_fuzz_importer imp, const uint8_t *data, size_t size,
+                  const char *name) {
+  lm_ir_model *ir = NULL;
+  lm__clear_error();
+  return lm_fuzz_imported(call, imp(data, size, name, &ir), &ir);
+}

@@ -13,15 +13,7 @@ int lm_fuzz_import_any(const uint8_t *data, size_t size) {
   lm_convert_options opts = {.quiet = 1};
   lm_ir_model *ir = NULL;
   lm__clear_error();
-  int rc = lm_fuzz_rc("lm__import_any", lm__import_any(path, &opts, &ir));
-  if (rc == 0) {
-    if (!ir) LM_FUZZ_VIOLATION("lm__import_any succeeded without a model");
-    lm_fuzz_ir(ir);
-  } else if (ir) {
-    LM_FUZZ_VIOLATION("lm__import_any failed but returned a model");
-  }
-  lm_ir_free(ir);
-  return rc;
+  return lm_fuzz_imported("lm__import_any", lm__import_any(path, &opts, &ir), &ir);
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_import_any)

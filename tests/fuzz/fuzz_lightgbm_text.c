@@ -8,18 +8,8 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_lightgbm_text(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  int rc = lm_fuzz_rc("lm__import_lightgbm_text",
-                      lm__import_lightgbm_text(data, size, "fuzz/model.txt", &ir));
-  if (rc == 0) {
-    if (!ir) LM_FUZZ_VIOLATION("lm__import_lightgbm_text succeeded without a model");
-    lm_fuzz_ir(ir);
-  } else if (ir) {
-    LM_FUZZ_VIOLATION("lm__import_lightgbm_text failed but returned a model");
-  }
-  lm_ir_free(ir);
-  return rc;
+  return lm_fuzz_bytes("lm__import_lightgbm_text", lm__import_lightgbm_text, data, size,
+                       "fuzz/model.txt");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_lightgbm_text)

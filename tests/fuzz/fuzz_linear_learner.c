@@ -9,18 +9,8 @@
 #include "tests/fuzz/fuzz.h"
 
 int lm_fuzz_linear_learner(const uint8_t *data, size_t size) {
-  lm_ir_model *ir = NULL;
-  lm__clear_error();
-  int rc = lm_fuzz_rc("lm__import_linear_learner",
-                      lm__import_linear_learner(data, size, "fuzz/model_algo-1", &ir));
-  if (rc == 0) {
-    if (!ir) LM_FUZZ_VIOLATION("lm__import_linear_learner succeeded without a model");
-    lm_fuzz_ir(ir);
-  } else if (ir) {
-    LM_FUZZ_VIOLATION("lm__import_linear_learner failed but returned a model");
-  }
-  lm_ir_free(ir);
-  return rc;
+  return lm_fuzz_bytes("lm__import_linear_learner", lm__import_linear_learner, data, size,
+                       "fuzz/model_algo-1");
 }
 
 LM_FUZZ_ENTRY(lm_fuzz_linear_learner)
