@@ -66,13 +66,22 @@ void ls_respond(ls_worker *w, ls_conn *c, int status, const char *ctype, const c
     c->closing = 1;
     return;
   }
-  int n = snprintf(c->out.p + c->out.len, c->out.cap - c->out.len,
-                   "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: lmserve\r\nContent-Type: %s\r\n"
-                   "Content-Length: %zu\r\n%s%s\r\n",
-                   status, reason(status), w->date, ctype, len, extra ? extra : "",
-                   close ? "Connection: close\r\n"
-                         : c->req.http10 ? "Connection: keep-alive\r\n" : "");
-  c->out.len += (size_t)n;
+  /* appended piece by piece, not by snprintf: see ls_buf_u64 (the space is reserved above) */
+  ls_buf *o = &c->out;
+  ls_buf_puts(o, "HTTP/1.1 ");
+  ls_buf_u64(o, (unsigned)status);
+  ls_buf_puts(o, " ");
+  ls_buf_puts(o, reason(status));
+  ls_buf_puts(o, "\r\nDate: ");
+  ls_buf_puts(o, w->date);
+  ls_buf_puts(o, "\r\nServer: lmserve\r\nContent-Type: ");
+  ls_buf_puts(o, ctype);
+  ls_buf_puts(o, "\r\nContent-Length: ");
+  ls_buf_u64(o, len);
+  ls_buf_puts(o, "\r\n");
+  if (extra) ls_buf_puts(o, extra);
+  ls_buf_puts(o, close ? "Connection: close\r\n\r\n"
+                       : c->req.http10 ? "Connection: keep-alive\r\n\r\n" : "\r\n");
   if (c->req.method == LS_HEAD) return; /* the length a GET would get, no body (RFC 9110 §9.3.2) */
   memcpy(c->out.p + c->out.len, body, len);
   c->out.len += len;

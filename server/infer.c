@@ -27,7 +27,8 @@ static void fmt_float(ls_buf *b, float f) {
     return;
   }
   if (ls_buf_reserve(b, 32)) return;
-  b->len += (size_t)snprintf(b->p + b->len, 32, "%.9g", (double)f);
+  /* strfromd, not snprintf: the same digits without printf's slow path (ls_buf_u64) */
+  b->len += (size_t)strfromd(b->p + b->len, 32, "%.9g", (double)f);
 }
 
 /* Integer datatypes: JSON numbers that must be integers in the type's range (null: missing). */
@@ -206,14 +207,15 @@ static int single_tensor(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v,
 static long feature_index(ls_version *v, const char *raw, size_t rn) {
   char nm[256];
   size_t l = ls_json_decode(raw, rn, nm, sizeof nm);
+  if (v->nfeat && !lm_model_feature_name(v->model, 0)) { /* f0, f1, …: read the digits */
+    size_t i = 0, k = 1;
+    if (l < 2 || l > 12 || nm[0] != 'f' || (nm[1] == '0' && l > 2)) return -1;
+    for (; k < l && nm[k] >= '0' && nm[k] <= '9'; k++) i = 10 * i + (size_t)(nm[k] - '0');
+    return k == l && i < v->nfeat ? (long)i : -1;
+  }
   for (size_t i = 0; i < v->nfeat; i++) {
     const char *f = lm_model_feature_name(v->model, i);
-    char d[24];
-    if (!f) {
-      snprintf(d, sizeof d, "f%zu", i);
-      f = d;
-    }
-    if (strlen(f) == l && memcmp(f, nm, l) == 0) return (long)i;
+    if (f && strlen(f) == l && memcmp(f, nm, l) == 0) return (long)i;
   }
   return -1;
 }
@@ -503,12 +505,17 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
   }
   ls_buf_puts(b, "\",\"outputs\":[");
   if (want & LS_OUT_PRED) {
-    ls_buf_printf(b, "{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],", n, width);
+    ls_buf_puts(b, "{\"name\":\"output-0\",\"datatype\":\"FP32\",\"shape\":[");
+    ls_buf_u64(b, n);
+    ls_buf_puts(b, ",");
+    ls_buf_u64(b, width);
+    ls_buf_puts(b, "],");
     ls_buf_puts(b, q.output_margin ? "\"parameters\":{\"output_margin\":true" : "\"parameters\":{");
-    if (bin & LS_OUT_PRED)
-      ls_buf_printf(b, "%s\"binary_data_size\":%zu}}", q.output_margin ? "," : "",
-                    nout * sizeof(float));
-    else {
+    if (bin & LS_OUT_PRED) {
+      ls_buf_puts(b, q.output_margin ? ",\"binary_data_size\":" : "\"binary_data_size\":");
+      ls_buf_u64(b, nout * sizeof(float));
+      ls_buf_puts(b, "}}");
+    } else {
       ls_buf_puts(b, "},\"data\":[");
       for (size_t i = 0; i < nout; i++) {
         if (i) ls_buf_append(b, ",", 1);
@@ -526,8 +533,8 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
     else {
       ls_buf_puts(b, "\"data\":[");
       for (size_t i = 0; i < nleaf; i++) {
-        if (ls_buf_reserve(b, 12)) break;
-        b->len += (size_t)snprintf(b->p + b->len, 12, i ? ",%u" : "%u", (unsigned)w->leaves[i]);
+        if (i) ls_buf_append(b, ",", 1);
+        ls_buf_u64(b, w->leaves[i]);
       }
       ls_buf_puts(b, "]}");
     }

@@ -111,6 +111,7 @@ void ls_buf_free(ls_buf *b);
 /* printf / puts at the end of b (growing it; on out of memory the text is cut). */
 void ls_buf_printf(ls_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ls_buf_puts(ls_buf *b, const char *s);
+void ls_buf_u64(ls_buf *b, unsigned long long v); /* decimal, without printf (buf.c) */
 
 /* ---- model registry ---- */
 typedef struct ls_version {
