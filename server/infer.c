@@ -31,6 +31,30 @@ static void fmt_float(ls_buf *b, float f) {
   b->len += (size_t)strfromd(b->p + b->len, 32, "%.9g", (double)f);
 }
 
+/* An output tensor's head: name, datatype and shape, then either its binary_data_size (bin:
+ * returns 1, the tensor is closed) or the opening of its data array (returns 0: the caller
+ * writes the values and "]}"). */
+static int out_head(ls_buf *b, const char *name, const char *dtype, const size_t *dims, int nd,
+                    int bin, size_t nbytes) {
+  ls_buf_puts(b, "{\"name\":\"");
+  ls_buf_puts(b, name);
+  ls_buf_puts(b, "\",\"datatype\":\"");
+  ls_buf_puts(b, dtype);
+  ls_buf_puts(b, "\",\"shape\":[");
+  for (int d = 0; d < nd; d++) {
+    if (d) ls_buf_append(b, ",", 1);
+    ls_buf_u64(b, dims[d]);
+  }
+  if (bin) {
+    ls_buf_puts(b, "],\"parameters\":{\"binary_data_size\":");
+    ls_buf_u64(b, nbytes);
+    ls_buf_puts(b, "}}");
+    return 1;
+  }
+  ls_buf_puts(b, "],\"data\":[");
+  return 0;
+}
+
 /* Integer datatypes: JSON numbers that must be integers in the type's range (null: missing). */
 typedef struct int_type {
   const char *name;
@@ -527,11 +551,8 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
   size_t nleaf = n * ntrees;
   if (want & LS_OUT_LEAF) {
     if (want & LS_OUT_PRED) ls_buf_append(b, ",", 1);
-    ls_buf_printf(b, "{\"name\":\"leaf\",\"datatype\":\"UINT32\",\"shape\":[%zu,%zu],", n, ntrees);
-    if (bin & LS_OUT_LEAF)
-      ls_buf_printf(b, "\"parameters\":{\"binary_data_size\":%zu}}", nleaf * sizeof(uint32_t));
-    else {
-      ls_buf_puts(b, "\"data\":[");
+    const size_t dims[2] = {n, ntrees};
+    if (!out_head(b, "leaf", "UINT32", dims, 2, bin & LS_OUT_LEAF, nleaf * sizeof(uint32_t))) {
       for (size_t i = 0; i < nleaf; i++) {
         if (i) ls_buf_append(b, ",", 1);
         ls_buf_u64(b, w->leaves[i]);
@@ -542,16 +563,9 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
   if (want & LS_OUT_CONTRIB) {
     size_t G = lm_model_num_outputs(v->model);
     if (want & (LS_OUT_PRED | LS_OUT_LEAF)) ls_buf_append(b, ",", 1);
-    if (G == 1)
-      ls_buf_printf(b, "{\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu],", n,
-                    v->nfeat + 1);
-    else
-      ls_buf_printf(b, "{\"name\":\"contrib\",\"datatype\":\"FP32\",\"shape\":[%zu,%zu,%zu],",
-                    n, G, v->nfeat + 1);
-    if (bin & LS_OUT_CONTRIB)
-      ls_buf_printf(b, "\"parameters\":{\"binary_data_size\":%zu}}", ncon * sizeof(float));
-    else {
-      ls_buf_puts(b, "\"data\":[");
+    const size_t dims[3] = {n, G, v->nfeat + 1}, dims1[2] = {n, v->nfeat + 1};
+    if (!out_head(b, "contrib", "FP32", G == 1 ? dims1 : dims, G == 1 ? 2 : 3,
+                  bin & LS_OUT_CONTRIB, ncon * sizeof(float))) {
       for (size_t i = 0; i < ncon; i++) {
         if (i) ls_buf_append(b, ",", 1);
         fmt_float(b, w->contribs[i]);

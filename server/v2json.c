@@ -626,6 +626,16 @@ static int instances_field(jp *j, const char *k, size_t n, void *ctx) {
   JERR(m);
 }
 
+/* After the document: only whitespace may follow (0), else a 400's message (-1). */
+static int at_end(jp *j) {
+  ws(j);
+  if (j->p == j->e) return 0;
+  snprintf(j->q->errbuf, sizeof j->q->errbuf, "malformed JSON: trailing bytes at byte %zu",
+           (size_t)(j->p - j->b));
+  j->q->err = j->q->errbuf;
+  return -1;
+}
+
 int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
   memset(q, 0, offsetof(ls_infer_req, errbuf));
   for (size_t d = 0; d < sizeof q->data_dims / sizeof *q->data_dims; d++) q->data_dims[d] = -1;
@@ -637,14 +647,7 @@ int ls_rows_json_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
     q->err = "application/json: true/false in rows";
     return -1;
   }
-  ws(&j);
-  if (j.p != j.e) {
-    snprintf(q->errbuf, sizeof q->errbuf, "malformed JSON: trailing bytes at byte %zu",
-             (size_t)(j.p - j.b));
-    q->err = q->errbuf;
-    return -1;
-  }
-  return 0;
+  return at_end(&j);
 }
 
 int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
@@ -653,12 +656,5 @@ int ls_v2_parse(ls_worker *w, const char *p, size_t n, ls_infer_req *q) {
   for (size_t d = 0; d < sizeof q->data_dims / sizeof *q->data_dims; d++) q->data_dims[d] = -1;
   jp j = {p, p, p + n, w, q};
   if (object(&j, top_field, NULL)) return -1;
-  ws(&j);
-  if (j.p != j.e) {
-    snprintf(q->errbuf, sizeof q->errbuf, "malformed JSON: trailing bytes at byte %zu",
-             (size_t)(j.p - j.b));
-    q->err = q->errbuf;
-    return -1;
-  }
-  return 0;
+  return at_end(&j);
 }

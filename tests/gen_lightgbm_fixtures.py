@@ -169,8 +169,10 @@ class Tree:
                 "leaf_weight=" + " ".join("%d" % (10 + i) for i in range(L)),
                 "leaf_count=" + " ".join("%d" % (10 + i) for i in range(L)),
                 "internal_value=" + " ".join("0" for _ in range(n)),
-                "internal_weight=" + " ".join("%d" % (100 - i) for i in range(n)),
-                "internal_count=" + " ".join("%d" % (100 - i) for i in range(n))]
+                # placeholder weights and counts, positive (a count is a cover: lmconvert
+                # refuses a negative one); trees of fewer than 100 splits as they always were
+                "internal_weight=" + " ".join("%d" % max(1, 100 - i) for i in range(n)),
+                "internal_count=" + " ".join("%d" % max(1, 100 - i) for i in range(n))]
         if self.cat_sets:
             bounds, words = [0], []
             for s in self.cat_sets:
