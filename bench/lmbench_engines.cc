@@ -48,6 +48,14 @@ std::string planned_kernel(const lm_model *model, size_t batch) {
   return "?";
 }
 
+// XGBoost's __array_interface__ of n float32 rows of F features at x (read in place).
+static void dense_interface(char *ai, size_t cap, const float *x, size_t n, size_t F) {
+  snprintf(ai, cap,
+           "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
+           "\"version\": 3}",
+           (unsigned long long)(uintptr_t)x, n, F);
+}
+
 struct LmrtEngine : Engine {
   lm_model *model = nullptr;
   lm_session *session = nullptr;
@@ -136,10 +144,7 @@ struct XgbEngine : Engine {
     static const char *cfg =
         "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
         "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
-    snprintf(ai, sizeof ai,
-             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
-             "\"version\": 3}",
-             (unsigned long long)(uintptr_t)x, n, F);
+    dense_interface(ai, sizeof ai, x, n, F);
     const bst_ulong *shape = nullptr;
     bst_ulong dim = 0;
     const float *res = nullptr;
@@ -285,10 +290,7 @@ struct XgbContribEngine : Engine {
     static const char *cfg =
         "{\"type\": 2, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
         "\"strict_shape\": false}";
-    snprintf(ai, sizeof ai,
-             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
-             "\"version\": 3}",
-             (unsigned long long)(uintptr_t)x, n, F);
+    dense_interface(ai, sizeof ai, x, n, F);
     const bst_ulong *shape = nullptr;
     bst_ulong dim = 0;
     const float *res = nullptr;
