@@ -78,3 +78,21 @@ void ls_buf_u64(ls_buf *b, unsigned long long v) {
   do d[sizeof d - 1 - n++] = (char)('0' + v % 10); while ((v /= 10) && n < (int)sizeof d);
   ls_buf_append(b, d + sizeof d - n, (size_t)n);
 }
+
+/* *p grown to at least need elements of elem bytes (doubling): 0, or -1 on out of memory. */
+int ls_grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap) return 0;
+  size_t c = *cap * 2 > need ? *cap * 2 : need;
+  void *n = realloc(*p, c * elem);
+  if (!n) return -1;
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+/* ls_grow for a request's scratch: 0, or 500 with the answer written. */
+int ls_grow_or_500(ls_worker *w, ls_conn *c, void **p, size_t *cap, size_t need, size_t elem) {
+  if (!ls_grow(p, cap, need, elem)) return 0;
+  ls_respond_error(w, c, 500, NULL, "out of memory");
+  return 500;
+}

@@ -78,15 +78,6 @@ static const int_type *int_type_of(const char *dt) {
   return NULL;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-  if (need <= *cap) return 0;
-  size_t c = *cap * 2 > need ? *cap * 2 : need;
-  void *n = realloc(*p, c * elem);
-  if (!n) return -1;
-  *p = n;
-  *cap = c;
-  return 0;
-}
 
 /* The single input tensor [rows, features] (or [features]: one row), JSON or binary data, into
  * w->vals (doubles) or w->fvals (*f32). Returns 0 with *np rows, or the status of the error
@@ -163,8 +154,8 @@ static int single_tensor(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v,
       ls_respond_error(w, c, 400, NULL, msg);
       return 400;
     }
-    if (f32 ? grow((void **)&w->fvals, &w->fvals_cap, total, sizeof(float))
-            : grow((void **)&w->vals, &w->vals_cap, total, sizeof(double))) {
+    if (f32 ? ls_grow((void **)&w->fvals, &w->fvals_cap, total, sizeof(float))
+            : ls_grow((void **)&w->vals, &w->vals_cap, total, sizeof(double))) {
       ls_respond_error(w, c, 500, NULL, "out of memory");
       return 500;
     }
@@ -215,7 +206,7 @@ static int single_tensor(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v,
       }
     }
     if (f32) {
-      if (grow((void **)&w->fvals, &w->fvals_cap, total, sizeof(float))) {
+      if (ls_grow((void **)&w->fvals, &w->fvals_cap, total, sizeof(float))) {
         ls_respond_error(w, c, 500, NULL, "out of memory");
         return 500;
       }
@@ -254,18 +245,6 @@ static const char *feature_label(ls_version *v, size_t i, char *buf, size_t cap)
   return buf;
 }
 
-/* w->fseen grown to nf bytes: 0, or 1 with a 500 answered (out of memory). */
-int ls_fseen_reserve(ls_worker *w, ls_conn *c, size_t nf) {
-  if (nf <= w->fseen_cap) return 0;
-  unsigned char *ns = realloc(w->fseen, nf);
-  if (!ns) {
-    ls_respond_error(w, c, 500, NULL, "out of memory");
-    return 1;
-  }
-  w->fseen = ns;
-  w->fseen_cap = nf;
-  return 0;
-}
 
 /* One input tensor per feature, matched by name in any order, each [rows] or [rows, 1] of
  * FP32, FP64, INT*, UINT* or BOOL: the rows assembled row-major in w->cols, then swapped into
@@ -273,7 +252,7 @@ int ls_fseen_reserve(ls_worker *w, ls_conn *c, size_t nf) {
 static int per_feature(ls_worker *w, ls_conn *c, ls_version *v, ls_infer_req *q, size_t *np) {
   char msg[400], e[160];
   size_t nin = (size_t)q->ninputs;
-  if (ls_fseen_reserve(w, c, v->nfeat)) return 500;
+  if (ls_grow_or_500(w, c, (void **)&w->fseen, &w->fseen_cap, v->nfeat, 1)) return 500;
   memset(w->fseen, 0, v->nfeat);
   int64_t rows = -1;
   for (size_t k = 0; k < nin; k++) {
@@ -365,7 +344,7 @@ static int per_feature(ls_worker *w, ls_conn *c, ls_version *v, ls_infer_req *q,
     ls_respond_error(w, c, 413, NULL, msg);
     return 413;
   }
-  if (grow((void **)&w->cols, &w->cols_cap, total ? total : 1, sizeof(double))) {
+  if (ls_grow((void **)&w->cols, &w->cols_cap, total ? total : 1, sizeof(double))) {
     ls_respond_error(w, c, 500, NULL, "out of memory");
     return 500;
   }
@@ -473,13 +452,13 @@ int ls_infer(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v, const char 
     ls_respond_error(w, c, 413, NULL, msg);
     return 413;
   }
-  if (grow((void **)&w->outs, &w->outs_cap, nout ? nout : 1, sizeof(float)) ||
+  if (ls_grow((void **)&w->outs, &w->outs_cap, nout ? nout : 1, sizeof(float)) ||
       ((want & LS_OUT_LEAF) &&
-       (grow((void **)&w->leaves, &w->leaves_cap, (n * ntrees) + 1, sizeof(uint32_t)) ||
-        (!f32 && grow((void **)&w->fvals, &w->fvals_cap, (n * v->nfeat) + 1,
+       (ls_grow((void **)&w->leaves, &w->leaves_cap, (n * ntrees) + 1, sizeof(uint32_t)) ||
+        (!f32 && ls_grow((void **)&w->fvals, &w->fvals_cap, (n * v->nfeat) + 1,
                       sizeof(float))))) ||
       ((want & LS_OUT_CONTRIB) &&
-       grow((void **)&w->contribs, &w->contribs_cap, ncon + 1, sizeof(float)))) {
+       ls_grow((void **)&w->contribs, &w->contribs_cap, ncon + 1, sizeof(float)))) {
     ls_respond_error(w, c, 500, NULL, "out of memory");
     return 500;
   }

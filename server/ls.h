@@ -328,8 +328,10 @@ void ls_respond(ls_worker *w, ls_conn *c, int status, const char *ctype, const c
 /* The same with the worker's body buffer as a JSON body; an error is {"error": msg}. */
 void ls_respond_json(ls_worker *w, ls_conn *c, int status, const char *extra);
 void ls_respond_error(ls_worker *w, ls_conn *c, int status, const char *extra, const char *msg);
-/* w->fseen (a byte per feature) grown to nf bytes: 0, or 1 with a 500 answered. */
-int ls_fseen_reserve(ls_worker *w, ls_conn *c, size_t nf);
+/* *p grown to at least need elements of elem bytes (doubling): 0 or -1 (buf.c); the same
+ * answering a 500 on out of memory (returns 0 or 500). */
+int ls_grow(void **p, size_t *cap, size_t need, size_t elem);
+int ls_grow_or_500(ls_worker *w, ls_conn *c, void **p, size_t *cap, size_t need, size_t elem);
 uint64_t ls_now_ns(void);
 /* A chunked body (chunked.c), decoded in place behind its head as bytes arrive: start before
  * the first call; then 1 when the body is complete (its length in c->ck_len), 0 when more bytes

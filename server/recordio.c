@@ -343,7 +343,7 @@ int ls_recordio_parse(ls_worker *w, ls_conn *c, ls_version *v, const char *body,
   int any_sparse = 0, any_dense = 0, st = 400;
   char why[200], msg[320];
   const char *pw = NULL;
-  if (ls_fseen_reserve(w, c, nf)) return 500;
+  if (ls_grow_or_500(w, c, (void **)&w->fseen, &w->fseen_cap, nf, 1)) return 500;
   for (int pass = 0; pass < 2; pass++) {
     for (off = 0, r = 0; off < n; off = next, r++) {
       pb rec, tensor = {NULL, NULL};
@@ -362,16 +362,8 @@ int ls_recordio_parse(ls_worker *w, ls_conn *c, ls_version *v, const char *body,
           st = 413;
           goto bad;
         }
-        if (r * nf + nf > w->vals_cap) {
-          size_t cap = w->vals_cap * 2 > r * nf + nf ? w->vals_cap * 2 : r * nf + nf;
-          double *nv = realloc(w->vals, cap * sizeof *nv);
-          if (!nv) {
-            ls_respond_error(w, c, 500, NULL, "out of memory");
-            return 500;
-          }
-          w->vals = nv;
-          w->vals_cap = cap;
-        }
+        if (ls_grow_or_500(w, c, (void **)&w->vals, &w->vals_cap, r * nf + nf, sizeof(double)))
+          return 500;
       }
       if (record_tensor(rec, &tensor, &kind, &pw)) {
         snprintf(why, sizeof why, "%s", pw);

@@ -27,16 +27,6 @@
 #include "server/ls.h"
 #include "tools/csv.h"
 
-static int grow_d(double **p, size_t *cap, size_t need) {
-  if (need <= *cap) return 0;
-  size_t c = *cap * 2 > need ? *cap * 2 : need;
-  double *n = realloc(*p, c * sizeof *n);
-  if (!n) return -1;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
 /* The media type of a Content-Type or of Accept's first entry: s[0..n) up to ';' or ',',
  * blanks trimmed, compared case-insensitively. */
 static int media_is(const char *s, size_t n, const char *lit) {
@@ -92,10 +82,7 @@ static int parse_csv(ls_worker *w, ls_conn *c, ls_version *v, const char *p, siz
           ls_respond_error(w, c, 413, NULL, "text/csv: more rows than --max-batch-rows");
           return 413;
         }
-        if (grow_d(&w->vals, &w->vals_cap, nv + 1)) {
-          ls_respond_error(w, c, 500, NULL, "out of memory");
-          return 500;
-        }
+        if (ls_grow_or_500(w, c, (void **)&w->vals, &w->vals_cap, nv + 1, sizeof(double))) return 500;
         w->vals[nv++] = x;
       }
       f++;
@@ -122,7 +109,7 @@ static int parse_libsvm(ls_worker *w, ls_conn *c, ls_version *v, const char *p, 
                         size_t *rows) {
   char msg[600], err[400];
   size_t nv = 0, r = 0, i = 0, nf = v->nfeat;
-  if (ls_fseen_reserve(w, c, nf)) return 500;
+  if (ls_grow_or_500(w, c, (void **)&w->fseen, &w->fseen_cap, nf, 1)) return 500;
   while (i < n) {
     size_t le = i;
     while (le < n && p[le] != '\n') le++;
@@ -145,10 +132,7 @@ static int parse_libsvm(ls_worker *w, ls_conn *c, ls_version *v, const char *p, 
       ls_respond_error(w, c, 413, NULL, msg);
       return 413;
     }
-    if (grow_d(&w->vals, &w->vals_cap, nv + nf)) {
-      ls_respond_error(w, c, 500, NULL, "out of memory");
-      return 500;
-    }
+    if (ls_grow_or_500(w, c, (void **)&w->vals, &w->vals_cap, nv + nf, sizeof(double))) return 500;
     size_t col = 1;
     if (lm_csv_libsvm_row(p + i, e - i, nf, w->vals + nv, w->fseen, err, sizeof err, &col) < 0) {
       snprintf(msg, sizeof msg, "text/libsvm: row %zu, byte %zu: %s", r + 1, col, err);
@@ -258,15 +242,7 @@ int ls_sagemaker(ls_worker *w, ls_conn *c, int kind, const char *body, size_t bl
     ls_respond_error(w, c, 413, NULL, "response over --max-response-bytes");
     return 413;
   }
-  if (nout > w->outs_cap) {
-    float *no = realloc(w->outs, nout * sizeof *no);
-    if (!no) {
-      ls_respond_error(w, c, 500, NULL, "out of memory");
-      return 500;
-    }
-    w->outs = no;
-    w->outs_cap = nout;
-  }
+  if (ls_grow_or_500(w, c, (void **)&w->outs, &w->outs_cap, nout, sizeof(float))) return 500;
   if (rows) {
     uint64_t t0 = ls_now_ns();
     int rc = lm_predict_f64(v->sess[w->idx], w->vals, rows, 0, w->outs);
