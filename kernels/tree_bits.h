@@ -44,7 +44,7 @@
  *
  * Eligible (lm__bits_eligible): decision 0 (XGBoost), categorical splits only where the
  * comment above lm__bits_cat allows them, depth ≤
- * LM_BITS_MAX_DEPTH, at most 65,535 distinct thresholds per feature and 512 columns (any
+ * LM_BITS_MAX_DEPTH, at most 65,535 distinct thresholds per feature and LM_BITS_MAX_COLUMNS columns (any
  * number of row features). Built from the perfect layout (also its top layout of deep trees)
  * by the planner, which owns it (runtime/plan.c); NULL when not eligible.
  */
