@@ -35,7 +35,9 @@ static int lm__detect(void) {
 static int lm__detect_vbmi(void) {
   unsigned a, b, c, d;
   if (lm__detect() < LM_ISA_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-  return (c >> 1) & 1;
+  /* VBMI (bit 1) and VPOPCNTDQ (bit 14): the bin-and-bitmask kernels use both; every CPU with
+   * VBMI has VPOPCNTDQ but Cannon Lake, which then keeps the perfect-tree kernels */
+  return ((c >> 1) & 1) && ((c >> 14) & 1);
 }
 #else
 static int lm__detect(void) { return LM_ISA_SCALAR; }

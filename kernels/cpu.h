@@ -14,7 +14,8 @@ int lm__cpu_isa(void);
  * (scalar|avx2|avx512). Returns a negative LM_EINVAL for an unknown LM_ISA value. */
 int lm__isa_allowed(void);
 const char *lm__isa_name(int isa);
-/* 1 if the CPU and OS run AVX-512 VBMI (byte permutes) on top of LM_ISA_AVX512. Detected once. */
+/* 1 if the CPU and OS run AVX-512 VBMI (byte permutes) and VPOPCNTDQ (population counts of
+ * 64-bit lanes) on top of LM_ISA_AVX512. Detected once. */
 int lm__cpu_has_vbmi(void);
 
 #endif

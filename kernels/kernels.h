@@ -48,7 +48,7 @@ enum lm__need {
   LM_NEED_PERFECT = 1u << 0,   /* L->perfect of whole trees (depth ≤ LM_PERFECT_MAX_DEPTH) */
   LM_NEED_TOP = 1u << 1,       /* L->perfect as a top layout (deeper trees) */
   LM_NEED_BITS = 1u << 2,      /* L->bits */
-  LM_NEED_VBMI = 1u << 3,      /* AVX-512 VBMI byte permutes */
+  LM_NEED_VBMI = 1u << 3,      /* AVX-512 VBMI byte permutes (and VPOPCNTDQ: lm__cpu_has_vbmi) */
   LM_NEED_I32 = 1u << 4,       /* 32-bit lane offsets: 64 rows of features, NODES words and
                                   perfect slots index below 2^31 */
   LM_NEED_ONE_OUTPUT = 1u << 5,

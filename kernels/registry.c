@@ -170,7 +170,7 @@ int lm__kernel_usable(const lm__kernel *k, const lmf_view *v, const lm__layouts 
   else if (k->isa > isa)
     no = k->isa == LM_ISA_AVX512 ? "needs AVX-512 (CPU or LM_ISA cap)" : "needs AVX2 (CPU or LM_ISA cap)";
   else if ((n & LM_NEED_VBMI) && !vbmi)
-    no = "needs AVX-512 VBMI";
+    no = "needs AVX-512 VBMI and VPOPCNTDQ";
   else if ((n & LM_NEED_BITS) && !L->bits)
     no = "no bin-and-bitmask layout";
   else if ((n & LM_NEED_PERFECT) && (!L->perfect || L->perfect->top))

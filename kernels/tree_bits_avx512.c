@@ -247,25 +247,6 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
     lm__bin_cats(b, x + (r < rows ? r : rows - 1) * F, tbl + stride * r);
 }
 
-/* Words of 4 trees (nd) for R rows of bins (tbl, stride bytes apart) into W[r·rs + i·ts]; pc:
- * prefetches of pf (up to pf_end bytes) spread over the rows, step bytes per row. */
-LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t stride, size_t R,
-                       uint64_t *W, size_t rs, size_t ts, const uint8_t *pf, size_t *pc,
-                       size_t step, size_t pf_end, int np, int cat) {
-  lm__tw w0 = lm__tw_load(nd[0], np, cat), w1 = lm__tw_load(nd[1], np, cat);
-  lm__tw w2 = lm__tw_load(nd[2], np, cat), w3 = lm__tw_load(nd[3], np, cat);
-  for (size_t r = 0; r < R; r++) {
-    __m512i regs[8];
-    const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
-    W[r * rs] = lm__tw_word(&w0, tb, np, cat);
-    W[r * rs + ts] = lm__tw_word(&w1, tb, np, cat);
-    W[r * rs + 2 * ts] = lm__tw_word(&w2, tb, np, cat);
-    W[r * rs + 3 * ts] = lm__tw_word(&w3, tb, np, cat);
-    for (size_t e = *pc + step; *pc < e && *pc < pf_end; *pc += 64)
-      _mm_prefetch((const char *)pf + *pc, _MM_HINT_T0);
-  }
-}
-
 /* Levels 6–7 (trees of depth 7 and 8) of 8 trees of one row, in lanes: q holds the byte
  * offsets (from bl) of their bottom blocks (lanes outside `lanes` are not read), lo and hi the
  * row's bins. One gather of the 8 block headers (bytes 0–5: three (feature | dl·128, rank)

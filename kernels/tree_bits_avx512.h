@@ -18,9 +18,9 @@
 /* VBMI byte permutes for the including file only (callers check lm__cpu_has_vbmi); clang ignores
  * the GCC pragma, so it gets its own (the libFuzzer build uses clang). */
 #ifdef __clang__
-#pragma clang attribute push(__attribute__((target("avx512vbmi,popcnt"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512vbmi,avx512vpopcntdq,popcnt"))), apply_to = function)
 #else
-#pragma GCC target("avx512vbmi,popcnt")
+#pragma GCC target("avx512vbmi,avx512vpopcntdq,popcnt")
 #endif
 
 #define LM__BLOCK 64 /* rows per batch block: the model streams once per block */
@@ -163,6 +163,25 @@ LM__AI __mmask64 lm__word(const uint8_t *nd, const __m512i *tb, int np, uint32_t
                                   _mm512_load_si512(nd + 64));
   lm__tw w = lm__tw_load(nd, np, cat);
   return lm__tw_word(&w, tb, np, cat);
+}
+
+/* Words of 4 trees (nd) for R rows of bins (tbl, stride bytes apart) into W[r·rs + i·ts]; pc:
+ * prefetches of pf (up to pf_end bytes) spread over the rows, step bytes per row. */
+LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t stride, size_t R,
+                       uint64_t *W, size_t rs, size_t ts, const uint8_t *pf, size_t *pc,
+                       size_t step, size_t pf_end, int np, int cat) {
+  lm__tw w0 = lm__tw_load(nd[0], np, cat), w1 = lm__tw_load(nd[1], np, cat);
+  lm__tw w2 = lm__tw_load(nd[2], np, cat), w3 = lm__tw_load(nd[3], np, cat);
+  for (size_t r = 0; r < R; r++) {
+    __m512i regs[8];
+    const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
+    W[r * rs] = lm__tw_word(&w0, tb, np, cat);
+    W[r * rs + ts] = lm__tw_word(&w1, tb, np, cat);
+    W[r * rs + 2 * ts] = lm__tw_word(&w2, tb, np, cat);
+    W[r * rs + 3 * ts] = lm__tw_word(&w3, tb, np, cat);
+    for (size_t e = *pc + step; *pc < e && *pc < pf_end; *pc += 64)
+      _mm_prefetch((const char *)pf + *pc, _MM_HINT_T0);
+  }
 }
 
 /* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.

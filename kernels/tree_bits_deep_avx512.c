@@ -14,14 +14,8 @@
 #include "kernels/tree_bits_avx512.h"
 #include "kernels/tree_common.h"
 
-/* Population count of each 64-bit lane (AVX512BW only: nibble table, byte sums). */
-LM__AI __m512i lm__popcnt64(__m512i x) {
-  const __m512i tab = _mm512_set4_epi32(0x04030302, 0x03020201, 0x03020201, 0x02010100);
-  const __m512i low = _mm512_set1_epi8(0x0F);
-  __m512i lo = _mm512_and_si512(x, low), hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low);
-  __m512i c = _mm512_add_epi8(_mm512_shuffle_epi8(tab, lo), _mm512_shuffle_epi8(tab, hi));
-  return _mm512_sad_epu8(c, _mm512_setzero_si512());
-}
+/* Population count of each 64-bit lane (VPOPCNTDQ: the planner requires it with VBMI). */
+LM__AI __m512i lm__popcnt64(__m512i x) { return _mm512_popcnt_epi64(x); }
 
 /* Deep trees (records, tree_bits.h): a row's walk of a group of trees, its bins at tb. 64 trees
  * at a time, 8 in the lanes of each of 8 vectors: per step, each live lane's record gives a
@@ -36,16 +30,52 @@ LM__AI __m512i lm__popcnt64(__m512i x) {
  * LightGBM (lgbm, a constant: b->lgbm): the leaves are doubles (recleaf64), added in double. */
 #define LM__DV 8 /* vectors of 8 trees per group */
 #define LM__DG (8 * LM__DV) /* trees per group */
+#ifndef LM__BV
+#define LM__BV 2 /* batches: vectors of 8 trees per group */
+#endif
+#define LM__BG (8 * LM__BV)
+
+/* One step of the walks of 8 trees (one per lane) for the row whose bin table is tb: each live
+ * lane's record (byte offset in *rec) gives a word, the exit tables its level-6 position, and
+ * its header (leaf mask, first child, first leaf) either the leaf's index (into *val, the lane
+ * leaving *live) or the next record (first child + the non-leaf positions before it, by
+ * popcounts). */
+LM__AI void lm__deep_step(const lm__bits *b, const __m512i *tb, int np, const lm__luts *lut,
+                          __m512i *rec, __m512i *val, __mmask8 *live) {
+  const uint8_t *recs = b->recs;
+  const __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
+  _Alignas(64) uint64_t W[8], Rr[8];
+  _mm512_store_si512(Rr, *rec);
+  for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
+  for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, b->dual, (int)b->cat);
+  __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
+  __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), *live, *rec, recs + 208, 1);
+  __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), *live, *rec, recs + 216, 1);
+  __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
+  __mmask8 leaf = _mm512_mask_test_epi64_mask(*live, _mm512_srlv_epi64(lm, pos), one);
+  __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
+  __m512i ci = _mm512_add_epi64(_mm512_and_si512(hd, lo32), lm__popcnt64(_mm512_andnot_si512(lm, below)));
+  *val = _mm512_mask_mov_epi64(*val, leaf, li);
+  *live &= (__mmask8)~leaf;
+  *rec = _mm512_mask_mov_epi64(*rec, *live, _mm512_slli_epi64(ci, 8));
+}
+
+/* The leaves of 8 trees (record-leaf indices in val, lanes `valid`) into lv (floats) or, lgbm,
+ * dv (doubles), in tree order. */
+LM__AI void lm__deep_leaves8(const lm__bits *b, __m512i val, __mmask8 valid, int lgbm, float *lv,
+                             double *dv) {
+  if (lgbm)
+    _mm512_storeu_pd(dv, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid, val, b->recleaf64, 8));
+  else
+    _mm256_storeu_ps(lv, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, val, b->recleaf, 4));
+}
 
 /* The leaves of trees t0 … t0 + nt − 1 (nt ≤ LM__DG) for the row whose bin table is tb: into
  * lv (floats) or, lgbm, dv (doubles), in tree order. */
 LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, uint32_t nt, int np,
                            const lm__luts *lut, int lgbm, float *lv, double *dv, uint64_t *li) {
-  const uint32_t T = b->n_trees, dual = b->dual;
-  const uint8_t *recs = b->recs;
-  const __m512i one = _mm512_set1_epi64(1), lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
-  _Alignas(64) uint64_t W[8], Rr[8];
+  const uint32_t T = b->n_trees;
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
   __mmask8 live[LM__DV], valid[LM__DV];
   __m512i rec[LM__DV], val[LM__DV];
   unsigned any = 0;
@@ -62,30 +92,12 @@ LM__AI void lm__deep_group(const lm__bits *b, const __m512i *tb, uint32_t t0, ui
     any = 0;
     for (int k = 0; k < LM__DV; k++) {
       if (!live[k]) continue;
-      _mm512_store_si512(Rr, rec[k]);
-      for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
-      for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, dual, (int)b->cat);
-      __m512i pos = lm__pos8(lut, _mm512_load_si512(W));
-      __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 208, 1);
-      __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), live[k], rec[k], recs + 216, 1);
-      __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
-      __mmask8 leaf = _mm512_mask_test_epi64_mask(live[k], _mm512_srlv_epi64(lm, pos), one);
-      __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
-      __m512i ci = _mm512_add_epi64(_mm512_and_si512(hd, lo32), lm__popcnt64(_mm512_andnot_si512(lm, below)));
-      val[k] = _mm512_mask_mov_epi64(val[k], leaf, li);
-      live[k] &= (__mmask8)~leaf;
-      rec[k] = _mm512_mask_mov_epi64(rec[k], live[k], _mm512_slli_epi64(ci, 8));
+      lm__deep_step(b, tb, np, lut, &rec[k], &val[k], &live[k]);
       any |= live[k];
     }
   }
   for (int k = 0; li && k < LM__DV; k++) _mm512_store_si512(li + 8 * k, val[k]);
-  for (int k = 0; k < LM__DV; k++)
-    if (lgbm)
-      _mm512_store_pd(dv + 8 * k, _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid[k], val[k],
-                                                           b->recleaf64, 8));
-    else
-      _mm256_store_ps(lv + 8 * k, _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid[k], val[k],
-                                                           b->recleaf, 4));
+  for (int k = 0; k < LM__DV; k++) lm__deep_leaves8(b, val[k], valid[k], lgbm, lv + 8 * k, dv + 8 * k);
 }
 
 /* Linear trees (b->recnode): their leaves' values for the row, constant + Σ coeff·x as the
@@ -163,34 +175,86 @@ LM__AI void lm__deep_rows_np(const lmf_view *v, const lm__bits *b, const float *
   }
 }
 
-/* Batches: 64-row blocks binned at once (rows in lanes), then group by group of trees, every
- * row of the block walked (trees outer), so that a group's records serve the block's rows
- * while they are in L2; each row's sums still take its trees in order. Measured against rows
- * outer (every tree per row): no change on exact-deep12, 5–15% faster on the LightGBM models
- * at 10,000 rows (a loaded machine: within its noise). dacc: LM__BLOCK doubles per output
- * (LightGBM). */
+/* Batches: 64-row blocks binned at once (rows in lanes), then per group of 8 trees: the words
+ * of their root records for every row of the block (a record's bytes in registers, 4 trees per
+ * pass: lm__words4), then per row the 8 trees in lanes — their level-6 positions, the roots'
+ * headers (loaded once per group) — and, for the lanes not on a leaf, the walk's further steps
+ * (lm__deep_step) with the row's bins in registers; then per row the 8 leaves gathered and added
+ * in tree order. A group's records (≈ 16 KB a tree of depth 12) stay in L2 while the block's
+ * rows walk them. Measured against 64 trees per row and step (lm__deep_group, what single rows
+ * still use): <FILL>. dacc: LM__BLOCK doubles per output (LightGBM). */
 LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float *x, size_t n,
                               float *out, int np, int lgbm, double *dacc) {
   const lmf_meta *m = v->meta;
-  _Alignas(64) uint64_t li[LM__DG];
-  uint64_t *lip = b->recnode ? li : NULL;
+  const uint32_t T = b->n_trees;
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const lm__luts lut = lm__load_luts(b);
+  const uint8_t *recs = b->recs;
+  const __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
-  _Alignas(64) float lv[LM__DG];
-  _Alignas(64) double dv[LM__DG];
+  /* the roots' words, then in place the leaf indices: W[LM__BG·r + i] for tree t0 + i */
+  _Alignas(64) uint64_t W[LM__BG * LM__BLOCK];
+  _Alignas(64) float lv[LM__BG];
+  _Alignas(64) double dv[LM__BG];
   for (size_t r0 = 0; r0 < n; r0 += LM__BLOCK) {
     size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK;
     lm__bits_bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
     for (size_t r = 0; r < rows; r++)
       lm__deep_init(m, lgbm, out + (r0 + r) * G, lgbm ? dacc + r * G : NULL);
-    for (uint32_t t0 = 0; t0 < b->n_trees; t0 += LM__DG) {
-      uint32_t nt = b->n_trees - t0 < LM__DG ? b->n_trees - t0 : LM__DG;
+    for (uint32_t t0 = 0; t0 < T; t0 += LM__BG) {
+      const uint32_t nt = T - t0 < LM__BG ? T - t0 : LM__BG;
+      const uint8_t *nd[LM__BG];
+      for (uint32_t i = 0; i < LM__BG; i++) /* past the last tree: repeat it (words unused) */
+        nd[i] = recs + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_REC_BYTES;
+      for (uint32_t i = 0; i < LM__BG; i += 4) {
+        size_t pc = 0;
+#define LM__W4(cat) lm__words4(nd + i, tbl, stride, rows, W + i, LM__BG, 1, NULL, &pc, 0, 0, np, cat)
+        if (b->cat) LM__W4(1); else LM__W4(0);
+#undef LM__W4
+      }
+      __mmask8 valid[LM__BV];
+      __m512i lm0[LM__BV], li0[LM__BV], ci0[LM__BV];
+      for (int k = 0; k < LM__BV; k++) {
+        uint32_t nk = nt > 8u * k ? (nt - 8 * k < 8 ? nt - 8 * k : 8) : 0;
+        valid[k] = (__mmask8)((1u << nk) - 1);
+        __m512i rec0 = _mm512_slli_epi64(_mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(t0 + 8 * k), lane),
+                                                          _mm512_set1_epi64(T - 1)), 8);
+        lm0[k] = _mm512_i64gather_epi64(rec0, recs + 208, 1);
+        __m512i hd0 = _mm512_i64gather_epi64(rec0, recs + 216, 1);
+        li0[k] = _mm512_srli_epi64(hd0, 32), ci0[k] = _mm512_and_si512(hd0, lo32);
+      }
       for (size_t r = 0; r < rows; r++) {
-        __m512i regs[8];
-        const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
-        lm__deep_group(b, tb, t0, nt, np, &lut, lgbm, lv, dv, lip);
-        if (lip) lm__deep_linear(v, b, t0, nt, li, x + (r0 + r) * F, dv);
+        __m512i val[LM__BV], rec[LM__BV];
+        __mmask8 live[LM__BV];
+        unsigned any = 0;
+        for (int k = 0; k < LM__BV; k++) {
+          __m512i pos = lm__pos8(&lut, _mm512_load_si512(W + LM__BG * r + 8 * k));
+          __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
+          __mmask8 leaf = _mm512_mask_test_epi64_mask(valid[k], _mm512_srlv_epi64(lm0[k], pos), one);
+          val[k] = _mm512_maskz_mov_epi64(leaf, _mm512_add_epi64(li0[k], lm__popcnt64(_mm512_and_si512(lm0[k], below))));
+          live[k] = valid[k] & (__mmask8)~leaf;
+          rec[k] = _mm512_slli_epi64(_mm512_add_epi64(ci0[k], lm__popcnt64(_mm512_andnot_si512(lm0[k], below))), 8);
+          any |= live[k];
+        }
+        if (any) {
+          __m512i regs[8];
+          const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
+          do {
+            any = 0;
+            for (int k = 0; k < LM__BV; k++) {
+              if (!live[k]) continue;
+              lm__deep_step(b, tb, np, &lut, &rec[k], &val[k], &live[k]);
+              any |= live[k];
+            }
+          } while (any);
+        }
+        for (int k = 0; k < LM__BV; k++) _mm512_store_si512(W + LM__BG * r + 8 * k, val[k]);
+      }
+      for (size_t r = 0; r < rows; r++) {
+        for (int k = 0; k < LM__BV; k++)
+          lm__deep_leaves8(b, _mm512_load_si512(W + LM__BG * r + 8 * k), valid[k], lgbm, lv + 8 * k, dv + 8 * k);
+        if (b->recnode) lm__deep_linear(v, b, t0, nt, W + LM__BG * r, x + (r0 + r) * F, dv);
         lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, out + (r0 + r) * G,
                      lgbm ? dacc + r * G : NULL);
       }
