@@ -74,6 +74,39 @@ static inline void lm__tr16(__m512 r[16]) {
   }
 }
 
+/* The bins of one counted group (tree_bits.h, lm__bits_lin) for R rows (lanes past `rows`
+ * repeat the last row): per row, its 16 features in lanes, bin = #{j : t_j ≤ x} over the K
+ * threshold vectors. K is a constant (one instantiation per K ≤ LM_BITS_LIN_K): the thresholds
+ * stay in registers across the rows, and the compares are counted in two accumulators, so that
+ * no chain of K dependent subtractions sets the pace (hist256-bin600: binning was two thirds of
+ * a batch, most of it in that chain). */
+LM__AI void lm__lin_rows(const lm__bits *b, const lm__bits_lin *q, const float *x, size_t rows,
+                         size_t R, uint8_t *tbl, const int K) {
+  const size_t F = b->num_features, stride = 128 * (size_t)b->npairs;
+  const float *T = b->thr + q->thr + 16;
+  const __m512i pidx = _mm512_load_si512(b->thr + q->thr), m1 = _mm512_set1_epi32(-1);
+  const __m512i nanbin = _mm512_set1_epi32(255);
+  const __mmask16 mhi = (__mmask16)((1u << q->hi_n) - 1);
+  __m512 t[LM_BITS_LIN_K];
+  for (int j = 0; j < K; j++) t[j] = _mm512_load_ps(T + 16 * j);
+  for (size_t r = 0; r < R; r++) {
+    const float *row = x + (r < rows ? r : rows - 1) * F + q->f0;
+    __m512 xv = _mm512_loadu_ps(row);
+    if (q->wide) xv = _mm512_permutex2var_ps(xv, pidx, _mm512_maskz_loadu_ps(mhi, row + 16));
+    __m512i c0 = _mm512_setzero_si512(), c1 = _mm512_setzero_si512();
+    for (int j = 0; j < K; j += 2) {
+      c0 = _mm512_mask_sub_epi32(c0, _mm512_cmp_ps_mask(t[j], xv, _CMP_LE_OQ), c0, m1);
+      if (j + 1 < K)
+        c1 = _mm512_mask_sub_epi32(c1, _mm512_cmp_ps_mask(t[j + 1], xv, _CMP_LE_OQ), c1, m1);
+    }
+    __m512i c = _mm512_add_epi32(c0, c1);
+    uint8_t *o = tbl + stride * r + q->col;
+    if (b->dual) _mm_storeu_si128((__m128i *)(o + 64), _mm512_cvtepi32_epi8(c)); /* NaN: 0 */
+    c = _mm512_mask_mov_epi32(c, _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), nanbin);
+    _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(c));
+  }
+}
+
 /* The bins of a block of rows (R = rows rounded up to 16 ≤ LM__BLOCK; lanes past `rows`
  * repeat the last row) into tbl[stride·r + c] (stride = 128 · npairs), rows in lanes: per 16
  * row features holding a used feature, the block is transposed (16 × 16 tiles); then per used
@@ -223,25 +256,25 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
       }
     }
   /* the counted groups (tree_bits.h), after the chunks above (which may share a chunk with them):
-   * a row's 16 features in lanes, K compares and masked subtractions of −1, 16 bytes out */
-  const __m512i m1 = _mm512_set1_epi32(-1);
+   * a row's 16 features in lanes, K compares, 16 bytes out (lm__lin_rows) */
   for (uint32_t g = 0; g < b->n_lin; g++) {
     const lm__bits_lin *q = &b->lin[g];
-    const float *T = b->thr + q->thr + 16;
-    const __m512i pidx = _mm512_load_si512(b->thr + q->thr);
-    const __mmask16 mhi = (__mmask16)((1u << q->hi_n) - 1);
-    for (size_t r = 0; r < R; r++) {
-      const float *row = x + (r < rows ? r : rows - 1) * F + q->f0;
-      __m512 xv = _mm512_loadu_ps(row);
-      if (q->wide) xv = _mm512_permutex2var_ps(xv, pidx, _mm512_maskz_loadu_ps(mhi, row + 16));
-      __m512i c = zero;
-      for (uint32_t j = 0; j < q->K; j++)
-        c = _mm512_mask_sub_epi32(c, _mm512_cmp_ps_mask(_mm512_load_ps(T + 16 * j), xv, _CMP_LE_OQ), c, m1);
-      uint8_t *o = tbl + stride * r + q->col;
-      if (b->dual) _mm_storeu_si128((__m128i *)(o + 64), _mm512_cvtepi32_epi8(c)); /* NaN: 0 */
-      c = _mm512_mask_mov_epi32(c, _mm512_cmp_ps_mask(xv, xv, _CMP_UNORD_Q), nanbin);
-      _mm_storeu_si128((__m128i *)o, _mm512_cvtepi32_epi8(c));
+#define LM__LIN(K) lm__lin_rows(b, q, x, rows, R, tbl, K)
+    switch (q->K) {
+    case 1: LM__LIN(1); break;
+    case 2: LM__LIN(2); break;
+    case 3: LM__LIN(3); break;
+    case 4: LM__LIN(4); break;
+    case 5: LM__LIN(5); break;
+    case 6: LM__LIN(6); break;
+    case 7: LM__LIN(7); break;
+    case 8: LM__LIN(8); break;
+    case 9: LM__LIN(9); break;
+    case 10: LM__LIN(10); break;
+    case 11: LM__LIN(11); break;
+    default: LM__LIN(LM_BITS_LIN_K); break;
     }
+#undef LM__LIN
   }
   for (size_t r = 0; b->n_catf && r < R; r++)
     lm__bin_cats(b, x + (r < rows ? r : rows - 1) * F, tbl + stride * r);

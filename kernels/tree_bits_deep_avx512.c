@@ -177,25 +177,6 @@ LM__AI void lm__deep_rows_np(const lmf_view *v, const lm__bits *b, const float *
   }
 }
 
-/* 8 × 8 floats transposed: r[j] holds row j on entry, column j on exit. */
-LM__AI void lm__tr8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; c++) {
-    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-  }
-}
-
 /* Batches: 64-row blocks binned at once (rows in lanes), then per group of 8 trees, in passes
  * over the block's rows (each pass's stores retired before the next reloads them as vectors):
  * the words of the 8 root records for every row (a record's bytes in registers, 4 trees per
