@@ -467,12 +467,12 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   size_t sz_recleaf = n_recleaf * (lgbm ? sizeof(double) : sizeof(float));
   int linear = 0;
   for (uint32_t t = 0; lgbm && t < T; t++) linear |= (v->trees[t].flags & LMF_TREE_LINEAR) != 0;
-  size_t sizes[13] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
+  size_t sizes[14] = {sz_thr, sz_feat, sz_nodes, sz_leaf, sz_bottom, sz_group, sz_lut, sz_recs,
                       sz_recleaf, (size_t)n_lin * sizeof(lm__bits_lin),
                       (size_t)sc.n_catf * sizeof(lm__bits_cat), sz_cattab,
-                      linear ? n_recleaf * sizeof(uint32_t) : 0};
+                      linear ? n_recleaf * sizeof(uint32_t) : 0, (size_t)U * sizeof(uint32_t)};
   size_t sz = 0;
-  for (int i = 0; i < 13; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
+  for (int i = 0; i < 14; i++) sz += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   uint32_t *cat_of = sc.n_ck ? malloc(sizeof *cat_of * (m->n_nodes + 1)) : NULL;
   if (sc.n_ck && !cat_of) uf = (free(uf), NULL); /* reported below */
   lm__bits *b = a->zalloc(a, sizeof *b);
@@ -490,8 +490,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->num_features = F, b->n_used = U, b->n_cols = V, b->npairs = np, b->word_bytes = wb;
   b->n_trees = T, b->depth = D, b->n_leaf = n_leaf, b->dual = V <= 64 && !cat, b->two = two == 2;
   b->cat = cat, b->lgbm_cats = lgbm;
-  uint8_t *parts[13], *q = blk;
-  for (int i = 0; i < 13; i++) {
+  uint8_t *parts[14], *q = blk;
+  for (int i = 0; i < 14; i++) {
     parts[i] = q;
     q += (sizes[i] + LM_PAD_BYTES + 63) & ~(size_t)63;
   }
@@ -513,6 +513,7 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   b->n_catf = sc.n_catf;
   b->cattab = parts[11];
   b->recnode = linear ? (uint32_t *)(void *)parts[12] : NULL;
+  b->srch = (uint32_t *)(void *)parts[13];
   for (size_t i = 0; i < n_thr; i++) b->thr[i] = NAN;
   /* features: columns and table offsets */
   uint32_t col = 0, off = 0, ui = 0;
@@ -560,6 +561,8 @@ lm__bits *lm__bits_build(const lmf_view *v, const lm__perfect *p, const lm__allo
   }
   free(first);
   lm__bits_lin_fill(b, (uint32_t)(n_thr - n_linthr));
+  for (uint32_t i = 0; i < U; i++)
+    if (!b->feat[i].lin) b->srch[b->n_srch++] = i;
   free(uf), uf = NULL;
   lm__bits_cat_fill(b, v, &sc, col, cat_of);
   for (uint32_t w = 0; w < 128; w++) {

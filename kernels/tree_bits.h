@@ -176,6 +176,9 @@ typedef struct lm__bits {
   uint32_t lgbm_cats;    /* decision 1: a category is trunc(x) for x > −1 (else x ≥ 0) */
   lm__bits_lin *lin;     /* n_lin counted groups (block binning), by increasing f */
   uint32_t n_lin;
+  uint32_t *srch;        /* n_srch: the indices (in feat) of the used features binned by the
+                            search, not in a counted group, increasing */
+  uint32_t n_srch;
   uint64_t tchunks;      /* bit k: columns 16k … 16k + 15 hold a column binned by the search */
   uint8_t *nodes;        /* n_trees × word_bytes: the word layout above */
   float *leafw;          /* D ≤ 6: n_trees × n_leaf, leaf × tree weight; else NULL */

@@ -107,6 +107,28 @@ LM__AI void lm__lin_rows(const lm__bits *b, const lm__bits_lin *q, const float *
   }
 }
 
+void lm__bits_bin_lin(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl) {
+  for (uint32_t g = 0; g < b->n_lin; g++) {
+    const lm__bits_lin *q = &b->lin[g];
+#define LM__LIN(K) lm__lin_rows(b, q, x, rows, R, tbl, K)
+    switch (q->K) {
+    case 1: LM__LIN(1); break;
+    case 2: LM__LIN(2); break;
+    case 3: LM__LIN(3); break;
+    case 4: LM__LIN(4); break;
+    case 5: LM__LIN(5); break;
+    case 6: LM__LIN(6); break;
+    case 7: LM__LIN(7); break;
+    case 8: LM__LIN(8); break;
+    case 9: LM__LIN(9); break;
+    case 10: LM__LIN(10); break;
+    case 11: LM__LIN(11); break;
+    default: LM__LIN(LM_BITS_LIN_K); break;
+    }
+#undef LM__LIN
+  }
+}
+
 /* The bins of a block of rows (R = rows rounded up to 16 ≤ LM__BLOCK; lanes past `rows`
  * repeat the last row) into tbl[stride·r + c] (stride = 128 · npairs), rows in lanes: per 16
  * row features holding a used feature, the block is transposed (16 × 16 tiles); then per used
@@ -255,27 +277,8 @@ void lm__bits_bin_block(const lm__bits *b, const float *x, size_t rows, size_t R
         idx = _mm512_add_epi8(idx, four);
       }
     }
-  /* the counted groups (tree_bits.h), after the chunks above (which may share a chunk with them):
-   * a row's 16 features in lanes, K compares, 16 bytes out (lm__lin_rows) */
-  for (uint32_t g = 0; g < b->n_lin; g++) {
-    const lm__bits_lin *q = &b->lin[g];
-#define LM__LIN(K) lm__lin_rows(b, q, x, rows, R, tbl, K)
-    switch (q->K) {
-    case 1: LM__LIN(1); break;
-    case 2: LM__LIN(2); break;
-    case 3: LM__LIN(3); break;
-    case 4: LM__LIN(4); break;
-    case 5: LM__LIN(5); break;
-    case 6: LM__LIN(6); break;
-    case 7: LM__LIN(7); break;
-    case 8: LM__LIN(8); break;
-    case 9: LM__LIN(9); break;
-    case 10: LM__LIN(10); break;
-    case 11: LM__LIN(11); break;
-    default: LM__LIN(LM_BITS_LIN_K); break;
-    }
-#undef LM__LIN
-  }
+  /* the counted groups, after the chunks above (which may share a chunk with them) */
+  lm__bits_bin_lin(b, x, rows, R, tbl);
   for (size_t r = 0; b->n_catf && r < R; r++)
     lm__bin_cats(b, x + (r < rows ? r : rows - 1) * F, tbl + stride * r);
 }

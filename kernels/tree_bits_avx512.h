@@ -44,29 +44,33 @@ LM__AI void lm__bin_cats(const lm__bits *b, const float *row, uint8_t *tbl) {
   }
 }
 
+/* The bins of the counted groups (tree_bits.h, lm__bits_lin) of R rows (lanes past `rows` repeat
+ * the last row) into tbl[stride·r + c]: tree_bits_avx512.c. Single rows use it too. */
+void lm__bits_bin_lin(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl);
+
 /* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
  * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
  * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
  * columns (tree_bits.h). */
 LM__AI void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
   /* locals: the byte stores below could alias b's fields for all the compiler knows */
-  const uint32_t U = b->n_used;
+  const uint32_t U = b->n_srch, *srch = b->srch;
   const float *thr = b->thr;
   const lm__bits_feat *feat = b->feat;
-  if (b->two) { /* one column per feature (column i), two levels: no branch on the data */
+  if (b->two) { /* one column per feature, two levels: no branch on the data */
     for (uint32_t i = 0; i < U; i++) {
-      const lm__bits_feat *u = &feat[i];
+      const lm__bits_feat *u = &feat[srch[i]];
       float x = row[u->f];
       __m512 xb = _mm512_set1_ps(x);
       unsigned c = (unsigned)_mm_popcnt_u32(
           _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[0]), xb, _CMP_LE_OQ));
       c = 16 * c + (unsigned)_mm_popcnt_u32(
                        _mm512_cmp_ps_mask(_mm512_load_ps(thr + u->lv[1] + 16 * c), xb, _CMP_LE_OQ));
-      tbl[i] = (uint8_t)(x != x ? 255u : c);
+      tbl[u->col] = (uint8_t)(x != x ? 255u : c);
     }
   } else
   for (uint32_t i = 0; i < U; i++) {
-    const lm__bits_feat *u = &feat[i];
+    const lm__bits_feat *u = &feat[srch[i]];
     float x = row[u->f];
     __m512 xb = _mm512_set1_ps(x);
     unsigned c = 0;
@@ -83,6 +87,7 @@ LM__AI void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
         t[s] = (uint8_t)(c < LM_BITS_SEG ? c : LM_BITS_SEG);
     }
   }
+  if (b->n_lin) lm__bits_bin_lin(b, row, 1, 1, tbl);
   lm__bin_cats(b, row, tbl);
   if (b->dual) { /* bytes 64 + c: the same bins, NaN → 0 (tree_bits.h) */
     __m512i v = _mm512_load_si512(tbl);
