@@ -12,6 +12,10 @@
 #                           and large, 1 and 10,000 rows, one thread; kind contrib: XGBoost's
 #                           10,000-row call on large alone takes 220-450 s).
 #                           Results: $(BUILD)/bench/results.json
+#   make bench-lgbtwin      issue 15's LightGBM criterion alone: the zoo's LightGBM models, lmrt
+#                           on each and on its XGBoost twin (engine lmrt-twin) and XGBoost on the
+#                           twin, 1, 1,000 and 10,000 rows (a few minutes); prints per model lmrt
+#                           LightGBM / lmrt twin per tree·row and whether it is <= 1.5
 #   make bench-zoo-models   train the zoo (bench/gen_models.py --set zoo; a few minutes, once)
 #   make bench-check        a reduced matrix (7 interleaved repetitions) judged by bench/check
 #                           against the committed baseline bench/baselines/<machine-class>.json:
@@ -105,9 +109,12 @@ $(BENCH_LM): $(BENCH_MODELS)/%.lm: $(BENCH_MODELS)/.stamp-core $(BUILD)/bin/lmco
 	$(BUILD)/bin/lmconvert $(BENCH_MODELS)/$*.json -o $@ >/dev/null
 bench-models: $(BENCH_LM)
 # Every model of models.tsv converted from its source column (XGBoost JSON or LightGBM text)
-# when its .lm is missing or older than the source or lmconvert.
-BENCH_CONVERT = awk -F'\t' 'NR==1{for(i=1;i<=NF;i++)if($$i=="source")c=i;next}{print $$1, $$c}' \
-                  $(BENCH_MODELS)/models.tsv | while read n src; do lm=$(BENCH_MODELS)/$$n.lm; \
+# when its .lm is missing or older than the source or lmconvert; a LightGBM model's XGBoost
+# twin (xgb_model column, when it differs from source) likewise into <name>.twin.lm (engine
+# lmrt-twin).
+BENCH_CONVERT = awk -F'\t' 'NR==1{for(i=1;i<=NF;i++){if($$i=="source")c=i;if($$i=="xgb_model")x=i};next} \
+                  {print $$1 ".lm", $$c; if(x && $$x!=$$c && $$x!="-" && $$x!="")print $$1 ".twin.lm", $$x}' \
+                  $(BENCH_MODELS)/models.tsv | while read out src; do lm=$(BENCH_MODELS)/$$out; \
                   if [ ! -e $$lm ] || [ $$lm -ot $(BENCH_MODELS)/$$src ] || [ $$lm -ot $(BUILD)/bin/lmconvert ]; then \
                     $(BUILD)/bin/lmconvert -q $(BENCH_MODELS)/$$src -o $$lm || exit 1; fi; done
 bench-ci-models: $(BENCH_MODELS)/.stamp-ci $(BUILD)/bin/lmconvert
@@ -138,6 +145,31 @@ bench: $(BENCH_DIR)/lmbench bench-zoo-models
 	$(BENCH_PY) bench/compare --merge $(BENCH_DIR)/results.json $(BENCH_DIR)/results.raw.json && \
 	$(BENCH_PY) bench/compare --show $(BENCH_DIR)/results.json && \
 	echo "bench: done in $$(( $$(date +%s) - start )) s; results: $(BENCH_DIR)/results.json"
+
+# Issue 15's LightGBM criterion alone: every LightGBM model of the zoo (models.tsv's booster
+# column) with its XGBoost twin, engines lmrt (the LightGBM model), lmrt-twin (lmrt on the twin)
+# and xgboost (XGBoost on the twin), predict only, one thread, at BENCH_TWIN_BATCHES rows, in
+# one interleaved process; results in $(BENCH_DIR)/results-lgbtwin.json (not results.json),
+# printed by bench/compare --twin. `bench/report $(BENCH_DIR)/results-lgbtwin.json --publish
+# --only twin` puts the table into docs/performance.md's bench-twin block.
+# Knobs: BENCH_TWIN_MODELS (comma-separated; empty: every LightGBM model), BENCH_TWIN_BATCHES,
+# BENCH_TWIN_REPS, BENCH_MIN_TIME, BENCH_ARGS.
+BENCH_TWIN_MODELS  ?=
+BENCH_TWIN_BATCHES ?= 1,1000,10000
+BENCH_TWIN_REPS    ?= 5
+.PHONY: bench-lgbtwin
+bench-lgbtwin: $(BENCH_DIR)/lmbench bench-zoo-models
+	@models="$(BENCH_TWIN_MODELS)"; \
+	[ -n "$$models" ] || models=$$(awk -F'\t' 'NR==1{for(i=1;i<=NF;i++)if($$i=="booster")b=i;next}$$b=="lightgbm"{printf "%s%s",s,$$1;s=","}' $(BENCH_MODELS)/models.tsv); \
+	echo "bench-lgbtwin: $$models at $(BENCH_TWIN_BATCHES) rows, $(BENCH_TWIN_REPS) repetitions of >= $(BENCH_MIN_TIME) s; load: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	start=$$(date +%s); \
+	$(BENCH_RUN) --model_list=$$models --engines=lmrt,lmrt-twin,xgboost --kinds=predict \
+	  --batches=$(BENCH_TWIN_BATCHES) --threads=1 --benchmark_min_time=$(BENCH_MIN_TIME) \
+	  --benchmark_repetitions=$(BENCH_TWIN_REPS) --benchmark_out=$(BENCH_DIR)/results-lgbtwin.raw.json \
+	  $(BENCH_ARGS) > $(BENCH_DIR)/bench-lgbtwin.log && \
+	$(BENCH_PY) bench/compare --merge $(BENCH_DIR)/results-lgbtwin.json $(BENCH_DIR)/results-lgbtwin.raw.json && \
+	$(BENCH_PY) bench/compare --twin $(BENCH_DIR)/results-lgbtwin.json && \
+	echo "bench-lgbtwin: done in $$(( $$(date +%s) - start )) s; load: $$(cut -d' ' -f1-3 /proc/loadavg); results: $(BENCH_DIR)/results-lgbtwin.json"
 
 # Reduced matrix, compared with the committed baseline of this machine class (bench/check:
 # flagged cases are measured again and count only if the slowdown reproduces).

@@ -33,6 +33,11 @@
 //                two cblas_dgemm (X·V, X²·V²) in double, the precision contract (lmrt plans no
 //                FM product; the weights come from <name>.fm.f32, see gen_models.py)
 //   openblas-sgemm  FM only: the same in float32 (faster, but not within the contract)
+// and, for LightGBM models only (those with an XGBoost twin; issue 15's criterion: lmrt's time
+// per tree·row on a LightGBM model within 1.5x of lmrt's on the XGBoost model of the same shape):
+//   lmrt-twin    liblmrt with its planned kernels on the model's XGBoost twin (xgb_model,
+//                converted into <name>.twin.lm), one thread; its parity check is against
+//                XGBoost on the same twin. bench/compare's twin_table divides per tree·row.
 // Their labels name the kernel that ran for the case's batch size; the plan of each linear and
 // FM model (lm_model_plan: batch bands and kernels) goes into the context as "plan.<name>",
 // from which bench/compare and bench/report print the table and the pick.
@@ -58,7 +63,8 @@
 // Options (after Google Benchmark's own --benchmark_* flags):
 //   --models=DIR        where bench/gen_models.py wrote models.tsv, the models and the rows
 //                       (default build/bench/models); <name>.lm is converted there if missing
-//   --engines=LIST      default lmrt,lmrt-scalar,xgboost,lmrt-hand,openblas,openblas-sgemm
+//   --engines=LIST      default lmrt,lmrt-scalar,xgboost,lmrt-hand,openblas,openblas-sgemm,
+//                       lmrt-twin
 //   --model_list=LIST   models to run (default all in models.tsv)
 //   --groups=LIST       models of these groups only (models.tsv: core, zoo)
 //   --batches=LIST      default 1,8,64,1000,100000; a batch above a model's max_batch column
@@ -137,6 +143,8 @@ void register_all() {
             if ((e == "lmrt-hand" || e == "openblas") && ((m.kind != "linear" && m.kind != "fm") || t > 1))
               continue;
             if (e == "openblas-sgemm" && (m.kind != "fm" || t > 1)) continue;
+            // lmrt on the XGBoost twin: LightGBM models (a twin), one thread.
+            if (e == "lmrt-twin" && (!m.has_twin() || t > 1)) continue;
             if (e != "xgboost" && t > 1) {  // lmrt with T threads: lm_pool (lmbench_pool.cc)
               register_pool_predict(mp, e, "predict/engine:" + e + tail, b, t, unit);
               continue;
@@ -150,6 +158,7 @@ void register_all() {
     if (has(g_opt.kinds, "open")) {
       for (const std::string &e : g_opt.engines) {
         if (e == "xgboost" && m.xgb_model == "-") continue;
+        if (e == "lmrt-twin") continue;  // predict cases only
         std::string name = "open/engine:" + e + "/model:" + m.name;
         benchmark::RegisterBenchmark(name.c_str(), bm_open, mp, e, name)
             ->Unit(benchmark::kMicrosecond);
@@ -205,7 +214,7 @@ void parse_args(int argc, char **argv) {
     else if (a == "--no_parity") g_opt.parity = false;
     else if (a == "--help" || a == "-h") {
       fprintf(stderr, "usage: lmbench [--benchmark_* flags] [--models=DIR] "
-                      "[--engines=lmrt,lmrt-scalar,xgboost] [--model_list=LIST] [--groups=core,zoo] "
+                      "[--engines=lmrt,lmrt-scalar,xgboost,lmrt-twin,...] [--model_list=LIST] [--groups=core,zoo] "
                       "[--batches=LIST] [--threads=LIST] "
                       "[--kinds=predict,open,convert,scaling,contrib] [--contrib_models=LIST] "
                       "[--contrib_batches=LIST] [--contrib_batch_reps=N] [--no_parity]\n");
@@ -227,7 +236,7 @@ int main(int argc, char **argv) {
   g_models = read_manifest();
   for (const auto &e : g_opt.engines)
     if (e != "lmrt" && e != "lmrt-scalar" && e != "xgboost" && e != "lmrt-hand" &&
-        e != "openblas" && e != "openblas-sgemm")
+        e != "openblas" && e != "openblas-sgemm" && e != "lmrt-twin")
       die("unknown engine " + e);
   for (const auto &name : g_opt.model_list) {
     bool found = false;

@@ -68,8 +68,9 @@ struct Options {
   std::string models = "build/bench/models";
   // lmrt-hand, openblas, openblas-sgemm: linear and FM models only (the kernel table);
   // openblas-sgemm: FM only.
+  // lmrt-twin: LightGBM models only (lmrt on the model's XGBoost twin, issue 15's criterion).
   std::vector<std::string> engines = {"lmrt", "lmrt-scalar", "xgboost", "lmrt-hand", "openblas",
-                                      "openblas-sgemm"};
+                                      "openblas-sgemm", "lmrt-twin"};
   std::vector<std::string> model_list;
   std::vector<std::string> groups;  // core, zoo (models.tsv's group column); empty = all
   std::vector<size_t> batches = {1, 8, 64, 1000, 100000};
@@ -101,6 +102,11 @@ struct ModelSpec {
   std::string json_path() const { return g_opt.models + "/" + xgb_model; }
   std::string source_path() const { return g_opt.models + "/" + source; }
   std::string lm_path() const { return g_opt.models + "/" + name + ".lm"; }
+  // A LightGBM model's XGBoost twin (xgb_model differs from source): lmrt scores it too, as
+  // engine lmrt-twin, converted from xgb_model into <name>.twin.lm (bench.mk's BENCH_CONVERT
+  // or lm_twin_file()).
+  bool has_twin() const { return xgb_model != source && xgb_model != "-" && !xgb_model.empty(); }
+  std::string twin_lm_path() const { return g_opt.models + "/" + name + ".twin.lm"; }
 };
 
 // models.tsv: columns looked up by the header's names (bench/gen_models.py documents them).
@@ -149,6 +155,8 @@ struct Engine {
 
 // lmbench_engines.cc. The model's .lm file, converted from its source when missing or older.
 int lm_model_file(const ModelSpec &m);
+// The twin's .lm file (ModelSpec::twin_lm_path), converted from xgb_model when missing or older.
+int lm_twin_file(const ModelSpec &m);
 // Open a model, with LM_ISA=isa in the environment during lm_model_open when isa is given.
 int open_with_isa(const std::string &path, const char *isa, lm_model **out);
 // The same with any variable (LM_KERNEL: runtime/plan.c's hook for benchmarks).

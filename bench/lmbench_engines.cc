@@ -16,13 +16,21 @@
 
 namespace lmb {
 
-int lm_model_file(const ModelSpec &m) {
+// `out` converted from `in` unless it exists and is at least as new.
+static int convert_if_stale(const std::string &in, const std::string &out) {
   struct stat sj, sl;
-  if (stat(m.source_path().c_str(), &sj) != 0) return LM_EIO;
-  if (stat(m.lm_path().c_str(), &sl) == 0 && sl.st_mtime >= sj.st_mtime) return 0;
+  if (stat(in.c_str(), &sj) != 0) return LM_EIO;
+  if (stat(out.c_str(), &sl) == 0 && sl.st_mtime >= sj.st_mtime) return 0;
   lm_convert_options o = {};
   o.quiet = 1;
-  return lm_convert(m.source_path().c_str(), m.lm_path().c_str(), &o);
+  return lm_convert(in.c_str(), out.c_str(), &o);
+}
+
+int lm_model_file(const ModelSpec &m) { return convert_if_stale(m.source_path(), m.lm_path()); }
+
+int lm_twin_file(const ModelSpec &m) {
+  if (!m.has_twin()) return LM_EINVAL;
+  return convert_if_stale(m.json_path(), m.twin_lm_path());
 }
 
 int open_with_env(const std::string &path, const char *var, const char *value, lm_model **out) {
@@ -65,13 +73,15 @@ struct LmrtEngine : Engine {
   bool per_batch = false;  // label: the kernel planned for the case's batch size
 
   // isa: LM_ISA during lm_model_open; kernel: LM_KERNEL during lm_model_open (the planner's
-  // hook for benchmarks, runtime/plan.c: "NAME" plans NAME alone, "-NAME" plans without it).
-  LmrtEngine(const ModelSpec &m, const char *isa, const char *force = nullptr) {
-    int rc = lm_model_file(m);
+  // hook for benchmarks, runtime/plan.c: "NAME" plans NAME alone, "-NAME" plans without it);
+  // twin: open the model's XGBoost twin (<name>.twin.lm) instead of the model (lmrt-twin).
+  LmrtEngine(const ModelSpec &m, const char *isa, const char *force = nullptr, bool twin = false) {
+    const std::string path = twin ? m.twin_lm_path() : m.lm_path();
+    int rc = twin ? lm_twin_file(m) : lm_model_file(m);
     if (rc == 0 && force) {
       per_batch = true;
-      rc = open_with_env(m.lm_path(), "LM_KERNEL", force, &model);
-    } else if (rc == 0) rc = open_with_isa(m.lm_path(), isa, &model);
+      rc = open_with_env(path, "LM_KERNEL", force, &model);
+    } else if (rc == 0) rc = open_with_isa(path, isa, &model);
     if (rc == 0) rc = lm_session_new(model, &session);
     if (rc != 0) {
       error = std::string("lmrt: ") + lm_strerror(rc) + ": " + lm_last_error();
@@ -329,6 +339,8 @@ Engine &engine_for(const std::string &engine, const ModelSpec &m, int threads) {
       slot.reset(new LmrtEngine(m, nullptr, "linear_margin_blas"));
     else if (engine == "lmrt-scalar")
       slot.reset(new LmrtEngine(m, "scalar"));
+    else if (engine == "lmrt-twin")  // lmrt on the LightGBM model's XGBoost twin
+      slot.reset(new LmrtEngine(m, nullptr, nullptr, true));
     else
       slot.reset(new LmrtEngine(m, nullptr));
   }
@@ -338,7 +350,8 @@ Engine &engine_for(const std::string &engine, const ModelSpec &m, int threads) {
 void free_engines() { g_engines.clear(); }
 
 // Once per (engine, model): an lmrt engine must return XGBoost's values on the first 64 rows,
-// (for a real LightGBM model: lmrt's scalar reference's values),
+// (for a real LightGBM model: lmrt's scalar reference's values; lmrt-twin: XGBoost's on the
+// twin, the same model),
 // scored in one call and one row per call (else the comparison would be meaningless). Prints
 // the largest relative difference.
 std::set<std::string> g_parity_done;
@@ -350,7 +363,8 @@ void parity_check(const std::string &engine, const ModelSpec &m) {
   // checked against lmrt's scalar reference instead (parity column "scalar").
   const bool contrib = engine.compare(0, 8, "contrib-") == 0;
   if (engine == "contrib-xgboost") return;
-  const bool vs_scalar = m.parity == "scalar" && !contrib;
+  const bool twin = engine == "lmrt-twin";  // both engines score the twin
+  const bool vs_scalar = m.parity == "scalar" && !contrib && !twin;
   if (vs_scalar && engine == "lmrt-scalar") return;
   const std::string ref = contrib ? "contrib-xgboost" : vs_scalar ? "lmrt-scalar" : "xgboost";
   Engine &a = engine_for(engine, m, 1);
@@ -370,8 +384,8 @@ void parity_check(const std::string &engine, const ModelSpec &m) {
     worst = std::max(worst, std::fabs(double(o1[i]) - double(ob[i])) / scale);
   }
   fprintf(stderr, "lmbench: parity %-11s %-14s vs %s%s, %zu rows: max relative difference %.3g%s\n",
-          engine.c_str(), m.name.c_str(), ref.c_str(), m.xgb_model != m.source && !vs_scalar ?
-          " (twin: the same trees)" : "", n, worst, worst > 1e-5 ? "  <-- MISMATCH" : "");
+          engine.c_str(), m.name.c_str(), ref.c_str(), twin ? " (both on the twin)" :
+          m.xgb_model != m.source && !vs_scalar ? " (twin: the same trees)" : "", n, worst, worst > 1e-5 ? "  <-- MISMATCH" : "");
 }
 
 }  // namespace lmb
