@@ -208,6 +208,25 @@ LM__AI void lm__tr8(__m256 r[8]) {
   }
 }
 
+/* 8 × 8 doubles transposed: r[j] holds row j on entry, column j on exit. */
+LM__AI void lm__tr8d(__m512d r[8]) {
+  __m512d a[8], c[8];
+  for (int i = 0; i < 8; i += 2) { /* a[i]: columns 0, 2, 4, 6 of rows i, i+1; a[i+1]: 1, 3, 5, 7 */
+    a[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);
+    a[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]);
+  }
+  const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+  for (int h = 0; h < 8; h += 4) /* rows h … h+3: c[h + k] holds columns k | k + 4 (k < 4) */
+    for (int k = 0; k < 2; k++) {
+      c[h + k] = _mm512_permutex2var_pd(a[h + k], lo, a[h + 2 + k]);
+      c[h + 2 + k] = _mm512_permutex2var_pd(a[h + k], hi, a[h + 2 + k]);
+    }
+  for (int k = 0; k < 4; k++) {
+    r[k] = _mm512_shuffle_f64x2(c[k], c[4 + k], 0x44);
+    r[k + 4] = _mm512_shuffle_f64x2(c[k], c[4 + k], 0xEE);
+  }
+}
+
 /* The exit-table lookups (tree_bits.h): level-6 positions (0–63) of 8 words in 64-bit lanes.
  * A byte permute indexes with the low 7 bits of every byte; only byte 0 of each lane counts. */
 typedef struct { __m512i e0, e1, h0, h1, s0, s1; } lm__luts;

@@ -195,7 +195,7 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
   const lmf_meta *m = v->meta;
   const uint32_t T = b->n_trees;
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
-  const int sum8 = !lgbm && G == 1 && !b->recnode; /* leaves added with rows in lanes */
+  const int sum8 = G == 1 && !b->recnode; /* leaves added with rows in lanes */
   const lm__luts lut = lm__load_luts(b);
   const uint8_t *recs = b->recs;
   const __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
@@ -210,7 +210,7 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
     const size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK, rows8 = sum8 ? rows & ~(size_t)7 : 0;
     lm__bits_bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
     for (size_t r = 0; r < rows; r++)
-      lm__deep_init(m, lgbm, sum8 ? acc + r : out + (r0 + r) * G, lgbm ? dacc + r * G : NULL);
+      lm__deep_init(m, lgbm, sum8 && !lgbm ? acc + r : out + (r0 + r) * G, lgbm ? dacc + r * G : NULL);
     for (uint32_t t0 = 0; t0 < T; t0 += 8) {
       const uint32_t nt = T - t0 < 8 ? T - t0 : 8;
       const __mmask8 valid = (__mmask8)((1u << nt) - 1);
@@ -260,7 +260,17 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
           any |= L[r] = live;
         }
       }
-      for (size_t r = 0; r < rows8; r += 8) { /* 8 rows in lanes, their 8 leaves transposed */
+      for (size_t r = 0; lgbm && r < rows8; r += 8) { /* the same in double (G = 1: dacc[r]) */
+        __m512d l[8];
+        for (int j = 0; j < 8; j++)
+          l[j] = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), valid, _mm512_load_si512(V + 8 * (r + j)),
+                                          b->recleaf64, 8);
+        lm__tr8d(l);
+        __m512d a = _mm512_loadu_pd(dacc + r);
+        for (uint32_t i = 0; i < nt; i++) a = _mm512_add_pd(a, l[i]);
+        _mm512_storeu_pd(dacc + r, a);
+      }
+      for (size_t r = 0; !lgbm && r < rows8; r += 8) { /* 8 rows in lanes, their 8 leaves transposed */
         __m256 l[8];
         for (int j = 0; j < 8; j++)
           l[j] = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, _mm512_load_si512(V + 8 * (r + j)),
@@ -273,11 +283,11 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
       for (size_t r = rows8; r < rows; r++) {
         lm__deep_leaves8(b, _mm512_load_si512(V + 8 * r), valid, lgbm, lv, dv);
         if (b->recnode) lm__deep_linear(v, b, t0, nt, V + 8 * r, x + (r0 + r) * F, dv);
-        lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, sum8 ? acc + r : out + (r0 + r) * G,
+        lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, sum8 && !lgbm ? acc + r : out + (r0 + r) * G,
                      lgbm ? dacc + r * G : NULL);
       }
     }
-    if (sum8) memcpy(out + r0, acc, rows * sizeof(float));
+    if (sum8 && !lgbm) memcpy(out + r0, acc, rows * sizeof(float));
     if (lgbm)
       for (size_t r = 0; r < rows; r++) lm__deep_finish(m, dacc + r * G, out + (r0 + r) * G);
   }
