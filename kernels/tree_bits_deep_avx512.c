@@ -58,7 +58,10 @@ LM__AI void lm__deep_step(const lm__bits *b, const __m512i *tb, int np, const lm
   _Alignas(64) uint64_t W[8], Rr[8];
   _mm512_store_si512(Rr, *rec);
   for (int i = 0; i < 8; i++) _mm_prefetch((const char *)recs + Rr[i] + 192, _MM_HINT_T0);
-  for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, b->dual, (int)b->cat);
+  if (np == 1 && b->dual)
+    for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, 1, 1, 0);
+  else
+    for (int i = 0; i < 8; i++) W[i] = lm__word(recs + Rr[i], tb, np, 0, (int)b->cat);
   lm__deep_next(b, _mm512_load_si512(W), lut, rec, val, live);
 }
 
@@ -244,10 +247,18 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
           if (!L[r]) continue;
           __m512i regs[8];
           const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
-          for (unsigned mk = L[r]; mk; mk &= mk - 1) {
-            unsigned i = (unsigned)__builtin_ctz(mk);
-            W[8 * r + i] = lm__word(recs + C[8 * r + i], tb, np, b->dual, (int)b->cat);
-          }
+          if (np == 1 && b->dual) /* the test hoisted out of the loop (lm__word's first case) */
+            for (unsigned mk = L[r]; mk; mk &= mk - 1) {
+              unsigned i = (unsigned)__builtin_ctz(mk);
+              const uint8_t *nd = recs + C[8 * r + i];
+              W[8 * r + i] = _mm512_cmpge_epu8_mask(
+                  _mm512_permutex2var_epi8(tb[0], _mm512_load_si512(nd), tb[1]), _mm512_load_si512(nd + 64));
+            }
+          else
+            for (unsigned mk = L[r]; mk; mk &= mk - 1) {
+              unsigned i = (unsigned)__builtin_ctz(mk);
+              W[8 * r + i] = lm__word(recs + C[8 * r + i], tb, np, 0, (int)b->cat);
+            }
         }
         any = 0;
         for (size_t r = 0; r < rows; r++) {
