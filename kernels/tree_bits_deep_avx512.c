@@ -37,13 +37,10 @@ LM__AI __m512i lm__popcnt64(__m512i x) { return _mm512_popcnt_epi64(x); }
  * its header (leaf mask, first child, first leaf) either the leaf's index (into *val, the lane
  * leaving *live) or the next record (first child + the non-leaf positions before it, by
  * popcounts). */
-LM__AI void lm__deep_next(const lm__bits *b, __m512i w, const lm__luts *lut, __m512i *rec,
-                          __m512i *val, __mmask8 *live) {
-  const uint8_t *recs = b->recs;
+LM__AI void lm__deep_next_hd(__m512i w, __m512i lm, __m512i hd, const lm__luts *lut, __m512i *rec,
+                             __m512i *val, __mmask8 *live) {
   const __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
   __m512i pos = lm__pos8(lut, w);
-  __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), *live, *rec, recs + 208, 1);
-  __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), *live, *rec, recs + 216, 1);
   __m512i below = _mm512_sub_epi64(_mm512_sllv_epi64(one, pos), one);
   __mmask8 leaf = _mm512_mask_test_epi64_mask(*live, _mm512_srlv_epi64(lm, pos), one);
   __m512i li = _mm512_add_epi64(_mm512_srli_epi64(hd, 32), lm__popcnt64(_mm512_and_si512(lm, below)));
@@ -51,6 +48,15 @@ LM__AI void lm__deep_next(const lm__bits *b, __m512i w, const lm__luts *lut, __m
   *val = _mm512_mask_mov_epi64(*val, leaf, li);
   *live &= (__mmask8)~leaf;
   *rec = _mm512_mask_mov_epi64(*rec, *live, _mm512_slli_epi64(ci, 8));
+}
+/* The same with the records' headers (leaf mask at byte 208, first child and first leaf at 216)
+ * gathered here. */
+LM__AI void lm__deep_next(const lm__bits *b, __m512i w, const lm__luts *lut, __m512i *rec,
+                          __m512i *val, __mmask8 *live) {
+  const uint8_t *recs = b->recs;
+  __m512i lm = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), *live, *rec, recs + 208, 1);
+  __m512i hd = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), *live, *rec, recs + 216, 1);
+  lm__deep_next_hd(w, lm, hd, lut, rec, val, live);
 }
 LM__AI void lm__deep_step(const lm__bits *b, const __m512i *tb, int np, const lm__luts *lut,
                           __m512i *rec, __m512i *val, __mmask8 *live) {
@@ -206,6 +212,7 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
   _Alignas(64) uint8_t tbl[LM__BLOCK * 128 * LM_BITS_MAX_PAIRS];
   /* per row r, tree t0 + i at 8r + i: its word, its record (byte offset), its leaf's index */
   _Alignas(64) uint64_t W[8 * LM__BLOCK], C[8 * LM__BLOCK], V[8 * LM__BLOCK];
+  _Alignas(64) uint64_t HL[8 * LM__BLOCK], HC[8 * LM__BLOCK]; /* its record's header */
   uint8_t L[LM__BLOCK]; /* per row: bit i, tree t0 + i is still walking */
   _Alignas(64) float lv[8], acc[LM__BLOCK];
   _Alignas(64) double dv[8];
@@ -247,17 +254,22 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
           if (!L[r]) continue;
           __m512i regs[8];
           const __m512i *tb = lm__tb(regs, tbl + stride * r, np);
-          if (np == 1 && b->dual) /* the test hoisted out of the loop (lm__word's first case) */
+          /* each walking tree's word and its record's header (scalar loads: cheaper than the
+           * next pass gathering them); the dual test hoisted (lm__word's first case) */
+          if (np == 1 && b->dual)
             for (unsigned mk = L[r]; mk; mk &= mk - 1) {
               unsigned i = (unsigned)__builtin_ctz(mk);
               const uint8_t *nd = recs + C[8 * r + i];
               W[8 * r + i] = _mm512_cmpge_epu8_mask(
                   _mm512_permutex2var_epi8(tb[0], _mm512_load_si512(nd), tb[1]), _mm512_load_si512(nd + 64));
+              memcpy(&HL[8 * r + i], nd + 208, 8), memcpy(&HC[8 * r + i], nd + 216, 8);
             }
           else
             for (unsigned mk = L[r]; mk; mk &= mk - 1) {
               unsigned i = (unsigned)__builtin_ctz(mk);
-              W[8 * r + i] = lm__word(recs + C[8 * r + i], tb, np, 0, (int)b->cat);
+              const uint8_t *nd = recs + C[8 * r + i];
+              W[8 * r + i] = lm__word(nd, tb, np, 0, (int)b->cat);
+              memcpy(&HL[8 * r + i], nd + 208, 8), memcpy(&HC[8 * r + i], nd + 216, 8);
             }
         }
         any = 0;
@@ -265,7 +277,8 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
           __mmask8 live = L[r];
           if (!live) continue;
           __m512i rec = _mm512_load_si512(C + 8 * r), val = _mm512_load_si512(V + 8 * r);
-          lm__deep_next(b, _mm512_load_si512(W + 8 * r), &lut, &rec, &val, &live);
+          lm__deep_next_hd(_mm512_load_si512(W + 8 * r), _mm512_load_si512(HL + 8 * r),
+                           _mm512_load_si512(HC + 8 * r), &lut, &rec, &val, &live);
           _mm512_store_si512(C + 8 * r, rec);
           _mm512_store_si512(V + 8 * r, val);
           any |= L[r] = live;
