@@ -186,6 +186,40 @@ LM__AI void lm__deep_rows_np(const lmf_view *v, const lm__bits *b, const float *
   }
 }
 
+/* A group of LightGBM trees that all end in their root records (every position a leaf): the words
+ * tree-major (W[64·i + r]), then per tree its 64 leaves (doubles) in 8 registers and, 8 rows in
+ * lanes, the level-6 positions looked up there (four two-register permutes, three blends) and
+ * added to the rows' sums (dacc, one output) in tree order: no gathers. */
+LM__AI void lm__deep_shallow(const lm__bits *b, const uint8_t *const nd[8], uint32_t nt, __m512i li0,
+                             const uint8_t *tbl, size_t stride, size_t rows, uint64_t *W,
+                             const lm__luts *lut, double *dacc, int np) {
+  for (uint32_t i = 0; i < 8; i += 4) {
+    size_t pc = 0;
+#define LM__W4(cat) lm__words4(nd + i, tbl, stride, rows, W + 64 * i, 1, 64, NULL, &pc, 0, 0, np, cat)
+    if (b->cat) LM__W4(1); else LM__W4(0);
+#undef LM__W4
+  }
+  _Alignas(64) uint64_t first[8];
+  _mm512_store_si512(first, li0);
+  const __m512i b4 = _mm512_set1_epi64(16), b5 = _mm512_set1_epi64(32);
+  for (uint32_t i = 0; i < nt; i++) {
+    const double *lw = b->recleaf64 + first[i];
+    __m512d L0 = _mm512_loadu_pd(lw), L1 = _mm512_loadu_pd(lw + 8), L2 = _mm512_loadu_pd(lw + 16);
+    __m512d L3 = _mm512_loadu_pd(lw + 24), L4 = _mm512_loadu_pd(lw + 32), L5 = _mm512_loadu_pd(lw + 40);
+    __m512d L6 = _mm512_loadu_pd(lw + 48), L7 = _mm512_loadu_pd(lw + 56);
+    for (size_t r = 0; r < rows; r += 8) {
+      __mmask8 mr = rows - r >= 8 ? 0xFF : (__mmask8)((1u << (rows - r)) - 1);
+      __m512i pos = lm__pos8(lut, _mm512_maskz_loadu_epi64(mr, W + 64 * i + r));
+      __m512d a = _mm512_mask_blend_pd(_mm512_test_epi64_mask(pos, b4), _mm512_permutex2var_pd(L0, pos, L1),
+                                       _mm512_permutex2var_pd(L2, pos, L3));
+      __m512d c = _mm512_mask_blend_pd(_mm512_test_epi64_mask(pos, b4), _mm512_permutex2var_pd(L4, pos, L5),
+                                       _mm512_permutex2var_pd(L6, pos, L7));
+      __m512d l = _mm512_mask_blend_pd(_mm512_test_epi64_mask(pos, b5), a, c);
+      _mm512_mask_storeu_pd(dacc + r, mr, _mm512_add_pd(_mm512_maskz_loadu_pd(mr, dacc + r), l));
+    }
+  }
+}
+
 /* Batches: 64-row blocks binned at once (rows in lanes), then per group of 8 trees, in passes
  * over the block's rows (each pass's stores retired before the next reloads them as vectors):
  * the words of the 8 root records for every row (a record's bytes in registers, 4 trees per
@@ -227,17 +261,23 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
       const uint8_t *nd[8];
       for (uint32_t i = 0; i < 8; i++) /* past the last tree: repeat it (words unused) */
         nd[i] = recs + (size_t)(t0 + i < T ? t0 + i : T - 1) * LM_BITS_REC_BYTES;
+      const __m512i rec0 = _mm512_slli_epi64(
+          _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(t0), lane), _mm512_set1_epi64(T - 1)), 8);
+      const __m512i lm0 = _mm512_i64gather_epi64(rec0, recs + 208, 1);
+      const __m512i hd0 = _mm512_i64gather_epi64(rec0, recs + 216, 1);
+      const __m512i li0 = _mm512_srli_epi64(hd0, 32), ci0 = _mm512_and_si512(hd0, lo32);
+      if (lgbm && sum8 && _mm512_mask_cmpeq_epi64_mask(valid, lm0, _mm512_set1_epi64(-1)) == valid) {
+        /* every tree of the group ends in its root record (depth ≤ 6: LightGBM's small trees):
+         * per tree, its 64 leaves in registers, 8 rows in lanes, added to their sums in double */
+        lm__deep_shallow(b, nd, nt, li0, tbl, stride, rows, W, &lut, dacc, np);
+        continue;
+      }
       for (uint32_t i = 0; i < 8; i += 4) {
         size_t pc = 0;
 #define LM__W4(cat) lm__words4(nd + i, tbl, stride, rows, W + i, 8, 1, NULL, &pc, 0, 0, np, cat)
         if (b->cat) LM__W4(1); else LM__W4(0);
 #undef LM__W4
       }
-      const __m512i rec0 = _mm512_slli_epi64(
-          _mm512_min_epu64(_mm512_add_epi64(_mm512_set1_epi64(t0), lane), _mm512_set1_epi64(T - 1)), 8);
-      const __m512i lm0 = _mm512_i64gather_epi64(rec0, recs + 208, 1);
-      const __m512i hd0 = _mm512_i64gather_epi64(rec0, recs + 216, 1);
-      const __m512i li0 = _mm512_srli_epi64(hd0, 32), ci0 = _mm512_and_si512(hd0, lo32);
       unsigned any = 0;
       for (size_t r = 0; r < rows; r++) {
         __m512i pos = lm__pos8(&lut, _mm512_load_si512(W + 8 * r));
