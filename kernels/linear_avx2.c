@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "kernels/kernels.h"
+#include "kernels/transpose8.h"
 
 #define LM__L 8
 
@@ -34,24 +35,6 @@ static void lm__outputs_in_lanes(const lmf_view *v, const float *x, size_t n, fl
   }
 }
 
-/* t[j] ← feature j of the 8 rows r[0..7] (an 8 × 8 transpose). */
-static inline void lm__transpose8(const __m256 r[8], __m256 t[8]) {
-  __m256 a[8], b[8];
-  for (int i = 0; i < 8; i += 2) {
-    a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);     /* rows i, i+1: features 0 1 | 4 5 */
-    a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]); /* features 2 3 | 6 7 */
-  }
-  for (int i = 0; i < 8; i += 4) { /* b[i + j]: rows i..i+3 of features j | j + 4 */
-    b[i] = _mm256_shuffle_ps(a[i], a[i + 2], 0x44);
-    b[i + 1] = _mm256_shuffle_ps(a[i], a[i + 2], 0xEE);
-    b[i + 2] = _mm256_shuffle_ps(a[i + 1], a[i + 3], 0x44);
-    b[i + 3] = _mm256_shuffle_ps(a[i + 1], a[i + 3], 0xEE);
-  }
-  for (int j = 0; j < 4; j++) {
-    t[j] = _mm256_permute2f128_ps(b[j], b[4 + j], 0x20);
-    t[4 + j] = _mm256_permute2f128_ps(b[j], b[4 + j], 0x31);
-  }
-}
 
 /* 8 rows at a time, rows in lanes, up to 8 outputs' sums in registers, as linear_avx512.c's
  * lm__rows_in_lanes_multi (bit-identical: the reference's order, no fused multiply-add; a

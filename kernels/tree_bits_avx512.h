@@ -189,25 +189,6 @@ LM__AI void lm__words4(const uint8_t *const nd[4], const uint8_t *tbl, size_t st
   }
 }
 
-/* 8 × 8 floats transposed: r[j] holds row j on entry, column j on exit. */
-LM__AI void lm__tr8(__m256 r[8]) {
-  __m256 t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; c++) {
-    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-  }
-}
-
 /* 8 × 8 doubles transposed: r[j] holds row j on entry, column j on exit. */
 LM__AI void lm__tr8d(__m512d r[8]) {
   __m512d a[8], c[8];

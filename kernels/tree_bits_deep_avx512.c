@@ -13,6 +13,7 @@
 #include "kernels/tree_bits.h"
 #include "kernels/tree_bits_avx512.h"
 #include "kernels/tree_common.h"
+#include "kernels/transpose8.h"
 
 /* Population count of each 64-bit lane (VPOPCNTDQ: the planner requires it with VBMI). */
 LM__AI __m512i lm__popcnt64(__m512i x) { return _mm512_popcnt_epi64(x); }
@@ -335,11 +336,11 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
         _mm512_storeu_pd(dacc + r, a);
       }
       for (size_t r = 0; !lgbm && r < rows8; r += 8) { /* 8 rows in lanes, their 8 leaves transposed */
-        __m256 l[8];
+        __m256 g[8], l[8];
         for (int j = 0; j < 8; j++)
-          l[j] = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, _mm512_load_si512(V + 8 * (r + j)),
+          g[j] = _mm512_mask_i64gather_ps(_mm256_setzero_ps(), valid, _mm512_load_si512(V + 8 * (r + j)),
                                           b->recleaf, 4);
-        lm__tr8(l);
+        lm__transpose8(g, l);
         __m256 a = _mm256_load_ps(acc + r);
         for (uint32_t i = 0; i < nt; i++) a = _mm256_add_ps(a, l[i]);
         _mm256_store_ps(acc + r, a);
