@@ -141,7 +141,8 @@ test: deps
 # Install into a scratch DESTDIR, then build examples/score.c against it with pkg-config alone:
 # once against the shared runtime, once against the static one with `pkg-config --static` (the
 # shared libraries removed, so the link must take liblmrt.a and every library it needs);
-# neither program may load libarchive or json-c (the converter's dependencies).
+# neither program may load libarchive or json-c (the converter's dependencies), nor OpenBLAS
+# (dlopen()ed by liblmrt on demand, so not in lmrt.pc).
 check-install: all
 	@d=$$(mktemp -d) && $(MAKE) -s install DESTDIR=$$d PREFIX=/usr/local >/dev/null && \
 	  pc="env PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig pkg-config" && \
@@ -154,6 +155,8 @@ check-install: all
 	  if ldd $$d/score-static | grep -q liblmrt; then echo "check-install: the static build loads liblmrt.so" >&2; exit 1; fi && \
 	  if LD_LIBRARY_PATH=$$d/usr/local/lib ldd $$d/score $$d/score-static $(BUILD)/bin/lmserve | grep -E 'libarchive|libjson-c|libxml2|libicu|libstdc'; then \
 	    echo "check-install: a runtime program loads a converter dependency (above)" >&2; exit 1; fi && \
+	  if LD_LIBRARY_PATH=$$d/usr/local/lib ldd $$d/score $$d/score-static | grep -E 'libopenblas|libgfortran|libquadmath'; then \
+	    echo "check-install: a program built with pkg-config lmrt links OpenBLAS (above): liblmrt dlopen()s it" >&2; exit 1; fi && \
 	  echo "check-install: installed to $$d, examples/score.c built with pkg-config (shared and --static), scored: $$(cat $$d/out)" && rm -rf $$d
 
 run: deps all
