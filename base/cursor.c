@@ -47,33 +47,19 @@ int lm__cur_take(lm_cursor *c, const char *field, size_t k, const uint8_t **q) {
   return LM_OK;
 }
 
-int lm__cur_u32(lm_cursor *c, const char *field, uint32_t *v) {
-  const uint8_t *q;
-  int rc = lm__cur_take(c, field, 4, &q);
-  if (!rc) *v = lm__le32(q);
-  return rc;
-}
-
-int lm__cur_i32(lm_cursor *c, const char *field, int32_t *v) {
-  uint32_t u;
-  int rc = lm__cur_u32(c, field, &u);
-  if (!rc) *v = (int32_t)u;
-  return rc;
-}
-
-int lm__cur_u64(lm_cursor *c, const char *field, uint64_t *v) {
-  const uint8_t *q;
-  int rc = lm__cur_take(c, field, 8, &q);
-  if (!rc) *v = lm__le64(q);
-  return rc;
-}
-
-int lm__cur_i64(lm_cursor *c, const char *field, int64_t *v) {
-  uint64_t u;
-  int rc = lm__cur_u64(c, field, &u);
-  if (!rc) *v = (int64_t)u;
-  return rc;
-}
+/* The little-endian readers: take the value's bytes under field, decode them (one definition
+ * for the four widths and signs). */
+#define LM__CUR_READER(fn, type, nb, decode)                                                     \
+  int fn(lm_cursor *c, const char *field, type *v) {                                             \
+    const uint8_t *q;                                                                            \
+    int rc = lm__cur_take(c, field, nb, &q);                                                     \
+    if (!rc) *v = (type)decode(q);                                                               \
+    return rc;                                                                                   \
+  }
+LM__CUR_READER(lm__cur_u32, uint32_t, 4, lm__le32)
+LM__CUR_READER(lm__cur_i32, int32_t, 4, lm__le32)
+LM__CUR_READER(lm__cur_u64, uint64_t, 8, lm__le64)
+LM__CUR_READER(lm__cur_i64, int64_t, 8, lm__le64)
 
 int lm__cur_count(lm_cursor *c, const char *field, int nb, size_t unit, uint64_t *v) {
   const uint8_t *q;

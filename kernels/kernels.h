@@ -60,6 +60,9 @@ enum lm__need {
                                   faster than the hand-written kernels (kernels/registry.c) */
   LM_NEED_LINEAR_TREES = 1u << 11, /* a LightGBM linear tree (the kernel's float64 entry must
                                       evaluate linear leaves) */
+  LM_NEED_BLAS = 1u << 12,     /* OpenBLAS, loaded on demand (lm__blas_load): checked after
+                                  every other need, so only a plan that would pick the kernel
+                                  loads the library */
 };
 
 /* One kernel variant, described once: the planner (runtime/plan.c), the kernel tests and the
@@ -149,6 +152,10 @@ LM__KERNEL_F32(lm__fm_margin__avx2);
 LM__KERNEL_F32(lm__fm_margin__avx512);
 /* One OpenBLAS matrix product per batch (kernels/linear_blas.c): reordered sums. */
 LM__KERNEL_F32(lm__linear_margin_blas);
+/* Loads OpenBLAS and resolves cblas_sgemm, once per process (thread-safe; later calls return
+ * the first call's answer): NULL when loaded, else why not ("OpenBLAS not found (dlerror)").
+ * liblmrt does not link OpenBLAS (kernels/linear_blas.c). */
+const char *lm__blas_load(void);
 /* Decision 1: rows in lanes (batches), trees in lanes (single rows; slower than the reference on
  * this CPU class, so a test variant: docs/performance.md). */
 LM__KERNEL_F32(lm__tree_margin_lgbm_rows__avx512);

@@ -106,8 +106,9 @@ const lm__kernel lm__kernels[] = {
      * noisier bench-blas runs of docs/architecture.md); single rows and batches under 8 stay
      * with linear_margin_outputs__avx512 (3-4x faster than a product at 1 row); below 64 outputs
      * the hand-written kernels win or tie. Sums reordered: within a stated bound of the
-     * reference (tests/test_kernels.c). */
-    {"linear_margin_blas", LM_FAM_LINEAR, LM_ISA_AVX2, LM_NEED_G64 | I, 8,
+     * reference (tests/test_kernels.c). OpenBLAS is loaded on demand (LM_NEED_BLAS): where it
+     * cannot be, the hand-written kernels are planned and the plan's notes say why. */
+    {"linear_margin_blas", LM_FAM_LINEAR, LM_ISA_AVX2, LM_NEED_G64 | I | LM_NEED_BLAS, 8,
      1, 0, F32(lm__linear_margin_blas)},
     {"linear_margin_dot__avx512", LM_FAM_LINEAR, LM_ISA_AVX512, LM_NEED_ONE_OUTPUT, 1, 1, 0,
      F32(lm__linear_margin_dot__avx512)},
@@ -193,6 +194,8 @@ int lm__kernel_usable(const lm__kernel *k, const lmf_view *v, const lm__layouts 
     no = "linear trees";
   else if ((n & LM_NEED_LINEAR_TREES) && !(v->node_f64 && m->n_trees && lm__has_linear_trees(v)))
     no = "no linear trees";
+  else if (n & LM_NEED_BLAS) /* last: the library is loaded only where nothing else rules it out */
+    no = lm__blas_load();
   if (why) *why = no;
   return no == NULL;
 }

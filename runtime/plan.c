@@ -25,7 +25,8 @@ static void lm__note(lm__plan *p, const char *name, const char *why, const char 
 /* LM_KERNEL, a hook for benchmarks and tests (read at every plan, like LM_ISA; not part of the
  * API): "NAME" plans kernel NAME alone, for every batch size, on models of its family — its
  * min_rows and the registry's measured shape threshold (LM_NEED_G64) are ignored, its other
- * needs are not (a model it cannot score fails to open, saying why); "-NAME" plans as usual
+ * needs are not (a model it cannot score fails to open, saying why: linear_margin_blas where
+ * OpenBLAS cannot be loaded fails with "OpenBLAS not found (...)"); "-NAME" plans as usual
  * without NAME (the family's scalar reference cannot be excluded). Models of other families are planned as usual. bench/lmbench times the
  * hand-written and the OpenBLAS linear kernels this way, side by side with the plan. Returns
  * 1 if the plan was forced (p->band set), 0 if not, or a negative LM_E* code. */

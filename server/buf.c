@@ -68,7 +68,8 @@ void ls_buf_printf(ls_buf *b, const char *fmt, ...) {
 
 void ls_buf_puts(ls_buf *b, const char *s) { ls_buf_append(b, s, strlen(s)); }
 
-/* Decimal digits without printf: OpenBLAS brings libgfortran and with it libquadmath, whose
+/* Decimal digits without printf: OpenBLAS (dlopen()ed when a wide linear model is planned on it)
+ * brings libgfortran and with it libquadmath, whose
  * printf hooks (the %Q type) send every printf-family call of the process down glibc's slow
  * positional path (vfprintf: "any printf handler registered") — about 6% of a small request's
  * CPU. The per-request answer (status line, headers, shapes, values) avoids printf for that. */

@@ -79,6 +79,17 @@ static const int_type *int_type_of(const char *dt) {
 }
 
 
+/* rows over --max-batch-rows: answered 413, returns 1; else 0. */
+static int over_max_rows(ls_worker *w, ls_conn *c, int64_t rows) {
+  const ls_config *cfg = &w->srv->cfg;
+  if (!cfg->max_rows || (uint64_t)rows <= cfg->max_rows) return 0;
+  char msg[160];
+  snprintf(msg, sizeof msg, "%lld rows: over the limit of %llu rows per request (--max-batch-rows)",
+           (long long)rows, (unsigned long long)cfg->max_rows);
+  ls_respond_error(w, c, 413, NULL, msg);
+  return 1;
+}
+
 /* The single input tensor [rows, features] (or [features]: one row), JSON or binary data, into
  * w->vals (doubles) or w->fvals (*f32). Returns 0 with *np rows, or the status of the error
  * response already written. */
@@ -127,13 +138,7 @@ static int single_tensor(ls_worker *w, ls_conn *c, ls_slot *slot, ls_version *v,
     return 400;
   }
   *np = (size_t)rows;
-  ls_config *cfg = &w->srv->cfg;
-  if (cfg->max_rows && (uint64_t)rows > cfg->max_rows) {
-    snprintf(msg, sizeof msg, "%lld rows: over the limit of %llu rows per request (--max-batch-rows)",
-             (long long)rows, (unsigned long long)cfg->max_rows);
-    ls_respond_error(w, c, 413, NULL, msg);
-    return 413;
-  }
+  if (over_max_rows(w, c, rows)) return 413;
   if (q->binary_size >= 0) {
     if (ihl < 0) {
       ls_respond_error(w, c, 400, NULL,
@@ -337,13 +342,7 @@ static int per_feature(ls_worker *w, ls_conn *c, ls_version *v, ls_infer_req *q,
     return 400;
   }
   size_t n = (size_t)rows, total = n * v->nfeat;
-  ls_config *cfg = &w->srv->cfg;
-  if (cfg->max_rows && (uint64_t)rows > cfg->max_rows) {
-    snprintf(msg, sizeof msg, "%lld rows: over the limit of %llu rows per request (--max-batch-rows)",
-             (long long)rows, (unsigned long long)cfg->max_rows);
-    ls_respond_error(w, c, 413, NULL, msg);
-    return 413;
-  }
+  if (over_max_rows(w, c, rows)) return 413;
   if (ls_grow((void **)&w->cols, &w->cols_cap, total ? total : 1, sizeof(double))) {
     ls_respond_error(w, c, 500, NULL, "out of memory");
     return 500;

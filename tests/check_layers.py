@@ -10,6 +10,13 @@ themselves: no undefined symbol of liblmrt.a may be defined by the converter lib
 (liblmconvert.a), i.e. the runtime never calls up into the converter. --self-test runs the
 check on an injected bad include (kernels/cpu.c including runtime/model.h) and on an injected
 upward call, and fails unless both are caught: the check cannot pass vacuously.
+
+With --lib-dir it also checks what liblmrt.so links (issue 14): its NEEDED libraries are libc,
+libm, xxhash, libnuma and mimalloc (and a sanitizer's runtime under SAN=1) and nothing else, and
+neither it nor a program given with --program (lmserve) loads OpenBLAS, libgfortran or
+libquadmath (ldd, so indirect dependencies count too): OpenBLAS is dlopen()ed on demand
+(kernels/linear_blas.c). The self-test injects a NEEDED libopenblas.so.0 and an ldd line for
+libgfortran and requires both to be caught.
 """
 import argparse
 import os
@@ -117,10 +124,38 @@ def call_violations(lib_dir, extra_undefined=()):
     return [f"liblmrt.a calls {s}, which the converter library defines" for s in sorted(up)]
 
 
+# What liblmrt.so may link (docs/architecture.md, "Libraries"), by soname stem; libasan and
+# libubsan are the sanitizer build's (make check-san).
+RUNTIME_NEEDED = ("libc.so", "libm.so", "libxxhash.so", "libnuma.so", "libmimalloc.so",
+                  "libasan.so", "libubsan.so", "ld-linux")
+# Never in a serving process's ldd: OpenBLAS and what it brings.
+NEVER_LOADED = re.compile(r"\b(libopenblas[^ ]*|libgfortran[^ ]*|libquadmath[^ ]*)")
+
+
+def needed(path):
+    out = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=True)
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out.stdout)
+
+
+def link_violations(lib_dir, programs=(), extra_needed=(), extra_ldd=""):
+    so = os.path.join(lib_dir, "liblmrt.so")
+    bad = [f"liblmrt.so links {n}: only libc, libm, xxhash, libnuma and mimalloc are allowed"
+           for n in needed(so) + list(extra_needed) if not n.startswith(RUNTIME_NEEDED)]
+    for path in [so] + list(programs):
+        out = subprocess.run(["ldd", path], capture_output=True, text=True, check=True).stdout
+        if path == so:
+            out += extra_ldd
+        for lib in sorted(set(NEVER_LOADED.findall(out))):
+            bad.append(f"{path} loads {lib} (OpenBLAS is dlopen()ed on demand, never linked)")
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     ap.add_argument("--lib-dir")
+    ap.add_argument("--program", action="append", default=[],
+                    help="a program linking liblmrt whose ldd must not show OpenBLAS")
     ap.add_argument("--self-test", action="store_true")
     a = ap.parse_args()
     root = os.path.abspath(a.root)
@@ -135,15 +170,24 @@ def main():
         if a.lib_dir and not call_violations(a.lib_dir, ["lm_convert"]):
             print("check-layers self-test: an injected upward call was NOT caught", file=sys.stderr)
             ok = False
+        if a.lib_dir:
+            caught = link_violations(a.lib_dir, (), ["libopenblas.so.0"],
+                                     "\tlibgfortran.so.5 => /usr/lib/libgfortran.so.5 (0x0)\n")
+            if not any("links libopenblas.so.0" in v for v in caught) or \
+                    not any("loads libgfortran.so.5" in v for v in caught):
+                print("check-layers self-test: an injected OpenBLAS link was NOT caught",
+                      file=sys.stderr)
+                ok = False
         print("check-layers self-test: injected violations caught" if ok else "", end="\n" if ok else "")
         return 0 if ok else 1
     bad = include_violations(root)
     if a.lib_dir:
-        bad += call_violations(a.lib_dir)
+        bad += call_violations(a.lib_dir) + link_violations(a.lib_dir, a.program)
     for v in bad:
         print(v, file=sys.stderr)
     n = sum(1 for _ in scan(root))
-    print(f"check-layers: {n} includes checked, {len(bad)} violation(s)")
+    libs = f", liblmrt.so's libraries and {1 + len(a.program)} ldd checked" if a.lib_dir else ""
+    print(f"check-layers: {n} includes checked{libs}, {len(bad)} violation(s)")
     return 1 if bad else 0
 
 

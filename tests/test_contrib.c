@@ -34,15 +34,8 @@
 
 static char tmpdir[] = "/tmp/lm_test_contrib_XXXXXX";
 #define TU_TMPDIR tmpdir
-#include "tests/util.h"
-#include "tests/util_table.h"
+#define TU_CONTRIB_REF "xgboost", 1 /* XGBoost's values rounded to float32 */
 #include "tests/util_contrib.h"
-static char src[1024];
-
-static void compare(const char *cs, const char *what, const float *ours, const table *want,
-                    size_t width, tally *ta) {
-  tu_contrib_compare("xgboost", 1, cs, what, ours, want, width, ta);
-}
 
 static void run_case(const char *cs, tally *all) {
   char dir[1024], model[1100];
@@ -344,16 +337,11 @@ static void test_contrib_tools(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
-static int setup(void **state) {
-  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
-  return tu_tmpdir_setup(state);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_contrib_parity),
                                      cmocka_unit_test(test_contrib_kernels),
                                      cmocka_unit_test(test_contrib_formats),
                                      cmocka_unit_test(test_contrib_errors),
                                      cmocka_unit_test(test_contrib_tools)};
-  return cmocka_run_group_tests_name("contrib", tests, setup, tu_tmpdir_teardown);
+  return cmocka_run_group_tests_name("contrib", tests, tu_contrib_setup, tu_tmpdir_teardown);
 }

@@ -40,15 +40,8 @@
 
 static char tmpdir[] = "/tmp/lm_test_contrib_lgbm_XXXXXX";
 #define TU_TMPDIR tmpdir
-#include "tests/util.h"
-#include "tests/util_table.h"
+#define TU_CONTRIB_REF "oracle", 0
 #include "tests/util_contrib.h"
-static char src[1024];
-
-static void compare(const char *cs, const char *what, const float *ours, const table *want,
-                    size_t width, tally *ta) {
-  tu_contrib_compare("oracle", 0, cs, what, ours, want, width, ta);
-}
 
 /* The case's files: model, rows, oracle on doubles, oracle on float32 rows. */
 typedef struct lcase {
@@ -334,15 +327,10 @@ static void test_lgbm_contrib_pool(void **state) {
   }
 }
 
-static int setup(void **state) {
-  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
-  return tu_tmpdir_setup(state);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_lgbm_contrib_parity),
                                      cmocka_unit_test(test_lgbm_contrib_kernels),
                                      cmocka_unit_test(test_lgbm_contrib_errors),
                                      cmocka_unit_test(test_lgbm_contrib_pool)};
-  return cmocka_run_group_tests_name("contrib_lgbm", tests, setup, tu_tmpdir_teardown);
+  return cmocka_run_group_tests_name("contrib_lgbm", tests, tu_contrib_setup, tu_tmpdir_teardown);
 }

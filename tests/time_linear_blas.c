@@ -1,6 +1,7 @@
 /*
  * time_linear_blas.c — `make bench-blas`: times every linear kernel of the registry this CPU can run
- * (hand-written AVX2/AVX-512 and the OpenBLAS product, kernels/linear_blas.c) on the same rows of
+ * (hand-written AVX2/AVX-512 and the OpenBLAS product, kernels/linear_blas.c: OpenBLAS loaded on
+ * demand by lm__kernel_usable, as for the planner; this program does not link it) on the same rows of
  * the same random multi-output linear models, for several shapes (features × outputs) and batch
  * sizes, and prints ns per row for each plus which kernel the planner picks. The min_rows and
  * the shape rule of linear_margin_blas in kernels/registry.c come from these numbers

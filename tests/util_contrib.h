@@ -1,8 +1,19 @@
 /*
  * util_contrib.h — what the contribution tests share (test_contrib.c against XGBoost,
- * test_contrib_lgbm.c against the LightGBM oracle). Header only; include after tests/util.h
- * (with TU_TMPDIR) and tests/util_table.h.
+ * test_contrib_lgbm.c against the LightGBM oracle). Header only. A test names its scratch
+ * directory (TU_TMPDIR, as for tests/util.h) and its reference before including it alone:
  *
+ *   static char tmpdir[] = "/tmp/lm_test_NAME_XXXXXX";
+ *   #define TU_TMPDIR tmpdir
+ *   #define TU_CONTRIB_REF "xgboost", 1   (the reference's name in messages; 1: its values
+ *                                          are rounded to float32 before comparing)
+ *   #include "tests/util_contrib.h"
+ *
+ *   src                                the source tree ($LM_SRC, else "."), set by
+ *                                      tu_contrib_setup, the cmocka group set-up (which also
+ *                                      makes TU_TMPDIR; tu_tmpdir_teardown removes it).
+ *   compare(cs, what, ours, want,      tu_contrib_compare against TU_CONTRIB_REF.
+ *       width, ta)
  *   tally                              values compared, how many outside tolerance, the largest
  *                                      absolute and relative differences.
  *   tu_contrib_compare(who, f32, cs,   ours[] against the table want (width columns): each
@@ -33,6 +44,15 @@
 
 #include "kernels/cpu.h"
 #include "kernels/shap.h"
+#include "tests/util.h"
+#include "tests/util_table.h"
+
+static char src[1024];
+
+static inline int tu_contrib_setup(void **state) {
+  snprintf(src, sizeof src, "%s", tu_env_or("LM_SRC", "."));
+  return tu_tmpdir_setup(state);
+}
 
 typedef struct tally {
   size_t values, bad;
@@ -55,6 +75,11 @@ static inline void tu_contrib_compare(const char *who, int f32, const char *cs, 
     if (d > ta->max_abs) ta->max_abs = d;
     if (w != 0.0 && d / fabs(w) > ta->max_rel && d > 1e-6) ta->max_rel = d / fabs(w);
   }
+}
+
+static inline void compare(const char *cs, const char *what, const float *ours, const table *want,
+                           size_t width, tally *ta) {
+  tu_contrib_compare(TU_CONTRIB_REF, cs, what, ours, want, width, ta);
 }
 
 static inline void tu_tally_add(tally *all, const tally *ta, size_t more_bad) {

@@ -289,11 +289,7 @@ int main(int argc, char **argv) {
     } else if ((v = cli_value(argc, argv, &i, NULL, "--member", "a member name")) != NULL) {
       member = v;
     } else if ((v = cli_value(argc, argv, &i, NULL, "--max-input-bytes", "a byte count"))) {
-      char *end;
-      errno = 0;
-      max_input = strtoull(v, &end, 10);
-      if (errno || end == v || *end || max_input < 1024 || max_input > (1ull << 40))
-        cli_usage("--max-input-bytes: expected a byte count from 1024 to 2^40, got '%s'", v);
+      max_input = cli_count("--max-input-bytes", v, 1024, 1ull << 40);
     } else {
       cli_usage("unknown option '%s'", a);
     }

@@ -13,8 +13,9 @@ The extension links the static archives liblmconvert.a and liblmrt.a (compiled w
 the wheel is self-contained: no LD_LIBRARY_PATH, rpath or installed liblmrt.so is needed where
 it is installed, and the library version is exactly the one it was built against. Only the
 system libraries they use stay dynamic: libxxhash (section checksums), libmimalloc (arena
-blocks), libnuma (NUMA replicas), OpenBLAS (wide linear batches), libm; json-c and libarchive (the converter: JSON models and
-model.tar.gz archives). Their symbols are not re-exported (--exclude-libs).
+blocks), libnuma (NUMA replicas), libm; json-c and libarchive (the converter: JSON models and
+model.tar.gz archives). Their symbols are not re-exported (--exclude-libs). OpenBLAS is not
+linked: liblmrt dlopen()s it when a plan needs it (wide linear batches, kernels/linear_blas.c).
 """
 
 import os
@@ -25,14 +26,7 @@ import numpy
 from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SYSLIBS = ["json-c", "archive", "xxhash", "mimalloc", "numa", "openblas", "m", "pthread"]
-# liblmrt's OpenBLAS is Debian's pthread-free build (libopenblas-serial-dev), which lives in its
-# own directory: linked from there with an rpath, as the top Makefile's OPENBLAS_LIBS does.
-try:
-    _MULTIARCH = subprocess.check_output(["cc", "-print-multiarch"], text=True).strip()
-except (OSError, subprocess.CalledProcessError):
-    _MULTIARCH = "x86_64-linux-gnu"
-OPENBLAS_DIR = "/usr/lib/%s/openblas-serial" % _MULTIARCH
+SYSLIBS = ["json-c", "archive", "xxhash", "mimalloc", "numa", "m", "pthread"]
 # libstdc++ is made the module's FIRST needed library, ahead of libmimalloc. libmimalloc.so (used
 # by liblmrt through its mi_* API only) also exports C++ operator new/delete; libarchive pulls in
 # libxml2 -> ICU -> libstdc++, and a library loaded by this module's dlopen binds operator new in
@@ -68,7 +62,7 @@ def _locate():
         if all(os.path.exists(a) for a in archives):
             inc = os.path.join(root, "include")
             return dict(include_dirs=[inc], extra_objects=archives, libraries=SYSLIBS,
-                        library_dirs=[OPENBLAS_DIR], version=_version(inc))
+                        library_dirs=[], version=_version(inc))
         if os.environ.get("LMRT_ROOT"):
             raise SystemExit("lmrt: %s not built: run `make lib` in %s (or set LMRT_BUILD_DIR)"
                              % (libdir, root))
@@ -105,7 +99,7 @@ ext = Extension(
     libraries=loc["libraries"],
     library_dirs=loc["library_dirs"],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-fvisibility=hidden"],
-    extra_link_args=["-Wl,--exclude-libs,ALL", "-Wl,-rpath," + OPENBLAS_DIR],
+    extra_link_args=["-Wl,--exclude-libs,ALL"],
 )
 
 # The metadata lives here, not in a pyproject.toml: with a [build-system] table pip builds in an

@@ -77,6 +77,9 @@ def shellcheck_scripts(rep, objs):
 
 SANITIZER_LIBS = ("libasan", "libubsan", "liblsan", "libtsan")
 BASE_IMAGE_PACKAGES = {"libc6"}  # in debian:12-slim itself
+# Packages liblmrt dlopen()s on demand, so no binary's DT_NEEDED names them: the serial OpenBLAS
+# (kernels/linear_blas.c, for wide linear models; lminfo and lmserve plan on it where installed).
+ON_DEMAND_PACKAGES = {"libopenblas0-serial"}
 
 
 def owning_package(path):
@@ -114,7 +117,8 @@ def check_runtime_libs(rep, bin_dir, lmserve, docker):
     the lmconvert stage installs, and that stage installs nothing they do not need. lmserve: the
     final stage either copies the libraries that ldd resolved in the build stage (FROM scratch:
     make check-image checks them inside the image) or installs their packages, and none of
-    them is a converter library."""
+    them is a converter library. ON_DEMAND_PACKAGES (dlopen()ed by liblmrt) may be installed
+    without being needed."""
     if not shutil.which("readelf") or not shutil.which("dpkg"):
         rep.note("runtime libraries: SKIPPED (no readelf or dpkg)")
         return
@@ -146,7 +150,7 @@ def check_runtime_libs(rep, bin_dir, lmserve, docker):
                     rep.error("deploy/Dockerfile", f"stage {stage}",
                               f"{os.path.basename(b)} needs {', '.join(sos)} from {pkg}, which the stage does not install")
         if listed is not None:
-            for pkg in sorted(set(listed) - used):
+            for pkg in sorted(set(listed) - used - ON_DEMAND_PACKAGES):
                 rep.error("deploy/Dockerfile", f"stage {stage}",
                           f"installs {pkg}, which {', '.join(os.path.basename(b) for b in bins)} do not need (image weight)")
             if stage == final:

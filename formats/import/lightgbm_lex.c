@@ -144,26 +144,30 @@ int lm__lg_field_int(const lg *c, const lg_field *f, const char *ctx, const char
   return LM_OK;
 }
 
-/* An array field holds exactly `want` values. */
-static int field_count(const lg *c, const lg_field *f, const char *ctx, const char *key,
-                       size_t want, const char *what_want) {
+/* An array field of exactly `want` values: integers in [lo, hi] into iout, or, when iout is
+ * NULL, numbers (NaN refused) into dout. what_want describes want in the length message
+ * ("num_leaves - 1"); the output may be NULL when want is 0. */
+static int field_array(const lg *c, const lg_field *f, const char *ctx, const char *key,
+                       size_t want, const char *what_want, int64_t lo, int64_t hi, int range_code,
+                       int64_t *iout, double *dout) {
   size_t have = lm__lg_count_tokens(f->v, f->n);
-  if (have == want) return LM_OK;
-  return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s: %zu values, expected %zu (%s)", ctx, key, have,
-                     want, what_want);
-}
-
-/* An array field of exactly `want` integers in [lo, hi] into out (may be NULL when want is
- * 0). what_want describes want in the length message ("num_leaves - 1"). */
-int lm__lg_field_ints(const lg *c, const lg_field *f, const char *ctx, const char *key, size_t want,
-                      const char *what_want, int64_t lo, int64_t hi, int range_code, int64_t *out) {
-  int rc = field_count(c, f, ctx, key, want, what_want);
-  if (rc) return rc;
+  if (have != want)
+    return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s: %zu values, expected %zu (%s)", ctx, key,
+                       have, want, what_want);
   lg_toks t = {f->v, f->v + f->n};
   const char *s;
-  size_t n, k = 0;
+  size_t n;
   char b[48];
-  while (lm__lg_tok_next(&t, &s, &n)) {
+  for (size_t k = 0; lm__lg_tok_next(&t, &s, &n); k++) {
+    if (!iout) {
+      double v;
+      if (lm__lg_tok_double(s, n, &v))
+        return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s[%zu]: expected a number, got '%s'", ctx,
+                           key, k, lm__lg_printable(b, sizeof b, s, n));
+      if (isnan(v)) return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s[%zu]: NaN", ctx, key, k);
+      dout[k] = v;
+      continue;
+    }
     int64_t v = 0;
     int r = lm__lg_tok_int(s, n, &v);
     if (r == -1)
@@ -172,29 +176,22 @@ int lm__lg_field_ints(const lg *c, const lg_field *f, const char *ctx, const cha
     if (r == -2 || v < lo || v > hi)
       return lm__lg_fail(c, range_code, f->line, "%s%s[%zu]: %s out of range [%lld, %lld]", ctx,
                          key, k, lm__lg_printable(b, sizeof b, s, n), (long long)lo, (long long)hi);
-    out[k++] = v;
+    iout[k] = v;
   }
   return LM_OK;
+}
+
+/* An array field of exactly `want` integers in [lo, hi] into out (may be NULL when want is
+ * 0). what_want describes want in the length message ("num_leaves - 1"). */
+int lm__lg_field_ints(const lg *c, const lg_field *f, const char *ctx, const char *key, size_t want,
+                      const char *what_want, int64_t lo, int64_t hi, int range_code, int64_t *out) {
+  return field_array(c, f, ctx, key, want, what_want, lo, hi, range_code, out, NULL);
 }
 
 /* An array field of exactly `want` doubles; NaN refused. */
 int lm__lg_field_doubles(const lg *c, const lg_field *f, const char *ctx, const char *key,
                          size_t want, const char *what_want, double *out) {
-  int rc = field_count(c, f, ctx, key, want, what_want);
-  if (rc) return rc;
-  lg_toks t = {f->v, f->v + f->n};
-  const char *s;
-  size_t n, k = 0;
-  char b[48];
-  while (lm__lg_tok_next(&t, &s, &n)) {
-    double v;
-    if (lm__lg_tok_double(s, n, &v))
-      return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s[%zu]: expected a number, got '%s'", ctx, key,
-                         k, lm__lg_printable(b, sizeof b, s, n));
-    if (isnan(v)) return lm__lg_fail(c, LM_EFORMAT, f->line, "%s%s[%zu]: NaN", ctx, key, k);
-    out[k++] = v;
-  }
-  return LM_OK;
+  return field_array(c, f, ctx, key, want, what_want, 0, 0, LM_EFORMAT, NULL, out);
 }
 
 /* ---- growing arrays -------------------------------------------------------------------- */
