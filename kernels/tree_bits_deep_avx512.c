@@ -226,14 +226,16 @@ LM__AI void lm__deep_shallow(const lm__bits *b, const uint8_t *const nd[8], uint
  * the words of the 8 root records for every row (a record's bytes in registers, 4 trees per
  * pass: lm__words4); per row, the 8 trees in lanes, their level-6 positions against the roots'
  * headers (loaded once per group): the leaf, or the next record; then, while any walk goes on,
- * the words of every walking (row, tree) from its record, and per row the positions, the
- * records' headers (gathers) and again the leaf or the next record; last, the leaves added in
- * tree order (one output: 8 rows in lanes, the 8 trees' leaves transposed). A group's records
+ * the words of every walking (row, tree) from its record with the record's header (scalar
+ * loads), and per row the positions and again the leaf or the next record; last, the leaves
+ * added in tree order (one output: 8 rows in lanes, the 8 trees' leaves transposed; LightGBM
+ * groups whose trees all end in their root records: lm__deep_shallow). A group's records
  * (≈ 16 KB a tree of depth 12) stay in L2 while the block's rows walk them. Measured against
  * the walk of 64 trees per row (lm__deep_group, what single rows still use), thread CPU time on
- * 10,000 rows: deep 0.93 → ≈ 0.45 µs a row, exact-deep12 0.82 → ≈ 0.38, lgb-bin100 2.5 → ≈ 1.3,
- * lgb-reg255 1.35 → ≈ 0.95; 16 or 32 trees a group and 128- or 256-row blocks were no faster.
- * dacc: LM__BLOCK doubles per output (LightGBM). */
+ * 2,048–10,000 rows, min of interleaved runs: deep 0.93 → 0.36–0.45 µs a row, exact-deep12
+ * 0.82 → 0.34–0.39, lgb-bin100 2.5 → 1.1, lgb-reg255 1.35 → 0.81; 16 or 32 trees a group,
+ * 128- or 256-row blocks, prefetching the next group's records and scalar loads of the leaves
+ * were no faster. dacc: LM__BLOCK doubles per output (LightGBM). */
 LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float *x, size_t n,
                               float *out, int np, int lgbm, double *dacc) {
   const lmf_meta *m = v->meta;
