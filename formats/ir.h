@@ -134,6 +134,17 @@ typedef struct lm_ir_model {
   float *selftest_expected;
 } lm_ir_model;
 
+/* A consumer of finished trees, so that a large model's trees need not all be held as IR: an
+ * importer given one (lm__import_sink, import.h) calls put(sink, m, t) once tree t of m is
+ * complete (its nodes, group and categorical sets final; t = 0, 1, … in order, t = 0 starting a
+ * model afresh). put returns LM_OK, having taken the nodes (m->trees[t].nodes = NULL: the rest
+ * of the tree, its n_nodes, group, weight and flags, stays in the IR and may still change), or
+ * a negative LM_E* error. The converter's sink is the .lm writer's (lmf_write.h); importers
+ * never see more of it than this. */
+typedef struct lm_ir_sink {
+  int (*put)(struct lm_ir_sink *sink, lm_ir_model *m, uint32_t t);
+} lm_ir_sink;
+
 /* A zeroed model with best_* = -1. NULL on out of memory. */
 lm_ir_model *lm_ir_new(void);
 void lm_ir_free(lm_ir_model *m);
