@@ -5,6 +5,10 @@
  * lmconvert can never leave a file lmrt would refuse. It is written to a temporary file beside
  * the destination, fsync'ed and renamed over it: on any failure the destination is untouched
  * (an existing file stays as it was) and the temporary file is removed.
+ *
+ * The writer takes the trees of XGBoost JSON and UBJSON models from the importer one at a time
+ * (lm_ir_sink), so the IR of the whole model is never held: the peak is about the .lm image
+ * (docs/lmconvert.md, "Memory").
  */
 #include <errno.h>
 #include <math.h>

@@ -40,7 +40,8 @@ typedef struct lm_ir_node {
   float value;           /* threshold (numeric split) or leaf value (leaf); for LightGBM the
                             nearest float of value_d (informational: the writer uses value_d) */
   /* A split's categorical set or a leaf's linear terms, never both (they share the bytes: the
-   * IR of a 5,000-tree model is the converter's peak memory): */
+   * IR of a large model read whole, in a format without an lm_ir_sink, is the converter's peak
+   * memory): */
   union {
     struct {
       uint32_t cat_begin; /* categorical split: the set is model->cat_values[cat_begin ..

@@ -4,8 +4,10 @@
  * The converter does the heavy work here so the runtime does none: trees are re-laid out
  * breadth-first with sibling pairs adjacent and leaves turned into fixed points, categorical
  * sets become bitsets, the base margin is computed from the objective, and every section is
- * 64-byte aligned, padded and checksummed. The image is built in one calloc'd buffer; the caller
- * writes it out (lm_convert does so atomically).
+ * 64-byte aligned, padded and checksummed. The image is built in one buffer; the caller writes
+ * it out (lm_convert does so atomically). For lm_convert the trees of XGBoost JSON and UBJSON
+ * models are taken one by one as the importer reads them (the sink, below), so that the IR of
+ * the whole model is never held.
  */
 #include <math.h>
 #include <stdio.h>
