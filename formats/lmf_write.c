@@ -746,19 +746,33 @@ void lm__lmf_sink_free(lm_ir_sink *base) {
   free(s);
 }
 
-/* Does s hold m's trees (all of them handed over, and kept: m->n_trees of them)? */
+/* Does s hold m's trees (all of them handed over, and kept: m->n_trees of them, less the
+ * leading intercept trees, which stay in the IR: one leaf each)? */
 static int lm__sink_holds(const lm__sink *s, const lm_ir_model *m) {
-  return s && s->owner == m && s->n > 0 && m->n_trees > 0 && m->n_trees <= s->n &&
-         !m->trees[0].nodes;
+  uint32_t lead = m->n_intercept_trees;
+  if (!s || s->owner != m || s->n == 0 || lead >= m->n_trees || m->n_trees - lead > s->n ||
+      m->trees[lead].nodes)
+    return 0;
+  for (uint32_t t = 0; t < lead; t++)
+    if (!m->trees[t].nodes || m->trees[t].n_nodes != 1 || m->trees[t].nodes[0].left >= 0)
+      return 0;
+  return 1;
 }
 
 /* lm__plan_trees for trees already in the sink: the first m->n_trees of those put. */
 static int lm__plan_trees_sink(const lm_ir_model *m, lm__sink *s, lm__plan *p) {
   int rc = lm__plan_tree_meta(m, p);
   if (rc) return rc;
-  uint32_t k = m->n_trees;
-  if (s->err && s->err_tree < k) return lm__fail(s->err, "%s", s->err_msg);
-  p->total_nodes = k < s->n ? s->p.first[k] : s->p.total_nodes;
+  uint32_t lead = m->n_intercept_trees, k = m->n_trees - lead;
+  if (s->err && s->err_tree < k) {
+    /* "tree T ...": T counted the trees put; the plain writer counts the intercept trees too */
+    char *rest;
+    unsigned long t = strtoul(s->err_msg + 5, &rest, 10);
+    if (lead && strncmp(s->err_msg, "tree ", 5) == 0 && rest != s->err_msg + 5)
+      return lm__fail(s->err, "tree %lu%s", t + lead, rest);
+    return lm__fail(s->err, "%s", s->err_msg);
+  }
+  p->total_nodes = lead + (k < s->n ? s->p.first[k] : s->p.total_nodes);
   p->n_cat = k < s->n ? s->set0[k] : s->p.n_cat;
   p->cat_words = k < s->n ? s->word0[k] : s->p.cat_words;
   for (uint32_t t = 0; t < k; t++)
@@ -766,17 +780,54 @@ static int lm__plan_trees_sink(const lm_ir_model *m, lm__sink *s, lm__plan *p) {
   return LM_OK;
 }
 
+/* The sink's node records after `lead` intercept nodes: each (absolute) child index moved on by
+ * lead, chunk by chunk, each chunk released once copied. */
+static void lm__move_nodes(lmf_node *dst, lm__grow *g, size_t n, uint32_t lead) {
+  if (!lead) {
+    lm__grow_move((uint8_t *)dst, g, n * sizeof *dst);
+    return;
+  }
+  const size_t step = LM__MOVE_CHUNK / sizeof *dst;
+  const lmf_node *src = (const lmf_node *)g->p;
+  for (size_t at = 0; at < n; at += step) {
+    size_t k = n - at < step ? n - at : step;
+    for (size_t i = at; i < at + k; i++) {
+      dst[i] = src[i];
+      dst[i].left += lead;
+    }
+    madvise(g->p + at * sizeof *dst, k * sizeof *dst, MADV_DONTNEED);
+  }
+  lm__grow_free(g);
+}
+
 static void lm__write_trees_sink(uint8_t *buf, const lm_ir_model *m, const lm__plan *p,
                                  lm__sink *s) {
   lmf_tree *trees = (lmf_tree *)lm__sec_at(buf, p, LMF_TREES);
-  for (uint32_t t = 0; t < m->n_trees; t++) {
+  lmf_node *nodes = (lmf_node *)lm__sec_at(buf, p, LMF_NODES);
+  uint32_t *ids = (uint32_t *)lm__sec_at(buf, p, LMF_LEAF_IDS);
+  double *cover = (double *)lm__sec_at(buf, p, LMF_COVER);
+  uint32_t lead = m->n_intercept_trees;
+  /* the intercept trees, one leaf each, as lm__write_tree lays them out */
+  for (uint32_t t = 0; t < lead; t++) {
     const lm_ir_tree *tr = &m->trees[t];
-    trees[t] = (lmf_tree){s->p.first[t], s->p.count[t], tr->group, s->p.depth[t], tr->weight,
-                          tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
+    trees[t] = (lmf_tree){t, 1, tr->group, 0, tr->weight, tr->linear ? LMF_TREE_LINEAR : 0,
+                          {0, 0}};
+    nodes[t].split = LMF_SPLIT_DEFAULT_LEFT;
+    nodes[t].threshold = NAN;
+    nodes[t].left = t;
+    nodes[t].u.leaf = tr->nodes[0].value;
+    ids[t] = 0;
+    if (cover) cover[t] = tr->nodes[0].cover;
   }
-  size_t total = p->total_nodes;
-  lm__grow_move(lm__sec_at(buf, p, LMF_NODES), &s->nodes, total * sizeof(lmf_node));
-  lm__grow_move(lm__sec_at(buf, p, LMF_LEAF_IDS), &s->ids, total * 4);
+  for (uint32_t t = lead; t < m->n_trees; t++) {
+    const lm_ir_tree *tr = &m->trees[t];
+    uint32_t u = t - lead;
+    trees[t] = (lmf_tree){s->p.first[u] + lead, s->p.count[u], tr->group, s->p.depth[u],
+                          tr->weight, tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
+  }
+  size_t total = p->total_nodes - lead;
+  lm__move_nodes(nodes + lead, &s->nodes, total, lead);
+  lm__grow_move((uint8_t *)(ids + lead), &s->ids, total * 4);
   uint8_t *cs = lm__sec_at(buf, p, LMF_CATSETS);
   if (cs) {
     ((uint32_t *)cs)[0] = p->n_cat;
@@ -784,8 +835,7 @@ static void lm__write_trees_sink(uint8_t *buf, const lm_ir_model *m, const lm__p
     lm__grow_move(cs + 16, &s->sets, (size_t)p->n_cat * sizeof(lmf_catset));
     lm__grow_move(cs + 16 + (size_t)p->n_cat * 8, &s->words, (size_t)p->cat_words * 4);
   }
-  uint8_t *cov = lm__sec_at(buf, p, LMF_COVER);
-  if (cov) lm__grow_move(cov, &s->cover, total * 8);
+  if (cover) lm__grow_move((uint8_t *)(cover + lead), &s->cover, total * 8);
   lm__sink_reset(s);
 }
 
@@ -843,8 +893,9 @@ int lm__lmf_write_sink(lm_ir_model *m, lm_ir_sink *sink, const char *converter, 
                        size_t *out_len) {
   lm__sink *s = (lm__sink *)sink;
   if (!lm__sink_holds(s, m)) {
-    if (m->n_trees > 0 && !m->trees[0].nodes) /* trees handed to another sink */
-      return lm__fail(LM_EINVAL, "the trees are not in the writer's sink");
+    for (uint32_t t = 0; t < m->n_trees; t++)
+      if (!m->trees[t].nodes) /* handed to another sink */
+        return lm__fail(LM_EINVAL, "the trees are not in the writer's sink");
     return lm__lmf_write_consume(m, converter, out, out_len);
   }
   return lm__lmf_write_ex(m, m, s, converter, out, out_len);

@@ -318,6 +318,25 @@ static void test_sink_errors(void **state) {
     }
     assert_int_equal(same_as_plain(in, 1), 1); /* every tree: tree 5's error */
   }
+  /* 3.1+ per-output base scores that differ: 3 intercept trees go first (taken from the IR,
+   * the others from the sink), so the plain writer's error names tree 4 + 3 = 7 */
+  snprintf(src, sizeof src, "%s/tests/fixtures/xgboost-3/synthetic/v31_base_score_vector/model.json",
+           src_dir);
+  json_object *root = json_object_from_file(src), *l, *gb, *m, *trees, *sc;
+  assert_non_null(root);
+  assert_true(json_object_object_get_ex(root, "learner", &l));
+  assert_true(json_object_object_get_ex(l, "gradient_booster", &gb));
+  assert_true(json_object_object_get_ex(gb, "model", &m));
+  assert_true(json_object_object_get_ex(m, "trees", &trees));
+  assert_true(json_object_object_get_ex(json_object_array_get_idx(trees, 4), "split_conditions", &sc));
+  json_object_array_put_idx(sc, 0, json_object_new_double(NAN));
+  const char *in = tu_path(TU_TMPDIR, "nan3.json");
+  assert_int_equal(json_object_to_file_ext(in, root, JSON_C_TO_STRING_PLAIN), 0);
+  json_object_put(root);
+  assert_int_equal(same_as_plain(in, 0), 1);
+  assert_int_equal(lm_convert(in, tu_path(TU_TMPDIR, "nan3.lm"), &(lm_convert_options){.quiet = 1}),
+                   LM_EFORMAT);
+  assert_non_null(strstr(lm_last_error(), "tree 7 node 0: NaN split threshold"));
 }
 
 int main(void) {

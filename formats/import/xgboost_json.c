@@ -381,11 +381,10 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath) {
                        "length %zu does not match num_trees %zu", json_object_array_length(info),
                        nt);
   if (nt == 0) return lm__xj_check_indptr(c, model, mpath, 0, 1);
-  /* Each tree goes to the import's sink, if any, once built: unless per-output base scores
-   * that differ will put intercept trees before them (lm__xj_apply_base_scores). */
+  /* Each tree goes to the import's sink, if any, once built (intercept trees that
+   * lm__xj_apply_base_scores may put before them later are not: the writer takes those from
+   * the IR) */
   lm_ir_sink *sink = lm__import_sink();
-  for (size_t g = 1; sink && g < c->n_bases; g++)
-    if (memcmp(&c->bases[g], &c->bases[0], sizeof(float)) != 0) sink = NULL;
   size_t cap = nt;
   ir->trees = calloc(cap, sizeof *ir->trees);
   if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
