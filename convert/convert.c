@@ -5,6 +5,10 @@
  * lmconvert can never leave a file lmrt would refuse. It is written to a temporary file beside
  * the destination, fsync'ed and renamed over it: on any failure the destination is untouched
  * (an existing file stays as it was) and the temporary file is removed.
+ *
+ * The writer takes the trees of XGBoost JSON and UBJSON models from the importer one at a time
+ * (lm_ir_sink), so the IR of the whole model is never held: the peak is about the .lm image
+ * (docs/lmconvert.md, "Memory").
  */
 #include <errno.h>
 #include <math.h>
@@ -75,9 +79,9 @@ static int lm__write_atomic(const char *path, const uint8_t *buf, size_t len) {
   return rc;
 }
 
-/* Attach the self-test of opts to the IR. Expected values not given are computed with the scalar
- * reference from a first image, which the caller then rewrites with the section included. */
-static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, const char *in_path) {
+/* Attach the self-test of opts to the IR. Expected values not given are left zero (*compute =
+ * 1): lm__fill_expected computes them with the scalar reference from the image once built. */
+static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, int *compute) {
   if (o->selftest_features != ir->num_features)
     return lm__fail(LM_EINVAL, "self-test rows have %zu columns, the model has %u features",
                     o->selftest_features, ir->num_features);
@@ -90,24 +94,27 @@ static int lm__add_selftest(lm_ir_model *ir, const lm_convert_options *o, const 
                     o->selftest_width, width);
   size_t nr = o->selftest_n * ir->num_features, ne = o->selftest_n * width;
   ir->selftest_rows = malloc(sizeof(double) * (nr + 1));
-  ir->selftest_expected = malloc(sizeof(float) * (ne + 1));
+  ir->selftest_expected = calloc(ne + 1, sizeof(float));
   if (!ir->selftest_rows || !ir->selftest_expected) return lm__fail(LM_ENOMEM, "out of memory");
   memcpy(ir->selftest_rows, o->selftest_rows, sizeof(double) * nr);
-  if (o->selftest_expected) {
-    memcpy(ir->selftest_expected, o->selftest_expected, sizeof(float) * ne);
-  } else {
-    uint8_t *img = NULL;
-    size_t len = 0;
-    lmf_view v;
-    int rc = lm__lmf_write(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
-    if (rc == LM_OK) rc = lm__lmf_verify(img, len, in_path, &v);
-    if (rc == LM_OK) rc = lm__score_reference(&v, ir->selftest_rows, o->selftest_n, ir->selftest_expected);
-    free(img);
-    if (rc) return rc;
-  }
+  if (o->selftest_expected) memcpy(ir->selftest_expected, o->selftest_expected, sizeof(float) * ne);
+  *compute = !o->selftest_expected;
   ir->selftest_n = (uint32_t)o->selftest_n;
   ir->selftest_width = width;
   return LM_OK;
+}
+
+/* The self-test's expected values, computed with the scalar reference from the verified image
+ * itself (the trees' sections, not the IR, which is gone by then: the SELFTEST section does not
+ * change what they score), written into it, and the image sealed and verified again. */
+static int lm__fill_expected(uint8_t *img, size_t len, const char *out_path, lmf_view *v) {
+  const lmf_selftest *st = v->selftest;
+  if (!st) return LM_OK;
+  size_t off = (size_t)((const uint8_t *)v->selftest_expected - img);
+  int rc = lm__score_reference(v, v->selftest_rows, st->n_rows, (float *)(img + off));
+  if (rc) return rc;
+  lm__lmf_seal(img, len);
+  return lm__lmf_verify(img, len, out_path, v);
 }
 
 /* Expected values given with the self-test rows (EXPECTED.csv) must be what the image
@@ -141,16 +148,25 @@ int lm_convert(const char *in_path, const char *out_path, const lm_convert_optio
   int orc = lm__check_output(in_path, out_path);
   if (orc) return orc;
   lm_ir_model *ir = NULL;
-  int rc = lm__import_any(in_path, opts, &ir);
-  if (rc) return rc;
-  if (opts && opts->selftest_n && opts->selftest_rows) rc = lm__add_selftest(ir, opts, in_path);
+  /* XGBoost JSON and UBJSON trees go to the writer as they are read (lm_ir_sink): the IR of
+   * the whole model is never held (docs/lmconvert.md, "Memory") */
+  lm_ir_sink *sink = lm__lmf_sink_new();
+  int rc = lm__import_any_sink(in_path, opts, sink, &ir), compute = 0;
+  if (rc) {
+    lm__lmf_sink_free(sink);
+    return rc;
+  }
+  if (opts && opts->selftest_n && opts->selftest_rows) rc = lm__add_selftest(ir, opts, &compute);
   uint8_t *img = NULL;
   size_t len = 0;
-  if (rc == LM_OK) rc = lm__lmf_write_consume(ir, "lmconvert " LM_VERSION_STRING, &img, &len);
+  if (rc == LM_OK) rc = lm__lmf_write_sink(ir, sink, "lmconvert " LM_VERSION_STRING, &img, &len);
   lm_ir_free(ir);
+  lm__lmf_sink_free(sink);
   if (rc) return lm__fail_prefix(rc, in_path);
   lmf_view v;
   rc = lm__lmf_verify(img, len, out_path, &v);
+  if (rc == LM_OK && compute && (rc = lm__fill_expected(img, len, out_path, &v)))
+    rc = lm__fail_prefix(rc, in_path);
   if (rc == LM_OK && opts && opts->selftest_expected && v.selftest)
     rc = lm__check_expected(&v, out_path);
   if (rc == LM_OK) rc = lm__write_atomic(out_path, img, len);

@@ -40,7 +40,8 @@ typedef struct lm_ir_node {
   float value;           /* threshold (numeric split) or leaf value (leaf); for LightGBM the
                             nearest float of value_d (informational: the writer uses value_d) */
   /* A split's categorical set or a leaf's linear terms, never both (they share the bytes: the
-   * IR of a 5,000-tree model is the converter's peak memory): */
+   * IR of a large model read whole, in a format without an lm_ir_sink, is the converter's peak
+   * memory): */
   union {
     struct {
       uint32_t cat_begin; /* categorical split: the set is model->cat_values[cat_begin ..
@@ -133,6 +134,17 @@ typedef struct lm_ir_model {
   double *selftest_rows;
   float *selftest_expected;
 } lm_ir_model;
+
+/* A consumer of finished trees, so that a large model's trees need not all be held as IR: an
+ * importer given one (lm__import_sink, import.h) calls put(sink, m, t) once tree t of m is
+ * complete (its nodes, group and categorical sets final; t = 0, 1, … in order, t = 0 starting a
+ * model afresh). put returns LM_OK, having taken the nodes (m->trees[t].nodes = NULL: the rest
+ * of the tree, its n_nodes, group, weight and flags, stays in the IR and may still change), or
+ * a negative LM_E* error. The converter's sink is the .lm writer's (lmf_write.h); importers
+ * never see more of it than this. */
+typedef struct lm_ir_sink {
+  int (*put)(struct lm_ir_sink *sink, lm_ir_model *m, uint32_t t);
+} lm_ir_sink;
 
 /* A zeroed model with best_* = -1. NULL on out of memory. */
 lm_ir_model *lm_ir_new(void);

@@ -4,10 +4,13 @@
  * The converter does the heavy work here so the runtime does none: trees are re-laid out
  * breadth-first with sibling pairs adjacent and leaves turned into fixed points, categorical
  * sets become bitsets, the base margin is computed from the objective, and every section is
- * 64-byte aligned, padded and checksummed. The image is built in one calloc'd buffer; the caller
- * writes it out (lm_convert does so atomically).
+ * 64-byte aligned, padded and checksummed. The image is built in one buffer; the caller writes
+ * it out (lm_convert does so atomically). For lm_convert the trees of XGBoost JSON and UBJSON
+ * models are taken one by one as the importer reads them (the sink, below), so that the IR of
+ * the whole model is never held.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -208,8 +211,8 @@ static int lm__plan_catsets(const lm_ir_model *m, uint32_t t, int n, lm__plan *p
   return LM_OK;
 }
 
-/* Pass 1 over the trees: reachable nodes, depths, categorical sets. */
-static int lm__plan_trees(const lm_ir_model *m, lm__plan *p) {
+/* What the trees' metadata must be (output groups, weights); whether COVER is written. */
+static int lm__plan_tree_meta(const lm_ir_model *m, lm__plan *p) {
   p->cover = m->n_trees > 0;
   for (uint32_t t = 0; t < m->n_trees; t++) {
     if (!m->trees[t].has_cover) p->cover = 0;
@@ -220,6 +223,13 @@ static int lm__plan_trees(const lm_ir_model *m, lm__plan *p) {
     if (!isfinite(m->trees[t].weight))
       return lm__fail(LM_EFORMAT, "tree %u: weight is not finite", t);
   }
+  return LM_OK;
+}
+
+/* Pass 1 over the trees: reachable nodes, depths, categorical sets. */
+static int lm__plan_trees(const lm_ir_model *m, lm__plan *p) {
+  int rc = lm__plan_tree_meta(m, p);
+  if (rc) return rc;
   p->order = malloc(sizeof *p->order * p->max_nodes);
   p->level = malloc(sizeof *p->level * p->max_nodes);
   p->seen = malloc(p->max_nodes);
@@ -486,12 +496,13 @@ static void lm__write_split(const lm_ir_model *m, const lm__plan *p, uint32_t t,
   }
 }
 
-/* Tree t, laid out again breadth-first, into TREES, NODES, LEAF_IDS and the optional arrays. */
-static void lm__write_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, lm__tree_out *o) {
+/* Tree t, laid out breadth-first in p->order (n nodes), into TREES (when o->trees is set),
+ * NODES, LEAF_IDS and the optional arrays. */
+static void lm__emit_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, int n, lm__tree_out *o) {
   const lm_ir_tree *tr = &m->trees[t];
-  int n = lm__layout_tree(m, tr, t, p->order, p->level, p->seen, &p->depth[t]);
-  o->trees[t] = (lmf_tree){p->first[t], p->count[t], tr->group, p->depth[t], tr->weight,
-                           tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
+  if (o->trees)
+    o->trees[t] = (lmf_tree){p->first[t], p->count[t], tr->group, p->depth[t], tr->weight,
+                             tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
   /* Position of each trainer id in the new order: reuse `level` as the inverse map. */
   for (int k = 0; k < n; k++) p->level[p->order[k]] = (uint32_t)k;
   for (int k = 0; k < n; k++) {
@@ -512,6 +523,12 @@ static void lm__write_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, lm__tr
     if (o->leaves && tr->linear)
       o->leaves[at] = (lmf_linear_leaf){nd->lin_const, nd->lin_begin, nd->lin_count};
   }
+}
+
+/* Tree t, laid out again breadth-first, into the image. */
+static void lm__write_tree(const lm_ir_model *m, lm__plan *p, uint32_t t, lm__tree_out *o) {
+  int n = lm__layout_tree(m, &m->trees[t], t, p->order, p->level, p->seen, &p->depth[t]);
+  lm__emit_tree(m, p, t, n, o);
 }
 
 static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p,
@@ -554,12 +571,283 @@ static void lm__write_trees(uint8_t *buf, const lm_ir_model *m, lm__plan *p,
   }
 }
 
-static int lm__lmf_write_ex(const lm_ir_model *m, lm_ir_model *consume, const char *converter,
-                            uint8_t **out, size_t *out_len) {
+/* ---- trees written as they are read (lm_lmf_sink) ---------------------------------------
+ *
+ * The importer hands over each tree once it is complete (lm_ir_sink, formats/ir.h); it is laid
+ * out, checked and its records appended to NODES, LEAF_IDS, COVER and the categorical sets'
+ * arrays, each a growing anonymous mapping (resident only as written, grown by mremap without a
+ * copy), and its IR nodes are freed at once. What a tree's records need of the rest of the model
+ * (its first node, set and word, num_features) is known when it is read; what is not (the totals,
+ * dart weights set after the trees, best_ntree_limit truncation, whether every tree has covers)
+ * only goes into TREES, META and the table at the end, from the IR's metadata, so the image is
+ * byte for byte the plain writer's. Errors keep the plain writer's order: the first tree's
+ * layout error is kept and reported at the end, after the model's and the metadata's checks, and
+ * only when that tree is one of those kept. */
+
+typedef struct lm__grow {
+  uint8_t *p;
+  size_t cap;
+} lm__grow;
+
+#define LM__GROW_MIN ((size_t)1 << 20)
+#define LM__MOVE_CHUNK ((size_t)1 << 20)
+
+static int lm__grow_to(lm__grow *g, size_t need) {
+  if (need <= g->cap) return LM_OK;
+  size_t cap = g->cap ? g->cap : LM__GROW_MIN;
+  while (cap < need) cap *= 2;
+  void *np = g->p ? mremap(g->p, g->cap, cap, MREMAP_MAYMOVE)
+                  : mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (np == MAP_FAILED) return lm__fail(LM_ENOMEM, "out of memory (%zu bytes of tree records)", cap);
+  g->p = np;
+  g->cap = cap;
+  return LM_OK;
+}
+
+static void lm__grow_free(lm__grow *g) {
+  if (g->p) munmap(g->p, g->cap);
+  g->p = NULL;
+  g->cap = 0;
+}
+
+/* len bytes of g to dst, each chunk's pages released once copied; then g goes. */
+static void lm__grow_move(uint8_t *dst, lm__grow *g, size_t len) {
+  for (size_t at = 0; at < len; at += LM__MOVE_CHUNK) {
+    size_t k = len - at < LM__MOVE_CHUNK ? len - at : LM__MOVE_CHUNK;
+    memcpy(dst + at, g->p + at, k);
+    madvise(g->p + at, k, MADV_DONTNEED); /* at and k are multiples of the page size but the last */
+  }
+  lm__grow_free(g);
+}
+
+typedef struct lm__sink {
+  lm_ir_sink base;              /* first: the sink's handle is &base */
+  const lm_ir_model *owner;     /* the model whose trees these are */
+  uint32_t n, cap;              /* trees put; per-tree arrays' capacity */
+  lm__plan p;                   /* first, count, depth per tree; layout scratch of max_nodes;
+                                   total_nodes, n_cat, cat_words so far */
+  uint32_t *set0, *word0;       /* per tree: its first categorical set and bitset word */
+  lm__grow nodes, ids, cover, sets, words;
+  int err;                      /* the first tree's layout error (0: none), kept for the end */
+  uint32_t err_tree;
+  char err_msg[1024];
+} lm__sink;
+
+static void lm__sink_reset(lm__sink *s) {
+  lm__grow_free(&s->nodes);
+  lm__grow_free(&s->ids);
+  lm__grow_free(&s->cover);
+  lm__grow_free(&s->sets);
+  lm__grow_free(&s->words);
+  s->n = 0;
+  s->owner = NULL;
+  s->err = 0;
+  s->p.total_nodes = s->p.n_cat = s->p.cat_words = 0;
+}
+
+static int lm__sink_arrays(lm__sink *s, uint32_t want) {
+  if (want <= s->cap) return LM_OK;
+  uint32_t cap = s->cap ? s->cap : 1024;
+  while (cap < want) cap *= 2;
+  uint32_t **a[5] = {&s->p.first, &s->p.count, &s->p.depth, &s->set0, &s->word0};
+  for (int i = 0; i < 5; i++) {
+    uint32_t *na = realloc(*a[i], sizeof **a[i] * cap);
+    if (!na) return lm__fail(LM_ENOMEM, "out of memory (%u trees)", want);
+    *a[i] = na;
+  }
+  s->cap = cap;
+  return LM_OK;
+}
+
+static int lm__sink_scratch(lm__sink *s, uint32_t n) {
+  if (n <= s->p.max_nodes) return LM_OK;
+  uint32_t *o = realloc(s->p.order, sizeof *o * n);
+  if (o) s->p.order = o;
+  uint32_t *l = realloc(s->p.level, sizeof *l * n);
+  if (l) s->p.level = l;
+  uint8_t *sn = realloc(s->p.seen, n);
+  if (sn) s->p.seen = sn;
+  if (!o || !l || !sn) return lm__fail(LM_ENOMEM, "out of memory (a tree of %u nodes)", n);
+  s->p.max_nodes = n;
+  return LM_OK;
+}
+
+static int lm__sink_put(lm_ir_sink *base, lm_ir_model *m, uint32_t t) {
+  lm__sink *s = (lm__sink *)base;
+  if (t == 0) {
+    lm__sink_reset(s);
+    s->owner = m;
+  }
+  if (t != s->n || m != s->owner || t >= m->n_trees || m->decision != LM_DECISION_XGBOOST ||
+      m->trees[t].linear || !m->trees[t].nodes)
+    return lm__fail(LM_EINVAL, "tree %u handed to the writer out of order", t);
+  lm_ir_tree *tr = &m->trees[t];
+  lm__plan *p = &s->p;
+  int rc = lm__sink_arrays(s, t + 1);
+  if (rc) return rc;
+  p->first[t] = p->total_nodes;
+  p->count[t] = p->depth[t] = 0;
+  s->set0[t] = p->n_cat;
+  s->word0[t] = p->cat_words;
+  if (!s->err && tr->n_nodes > 0 && (rc = lm__sink_scratch(s, tr->n_nodes))) return rc;
+  if (!s->err) {
+    /* the plain writer's checks, in its order (lm__plan_trees) */
+    int n = lm__layout_tree(m, tr, t, p->order, p->level, p->seen, &p->depth[t]);
+    int e = n < 0 ? n : 0;
+    if (!e && (uint64_t)p->total_nodes + (uint32_t)n > 0x7FFFFFFFu)
+      e = lm__fail(LM_ERANGE, "more than 2^31 nodes");
+    if (!e) e = lm__plan_catsets(m, t, n, p);
+    if (e) {
+      s->err = e;
+      s->err_tree = t;
+      snprintf(s->err_msg, sizeof s->err_msg, "%s", lm_last_error());
+      lm__clear_error();
+      p->n_cat = s->set0[t];
+      p->cat_words = s->word0[t];
+    } else {
+      size_t total = (size_t)p->total_nodes + (uint32_t)n;
+      if ((rc = lm__grow_to(&s->nodes, total * sizeof(lmf_node))) ||
+          (rc = lm__grow_to(&s->ids, total * 4)) || (rc = lm__grow_to(&s->cover, total * 8)) ||
+          (rc = lm__grow_to(&s->sets, (size_t)p->n_cat * sizeof(lmf_catset) + 1)) ||
+          (rc = lm__grow_to(&s->words, (size_t)p->cat_words * 4 + 1)))
+        return rc;
+      p->count[t] = (uint32_t)n;
+      lm__tree_out o = {.nodes = (lmf_node *)s->nodes.p,
+                        .ids = (uint32_t *)s->ids.p,
+                        .cover = (double *)s->cover.p,
+                        .sets = (lmf_catset *)s->sets.p,
+                        .words = (uint32_t *)s->words.p,
+                        .set_i = s->set0[t],
+                        .word_i = s->word0[t]};
+      lm__emit_tree(m, p, t, n, &o);
+      p->total_nodes = (uint32_t)total;
+    }
+  }
+  free(tr->nodes);
+  tr->nodes = NULL;
+  s->n = t + 1;
+  return LM_OK;
+}
+
+lm_ir_sink *lm__lmf_sink_new(void) {
+  lm__sink *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->base.put = lm__sink_put;
+  return &s->base;
+}
+
+void lm__lmf_sink_free(lm_ir_sink *base) {
+  lm__sink *s = (lm__sink *)base;
+  if (!s) return;
+  lm__sink_reset(s);
+  free(s->set0);
+  free(s->word0);
+  lm__plan_free(&s->p);
+  free(s);
+}
+
+/* Does s hold m's trees (all of them handed over, and kept: m->n_trees of them, less the
+ * leading intercept trees, which stay in the IR: one leaf each)? */
+static int lm__sink_holds(const lm__sink *s, const lm_ir_model *m) {
+  uint32_t lead = m->n_intercept_trees;
+  if (!s || s->owner != m || s->n == 0 || lead >= m->n_trees || m->n_trees - lead > s->n ||
+      m->trees[lead].nodes)
+    return 0;
+  for (uint32_t t = 0; t < lead; t++)
+    if (!m->trees[t].nodes || m->trees[t].n_nodes != 1 || m->trees[t].nodes[0].left >= 0)
+      return 0;
+  return 1;
+}
+
+/* lm__plan_trees for trees already in the sink: the first m->n_trees of those put. */
+static int lm__plan_trees_sink(const lm_ir_model *m, lm__sink *s, lm__plan *p) {
+  int rc = lm__plan_tree_meta(m, p);
+  if (rc) return rc;
+  uint32_t lead = m->n_intercept_trees, k = m->n_trees - lead;
+  if (s->err && s->err_tree < k) {
+    /* "tree T ...": T counted the trees put; the plain writer counts the intercept trees too */
+    char *rest;
+    unsigned long t = strtoul(s->err_msg + 5, &rest, 10);
+    if (lead && strncmp(s->err_msg, "tree ", 5) == 0 && rest != s->err_msg + 5)
+      return lm__fail(s->err, "tree %lu%s", t + lead, rest);
+    return lm__fail(s->err, "%s", s->err_msg);
+  }
+  p->total_nodes = lead + (k < s->n ? s->p.first[k] : s->p.total_nodes);
+  p->n_cat = k < s->n ? s->set0[k] : s->p.n_cat;
+  p->cat_words = k < s->n ? s->word0[k] : s->p.cat_words;
+  for (uint32_t t = 0; t < k; t++)
+    if (s->p.depth[t] > p->max_depth) p->max_depth = s->p.depth[t];
+  return LM_OK;
+}
+
+/* The sink's node records after `lead` intercept nodes: each (absolute) child index moved on by
+ * lead, chunk by chunk, each chunk released once copied. */
+static void lm__move_nodes(lmf_node *dst, lm__grow *g, size_t n, uint32_t lead) {
+  if (!lead) {
+    lm__grow_move((uint8_t *)dst, g, n * sizeof *dst);
+    return;
+  }
+  const size_t step = LM__MOVE_CHUNK / sizeof *dst;
+  const lmf_node *src = (const lmf_node *)g->p;
+  for (size_t at = 0; at < n; at += step) {
+    size_t k = n - at < step ? n - at : step;
+    for (size_t i = at; i < at + k; i++) {
+      dst[i] = src[i];
+      dst[i].left += lead;
+    }
+    madvise(g->p + at * sizeof *dst, k * sizeof *dst, MADV_DONTNEED);
+  }
+  lm__grow_free(g);
+}
+
+static void lm__write_trees_sink(uint8_t *buf, const lm_ir_model *m, const lm__plan *p,
+                                 lm__sink *s) {
+  lmf_tree *trees = (lmf_tree *)lm__sec_at(buf, p, LMF_TREES);
+  lmf_node *nodes = (lmf_node *)lm__sec_at(buf, p, LMF_NODES);
+  uint32_t *ids = (uint32_t *)lm__sec_at(buf, p, LMF_LEAF_IDS);
+  double *cover = (double *)lm__sec_at(buf, p, LMF_COVER);
+  uint32_t lead = m->n_intercept_trees;
+  /* the intercept trees, one leaf each, as lm__write_tree lays them out */
+  for (uint32_t t = 0; t < lead; t++) {
+    const lm_ir_tree *tr = &m->trees[t];
+    trees[t] = (lmf_tree){t, 1, tr->group, 0, tr->weight, tr->linear ? LMF_TREE_LINEAR : 0,
+                          {0, 0}};
+    nodes[t].split = LMF_SPLIT_DEFAULT_LEFT;
+    nodes[t].threshold = NAN;
+    nodes[t].left = t;
+    nodes[t].u.leaf = tr->nodes[0].value;
+    ids[t] = 0;
+    if (cover) cover[t] = tr->nodes[0].cover;
+  }
+  for (uint32_t t = lead; t < m->n_trees; t++) {
+    const lm_ir_tree *tr = &m->trees[t];
+    uint32_t u = t - lead;
+    trees[t] = (lmf_tree){s->p.first[u] + lead, s->p.count[u], tr->group, s->p.depth[u],
+                          tr->weight, tr->linear ? LMF_TREE_LINEAR : 0, {0, 0}};
+  }
+  size_t total = p->total_nodes - lead;
+  lm__move_nodes(nodes + lead, &s->nodes, total, lead);
+  lm__grow_move((uint8_t *)(ids + lead), &s->ids, total * 4);
+  uint8_t *cs = lm__sec_at(buf, p, LMF_CATSETS);
+  if (cs) {
+    ((uint32_t *)cs)[0] = p->n_cat;
+    ((uint32_t *)cs)[1] = p->cat_words;
+    lm__grow_move(cs + 16, &s->sets, (size_t)p->n_cat * sizeof(lmf_catset));
+    lm__grow_move(cs + 16 + (size_t)p->n_cat * 8, &s->words, (size_t)p->cat_words * 4);
+  }
+  if (cover) lm__grow_move((uint8_t *)(cover + lead), &s->cover, total * 8);
+  lm__sink_reset(s);
+}
+
+static int lm__lmf_write_ex(const lm_ir_model *m, lm_ir_model *consume, lm__sink *sink,
+                            const char *converter, uint8_t **out, size_t *out_len) {
   lm__plan p = {0};
   int rc = lm__check_model(m, &p);
   if (rc) return rc;
-  if ((!p.linear && !p.fm && (rc = lm__plan_trees(m, &p))) || (rc = lm__plan_strings(m, converter, &p)) ||
+  if (p.linear || p.fm) sink = NULL;
+  if ((!p.linear && !p.fm &&
+       (rc = sink ? lm__plan_trees_sink(m, sink, &p) : lm__plan_trees(m, &p))) ||
+      (rc = lm__plan_strings(m, converter, &p)) ||
       (rc = lm__plan_linear_leaves(m, &p))) {
     lm__plan_free(&p);
     return rc;
@@ -584,6 +872,7 @@ static int lm__lmf_write_ex(const lm_ir_model *m, lm_ir_model *consume, const ch
   lm__write_meta(buf, m, &p);
   if (p.fm) lm__write_fm(buf, m, &p);
   else if (p.linear) lm__write_linear(buf, m, &p);
+  else if (sink) lm__write_trees_sink(buf, m, &p, sink);
   else lm__write_trees(buf, m, &p, consume);
   lm__lmf_seal(buf, p.size);
   lm__plan_free(&p);
@@ -593,11 +882,23 @@ static int lm__lmf_write_ex(const lm_ir_model *m, lm_ir_model *consume, const ch
 }
 
 int lm__lmf_write(const lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
-  return lm__lmf_write_ex(m, NULL, converter, out, out_len);
+  return lm__lmf_write_ex(m, NULL, NULL, converter, out, out_len);
 }
 
 int lm__lmf_write_consume(lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len) {
-  return lm__lmf_write_ex(m, m, converter, out, out_len);
+  return lm__lmf_write_ex(m, m, NULL, converter, out, out_len);
+}
+
+int lm__lmf_write_sink(lm_ir_model *m, lm_ir_sink *sink, const char *converter, uint8_t **out,
+                       size_t *out_len) {
+  lm__sink *s = (lm__sink *)sink;
+  if (!lm__sink_holds(s, m)) {
+    for (uint32_t t = 0; t < m->n_trees; t++)
+      if (!m->trees[t].nodes) /* handed to another sink */
+        return lm__fail(LM_EINVAL, "the trees are not in the writer's sink");
+    return lm__lmf_write_consume(m, converter, out, out_len);
+  }
+  return lm__lmf_write_ex(m, m, s, converter, out, out_len);
 }
 
 void lm__lmf_image_free(uint8_t *img, size_t len) {

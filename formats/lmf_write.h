@@ -23,5 +23,15 @@ void lm__lmf_seal(uint8_t *buf, size_t len);
  * image is a mapping resident only as it is written, released with lm__lmf_image_free. */
 int lm__lmf_write_consume(lm_ir_model *m, const char *converter, uint8_t **out, size_t *out_len);
 void lm__lmf_image_free(uint8_t *img, size_t len);
+/* The writer as a sink of trees (formats/ir.h, lm_ir_sink) for lm__import_any_sink: each tree
+ * handed over is checked, laid out and its records kept (about 28 bytes a node where the IR
+ * takes 56), its IR nodes freed; lm__lmf_write_sink then builds the image of m as
+ * lm__lmf_write_consume does, byte for byte the same, from those records (or from m's own trees
+ * when the sink does not hold them: another format, or a model read without it). The records go
+ * as the image is built. NULL on out of memory. */
+lm_ir_sink *lm__lmf_sink_new(void);
+void lm__lmf_sink_free(lm_ir_sink *sink);
+int lm__lmf_write_sink(lm_ir_model *m, lm_ir_sink *sink, const char *converter, uint8_t **out,
+                       size_t *out_len);
 
 #endif

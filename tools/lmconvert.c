@@ -7,7 +7,8 @@
  * INPUT is what SageMaker leaves (model.tar.gz, a .tar, the model directory) or a raw model
  * file; lm_convert sniffs the format, writes OUT.lm under a temporary name and renames it at the
  * end, so a failed conversion leaves nothing behind and never replaces an existing OUT.lm. The
- * written file is then opened (mapped and verified like any reader would) and, unless --quiet,
+ * written file is then opened (read, verified and planned like any reader would, the plan
+ * capped at the scalar kernels to save memory) and, unless --quiet,
  * summarised in one line on stderr, which says so when trees were dropped because the model's
  * best_ntree_limit / best_iteration says SageMaker's endpoint would not use them
  * (formats/import/sniff.c): "kept 4 of 9 trees (best_iteration 3; --all-trees keeps every
@@ -83,6 +84,21 @@ static const char usage_text[] =
     "  --version             show the version and exit\n"
     "\n" CLI_EXIT_HELP;
 
+/* Open a file just written, as every reader does (read, verified, planned), with the plan capped
+ * at the scalar kernels (LM_ISA=scalar for this open alone): the SIMD kernels' derived layouts,
+ * which a server builds for itself, would cost about another half of the file here and make
+ * this check the converter's peak memory (docs/lmconvert.md, "Memory"). */
+static int open_written(const char *path, lm_model **m) {
+  const char *isa = getenv("LM_ISA");
+  char *saved = isa ? strdup(isa) : NULL;
+  setenv("LM_ISA", "scalar", 1);
+  int rc = lm_model_open(path, m);
+  if (saved) setenv("LM_ISA", saved, 1);
+  else unsetenv("LM_ISA");
+  free(saved);
+  return rc;
+}
+
 /* The model's feature names (all, or NULL) and count, by converting it into a scratch
  * directory: what a header of the self-test rows is matched against. 0, or -1 (printed). */
 static int learn_names(const char *in, const lm_convert_options *base, char ***names,
@@ -99,7 +115,7 @@ static int learn_names(const char *in, const lm_convert_options *base, char ***n
                           .max_input_bytes = base->max_input_bytes};
   lm_model *m = NULL;
   int rc = lm_convert(in, path, &o);
-  if (rc == 0) rc = lm_model_open(path, &m);
+  if (rc == 0) rc = open_written(path, &m);
   if (rc < 0) {
     cli_lib_error(in, path, rc);
     unlink(path);
@@ -320,7 +336,7 @@ int main(int argc, char **argv) {
 
   /* Check the written file the way every reader will, and summarise it. */
   lm_model *m = NULL;
-  rc = lm_model_open(outp, &m);
+  rc = open_written(outp, &m);
   lm_model_info info;
   if (rc == 0) rc = lm_model_get_info(m, &info);
   if (rc < 0) {

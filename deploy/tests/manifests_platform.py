@@ -11,10 +11,10 @@ from manifests_render import configmaps_of, pod_configmap_refs
 
 # lmconvert's peak resident memory per byte of model file (XGBoost JSON or UBJSON) plus a
 # constant: the rule for every container that runs lmconvert (docs/deployment.md, "Memory of the
-# converters"). Measured (docs/lmconvert.md): peak <= 2.5 x .lm + 48 MiB, and a .lm takes 28
-# bytes a node where UBJSON takes 34 and JSON 57 or more: 2.25 x the model file covers both
-# (322 MiB for a 280 MB JSON model, 321 MiB for its 169 MB UBJSON).
-CONVERT_PEAK_FACTOR = 2.25
+# converters"). Measured (docs/lmconvert.md): peak <= 1.25 x .lm + 24 MiB, and a .lm takes 28
+# bytes a node where UBJSON takes 34 and JSON 57 or more: 1.1 x the model file covers both
+# (141 MiB for a 280 MB JSON model, 140 MiB for its 169 MB UBJSON).
+CONVERT_PEAK_FACTOR = 1.1
 CONVERT_CONSTANT_MI = 64
 MAX_MODEL_ANNOTATION = "lmrt.dev/max-model-json-size"
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"

@@ -94,14 +94,22 @@ int lm__sniff_head(const uint8_t *d, size_t n, const char *name);
  * input's bytes gone through of bytes_total; passed on to lm_convert_options.progress. */
 void lm__import_progress(uint64_t trees, uint64_t trees_total, uint64_t bytes,
                          uint64_t bytes_total);
-/* The importer is done, for now, with data[from, upto) of the input it was given: when that
- * input is a mapping of the file (lm__import_any maps large JSON and UBJSON files), the whole
- * pages in it are dropped from memory (read again from the file if touched again). Any other
- * input: nothing happens. */
+/* The importer is done, for now, with data[from, upto) of the input it was given, and with what
+ * precedes from: when that input is a mapping of the file (lm__import_any maps large JSON and
+ * UBJSON files), the pages from the one holding from up to the one holding upto (excluded) are
+ * dropped from memory (read again from the file if touched again). Any other input: nothing
+ * happens. */
 void lm__input_done(const uint8_t *data, size_t from, size_t upto);
 
 /* Read the artifact at path and import it, sniffing the format. Sets (*out)->source_hash to the
  * XXH64 of the artifact file's bytes. */
 int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model **out);
+/* The same, handing the trees of an XGBoost JSON or UBJSON model to sink as they are read
+ * (formats/ir.h, lm_ir_sink; NULL: none): the IR returned then holds every tree but their
+ * nodes. Other formats are read as by lm__import_any. */
+int lm__import_any_sink(const char *path, const lm_convert_options *opts, lm_ir_sink *sink,
+                        lm_ir_model **out);
+/* The sink of the import under way on this thread (lm__import_any_sink), or NULL. */
+lm_ir_sink *lm__import_sink(void);
 
 #endif

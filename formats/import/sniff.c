@@ -212,12 +212,17 @@ int lm__ir_keep_best(lm_ir_model *ir) {
   ir->n_trees = keep;
   /* categorical sets only the dropped trees used go too (each tree's sets follow the last's) */
   size_t cat_end = 0;
-  for (uint32_t t = 0; t < keep; t++)
+  for (uint32_t t = 0; t < keep; t++) {
+    if (!ir->trees[t].nodes) { /* handed to a sink (lm_ir_sink), sets and all: keep them */
+      cat_end = ir->n_cat_values;
+      break;
+    }
     for (uint32_t k = 0; k < ir->trees[t].n_nodes; k++) {
       const lm_ir_node *nd = &ir->trees[t].nodes[k];
       if (nd->categorical && nd->left >= 0 && (size_t)nd->cat_begin + nd->cat_count > cat_end)
         cat_end = (size_t)nd->cat_begin + nd->cat_count;
     }
+  }
   if (cat_end < ir->n_cat_values) ir->n_cat_values = cat_end;
   return (int)(dropped > INT32_MAX ? INT32_MAX : dropped);
 }
@@ -235,7 +240,10 @@ static _Thread_local struct {
   const uint8_t *map;
   size_t len;
   const lm_convert_options *opts;
+  lm_ir_sink *sink; /* set while an XGBoost JSON or UBJSON importer runs */
 } lm__in;
+
+lm_ir_sink *lm__import_sink(void) { return lm__in.sink; }
 
 void lm__import_progress(uint64_t trees, uint64_t trees_total, uint64_t bytes,
                          uint64_t bytes_total) {
@@ -246,7 +254,10 @@ void lm__import_progress(uint64_t trees, uint64_t trees_total, uint64_t bytes,
 void lm__input_done(const uint8_t *data, size_t from, size_t upto) {
   if (!lm__in.map || data != lm__in.map || upto > lm__in.len || from >= upto) return;
   size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-  size_t a = (from + pg - 1) & ~(pg - 1), b = upto & ~(pg - 1);
+  /* from is rounded down: the readers go forward, done with everything before upto, and a page
+   * that straddles from (the previous call's upto) would otherwise never be dropped — one page a
+   * tree, 20 MB of a 5,000-tree model kept to the end */
+  size_t a = from & ~(pg - 1), b = upto & ~(pg - 1);
   if (a < b) madvise((void *)(lm__in.map + a), b - a, MADV_DONTNEED);
 }
 
@@ -283,6 +294,11 @@ static int map_model(const char *path, uint64_t max, uint8_t **data, size_t *len
 }
 
 int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model **out) {
+  return lm__import_any_sink(path, opts, NULL, out);
+}
+
+int lm__import_any_sink(const char *path, const lm_convert_options *opts, lm_ir_sink *sink,
+                        lm_ir_model **out) {
   *out = NULL;
   uint8_t *data = NULL;
   size_t len = 0;
@@ -316,8 +332,16 @@ int lm__import_any(const char *path, const lm_convert_options *opts, lm_ir_model
   case SNIFF_EMPTY:
     rc = lm__fail(LM_ENOMODEL, "%s: empty file (%zu bytes, no model in it)", name, len);
     break;
-  case SNIFF_JSON: rc = lm__import_xgboost_json(data, len, name, out); break;
-  case SNIFF_UBJSON: rc = lm__import_xgboost_ubj(data, len, name, out); break;
+  case SNIFF_JSON:
+    lm__in.sink = sink;
+    rc = lm__import_xgboost_json(data, len, name, out);
+    lm__in.sink = NULL;
+    break;
+  case SNIFF_UBJSON:
+    lm__in.sink = sink;
+    rc = lm__import_xgboost_ubj(data, len, name, out);
+    lm__in.sink = NULL;
+    break;
   case SNIFF_BINARY: rc = lm__import_xgboost_binary(data, len, name, out); break;
   case SNIFF_BINARY_OLD:
     rc = lm__import_xgboost_binary(data, len, name, out);

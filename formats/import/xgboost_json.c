@@ -381,6 +381,10 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath) {
                        "length %zu does not match num_trees %zu", json_object_array_length(info),
                        nt);
   if (nt == 0) return lm__xj_check_indptr(c, model, mpath, 0, 1);
+  /* Each tree goes to the import's sink, if any, once built (intercept trees that
+   * lm__xj_apply_base_scores may put before them later are not: the writer takes those from
+   * the IR) */
+  lm_ir_sink *sink = lm__import_sink();
   size_t cap = nt;
   ir->trees = calloc(cap, sizeof *ir->trees);
   if (!ir->trees) return lm__fail(LM_ENOMEM, "%s: out of memory", c->name);
@@ -445,6 +449,8 @@ static int parse_gbtree(xj *c, json_object *model, const char *mpath) {
       ir->n_trees++;
     }
     free(leaves);
+    for (uint32_t k = vec; sink && k > 0; k--)
+      if ((rc = sink->put(sink, ir, ir->n_trees - k))) return rc;
   }
   return lm__xj_check_indptr(c, model, mpath, nt, (size_t)npt * (c->vec > 1 ? 1 : ir->num_outputs));
 }

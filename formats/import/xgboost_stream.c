@@ -25,8 +25,9 @@
  * reported as before too: the trees not built yet are first parsed (and dropped) to make sure
  * no syntax error, which the whole-document reader would report first, hides among them.
  *
- * Memory: the skeleton, one tree's DOM and the IR; pages of a mapped input are dropped behind
- * the reader (lm__input_done).
+ * Memory: the skeleton, one tree's DOM and the IR (each tree's nodes go to the import's sink,
+ * if any, as soon as the tree is built: lm_ir_sink, formats/ir.h); pages of a mapped input are
+ * dropped behind the reader (lm__input_done).
  */
 #include <stdint.h>
 #include <stdlib.h>
