@@ -360,28 +360,21 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
   }
 }
 
-/* dacc: NULL for XGBoost models, the kernel's scratch (a double per output) for LightGBM ones */
-static __attribute__((noinline)) void lm__deep_batch(const lmf_view *v, const lm__bits *b,
-                                                     const float *x, size_t n, float *out,
-                                                     double *dacc) {
-#define LM__CALL(np) lm__deep_batch_np(v, b, x, n, out, np, 0, NULL)
-#define LM__CALL_LGBM(np) lm__deep_batch_np(v, b, x, n, out, np, 1, dacc)
+/* Single rows (one) or batches, np and lgbm made constants. dacc: NULL for XGBoost models, the
+ * kernel's scratch for LightGBM ones (a double per output; batches: a block's). */
+static __attribute__((noinline)) void lm__deep(const lmf_view *v, const lm__bits *b, const float *x,
+                                               size_t n, float *out, double *dacc, int one) {
+#define LM__CALL(np)                                                                              \
+  one ? lm__deep_rows_np(v, b, x, n, out, np, 0, NULL) : lm__deep_batch_np(v, b, x, n, out, np, 0, NULL)
+#define LM__CALL_LGBM(np)                                                                         \
+  one ? lm__deep_rows_np(v, b, x, n, out, np, 1, dacc) : lm__deep_batch_np(v, b, x, n, out, np, 1, dacc)
   if (dacc) {
     LM__NP_DISPATCH(b->npairs, LM__CALL_LGBM)
   } else {
     LM__NP_DISPATCH(b->npairs, LM__CALL)
   }
-}
-
-static void lm__deep_rows(const lmf_view *v, const lm__bits *b, const float *x, size_t n,
-                          float *out, double *dacc) {
-#define LM__CALL_ROWS(np) lm__deep_rows_np(v, b, x, n, out, np, 0, NULL)
-#define LM__CALL_ROWS_LGBM(np) lm__deep_rows_np(v, b, x, n, out, np, 1, dacc)
-  if (dacc) {
-    LM__NP_DISPATCH(b->npairs, LM__CALL_ROWS_LGBM)
-  } else {
-    LM__NP_DISPATCH(b->npairs, LM__CALL_ROWS)
-  }
+#undef LM__CALL
+#undef LM__CALL_LGBM
 }
 
 /* Trees deeper than LM_PERFECT_MAX_DEPTH over the records of the bin-and-bitmask layout
@@ -389,11 +382,11 @@ static void lm__deep_rows(const lmf_view *v, const lm__bits *b, const float *x, 
  * gives them calls below 12 rows). */
 LM__KERNEL_F32(lm__tree_margin_bits_deep__avx512) {
   (void)scratch;
-  lm__deep_batch(v, L->bits, x, n, out, NULL);
+  lm__deep(v, L->bits, x, n, out, NULL, 0);
 }
 LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
   (void)scratch;
-  lm__deep_rows(v, L->bits, x, n, out, NULL);
+  lm__deep(v, L->bits, x, n, out, NULL, 1);
 }
 
 /* LightGBM models over their records (tree_bits.h: decision 1): the same walks, leaves added
@@ -401,10 +394,10 @@ LM__KERNEL_F32(lm__tree_margin_bits_deep_one__avx512) {
  * pairs these with the double-threshold kernels for float64 rows, whose decisions a float32
  * bin cannot reproduce. */
 LM__KERNEL_F32(lm__tree_margin_lgbm_bits__avx512) {
-  lm__deep_batch(v, L->bits, x, n, out, scratch);
+  lm__deep(v, L->bits, x, n, out, scratch, 0);
 }
 LM__KERNEL_F32(lm__tree_margin_lgbm_bits_one__avx512) {
-  lm__deep_rows(v, L->bits, x, n, out, scratch);
+  lm__deep(v, L->bits, x, n, out, scratch, 1);
 }
 
 #ifdef __clang__
