@@ -5,11 +5,11 @@
  * in lanes (rows, trees or features) at each step.
  *
  * Bins. Rows become bytes, one per column (tree_bits.h: 254-threshold segments of the used
- * features). One row (single-row calls): a 16-ary search per used feature, one compare of 16
- * thresholds per level (2 levels up to 255 thresholds, 3 up to 4,095, 4 beyond), then its
- * columns. A batch block: rows in lanes, a branch-free binary search per used feature over its
- * Eytzinger-ordered thresholds (levels 1–7 held in registers, 8 by permutes from memory,
- * deeper ones by gathers, the block's 16-row groups side by side), with 16 × 16 transposes in
+ * features). One row (single-row calls): a 16-ary search per used feature outside the counted
+ * groups, one compare of 16 thresholds per level (2 levels up to 255 thresholds, 3 up to 4,095,
+ * 4 beyond), then its columns; the counted groups as in a block (lm__bits_bin_lin). A batch
+ * block: rows in lanes, a branch-free binary search per used feature over its Eytzinger-ordered
+ * thresholds (levels 1–7 held in registers, 8 by permutes from memory, deeper ones by gathers, the block's 16-row groups side by side), with 16 × 16 transposes in
  * and out; only 16-feature tiles holding a used feature are read.
  *
  * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
@@ -32,8 +32,8 @@
  * - Deep trees (records, tree_bits.h): tree_bits_deep_avx512.c, with what both files share
  *   (binning, a row's table in registers, words, exit tables) in tree_bits_avx512.h.
  * Leaves are stored × tree weight and added per row in tree order: sums are bit-identical to
- * the scalar reference; decisions are identical by construction. Falls back to the
- * perfect-layout kernel when the layout was not built or the CPU lacks VBMI.
+ * the scalar reference; decisions are identical by construction. The planner gives
+ * them only models whose layout was built, on CPUs with VBMI and VPOPCNTDQ.
  */
 #include <immintrin.h>
 #include <math.h>

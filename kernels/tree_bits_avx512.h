@@ -49,9 +49,10 @@ LM__AI void lm__bin_cats(const lm__bits *b, const float *row, uint8_t *tbl) {
 void lm__bits_bin_lin(const lm__bits *b, const float *x, size_t rows, size_t R, uint8_t *tbl);
 
 /* The bins of one row: tbl[c] for the columns c < V (tbl has 128 · npairs bytes; the caller
- * zeroes it once: bytes past V are never selected). Per used feature, a 16-ary search: one
- * compare of 16 thresholds per level (two up to 255 thresholds, three up to 4,095), then its
- * columns (tree_bits.h). */
+ * zeroes it once: bytes past V are never selected). Per used feature outside the counted groups
+ * (b->srch), a 16-ary search: one compare of 16 thresholds per level (two up to 255 thresholds,
+ * three up to 4,095), then its columns (tree_bits.h); the counted groups as a block's
+ * (lm__bits_bin_lin, one row). */
 LM__AI void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
   /* locals: the byte stores below could alias b's fields for all the compiler knows */
   const uint32_t U = b->n_srch, *srch = b->srch;
