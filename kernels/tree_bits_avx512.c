@@ -9,8 +9,9 @@
  * groups, one compare of 16 thresholds per level (2 levels up to 255 thresholds, 3 up to 4,095,
  * 4 beyond), then its columns; the counted groups as in a block (lm__bits_bin_lin). A batch
  * block: rows in lanes, a branch-free binary search per used feature over its Eytzinger-ordered
- * thresholds (levels 1–7 held in registers, 8 by permutes from memory, deeper ones by gathers, the block's 16-row groups side by side), with 16 × 16 transposes in
- * and out; only 16-feature tiles holding a used feature are read.
+ * thresholds (levels 1–7 held in registers, 8 by permutes from memory, deeper ones by gathers,
+ * the block's 16-row groups side by side), with 16 × 16 transposes in and out; only
+ * 16-feature tiles holding a used feature are read.
  *
  * Words. Per (row, tree), one byte permute picks each node's bin from the row's 128-byte table,
  * a subtraction and an unsigned compare decide the tree's first 63 nodes: a 64-bit word. More
