@@ -58,6 +58,11 @@ LM__AI void lm__bin_row(const lm__bits *b, const float *row, uint8_t *tbl) {
   const uint32_t U = b->n_srch, *srch = b->srch;
   const float *thr = b->thr;
   const lm__bits_feat *feat = b->feat;
+  /* the row's lines requested at once: the loads below (searched features anywhere, then the
+   * counted groups' windows) would otherwise meet its misses one after the other (a single row
+   * of 500–600 features, not in cache: 13–17% of the call) */
+  for (size_t i = 0; i < (size_t)b->num_features * sizeof(float); i += 64)
+    _mm_prefetch((const char *)row + i, _MM_HINT_T0);
   if (b->two) { /* one column per feature, two levels: no branch on the data */
     for (uint32_t i = 0; i < U; i++) {
       const lm__bits_feat *u = &feat[srch[i]];
