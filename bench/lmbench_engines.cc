@@ -184,12 +184,50 @@ struct XgbEngine : Engine {
 // is the measured alternative beside the plan. The weights come from <name>.fm.f32, written by
 // bench/gen_models.py beside the artifact (float32 w0, w[F], V[F × k]). Buffers grow on the
 // first call of a size, none after.
+// OpenBLAS's float and double routines under one name, for FmProducts<T>.
+inline void blas_gemv(int N, int F, const float *X, const float *w, float *y) {
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, N, F, 1.0f, X, F, w, 1, 0.0f, y, 1);
+}
+inline void blas_gemv(int N, int F, const double *X, const double *w, double *y) {
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, N, F, 1.0, X, F, w, 1, 0.0, y, 1);
+}
+inline void blas_gemm(int N, int K, int F, const float *X, const float *V, float *C) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, F, 1.0f, X, F, V, K, 0.0f, C, K);
+}
+inline void blas_gemm(int N, int K, int F, const double *X, const double *V, double *C) {
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, F, 1.0, X, F, V, K, 0.0, C, K);
+}
+
+// The products of one precision: weights (w, V, V²) and the buffers of a call (X, X², A, B, x·w).
+template <class T> struct FmProducts {
+  std::vector<T> w, V, V2, X, X2, A, B, lin;
+  void set(const std::vector<float> &w32, const std::vector<float> &V32) {
+    w.assign(w32.begin(), w32.end());
+    V.assign(V32.begin(), V32.end());
+    V2.resize(V.size());
+    for (size_t i = 0; i < V.size(); i++) V2[i] = V[i] * V[i];
+  }
+  void grow(size_t n, size_t F, size_t k) {
+    X.resize(n * F), X2.resize(n * F), A.resize(n * k), B.resize(n * k), lin.resize(n);
+  }
+  void run(const float *x, size_t n, size_t F, size_t k) {
+    for (size_t i = 0; i < n * F; i++) {
+      T q = std::isnan(x[i]) ? T(0) : T(x[i]);
+      X[i] = q, X2[i] = q * q;
+    }
+    const int N = int(n), Fi = int(F), K = int(k);
+    blas_gemv(N, Fi, X.data(), w.data(), lin.data());
+    blas_gemm(N, K, Fi, X.data(), V.data(), A.data());
+    blas_gemm(N, K, Fi, X2.data(), V2.data(), B.data());
+  }
+};
+
 struct FmBlasEngine : Engine {
   bool dbl, sigmoid;
   size_t F = 0, k = 0, cap = 0;
   float w0 = 0;
-  std::vector<float> w, V, V2s, Xs, X2s, As, Bs, lin;
-  std::vector<double> wd, Vd, V2d, Xd, X2d, Ad, Bd, lind;
+  FmProducts<float> s;
+  FmProducts<double> d;
 
   FmBlasEngine(const ModelSpec &m, bool dbl_) : dbl(dbl_), F(m.features) {
     sigmoid = m.objective.find("binary") != std::string::npos;
@@ -210,56 +248,28 @@ struct FmBlasEngine : Engine {
     }
     k = (all.size() - 1 - F) / F;
     w0 = all[0];
-    w.assign(all.begin() + 1, all.begin() + 1 + F);
-    V.assign(all.begin() + 1 + F, all.end());
-    V2s.resize(F * k), Vd.resize(F * k), V2d.resize(F * k), wd.resize(F);
-    for (size_t i = 0; i < F * k; i++) {
-      Vd[i] = V[i], V2d[i] = Vd[i] * Vd[i], V2s[i] = V[i] * V[i];
-    }
-    for (size_t i = 0; i < F; i++) wd[i] = w[i];
+    std::vector<float> w(all.begin() + 1, all.begin() + 1 + F), V(all.begin() + 1 + F, all.end());
+    if (dbl) d.set(w, V);
+    else s.set(w, V);
   }
   std::string label() const override {
     return dbl ? "cblas_dgemm x 2 + dgemv" : "cblas_sgemm x 2 + sgemv";
   }
-  void grow(size_t n) {
-    if (n <= cap) return;
-    cap = n;
-    if (dbl) Xd.resize(n * F), X2d.resize(n * F), Ad.resize(n * k), Bd.resize(n * k), lind.resize(n);
-    else Xs.resize(n * F), X2s.resize(n * F), As.resize(n * k), Bs.resize(n * k), lin.resize(n);
-  }
   int predict(const float *x, size_t n, float *out) override {
-    grow(n);
-    const int N = int(n), Fi = int(F), K = int(k);
-    if (dbl) {
-      for (size_t i = 0; i < n * F; i++) {
-        double q = std::isnan(x[i]) ? 0.0 : double(x[i]);
-        Xd[i] = q, X2d[i] = q * q;
-      }
-      cblas_dgemv(CblasRowMajor, CblasNoTrans, N, Fi, 1.0, Xd.data(), Fi, wd.data(), 1, 0.0,
-                  lind.data(), 1);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0, Xd.data(), Fi,
-                  Vd.data(), K, 0.0, Ad.data(), K);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0, X2d.data(), Fi,
-                  V2d.data(), K, 0.0, Bd.data(), K);
-    } else {
-      for (size_t i = 0; i < n * F; i++) {
-        float q = std::isnan(x[i]) ? 0.0f : x[i];
-        Xs[i] = q, X2s[i] = q * q;
-      }
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, N, Fi, 1.0f, Xs.data(), Fi, w.data(), 1, 0.0f,
-                  lin.data(), 1);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0f, Xs.data(), Fi,
-                  V.data(), K, 0.0f, As.data(), K);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, K, Fi, 1.0f, X2s.data(), Fi,
-                  V2s.data(), K, 0.0f, Bs.data(), K);
+    if (n > cap) {
+      cap = n;
+      if (dbl) d.grow(n, F, k);
+      else s.grow(n, F, k);
     }
+    if (dbl) d.run(x, n, F, k);
+    else s.run(x, n, F, k);
     for (size_t r = 0; r < n; r++) {
       double p = 0.0;
       for (size_t f = 0; f < k; f++) {
-        double a = dbl ? Ad[r * k + f] : double(As[r * k + f]);
-        p += a * a - (dbl ? Bd[r * k + f] : double(Bs[r * k + f]));
+        double a = dbl ? d.A[r * k + f] : double(s.A[r * k + f]);
+        p += a * a - (dbl ? d.B[r * k + f] : double(s.B[r * k + f]));
       }
-      double z = double(w0) + (dbl ? lind[r] : double(lin[r])) + 0.5 * p;
+      double z = double(w0) + (dbl ? d.lin[r] : double(s.lin[r])) + 0.5 * p;
       float margin = float(z);
       out[r] = sigmoid ? 1.0f / (1.0f + std::exp(-margin)) : margin;
     }
