@@ -14,7 +14,8 @@
  * OPENBLAS_DIR) first, then the default search path — and resolves cblas_sgemm. The kernel calls
  * through that pointer and resolves nothing. If the library cannot be loaded (or is a 64-bit
  * integer build, whose cblas_sgemm takes other arguments), the kernel is unusable, the planner
- * takes the hand-written kernels, and the plan's notes say why ("linear_margin_blas: OpenBLAS not found (...)").
+ * takes the hand-written kernels, and the plan's notes say why ("linear_margin_blas: OpenBLAS
+ * not found (...)").
  * LM_BLAS_LIB=PATH (a test hook, like LM_KERNEL: read at that one load, not part of the API)
  * loads PATH alone; tests/test_blas.c sets it to a missing file to plan without OpenBLAS.
  *

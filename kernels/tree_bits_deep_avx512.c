@@ -242,6 +242,8 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
   const uint32_t T = b->n_trees;
   const size_t F = b->num_features, G = m->num_outputs, stride = 128 * (size_t)np;
   const int sum8 = G == 1 && !b->recnode; /* leaves added with rows in lanes */
+  /* where a row's float sums go: acc (one output, XGBoost: copied to out per block) or out */
+  const int in_acc = sum8 && !lgbm;
   const lm__luts lut = lm__load_luts(b);
   const uint8_t *recs = b->recs;
   const __m512i one = _mm512_set1_epi64(1), lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
@@ -257,7 +259,7 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
     const size_t rows = n - r0 < LM__BLOCK ? n - r0 : LM__BLOCK, rows8 = sum8 ? rows & ~(size_t)7 : 0;
     lm__bits_bin_block(b, x + r0 * F, rows, (rows + 15) & ~(size_t)15, tbl);
     for (size_t r = 0; r < rows; r++)
-      lm__deep_init(m, lgbm, sum8 && !lgbm ? acc + r : out + (r0 + r) * G, lgbm ? dacc + r * G : NULL);
+      lm__deep_init(m, lgbm, in_acc ? acc + r : out + (r0 + r) * G, lgbm ? dacc + r * G : NULL);
     for (uint32_t t0 = 0; t0 < T; t0 += 8) {
       const uint32_t nt = T - t0 < 8 ? T - t0 : 8;
       const __mmask8 valid = (__mmask8)((1u << nt) - 1);
@@ -350,11 +352,11 @@ LM__AI void lm__deep_batch_np(const lmf_view *v, const lm__bits *b, const float 
       for (size_t r = rows8; r < rows; r++) {
         lm__deep_leaves8(b, _mm512_load_si512(V + 8 * r), valid, lgbm, lv, dv);
         if (b->recnode) lm__deep_linear(v, b, t0, nt, V + 8 * r, x + (r0 + r) * F, dv);
-        lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, sum8 && !lgbm ? acc + r : out + (r0 + r) * G,
+        lm__deep_add(b, (uint32_t)G, t0, nt, lgbm, lv, dv, in_acc ? acc + r : out + (r0 + r) * G,
                      lgbm ? dacc + r * G : NULL);
       }
     }
-    if (sum8 && !lgbm) memcpy(out + r0, acc, rows * sizeof(float));
+    if (in_acc) memcpy(out + r0, acc, rows * sizeof(float));
     if (lgbm)
       for (size_t r = 0; r < rows; r++) lm__deep_finish(m, dacc + r * G, out + (r0 + r) * G);
   }
